@@ -1,0 +1,100 @@
+"""Diagnostics: what every stage reports about a user's input.
+
+Owns `Diagnostic` (code, severity, message, primary span, secondary labels, help, notes),
+`DiagnosticError` (raised to abort a stage with diagnostics already collected) and
+`InternalError` (a bug in dslc, never a user mistake). Rendering lives in `render.py`; the
+catalogue of codes in `codes.py`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from dslc.diagnostics.span import Span
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A secondary span with a short message, shown under the primary one."""
+
+    span: Span
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One finding about the input. `span` is None only for file-level problems."""
+
+    code: str
+    severity: Severity
+    message: str
+    span: Span | None
+    label: str = ""
+    help: str = ""
+    notes: tuple[str, ...] = ()
+    related: tuple[Label, ...] = field(default=())
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def sort_key(self) -> tuple[str, int, str]:
+        if self.span is None:
+            return ("", -1, self.code)
+        return (self.span.file.path, self.span.start, self.code)
+
+
+def error(code: str, message: str, span: Span | None, *, label: str = "", help: str = "",
+          notes: Iterable[str] = (), related: Iterable[Label] = ()) -> Diagnostic:
+    return Diagnostic(code, Severity.ERROR, message, span, label, help, tuple(notes),
+                      tuple(related))
+
+
+def warning(code: str, message: str, span: Span | None, *, label: str = "", help: str = "",
+            notes: Iterable[str] = (), related: Iterable[Label] = ()) -> Diagnostic:
+    return Diagnostic(code, Severity.WARNING, message, span, label, help, tuple(notes),
+                      tuple(related))
+
+
+class DiagnosticError(Exception):
+    """Aborts a stage; carries the diagnostics that explain why."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        super().__init__("; ".join(d.message for d in diagnostics))
+        self.diagnostics = tuple(diagnostics)
+
+
+class InternalError(Exception):
+    """A bug in dslc. User mistakes are Diagnostics, never this."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"internal error (this is a bug in dslc, please report it): {message}")
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """A help line suggesting the closest candidate, or '' when nothing is close."""
+    pool = sorted(set(candidates))
+    close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in pool}
+        if name.lower() in lowered:
+            close = [lowered[name.lower()]]
+    return f"did you mean `{close[0]}`?" if close else ""
+
+
+def sorted_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Deterministic order: by file, position, code; duplicates removed."""
+    unique: dict[tuple[object, ...], Diagnostic] = {}
+    for d in diagnostics:
+        key = (d.code, d.message, d.sort_key())
+        unique.setdefault(key, d)
+    return sorted(unique.values(), key=lambda d: (d.sort_key(), d.message))

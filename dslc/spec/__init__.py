@@ -1,0 +1,1 @@
+"""Spec models: the frozen pydantic values that elaboration produces and later stages read."""

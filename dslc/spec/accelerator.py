@@ -1,0 +1,157 @@
+"""Accelerator spec models: memory hierarchies, fanouts, dataflows, the compute unit.
+
+An `AcceleratorSpec` is one concrete design: `hierarchy` lists memories and fanouts outermost
+first (DRAM first), and `compute` is the MAC below the innermost level. A `FanoutSpec` splits
+everything below it into mesh_x x mesh_y instances. Energies and areas left as None are
+filled in by the estimator (dslc.cost.estimate) from technology, size and width. Quantities
+are in base units named in the field (bits, pJ, Hz, um2, words per cycle).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from dslc.spec.base import ParamSpec, Point, Spec
+
+Role = Literal["input", "weight", "output"]
+ROLES: tuple[Role, ...] = ("input", "weight", "output")
+
+DATAFLOW_PRESETS = (
+    "weight_stationary", "output_stationary", "input_stationary", "row_stationary", "free",
+)
+
+
+class MemorySpec(Spec):
+    """A storage level: DRAM, a global buffer, a register file."""
+
+    kind: Literal["memory"] = "memory"
+    name: str
+    """The level's name (unique in the accelerator)."""
+    size_bits: int | None = Field(default=None, gt=0)
+    """Capacity in bits; None is unbounded (DRAM)."""
+    word_bits: int = Field(gt=0)
+    """Bits per data word held here (the accelerator's word unless overridden)."""
+    width_bits: int = Field(gt=0)
+    """Bits moved per access; block = width / word words share one access's energy."""
+    read_energy_pj: float | None = Field(default=None, ge=0)
+    """Energy of one read access of a full block, in pJ; None is estimated."""
+    write_energy_pj: float | None = Field(default=None, ge=0)
+    """Energy of one write (fill) access of a full block, in pJ; None is estimated."""
+    update_energy_pj: float | None = Field(default=None, ge=0)
+    """Energy of one partial-sum update access; None uses the write energy."""
+    leakage_pj_per_cycle: float | None = Field(default=None, ge=0)
+    """Static energy per cycle per instance, in pJ; None is estimated."""
+    read_bandwidth_words: float | None = Field(default=None, gt=0)
+    """Words read per cycle per instance; None is unlimited."""
+    write_bandwidth_words: float | None = Field(default=None, gt=0)
+    """Words written (filled or updated) per cycle per instance; None is unlimited."""
+    shared_bandwidth: bool = False
+    """Whether reads and writes share one port (bandwidth counted on their sum)."""
+    buffering: int = Field(default=1, ge=1)
+    """Multiple buffering: each kept tile occupies this many copies (2 = double buffered)."""
+    area_um2: float | None = Field(default=None, ge=0)
+    """Area of one instance in um^2; None is estimated."""
+    holds: tuple[Role, ...] = ROLES
+    """Tensor roles this level may keep; the others bypass it."""
+
+    @property
+    def block_words(self) -> int:
+        return max(1, self.width_bits // self.word_bits)
+
+
+class DataflowSpec(Spec):
+    """Constraints on the spatial loops at a fanout."""
+
+    preset: str | None = None
+    """The preset it came from (weight_stationary, ...), or None when written explicitly."""
+    x: tuple[str, ...] | None = None
+    """Loop dims that may be unrolled across X (None: any)."""
+    y: tuple[str, ...] | None = None
+    """Loop dims that may be unrolled across Y (None: any)."""
+    stationary: Role | None = None
+    """The tensor kept stationary in the PEs, if the dataflow fixes one."""
+
+
+class FanoutSpec(Spec):
+    """A spatial fanout: the levels below it are replicated into an X x Y mesh."""
+
+    kind: Literal["fanout"] = "fanout"
+    name: str
+    """The fanout's name (the mapping refers to its spatial loops by it)."""
+    mesh_x: int = Field(gt=0)
+    """Instances along X."""
+    mesh_y: int = Field(default=1, gt=0)
+    """Instances along Y."""
+    dataflow: DataflowSpec = DataflowSpec(preset="free")
+    """Which loops may be unrolled on X and Y."""
+
+    @property
+    def instances(self) -> int:
+        return self.mesh_x * self.mesh_y
+
+
+class ComputeSpec(Spec):
+    """The multiply-accumulate unit below the innermost level."""
+
+    name: str
+    """The unit's name."""
+    energy_pj: float | None = Field(default=None, ge=0)
+    """Energy of one MAC in pJ; None is estimated from the word size and technology."""
+    word_bits: int = Field(gt=0)
+    """Operand precision in bits."""
+    area_um2: float | None = Field(default=None, ge=0)
+    """Area of one MAC unit in um^2; None is estimated."""
+    leakage_pj_per_cycle: float = Field(default=0.0, ge=0)
+    """Static energy per cycle per MAC unit, in pJ."""
+
+
+class AcceleratorSpec(Spec):
+    """One concrete accelerator (no free parameters)."""
+
+    name: str
+    """The accelerator's name."""
+    word_bits: int = Field(gt=0)
+    """Default word size in bits."""
+    clock_hz: float = Field(gt=0)
+    """Clock frequency in Hz (cycles to seconds)."""
+    technology_nm: float = Field(default=45.0, gt=0)
+    """Process node in nm, used by the energy and area estimator."""
+    hierarchy: tuple[MemorySpec | FanoutSpec, ...]
+    """Memories and fanouts, outermost (DRAM) first."""
+    compute: ComputeSpec
+    """The MAC unit."""
+    point: Point = ()
+    """The parameter values this design was instantiated with (empty for a fixed design)."""
+
+    @property
+    def memories(self) -> tuple[MemorySpec, ...]:
+        return tuple(level for level in self.hierarchy if isinstance(level, MemorySpec))
+
+    @property
+    def fanouts(self) -> tuple[FanoutSpec, ...]:
+        return tuple(level for level in self.hierarchy if isinstance(level, FanoutSpec))
+
+    @property
+    def mac_units(self) -> int:
+        total = 1
+        for fanout in self.fanouts:
+            total *= fanout.instances
+        return total
+
+
+class AcceleratorSpace(Spec):
+    """An accelerator with parameters: a hardware design space."""
+
+    name: str
+    """The accelerator's name."""
+    params: tuple[ParamSpec, ...]
+    """Its free parameters in declaration order (empty for a fixed design)."""
+
+    @property
+    def size(self) -> int:
+        total = 1
+        for param in self.params:
+            total *= len(param.values)
+        return total

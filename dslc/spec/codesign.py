@@ -1,0 +1,132 @@
+"""Co-design request models: what to search, what to optimise, under which constraints.
+
+A `CoDesignSpec` names network spaces and accelerator design spaces, the objective (an
+expression over metrics, minimised or maximised), constraints, an accuracy source, the
+strategy, an optional reference design and mapper settings. Metrics: energy (pJ), latency
+(s), cycles, edp (pJ*s), area (mm2), accuracy (fraction).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from dslc.spec.base import Point, Spec
+
+METRICS = ("energy", "latency", "cycles", "edp", "area", "accuracy")
+STRATEGIES = ("auto", "exhaustive", "semi_decoupled", "random")
+MAPPER_SEARCHES = ("auto", "exhaustive", "heuristic", "random")
+
+
+class MetricRef(Spec):
+    """A metric in an objective expression."""
+
+    kind: Literal["metric"] = "metric"
+    name: str
+    """One of energy, latency, cycles, edp, area, accuracy."""
+
+
+class Constant(Spec):
+    """A number in an objective expression (in base units)."""
+
+    kind: Literal["constant"] = "constant"
+    value: float
+    """Its value."""
+
+
+class BinaryOp(Spec):
+    """An arithmetic combination of two objective expressions."""
+
+    kind: Literal["binary"] = "binary"
+    op: Literal["+", "-", "*", "/", "^"]
+    """The operator."""
+    left: MetricRef | Constant | BinaryOp
+    """Left operand."""
+    right: MetricRef | Constant | BinaryOp
+    """Right operand."""
+
+
+ObjectiveExpr = MetricRef | Constant | BinaryOp
+
+
+class ObjectiveSpec(Spec):
+    """What to optimise."""
+
+    sense: Literal["minimize", "maximize"] = "minimize"
+    """Minimise or maximise the expression."""
+    expression: ObjectiveExpr = MetricRef(name="edp")
+    """The expression over metrics."""
+    text: str = "edp"
+    """The expression as written."""
+
+
+class ConstraintSpec(Spec):
+    """A bound on a metric, e.g. latency <= 5ms."""
+
+    metric: str
+    """The constrained metric."""
+    op: Literal["<=", "<", ">=", ">", "=="]
+    """The comparison."""
+    value: float
+    """The bound in base units (s, pJ, mm2, fraction)."""
+    text: str
+    """The constraint as written."""
+
+
+class AccuracyTable(Spec):
+    """Accuracy from a CSV file: columns are network params (or `network`) and `accuracy`."""
+
+    path: str
+    """The CSV path, resolved relative to the spec file."""
+
+
+class DesignPoint(Spec):
+    """A concrete point of a named space."""
+
+    space: str
+    """The network or accelerator (space) name."""
+    point: Point = ()
+    """Its parameter values."""
+
+
+class MapperSpec(Spec):
+    """Settings of the mapping search."""
+
+    search: str = "auto"
+    """auto, exhaustive, heuristic or random."""
+    budget: int = Field(default=5000, gt=0)
+    """Maximum mappings evaluated per layer and accelerator by the heuristic search."""
+    seed: int = 1
+    """Seed of every random choice, for determinism."""
+    imperfect: bool = False
+    """Allow imperfect (ceil-covering) factorisations."""
+    objective: str | None = None
+    """Per-layer mapping objective (energy, latency, edp); None follows the co-design one."""
+
+
+class CoDesignSpec(Spec):
+    """A co-design request."""
+
+    name: str
+    """The request's name."""
+    networks: tuple[str, ...]
+    """Network (space) names to search."""
+    accelerators: tuple[str, ...]
+    """Accelerator (design space) names to search."""
+    batch: int = Field(default=1, gt=0)
+    """Batch size N."""
+    objective: ObjectiveSpec = ObjectiveSpec()
+    """The objective."""
+    constraints: tuple[ConstraintSpec, ...] = ()
+    """Constraints every reported design must meet."""
+    accuracy: AccuracyTable | None = None
+    """Where accuracies come from, besides networks that declare their own."""
+    strategy: str = "auto"
+    """auto, exhaustive, semi_decoupled or random."""
+    reference: DesignPoint | None = None
+    """The reference accelerator of the semi-decoupled strategy (None: the planner picks)."""
+    top_k: int | None = Field(default=None, gt=0)
+    """Networks kept after ranking on the reference (None: the planner decides)."""
+    mapper: MapperSpec = MapperSpec()
+    """Mapping-search settings."""
