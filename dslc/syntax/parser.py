@@ -1,0 +1,172 @@
+"""Text → AST, with syntax errors as diagnostics.
+
+`read_source` decodes a file (a bad encoding is diagnostic E104); `parse` runs the LALR
+parser and the AST transformer. Syntax errors become E101 (unexpected character), E102
+(unexpected token) or E103 (unexpected end of input) with the span of the offending text,
+what was expected, and the unclosed bracket where that is the cause. Nesting deeper than
+`MAX_DEPTH` is E106, so later recursive stages never meet a tree that could exhaust the stack.
+Only the first syntax error of a file is reported: after it, the parser's guesses mislead.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+from lark import Lark, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedEOF
+
+from dslc.diagnostics.diagnostic import Diagnostic, Label, error
+from dslc.diagnostics.span import SourceFile, Span
+from dslc.syntax import ast
+from dslc.syntax.transform import ToAst
+
+MAX_DEPTH = 120
+MAX_SOURCE_CHARS = 4_000_000
+
+_TERMINAL_NAMES = {
+    "NAME": "a name", "NUMBER": "a number", "INT": "an integer", "QUANTITY": "a quantity",
+    "STRING": "a string", "LBRACE": "`{`", "RBRACE": "`}`", "LPAR": "`(`", "RPAR": "`)`",
+    "LSQB": "`[`", "RSQB": "`]`", "COMMA": "`,`", "EQUAL": "`=`", "COLON": "`:`",
+    "DOT": "`.`", "PLUS": "`+`", "MINUS": "`-`", "STAR": "`*`", "SLASH": "`/`",
+    "CIRCUMFLEX": "`^`", "MESH_X": "`x`", "COMPARE": "a comparison (`<=`, `>=`, ...)",
+    "SENSE": "`minimize` or `maximize`", "COMPONENT_KIND": "`memory`, `fanout` or `compute`",
+    "TENSOR_ROLE": "`input`, `weight` or `output`", "$END": "end of input",
+}
+_OPENERS = {"{": "}", "(": ")", "[": "]"}
+
+
+@functools.cache
+def _parser() -> Lark:
+    grammar = resources.files("dslc.syntax").joinpath("grammar.lark").read_text("utf-8")
+    return Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True,
+                maybe_placeholders=True, cache=False)
+
+
+def grammar_rule_names() -> frozenset[str]:
+    """Every rule and alias the transformer must handle."""
+    names: set[str] = set()
+    for rule in _parser().rules:
+        if rule.options.expand1 and rule.alias is None:
+            continue
+        names.add(rule.alias or rule.origin.name)
+    return frozenset(str(n) for n in names if not str(n).startswith("_"))
+
+
+def read_source(path: str, data: bytes) -> tuple[SourceFile | None, list[Diagnostic]]:
+    """Decode UTF-8 (with or without BOM); anything else is E104 at the first bad byte."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        text = data[: exc.start].decode("utf-8", errors="replace")
+        file = SourceFile.of(path, text + " ")
+        span = Span(file, len(text), len(text) + 1)
+        return None, [error("E104", "file is not valid UTF-8", span,
+                            label=f"invalid byte 0x{data[exc.start]:02x}",
+                            help="save the file as UTF-8")]
+    return SourceFile.of(path, text), []
+
+
+def _describe(expected: set[str]) -> str:
+    names = sorted({_TERMINAL_NAMES.get(t, f"`{t.lower()}`") for t in expected})
+    if len(names) > 6:
+        names = names[:6] + ["..."]
+    return ", ".join(names)
+
+
+def _unclosed(file: SourceFile, upto: int) -> Span | None:
+    """The innermost bracket opened before `upto` and not closed (comments and strings aside)."""
+    stack: list[int] = []
+    text = file.text
+    index = 0
+    while index < upto:
+        char = text[index]
+        if char == "#":
+            newline = text.find("\n", index)
+            index = upto if newline < 0 else newline
+        elif char == '"':
+            close = text.find('"', index + 1)
+            index = upto if close < 0 else close
+        elif char in _OPENERS:
+            stack.append(index)
+        elif char in ")]}" and stack and _OPENERS[text[stack[-1]]] == char:
+            stack.pop()
+        index += 1
+    return Span(file, stack[-1], stack[-1] + 1) if stack else None
+
+
+def _syntax_diagnostic(file: SourceFile, exc: UnexpectedInput) -> Diagnostic:
+    if isinstance(exc, UnexpectedCharacters):
+        start = exc.pos_in_stream or 0
+        char = file.text[start : start + 1]
+        span = Span(file, start, start + 1)
+        shown = repr(char) if not char.isprintable() or char.isspace() else f"`{char}`"
+        help = ""
+        if char in "'":
+            help = "strings use double quotes"
+        elif char == "x" or char.isdigit():
+            help = "write a mesh as `14 x 12`, with spaces around `x`"
+        return error("E101", f"unexpected character {shown}", span,
+                     label="not valid here", help=help)
+    if isinstance(exc, UnexpectedEOF) or (
+            isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
+        end = len(file.text)
+        span = Span(file, max(0, end - 1), end) if end else Span(file, 0, 0)
+        expected = getattr(exc, "expected", None) or getattr(exc, "accepts", set()) or set()
+        opener = _unclosed(file, end)
+        related = (Label(opener, "unclosed bracket opened here"),) if opener else ()
+        return error("E103", "unexpected end of input", span,
+                     label=f"expected {_describe(set(expected))}" if expected else "",
+                     help="close the bracket" if opener else "", related=related)
+    assert isinstance(exc, UnexpectedToken)
+    token = exc.token
+    start = token.start_pos or 0
+    span = Span(file, start, max(start + 1, token.end_pos or start + len(token)))
+    expected = set(exc.accepts or exc.expected)
+    help = ""
+    if "EQUAL" in expected and token.type in ("NAME", "NUMBER", "QUANTITY"):
+        help = "a property is written `name = value`"
+    elif token.type == "RBRACE" and "NAME" in expected:
+        help = "a block cannot end here; check the statement before it"
+    elif "RBRACE" in expected and token.type in ("NAME", "COMPONENT_KIND"):
+        help = "statements in this block start with a keyword (`layer`, `param`, `input`, ...)"
+    text = str(token)
+    shown = f"`{text}`" if text.isprintable() and text else _TERMINAL_NAMES.get(token.type, "")
+    return error("E102", f"unexpected {shown}", span,
+                 label=f"expected {_describe(expected)}", help=help)
+
+
+def _too_deep(tree: Tree[object], file: SourceFile) -> Diagnostic | None:
+    stack: list[tuple[Tree[object], int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            meta = node.meta
+            start = getattr(meta, "start_pos", 0)
+            end = getattr(meta, "end_pos", start + 1)
+            return error("E106", "expression or block nested too deeply",
+                         Span(file, start, min(end, start + 1)),
+                         label=f"more than {MAX_DEPTH} levels deep",
+                         help="split it into named layers or parameters")
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+    return None
+
+
+def parse(file: SourceFile) -> tuple[ast.Module | None, list[Diagnostic]]:
+    """Parse one source file into an AST, or return the diagnostics that prevent it."""
+    if len(file.text) > MAX_SOURCE_CHARS:
+        return None, [error("E107", "file too large", Span(file, 0, 0),
+                            help=f"spec files are limited to {MAX_SOURCE_CHARS} characters")]
+    try:
+        tree = _parser().parse(file.text)
+    except UnexpectedInput as exc:
+        return None, [_syntax_diagnostic(file, exc)]
+    except RecursionError:
+        return None, [error("E106", "expression or block nested too deeply",
+                            Span(file, 0, 0), help="split it into named parts")]
+    deep = _too_deep(tree, file)
+    if deep is not None:
+        return None, [deep]
+    transformer = ToAst(file)
+    module = transformer.transform(tree)
+    return module, transformer.diagnostics
