@@ -1,0 +1,164 @@
+"""The programmatic facade: what the CLI calls, and what notebooks use.
+
+Functions here return data (specs, diagnostics, costs) and never print. `lint` checks files;
+`load_program` elaborates one file with its imports; `load_network` / `load_accelerator`
+instantiate a point of a space; `dump` gives the intermediate forms. Bad input is reported as
+diagnostics (or `DiagnosticError`), never as an unexplained exception.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dslc.diagnostics.diagnostic import Diagnostic, DiagnosticError, sorted_diagnostics
+from dslc.sema.loader import load
+from dslc.sema.program import (
+    Program,
+    elaborate,
+    instantiate_accelerator,
+    instantiate_network,
+)
+from dslc.spec.accelerator import AcceleratorSpec
+from dslc.spec.base import ParamValue, Point
+from dslc.spec.network import NetworkSpec
+
+
+@dataclass(frozen=True, slots=True)
+class LintResult:
+    """Diagnostics of every linted file, in a deterministic order."""
+
+    files: tuple[str, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.is_error)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def load_program(path: str | Path, text: bytes | None = None) -> Program:
+    """Load and elaborate a spec file (and its imports); diagnostics are on the result."""
+    return elaborate(load(path, text))
+
+
+def lint(paths: Sequence[str | Path]) -> LintResult:
+    """Check each file independently (with its imports)."""
+    found: list[Diagnostic] = []
+    for path in paths:
+        found.extend(load_program(path).diagnostics)
+    return LintResult(tuple(str(p) for p in paths), tuple(sorted_diagnostics(found)))
+
+
+def _program_or_raise(path: str | Path) -> Program:
+    program = load_program(path)
+    if program.errors:
+        raise DiagnosticError(program.errors)
+    return program
+
+
+def _point(point: dict[str, ParamValue] | Point | None) -> Point:
+    if point is None:
+        return ()
+    items = point.items() if isinstance(point, dict) else point
+    return tuple(sorted(items))
+
+
+def load_network(path: str | Path, name: str,
+                 point: dict[str, ParamValue] | Point | None = None) -> NetworkSpec:
+    """The concrete network `name` of a spec file, at `point` for a network space."""
+    program = _program_or_raise(path)
+    if name not in program.networks:
+        raise KeyError(f"no network `{name}` in {path}")
+    entry = program.networks[name]
+    given = _point(point)
+    if not given and entry.domains:
+        given = entry.point_spec(entry.point_at(0))
+    return instantiate_network(program, name, given)
+
+
+def load_accelerator(path: str | Path, name: str,
+                     point: dict[str, ParamValue] | Point | None = None) -> AcceleratorSpec:
+    """The concrete accelerator `name` of a spec file, at `point` for a design space."""
+    program = _program_or_raise(path)
+    if name not in program.accelerators:
+        raise KeyError(f"no accelerator `{name}` in {path}")
+    entry = program.accelerators[name]
+    given = _point(point)
+    if not given and entry.domains:
+        given = entry.point_spec(entry.point_at(0))
+    return instantiate_accelerator(program, name, given)
+
+
+def dump_spec(path: str | Path) -> dict[str, Any]:
+    """Every elaborated spec model of a file as JSON-ready data (spaces at their first point)."""
+    program = _program_or_raise(path)
+    out: dict[str, Any] = {"networks": {}, "accelerators": {}, "mappings": {}, "codesigns": {}}
+    for name, entry in sorted(program.networks.items()):
+        first = entry.point_spec(entry.point_at(0))
+        out["networks"][name] = {
+            "space": program.network_space(name).model_dump(mode="json"),
+            "size": entry.size,
+            "first_point": instantiate_network(program, name, first).model_dump(mode="json"),
+        }
+    for name, entry in sorted(program.accelerators.items()):
+        first = entry.point_spec(entry.point_at(0))
+        out["accelerators"][name] = {
+            "space": program.accelerator_space(name).model_dump(mode="json"),
+            "size": entry.size,
+            "first_point": instantiate_accelerator(program, name, first).model_dump(
+                mode="json"),
+        }
+    for name, mapping in sorted(program.mappings.items()):
+        out["mappings"][name] = mapping.model_dump(mode="json")
+    for name, codesign in sorted(program.codesigns.items()):
+        out["codesigns"][name] = codesign.model_dump(mode="json")
+    return out
+
+
+def dump_ast(path: str | Path) -> str:
+    """The AST of the root file, one node per line, indented."""
+    workspace = load(path)
+    if any(d.is_error for d in workspace.diagnostics):
+        raise DiagnosticError([d for d in workspace.diagnostics if d.is_error])
+    root = next(f for f in workspace.files if f.path == workspace.root)
+    return _format_ast(root.module)
+
+
+def _format_ast(node: object, indent: int = 0) -> str:
+    from dataclasses import fields, is_dataclass
+
+    pad = "  " * indent
+    if isinstance(node, tuple):
+        return "\n".join(_format_ast(item, indent) for item in node)
+    if not is_dataclass(node):
+        return f"{pad}{node!r}"
+    name = type(node).__name__
+    if name == "Ident":
+        return f"{pad}Ident {getattr(node, 'text')!r}"
+    span = getattr(node, "span", None)
+    where = f" @{span.file.line_col(span.start)[0]}:{span.file.line_col(span.start)[1]}" \
+        if span is not None else ""
+    lines = [f"{pad}{name}{where}"]
+    for f in fields(node):
+        if f.name == "span":
+            continue
+        value = getattr(node, f.name)
+        if value is None or value == ():
+            continue
+        if isinstance(value, str | int | float | bool):
+            lines.append(f"{pad}  {f.name}: {value!r}")
+        else:
+            lines.append(f"{pad}  {f.name}:")
+            lines.append(_format_ast(value, indent + 2))
+    return "\n".join(lines)
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=False)

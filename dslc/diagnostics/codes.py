@@ -1,0 +1,246 @@
+"""The catalogue of diagnostic codes: stable code → title and explanation.
+
+`dslc explain CODE` prints an entry; docs/diagnostics/ is generated from it (a test checks
+that the two agree). Codes are stable: never renumber one, only add. Ranges: E1xx syntax,
+E2xx names and imports, E3xx values and units, E4xx networks, E5xx accelerators, E6xx
+mappings, E7xx spaces and co-design requests, W warnings, E9xx internal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    code: str
+    title: str
+    explanation: str
+
+
+_ENTRIES = [
+    Code("E101", "unexpected character", """
+A character that cannot start any token of the language, such as `$` or a single quote.
+Strings use double quotes; units touch their number (`64KiB`); a mesh is written `14 x 12`
+with spaces around the `x`.
+"""),
+    Code("E102", "unexpected token", """
+The parser met a token that cannot come next. The label lists what could. Common causes: a
+missing comma between call arguments (`conv(x, out = 3 kernel = 3)`), a property written
+without `=`, or a statement keyword missing (`layer`, `param`, `input`).
+"""),
+    Code("E103", "unexpected end of input", """
+The file ends inside a block, call or list. The diagnostic points at the innermost bracket
+that was opened and never closed.
+"""),
+    Code("E104", "file is not valid UTF-8", """
+Spec files must be UTF-8 (a byte-order mark is allowed). The diagnostic points at the first
+byte that is not valid UTF-8. Re-save the file as UTF-8.
+"""),
+    Code("E105", "number too large", """
+A number literal cannot be represented (more than 300 digits or beyond 1e300). No hardware
+or network parameter needs such a value; check for a typo.
+"""),
+    Code("E106", "nesting too deep", """
+Expressions or blocks are nested more than 120 levels deep. Split the expression into named
+layers or parameters.
+"""),
+    Code("E107", "file too large", """
+Spec files are limited to four million characters. Split a large spec into files joined
+with `import`.
+"""),
+    Code("E201", "undefined name", """
+A name that is not defined where it is used: a layer, input, parameter, template, network or
+accelerator, or a symbol that is not one of the allowed ones (a dataflow preset, a tensor
+role, a strategy). The help line suggests the closest defined name. Names are
+case-sensitive; imports bring the names of another file into scope.
+"""),
+    Code("E202", "duplicate definition", """
+Two definitions share a name in one scope: two networks, accelerators, layers of a network,
+components of an accelerator, parameters, or properties of a block. The second one is
+reported, with the first pointed at. Rename one of them.
+"""),
+    Code("E203", "import not found", """
+An `import` names a file that does not exist. `std/...` paths resolve to the shipped library
+(specs/); other paths resolve relative to the importing file.
+"""),
+    Code("E204", "import cycle", """
+Files import each other in a cycle. Imports form a tree: move the shared definitions into a
+file that both import.
+"""),
+    Code("E205", "unknown property", """
+A property that this kind of block does not have, such as `sise` in a memory. The help line
+suggests the closest valid property; docs/language/ lists every property of every block.
+"""),
+    Code("E206", "missing property", """
+A required property is not given: a fanout needs `mesh`, a codesign block needs `networks`
+and `accelerators`, an accelerator needs `word` and `clock` (or a memory needs its `word`).
+"""),
+    Code("E207", "unknown operator or function", """
+A call names neither a built-in operator (conv, dwconv, dense, matmul, maxpool, avgpool, add,
+mul, concat, relu-like functions, flatten, reshape, transpose, einsum), nor a built-in
+function (channels, height, width, dim, min, max, ceil, floor, round, divisible), nor a
+template.
+"""),
+    Code("E208", "unknown argument", """
+A keyword argument that the operator, function or template does not take, or more positional
+arguments than it accepts.
+"""),
+    Code("E209", "missing argument", """
+A required argument is not given, e.g. `conv` without `out` or `kernel`, or a template
+parameter with no default.
+"""),
+    Code("E210", "argument given twice", """
+The same keyword argument appears twice in one call, or a positional argument is also given
+by keyword.
+"""),
+    Code("E211", "wrong kind of name", """
+A name refers to the wrong kind of thing: an accelerator where a network is expected, a
+parameter where a layer is expected, a template where an operator's input is expected.
+"""),
+    Code("E301", "unit mismatch", """
+A quantity has the wrong dimension for its slot: a size where an energy is expected
+(`read = 64KiB`), a frequency where a time is expected. Sizes are bits, bytes (`B`, `KiB`,
+`MiB`) or `words`; energies `fJ`, `pJ`, `nJ`; frequencies `MHz`, `GHz`; times `ns`, `us`,
+`ms`, `s`; areas `um2`, `mm2`; percentages `%`.
+"""),
+    Code("E302", "value out of range", """
+A value outside what its slot allows: a non-positive kernel, stride or channel count, a
+negative energy, a size that is not a whole number of bits, a mesh of zero PEs, a percentage
+above 100%.
+"""),
+    Code("E303", "wrong type", """
+A value of the wrong type: a list where a number is expected, a string where a tensor is
+expected, a fractional value where an integer is expected.
+"""),
+    Code("E304", "invalid arithmetic", """
+An arithmetic operation that has no meaning: division by zero, adding a size to an energy,
+multiplying two quantities, a negative or fractional exponent of a quantity.
+"""),
+    Code("E401", "shape mismatch", """
+The shapes inferred along the network do not fit an operator: an `add` of tensors of
+different shapes, a kernel larger than its padded input, channels not divisible by groups, a
+dense or matmul with mismatched inner sizes, a reshape that changes the element count. For a
+network space, every point is checked where the space is small, and a seeded sample
+otherwise (a note says which).
+"""),
+    Code("E402", "invalid einsum", """
+An einsum whose dims or tensors are inconsistent: an index that is not an affine expression
+of the declared dims (with integer coefficients), an unknown dim, a missing output, an input
+tensor with no graph input to bind, a dim bound that is not a positive integer.
+"""),
+    Code("E403", "invalid template or repeat", """
+A template that calls itself (directly or indirectly), a `repeat` count that is not a
+non-negative integer, or a template body whose `return` does not name a tensor.
+"""),
+    Code("E404", "invalid network structure", """
+A network without inputs or layers, an input with a non-positive dimension, or a layer whose
+value is not an operator call, template call or tensor.
+"""),
+    Code("E501", "tensor with no home", """
+A tensor role (input, weight, output) is held by no memory, or the outermost memory (the
+backing store, usually DRAM) does not hold every role. Every tensor must live somewhere, and
+the outermost level must hold all of them.
+"""),
+    Code("E502", "mesh does not fit the dataflow", """
+The fanout's mesh and its dataflow disagree: the dataflow unrolls dims on an axis of size 1,
+leaves an axis of size > 1 with no dims allowed, or names a dim that no problem has.
+"""),
+    Code("E503", "memory too small", """
+A memory cannot hold even the smallest possible tile: one word of a tensor it holds, times its
+multiple buffering. Its size must be at least `buffering` words.
+"""),
+    Code("E504", "invalid accelerator structure", """
+An accelerator needs exactly one `compute` block, declared last, at least one memory, and a
+memory above its first fanout.
+"""),
+    Code("E505", "invalid dataflow", """
+A dataflow that is neither a preset (weight_stationary, output_stationary, input_stationary,
+row_stationary, free) nor an explicit block with `x`, `y` and optionally `stationary`.
+"""),
+    Code("E601", "unknown dimension in mapping", """
+A mapping loop names a dimension that the layer's loop nest does not have. Built-in operators
+use Timeloop's names: N (batch), K (output channels), C (input channels), P and Q (output rows
+and columns), R and S (filter rows and columns), G (groups); einsum layers use their declared
+dims.
+"""),
+    Code("E602", "unknown level in mapping", """
+A mapping entry names a memory or fanout that the accelerator does not have, or names one
+twice.
+"""),
+    Code("E603", "factors do not cover the bounds", """
+For every dimension, the product of its factors over all levels (temporal and spatial) must
+equal the dimension's bound (perfect factorisation). The message gives the product and the
+bound.
+"""),
+    Code("E604", "spatial loops do not fit the fanout", """
+The product of the spatial factors on an axis exceeds the fanout's mesh on that axis, or the
+dataflow does not allow a dimension on that axis.
+"""),
+    Code("E605", "tile over capacity", """
+The tiles a memory keeps (times its multiple buffering) exceed its size. The message names
+the tensors and how many words each needs.
+"""),
+    Code("E606", "invalid keep or bypass", """
+A mapping keeps a tensor at a memory whose `holds` does not include it, names an unknown
+tensor, or both keeps and bypasses the same tensor.
+"""),
+    Code("E607", "loops at the wrong kind of level", """
+Spatial loops belong to fanouts (`spatial x [...]`, `spatial y [...]`); temporal loops, keep
+and bypass belong to memories.
+"""),
+    Code("E608", "invalid mapping target", """
+A mapping names a layer that the network does not have, or a layer without MACs (pooling,
+add, ...) which has no loop nest to map.
+"""),
+    Code("E701", "empty space", """
+A parameter's domain is empty (`{}` or a range whose end is below its start), so the space
+has no points.
+"""),
+    Code("E702", "point outside its space", """
+A point (a reference accelerator, or a network or accelerator of a mapping) gives a parameter
+a value that is not in its domain.
+"""),
+    Code("E703", "unknown parameter", """
+A point names a parameter that the network or accelerator does not declare.
+"""),
+    Code("E704", "missing parameter", """
+A point does not give a value to every parameter of its space.
+"""),
+    Code("E705", "invalid co-design request", """
+An objective or constraint over an unknown metric, a constraint bound with the wrong unit,
+an unknown strategy or mapper search, or a non-positive batch, budget or top-k. Metrics:
+energy, latency, cycles, edp, area, accuracy.
+"""),
+    Code("E706", "accuracy source problem", """
+An accuracy table that does not exist or cannot be read, or an accuracy constraint with no
+accuracy source (neither a table nor an `accuracy` property on the networks).
+"""),
+    Code("W201", "unused parameter", """
+A parameter is declared but never used: every value of it gives the same network or
+accelerator, so the space is larger than it needs to be.
+"""),
+    Code("W501", "memory cannot keep all its tensors", """
+A memory is too small to keep one word of every tensor it holds at once (times buffering);
+mappings will have to bypass some of them.
+"""),
+    Code("W701", "space checked on a sample", """
+The space is too large to check every point, so a seeded sample of points was checked. The
+note gives the sample size and the seed.
+"""),
+    Code("E900", "internal error", """
+dslc itself failed: this is a bug, not a problem with your input. Please report it with the
+spec file that triggered it.
+"""),
+]
+
+CODES: dict[str, Code] = {
+    entry.code: Code(entry.code, entry.title, entry.explanation.strip()) for entry in _ENTRIES
+}
+
+
+def explain(code: str) -> str | None:
+    entry = CODES.get(code.upper())
+    if entry is None:
+        return None
+    return f"{entry.code}: {entry.title}\n\n{entry.explanation}\n"

@@ -1,0 +1,428 @@
+"""Accelerator elaboration: one point of an accelerator (design space) → `AcceleratorSpec`.
+
+Evaluates the accelerator's properties and components with its parameters bound, converts
+quantities to the spec's base units (words to bits with the level's word, power to energy
+per cycle with the clock, GB/s to words per cycle), and checks the structure: one compute
+block, last; a memory on top; every tensor role with a home, the outermost memory holding
+all of them; memories large enough for the smallest tile; meshes that fit their dataflow.
+It does not estimate missing energies (dslc.cost.estimate does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from dslc.diagnostics.diagnostic import Diagnostic, Label, did_you_mean, error, warning
+from dslc.diagnostics.span import Span
+from dslc.sema.evaluate import (
+    EvalContext,
+    EvalError,
+    MeshValue,
+    Qty,
+    Scope,
+    Sym,
+    Value,
+    as_int,
+    as_quantity,
+    as_symbol,
+    describe,
+    evaluate,
+    fail,
+)
+from dslc.spec.accelerator import (
+    DATAFLOW_PRESETS,
+    ROLES,
+    AcceleratorSpec,
+    ComputeSpec,
+    DataflowSpec,
+    FanoutSpec,
+    MemorySpec,
+)
+from dslc.spec.base import Point
+from dslc.syntax import ast
+
+ACCELERATOR_PROPERTIES = {
+    "word": "default word size of every level and the MAC (a size, e.g. `16b`)",
+    "clock": "clock frequency (e.g. `200MHz`)",
+    "technology": "process node for the energy and area estimator (e.g. `45nm`; default 45nm)",
+}
+MEMORY_PROPERTIES = {
+    "size": "capacity (bits, bytes or words); omit for an unbounded memory such as DRAM",
+    "word": "word size of this level, overriding the accelerator's",
+    "width": "bits (or words) moved per access; default one word",
+    "read": "energy of one read access of `width` bits",
+    "write": "energy of one write access of `width` bits",
+    "update": "energy of one partial-sum update access (default: `write`)",
+    "leakage": "static energy per cycle (pJ) or static power (W, mW)",
+    "bandwidth": "words per cycle shared by reads and writes (or e.g. `30GB/s`)",
+    "read_bandwidth": "words read per cycle",
+    "write_bandwidth": "words written per cycle",
+    "buffering": "multiple buffering factor (2 = double buffered)",
+    "area": "area of one instance",
+    "holds": "tensor roles this level may keep, e.g. `[input, output]` (default: all)",
+}
+FANOUT_PROPERTIES = {
+    "mesh": "instances as `X x Y` (or a single count for a 1-D row)",
+    "dataflow": "a preset (weight_stationary, output_stationary, input_stationary, "
+                "row_stationary, free) or a block `{ x = [...], y = [...], stationary = ... }`",
+}
+COMPUTE_PROPERTIES = {
+    "energy": "energy of one MAC",
+    "word": "operand precision (default: the accelerator's word)",
+    "area": "area of one MAC unit",
+    "leakage": "static energy per cycle of one MAC unit",
+}
+DATAFLOW_PROPERTIES = {
+    "x": "dims that may be unrolled across X, e.g. `[C]`",
+    "y": "dims that may be unrolled across Y, e.g. `[K]`",
+    "stationary": "the tensor kept in the PEs: input, weight or output",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Prop:
+    name: str
+    value: Value
+    node: ast.Property | ast.SubBlock
+
+    @property
+    def span(self) -> Span:
+        return self.node.value.span if isinstance(self.node, ast.Property) else self.node.span
+
+
+def collect_props(body: Sequence[ast.Property | ast.SubBlock], allowed: dict[str, str],
+                  what: str, scope: Scope, ctx: EvalContext, sink: list[Diagnostic],
+                  sub_blocks: Sequence[str] = ()) -> dict[str, Prop]:
+    """Evaluate a block's properties, reporting unknown and duplicate ones."""
+    props: dict[str, Prop] = {}
+    first: dict[str, Span] = {}
+    for node in body:
+        name = node.name.text
+        if name not in allowed:
+            sink.append(error("E205", f"unknown property `{name}` of {what}", node.name.span,
+                              help=did_you_mean(name, allowed) or
+                              "valid: " + ", ".join(f"`{n}`" for n in allowed)))
+            continue
+        if name in first:
+            sink.append(error("E202", f"property `{name}` given twice", node.name.span,
+                              related=(Label(first[name], "first given here"),)))
+            continue
+        first[name] = node.name.span
+        if isinstance(node, ast.SubBlock):
+            if name not in sub_blocks:
+                sink.append(error("E303", f"`{name}` takes a value, not a block", node.span,
+                                  help=f"write `{name} = ...`"))
+                continue
+            props[name] = Prop(name, (), node)
+            continue
+        try:
+            props[name] = Prop(name, evaluate(node.value, scope, ctx), node)
+        except EvalError as exc:
+            sink.append(exc.diagnostic)
+    return props
+
+
+class _AcceleratorBuilder:
+    def __init__(self, decl: ast.AcceleratorDecl, scope: Scope) -> None:
+        self.decl = decl
+        self.scope = scope
+        self.ctx = EvalContext()
+        self.diagnostics: list[Diagnostic] = []
+
+    def size_bits(self, prop: Prop, word_bits: int, what: str) -> int:
+        quantity = as_quantity(prop.value, prop.span, what, ["size", "words"])
+        bits = quantity.value * (word_bits if quantity.dimension == "words" else 1)
+        if bits < 1 or abs(bits - round(bits)) > 1e-6:
+            raise fail("E302", f"{what} must be a positive whole number of bits", prop.span)
+        return round(bits)
+
+    def energy(self, props: dict[str, Prop], key: str, what: str) -> float | None:
+        if key not in props:
+            return None
+        return as_quantity(props[key].value, props[key].span, what, ["energy"]).value
+
+    def build(self, point: Point) -> AcceleratorSpec | None:
+        top = [n for n in self.decl.body if isinstance(n, ast.Property | ast.SubBlock)]
+        props = collect_props(top, ACCELERATOR_PROPERTIES, f"accelerator "
+                              f"`{self.decl.name.text}`", self.scope, self.ctx, self.diagnostics)
+        word_bits = 16
+        clock_hz = 1e9
+        technology_nm = 45.0
+        try:
+            if "word" in props:
+                word_bits = self.size_bits(props["word"], 1, "the word size")
+            elif not any(isinstance(n, ast.Property) and n.name.text == "word" for n in top):
+                self.diagnostics.append(error(
+                    "E206", f"accelerator `{self.decl.name.text}` has no `word` size",
+                    self.decl.name.span, help="add e.g. `word = 16b`"))
+            if "clock" in props:
+                clock_hz = as_quantity(props["clock"].value, props["clock"].span, "the clock",
+                                       ["frequency"]).value
+                if clock_hz <= 0:
+                    raise fail("E302", "the clock must be positive", props["clock"].span)
+            elif not any(isinstance(n, ast.Property) and n.name.text == "clock" for n in top):
+                self.diagnostics.append(error(
+                    "E206", f"accelerator `{self.decl.name.text}` has no `clock`",
+                    self.decl.name.span, help="add e.g. `clock = 200MHz`"))
+            if "technology" in props:
+                technology_nm = as_quantity(props["technology"].value, props["technology"].span,
+                                            "the technology node", ["length"]).value
+                if not 1 <= technology_nm <= 1000:
+                    raise fail("E302", "technology node must be between 1nm and 1000nm",
+                               props["technology"].span)
+        except EvalError as exc:
+            self.diagnostics.append(exc.diagnostic)
+        hierarchy: list[MemorySpec | FanoutSpec] = []
+        spans: dict[str, Span] = {}
+        compute: ComputeSpec | None = None
+        compute_node: ast.Component | None = None
+        for node in self.decl.body:
+            if not isinstance(node, ast.Component):
+                continue
+            if node.name.text in spans:
+                self.diagnostics.append(error(
+                    "E202", f"component `{node.name.text}` is defined twice", node.name.span,
+                    related=(Label(spans[node.name.text], "first defined here"),)))
+                continue
+            spans[node.name.text] = node.name.span
+            if compute_node is not None:
+                self.diagnostics.append(error(
+                    "E504", f"`{node.name.text}` comes after the compute block", node.span,
+                    related=(Label(compute_node.span, "compute declared here"),),
+                    help="declare memories and fanouts outermost first, compute last"))
+                continue
+            try:
+                if node.kind == "memory":
+                    hierarchy.append(self.memory(node, word_bits, clock_hz))
+                elif node.kind == "fanout":
+                    if not hierarchy:
+                        raise fail("E504", "a fanout needs a memory above it", node.span,
+                                   help="declare the outermost memory (e.g. DRAM) first")
+                    fanout = self.fanout(node)
+                    if fanout is not None:
+                        hierarchy.append(fanout)
+                else:
+                    compute_node = node
+                    compute = self.compute(node, word_bits, clock_hz)
+            except EvalError as exc:
+                self.diagnostics.append(exc.diagnostic)
+                if node.kind == "compute":
+                    compute_node = node
+        if compute_node is None:
+            self.diagnostics.append(error(
+                "E504", f"accelerator `{self.decl.name.text}` has no compute block",
+                self.decl.name.span, help="add `compute MAC { energy = ... }` last"))
+        if not any(isinstance(level, MemorySpec) for level in hierarchy) and not any(
+                isinstance(n, ast.Component) and n.kind == "memory" for n in self.decl.body):
+            self.diagnostics.append(error(
+                "E504", f"accelerator `{self.decl.name.text}` has no memory",
+                self.decl.name.span, help="declare at least a DRAM: `memory DRAM { ... }`"))
+        if hierarchy and isinstance(hierarchy[-1], FanoutSpec):
+            last = hierarchy[-1]
+            self.diagnostics.append(error(
+                "E504", f"fanout `{last.name}` has no memory below it", spans[last.name],
+                help="each PE needs a memory (register file) between the fanout and compute"))
+        self.check_homes(hierarchy, spans)
+        if any(d.is_error for d in self.diagnostics) or compute is None:
+            return None
+        try:
+            return AcceleratorSpec(name=self.decl.name.text, word_bits=word_bits,
+                                   clock_hz=clock_hz, technology_nm=technology_nm,
+                                   hierarchy=tuple(hierarchy), compute=compute, point=point)
+        except ValidationError as exc:
+            self.diagnostics.append(error("E302", f"invalid accelerator: "
+                                          f"{exc.errors()[0]['msg']}", self.decl.name.span))
+            return None
+
+    def memory(self, node: ast.Component, word_bits: int, clock_hz: float) -> MemorySpec:
+        what = f"memory `{node.name.text}`"
+        props = collect_props(node.body, MEMORY_PROPERTIES, what, self.scope, self.ctx,
+                              self.diagnostics)
+        level_word = word_bits
+        if "word" in props:
+            level_word = self.size_bits(props["word"], 1, "the word size")
+        size_bits = self.size_bits(props["size"], level_word, "the size") if "size" in props \
+            else None
+        width_bits = self.size_bits(props["width"], level_word, "the width") \
+            if "width" in props else level_word
+        if width_bits < level_word:
+            raise fail("E302", f"the width ({width_bits}b) is narrower than a word "
+                       f"({level_word}b)", props["width"].span)
+        leakage = None
+        if "leakage" in props:
+            quantity = as_quantity(props["leakage"].value, props["leakage"].span, "leakage",
+                                   ["energy", "power"])
+            leakage = quantity.value if quantity.dimension == "energy" else \
+                quantity.value / clock_hz * 1e12
+        bandwidth = {k: self.bandwidth(props[k], level_word, clock_hz) for k in
+                     ("bandwidth", "read_bandwidth", "write_bandwidth") if k in props}
+        buffering = as_int(props["buffering"].value, props["buffering"].span, "buffering",
+                           minimum=1) if "buffering" in props else 1
+        holds: tuple[str, ...] = ROLES
+        if "holds" in props:
+            holds = self.roles(props["holds"])
+        area = as_quantity(props["area"].value, props["area"].span, "area", ["area"]).value \
+            if "area" in props else None
+        memory = MemorySpec(
+            name=node.name.text, size_bits=size_bits, word_bits=level_word,
+            width_bits=width_bits, read_energy_pj=self.energy(props, "read", "read energy"),
+            write_energy_pj=self.energy(props, "write", "write energy"),
+            update_energy_pj=self.energy(props, "update", "update energy"),
+            leakage_pj_per_cycle=leakage,
+            read_bandwidth_words=bandwidth.get("read_bandwidth", bandwidth.get("bandwidth")),
+            write_bandwidth_words=bandwidth.get("write_bandwidth", bandwidth.get("bandwidth")),
+            shared_bandwidth="bandwidth" in bandwidth, buffering=buffering, area_um2=area,
+            holds=holds,  # type: ignore[arg-type]
+        )
+        if size_bits is not None:
+            smallest = buffering * level_word
+            span = props["size"].span
+            if size_bits < smallest:
+                self.diagnostics.append(error(
+                    "E503", f"memory `{node.name.text}` cannot hold one tile", span,
+                    label=f"{size_bits} bits < {buffering} x {level_word}-bit word",
+                    help="make it at least one word per buffer"))
+            elif size_bits < smallest * len(holds):
+                self.diagnostics.append(warning(
+                    "W501", f"memory `{node.name.text}` cannot keep all {len(holds)} tensors "
+                    "it holds at once", span,
+                    label=f"{size_bits // level_word} words for {len(holds)} tensors x "
+                          f"{buffering} buffers",
+                    help="mappings will bypass some of them here"))
+        return memory
+
+    def bandwidth(self, prop: Prop, word_bits: int, clock_hz: float) -> float:
+        quantity = as_quantity(prop.value, prop.span, prop.name, ["words", "bandwidth"],
+                               allow_plain=True)
+        words = quantity.value if quantity.dimension == "words" else \
+            quantity.value / clock_hz / word_bits
+        if words <= 0:
+            raise fail("E302", f"{prop.name} must be positive", prop.span)
+        return words
+
+    def roles(self, prop: Prop) -> tuple[str, ...]:
+        value = prop.value
+        if not isinstance(value, tuple):
+            value = (value,)
+        roles: list[str] = []
+        for item in value:
+            role = as_symbol(item, prop.span, "a tensor role", ROLES, self.scope.all_names())
+            if role not in roles:
+                roles.append(role)
+        return tuple(roles)
+
+    def fanout(self, node: ast.Component) -> FanoutSpec | None:
+        what = f"fanout `{node.name.text}`"
+        props = collect_props(node.body, FANOUT_PROPERTIES, what, self.scope, self.ctx,
+                              self.diagnostics, sub_blocks=("dataflow",))
+        if "mesh" not in props:
+            if any(n.name.text == "mesh" for n in node.body):
+                return None  # its value failed to evaluate, already reported
+            raise fail("E206", f"{what} has no `mesh`", node.name.span,
+                       help="add e.g. `mesh = 16 x 16`")
+        mesh = props["mesh"].value
+        if isinstance(mesh, MeshValue):
+            mesh_x, mesh_y = mesh.x, mesh.y
+        else:
+            mesh_x, mesh_y = as_int(mesh, props["mesh"].span, "a mesh", minimum=1), 1
+        dataflow = DataflowSpec(preset="free")
+        if "dataflow" in props:
+            dataflow = self.dataflow(props["dataflow"])
+        for axis, extent, dims in (("X", mesh_x, dataflow.x), ("Y", mesh_y, dataflow.y)):
+            if dims is None:
+                continue
+            span = props["dataflow"].span
+            if dims and extent == 1:
+                self.diagnostics.append(error(
+                    "E502", f"the dataflow unrolls {list(dims)} across {axis}, but the mesh "
+                    f"has one instance on {axis}", span,
+                    help=f"widen the mesh on {axis} or drop `{axis.lower()}` from the dataflow"))
+            if not dims and extent > 1:
+                self.diagnostics.append(error(
+                    "E502", f"the mesh has {extent} instances on {axis} but the dataflow "
+                    f"allows no dim there", span,
+                    help=f"list dims in `{axis.lower()} = [...]` or shrink the mesh"))
+        return FanoutSpec(name=node.name.text, mesh_x=mesh_x, mesh_y=mesh_y, dataflow=dataflow)
+
+    def dataflow(self, prop: Prop) -> DataflowSpec:
+        if isinstance(prop.node, ast.SubBlock):
+            sub = collect_props([n for n in prop.node.body], DATAFLOW_PROPERTIES,
+                                "a dataflow", self.scope, self.ctx, self.diagnostics)
+            axes: dict[str, tuple[str, ...] | None] = {"x": None, "y": None}
+            for axis in ("x", "y"):
+                if axis in sub:
+                    value = sub[axis].value
+                    items = value if isinstance(value, tuple) else (value,)
+                    names = []
+                    for item in items:
+                        if not isinstance(item, Sym):
+                            raise fail("E505", f"dataflow `{axis}` lists dims, found "
+                                       f"{describe(item)}", sub[axis].span)
+                        names.append(item.name)
+                    axes[axis] = tuple(names)
+            stationary = None
+            if "stationary" in sub:
+                stationary = as_symbol(sub["stationary"].value, sub["stationary"].span,
+                                       "a tensor role", ROLES)
+            return DataflowSpec(preset=None, x=axes["x"], y=axes["y"],
+                                stationary=stationary)  # type: ignore[arg-type]
+        if not isinstance(prop.value, Sym):
+            raise fail("E505", f"expected a dataflow preset, found {describe(prop.value)}",
+                       prop.span, help="presets: " + ", ".join(DATAFLOW_PRESETS))
+        if prop.value.name not in DATAFLOW_PRESETS:
+            raise fail("E505", f"unknown dataflow `{prop.value.name}`", prop.span,
+                       help=did_you_mean(prop.value.name, [*DATAFLOW_PRESETS,
+                                                           *self.scope.all_names()])
+                       or "presets: " + ", ".join(DATAFLOW_PRESETS))
+        stationary = {"weight_stationary": "weight", "output_stationary": "output",
+                      "input_stationary": "input"}.get(prop.value.name)
+        return DataflowSpec(preset=prop.value.name,
+                            stationary=stationary)  # type: ignore[arg-type]
+
+    def compute(self, node: ast.Component, word_bits: int, clock_hz: float) -> ComputeSpec:
+        props = collect_props(node.body, COMPUTE_PROPERTIES, f"compute `{node.name.text}`",
+                              self.scope, self.ctx, self.diagnostics)
+        mac_word = self.size_bits(props["word"], 1, "the word size") if "word" in props \
+            else word_bits
+        leakage = 0.0
+        if "leakage" in props:
+            quantity = as_quantity(props["leakage"].value, props["leakage"].span, "leakage",
+                                   ["energy", "power"])
+            leakage = quantity.value if quantity.dimension == "energy" else \
+                quantity.value / clock_hz * 1e12
+        area = as_quantity(props["area"].value, props["area"].span, "area", ["area"]).value \
+            if "area" in props else None
+        return ComputeSpec(name=node.name.text, energy_pj=self.energy(props, "energy",
+                                                                      "MAC energy"),
+                           word_bits=mac_word, area_um2=area, leakage_pj_per_cycle=leakage)
+
+    def check_homes(self, hierarchy: Sequence[MemorySpec | FanoutSpec],
+                    spans: dict[str, Span]) -> None:
+        memories = [level for level in hierarchy if isinstance(level, MemorySpec)]
+        if not memories:
+            return
+        outer = memories[0]
+        missing = [role for role in ROLES if role not in outer.holds]
+        if missing:
+            self.diagnostics.append(error(
+                "E501", f"the outermost memory `{outer.name}` does not hold "
+                f"{', '.join(missing)}", spans[outer.name],
+                help="the outermost memory is the backing store and must hold every tensor"))
+
+
+def build_accelerator(decl: ast.AcceleratorDecl, scope: Scope,
+                      point: Point) -> tuple[AcceleratorSpec | None, list[Diagnostic]]:
+    """Build one concrete accelerator at a point of its design space."""
+    builder = _AcceleratorBuilder(decl, scope)
+    try:
+        spec = builder.build(point)
+    except EvalError as exc:
+        builder.diagnostics.append(exc.diagnostic)
+        spec = None
+    return spec, builder.diagnostics
+
+
+__all__ = ["Qty", "build_accelerator", "collect_props"]

@@ -1,0 +1,277 @@
+"""Elaboration of `codesign` blocks into `CoDesignSpec`.
+
+Checks that the named networks and accelerators exist, that the objective and constraints
+use known metrics with the right units, that the strategy and mapper settings are valid,
+that a reference point lies inside one of the named design spaces, and that an accuracy
+constraint has an accuracy source. It does not run anything (dslc.search does).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dslc.diagnostics.diagnostic import Diagnostic, DiagnosticError, did_you_mean, error
+from dslc.sema.evaluate import (
+    EvalContext,
+    EvalError,
+    Qty,
+    Scope,
+    Sym,
+    TableRef,
+    Value,
+    as_bool,
+    as_int,
+    as_symbol,
+    describe,
+    evaluate,
+    fail,
+)
+from dslc.spec.codesign import (
+    MAPPER_SEARCHES,
+    METRICS,
+    STRATEGIES,
+    AccuracyTable,
+    BinaryOp,
+    CoDesignSpec,
+    ConstraintSpec,
+    Constant,
+    DesignPoint,
+    MapperSpec,
+    MetricRef,
+    ObjectiveExpr,
+    ObjectiveSpec,
+)
+from dslc.syntax import ast
+
+if TYPE_CHECKING:
+    from dslc.sema.program import Program
+
+CODESIGN_PROPERTIES = {
+    "networks": "the network (space) or list of them to search",
+    "accelerators": "the accelerator (design space) or list of them to search",
+    "batch": "batch size (default 1)",
+    "objective": "`minimize EXPR` or `maximize EXPR` over energy, latency, cycles, edp, area, "
+                 "accuracy (default: minimize edp)",
+    "accuracy": "accuracy source: `table(\"file.csv\")`",
+    "strategy": "auto, exhaustive, semi_decoupled or random (default auto)",
+    "reference": "the semi-decoupled reference accelerator, e.g. `acc(rows = 14)`",
+    "top_k": "networks kept after ranking on the reference (default: the planner decides)",
+    "mapper": "mapping-search settings block",
+}
+MAPPER_PROPERTIES = {
+    "search": "auto, exhaustive, heuristic or random",
+    "budget": "mappings evaluated per layer and accelerator by the heuristic",
+    "seed": "random seed",
+    "imperfect": "allow imperfect (ceil) factorisations (true/false)",
+    "objective": "per-layer mapping objective: energy, latency or edp",
+}
+CONSTRAINT_UNITS = {"latency": ("time", "s"), "energy": ("energy", "pJ"),
+                    "area": ("area", "mm2"), "accuracy": ("fraction", "%")}
+
+
+def elaborate_codesign(decl: ast.CoDesignDecl, program: Program, file: Path) -> CoDesignSpec:
+    sink: list[Diagnostic] = []
+    fields: dict[str, object] = {"name": decl.name.text}
+    seen: set[str] = set()
+    constraints: list[ConstraintSpec] = []
+    ctx = EvalContext()
+    for node in decl.body:
+        try:
+            if isinstance(node, ast.ConstraintStmt):
+                constraints.append(_constraint(node))
+                continue
+            name = node.name.text
+            if name not in CODESIGN_PROPERTIES:
+                raise fail("E205", f"unknown co-design property `{name}`", node.name.span,
+                           help=did_you_mean(name, CODESIGN_PROPERTIES) or
+                           "valid: " + ", ".join(CODESIGN_PROPERTIES))
+            if name in seen:
+                raise fail("E202", f"property `{name}` given twice", node.name.span)
+            seen.add(name)
+            if isinstance(node, ast.SubBlock):
+                if name != "mapper":
+                    raise fail("E303", f"`{name}` takes a value, not a block", node.span)
+                fields["mapper"] = _mapper(node)
+                continue
+            if name == "mapper":
+                raise fail("E303", "`mapper` is a block: `mapper { search = auto }`", node.span)
+            if name == "objective":
+                fields["objective"] = _objective(node.value)
+            elif name == "reference":
+                fields["reference"] = _reference(node.value, program)
+            else:
+                value = evaluate(node.value, Scope({}), ctx)
+                fields.update(_simple(name, value, node, program, file))
+        except EvalError as exc:
+            sink.append(exc.diagnostic)
+    for required in ("networks", "accelerators"):
+        if required not in seen:
+            sink.append(error("E206", f"co-design `{decl.name.text}` has no `{required}`",
+                              decl.name.span, help=f"add `{required} = ...`"))
+    reference = fields.get("reference")
+    if isinstance(reference, DesignPoint) and "accelerators" in fields and \
+            reference.space not in fields["accelerators"]:  # type: ignore[operator]
+        node = next(n for n in decl.body if isinstance(n, ast.Property)
+                    and n.name.text == "reference")
+        sink.append(error("E705", f"the reference `{reference.space}` is not one of the "
+                          "searched accelerators", node.value.span,
+                          help="add it to `accelerators` or pick a point of one of them"))
+    uses_accuracy = any(c.metric == "accuracy" for c in constraints)
+    if uses_accuracy and "accuracy" not in fields and "networks" in fields:
+        missing = [n for n in fields["networks"]  # type: ignore[attr-defined]
+                   if not _declares_accuracy(program, n)]
+        if missing:
+            node = next(c for c in decl.body if isinstance(c, ast.ConstraintStmt)
+                        and _metric_name(c.left) == "accuracy")
+            sink.append(error("E706", "an accuracy constraint needs an accuracy source",
+                              node.span, help=f"network `{missing[0]}` declares no `accuracy`;"
+                              " add `accuracy = table(\"file.csv\")`"))
+    if sink:
+        raise DiagnosticError(sink)
+    fields["constraints"] = tuple(constraints)
+    return CoDesignSpec(**fields)  # type: ignore[arg-type]
+
+
+def _declares_accuracy(program: Program, network: str) -> bool:
+    entry = program.networks.get(network)
+    if entry is None:
+        return False
+    body = entry.decl.body
+    return any(isinstance(s, ast.Property) and s.name.text == "accuracy" for s in body)
+
+
+def _names(value: Value, node: ast.Property) -> tuple[str, ...]:
+    items = value if isinstance(value, tuple) else (value,)
+    names = []
+    for item in items:
+        if not isinstance(item, Sym):
+            raise fail("E303", f"expected names, found {describe(item)}", node.value.span)
+        names.append(item.name)
+    if not names:
+        raise fail("E701", f"`{node.name.text}` is empty", node.value.span)
+    return tuple(names)
+
+
+def _simple(name: str, value: Value, node: ast.Property, program: Program,
+            file: Path) -> dict[str, object]:
+    span = node.value.span
+    if name in ("networks", "accelerators"):
+        names = _names(value, node)
+        table = program.networks if name == "networks" else program.accelerators
+        other = program.accelerators if name == "networks" else program.networks
+        for item in names:
+            if item not in table:
+                if item in other:
+                    raise fail("E211", f"`{item}` is not a{'' if name == 'networks' else 'n'} "
+                               f"{name[:-1]}", span)
+                raise fail("E201", f"undefined {name[:-1]} `{item}`", span,
+                           help=did_you_mean(item, table))
+        return {name: names}
+    if name == "batch":
+        return {"batch": as_int(value, span, "the batch", minimum=1)}
+    if name == "top_k":
+        return {"top_k": as_int(value, span, "top_k", minimum=1)}
+    if name == "strategy":
+        return {"strategy": as_symbol(value, span, "a strategy", STRATEGIES)}
+    if name == "accuracy":
+        if not isinstance(value, TableRef):
+            raise fail("E706", "accuracy must be `table(\"file.csv\")`", span)
+        path = (file.parent / value.path).resolve()
+        if not path.is_file():
+            raise fail("E706", f"accuracy table `{value.path}` not found", span,
+                       help="the path is relative to the spec file")
+        return {"accuracy": AccuracyTable(path=str(path))}
+    raise fail("E900", f"unhandled co-design property `{name}` (a bug in dslc)", span)
+
+
+def _metric_name(expr: ast.Expr) -> str | None:
+    return expr.ident.text if isinstance(expr, ast.Name) else None
+
+
+def _objective(expr: ast.Expr) -> ObjectiveSpec:
+    sense = "minimize"
+    if isinstance(expr, ast.Objective):
+        sense, expr = expr.sense, expr.expr
+    return ObjectiveSpec(sense=sense, expression=_objective_expr(expr),  # type: ignore[arg-type]
+                         text=expr.span.text)
+
+
+def _objective_expr(expr: ast.Expr) -> ObjectiveExpr:
+    if isinstance(expr, ast.Name):
+        if expr.ident.text not in METRICS:
+            raise fail("E705", f"unknown metric `{expr.ident.text}`", expr.span,
+                       help=did_you_mean(expr.ident.text, METRICS) or
+                       "metrics: " + ", ".join(METRICS))
+        return MetricRef(name=expr.ident.text)
+    if isinstance(expr, ast.Number):
+        return Constant(value=float(expr.value))
+    if isinstance(expr, ast.Binary):
+        return BinaryOp(op=expr.op if expr.op != "//" else "/",  # type: ignore[arg-type]
+                        left=_objective_expr(expr.left), right=_objective_expr(expr.right))
+    if isinstance(expr, ast.Unary):
+        return BinaryOp(op="*", left=Constant(value=-1.0), right=_objective_expr(expr.operand))
+    raise fail("E705", "an objective is an arithmetic expression of metrics", expr.span,
+               help="e.g. `minimize edp` or `minimize energy * latency ^ 2`")
+
+
+def _constraint(node: ast.ConstraintStmt) -> ConstraintSpec:
+    metric = _metric_name(node.left)
+    if metric is None or metric not in METRICS:
+        raise fail("E705", "a constraint compares a metric with a bound", node.left.span,
+                   help=did_you_mean(metric or "", METRICS) or
+                   "metrics: " + ", ".join(METRICS))
+    value = evaluate(node.right, Scope({}), EvalContext())
+    if metric in CONSTRAINT_UNITS:
+        dimension, unit = CONSTRAINT_UNITS[metric]
+        if not isinstance(value, Qty) or value.dimension != dimension:
+            raise fail("E301", f"a bound on {metric} needs a unit like `{unit}`",
+                       node.right.span, label=f"found {describe(value)}")
+        bound = value.value
+    else:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise fail("E303", f"a bound on {metric} is a plain number", node.right.span)
+        bound = float(value)
+    return ConstraintSpec(metric=metric, op=node.op, value=bound,  # type: ignore[arg-type]
+                          text=node.span.text)
+
+
+def _reference(expr: ast.Expr, program: Program) -> DesignPoint:
+    from dslc.sema.program import point_values
+
+    if isinstance(expr, ast.Name):
+        name, args = expr.ident, None
+    elif isinstance(expr, ast.Call):
+        name, args = expr.func, expr.args
+    else:
+        raise fail("E303", "a reference is an accelerator, e.g. `acc(rows = 14)`", expr.span)
+    if name.text not in program.accelerators:
+        raise fail("E201", f"undefined accelerator `{name.text}`", name.span,
+                   help=did_you_mean(name.text, program.accelerators))
+    entry = program.accelerators[name.text]
+    values = point_values(entry, args, expr.span)
+    return DesignPoint(space=name.text, point=entry.point_spec(values))
+
+
+def _mapper(node: ast.SubBlock) -> MapperSpec:
+    fields: dict[str, object] = {}
+    for item in node.body:
+        if isinstance(item, ast.SubBlock) or item.name.text not in MAPPER_PROPERTIES:
+            raise fail("E205", f"unknown mapper property `{item.name.text}`", item.name.span,
+                       help=did_you_mean(item.name.text, MAPPER_PROPERTIES) or
+                       "valid: " + ", ".join(MAPPER_PROPERTIES))
+        key = item.name.text
+        value = evaluate(item.value, Scope({}), EvalContext())
+        span = item.value.span
+        if key == "search":
+            fields[key] = as_symbol(value, span, "a mapper search", MAPPER_SEARCHES)
+        elif key == "budget":
+            fields[key] = as_int(value, span, "the budget", minimum=1)
+        elif key == "seed":
+            fields[key] = as_int(value, span, "the seed", minimum=0)
+        elif key == "imperfect":
+            fields[key] = as_bool(value, span, "imperfect")
+        else:
+            fields[key] = as_symbol(value, span, "a mapping objective",
+                                    ("energy", "latency", "edp"))
+    return MapperSpec(**fields)  # type: ignore[arg-type]

@@ -1,0 +1,199 @@
+"""Elaboration and checking of `mapping` blocks.
+
+Resolves `mapping NAME for NET(point).LAYER on ACC(point)`, builds the `MappingSpec`, and
+checks it against the layer's loop nest and the accelerator: unknown dims (E601) and levels
+(E602), loops at the wrong kind of level (E607), keep/bypass (E606), factor products that do
+not cover the bounds (E603), spatial factors beyond the mesh or the dataflow (E604), and
+tiles over capacity (E605). The counting itself belongs to dslc.cost; this module only
+turns its verdicts into diagnostics with spans.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dslc.diagnostics.diagnostic import Diagnostic, DiagnosticError, Label, did_you_mean, error
+from dslc.diagnostics.span import Span
+from dslc.sema.evaluate import EvalContext, EvalError, Scope, as_int, evaluate, fail
+from dslc.spec.accelerator import AcceleratorSpec, FanoutSpec, MemorySpec
+from dslc.spec.mapping import LoopSpec, MappingLevelSpec, MappingSpec
+from dslc.spec.network import NetworkSpec
+from dslc.syntax import ast
+
+if TYPE_CHECKING:
+    from dslc.sema.program import Program
+
+MAPPING_PROPERTIES = {"batch": "batch size N of the mapped layer (default 1)"}
+
+
+def _resolve(program: Program, ref: ast.SpaceRef, kind: str) -> tuple[str, tuple[
+        tuple[str, object], ...]]:
+    from dslc.sema.program import point_values
+
+    table = program.networks if kind == "network" else program.accelerators
+    name = ref.name.text
+    if name not in table:
+        other = program.accelerators if kind == "network" else program.networks
+        if name in other:
+            raise fail("E211", f"`{name}` is not a {kind}", ref.name.span,
+                       label=f"this is {'an accelerator' if kind == 'network' else 'a network'}")
+        raise fail("E201", f"undefined {kind} `{name}`", ref.name.span,
+                   help=did_you_mean(name, table))
+    entry = table[name]
+    values = point_values(entry, ref.args, ref.span)
+    return name, entry.point_spec(values)
+
+
+def elaborate_mapping(decl: ast.MappingDecl, program: Program) -> MappingSpec:
+    from dslc.sema.program import instantiate_accelerator, instantiate_network
+
+    network_name, network_point = _resolve(program, decl.network, "network")
+    accelerator_name, accelerator_point = _resolve(program, decl.accelerator, "accelerator")
+    batch = 1
+    for prop in decl.props:
+        if prop.name.text not in MAPPING_PROPERTIES:
+            raise fail("E205", f"unknown mapping property `{prop.name.text}`", prop.name.span,
+                       help=did_you_mean(prop.name.text, MAPPING_PROPERTIES) or
+                       "mappings have one property: `batch`")
+        batch = as_int(evaluate(prop.value, Scope({}), EvalContext()), prop.value.span,
+                       "the batch", minimum=1)
+    try:
+        network = instantiate_network(program, network_name, network_point)  # type: ignore[arg-type]
+        accelerator = instantiate_accelerator(program, accelerator_name,
+                                              accelerator_point)  # type: ignore[arg-type]
+    except DiagnosticError:
+        # The network or accelerator itself is broken; that is reported where it is declared.
+        raise DiagnosticError([]) from None
+    layer_name = ".".join(part.text for part in decl.layer)
+    layer_span = decl.layer[0].span.to(decl.layer[-1].span)
+    names = [layer.name for layer in network.layers]
+    if layer_name not in names:
+        raise fail("E608", f"network `{network_name}` has no layer `{layer_name}`", layer_span,
+                   help=did_you_mean(layer_name, names))
+    levels = _levels(decl, accelerator)
+    spec = MappingSpec(name=decl.name.text, network=network_name,
+                       network_point=network_point,  # type: ignore[arg-type]
+                       layer=layer_name, accelerator=accelerator_name,
+                       accelerator_point=accelerator_point,  # type: ignore[arg-type]
+                       batch=batch, levels=levels)
+    problems = check_against_problem(decl, spec, network, accelerator, layer_span)
+    if problems:
+        raise DiagnosticError(problems)
+    return spec
+
+
+def _levels(decl: ast.MappingDecl, accelerator: AcceleratorSpec) -> tuple[MappingLevelSpec, ...]:
+    components = {level.name: level for level in accelerator.hierarchy}
+    seen: dict[str, Span] = {}
+    levels: list[MappingLevelSpec] = []
+    for level in decl.levels:
+        target = level.target.text
+        if target not in components:
+            raise fail("E602", f"accelerator `{accelerator.name}` has no level `{target}`",
+                       level.target.span, help=did_you_mean(target, components) or
+                       "levels: " + ", ".join(components))
+        if target in seen:
+            raise EvalError(error("E602", f"level `{target}` is mapped twice",
+                                  level.target.span,
+                                  related=(Label(seen[target], "first mapped here"),)))
+        seen[target] = level.target.span
+        component = components[target]
+        temporal: list[LoopSpec] = []
+        spatial: dict[str, list[LoopSpec]] = {"x": [], "y": []}
+        keep: list[str] | None = None
+        bypass: list[str] = []
+        for directive in level.directives:
+            is_fanout = isinstance(component, FanoutSpec)
+            if directive.kind == "spatial":
+                if not is_fanout:
+                    raise fail("E607", f"`{target}` is a memory; spatial loops belong to "
+                               "fanouts", directive.span)
+                assert directive.axis is not None
+                axis = directive.axis.text.lower()
+                if axis not in spatial:
+                    raise fail("E607", f"unknown mesh axis `{directive.axis.text}`",
+                               directive.axis.span, help="axes are `x` and `y`")
+                spatial[axis].extend(_loops(directive))
+            elif is_fanout:
+                raise fail("E607", f"`{target}` is a fanout; {directive.kind} belongs to "
+                           "memories", directive.span)
+            elif directive.kind == "temporal":
+                temporal.extend(_loops(directive))
+            elif directive.kind == "keep":
+                keep = [*(keep or []), *(n.text for n in directive.names)]
+            else:
+                bypass.extend(n.text for n in directive.names)
+        if isinstance(component, MemorySpec) and (keep is not None or bypass):
+            both = set(keep or ()) & set(bypass)
+            if both:
+                raise fail("E606", f"`{sorted(both)[0]}` is both kept and bypassed at "
+                           f"`{target}`", level.span)
+            if keep is None:
+                keep = [role for role in component.holds if role not in bypass]
+            keep_names: tuple[str, ...] | None = tuple(keep)
+        else:
+            keep_names = None
+        levels.append(MappingLevelSpec(target=target, temporal=tuple(temporal),
+                                       spatial_x=tuple(spatial["x"]),
+                                       spatial_y=tuple(spatial["y"]), keep=keep_names))
+    return tuple(levels)
+
+
+def _loops(directive: ast.Directive) -> list[LoopSpec]:
+    return [LoopSpec(dim=loop.dim.text,
+                     factor=as_int(evaluate(loop.factor, Scope({}), EvalContext()),
+                                   loop.factor.span, f"the factor of `{loop.dim.text}`",
+                                   minimum=1))
+            for loop in directive.loops]
+
+
+def check_against_problem(decl: ast.MappingDecl, spec: MappingSpec, network: NetworkSpec,
+                          accelerator: AcceleratorSpec, layer_span: Span) -> list[Diagnostic]:
+    """Check the mapping against the layer's loop nest; diagnostics point into `decl`."""
+    from dslc.lower.lower import lower_network
+
+    lowered = lower_network(network, batch=spec.batch)
+    problem = lowered.problem(spec.layer)
+    if problem is None:
+        return [error("E608", f"layer `{spec.layer}` has no MACs to map", layer_span,
+                      help="map a conv, dense, matmul or einsum layer")]
+    diagnostics: list[Diagnostic] = []
+    loop_spans: dict[tuple[str, str, int], Span] = {}
+    level_spans = {level.target.text: level.target.span for level in decl.levels}
+    for level in decl.levels:
+        for directive in level.directives:
+            for index, loop in enumerate(directive.loops):
+                if loop.dim.text not in problem.dims:
+                    diagnostics.append(error(
+                        "E601", f"layer `{spec.layer}` has no dim `{loop.dim.text}`",
+                        loop.dim.span, help=did_you_mean(loop.dim.text, problem.dims) or
+                        f"its dims: {', '.join(problem.dims)}"))
+                loop_spans[(level.target.text, loop.dim.text, index)] = loop.span
+        for directive in level.directives:
+            for name in directive.names:
+                tensors = [t.name for t in problem.tensors] + [t.role for t in problem.tensors]
+                if name.text not in tensors:
+                    diagnostics.append(error(
+                        "E606", f"layer `{spec.layer}` has no tensor `{name.text}`", name.span,
+                        help=did_you_mean(name.text, tensors)))
+    components = {c.name: c for c in accelerator.memories}
+    for level_spec in spec.levels:
+        memory = components.get(level_spec.target)
+        if memory is None or level_spec.keep is None:
+            continue
+        for name in level_spec.keep:
+            role = next((t.role for t in problem.tensors if name in (t.name, t.role)), name)
+            if role not in memory.holds:
+                diagnostics.append(error(
+                    "E606", f"`{memory.name}` cannot keep `{name}`",
+                    level_spans.get(memory.name, decl.name.span),
+                    help=f"it holds only {', '.join(memory.holds)}"))
+    if diagnostics:
+        return diagnostics
+    from dslc.mapping.mapping import check_mapping_spec
+
+    for reason in check_mapping_spec(spec, problem, accelerator):
+        span = level_spans.get(reason.level, decl.name.span) if reason.level else \
+            decl.name.span
+        diagnostics.append(error(reason.code, reason.message, span, help=reason.hint))
+    return diagnostics

@@ -1,0 +1,549 @@
+"""Network elaboration: one point of a network (space) → a concrete `NetworkSpec`.
+
+Walks a network's statements with its parameters bound, expands template calls and repeated
+blocks, turns operator calls into layer specs (nested calls become layers of their own,
+named `<layer>.<op>`), and infers shapes as it goes (builtins like `channels(x)` need them,
+and a shape error is reported at the call that causes it). Layer names are dotted:
+`<layer>.<inner>` inside templates, `<block>.<i>.<inner>` inside repeats.
+It does not lower layers to loop nests (dslc.lower) or check accelerators.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from dslc.diagnostics.diagnostic import Diagnostic, Label, did_you_mean, error
+from dslc.diagnostics.span import Span
+from dslc.graph.shapes import ShapeProblem, infer_shape
+from dslc.sema.evaluate import (
+    EvalContext,
+    EvalError,
+    Poison,
+    Poisoned,
+    Qty,
+    Scope,
+    Sym,
+    TensorRef,
+    Value,
+    as_bool,
+    as_int,
+    as_quantity,
+    describe,
+    evaluate,
+    fail,
+)
+from dslc.sema.operators import ELEMENTWISE_FUNCTIONS, OPERATORS, SIGNATURES, Signature
+from dslc.spec import network as spec
+from dslc.syntax import ast
+
+MAX_TEMPLATE_DEPTH = 32
+
+
+@dataclass(slots=True)
+class NetworkBuild:
+    """What building one network point produced."""
+
+    spec: spec.NetworkSpec | None
+    diagnostics: list[Diagnostic]
+    layer_spans: dict[str, Span] = field(default_factory=dict)
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    used_params: set[str] = field(default_factory=set)
+
+
+class _Builder:
+    def __init__(self, name: str, templates: dict[str, ast.TemplateDecl], point_scope: Scope,
+                 point: spec.Point) -> None:
+        self.name = name
+        self.templates = templates
+        self.root = point_scope
+        self.point = point
+        self.layers: list[spec.Layer] = []
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self.spans: dict[str, Span] = {}
+        self.inputs: list[spec.InputSpec] = []
+        self.diagnostics: list[Diagnostic] = []
+        self.accuracy: float | None = None
+        self.name_stack: list[list[str | bool]] = []  # [name, claimed] per statement
+        self.template_stack: list[str] = []
+        self.ctx = EvalContext(call=self.call, shape_of=self.shape_of)
+
+    # ---- statements -----------------------------------------------------------------------
+
+    def run(self, body: Sequence[ast.NetStmt], scope: Scope, prefix: str) -> None:
+        for stmt in body:
+            try:
+                self.statement(stmt, scope, prefix)
+            except EvalError as exc:
+                self.diagnostics.append(exc.diagnostic)
+                self.poison(stmt, scope)
+            except Poisoned:
+                self.poison(stmt, scope)
+
+    def poison(self, stmt: ast.NetStmt, scope: Scope) -> None:
+        """Bind a failed statement's name so that its uses are not reported again."""
+        if isinstance(stmt, ast.LayerStmt | ast.RepeatStmt | ast.InputStmt) and \
+                stmt.name.text not in scope.names:
+            scope.names[stmt.name.text] = Poison()
+            scope.defined_at[stmt.name.text] = stmt.name.span
+
+    def statement(self, stmt: ast.NetStmt, scope: Scope, prefix: str) -> None:
+        if isinstance(stmt, ast.ParamStmt):
+            return
+        if isinstance(stmt, ast.InputStmt):
+            self.input(stmt, scope, prefix)
+        elif isinstance(stmt, ast.LayerStmt):
+            self.check_new(stmt.name, scope)
+            self.bind(stmt.name, self.layer_value(stmt, scope, prefix), scope)
+        elif isinstance(stmt, ast.RepeatStmt):
+            self.repeat(stmt, scope, prefix)
+        elif isinstance(stmt, ast.Property):
+            self.property(stmt, scope, prefix)
+
+    def bind(self, name: ast.Ident, value: Value, scope: Scope) -> None:
+        self.check_new(name, scope)
+        scope.names[name.text] = value
+        scope.defined_at[name.text] = name.span
+
+    def check_new(self, name: ast.Ident, scope: Scope) -> None:
+        if name.text in scope.names and scope.defined_at.get(name.text) != name.span:
+            first = scope.defined_at.get(name.text)
+            related = (Label(first, "first defined here"),) if first else ()
+            raise EvalError(error("E202", f"`{name.text}` is defined twice", name.span,
+                                  label="redefined here", related=related,
+                                  help="give the layer another name"))
+
+    def input(self, stmt: ast.InputStmt, scope: Scope, prefix: str) -> None:
+        if prefix:
+            raise fail("E404", "inputs belong to networks, not templates", stmt.span,
+                       help="pass the tensor as a template parameter")
+        dims = tuple(as_int(evaluate(item, scope, self.ctx), item.span,
+                            "an input dimension", minimum=1) for item in stmt.shape.items)
+        if not dims:
+            raise fail("E404", f"input `{stmt.name.text}` has no dimensions", stmt.shape.span)
+        self.bind(stmt.name, TensorRef(stmt.name.text), scope)
+        self.inputs.append(spec.InputSpec(name=stmt.name.text, shape=dims))
+        self.shapes[stmt.name.text] = dims
+        self.spans[stmt.name.text] = stmt.span
+
+    def property(self, stmt: ast.Property, scope: Scope, prefix: str) -> None:
+        if stmt.name.text != "accuracy" or prefix:
+            raise fail("E205", f"unknown network property `{stmt.name.text}`", stmt.name.span,
+                       help=did_you_mean(stmt.name.text, ["accuracy"])
+                       or "networks have one property: `accuracy`")
+        value = evaluate(stmt.value, scope, self.ctx)
+        quantity = as_quantity(value, stmt.value.span, "accuracy", ["fraction"])
+        if quantity.value > 1:
+            raise fail("E302", "accuracy cannot exceed 100%", stmt.value.span)
+        self.accuracy = quantity.value
+
+    def layer_value(self, stmt: ast.LayerStmt, scope: Scope, prefix: str) -> TensorRef:
+        self.name_stack.append([prefix + stmt.name.text, False])
+        try:
+            value = evaluate(stmt.value, scope, self.ctx)
+        finally:
+            self.name_stack.pop()
+        if not isinstance(value, TensorRef):
+            raise fail("E404", f"layer `{stmt.name.text}` is not a tensor", stmt.value.span,
+                       label=f"this is {describe(value)}",
+                       help="a layer is an operator call, a template call or another tensor")
+        return value
+
+    def repeat(self, stmt: ast.RepeatStmt, scope: Scope, prefix: str) -> None:
+        count = as_int(evaluate(stmt.count, scope, self.ctx), stmt.count.span,
+                       "a repeat count", minimum=0)
+        current = evaluate(stmt.source, scope, self.ctx)
+        if not isinstance(current, TensorRef):
+            raise fail("E403", "`from` must name a tensor", stmt.source.span,
+                       label=f"this is {describe(current)}")
+        if stmt.result is None and not stmt.body:
+            raise fail("E403", "a repeated block needs a body", stmt.span)
+        for index in range(count):
+            inner_prefix = f"{prefix}{stmt.name.text}.{index}."
+            inner = scope.child({"prev": current})
+            for layer in stmt.body:
+                self.bind(layer.name, self.layer_value(layer, inner, inner_prefix), inner)
+            if stmt.result is not None:
+                self.name_stack.append([inner_prefix.rstrip("."), False])
+                try:
+                    value = evaluate(stmt.result, inner, self.ctx)
+                finally:
+                    self.name_stack.pop()
+            else:
+                value = inner.names[stmt.body[-1].name.text]
+            if not isinstance(value, TensorRef):
+                raise fail("E403", "the body of a repeated block must produce a tensor",
+                           (stmt.result or stmt.body[-1].value).span)
+            current = value
+        self.bind(stmt.name, current, scope)
+
+    # ---- calls ----------------------------------------------------------------------------
+
+    def claim_name(self, op: str) -> str:
+        if not self.name_stack:
+            return self.unique(f"{op}")
+        top = self.name_stack[-1]
+        if not top[1]:
+            top[1] = True
+            return self.unique(str(top[0]))
+        return self.unique(f"{top[0]}.{op}")
+
+    def unique(self, name: str) -> str:
+        if name not in self.shapes:
+            return name
+        index = 2
+        while f"{name}{index}" in self.shapes:
+            index += 1
+        return f"{name}{index}"
+
+    def shape_of(self, tensor: TensorRef) -> tuple[int, ...]:
+        return self.shapes[tensor.tensor]
+
+    def call(self, call: ast.Call | ast.Einsum, scope: Scope) -> Value:
+        if isinstance(call, ast.Einsum):
+            return self.einsum(call, scope)
+        name = call.func.text
+        if name in self.templates:
+            return self.template(self.templates[name], call, scope)
+        signature = SIGNATURES.get(name)
+        if signature is None:
+            raise fail("E207", f"unknown operator `{name}`", call.func.span,
+                       help=did_you_mean(name, [*OPERATORS, *self.templates])
+                       or "see `dslc explain E207` for the operators")
+        return self.operator(signature, call, scope)
+
+    def template(self, decl: ast.TemplateDecl, call: ast.Call, scope: Scope) -> Value:
+        if decl.name.text in self.template_stack or len(self.template_stack) > MAX_TEMPLATE_DEPTH:
+            raise fail("E403", f"template `{decl.name.text}` calls itself", call.span,
+                       help="templates cannot be recursive; use `repeat`")
+        bound = self.bind_args(call, [p.name.text for p in decl.params], scope,
+                               f"template `{decl.name.text}`")
+        prefix = self.claim_name(decl.name.text) + "."
+        inner = Scope({}, self.root)
+        for param in decl.params:
+            if param.name.text in bound:
+                inner.names[param.name.text] = bound[param.name.text][0]
+            elif param.default is not None:
+                inner.names[param.name.text] = evaluate(param.default, inner, self.ctx)
+            else:
+                raise fail("E209", f"missing argument `{param.name.text}` of template "
+                           f"`{decl.name.text}`", call.span, label="in this call")
+        self.template_stack.append(decl.name.text)
+        saved_stack = self.name_stack
+        self.name_stack = []
+        try:
+            before = len(self.diagnostics)
+            self.run(decl.body, inner, prefix)
+            if len(self.diagnostics) > before:
+                raise EvalError(self.diagnostics.pop())
+            self.name_stack = [[prefix + "out", False]]
+            result = evaluate(decl.result, inner, self.ctx)
+        finally:
+            self.template_stack.pop()
+            self.name_stack = saved_stack
+        if not isinstance(result, TensorRef):
+            raise fail("E403", f"template `{decl.name.text}` does not return a tensor",
+                       decl.result.span, label=f"this is {describe(result)}")
+        return result
+
+    def bind_args(self, call: ast.Call, params: Sequence[str], scope: Scope,
+                  what: str) -> dict[str, tuple[Value, Span]]:
+        bound: dict[str, tuple[Value, Span]] = {}
+        positional = [a for a in call.args if a.keyword is None]
+        if len(positional) > len(params):
+            raise fail("E208", f"too many arguments for {what}", positional[len(params)].span,
+                       help=f"{what} takes {len(params)}: {', '.join(params)}")
+        for param, arg in zip(params, positional, strict=False):
+            bound[param] = (evaluate(arg.value, scope, self.ctx), arg.span)
+        for arg in call.args:
+            if arg.keyword is None:
+                continue
+            key = arg.keyword.text
+            if key not in params:
+                raise fail("E208", f"{what} has no parameter `{key}`", arg.keyword.span,
+                           help=did_you_mean(key, params))
+            if key in bound:
+                raise fail("E210", f"argument `{key}` given twice", arg.span)
+            bound[key] = (evaluate(arg.value, scope, self.ctx), arg.span)
+        return bound
+
+    def operator(self, signature: Signature, call: ast.Call, scope: Scope) -> TensorRef:
+        layer_name = self.claim_name(signature.op)
+        inputs: list[str] = []
+        attrs: dict[str, tuple[Value, Span]] = {}
+        for arg in call.args:
+            if arg.keyword is None:
+                if attrs:
+                    raise fail("E208", "positional argument after keyword arguments",
+                               arg.span)
+                value = evaluate(arg.value, scope, self.ctx)
+                if not isinstance(value, TensorRef):
+                    help = ""
+                    if isinstance(value, Sym):
+                        raise fail("E201", f"undefined name `{value.name}`", arg.value.span,
+                                   label="not a tensor in scope",
+                                   help=did_you_mean(value.name, scope.all_names()))
+                    raise fail("E303", f"`{signature.op}` input must be a tensor, found "
+                               f"{describe(value)}", arg.span,
+                               help=help or "attributes are written `name = value`")
+                inputs.append(value.tensor)
+                continue
+            assert arg.keyword is not None
+            key = arg.keyword.text
+            if signature.attribute(key) is None:
+                names = [a.name for a in signature.attributes]
+                raise fail("E208", f"`{signature.op}` has no argument `{key}`",
+                           arg.keyword.span,
+                           help=did_you_mean(key, names) or (
+                               f"`{signature.op}` takes " + ", ".join(f"`{n}`" for n in names)
+                               if names else f"`{signature.op}` takes no keyword arguments"))
+            if key in attrs:
+                raise fail("E210", f"argument `{key}` given twice", arg.span)
+            attrs[key] = (evaluate(arg.value, scope, self.ctx), arg.value.span)
+        if len(inputs) < signature.min_inputs or (
+                signature.max_inputs is not None and len(inputs) > signature.max_inputs):
+            expected = (f"{signature.min_inputs}" if signature.max_inputs == signature.min_inputs
+                        else f"at least {signature.min_inputs}")
+            code = "E209" if len(inputs) < signature.min_inputs else "E208"
+            raise fail(code, f"`{signature.op}` takes {expected} input tensor"
+                       f"{'s' if signature.min_inputs != 1 else ''}, {len(inputs)} given",
+                       call.span)
+        for attribute in signature.attributes:
+            if attribute.required and attribute.name not in attrs:
+                raise fail("E209", f"`{signature.op}` needs `{attribute.name}`", call.span,
+                           label=f"missing `{attribute.name} = ...`",
+                           help=f"{attribute.name}: {attribute.doc}")
+        layer = self.make_layer(signature, layer_name, tuple(inputs), attrs, call)
+        return self.add_layer(layer, call, attrs)
+
+    def make_layer(self, signature: Signature, name: str, inputs: tuple[str, ...],
+                   attrs: dict[str, tuple[Value, Span]], call: ast.Call) -> spec.Layer:
+        def pair(key: str, default: int, minimum: int = 1) -> tuple[int, int]:
+            if key not in attrs:
+                return (default, default)
+            value, span = attrs[key]
+            if isinstance(value, tuple):
+                if len(value) != 2:
+                    raise fail("E303", f"`{key}` takes an int or [height, width]", span)
+                return (as_int(value[0], span, f"`{key}`", minimum=minimum),
+                        as_int(value[1], span, f"`{key}`", minimum=minimum))
+            single = as_int(value, span, f"`{key}`", minimum=minimum)
+            return (single, single)
+
+        def pad(kernel: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int]:
+            if "pad" in attrs and isinstance(attrs["pad"][0], Sym):
+                value, span = attrs["pad"]
+                assert isinstance(value, Sym)
+                if value.name != "same":
+                    raise fail("E201", f"undefined name `{value.name}`", span,
+                               help="`pad` is an int, [h, w], or `same`")
+                return (dilation[0] * (kernel[0] - 1) // 2, dilation[1] * (kernel[1] - 1) // 2)
+            return pair("pad", 0, minimum=0)
+
+        def integer(key: str, default: int, minimum: int) -> int:
+            if key not in attrs:
+                return default
+            value, span = attrs[key]
+            return as_int(value, span, f"`{key}`", minimum=minimum)
+
+        def int_list(key: str) -> tuple[int, ...]:
+            value, span = attrs[key]
+            if not isinstance(value, tuple):
+                raise fail("E303", f"`{key}` takes a list of integers", span)
+            return tuple(as_int(v, span, f"an entry of `{key}`", minimum=0) for v in value)
+
+        op = signature.op
+        common = {"name": name, "inputs": inputs}
+        try:
+            if op == "conv":
+                kernel, dilation = pair("kernel", 1), pair("dilation", 1)
+                return spec.ConvLayer(**common, out_channels=integer("out", 1, 1),
+                                      kernel=kernel, stride=pair("stride", 1),
+                                      pad=pad(kernel, dilation), dilation=dilation,
+                                      groups=integer("groups", 1, 1))
+            if op == "dwconv":
+                kernel, dilation = pair("kernel", 1), pair("dilation", 1)
+                return spec.DepthwiseConvLayer(**common, kernel=kernel, stride=pair("stride", 1),
+                                               pad=pad(kernel, dilation), dilation=dilation,
+                                               multiplier=integer("multiplier", 1, 1))
+            if op in ("dense", "linear"):
+                return spec.DenseLayer(**common, out_features=integer("out", 1, 1))
+            if op == "matmul":
+                flag = attrs.get("transpose_b")
+                return spec.MatmulLayer(**common, transpose_b=bool(
+                    flag and as_bool(flag[0], flag[1], "`transpose_b`")))
+            if op in ("maxpool", "avgpool"):
+                flag = attrs.get("global")
+                is_global = bool(flag and as_bool(flag[0], flag[1], "`global`"))
+                if not is_global and "kernel" not in attrs:
+                    raise fail("E209", f"`{op}` needs `kernel` (or `global = true`)", call.span)
+                kernel = pair("kernel", 1)
+                stride = pair("stride", kernel[0]) if "stride" in attrs else kernel
+                return spec.PoolLayer(**common, op=op, kernel=kernel, stride=stride,
+                                      pad=pad(kernel, (1, 1)), global_pool=is_global)
+            if op == "add":
+                return spec.AddLayer(**common)
+            if op == "mul":
+                return spec.MulLayer(**common)
+            if op == "concat":
+                return spec.ConcatLayer(**common, axis=integer("axis", 0, 0))
+            if op == "flatten":
+                return spec.FlattenLayer(**common)
+            if op == "reshape":
+                shape = int_list("shape")
+                if any(s < 1 for s in shape):
+                    raise fail("E302", "reshape dimensions must be positive",
+                               attrs["shape"][1])
+                return spec.ReshapeLayer(**common, shape=shape)
+            if op == "transpose":
+                return spec.TransposeLayer(**common, perm=int_list("perm"))
+            if op in ELEMENTWISE_FUNCTIONS:
+                return spec.ElementwiseLayer(**common, function=op)
+        except ValidationError as exc:
+            raise fail("E302", f"invalid `{op}`: {exc.errors()[0]['msg']}", call.span) from None
+        raise fail("E900", f"operator `{op}` has no elaboration (a bug in dslc)", call.span)
+
+    def add_layer(self, layer: spec.Layer, call: ast.Call | ast.Einsum,
+                  attrs: dict[str, tuple[Value, Span]]) -> TensorRef:
+        result = infer_shape(layer, [self.shapes[name] for name in layer.inputs])
+        if isinstance(result, ShapeProblem):
+            span = call.span
+            if result.attribute in attrs:
+                span = attrs[result.attribute][1]
+            elif isinstance(call, ast.Call) and result.attribute.isdigit():
+                positional = [a for a in call.args if a.keyword is None]
+                index = int(result.attribute)
+                if index < len(positional):
+                    span = positional[index].span
+            shown = layer.name
+            raise EvalError(error("E401", f"shape mismatch in `{shown}`: {result.message}",
+                                  span, label=result.message, help=result.hint))
+        self.layers.append(layer)
+        self.shapes[layer.name] = result
+        self.spans[layer.name] = call.span
+        return TensorRef(layer.name)
+
+    # ---- einsum ---------------------------------------------------------------------------
+
+    def einsum(self, node: ast.Einsum, scope: Scope) -> TensorRef:
+        name = self.claim_name("einsum")
+        inputs: list[str] = []
+        for arg in node.args:
+            if arg.keyword is not None:
+                raise fail("E208", "einsum takes only tensors as arguments", arg.span)
+            value = evaluate(arg.value, scope, self.ctx)
+            if not isinstance(value, TensorRef):
+                raise fail("E303", f"einsum input must be a tensor, found {describe(value)}",
+                           arg.span)
+            inputs.append(value.tensor)
+        dims: dict[str, int] = {}
+        for ident, bound_expr in node.dims:
+            if ident.text in dims:
+                raise fail("E202", f"dim `{ident.text}` declared twice", ident.span)
+            dims[ident.text] = as_int(evaluate(bound_expr, scope, self.ctx), bound_expr.span,
+                                      f"the bound of dim `{ident.text}`", minimum=1)
+        if not dims:
+            raise fail("E402", "einsum declares no dims", node.span,
+                       help="add `dims K = 32, C = 16, ...`")
+        tensors: list[spec.EinsumTensor] = []
+        seen: set[str] = set()
+        for decl in node.tensors:
+            if decl.name.text in seen:
+                raise fail("E202", f"tensor `{decl.name.text}` declared twice", decl.name.span)
+            seen.add(decl.name.text)
+            indices = tuple(_affine(index, dims, scope) for index in decl.indices)
+            tensors.append(spec.EinsumTensor(name=decl.name.text, role=decl.role,  # type: ignore[arg-type]
+                                             indices=indices))
+        outputs = [t for t in tensors if t.role == "output"]
+        if len(outputs) != 1:
+            raise fail("E402", f"einsum needs exactly one output tensor, found {len(outputs)}",
+                       node.span)
+        operands = [t for t in tensors if t.role == "input"]
+        if inputs and len(inputs) != len(operands):
+            raise fail("E402", f"einsum has {len(operands)} input tensors but "
+                       f"{len(inputs)} arguments", node.span,
+                       help="each `input` tensor binds to one argument, in order")
+        if not [t for t in tensors if t.role != "output"]:
+            raise fail("E402", "einsum needs at least one input or weight tensor", node.span)
+        used = {term.dim for t in tensors for index in t.indices for term in index.terms}
+        for dim in dims:
+            if dim not in used:
+                raise fail("E402", f"dim `{dim}` indexes no tensor", node.span)
+        layer = spec.EinsumLayer(name=name, inputs=tuple(inputs), dims=tuple(dims.items()),
+                                 tensors=tuple(tensors))
+        return self.add_layer(layer, node, {})
+
+
+def _affine(expr: ast.Expr, dims: dict[str, int], scope: Scope) -> spec.AffineIndex:
+    """An index expression as an affine form over the dims (index `p` names dim `P`)."""
+    by_lower = {d.lower(): d for d in dims}
+
+    def walk(node: ast.Expr) -> tuple[dict[str, int], int]:
+        if isinstance(node, ast.Number):
+            if not isinstance(node.value, int):
+                raise fail("E402", "einsum indices need integer coefficients", node.span)
+            return {}, node.value
+        if isinstance(node, ast.Name):
+            text = node.ident.text
+            dim = text if text in dims else by_lower.get(text)
+            if dim is not None:
+                return {dim: 1}, 0
+            value = scope.lookup(text)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return {}, value
+            raise fail("E402", f"`{text}` is not a dim of this einsum", node.span,
+                       help=did_you_mean(text, [*dims, *by_lower]) or
+                       f"dims: {', '.join(dims)}")
+        if isinstance(node, ast.Unary):
+            terms, offset = walk(node.operand)
+            return {d: -c for d, c in terms.items()}, -offset
+        if isinstance(node, ast.Binary) and node.op in "+-":
+            left, left_offset = walk(node.left)
+            right, right_offset = walk(node.right)
+            sign = 1 if node.op == "+" else -1
+            merged = dict(left)
+            for d, c in right.items():
+                merged[d] = merged.get(d, 0) + sign * c
+            return merged, left_offset + sign * right_offset
+        if isinstance(node, ast.Binary) and node.op == "*":
+            left, left_offset = walk(node.left)
+            right, right_offset = walk(node.right)
+            if left and right:
+                raise fail("E402", "einsum indices must be affine (no product of dims)",
+                           node.span)
+            terms, scale, offset = (left, right_offset, left_offset) if left else (
+                right, left_offset, right_offset)
+            return {d: c * scale for d, c in terms.items()}, offset * scale
+        raise fail("E402", "einsum indices must be affine expressions of the dims",
+                   node.span, help="e.g. `p + r`, `2*p + r`")
+
+    terms, offset = walk(expr)
+    return spec.AffineIndex(terms=tuple(spec.AffineTerm(dim=d, coefficient=c)
+                                        for d, c in terms.items() if c != 0), offset=offset)
+
+
+def build_network(decl: ast.NetworkDecl, templates: dict[str, ast.TemplateDecl],
+                  point_scope: Scope, point: spec.Point) -> NetworkBuild:
+    """Build one concrete network from its declaration at a point of its space."""
+    builder = _Builder(decl.name.text, templates, point_scope, point)
+    scope = point_scope.child()
+    builder.run(decl.body, scope, "")
+    build = NetworkBuild(None, builder.diagnostics, builder.spans, builder.shapes,
+                         set(point_scope.used))
+    if not builder.inputs and not builder.diagnostics:
+        builder.diagnostics.append(error("E404", f"network `{decl.name.text}` has no inputs",
+                                         decl.name.span, help="declare `input x: [C, H, W]`"))
+    elif not builder.layers and not builder.diagnostics:
+        builder.diagnostics.append(error("E404", f"network `{decl.name.text}` has no layers",
+                                         decl.name.span))
+    if builder.diagnostics:
+        return build
+    build.spec = spec.NetworkSpec(name=decl.name.text, inputs=tuple(builder.inputs),
+                                  layers=tuple(builder.layers), accuracy=builder.accuracy,
+                                  point=point)
+    return build
+
+
+__all__ = ["NetworkBuild", "Qty", "build_network"]
