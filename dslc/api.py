@@ -25,6 +25,7 @@ from dslc.sema.program import (
 from dslc.spec.accelerator import AcceleratorSpec
 from dslc.spec.base import ParamValue, Point
 from dslc.spec.network import NetworkSpec
+from dslc.syntax.ast import Ident
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +141,8 @@ def _format_ast(node: object, indent: int = 0) -> str:
     if not is_dataclass(node):
         return f"{pad}{node!r}"
     name = type(node).__name__
-    if name == "Ident":
-        return f"{pad}Ident {getattr(node, 'text')!r}"
+    if isinstance(node, Ident):
+        return f"{pad}Ident {node.text!r}"
     span = getattr(node, "span", None)
     where = f" @{span.file.line_col(span.start)[0]}:{span.file.line_col(span.start)[1]}" \
         if span is not None else ""

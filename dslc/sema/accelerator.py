@@ -275,7 +275,7 @@ class _AcceleratorBuilder:
             read_bandwidth_words=bandwidth.get("read_bandwidth", bandwidth.get("bandwidth")),
             write_bandwidth_words=bandwidth.get("write_bandwidth", bandwidth.get("bandwidth")),
             shared_bandwidth="bandwidth" in bandwidth, buffering=buffering, area_um2=area,
-            holds=holds,  # type: ignore[arg-type]
+            holds=holds,
         )
         if size_bits is not None:
             smallest = buffering * level_word
@@ -368,7 +368,7 @@ class _AcceleratorBuilder:
                 stationary = as_symbol(sub["stationary"].value, sub["stationary"].span,
                                        "a tensor role", ROLES)
             return DataflowSpec(preset=None, x=axes["x"], y=axes["y"],
-                                stationary=stationary)  # type: ignore[arg-type]
+                                stationary=stationary)
         if not isinstance(prop.value, Sym):
             raise fail("E505", f"expected a dataflow preset, found {describe(prop.value)}",
                        prop.span, help="presets: " + ", ".join(DATAFLOW_PRESETS))
@@ -380,7 +380,7 @@ class _AcceleratorBuilder:
         stationary = {"weight_stationary": "weight", "output_stationary": "output",
                       "input_stationary": "input"}.get(prop.value.name)
         return DataflowSpec(preset=prop.value.name,
-                            stationary=stationary)  # type: ignore[arg-type]
+                            stationary=stationary)
 
     def compute(self, node: ast.Component, word_bits: int, clock_hz: float) -> ComputeSpec:
         props = collect_props(node.body, COMPUTE_PROPERTIES, f"compute `{node.name.text}`",

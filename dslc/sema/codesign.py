@@ -34,8 +34,8 @@ from dslc.spec.codesign import (
     AccuracyTable,
     BinaryOp,
     CoDesignSpec,
-    ConstraintSpec,
     Constant,
+    ConstraintSpec,
     DesignPoint,
     MapperSpec,
     MetricRef,
@@ -130,7 +130,7 @@ def elaborate_codesign(decl: ast.CoDesignDecl, program: Program, file: Path) -> 
     if sink:
         raise DiagnosticError(sink)
     fields["constraints"] = tuple(constraints)
-    return CoDesignSpec(**fields)  # type: ignore[arg-type]
+    return CoDesignSpec(**fields)
 
 
 def _declares_accuracy(program: Program, network: str) -> bool:
@@ -193,7 +193,7 @@ def _objective(expr: ast.Expr) -> ObjectiveSpec:
     sense = "minimize"
     if isinstance(expr, ast.Objective):
         sense, expr = expr.sense, expr.expr
-    return ObjectiveSpec(sense=sense, expression=_objective_expr(expr),  # type: ignore[arg-type]
+    return ObjectiveSpec(sense=sense, expression=_objective_expr(expr),
                          text=expr.span.text)
 
 
@@ -207,7 +207,7 @@ def _objective_expr(expr: ast.Expr) -> ObjectiveExpr:
     if isinstance(expr, ast.Number):
         return Constant(value=float(expr.value))
     if isinstance(expr, ast.Binary):
-        return BinaryOp(op=expr.op if expr.op != "//" else "/",  # type: ignore[arg-type]
+        return BinaryOp(op=expr.op if expr.op != "//" else "/",
                         left=_objective_expr(expr.left), right=_objective_expr(expr.right))
     if isinstance(expr, ast.Unary):
         return BinaryOp(op="*", left=Constant(value=-1.0), right=_objective_expr(expr.operand))
@@ -232,7 +232,7 @@ def _constraint(node: ast.ConstraintStmt) -> ConstraintSpec:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise fail("E303", f"a bound on {metric} is a plain number", node.right.span)
         bound = float(value)
-    return ConstraintSpec(metric=metric, op=node.op, value=bound,  # type: ignore[arg-type]
+    return ConstraintSpec(metric=metric, op=node.op, value=bound,
                           text=node.span.text)
 
 
@@ -274,4 +274,4 @@ def _mapper(node: ast.SubBlock) -> MapperSpec:
         else:
             fields[key] = as_symbol(value, span, "a mapping objective",
                                     ("energy", "latency", "edp"))
-    return MapperSpec(**fields)  # type: ignore[arg-type]
+    return MapperSpec(**fields)

@@ -353,7 +353,11 @@ def _call(call: ast.Call, scope: Scope, ctx: EvalContext) -> Value:
         return min(numbers) if name == "min" else max(numbers)
     if name in ("ceil", "floor", "round"):
         arity(1)
-        return {"ceil": math.ceil, "floor": math.floor, "round": round}[name](numbers[0])
+        if name == "ceil":
+            return math.ceil(numbers[0])
+        if name == "floor":
+            return math.floor(numbers[0])
+        return round(numbers[0])
     arity(2)
     value, divisor = numbers
     if divisor <= 0:

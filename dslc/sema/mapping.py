@@ -72,9 +72,9 @@ def elaborate_mapping(decl: ast.MappingDecl, program: Program) -> MappingSpec:
                    help=did_you_mean(layer_name, names))
     levels = _levels(decl, accelerator)
     spec = MappingSpec(name=decl.name.text, network=network_name,
-                       network_point=network_point,  # type: ignore[arg-type]
+                       network_point=network_point,
                        layer=layer_name, accelerator=accelerator_name,
-                       accelerator_point=accelerator_point,  # type: ignore[arg-type]
+                       accelerator_point=accelerator_point,
                        batch=batch, levels=levels)
     problems = check_against_problem(decl, spec, network, accelerator, layer_span)
     if problems:
@@ -170,12 +170,12 @@ def check_against_problem(decl: ast.MappingDecl, spec: MappingSpec, network: Net
                         f"its dims: {', '.join(problem.dims)}"))
                 loop_spans[(level.target.text, loop.dim.text, index)] = loop.span
         for directive in level.directives:
-            for name in directive.names:
+            for tensor_name in directive.names:
                 tensors = [t.name for t in problem.tensors] + [t.role for t in problem.tensors]
-                if name.text not in tensors:
+                if tensor_name.text not in tensors:
                     diagnostics.append(error(
-                        "E606", f"layer `{spec.layer}` has no tensor `{name.text}`", name.span,
-                        help=did_you_mean(name.text, tensors)))
+                        "E606", f"layer `{spec.layer}` has no tensor `{tensor_name.text}`",
+                        tensor_name.span, help=did_you_mean(tensor_name.text, tensors)))
     components = {c.name: c for c in accelerator.memories}
     for level_spec in spec.levels:
         memory = components.get(level_spec.target)

@@ -37,6 +37,7 @@ from dslc.sema.evaluate import (
 )
 from dslc.sema.operators import ELEMENTWISE_FUNCTIONS, OPERATORS, SIGNATURES, Signature
 from dslc.spec import network as spec
+from dslc.spec.base import Point
 from dslc.syntax import ast
 
 MAX_TEMPLATE_DEPTH = 32
@@ -55,7 +56,7 @@ class NetworkBuild:
 
 class _Builder:
     def __init__(self, name: str, templates: dict[str, ast.TemplateDecl], point_scope: Scope,
-                 point: spec.Point) -> None:
+                 point: Point) -> None:
         self.name = name
         self.templates = templates
         self.root = point_scope
@@ -454,7 +455,7 @@ class _Builder:
                 raise fail("E202", f"tensor `{decl.name.text}` declared twice", decl.name.span)
             seen.add(decl.name.text)
             indices = tuple(_affine(index, dims, scope) for index in decl.indices)
-            tensors.append(spec.EinsumTensor(name=decl.name.text, role=decl.role,  # type: ignore[arg-type]
+            tensors.append(spec.EinsumTensor(name=decl.name.text, role=decl.role,
                                              indices=indices))
         outputs = [t for t in tensors if t.role == "output"]
         if len(outputs) != 1:
@@ -525,7 +526,7 @@ def _affine(expr: ast.Expr, dims: dict[str, int], scope: Scope) -> spec.AffineIn
 
 
 def build_network(decl: ast.NetworkDecl, templates: dict[str, ast.TemplateDecl],
-                  point_scope: Scope, point: spec.Point) -> NetworkBuild:
+                  point_scope: Scope, point: Point) -> NetworkBuild:
     """Build one concrete network from its declaration at a point of its space."""
     builder = _Builder(decl.name.text, templates, point_scope, point)
     scope = point_scope.child()

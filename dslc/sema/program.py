@@ -308,8 +308,7 @@ def _as_value(value: ParamValue) -> Value:
 
 
 def points(entry: SpaceEntry) -> Iterator[tuple[Value, ...]]:
-    for combo in itertools.product(*(d.values for d in entry.domains)):
-        yield combo
+    yield from itertools.product(*(d.values for d in entry.domains))
 
 
 # ---- instantiation --------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from importlib import resources
 
-from lark import Lark, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.exceptions import UnexpectedEOF
 
 from dslc.diagnostics.diagnostic import Diagnostic, Label, error
@@ -70,7 +70,7 @@ def read_source(path: str, data: bytes) -> tuple[SourceFile | None, list[Diagnos
 def _describe(expected: set[str]) -> str:
     names = sorted({_TERMINAL_NAMES.get(t, f"`{t.lower()}`") for t in expected})
     if len(names) > 6:
-        names = names[:6] + ["..."]
+        names = [*names[:6], "..."]
     return ", ".join(names)
 
 
@@ -136,8 +136,8 @@ def _syntax_diagnostic(file: SourceFile, exc: UnexpectedInput) -> Diagnostic:
                  label=f"expected {_describe(expected)}", help=help)
 
 
-def _too_deep(tree: Tree[object], file: SourceFile) -> Diagnostic | None:
-    stack: list[tuple[Tree[object], int]] = [(tree, 0)]
+def _too_deep(tree: Tree[Token], file: SourceFile) -> Diagnostic | None:
+    stack: list[tuple[Tree[Token], int]] = [(tree, 0)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
