@@ -153,8 +153,15 @@ class _Builder:
         return value
 
     def repeat(self, stmt: ast.RepeatStmt, scope: Scope, prefix: str) -> None:
-        count = as_int(evaluate(stmt.count, scope, self.ctx), stmt.count.span,
-                       "a repeat count", minimum=0)
+        try:
+            count = as_int(evaluate(stmt.count, scope, self.ctx), stmt.count.span,
+                           "a repeat count", minimum=0)
+        except EvalError as exc:
+            if exc.diagnostic.code not in ("E302", "E303"):
+                raise
+            # A count that is not a non-negative integer is E403, as the catalogue says.
+            raise fail("E403", exc.diagnostic.message, stmt.count.span,
+                       help="a repeat count is a non-negative integer") from None
         current = evaluate(stmt.source, scope, self.ctx)
         if not isinstance(current, TensorRef):
             raise fail("E403", "`from` must name a tensor", stmt.source.span,
@@ -219,9 +226,11 @@ class _Builder:
         if decl.name.text in self.template_stack or len(self.template_stack) > MAX_TEMPLATE_DEPTH:
             raise fail("E403", f"template `{decl.name.text}` calls itself", call.span,
                        help="templates cannot be recursive; use `repeat`")
+        # Claim the name before evaluating arguments, so that a nested call in an argument
+        # is named after this one (`<layer>.<template>`), not the other way round.
+        prefix = self.claim_name(decl.name.text) + "."
         bound = self.bind_args(call, [p.name.text for p in decl.params], scope,
                                f"template `{decl.name.text}`")
-        prefix = self.claim_name(decl.name.text) + "."
         inner = Scope({}, self.root)
         for param in decl.params:
             if param.name.text in bound:
