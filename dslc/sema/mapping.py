@@ -190,7 +190,7 @@ def check_against_problem(decl: ast.MappingDecl, spec: MappingSpec, network: Net
                     help=f"it holds only {', '.join(memory.holds)}"))
     if diagnostics:
         return diagnostics
-    from dslc.mapping.mapping import check_mapping_spec
+    from dslc.mapping.check import check_mapping_spec
 
     for reason in check_mapping_spec(spec, problem, accelerator):
         span = level_spans.get(reason.level, decl.name.span) if reason.level else \
