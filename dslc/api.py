@@ -123,6 +123,48 @@ def dump_spec(path: str | Path) -> dict[str, Any]:
     return out
 
 
+def dump_lowered(path: str | Path, batch: int = 1) -> dict[str, Any]:
+    """Per network (spaces at their first point): the layer graph with shapes, and the
+    loop nests (problems) with the layers that share each one."""
+    from dslc.graph.layer_graph import build_graph
+    from dslc.lower.lower import lower_graph
+
+    program = _program_or_raise(path)
+    out: dict[str, Any] = {}
+    for name, entry in sorted(program.networks.items()):
+        network = instantiate_network(program, name, entry.point_spec(entry.point_at(0)))
+        graph = build_graph(network)
+        lowered = lower_graph(graph, batch)
+        layers = []
+        for layer in lowered.layers:
+            record: dict[str, Any] = {
+                "name": layer.name, "op": graph.layer(layer.name).op,
+                "inputs": list(graph.layer(layer.name).inputs),
+                "shape": list(graph.shapes[layer.name]),
+            }
+            if layer.problem is not None:
+                record["macs"] = layer.problem.macs
+                record["problem_key"] = layer.problem.key
+            elif layer.movement is not None:
+                record["input_words"] = layer.movement.input_words
+                record["output_words"] = layer.movement.output_words
+            layers.append(record)
+        problems = []
+        for key, (problem, names) in lowered.distinct().items():
+            problems.append({
+                "key": key, "op": problem.op, "macs": problem.macs,
+                "dims": dict(zip(problem.dims, problem.bounds, strict=True)),
+                "tensors": {t.name: {"role": t.role, "axes": [
+                    " + ".join(f"{c}*{problem.dims[d]}" if c != 1 else problem.dims[d]
+                               for d, c in axis.terms) for axis in t.axes]}
+                    for t in problem.tensors},
+                "layers": list(names),
+            })
+        out[name] = {"inputs": {i.name: list(i.shape) for i in network.inputs},
+                     "macs": lowered.macs, "layers": layers, "problems": problems}
+    return out
+
+
 def dump_ast(path: str | Path) -> str:
     """The AST of the root file, one node per line, indented."""
     workspace = load(path)

@@ -36,6 +36,8 @@ class Format(StrEnum):
 class Stage(StrEnum):
     ast = "ast"
     spec = "spec"
+    graph = "graph"
+    problems = "problems"
 
 
 def _print_diagnostics(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic],
@@ -81,10 +83,16 @@ def dump(
     file: Annotated[Path, typer.Argument(help="spec file")],
     stage: Annotated[Stage, typer.Option("--stage", help="which intermediate form")] = Stage.spec,
 ) -> None:
-    """Print an intermediate form: the AST or the elaborated spec models (JSON)."""
+    """Print an intermediate form: AST, spec models, layer graph or loop nests (JSON)."""
     try:
         if stage is Stage.ast:
             console.print(api.dump_ast(file), markup=False)
+        elif stage in (Stage.graph, Stage.problems):
+            lowered = api.dump_lowered(file)
+            key = "layers" if stage is Stage.graph else "problems"
+            console.print(api.to_json({name: {"inputs": net["inputs"], "macs": net["macs"],
+                                              key: net[key]} for name, net in lowered.items()}),
+                          markup=False)
         else:
             console.print(api.to_json(api.dump_spec(file)), markup=False)
     except DiagnosticError as exc:
