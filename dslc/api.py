@@ -206,26 +206,3 @@ def _format_ast(node: object, indent: int = 0) -> str:
 def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=False)
 
-
-def evaluate(path: str | Path, mapping: str) -> dict[str, Any]:
-    """Evaluate a `mapping` block of a spec file: the cost as a JSON-ready dict.
-
-    Raises DiagnosticError when the file has errors or names no such mapping.
-    """
-    from dslc.cost.model import evaluate as evaluate_cost
-    from dslc.cost.result import cost_to_json
-    from dslc.lower.lower import lower_network
-    from dslc.mapping.mapping import mapping_from_spec
-
-    program = _program_or_raise(path)
-    if mapping not in program.mappings:
-        raise KeyError(f"no mapping `{mapping}` in {path}; mappings: "
-                       + ", ".join(sorted(program.mappings)))
-    spec = program.mappings[mapping]
-    network = instantiate_network(program, spec.network, spec.network_point)
-    accelerator = instantiate_accelerator(program, spec.accelerator, spec.accelerator_point)
-    problem = lower_network(network, batch=spec.batch).problem(spec.layer)
-    if problem is None:
-        raise KeyError(f"layer `{spec.layer}` has no MACs")
-    cost = evaluate_cost(problem, accelerator, mapping_from_spec(spec, problem, accelerator))
-    return cost_to_json(cost)

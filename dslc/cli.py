@@ -100,30 +100,6 @@ def dump(
         raise typer.Exit(1) from None
 
 
-@app.command(name="eval")
-def eval_command(
-    file: Annotated[Path, typer.Argument(help="spec file")],
-    mapping: Annotated[str, typer.Option("--mapping", "-m", help="the mapping block to evaluate")],
-    format: Annotated[Format, typer.Option("--format", "-f", help="full (tables) or json")
-                      ] = Format.full,
-) -> None:
-    """Evaluate a fixed `mapping` block: access counts, energy, cycles, utilisation."""
-    from dslc.report.cost_table import cost_renderable
-
-    try:
-        cost = api.evaluate(file, mapping)
-    except DiagnosticError as exc:
-        _print_diagnostics(list(exc.diagnostics), Format.full, 1)
-        raise typer.Exit(1) from None
-    except KeyError as exc:
-        console.print(f"error: {exc.args[0]}", style="bold red", markup=False)
-        raise typer.Exit(1) from None
-    if format is Format.json:
-        console.print(api.to_json(cost), markup=False)
-    else:
-        console.print(cost_renderable(cost))
-
-
 def main() -> None:
     """Entry point: run the app, turning unexpected exceptions into a bug report."""
     try:

@@ -3,7 +3,7 @@
 `dslc explain CODE` prints an entry; docs/diagnostics/ is generated from it (a test checks
 that the two agree). Codes are stable: never renumber one, only add. Ranges: E1xx syntax,
 E2xx names and imports, E3xx values and units, E4xx networks, E5xx accelerators, E6xx
-mappings, E7xx spaces and co-design requests, W warnings, E9xx internal.
+mappings, E7xx spaces and co-design requests, W warnings, N notes, E9xx internal.
 """
 
 from __future__ import annotations
@@ -51,9 +51,10 @@ with `import`.
 """),
     Code("E201", "undefined name", """
 A name that is not defined where it is used: a layer, input, parameter, template, network or
-accelerator, or a symbol that is not one of the allowed ones (a dataflow preset, a tensor
-role, a strategy). The help line suggests the closest defined name. Names are
-case-sensitive; imports bring the names of another file into scope.
+accelerator, or a bare word that is not one of the allowed ones (a tensor role such as
+`input`, `pad = same`). The help line suggests the closest defined name. Names are
+case-sensitive; imports bring the names of another file into scope. (An unknown dataflow
+preset is E505; an unknown strategy or mapper search is E705.)
 """),
     Code("E202", "duplicate definition", """
 Two definitions share a name in one scope: two networks, accelerators, layers of a network,
@@ -224,9 +225,10 @@ accelerator, so the space is larger than it needs to be.
 A memory is too small to keep one word of every tensor it holds at once (times buffering);
 mappings will have to bypass some of them.
 """),
-    Code("W701", "space checked on a sample", """
-The space is too large to check every point, so a seeded sample of points was checked. The
-note gives the sample size and the seed.
+    Code("N701", "space checked on a sample", """
+A note, not a problem: the space is too large to check every point, so a seeded sample of
+points was checked (always including the first and the last point). The note gives the
+sample size and the seed. Errors found at sampled points say at which point.
 """),
     Code("E900", "internal error", """
 dslc itself failed: this is a bug, not a problem with your input. Please report it with the

@@ -11,12 +11,12 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from dslc.diagnostics.span import Span
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     NOTE = "note"
@@ -83,7 +83,12 @@ class InternalError(Exception):
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """A help line suggesting the closest candidate, or '' when nothing is close."""
     pool = sorted(set(candidates))
-    close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name, pool, n=3, cutoff=0.6)
+    # Among close matches, prefer the one sharing the longest prefix (`outputs` -> `out`,
+    # not `groups`); `sorted` is stable, so ties keep difflib's order.
+    close = sorted(close, key=lambda c: -next(
+        (i for i, (a, b) in enumerate(zip(c, name, strict=False)) if a != b),
+        min(len(c), len(name))))[:1]
     if not close:
         lowered = {c.lower(): c for c in pool}
         if name.lower() in lowered:

@@ -220,10 +220,15 @@ class _AcceleratorBuilder:
             self.diagnostics.append(error(
                 "E504", f"accelerator `{self.decl.name.text}` has no memory",
                 self.decl.name.span, help="declare at least a DRAM: `memory DRAM { ... }`"))
-        if hierarchy and isinstance(hierarchy[-1], FanoutSpec):
-            last = hierarchy[-1]
+        # Judged on the declaration, not on the levels that built: a level that failed (and
+        # was reported) must not make its fanout look like the last one.
+        declared = [n for n in self.decl.body
+                    if isinstance(n, ast.Component) and n.kind != "compute"]
+        if declared and declared[-1].kind == "fanout":
+            last_node = declared[-1]
             self.diagnostics.append(error(
-                "E504", f"fanout `{last.name}` has no memory below it", spans[last.name],
+                "E504", f"fanout `{last_node.name.text}` has no memory below it",
+                last_node.name.span,
                 help="each PE needs a memory (register file) between the fanout and compute"))
         self.check_homes(hierarchy, spans)
         if any(d.is_error for d in self.diagnostics) or compute is None:
@@ -307,9 +312,14 @@ class _AcceleratorBuilder:
         value = prop.value
         if not isinstance(value, tuple):
             value = (value,)
+        # Point at the offending entry of a written list, not at the whole list.
+        written = prop.node.value if isinstance(prop.node, ast.Property) else None
+        spans = [item.span for item in written.items] \
+            if isinstance(written, ast.ListExpr) and len(written.items) == len(value) \
+            else [prop.span] * len(value)
         roles: list[str] = []
-        for item in value:
-            role = as_symbol(item, prop.span, "a tensor role", ROLES, self.scope.all_names())
+        for item, span in zip(value, spans, strict=True):
+            role = as_symbol(item, span, "a tensor role", ROLES, self.scope.all_names())
             if role not in roles:
                 roles.append(role)
         return tuple(roles)
@@ -335,9 +345,12 @@ class _AcceleratorBuilder:
             if dims is None:
                 continue
             span = props["dataflow"].span
+            block = props["dataflow"].node
+            if isinstance(block, ast.SubBlock):  # point at `x = [...]` / `y = [...]`
+                span = next((p.span for p in block.body if p.name.text == axis.lower()), span)
             if dims and extent == 1:
                 self.diagnostics.append(error(
-                    "E502", f"the dataflow unrolls {list(dims)} across {axis}, but the mesh "
+                    "E502", f"the dataflow unrolls [{', '.join(dims)}] across {axis}, but the mesh "
                     f"has one instance on {axis}", span,
                     help=f"widen the mesh on {axis} or drop `{axis.lower()}` from the dataflow"))
             if not dims and extent > 1:

@@ -8,10 +8,12 @@ constraint has an accuracy source. It does not run anything (dslc.search does).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dslc.diagnostics.diagnostic import Diagnostic, DiagnosticError, did_you_mean, error
+from dslc.diagnostics.span import Span
 from dslc.sema.evaluate import (
     EvalContext,
     EvalError,
@@ -118,7 +120,8 @@ def elaborate_codesign(decl: ast.CoDesignDecl, program: Program, file: Path) -> 
                           "searched accelerators", node.value.span,
                           help="add it to `accelerators` or pick a point of one of them"))
     uses_accuracy = any(c.metric == "accuracy" for c in constraints)
-    if uses_accuracy and "accuracy" not in fields and "networks" in fields:
+    # `seen`, not `fields`: an accuracy table that failed is reported already.
+    if uses_accuracy and "accuracy" not in seen and "networks" in fields:
         missing = [n for n in fields["networks"]  # type: ignore[attr-defined]
                    if not _declares_accuracy(program, n)]
         if missing:
@@ -131,6 +134,18 @@ def elaborate_codesign(decl: ast.CoDesignDecl, program: Program, file: Path) -> 
         raise DiagnosticError(sink)
     fields["constraints"] = tuple(constraints)
     return CoDesignSpec(**fields)
+
+
+def _choice(value: Value, span: Span, what: str, allowed: Sequence[str]) -> str:
+    """One of the co-design keywords (a strategy, a search); anything else is E705."""
+    try:
+        return as_symbol(value, span, what, allowed)
+    except EvalError as exc:
+        found = exc.diagnostic
+        message = f"unknown {what.removeprefix('a ')} `{value.name}`" \
+            if isinstance(value, Sym) else found.message
+        raise EvalError(error("E705", message, span, label=found.label,
+                              help=found.help)) from None
 
 
 def _declares_accuracy(program: Program, network: str) -> bool:
@@ -164,7 +179,8 @@ def _simple(name: str, value: Value, node: ast.Property, program: Program,
             if item not in table:
                 if item in other:
                     raise fail("E211", f"`{item}` is not a{'' if name == 'networks' else 'n'} "
-                               f"{name[:-1]}", span)
+                               f"{name[:-1]}", span, label="this is a" + (
+                                   "n accelerator" if name == "networks" else " network"))
                 raise fail("E201", f"undefined {name[:-1]} `{item}`", span,
                            help=did_you_mean(item, table))
         return {name: names}
@@ -173,7 +189,7 @@ def _simple(name: str, value: Value, node: ast.Property, program: Program,
     if name == "top_k":
         return {"top_k": as_int(value, span, "top_k", minimum=1)}
     if name == "strategy":
-        return {"strategy": as_symbol(value, span, "a strategy", STRATEGIES)}
+        return {"strategy": _choice(value, span, "a strategy", STRATEGIES)}
     if name == "accuracy":
         if not isinstance(value, TableRef):
             raise fail("E706", "accuracy must be `table(\"file.csv\")`", span)
@@ -264,7 +280,7 @@ def _mapper(node: ast.SubBlock) -> MapperSpec:
         value = evaluate(item.value, Scope({}), EvalContext())
         span = item.value.span
         if key == "search":
-            fields[key] = as_symbol(value, span, "a mapper search", MAPPER_SEARCHES)
+            fields[key] = _choice(value, span, "a mapper search", MAPPER_SEARCHES)
         elif key == "budget":
             fields[key] = as_int(value, span, "the budget", minimum=1)
         elif key == "seed":
@@ -272,6 +288,6 @@ def _mapper(node: ast.SubBlock) -> MapperSpec:
         elif key == "imperfect":
             fields[key] = as_bool(value, span, "imperfect")
         else:
-            fields[key] = as_symbol(value, span, "a mapping objective",
+            fields[key] = _choice(value, span, "a mapping objective",
                                     ("energy", "latency", "edp"))
     return MapperSpec(**fields)

@@ -176,7 +176,11 @@ def evaluate(expr: ast.Expr, scope: Scope, ctx: EvalContext) -> Value:
         return expr.value
     if isinstance(expr, ast.Quantity):
         unit = UNITS[expr.unit]
-        return Qty(expr.value * unit.factor, unit.dimension, expr.span.text)
+        base = expr.value * unit.factor
+        if not math.isfinite(base) or abs(base) > 1e300:
+            raise fail("E105", "number too large", expr.span, label="cannot be represented",
+                       help="numbers must be below 1e300 in base units (bits, pJ, Hz, s, um2)")
+        return Qty(base, unit.dimension, expr.span.text)
     if isinstance(expr, ast.String):
         return expr.value
     if isinstance(expr, ast.Name):
@@ -231,6 +235,12 @@ def _range(expr: ast.RangeExpr, scope: Scope, ctx: EvalContext) -> Value:
         step_value = step.value if isinstance(step, Qty) else None
         if step_value is None:
             raise fail("E303", "a range of quantities needs a quantity `step`", expr.span)
+        step_span = expr.step.span if expr.step is not None else expr.span
+        if isinstance(step, Qty) and step.dimension != start.dimension:
+            raise fail("E301", f"the step is {describe(step)}, the range ends are "
+                       f"{DIMENSION_NAMES.get(start.dimension, start.dimension)}", step_span)
+        if step_value <= 0:
+            raise fail("E302", "a range step must be positive", step_span)
         count = math.floor((stop.value - start.value) / step_value + 1e-9) + 1
         if count > MAX_RANGE:
             raise fail("E302", "range too large", expr.span,
@@ -281,10 +291,22 @@ def _numeric(op: str, left: int | float, right: int | float) -> int | float:
         return left // right
     if abs(right) > 1000:
         raise OverflowError
-    return left**right
+    result = left**right
+    if isinstance(result, complex):  # a negative base to a fractional power
+        raise ValueError(result)
+    return result
 
 
 def _quantity_arith(op: str, left: Value, right: Value, span: Span) -> Value:
+    result = _quantity_result(op, left, right, span)
+    number = result.value if isinstance(result, Qty) else result
+    if isinstance(number, int | float) and not (
+            math.isfinite(number) and abs(number) <= 1e300):
+        raise fail("E304", "invalid arithmetic", span, label="result is not finite")
+    return result
+
+
+def _quantity_result(op: str, left: Value, right: Value, span: Span) -> Value:
     numeric = (int, float)
     if isinstance(left, Qty) and isinstance(right, Qty):
         if left.dimension != right.dimension:
@@ -294,6 +316,8 @@ def _quantity_arith(op: str, left: Value, right: Value, span: Span) -> Value:
             return Qty(value, left.dimension)
         if op in ("/", "//") and right.value != 0:
             ratio = left.value / right.value
+            if not math.isfinite(ratio):
+                raise fail("E304", "invalid arithmetic", span, label="result is not finite")
             return math.floor(ratio) if op == "//" else ratio
         raise fail("E304", f"cannot apply `{op}` to two quantities", span)
     if isinstance(left, Qty) and isinstance(right, numeric):
@@ -359,9 +383,8 @@ def _call(call: ast.Call, scope: Scope, ctx: EvalContext) -> Value:
             return math.floor(numbers[0])
         return round(numbers[0])
     arity(2)
-    value, divisor = numbers
-    if divisor <= 0:
-        raise fail("E302", "`divisible` needs a positive divisor", spans[1])
+    value = numbers[0]
+    divisor = as_int(args[1], spans[1], "the divisor of `divisible`", minimum=1)
     rounded = max(divisor, int(value + divisor / 2) // int(divisor) * int(divisor))
     if rounded < 0.9 * value:
         rounded += int(divisor)

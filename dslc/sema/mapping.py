@@ -176,18 +176,24 @@ def check_against_problem(decl: ast.MappingDecl, spec: MappingSpec, network: Net
                     diagnostics.append(error(
                         "E606", f"layer `{spec.layer}` has no tensor `{tensor_name.text}`",
                         tensor_name.span, help=did_you_mean(tensor_name.text, tensors)))
+    keep_spans = {(level.target.text, name.text): name.span for level in decl.levels
+                  for directive in level.directives if directive.kind == "keep"
+                  for name in directive.names}
     components = {c.name: c for c in accelerator.memories}
     for level_spec in spec.levels:
         memory = components.get(level_spec.target)
         if memory is None or level_spec.keep is None:
             continue
         for name in level_spec.keep:
-            role = next((t.role for t in problem.tensors if name in (t.name, t.role)), name)
-            if role not in memory.holds:
+            role = next((t.role for t in problem.tensors if name in (t.name, t.role)), None)
+            if role is not None and role not in memory.holds:  # unknown names: reported above
                 diagnostics.append(error(
                     "E606", f"`{memory.name}` cannot keep `{name}`",
-                    level_spans.get(memory.name, decl.name.span),
-                    help=f"it holds only {', '.join(memory.holds)}"))
+                    keep_spans.get((memory.name, name),
+                                   level_spans.get(memory.name, decl.name.span)),
+                    label=f"`{memory.name}` does not hold {role}s",
+                    help=f"it holds only {', '.join(memory.holds)}; "
+                         "add the role to its `holds`, or keep the tensor elsewhere"))
     if diagnostics:
         return diagnostics
     from dslc.mapping.check import check_mapping_spec

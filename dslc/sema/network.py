@@ -41,6 +41,10 @@ from dslc.spec.base import Point
 from dslc.syntax import ast
 
 MAX_TEMPLATE_DEPTH = 32
+MAX_REPEAT = 10_000
+"""Largest `repeat` count: more is a typo, and would take forever to build."""
+MAX_LAYERS = 100_000
+"""Most layers one network may expand to (templates and repeats included)."""
 
 
 @dataclass(slots=True)
@@ -168,6 +172,9 @@ class _Builder:
                        label=f"this is {describe(current)}")
         if stmt.result is None and not stmt.body:
             raise fail("E403", "a repeated block needs a body", stmt.span)
+        if count > MAX_REPEAT:
+            raise fail("E403", f"a repeat count must be at most {MAX_REPEAT}, found {count}",
+                       stmt.count.span, help="a repeat count is a non-negative integer")
         for index in range(count):
             inner_prefix = f"{prefix}{stmt.name.text}.{index}."
             inner = scope.child({"prev": current})
@@ -417,6 +424,9 @@ class _Builder:
 
     def add_layer(self, layer: spec.Layer, call: ast.Call | ast.Einsum,
                   attrs: dict[str, tuple[Value, Span]]) -> TensorRef:
+        if len(self.layers) >= MAX_LAYERS:
+            raise fail("E404", f"network `{self.name}` expands to more than {MAX_LAYERS} "
+                       "layers", call.span, help="check the repeat counts and templates")
         result = infer_shape(layer, [self.shapes[name] for name in layer.inputs])
         if isinstance(result, ShapeProblem):
             span = call.span
@@ -429,7 +439,7 @@ class _Builder:
                     span = positional[index].span
             shown = layer.name
             raise EvalError(error("E401", f"shape mismatch in `{shown}`: {result.message}",
-                                  span, label=result.message, help=result.hint))
+                                  span, help=result.hint))
         self.layers.append(layer)
         self.shapes[layer.name] = result
         self.spans[layer.name] = call.span

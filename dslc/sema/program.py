@@ -151,22 +151,24 @@ def _domains(body: Sequence[object], sink: list[Diagnostic]) -> tuple[Domain, ..
                               related=(Label(seen[name], "first declared here"),)))
             continue
         seen[name] = stmt.name.span
+        # A domain that fails is kept empty: the space then has no points to check, instead
+        # of reporting every use of the parameter as an undefined name.
         try:
             values = domain_values(evaluate(stmt.domain, Scope({}), EvalContext()),
                                    stmt.domain.span)
         except EvalError as exc:
             sink.append(exc.diagnostic)
-            continue
-        if not values:
-            sink.append(error("E701", f"parameter `{name}` has an empty domain",
-                              stmt.domain.span, label="no values",
-                              help="a range `a..b` needs a <= b; a set needs at least one value"))
-            continue
-        bad = [v for v in values if isinstance(v, tuple | SetValue | TensorRef)]
-        if bad:
-            sink.append(error("E303", f"parameter `{name}` takes numbers, quantities or names",
-                              stmt.domain.span))
-            continue
+            values = ()
+        else:
+            if not values:
+                sink.append(error(
+                    "E701", f"parameter `{name}` has an empty domain", stmt.domain.span,
+                    label="no values",
+                    help="a range `a..b` needs a <= b; a set needs at least one value"))
+            elif any(isinstance(v, tuple | SetValue | TensorRef) for v in values):
+                sink.append(error("E303", f"parameter `{name}` takes numbers, quantities or "
+                                  "names", stmt.domain.span))
+                values = ()
         domains.append(Domain(name, values, stmt.span))
     return tuple(domains)
 
@@ -182,6 +184,8 @@ def _sample_indices(size: int) -> tuple[list[int], bool]:
 
 
 def _check_space(entry: SpaceEntry, program: Program) -> None:
+    if entry.size == 0:
+        return  # a parameter's domain failed or is empty, and that is reported
     indices, sampled = _sample_indices(entry.size)
     used: set[str] = set()
     found: list[Diagnostic] = []
@@ -202,7 +206,9 @@ def _check_space(entry: SpaceEntry, program: Program) -> None:
         if sum(d.is_error for d in found) >= 20:
             break
     program.diagnostics.extend(_first_per_location(found))
-    for domain in entry.domains:
+    # A statement that failed may have stopped before it used a parameter: only a space
+    # without errors can tell that a parameter is really unused.
+    for domain in entry.domains if not any(d.is_error for d in found) else ():
         if domain.name not in used:
             program.diagnostics.append(warning(
                 "W201", f"parameter `{domain.name}` is never used", domain.span,
@@ -239,6 +245,8 @@ def _first_per_location(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
 def point_values(entry: SpaceEntry, args: Sequence[ast.Arg] | None, span: Span,
                  scope: Scope | None = None) -> tuple[Value, ...]:
     """Resolve `name(param = value, ...)` to a full point of `entry`, or raise EvalError."""
+    if entry.size == 0:
+        raise DiagnosticError([])  # the space has no points; its domains are reported
     given: dict[str, tuple[Value, Span]] = {}
     names = [d.name for d in entry.domains]
     for arg in args or ():

@@ -31,7 +31,7 @@ _TERMINAL_NAMES = {
     "DOT": "`.`", "PLUS": "`+`", "MINUS": "`-`", "STAR": "`*`", "SLASH": "`/`",
     "CIRCUMFLEX": "`^`", "MESH_X": "`x`", "COMPARE": "a comparison (`<=`, `>=`, ...)",
     "SENSE": "`minimize` or `maximize`", "COMPONENT_KIND": "`memory`, `fanout` or `compute`",
-    "TENSOR_ROLE": "`input`, `weight` or `output`", "$END": "end of input",
+    "$END": "end of input",
 }
 _OPENERS = {"{": "}", "(": ")", "[": "]"}
 
@@ -68,7 +68,9 @@ def read_source(path: str, data: bytes) -> tuple[SourceFile | None, list[Diagnos
 
 
 def _describe(expected: set[str]) -> str:
-    names = sorted({_TERMINAL_NAMES.get(t, f"`{t.lower()}`") for t in expected})
+    # Words ("a name", "a number") before punctuation, so that they survive the cut below.
+    names = sorted({_TERMINAL_NAMES.get(t, f"`{t.lower()}`") for t in expected},
+                   key=lambda n: (n.startswith("`"), n))
     if len(names) > 6:
         names = [*names[:6], "..."]
     return ", ".join(names)
@@ -110,21 +112,45 @@ def _syntax_diagnostic(file: SourceFile, exc: UnexpectedInput) -> Diagnostic:
                      label="not valid here", help=help)
     if isinstance(exc, UnexpectedEOF) or (
             isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
-        end = len(file.text)
-        span = Span(file, max(0, end - 1), end) if end else Span(file, 0, 0)
-        expected = getattr(exc, "expected", None) or getattr(exc, "accepts", set()) or set()
-        opener = _unclosed(file, end)
+        # Point just after the last non-blank character, not at trailing blank lines.
+        end = len(file.text.rstrip())
+        if end < len(file.text):
+            span = Span(file, end, end + 1)
+        else:
+            span = Span(file, max(0, end - 1), end) if end else Span(file, 0, 0)
+        expected = set(getattr(exc, "expected", None) or getattr(exc, "accepts", set()) or ())
+        opener = _unclosed(file, len(file.text))
         related = (Label(opener, "unclosed bracket opened here"),) if opener else ()
-        return error("E103", "unexpected end of input", span,
-                     label=f"expected {_describe(set(expected))}" if expected else "",
-                     help="close the bracket" if opener else "", related=related)
+        label = f"expected {_describe(expected)}" if expected else ""
+        closer = _OPENERS[opener.text] if opener else ""
+        if opener and {"}": "RBRACE", ")": "RPAR", "]": "RSQB"}[closer] in expected:
+            label = f"expected `{closer}`"
+        return error("E103", "unexpected end of input", span, label=label,
+                     help=f"close the `{opener.text}` with `{closer}`" if opener else "",
+                     related=related)
     assert isinstance(exc, UnexpectedToken)
     token = exc.token
     start = token.start_pos or 0
-    span = Span(file, start, max(start + 1, token.end_pos or start + len(token)))
     expected = set(exc.accepts or exc.expected)
+    if token.type == "INT" and "INT" not in expected and expected & {"NUMBER", "QUANTITY"}:
+        # Digits glued to letters (`14x12`, `16kB`): neither a number nor a known quantity.
+        end = start
+        while end < len(file.text) and (file.text[end].isalnum() or file.text[end] in "._/%"):
+            end += 1
+        word = file.text[start:end]
+        return error("E101", f"`{word}` is not a number or a quantity", Span(file, start, end),
+                     label="unknown unit, or a missing space",
+                     help="units touch their number (`16b`, `64KiB`, `200MHz`, `1pJ`) or follow "
+                          "it spelled out (`12 words`); a mesh is written `14 x 12`")
+    span = Span(file, start, max(start + 1, token.end_pos or start + len(token)))
     help = ""
-    if "EQUAL" in expected and token.type in ("NAME", "NUMBER", "QUANTITY"):
+    unclosed: tuple[Label, ...] = ()
+    opener = _unclosed(file, start) if token.type in ("RBRACE", "RPAR", "RSQB") else None
+    if opener is not None and _OPENERS[opener.text] != str(token):
+        # A closing bracket that does not match the innermost open one.
+        unclosed = (Label(opener, f"unclosed `{opener.text}` opened here"),)
+        help = f"close the `{opener.text}` with `{_OPENERS[opener.text]}` first"
+    elif "EQUAL" in expected and token.type in ("NAME", "NUMBER", "QUANTITY"):
         help = "a property is written `name = value`"
     elif token.type == "RBRACE" and "NAME" in expected:
         help = "a block cannot end here; check the statement before it"
@@ -133,7 +159,7 @@ def _syntax_diagnostic(file: SourceFile, exc: UnexpectedInput) -> Diagnostic:
     text = str(token)
     shown = f"`{text}`" if text.isprintable() and text else _TERMINAL_NAMES.get(token.type, "")
     return error("E102", f"unexpected {shown}", span,
-                 label=f"expected {_describe(expected)}", help=help)
+                 label=f"expected {_describe(expected)}", help=help, related=unclosed)
 
 
 def _too_deep(tree: Tree[Token], file: SourceFile) -> Diagnostic | None:
@@ -169,4 +195,8 @@ def parse(file: SourceFile) -> tuple[ast.Module | None, list[Diagnostic]]:
         return None, [deep]
     transformer = ToAst(file)
     module = transformer.transform(tree)
+    if transformer.diagnostics:
+        # A number that could not be represented stands as 0 in the tree; elaborating it
+        # would report follow-on errors about a value the user never wrote.
+        return None, transformer.diagnostics
     return module, transformer.diagnostics

@@ -298,6 +298,9 @@ class ToAst(Transformer[Token, ast.Module]):
         name, value = children
         return (self._ident(name), value)
 
+    def einsum_role(self, meta: Meta, children: list[Any]) -> str:
+        return str(children[0])
+
     def einsum_tensor(self, meta: Meta, children: list[Any]) -> ast.EinsumTensorDecl:
         role, name, *indices = children
         return ast.EinsumTensorDecl(str(role), self._ident(name),
