@@ -1,0 +1,90 @@
+"""Golden tests: one failing fixture (at least) per diagnostic code.
+
+Each `tests/golden/<CODE>_<name>.cd` is linted as `dslc lint --format full` would print it
+(every diagnostic rendered in full, a blank line after each, then the summary line), with
+paths relative to the repository root so that the output is stable, and compared with the
+sibling `.txt`. The fixture must produce its code. Regenerate the expected files with
+
+    UPDATE_GOLDEN=1 python -m pytest tests/golden
+
+and review every changed `.txt` by eye before committing it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from dslc.api import lint, load_program
+from dslc.diagnostics.codes import CODES
+from dslc.diagnostics.diagnostic import Diagnostic, sorted_diagnostics
+from dslc.diagnostics.render import render_full, summary_line
+from dslc.syntax.parser import MAX_SOURCE_CHARS
+
+GOLDEN = Path(__file__).resolve().parent
+REPO = GOLDEN.parent.parent
+FIXTURES = sorted(GOLDEN.glob("*.cd"))
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+NAME = re.compile(r"^(?P<code>[A-Z]\d{3})_[a-z0-9_]+\.cd$")
+
+# Codes with no fixture, and why (see the report in docs/diagnostics/README.md).
+UNTESTABLE: dict[str, str] = {
+    "E900": "internal errors are bugs in dslc; no input is meant to trigger one",
+}
+
+
+def padded(path: Path) -> bytes | None:
+    """Fixtures too large to keep in the repository are generated from a small file."""
+    if path.name.startswith("E107_"):
+        return path.read_bytes() + b"#" * MAX_SOURCE_CHARS + b"\n"
+    return None
+
+
+def diagnostics_of(path: Path) -> list[Diagnostic]:
+    relative = path.relative_to(REPO).as_posix()
+    data = padded(path)
+    if data is not None:
+        return sorted_diagnostics(load_program(relative, text=data).diagnostics)
+    return list(lint([relative]).diagnostics)
+
+
+def render(path: Path) -> str:
+    """The `dslc lint --format full` output for one fixture."""
+    diagnostics = diagnostics_of(path)
+    parts = [render_full(d) + "\n" for d in diagnostics]
+    parts.append(summary_line(diagnostics, 1))
+    return "\n".join(parts) + "\n"
+
+
+@pytest.fixture(autouse=True)
+def _at_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])
+def test_golden(path: Path) -> None:
+    match = NAME.match(path.name)
+    assert match, f"fixture names are <CODE>_<short_name>.cd: {path.name}"
+    code = match["code"]
+    assert code in CODES, f"{path.name}: {code} is not in the catalogue"
+    expected_file = path.with_suffix(".txt")
+    actual = render(path)
+    if UPDATE:
+        expected_file.write_text(actual, encoding="utf-8")
+    assert expected_file.exists(), f"run UPDATE_GOLDEN=1 to create {expected_file.name}"
+    assert actual == expected_file.read_text(encoding="utf-8")
+    assert code in {d.code for d in diagnostics_of(path)}, f"{path.name} does not give {code}"
+
+
+def test_every_code_has_a_fixture() -> None:
+    covered = {NAME.match(p.name)["code"] for p in FIXTURES if NAME.match(p.name)}  # type: ignore[index]
+    missing = set(CODES) - covered - set(UNTESTABLE)
+    assert missing == set(), f"codes without a golden fixture: {sorted(missing)}"
+
+
+def test_no_stale_expected_files() -> None:
+    stale = [t.name for t in GOLDEN.glob("*.txt") if not t.with_suffix(".cd").exists()]
+    assert stale == []
