@@ -175,7 +175,10 @@ def _simple(name: str, value: Value, node: ast.Property, program: Program,
         names = _names(value, node)
         table = program.networks if name == "networks" else program.accelerators
         other = program.accelerators if name == "networks" else program.networks
-        for item in names:
+        # Point at the offending entry of a written list.
+        written = node.value.items if isinstance(node.value, ast.ListExpr) else ()
+        spans = [i.span for i in written] if len(written) == len(names) else [span] * len(names)
+        for item, span in zip(names, spans, strict=True):
             if item not in table:
                 if item in other:
                     raise fail("E211", f"`{item}` is not a{'' if name == 'networks' else 'n'} "

@@ -35,7 +35,8 @@ def _resolve(program: Program, ref: ast.SpaceRef, kind: str) -> tuple[str, tuple
     if name not in table:
         other = program.accelerators if kind == "network" else program.networks
         if name in other:
-            raise fail("E211", f"`{name}` is not a {kind}", ref.name.span,
+            raise fail("E211", f"`{name}` is not {'an' if kind[0] in 'aeiou' else 'a'} {kind}",
+                       ref.name.span,
                        label=f"this is {'an accelerator' if kind == 'network' else 'a network'}")
         raise fail("E201", f"undefined {kind} `{name}`", ref.name.span,
                    help=did_you_mean(name, table))

@@ -97,7 +97,7 @@ def test_the_seed_spec_is_clean() -> None:
     assert set(program.codesigns) == {"explore"}
 
 
-FAST = settings(max_examples=150, deadline=None, derandomize=True,
+FAST = settings(max_examples=150, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -142,7 +142,7 @@ def mutated(draw: st.DrawFn) -> str:
     return "".join(tokens)
 
 
-@settings(max_examples=250, deadline=None, derandomize=True,
+@settings(max_examples=250, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(mutated())
 def test_mutations_of_a_valid_spec(text: str) -> None:

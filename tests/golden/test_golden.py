@@ -3,7 +3,8 @@
 Each `tests/golden/<CODE>_<name>.cd` is linted as `dslc lint --format full` would print it
 (every diagnostic rendered in full, a blank line after each, then the summary line), with
 paths relative to the repository root so that the output is stable, and compared with the
-sibling `.txt`. The fixture must produce its code. Regenerate the expected files with
+sibling `.txt`. Each fixture shows one mistake and must produce exactly one diagnostic, with
+the code its name starts with (anything more would be a cascade). Regenerate the expected files with
 
     UPDATE_GOLDEN=1 python -m pytest tests/golden
 
@@ -76,7 +77,8 @@ def test_golden(path: Path) -> None:
         expected_file.write_text(actual, encoding="utf-8")
     assert expected_file.exists(), f"run UPDATE_GOLDEN=1 to create {expected_file.name}"
     assert actual == expected_file.read_text(encoding="utf-8")
-    assert code in {d.code for d in diagnostics_of(path)}, f"{path.name} does not give {code}"
+    # One mistake per fixture, reported once: a second diagnostic would be a cascade.
+    assert [d.code for d in diagnostics_of(path)] == [code], f"{path.name} must give {code} only"
 
 
 def test_every_code_has_a_fixture() -> None:
