@@ -71,29 +71,30 @@ def _point(point: dict[str, ParamValue] | Point | None) -> Point:
     return tuple(sorted(items))
 
 
-def load_network(path: str | Path, name: str,
-                 point: dict[str, ParamValue] | Point | None = None) -> NetworkSpec:
-    """The concrete network `name` of a spec file, at `point` for a network space."""
+def _load_point(path: str | Path, kind: str, name: str,
+                point: dict[str, ParamValue] | Point | None) -> tuple[Program, Point]:
     program = _program_or_raise(path)
-    if name not in program.networks:
-        raise KeyError(f"no network `{name}` in {path}")
-    entry = program.networks[name]
+    table = program.networks if kind == "network" else program.accelerators
+    if name not in table:
+        raise KeyError(f"no {kind} `{name}` in {path}")
+    entry = table[name]
     given = _point(point)
     if not given and entry.domains:
         given = entry.point_spec(entry.point_at(0))
+    return program, given
+
+
+def load_network(path: str | Path, name: str,
+                 point: dict[str, ParamValue] | Point | None = None) -> NetworkSpec:
+    """The concrete network `name` of a spec file, at `point` (default: the space's first)."""
+    program, given = _load_point(path, "network", name, point)
     return instantiate_network(program, name, given)
 
 
 def load_accelerator(path: str | Path, name: str,
                      point: dict[str, ParamValue] | Point | None = None) -> AcceleratorSpec:
-    """The concrete accelerator `name` of a spec file, at `point` for a design space."""
-    program = _program_or_raise(path)
-    if name not in program.accelerators:
-        raise KeyError(f"no accelerator `{name}` in {path}")
-    entry = program.accelerators[name]
-    given = _point(point)
-    if not given and entry.domains:
-        given = entry.point_spec(entry.point_at(0))
+    """The concrete accelerator `name` of a spec file, at `point` (default: the first)."""
+    program, given = _load_point(path, "accelerator", name, point)
     return instantiate_accelerator(program, name, given)
 
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from dslc.spec.base import ParamSpec, Point, Spec
+from dslc.spec.base import Point, SpaceSpec, Spec
 
 Role = Literal["input", "weight", "output"]
 ROLES: tuple[Role, ...] = ("input", "weight", "output")
@@ -141,17 +141,5 @@ class AcceleratorSpec(Spec):
         return total
 
 
-class AcceleratorSpace(Spec):
+class AcceleratorSpace(SpaceSpec):
     """An accelerator with parameters: a hardware design space."""
-
-    name: str
-    """The accelerator's name."""
-    params: tuple[ParamSpec, ...]
-    """Its free parameters in declaration order (empty for a fixed design)."""
-
-    @property
-    def size(self) -> int:
-        total = 1
-        for param in self.params:
-            total *= len(param.values)
-        return total

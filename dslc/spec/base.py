@@ -30,3 +30,19 @@ class ParamSpec(Spec):
 
 Point = tuple[tuple[str, ParamValue], ...]
 """A point of a space: (param name, value) pairs sorted by name."""
+
+
+class SpaceSpec(Spec):
+    """A named space of designs: every assignment of its params is one design."""
+
+    name: str
+    """The network's or accelerator's name."""
+    params: tuple[ParamSpec, ...]
+    """Its free parameters in declaration order (empty for a fixed design)."""
+
+    @property
+    def size(self) -> int:
+        total = 1
+        for param in self.params:
+            total *= len(param.values)
+        return total

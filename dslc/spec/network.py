@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from dslc.spec.base import ParamSpec, Point, Spec
+from dslc.spec.base import Point, SpaceSpec, Spec
 
 Pair = tuple[int, int]
 
@@ -210,17 +210,5 @@ class NetworkSpec(Spec):
     """The parameter values this network was instantiated with (empty for a fixed network)."""
 
 
-class NetworkSpace(Spec):
+class NetworkSpace(SpaceSpec):
     """A network with parameters; every assignment of them is one `NetworkSpec`."""
-
-    name: str
-    """The network's name."""
-    params: tuple[ParamSpec, ...]
-    """Its free parameters in declaration order (empty for a fixed network)."""
-
-    @property
-    def size(self) -> int:
-        total = 1
-        for param in self.params:
-            total *= len(param.values)
-        return total
