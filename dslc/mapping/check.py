@@ -28,6 +28,10 @@ class MappingIssue:
     level: str
     message: str
     hint: str = ""
+    dim: str = ""
+    """The dim at fault, where one is (E603, a disallowed spatial dim)."""
+    axis: str = ""
+    """The mesh axis at fault (`x` or `y`), for spatial issues."""
 
 
 def _weight_like(problem: Problem) -> Tensor | None:
@@ -106,7 +110,7 @@ def check_mapping_spec(spec: MappingSpec, problem: Problem,
                 "E603", outermost,
                 f"the factors of `{dim}` multiply to {totals[dim]}, but its bound is {bound}",
                 f"add `{dim} {missing}` to a level (e.g. `{outermost}`)" if missing else
-                f"use factors of {bound} whose product is {bound}"))
+                f"use factors of {bound} whose product is {bound}", dim=dim))
     for component in accelerator.hierarchy:
         entry = entries.get(component.name)
         if not isinstance(component, FanoutSpec) or entry is None:
@@ -122,13 +126,14 @@ def check_mapping_spec(spec: MappingSpec, problem: Problem,
                         "E604", component.name,
                         f"the dataflow of `{component.name}` does not unroll `{loop.dim}` "
                         f"across {axis}",
-                        f"allowed on {axis}: {', '.join(sorted(dims)) or 'none'}"))
+                        f"allowed on {axis}: {', '.join(sorted(dims)) or 'none'}",
+                        dim=loop.dim, axis=axis.lower()))
             if product > extent:
                 issues.append(MappingIssue(
                     "E604", component.name,
                     f"spatial loops across {axis} of `{component.name}` need {product} "
                     f"instances, the mesh has {extent}",
-                    f"split the loops so their product is at most {extent}"))
+                    f"split the loops so their product is at most {extent}", axis=axis.lower()))
     # Walk from the innermost level outward, growing each dim's extent.
     extents = dict.fromkeys(problem.dims, 1)
     for component in reversed(accelerator.hierarchy):

@@ -200,7 +200,29 @@ def check_against_problem(decl: ast.MappingDecl, spec: MappingSpec, network: Net
     from dslc.mapping.check import check_mapping_spec
 
     for reason in check_mapping_spec(spec, problem, accelerator):
-        span = level_spans.get(reason.level, decl.name.span) if reason.level else \
-            decl.name.span
+        span = _issue_span(decl, reason.level, reason.dim, reason.axis) or \
+            level_spans.get(reason.level, decl.name.span)
         diagnostics.append(error(reason.code, reason.message, span, help=reason.hint))
     return diagnostics
+
+
+def _issue_span(decl: ast.MappingDecl, level: str, dim: str, axis: str) -> Span | None:
+    """The most precise place for a mapping issue: the loop of `dim` (on `axis` when given,
+    at `level` first, else anywhere), or the spatial directive of `axis` at `level`."""
+    candidates: list[tuple[int, Span]] = []
+    for map_level in decl.levels:
+        for directive in map_level.directives:
+            directive_axis = directive.axis.text.lower() if directive.axis else ""
+            if axis and directive_axis != axis:
+                continue
+            same_level = map_level.target.text == level
+            if not dim and axis and same_level:
+                span = directive.span
+                text = span.text.rstrip()
+                if text.endswith(","):  # the optional separator belongs to the list, not it
+                    text = text[:-1].rstrip()
+                return Span(span.file, span.start, span.start + len(text))
+            for loop in directive.loops:
+                if loop.dim.text == dim:
+                    candidates.append((0 if same_level else 1, loop.span))
+    return min(candidates, key=lambda c: c[0])[1] if candidates else None
