@@ -145,7 +145,8 @@ def access_counts(problem: Problem, accelerator: AcceleratorSpec,
     nest = flatten(problem, accelerator, mapping)
     hierarchy = accelerator.hierarchy
     keeps = {level.target: level.keep for level in mapping.levels}
-    memories = [i for i, c in enumerate(hierarchy) if isinstance(c, MemorySpec)]
+    memory_at = {i: c for i, c in enumerate(hierarchy) if isinstance(c, MemorySpec)}
+    memories = sorted(memory_at)
     ndims = len(problem.dims)
 
     def extents_below(owner: int, extra_spatial_from: int | None = None) -> list[int]:
@@ -176,7 +177,7 @@ def access_counts(problem: Problem, accelerator: AcceleratorSpec,
     counts: dict[int, dict[str, list[int]]] = {i: {} for i in memories}
     tiles: dict[int, dict[str, int]] = {i: {} for i in memories}
     for tensor in problem.tensors:
-        chain = [i for i in memories if _kept(hierarchy[i], keeps.get(hierarchy[i].name),
+        chain = [i for i in memories if _kept(memory_at[i], keeps.get(memory_at[i].name),
                                                 tensor)]
         for i in chain:
             counts[i][tensor.name] = [0, 0, 0]  # reads, fills, updates
