@@ -24,6 +24,13 @@ The rules (DESIGN.md, "Cost model semantics", Timeloop's counting):
   parent); re-entering a tile re-reads the partial sums from the parent, except the first
   touch of each output, which starts from zero. At the level next to the MACs,
   reads = updates - distinct outputs first touched.
+
+Known limit: a parent's reads are the entries of the union of its children's tiles. Where
+children's tiles overlap (an input halo across PEs, e.g. spatial P with R in the tile) and a
+temporal step moves them, an element that one child held before and another child now needs
+is not counted again; without inter-PE forwarding it should be (Timeloop counts the union of
+the children's new elements per step). Exact elsewhere: children that are identical
+(multicast) or disjoint.
 """
 
 from __future__ import annotations
@@ -105,19 +112,16 @@ def _axis_shift(tensor: Tensor, shift: Sequence[int]) -> list[int]:
 
 
 def entries(tensor: Tensor, extents: Sequence[int], outer: Sequence[NestLoop],
-            storage: bool = True) -> int:
+            steps: Sequence[int], storage: bool = True) -> int:
     """Elements entering a tile of `extents` as the temporal loops `outer` run (outer first).
 
-    Without storage every step needs the whole tile again (an operand fed to the MACs)."""
+    `steps[j]` is how far loop j moves its dim: the product of every loop of that dim nested
+    inside it, temporal or spatial. Without storage every step needs the whole tile again (an
+    operand fed to the MACs)."""
     tile = box_words(tensor, extents)
     if not storage:
         return tile * math.prod(loop.factor for loop in outer)
     axis_extents = [axis.extent(tuple(extents)) for axis in tensor.axes]
-    # A loop's step, in dim units, is the span of everything nested inside it.
-    steps: list[int] = []
-    for j, loop in enumerate(outer):
-        inner = math.prod(k.factor for k in outer[j + 1:] if k.dim == loop.dim)
-        steps.append(extents[loop.dim] * inner)
     total = tile
     for j, loop in enumerate(outer):
         transitions = (loop.factor - 1) * math.prod(k.factor for k in outer[:j])
@@ -162,6 +166,12 @@ def access_counts(problem: Problem, accelerator: AcceleratorSpec,
     def temporal_above(owner: int) -> list[NestLoop]:
         return [loop for loop in nest if loop.owner < owner and not loop.spatial]
 
+    step_of = {id(loop): math.prod(k.factor for k in nest[i + 1:] if k.dim == loop.dim)
+               for i, loop in enumerate(nest)}
+
+    def steps(outer: Sequence[NestLoop]) -> list[int]:
+        return [step_of[id(loop)] for loop in outer]
+
     def instances(owner: int) -> tuple[int, int]:
         total = math.prod(c.instances for c in hierarchy[:owner] if isinstance(c, FanoutSpec))
         used = math.prod(loop.factor for loop in nest if loop.spatial and loop.owner < owner)
@@ -188,7 +198,8 @@ def access_counts(problem: Problem, accelerator: AcceleratorSpec,
                 # The MACs: every step needs its operand; one read per distinct element
                 # across the fanouts below (multicast), one update per reduced output.
                 union = extents_below(len(hierarchy), extra_spatial_from=parent)
-                served = entries(tensor, union, all_temporal, storage=False)
+                served = entries(tensor, union, all_temporal, steps(all_temporal),
+                                 storage=False)
                 if is_output:
                     first = distinct(tensor, extents_below(parent), temporal_above(parent))
                     counts[parent][tensor.name][2] += served
@@ -198,9 +209,9 @@ def access_counts(problem: Problem, accelerator: AcceleratorSpec,
                 continue
             outer = temporal_above(child)
             own = extents_below(child)
-            child_entries = entries(tensor, own, outer)
+            child_entries = entries(tensor, own, outer, steps(outer))
             union = extents_below(child, extra_spatial_from=parent)
-            union_entries = entries(tensor, union, outer)
+            union_entries = entries(tensor, union, outer, steps(outer))
             if is_output:
                 counts[child][tensor.name][1] += child_entries - distinct(tensor, own, outer)
                 counts[parent][tensor.name][2] += union_entries

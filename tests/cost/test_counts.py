@@ -152,3 +152,19 @@ def test_spatial_reduction_counts_once_at_the_parent() -> None:
     assert rfu(counts, "RF", "output") == (0, 0, 2)       # per PE: 2 first-touch updates
     assert rfu(counts, "DRAM", "output") == (0, 0, 2)
     assert rfu(counts, "DRAM", "input") == (8, 0, 0)      # every (c, p) once
+
+
+def test_temporal_loop_over_spatial_loop_of_the_same_dim() -> None:
+    # DRAM [P 2] > PE spatial x [P 2] > RF [R 3]: PE0 computes p = 0 then 2, PE1 p = 1 then 3.
+    # PE0's input windows are {0,1,2} then {2,3,4}: 3 + 2 = 5 fills (the temporal P step is 2,
+    # because the spatial P loop sits inside it); PE1's {1,2,3} then {3,4,5}: also 5.
+    # Weights do not depend on P: 3 fills per PE, and 3 DRAM reads for all PEs (multicast).
+    acc = accelerator(memory("DRAM"), FanoutSpec(name="PE", mesh_x=2), memory("RF", 16))
+    counts = run(CONV1D, acc, level("DRAM", (("P", 2),)), level("PE", x=(("P", 2),)),
+                 level("RF", (("R", 3),)))
+    assert rfu(counts, "RF", "input") == (6, 5, 0)
+    assert rfu(counts, "RF", "weight") == (6, 3, 0)
+    assert rfu(counts, "DRAM", "weight") == (3, 0, 0)
+    # Each PE owns its outputs: 2 per PE, each first touched once; 4 write-backs in all.
+    assert rfu(counts, "RF", "output") == (6 - 2, 0, 6)
+    assert rfu(counts, "DRAM", "output") == (0, 0, 4)
