@@ -21,7 +21,6 @@ from dslc.sema.evaluate import (
     EvalContext,
     EvalError,
     MeshValue,
-    Qty,
     Scope,
     Sym,
     Value,
@@ -437,5 +436,3 @@ def build_accelerator(decl: ast.AcceleratorDecl, scope: Scope,
         spec = None
     return spec, builder.diagnostics
 
-
-__all__ = ["Qty", "build_accelerator", "collect_props"]

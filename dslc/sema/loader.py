@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dslc.diagnostics.diagnostic import Diagnostic, error
-from dslc.diagnostics.span import SourceFile, Span
+from dslc.diagnostics.span import SourceFile
 from dslc.syntax import ast
 from dslc.syntax.parser import parse, read_source
 
@@ -112,6 +112,3 @@ def load(path: str | Path, text: bytes | None = None) -> Workspace:
     visit(root, text, None)
     return Workspace(root, tuple(order), tuple(diagnostics))
 
-
-def span_of_file(file: SourceFile) -> Span:
-    return Span(file, 0, 0)

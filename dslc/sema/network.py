@@ -23,7 +23,6 @@ from dslc.sema.evaluate import (
     EvalError,
     Poison,
     Poisoned,
-    Qty,
     Scope,
     Sym,
     TensorRef,
@@ -565,5 +564,3 @@ def build_network(decl: ast.NetworkDecl, templates: dict[str, ast.TemplateDecl],
                                   point=point)
     return build
 
-
-__all__ = ["NetworkBuild", "Qty", "build_network"]

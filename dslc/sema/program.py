@@ -9,9 +9,8 @@ elaborates `mapping` and `codesign` blocks. `instantiate_network` and
 
 from __future__ import annotations
 
-import itertools
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -305,18 +304,10 @@ def values_from_point(entry: SpaceEntry, point: Point) -> tuple[Value, ...]:
         if domain.name not in given:
             raise KeyError(domain.name)
         target = given[domain.name]
-        match = next(v for v in domain.values if _same_value(v, _as_value(target)) or
+        match = next(v for v in domain.values if _same_value(v, target) or
                      to_param_value(v) == target)
         values.append(match)
     return tuple(values)
-
-
-def _as_value(value: ParamValue) -> Value:
-    return value
-
-
-def points(entry: SpaceEntry) -> Iterator[tuple[Value, ...]]:
-    yield from itertools.product(*(d.values for d in entry.domains))
 
 
 # ---- instantiation --------------------------------------------------------------------------
@@ -387,7 +378,6 @@ def elaborate(workspace: Workspace) -> Program:
                 program.mapping_decls[item.name.text] = item
     for entry in [*program.networks.values(), *program.accelerators.values()]:
         _check_space(entry, program)
-    root_files = {loaded.path for loaded in workspace.files}
     for loaded in workspace.files:
         for item in loaded.module.items:
             if isinstance(item, ast.MappingDecl) and item.name.text in program.mapping_decls:
@@ -406,7 +396,6 @@ def elaborate(workspace: Workspace) -> Program:
                     program.diagnostics.extend(exc.diagnostics)
                 except EvalError as exc:
                     program.diagnostics.append(exc.diagnostic)
-    del root_files
     program.diagnostics = sorted_diagnostics(program.diagnostics)
     return program
 
