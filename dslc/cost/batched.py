@@ -1,0 +1,568 @@
+"""The cost model vectorised with numpy over a batch of mappings: the mapper's hot path.
+
+In: a `Problem`, an accelerator (`AcceleratorSpec` or `ArchModel`), the keep sets shared by
+the batch (one frozenset of tensor names per memory level) and a `MappingBatch` of B
+mappings as arrays (layout below). Out: `BatchCost`, arrays of validity, energy, cycles,
+utilisation and the per-level, per-tensor, per-instance reads, fills and updates. The
+numbers are exactly those of the scalar reference dslc.cost.model (same rules, same
+floating-point operation order, energies quantised the same way); the property tests check
+it. There is no Python loop per mapping: the Python loops run over levels, tensors and
+tensor axes, a few hundred numpy calls per batch whatever its size.
+
+Array layout (int64, batch last; L memory levels outermost first, D problem dims, F fanouts
+in hierarchy order; each fanout's loops belong to the memory directly above it):
+
+- temporal_factors [L, D, B]: the temporal factor of dim d at level l (1 = no loop). One
+  temporal loop per dim per level, as in Timeloop's mapping format.
+- temporal_order [L, D, B]: a permutation of 0..D-1 per level and mapping: the dim of each
+  loop slot, outer to inner (factor-1 slots are ignored: only the order of real loops
+  matters).
+- spatial_x, spatial_y [F, D, B]: the spatial factor of dim d across X / Y of fanout f.
+- Results are batch-last too: [B] totals, [L, B] per level, [L, T, B] per level and tensor.
+
+Why this layout: a mapper draws factorisations and permutations independently, so they are
+separate dense arrays; with the batch last, every per-(level, dim) quantity is one
+contiguous row of B values, so the cumulative products and sums along the short level and
+loop axes run as a handful of whole-row vector operations (numpy's reductions along a short
+inner axis are several times slower). `encode` builds a batch from `Mapping` IRs (tests,
+`dslc eval`); the mapper fills the arrays directly.
+
+Closed forms used here (each equal to the scalar model's direct computation):
+- entries of a tensor whose axes each have one dim (weights, outputs, matmul operands):
+  A x the product of the factors of every temporal loop above the level down to the
+  innermost one that indexes the tensor (no tile can overlap its moved self);
+- entries of a sliding-window tensor: the scalar model's sum, with the axes split into
+  single-dim axes (any movement there refetches the whole tile) and multi-dim axes;
+- tensor coordinates (loop steps times coefficients) are held in int32: tensors must be
+  smaller than 2^31 along every axis; counts are int64;
+- distinct children across a block of spatial loops, per tensor axis: F for one dim; for
+  two dims with strides w1, w2 (g = gcd): F1 F2 - max(0, F1 - w2/g) max(0, F2 - w1/g) (the
+  chains of equal sums i w1 + j w2); the product over axes. Tensors where a dim feeds two
+  axes, or an axis has three dims, fall back to enumeration per distinct parameter row.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dslc.cost.estimate import ArchModel, resolve_energies
+from dslc.cost.model import BANDWIDTH_SLACK
+from dslc.cost.result import ENERGY_QUANTUM_PJ
+from dslc.lower.problem import Problem, Tensor
+from dslc.mapping.check import allowed_dims
+from dslc.mapping.mapping import Mapping
+from dslc.spec.accelerator import AcceleratorSpec
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class MappingBatch:
+    """B mappings of one problem on one accelerator that share their keep sets."""
+
+    temporal_factors: IntArray
+    """[L, D, B] temporal factor of each dim at each level."""
+    temporal_order: IntArray
+    """[L, D, B] dim of each temporal loop slot, outer to inner."""
+    spatial_x: IntArray
+    """[F, D, B] spatial factor of each dim across X of each fanout."""
+    spatial_y: IntArray
+    """[F, D, B] spatial factor of each dim across Y of each fanout."""
+
+    @property
+    def size(self) -> int:
+        return int(self.temporal_factors.shape[-1])
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCost:
+    """Costs of a batch (levels outermost first, tensors in problem order)."""
+
+    valid: BoolArray
+    """[B] whether the mapping can run (coverage, meshes, dataflow, holds, capacity)."""
+    energy_pj: FloatArray
+    """[B] total energy (computed for invalid mappings too; filter with `valid`)."""
+    cycles: IntArray
+    """[B]"""
+    compute_cycles: IntArray
+    """[B] the product of every temporal factor."""
+    utilization: FloatArray
+    """[B] MACs / (cycles x MAC units)."""
+    reads: IntArray
+    """[L, T, B] per instance (0 where the level does not keep the tensor)."""
+    fills: IntArray
+    """[L, T, B] per instance."""
+    updates: IntArray
+    """[L, T, B] per instance."""
+    utilized_instances: IntArray
+    """[L, B]"""
+    tensor_energy_pj: FloatArray
+    """[L, T, B] access energy, all utilised instances."""
+    leakage_energy_pj: FloatArray
+    """[L, B]"""
+    compute_energy_pj: FloatArray
+    """[B] MAC energy plus MAC leakage."""
+    tensors: tuple[str, ...]
+    levels: tuple[str, ...]
+
+
+CHUNK = 8192
+"""Mappings per internal chunk (measured best on a 3-level conv; see cost-model.md)."""
+
+
+def _quantize(energy: FloatArray) -> FloatArray:
+    result: FloatArray = np.round(energy / ENERGY_QUANTUM_PJ) * ENERGY_QUANTUM_PJ
+    return result
+
+
+def _blocks(words: IntArray, block: int) -> IntArray:
+    """Accesses of `block` words needed for `words` words (rounded up)."""
+    if block == 1:
+        return words
+    result: IntArray = -(-words // block)
+    return result
+
+
+def _ceil_bandwidth(words: IntArray, bandwidth: float | None) -> IntArray:
+    if bandwidth is None:
+        return np.zeros_like(words)
+    cycles = np.ceil(words / bandwidth * BANDWIDTH_SLACK).astype(np.int64)
+    return np.where(words == 0, 0, cycles)
+
+
+@dataclass(frozen=True, slots=True)
+class _TensorPlan:
+    """Static facts about one tensor: its axes as (dims, coefficients) and how to count it."""
+
+    index: int
+    tensor: Tensor
+    axes: tuple[tuple[tuple[int, int], ...], ...]
+    relevant: BoolArray
+    """[D] dims that index the tensor."""
+    simple: BoolArray
+    """[D] dims that appear in a single-dim axis."""
+    sliding_axes: tuple[tuple[tuple[int, int], ...], ...]
+    """Axes with two or more dims (sliding windows)."""
+    closed_form_multicast: bool
+    keepers: tuple[int, ...]
+
+
+class BatchEvaluator:
+    """Precomputes everything static about (problem, accelerator, keeps); evaluates batches."""
+
+    def __init__(self, problem: Problem, accelerator: AcceleratorSpec | ArchModel,
+                 keep: Sequence[frozenset[str]]) -> None:
+        self.problem = problem
+        self.arch = accelerator if isinstance(accelerator, ArchModel) \
+            else resolve_energies(accelerator)
+        arch = self.arch
+        self.nlevels = len(arch.levels)
+        self.ndims = len(problem.dims)
+        if len(keep) != self.nlevels:
+            raise ValueError(f"{len(keep)} keep sets for {self.nlevels} memory levels")
+        self.keep = tuple(frozenset(k) for k in keep)
+        self.fanouts = arch.fanouts
+        self.bounds = np.array(problem.bounds, dtype=np.int64)
+        self.plans = tuple(self._plan(i, t) for i, t in enumerate(problem.tensors))
+        # Mappings that keep a tensor a level cannot hold, or keep a tensor nowhere, are
+        # invalid whatever their factors.
+        self.static_valid = all(
+            t.role in level.holds for level, names in zip(arch.levels, self.keep, strict=True)
+            for t in problem.tensors if t.name in names) and all(
+            plan.keepers for plan in self.plans) and all(
+            names <= {t.name for t in problem.tensors} for names in self.keep)
+        allowed = np.ones((len(self.fanouts), 2, self.ndims), dtype=np.bool_)
+        for f, fanout in enumerate(self.fanouts):
+            for axis, dims in enumerate(allowed_dims(fanout.dataflow, problem)):
+                if dims is not None:
+                    allowed[f, axis] = [name in dims for name in problem.dims]
+        self.allowed = allowed
+
+    def _plan(self, index: int, tensor: Tensor) -> _TensorPlan:
+        relevant = np.zeros(self.ndims, dtype=np.bool_)
+        simple = np.zeros(self.ndims, dtype=np.bool_)
+        uses = [0] * self.ndims
+        axes = tuple(tuple(axis.terms) for axis in tensor.axes)
+        for terms in axes:
+            for d, _ in terms:
+                relevant[d] = True
+                uses[d] += 1
+            if len(terms) == 1:
+                simple[terms[0][0]] = True
+        keepers = tuple(i for i, names in enumerate(self.keep) if tensor.name in names)
+        return _TensorPlan(
+            index, tensor, axes, relevant, simple,
+            tuple(terms for terms in axes if len(terms) >= 2),
+            all(u <= 1 for u in uses) and all(len(terms) <= 2 for terms in axes), keepers)
+
+    # -- geometry (batch-last arrays: dims on axis -2, mappings on axis -1) ----------------
+
+    @staticmethod
+    def _extent(terms: tuple[tuple[int, int], ...], spans: IntArray) -> IntArray:
+        """Extent of one tensor axis when dim d spans spans[..., d, :]."""
+        if len(terms) == 1 and abs(terms[0][1]) == 1:
+            result: IntArray = spans[..., terms[0][0], :]
+            return result
+        offset = 1 - sum(abs(coef) for _, coef in terms)
+        extent: IntArray = abs(terms[0][1]) * spans[..., terms[0][0], :] + offset
+        for d, coef in terms[1:]:
+            extent = extent + abs(coef) * spans[..., d, :]
+        return extent
+
+    def _words(self, plan: _TensorPlan, spans: IntArray) -> IntArray:
+        words = self._extent(plan.axes[0], spans)
+        for terms in plan.axes[1:]:
+            words = words * self._extent(terms, spans)
+        return words
+
+    def _distinct(self, plan: _TensorPlan, factors: IntArray, inner: IntArray) -> IntArray:
+        """[B] distinct child tiles across a block with spatial factors `factors` [D, B] whose
+        children's tiles span `inner` [D, B] (the innermost spatial step of each dim)."""
+        if not plan.closed_form_multicast:
+            return self._distinct_enumerated(plan, factors, inner)
+        count = np.ones(factors.shape[1], dtype=np.int64)
+        for terms in plan.axes:
+            if len(terms) == 1:
+                count = count * factors[terms[0][0]]
+                continue
+            (d1, c1), (d2, c2) = terms
+            f1, f2 = factors[d1], factors[d2]
+            w1, w2 = abs(c1) * inner[d1], abs(c2) * inner[d2]
+            g = np.gcd(w1, w2)
+            count = count * (f1 * f2 - np.maximum(0, f1 - w2 // g)
+                             * np.maximum(0, f2 - w1 // g))
+        return count
+
+    def _distinct_enumerated(self, plan: _TensorPlan, factors: IntArray,
+                             inner: IntArray) -> IntArray:
+        dims = [d for d in range(self.ndims) if plan.relevant[d]]
+        rows = np.concatenate([factors[dims], inner[dims]], axis=0).T
+        unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+        counts = np.empty(len(unique), dtype=np.int64)
+        for r, row in enumerate(unique):
+            fs = [int(v) for v in row[:len(dims)]]
+            steps = [int(v) for v in row[len(dims):]]
+            offsets = set()
+            for indices in itertools.product(*(range(f) for f in fs)):
+                offsets.add(tuple(
+                    sum(coef * indices[dims.index(d)] * steps[dims.index(d)]
+                        for d, coef in terms) for terms in plan.axes))
+            counts[r] = len(offsets)
+        result: IntArray = counts[inverse.reshape(-1)]
+        return result
+
+    # -- evaluation ---------------------------------------------------------------------
+
+    def evaluate(self, batch: MappingBatch) -> BatchCost:
+        """Costs of every mapping of the batch (see the module docstring for the layout).
+
+        The batch is evaluated in chunks of CHUNK mappings written into preallocated
+        results: the temporaries then stay small enough for the allocator to reuse them and
+        for the cache to hold them."""
+        size = batch.size
+        nlevels, ntensors = self.nlevels, len(self.problem.tensors)
+        result = BatchCost(
+            valid=np.empty(size, dtype=np.bool_), energy_pj=np.empty(size),
+            cycles=np.empty(size, dtype=np.int64), compute_cycles=np.empty(size, np.int64),
+            utilization=np.empty(size),
+            reads=np.zeros((nlevels, ntensors, size), dtype=np.int64),
+            fills=np.zeros((nlevels, ntensors, size), dtype=np.int64),
+            updates=np.zeros((nlevels, ntensors, size), dtype=np.int64),
+            utilized_instances=np.empty((nlevels, size), dtype=np.int64),
+            tensor_energy_pj=np.zeros((nlevels, ntensors, size)),
+            leakage_energy_pj=np.empty((nlevels, size)), compute_energy_pj=np.empty(size),
+            tensors=tuple(t.name for t in self.problem.tensors),
+            levels=tuple(level.name for level in self.arch.levels))
+        for start in range(0, size, CHUNK):
+            part = slice(start, min(size, start + CHUNK))
+            self._evaluate(MappingBatch(batch.temporal_factors[..., part],
+                                        batch.temporal_order[..., part],
+                                        batch.spatial_x[..., part],
+                                        batch.spatial_y[..., part]), result, part)
+        return result
+
+    def _evaluate(self, batch: MappingBatch, out: BatchCost, part: slice) -> None:
+        """Evaluate one chunk into `out[..., part]`."""
+        arch, problem = self.arch, self.problem
+        nlevels, ndims = self.nlevels, self.ndims
+        ft = batch.temporal_factors
+        order = batch.temporal_order
+        sx, sy = batch.spatial_x, batch.spatial_y
+        size = ft.shape[-1]
+        spatial = np.ones_like(ft)
+        for f, fanout in enumerate(self.fanouts):
+            spatial[fanout.owner] *= sx[f] * sy[f]
+        extents = np.ones((nlevels + 1, ndims, size), dtype=np.int64)
+        for i in range(nlevels - 1, -1, -1):
+            extents[i] = extents[i + 1] * ft[i] * spatial[i]
+        steps = spatial * extents[1:]
+        compute_cycles = np.prod(ft.reshape(-1, size), axis=0)
+        block_units = np.prod(spatial, axis=1)
+        utilized = np.ones((nlevels, size), dtype=np.int64)
+        for i in range(1, nlevels):
+            utilized[i] = utilized[i - 1] * block_units[i - 1]
+
+        # The temporal loops above the innermost level as slots in nest order (level-major,
+        # outer to inner); level i's loops above are the first i*D slots.
+        above_order = order[:nlevels - 1]
+        slots = above_order.shape[0] * ndims
+        slot_dims = above_order.reshape(slots, size)
+        f_slot = np.take_along_axis(ft[:nlevels - 1], above_order, axis=1).reshape(slots, size)
+        nontrivial = f_slot > 1
+        cum_f = _running(np.multiply, f_slot)
+        weight = np.empty_like(f_slot)
+        if slots:
+            weight[0] = f_slot[0] - 1
+            np.multiply(cum_f[:-1], f_slot[1:] - 1, out=weight[1:])
+        # How far each real loop moves its dim (0 for factor-1 slots, which never move).
+        step_slot = np.take_along_axis(steps[:nlevels - 1], above_order, axis=1)
+        step_slot = (step_slot.reshape(slots, size) * nontrivial).astype(np.int32)
+        rows = np.arange(slots, dtype=np.int64)[:, None]
+        last_real = _last_per_level(nontrivial, rows, nlevels, ndims)
+        loops = _Slots(slot_dims, nontrivial, cum_f, weight, step_slot, rows, last_real)
+
+        ntensors = len(problem.tensors)
+        reads = out.reads[..., part]
+        fills = out.fills[..., part]
+        updates = out.updates[..., part]
+        tiles = np.zeros((nlevels, ntensors, size), dtype=np.int64)
+        covered = np.all(extents[0] == self.bounds[:, None], axis=0)
+        valid = covered & self.static_valid
+        for plan in self.plans:
+            t = plan.index
+            tile = self._words(plan, extents[:nlevels])
+            tiles[:, t] = tile
+            enter = self._entries(plan, tile, extents, loops)
+            multicast = [self._distinct(plan, spatial[o], extents[o + 1])
+                         if arch.levels[o].fanouts else None for o in range(nlevels)]
+            partition = [tile[0]]
+            for i in range(1, nlevels):
+                if arch.levels[i - 1].fanouts:
+                    union = self._words(plan, extents[i] * spatial[i - 1])
+                    partition.append(partition[-1] * tile[i] // union)
+                else:
+                    partition.append(partition[-1])
+            output = plan.tensor.role == "output"
+            for position, i in enumerate(plan.keepers):
+                child = plan.keepers[position + 1] if position + 1 < len(plan.keepers) \
+                    else None
+                last = nlevels if child is None else child
+                served = compute_cycles if child is None else enter[child]
+                for o in range(i, last):
+                    distinct = multicast[o]
+                    if distinct is not None:
+                        served = served * distinct
+                if output:
+                    reads[i, t] = served - partition[i]
+                    updates[i, t] = served
+                    if position:
+                        fills[i, t] = enter[i] - partition[i]
+                else:
+                    reads[i, t] = served
+                    if position:
+                        fills[i, t] = enter[i]
+            if plan.keepers:
+                whole = problem.tensor_size(plan.tensor)
+                valid &= ~covered | (tile[plan.keepers[0]] >= whole)
+
+        for i, level in enumerate(arch.levels):
+            kept = [plan.index for plan in self.plans if i in plan.keepers]
+            if level.size_words is not None and kept:
+                valid &= np.sum(tiles[i, kept], axis=0) * level.buffering <= level.size_words
+        for f, fanout in enumerate(self.fanouts):
+            valid &= np.prod(sx[f], axis=0) <= fanout.mesh_x
+            valid &= np.prod(sy[f], axis=0) <= fanout.mesh_y
+            valid &= ~np.any((sx[f] > 1) & ~self.allowed[f, 0][:, None], axis=0)
+            valid &= ~np.any((sy[f] > 1) & ~self.allowed[f, 1][:, None], axis=0)
+
+        cycles = compute_cycles.copy()
+        level_reads = reads.sum(axis=1)
+        level_writes = fills.sum(axis=1) + updates.sum(axis=1)
+        for i, level in enumerate(arch.levels):
+            if level.shared_bandwidth:
+                shared = level.read_bandwidth_words if level.read_bandwidth_words is not None \
+                    else level.write_bandwidth_words
+                bound = _ceil_bandwidth(level_reads[i] + level_writes[i], shared)
+            else:
+                bound = np.maximum(_ceil_bandwidth(level_reads[i], level.read_bandwidth_words),
+                                   _ceil_bandwidth(level_writes[i],
+                                                   level.write_bandwidth_words))
+            cycles = np.maximum(cycles, bound)
+
+        tensor_energy = out.tensor_energy_pj[..., part]
+        leakage = out.leakage_energy_pj[..., part]
+        for i, level in enumerate(arch.levels):
+            block = level.block_words
+            for plan in self.plans:
+                if i not in plan.keepers:
+                    continue
+                t = plan.index
+                per_instance = (_blocks(reads[i, t], block) * level.read_energy_pj
+                                + _blocks(fills[i, t], block) * level.write_energy_pj
+                                + _blocks(updates[i, t], block) * level.update_energy_pj)
+                tensor_energy[i, t] = _quantize(per_instance * utilized[i])
+            leakage[i] = _quantize(level.leakage_pj_per_cycle * cycles * level.instances)
+        compute = arch.compute
+        mac_energy = float(np.round(problem.macs * compute.energy_pj / ENERGY_QUANTUM_PJ)
+                           * ENERGY_QUANTUM_PJ)
+        compute_energy = mac_energy + _quantize(compute.leakage_pj_per_cycle * cycles
+                                                * compute.instances)
+        out.energy_pj[part] = tensor_energy.sum(axis=(0, 1)) + leakage.sum(axis=0) \
+            + compute_energy
+        out.utilization[part] = problem.macs / (cycles * compute.instances)
+        out.valid[part] = valid
+        out.cycles[part] = cycles
+        out.compute_cycles[part] = compute_cycles
+        out.utilized_instances[..., part] = utilized
+        out.compute_energy_pj[part] = compute_energy
+
+    def _entries(self, plan: _TensorPlan, tile: IntArray, extents: IntArray,
+                 loops: _Slots) -> list[IntArray]:
+        """Per level, [B] words entering one instance's tile as the temporal loops above it
+        run (the scalar model's `entries`, vectorised; see the module docstring)."""
+        ndims = self.ndims
+        enter = [tile[0]]
+        if not plan.sliding_axes:
+            # A x the factors of the loops above, down to the innermost one that indexes the
+            # tensor (a single-dim axis never overlaps its moved self). The running product of
+            # the factors never decreases along the nest, so its value at the innermost
+            # relevant loop is its maximum over the relevant loops.
+            relevant = np.take(plan.relevant, loops.dims) & loops.nontrivial
+            reach = np.ones(tile.shape[-1], dtype=np.int64)
+            at_relevant = loops.cum_f * relevant
+            for i in range(1, self.nlevels):
+                reach = np.maximum(reach, np.max(at_relevant[(i - 1) * ndims:i * ndims], axis=0))
+                enter.append(tile[i] * reach)
+            return enter
+        # A loop that moves the tile along a single-dim axis, there or further in, never keeps
+        # a residue (that axis does not overlap its moved self): the whole tile comes in.
+        moves_simple = (np.take(plan.simple, loops.dims) & loops.nontrivial).astype(np.int32)
+        simple_before = _running(np.add, moves_simple) - moves_simple
+        moves = []
+        prefix = []
+        innermost = []
+        for terms in plan.sliding_axes:
+            coef = np.zeros(ndims, dtype=np.int32)
+            for d, c in terms:
+                coef[d] = c
+            move = np.take(coef, loops.dims) * loops.steps
+            moves.append(move)
+            prefix.append(_running(np.add, move))
+            innermost.append([np.take_along_axis(move, np.maximum(last, 0)[None], axis=0)[0]
+                              for last in loops.last_real])
+        for i in range(1, self.nlevels):
+            above = i * ndims
+            simple_total = simple_before[above - 1] + moves_simple[above - 1]
+            ok = simple_before[:above] == simple_total
+            kept = np.ones((1, tile.shape[-1]), dtype=np.int32)
+            for terms in plan.axes:
+                if len(terms) < 2:
+                    kept = kept * self._extent(terms, extents[i]).astype(np.int32)
+            for move, total, last_moves, terms in zip(moves, prefix, innermost,
+                                                      plan.sliding_axes, strict=True):
+                jump = move[:above] - (total[above - 1] - total[:above])
+                ok &= jump == last_moves[i - 1]
+                extent = self._extent(terms, extents[i]).astype(np.int32)
+                kept = kept * np.maximum(0, extent - np.abs(jump))
+            saved = np.einsum("ij,ij->j", loops.weight[:above], kept * ok)
+            enter.append(tile[i] * loops.cum_f[above - 1] - saved)
+        return enter
+
+
+@dataclass(frozen=True, slots=True)
+class _Slots:
+    """The temporal loops above the innermost level, one row per (level, order slot)."""
+
+    dims: IntArray
+    """[M, B] the dim of each slot."""
+    nontrivial: BoolArray
+    cum_f: IntArray
+    """[M, B] product of the factors of this slot and every slot before it."""
+    weight: IntArray
+    """[M, B] (product of the factors before the slot) x (factor - 1): how many of the
+    iterations are this loop's steps (the others are inner loops' steps or the start)."""
+    steps: npt.NDArray[np.int32]
+    """[M, B] how far one iteration of the slot's loop moves its dim (0 if factor 1)."""
+    rows: IntArray
+    """[M, 1] slot indices."""
+    last_real: list[IntArray]
+    """Per level i >= 1 (index i - 1): [B] slot of the innermost real loop above it, or -1."""
+
+
+def _running(op: np.ufunc, rows: npt.NDArray[np.generic]) -> IntArray:
+    """Running `op` down axis 0, row by row (numpy's axis-0 accumulate is slow for short,
+    wide arrays)."""
+    out = np.empty(rows.shape, dtype=np.result_type(rows.dtype, np.int32)
+                   if rows.dtype == np.bool_ else rows.dtype)
+    if rows.shape[0]:
+        out[0] = rows[0]
+    for r in range(1, rows.shape[0]):
+        op(out[r - 1], rows[r], out=out[r])
+    return out
+
+
+def _last_per_level(marked: BoolArray, rows: IntArray, nlevels: int,
+                    ndims: int) -> list[IntArray]:
+    """Per level i >= 1 (index i - 1): [B] the last marked slot among the first i*D, or -1."""
+    at = np.where(marked, rows, -1)
+    lasts = []
+    current = np.full(marked.shape[1:], -1, dtype=np.int64)
+    for i in range(1, nlevels):
+        current = np.maximum(current, np.max(at[(i - 1) * ndims:i * ndims], axis=0))
+        lasts.append(current)
+    return lasts
+
+
+def encode(mappings: Sequence[Mapping], problem: Problem,
+           accelerator: AcceleratorSpec | ArchModel) -> tuple[MappingBatch,
+                                                              tuple[frozenset[str], ...]]:
+    """Arrays for `mappings` (not the hot path) and their shared keep sets.
+
+    Raises ValueError when the mappings do not share their keep sets or a level has two
+    temporal loops of one dim (the batch layout has one slot per dim per level)."""
+    arch = accelerator if isinstance(accelerator, ArchModel) else resolve_energies(accelerator)
+    nlevels, ndims = len(arch.levels), len(problem.dims)
+    fanout_index = {f.name: i for i, f in enumerate(arch.fanouts)}
+    size = len(mappings)
+    ft = np.ones((nlevels, ndims, size), dtype=np.int64)
+    order = np.tile(np.arange(ndims, dtype=np.int64)[:, None], (nlevels, 1, size))
+    sx = np.ones((len(arch.fanouts), ndims, size), dtype=np.int64)
+    sy = np.ones_like(sx)
+    keep: tuple[frozenset[str], ...] | None = None
+    for b, mapping in enumerate(mappings):
+        kept = tuple(level.keep for level in mapping.levels)
+        if keep is None:
+            keep = kept
+        elif kept != keep:
+            raise ValueError("the mappings of a batch must share their keep sets")
+        if len(mapping.levels) != nlevels:
+            raise ValueError(f"mapping {b} has {len(mapping.levels)} levels, "
+                             f"the accelerator {nlevels}")
+        for i, level in enumerate(mapping.levels):
+            dims = [loop.dim for loop in level.temporal]
+            if len(set(dims)) != len(dims):
+                raise ValueError(f"mapping {b} has two temporal loops of one dim at "
+                                 f"`{level.name}`; the batch layout has one slot per dim")
+            for loop in level.temporal:
+                ft[i, loop.dim, b] = loop.factor
+            rest = [d for d in range(ndims) if d not in dims]
+            order[i, :, b] = dims + rest
+            for unrolled in level.spatial:
+                target = sx if unrolled.axis == "x" else sy
+                target[fanout_index[unrolled.fanout], unrolled.dim, b] *= unrolled.factor
+    if keep is None:
+        keep = tuple(frozenset() for _ in range(nlevels))
+    return MappingBatch(ft, order, sx, sy), keep
+
+
+def evaluate_batch(problem: Problem, accelerator: AcceleratorSpec | ArchModel,
+                   keep: Sequence[frozenset[str]], batch: MappingBatch) -> BatchCost:
+    """One-shot convenience; reuse a BatchEvaluator when evaluating many batches."""
+    return BatchEvaluator(problem, accelerator, keep).evaluate(batch)

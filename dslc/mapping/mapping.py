@@ -1,0 +1,273 @@
+"""The mapping IR of the cost model, its construction from a `MappingSpec`, and its validity.
+
+A `Mapping` has one `LevelMapping` per memory of the accelerator, outermost first. Each holds
+its temporal loops (outer to inner), the spatial loops of the fanout(s) directly below it
+(each tagged with its fanout and mesh axis), and the names of the tensors it keeps (the
+others bypass it). Dims are indices into `Problem.dims`; factor-1 loops are dropped. Like
+Timeloop, a memory's tile spans its own temporal loops, the spatial loops below it and every
+loop of the levels below.
+
+In: a `MappingSpec` (as written; levels the user omitted are allowed: a memory without an
+entry has no loops and keeps what it holds, a fanout without an entry has no spatial loops),
+the `Problem` and the `AcceleratorSpec`. Out: `mapping_from_spec` builds the IR (raising
+`MappingError` on structural mistakes such as an unknown level or dim), and
+`check_mapping` returns the human-readable reasons a mapping cannot run (empty when valid):
+factors that do not multiply to the bounds, spatial loops beyond a mesh axis or not allowed
+there by the dataflow, kept tensors a memory may not hold, tensors kept nowhere, and kept
+tiles (times multiple buffering) over a memory's capacity, by how much.
+
+It does not count accesses (dslc.cost.model) nor produce diagnostics with spans
+(dslc.sema.mapping does, via dslc.mapping.check).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from dslc.cost.estimate import ArchModel, resolve_energies
+from dslc.lower.problem import Problem, Tensor
+from dslc.mapping.check import allowed_dims
+from dslc.spec.accelerator import AcceleratorSpec, FanoutSpec, MemorySpec
+from dslc.spec.mapping import MappingLevelSpec, MappingSpec
+
+Axis = Literal["x", "y"]
+
+
+class MappingError(ValueError):
+    """A mapping that does not fit the problem or accelerator's structure (not a cost issue)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """A temporal loop: dim index and trip count."""
+
+    dim: int
+    factor: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpatialLoop:
+    """A spatial loop across one axis of a fanout's mesh."""
+
+    dim: int
+    factor: int
+    fanout: str
+    axis: Axis
+
+
+@dataclass(frozen=True, slots=True)
+class LevelMapping:
+    """What one memory level does: temporal loops outer to inner, spatial loops below, keep."""
+
+    name: str
+    temporal: tuple[Loop, ...]
+    spatial: tuple[SpatialLoop, ...]
+    keep: frozenset[str]
+
+    def loops(self) -> tuple[Loop | SpatialLoop, ...]:
+        """Temporal then spatial loops (the order of the flattened nest)."""
+        return (*self.temporal, *self.spatial)
+
+
+@dataclass(frozen=True, slots=True)
+class Mapping:
+    """A mapping of one problem onto one accelerator: one entry per memory, outermost first."""
+
+    levels: tuple[LevelMapping, ...]
+
+    def level(self, name: str) -> LevelMapping:
+        for level in self.levels:
+            if level.name == name:
+                return level
+        raise KeyError(name)
+
+    def factor_products(self, ndims: int) -> tuple[int, ...]:
+        """Per dim, the product of every temporal and spatial factor."""
+        totals = [1] * ndims
+        for level in self.levels:
+            for loop in level.loops():
+                totals[loop.dim] *= loop.factor
+        return tuple(totals)
+
+
+def _arch(accelerator: AcceleratorSpec | ArchModel) -> ArchModel:
+    return accelerator if isinstance(accelerator, ArchModel) else resolve_energies(accelerator)
+
+
+def _keep_names(problem: Problem, names: tuple[str, ...], level: str) -> frozenset[str]:
+    kept = set()
+    for name in names:
+        matches = [t.name for t in problem.tensors if name in (t.name, t.role)]
+        if not matches:
+            known = ", ".join(t.name for t in problem.tensors)
+            raise MappingError(f"`{level}` keeps `{name}`, which is not a tensor of "
+                               f"`{problem.name}` ({known})")
+        kept.update(matches)
+    return frozenset(kept)
+
+
+def mapping_from_spec(spec: MappingSpec, problem: Problem,
+                      accelerator: AcceleratorSpec) -> Mapping:
+    """The IR of a written mapping. Omitted memories keep what they hold and have no loops."""
+    components = {c.name: c for c in accelerator.hierarchy}
+    entries: dict[str, MappingLevelSpec] = {}
+    for written in spec.levels:
+        component = components.get(written.target)
+        if component is None:
+            raise MappingError(f"the mapping names `{written.target}`, which is not a level of "
+                               f"`{accelerator.name}`")
+        if written.target in entries:
+            raise MappingError(f"the mapping has two entries for `{written.target}`")
+        if isinstance(component, FanoutSpec) and (written.temporal or
+                                                  written.keep is not None):
+            raise MappingError(f"`{written.target}` is a fanout: it takes spatial loops only")
+        if isinstance(component, MemorySpec) and (written.spatial_x or written.spatial_y):
+            raise MappingError(f"`{written.target}` is a memory: spatial loops belong to the "
+                               "fanout below it")
+        entries[written.target] = written
+
+    def dim(name: str) -> int:
+        if name not in problem.dims:
+            raise MappingError(f"`{name}` is not a dim of `{problem.name}` "
+                               f"({', '.join(problem.dims)})")
+        return problem.dim_index(name)
+
+    levels: list[LevelMapping] = []
+    temporal: list[Loop] = []
+    spatial: list[SpatialLoop] = []
+    current: MemorySpec | None = None
+    keep: frozenset[str] = frozenset()
+
+    def close() -> None:
+        if current is not None:
+            levels.append(LevelMapping(current.name, tuple(temporal), tuple(spatial), keep))
+
+    for component in accelerator.hierarchy:
+        entry = entries.get(component.name)
+        if isinstance(component, MemorySpec):
+            close()
+            current = component
+            temporal, spatial = [], []
+            if entry is None or entry.keep is None:
+                keep = frozenset(t.name for t in problem.tensors if t.role in component.holds)
+            else:
+                keep = _keep_names(problem, entry.keep, component.name)
+            if entry is not None:
+                indexed = [Loop(dim(loop.dim), loop.factor) for loop in entry.temporal]
+                temporal = [loop for loop in indexed if loop.factor > 1]
+            continue
+        if current is None:
+            raise MappingError(f"fanout `{component.name}` stands above every memory")
+        if entry is None:
+            continue
+        for axis, loops in (("x", entry.spatial_x), ("y", entry.spatial_y)):
+            for loop in loops:
+                index = dim(loop.dim)
+                if loop.factor > 1:
+                    spatial.append(SpatialLoop(index, loop.factor, component.name,
+                                               "x" if axis == "x" else "y"))
+    close()
+    return Mapping(tuple(levels))
+
+
+def tile_extents(mapping: Mapping, ndims: int) -> tuple[tuple[int, ...], ...]:
+    """Per level, the span of each dim in its tile: its own loops and every loop below."""
+    extents: list[tuple[int, ...]] = []
+    current = [1] * ndims
+    for level in reversed(mapping.levels):
+        for loop in level.loops():
+            current[loop.dim] *= loop.factor
+        extents.append(tuple(current))
+    return tuple(reversed(extents))
+
+
+def tile_words(tensor: Tensor, extents: tuple[int, ...]) -> int:
+    """Words of a tensor's tile (bounding box) when dim d spans extents[d]."""
+    return math.prod(axis.extent(extents) for axis in tensor.axes)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def check_mapping(mapping: Mapping, problem: Problem,
+                  accelerator: AcceleratorSpec | ArchModel) -> tuple[str, ...]:
+    """Every reason the mapping cannot run (empty when valid): factor coverage first, then
+    fanouts and memories in hierarchy order, then tensors without a proper backing store."""
+    arch = _arch(accelerator)
+    reasons: list[str] = []
+    if tuple(level.name for level in mapping.levels) != tuple(lv.name for lv in arch.levels):
+        return (f"the mapping's levels ({', '.join(lv.name for lv in mapping.levels)}) are "
+                f"not the memories of `{arch.name}` "
+                f"({', '.join(lv.name for lv in arch.levels)})",)
+    totals = mapping.factor_products(len(problem.dims))
+    for name, bound, total in zip(problem.dims, problem.bounds, totals, strict=True):
+        if total != bound:
+            hint = f"; add `{name} {bound // total}` to a level" if bound % total == 0 else ""
+            reasons.append(f"the factors of `{name}` multiply to {total}, but its bound is "
+                           f"{bound}{hint}")
+    fanouts = {f.name: f for f in arch.fanouts}
+    for level in mapping.levels:
+        for fanout_name in dict.fromkeys(loop.fanout for loop in level.spatial):
+            fanout = fanouts.get(fanout_name)
+            if fanout is None or fanout.owner != arch.level(level.name).index:
+                reasons.append(f"`{level.name}` has spatial loops for `{fanout_name}`, which "
+                               "is not a fanout directly below it")
+                continue
+            allowed = allowed_dims(fanout.dataflow, problem)
+            for axis, mesh, dims in (("x", fanout.mesh_x, allowed[0]),
+                                     ("y", fanout.mesh_y, allowed[1])):
+                loops = [loop for loop in level.spatial
+                         if loop.fanout == fanout_name and loop.axis == axis]
+                used = math.prod(loop.factor for loop in loops)
+                if used > mesh:
+                    reasons.append(f"spatial loops across {axis.upper()} of `{fanout_name}` "
+                                   f"need {used} instances, the mesh has {mesh}")
+                for loop in loops:
+                    if dims is not None and problem.dims[loop.dim] not in dims:
+                        reasons.append(
+                            f"the dataflow of `{fanout_name}` does not unroll "
+                            f"`{problem.dims[loop.dim]}` across {axis.upper()} (allowed: "
+                            f"{', '.join(sorted(dims)) or 'none'})")
+    kept_somewhere: set[str] = set()
+    extents = tile_extents(mapping, len(problem.dims))
+    for level, arch_level, extent in zip(mapping.levels, arch.levels, extents, strict=True):
+        tensors = [t for t in problem.tensors if t.name in level.keep]
+        for tensor in tensors:
+            if tensor.role not in arch_level.holds:
+                reasons.append(f"`{level.name}` keeps `{tensor.name}`, but it holds only "
+                               f"{', '.join(arch_level.holds)}")
+        unknown = sorted(level.keep - {t.name for t in problem.tensors})
+        if unknown:
+            reasons.append(f"`{level.name}` keeps {', '.join(unknown)}, not tensors of "
+                           f"`{problem.name}`")
+        kept_somewhere.update(t.name for t in tensors)
+        if arch_level.size_words is None or not tensors:
+            continue
+        words = {t.name: tile_words(t, extent) for t in tensors}
+        needed = sum(words.values()) * arch_level.buffering
+        if needed > arch_level.size_words:
+            detail = ", ".join(f"{name} {count}" for name, count in words.items())
+            buffering = f" x{arch_level.buffering} buffering" if arch_level.buffering > 1 \
+                else ""
+            reasons.append(
+                f"tiles kept at `{level.name}` need {needed} words ({detail}{buffering}), it "
+                f"holds {arch_level.size_words}: {_plural(needed - arch_level.size_words, 'word')}"
+                " over")
+    covered = totals == problem.bounds
+    for tensor in problem.tensors:
+        if tensor.name not in kept_somewhere:
+            reasons.append(f"no level keeps `{tensor.name}`")
+            continue
+        if not covered:
+            continue
+        outer = next(i for i, level in enumerate(mapping.levels) if tensor.name in level.keep)
+        whole = problem.tensor_size(tensor)
+        held = tile_words(tensor, extents[outer])
+        if held < whole:
+            reasons.append(f"`{mapping.levels[outer].name}` is the outermost level keeping "
+                           f"`{tensor.name}`, so its tile must hold the whole tensor ({whole} "
+                           f"words), not {held}")
+    return tuple(reasons)

@@ -1,0 +1,217 @@
+"""Properties on random small problems and random valid mappings:
+
+- the batched model equals the scalar one exactly (counts, energies, cycles, validity);
+- the scalar model's closed forms equal a literal step-by-step re-enactment of Timeloop's
+  nest analysis on explicit point sets (timeloop_reference.py).
+
+Problems: conv1d/conv2d (with strides and dilations), depthwise conv, matmul. Accelerators:
+1 to 3 memories with a fanout below any of them (the innermost one feeds MACs directly).
+Mappings: random factorisations of every dim over the temporal and spatial slots, random
+loop orders, random keep sets (the outermost memory keeps everything).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from helpers_cost import accelerator, conv1d, conv2d, depthwise, fanout, matmul, memory
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from timeloop_reference import reference_counts
+
+from dslc.cost.batched import BatchEvaluator, encode
+from dslc.cost.estimate import resolve_energies
+from dslc.cost.model import evaluate
+from dslc.lower.problem import Problem
+from dslc.mapping.mapping import LevelMapping, Loop, Mapping, SpatialLoop, check_mapping
+from dslc.spec.accelerator import AcceleratorSpec, FanoutSpec, MemorySpec
+
+SMALL = st.sampled_from([1, 2, 3, 4])
+
+
+@st.composite
+def problems(draw: st.DrawFn) -> Problem:
+    kind = draw(st.sampled_from(["conv1d", "conv2d", "depthwise", "matmul"]))
+    if kind == "conv1d":
+        return conv1d(draw(SMALL), draw(SMALL))
+    if kind == "conv2d":
+        return conv2d(1, draw(SMALL), draw(st.sampled_from([1, 2])), draw(SMALL),
+                      draw(st.sampled_from([1, 2])), draw(SMALL), draw(st.sampled_from([1, 2])),
+                      stride=draw(st.sampled_from([1, 2])),
+                      dilation=draw(st.sampled_from([1, 2])))
+    if kind == "depthwise":
+        return depthwise(draw(st.sampled_from([1, 2])), draw(SMALL), draw(SMALL),
+                         draw(st.sampled_from([1, 2])), draw(SMALL),
+                         draw(st.sampled_from([1, 2])), stride=draw(st.sampled_from([1, 2])))
+    return matmul(draw(SMALL), draw(SMALL), draw(st.sampled_from([1, 2, 4, 6])))
+
+
+def prime_factors(n: int) -> list[int]:
+    found, d = [], 2
+    while n > 1:
+        while n % d == 0:
+            found.append(d)
+            n //= d
+        d += 1
+    return found
+
+
+@dataclass(frozen=True)
+class Case:
+    problem: Problem
+    accelerator: AcceleratorSpec
+    mapping: Mapping
+
+
+@st.composite
+def cases(draw: st.DrawFn, max_levels: int = 3) -> Case:
+    problem = draw(problems())
+    nlevels = draw(st.integers(1, max_levels))
+    fanout_below = draw(st.sets(st.integers(0, nlevels - 1), max_size=2))
+    ndims = len(problem.dims)
+    temporal = [[1] * ndims for _ in range(nlevels)]
+    spatial: dict[int, list[list[int]]] = {o: [[1] * ndims, [1] * ndims] for o in fanout_below}
+    for d, bound in enumerate(problem.bounds):
+        for prime in prime_factors(bound):
+            slots = [("t", i) for i in range(nlevels)] + \
+                [(axis, o) for o in sorted(fanout_below) for axis in ("x", "y")]
+            kind, where = draw(st.sampled_from(slots))
+            if kind == "t":
+                temporal[where][d] *= prime
+            else:
+                spatial[where][0 if kind == "x" else 1][d] *= prime
+    names = [t.name for t in problem.tensors]
+    hierarchy: list[MemorySpec | FanoutSpec] = []
+    levels = []
+    for i in range(nlevels):
+        hierarchy.append(memory(f"L{i}", None if i == 0 else 10_000,
+                                width=draw(st.sampled_from([16, 32, 64])),
+                                read=draw(st.sampled_from([0.5, 1.0, 3.3])),
+                                write=draw(st.sampled_from([0.7, 1.0, 2.9])),
+                                leak=draw(st.sampled_from([0.0, 0.01])),
+                                read_bandwidth_words=draw(st.sampled_from([None, 0.3, 2.0])),
+                                write_bandwidth_words=draw(st.sampled_from([None, 0.7, 4.0])),
+                                shared_bandwidth=draw(st.booleans())))
+        order = draw(st.permutations(range(ndims)))
+        loops = tuple(Loop(d, temporal[i][d]) for d in order if temporal[i][d] > 1)
+        spatial_loops: tuple[SpatialLoop, ...] = ()
+        if i in fanout_below:
+            x, y = spatial[i]
+            hierarchy.append(fanout(f"F{i}", max(1, math.prod(x)), max(1, math.prod(y))))
+            spatial_loops = tuple(SpatialLoop(d, x[d], f"F{i}", "x") for d in range(ndims)
+                                  if x[d] > 1) + \
+                tuple(SpatialLoop(d, y[d], f"F{i}", "y") for d in range(ndims) if y[d] > 1)
+        keep = frozenset(names) if i == 0 else frozenset(
+            draw(st.sets(st.sampled_from(names))))
+        levels.append(LevelMapping(f"L{i}", loops, spatial_loops, keep))
+    acc = accelerator(*hierarchy, mac_pj=draw(st.sampled_from([0.2, 1.0, 1.7])))
+    return Case(problem, acc, Mapping(tuple(levels)))
+
+
+FAST = settings(max_examples=120, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@FAST
+@given(cases(max_levels=4))
+def test_batched_equals_scalar(case: Case) -> None:
+    cost = evaluate(case.problem, case.accelerator, case.mapping)
+    batch, keep = encode([case.mapping], case.problem, case.accelerator)
+    result = BatchEvaluator(case.problem, case.accelerator, keep).evaluate(batch)
+    assert bool(result.valid[0])
+    assert result.energy_pj[0] == cost.energy_pj
+    assert (int(result.cycles[0]), int(result.compute_cycles[0])) == (cost.cycles,
+                                                                      cost.compute_cycles)
+    assert result.utilization[0] == cost.utilization
+    for i, lv in enumerate(cost.levels):
+        assert int(result.utilized_instances[i, 0]) == lv.utilized_instances
+        assert float(result.leakage_energy_pj[i, 0]) == lv.leakage_energy_pj
+        for t, name in enumerate(result.tensors):
+            if name not in {x.name for x in lv.tensors}:
+                assert result.reads[i, t, 0] == result.fills[i, t, 0] == 0
+                continue
+            found = lv.tensor(name)
+            assert (int(result.reads[i, t, 0]), int(result.fills[i, t, 0]),
+                    int(result.updates[i, t, 0])) == (
+                found.reads_per_instance, found.fills_per_instance,
+                found.updates_per_instance), (lv.name, name)
+            assert float(result.tensor_energy_pj[i, t, 0]) == found.energy_pj
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(cases())
+def test_closed_forms_equal_a_literal_timeloop_walk(case: Case) -> None:
+    cost = evaluate(case.problem, case.accelerator, case.mapping)
+    expected = reference_counts(case.problem, case.mapping)
+    found = {(lv.name, t.name): (t.reads_per_instance, t.fills_per_instance,
+                                 t.updates_per_instance)
+             for lv in cost.levels for t in lv.tensors}
+    assert found == expected
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(cases(), st.data())
+def test_a_batch_of_many_mappings_row_by_row(first: Case, data: st.DataObject) -> None:
+    # Many mappings of one problem on one accelerator sharing their keeps: the temporal
+    # factors of each dim are redistributed over the levels and every level's loop order is
+    # redrawn. Each row of one batch equals the scalar model of that mapping.
+    nlevels, ndims = len(first.mapping.levels), len(first.problem.dims)
+    totals = [1] * ndims
+    for lv in first.mapping.levels:
+        for loop in lv.temporal:
+            totals[loop.dim] *= loop.factor
+    rows = [first.mapping]
+    for _ in range(12):
+        factors = [[1] * ndims for _ in range(nlevels)]
+        for d, total in enumerate(totals):
+            for prime in prime_factors(total):
+                factors[data.draw(st.integers(0, nlevels - 1))][d] *= prime
+        levels = []
+        for i, lv in enumerate(first.mapping.levels):
+            order = data.draw(st.permutations(range(ndims)))
+            levels.append(LevelMapping(lv.name, tuple(
+                Loop(d, factors[i][d]) for d in order if factors[i][d] > 1), lv.spatial,
+                lv.keep))
+        rows.append(Mapping(tuple(levels)))
+    arch = resolve_energies(first.accelerator)
+    batch, shared = encode(rows, first.problem, arch)
+    result = BatchEvaluator(first.problem, arch, shared).evaluate(batch)
+    assert result.valid.dtype == np.bool_ and bool(np.all(result.valid))
+    for b, row in enumerate(rows):
+        cost = evaluate(first.problem, arch, row)
+        assert result.energy_pj[b] == cost.energy_pj
+        assert int(result.cycles[b]) == cost.cycles
+        reads = [[lv.tensor(t).reads_per_instance if t in {x.name for x in lv.tensors} else 0
+                  for t in result.tensors] for lv in cost.levels]
+        assert result.reads[:, :, b].tolist() == reads
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(cases(), st.data())
+def test_batched_validity_matches_the_reasons(case: Case, data: st.DataObject) -> None:
+    # Shrink capacities, meshes and dataflows at random: the batched `valid` flag is True
+    # exactly when check_mapping finds no reason, and valid mappings still cost the same.
+    hierarchy: list[MemorySpec | FanoutSpec] = []
+    for component in case.accelerator.hierarchy:
+        if isinstance(component, MemorySpec):
+            words = None if component.size_bits is None else data.draw(
+                st.sampled_from([4, 16, 64, 10_000]))
+            hierarchy.append(component.model_copy(update={
+                "size_bits": None if words is None else 16 * words,
+                "buffering": data.draw(st.sampled_from([1, 2]))}))
+        else:
+            hierarchy.append(fanout(component.name, data.draw(st.integers(1, 4)),
+                                    data.draw(st.integers(1, 4)), data.draw(st.sampled_from(
+                                        ["free", "weight_stationary", "output_stationary"]))))
+    acc = case.accelerator.model_copy(update={"hierarchy": tuple(hierarchy)})
+    batch, keep = encode([case.mapping], case.problem, acc)
+    result = BatchEvaluator(case.problem, acc, keep).evaluate(batch)
+    reasons = check_mapping(case.mapping, case.problem, acc)
+    assert bool(result.valid[0]) == (reasons == ()), reasons
+    if not reasons:
+        assert result.energy_pj[0] == evaluate(case.problem, acc, case.mapping).energy_pj
