@@ -2,7 +2,8 @@
 
 Functions here return data (specs, diagnostics, costs) and never print. `lint` checks files;
 `load_program` elaborates one file with its imports; `load_network` / `load_accelerator`
-instantiate a point of a space; `dump` gives the intermediate forms. Bad input is reported as
+instantiate a point of a space; `evaluate` costs a `mapping` block; `dump` gives the
+intermediate forms. Bad input is reported as
 diagnostics (or `DiagnosticError`), never as an unexplained exception.
 """
 
@@ -14,7 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dslc.diagnostics.diagnostic import Diagnostic, DiagnosticError, sorted_diagnostics
+from dslc.cost.result import Cost
+from dslc.diagnostics.diagnostic import (
+    Diagnostic,
+    DiagnosticError,
+    InternalError,
+    sorted_diagnostics,
+)
 from dslc.sema.loader import load
 from dslc.sema.program import (
     Program,
@@ -96,6 +103,27 @@ def load_accelerator(path: str | Path, name: str,
     """The concrete accelerator `name` of a spec file, at `point` (default: the first)."""
     program, given = _load_point(path, "accelerator", name, point)
     return instantiate_accelerator(program, name, given)
+
+
+def evaluate(path: str | Path, mapping: str) -> Cost:
+    """The cost of the `mapping` block named `mapping` in a spec file (dslc.cost.model).
+
+    Raises DiagnosticError when the file has errors, KeyError (with the known names) when no
+    such mapping exists, and InvalidMappingError when the mapping cannot run."""
+    from dslc.cost.model import evaluate as evaluate_mapping
+    from dslc.lower.lower import lower_network
+
+    program = _program_or_raise(path)
+    spec = program.mappings.get(mapping)
+    if spec is None:
+        known = ", ".join(sorted(program.mappings)) or "none"
+        raise KeyError(f"no mapping `{mapping}` in {path} (mappings: {known})")
+    network = instantiate_network(program, spec.network, spec.network_point)
+    accelerator = instantiate_accelerator(program, spec.accelerator, spec.accelerator_point)
+    problem = lower_network(network, batch=spec.batch).problem(spec.layer)
+    if problem is None:  # elaboration rejects a layer without a loop nest
+        raise InternalError(f"mapping `{mapping}` names `{spec.layer}`, which has no loop nest")
+    return evaluate_mapping(problem, accelerator, spec)
 
 
 def dump_spec(path: str | Path) -> dict[str, Any]:

@@ -33,6 +33,11 @@ class Format(StrEnum):
     json = "json"
 
 
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
 class Stage(StrEnum):
     ast = "ast"
     spec = "spec"
@@ -98,6 +103,38 @@ def dump(
     except DiagnosticError as exc:
         _print_diagnostics(list(exc.diagnostics), Format.full, 1)
         raise typer.Exit(1) from None
+
+
+@app.command(name="eval")
+def eval_command(
+    file: Annotated[Path, typer.Argument(help="spec file")],
+    mapping: Annotated[str, typer.Option("--mapping", "-m", help="name of a mapping block")],
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="output format")
+                      ] = OutputFormat.table,
+) -> None:
+    """Evaluate a fixed `mapping` block: accesses, energy, cycles, utilisation, area."""
+    from dslc.cost.model import InvalidMappingError
+    from dslc.cost.result import cost_to_json
+    from dslc.report.cost import render_cost
+
+    try:
+        cost = api.evaluate(file, mapping)
+    except DiagnosticError as exc:
+        _print_diagnostics(list(exc.diagnostics), Format.full, 1)
+        raise typer.Exit(1) from None
+    except KeyError as exc:
+        console.print(f"error: {exc.args[0]}", style="bold red", markup=False)
+        raise typer.Exit(2) from None
+    except InvalidMappingError as exc:
+        console.print(f"error: mapping `{mapping}` cannot run:", style="bold red",
+                      markup=False)
+        for reason in exc.reasons:
+            console.print(f"  - {reason}", markup=False)
+        raise typer.Exit(1) from None
+    if format is OutputFormat.json:
+        console.print(api.to_json(cost_to_json(cost)), markup=False)
+    else:
+        console.print(render_cost(cost, per_instance=console.width >= 150))
 
 
 def main() -> None:

@@ -4,5 +4,5 @@
 `model.evaluate(problem, accelerator, mapping) -> Cost` is the scalar reference;
 `batched.BatchEvaluator(problem, accelerator, keep).evaluate(batch) -> BatchCost` is its
 vectorised twin for the mapper; `result.cost_to_json(cost)` is the JSON form. The rules and
-their limits are in docs/design/cost-model.md. (`counts` is the earlier access-count module.)
+their limits are in docs/design/cost-model.md.
 """

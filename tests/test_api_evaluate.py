@@ -1,0 +1,133 @@
+"""`dslc.api.evaluate` and `dslc eval`: a hand-counted dense layer, errors, and energy
+conservation on every mapping block shipped in examples/."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dslc import api, cli
+from dslc.cost.result import cost_to_json
+
+REPO = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+# A dense layer, 4 inputs -> 2 outputs (K = 2, C = 4: 8 MACs), on DRAM above a 16-word RF.
+# DRAM runs K (2 steps), the RF runs C (4 steps) and keeps every tensor.
+DENSE = """network n { input x: [4] layer fc = dense(x, out = 2) }
+accelerator a {
+    word = 16b
+    clock = 1GHz
+    memory DRAM { read = 10pJ, write = 10pJ, leakage = 0pJ }
+    memory RF   { size = 16 words, read = 1pJ, write = 1pJ, leakage = 0pJ }
+    compute MAC { energy = 2pJ }
+}
+mapping m for n.fc on a {
+    DRAM { temporal [K 2] }
+    RF   { temporal [C 4] }
+}
+mapping too_small for n.fc on a {
+    DRAM { temporal [K 2, C 4] }
+}
+"""
+
+
+@pytest.fixture
+def dense(tmp_path: Path) -> Path:
+    path = tmp_path / "dense.cd"
+    path.write_text(DENSE)
+    return path
+
+
+def test_hand_counted_dense_layer(dense: Path) -> None:
+    cost = api.evaluate(dense, "m")
+    rf, dram = cost.level("RF"), cost.level("DRAM")
+    # RF weight: a 4-word tile (C) that K replaces: 2 x 4 = 8 fills; one read per MAC.
+    assert (rf.tensor("weight").fills, rf.tensor("weight").reads) == (8, 8)
+    # RF input: K does not index it, so the 4 words stay: 4 fills, 8 reads.
+    assert (rf.tensor("input").fills, rf.tensor("input").reads) == (4, 8)
+    # RF output: one word per K step, updated by each of its 4 MACs (8 updates); the first
+    # update of each of the 2 outputs needs no read (8 - 2 = 6 reads) and nothing is filled.
+    out = rf.tensor("output")
+    assert (out.updates, out.reads, out.fills) == (8, 6, 0)
+    # DRAM serves the RF's fills (8 weight, 4 input words) and takes 2 output updates.
+    assert (dram.tensor("weight").reads, dram.tensor("input").reads) == (8, 4)
+    assert (dram.tensor("output").updates, dram.tensor("output").reads) == (2, 0)
+    # Energy: DRAM (12 reads + 2 updates) x 10 pJ = 140; RF (22 reads + 12 fills + 8 updates)
+    # x 1 pJ = 42; MACs 8 x 2 pJ = 16; total 198 pJ.
+    assert (dram.energy_pj, rf.energy_pj, cost.compute.energy_pj) == (140.0, 42.0, 16.0)
+    assert cost.energy_pj == 198.0
+    # Cycles: the 8 temporal steps (no bandwidth limits); one MAC unit, fully used.
+    assert (cost.cycles, cost.utilization) == (8, 1.0)
+
+
+def test_eval_cli_json_and_table(dense: Path) -> None:
+    result = runner.invoke(cli.app, ["eval", str(dense), "--mapping", "m", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert (data["layer"], data["accelerator"], data["macs"]) == ("fc", "a", 8)
+    assert data["energy_pj"] == 198.0 and data["cycles"] == 8
+    assert [level["name"] for level in data["levels"]] == ["DRAM", "RF"]
+    assert data["levels"][1]["tensors"]["output"]["reads_per_instance"] == 6
+    table = runner.invoke(cli.app, ["eval", str(dense), "-m", "m"])
+    assert table.exit_code == 0
+    assert "198 pJ" in table.output and "RF" in table.output
+
+
+def test_eval_errors(dense: Path) -> None:
+    unknown = runner.invoke(cli.app, ["eval", str(dense), "-m", "nope"])
+    assert unknown.exit_code == 2
+    assert "no mapping `nope`" in unknown.output and "m, too_small" in unknown.output
+    with pytest.raises(KeyError):
+        api.evaluate(dense, "nope")
+
+
+def test_a_mapping_that_cannot_run_is_explained(dense: Path) -> None:
+    # Nothing below DRAM is mapped, so the RF must hold all 8 + 4 + 2 = 14 words of the
+    # whole layer; they fit in 16. Shrinking the RF to 8 words makes lint reject it (E605).
+    small = dense.read_text().replace("size = 16 words", "size = 8 words")
+    dense.write_text(small)
+    result = runner.invoke(cli.app, ["eval", str(dense), "-m", "too_small"])
+    assert result.exit_code == 1
+    assert "E605" in result.output
+
+
+def _shipped_mappings() -> list[tuple[Path, str]]:
+    found = []
+    for path in sorted((REPO / "examples").glob("*.cd")):
+        program = api.load_program(path)
+        found += [(path, name) for name in sorted(program.mappings)]
+    return found
+
+
+@pytest.mark.parametrize(("path", "name"), _shipped_mappings(),
+                         ids=lambda value: getattr(value, "name", value))
+def test_energy_conservation_on_shipped_mappings(path: Path, name: str) -> None:
+    cost = api.evaluate(path, name)
+    data = cost_to_json(cost)
+    parts = [t["energy_pj"] for lv in data["levels"] for t in lv["tensors"].values()]
+    parts += [lv["leakage_energy_pj"] for lv in data["levels"]]
+    parts += [data["compute"]["mac_energy_pj"], data["compute"]["leakage_energy_pj"]]
+    assert sum(parts) == data["energy_pj"]  # exact: every part is a multiple of 2^-10 pJ
+    for level in data["levels"]:
+        assert math.fsum(t["energy_pj"] for t in level["tensors"].values()) + \
+            level["leakage_energy_pj"] == level["energy_pj"]
+    assert cost.compute.macs == cost.macs > 0
+
+
+def test_there_is_a_shipped_mapping() -> None:
+    assert _shipped_mappings()
+
+
+def test_eyeriss_row_stationary_example() -> None:
+    # examples/mapping.cd: weights bypass the GLB, so DRAM streams them to the spads once
+    # per (P, Q) step of the DRAM loops [K 4, P 4, Q 2] below K: 64*64*3*3 words x 8.
+    cost = api.evaluate(REPO / "examples" / "mapping.cd", "rs_conv3x3")
+    assert cost.level("DRAM").tensor("weight").reads == 64 * 64 * 9 * 8
+    # 14 x 12 PEs all used; 115,605,504 MACs over 168 PEs = 688,128 cycles, no stalls.
+    assert cost.compute.utilized_instances == 168
+    assert cost.cycles == 115_605_504 // 168 == 688_128
