@@ -11,13 +11,14 @@ In: a `MappingSpec` (as written; levels the user omitted are allowed: a memory w
 entry has no loops and keeps what it holds, a fanout without an entry has no spatial loops),
 the `Problem` and the `AcceleratorSpec`. Out: `mapping_from_spec` builds the IR (raising
 `MappingError` on structural mistakes such as an unknown level or dim), and
-`check_mapping` returns the human-readable reasons a mapping cannot run (empty when valid):
+`mapping_issues` returns the reasons a mapping cannot run, each with its diagnostic code
+and a hint (`check_mapping`: just the messages; empty when valid):
 factors that do not multiply to the bounds, spatial loops beyond a mesh axis or not allowed
 there by the dataflow, kept tensors a memory may not hold, tensors kept nowhere, and kept
 tiles (times multiple buffering) over a memory's capacity, by how much.
 
 It does not count accesses (dslc.cost.model) nor produce diagnostics with spans
-(dslc.sema.mapping does, via dslc.mapping.check).
+(dslc.sema.mapping turns `mapping_issues` into them).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Literal
 
 from dslc.cost.estimate import ArchModel, resolve_energies
 from dslc.lower.problem import Problem, Tensor
-from dslc.mapping.check import allowed_dims
+from dslc.mapping.check import MappingIssue, allowed_dims
 from dslc.spec.accelerator import AcceleratorSpec, FanoutSpec, MemorySpec
 from dslc.spec.mapping import MappingLevelSpec, MappingSpec
 
@@ -194,55 +195,79 @@ def _plural(count: int, word: str) -> str:
 
 def check_mapping(mapping: Mapping, problem: Problem,
                   accelerator: AcceleratorSpec | ArchModel) -> tuple[str, ...]:
-    """Every reason the mapping cannot run (empty when valid): factor coverage first, then
-    fanouts and memories in hierarchy order, then tensors without a proper backing store."""
+    """Every reason the mapping cannot run, one line each (empty when valid)."""
+    return tuple(issue.message for issue in mapping_issues(mapping, problem, accelerator))
+
+
+def mapping_issues(mapping: Mapping, problem: Problem,
+                   accelerator: AcceleratorSpec | ArchModel) -> tuple[MappingIssue, ...]:
+    """Every reason the mapping cannot run, with its diagnostic code and a hint (empty when
+    valid): factor coverage (E603) first, then fanouts (E604) and memories (E606 keeps,
+    E605 capacity) in hierarchy order, then tensors without a proper backing store (E606)."""
     arch = _arch(accelerator)
-    reasons: list[str] = []
+    issues: list[MappingIssue] = []
     if tuple(level.name for level in mapping.levels) != tuple(lv.name for lv in arch.levels):
-        return (f"the mapping's levels ({', '.join(lv.name for lv in mapping.levels)}) are "
-                f"not the memories of `{arch.name}` "
-                f"({', '.join(lv.name for lv in arch.levels)})",)
+        return (MappingIssue(
+            "E602", mapping.levels[0].name if mapping.levels else "",
+            f"the mapping's levels ({', '.join(lv.name for lv in mapping.levels)}) are not the "
+            f"memories of `{arch.name}` ({', '.join(lv.name for lv in arch.levels)})"),)
+    outermost = arch.levels[0].name
     totals = mapping.factor_products(len(problem.dims))
     for name, bound, total in zip(problem.dims, problem.bounds, totals, strict=True):
         if total != bound:
-            hint = f"; add `{name} {bound // total}` to a level" if bound % total == 0 else ""
-            reasons.append(f"the factors of `{name}` multiply to {total}, but its bound is "
-                           f"{bound}{hint}")
+            hint = (f"add `{name} {bound // total}` to a level (e.g. `{outermost}`)"
+                    if bound % total == 0 else
+                    f"use factors of {bound} whose product is {bound}")
+            issues.append(MappingIssue(
+                "E603", outermost,
+                f"the factors of `{name}` multiply to {total}, but its bound is {bound}",
+                hint, dim=name))
     fanouts = {f.name: f for f in arch.fanouts}
     for level in mapping.levels:
         for fanout_name in dict.fromkeys(loop.fanout for loop in level.spatial):
             fanout = fanouts.get(fanout_name)
             if fanout is None or fanout.owner != arch.level(level.name).index:
-                reasons.append(f"`{level.name}` has spatial loops for `{fanout_name}`, which "
-                               "is not a fanout directly below it")
+                issues.append(MappingIssue(
+                    "E607", fanout_name, f"`{level.name}` has spatial loops for "
+                    f"`{fanout_name}`, which is not a fanout directly below it"))
                 continue
             allowed = allowed_dims(fanout.dataflow, problem)
             for axis, mesh, dims in (("x", fanout.mesh_x, allowed[0]),
                                      ("y", fanout.mesh_y, allowed[1])):
                 loops = [loop for loop in level.spatial
                          if loop.fanout == fanout_name and loop.axis == axis]
+                for loop in loops:
+                    dim = problem.dims[loop.dim]
+                    if dims is not None and dim not in dims:
+                        issues.append(MappingIssue(
+                            "E604", fanout_name,
+                            f"the dataflow of `{fanout_name}` does not unroll `{dim}` across "
+                            f"{axis.upper()}",
+                            f"allowed on {axis.upper()}: {', '.join(sorted(dims)) or 'none'}",
+                            dim=dim, axis=axis))
                 used = math.prod(loop.factor for loop in loops)
                 if used > mesh:
-                    reasons.append(f"spatial loops across {axis.upper()} of `{fanout_name}` "
-                                   f"need {used} instances, the mesh has {mesh}")
-                for loop in loops:
-                    if dims is not None and problem.dims[loop.dim] not in dims:
-                        reasons.append(
-                            f"the dataflow of `{fanout_name}` does not unroll "
-                            f"`{problem.dims[loop.dim]}` across {axis.upper()} (allowed: "
-                            f"{', '.join(sorted(dims)) or 'none'})")
+                    issues.append(MappingIssue(
+                        "E604", fanout_name,
+                        f"spatial loops across {axis.upper()} of `{fanout_name}` need {used} "
+                        f"instances, the mesh has {mesh}",
+                        f"split the loops so their product is at most {mesh}", axis=axis))
     kept_somewhere: set[str] = set()
     extents = tile_extents(mapping, len(problem.dims))
     for level, arch_level, extent in zip(mapping.levels, arch.levels, extents, strict=True):
         tensors = [t for t in problem.tensors if t.name in level.keep]
         for tensor in tensors:
             if tensor.role not in arch_level.holds:
-                reasons.append(f"`{level.name}` keeps `{tensor.name}`, but it holds only "
-                               f"{', '.join(arch_level.holds)}")
+                issues.append(MappingIssue(
+                    "E606", level.name, f"`{level.name}` cannot keep `{tensor.name}`",
+                    f"it holds only {', '.join(arch_level.holds)}; add the role to its "
+                    "`holds`, or keep the tensor elsewhere"))
         unknown = sorted(level.keep - {t.name for t in problem.tensors})
         if unknown:
-            reasons.append(f"`{level.name}` keeps {', '.join(unknown)}, not tensors of "
-                           f"`{problem.name}`")
+            issues.append(MappingIssue(
+                "E606", level.name, f"`{level.name}` keeps {', '.join(unknown)}, not tensors "
+                f"of `{problem.name}`", f"its tensors: "
+                f"{', '.join(t.name for t in problem.tensors)}"))
         kept_somewhere.update(t.name for t in tensors)
         if arch_level.size_words is None or not tensors:
             continue
@@ -252,14 +277,18 @@ def check_mapping(mapping: Mapping, problem: Problem,
             detail = ", ".join(f"{name} {count}" for name, count in words.items())
             buffering = f" x{arch_level.buffering} buffering" if arch_level.buffering > 1 \
                 else ""
-            reasons.append(
+            issues.append(MappingIssue(
+                "E605", level.name,
                 f"tiles kept at `{level.name}` need {needed} words ({detail}{buffering}), it "
-                f"holds {arch_level.size_words}: {_plural(needed - arch_level.size_words, 'word')}"
-                " over")
+                f"holds {arch_level.size_words}: "
+                f"{_plural(needed - arch_level.size_words, 'word')} over",
+                "move loops to outer levels, or bypass a tensor with `keep`"))
     covered = totals == problem.bounds
     for tensor in problem.tensors:
         if tensor.name not in kept_somewhere:
-            reasons.append(f"no level keeps `{tensor.name}`")
+            issues.append(MappingIssue(
+                "E606", outermost, f"no level keeps `{tensor.name}`",
+                f"keep it at `{outermost}` (the backing store)"))
             continue
         if not covered:
             continue
@@ -267,7 +296,10 @@ def check_mapping(mapping: Mapping, problem: Problem,
         whole = problem.tensor_size(tensor)
         held = tile_words(tensor, extents[outer])
         if held < whole:
-            reasons.append(f"`{mapping.levels[outer].name}` is the outermost level keeping "
-                           f"`{tensor.name}`, so its tile must hold the whole tensor ({whole} "
-                           f"words), not {held}")
-    return tuple(reasons)
+            name = mapping.levels[outer].name
+            issues.append(MappingIssue(
+                "E606", name, f"`{name}` is the outermost level keeping `{tensor.name}`, so "
+                f"its tile must hold the whole tensor ({whole} words), not {held}",
+                f"keep `{tensor.name}` at an outer level, or move loops that index it above "
+                f"`{name}` into it"))
+    return tuple(issues)

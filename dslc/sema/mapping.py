@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dslc.diagnostics.diagnostic import Diagnostic, DiagnosticError, Label, did_you_mean, error
+from dslc.diagnostics.diagnostic import (
+    Diagnostic,
+    DiagnosticError,
+    InternalError,
+    Label,
+    did_you_mean,
+    error,
+)
 from dslc.diagnostics.span import Span
 from dslc.sema.evaluate import EvalContext, EvalError, Scope, as_int, evaluate, fail
 from dslc.spec.accelerator import AcceleratorSpec, FanoutSpec, MemorySpec
@@ -197,9 +204,13 @@ def check_against_problem(decl: ast.MappingDecl, spec: MappingSpec, network: Net
                          "add the role to its `holds`, or keep the tensor elsewhere"))
     if diagnostics:
         return diagnostics
-    from dslc.mapping.check import check_mapping_spec
+    from dslc.mapping.mapping import MappingError, mapping_from_spec, mapping_issues
 
-    for reason in check_mapping_spec(spec, problem, accelerator):
+    try:
+        mapping = mapping_from_spec(spec, problem, accelerator)
+    except MappingError as exc:  # every structural mistake was diagnosed above
+        raise InternalError(f"mapping `{spec.name}`: {exc}") from exc
+    for reason in mapping_issues(mapping, problem, accelerator):
         span = _issue_span(decl, reason.level, reason.dim, reason.axis) or \
             level_spans.get(reason.level, decl.name.span)
         diagnostics.append(error(reason.code, reason.message, span, help=reason.hint))

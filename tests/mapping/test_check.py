@@ -1,13 +1,9 @@
-"""Mapping validity: factor coverage, mesh and dataflow limits, capacity with buffering.
-
-Tile sizes in the assertions are computed by hand from the loop factors (Timeloop's rule:
-a memory's tile spans the loops at that level and below, and the spatial loops below it).
-"""
+"""Dataflow presets derived from tensor roles (validity itself: tests/mapping/test_mapping.py)."""
 
 from __future__ import annotations
 
 from dslc.lower.problem import Problem, Projection, Tensor
-from dslc.mapping.check import allowed_dims, check_mapping_spec, dim_classes
+from dslc.mapping.check import allowed_dims, dim_classes
 from dslc.spec.accelerator import (
     AcceleratorSpec,
     ComputeSpec,
@@ -56,47 +52,6 @@ VALID = mapping(
     MappingLevelSpec(target="PE", spatial_x=loops(("K", 4))),
     MappingLevelSpec(target="RF", temporal=loops(("P", 4), ("R", 3))),
 )
-
-
-def test_valid_mapping_fits() -> None:
-    # BUF tile: K 4 (spatial below), C 2, P 4, R 3 -> weight 4*2*3 = 24, input 2*(4+3-1) = 12,
-    # output 4*4 = 16: 52 words.
-    assert check_mapping_spec(VALID, CONV1D, accelerator(52)) == ()
-
-
-def test_capacity_with_double_buffering() -> None:
-    issues = check_mapping_spec(VALID, CONV1D, accelerator(103, buffering=2))
-    assert [(i.code, i.level) for i in issues] == [("E605", "BUF")]
-    assert "need 104 words, it holds 103" in issues[0].message
-    assert check_mapping_spec(VALID, CONV1D, accelerator(104, buffering=2)) == ()
-
-
-def test_factors_must_cover_bounds() -> None:
-    short = mapping(
-        MappingLevelSpec(target="BUF", temporal=loops(("C", 2))),
-        MappingLevelSpec(target="PE", spatial_x=loops(("K", 4))),
-        MappingLevelSpec(target="RF", temporal=loops(("P", 4), ("R", 3))),
-    )
-    issues = check_mapping_spec(short, CONV1D, accelerator(1000))
-    assert [(i.code, i.message) for i in issues] == [
-        ("E603", "the factors of `P` multiply to 4, but its bound is 8")]
-    assert "`P 2`" in issues[0].hint
-
-
-def test_spatial_beyond_mesh_and_dataflow() -> None:
-    wide = mapping(
-        MappingLevelSpec(target="DRAM", temporal=loops(("P", 1))),
-        MappingLevelSpec(target="PE", spatial_x=loops(("K", 4), ("C", 2))),
-        MappingLevelSpec(target="RF", temporal=loops(("P", 8), ("R", 3))),
-    )
-    issues = check_mapping_spec(wide, CONV1D, accelerator(1000))
-    assert [i.code for i in issues] == ["E604"]
-    assert "need 8 instances, the mesh has 4" in issues[0].message
-    # Output stationary allows only dims that index the output but not the weight (P) on X.
-    os_issues = check_mapping_spec(VALID, CONV1D, accelerator(
-        1000, dataflow=DataflowSpec(preset="output_stationary")))
-    assert [i.code for i in os_issues] == ["E604"]
-    assert "`K`" in os_issues[0].message
 
 
 def test_dataflow_presets_from_roles() -> None:

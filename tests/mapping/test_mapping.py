@@ -15,6 +15,7 @@ from dslc.mapping.mapping import (
     SpatialLoop,
     check_mapping,
     mapping_from_spec,
+    mapping_issues,
     tile_extents,
 )
 from dslc.spec.accelerator import (
@@ -70,6 +71,12 @@ def reasons(mapping_spec: MappingSpec, acc: AcceleratorSpec) -> tuple[str, ...]:
     return check_mapping(mapping_from_spec(mapping_spec, CONV1D, acc), CONV1D, acc)
 
 
+def codes(mapping_spec: MappingSpec, acc: AcceleratorSpec) -> list[tuple[str, str, str]]:
+    """(code, level, hint) of each issue."""
+    found = mapping_issues(mapping_from_spec(mapping_spec, CONV1D, acc), CONV1D, acc)
+    return [(issue.code, issue.level, issue.hint) for issue in found]
+
+
 def test_ir_from_spec() -> None:
     mapping = mapping_from_spec(VALID, CONV1D, accelerator(52))
     assert [lv.name for lv in mapping.levels] == ["DRAM", "BUF", "RF"]
@@ -117,6 +124,8 @@ def test_capacity_with_double_buffering() -> None:
     assert found == ("tiles kept at `BUF` need 104 words (weight 24, input 12, output 16 x2 "
                      "buffering), it holds 103: 1 word over",)
     assert reasons(VALID, accelerator(104, buffering=2)) == ()
+    assert codes(VALID, accelerator(103, buffering=2)) == [
+        ("E605", "BUF", "move loops to outer levels, or bypass a tensor with `keep`")]
     # Bypassing the weights at BUF frees 24 words per copy: (12 + 16) x 2 = 56.
     bypass = spec(*VALID.levels[:1], MappingLevelSpec(target="BUF", temporal=loops(("C", 2)),
                                                       keep=("input", "output")),
@@ -127,7 +136,9 @@ def test_capacity_with_double_buffering() -> None:
 def test_factors_must_cover_bounds() -> None:
     short = spec(*VALID.levels[1:])
     assert reasons(short, accelerator(1000)) == (
-        "the factors of `P` multiply to 4, but its bound is 8; add `P 2` to a level",)
+        "the factors of `P` multiply to 4, but its bound is 8",)
+    assert codes(short, accelerator(1000)) == [
+        ("E603", "DRAM", "add `P 2` to a level (e.g. `DRAM`)")]
 
 
 def test_spatial_beyond_mesh_and_outside_the_dataflow() -> None:
@@ -139,14 +150,19 @@ def test_spatial_beyond_mesh_and_outside_the_dataflow() -> None:
         "spatial loops across X of `PE` need 8 instances, the mesh has 4",)
     # Output stationary allows only dims that index the output but not the weight (P) on X.
     assert reasons(VALID, accelerator(1000, dataflow="output_stationary")) == (
-        "the dataflow of `PE` does not unroll `K` across X (allowed: P)",)
+        "the dataflow of `PE` does not unroll `K` across X",)
+    assert codes(VALID, accelerator(1000, dataflow="output_stationary")) == [
+        ("E604", "PE", "allowed on X: P")]
+    assert [code for code, _, _ in codes(wide, accelerator(1000))] == ["E604"]
 
 
 def test_keep_beyond_holds_and_tensors_kept_nowhere() -> None:
     acc = accelerator(1000, holds=("input", "output"))
     keeps_weight = spec(*VALID.levels[:1], MappingLevelSpec(target="BUF", temporal=loops(
         ("C", 2)), keep=("weight",)), *VALID.levels[2:])
-    assert reasons(keeps_weight, acc) == ("`BUF` keeps `weight`, but it holds only input, output",)
+    assert reasons(keeps_weight, acc) == ("`BUF` cannot keep `weight`",)
+    assert codes(keeps_weight, acc) == [("E606", "BUF", "it holds only input, output; add the "
+                                         "role to its `holds`, or keep the tensor elsewhere")]
     nowhere = spec(MappingLevelSpec(target="DRAM", temporal=loops(("P", 2)), keep=("input",
                                                                                    "output")),
                    *VALID.levels[1:2],
@@ -165,3 +181,4 @@ def test_outermost_keeper_must_hold_the_whole_tensor() -> None:
     assert reasons(no_backing, accelerator(1000)) == (
         "`BUF` is the outermost level keeping `input`, so its tile must hold the whole tensor "
         "(20 words), not 12",)
+    assert [code for code, _, _ in codes(no_backing, accelerator(1000))] == ["E606"]
