@@ -333,8 +333,6 @@ class BatchEvaluator:
         fills = out.fills[..., part]
         updates = out.updates[..., part]
         tiles = np.zeros((nlevels, ntensors, size), dtype=np.int64)
-        covered = np.all(extents[0] == self.bounds[:, None], axis=0)
-        valid = covered & self.static_valid
         for plan in self.plans:
             t = plan.index
             tile = self._words(plan, extents[:nlevels])
@@ -368,19 +366,7 @@ class BatchEvaluator:
                     reads[i, t] = served
                     if position:
                         fills[i, t] = enter[i]
-            if plan.keepers:
-                whole = problem.tensor_size(plan.tensor)
-                valid &= ~covered | (tile[plan.keepers[0]] >= whole)
-
-        for i, level in enumerate(arch.levels):
-            kept = [plan.index for plan in self.plans if i in plan.keepers]
-            if level.size_words is not None and kept:
-                valid &= np.sum(tiles[i, kept], axis=0) * level.buffering <= level.size_words
-        for f, fanout in enumerate(self.fanouts):
-            valid &= np.prod(sx[f], axis=0) <= fanout.mesh_x
-            valid &= np.prod(sy[f], axis=0) <= fanout.mesh_y
-            valid &= ~np.any((sx[f] > 1) & ~self.allowed[f, 0][:, None], axis=0)
-            valid &= ~np.any((sy[f] > 1) & ~self.allowed[f, 1][:, None], axis=0)
+        valid = self._valid(extents, tiles, sx, sy)
 
         cycles = compute_cycles.copy()
         level_reads = reads.sum(axis=1)
@@ -422,6 +408,43 @@ class BatchEvaluator:
         out.compute_cycles[part] = compute_cycles
         out.utilized_instances[..., part] = utilized
         out.compute_energy_pj[part] = compute_energy
+
+    def fits(self, batch: MappingBatch) -> BoolArray:
+        """[B] the `valid` of `evaluate` without counting anything: factor coverage, meshes,
+        dataflow, holds, backing stores and capacity. The mapper prunes with it before
+        evaluating (a few numpy operations per level and tensor)."""
+        ft, sx, sy = batch.temporal_factors, batch.spatial_x, batch.spatial_y
+        nlevels, size = self.nlevels, batch.size
+        spatial = np.ones_like(ft)
+        for f, fanout in enumerate(self.fanouts):
+            spatial[fanout.owner] *= sx[f] * sy[f]
+        extents = np.ones((nlevels + 1, self.ndims, size), dtype=np.int64)
+        for i in range(nlevels - 1, -1, -1):
+            extents[i] = extents[i + 1] * ft[i] * spatial[i]
+        tiles = np.zeros((nlevels, len(self.plans), size), dtype=np.int64)
+        for plan in self.plans:
+            tiles[:, plan.index] = self._words(plan, extents[:nlevels])
+        return self._valid(extents, tiles, sx, sy)
+
+    def _valid(self, extents: IntArray, tiles: IntArray, sx: IntArray,
+               sy: IntArray) -> BoolArray:
+        """[B] validity from the tile extents [L+1, D, B] and tile words [L, T, B]."""
+        covered = np.all(extents[0] == self.bounds[:, None], axis=0)
+        valid: BoolArray = covered & self.static_valid
+        for plan in self.plans:
+            if plan.keepers:
+                whole = self.problem.tensor_size(plan.tensor)
+                valid &= ~covered | (tiles[plan.keepers[0], plan.index] >= whole)
+        for i, level in enumerate(self.arch.levels):
+            kept = [plan.index for plan in self.plans if i in plan.keepers]
+            if level.size_words is not None and kept:
+                valid &= np.sum(tiles[i, kept], axis=0) * level.buffering <= level.size_words
+        for f, fanout in enumerate(self.fanouts):
+            valid &= np.prod(sx[f], axis=0) <= fanout.mesh_x
+            valid &= np.prod(sy[f], axis=0) <= fanout.mesh_y
+            valid &= ~np.any((sx[f] > 1) & ~self.allowed[f, 0][:, None], axis=0)
+            valid &= ~np.any((sy[f] > 1) & ~self.allowed[f, 1][:, None], axis=0)
+        return valid
 
     def _entries(self, plan: _TensorPlan, tile: IntArray, extents: IntArray,
                  loops: _Slots) -> list[IntArray]:

@@ -195,7 +195,8 @@ def test_a_batch_of_many_mappings_row_by_row(first: Case, data: st.DataObject) -
 @given(cases(), st.data())
 def test_batched_validity_matches_the_reasons(case: Case, data: st.DataObject) -> None:
     # Shrink capacities, meshes and dataflows at random: the batched `valid` flag is True
-    # exactly when check_mapping finds no reason, and valid mappings still cost the same.
+    # exactly when check_mapping finds no reason (and `fits` says the same), and valid
+    # mappings still cost the same.
     hierarchy: list[MemorySpec | FanoutSpec] = []
     for component in case.accelerator.hierarchy:
         if isinstance(component, MemorySpec):
@@ -210,8 +211,11 @@ def test_batched_validity_matches_the_reasons(case: Case, data: st.DataObject) -
                                         ["free", "weight_stationary", "output_stationary"]))))
     acc = case.accelerator.model_copy(update={"hierarchy": tuple(hierarchy)})
     batch, keep = encode([case.mapping], case.problem, acc)
-    result = BatchEvaluator(case.problem, acc, keep).evaluate(batch)
+    evaluator = BatchEvaluator(case.problem, acc, keep)
+    result = evaluator.evaluate(batch)
     reasons = check_mapping(case.mapping, case.problem, acc)
     assert bool(result.valid[0]) == (reasons == ()), reasons
+    # The mapper's pruning check agrees with the full evaluation.
+    assert bool(evaluator.fits(batch)[0]) == bool(result.valid[0])
     if not reasons:
         assert result.energy_pj[0] == evaluate(case.problem, acc, case.mapping).energy_pj
