@@ -10,7 +10,8 @@ diagnostics (or `DiagnosticError`), never as an unexplained exception.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,12 @@ from dslc.diagnostics.diagnostic import (
     Diagnostic,
     DiagnosticError,
     InternalError,
+    did_you_mean,
     sorted_diagnostics,
 )
+from dslc.lower.problem import Problem
+from dslc.mapper.network import MapCache, NetworkMapResult
+from dslc.mapper.search import MapperOptions, MapResult
 from dslc.sema.loader import load
 from dslc.sema.program import (
     Program,
@@ -124,6 +129,98 @@ def evaluate(path: str | Path, mapping: str) -> Cost:
     if problem is None:  # elaboration rejects a layer without a loop nest
         raise InternalError(f"mapping `{mapping}` names `{spec.layer}`, which has no loop nest")
     return evaluate_mapping(problem, accelerator, spec)
+
+
+@dataclass(frozen=True, slots=True)
+class LayerMapping:
+    """`map_layer`'s answer: the search result with the problem and accelerator it is for."""
+
+    result: MapResult
+    problem: Problem
+    accelerator: AcceleratorSpec
+
+
+def map_layer(path: str | Path, network: str, layer: str, accelerator: str, *,
+              options: MapperOptions | None = None, batch: int = 1,
+              network_point: dict[str, ParamValue] | Point | None = None,
+              accelerator_point: dict[str, ParamValue] | Point | None = None) -> LayerMapping:
+    """The best mapping of one layer of a spec file's network on one of its accelerators.
+
+    Raises DiagnosticError for a file with errors, KeyError (with the known names) for an
+    unknown network, layer or accelerator, NoValidMappingError when nothing fits."""
+    from dslc.lower.lower import lower_network
+    from dslc.mapper import map_problem
+
+    program = _program_or_raise(path)
+    for kind, name, table in (("network", network, program.networks),
+                              ("accelerator", accelerator, program.accelerators)):
+        if name not in table:
+            raise KeyError(f"no {kind} `{name}` in {path} ({kind}s: "
+                           f"{', '.join(sorted(table)) or 'none'})")
+    network_spec = load_network(path, network, network_point)
+    accelerator_spec = load_accelerator(path, accelerator, accelerator_point)
+    lowered = lower_network(network_spec, batch=batch)
+    problem = lowered.problem(layer) if layer in {x.name for x in lowered.layers} else None
+    if problem is None:
+        mac_layers = [x.name for x in lowered.layers if x.problem is not None]
+        raise KeyError(f"`{network}` has no layer `{layer}` with MACs "
+                       f"({did_you_mean(layer, mac_layers) or 'layers: ' + ', '.join(mac_layers)})")
+    return LayerMapping(map_problem(problem, accelerator_spec, options), problem,
+                        accelerator_spec)
+
+
+@dataclass(frozen=True, slots=True)
+class DesignRun:
+    """`run`'s answer for a co-design of one network and one accelerator."""
+
+    codesign: str
+    result: NetworkMapResult
+    problems: dict[str, Problem]
+    """Problems by key (for dim names in reports)."""
+    options: MapperOptions
+
+
+def codesign_names(path: str | Path) -> tuple[str, ...]:
+    """The co-design requests of a spec file, sorted."""
+    return tuple(sorted(_program_or_raise(path).codesigns))
+
+
+def run(path: str | Path, codesign: str | None = None, *,
+        progress: Callable[[int, int, str], None] | None = None,
+        cache: MapCache | None = None) -> DesignRun:
+    """Run a co-design request of one network and one accelerator: map every layer.
+
+    Raises DiagnosticError for a file with errors, KeyError for an unknown or ambiguous
+    request, ValueError for a request over spaces (the co-design planner's job)."""
+    from dslc.lower.lower import lower_network
+    from dslc.mapper import MapperOptions, map_network
+
+    program = _program_or_raise(path)
+    names = sorted(program.codesigns)
+    if codesign is None:
+        if len(names) != 1:
+            raise KeyError(f"{path} has {len(names)} co-design requests; name one "
+                           f"({', '.join(names) or 'none'})")
+        codesign = names[0]
+    if codesign not in program.codesigns:
+        raise KeyError(f"no co-design `{codesign}` in {path} ({', '.join(names) or 'none'})")
+    spec = program.codesigns[codesign]
+    sizes = [program.networks[n].size for n in spec.networks] + \
+        [program.accelerators[a].size for a in spec.accelerators]
+    if len(spec.networks) != 1 or len(spec.accelerators) != 1 or any(s != 1 for s in sizes):
+        raise ValueError(f"co-design `{codesign}` searches {math.prod(sizes)} designs; "
+                         "searching spaces needs the co-design planner, which this version "
+                         "does not have yet (a request of one network and one accelerator "
+                         "runs)")
+    objective = spec.objective.text if spec.objective.text in ("energy", "latency", "edp") \
+        else "edp"
+    options = MapperOptions.from_spec(spec.mapper, objective)
+    network = load_network(path, spec.networks[0])
+    accelerator = load_accelerator(path, spec.accelerators[0])
+    lowered = lower_network(network, batch=spec.batch)
+    result = map_network(lowered, accelerator, options, cache=cache, progress=progress)
+    problems = {key: shared.problem for key, shared in lowered.distinct().items()}
+    return DesignRun(codesign, result, problems, options)
 
 
 def dump_spec(path: str | Path) -> dict[str, Any]:

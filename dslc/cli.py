@@ -137,6 +137,125 @@ def eval_command(
         console.print(render_cost(cost, per_instance=console.width >= 150))
 
 
+def _usage_error(message: str) -> typer.Exit:
+    console.print(f"error: {message}", style="bold red", markup=False)
+    return typer.Exit(2)
+
+
+@app.command(name="map")
+def map_command(
+    file: Annotated[Path, typer.Argument(help="spec file")],
+    network: Annotated[str, typer.Option("--network", "-n", help="network name")],
+    layer: Annotated[str, typer.Option("--layer", "-l", help="layer name, e.g. layer1.0.a")],
+    accelerator: Annotated[str, typer.Option("--accelerator", "-a", help="accelerator name")],
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="output format")
+                      ] = OutputFormat.table,
+    search: Annotated[str, typer.Option(help="auto, exhaustive, heuristic or random")
+                      ] = "auto",
+    budget: Annotated[int, typer.Option(help="mappings evaluated by the heuristic")] = 5000,
+    objective: Annotated[str, typer.Option(help="energy, latency or edp")] = "edp",
+    seed: Annotated[int, typer.Option(help="random seed")] = 1,
+    batch: Annotated[int, typer.Option(help="batch size N")] = 1,
+) -> None:
+    """Find the best mapping of one layer on one accelerator."""
+    from dslc.mapper import (
+        MapperOptions,
+        NoValidMappingError,
+        format_loop_nest,
+        map_result_to_json,
+        mapping_to_cd,
+    )
+    from dslc.report.cost import render_cost
+
+    try:
+        options = MapperOptions(search=search, budget=budget, objective=objective, seed=seed)
+    except ValueError as exc:
+        raise _usage_error(str(exc)) from None
+    try:
+        found = api.map_layer(file, network, layer, accelerator, options=options, batch=batch)
+    except DiagnosticError as exc:
+        _print_diagnostics(list(exc.diagnostics), Format.full, 1)
+        raise typer.Exit(1) from None
+    except KeyError as exc:
+        raise _usage_error(exc.args[0]) from None
+    except NoValidMappingError as exc:
+        console.print(f"error: no mapping of `{layer}` fits `{accelerator}`:",
+                      style="bold red", markup=False)
+        for reason in exc.reasons:
+            console.print(f"  - {reason}", markup=False)
+        raise typer.Exit(1) from None
+    result, problem = found.result, found.problem
+    if format is OutputFormat.json:
+        console.print(api.to_json(map_result_to_json(result, problem)), markup=False)
+        return
+    console.print(f"searched {result.evaluated:,} of {result.mapspace_size:,} mappings "
+                  f"({result.search})", markup=False)
+    console.print(render_cost(result.cost, per_instance=console.width >= 150))
+    console.print()
+    console.print(format_loop_nest(result.mapping, problem), markup=False)
+    console.print()
+    console.print(mapping_to_cd(result.mapping, problem, found.accelerator,
+                                f"best_{layer.replace('.', '_')}", f"{network}.{layer}"),
+                  markup=False)
+
+
+@app.command(name="run")
+def run_command(
+    file: Annotated[Path, typer.Argument(help="spec file")],
+    codesign: Annotated[str | None, typer.Option("--codesign", "-c",
+                                                 help="co-design request (default: the only one)")
+                        ] = None,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="output format")
+                      ] = OutputFormat.table,
+    out: Annotated[Path | None, typer.Option("--out", "-o",
+                                             help="directory for result.json and layers.csv")
+                   ] = None,
+) -> None:
+    """Run a co-design request: map every layer of the network on the accelerator."""
+    import csv
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from dslc.mapper import NoValidMappingError, network_result_to_json
+    from dslc.report.run import CSV_COLUMNS, render_run, run_csv_rows
+
+    quiet = format is OutputFormat.json
+    try:
+        with Progress(TextColumn("mapping {task.description}"), BarColumn(),
+                      MofNCompleteColumn(), console=console, transient=True,
+                      disable=quiet) as bar:
+            task = bar.add_task("layers", total=None)
+
+            def progress(done: int, total: int, layer: str) -> None:
+                bar.update(task, completed=done, total=total, description=layer)
+
+            design = api.run(file, codesign, progress=progress)
+    except DiagnosticError as exc:
+        _print_diagnostics(list(exc.diagnostics), Format.full, 1)
+        raise typer.Exit(1) from None
+    except (KeyError, ValueError) as exc:
+        if isinstance(exc, NoValidMappingError):
+            console.print(f"error: {exc}", style="bold red", markup=False)
+            raise typer.Exit(1) from None
+        raise _usage_error(str(exc.args[0])) from None
+    data = network_result_to_json(design.result, design.problems)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        stable = network_result_to_json(design.result, design.problems, timings=False)
+        (out / "result.json").write_text(api.to_json(stable) + "\n")
+        with (out / "layers.csv").open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(CSV_COLUMNS)
+            writer.writerows(run_csv_rows(design.result, design.problems))
+    if quiet:
+        console.print(api.to_json(data), markup=False)
+        return
+    console.print(render_run(design.result, design.problems, design.codesign,
+                             design.options.objective))
+    if out is not None:
+        console.print(f"wrote {out / 'result.json'} and {out / 'layers.csv'}", markup=False)
+
+
 def main() -> None:
     """Entry point: run the app, turning unexpected exceptions into a bug report."""
     try:

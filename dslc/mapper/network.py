@@ -1,0 +1,166 @@
+"""Mapping every layer of a network onto one accelerator: `map_network -> NetworkMapResult`.
+
+In: a `LoweredNetwork`, an accelerator and `MapperOptions`; optionally a `MapCache` shared
+across calls and a progress callback. Out: per MAC layer (network order) the best mapping
+and cost and the layer's lower bounds, and the network totals. Each distinct problem (same
+canonical key) is searched once per accelerator and options; the cache keeps results across
+networks (a co-design maps many networks that share layers). Layers without MACs (pooling,
+elementwise) are not mapped: their data movement is reported by the lowering.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from dslc.cost.estimate import ArchModel, resolve_energies
+from dslc.lower.lower import LoweredNetwork
+from dslc.lower.problem import Problem, Tensor
+from dslc.mapper.search import MapperOptions, MapResult, map_problem
+from dslc.spec.accelerator import AcceleratorSpec
+
+Progress = Callable[[int, int, str], None]
+"""Called after each distinct problem: (done, total, layer name)."""
+
+
+def accelerator_key(arch: ArchModel) -> str:
+    """A digest of everything about an accelerator that can change a mapping's cost."""
+    return hashlib.sha256(arch.spec.model_dump_json().encode()).hexdigest()[:16]
+
+
+@dataclass(slots=True)
+class MapCache:
+    """Search results by (problem key, accelerator key, options)."""
+
+    results: dict[tuple[str, str, MapperOptions], MapResult] = field(default_factory=dict)
+    hits: int = 0
+    misses: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LayerMapResult:
+    """One MAC layer: its search result (shared by identical layers) and its lower bounds."""
+
+    name: str
+    problem_key: str
+    result: MapResult
+    bound_cycles: int
+    """MACs / MAC units, rounded up: no mapping is faster."""
+    bound_energy_pj: float
+    """Every tensor moved once at the outermost memory, plus the MAC energy."""
+    shared_with: str
+    """The layer whose search this result came from (itself when it came first)."""
+
+    @property
+    def energy_pj(self) -> float:
+        return self.result.cost.energy_pj
+
+    @property
+    def cycles(self) -> int:
+        return self.result.cost.cycles
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkMapResult:
+    """A network mapped on one accelerator."""
+
+    network: str
+    accelerator: str
+    clock_hz: float
+    area_mm2: float
+    layers: tuple[LayerMapResult, ...]
+    distinct: int
+    """Distinct problems searched (or found in the cache)."""
+    search_seconds: float
+
+    @property
+    def energy_pj(self) -> float:
+        return math.fsum(layer.energy_pj for layer in self.layers)
+
+    @property
+    def cycles(self) -> int:
+        return sum(layer.cycles for layer in self.layers)
+
+    @property
+    def latency_s(self) -> float:
+        return self.cycles / self.clock_hz
+
+    @property
+    def edp(self) -> float:
+        """Energy-delay product in pJ*s."""
+        return self.energy_pj * self.latency_s
+
+
+def touched_words(problem: Problem, tensor: Tensor) -> int:
+    """Distinct elements of a tensor the loop nest touches (a strided 1x1 convolution skips
+    rows of its input; the bounding box would count them)."""
+    words = 1
+    for axis in tensor.axes:
+        if len(axis.terms) == 1:
+            words *= problem.bounds[axis.terms[0][0]]
+        elif len(axis.terms) == 2:
+            (d1, c1), (d2, c2) = axis.terms
+            f1, f2 = problem.bounds[d1], problem.bounds[d2]
+            w1, w2 = abs(c1), abs(c2)
+            g = math.gcd(w1, w2)
+            # Distinct sums i w1 + j w2: the equal sums form chains (as in the multicast count).
+            words *= f1 * f2 - max(0, f1 - w2 // g) * max(0, f2 - w1 // g)
+        else:
+            values = {0}
+            for d, coef in axis.terms:
+                values = {v + coef * i for v in values for i in range(problem.bounds[d])}
+            words *= len(values)
+    return words
+
+
+def lower_bounds(problem: Problem, arch: ArchModel) -> tuple[int, float]:
+    """(compute-bound cycles, compulsory-traffic energy in pJ) of a problem: MACs over every
+    MAC unit; every touched word read (inputs, weights) or written (outputs) once at the
+    outermost memory holding it, at its per-word energy, plus the MAC energy."""
+    cycles = -(-problem.macs // arch.compute.instances)
+    energy = problem.macs * arch.compute.energy_pj
+    for tensor in problem.tensors:
+        level = next((lv for lv in arch.levels if tensor.role in lv.holds), arch.levels[0])
+        per_word = (level.update_energy_pj if tensor.role == "output"
+                    else level.read_energy_pj) / level.block_words
+        energy += touched_words(problem, tensor) * per_word
+    return cycles, energy
+
+
+def map_network(lowered: LoweredNetwork, accelerator: AcceleratorSpec | ArchModel,
+                options: MapperOptions | None = None, *, cache: MapCache | None = None,
+                progress: Progress | None = None) -> NetworkMapResult:
+    """Map every MAC layer of `lowered` (each distinct problem once; see module doc)."""
+    options = options or MapperOptions()
+    arch = accelerator if isinstance(accelerator, ArchModel) else resolve_energies(accelerator)
+    cache = cache if cache is not None else MapCache()
+    arch_key = accelerator_key(arch)
+    start = time.perf_counter()
+    distinct = lowered.distinct()
+    results: dict[str, tuple[MapResult, str]] = {}
+    for done, (key, shared) in enumerate(distinct.items(), start=1):
+        entry = (key, arch_key, options)
+        found = cache.results.get(entry)
+        if found is None:
+            cache.misses += 1
+            found = map_problem(shared.problem, arch, options)
+            cache.results[entry] = found
+        else:
+            cache.hits += 1
+        results[key] = (found, shared.layers[0])
+        if progress is not None:
+            progress(done, len(distinct), shared.layers[0])
+    layers = []
+    for layer in lowered.layers:
+        if layer.problem is None:
+            continue
+        result, first = results[layer.problem.key]
+        bound_cycles, bound_energy = lower_bounds(layer.problem, arch)
+        layers.append(LayerMapResult(layer.name, layer.problem.key, result, bound_cycles,
+                                     bound_energy, first))
+    area = layers[0].result.cost.area_mm2 if layers else 0.0
+    return NetworkMapResult(lowered.network, arch.name, arch.clock_hz, area, tuple(layers),
+                            len(distinct), time.perf_counter() - start)

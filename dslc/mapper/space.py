@@ -1,0 +1,390 @@
+"""The map space of one problem on one accelerator: what the mapper chooses from.
+
+In: a `Problem` and an `ArchModel`. Out: a `MapSpace` that counts its size exactly,
+samples candidates, perturbs them (the heuristic's moves), enumerates them all (exhaustive
+search), and turns a chosen candidate into the `Mapping` IR. It does not evaluate costs
+(dslc.cost.batched) nor decide what is best (dslc.mapper.search).
+
+A candidate is two integer arrays, batch last like the cost model's:
+- `factors [S, D, B]`: the factor of dim d in slot s. The slots are one temporal slot per
+  memory level (outermost first), then one spatial slot per fanout axis whose mesh extent is
+  above 1 (fanouts in hierarchy order, X before Y). A dim's factors multiply to its bound
+  (perfect factorisation); a slot the dataflow does not allow for a dim holds 1.
+- `orders [L, D, B]`: per memory level, the dims of its temporal loops outer to inner.
+
+Keep sets (bypass) are chosen per search pass (the batched model shares them per batch):
+`keep_choices` lists them, the memories' `holds` first.
+
+Equivalences pruned, each exact for the cost model (docs/design/mapper.md argues each):
+1. loops of factor 1 are not loops: only the relative order of real loops counts;
+2. the order of the innermost memory's loops is irrelevant (no level below it refills);
+3. two adjacent loops of a level whose dims index the same tensors, each only through
+   single-dim axes, may be swapped: only the order with the lower dim first is kept.
+The size counts factorisations allowed by the dataflow and the meshes, times distinct loop
+orders, times keep sets; capacity is not counted (it is pruned before evaluation).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from dslc.cost.batched import MappingBatch
+from dslc.cost.estimate import ArchModel
+from dslc.lower.problem import Problem
+from dslc.mapping.check import allowed_dims
+from dslc.mapping.mapping import LevelMapping, Loop, Mapping, SpatialLoop
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """Where a factor of a dim can go: a memory level's temporal loops or a fanout axis."""
+
+    level: int
+    """The memory level whose mapping entry holds the loop (a fanout's owner)."""
+    fanout: int
+    """Index of the fanout in `ArchModel.fanouts`; -1 for a temporal slot."""
+    axis: Literal["x", "y", ""]
+    extent: int
+    """Mesh extent of a spatial slot (0 for temporal slots: unbounded)."""
+
+    @property
+    def spatial(self) -> bool:
+        return self.fanout >= 0
+
+
+def prime_factors(n: int) -> tuple[int, ...]:
+    """Prime factors with multiplicity, ascending (1 has none)."""
+    found = []
+    p = 2
+    while p * p <= n:
+        while n % p == 0:
+            found.append(p)
+            n //= p
+        p += 1
+    if n > 1:
+        found.append(n)
+    return tuple(found)
+
+
+def ordered_splits(n: int, slots: int) -> list[tuple[int, ...]]:
+    """Every way to write n as an ordered product of `slots` factors."""
+    if slots == 1:
+        return [(n,)]
+    out: list[tuple[int, ...]] = []
+    for first in range(1, n + 1):
+        if n % first == 0:
+            out.extend((first, *rest) for rest in ordered_splits(n // first, slots - 1))
+    return out
+
+
+def order_classes(problem: Problem) -> tuple[int, ...]:
+    """Per dim, a class id: dims of one class (size > 1) index the same tensors, each only
+    through single-dim axes, so adjacent loops of one class commute (equivalence 3)."""
+    signatures: list[tuple[object, ...]] = []
+    for d in range(len(problem.dims)):
+        uses = []
+        simple = True
+        for t, tensor in enumerate(problem.tensors):
+            for a, axis in enumerate(tensor.axes):
+                if any(dim == d for dim, _ in axis.terms):
+                    uses.append((t, a))
+                    if len(axis.terms) > 1:
+                        simple = False
+        tensors = tuple(sorted({t for t, _ in uses}))
+        signatures.append((tensors,) if simple else ("unique", d))
+    ids: dict[tuple[object, ...], int] = {}
+    return tuple(ids.setdefault(sig, len(ids)) for sig in signatures)
+
+
+@cache
+def distinct_orders(classes: tuple[int, ...]) -> int:
+    """Distinct orders of loops whose dims have these class ids (one entry per loop, in dim
+    order): permutations in which adjacent loops of one class keep their dim order."""
+    count = 0
+    for perm in itertools.permutations(range(len(classes))):
+        if all(not (classes[a] == classes[b] and a > b) for a, b in itertools.pairwise(perm)):
+            count += 1
+    return count
+
+
+def canonical_orders(dims: tuple[int, ...], classes: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """The distinct orders (outer to inner) of the real loops `dims` (ascending)."""
+    return [perm for perm in itertools.permutations(dims)
+            if all(not (classes[a] == classes[b] and a > b) for a, b in itertools.pairwise(perm))]
+
+
+class MapSpace:
+    """Factorisations, loop orders and keep sets of one problem on one accelerator."""
+
+    def __init__(self, problem: Problem, arch: ArchModel, *, bypass: bool = True) -> None:
+        self.problem = problem
+        self.arch = arch
+        self.nlevels = len(arch.levels)
+        self.ndims = len(problem.dims)
+        slots = [Slot(i, -1, "", 0) for i in range(self.nlevels)]
+        for f, fanout in enumerate(arch.fanouts):
+            for axis, extent in (("x", fanout.mesh_x), ("y", fanout.mesh_y)):
+                if extent > 1:
+                    slots.append(Slot(fanout.owner, f, "x" if axis == "x" else "y", extent))
+        self.slots = tuple(slots)
+        allowed: list[tuple[int, ...]] = []
+        for name in problem.dims:
+            ok = []
+            for s, slot in enumerate(self.slots):
+                if not slot.spatial:
+                    ok.append(s)
+                    continue
+                dims = allowed_dims(arch.fanouts[slot.fanout].dataflow, problem)[
+                    0 if slot.axis == "x" else 1]
+                if dims is None or name in dims:
+                    ok.append(s)
+            allowed.append(tuple(ok))
+        self.allowed = tuple(allowed)
+        self.splits = tuple(self._splits(d) for d in range(self.ndims))
+        self.classes = order_classes(problem)
+        self.keep_choices = self._keep_choices(bypass)
+        self.spatial_slots = tuple(s for s, slot in enumerate(self.slots) if slot.spatial)
+        self._primes = self._prime_table()
+
+    # -- construction ------------------------------------------------------------------
+
+    def _splits(self, d: int) -> IntArray:
+        """[n, S] every factorisation of dim d over its allowed slots within the meshes."""
+        allowed = self.allowed[d]
+        rows = []
+        for split in ordered_splits(self.problem.bounds[d], len(allowed)):
+            row = [1] * len(self.slots)
+            for s, factor in zip(allowed, split, strict=True):
+                row[s] = factor
+            if all(row[s] <= slot.extent for s, slot in enumerate(self.slots) if slot.spatial):
+                rows.append(row)
+        return np.array(rows, dtype=np.int64).reshape(-1, len(self.slots))
+
+    def _keep_choices(self, bypass: bool) -> tuple[tuple[frozenset[str], ...], ...]:
+        """Keep sets per level: the `holds` of each memory first; with bypass, every subset
+        of what an inner memory holds (each tensor still kept somewhere; the outermost memory
+        keeps all it holds). At most 64 choices: beyond that, single bypasses only."""
+        tensors = self.problem.tensors
+        default = tuple(frozenset(t.name for t in tensors if t.role in level.holds)
+                        for level in self.arch.levels)
+        if not bypass:
+            return (default,)
+        options = [[default[0]]]
+        for i in range(1, self.nlevels):
+            names = sorted(default[i])
+            options.append([frozenset(c) for r in range(len(names), -1, -1)
+                            for c in itertools.combinations(names, r)])
+        everything = {t.name for t in tensors}
+        choices: list[tuple[frozenset[str], ...]] = []
+        if math.prod(len(o) for o in options) <= 64:
+            for combo in itertools.product(*options):
+                if set().union(*combo) >= everything and combo not in choices:
+                    choices.append(combo)
+        else:
+            choices.append(default)
+            for i in range(1, self.nlevels):
+                for name in sorted(default[i]):
+                    combo = tuple(k - {name} if j == i else k for j, k in enumerate(default))
+                    if set().union(*combo) >= everything:
+                        choices.append(combo)
+        if default in choices:
+            choices.remove(default)
+        return (default, *choices)
+
+    def _prime_table(self) -> IntArray:
+        """[V+1, P] the distinct primes of each value up to the largest bound (0-padded)."""
+        top = max(self.problem.bounds)
+        primes = [sorted(set(prime_factors(v))) for v in range(top + 1)]
+        width = max(1, max(len(p) for p in primes))
+        table = np.zeros((top + 1, width), dtype=np.int64)
+        for v, ps in enumerate(primes):
+            table[v, :len(ps)] = ps
+        return table
+
+    # -- size ----------------------------------------------------------------------------
+
+    def size(self) -> int:
+        """Factorisations within the dataflow and meshes x distinct loop orders x keep sets
+        (exact; capacity is not counted)."""
+        ordered_levels = self.nlevels - 1  # the innermost level's order is irrelevant
+        nspatial = len(self.spatial_slots)
+        State = tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]
+        states: dict[State, int] = {(tuple(() for _ in range(ordered_levels)),
+                                     tuple(1 for _ in range(nspatial))): 1}
+        for d in range(self.ndims):
+            signatures: dict[tuple[tuple[bool, ...], tuple[int, ...]], int] = {}
+            for row in self.splits[d]:
+                mask = tuple(bool(row[i] > 1) for i in range(ordered_levels))
+                spatial = tuple(int(row[s]) for s in self.spatial_slots)
+                signatures[(mask, spatial)] = signatures.get((mask, spatial), 0) + 1
+            grown: dict[State, int] = {}
+            for (levels, products), count in states.items():
+                for (mask, spatial), ways in signatures.items():
+                    new_products = tuple(a * b for a, b in zip(products, spatial, strict=True))
+                    if any(p > self.slots[s].extent
+                           for p, s in zip(new_products, self.spatial_slots, strict=True)):
+                        continue
+                    new_levels = tuple((*lv, self.classes[d]) if m else lv
+                                       for lv, m in zip(levels, mask, strict=True))
+                    key = (new_levels, new_products)
+                    grown[key] = grown.get(key, 0) + count * ways
+            states = grown
+        total = 0
+        for (levels, _), count in states.items():
+            total += count * math.prod(distinct_orders(lv) for lv in levels)
+        return total * len(self.keep_choices)
+
+    # -- candidates ----------------------------------------------------------------------
+
+    def batch(self, factors: IntArray, orders: IntArray) -> MappingBatch:
+        """The cost model's arrays for candidates."""
+        nfanouts = len(self.arch.fanouts)
+        size = factors.shape[-1]
+        sx = np.ones((nfanouts, self.ndims, size), dtype=np.int64)
+        sy = np.ones_like(sx)
+        for s in self.spatial_slots:
+            slot = self.slots[s]
+            (sx if slot.axis == "x" else sy)[slot.fanout] = factors[s]
+        return MappingBatch(np.ascontiguousarray(factors[:self.nlevels]), orders, sx, sy)
+
+    def within_meshes(self, factors: IntArray) -> BoolArray:
+        """[B] whether each fanout axis's spatial product fits its mesh extent."""
+        ok = np.ones(factors.shape[-1], dtype=np.bool_)
+        for s in self.spatial_slots:
+            ok &= np.prod(factors[s], axis=0) <= self.slots[s].extent
+        return ok
+
+    def random_orders(self, rng: np.random.Generator, size: int) -> IntArray:
+        """[L, D, B] uniformly random loop orders."""
+        keys = rng.random((self.nlevels, self.ndims, size))
+        return np.argsort(keys, axis=1).astype(np.int64)
+
+    def sample(self, rng: np.random.Generator, size: int, *, outer: bool = False
+               ) -> tuple[IntArray, IntArray]:
+        """Uniformly random factorisations (per dim) and orders. With `outer`, every
+        temporal factor moves to the outermost level (tiles as small as they can be: the
+        seeds the local search grows from)."""
+        factors = np.empty((len(self.slots), self.ndims, size), dtype=np.int64)
+        for d, splits in enumerate(self.splits):
+            picks = rng.integers(0, len(splits), size)
+            factors[:, d, :] = splits[picks].T
+        if outer:
+            temporal = np.prod(factors[:self.nlevels], axis=0)
+            factors[:self.nlevels] = 1
+            factors[0] = temporal
+        return factors, self.random_orders(rng, size)
+
+    def neighbours(self, rng: np.random.Generator, factors: IntArray, orders: IntArray,
+                   size: int) -> tuple[IntArray, IntArray]:
+        """`size` candidates, each one or two moves from a random parent: a prime factor of
+        a dim moved to another allowed slot, or two loops of a level swapped."""
+        parents = rng.integers(0, factors.shape[-1], size)
+        child_f = factors[:, :, parents].copy()
+        child_o = orders[:, :, parents].copy()
+        columns = np.arange(size)
+        for _ in range(2):
+            moving = rng.random(size) < 0.7
+            # Factor move: pick a dim, a source slot holding a factor > 1, a prime of it and a
+            # destination slot the dim may use; rejected draws leave the child unchanged.
+            d = rng.integers(0, self.ndims, size)
+            source = rng.integers(0, len(self.slots), size)
+            dest = rng.integers(0, len(self.slots), size)
+            value = child_f[source, d, columns]
+            allowed = np.zeros((self.ndims, len(self.slots)), dtype=np.bool_)
+            for dim, slots in enumerate(self.allowed):
+                allowed[dim, list(slots)] = True
+            primes = self._primes[np.minimum(value, len(self._primes) - 1)]
+            nprimes = np.maximum(1, np.count_nonzero(primes, axis=1))
+            prime = primes[columns, rng.integers(0, 1 << 30, size) % nprimes]
+            ok = moving & (value > 1) & (dest != source) & allowed[d, dest] & (prime > 0)
+            rows = columns[ok]
+            child_f[source[ok], d[ok], rows] //= prime[ok]
+            child_f[dest[ok], d[ok], rows] *= prime[ok]
+            # Order move: swap two positions of one level's order.
+            swapping = ~moving
+            level = rng.integers(0, self.nlevels, size)
+            a = rng.integers(0, self.ndims, size)
+            b = rng.integers(0, self.ndims, size)
+            rows = columns[swapping]
+            first = child_o[level[swapping], a[swapping], rows].copy()
+            child_o[level[swapping], a[swapping], rows] = child_o[level[swapping], b[swapping],
+                                                                  rows]
+            child_o[level[swapping], b[swapping], rows] = first
+        return child_f, child_o
+
+    def canonical(self, factors: IntArray, orders: IntArray) -> IntArray:
+        """[B, K] one row per candidate, equal for candidates equivalent under rules 1-2
+        (factors, and the rank of each real loop in its level's order; the innermost
+        level's order is dropped)."""
+        ordered = self.nlevels - 1
+        real = np.take_along_axis(factors[:ordered], orders[:ordered], axis=1) > 1
+        rank = np.where(real, np.cumsum(real, axis=1), 0)
+        # Back from loop positions to dims: the rank of dim d's loop at each level.
+        by_dim = np.zeros_like(rank)
+        np.put_along_axis(by_dim, orders[:ordered], rank, axis=1)
+        size = factors.shape[-1]
+        rows: IntArray = np.concatenate([factors.reshape(-1, size),
+                                         by_dim.reshape(-1, size)], axis=0).T
+        return rows
+
+    def enumerate(self, keep_index: int = 0, chunk: int = 1 << 16
+                  ) -> Iterator[tuple[IntArray, IntArray]]:
+        """Every candidate (up to equivalences 1-3), in chunks; capacity is not checked."""
+        del keep_index  # keep sets are chosen by the caller; the factors do not depend on it
+        counts = [len(s) for s in self.splits]
+        total = math.prod(counts)
+        ordered = self.nlevels - 1
+        for start in range(0, total, chunk):
+            index = np.arange(start, min(total, start + chunk))
+            picks = np.unravel_index(index, counts)
+            factors = np.stack([self.splits[d][picks[d]].T for d in range(self.ndims)], axis=1)
+            factors = factors[:, :, self.within_meshes(factors)]
+            if factors.shape[-1] == 0:
+                continue
+            masks = factors[:ordered] > 1  # [ordered, D, B]
+            keys = np.packbits(masks.reshape(-1, factors.shape[-1]).T, axis=1)
+            _, group_of = np.unique(keys, axis=0, return_inverse=True)
+            group_of = group_of.reshape(-1)
+            for group in range(int(group_of.max()) + 1):
+                members = factors[:, :, group_of == group]
+                mask = masks[:, :, np.flatnonzero(group_of == group)[0]]
+                per_level = []
+                for level in range(ordered):
+                    dims = tuple(int(d) for d in np.flatnonzero(mask[level]))
+                    rest = [d for d in range(self.ndims) if d not in dims]
+                    per_level.append([(*order, *rest)
+                                      for order in canonical_orders(dims, self.classes)])
+                combos = list(itertools.product(*per_level))
+                identity = tuple(range(self.ndims))
+                order_rows = np.array([[*combo, identity] for combo in combos],
+                                      dtype=np.int64).reshape(len(combos), self.nlevels,
+                                                              self.ndims)
+                n = members.shape[-1]
+                yield (np.repeat(members, len(combos), axis=2),
+                       np.tile(order_rows.transpose(1, 2, 0), (1, 1, n)))
+
+    def to_mapping(self, factors: IntArray, orders: IntArray,
+                   keep: tuple[frozenset[str], ...]) -> Mapping:
+        """The `Mapping` IR of one candidate (`factors [S, D]`, `orders [L, D]`)."""
+        levels = []
+        for i in range(self.nlevels):
+            temporal = tuple(Loop(int(d), int(factors[i, d])) for d in orders[i]
+                             if factors[i, d] > 1)
+            spatial = tuple(SpatialLoop(d, int(factors[s, d]),
+                                        self.arch.fanouts[self.slots[s].fanout].name,
+                                        "x" if self.slots[s].axis == "x" else "y")
+                            for s in self.spatial_slots if self.slots[s].level == i
+                            for d in range(self.ndims) if factors[s, d] > 1)
+            levels.append(LevelMapping(self.arch.levels[i].name, temporal, spatial, keep[i]))
+        return Mapping(tuple(levels))
