@@ -10,9 +10,10 @@ Strategies: `exhaustive` evaluates every candidate of the map space (up to its e
 equivalences); `heuristic` is a seeded local search: seeds with every temporal factor at the
 outermost level (always within capacity) and random spatial unrollings, plus random
 samples, then rounds of moves (a prime factor to another slot, two loops swapped) from the
-best few, restarting from fresh samples when it stalls; then every other keep set (bypass)
-is tried on the best mappings and searched further if it wins. `random` evaluates random
-samples only. `auto` is exhaustive when the space is within the budget, else heuristic.
+best few, restarting from fresh samples when it stalls, on half the budget; then every other
+keep set (bypass) is ranked on the best mappings and fresh seeds, and the best few keep sets
+share the rest. `random` evaluates random samples only. `auto` is exhaustive when the space
+is within the budget, else heuristic.
 It does not map whole networks (dslc.mapper.network) nor print.
 """
 
@@ -48,6 +49,8 @@ SEARCHES = ("auto", "exhaustive", "heuristic", "random")
 POPULATION = 16
 """Parents kept between rounds of the local search."""
 ROUND = 1024
+KEEP_SETS_REFINED = 6
+"""Keep sets (after the memories' own) searched further by the heuristic."""
 """Candidates generated per round (before pruning)."""
 
 
@@ -189,29 +192,37 @@ class _Search:
     def heuristic(self) -> None:
         budget = self.options.budget
         keeps = len(self.space.keep_choices)
-        # A share of the budget for trying the other keep sets at the end.
-        main = budget if keeps == 1 else max(budget * 3 // 4, budget - 64 * (keeps - 1))
+        # Half the budget (all of it without bypass choices) on what the memories hold.
+        main = budget if keeps == 1 else budget // 2
         top_f, top_o, _ = self._refine(self._seed(0, main), 0, main)
-        if keeps == 1 or self.best.factors is None:
+        if keeps == 1 or top_f.shape[-1] == 0:
             return
+        # Every other keep set on the best tilings, then the most promising keep sets
+        # searched further with equal shares of what is left.
         results = []
         for keep in range(1, keeps):
-            if self.evaluated >= budget:
-                break
             factors, orders, scores = self.run_batch(top_f, top_o, keep, dedupe=False)
+            seeds = self._seed(keep, budget, size=ROUND // 4)
+            factors, orders, scores = self._select([factors, seeds[0]], [orders, seeds[1]],
+                                                   [scores, seeds[2]])
             if np.isfinite(scores).any():
                 results.append((float(scores.min()), keep, factors, orders, scores))
         results.sort(key=lambda r: (r[0], r[1]))
-        for _, keep, factors, orders, scores in results[:2]:
-            if self.evaluated >= budget:
+        chosen = results[:KEEP_SETS_REFINED]
+        for position, (_, keep, factors, orders, scores) in enumerate(chosen):
+            share = (budget - self.evaluated) // (len(chosen) - position)
+            if share <= 0:
                 break
-            self._refine(self._select([factors], [orders], [scores]), keep, budget)
+            self._refine(self._select([factors], [orders], [scores]), keep,
+                         self.evaluated + share)
 
-    def _seed(self, keep: int, budget: int) -> tuple[IntArray, IntArray, FloatArray]:
-        """Evaluate the seeds; return the best few as the first population."""
+    def _seed(self, keep: int, budget: int, size: int = ROUND
+              ) -> tuple[IntArray, IntArray, FloatArray]:
+        """Evaluate `size` seeds with every temporal factor outermost and `size` random
+        samples; return the best few as the first population."""
         pool_f, pool_o, pool_s = [], [], []
-        outer_f, outer_o = self.space.sample(self.rng, ROUND, outer=True)
-        sample_f, sample_o = self.space.sample(self.rng, ROUND)
+        outer_f, outer_o = self.space.sample(self.rng, size, outer=True)
+        sample_f, sample_o = self.space.sample(self.rng, size)
         for factors, orders in ((outer_f, outer_o), (sample_f, sample_o)):
             if self.evaluated >= budget:
                 break
@@ -225,6 +236,12 @@ class _Search:
     def _select(pool_f: list[IntArray], pool_o: list[IntArray], pool_s: list[FloatArray]
                 ) -> tuple[IntArray, IntArray, FloatArray]:
         """The POPULATION best valid candidates of the pool (ties: pool order)."""
+        parts = [i for i, f in enumerate(pool_f) if f.shape[-1]]
+        if not parts:
+            return np.empty((0, 0, 0), np.int64), np.empty((0, 0, 0), np.int64), np.empty(0)
+        pool_f = [pool_f[i] for i in parts]
+        pool_o = [pool_o[i] for i in parts]
+        pool_s = [pool_s[i] for i in parts]
         factors = np.concatenate(pool_f, axis=2)
         orders = np.concatenate(pool_o, axis=2)
         scores = np.concatenate(pool_s)
@@ -238,25 +255,33 @@ class _Search:
         """Local search from `population` until the budget is spent or 100 rounds pass;
         returns the last population."""
         factors, orders, scores = population
+        elite = population
         best = self.best.score
         stalls = 0
         for _ in range(100):
             if self.evaluated >= budget:
                 break
             if factors.shape[-1] == 0 or stalls >= 4:
-                # Stalled (or nothing valid yet): restart from fresh seeds, keeping the best.
-                factors, orders, scores = self._seed(keep, budget)
+                # Stalled (or nothing valid yet): restart from fresh seeds; the elite keeps
+                # the best seen so far.
+                seeds = self._seed(keep, budget)
                 stalls = 0
-                if factors.shape[-1] == 0:
-                    continue
+                if seeds[0].shape[-1] == 0:
+                    if factors.shape[-1] == 0:
+                        continue
+                    stalls = 0
+                else:
+                    factors, orders, scores = seeds
             child_f, child_o = self.space.neighbours(self.rng, factors, orders, ROUND)
             f, o, s = self.run_batch(child_f, child_o, keep)
             factors, orders, scores = self._select([factors, f], [orders, o], [scores, s])
+            elite = self._select([elite[0], f], [elite[1], o], [elite[2], s])
             if self.best.score < best:
                 best = self.best.score
                 stalls = 0
             else:
                 stalls += 1
+        factors, orders, scores = elite
         return factors, orders, scores
 
 

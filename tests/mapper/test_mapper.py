@@ -1,0 +1,278 @@
+"""The mapper: map-space size by hand, exact pruning (exhaustive equals brute force over
+every loop order with the scalar model), heuristic quality and determinism, the reasons when
+nothing fits, the layer cache, lower bounds, and the mapping block round trip."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dslc import api
+from dslc.cost.estimate import resolve_energies
+from dslc.cost.model import evaluate
+from dslc.lower.lower import lower_network
+from dslc.lower.problem import Problem, Projection, Tensor
+from dslc.mapper import (
+    MapperOptions,
+    NoValidMappingError,
+    format_loop_nest,
+    lower_bounds,
+    map_network,
+    map_problem,
+    mapping_to_cd,
+    mapping_to_json,
+)
+from dslc.mapper.network import MapCache, touched_words
+from dslc.mapper.space import MapSpace, distinct_orders, order_classes, ordered_splits
+from dslc.mapping.mapping import LevelMapping, Loop, Mapping, SpatialLoop, check_mapping
+from dslc.spec.accelerator import (
+    AcceleratorSpec,
+    ComputeSpec,
+    DataflowSpec,
+    FanoutSpec,
+    MemorySpec,
+)
+
+
+def axis(*terms: tuple[int, int]) -> Projection:
+    return Projection(tuple(sorted(terms)))
+
+
+def matmul(m: int, n: int, k: int) -> Problem:
+    return Problem("mm", ("M", "N", "K"), (m, n, k), (
+        Tensor("A", "input", (axis((0, 1)), axis((2, 1)))),
+        Tensor("B", "weight", (axis((2, 1)), axis((1, 1)))),
+        Tensor("O", "output", (axis((0, 1)), axis((1, 1))))), op="matmul")
+
+
+def conv1d(k: int, p: int, r: int) -> Problem:
+    """O[k, p] += W[k, r] * I[p + r] (dims K P R)."""
+    return Problem("conv1d", ("K", "P", "R"), (k, p, r), (
+        Tensor("weight", "weight", (axis((0, 1)), axis((2, 1)))),
+        Tensor("input", "input", (axis((1, 1), (2, 1)),)),
+        Tensor("output", "output", (axis((0, 1)), axis((1, 1))))), op="conv")
+
+
+def memory(name: str, words: int | None, read: float, **extra: object) -> MemorySpec:
+    return MemorySpec(name=name, size_bits=None if words is None else 16 * words, word_bits=16,
+                      width_bits=16, read_energy_pj=read, write_energy_pj=read,
+                      leakage_pj_per_cycle=0.0, area_um2=0.0, **extra)  # type: ignore[arg-type]
+
+
+def accelerator(*levels: MemorySpec | FanoutSpec) -> AcceleratorSpec:
+    return AcceleratorSpec(name="acc", word_bits=16, clock_hz=1e9, hierarchy=levels,
+                           compute=ComputeSpec(name="MAC", word_bits=16, energy_pj=1.0,
+                                               area_um2=0.0))
+
+
+TWO_LEVEL = accelerator(memory("DRAM", None, 100.0), memory("RF", 64, 1.0))
+THREE_LEVEL = accelerator(
+    memory("DRAM", None, 200.0), memory("BUF", 24, 6.0),
+    FanoutSpec(name="PE", mesh_x=2, mesh_y=1, dataflow=DataflowSpec(preset="free")),
+    memory("RF", 6, 1.0))
+
+
+def test_ordered_splits_and_distinct_orders() -> None:
+    assert ordered_splits(12, 2) == [(1, 12), (2, 6), (3, 4), (4, 3), (6, 2), (12, 1)]
+    assert len(ordered_splits(8, 3)) == 10  # C(3 + 2, 2) placements of three 2s
+    assert distinct_orders((0, 1, 2)) == 6
+    # Two loops of one class: of their 2 relative orders only the sorted one counts when
+    # adjacent; with a third loop between them both survive: 6 - 2 = 4.
+    assert distinct_orders((0, 0, 1)) == 4
+
+
+def test_map_space_size_by_hand() -> None:
+    # M = N = K = 2 on DRAM > RF: each dim's 2 goes to DRAM or RF (2^3 = 8 tilings). Only
+    # DRAM's order matters (the RF is innermost); with j loops at DRAM there are j! orders:
+    # 1 + 3*1 + 3*2 + 1*6 = 16. Keep sets: the RF may keep any subset of A, B, O (DRAM keeps
+    # all), 8 choices: 128 in all.
+    arch = resolve_energies(TWO_LEVEL)
+    assert MapSpace(matmul(2, 2, 2), arch, bypass=False).size() == 16
+    space = MapSpace(matmul(2, 2, 2), arch)
+    assert len(space.keep_choices) == 8
+    assert space.size() == 128
+    # The enumeration yields exactly the counted candidates, all distinct.
+    candidates = list(space.enumerate())
+    factors = np.concatenate([f for f, _ in candidates], axis=2)
+    orders = np.concatenate([o for _, o in candidates], axis=2)
+    assert factors.shape[-1] == 16
+    assert len(np.unique(space.canonical(factors, orders), axis=0)) == 16
+
+
+def test_same_class_dims_commute() -> None:
+    # A batched matmul O[b, h, m] += A[b, h, m, k] * B[b, h, k]: B and H index every tensor
+    # through single-dim axes, so they form one class.
+    problem = Problem("bmm", ("B", "H", "M", "K"), (2, 2, 2, 2), (
+        Tensor("A", "input", (axis((0, 1)), axis((1, 1)), axis((2, 1)), axis((3, 1)))),
+        Tensor("W", "weight", (axis((0, 1)), axis((1, 1)), axis((3, 1)))),
+        Tensor("O", "output", (axis((0, 1)), axis((1, 1)), axis((2, 1))))), op="einsum")
+    classes = order_classes(problem)
+    assert classes[0] == classes[1] and len(set(classes)) == 3
+    # And the rule is exact: swapping adjacent B and H loops at DRAM does not change a cost.
+    def at_dram(*dims: int) -> Mapping:
+        return Mapping((LevelMapping("DRAM", tuple(Loop(d, 2) for d in dims), (),
+                                     frozenset({"A", "W", "O"})),
+                        LevelMapping("RF", (), (), frozenset({"A", "W", "O"}))))
+    costs = {evaluate(problem, TWO_LEVEL, at_dram(*order)).energy_pj
+             for order in ((2, 0, 1, 3), (2, 1, 0, 3))}
+    assert len(costs) == 1
+
+
+def brute_force_best(problem: Problem, acc: AcceleratorSpec) -> float:
+    """The least EDP over every tiling, every loop order at every level (no pruning at all)
+    and every keep set, with the scalar model."""
+    arch = resolve_energies(acc)
+    space = MapSpace(problem, arch)
+    best = math.inf
+    ndims = len(problem.dims)
+    for picks in itertools.product(*(range(len(s)) for s in space.splits)):
+        factors = np.stack([space.splits[d][p] for d, p in enumerate(picks)], axis=1)
+        if not space.within_meshes(factors[:, :, None])[0]:
+            continue
+        for orders in itertools.product(itertools.permutations(range(ndims)),
+                                        repeat=space.nlevels):
+            for keep in space.keep_choices:
+                mapping = space.to_mapping(factors, np.array(orders), keep)
+                if check_mapping(mapping, problem, arch):
+                    continue
+                cost = evaluate(problem, arch, mapping, check=False)
+                best = min(best, cost.energy_pj * cost.cycles)
+    return best
+
+
+def test_exhaustive_equals_brute_force_over_every_order() -> None:
+    # conv1d K=2, P=4, R=3 on DRAM > 24-word BUF > 2 PEs > 6-word RF: the pruned exhaustive
+    # search finds the same optimum as trying every order of every level unpruned.
+    problem = conv1d(2, 4, 3)
+    found = map_problem(problem, THREE_LEVEL, MapperOptions(search="exhaustive"))
+    assert found.cost.energy_pj * found.cost.cycles == brute_force_best(problem, THREE_LEVEL)
+    assert found.search == "exhaustive"
+    assert check_mapping(found.mapping, problem, THREE_LEVEL) == ()
+
+
+def test_capacity_pruning_never_evaluates_a_tile_that_does_not_fit() -> None:
+    problem = conv1d(2, 4, 3)
+    arch = resolve_energies(THREE_LEVEL)
+    space = MapSpace(problem, arch, bypass=False)
+    total = sum(f.shape[-1] for f, _ in space.enumerate())
+    found = map_problem(problem, arch, MapperOptions(search="exhaustive", bypass=False))
+    from dslc.cost.batched import BatchEvaluator
+    evaluator = BatchEvaluator(problem, arch, space.keep_choices[0])
+    fitting = sum(int(evaluator.fits(space.batch(f, o)).sum()) for f, o in space.enumerate())
+    assert found.evaluated == fitting < total
+
+
+def test_heuristic_is_near_exhaustive_and_deterministic() -> None:
+    problem = conv1d(4, 8, 3)
+    exhaustive = map_problem(problem, THREE_LEVEL, MapperOptions(search="exhaustive"))
+    options = MapperOptions(search="heuristic", budget=10_000, seed=7)
+    first = map_problem(problem, THREE_LEVEL, options)
+    second = map_problem(problem, THREE_LEVEL, options)
+    assert first == second
+    edp = [r.cost.energy_pj * r.cost.cycles for r in (exhaustive, first)]
+    assert edp[1] <= edp[0] * 1.01
+    assert first.evaluated <= 10_000 + 2 * 1024  # the budget, overshot by at most a round
+    assert first.evaluated < exhaustive.evaluated
+
+
+def test_no_valid_mapping_says_which_tensor_does_not_fit() -> None:
+    tiny = accelerator(memory("DRAM", None, 100.0), memory("RF", 2, 1.0))
+    with pytest.raises(NoValidMappingError) as error:
+        map_problem(matmul(2, 2, 2), tiny, MapperOptions(bypass=False))
+    assert error.value.reasons == (
+        "tiles kept at `RF` need 3 words (A 1, B 1, O 1), it holds 2: 1 word over",)
+
+
+def test_lower_bounds_and_touched_words() -> None:
+    # A stride-2 1x1 conv over P = 4 touches inputs 0, 2, 4, 6: 4 words, not the 7 of the
+    # bounding box; a stride-1 3-tap conv over P = 4 touches 6.
+    strided = Problem("s", ("P", "R"), (4, 1), (
+        Tensor("weight", "weight", (axis((1, 1)),)),
+        Tensor("input", "input", (axis((0, 2), (1, 1)),)),
+        Tensor("output", "output", (axis((0, 1)),))), op="conv")
+    assert touched_words(strided, strided.tensors[1]) == 4
+    assert touched_words(conv1d(1, 4, 3), conv1d(1, 4, 3).tensors[1]) == 6
+    # matmul 2x2x2 on DRAM (100 pJ per word) with one MAC unit: 8 cycles; A, B, O (4 words
+    # each) once at DRAM: 12 x 100 pJ, plus 8 MACs x 1 pJ.
+    cycles, energy = lower_bounds(matmul(2, 2, 2), resolve_energies(TWO_LEVEL))
+    assert (cycles, energy) == (8, 1208.0)
+    best = map_problem(matmul(2, 2, 2), TWO_LEVEL, MapperOptions(objective="energy"))
+    assert best.cost.energy_pj >= energy and best.cost.cycles >= cycles
+
+
+NETWORK = """
+network twin {
+    input x: [8, 8, 8]
+    layer a = conv(x, out = 8, kernel = 3, pad = 1)
+    layer b = conv(a, out = 8, kernel = 3, pad = 1)
+    layer c = conv(b, out = 4, kernel = 1)
+}
+accelerator small {
+    word = 16b
+    clock = 1GHz
+    memory DRAM { read = 100pJ, write = 100pJ }
+    memory GLB  { size = 4KiB }
+    fanout PE   { mesh = 4 x 2, dataflow = weight_stationary }
+    memory RF   { size = 32 words }
+    compute MAC { energy = 1pJ }
+}
+"""
+
+
+@pytest.fixture
+def twin(tmp_path: Path) -> Path:
+    path = tmp_path / "twin.cd"
+    path.write_text(NETWORK)
+    return path
+
+
+def test_identical_layers_are_searched_once_and_cached(twin: Path) -> None:
+    lowered = lower_network(api.load_network(twin, "twin"), batch=1)
+    acc = api.load_accelerator(twin, "small")
+    cache = MapCache()
+    options = MapperOptions(budget=500)
+    first = map_network(lowered, acc, options, cache=cache)
+    # a and b are the same 3x3 conv (K = C = 8, P = Q = 8): 2 distinct problems.
+    assert (cache.misses, cache.hits, first.distinct) == (2, 0, 2)
+    assert [layer.shared_with for layer in first.layers] == ["a", "a", "c"]
+    again = map_network(lowered, acc, options, cache=cache)
+    assert (cache.misses, cache.hits) == (2, 2)
+    assert again.energy_pj == first.energy_pj == math.fsum(
+        layer.energy_pj for layer in first.layers)
+    assert first.edp == first.energy_pj * first.cycles / 1e9
+
+
+def test_mapping_block_round_trip(twin: Path, tmp_path: Path) -> None:
+    found = api.map_layer(twin, "twin", "a", "small", options=MapperOptions(budget=500))
+    block = mapping_to_cd(found.result.mapping, found.problem, found.accelerator, "best",
+                          "twin.a")
+    spec = tmp_path / "round.cd"
+    spec.write_text(NETWORK + "\n" + block + "\n")
+    assert api.lint([spec]).ok, block
+    assert api.evaluate(spec, "best") == found.result.cost
+    data = mapping_to_json(found.result.mapping, found.problem)
+    assert [level["name"] for level in data["levels"]] == ["DRAM", "GLB", "RF"]
+    nest = format_loop_nest(found.result.mapping, found.problem)
+    assert nest.splitlines()[0] == "# DRAM keeps " + ", ".join(data["levels"][0]["keeps"])
+
+
+def test_loop_nest_text() -> None:
+    problem = conv1d(2, 4, 3)
+    mapping = Mapping((
+        LevelMapping("DRAM", (Loop(0, 2),), (), frozenset({"weight", "input", "output"})),
+        LevelMapping("BUF", (Loop(1, 2),), (SpatialLoop(1, 2, "PE", "x"),),
+                     frozenset({"weight", "input", "output"})),
+        LevelMapping("RF", (Loop(2, 3),), (), frozenset({"weight"}))))
+    assert format_loop_nest(mapping, problem) == "\n".join([
+        "# DRAM keeps weight, input, output",
+        "for k0 in [0, 2):",
+        "  # BUF keeps weight, input, output",
+        "  for p0 in [0, 2):",
+        "    parallel_for p1 in [0, 2):  # PE X",
+        "      # RF keeps weight",
+        "      for r0 in [0, 3):",
+        "        conv MAC"])
