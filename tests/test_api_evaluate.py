@@ -131,3 +131,53 @@ def test_eyeriss_row_stationary_example() -> None:
     # 14 x 12 PEs all used; 115,605,504 MACs over 168 PEs = 688,128 cycles, no stalls.
     assert cost.compute.utilized_instances == 168
     assert cost.cycles == 115_605_504 // 168 == 688_128
+
+
+TWIN = """
+network twin {
+    input x: [8, 8, 8]
+    layer a = conv(x, out = 8, kernel = 3, pad = 1)
+    layer b = conv(a, out = 8, kernel = 3, pad = 1)
+}
+accelerator small {
+    word = 16b
+    clock = 1GHz
+    memory DRAM { read = 100pJ, write = 100pJ }
+    memory GLB  { size = 4KiB }
+    fanout PE   { mesh = 4 x 2, dataflow = weight_stationary }
+    memory RF   { size = 32 words }
+    compute MAC { energy = 1pJ }
+}
+codesign one {
+    networks = twin
+    accelerators = small
+    objective = minimize energy
+    mapper { search = heuristic, budget = 400, seed = 3 }
+}
+"""
+
+
+def test_map_and_run_cli(tmp_path: Path) -> None:
+    spec = tmp_path / "twin.cd"
+    spec.write_text(TWIN)
+    mapped = runner.invoke(cli.app, ["map", str(spec), "-n", "twin", "-l", "a", "-a", "small",
+                                     "--budget", "400", "--format", "json"])
+    assert mapped.exit_code == 0, mapped.output
+    data = json.loads(mapped.output)
+    assert data["macs"] == 8 * 8 * 8 * 8 * 9 and data["evaluated"] > 0
+    assert [level["name"] for level in data["mapping"]["levels"]] == ["DRAM", "GLB", "RF"]
+    out = tmp_path / "out"
+    ran = runner.invoke(cli.app, ["run", str(spec), "--format", "json", "--out", str(out)])
+    assert ran.exit_code == 0, ran.output
+    result = json.loads(ran.output)
+    assert [layer["name"] for layer in result["layers"]] == ["a", "b"]
+    assert result["layers"][1]["shared_with"] == "a"
+    assert result["energy_pj"] == math.fsum(layer["energy_pj"] for layer in result["layers"])
+    for layer in result["layers"]:
+        assert layer["energy_pj"] >= layer["bound_energy_pj"]
+        assert layer["cycles"] >= layer["bound_cycles"] == 8 * 8 * 8 * 8 * 9 // 8
+    saved = json.loads((out / "result.json").read_text())
+    assert "search_seconds" not in saved and saved["layers"] == result["layers"]
+    assert (out / "layers.csv").read_text().splitlines()[0].startswith("layer,problem_key")
+    unknown = runner.invoke(cli.app, ["map", str(spec), "-n", "twin", "-l", "zz", "-a", "small"])
+    assert unknown.exit_code == 2 and "no layer `zz`" in unknown.output

@@ -1,0 +1,69 @@
+"""Benchmark: batched cost-model throughput and whole-network mapping time.
+
+Run: `python benchmarks/bench_mapper.py` (one core; prints a table). Figures go in
+docs/performance.md. Throughput: random valid-or-not mappings of ResNet-18's layer1 3x3
+conv on simple_ws_16x16 (DRAM > GLB > 16x16 PEs > RF), scalar vs batched in one run.
+Network time: ResNet-18 and MobileNetV2 on three shipped accelerators, default options.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from dslc import api
+from dslc.cost.batched import BatchEvaluator
+from dslc.cost.estimate import resolve_energies
+from dslc.cost.model import evaluate
+from dslc.lower.lower import lower_network
+from dslc.mapper import MapperOptions, map_network
+from dslc.mapper.space import MapSpace
+
+SPECS = "specs"
+
+
+def throughput() -> None:
+    net = api.load_network(f"{SPECS}/networks/resnet18.cd", "resnet18")
+    arch = resolve_energies(api.load_accelerator(f"{SPECS}/accelerators/simple_ws_16x16.cd",
+                                                 "simple_ws_16x16"))
+    problem = lower_network(net, batch=1).problem("layer1.0.a")
+    assert problem is not None
+    space = MapSpace(problem, arch, bypass=False)
+    rng = np.random.default_rng(1)
+    factors, orders = space.sample(rng, 1 << 18)
+    batch = space.batch(factors, orders)
+    evaluator = BatchEvaluator(problem, arch, space.keep_choices[0])
+    evaluator.evaluate(batch)  # warm up
+    runs = []
+    for _ in range(5):
+        start = time.perf_counter()
+        evaluator.evaluate(batch)
+        runs.append(time.perf_counter() - start)
+    batched = batch.size / sorted(runs)[len(runs) // 2]
+    mappings = [space.to_mapping(factors[:, :, b], orders[:, :, b], space.keep_choices[0])
+                for b in range(200)]
+    start = time.perf_counter()
+    for mapping in mappings:
+        evaluate(problem, arch, mapping, check=False)
+    scalar = len(mappings) / (time.perf_counter() - start)
+    print(f"cost model, {problem.name} on {arch.name}: batched {batched:,.0f} mappings/s, "
+          f"scalar {scalar:,.0f} mappings/s, ratio {batched / scalar:,.0f}x")
+
+
+def networks() -> None:
+    print(f"{'network':14s} {'accelerator':18s} {'layers':>6s} {'distinct':>8s} "
+          f"{'seconds':>8s} {'s/distinct':>10s} {'energy mJ':>10s} {'cycles':>12s}")
+    for network in ("resnet18", "mobilenet_v2"):
+        lowered = lower_network(api.load_network(f"{SPECS}/networks/{network}.cd", network), 1)
+        for accel in ("simple_ws_16x16", "eyeriss_like", "tpu_like"):
+            acc = api.load_accelerator(f"{SPECS}/accelerators/{accel}.cd", accel)
+            result = map_network(lowered, acc, MapperOptions())
+            print(f"{network:14s} {accel:18s} {len(result.layers):6d} {result.distinct:8d} "
+                  f"{result.search_seconds:8.2f} {result.search_seconds / result.distinct:10.3f} "
+                  f"{result.energy_pj / 1e9:10.3f} {result.cycles:12,d}")
+
+
+if __name__ == "__main__":
+    throughput()
+    networks()
