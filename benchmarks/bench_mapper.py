@@ -31,7 +31,7 @@ def throughput() -> None:
     assert problem is not None
     space = MapSpace(problem, arch, bypass=False)
     rng = np.random.default_rng(1)
-    factors, orders = space.sample(rng, 1 << 18)
+    factors, orders = space.sample(rng, 1 << 16)
     batch = space.batch(factors, orders)
     evaluator = BatchEvaluator(problem, arch, space.keep_choices[0])
     evaluator.evaluate(batch)  # warm up
@@ -61,7 +61,7 @@ def networks() -> None:
             result = map_network(lowered, acc, MapperOptions())
             print(f"{network:14s} {accel:18s} {len(result.layers):6d} {result.distinct:8d} "
                   f"{result.search_seconds:8.2f} {result.search_seconds / result.distinct:10.3f} "
-                  f"{result.energy_pj / 1e9:10.3f} {result.cycles:12,d}")
+                  f"{result.energy_pj / 1e9:10.3f} {result.cycles:12,d}", flush=True)
 
 
 if __name__ == "__main__":

@@ -118,6 +118,19 @@ def distinct_orders(classes: tuple[int, ...]) -> int:
     return count
 
 
+def _fold(level: tuple[tuple[int, ...], int]) -> tuple[tuple[int, ...], int]:
+    """Close the class in progress: add its loop count to the sorted finished sizes."""
+    done, current = level
+    return (tuple(sorted((*done, current))) if current else done, 0)
+
+
+@cache
+def _orders_of_sizes(sizes: tuple[int, ...]) -> int:
+    """`distinct_orders` of loops whose classes have these sizes: the count depends only on
+    the sizes (renaming dims within a class, or classes, maps valid orders to valid orders)."""
+    return distinct_orders(tuple(c for c, size in enumerate(sizes) for _ in range(size)))
+
+
 def canonical_orders(dims: tuple[int, ...], classes: tuple[int, ...]) -> list[tuple[int, ...]]:
     """The distinct orders (outer to inner) of the real loops `dims` (ascending)."""
     return [perm for perm in itertools.permutations(dims)
@@ -216,13 +229,24 @@ class MapSpace:
 
     def size(self) -> int:
         """Factorisations within the dataflow and meshes x distinct loop orders x keep sets
-        (exact; capacity is not counted)."""
+        (exact; capacity is not counted).
+
+        A dynamic programme over dims, grouped by order class: the distinct orders of a
+        level's loops depend only on how many loops each class has there, so a level's state
+        is the sorted sizes of its finished classes plus the count of the class in progress,
+        and the spatial state is the product of the factors on each mesh axis so far."""
+        if len(set(self.classes)) == self.ndims:
+            return self._size_distinct_classes() * len(self.keep_choices)
         ordered_levels = self.nlevels - 1  # the innermost level's order is irrelevant
         nspatial = len(self.spatial_slots)
-        State = tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]
-        states: dict[State, int] = {(tuple(() for _ in range(ordered_levels)),
+        LevelState = tuple[tuple[int, ...], int]
+        State = tuple[tuple[LevelState, ...], tuple[int, ...]]
+        empty: LevelState = ((), 0)
+        states: dict[State, int] = {(tuple(empty for _ in range(ordered_levels)),
                                      tuple(1 for _ in range(nspatial))): 1}
-        for d in range(self.ndims):
+        dims = sorted(range(self.ndims), key=lambda d: (self.classes[d], d))
+        for position, d in enumerate(dims):
+            first_of_class = position == 0 or self.classes[dims[position - 1]] != self.classes[d]
             signatures: dict[tuple[tuple[bool, ...], tuple[int, ...]], int] = {}
             for row in self.splits[d]:
                 mask = tuple(bool(row[i] > 1) for i in range(ordered_levels))
@@ -230,20 +254,70 @@ class MapSpace:
                 signatures[(mask, spatial)] = signatures.get((mask, spatial), 0) + 1
             grown: dict[State, int] = {}
             for (levels, products), count in states.items():
+                if first_of_class:
+                    levels = tuple(_fold(level) for level in levels)
                 for (mask, spatial), ways in signatures.items():
                     new_products = tuple(a * b for a, b in zip(products, spatial, strict=True))
                     if any(p > self.slots[s].extent
                            for p, s in zip(new_products, self.spatial_slots, strict=True)):
                         continue
-                    new_levels = tuple((*lv, self.classes[d]) if m else lv
-                                       for lv, m in zip(levels, mask, strict=True))
+                    new_levels = tuple((done, current + 1) if m else (done, current)
+                                       for (done, current), m in zip(levels, mask, strict=True))
                     key = (new_levels, new_products)
                     grown[key] = grown.get(key, 0) + count * ways
             states = grown
         total = 0
         for (levels, _), count in states.items():
-            total += count * math.prod(distinct_orders(lv) for lv in levels)
+            total += count * math.prod(_orders_of_sizes(_fold(level)[0]) for level in levels)
         return total * len(self.keep_choices)
+
+    def _signatures(self, d: int) -> dict[tuple[int, ...], dict[tuple[int, ...], int]]:
+        """Dim d's splits counted by spatial part, then by which ordered levels get a loop."""
+        ordered_levels = self.nlevels - 1
+        groups: dict[tuple[int, ...], dict[tuple[int, ...], int]] = {}
+        for row in self.splits[d]:
+            spatial = tuple(int(row[s]) for s in self.spatial_slots)
+            mask = tuple(int(row[i] > 1) for i in range(ordered_levels))
+            masks = groups.setdefault(spatial, {})
+            masks[mask] = masks.get(mask, 0) + 1
+        return groups
+
+    def _size_distinct_classes(self) -> int:
+        """`size` without keep sets when no two dims share an order class (convolutions):
+        a level with k loops then has k! orders, so a level's state is just k and the
+        programme runs over dense arrays of loop counts, one per spatial state. Counted in
+        float64: exact below 2^53, the nearest double above."""
+        ordered_levels = self.nlevels - 1
+        shape = (self.ndims + 1,) * ordered_levels
+        start = np.zeros(shape)
+        start[(0,) * ordered_levels] = 1.0
+        states: dict[tuple[int, ...], npt.NDArray[np.float64]] = {
+            tuple(1 for _ in self.spatial_slots): start}
+        extents = [self.slots[s].extent for s in self.spatial_slots]
+        for d in range(self.ndims):
+            groups = self._signatures(d)
+            grown: dict[tuple[int, ...], npt.NDArray[np.float64]] = {}
+            for products, counts in states.items():
+                for spatial, masks in groups.items():
+                    new_products = tuple(a * b for a, b in zip(products, spatial, strict=True))
+                    if any(p > e for p, e in zip(new_products, extents, strict=True)):
+                        continue
+                    target = grown.get(new_products)
+                    if target is None:
+                        target = grown[new_products] = np.zeros(shape)
+                    for mask, ways in masks.items():
+                        into = tuple(slice(1, None) if m else slice(None) for m in mask)
+                        source = tuple(slice(0, -1) if m else slice(None) for m in mask)
+                        target[into] += ways * counts[source]
+            states = grown
+        orders = np.ones(shape)
+        factorials = np.array([math.factorial(k) for k in range(self.ndims + 1)], dtype=float)
+        for level in range(ordered_levels):
+            view = [1] * ordered_levels
+            view[level] = self.ndims + 1
+            orders = orders * factorials.reshape(view)
+        total = sum(float(np.sum(counts * orders)) for counts in states.values())
+        return int(round(total))
 
     # -- candidates ----------------------------------------------------------------------
 

@@ -103,6 +103,24 @@ def test_map_space_size_by_hand() -> None:
     assert len(np.unique(space.canonical(factors, orders), axis=0)) == 16
 
 
+def test_size_equals_enumeration_on_both_counting_paths() -> None:
+    # conv1d has a class per dim (the dense loop-count programme); the batched matmul has
+    # B and H in one class (the programme over class sizes). Each must count exactly the
+    # candidates the enumeration yields, all distinct.
+    bmm = Problem("bmm", ("B", "H", "M", "K"), (2, 2, 4, 2), (
+        Tensor("A", "input", (axis((0, 1)), axis((1, 1)), axis((2, 1)), axis((3, 1)))),
+        Tensor("W", "weight", (axis((0, 1)), axis((1, 1)), axis((3, 1)))),
+        Tensor("O", "output", (axis((0, 1)), axis((1, 1)), axis((2, 1))))), op="einsum")
+    arch = resolve_energies(THREE_LEVEL)
+    for problem in (conv1d(4, 6, 3), bmm):
+        space = MapSpace(problem, arch, bypass=False)
+        candidates = list(space.enumerate())
+        factors = np.concatenate([f for f, _ in candidates], axis=2)
+        orders = np.concatenate([o for _, o in candidates], axis=2)
+        assert len(np.unique(space.canonical(factors, orders), axis=0)) == space.size()
+        assert factors.shape[-1] == space.size()
+
+
 def test_same_class_dims_commute() -> None:
     # A batched matmul O[b, h, m] += A[b, h, m, k] * B[b, h, k]: B and H index every tensor
     # through single-dim axes, so they form one class.
