@@ -156,6 +156,8 @@ def map_command(
     objective: Annotated[str, typer.Option(help="energy, latency or edp")] = "edp",
     seed: Annotated[int, typer.Option(help="random seed")] = 1,
     batch: Annotated[int, typer.Option(help="batch size N")] = 1,
+    imperfect: Annotated[bool, typer.Option(
+        help="also try padded (ceil) factorisations")] = False,
 ) -> None:
     """Find the best mapping of one layer on one accelerator."""
     from dslc.mapper import (
@@ -168,7 +170,8 @@ def map_command(
     from dslc.report.cost import render_cost
 
     try:
-        options = MapperOptions(search=search, budget=budget, objective=objective, seed=seed)
+        options = MapperOptions(search=search, budget=budget, objective=objective, seed=seed,
+                                imperfect=imperfect)
     except ValueError as exc:
         raise _usage_error(str(exc)) from None
     try:

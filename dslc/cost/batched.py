@@ -158,8 +158,10 @@ class BatchEvaluator:
     """Precomputes everything static about (problem, accelerator, keeps); evaluates batches."""
 
     def __init__(self, problem: Problem, accelerator: AcceleratorSpec | ArchModel,
-                 keep: Sequence[frozenset[str]]) -> None:
+                 keep: Sequence[frozenset[str]], *, imperfect: bool = False) -> None:
         self.problem = problem
+        self.imperfect = imperfect
+        """Accept padded factors, as `Mapping.imperfect` does (the padded problem runs)."""
         self.arch = accelerator if isinstance(accelerator, ArchModel) \
             else resolve_energies(accelerator)
         arch = self.arch
@@ -324,9 +326,10 @@ class BatchEvaluator:
         # How far each real loop moves its dim (0 for factor-1 slots, which never move).
         step_slot = np.take_along_axis(steps[:nlevels - 1], above_order, axis=1)
         step_slot = (step_slot.reshape(slots, size) * nontrivial).astype(np.int32)
-        rows = np.arange(slots, dtype=np.int64)[:, None]
-        last_real = _last_per_level(nontrivial, rows, nlevels, ndims)
-        loops = _Slots(slot_dims, nontrivial, cum_f, weight, step_slot, rows, last_real)
+        # Dim membership tests as bit masks: two cheap integer operations per slot row instead
+        # of a gather from a per-dim table.
+        real_bits = np.where(nontrivial, np.left_shift(1, slot_dims), 0)
+        loops = _Slots(slot_dims, nontrivial, cum_f, weight, step_slot, real_bits)
 
         ntensors = len(problem.tensors)
         reads = out.reads[..., part]
@@ -385,19 +388,25 @@ class BatchEvaluator:
         tensor_energy = out.tensor_energy_pj[..., part]
         leakage = out.leakage_energy_pj[..., part]
         for i, level in enumerate(arch.levels):
-            block = level.block_words
-            for plan in self.plans:
-                if i not in plan.keepers:
-                    continue
-                t = plan.index
-                per_instance = (_blocks(reads[i, t], block) * level.read_energy_pj
-                                + _blocks(fills[i, t], block) * level.write_energy_pj
-                                + _blocks(updates[i, t], block) * level.update_energy_pj)
-                tensor_energy[i, t] = _quantize(per_instance * utilized[i])
-            leakage[i] = _quantize(level.leakage_pj_per_cycle * cycles * level.instances)
+            # Whole rows of tensors at once: a tensor the level does not keep has no
+            # accesses there, so its energy is 0 as in the scalar model.
+            if any(i in plan.keepers for plan in self.plans):
+                block = level.block_words
+                per_instance = (_blocks(reads[i], block) * level.read_energy_pj
+                                + _blocks(fills[i], block) * level.write_energy_pj
+                                + _blocks(updates[i], block) * level.update_energy_pj)
+                tensor_energy[i] = _quantize(per_instance * utilized[i])
+            if level.leakage_pj_per_cycle:
+                leakage[i] = _quantize(level.leakage_pj_per_cycle * cycles * level.instances)
+            else:
+                leakage[i] = 0.0
         compute = arch.compute
-        mac_energy = float(np.round(problem.macs * compute.energy_pj / ENERGY_QUANTUM_PJ)
-                           * ENERGY_QUANTUM_PJ)
+        if self.imperfect:
+            run_macs = np.prod(extents[0], axis=0)
+            mac_energy: FloatArray | float = _quantize(run_macs * compute.energy_pj)
+        else:
+            mac_energy = float(np.round(problem.macs * compute.energy_pj / ENERGY_QUANTUM_PJ)
+                               * ENERGY_QUANTUM_PJ)
         compute_energy = mac_energy + _quantize(compute.leakage_pj_per_cycle * cycles
                                                 * compute.instances)
         out.energy_pj[part] = tensor_energy.sum(axis=(0, 1)) + leakage.sum(axis=0) \
@@ -429,11 +438,15 @@ class BatchEvaluator:
     def _valid(self, extents: IntArray, tiles: IntArray, sx: IntArray,
                sy: IntArray) -> BoolArray:
         """[B] validity from the tile extents [L+1, D, B] and tile words [L, T, B]."""
-        covered = np.all(extents[0] == self.bounds[:, None], axis=0)
+        if self.imperfect:
+            covered = self._padded_within_rule(extents, sx, sy)
+        else:
+            covered = np.all(extents[0] == self.bounds[:, None], axis=0)
         valid: BoolArray = covered & self.static_valid
         for plan in self.plans:
             if plan.keepers:
-                whole = self.problem.tensor_size(plan.tensor)
+                whole = self._words(plan, extents[0]) if self.imperfect \
+                    else self.problem.tensor_size(plan.tensor)
                 valid &= ~covered | (tiles[plan.keepers[0], plan.index] >= whole)
         for i, level in enumerate(self.arch.levels):
             kept = [plan.index for plan in self.plans if i in plan.keepers]
@@ -446,6 +459,30 @@ class BatchEvaluator:
             valid &= ~np.any((sy[f] > 1) & ~self.allowed[f, 1][:, None], axis=0)
         return valid
 
+    def _padded_within_rule(self, extents: IntArray, sx: IntArray, sy: IntArray) -> BoolArray:
+        """[B] every dim covered, and padded by less than one step of its outermost loop
+        (the rule of `mapping_issues` for imperfect mappings)."""
+        total = extents[0]
+        first = np.ones_like(total)
+        # Walk the nest from the inside out so the outermost real loop's factor wins; within
+        # a level the temporal loops come before its fanouts' spatial loops, X before Y.
+        owned: dict[int, list[int]] = {}
+        for f, fanout in enumerate(self.fanouts):
+            owned.setdefault(fanout.owner, []).append(f)
+        spatial_factors = extents[:-1] // extents[1:]
+        for i in range(self.nlevels - 1, -1, -1):
+            for f in reversed(owned.get(i, [])):
+                for factors in (sy[f], sx[f]):
+                    np.copyto(first, factors, where=factors > 1)
+            temporal = spatial_factors[i]
+            for f in owned.get(i, []):
+                temporal = temporal // (sx[f] * sy[f])
+            np.copyto(first, temporal, where=temporal > 1)
+        bounds = self.bounds[:, None]
+        ok = (total >= bounds) & (total - bounds < total // first)
+        result: BoolArray = np.all(ok, axis=0)
+        return result
+
     def _entries(self, plan: _TensorPlan, tile: IntArray, extents: IntArray,
                  loops: _Slots) -> list[IntArray]:
         """Per level, [B] words entering one instance's tile as the temporal loops above it
@@ -457,7 +494,7 @@ class BatchEvaluator:
             # tensor (a single-dim axis never overlaps its moved self). The running product of
             # the factors never decreases along the nest, so its value at the innermost
             # relevant loop is its maximum over the relevant loops.
-            relevant = np.take(plan.relevant, loops.dims) & loops.nontrivial
+            relevant = (loops.real_bits & _bits(plan.relevant)) != 0
             reach = np.ones(tile.shape[-1], dtype=np.int64)
             at_relevant = loops.cum_f * relevant
             for i in range(1, self.nlevels):
@@ -466,20 +503,23 @@ class BatchEvaluator:
             return enter
         # A loop that moves the tile along a single-dim axis, there or further in, never keeps
         # a residue (that axis does not overlap its moved self): the whole tile comes in.
-        moves_simple = (np.take(plan.simple, loops.dims) & loops.nontrivial).astype(np.int32)
+        moves_simple = ((loops.real_bits & _bits(plan.simple)) != 0).astype(np.int32)
         simple_before = _running(np.add, moves_simple) - moves_simple
         moves = []
         prefix = []
         innermost = []
         for terms in plan.sliding_axes:
-            coef = np.zeros(ndims, dtype=np.int32)
-            for d, c in terms:
-                coef[d] = c
-            move = np.take(coef, loops.dims) * loops.steps
+            if all(abs(c) == 1 for _, c in terms):
+                touches = (loops.real_bits & sum(1 << d for d, _ in terms)) != 0
+                move = np.where(touches, loops.steps, 0)
+            else:
+                coef = np.zeros(ndims, dtype=np.int32)
+                for d, c in terms:
+                    coef[d] = c
+                move = np.take(coef, loops.dims) * loops.steps
             moves.append(move)
             prefix.append(_running(np.add, move))
-            innermost.append([np.take_along_axis(move, np.maximum(last, 0)[None], axis=0)[0]
-                              for last in loops.last_real])
+            innermost.append(_carried(move, loops.nontrivial))
         for i in range(1, self.nlevels):
             above = i * ndims
             simple_total = simple_before[above - 1] + moves_simple[above - 1]
@@ -491,7 +531,7 @@ class BatchEvaluator:
             for move, total, last_moves, terms in zip(moves, prefix, innermost,
                                                       plan.sliding_axes, strict=True):
                 jump = move[:above] - (total[above - 1] - total[:above])
-                ok &= jump == last_moves[i - 1]
+                ok &= jump == last_moves[above - 1]
                 extent = self._extent(terms, extents[i]).astype(np.int32)
                 kept = kept * np.maximum(0, extent - np.abs(jump))
             saved = np.einsum("ij,ij->j", loops.weight[:above], kept * ok)
@@ -513,10 +553,13 @@ class _Slots:
     iterations are this loop's steps (the others are inner loops' steps or the start)."""
     steps: npt.NDArray[np.int32]
     """[M, B] how far one iteration of the slot's loop moves its dim (0 if factor 1)."""
-    rows: IntArray
-    """[M, 1] slot indices."""
-    last_real: list[IntArray]
-    """Per level i >= 1 (index i - 1): [B] slot of the innermost real loop above it, or -1."""
+    real_bits: IntArray
+    """[M, B] 1 << dim for slots with a real loop (factor > 1), else 0."""
+
+
+def _bits(flags: BoolArray) -> int:
+    """The bit mask of the dims flagged true."""
+    return sum(1 << d for d, flag in enumerate(flags) if flag)
 
 
 def _running(op: np.ufunc, rows: npt.NDArray[np.generic]) -> IntArray:
@@ -531,16 +574,16 @@ def _running(op: np.ufunc, rows: npt.NDArray[np.generic]) -> IntArray:
     return out
 
 
-def _last_per_level(marked: BoolArray, rows: IntArray, nlevels: int,
-                    ndims: int) -> list[IntArray]:
-    """Per level i >= 1 (index i - 1): [B] the last marked slot among the first i*D, or -1."""
-    at = np.where(marked, rows, -1)
-    lasts = []
-    current = np.full(marked.shape[1:], -1, dtype=np.int64)
-    for i in range(1, nlevels):
-        current = np.maximum(current, np.max(at[(i - 1) * ndims:i * ndims], axis=0))
-        lasts.append(current)
-    return lasts
+def _carried(values: npt.NDArray[np.int32], real: BoolArray) -> npt.NDArray[np.int32]:
+    """Row r: `values` at the last real slot among rows 0..r (0 if none): the move of the
+    innermost real loop above each point of the nest."""
+    out = np.empty_like(values)
+    if values.shape[0]:
+        out[0] = np.where(real[0], values[0], 0)
+    for r in range(1, values.shape[0]):
+        np.copyto(out[r], out[r - 1])
+        np.copyto(out[r], values[r], where=real[r])
+    return out
 
 
 def encode(mappings: Sequence[Mapping], problem: Problem,

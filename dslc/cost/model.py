@@ -48,6 +48,7 @@ ceil(reads / read bandwidth), ceil((fills + updates) / write bandwidth)), per in
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Sequence
@@ -56,7 +57,13 @@ from dataclasses import dataclass
 from dslc.cost.estimate import ArchModel, LevelModel, resolve_energies
 from dslc.cost.result import ComputeCost, Cost, LevelCost, TensorCost, quantize_pj
 from dslc.lower.problem import Problem, Tensor
-from dslc.mapping.mapping import Mapping, check_mapping, mapping_from_spec, tile_extents
+from dslc.mapping.mapping import (
+    Mapping,
+    check_mapping,
+    mapping_from_spec,
+    padded_bounds,
+    tile_extents,
+)
 from dslc.spec.accelerator import AcceleratorSpec
 from dslc.spec.mapping import MappingSpec
 
@@ -243,6 +250,14 @@ def _resolve(problem: Problem, accelerator: AcceleratorSpec | ArchModel,
     return arch, mapping
 
 
+def padded_problem(problem: Problem, mapping: Mapping) -> Problem:
+    """The problem an (imperfect) mapping runs: its bounds raised to the factor products."""
+    bounds = padded_bounds(mapping, problem)
+    if bounds == problem.bounds:
+        return problem
+    return dataclasses.replace(problem, bounds=bounds, key="")
+
+
 def evaluate(problem: Problem, accelerator: AcceleratorSpec | ArchModel,
              mapping: Mapping | MappingSpec, *, check: bool = True) -> Cost:
     """The cost of one mapping. Raises InvalidMappingError (a ValueError) when `check` finds
@@ -252,7 +267,10 @@ def evaluate(problem: Problem, accelerator: AcceleratorSpec | ArchModel,
         reasons = check_mapping(mapping, problem, arch)
         if reasons:
             raise InvalidMappingError(reasons)
-    counts, compute_cycles = access_counts(problem, mapping)
+    # An imperfect mapping runs the padded problem: padded iterations take cycles, move
+    # padded data and spend MAC energy; only the real MACs count as useful (utilisation).
+    run = padded_problem(problem, mapping)
+    counts, compute_cycles = access_counts(run, mapping)
     nest = flatten(mapping)
     utilized = [math.prod(loop.factor for loop in nest if loop.spatial and loop.level < i)
                 for i in range(len(mapping.levels))]
@@ -284,9 +302,9 @@ def evaluate(problem: Problem, accelerator: AcceleratorSpec | ArchModel,
             sum(t.tile_words for t in tensors) * level.buffering,
             level.area_um2 * level.instances))
     compute = arch.compute
-    mac_energy = quantize_pj(problem.macs * compute.energy_pj)
+    mac_energy = quantize_pj(run.macs * compute.energy_pj)
     mac_leakage = quantize_pj(compute.leakage_pj_per_cycle * cycles * compute.instances)
-    compute_cost = ComputeCost(compute.name, compute.instances, mac_units_used, problem.macs,
+    compute_cost = ComputeCost(compute.name, compute.instances, mac_units_used, run.macs,
                                compute.energy_pj, mac_energy, mac_leakage,
                                mac_energy + mac_leakage, compute.area_um2 * compute.instances)
     energy = sum(level.energy_pj for level in levels) + compute_cost.energy_pj

@@ -172,7 +172,9 @@ twice.
     Code("E603", "factors do not cover the bounds", """
 For every dimension, the product of its factors over all levels (temporal and spatial) must
 equal the dimension's bound (perfect factorisation). The message gives the product and the
-bound.
+bound. A mapping with `imperfect = true` may overshoot a bound: the dimension is padded (the
+padded iterations take cycles, move padded data and spend MAC energy), as long as the padding
+is less than one step of the dimension's outermost loop.
 """),
     Code("E604", "spatial loops do not fit the fanout", """
 The product of the spatial factors on an axis exceeds the fanout's mesh on that axis, or the

@@ -74,6 +74,8 @@ def mapping_to_cd(mapping: Mapping, problem: Problem, accelerator: AcceleratorSp
     dims = problem.dims
     width = max(len(component.name) for component in accelerator.hierarchy)
     lines = [f"mapping {name} for {layer_ref} on {accelerator.name} {{"]
+    if mapping.imperfect:
+        lines.append("    imperfect = true")
     levels = {level.name: level for level in mapping.levels}
     for component in accelerator.hierarchy:
         if isinstance(component, FanoutSpec):

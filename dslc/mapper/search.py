@@ -74,6 +74,8 @@ class MapperOptions:
     objective: str = "edp"
     bypass: bool = True
     """Search keep sets (bypass) too, not just what each memory holds."""
+    imperfect: bool = False
+    """Also try padded (ceil) factorisations (see `MapSpace.padded_totals`)."""
     score: Objective | None = field(default=None, compare=False)
     """A custom weighted objective; overrides `objective` (not part of the cache key)."""
 
@@ -93,10 +95,8 @@ class MapperOptions:
         objective = spec.objective or default_objective
         if objective not in OBJECTIVES:
             objective = "edp"
-        if spec.imperfect:
-            raise ValueError("imperfect factorisation is not supported by the cost model")
         return MapperOptions(search=spec.search, budget=spec.budget, seed=spec.seed,
-                             objective=objective)
+                             objective=objective, imperfect=spec.imperfect)
 
     def scorer(self) -> Objective:
         return self.score if self.score is not None else OBJECTIVES[self.objective]
@@ -131,10 +131,11 @@ class _Search:
         self.problem = problem
         self.arch = arch
         self.options = options
-        self.space = MapSpace(problem, arch, bypass=options.bypass)
+        self.space = MapSpace(problem, arch, bypass=options.bypass,
+                              imperfect=options.imperfect)
         self.score = options.scorer()
         self.rng = np.random.default_rng(options.seed)
-        self.evaluators = [BatchEvaluator(problem, arch, keep)
+        self.evaluators = [BatchEvaluator(problem, arch, keep, imperfect=options.imperfect)
                            for keep in self.space.keep_choices]
         self.evaluated = 0
         self.best = _Best()

@@ -140,8 +140,10 @@ def canonical_orders(dims: tuple[int, ...], classes: tuple[int, ...]) -> list[tu
 class MapSpace:
     """Factorisations, loop orders and keep sets of one problem on one accelerator."""
 
-    def __init__(self, problem: Problem, arch: ArchModel, *, bypass: bool = True) -> None:
+    def __init__(self, problem: Problem, arch: ArchModel, *, bypass: bool = True,
+                 imperfect: bool = False) -> None:
         self.problem = problem
+        self.imperfect = imperfect
         self.arch = arch
         self.nlevels = len(arch.levels)
         self.ndims = len(problem.dims)
@@ -176,13 +178,41 @@ class MapSpace:
         """[n, S] every factorisation of dim d over its allowed slots within the meshes."""
         allowed = self.allowed[d]
         rows = []
-        for split in ordered_splits(self.problem.bounds[d], len(allowed)):
-            row = [1] * len(self.slots)
-            for s, factor in zip(allowed, split, strict=True):
-                row[s] = factor
-            if all(row[s] <= slot.extent for s, slot in enumerate(self.slots) if slot.spatial):
-                rows.append(row)
+        bound = self.problem.bounds[d]
+        nest = sorted(range(len(self.slots)), key=self._nest_position)
+        for total in self.padded_totals(d):
+            for split in ordered_splits(total, len(allowed)):
+                row = [1] * len(self.slots)
+                for s, factor in zip(allowed, split, strict=True):
+                    row[s] = factor
+                if any(row[s] > slot.extent
+                       for s, slot in enumerate(self.slots) if slot.spatial):
+                    continue
+                outermost = next((row[s] for s in nest if row[s] > 1), 1)
+                if total - bound < total // outermost:  # no wholly idle outermost step
+                    rows.append(row)
         return np.array(rows, dtype=np.int64).reshape(-1, len(self.slots))
+
+    def padded_totals(self, d: int) -> tuple[int, ...]:
+        """What dim d's factors may multiply to: its bound, and with imperfect factors also
+        the bound rounded up to a multiple of any k up to the largest mesh extent (at least
+        16), within 25% of the bound: the paddings that let a dim fill a mesh axis or split
+        into tiles when its bound does not."""
+        bound = self.problem.bounds[d]
+        if not self.imperfect:
+            return (bound,)
+        largest = max([16, *(slot.extent for slot in self.slots if slot.spatial)])
+        limit = -(-bound * 5 // 4)
+        return tuple(sorted({total for k in range(1, largest + 1)
+                             if (total := -(-bound // k) * k) <= limit}))
+
+    def _nest_position(self, s: int) -> tuple[int, int]:
+        """Where slot s sits in the loop nest: by level, temporal loops before the level's
+        fanouts' spatial loops (X before Y)."""
+        slot = self.slots[s]
+        if not slot.spatial:
+            return (slot.level, -1)
+        return (slot.level, 2 * slot.fanout + (0 if slot.axis == "x" else 1))
 
     def _keep_choices(self, bypass: bool) -> tuple[tuple[frozenset[str], ...], ...]:
         """Keep sets per level: the `holds` of each memory first; with bypass, every subset
@@ -217,7 +247,7 @@ class MapSpace:
 
     def _prime_table(self) -> IntArray:
         """[V+1, P] the distinct primes of each value up to the largest bound (0-padded)."""
-        top = max(self.problem.bounds)
+        top = max(max(self.padded_totals(d)) for d in range(self.ndims))
         primes = [sorted(set(prime_factors(v))) for v in range(top + 1)]
         width = max(1, max(len(p) for p in primes))
         table = np.zeros((top + 1, width), dtype=np.int64)
@@ -317,7 +347,7 @@ class MapSpace:
             view[level] = self.ndims + 1
             orders = orders * factorials.reshape(view)
         total = sum(float(np.sum(counts * orders)) for counts in states.values())
-        return int(round(total))
+        return round(total)
 
     # -- candidates ----------------------------------------------------------------------
 
@@ -461,4 +491,7 @@ class MapSpace:
                             for s in self.spatial_slots if self.slots[s].level == i
                             for d in range(self.ndims) if factors[s, d] > 1)
             levels.append(LevelMapping(self.arch.levels[i].name, temporal, spatial, keep[i]))
-        return Mapping(tuple(levels))
+        padded = self.imperfect and any(
+            math.prod(int(v) for v in factors[:, d]) != bound
+            for d, bound in enumerate(self.problem.bounds))
+        return Mapping(tuple(levels), imperfect=padded)

@@ -77,6 +77,8 @@ class Mapping:
     """A mapping of one problem onto one accelerator: one entry per memory, outermost first."""
 
     levels: tuple[LevelMapping, ...]
+    imperfect: bool = False
+    """Factors may overshoot a bound: the dim is padded (see `padded_bounds`)."""
 
     def level(self, name: str) -> LevelMapping:
         for level in self.levels:
@@ -91,6 +93,25 @@ class Mapping:
             for loop in level.loops():
                 totals[loop.dim] *= loop.factor
         return tuple(totals)
+
+
+def _outermost_factors(mapping: Mapping, ndims: int) -> tuple[int, ...]:
+    """Per dim, the factor of its outermost loop in nest order (1 if it has none)."""
+    found = [0] * ndims
+    for level in mapping.levels:
+        for loop in level.loops():
+            if not found[loop.dim]:
+                found[loop.dim] = loop.factor
+    return tuple(f or 1 for f in found)
+
+
+def padded_bounds(mapping: Mapping, problem: Problem) -> tuple[int, ...]:
+    """The bounds the mapping's loops run over: the problem's, raised to the products of
+    the factors where an imperfect mapping pads a dim."""
+    if not mapping.imperfect:
+        return problem.bounds
+    totals = mapping.factor_products(len(problem.dims))
+    return tuple(max(bound, total) for bound, total in zip(problem.bounds, totals, strict=True))
 
 
 def _arch(accelerator: AcceleratorSpec | ArchModel) -> ArchModel:
@@ -170,7 +191,7 @@ def mapping_from_spec(spec: MappingSpec, problem: Problem,
                     spatial.append(SpatialLoop(index, loop.factor, component.name,
                                                "x" if axis == "x" else "y"))
     close()
-    return Mapping(tuple(levels))
+    return Mapping(tuple(levels), imperfect=spec.imperfect)
 
 
 def tile_extents(mapping: Mapping, ndims: int) -> tuple[tuple[int, ...], ...]:
@@ -213,11 +234,20 @@ def mapping_issues(mapping: Mapping, problem: Problem,
             f"memories of `{arch.name}` ({', '.join(lv.name for lv in arch.levels)})"),)
     outermost = arch.levels[0].name
     totals = mapping.factor_products(len(problem.dims))
-    for name, bound, total in zip(problem.dims, problem.bounds, totals, strict=True):
+    first_factors = _outermost_factors(mapping, len(problem.dims))
+    for name, bound, total, first in zip(problem.dims, problem.bounds, totals, first_factors,
+                                         strict=True):
+        if mapping.imperfect and total > bound and total - bound < total // first:
+            continue  # padded: fewer idle iterations than one step of the outermost loop
         if total != bound:
-            hint = (f"add `{name} {bound // total}` to a level (e.g. `{outermost}`)"
-                    if bound % total == 0 else
-                    f"use factors of {bound} whose product is {bound}")
+            if bound % total == 0:
+                hint = f"add `{name} {bound // total}` to a level (e.g. `{outermost}`)"
+            elif mapping.imperfect:
+                hint = (f"the factors must cover {bound} with less than one step of the "
+                        f"outermost `{name}` loop left idle")
+            else:
+                hint = (f"use factors of {bound} whose product is {bound}, or set "
+                        "`imperfect = true` to pad the dim")
             issues.append(MappingIssue(
                 "E603", outermost,
                 f"the factors of `{name}` multiply to {total}, but its bound is {bound}",
@@ -283,7 +313,9 @@ def mapping_issues(mapping: Mapping, problem: Problem,
                 f"holds {arch_level.size_words}: "
                 f"{_plural(needed - arch_level.size_words, 'word')} over",
                 "move loops to outer levels, or bypass a tensor with `keep`"))
-    covered = totals == problem.bounds
+    # Covered: every dim exact, or padded within the rule (no E603 above); the whole
+    # (padded) tensor is then the outermost tile.
+    covered = not any(issue.code == "E603" for issue in issues)
     for tensor in problem.tensors:
         if tensor.name not in kept_somewhere:
             issues.append(MappingIssue(
@@ -293,7 +325,7 @@ def mapping_issues(mapping: Mapping, problem: Problem,
         if not covered:
             continue
         outer = next(i for i, level in enumerate(mapping.levels) if tensor.name in level.keep)
-        whole = problem.tensor_size(tensor)
+        whole = tile_words(tensor, extents[0])
         held = tile_words(tensor, extents[outer])
         if held < whole:
             name = mapping.levels[outer].name

@@ -21,7 +21,15 @@ from dslc.diagnostics.diagnostic import (
     error,
 )
 from dslc.diagnostics.span import Span
-from dslc.sema.evaluate import EvalContext, EvalError, Scope, as_int, evaluate, fail
+from dslc.sema.evaluate import (
+    EvalContext,
+    EvalError,
+    Scope,
+    as_bool,
+    as_int,
+    evaluate,
+    fail,
+)
 from dslc.spec.accelerator import AcceleratorSpec, FanoutSpec, MemorySpec
 from dslc.spec.mapping import LoopSpec, MappingLevelSpec, MappingSpec
 from dslc.spec.network import NetworkSpec
@@ -30,7 +38,10 @@ from dslc.syntax import ast
 if TYPE_CHECKING:
     from dslc.sema.program import Program
 
-MAPPING_PROPERTIES = {"batch": "batch size N of the mapped layer (default 1)"}
+MAPPING_PROPERTIES = {
+    "batch": "batch size N of the mapped layer (default 1)",
+    "imperfect": "allow padded (ceil) factors whose product exceeds a bound (default false)",
+}
 
 
 def _resolve(program: Program, ref: ast.SpaceRef, kind: str) -> tuple[str, tuple[
@@ -58,13 +69,17 @@ def elaborate_mapping(decl: ast.MappingDecl, program: Program) -> MappingSpec:
     network_name, network_point = _resolve(program, decl.network, "network")
     accelerator_name, accelerator_point = _resolve(program, decl.accelerator, "accelerator")
     batch = 1
+    imperfect = False
     for prop in decl.props:
         if prop.name.text not in MAPPING_PROPERTIES:
             raise fail("E205", f"unknown mapping property `{prop.name.text}`", prop.name.span,
                        help=did_you_mean(prop.name.text, MAPPING_PROPERTIES) or
-                       "mappings have one property: `batch`")
-        batch = as_int(evaluate(prop.value, Scope({}), EvalContext()), prop.value.span,
-                       "the batch", minimum=1)
+                       "mappings have two properties: `batch` and `imperfect`")
+        value = evaluate(prop.value, Scope({}), EvalContext())
+        if prop.name.text == "imperfect":
+            imperfect = as_bool(value, prop.value.span, "imperfect")
+        else:
+            batch = as_int(value, prop.value.span, "the batch", minimum=1)
     try:
         network = instantiate_network(program, network_name, network_point)  # type: ignore[arg-type]
         accelerator = instantiate_accelerator(program, accelerator_name,
@@ -83,7 +98,7 @@ def elaborate_mapping(decl: ast.MappingDecl, program: Program) -> MappingSpec:
                        network_point=network_point,
                        layer=layer_name, accelerator=accelerator_name,
                        accelerator_point=accelerator_point,
-                       batch=batch, levels=levels)
+                       batch=batch, imperfect=imperfect, levels=levels)
     problems = check_against_problem(decl, spec, network, accelerator, layer_span)
     if problems:
         raise DiagnosticError(problems)

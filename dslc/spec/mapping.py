@@ -55,5 +55,8 @@ class MappingSpec(Spec):
     """Parameter values picking a design from a design space."""
     batch: int = Field(default=1, gt=0)
     """The batch size N."""
+    imperfect: bool = False
+    """Allow factors whose product exceeds a dim's bound: the dim is padded (ceil
+    factorisation), as long as no iteration of its outermost loop is wholly padding."""
     levels: tuple[MappingLevelSpec, ...]
     """Per-level loops, outermost first."""

@@ -12,6 +12,7 @@ loop orders, random keep sets (the outermost memory keeps everything).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -219,3 +220,56 @@ def test_batched_validity_matches_the_reasons(case: Case, data: st.DataObject) -
     assert bool(evaluator.fits(batch)[0]) == bool(result.valid[0])
     if not reasons:
         assert result.energy_pj[0] == evaluate(case.problem, acc, case.mapping).energy_pj
+
+
+def _outermost_factor(mapping: Mapping, d: int) -> int:
+    for level in mapping.levels:
+        for loop in (*level.temporal, *level.spatial):
+            if loop.dim == d:
+                return loop.factor
+    return 1
+
+
+@FAST
+@given(cases(max_levels=3), st.data())
+def test_imperfect_mapping_costs_its_padded_problem(case: Case, data: st.DataObject) -> None:
+    # Shrink one bound so the mapping's factors overshoot it by less than one step of the
+    # dim's outermost loop: as an imperfect mapping it is valid, it costs exactly what the
+    # perfect mapping of the unshrunk (padded) problem costs, except that only the real MACs
+    # are useful; and the batched model agrees, validity included. Overshooting by a whole
+    # outermost step is invalid in both models.
+    problem, mapping = case.problem, case.mapping
+    d = data.draw(st.sampled_from([d for d, b in enumerate(problem.bounds) if b > 1] or [0]))
+    bound = problem.bounds[d]
+    step = bound // _outermost_factor(mapping, d)
+    shrunk = data.draw(st.integers(max(1, bound - step), bound))
+    real = dataclasses.replace(problem, bounds=tuple(
+        shrunk if i == d else b for i, b in enumerate(problem.bounds)), key="")
+    padded = dataclasses.replace(mapping, imperfect=True)
+    within = bound - shrunk < step
+    reasons = check_mapping(padded, real, case.accelerator)
+    assert (reasons == ()) == within, reasons
+    batch, keep = encode([padded], real, case.accelerator)
+    result = BatchEvaluator(real, case.accelerator, keep, imperfect=True).evaluate(batch)
+    assert bool(result.valid[0]) == within
+    if not within:
+        return
+    cost = evaluate(real, case.accelerator, padded)
+    full = evaluate(problem, case.accelerator, mapping)
+    assert (cost.energy_pj, cost.cycles) == (full.energy_pj, full.cycles)
+    assert cost.macs == real.macs and cost.compute.macs == problem.macs
+    assert cost.utilization == real.macs / (cost.cycles * full.compute.instances)
+    assert result.energy_pj[0] == cost.energy_pj
+    assert int(result.cycles[0]) == cost.cycles
+    assert result.utilization[0] == cost.utilization
+    # With the outermost keep set shrunk at random, the backing-store rule (the whole padded
+    # tensor must sit somewhere) gives the same verdict in both models.
+    names = [t.name for t in real.tensors]
+    outer_keep = frozenset(data.draw(st.sets(st.sampled_from(names))))
+    levels = (dataclasses.replace(padded.levels[0], keep=outer_keep), *padded.levels[1:])
+    shrunk_keep = dataclasses.replace(padded, levels=levels)
+    reasons = check_mapping(shrunk_keep, real, case.accelerator)
+    batch, keep = encode([shrunk_keep], real, case.accelerator)
+    evaluator = BatchEvaluator(real, case.accelerator, keep, imperfect=True)
+    assert bool(evaluator.evaluate(batch).valid[0]) == (reasons == ()), reasons
+    assert bool(evaluator.fits(batch)[0]) == (reasons == ())

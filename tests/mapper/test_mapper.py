@@ -294,3 +294,62 @@ def test_loop_nest_text() -> None:
         "      # RF keeps weight",
         "      for r0 in [0, 3):",
         "        conv MAC"])
+
+
+SEVEN_ON_FOUR = accelerator(
+    memory("DRAM", None, 100.0),
+    FanoutSpec(name="PE", mesh_x=4, mesh_y=1, dataflow=DataflowSpec(preset="free")),
+    memory("RF", 8, 1.0))
+
+
+def test_imperfect_factors_pad_a_prime_dim_onto_the_mesh() -> None:
+    # O[m] += A[m] * B (M = 7, N = K = 1) on 4 PEs. Perfectly, 7 is prime and above the
+    # mesh: no unrolling, 7 cycles. Padded to 8 = 4 PEs x 2 steps: 2 cycles, 7 of 8 MAC
+    # slots useful. Energy by hand for the padded run: DRAM reads A 8 words and B once
+    # (multicast to the 4 PEs) and writes O 8 words: (8 + 1 + 8) x 100 = 1700 pJ; each RF
+    # fills A 2 and B 1, reads A 2 and B 2, and writes O 2: 9 x 1 pJ x 4 PEs = 36 pJ;
+    # 8 padded MACs x 1 pJ = 8 pJ. Total 1744 pJ.
+    arch = resolve_energies(SEVEN_ON_FOUR)
+    options = MapperOptions(search="exhaustive", objective="latency", bypass=False)
+    perfect = map_problem(matmul(7, 1, 1), arch, options)
+    assert perfect.cost.cycles == 7 and not perfect.mapping.imperfect
+    padded = map_problem(matmul(7, 1, 1), arch,
+                         MapperOptions(search="exhaustive", objective="latency", bypass=False,
+                                       imperfect=True))
+    assert padded.mapping.imperfect
+    assert padded.cost.cycles == 2
+    assert padded.cost.macs == 7 and padded.cost.compute.macs == 8
+    assert padded.cost.utilization == 7 / 8
+    assert padded.cost.level("DRAM").energy_pj == 1700.0
+    assert padded.cost.level("RF").energy_pj == 36.0
+    assert padded.cost.energy_pj == 1744.0
+    # Padded totals stay within 25% of the bound and never leave an outermost step idle.
+    space = MapSpace(matmul(7, 1, 1), arch, imperfect=True)
+    assert space.padded_totals(0) == (7, 8, 9)  # 9 <= ceil(7 x 1.25)
+    assert space.size() > MapSpace(matmul(7, 1, 1), arch).size()
+
+
+def test_imperfect_mapping_block_round_trip(tmp_path: Path) -> None:
+    # 7 output channels on a 4 x 2 weight-stationary mesh: the mapper pads K to 8, prints
+    # `imperfect = true`, and the pasted block lints and costs the same; without the
+    # property the same factors are E603.
+    source = NETWORK.replace("layer c = conv(b, out = 4, kernel = 1)",
+                             "layer c = conv(b, out = 7, kernel = 1)")
+    path = tmp_path / "seven.cd"
+    path.write_text(source)
+    options = MapperOptions(budget=800, objective="latency", imperfect=True)
+    found = api.map_layer(path, "twin", "c", "small", options=options)
+    perfect = api.map_layer(path, "twin", "c", "small",
+                            options=MapperOptions(budget=800, objective="latency"))
+    assert found.result.mapping.imperfect
+    assert found.result.cost.cycles < perfect.result.cost.cycles
+    block = mapping_to_cd(found.result.mapping, found.problem, found.accelerator, "best",
+                          "twin.c")
+    assert "    imperfect = true" in block.splitlines()
+    spec = tmp_path / "round.cd"
+    spec.write_text(source + "\n" + block + "\n")
+    assert api.lint([spec]).ok, block
+    assert api.evaluate(spec, "best") == found.result.cost
+    spec.write_text(source + "\n" + block.replace("    imperfect = true\n", "") + "\n")
+    codes = [d.code for d in api.lint([spec]).diagnostics]
+    assert "E603" in codes
