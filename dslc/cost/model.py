@@ -49,7 +49,6 @@ ceil(reads / read bandwidth), ceil((fills + updates) / write bandwidth)), per in
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -152,19 +151,33 @@ def entries(tensor: Tensor, extents: Sequence[int], above: Sequence[NestLoop]) -
 
 def distinct_children(tensor: Tensor, spatial: Sequence[NestLoop]) -> int:
     """How many distinct tiles (distinct translations) of the tensor the children of one
-    block of spatial loops hold: the multicast (or spatial-reduction) divisor."""
-    relevant = [loop for loop in spatial if any(d == loop.dim for axis in tensor.axes
-                                                 for d, _ in axis.terms)]
-    if not relevant:
-        return 1
-    offsets = set()
-    for indices in itertools.product(*(range(loop.factor) for loop in relevant)):
-        offset = [0] * len(tensor.axes)
-        for index, loop in zip(indices, relevant, strict=True):
-            for a, shift in enumerate(translation(tensor, loop.dim, loop.step * index)):
-                offset[a] += shift
-        offsets.add(tuple(offset))
-    return len(offsets)
+    block of spatial loops hold: the multicast (or spatial-reduction) divisor.
+
+    The translations are the sums of one multiple of each loop's move; loops that move
+    disjoint sets of tensor axes combine independently, so the count is the product, over
+    groups of loops linked by a shared axis, of the distinct sums within the group (a
+    128 x 128 array is then two sets of 128, not a set of 16,384)."""
+    groups: list[tuple[set[int], list[tuple[tuple[int, ...], int]]]] = []
+    for loop in spatial:
+        move = translation(tensor, loop.dim, loop.step)
+        axes = {a for a, shift in enumerate(move) if shift}
+        if not axes:
+            continue  # the loop does not move the tensor: its children share one tile
+        members = [(move, loop.factor)]
+        for group in [g for g in groups if g[0] & axes]:
+            groups.remove(group)
+            axes |= group[0]
+            members = group[1] + members
+        groups.append((axes, members))
+    count = 1
+    for axes, members in groups:
+        order = sorted(axes)
+        offsets = {tuple(0 for _ in order)}
+        for move, factor in members:
+            offsets = {tuple(o + i * move[a] for o, a in zip(offset, order, strict=True))
+                       for offset in offsets for i in range(factor)}
+        count *= len(offsets)
+    return count
 
 
 def box_words(tensor: Tensor, extents: Sequence[int]) -> int:
