@@ -9,11 +9,11 @@ capacity (`BatchEvaluator.fits`) before they are evaluated, in numpy batches.
 Strategies: `exhaustive` evaluates every candidate of the map space (up to its exact
 equivalences); `heuristic` is a seeded local search: seeds with every temporal factor at the
 outermost level (always within capacity) and random spatial unrollings, plus random
-samples, then rounds of moves (a prime factor to another slot, two loops swapped) from the
-best few, restarting from fresh samples when it stalls, on half the budget; then every other
-keep set (bypass) is ranked on the best mappings and fresh seeds, and the best few keep sets
-share the rest. `random` evaluates random samples only. `auto` is exhaustive when the space
-is within the budget, else heuristic.
+samples with random keep sets, then rounds of moves (a prime factor to another slot, two
+loops swapped, the keep set changed by one tensor at one level) from the best few,
+restarting from fresh seeds when it stalls; then a steepest descent over every single move
+from the best (`polish`). `random` evaluates random samples only. `auto` is exhaustive when
+the space is within the budget, else heuristic.
 It does not map whole networks (dslc.mapper.network) nor print.
 """
 
@@ -30,7 +30,7 @@ from dslc.cost.estimate import ArchModel, resolve_energies
 from dslc.cost.model import evaluate
 from dslc.cost.result import Cost
 from dslc.lower.problem import Problem
-from dslc.mapper.space import IntArray, MapSpace
+from dslc.mapper.space import BoolArray, IntArray, MapSpace
 from dslc.mapping.mapping import Mapping, mapping_issues
 from dslc.spec.accelerator import AcceleratorSpec
 from dslc.spec.codesign import MapperSpec
@@ -49,9 +49,9 @@ SEARCHES = ("auto", "exhaustive", "heuristic", "random")
 POPULATION = 16
 """Parents kept between rounds of the local search."""
 ROUND = 1024
-KEEP_SETS_REFINED = 6
-"""Keep sets (after the memories' own) searched further by the heuristic."""
 """Candidates generated per round (before pruning)."""
+SEED_KEEP_SETS = 8
+"""Keep sets the random seeds of one restart are spread over."""
 
 
 class NoValidMappingError(ValueError):
@@ -141,11 +141,12 @@ class _Search:
         self.best = _Best()
         self.seen: dict[int, set[bytes]] = {}
         """Canonical candidates already evaluated, per keep set."""
+        self.keep_neighbours = _keep_neighbours(self.space.keep_choices)
 
     def run_batch(self, factors: IntArray, orders: IntArray, keep: int = 0,
                   *, dedupe: bool = True) -> tuple[IntArray, IntArray, FloatArray]:
-        """Prune (meshes, capacity, already seen), evaluate, update the best; returns the
-        evaluated candidates and their scores."""
+        """Prune (meshes, capacity, already seen), evaluate with keep set `keep`, update the
+        best; returns the evaluated candidates and their scores."""
         space = self.space
         ok = space.within_meshes(factors)
         factors, orders = factors[:, :, ok], orders[:, :, ok]
@@ -176,14 +177,32 @@ class _Search:
         scores = np.where(cost.valid, scores, np.inf)
         best = int(np.argmin(scores))
         # Ties go to the earlier candidate, so results do not depend on batch boundaries.
-        if scores[best] < self.best.score:
+        if scores[best] < self.best.score or (scores[best] == self.best.score
+                                              and keep < self.best.keep):
             self.best = _Best(float(scores[best]), factors[:, :, best].copy(),
                               orders[:, :, best].copy(), keep)
         return factors, orders, scores
 
+    def run_mixed(self, pool: _Pool) -> _Pool:
+        """`run_batch` over candidates with their own keep sets, one batch per keep set
+        (ascending); returns the evaluated candidates with their scores."""
+        parts = []
+        for keep in np.unique(pool.keeps).tolist():
+            chosen = pool.keeps == keep
+            f, o, s = self.run_batch(pool.factors[:, :, chosen], pool.orders[:, :, chosen],
+                                     int(keep))
+            parts.append(_Pool(f, o, np.full(f.shape[-1], keep, dtype=np.int64), s))
+        return _Pool.join(parts, self.space)
+
     def exhaustive(self) -> None:
-        for keep in range(len(self.space.keep_choices)):
-            for factors, orders in self.space.enumerate():
+        space = self.space
+        for keep, evaluator in enumerate(self.evaluators):
+            def fits(factors: IntArray, evaluator: BatchEvaluator = evaluator) -> BoolArray:
+                identity = np.broadcast_to(np.arange(space.ndims)[None, :, None],
+                                           (space.nlevels, space.ndims, factors.shape[-1]))
+                return evaluator.fits(space.batch(factors, identity))
+
+            for factors, orders in space.enumerate(tilings=fits):
                 self.run_batch(factors, orders, keep, dedupe=False)
 
     def random(self, keep: int = 0) -> None:
@@ -196,99 +215,132 @@ class _Search:
             stalls = stalls + 1 if self.evaluated == before else 0
 
     def heuristic(self) -> None:
+        """Seeded local search over tilings, loop orders and keep sets together: a
+        candidate carries its keep set, and a move may change it to a neighbouring one (one
+        tensor more or less at one level), so bypass choices evolve with the tilings that
+        use the capacity they free."""
         budget = self.options.budget
-        keeps = len(self.space.keep_choices)
-        # Half the budget (all of it without bypass choices) on what the memories hold.
-        main = budget if keeps == 1 else budget // 2
-        top_f, top_o, _ = self._refine(self._seed(0, main), 0, main)
-        if keeps == 1 or top_f.shape[-1] == 0:
-            return
-        # Every other keep set on the best tilings, then the most promising keep sets
-        # searched further with equal shares of what is left.
-        results = []
-        for keep in range(1, keeps):
-            factors, orders, scores = self.run_batch(top_f, top_o, keep, dedupe=False)
-            seeds = self._seed(keep, budget, size=ROUND // 4)
-            factors, orders, scores = self._select([factors, seeds[0]], [orders, seeds[1]],
-                                                   [scores, seeds[2]])
-            if np.isfinite(scores).any():
-                results.append((float(scores.min()), keep, factors, orders, scores))
-        results.sort(key=lambda r: (r[0], r[1]))
-        chosen = results[:KEEP_SETS_REFINED]
-        for position, (_, keep, factors, orders, scores) in enumerate(chosen):
-            share = (budget - self.evaluated) // (len(chosen) - position)
-            if share <= 0:
-                break
-            self._refine(self._select([factors], [orders], [scores]), keep,
-                         self.evaluated + share)
-
-    def _seed(self, keep: int, budget: int, size: int = ROUND
-              ) -> tuple[IntArray, IntArray, FloatArray]:
-        """Evaluate `size` seeds with every temporal factor outermost and `size` random
-        samples; return the best few as the first population."""
-        pool_f, pool_o, pool_s = [], [], []
-        outer_f, outer_o = self.space.sample(self.rng, size, outer=True)
-        sample_f, sample_o = self.space.sample(self.rng, size)
-        for factors, orders in ((outer_f, outer_o), (sample_f, sample_o)):
-            if self.evaluated >= budget:
-                break
-            f, o, s = self.run_batch(factors, orders, keep)
-            pool_f.append(f)
-            pool_o.append(o)
-            pool_s.append(s)
-        return self._select(pool_f, pool_o, pool_s)
-
-    @staticmethod
-    def _select(pool_f: list[IntArray], pool_o: list[IntArray], pool_s: list[FloatArray]
-                ) -> tuple[IntArray, IntArray, FloatArray]:
-        """The POPULATION best valid candidates of the pool (ties: pool order)."""
-        parts = [i for i, f in enumerate(pool_f) if f.shape[-1]]
-        if not parts:
-            return np.empty((0, 0, 0), np.int64), np.empty((0, 0, 0), np.int64), np.empty(0)
-        pool_f = [pool_f[i] for i in parts]
-        pool_o = [pool_o[i] for i in parts]
-        pool_s = [pool_s[i] for i in parts]
-        factors = np.concatenate(pool_f, axis=2)
-        orders = np.concatenate(pool_o, axis=2)
-        scores = np.concatenate(pool_s)
-        finite = np.isfinite(scores)
-        factors, orders, scores = factors[:, :, finite], orders[:, :, finite], scores[finite]
-        chosen = np.argsort(scores, kind="stable")[:POPULATION]
-        return factors[:, :, chosen], orders[:, :, chosen], scores[chosen]
-
-    def _refine(self, population: tuple[IntArray, IntArray, FloatArray], keep: int,
-                budget: int) -> tuple[IntArray, IntArray, FloatArray]:
-        """Local search from `population` until the budget is spent or 100 rounds pass;
-        returns the last population."""
-        factors, orders, scores = population
+        population = self._seed(budget)
         elite = population
         best = self.best.score
         stalls = 0
-        for _ in range(100):
+        for _ in range(200):
             if self.evaluated >= budget:
                 break
-            if factors.shape[-1] == 0 or stalls >= 4:
+            if population.size == 0 or stalls >= 4:
                 # Stalled (or nothing valid yet): restart from fresh seeds; the elite keeps
                 # the best seen so far.
-                seeds = self._seed(keep, budget)
+                seeds = self._seed(budget)
                 stalls = 0
-                if seeds[0].shape[-1] == 0:
-                    if factors.shape[-1] == 0:
-                        continue
-                    stalls = 0
-                else:
-                    factors, orders, scores = seeds
-            child_f, child_o = self.space.neighbours(self.rng, factors, orders, ROUND)
-            f, o, s = self.run_batch(child_f, child_o, keep)
-            factors, orders, scores = self._select([factors, f], [orders, o], [scores, s])
-            elite = self._select([elite[0], f], [elite[1], o], [elite[2], s])
+                if seeds.size:
+                    population = seeds
+                elif population.size == 0:
+                    continue
+            children = self._neighbours(population)
+            evaluated = self.run_mixed(children)
+            population = _Pool.select([population, evaluated], self.space)
+            elite = _Pool.select([elite, evaluated], self.space)
             if self.best.score < best:
                 best = self.best.score
                 stalls = 0
             else:
                 stalls += 1
-        factors, orders, scores = elite
-        return factors, orders, scores
+        self.polish()
+
+    def polish(self, rounds: int = 20) -> None:
+        """Steepest descent from the best candidate over every single move (MapSpace.
+        all_neighbours) and every neighbouring keep set, until no move improves: the
+        result is a local optimum for single moves, whatever the sampling left."""
+        for _ in range(rounds):
+            best = self.best
+            if best.factors is None or best.orders is None:
+                return
+            factors, orders = self.space.all_neighbours(best.factors, best.orders)
+            self.run_batch(factors, orders, best.keep)
+            for keep in self.keep_neighbours[best.keep]:
+                self.run_batch(np.concatenate([best.factors[:, :, None], factors], axis=2),
+                               np.concatenate([best.orders[:, :, None], orders], axis=2),
+                               keep)
+            if self.best.score >= best.score:
+                return
+
+    def _neighbours(self, population: _Pool) -> _Pool:
+        """ROUND children of the population: factor and order moves (MapSpace.neighbours);
+        a quarter of them also move to a neighbouring keep set, one drawn per parent (so a
+        round needs few batches: the batched model shares a keep set per batch)."""
+        factors, orders, parents = self.space.neighbours(self.rng, population.factors,
+                                                         population.orders, ROUND)
+        keeps = population.keeps[parents].copy()
+        if len(self.keep_neighbours) > 1:
+            moved = np.array([
+                options[int(self.rng.integers(0, len(options)))] if options else keep
+                for keep in population.keeps.tolist()
+                for options in (self.keep_neighbours[keep],)], dtype=np.int64)
+            moving = self.rng.random(ROUND) < 0.25
+            keeps[moving] = moved[parents[moving]]
+        return _Pool(factors, orders, keeps, np.empty(0))
+
+    def _seed(self, budget: int) -> _Pool:
+        """ROUND seeds with every temporal factor outermost (keeping what the memories hold)
+        and ROUND random samples spread over up to SEED_KEEP_SETS random keep sets; returns
+        the best few."""
+        space = self.space
+        keeps = len(space.keep_choices)
+        drawn = self.rng.choice(keeps, size=min(keeps, SEED_KEEP_SETS), replace=False)
+        outer_f, outer_o = space.sample(self.rng, ROUND, outer=True)
+        sample_f, sample_o = space.sample(self.rng, ROUND)
+        pools = [_Pool(outer_f, outer_o, np.zeros(ROUND, dtype=np.int64), np.empty(0)),
+                 _Pool(sample_f, sample_o, drawn[np.arange(ROUND) % len(drawn)],
+                       np.empty(0))]
+        evaluated = []
+        for pool in pools:
+            if self.evaluated >= budget:
+                break
+            evaluated.append(self.run_mixed(pool))
+        return _Pool.select(evaluated, self.space)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pool:
+    """Candidates with their keep-set indices and scores (batch last)."""
+
+    factors: IntArray
+    orders: IntArray
+    keeps: IntArray
+    scores: FloatArray
+
+    @property
+    def size(self) -> int:
+        return int(self.factors.shape[-1])
+
+    @staticmethod
+    def join(parts: list[_Pool], space: MapSpace) -> _Pool:
+        parts = [p for p in parts if p.size]
+        if not parts:
+            return _Pool(np.empty((len(space.slots), space.ndims, 0), np.int64),
+                         np.empty((space.nlevels, space.ndims, 0), np.int64),
+                         np.empty(0, np.int64), np.empty(0))
+        return _Pool(np.concatenate([p.factors for p in parts], axis=2),
+                     np.concatenate([p.orders for p in parts], axis=2),
+                     np.concatenate([p.keeps for p in parts]),
+                     np.concatenate([p.scores for p in parts]))
+
+    @staticmethod
+    def select(parts: list[_Pool], space: MapSpace) -> _Pool:
+        """The POPULATION best valid candidates of the parts (ties: part order)."""
+        pool = _Pool.join(parts, space)
+        chosen = np.flatnonzero(np.isfinite(pool.scores))
+        chosen = chosen[np.argsort(pool.scores[chosen], kind="stable")[:POPULATION]]
+        return _Pool(pool.factors[:, :, chosen], pool.orders[:, :, chosen],
+                     pool.keeps[chosen], pool.scores[chosen])
+
+
+def _keep_neighbours(choices: tuple[tuple[frozenset[str], ...], ...]) -> list[list[int]]:
+    """Per keep set, the keep sets that differ from it by one tensor at one level."""
+    def distance(a: tuple[frozenset[str], ...], b: tuple[frozenset[str], ...]) -> int:
+        return sum(len(x ^ y) for x, y in zip(a, b, strict=True))
+    return [[j for j, other in enumerate(choices) if distance(choice, other) == 1]
+            for choice in choices]
 
 
 def _explain_nothing_fits(problem: Problem, arch: ArchModel, space: MapSpace) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal
@@ -390,9 +390,10 @@ class MapSpace:
         return factors, self.random_orders(rng, size)
 
     def neighbours(self, rng: np.random.Generator, factors: IntArray, orders: IntArray,
-                   size: int) -> tuple[IntArray, IntArray]:
+                   size: int) -> tuple[IntArray, IntArray, IntArray]:
         """`size` candidates, each one or two moves from a random parent: a prime factor of
-        a dim moved to another allowed slot, or two loops of a level swapped."""
+        a dim moved to another allowed slot, or two loops of a level swapped. Returns the
+        children's factors and orders and the index of each child's parent."""
         parents = rng.integers(0, factors.shape[-1], size)
         child_f = factors[:, :, parents].copy()
         child_o = orders[:, :, parents].copy()
@@ -425,7 +426,36 @@ class MapSpace:
             child_o[level[swapping], a[swapping], rows] = child_o[level[swapping], b[swapping],
                                                                   rows]
             child_o[level[swapping], b[swapping], rows] = first
-        return child_f, child_o
+        return child_f, child_o, parents
+
+    def all_neighbours(self, factors: IntArray, orders: IntArray) -> tuple[IntArray, IntArray]:
+        """Every candidate one move from (`factors [S, D]`, `orders [L, D]`): each distinct
+        prime of each factor moved to each other slot its dim may use, and each pair of
+        real loops of an ordered level swapped. Batch last."""
+        moved_f: list[IntArray] = []
+        for d in range(self.ndims):
+            for source in self.allowed[d]:
+                value = int(factors[source, d])
+                for prime in sorted(set(prime_factors(value))):
+                    for dest in self.allowed[d]:
+                        if dest == source:
+                            continue
+                        child = factors.copy()
+                        child[source, d] //= prime
+                        child[dest, d] *= prime
+                        moved_f.append(child)
+        swapped_o: list[IntArray] = []
+        for level in range(self.nlevels - 1):
+            real = [p for p in range(self.ndims) if factors[level, orders[level, p]] > 1]
+            for a, b in itertools.combinations(real, 2):
+                child = orders.copy()
+                child[level, a], child[level, b] = orders[level, b], orders[level, a]
+                swapped_o.append(child)
+        all_f = [*moved_f, *(factors for _ in swapped_o)]
+        all_o = [*(orders for _ in moved_f), *swapped_o]
+        if not all_f:
+            return factors[:, :, None][:, :, :0], orders[:, :, None][:, :, :0]
+        return np.stack(all_f, axis=-1), np.stack(all_o, axis=-1)
 
     def canonical(self, factors: IntArray, orders: IntArray) -> IntArray:
         """[B, K] one row per candidate, equal for candidates equivalent under rules 1-2
@@ -442,10 +472,12 @@ class MapSpace:
                                          by_dim.reshape(-1, size)], axis=0).T
         return rows
 
-    def enumerate(self, keep_index: int = 0, chunk: int = 1 << 16
+    def enumerate(self, chunk: int = 1 << 16,
+                  tilings: Callable[[IntArray], BoolArray] | None = None
                   ) -> Iterator[tuple[IntArray, IntArray]]:
-        """Every candidate (up to equivalences 1-3), in chunks; capacity is not checked."""
-        del keep_index  # keep sets are chosen by the caller; the factors do not depend on it
+        """Every candidate (up to equivalences 1-3), in chunks. Capacity is not checked
+        here; `tilings` ([S, D, B] factors -> [B] keep) prunes factorisations before their
+        loop orders multiply them (capacity does not depend on the orders)."""
         counts = [len(s) for s in self.splits]
         total = math.prod(counts)
         ordered = self.nlevels - 1
@@ -454,6 +486,8 @@ class MapSpace:
             picks = np.unravel_index(index, counts)
             factors = np.stack([self.splits[d][picks[d]].T for d in range(self.ndims)], axis=1)
             factors = factors[:, :, self.within_meshes(factors)]
+            if tilings is not None and factors.shape[-1]:
+                factors = factors[:, :, tilings(factors)]
             if factors.shape[-1] == 0:
                 continue
             masks = factors[:ordered] > 1  # [ordered, D, B]
