@@ -1,8 +1,8 @@
 """The cost model vectorised with numpy over a batch of mappings: the mapper's hot path.
 
-In: a `Problem`, an accelerator (`AcceleratorSpec` or `ArchModel`), the keep sets shared by
-the batch (one frozenset of tensor names per memory level) and a `MappingBatch` of B
-mappings as arrays (layout below). Out: `BatchCost`, arrays of validity, energy, cycles,
+In: a `Problem`, an accelerator (`AcceleratorSpec` or `ArchModel`), the keep choices (each
+one frozenset of tensor names per memory level) and a `MappingBatch` of B mappings as arrays
+(layout below), each naming its keep choice. Out: `BatchCost`, arrays of validity, energy, cycles,
 utilisation and the per-level, per-tensor, per-instance reads, fills and updates. The
 numbers are exactly those of the scalar reference dslc.cost.model (same rules, same
 floating-point operation order, energies quantised the same way); the property tests check
@@ -75,10 +75,24 @@ class MappingBatch:
     """[F, D, B] spatial factor of each dim across X of each fanout."""
     spatial_y: IntArray
     """[F, D, B] spatial factor of each dim across Y of each fanout."""
+    keep: IntArray | None = None
+    """[B] index of each mapping's keep set in the evaluator's `keep_choices` (None: all
+    use the first)."""
 
     @property
     def size(self) -> int:
         return int(self.temporal_factors.shape[-1])
+
+    def part(self, chosen: slice | IntArray) -> MappingBatch:
+        """The mappings `chosen` (a slice or indices along the batch axis)."""
+        return MappingBatch(self.temporal_factors[..., chosen], self.temporal_order[..., chosen],
+                            self.spatial_x[..., chosen], self.spatial_y[..., chosen],
+                            None if self.keep is None else self.keep[chosen])
+
+    def keep_ids(self) -> IntArray:
+        if self.keep is None:
+            return np.zeros(self.size, dtype=np.int64)
+        return self.keep
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,14 +165,19 @@ class _TensorPlan:
     sliding_axes: tuple[tuple[tuple[int, int], ...], ...]
     """Axes with two or more dims (sliding windows)."""
     closed_form_multicast: bool
-    keepers: tuple[int, ...]
 
 
 class BatchEvaluator:
-    """Precomputes everything static about (problem, accelerator, keeps); evaluates batches."""
+    """Precomputes everything static about (problem, accelerator, keep choices); evaluates
+    batches. Each mapping of a batch picks one of `keep_choices` (`MappingBatch.keep`):
+    the counts below a level depend on which levels keep a tensor, but the tiles and the
+    traffic between loop levels do not, so one batch mixes keep sets at little cost."""
 
     def __init__(self, problem: Problem, accelerator: AcceleratorSpec | ArchModel,
-                 keep: Sequence[frozenset[str]], *, imperfect: bool = False) -> None:
+                 keep: Sequence[frozenset[str]], *, imperfect: bool = False,
+                 more_keeps: Sequence[Sequence[frozenset[str]]] = ()) -> None:
+        """`keep` is keep choice 0 (one set of tensor names per memory level);
+        `more_keeps` are choices 1, 2, ..."""
         self.problem = problem
         self.imperfect = imperfect
         """Accept padded factors, as `Mapping.imperfect` does (the padded problem runs)."""
@@ -167,19 +186,30 @@ class BatchEvaluator:
         arch = self.arch
         self.nlevels = len(arch.levels)
         self.ndims = len(problem.dims)
-        if len(keep) != self.nlevels:
-            raise ValueError(f"{len(keep)} keep sets for {self.nlevels} memory levels")
-        self.keep = tuple(frozenset(k) for k in keep)
+        choices = (keep, *more_keeps)
+        for choice in choices:
+            if len(choice) != self.nlevels:
+                raise ValueError(f"{len(choice)} keep sets for {self.nlevels} memory levels")
+        self.keep_choices = tuple(tuple(frozenset(k) for k in choice) for choice in choices)
         self.fanouts = arch.fanouts
         self.bounds = np.array(problem.bounds, dtype=np.int64)
         self.plans = tuple(self._plan(i, t) for i, t in enumerate(problem.tensors))
-        # Mappings that keep a tensor a level cannot hold, or keep a tensor nowhere, are
-        # invalid whatever their factors.
-        self.static_valid = all(
-            t.role in level.holds for level, names in zip(arch.levels, self.keep, strict=True)
-            for t in problem.tensors if t.name in names) and all(
-            plan.keepers for plan in self.plans) and all(
-            names <= {t.name for t in problem.tensors} for names in self.keep)
+        names = [t.name for t in problem.tensors]
+        # kept[k, l, t]: keep choice k keeps tensor t at level l.
+        self.kept = np.array([[[name in level_keep for name in names] for level_keep in choice]
+                              for choice in self.keep_choices], dtype=np.bool_)
+        # The outermost level keeping each tensor (-1: nowhere), per choice.
+        self.first_keeper = np.where(self.kept.any(axis=1), np.argmax(self.kept, axis=1), -1)
+        # Choices that keep a tensor a level cannot hold, or keep a tensor nowhere, are
+        # invalid whatever the factors.
+        self.static_valid = np.array([
+            all(t.role in level.holds
+                for level, level_keep in zip(arch.levels, choice, strict=True)
+                for t in problem.tensors if t.name in level_keep)
+            and all(any(t.name in level_keep for level_keep in choice)
+                    for t in problem.tensors)
+            and all(level_keep <= set(names) for level_keep in choice)
+            for choice in self.keep_choices], dtype=np.bool_)
         allowed = np.ones((len(self.fanouts), 2, self.ndims), dtype=np.bool_)
         for f, fanout in enumerate(self.fanouts):
             for axis, dims in enumerate(allowed_dims(fanout.dataflow, problem)):
@@ -198,11 +228,10 @@ class BatchEvaluator:
                 uses[d] += 1
             if len(terms) == 1:
                 simple[terms[0][0]] = True
-        keepers = tuple(i for i, names in enumerate(self.keep) if tensor.name in names)
         return _TensorPlan(
             index, tensor, axes, relevant, simple,
             tuple(terms for terms in axes if len(terms) >= 2),
-            all(u <= 1 for u in uses) and all(len(terms) <= 2 for terms in axes), keepers)
+            all(u <= 1 for u in uses) and all(len(terms) <= 2 for terms in axes))
 
     # -- geometry (batch-last arrays: dims on axis -2, mappings on axis -1) ----------------
 
@@ -284,10 +313,7 @@ class BatchEvaluator:
             levels=tuple(level.name for level in self.arch.levels))
         for start in range(0, size, CHUNK):
             part = slice(start, min(size, start + CHUNK))
-            self._evaluate(MappingBatch(batch.temporal_factors[..., part],
-                                        batch.temporal_order[..., part],
-                                        batch.spatial_x[..., part],
-                                        batch.spatial_y[..., part]), result, part)
+            self._evaluate(batch.part(part), result, part)
         return result
 
     def _evaluate(self, batch: MappingBatch, out: BatchCost, part: slice) -> None:
@@ -298,6 +324,8 @@ class BatchEvaluator:
         order = batch.temporal_order
         sx, sy = batch.spatial_x, batch.spatial_y
         size = ft.shape[-1]
+        keep_ids = batch.keep_ids()
+        kept = self.kept.transpose(1, 2, 0)[:, :, keep_ids]  # [L, T, B]
         spatial = np.ones_like(ft)
         for f, fanout in enumerate(self.fanouts):
             spatial[fanout.owner] *= sx[f] * sy[f]
@@ -351,25 +379,30 @@ class BatchEvaluator:
                 else:
                     partition.append(partition[-1])
             output = plan.tensor.role == "output"
-            for position, i in enumerate(plan.keepers):
-                child = plan.keepers[position + 1] if position + 1 < len(plan.keepers) \
-                    else None
-                last = nlevels if child is None else child
-                served = compute_cycles if child is None else enter[child]
-                for o in range(i, last):
-                    distinct = multicast[o]
-                    if distinct is not None:
-                        served = served * distinct
+            # served[i]: what level i hands down if it keeps the tensor: the entries of the
+            # next keeper below (or every MAC's operand), times the distinct children of
+            # each fanout on the way.
+            held = kept[:, t]
+            above = np.zeros(size, dtype=np.bool_)  # a keeper above level i
+            served: list[IntArray] = [compute_cycles] * nlevels
+            below = compute_cycles
+            for i in range(nlevels - 1, -1, -1):
+                if i < nlevels - 1:
+                    below = np.where(held[i + 1], enter[i + 1], below)
+                distinct = multicast[i]
+                if distinct is not None:
+                    below = below * distinct
+                served[i] = below
+            for i in range(nlevels):
                 if output:
-                    reads[i, t] = served - partition[i]
-                    updates[i, t] = served
-                    if position:
-                        fills[i, t] = enter[i] - partition[i]
+                    reads[i, t] = np.where(held[i], served[i] - partition[i], 0)
+                    updates[i, t] = np.where(held[i], served[i], 0)
+                    fills[i, t] = np.where(held[i] & above, enter[i] - partition[i], 0)
                 else:
-                    reads[i, t] = served
-                    if position:
-                        fills[i, t] = enter[i]
-        valid = self._valid(extents, tiles, sx, sy)
+                    reads[i, t] = np.where(held[i], served[i], 0)
+                    fills[i, t] = np.where(held[i] & above, enter[i], 0)
+                above = above | held[i]
+        valid = self._valid(extents, tiles, sx, sy, keep_ids, kept)
 
         cycles = compute_cycles.copy()
         level_reads = reads.sum(axis=1)
@@ -390,7 +423,7 @@ class BatchEvaluator:
         for i, level in enumerate(arch.levels):
             # Whole rows of tensors at once: a tensor the level does not keep has no
             # accesses there, so its energy is 0 as in the scalar model.
-            if any(i in plan.keepers for plan in self.plans):
+            if self.kept[:, i].any():
                 block = level.block_words
                 per_instance = (_blocks(reads[i], block) * level.read_energy_pj
                                 + _blocks(fills[i], block) * level.write_energy_pj
@@ -433,25 +466,30 @@ class BatchEvaluator:
         tiles = np.zeros((nlevels, len(self.plans), size), dtype=np.int64)
         for plan in self.plans:
             tiles[:, plan.index] = self._words(plan, extents[:nlevels])
-        return self._valid(extents, tiles, sx, sy)
+        keep_ids = batch.keep_ids()
+        return self._valid(extents, tiles, sx, sy, keep_ids,
+                           self.kept.transpose(1, 2, 0)[:, :, keep_ids])
 
-    def _valid(self, extents: IntArray, tiles: IntArray, sx: IntArray,
-               sy: IntArray) -> BoolArray:
-        """[B] validity from the tile extents [L+1, D, B] and tile words [L, T, B]."""
+    def _valid(self, extents: IntArray, tiles: IntArray, sx: IntArray, sy: IntArray,
+               keep_ids: IntArray, kept: BoolArray) -> BoolArray:
+        """[B] validity from the tile extents [L+1, D, B], tile words [L, T, B], and the
+        keep choices [B] with what they keep [L, T, B]."""
         if self.imperfect:
             covered = self._padded_within_rule(extents, sx, sy)
         else:
             covered = np.all(extents[0] == self.bounds[:, None], axis=0)
-        valid: BoolArray = covered & self.static_valid
+        valid: BoolArray = covered & self.static_valid[keep_ids]
         for plan in self.plans:
-            if plan.keepers:
-                whole = self._words(plan, extents[0]) if self.imperfect \
-                    else self.problem.tensor_size(plan.tensor)
-                valid &= ~covered | (tiles[plan.keepers[0], plan.index] >= whole)
+            first = self.first_keeper[keep_ids, plan.index]
+            whole = self._words(plan, extents[0]) if self.imperfect \
+                else self.problem.tensor_size(plan.tensor)
+            outermost = np.take_along_axis(tiles[:, plan.index], np.maximum(first, 0)[None],
+                                           axis=0)[0]
+            valid &= ~covered | (first < 0) | (outermost >= whole)
         for i, level in enumerate(self.arch.levels):
-            kept = [plan.index for plan in self.plans if i in plan.keepers]
-            if level.size_words is not None and kept:
-                valid &= np.sum(tiles[i, kept], axis=0) * level.buffering <= level.size_words
+            if level.size_words is not None and self.kept[:, i].any():
+                used = np.sum(tiles[i] * kept[i], axis=0)
+                valid &= used * level.buffering <= level.size_words
         for f, fanout in enumerate(self.fanouts):
             valid &= np.prod(sx[f], axis=0) <= fanout.mesh_x
             valid &= np.prod(sy[f], axis=0) <= fanout.mesh_y

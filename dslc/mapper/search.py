@@ -135,83 +135,73 @@ class _Search:
                               imperfect=options.imperfect)
         self.score = options.scorer()
         self.rng = np.random.default_rng(options.seed)
-        self.evaluators = [BatchEvaluator(problem, arch, keep, imperfect=options.imperfect)
-                           for keep in self.space.keep_choices]
+        choices = self.space.keep_choices
+        self.evaluator = BatchEvaluator(problem, arch, choices[0], more_keeps=choices[1:],
+                                        imperfect=options.imperfect)
         self.evaluated = 0
         self.best = _Best()
-        self.seen: dict[int, set[bytes]] = {}
-        """Canonical candidates already evaluated, per keep set."""
+        self.seen: set[bytes] = set()
+        """Canonical candidates (with their keep choice) already evaluated."""
         self.keep_neighbours = _keep_neighbours(self.space.keep_choices)
 
-    def run_batch(self, factors: IntArray, orders: IntArray, keep: int = 0,
-                  *, dedupe: bool = True) -> tuple[IntArray, IntArray, FloatArray]:
-        """Prune (meshes, capacity, already seen), evaluate with keep set `keep`, update the
-        best; returns the evaluated candidates and their scores."""
+    def run_batch(self, factors: IntArray, orders: IntArray, keeps: IntArray,
+                  *, dedupe: bool = True) -> _Pool:
+        """Prune (meshes, capacity, already seen), evaluate (each candidate with its keep
+        choice), update the best; returns the evaluated candidates with their scores."""
         space = self.space
         ok = space.within_meshes(factors)
-        factors, orders = factors[:, :, ok], orders[:, :, ok]
+        factors, orders, keeps = factors[:, :, ok], orders[:, :, ok], keeps[ok]
         if factors.shape[-1] and dedupe:
             # First occurrences of candidates not seen before, in batch order (a set of
             # row bytes: far cheaper than np.unique's sort of wide rows).
-            rows = np.ascontiguousarray(space.canonical(factors, orders))
+            rows = np.ascontiguousarray(np.concatenate(
+                [space.canonical(factors, orders), keeps[:, None]], axis=1))
             buffer, width = rows.tobytes(), rows.shape[1] * rows.itemsize
-            seen = self.seen.setdefault(keep, set())
             fresh = []
             for i in range(rows.shape[0]):
                 key = buffer[i * width:(i + 1) * width]
-                if key not in seen:
-                    seen.add(key)
+                if key not in self.seen:
+                    self.seen.add(key)
                     fresh.append(i)
-            factors, orders = factors[:, :, fresh], orders[:, :, fresh]
+            factors, orders, keeps = factors[:, :, fresh], orders[:, :, fresh], keeps[fresh]
         if factors.shape[-1] == 0:
-            return factors, orders, np.empty(0)
-        evaluator = self.evaluators[keep]
-        batch = space.batch(factors, orders)
-        fits = evaluator.fits(batch)
-        factors, orders = factors[:, :, fits], orders[:, :, fits]
+            return _Pool.join([], space)
+        fits = self.evaluator.fits(space.batch(factors, orders, keeps))
+        factors, orders, keeps = factors[:, :, fits], orders[:, :, fits], keeps[fits]
         if factors.shape[-1] == 0:
-            return factors, orders, np.empty(0)
-        cost = evaluator.evaluate(space.batch(factors, orders))
+            return _Pool.join([], space)
+        cost = self.evaluator.evaluate(space.batch(factors, orders, keeps))
         self.evaluated += factors.shape[-1]
         scores = self.score(cost.energy_pj, cost.cycles.astype(np.float64))
         scores = np.where(cost.valid, scores, np.inf)
         best = int(np.argmin(scores))
         # Ties go to the earlier candidate, so results do not depend on batch boundaries.
-        if scores[best] < self.best.score or (scores[best] == self.best.score
-                                              and keep < self.best.keep):
+        if scores[best] < self.best.score:
             self.best = _Best(float(scores[best]), factors[:, :, best].copy(),
-                              orders[:, :, best].copy(), keep)
-        return factors, orders, scores
-
-    def run_mixed(self, pool: _Pool) -> _Pool:
-        """`run_batch` over candidates with their own keep sets, one batch per keep set
-        (ascending); returns the evaluated candidates with their scores."""
-        parts = []
-        for keep in np.unique(pool.keeps).tolist():
-            chosen = pool.keeps == keep
-            f, o, s = self.run_batch(pool.factors[:, :, chosen], pool.orders[:, :, chosen],
-                                     int(keep))
-            parts.append(_Pool(f, o, np.full(f.shape[-1], keep, dtype=np.int64), s))
-        return _Pool.join(parts, self.space)
+                              orders[:, :, best].copy(), int(keeps[best]))
+        return _Pool(factors, orders, keeps, scores)
 
     def exhaustive(self) -> None:
         space = self.space
-        for keep, evaluator in enumerate(self.evaluators):
-            def fits(factors: IntArray, evaluator: BatchEvaluator = evaluator) -> BoolArray:
+        for keep in range(len(space.keep_choices)):
+            def fits(factors: IntArray, keep: int = keep) -> BoolArray:
+                size = factors.shape[-1]
                 identity = np.broadcast_to(np.arange(space.ndims)[None, :, None],
-                                           (space.nlevels, space.ndims, factors.shape[-1]))
-                return evaluator.fits(space.batch(factors, identity))
+                                           (space.nlevels, space.ndims, size))
+                return self.evaluator.fits(space.batch(factors, identity,
+                                                       np.full(size, keep, dtype=np.int64)))
 
             for factors, orders in space.enumerate(tilings=fits):
-                self.run_batch(factors, orders, keep, dedupe=False)
+                self.run_batch(factors, orders, np.full(factors.shape[-1], keep, np.int64),
+                               dedupe=False)
 
-    def random(self, keep: int = 0) -> None:
+    def random(self) -> None:
         budget = self.options.budget
         stalls = 0
         while self.evaluated < budget and stalls < 50:
             before = self.evaluated
             factors, orders = self.space.sample(self.rng, ROUND)
-            self.run_batch(factors, orders, keep)
+            self.run_batch(factors, orders, np.zeros(ROUND, dtype=np.int64))
             stalls = stalls + 1 if self.evaluated == before else 0
 
     def heuristic(self) -> None:
@@ -237,7 +227,7 @@ class _Search:
                 elif population.size == 0:
                     continue
             children = self._neighbours(population)
-            evaluated = self.run_mixed(children)
+            evaluated = self.run_batch(children.factors, children.orders, children.keeps)
             population = _Pool.select([population, evaluated], self.space)
             elite = _Pool.select([elite, evaluated], self.space)
             if self.best.score < best:
@@ -256,11 +246,13 @@ class _Search:
             if best.factors is None or best.orders is None:
                 return
             factors, orders = self.space.all_neighbours(best.factors, best.orders)
-            self.run_batch(factors, orders, best.keep)
-            for keep in self.keep_neighbours[best.keep]:
-                self.run_batch(np.concatenate([best.factors[:, :, None], factors], axis=2),
-                               np.concatenate([best.orders[:, :, None], orders], axis=2),
-                               keep)
+            factors = np.concatenate([best.factors[:, :, None], factors], axis=2)
+            orders = np.concatenate([best.orders[:, :, None], orders], axis=2)
+            size = factors.shape[-1]
+            keeps = [best.keep, *self.keep_neighbours[best.keep]]
+            self.run_batch(np.tile(factors, (1, 1, len(keeps))),
+                           np.tile(orders, (1, 1, len(keeps))),
+                           np.repeat(np.array(keeps, dtype=np.int64), size))
             if self.best.score >= best.score:
                 return
 
@@ -296,7 +288,7 @@ class _Search:
         for pool in pools:
             if self.evaluated >= budget:
                 break
-            evaluated.append(self.run_mixed(pool))
+            evaluated.append(self.run_batch(pool.factors, pool.orders, pool.keeps))
         return _Pool.select(evaluated, self.space)
 
 

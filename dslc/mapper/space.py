@@ -351,8 +351,9 @@ class MapSpace:
 
     # -- candidates ----------------------------------------------------------------------
 
-    def batch(self, factors: IntArray, orders: IntArray) -> MappingBatch:
-        """The cost model's arrays for candidates."""
+    def batch(self, factors: IntArray, orders: IntArray,
+              keeps: IntArray | None = None) -> MappingBatch:
+        """The cost model's arrays for candidates (`keeps`: their keep choices)."""
         nfanouts = len(self.arch.fanouts)
         size = factors.shape[-1]
         sx = np.ones((nfanouts, self.ndims, size), dtype=np.int64)
@@ -360,7 +361,7 @@ class MapSpace:
         for s in self.spatial_slots:
             slot = self.slots[s]
             (sx if slot.axis == "x" else sy)[slot.fanout] = factors[s]
-        return MappingBatch(np.ascontiguousarray(factors[:self.nlevels]), orders, sx, sy)
+        return MappingBatch(np.ascontiguousarray(factors[:self.nlevels]), orders, sx, sy, keeps)
 
     def within_meshes(self, factors: IntArray) -> BoolArray:
         """[B] whether each fanout axis's spatial product fits its mesh extent."""

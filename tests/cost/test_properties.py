@@ -273,3 +273,35 @@ def test_imperfect_mapping_costs_its_padded_problem(case: Case, data: st.DataObj
     evaluator = BatchEvaluator(real, case.accelerator, keep, imperfect=True)
     assert bool(evaluator.evaluate(batch).valid[0]) == (reasons == ()), reasons
     assert bool(evaluator.fits(batch)[0]) == (reasons == ())
+
+
+@FAST
+@given(cases(max_levels=3), st.data())
+def test_one_batch_mixes_keep_sets(case: Case, data: st.DataObject) -> None:
+    # Variants of a mapping that differ only in what the inner levels keep, evaluated in
+    # one batch (each naming its keep choice), cost exactly what the scalar model says for
+    # each, validity included.
+    names = [t.name for t in case.problem.tensors]
+    variants = [case.mapping]
+    for _ in range(data.draw(st.integers(1, 3))):
+        levels = (case.mapping.levels[0], *(
+            dataclasses.replace(level, keep=frozenset(data.draw(st.sets(st.sampled_from(names)))))
+            for level in case.mapping.levels[1:]))
+        variants.append(dataclasses.replace(case.mapping, levels=levels))
+    encoded = [encode([m], case.problem, case.accelerator) for m in variants]
+    keeps = [keep for _, keep in encoded]
+    batch = encoded[0][0]
+    mixed = type(batch)(*(np.concatenate([getattr(b, field) for b, _ in encoded], axis=-1)
+                          for field in ("temporal_factors", "temporal_order", "spatial_x",
+                                        "spatial_y")), keep=np.arange(len(variants)))
+    evaluator = BatchEvaluator(case.problem, case.accelerator, keeps[0],
+                               more_keeps=keeps[1:])
+    result = evaluator.evaluate(mixed)
+    fits = evaluator.fits(mixed)
+    for b, mapping in enumerate(variants):
+        reasons = check_mapping(mapping, case.problem, case.accelerator)
+        assert bool(result.valid[b]) == bool(fits[b]) == (reasons == ()), reasons
+        if not reasons:
+            cost = evaluate(case.problem, case.accelerator, mapping)
+            assert result.energy_pj[b] == cost.energy_pj
+            assert int(result.cycles[b]) == cost.cycles
