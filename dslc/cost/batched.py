@@ -326,6 +326,7 @@ class BatchEvaluator:
         size = ft.shape[-1]
         keep_ids = batch.keep_ids()
         kept = self.kept.transpose(1, 2, 0)[:, :, keep_ids]  # [L, T, B]
+        single = len(self.keep_choices) == 1
         spatial = np.ones_like(ft)
         for f, fanout in enumerate(self.fanouts):
             spatial[fanout.owner] *= sx[f] * sy[f]
@@ -382,25 +383,33 @@ class BatchEvaluator:
             # served[i]: what level i hands down if it keeps the tensor: the entries of the
             # next keeper below (or every MAC's operand), times the distinct children of
             # each fanout on the way.
-            held = kept[:, t]
-            above = np.zeros(size, dtype=np.bool_)  # a keeper above level i
+            # With one keep choice the keepers are known here: plain branches instead of
+            # masks (the common case outside the mapper).
+            held: list[BoolArray] | list[bool] = [bool(k) for k in self.kept[0, :, t]] \
+                if single else list(kept[:, t])
+            above: BoolArray | bool = False  # a keeper above level i
             served: list[IntArray] = [compute_cycles] * nlevels
             below = compute_cycles
             for i in range(nlevels - 1, -1, -1):
                 if i < nlevels - 1:
-                    below = np.where(held[i + 1], enter[i + 1], below)
+                    below = _pick(held[i + 1], enter[i + 1], below)
                 distinct = multicast[i]
                 if distinct is not None:
                     below = below * distinct
                 served[i] = below
             for i in range(nlevels):
+                if held[i] is False:
+                    continue
+                refill = held[i] & above
                 if output:
-                    reads[i, t] = np.where(held[i], served[i] - partition[i], 0)
-                    updates[i, t] = np.where(held[i], served[i], 0)
-                    fills[i, t] = np.where(held[i] & above, enter[i] - partition[i], 0)
+                    reads[i, t] = _pick(held[i], served[i] - partition[i], 0)
+                    updates[i, t] = _pick(held[i], served[i], 0)
+                    if refill is not False:
+                        fills[i, t] = _pick(refill, enter[i] - partition[i], 0)
                 else:
-                    reads[i, t] = np.where(held[i], served[i], 0)
-                    fills[i, t] = np.where(held[i] & above, enter[i], 0)
+                    reads[i, t] = _pick(held[i], served[i], 0)
+                    if refill is not False:
+                        fills[i, t] = _pick(refill, enter[i], 0)
                 above = above | held[i]
         valid = self._valid(extents, tiles, sx, sy, keep_ids, kept)
 
@@ -598,6 +607,16 @@ class _Slots:
 def _bits(flags: BoolArray) -> int:
     """The bit mask of the dims flagged true."""
     return sum(1 << d for d, flag in enumerate(flags) if flag)
+
+
+def _pick(mask: BoolArray | bool, value: IntArray, other: IntArray | int) -> IntArray:
+    """`value` where `mask`, else `other` (a plain bool picks the whole row)."""
+    if mask is True:
+        return value
+    if mask is False:
+        return np.broadcast_to(np.asarray(other, dtype=np.int64), value.shape)
+    result: IntArray = np.where(mask, value, other)
+    return result
 
 
 def _running(op: np.ufunc, rows: npt.NDArray[np.generic]) -> IntArray:
