@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dslc.codesign.planner import Outcome, Plan
+from dslc.codesign.space import Design
 from dslc.cost.result import Cost
 from dslc.diagnostics.diagnostic import (
     Diagnostic,
@@ -36,6 +38,7 @@ from dslc.sema.program import (
 )
 from dslc.spec.accelerator import AcceleratorSpec
 from dslc.spec.base import ParamValue, Point
+from dslc.spec.codesign import CoDesignSpec
 from dslc.spec.network import NetworkSpec
 from dslc.syntax.ast import Ident
 
@@ -183,6 +186,107 @@ class DesignRun:
 def codesign_names(path: str | Path) -> tuple[str, ...]:
     """The co-design requests of a spec file, sorted."""
     return tuple(sorted(_program_or_raise(path).codesigns))
+
+
+def _codesign_spec(program: Program, path: str | Path, codesign: str | None) -> CoDesignSpec:
+    names = sorted(program.codesigns)
+    if codesign is None:
+        if len(names) != 1:
+            raise KeyError(f"{path} has {len(names)} co-design requests; name one "
+                           f"({', '.join(names) or 'none'})")
+        codesign = names[0]
+    if codesign not in program.codesigns:
+        raise KeyError(f"no co-design `{codesign}` in {path} ({', '.join(names) or 'none'})")
+    return program.codesigns[codesign]
+
+
+def is_single_design(path: str | Path, codesign: str | None = None) -> bool:
+    """Whether a request names one network and one accelerator (no spaces)."""
+    program = _program_or_raise(path)
+    spec = _codesign_spec(program, path, codesign)
+    sizes = [program.networks[n].size for n in spec.networks] + \
+        [program.accelerators[a].size for a in spec.accelerators]
+    return len(spec.networks) == 1 and len(spec.accelerators) == 1 and all(
+        s == 1 for s in sizes)
+
+
+def plan(path: str | Path, codesign: str | None = None) -> Plan:
+    """The co-design planner's plan for a request, without evaluating anything."""
+    from dslc.codesign.planner import make_plan
+    from dslc.codesign.space import design_space
+
+    program = _program_or_raise(path)
+    spec = _codesign_spec(program, path, codesign)
+    return make_plan(spec, design_space(program, "network", spec.networks),
+                     design_space(program, "accelerator", spec.accelerators))
+
+
+@dataclass(frozen=True, slots=True)
+class CoDesignRun:
+    """`search`'s answer: the plan's outcome and the request it answers."""
+
+    codesign: str
+    outcome: Outcome
+    options: MapperOptions
+    store: str | None
+    """The result store's path (None: in memory)."""
+    reused: int
+    """Pairs read back from the store instead of evaluated."""
+
+
+def default_store(path: str | Path, codesign: str) -> Path:
+    """Where a co-design's results persist by default: `.dslc/<file>.<codesign>.sqlite`
+    beside the spec file."""
+    spec = Path(path)
+    return spec.parent / ".dslc" / f"{spec.stem}.{codesign}.sqlite"
+
+
+def search(path: str | Path, codesign: str | None = None, *, store: str | Path | None = None,
+           fresh: bool = False, jobs: int = 1, scheduler: str | None = None,
+           progress: Callable[[str, int, int, float], None] | None = None) -> CoDesignRun:
+    """Run the co-design planner on a request over spaces. Finished pairs persist in the
+    SQLite `store` (default: `default_store`; ":memory:" keeps nothing) as they finish, so
+    an interrupted search resumes; `fresh` forgets them first.
+
+    Raises DiagnosticError for a file with errors, KeyError for an unknown request,
+    AccuracyError for a bad accuracy table."""
+    from dslc.codesign.evaluate import PairEvaluator, ResultStore
+    from dslc.codesign.metrics import load_accuracies
+    from dslc.codesign.planner import execute, make_plan
+    from dslc.codesign.space import Instances, design_space
+
+    program = _program_or_raise(path)
+    spec = _codesign_spec(program, path, codesign)
+    networks = design_space(program, "network", spec.networks)
+    accelerators = design_space(program, "accelerator", spec.accelerators)
+    objective = spec.objective.text if spec.objective.text in ("energy", "latency", "edp") \
+        else "edp"
+    options = MapperOptions.from_spec(spec.mapper, objective)
+    instances = Instances(program)
+    accuracies: dict[Design, float] = {}
+    for design in networks.designs:
+        declared = instances.network(design).accuracy
+        if declared is not None:
+            accuracies[design] = declared
+    if spec.accuracy is not None:
+        table = load_accuracies(Path(path).parent / spec.accuracy.path, networks.designs)
+        accuracies.update(table)
+    if store is None:
+        store = default_store(path, spec.name)
+    store_path = None if str(store) == ":memory:" else Path(store)
+    results = ResultStore(store_path)
+    try:
+        if fresh:
+            results.clear()
+        evaluator = PairEvaluator(program, spec, options, results, accuracies)
+        evaluator.instances = instances
+        the_plan = make_plan(spec, networks, accelerators)
+        outcome = execute(the_plan, spec, networks, accelerators, evaluator, jobs=jobs,
+                          scheduler=scheduler, progress=progress)
+    finally:
+        results.close()
+    return CoDesignRun(spec.name, outcome, options,
+                       None if store_path is None else str(store_path), evaluator.reused)
 
 
 def run(path: str | Path, codesign: str | None = None, *,

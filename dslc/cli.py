@@ -211,10 +211,17 @@ def run_command(
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help="output format")
                       ] = OutputFormat.table,
     out: Annotated[Path | None, typer.Option("--out", "-o",
-                                             help="directory for result.json and layers.csv")
+                                             help="directory for result.json and CSV files")
                    ] = None,
+    cache: Annotated[Path | None, typer.Option(
+        help="SQLite store of finished pairs (default: .dslc/ beside the spec)")] = None,
+    fresh: Annotated[bool, typer.Option(help="forget stored pairs before searching")] = False,
+    jobs: Annotated[int, typer.Option(help="worker processes for pair evaluations")] = 1,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Dask scheduler address (needs the dask extra)")] = None,
 ) -> None:
-    """Run a co-design request: map every layer of the network on the accelerator."""
+    """Run a co-design request: map every layer of one network on one accelerator, or
+    search network and accelerator spaces with the co-design planner."""
     import csv
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -223,6 +230,16 @@ def run_command(
     from dslc.report.run import CSV_COLUMNS, render_run, run_csv_rows
 
     quiet = format is OutputFormat.json
+    try:
+        single = api.is_single_design(file, codesign)
+    except DiagnosticError as exc:
+        _print_diagnostics(list(exc.diagnostics), Format.full, 1)
+        raise typer.Exit(1) from None
+    except KeyError as exc:
+        raise _usage_error(str(exc.args[0])) from None
+    if not single:
+        _run_codesign(file, codesign, quiet, out, cache, fresh, jobs, scheduler)
+        return
     try:
         with Progress(TextColumn("mapping {task.description}"), BarColumn(),
                       MofNCompleteColumn(), console=console, transient=True,
@@ -257,6 +274,94 @@ def run_command(
                              design.options.objective))
     if out is not None:
         console.print(f"wrote {out / 'result.json'} and {out / 'layers.csv'}", markup=False)
+
+
+def _run_codesign(file: Path, codesign: str | None, quiet: bool, out: Path | None,
+                  cache: Path | None, fresh: bool, jobs: int, scheduler: str | None) -> None:
+    import csv
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from dslc.codesign.metrics import AccuracyError
+    from dslc.codesign.result import CSV_COLUMNS, outcome_csv_rows, outcome_to_json
+    from dslc.report.codesign import plot_pareto, render_outcome
+
+    if jobs < 1:
+        raise _usage_error("--jobs must be at least 1")
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("best {task.fields[best]}"), TimeRemainingColumn(),
+                      console=console, transient=True, disable=quiet) as bar:
+            task = bar.add_task("pairs", total=None, best="-")
+
+            def progress(phase: str, done: int, total: int, best: float) -> None:
+                bar.update(task, completed=done, total=total, description=phase,
+                           best="-" if best == float("inf") else f"{best:.4g}")
+
+            found = api.search(file, codesign, store=cache, fresh=fresh, jobs=jobs,
+                               scheduler=scheduler, progress=progress)
+    except DiagnosticError as exc:
+        _print_diagnostics(list(exc.diagnostics), Format.full, 1)
+        raise typer.Exit(1) from None
+    except AccuracyError as exc:
+        console.print(f"error: {exc}", style="bold red", markup=False)
+        raise typer.Exit(1) from None
+    except KeyError as exc:
+        raise _usage_error(str(exc.args[0])) from None
+    except RuntimeError as exc:
+        raise _usage_error(str(exc)) from None
+    data = outcome_to_json(found.outcome)
+    plotted = False
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "result.json").write_text(api.to_json(data) + "\n")
+        with (out / "pairs.csv").open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(CSV_COLUMNS)
+            writer.writerows(outcome_csv_rows(found.outcome))
+        plotted = plot_pareto(found.outcome, out / "pareto.png")
+    if quiet:
+        console.print(api.to_json(data), markup=False)
+        return
+    console.print(render_outcome(found.outcome))
+    if found.reused:
+        console.print(f"{found.reused} pairs read back from {found.store}", markup=False)
+    if out is not None:
+        written = "result.json, pairs.csv" + (" and pareto.png" if plotted else
+                                              " (pareto.png needs the plot extra)")
+        console.print(f"wrote {written} to {out}", markup=False)
+
+
+@app.command(name="plan")
+def plan_command(
+    file: Annotated[Path, typer.Argument(help="spec file")],
+    codesign: Annotated[str | None, typer.Option("--codesign", "-c",
+                                                 help="co-design request (default: the only one)")
+                        ] = None,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="output format")
+                      ] = OutputFormat.table,
+) -> None:
+    """Print the co-design planner's plan (phases, sizes, reasons) without running it."""
+    from dslc.codesign.result import plan_to_json
+    from dslc.report.codesign import render_plan
+
+    try:
+        the_plan = api.plan(file, codesign)
+    except DiagnosticError as exc:
+        _print_diagnostics(list(exc.diagnostics), Format.full, 1)
+        raise typer.Exit(1) from None
+    except KeyError as exc:
+        raise _usage_error(str(exc.args[0])) from None
+    if format is OutputFormat.json:
+        console.print(api.to_json(plan_to_json(the_plan)), markup=False)
+        return
+    console.print(render_plan(the_plan))
 
 
 def main() -> None:

@@ -1,0 +1,285 @@
+"""Evaluating (network, accelerator) pairs: map every layer, sum, remember.
+
+In: a `Program`, a `CoDesignSpec`, `MapperOptions`, and pairs of `Design`s. Out:
+`PairResult`s (the pair's `Metrics` and per-layer figures, or why no mapping fits). Each
+distinct layer is searched once per accelerator (`MapCache`, shared by every network), and
+every finished pair is written at once to a `ResultStore` (SQLite), so an interrupted run
+loses nothing it finished and a rerun resumes. `evaluate_many` spreads pairs over worker
+processes (`jobs`) or a Dask cluster (`scheduler`). It does not decide which pairs to
+evaluate (dslc.codesign.planner).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dslc.codesign.metrics import Metrics
+from dslc.codesign.space import Design, Instances, spec_digest
+from dslc.lower.lower import LoweredNetwork, lower_network
+from dslc.mapper import MapperOptions, NoValidMappingError, map_network
+from dslc.mapper.network import MapCache
+from dslc.sema.program import Program
+from dslc.spec.codesign import CoDesignSpec
+
+Pair = tuple[Design, Design]
+"""(network design, accelerator design)."""
+PairProgress = Callable[[int, int], None]
+"""Called as pairs finish: (done, total)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LayerFigure:
+    """One MAC layer of an evaluated pair."""
+
+    name: str
+    problem_key: str
+    energy_pj: float
+    cycles: int
+    utilization: float
+
+
+@dataclass(frozen=True, slots=True)
+class PairResult:
+    """A (network, accelerator) pair: its metrics, or why it cannot run."""
+
+    network: Design
+    accelerator: Design
+    metrics: Metrics | None
+    """None when some layer has no valid mapping (see `failure`)."""
+    layers: tuple[LayerFigure, ...] = ()
+    failure: str = ""
+
+
+class ResultStore:
+    """Finished pairs by key, in SQLite (written as each pair finishes) or in memory."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.memory: dict[str, dict[str, Any]] = {}
+        self.connection: sqlite3.Connection | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.connection = sqlite3.connect(path)
+            self.connection.execute("PRAGMA journal_mode=WAL")
+            self.connection.execute(
+                "CREATE TABLE IF NOT EXISTS pairs (key TEXT PRIMARY KEY, record TEXT NOT NULL)")
+            self.connection.commit()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        if key in self.memory:
+            return self.memory[key]
+        if self.connection is None:
+            return None
+        row = self.connection.execute("SELECT record FROM pairs WHERE key = ?",
+                                      (key,)).fetchone()
+        if row is None:
+            return None
+        record: dict[str, Any] = json.loads(row[0])
+        self.memory[key] = record
+        return record
+
+    def put(self, key: str, record: dict[str, Any]) -> None:
+        self.memory[key] = record
+        if self.connection is not None:
+            self.connection.execute("INSERT OR REPLACE INTO pairs VALUES (?, ?)",
+                                    (key, json.dumps(record, sort_keys=True)))
+            self.connection.commit()
+
+    def clear(self) -> None:
+        self.memory.clear()
+        if self.connection is not None:
+            self.connection.execute("DELETE FROM pairs")
+            self.connection.commit()
+
+    def __len__(self) -> int:
+        if self.connection is None:
+            return len(self.memory)
+        return int(self.connection.execute("SELECT COUNT(*) FROM pairs").fetchone()[0])
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+def _record(result: PairResult) -> dict[str, Any]:
+    metrics = result.metrics
+    return {
+        "failure": result.failure,
+        "metrics": None if metrics is None else {
+            "energy_pj": metrics.energy_pj, "cycles": metrics.cycles,
+            "latency_s": metrics.latency_s, "area_mm2": metrics.area_mm2},
+        "layers": [[layer.name, layer.problem_key, layer.energy_pj, layer.cycles,
+                    layer.utilization] for layer in result.layers],
+    }
+
+
+def _from_record(pair: Pair, record: dict[str, Any], accuracy: float | None) -> PairResult:
+    data = record["metrics"]
+    metrics = None if data is None else Metrics(
+        data["energy_pj"], int(data["cycles"]), data["latency_s"], data["area_mm2"], accuracy)
+    layers = tuple(LayerFigure(name, key, energy, int(cycles), utilization)
+                   for name, key, energy, cycles, utilization in record["layers"])
+    return PairResult(pair[0], pair[1], metrics, layers, record["failure"])
+
+
+@dataclass(slots=True)
+class PairEvaluator:
+    """Evaluates pairs of one co-design request, with its caches and store."""
+
+    program: Program
+    spec: CoDesignSpec
+    options: MapperOptions
+    store: ResultStore = field(default_factory=lambda: ResultStore(None))
+    accuracies: dict[Design, float] = field(default_factory=dict)
+    instances: Instances = field(init=False)
+    lowered: dict[Design, LoweredNetwork] = field(default_factory=dict)
+    map_cache: MapCache = field(default_factory=MapCache)
+    evaluated: int = 0
+    """Pairs computed by this evaluator (not read from the store)."""
+    reused: int = 0
+    """Pairs read from the store."""
+
+    def __post_init__(self) -> None:
+        self.instances = Instances(self.program)
+
+    def key(self, pair: Pair) -> str:
+        """The store key: digests of both concrete specs, the batch and the mapper options."""
+        network, accelerator = pair
+        options = (self.options.search, self.options.budget, self.options.seed,
+                   self.options.objective, self.options.bypass, self.options.imperfect,
+                   self.spec.batch)
+        text = "|".join([spec_digest(self.instances.network(network)),
+                         spec_digest(self.instances.accelerator(accelerator)), repr(options)])
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+    def cached(self, pair: Pair) -> PairResult | None:
+        record = self.store.get(self.key(pair))
+        if record is None:
+            return None
+        return _from_record(pair, record, self.accuracies.get(pair[0]))
+
+    def compute(self, pair: Pair) -> PairResult:
+        """Map every layer of the pair (no store lookup)."""
+        network, accelerator = pair
+        lowered = self.lowered.get(network)
+        if lowered is None:
+            lowered = self.lowered[network] = lower_network(self.instances.network(network),
+                                                            batch=self.spec.batch)
+        spec = self.instances.accelerator(accelerator)
+        try:
+            result = map_network(lowered, spec, self.options, cache=self.map_cache)
+        except NoValidMappingError as exc:
+            return PairResult(network, accelerator, None, (), str(exc))
+        metrics = Metrics(result.energy_pj, result.cycles, result.latency_s, result.area_mm2,
+                          self.accuracies.get(network))
+        layers = tuple(LayerFigure(layer.name, layer.problem_key, layer.energy_pj,
+                                   layer.cycles, layer.result.cost.utilization)
+                       for layer in result.layers)
+        return PairResult(network, accelerator, metrics, layers)
+
+    def evaluate(self, pair: Pair) -> PairResult:
+        found = self.cached(pair)
+        if found is not None:
+            self.reused += 1
+            return found
+        result = self.compute(pair)
+        self.store.put(self.key(pair), _record(result))
+        self.evaluated += 1
+        return result
+
+    def evaluate_many(self, pairs: Sequence[Pair], *, jobs: int = 1,
+                      scheduler: str | None = None,
+                      progress: PairProgress | None = None) -> list[PairResult]:
+        """Every pair, in order; stored ones are read back, the rest computed (in `jobs`
+        worker processes, or on the Dask cluster at `scheduler`) and stored as each
+        finishes."""
+        results: dict[int, PairResult] = {}
+        todo: list[int] = []
+        for i, pair in enumerate(pairs):
+            found = self.cached(pair)
+            if found is None:
+                todo.append(i)
+            else:
+                results[i] = found
+                self.reused += 1
+        done = len(results)
+        if progress is not None:
+            progress(done, len(pairs))
+
+        def finish(i: int, result: PairResult) -> None:
+            nonlocal done
+            self.store.put(self.key(pairs[i]), _record(result))
+            results[i] = result
+            self.evaluated += 1
+            done += 1
+            if progress is not None:
+                progress(done, len(pairs))
+
+        if scheduler is not None and todo:
+            self._on_dask(pairs, todo, scheduler, finish)
+        elif jobs > 1 and len(todo) > 1:
+            self._in_processes(pairs, todo, jobs, finish)
+        else:
+            for i in todo:
+                finish(i, self.compute(pairs[i]))
+        return [results[i] for i in range(len(pairs))]
+
+    def _chunks(self, pairs: Sequence[Pair], todo: list[int], count: int) -> list[list[int]]:
+        """Pairs grouped by accelerator (a worker's layer cache then serves many networks),
+        split into about `count` chunks per worker."""
+        by_accelerator: dict[Design, list[int]] = {}
+        for i in todo:
+            by_accelerator.setdefault(pairs[i][1], []).append(i)
+        groups = [group for _, group in sorted(by_accelerator.items(),
+                                               key=lambda item: item[0].index)]
+        size = max(1, math.ceil(len(todo) / count))
+        return [group[start:start + size] for group in groups
+                for start in range(0, len(group), size)]
+
+    def _in_processes(self, pairs: Sequence[Pair], todo: list[int], jobs: int,
+                      finish: Callable[[int, PairResult], None]) -> None:
+        source = str(self.program.workspace.root)
+        chunks = self._chunks(pairs, todo, jobs * 4)
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(_evaluate_chunk, source, self.spec.name, self.options,
+                                   [pairs[i] for i in chunk], self.accuracies)
+                       for chunk in chunks]
+            for future, chunk in zip(futures, chunks, strict=True):
+                for i, result in zip(chunk, future.result(), strict=True):
+                    finish(i, result)
+
+    def _on_dask(self, pairs: Sequence[Pair], todo: list[int], scheduler: str,
+                 finish: Callable[[int, PairResult], None]) -> None:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise RuntimeError("--scheduler needs Dask: pip install 'dslc[dask]'") from None
+        source = str(self.program.workspace.root)
+        chunks = self._chunks(pairs, todo, 16)
+        with Client(scheduler) as client:
+            futures = [client.submit(_evaluate_chunk, source, self.spec.name, self.options,
+                                     [pairs[i] for i in chunk], self.accuracies, pure=False)
+                       for chunk in chunks]
+            for future, chunk in zip(futures, chunks, strict=True):
+                for i, result in zip(chunk, future.result(), strict=True):
+                    finish(i, result)
+
+
+def _evaluate_chunk(source: str, codesign: str, options: MapperOptions, pairs: list[Pair],
+                    accuracies: dict[Design, float]) -> list[PairResult]:
+    """Worker side: load the spec file, evaluate the pairs (no store: the parent writes)."""
+    from dslc import api
+
+    program = api.load_program(source)
+    evaluator = PairEvaluator(program, program.codesigns[codesign], options,
+                              accuracies=accuracies)
+    return [evaluator.compute(pair) for pair in pairs]

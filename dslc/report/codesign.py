@@ -1,0 +1,140 @@
+"""Terminal reports of co-design plans and outcomes (rich), and the Pareto plot image.
+
+In: a `Plan` or an `Outcome`. Out: rich renderables (the plan's phases; the summary of
+what the planner did, the best designs, the Pareto front, the winner's layers) and, with
+matplotlib installed (the `plot` extra), a PNG of the Pareto front. It computes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from dslc.codesign.planner import Outcome, Plan
+from dslc.report.cost import format_count, format_energy, format_seconds
+
+
+def render_plan(plan: Plan) -> RenderableType:
+    lines = [Text(f"strategy: {plan.strategy}", style="bold"),
+             Text(f"why: {plan.reason}"),
+             Text(f"space: {plan.networks} networks x {plan.accelerators} accelerators = "
+                  f"{plan.pairs_total:,} pairs; this plan evaluates at most "
+                  f"{plan.pairs_planned:,} ({plan.pairs_total / max(1, plan.pairs_planned):.1f}x "
+                  "fewer)")]
+    if plan.reference is not None:
+        lines.append(Text(f"reference: {plan.reference.label} ({plan.reference_reason})"))
+        lines.append(Text(f"kept at first: {plan.keep} networks"))
+    table = Table(title="phases", title_justify="left")
+    table.add_column("phase")
+    table.add_column("pairs", justify="right")
+    table.add_column("what")
+    for phase in plan.phases:
+        table.add_row(phase.name, f"{phase.pairs:,}", phase.description)
+    return Group(*lines, table)
+
+
+def _metrics_row(outcome: Outcome, index: int) -> list[str]:
+    result = outcome.pareto[index]
+    metrics = result.metrics
+    assert metrics is not None
+    return [result.network.label, result.accelerator.label, format_energy(metrics.energy_pj),
+            format_seconds(metrics.latency_s), f"{metrics.edp:.4g}", f"{metrics.area_mm2:.3f}",
+            "" if metrics.accuracy is None else f"{100 * metrics.accuracy:.1f}%"]
+
+
+def render_outcome(outcome: Outcome, top: int = 10) -> RenderableType:
+    plan = outcome.plan
+    parts: list[RenderableType] = [
+        Text(f"strategy: {plan.strategy} ({plan.reason})"),
+        Text(f"pairs evaluated: {outcome.pairs_evaluated:,} of {plan.pairs_total:,} "
+             f"({outcome.reduction:.1f}x reduction)"),
+    ]
+    if plan.reference is not None:
+        parts.append(Text(f"reference: {plan.reference.label} ({plan.reference_reason})"))
+        parts.append(Text(f"kept: {len(outcome.kept)} networks"))
+    if outcome.rank_check is not None:
+        check = outcome.rank_check
+        parts.append(Text(f"rank check: lowest Spearman {check.spearman:.3f}, lowest Kendall "
+                          f"{check.kendall:.3f} over {check.samples} networks on "
+                          f"{len(check.accelerators)} accelerators: "
+                          f"{'passed' if check.passed else 'failed'}"))
+    parts.extend(Text(line) for line in outcome.log)
+    parts.append(Text(f"optimality: {outcome.optimality}", style="bold"))
+    ranked = sorted(((score, pair) for pair, score in outcome.scores.items()
+                     if math.isfinite(score)),
+                    key=lambda item: (item[0], item[1][0].index, item[1][1].index))
+    table = Table(title=f"best designs ({plan.objective})",
+                  title_justify="left")
+    for column in ("#", "network", "accelerator", "energy", "latency", "EDP pJ*s",
+                   "area mm2", "accuracy"):
+        table.add_column(column, justify="right" if column in ("#", "energy", "latency",
+                                                               "EDP pJ*s", "area mm2")
+                         else "left")
+    for rank, (_, pair) in enumerate(ranked[:top], start=1):
+        metrics = outcome.results[pair].metrics
+        assert metrics is not None
+        table.add_row(str(rank), pair[0].label, pair[1].label, format_energy(metrics.energy_pj),
+                      format_seconds(metrics.latency_s), f"{metrics.edp:.4g}",
+                      f"{metrics.area_mm2:.3f}",
+                      "" if metrics.accuracy is None else f"{100 * metrics.accuracy:.1f}%")
+    if not ranked:
+        parts.append(Text("no evaluated design meets the constraints", style="bold red"))
+    else:
+        parts.append(table)
+    front = Table(title="Pareto front (energy, latency"
+                  + (", accuracy)" if any(r.metrics is not None and r.metrics.accuracy
+                                          is not None for r in outcome.pareto) else ")"),
+                  title_justify="left")
+    for column in ("network", "accelerator", "energy", "latency", "EDP pJ*s", "area mm2",
+                   "accuracy"):
+        front.add_column(column)
+    for i in range(len(outcome.pareto)):
+        front.add_row(*_metrics_row(outcome, i))
+    if outcome.pareto:
+        parts.append(front)
+    best = outcome.best
+    if best is not None and best.layers:
+        layers = Table(title=f"layers of the best design ({best.network.label} on "
+                             f"{best.accelerator.label})", title_justify="left")
+        for column in ("layer", "energy", "cycles", "utilization"):
+            layers.add_column(column, justify="left" if column == "layer" else "right")
+        for layer in best.layers:
+            layers.add_row(layer.name, format_energy(layer.energy_pj),
+                           format_count(layer.cycles), f"{100 * layer.utilization:.1f}%")
+        parts.append(layers)
+    return Group(*parts)
+
+
+def plot_pareto(outcome: Outcome, path: Path) -> bool:
+    """Write the energy/latency scatter of every feasible pair with the Pareto front
+    highlighted; False when matplotlib (the `plot` extra) is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    feasible = [outcome.results[pair].metrics for pair, score in outcome.scores.items()
+                if math.isfinite(score)]
+    front = sorted((r.metrics for r in outcome.pareto if r.metrics is not None),
+                   key=lambda m: m.latency_s)
+    figure, axes = plt.subplots(figsize=(6, 4.5))
+    axes.scatter([m.latency_s * 1e3 for m in feasible if m is not None],
+                 [m.energy_pj / 1e6 for m in feasible if m is not None], s=10, alpha=0.5,
+                 label="evaluated")
+    axes.plot([m.latency_s * 1e3 for m in front], [m.energy_pj / 1e6 for m in front], "o-",
+              color="tab:red", label="Pareto front")
+    axes.set_xlabel("latency (ms)")
+    axes.set_ylabel("energy (uJ)")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120, metadata={"Software": None})
+    plt.close(figure)
+    return True
