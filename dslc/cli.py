@@ -152,7 +152,7 @@ def map_command(
                       ] = OutputFormat.table,
     search: Annotated[str, typer.Option(help="auto, exhaustive, heuristic or random")
                       ] = "auto",
-    budget: Annotated[int, typer.Option(help="mappings evaluated by the heuristic")] = 5000,
+    budget: Annotated[int, typer.Option(help="mappings evaluated by the heuristic")] = 10000,
     objective: Annotated[str, typer.Option(help="energy, latency or edp")] = "edp",
     seed: Annotated[int, typer.Option(help="random seed")] = 1,
     batch: Annotated[int, typer.Option(help="batch size N")] = 1,

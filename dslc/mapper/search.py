@@ -68,7 +68,7 @@ class MapperOptions:
     """How to search. `objective` names an entry of OBJECTIVES unless `score` is given."""
 
     search: str = "auto"
-    budget: int = 5000
+    budget: int = 10000
     """Candidates evaluated per (problem, accelerator) by the heuristic and random searches."""
     seed: int = 1
     objective: str = "edp"
@@ -213,21 +213,28 @@ class _Search:
         population = self._seed(budget)
         elite = population
         best = self.best.score
-        stalls = 0
-        for _ in range(200):
-            if self.evaluated >= budget:
-                break
+        stalls = restarts = idle = 0
+        while self.evaluated < budget and idle < 20:
             if population.size == 0 or stalls >= 4:
-                # Stalled (or nothing valid yet): restart from fresh seeds; the elite keeps
-                # the best seen so far.
-                seeds = self._seed(budget)
+                # Stalled: descend to the local optimum of the best, then restart, in turn
+                # from perturbed copies of the elite (iterated local search) and from fresh
+                # seeds (diversity); the elite keeps the best seen so far.
+                self.polish(budget=budget)
+                restarts += 1
                 stalls = 0
-                if seeds.size:
-                    population = seeds
-                elif population.size == 0:
+                if restarts % 2 and elite.size:
+                    population = self._kicked(elite)
+                else:
+                    seeds = self._seed(budget)
+                    if seeds.size:
+                        population = seeds
+                if population.size == 0:
+                    idle += 1
                     continue
+            before = self.evaluated
             children = self._neighbours(population)
             evaluated = self.run_batch(children.factors, children.orders, children.keeps)
+            idle = idle + 1 if self.evaluated == before else 0
             population = _Pool.select([population, evaluated], self.space)
             elite = _Pool.select([elite, evaluated], self.space)
             if self.best.score < best:
@@ -237,11 +244,13 @@ class _Search:
                 stalls += 1
         self.polish()
 
-    def polish(self, rounds: int = 20) -> None:
+    def polish(self, rounds: int = 20, budget: int | None = None) -> None:
         """Steepest descent from the best candidate over every single move (MapSpace.
-        all_neighbours) and every neighbouring keep set, until no move improves: the
-        result is a local optimum for single moves, whatever the sampling left."""
+        all_neighbours) and every neighbouring keep set, until no move improves (or the
+        budget, when given, is spent): a local optimum for single moves."""
         for _ in range(rounds):
+            if budget is not None and self.evaluated >= budget:
+                return
             best = self.best
             if best.factors is None or best.orders is None:
                 return
@@ -255,6 +264,15 @@ class _Search:
                            np.repeat(np.array(keeps, dtype=np.int64), size))
             if self.best.score >= best.score:
                 return
+
+    def _kicked(self, elite: _Pool) -> _Pool:
+        """ROUND perturbations of the elite: two to four random moves each, unevaluated."""
+        factors, orders, parents = self.space.neighbours(self.rng, elite.factors,
+                                                         elite.orders, ROUND)
+        factors, orders, again = self.space.neighbours(self.rng, factors, orders, ROUND)
+        keeps = elite.keeps[parents][again]
+        evaluated = self.run_batch(factors, orders, keeps)
+        return _Pool.select([evaluated], self.space)
 
     def _neighbours(self, population: _Pool) -> _Pool:
         """ROUND children of the population: factor and order moves (MapSpace.neighbours);

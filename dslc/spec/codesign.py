@@ -95,7 +95,7 @@ class MapperSpec(Spec):
 
     search: str = "auto"
     """auto, exhaustive, heuristic or random."""
-    budget: int = Field(default=5000, gt=0)
+    budget: int = Field(default=10000, gt=0)
     """Maximum mappings evaluated per layer and accelerator by the heuristic search."""
     seed: int = 1
     """Seed of every random choice, for determinism."""
