@@ -265,7 +265,7 @@ class PairEvaluator:
             raise RuntimeError("--scheduler needs Dask: pip install 'dslc[dask]'") from None
         source = str(self.program.workspace.root)
         chunks = self._chunks(pairs, todo, 16)
-        with Client(scheduler) as client:
+        with Client(scheduler) as client:  # type: ignore[no-untyped-call]
             futures = [client.submit(_evaluate_chunk, source, self.spec.name, self.options,
                                      [pairs[i] for i in chunk], self.accuracies, pure=False)
                        for chunk in chunks]

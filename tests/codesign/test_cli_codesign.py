@@ -1,0 +1,65 @@
+"""`dslc plan` and `dslc run` on a co-design over spaces: the documented JSON fields, the
+files `--out` writes, and a bad accuracy table as a diagnostic-style error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from dslc.cli import app
+
+runner = CliRunner()
+TINY = Path(__file__).parent / "tiny.cd"
+
+
+def test_plan_json() -> None:
+    result = runner.invoke(app, ["plan", str(TINY), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["strategy"] == "semi_decoupled"
+    assert (data["networks"], data["accelerators"], data["pairs_total"]) == (12, 8, 96)
+    assert data["reference"]["label"] == "grid(flow=weight_stationary, glb=4KiB, rows=4)"
+    assert [p["name"] for p in data["phases"]] == ["rank", "co-optimise", "check"]
+    assert [p["pairs"] for p in data["phases"]] == [12, 3 * 7, 12 * 3]
+
+
+def test_run_json_and_out_files(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(TINY), "--format", "json", "--cache",
+                                 str(tmp_path / "store.sqlite"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    for key in ("strategy", "pairs_total", "pairs_evaluated", "reduction", "reference",
+                "kept", "rank_check", "optimality", "best", "pareto"):
+        assert key in data
+    assert data["pairs_total"] == 96
+    assert data["reduction"] == data["pairs_total"] / data["pairs_evaluated"]
+    assert set(data["rank_check"]) >= {"spearman", "kendall", "samples"}
+    assert data["optimality"] in ("verified", "sampled", "assumed")
+    best = data["best"]
+    for key in ("network", "accelerator", "energy_pj", "cycles", "edp", "area_mm2",
+                "accuracy"):
+        assert key in best
+    assert best["edp"] == best["energy_pj"] * best["latency_s"]
+    assert json.loads((out / "result.json").read_text()) == data
+    rows = (out / "pairs.csv").read_text().splitlines()
+    assert rows[0].startswith("network,accelerator,objective,energy_pj")
+    assert len(rows) == 1 + data["pairs_evaluated"]
+    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bad_accuracy_tables_are_errors_not_tracebacks(tmp_path: Path) -> None:
+    spec = tmp_path / "acc.cd"
+    spec.write_text(TINY.read_text().replace("    strategy     = auto",
+                                             '    strategy     = auto\n'
+                                             '    accuracy     = table("acc.csv")'))
+    missing = runner.invoke(app, ["run", str(spec), "--cache", ":memory:"])
+    assert missing.exit_code == 1
+    assert "error[E706]: accuracy table `acc.csv` not found" in missing.output
+    (tmp_path / "acc.csv").write_text("width,top1\n8,0.7\n")
+    wrong = runner.invoke(app, ["run", str(spec), "--cache", ":memory:"])
+    assert wrong.exit_code == 1, wrong.output
+    assert "needs an `accuracy` column" in wrong.output
+    assert "Traceback" not in wrong.output

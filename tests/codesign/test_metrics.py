@@ -1,0 +1,77 @@
+"""Rank statistics, Pareto fronts, objectives, constraints and accuracy tables, against
+values worked out by hand."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dslc.codesign.metrics import (
+    AccuracyError,
+    Metrics,
+    kendall,
+    load_accuracies,
+    objective_value,
+    pareto,
+    ranks,
+    spearman,
+    violations,
+)
+from dslc.codesign.space import Design
+from dslc.spec.codesign import BinaryOp, Constant, ConstraintSpec, MetricRef, ObjectiveSpec
+
+
+def test_rank_statistics_by_hand() -> None:
+    a = np.array([1.0, 2, 3, 4, 5])
+    b = np.array([5.0, 6, 7, 8, 7])
+    assert ranks(b).tolist() == [1, 2, 3.5, 5, 3.5]
+    # Rank deviations (-2, -1, 0, 1, 2) and (-2, -1, 0.5, 2, 0.5): 8 / sqrt(10 x 9.5).
+    assert spearman(a, b) == pytest.approx(8 / math.sqrt(95))
+    # 10 pairs: 8 concordant, 1 discordant (the last), 1 tied in b: 7 / sqrt(10 x 9).
+    assert kendall(a, b) == pytest.approx(7 / math.sqrt(90))
+    assert spearman(a, a[::-1].copy()) == pytest.approx(-1)
+    assert kendall(a, a) == 1
+
+
+def test_pareto_front_by_hand() -> None:
+    points = np.array([[1.0, 5], [2, 2], [3, 1], [3, 3], [4, 4], [2, 2]])
+    # (3, 3) and (4, 4) are dominated by (2, 2); equal points do not dominate each other.
+    assert pareto(points) == [0, 1, 2, 5]
+
+
+def test_objective_and_constraints() -> None:
+    metrics = Metrics(energy_pj=2e6, cycles=1000, latency_s=5e-6, area_mm2=3.0, accuracy=0.7)
+    assert metrics.edp == pytest.approx(10.0)
+    weighted = ObjectiveSpec(expression=BinaryOp(op="+", left=MetricRef(name="energy"),
+                                                 right=BinaryOp(op="*", left=Constant(value=1e6),
+                                                                right=MetricRef(name="area"))),
+                             text="energy + 1e6 * area")
+    assert objective_value(weighted, metrics) == pytest.approx(5e6)
+    assert objective_value(ObjectiveSpec(sense="maximize", expression=MetricRef(
+        name="accuracy"), text="accuracy"), metrics) == -0.7
+    # An unknown accuracy ranks last and breaks any bound on it.
+    unknown = Metrics(2e6, 1000, 5e-6, 3.0)
+    assert objective_value(ObjectiveSpec(expression=MetricRef(name="accuracy"),
+                                         text="accuracy"), unknown) == math.inf
+    limits = (ConstraintSpec(metric="latency", op="<=", value=4e-6, text="latency <= 4us"),
+              ConstraintSpec(metric="accuracy", op=">=", value=0.6, text="accuracy >= 60%"))
+    assert violations(limits, metrics) == ("latency <= 4us",)
+    assert violations(limits, unknown) == ("latency <= 4us", "accuracy >= 60%")
+
+
+def test_accuracy_table_by_params_and_by_name(tmp_path: Path) -> None:
+    designs = [Design("network", "space", i, (("depth", d), ("width", w)))
+               for i, (d, w) in enumerate([(1, 8), (1, 16), (2, 8)])]
+    fixed = Design("network", "resnet18", 0, ())
+    table = tmp_path / "acc.csv"
+    table.write_text("width,depth,accuracy\n8,1,70.5\n16,1,0.72\n")
+    found = load_accuracies(table, [*designs, fixed])
+    assert found == {designs[0]: pytest.approx(0.705), designs[1]: 0.72}
+    table.write_text("network,accuracy\nresnet18,69.76\n")
+    assert load_accuracies(table, [*designs, fixed]) == {fixed: pytest.approx(0.6976)}
+    table.write_text("network,top1\nresnet18,69.76\n")
+    with pytest.raises(AccuracyError, match="accuracy"):
+        load_accuracies(table, [fixed])
