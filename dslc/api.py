@@ -38,7 +38,7 @@ from dslc.sema.program import (
 )
 from dslc.spec.accelerator import AcceleratorSpec
 from dslc.spec.base import ParamValue, Point
-from dslc.spec.codesign import CoDesignSpec
+from dslc.spec.codesign import STRATEGIES, CoDesignSpec
 from dslc.spec.network import NetworkSpec
 from dslc.syntax.ast import Ident
 
@@ -243,10 +243,12 @@ def default_store(path: str | Path, codesign: str) -> Path:
 
 def search(path: str | Path, codesign: str | None = None, *, store: str | Path | None = None,
            fresh: bool = False, jobs: int = 1, scheduler: str | None = None,
+           strategy: str | None = None,
            progress: Callable[[str, int, int, float], None] | None = None) -> CoDesignRun:
     """Run the co-design planner on a request over spaces. Finished pairs persist in the
     SQLite `store` (default: `default_store`; ":memory:" keeps nothing) as they finish, so
-    an interrupted search resumes; `fresh` forgets them first.
+    an interrupted search resumes; `fresh` forgets them first. `strategy` overrides the
+    request's.
 
     Raises DiagnosticError for a file with errors, KeyError for an unknown request,
     AccuracyError for a bad accuracy table."""
@@ -257,6 +259,10 @@ def search(path: str | Path, codesign: str | None = None, *, store: str | Path |
 
     program = _program_or_raise(path)
     spec = _codesign_spec(program, path, codesign)
+    if strategy is not None:
+        if strategy not in STRATEGIES:
+            raise KeyError(f"unknown strategy `{strategy}` ({', '.join(STRATEGIES)})")
+        spec = spec.model_copy(update={"strategy": strategy})
     networks = design_space(program, "network", spec.networks)
     accelerators = design_space(program, "accelerator", spec.accelerators)
     objective = spec.objective.text if spec.objective.text in ("energy", "latency", "edp") \

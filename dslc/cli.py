@@ -219,6 +219,9 @@ def run_command(
     jobs: Annotated[int, typer.Option(help="worker processes for pair evaluations")] = 1,
     scheduler: Annotated[str | None, typer.Option(
         help="Dask scheduler address (needs the dask extra)")] = None,
+    strategy: Annotated[str | None, typer.Option(
+        help="override the request's strategy (auto, exhaustive, semi_decoupled, random)")
+                        ] = None,
 ) -> None:
     """Run a co-design request: map every layer of one network on one accelerator, or
     search network and accelerator spaces with the co-design planner."""
@@ -238,7 +241,7 @@ def run_command(
     except KeyError as exc:
         raise _usage_error(str(exc.args[0])) from None
     if not single:
-        _run_codesign(file, codesign, quiet, out, cache, fresh, jobs, scheduler)
+        _run_codesign(file, codesign, quiet, out, cache, fresh, jobs, scheduler, strategy)
         return
     try:
         with Progress(TextColumn("mapping {task.description}"), BarColumn(),
@@ -277,7 +280,8 @@ def run_command(
 
 
 def _run_codesign(file: Path, codesign: str | None, quiet: bool, out: Path | None,
-                  cache: Path | None, fresh: bool, jobs: int, scheduler: str | None) -> None:
+                  cache: Path | None, fresh: bool, jobs: int, scheduler: str | None,
+                  strategy: str | None) -> None:
     import csv
 
     from rich.progress import (
@@ -305,7 +309,7 @@ def _run_codesign(file: Path, codesign: str | None, quiet: bool, out: Path | Non
                            best="-" if best == float("inf") else f"{best:.4g}")
 
             found = api.search(file, codesign, store=cache, fresh=fresh, jobs=jobs,
-                               scheduler=scheduler, progress=progress)
+                               scheduler=scheduler, strategy=strategy, progress=progress)
     except DiagnosticError as exc:
         _print_diagnostics(list(exc.diagnostics), Format.full, 1)
         raise typer.Exit(1) from None

@@ -197,8 +197,9 @@ class PairEvaluator:
         return result
 
     def evaluate_many(self, pairs: Sequence[Pair], *, jobs: int = 1,
-                      scheduler: str | None = None,
-                      progress: PairProgress | None = None) -> list[PairResult]:
+                      scheduler: str | None = None, progress: PairProgress | None = None,
+                      on_result: Callable[[Pair, PairResult], None] | None = None
+                      ) -> list[PairResult]:
         """Every pair, in order; stored ones are read back, the rest computed (in `jobs`
         worker processes, or on the Dask cluster at `scheduler`) and stored as each
         finishes."""
@@ -211,6 +212,8 @@ class PairEvaluator:
             else:
                 results[i] = found
                 self.reused += 1
+                if on_result is not None:
+                    on_result(pair, found)
         done = len(results)
         if progress is not None:
             progress(done, len(pairs))
@@ -221,6 +224,8 @@ class PairEvaluator:
             results[i] = result
             self.evaluated += 1
             done += 1
+            if on_result is not None:
+                on_result(pairs[i], result)
             if progress is not None:
                 progress(done, len(pairs))
 

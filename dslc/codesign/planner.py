@@ -225,10 +225,12 @@ class _Run:
                 best = min(self.scores.values(), default=math.inf)
                 self.progress(phase, done, total, best)
 
-        for pair, result in zip(fresh, self.evaluator.evaluate_many(
-                fresh, jobs=self.jobs, scheduler=self.scheduler, progress=report), strict=True):
+        def record(pair: Pair, result: PairResult) -> None:
             self.results[pair] = result
             self.scores[pair] = _score(self.spec, result)
+
+        self.evaluator.evaluate_many(fresh, jobs=self.jobs, scheduler=self.scheduler,
+                                     progress=report, on_result=record)
         report(len(fresh), len(fresh))
         return [self.scores[p] for p in pairs]
 
