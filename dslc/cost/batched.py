@@ -358,7 +358,8 @@ class BatchEvaluator:
         # Dim membership tests as bit masks: two cheap integer operations per slot row instead
         # of a gather from a per-dim table.
         real_bits = np.where(nontrivial, np.left_shift(1, slot_dims), 0)
-        loops = _Slots(slot_dims, nontrivial, cum_f, weight, step_slot, real_bits)
+        last_real = _last_per_level(nontrivial, nlevels, ndims)
+        loops = _Slots(slot_dims, nontrivial, cum_f, weight, step_slot, real_bits, last_real)
 
         ntensors = len(problem.tensors)
         reads = out.reads[..., part]
@@ -488,10 +489,16 @@ class BatchEvaluator:
         else:
             covered = np.all(extents[0] == self.bounds[:, None], axis=0)
         valid: BoolArray = covered & self.static_valid[keep_ids]
+        single = len(self.keep_choices) == 1
         for plan in self.plans:
-            first = self.first_keeper[keep_ids, plan.index]
             whole = self._words(plan, extents[0]) if self.imperfect \
                 else self.problem.tensor_size(plan.tensor)
+            if single:
+                first_level = int(self.first_keeper[0, plan.index])
+                if first_level >= 0:
+                    valid &= ~covered | (tiles[first_level, plan.index] >= whole)
+                continue
+            first = self.first_keeper[keep_ids, plan.index]
             outermost = np.take_along_axis(tiles[:, plan.index], np.maximum(first, 0)[None],
                                            axis=0)[0]
             valid &= ~covered | (first < 0) | (outermost >= whole)
@@ -566,7 +573,10 @@ class BatchEvaluator:
                 move = np.take(coef, loops.dims) * loops.steps
             moves.append(move)
             prefix.append(_running(np.add, move))
-            innermost.append(_carried(move, loops.nontrivial))
+            # The move of the innermost real loop above each level (0 if none: a slot that
+            # is not a real loop has no move).
+            innermost.append([np.take_along_axis(move, np.maximum(last, 0)[None], axis=0)[0]
+                              for last in loops.last_real])
         for i in range(1, self.nlevels):
             above = i * ndims
             simple_total = simple_before[above - 1] + moves_simple[above - 1]
@@ -578,7 +588,7 @@ class BatchEvaluator:
             for move, total, last_moves, terms in zip(moves, prefix, innermost,
                                                       plan.sliding_axes, strict=True):
                 jump = move[:above] - (total[above - 1] - total[:above])
-                ok &= jump == last_moves[above - 1]
+                ok &= jump == last_moves[i - 1]
                 extent = self._extent(terms, extents[i]).astype(np.int32)
                 kept = kept * np.maximum(0, extent - np.abs(jump))
             saved = np.einsum("ij,ij->j", loops.weight[:above], kept * ok)
@@ -602,6 +612,8 @@ class _Slots:
     """[M, B] how far one iteration of the slot's loop moves its dim (0 if factor 1)."""
     real_bits: IntArray
     """[M, B] 1 << dim for slots with a real loop (factor > 1), else 0."""
+    last_real: list[IntArray]
+    """Per level i >= 1 (index i - 1): [B] slot of the innermost real loop above it, or -1."""
 
 
 def _bits(flags: BoolArray) -> int:
@@ -631,16 +643,16 @@ def _running(op: np.ufunc, rows: npt.NDArray[np.generic]) -> IntArray:
     return out
 
 
-def _carried(values: npt.NDArray[np.int32], real: BoolArray) -> npt.NDArray[np.int32]:
-    """Row r: `values` at the last real slot among rows 0..r (0 if none): the move of the
-    innermost real loop above each point of the nest."""
-    out = np.empty_like(values)
-    if values.shape[0]:
-        out[0] = np.where(real[0], values[0], 0)
-    for r in range(1, values.shape[0]):
-        np.copyto(out[r], out[r - 1])
-        np.copyto(out[r], values[r], where=real[r])
-    return out
+def _last_per_level(real: BoolArray, nlevels: int, ndims: int) -> list[IntArray]:
+    """Per level i >= 1 (index i - 1): [B] the last real slot among the first i*D, or -1."""
+    rows = np.arange(real.shape[0], dtype=np.int64)[:, None]
+    at = np.where(real, rows, -1)
+    lasts = []
+    current = np.full(real.shape[1:], -1, dtype=np.int64)
+    for i in range(1, nlevels):
+        current = np.maximum(current, np.max(at[(i - 1) * ndims:i * ndims], axis=0))
+        lasts.append(current)
+    return lasts
 
 
 def encode(mappings: Sequence[Mapping], problem: Problem,
