@@ -127,7 +127,8 @@ def plot_pareto(outcome: Outcome, path: Path) -> bool:
     axes.scatter([m.latency_s * 1e3 for m in feasible if m is not None],
                  [m.energy_pj / 1e6 for m in feasible if m is not None], s=10, alpha=0.5,
                  label="evaluated")
-    axes.plot([m.latency_s * 1e3 for m in front], [m.energy_pj / 1e6 for m in front], "o-",
+    # Markers only: with accuracies the front is three-dimensional, so no line joins it.
+    axes.plot([m.latency_s * 1e3 for m in front], [m.energy_pj / 1e6 for m in front], "o",
               color="tab:red", label="Pareto front")
     axes.set_xlabel("latency (ms)")
     axes.set_ylabel("energy (uJ)")
