@@ -14,6 +14,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from dslc.codesign.evaluate import PairResult
 from dslc.codesign.planner import Outcome, Plan
 from dslc.report.cost import format_count, format_energy, format_seconds
 
@@ -37,13 +38,19 @@ def render_plan(plan: Plan) -> RenderableType:
     return Group(*lines, table)
 
 
-def _metrics_row(outcome: Outcome, index: int) -> list[str]:
-    result = outcome.pareto[index]
+def _has_accuracy(outcome: Outcome) -> bool:
+    return any(r.metrics is not None and r.metrics.accuracy is not None
+               for r in outcome.results.values())
+
+
+def _row(result: PairResult, accuracy: bool) -> list[str]:
     metrics = result.metrics
     assert metrics is not None
-    return [result.network.label, result.accelerator.label, format_energy(metrics.energy_pj),
-            format_seconds(metrics.latency_s), f"{metrics.edp:.4g}", f"{metrics.area_mm2:.3f}",
-            "" if metrics.accuracy is None else f"{100 * metrics.accuracy:.1f}%"]
+    row = [result.network.label, result.accelerator.label, format_energy(metrics.energy_pj),
+           format_seconds(metrics.latency_s), f"{metrics.edp:.4g}", f"{metrics.area_mm2:.3f}"]
+    if accuracy:
+        row.append("" if metrics.accuracy is None else f"{100 * metrics.accuracy:.1f}%")
+    return row
 
 
 def render_outcome(outcome: Outcome, top: int = 10) -> RenderableType:
@@ -67,33 +74,26 @@ def render_outcome(outcome: Outcome, top: int = 10) -> RenderableType:
     ranked = sorted(((score, pair) for pair, score in outcome.scores.items()
                      if math.isfinite(score)),
                     key=lambda item: (item[0], item[1][0].index, item[1][1].index))
-    table = Table(title=f"best designs ({plan.objective})",
-                  title_justify="left")
-    for column in ("#", "network", "accelerator", "energy", "latency", "EDP pJ*s",
-                   "area mm2", "accuracy"):
-        table.add_column(column, justify="right" if column in ("#", "energy", "latency",
-                                                               "EDP pJ*s", "area mm2")
-                         else "left")
+    accuracy = _has_accuracy(outcome)
+    columns = ["network", "accelerator", "energy", "latency", "EDP pJ*s", "area mm2"]
+    if accuracy:
+        columns.append("accuracy")
+    numeric = {"#", "energy", "latency", "EDP pJ*s", "area mm2", "accuracy"}
+    table = Table(title=f"best designs ({plan.objective})", title_justify="left")
+    for column in ["#", *columns]:
+        table.add_column(column, justify="right" if column in numeric else "left")
     for rank, (_, pair) in enumerate(ranked[:top], start=1):
-        metrics = outcome.results[pair].metrics
-        assert metrics is not None
-        table.add_row(str(rank), pair[0].label, pair[1].label, format_energy(metrics.energy_pj),
-                      format_seconds(metrics.latency_s), f"{metrics.edp:.4g}",
-                      f"{metrics.area_mm2:.3f}",
-                      "" if metrics.accuracy is None else f"{100 * metrics.accuracy:.1f}%")
+        table.add_row(str(rank), *_row(outcome.results[pair], accuracy))
     if not ranked:
         parts.append(Text("no evaluated design meets the constraints", style="bold red"))
     else:
         parts.append(table)
-    front = Table(title="Pareto front (energy, latency"
-                  + (", accuracy)" if any(r.metrics is not None and r.metrics.accuracy
-                                          is not None for r in outcome.pareto) else ")"),
+    front = Table(title="Pareto front (energy, latency" + (", accuracy)" if accuracy else ")"),
                   title_justify="left")
-    for column in ("network", "accelerator", "energy", "latency", "EDP pJ*s", "area mm2",
-                   "accuracy"):
-        front.add_column(column)
-    for i in range(len(outcome.pareto)):
-        front.add_row(*_metrics_row(outcome, i))
+    for column in columns:
+        front.add_column(column, justify="right" if column in numeric else "left")
+    for result in outcome.pareto:
+        front.add_row(*_row(result, accuracy))
     if outcome.pareto:
         parts.append(front)
     best = outcome.best
