@@ -28,6 +28,14 @@ def main(argv: list[str]) -> int:
           f"objective {dslc['options']['objective']})")
     print(f"  api.run total          {dslc['total_seconds']:8.2f} s "
           f"(search {dslc['search_seconds']:.2f} s, setup {dslc['setup_seconds']:.2f} s)")
+    src = dslc.get("dslc_source", {})
+    if "commit" in src:
+        dirty = len(src.get("uncommitted_changes", []))
+        print(f"  code                   commit {src['commit'][:10]}"
+              + (f" + {dirty} uncommitted file(s)" if dirty else " (clean)"))
+    if dslc.get("repeats", 1) > 1:
+        runs = ", ".join(f"{t:.2f}" for t in dslc["all_runs_total_seconds"])
+        print(f"  median of {dslc['repeats']} runs      (totals: {runs} s)")
     print(f"  per distinct layer     {dslc['mean_seconds_per_distinct_layer']:8.3f} s mean "
           f"({dslc['min_seconds_per_distinct_layer']:.3f}-"
           f"{dslc['max_seconds_per_distinct_layer']:.3f}), "
