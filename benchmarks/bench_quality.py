@@ -44,6 +44,8 @@ def main() -> None:
     parser.add_argument("--accelerators", default=",".join(ACCELERATORS))
     parser.add_argument("--exhaustive-only", action="store_true",
                         help="skip the layers whose space is above --limit")
+    parser.add_argument("--no-bypass", action="store_true",
+                        help="both searches keep what each memory holds (smaller spaces)")
     args = parser.parse_args()
     gaps: dict[str, list[float]] = {"exhaustive": [], "long": []}
     print(f"{'network':13s} {'accelerator':16s} {'layer':22s} {'objective':9s} "
@@ -58,17 +60,19 @@ def main() -> None:
                 if layer.problem is not None and layer.problem.key not in firsts:
                     firsts[layer.problem.key] = (layer.name, layer.problem)
             for name, problem in firsts.values():
-                size = MapSpace(problem, arch).size()
+                bypass = not args.no_bypass
+                size = MapSpace(problem, arch, bypass=bypass).size()
                 if args.exhaustive_only and size > args.limit:
                     continue
                 for objective in OBJECTIVES:
                     start = time.perf_counter()
-                    found = map_problem(problem, arch, MapperOptions(objective=objective))
+                    found = map_problem(problem, arch, MapperOptions(objective=objective,
+                                                                     bypass=bypass))
                     mine = score(objective, found.cost.energy_pj, found.cost.cycles)
                     if size <= args.limit:
                         kind = "exhaustive"
                         best = map_problem(problem, arch, MapperOptions(
-                            objective=objective, search="exhaustive"))
+                            objective=objective, search="exhaustive", bypass=bypass))
                         reference = score(objective, best.cost.energy_pj, best.cost.cycles)
                     else:
                         kind = "long"
@@ -76,7 +80,7 @@ def main() -> None:
                         for seed in (2, 3):
                             long = map_problem(problem, arch, MapperOptions(
                                 objective=objective, seed=seed, search="heuristic",
-                                budget=MapperOptions().budget * args.long))
+                                budget=MapperOptions().budget * args.long, bypass=bypass))
                             reference = min(reference, score(objective, long.cost.energy_pj,
                                                              long.cost.cycles))
                     gap = mine / reference - 1
