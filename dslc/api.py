@@ -10,7 +10,6 @@ diagnostics (or `DiagnosticError`), never as an unexplained exception.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,7 +202,10 @@ def _codesign_spec(program: Program, path: str | Path, codesign: str | None) -> 
 def is_single_design(path: str | Path, codesign: str | None = None) -> bool:
     """Whether a request names one network and one accelerator (no spaces)."""
     program = _program_or_raise(path)
-    spec = _codesign_spec(program, path, codesign)
+    return _single(program, _codesign_spec(program, path, codesign))
+
+
+def _single(program: Program, spec: CoDesignSpec) -> bool:
     sizes = [program.networks[n].size for n in spec.networks] + \
         [program.accelerators[a].size for a in spec.accelerators]
     return len(spec.networks) == 1 and len(spec.accelerators) == 1 and all(
@@ -306,22 +308,10 @@ def run(path: str | Path, codesign: str | None = None, *,
     from dslc.mapper import MapperOptions, map_network
 
     program = _program_or_raise(path)
-    names = sorted(program.codesigns)
-    if codesign is None:
-        if len(names) != 1:
-            raise KeyError(f"{path} has {len(names)} co-design requests; name one "
-                           f"({', '.join(names) or 'none'})")
-        codesign = names[0]
-    if codesign not in program.codesigns:
-        raise KeyError(f"no co-design `{codesign}` in {path} ({', '.join(names) or 'none'})")
-    spec = program.codesigns[codesign]
-    sizes = [program.networks[n].size for n in spec.networks] + \
-        [program.accelerators[a].size for a in spec.accelerators]
-    if len(spec.networks) != 1 or len(spec.accelerators) != 1 or any(s != 1 for s in sizes):
-        raise ValueError(f"co-design `{codesign}` searches {math.prod(sizes)} designs; "
-                         "searching spaces needs the co-design planner, which this version "
-                         "does not have yet (a request of one network and one accelerator "
-                         "runs)")
+    spec = _codesign_spec(program, path, codesign)
+    if not _single(program, spec):
+        raise ValueError(f"co-design `{spec.name}` searches network or accelerator spaces: "
+                         "use `search` (the co-design planner)")
     objective = spec.objective.text if spec.objective.text in ("energy", "latency", "edp") \
         else "edp"
     options = MapperOptions.from_spec(spec.mapper, objective)
@@ -330,7 +320,7 @@ def run(path: str | Path, codesign: str | None = None, *,
     lowered = lower_network(network, batch=spec.batch)
     result = map_network(lowered, accelerator, options, cache=cache, progress=progress)
     problems = {key: shared.problem for key, shared in lowered.distinct().items()}
-    return DesignRun(codesign, result, problems, options)
+    return DesignRun(spec.name, result, problems, options)
 
 
 def dump_spec(path: str | Path) -> dict[str, Any]:
