@@ -563,7 +563,7 @@ class BatchEvaluator:
         prefix = []
         innermost = []
         for terms in plan.sliding_axes:
-            if all(abs(c) == 1 for _, c in terms):
+            if all(c == 1 for _, c in terms):
                 touches = (loops.real_bits & sum(1 << d for d, _ in terms)) != 0
                 move = np.where(touches, loops.steps, 0)
             else:
