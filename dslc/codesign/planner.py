@@ -254,6 +254,12 @@ def execute(plan: Plan, spec: CoDesignSpec, networks: DesignSpace, accelerators:
     reference = plan.reference
     assert reference is not None
     on_reference = run.evaluate("rank", [(n, reference) for n in networks.designs])
+    if not any(math.isfinite(score) for score in on_reference):
+        # Nothing is feasible on the reference: its ranking says nothing about the others.
+        log.append("no network is feasible on the reference, so its ranking cannot prune: "
+                   "evaluating every pair")
+        run.evaluate("co-optimise", everything)
+        return _outcome(plan, run, networks.designs, None, "verified", log)
     order = sorted(range(len(networks)), key=lambda i: (on_reference[i], i))
     others = [a for a in accelerators.designs if a != reference]
     check_networks = networks.sample(CHECK_NETWORKS, plan.seed)
@@ -271,6 +277,12 @@ def execute(plan: Plan, spec: CoDesignSpec, networks: DesignSpace, accelerators:
         if len(check_networks) < 3 or not check_accelerators:
             return _outcome(plan, run, kept, None, "assumed", log)
         check = _check(run, kept, check_networks, check_accelerators, reference)
+        if check.passed and not any(math.isfinite(run.scores[(n, a)])
+                                    for n in kept for a in accelerators.designs):
+            # Claiming "no design is feasible" from a sample would be a guess: verify it.
+            log.append("no kept network is feasible on any accelerator: evaluating every pair")
+            run.evaluate("co-optimise", everything)
+            return _outcome(plan, run, networks.designs, None, "verified", log)
         if check.passed:
             return _outcome(plan, run, kept, check, "sampled", log)
         log.append(f"rank check failed with {len(kept)} networks kept (lowest Spearman "

@@ -172,3 +172,13 @@ def test_store_resumes_and_jobs_agree(tmp_path: Path) -> None:
     assert fresh.reused == 0
     parallel = api.search(TINY, store=":memory:", jobs=2)
     assert outcome_to_json(parallel.outcome) == outcome_to_json(first.outcome)
+
+
+def test_nothing_feasible_is_verified_on_every_pair() -> None:
+    # Every pair fails: the reference ranking cannot prune, so the planner evaluates every
+    # pair and reports, verified, that no design qualifies.
+    table = np.stack([np.full((8, 4), 5.0), np.full((8, 4), math.inf)], axis=-1)
+    outcome = run(table, "semi_decoupled")
+    assert outcome.best is None
+    assert outcome.pairs_evaluated == 32 and outcome.optimality == "verified"
+    assert "cannot prune" in outcome.log[0]
