@@ -279,12 +279,22 @@ class PairEvaluator:
                     finish(i, result)
 
 
+_WORKER_EVALUATORS: dict[tuple[str, str, MapperOptions], PairEvaluator] = {}
+"""Per worker process: one evaluator per request, so that its layer cache serves every chunk
+the worker runs (a worker process outlives its tasks)."""
+
+
 def _evaluate_chunk(source: str, codesign: str, options: MapperOptions, pairs: list[Pair],
                     accuracies: dict[Design, float]) -> list[PairResult]:
-    """Worker side: load the spec file, evaluate the pairs (no store: the parent writes)."""
+    """Worker side: load the spec file once, evaluate the pairs (no store: the parent
+    writes it)."""
     from dslc import api
 
-    program = api.load_program(source)
-    evaluator = PairEvaluator(program, program.codesigns[codesign], options,
-                              accuracies=accuracies)
+    key = (source, codesign, options)
+    evaluator = _WORKER_EVALUATORS.get(key)
+    if evaluator is None:
+        program = api.load_program(source)
+        evaluator = _WORKER_EVALUATORS[key] = PairEvaluator(
+            program, program.codesigns[codesign], options)
+    evaluator.accuracies = accuracies
     return [evaluator.compute(pair) for pair in pairs]
