@@ -143,6 +143,7 @@ class PairEvaluator:
     instances: Instances = field(init=False)
     lowered: dict[Design, LoweredNetwork] = field(default_factory=dict)
     map_cache: MapCache = field(default_factory=MapCache)
+    digests: dict[Design, str] = field(default_factory=dict)
     evaluated: int = 0
     """Pairs computed by this evaluator (not read from the store)."""
     reused: int = 0
@@ -157,9 +158,17 @@ class PairEvaluator:
         options = (self.options.search, self.options.budget, self.options.seed,
                    self.options.objective, self.options.bypass, self.options.imperfect,
                    self.spec.batch)
-        text = "|".join([spec_digest(self.instances.network(network)),
-                         spec_digest(self.instances.accelerator(accelerator)), repr(options)])
+        text = "|".join([self._digest(network), self._digest(accelerator), repr(options)])
         return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+    def _digest(self, design: Design) -> str:
+        """A design's spec digest, computed once (a spec's JSON is large)."""
+        found = self.digests.get(design)
+        if found is None:
+            spec = self.instances.network(design) if design.kind == "network" \
+                else self.instances.accelerator(design)
+            found = self.digests[design] = spec_digest(spec)
+        return found
 
     def cached(self, pair: Pair) -> PairResult | None:
         record = self.store.get(self.key(pair))
