@@ -8,7 +8,8 @@ anything; `execute` runs a plan with a `PairEvaluator` and returns an `Outcome`.
 Strategies (../shared/DESIGN.md, "The semi-decoupled planner"):
 - `exhaustive`: every pair; the optimum is verified.
 - `semi_decoupled`: rank every network on one reference accelerator, keep the top k (plus
-  near-ties, plus the accuracy/objective Pareto front when accuracies are known),
+  near-ties, plus the first two accuracy/objective Pareto layers when accuracies are
+  known),
   co-optimise the kept networks with every accelerator, then check the assumption: on a
   seeded sample of other accelerators, rank a seeded sample of networks (Spearman, Kendall)
   and test whether any sampled network outside the kept set beats the best kept one there.
@@ -49,6 +50,9 @@ KEEP_FRACTION = 20
 MIN_KEPT = 3
 NEAR_TIE = 0.02
 """Networks within this relative margin of the k-th score on the reference are kept too."""
+PARETO_LAYERS = 2
+"""With accuracies, the first PARETO_LAYERS accuracy/objective Pareto layers on the reference
+are kept too (a network one layer behind on the reference can lead elsewhere)."""
 CHECK_NETWORKS = 12
 CHECK_ACCELERATORS = 3
 RANDOM_FRACTION = 0.1
@@ -294,19 +298,22 @@ def execute(plan: Plan, spec: CoDesignSpec, networks: DesignSpace, accelerators:
 def _kept(order: list[int], on_reference: list[float], keep: int, networks: DesignSpace,
           run: _Run) -> tuple[Design, ...]:
     """The top `keep` on the reference, near-ties of the k-th, and (with accuracies) the
-    accuracy/objective Pareto front on the reference; in space order."""
+    first PARETO_LAYERS accuracy/objective Pareto layers on the reference; in space order."""
     chosen = set(order[:keep])
     kth = on_reference[order[min(keep, len(order)) - 1]]
     if math.isfinite(kth):
         margin = abs(kth) * NEAR_TIE
         chosen |= {i for i in order if on_reference[i] <= kth + margin}
     accuracies = run.evaluator.accuracies
-    if accuracies:
-        points = [i for i in order if math.isfinite(on_reference[i])
-                  and networks.designs[i] in accuracies]
+    points = [i for i in order if math.isfinite(on_reference[i])
+              and networks.designs[i] in accuracies]
+    for _ in range(PARETO_LAYERS):
+        if not points:
+            break
         front = pareto(np.array([[on_reference[i], -accuracies[networks.designs[i]]]
-                                 for i in points])) if points else []
+                                 for i in points]))
         chosen |= {points[j] for j in front}
+        points = [i for j, i in enumerate(points) if j not in set(front)]
     return tuple(networks.designs[i] for i in sorted(chosen))
 
 

@@ -182,3 +182,22 @@ def test_nothing_feasible_is_verified_on_every_pair() -> None:
     assert outcome.best is None
     assert outcome.pairs_evaluated == 32 and outcome.optimality == "verified"
     assert "cannot prune" in outcome.log[0]
+
+
+def test_accurate_networks_on_the_first_pareto_layers_are_kept() -> None:
+    # EDP rises with the index on every accelerator; network 9 alone is 90% accurate, the
+    # rest 50%. By score the top 3 (0, 1, 2) go on. On the reference, the first
+    # accuracy/EDP Pareto layer is {0 (cheapest), 9 (most accurate)}; without those, the
+    # second is {1}. So 0, 1, 2 and 9 are kept.
+    table = np.stack([np.tile(np.arange(1.0, 13.0)[:, None], (1, 5)),
+                      np.full((12, 5), 1e-6)], axis=-1)
+    spec = request("semi_decoupled")
+    networks, accelerators = spaces(12, 5)
+    evaluator = TableEvaluator(cast(Program, None), spec, MapperOptions(), accuracies={
+        d: 0.9 if d.index == 9 else 0.5 for d in networks.designs})
+    evaluator.table = table
+    outcome = execute(make_plan(spec, networks, accelerators), spec, networks, accelerators,
+                      evaluator)
+    assert [d.index for d in outcome.kept] == [0, 1, 2, 9]
+    # Without accuracies only the top 3 go on.
+    assert [d.index for d in run(table, "semi_decoupled").kept] == [0, 1, 2]
