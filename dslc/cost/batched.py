@@ -216,6 +216,7 @@ class BatchEvaluator:
                 if dims is not None:
                     allowed[f, axis] = [name in dims for name in problem.dims]
         self.allowed = allowed
+        self._bases: dict[tuple[int, int], IntArray] = {}
 
     def _plan(self, index: int, tensor: Tensor) -> _TensorPlan:
         relevant = np.zeros(self.ndims, dtype=np.bool_)
@@ -345,7 +346,11 @@ class BatchEvaluator:
         above_order = order[:nlevels - 1]
         slots = above_order.shape[0] * ndims
         slot_dims = above_order.reshape(slots, size)
-        f_slot = np.take_along_axis(ft[:nlevels - 1], above_order, axis=1).reshape(slots, size)
+        # One flat index, built in place, gathers every per-slot quantity: much cheaper than
+        # take_along_axis, which builds broadcast index arrays on every call.
+        gather = np.multiply(above_order.reshape(slots, size), size)
+        gather += self._slot_base(nlevels - 1, size)
+        f_slot = ft[:nlevels - 1].reshape(-1).take(gather)
         nontrivial = f_slot > 1
         cum_f = _running(np.multiply, f_slot)
         weight = np.empty_like(f_slot)
@@ -353,8 +358,8 @@ class BatchEvaluator:
             weight[0] = f_slot[0] - 1
             np.multiply(cum_f[:-1], f_slot[1:] - 1, out=weight[1:])
         # How far each real loop moves its dim (0 for factor-1 slots, which never move).
-        step_slot = np.take_along_axis(steps[:nlevels - 1], above_order, axis=1)
-        step_slot = (step_slot.reshape(slots, size) * nontrivial).astype(np.int32)
+        step_slot = steps[:nlevels - 1].reshape(-1).take(gather)
+        step_slot = (step_slot * nontrivial).astype(np.int32)
         # Dim membership tests as bit masks: two cheap integer operations per slot row instead
         # of a gather from a per-dim table.
         real_bits = np.where(nontrivial, np.left_shift(1, slot_dims), 0)
@@ -460,6 +465,16 @@ class BatchEvaluator:
         out.compute_cycles[part] = compute_cycles
         out.utilized_instances[..., part] = utilized
         out.compute_energy_pj[part] = compute_energy
+
+    def _slot_base(self, levels: int, size: int) -> IntArray:
+        """[levels * D, size] the flat offset of (level, mapping) in a [levels, D, size]
+        array (cached per chunk size)."""
+        key = (levels, size)
+        base = self._bases.get(key)
+        if base is None:
+            rows = np.repeat(np.arange(levels, dtype=np.int64) * self.ndims * size, self.ndims)
+            base = self._bases[key] = rows[:, None] + np.arange(size, dtype=np.int64)
+        return base
 
     def fits(self, batch: MappingBatch) -> BoolArray:
         """[B] the `valid` of `evaluate` without counting anything: factor coverage, meshes,
