@@ -292,6 +292,7 @@ def _run_codesign(file: Path, codesign: str | None, quiet: bool, out: Path | Non
         TimeRemainingColumn,
     )
 
+    from dslc.codesign.evaluate import StoreError
     from dslc.codesign.metrics import AccuracyError
     from dslc.codesign.result import CSV_COLUMNS, outcome_csv_rows, outcome_to_json
     from dslc.report.codesign import plot_pareto, render_outcome
@@ -313,7 +314,7 @@ def _run_codesign(file: Path, codesign: str | None, quiet: bool, out: Path | Non
     except DiagnosticError as exc:
         _print_diagnostics(list(exc.diagnostics), Format.full, 1)
         raise typer.Exit(1) from None
-    except AccuracyError as exc:
+    except (AccuracyError, StoreError) as exc:
         console.print(f"error: {exc}", style="bold red", markup=False)
         raise typer.Exit(1) from None
     except KeyError as exc:

@@ -58,6 +58,10 @@ class PairResult:
     failure: str = ""
 
 
+class StoreError(RuntimeError):
+    """The result store cannot be opened or written."""
+
+
 class ResultStore:
     """Finished pairs by key, in SQLite (written as each pair finishes) or in memory."""
 
@@ -66,12 +70,17 @@ class ResultStore:
         self.memory: dict[str, dict[str, Any]] = {}
         self.connection: sqlite3.Connection | None = None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.connection = sqlite3.connect(path)
-            self.connection.execute("PRAGMA journal_mode=WAL")
-            self.connection.execute(
-                "CREATE TABLE IF NOT EXISTS pairs (key TEXT PRIMARY KEY, record TEXT NOT NULL)")
-            self.connection.commit()
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.connection = sqlite3.connect(path)
+                self.connection.execute("PRAGMA journal_mode=WAL")
+                self.connection.execute("CREATE TABLE IF NOT EXISTS pairs "
+                                        "(key TEXT PRIMARY KEY, record TEXT NOT NULL)")
+                self.connection.commit()
+            except (OSError, sqlite3.Error) as exc:
+                raise StoreError(f"cannot use the result store {path}: {exc}; choose another "
+                                 "with --cache PATH, or --cache :memory: to keep nothing"
+                                 ) from None
 
     def get(self, key: str) -> dict[str, Any] | None:
         if key in self.memory:

@@ -63,3 +63,11 @@ def test_bad_accuracy_tables_are_errors_not_tracebacks(tmp_path: Path) -> None:
     assert wrong.exit_code == 1, wrong.output
     assert "needs an `accuracy` column" in wrong.output
     assert "Traceback" not in wrong.output
+
+
+def test_an_unusable_store_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = runner.invoke(app, ["run", str(TINY), "--cache", str(blocker / "x.sqlite")])
+    assert result.exit_code == 1, result.output
+    assert "cannot use the result store" in result.output and "--cache" in result.output
