@@ -201,3 +201,17 @@ def test_accurate_networks_on_the_first_pareto_layers_are_kept() -> None:
     assert [d.index for d in outcome.kept] == [0, 1, 2, 9]
     # Without accuracies only the top 3 go on.
     assert [d.index for d in run(table, "semi_decoupled").kept] == [0, 1, 2]
+
+
+def test_random_strategy_samples_a_tenth_and_claims_nothing() -> None:
+    table = np.stack([np.arange(1.0, 81.0).reshape(20, 4), np.full((20, 4), 1e-6)], axis=-1)
+    outcome = run(table, "random")
+    assert outcome.plan.strategy == "random"
+    assert outcome.pairs_evaluated == 8  # ceil(80 x 10%)
+    assert outcome.optimality == "assumed" and outcome.rank_check is None
+    # The best of the sample is the sampled pair with the lowest EDP.
+    best = min(outcome.results, key=lambda pair: table[pair[0].index, pair[1].index, 0])
+    assert outcome.best is not None
+    assert (outcome.best.network, outcome.best.accelerator) == best
+    # Seeded: the same sample every time.
+    assert set(run(table, "random").results) == set(outcome.results)
