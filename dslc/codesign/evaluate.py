@@ -16,7 +16,7 @@ import json
 import math
 import sqlite3
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,8 @@ from dslc.mapper.network import MapCache
 from dslc.sema.program import Program
 from dslc.spec.codesign import CoDesignSpec
 
+CHUNK_PAIRS = 64
+"""Most pairs sent to a worker at once."""
 Pair = tuple[Design, Design]
 """(network design, accelerator design)."""
 PairProgress = Callable[[int, int], None]
@@ -258,13 +260,14 @@ class PairEvaluator:
 
     def _chunks(self, pairs: Sequence[Pair], todo: list[int], count: int) -> list[list[int]]:
         """Pairs grouped by accelerator (a worker's layer cache then serves many networks),
-        split into about `count` chunks per worker."""
+        in about `count` chunks of at most CHUNK_PAIRS (a finished chunk is stored at once,
+        so an interrupt loses at most the chunks in flight)."""
         by_accelerator: dict[Design, list[int]] = {}
         for i in todo:
             by_accelerator.setdefault(pairs[i][1], []).append(i)
         groups = [group for _, group in sorted(by_accelerator.items(),
                                                key=lambda item: item[0].index)]
-        size = max(1, math.ceil(len(todo) / count))
+        size = max(1, min(CHUNK_PAIRS, math.ceil(len(todo) / count)))
         return [group[start:start + size] for group in groups
                 for start in range(0, len(group), size)]
 
@@ -273,27 +276,29 @@ class PairEvaluator:
         source = str(self.program.workspace.root)
         chunks = self._chunks(pairs, todo, jobs * 4)
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(_evaluate_chunk, source, self.spec.name, self.options,
-                                   [pairs[i] for i in chunk], self.accuracies)
-                       for chunk in chunks]
-            for future, chunk in zip(futures, chunks, strict=True):
-                for i, result in zip(chunk, future.result(), strict=True):
+            futures = {pool.submit(_evaluate_chunk, source, self.spec.name, self.options,
+                                   [pairs[i] for i in chunk], self.accuracies): chunk
+                       for chunk in chunks}
+            for future in as_completed(futures):
+                for i, result in zip(futures[future], future.result(), strict=True):
                     finish(i, result)
 
     def _on_dask(self, pairs: Sequence[Pair], todo: list[int], scheduler: str,
                  finish: Callable[[int, PairResult], None]) -> None:
         try:
             from dask.distributed import Client
+            from dask.distributed import as_completed as dask_completed
         except ImportError:
             raise RuntimeError("--scheduler needs Dask: pip install 'dslc[dask]'") from None
         source = str(self.program.workspace.root)
         chunks = self._chunks(pairs, todo, 16)
         with Client(scheduler) as client:  # type: ignore[no-untyped-call]
-            futures = [client.submit(_evaluate_chunk, source, self.spec.name, self.options,
-                                     [pairs[i] for i in chunk], self.accuracies, pure=False)
-                       for chunk in chunks]
-            for future, chunk in zip(futures, chunks, strict=True):
-                for i, result in zip(chunk, future.result(), strict=True):
+            futures = {client.submit(_evaluate_chunk, source, self.spec.name, self.options,
+                                     [pairs[i] for i in chunk], self.accuracies,
+                                     pure=False): chunk
+                       for chunk in chunks}
+            for future in dask_completed(list(futures)):  # type: ignore[no-untyped-call]
+                for i, result in zip(futures[future], future.result(), strict=True):
                     finish(i, result)
 
 
