@@ -200,6 +200,10 @@ class Outcome:
     def pairs_evaluated(self) -> int:
         return len(self.results)
 
+    def ranked(self) -> list[Pair]:
+        """Every evaluated pair, best first (infeasible last); ties in space order."""
+        return sorted(self.results, key=lambda pair: _rank_key(self.scores[pair], pair))
+
     @property
     def reduction(self) -> float:
         return self.plan.pairs_total / max(1, self.pairs_evaluated)
@@ -338,18 +342,19 @@ def _check(run: _Run, kept: Sequence[Design], sample: Sequence[Design],
     return RankCheck(lowest_spearman, lowest_kendall, len(sample), tuple(accelerators), passed)
 
 
+def _rank_key(score: float, pair: Pair) -> tuple[float, str, int, str, int]:
+    """The one order of pairs in every result: objective, then space order."""
+    network, accelerator = pair
+    return (score, network.space, network.index, accelerator.space, accelerator.index)
+
+
 def _outcome(plan: Plan, run: _Run, kept: Sequence[Design], check: RankCheck | None,
              optimality: str, log: list[str]) -> Outcome:
-    feasible = [(score, pair) for pair, score in run.scores.items() if math.isfinite(score)]
-    best = None
-    if feasible:
-        _, pair = min(feasible, key=lambda item: (item[0], item[1][0].index,
-                                                  item[1][1].index))
-        best = run.results[pair]
+    pairs = sorted((pair for pair, score in run.scores.items() if math.isfinite(score)),
+                   key=lambda pair: _rank_key(run.scores[pair], pair))
+    best = run.results[pairs[0]] if pairs else None
     front: list[PairResult] = []
-    if feasible:
-        pairs = [pair for _, pair in sorted(feasible, key=lambda item: (
-            item[0], item[1][0].space, item[1][0].index, item[1][1].space, item[1][1].index))]
+    if pairs:
         rows = []
         for pair in pairs:
             metrics = run.results[pair].metrics

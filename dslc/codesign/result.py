@@ -56,9 +56,7 @@ def pair_json(result: PairResult, score: float) -> dict[str, Any]:
 def outcome_to_json(outcome: Outcome, top: int = 10) -> dict[str, Any]:
     """The documented `dslc run --format json` object of a co-design."""
     scores = outcome.scores
-    ranked = sorted(outcome.results.items(), key=lambda item: (
-        scores[item[0]], item[0][0].space, item[0][0].index, item[0][1].space,
-        item[0][1].index))
+    ranked = outcome.ranked()
     check = outcome.rank_check
     best = outcome.best
     return {
@@ -80,7 +78,7 @@ def outcome_to_json(outcome: Outcome, top: int = 10) -> dict[str, Any]:
             "layers": [{"name": layer.name, "problem_key": layer.problem_key,
                         "energy_pj": layer.energy_pj, "cycles": layer.cycles,
                         "utilization": layer.utilization} for layer in best.layers]},
-        "top": [pair_json(result, scores[pair]) for pair, result in ranked[:top]],
+        "top": [pair_json(outcome.results[pair], scores[pair]) for pair in ranked[:top]],
         "pareto": [pair_json(result, scores[(result.network, result.accelerator)])
                    for result in outcome.pareto],
     }
@@ -94,10 +92,8 @@ def outcome_csv_rows(outcome: Outcome) -> list[list[object]]:
     """One row per evaluated pair (best first), columns CSV_COLUMNS."""
     front = {(r.network, r.accelerator) for r in outcome.pareto}
     rows: list[list[object]] = []
-    for pair, result in sorted(outcome.results.items(), key=lambda item: (
-            outcome.scores[item[0]], item[0][0].space, item[0][0].index, item[0][1].space,
-            item[0][1].index)):
-        metrics = result.metrics
+    for pair in outcome.ranked():
+        metrics = outcome.results[pair].metrics
         score = outcome.scores[pair]
         rows.append([
             pair[0].label, pair[1].label, score if math.isfinite(score) else "",

@@ -71,9 +71,7 @@ def render_outcome(outcome: Outcome, top: int = 10) -> RenderableType:
                           f"{'passed' if check.passed else 'failed'}"))
     parts.extend(Text(line) for line in outcome.log)
     parts.append(Text(f"optimality: {outcome.optimality}", style="bold"))
-    ranked = sorted(((score, pair) for pair, score in outcome.scores.items()
-                     if math.isfinite(score)),
-                    key=lambda item: (item[0], item[1][0].index, item[1][1].index))
+    ranked = [pair for pair in outcome.ranked() if math.isfinite(outcome.scores[pair])]
     accuracy = _has_accuracy(outcome)
     columns = ["network", "accelerator", "energy", "latency", "EDP pJ*s", "area mm2"]
     if accuracy:
@@ -82,7 +80,7 @@ def render_outcome(outcome: Outcome, top: int = 10) -> RenderableType:
     table = Table(title=f"best designs ({plan.objective})", title_justify="left")
     for column in ["#", *columns]:
         table.add_column(column, justify="right" if column in numeric else "left")
-    for rank, (_, pair) in enumerate(ranked[:top], start=1):
+    for rank, pair in enumerate(ranked[:top], start=1):
         table.add_row(str(rank), *_row(outcome.results[pair], accuracy))
     if not ranked:
         parts.append(Text("no evaluated design meets the constraints", style="bold red"))
