@@ -50,6 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from dslc.cost import kernel
 from dslc.cost.estimate import ArchModel, resolve_energies
 from dslc.cost.model import BANDWIDTH_SLACK
 from dslc.cost.result import ENERGY_QUANTUM_PJ
@@ -217,6 +218,74 @@ class BatchEvaluator:
                     allowed[f, axis] = [name in dims for name in problem.dims]
         self.allowed = allowed
         self._bases: dict[tuple[int, int], IntArray] = {}
+        self.tables = self._kernel_tables() \
+            if all(plan.closed_form_multicast for plan in self.plans) else None
+        """The compiled kernel's tables (None: a tensor's multicast needs enumeration, which
+        only the numpy path does)."""
+
+    @property
+    def engine(self) -> str:
+        """`numba` when `evaluate` runs the compiled kernel, else `numpy`."""
+        return "numba" if self.tables is not None and kernel.available() else "numpy"
+
+    def _kernel_tables(self) -> kernel.KernelTables:
+        arch, problem = self.arch, self.problem
+        ntensors = len(problem.tensors)
+        naxes = max(len(plan.axes) for plan in self.plans)
+        nterms = max(len(terms) for plan in self.plans for terms in plan.axes)
+        axis_count = np.zeros(ntensors, dtype=np.int64)
+        axis_terms = np.zeros((ntensors, naxes), dtype=np.int64)
+        axis_dim = np.zeros((ntensors, naxes, nterms), dtype=np.int64)
+        axis_coef = np.zeros((ntensors, naxes, nterms), dtype=np.int64)
+        coef_dense = np.zeros((ntensors, naxes, self.ndims), dtype=np.int64)
+        for plan in self.plans:
+            axis_count[plan.index] = len(plan.axes)
+            for a, terms in enumerate(plan.axes):
+                axis_terms[plan.index, a] = len(terms)
+                for k, (d, coef) in enumerate(terms):
+                    axis_dim[plan.index, a, k] = d
+                    axis_coef[plan.index, a, k] = coef
+                    coef_dense[plan.index, a, d] += coef
+        nan = float("nan")
+        level_floats = np.full((self.nlevels, 6), nan)
+        level_ints = np.zeros((self.nlevels, 6), dtype=np.int64)
+        for i, level in enumerate(arch.levels):
+            read_bw, write_bw = level.read_bandwidth_words, level.write_bandwidth_words
+            if level.shared_bandwidth:
+                read_bw, write_bw = (read_bw if read_bw is not None else write_bw), None
+            level_floats[i] = (level.read_energy_pj, level.write_energy_pj,
+                               level.update_energy_pj, level.leakage_pj_per_cycle,
+                               nan if read_bw is None else read_bw,
+                               nan if write_bw is None else write_bw)
+            level_ints[i] = (bool(level.fanouts),
+                             -1 if level.size_words is None else level.size_words,
+                             level.buffering, level.block_words, level.instances,
+                             bool(self.kept[:, i].any()))
+        compute = arch.compute
+        return kernel.KernelTables(
+            ints=np.array([self.nlevels, self.ndims, ntensors, len(self.fanouts),
+                           int(self.imperfect), problem.macs], dtype=np.int64),
+            fanout_owner=np.array([f.owner for f in self.fanouts], dtype=np.int64),
+            fanout_mesh=np.array([(f.mesh_x, f.mesh_y) for f in self.fanouts],
+                                 dtype=np.int64).reshape(-1, 2),
+            allowed=self.allowed, level_ints=level_ints, level_floats=level_floats,
+            shared=np.array([level.shared_bandwidth for level in arch.levels], dtype=np.bool_),
+            axis_count=axis_count, axis_terms=axis_terms, axis_dim=axis_dim,
+            axis_coef=axis_coef, coef_dense=coef_dense,
+            tensor_flags=np.array([(plan.tensor.role == "output", bool(plan.sliding_axes))
+                                   for plan in self.plans], dtype=np.int64),
+            relevant=np.array([plan.relevant for plan in self.plans], dtype=np.bool_),
+            simple=np.array([plan.simple for plan in self.plans], dtype=np.bool_),
+            whole_words=np.array([problem.tensor_size(plan.tensor) for plan in self.plans],
+                                 dtype=np.int64),
+            kept=self.kept, first_keeper=self.first_keeper.astype(np.int64),
+            static_valid=self.static_valid, bounds=self.bounds,
+            compute_floats=np.array([
+                float(np.round(problem.macs * compute.energy_pj / ENERGY_QUANTUM_PJ)
+                      * ENERGY_QUANTUM_PJ),
+                compute.energy_pj, compute.leakage_pj_per_cycle, BANDWIDTH_SLACK,
+                ENERGY_QUANTUM_PJ]),
+            compute_instances=compute.instances)
 
     def _plan(self, index: int, tensor: Tensor) -> _TensorPlan:
         relevant = np.zeros(self.ndims, dtype=np.bool_)
@@ -312,6 +381,15 @@ class BatchEvaluator:
             leakage_energy_pj=np.empty((nlevels, size)), compute_energy_pj=np.empty(size),
             tensors=tuple(t.name for t in self.problem.tensors),
             levels=tuple(level.name for level in self.arch.levels))
+        if self.tables is not None and kernel.available():
+            kernel.run(self.tables, batch.temporal_factors, batch.temporal_order,
+                       batch.spatial_x, batch.spatial_y, batch.keep_ids(), {
+                           name: getattr(result, name) for name in (
+                               "valid", "energy_pj", "cycles", "compute_cycles",
+                               "utilization", "reads", "fills", "updates",
+                               "utilized_instances", "tensor_energy_pj",
+                               "leakage_energy_pj", "compute_energy_pj")})
+            return result
         for start in range(0, size, CHUNK):
             part = slice(start, min(size, start + CHUNK))
             self._evaluate(batch.part(part), result, part)

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from dslc.cost.batched import BatchEvaluator
+from dslc.cost.kernel import DISABLE_ENV
 from dslc.cost.model import evaluate
 from dslc.cost.result import Cost
 from dslc.lower.problem import Problem, Projection, Tensor
@@ -106,3 +113,27 @@ def rfu(cost: Cost, level_name: str, tensor: str) -> tuple[int, int, int]:
     """Per-instance (reads, fills, updates)."""
     found = cost.level(level_name).tensor(tensor)
     return found.reads_per_instance, found.fills_per_instance, found.updates_per_instance
+
+
+ENGINES = ("numpy", "numba") if importlib.util.find_spec("numba") else ("numpy",)
+"""The batched model's engines to test (numba only where it is installed)."""
+
+
+@contextmanager
+def batch_engine(name: str) -> Iterator[None]:
+    """Run BatchEvaluator.evaluate on `name` (numpy or numba) inside the block."""
+    saved = os.environ.get(DISABLE_ENV)
+    os.environ[DISABLE_ENV] = "1" if name == "numpy" else ""
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ[DISABLE_ENV]
+        else:
+            os.environ[DISABLE_ENV] = saved
+
+
+def assert_engine(evaluator: BatchEvaluator, name: str) -> None:
+    """The evaluator really runs `name` (numba falls back to numpy only for tensors whose
+    multicast has no closed form)."""
+    assert evaluator.engine == name or (name == "numba" and evaluator.tables is None)

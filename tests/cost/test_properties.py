@@ -17,9 +17,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 from helpers_cost import (
+    ENGINES,
     accelerator,
+    assert_engine,
     axis,
+    batch_engine,
     conv1d,
     conv2d,
     depthwise,
@@ -130,12 +134,16 @@ FAST = settings(max_examples=120, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @FAST
 @given(cases(max_levels=4))
-def test_batched_equals_scalar(case: Case) -> None:
+def test_batched_equals_scalar(engine: str, case: Case) -> None:
     cost = evaluate(case.problem, case.accelerator, case.mapping)
     batch, keep = encode([case.mapping], case.problem, case.accelerator)
-    result = BatchEvaluator(case.problem, case.accelerator, keep).evaluate(batch)
+    evaluator = BatchEvaluator(case.problem, case.accelerator, keep)
+    with batch_engine(engine):
+        assert_engine(evaluator, engine)
+        result = evaluator.evaluate(batch)
     assert bool(result.valid[0])
     assert result.energy_pj[0] == cost.energy_pj
     assert (int(result.cycles[0]), int(result.compute_cycles[0])) == (cost.cycles,
@@ -173,8 +181,10 @@ def test_closed_forms_equal_a_literal_timeloop_walk(case: Case) -> None:
 
 @settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@pytest.mark.parametrize("engine", ENGINES)
 @given(cases(), st.data())
-def test_a_batch_of_many_mappings_row_by_row(first: Case, data: st.DataObject) -> None:
+def test_a_batch_of_many_mappings_row_by_row(engine: str, first: Case,
+                                             data: st.DataObject) -> None:
     # Many mappings of one problem on one accelerator sharing their keeps: the temporal
     # factors of each dim are redistributed over the levels and every level's loop order is
     # redrawn. Each row of one batch equals the scalar model of that mapping.
@@ -198,7 +208,10 @@ def test_a_batch_of_many_mappings_row_by_row(first: Case, data: st.DataObject) -
         rows.append(Mapping(tuple(levels)))
     arch = resolve_energies(first.accelerator)
     batch, shared = encode(rows, first.problem, arch)
-    result = BatchEvaluator(first.problem, arch, shared).evaluate(batch)
+    evaluator = BatchEvaluator(first.problem, arch, shared)
+    with batch_engine(engine):
+        assert_engine(evaluator, engine)
+        result = evaluator.evaluate(batch)
     assert result.valid.dtype == np.bool_ and bool(np.all(result.valid))
     for b, row in enumerate(rows):
         cost = evaluate(first.problem, arch, row)
@@ -211,8 +224,10 @@ def test_a_batch_of_many_mappings_row_by_row(first: Case, data: st.DataObject) -
 
 @settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@pytest.mark.parametrize("engine", ENGINES)
 @given(cases(), st.data())
-def test_batched_validity_matches_the_reasons(case: Case, data: st.DataObject) -> None:
+def test_batched_validity_matches_the_reasons(engine: str, case: Case,
+                                              data: st.DataObject) -> None:
     # Shrink capacities, meshes and dataflows at random: the batched `valid` flag is True
     # exactly when check_mapping finds no reason (and `fits` says the same), and valid
     # mappings still cost the same.
@@ -231,7 +246,9 @@ def test_batched_validity_matches_the_reasons(case: Case, data: st.DataObject) -
     acc = case.accelerator.model_copy(update={"hierarchy": tuple(hierarchy)})
     batch, keep = encode([case.mapping], case.problem, acc)
     evaluator = BatchEvaluator(case.problem, acc, keep)
-    result = evaluator.evaluate(batch)
+    with batch_engine(engine):
+        assert_engine(evaluator, engine)
+        result = evaluator.evaluate(batch)
     reasons = check_mapping(case.mapping, case.problem, acc)
     assert bool(result.valid[0]) == (reasons == ()), reasons
     # The mapper's pruning check agrees with the full evaluation.
@@ -248,9 +265,11 @@ def _outermost_factor(mapping: Mapping, d: int) -> int:
     return 1
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @FAST
 @given(cases(max_levels=3), st.data())
-def test_imperfect_mapping_costs_its_padded_problem(case: Case, data: st.DataObject) -> None:
+def test_imperfect_mapping_costs_its_padded_problem(engine: str, case: Case,
+                                                    data: st.DataObject) -> None:
     # Shrink one bound so the mapping's factors overshoot it by less than one step of the
     # dim's outermost loop: as an imperfect mapping it is valid, it costs exactly what the
     # perfect mapping of the unshrunk (padded) problem costs, except that only the real MACs
@@ -268,7 +287,10 @@ def test_imperfect_mapping_costs_its_padded_problem(case: Case, data: st.DataObj
     reasons = check_mapping(padded, real, case.accelerator)
     assert (reasons == ()) == within, reasons
     batch, keep = encode([padded], real, case.accelerator)
-    result = BatchEvaluator(real, case.accelerator, keep, imperfect=True).evaluate(batch)
+    evaluator = BatchEvaluator(real, case.accelerator, keep, imperfect=True)
+    with batch_engine(engine):
+        assert_engine(evaluator, engine)
+        result = evaluator.evaluate(batch)
     assert bool(result.valid[0]) == within
     if not within:
         return

@@ -1,0 +1,82 @@
+"""The compiled kernel (dslc.cost.kernel) against the numpy path on shipped layers.
+
+The property tests (test_properties.py) run both engines against the scalar model on small
+random problems, one mapping at a time; here the two engines meet on real layers, in batches
+of thousands of random mappings (valid and invalid) that mix keep choices (bypass on), with
+block boundaries falling mid-batch: every output array must be equal element for element.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers_cost import batch_engine, conv1d
+
+from dslc import api
+from dslc.cost.batched import BatchCost, BatchEvaluator
+from dslc.cost.estimate import resolve_energies
+from dslc.lower.lower import lower_network
+from dslc.lower.problem import Problem, Tensor
+from dslc.mapper.space import MapSpace
+
+pytest.importorskip("numba")
+
+SPECS = "specs"
+LAYERS = [("resnet18", "layer1.0.a", "simple_ws_16x16"),
+          ("resnet18", "conv1.conv", "eyeriss_like"),
+          ("resnet18", "fc", "tpu_like"),
+          ("mobilenet_v2", None, "nvdla_like")]
+
+
+def _costs(evaluator: BatchEvaluator, batch_size: int, seed: int) -> tuple[BatchCost, BatchCost]:
+    space = MapSpace(evaluator.problem, evaluator.arch, bypass=True)
+    rng = np.random.default_rng(seed)
+    factors, orders = space.sample(rng, batch_size)
+    keeps = rng.integers(0, len(space.keep_choices), factors.shape[-1])
+    batch = space.batch(factors, orders, keeps)
+    with batch_engine("numba"):
+        assert evaluator.engine == "numba"
+        compiled = evaluator.evaluate(batch)
+    with batch_engine("numpy"):
+        assert evaluator.engine == "numpy"
+        reference = evaluator.evaluate(batch)
+    return compiled, reference
+
+
+@pytest.mark.parametrize(("network", "layer", "accelerator"), LAYERS)
+def test_kernel_equals_numpy_on_shipped_layers(network: str, layer: str | None,
+                                               accelerator: str) -> None:
+    lowered = lower_network(api.load_network(f"{SPECS}/networks/{network}.cd", network), 1)
+    if layer is None:  # a depthwise layer
+        problem = next(p for p in lowered.problems if p.op == "dwconv")
+    else:
+        found = lowered.problem(layer)
+        assert found is not None
+        problem = found
+    arch = resolve_energies(api.load_accelerator(f"{SPECS}/accelerators/{accelerator}.cd",
+                                                 accelerator))
+    space = MapSpace(problem, arch, bypass=True)
+    evaluator = BatchEvaluator(problem, arch, space.keep_choices[0],
+                               more_keeps=space.keep_choices[1:])
+    compiled, reference = _costs(evaluator, 3001, seed=len(problem.name))
+    assert 0 < int(reference.valid.sum()) < reference.valid.size
+    for field in ("valid", "energy_pj", "cycles", "compute_cycles", "utilization", "reads",
+                  "fills", "updates", "utilized_instances", "tensor_energy_pj",
+                  "leakage_energy_pj", "compute_energy_pj"):
+        assert np.array_equal(getattr(compiled, field), getattr(reference, field)), field
+
+
+def test_tensors_without_a_closed_form_multicast_use_numpy() -> None:
+    # One dim feeding two axes of a tensor: distinct children need enumeration, which only
+    # the numpy path does.
+    base = conv1d(4, 3)
+    weight, _, output = base.tensors
+    diagonal = Problem("diagonal", base.dims, base.bounds, (
+        weight, Tensor("input", "input", (base.tensors[1].axes[0], base.tensors[1].axes[0])),
+        output), op="conv")
+    arch = resolve_energies(api.load_accelerator(f"{SPECS}/accelerators/simple_ws_16x16.cd",
+                                                 "simple_ws_16x16"))
+    evaluator = BatchEvaluator(diagonal, arch, MapSpace(diagonal, arch).keep_choices[0])
+    assert evaluator.tables is None
+    with batch_engine("numba"):
+        assert evaluator.engine == "numpy"
