@@ -2,17 +2,20 @@
 
 Run: `python benchmarks/bench_mapper.py` (one core; prints a table). Figures go in
 docs/performance.md. Throughput: random valid-or-not mappings of ResNet-18's layer1 3x3
-conv on simple_ws_16x16 (DRAM > GLB > 16x16 PEs > RF), scalar vs batched in one run.
+conv on simple_ws_16x16 (DRAM > GLB > 16x16 PEs > RF), the batched model's two engines
+(compiled kernel and numpy, alternating) and the scalar model, in one run.
 Network time: ResNet-18 and MobileNetV2 on three shipped accelerators, default options.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
 
 from dslc import api
+from dslc.cost import kernel
 from dslc.cost.batched import BatchEvaluator
 from dslc.cost.estimate import resolve_energies
 from dslc.cost.model import evaluate
@@ -34,21 +37,32 @@ def throughput() -> None:
     factors, orders = space.sample(rng, 1 << 16)
     batch = space.batch(factors, orders)
     evaluator = BatchEvaluator(problem, arch, space.keep_choices[0])
-    evaluator.evaluate(batch)  # warm up
-    runs = []
-    for _ in range(5):
-        start = time.perf_counter()
+    engines = ["numba", "numpy"] if kernel.available() else ["numpy"]
+    runs: dict[str, list[float]] = {engine: [] for engine in engines}
+    for engine in engines:  # warm up (and compile, once per machine)
+        os.environ[kernel.DISABLE_ENV] = "1" if engine == "numpy" else ""
         evaluator.evaluate(batch)
-        runs.append(time.perf_counter() - start)
-    batched = batch.size / sorted(runs)[len(runs) // 2]
+    # Engines alternate so both see the same machine (its speed drifts by tens of percent).
+    for _ in range(7):
+        for engine in engines:
+            os.environ[kernel.DISABLE_ENV] = "1" if engine == "numpy" else ""
+            assert evaluator.engine == engine
+            start = time.perf_counter()
+            evaluator.evaluate(batch)
+            runs[engine].append(time.perf_counter() - start)
+    os.environ[kernel.DISABLE_ENV] = ""
+    rates = {engine: batch.size / float(np.median(times)) for engine, times in runs.items()}
     mappings = [space.to_mapping(factors[:, :, b], orders[:, :, b], space.keep_choices[0])
                 for b in range(200)]
     start = time.perf_counter()
     for mapping in mappings:
         evaluate(problem, arch, mapping, check=False)
     scalar = len(mappings) / (time.perf_counter() - start)
-    print(f"cost model, {problem.name} on {arch.name}: batched {batched:,.0f} mappings/s, "
-          f"scalar {scalar:,.0f} mappings/s, ratio {batched / scalar:,.0f}x")
+    print(f"cost model, {problem.name} on {arch.name}, {batch.size:,} random mappings, "
+          "median of 7:")
+    for engine, rate in rates.items():
+        print(f"  batched ({engine}) {rate:12,.0f} mappings/s  {rate / scalar:6,.0f}x scalar")
+    print(f"  scalar          {scalar:12,.0f} mappings/s")
 
 
 def networks() -> None:

@@ -128,6 +128,22 @@ class BatchCost:
     levels: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class BatchTotals:
+    """What a search needs of each mapping of a batch (BatchCost without the breakdown)."""
+
+    valid: BoolArray
+    """[B] whether the mapping can run."""
+    energy_pj: FloatArray
+    """[B] total energy (computed for invalid mappings too)."""
+    cycles: IntArray
+    """[B]"""
+    compute_cycles: IntArray
+    """[B]"""
+    utilization: FloatArray
+    """[B]"""
+
+
 CHUNK = 8192
 """Mappings per internal chunk (measured best on a 3-level conv; see cost-model.md)."""
 
@@ -361,6 +377,25 @@ class BatchEvaluator:
 
     # -- evaluation ---------------------------------------------------------------------
 
+    def totals(self, batch: MappingBatch) -> BatchTotals:
+        """The totals of `evaluate` (equal to them), without the per-level, per-tensor
+        breakdown: the mapper's call. The compiled kernel then keeps the breakdown in one
+        block's scratch instead of writing ~40 values per mapping to fresh memory."""
+        if self.tables is None or not kernel.available():
+            cost = self.evaluate(batch)
+            return BatchTotals(cost.valid, cost.energy_pj, cost.cycles, cost.compute_cycles,
+                               cost.utilization)
+        size = batch.size
+        result = BatchTotals(valid=np.empty(size, dtype=np.bool_), energy_pj=np.empty(size),
+                             cycles=np.empty(size, dtype=np.int64),
+                             compute_cycles=np.empty(size, dtype=np.int64),
+                             utilization=np.empty(size))
+        kernel.run(self.tables, batch.temporal_factors, batch.temporal_order,
+                   batch.spatial_x, batch.spatial_y, batch.keep_ids(), {
+                       name: getattr(result, name) for name in (
+                           "valid", "energy_pj", "cycles", "compute_cycles", "utilization")})
+        return result
+
     def evaluate(self, batch: MappingBatch) -> BatchCost:
         """Costs of every mapping of the batch (see the module docstring for the layout).
 
@@ -369,19 +404,23 @@ class BatchEvaluator:
         for the cache to hold them."""
         size = batch.size
         nlevels, ntensors = self.nlevels, len(self.problem.tensors)
+        compiled = self.tables is not None and kernel.available()
+        # The kernel writes every element; the numpy path leaves non-kept entries at 0.
+        counts = np.empty if compiled else np.zeros
         result = BatchCost(
             valid=np.empty(size, dtype=np.bool_), energy_pj=np.empty(size),
             cycles=np.empty(size, dtype=np.int64), compute_cycles=np.empty(size, np.int64),
             utilization=np.empty(size),
-            reads=np.zeros((nlevels, ntensors, size), dtype=np.int64),
-            fills=np.zeros((nlevels, ntensors, size), dtype=np.int64),
-            updates=np.zeros((nlevels, ntensors, size), dtype=np.int64),
+            reads=counts((nlevels, ntensors, size), dtype=np.int64),
+            fills=counts((nlevels, ntensors, size), dtype=np.int64),
+            updates=counts((nlevels, ntensors, size), dtype=np.int64),
             utilized_instances=np.empty((nlevels, size), dtype=np.int64),
-            tensor_energy_pj=np.zeros((nlevels, ntensors, size)),
+            tensor_energy_pj=counts((nlevels, ntensors, size)),
             leakage_energy_pj=np.empty((nlevels, size)), compute_energy_pj=np.empty(size),
             tensors=tuple(t.name for t in self.problem.tensors),
             levels=tuple(level.name for level in self.arch.levels))
-        if self.tables is not None and kernel.available():
+        if compiled:
+            assert self.tables is not None
             kernel.run(self.tables, batch.temporal_factors, batch.temporal_order,
                        batch.spatial_x, batch.spatial_y, batch.keep_ids(), {
                            name: getattr(result, name) for name in (

@@ -170,7 +170,7 @@ class _Search:
         factors, orders, keeps = factors[:, :, fits], orders[:, :, fits], keeps[fits]
         if factors.shape[-1] == 0:
             return _Pool.join([], space)
-        cost = self.evaluator.evaluate(space.batch(factors, orders, keeps))
+        cost = self.evaluator.totals(space.batch(factors, orders, keeps))
         self.evaluated += factors.shape[-1]
         scores = self.score(cost.energy_pj, cost.cycles.astype(np.float64))
         scores = np.where(cost.valid, scores, np.inf)

@@ -28,6 +28,9 @@ LAYERS = [("resnet18", "layer1.0.a", "simple_ws_16x16"),
           ("mobilenet_v2", None, "nvdla_like")]
 
 
+TOTALS = ("valid", "energy_pj", "cycles", "compute_cycles", "utilization")
+
+
 def _costs(evaluator: BatchEvaluator, batch_size: int, seed: int) -> tuple[BatchCost, BatchCost]:
     space = MapSpace(evaluator.problem, evaluator.arch, bypass=True)
     rng = np.random.default_rng(seed)
@@ -37,9 +40,16 @@ def _costs(evaluator: BatchEvaluator, batch_size: int, seed: int) -> tuple[Batch
     with batch_engine("numba"):
         assert evaluator.engine == "numba"
         compiled = evaluator.evaluate(batch)
+        # Totals alone (the breakdown kept in one block's scratch) are the same totals.
+        totals = evaluator.totals(batch)
+        for field in TOTALS:
+            assert np.array_equal(getattr(totals, field), getattr(compiled, field)), field
     with batch_engine("numpy"):
         assert evaluator.engine == "numpy"
         reference = evaluator.evaluate(batch)
+        totals = evaluator.totals(batch)
+        for field in TOTALS:
+            assert np.array_equal(getattr(totals, field), getattr(reference, field)), field
     return compiled, reference
 
 
