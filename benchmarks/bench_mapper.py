@@ -37,21 +37,24 @@ def throughput() -> None:
     factors, orders = space.sample(rng, 1 << 16)
     batch = space.batch(factors, orders)
     evaluator = BatchEvaluator(problem, arch, space.keep_choices[0])
-    engines = ["numba", "numpy"] if kernel.available() else ["numpy"]
-    runs: dict[str, list[float]] = {engine: [] for engine in engines}
-    for engine in engines:  # warm up (and compile, once per machine)
+    # (engine, call): the full breakdown (`evaluate`) and the totals the mapper asks for.
+    variants = [("numba", "evaluate"), ("numba", "totals"), ("numpy", "evaluate")] \
+        if kernel.available() else [("numpy", "evaluate")]
+    runs: dict[tuple[str, str], list[float]] = {variant: [] for variant in variants}
+    for engine, call in variants * 2:  # warm up (and compile, once per machine)
         os.environ[kernel.DISABLE_ENV] = "1" if engine == "numpy" else ""
-        evaluator.evaluate(batch)
-    # Engines alternate so both see the same machine (its speed drifts by tens of percent).
+        getattr(evaluator, call)(batch)
+    # The variants alternate so all see the same machine (its speed drifts by tens of
+    # percent between runs).
     for _ in range(7):
-        for engine in engines:
+        for engine, call in variants:
             os.environ[kernel.DISABLE_ENV] = "1" if engine == "numpy" else ""
             assert evaluator.engine == engine
             start = time.perf_counter()
-            evaluator.evaluate(batch)
-            runs[engine].append(time.perf_counter() - start)
+            getattr(evaluator, call)(batch)
+            runs[engine, call].append(time.perf_counter() - start)
     os.environ[kernel.DISABLE_ENV] = ""
-    rates = {engine: batch.size / float(np.median(times)) for engine, times in runs.items()}
+    rates = {variant: batch.size / float(np.median(times)) for variant, times in runs.items()}
     mappings = [space.to_mapping(factors[:, :, b], orders[:, :, b], space.keep_choices[0])
                 for b in range(200)]
     start = time.perf_counter()
@@ -60,9 +63,45 @@ def throughput() -> None:
     scalar = len(mappings) / (time.perf_counter() - start)
     print(f"cost model, {problem.name} on {arch.name}, {batch.size:,} random mappings, "
           "median of 7:")
-    for engine, rate in rates.items():
-        print(f"  batched ({engine}) {rate:12,.0f} mappings/s  {rate / scalar:6,.0f}x scalar")
-    print(f"  scalar          {scalar:12,.0f} mappings/s")
+    for (engine, call), rate in rates.items():
+        print(f"  {engine:5s} {call:8s} {rate:12,.0f} mappings/s  {rate / scalar:6,.0f}x scalar")
+    print(f"  scalar         {scalar:12,.0f} mappings/s")
+
+
+def throughput_layers() -> None:
+    """Both engines on more layer shapes and accelerators (16,384 random mappings each,
+    bypass choices mixed in, medians of 5 alternating runs)."""
+    print(f"{'layer':22s} {'accelerator':16s} {'levels':>6s} {'numba/s':>11s} "
+          f"{'numpy/s':>11s} {'ratio':>6s}")
+    for network, layer in (("resnet18", "conv1.conv"), ("resnet18", "layer1.0.a"),
+                           ("resnet18", "layer2.down_block.a"), ("resnet18", "fc"),
+                           ("mobilenet_v2", "b2.d")):
+        problem = lower_network(api.load_network(f"{SPECS}/networks/{network}.cd", network),
+                                batch=1).problem(layer)
+        assert problem is not None
+        for accel in ("simple_ws_16x16", "eyeriss_like", "tpu_like"):
+            arch = resolve_energies(api.load_accelerator(f"{SPECS}/accelerators/{accel}.cd",
+                                                         accel))
+            space = MapSpace(problem, arch, bypass=True)
+            rng = np.random.default_rng(2)
+            factors, orders = space.sample(rng, 1 << 14)
+            keeps = rng.integers(0, len(space.keep_choices), factors.shape[-1])
+            batch = space.batch(factors, orders, keeps)
+            evaluator = BatchEvaluator(problem, arch, space.keep_choices[0],
+                                       more_keeps=space.keep_choices[1:])
+            times: dict[str, list[float]] = {"numba": [], "numpy": []}
+            for repeat in range(6):
+                for engine in times:
+                    os.environ[kernel.DISABLE_ENV] = "1" if engine == "numpy" else ""
+                    start = time.perf_counter()
+                    evaluator.evaluate(batch)
+                    if repeat:  # the first round warms up
+                        times[engine].append(time.perf_counter() - start)
+            os.environ[kernel.DISABLE_ENV] = ""
+            rate = {engine: batch.size / float(np.median(t)) for engine, t in times.items()}
+            print(f"{network + ':' + layer:22s} {accel:16s} {len(arch.levels):6d} "
+                  f"{rate['numba']:11,.0f} {rate['numpy']:11,.0f} "
+                  f"{rate['numba'] / rate['numpy']:6.2f}", flush=True)
 
 
 def networks() -> None:
@@ -80,4 +119,6 @@ def networks() -> None:
 
 if __name__ == "__main__":
     throughput()
+    if kernel.available():
+        throughput_layers()
     networks()

@@ -264,7 +264,7 @@ class BatchEvaluator:
                     coef_dense[plan.index, a, d] += coef
         nan = float("nan")
         level_floats = np.full((self.nlevels, 6), nan)
-        level_ints = np.zeros((self.nlevels, 6), dtype=np.int64)
+        level_ints = np.zeros((self.nlevels, 7), dtype=np.int64)
         for i, level in enumerate(arch.levels):
             read_bw, write_bw = level.read_bandwidth_words, level.write_bandwidth_words
             if level.shared_bandwidth:
@@ -273,10 +273,12 @@ class BatchEvaluator:
                                level.update_energy_pj, level.leakage_pj_per_cycle,
                                nan if read_bw is None else read_bw,
                                nan if write_bw is None else write_bw)
+            block = level.block_words
             level_ints[i] = (bool(level.fanouts),
                              -1 if level.size_words is None else level.size_words,
-                             level.buffering, level.block_words, level.instances,
-                             bool(self.kept[:, i].any()))
+                             level.buffering, block, level.instances,
+                             bool(self.kept[:, i].any()),
+                             block.bit_length() - 1 if block & (block - 1) == 0 else -1)
         compute = arch.compute
         return kernel.KernelTables(
             ints=np.array([self.nlevels, self.ndims, ntensors, len(self.fanouts),

@@ -1,23 +1,26 @@
-"""A compiled (numba) twin of `BatchEvaluator`'s numpy path: one loop per mapping.
+"""A compiled (numba) twin of `BatchEvaluator`'s numpy path: the mapper's hot loop.
 
-In: the batch arrays of `dslc.cost.batched` (batch last) and the evaluator's static tables,
-packed by `KernelTables.build`. Out: the same `BatchCost` arrays, filled in place, equal to
-the numpy path and the scalar model bit for bit (the property tests run every engine).
+In: the batch arrays of `dslc.cost.batched` (batch last) and the evaluator's static tables
+(`KernelTables`, built by `BatchEvaluator`). Out: `BatchCost`'s arrays filled in place, equal
+to the numpy path and to the scalar model bit for bit (the property tests run both engines;
+tests/cost/test_kernel.py compares them on shipped layers). Without the breakdown arrays
+only the totals are written (`BatchEvaluator.totals`, the mapper's call).
 
-Why a second implementation of the same rules: the numpy path streams about 250 whole-array
-operations per chunk through memory; here the ~20 small per-mapping quantities (tile
-extents, loop slots, entries) stay in registers and a few small scratch arrays, which is
-2-3x faster on a conv (docs/performance.md). Integer arithmetic is exact in any order, so
-the kernel is free to restructure it (the sliding-window sum runs from the innermost loop
-out, stopping at the first loop that moves a single-dim axis); floating-point operations
-follow the numpy path's order exactly.
+Why a second implementation of the same rules: the numpy path streams ~250 whole-array
+operations per chunk through memory. Here a block of 256 mappings goes through one small
+function per stage; the regular stages (geometry, tiles, partitions, multicast, capacity,
+cycles, energy) loop over the block's mappings innermost on rows that stay in L1, and only
+the loop slots and the sliding-window sums, which depend on each mapping's loop order, run
+mapping by mapping. That is 2-2.5x the numpy path on a conv (docs/performance.md). Integer
+arithmetic is exact in any order, so the kernel restructures it (the sliding-window sum runs
+over real loops only, from the innermost out, and stops at the first loop that moves a
+single-dim axis); floating-point operations follow the numpy path's order exactly.
 
-numba is optional (the `fast` extra). Without it, or for tensors whose multicast has no
-closed form, `available()` is false and the numpy path runs. The kernel is compiled on
-first use and cached on disk (numba's `cache=True`: seconds once per machine).
+numba is optional (the `fast` extra). Without it, with DSLC_NO_JIT set, or for tensors whose
+multicast has no closed form, the numpy path runs. The kernel is compiled on first use and
+cached on disk by numba (about 20 s once per machine and source version).
 
-Not here: the numpy path's chunking (the kernel needs no temporaries), validity without
-costs (`BatchEvaluator.fits` stays numpy: it is a few operations per level).
+Not here: validity alone (`BatchEvaluator.fits` stays numpy: a few operations per level).
 """
 
 from __future__ import annotations
@@ -60,7 +63,12 @@ def _kernel() -> Callable[..., None] | None:
         except ImportError:
             _compiled = None
         else:
-            _compiled = _define()
+            try:
+                _compiled = _define(cache=True)
+            except RuntimeError:
+                # No writable place for numba's cache (a read-only install without a user
+                # cache directory): compile in memory, once per process.
+                _compiled = _define(cache=False)
     return _compiled
 
 
@@ -78,8 +86,9 @@ class KernelTables:
     allowed: BoolArray
     """[F, 2, D] dims a fanout axis may unroll."""
     level_ints: IntArray
-    """[L, 6] has fanouts, size in words (-1: unbounded), buffering, block words,
-    instances, some keep choice keeps something here (0/1)."""
+    """[L, 7] has fanouts, size in words (-1: unbounded), buffering, block words,
+    instances, some keep choice keeps something here (0/1), log2 of the block words (-1: not
+    a power of two)."""
     level_floats: FloatArray
     """[L, 6] read, write, update energy (pJ), leakage (pJ/cycle), read and write
     bandwidth (words/cycle; NaN: unlimited). With a shared port, the read column holds the
@@ -149,7 +158,7 @@ def run(tables: KernelTables, ft: IntArray, order: IntArray, sx: IntArray, sy: I
            scratch["leakage_energy_pj"], scratch["compute_energy_pj"])
 
 
-def _define() -> Callable[..., None]:
+def _define(*, cache: bool) -> Callable[..., None]:
     """Compile-on-first-call definitions (numba is imported only here).
 
     The kernel runs the batch in blocks of BLOCK mappings through one function per stage.
@@ -159,8 +168,8 @@ def _define() -> Callable[..., None]:
     one's live values few enough for the registers (one big function spilled constantly)."""
     from numba import njit
 
-    jit = njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
-    inline = njit(cache=True, nogil=True, boundscheck=False, error_model="numpy",
+    jit = njit(cache=cache, nogil=True, boundscheck=False, error_model="numpy")
+    inline = njit(cache=cache, nogil=True, boundscheck=False, error_model="numpy",
                   inline="always")
 
     @inline
@@ -180,9 +189,11 @@ def _define() -> Callable[..., None]:
         return int(np.ceil(words / bandwidth * slack))
 
     @inline
-    def blocks(words: int, block: int) -> int:
-        if block == 1:
-            return words
+    def blocks(words: int, block: int, shift: int) -> int:
+        """ceil(words / block); a shift for the usual power-of-two blocks (a 64-bit
+        division, three per tensor and level, was a tenth of the kernel's time)."""
+        if shift >= 0:
+            return (words + block - 1) >> shift
         return -((-words) // block)
 
     @jit
@@ -551,16 +562,17 @@ def _define() -> Callable[..., None]:
             energy_sum[bb] = 0.0
         for i in range(nlevels):
             block_words = level_ints[i, 3]
+            shift = level_ints[i, 6]
             read_pj, write_pj, update_pj = (level_floats[i, 0], level_floats[i, 1],
                                             level_floats[i, 2])
             for t in range(ntensors):
                 if level_ints[i, 5]:
                     for bb in range(n):
                         b = base + bb
-                        per_instance = (blocks(out_reads[i, t, b], block_words) * read_pj
-                                        + blocks(out_fills[i, t, b], block_words) * write_pj
-                                        + blocks(out_updates[i, t, b], block_words)
-                                        * update_pj)
+                        per_instance = (
+                            blocks(out_reads[i, t, b], block_words, shift) * read_pj
+                            + blocks(out_fills[i, t, b], block_words, shift) * write_pj
+                            + blocks(out_updates[i, t, b], block_words, shift) * update_pj)
                         energy = quantize(per_instance * utilized[i, bb], quantum)
                         out_tensor_energy[i, t, b] = energy
                         energy_sum[bb] += energy
