@@ -239,22 +239,32 @@ def _define(*, cache: bool) -> Callable[..., None]:
         """Per mapping, the real loops (factor > 1) above the innermost level, outer to
         inner: the only loops that move a tile (a factor-1 loop has no steps)."""
         nlevels, ndims = ft.shape[0], ft.shape[1]
+        # Slot by slot across the block: each mapping's chain of dependent stores then
+        # interleaves with the other mappings' (stores land at [slot, mapping]).
+        running = np.ones(n, dtype=np.int64)
+        nreal = np.zeros(n, dtype=np.int64)
         for bb in range(n):
-            running = 1
-            nreal = 0
-            real_above[bb, 0] = 0
-            for level in range(nlevels - 1):
-                for slot in range(ndims):
+            real_above[0, bb] = 0
+        for level in range(nlevels - 1):
+            for slot in range(ndims):
+                for bb in range(n):
                     d = order[level, slot, start + bb]
-                    f_t = ft[level, d, start + bb]
+                    # Indices read from data are cast to unsigned: numba then skips the
+                    # negative-index wraparound (half the time of such a lookup).
+                    du = np.uint64(d)
+                    f_t = ft[level, du, start + bb]
                     # Branch-free: a factor-1 slot is written, then overwritten (whether a
                     # slot is real is a coin toss the branch predictor loses).
-                    running *= f_t
-                    real_dim[bb, nreal] = d
-                    real_cum[bb, nreal] = running
-                    real_step[bb, nreal] = steps[level, d, bb]
-                    nreal += f_t > 1
-                real_above[bb, level + 1] = nreal
+                    cum = running[bb] * f_t
+                    running[bb] = cum
+                    r = nreal[bb]
+                    ru = np.uint64(r)
+                    real_dim[ru, bb] = d
+                    real_cum[ru, bb] = cum
+                    real_step[ru, bb] = steps[level, du, bb]
+                    nreal[bb] = r + (f_t > 1)
+            for bb in range(n):
+                real_above[level + 1, bb] = nreal[bb]
 
     @jit
     def validity(ft: IntArray, sx: IntArray, sy: IntArray, start: int, n: int,
@@ -265,7 +275,7 @@ def _define(*, cache: bool) -> Callable[..., None]:
         """Keep choice, coverage, meshes and dataflow (capacity comes with the tiles)."""
         nlevels, ndims, nfanouts = ft.shape[0], ft.shape[1], fanout_owner.shape[0]
         for bb in range(n):
-            valid[bb] = static_valid[keep[bb]]
+            valid[bb] = static_valid[np.uint64(keep[bb])]
             covered[bb] = True
         if imperfect:
             for bb in range(n):
@@ -340,9 +350,10 @@ def _define(*, cache: bool) -> Callable[..., None]:
             enter[0, bb] = tiles[0, t, bb]
             for i in range(1, tiles.shape[0]):
                 reach = 1
-                for r in range(real_above[bb, i] - 1, -1, -1):
-                    if relevant[t, real_dim[bb, r]]:
-                        reach = real_cum[bb, r]
+                for r in range(real_above[i, bb] - 1, -1, -1):
+                    ru = np.uint64(r)
+                    if relevant[t, np.uint64(real_dim[ru, bb])]:
+                        reach = real_cum[ru, bb]
                         break
                 enter[i, bb] = tiles[i, t, bb] * reach
 
@@ -365,27 +376,33 @@ def _define(*, cache: bool) -> Callable[..., None]:
         for bb in range(n):
             enter[0, bb] = tiles[0, t, bb]
             for i in range(1, tiles.shape[0]):
-                inner = real_above[bb, i] - 1
+                inner = real_above[i, bb] - 1
                 base = 1
                 for a in range(naxes):
                     if axis_terms[t, a] < 2:
                         base *= axis_extents[i, a, bb]
                 for s in range(nsliding):
                     suffix[s] = 0
-                    last_move[s] = coef_dense[t, sliding[s], real_dim[bb, inner]] \
-                        * real_step[bb, inner] if inner >= 0 else 0
+                    if inner >= 0:
+                        iu = np.uint64(inner)
+                        last_move[s] = coef_dense[t, np.uint64(sliding[s]),
+                                                  np.uint64(real_dim[iu, bb])] \
+                            * real_step[iu, bb]
+                    else:
+                        last_move[s] = 0
                 # From the innermost loop out: `suffix` sums the moves of the loops inside;
                 # a loop on a single-dim axis ends the reuse of every loop outside it.
                 saved = 0
                 for r in range(inner, -1, -1):
-                    d = real_dim[bb, r]
+                    ru = np.uint64(r)
+                    d = np.uint64(real_dim[ru, bb])
                     if simple[t, d]:
                         break
                     kept_words = base
                     ok = True
-                    step = real_step[bb, r]
+                    step = real_step[ru, bb]
                     for s in range(nsliding):
-                        a = sliding[s]
+                        a = np.uint64(sliding[s])
                         move = coef_dense[t, a, d] * step
                         jump = move - suffix[s]
                         suffix[s] += move
@@ -394,9 +411,9 @@ def _define(*, cache: bool) -> Callable[..., None]:
                         kept_words *= overlap if overlap > 0 else 0
                     if ok:
                         # This loop's iterations: (its factor - 1) x the loops outside.
-                        before = real_cum[bb, r - 1] if r > 0 else 1
-                        saved += (real_cum[bb, r] - before) * kept_words
-                total_iterations = real_cum[bb, inner] if inner >= 0 else 1
+                        before = real_cum[np.uint64(r - 1), bb] if r > 0 else 1
+                        saved += (real_cum[ru, bb] - before) * kept_words
+                total_iterations = real_cum[inner, bb] if inner >= 0 else 1
                 enter[i, bb] = tiles[i, t, bb] * total_iterations - saved
 
     @jit
@@ -444,7 +461,7 @@ def _define(*, cache: bool) -> Callable[..., None]:
         for i in range(nlevels - 1, -1, -1):
             if i < nlevels - 1:
                 for bb in range(n):
-                    if kept[keep[bb], i + 1, t]:
+                    if kept[np.uint64(keep[bb]), i + 1, t]:
                         below[bb] = enter[i + 1, bb]
             if level_ints[i, 0]:
                 # Distinct child tiles across the fanouts' spatial loops.
@@ -474,7 +491,7 @@ def _define(*, cache: bool) -> Callable[..., None]:
                 served[i, bb] = below[bb]
         output = tensor_flags[t, 0] != 0
         for bb in range(n):
-            k = keep[bb]
+            k = np.uint64(keep[bb])
             b = base + bb
             above_keeps = False
             for i in range(nlevels):
@@ -503,7 +520,7 @@ def _define(*, cache: bool) -> Callable[..., None]:
                             c = abs(axis_coef[t, a, kk])
                             extent += c * (extents[0, axis_dim[t, a, kk], bb] - 1)
                         whole *= extent
-                if tiles[first_level, t, bb] < whole:
+                if tiles[np.uint64(first_level), t, bb] < whole:
                     valid[bb] = False
 
     @jit
@@ -517,7 +534,7 @@ def _define(*, cache: bool) -> Callable[..., None]:
                 counter[bb] = 0
             for t in range(tiles.shape[1]):
                 for bb in range(n):
-                    if kept[keep[bb], i, t]:
+                    if kept[np.uint64(keep[bb]), i, t]:
                         counter[bb] += tiles[i, t, bb]
             buffering = level_ints[i, 2]
             for bb in range(n):
@@ -645,10 +662,10 @@ def _define(*, cache: bool) -> Callable[..., None]:
         served = np.empty((nlevels, blk), dtype=np.int64)
         cycles = np.empty(blk, dtype=np.int64)
         energy_sum = np.empty(blk)
-        real_dim = np.empty((blk, nslots + 1), dtype=np.int64)
-        real_cum = np.empty((blk, nslots + 1), dtype=np.int64)
-        real_step = np.empty((blk, nslots + 1), dtype=np.int64)
-        real_above = np.empty((blk, nlevels), dtype=np.int64)
+        real_dim = np.empty((nslots + 1, blk), dtype=np.int64)
+        real_cum = np.empty((nslots + 1, blk), dtype=np.int64)
+        real_step = np.empty((nslots + 1, blk), dtype=np.int64)
+        real_above = np.empty((nlevels, blk), dtype=np.int64)
         # Without the breakdown (arrays of one block), each block overwrites the last.
         detail = out_reads.shape[2] == size
         for start in range(0, size, blk):
