@@ -395,19 +395,19 @@ def _define(*, cache: bool) -> Callable[..., None]:
                 saved = 0
                 for r in range(inner, -1, -1):
                     ru = np.uint64(r)
-                    d = np.uint64(real_dim[ru, bb])
-                    if simple[t, d]:
+                    du = np.uint64(real_dim[ru, bb])
+                    if simple[t, du]:
                         break
                     kept_words = base
                     ok = True
                     step = real_step[ru, bb]
                     for s in range(nsliding):
-                        a = np.uint64(sliding[s])
-                        move = coef_dense[t, a, d] * step
+                        au = np.uint64(sliding[s])
+                        move = coef_dense[t, au, du] * step
                         jump = move - suffix[s]
                         suffix[s] += move
                         ok &= jump == last_move[s]
-                        overlap = axis_extents[i, a, bb] - abs(jump)
+                        overlap = axis_extents[i, au, bb] - abs(jump)
                         kept_words *= overlap if overlap > 0 else 0
                     if ok:
                         # This loop's iterations: (its factor - 1) x the loops outside.
