@@ -1,0 +1,559 @@
+"""The numba functions of the compiled cost kernel (imported only by `dslc.cost.kernel`,
+and only when numba is installed).
+
+In: batch arrays (batch last) and the `KernelTables` arrays, unpacked. Out: BatchCost's
+arrays filled in place. The kernel runs the batch in blocks of BLOCK mappings through one
+function per stage. The regular stages loop over a block's mappings innermost (contiguous
+rows that stay in L1 and that LLVM vectorises); the loop slots and the sliding-window sums,
+which branch on each mapping's loops, run mapping by mapping. Separate stage functions keep
+each one's live values few enough for the registers (one big function spilled constantly).
+
+The functions live at module level, not in a closure: numba's disk cache keys a closure's
+free variables by identity, so closures calling other jitted functions were compiled anew in
+every process.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+BLOCK = 256
+"""Mappings per block (64-1,024 measured within noise of each other)."""
+
+
+jit = njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+
+@jit
+def gcd(a: int, b: int) -> int:
+    while b:
+        a, b = b, a % b
+    return a
+
+@jit
+def quantize(x: float, quantum: float) -> float:
+    return float(np.rint(x / quantum) * quantum)
+
+@jit
+def ceil_bandwidth(words: int, bandwidth: float, slack: float) -> int:
+    if np.isnan(bandwidth) or words == 0:
+        return 0
+    return int(np.ceil(words / bandwidth * slack))
+
+@jit
+def blocks(words: int, block: int, shift: int) -> int:
+    """ceil(words / block); a shift for the usual power-of-two blocks (a 64-bit
+    division, three per tensor and level, was a tenth of the kernel's time)."""
+    if shift >= 0:
+        return (words + block - 1) >> shift
+    return -((-words) // block)
+
+@jit
+def geometry(ft: IntArray, sx: IntArray, sy: IntArray, start: int, n: int,
+             fanout_owner: IntArray, spatial: IntArray, extents: IntArray,
+             steps: IntArray, compute_cycles: IntArray, utilized: IntArray) -> None:
+    nlevels, ndims = ft.shape[0], ft.shape[1]
+    for i in range(nlevels):
+        for d in range(ndims):
+            for bb in range(n):
+                spatial[i, d, bb] = 1
+    for f in range(fanout_owner.shape[0]):
+        o = fanout_owner[f]
+        for d in range(ndims):
+            for bb in range(n):
+                spatial[o, d, bb] *= sx[f, d, start + bb] * sy[f, d, start + bb]
+    for d in range(ndims):
+        for bb in range(n):
+            extents[nlevels, d, bb] = 1
+    for bb in range(n):
+        compute_cycles[bb] = 1
+    for i in range(nlevels - 1, -1, -1):
+        for d in range(ndims):
+            for bb in range(n):
+                f_t = ft[i, d, start + bb]
+                compute_cycles[bb] *= f_t
+                step = spatial[i, d, bb] * extents[i + 1, d, bb]
+                steps[i, d, bb] = step
+                extents[i, d, bb] = step * f_t
+    for bb in range(n):
+        utilized[0, bb] = 1
+    for i in range(1, nlevels):
+        for bb in range(n):
+            utilized[i, bb] = utilized[i - 1, bb]
+        for d in range(ndims):
+            for bb in range(n):
+                utilized[i, bb] *= spatial[i - 1, d, bb]
+
+@jit
+def loop_slots(ft: IntArray, order: IntArray, start: int, n: int, steps: IntArray,
+               real_dim: IntArray, real_cum: IntArray, real_step: IntArray,
+               real_above: IntArray) -> None:
+    """Per mapping, the real loops (factor > 1) above the innermost level, outer to
+    inner: the only loops that move a tile (a factor-1 loop has no steps)."""
+    nlevels, ndims = ft.shape[0], ft.shape[1]
+    # Slot by slot across the block: each mapping's chain of dependent stores then
+    # interleaves with the other mappings' (stores land at [slot, mapping]).
+    running = np.ones(n, dtype=np.int64)
+    nreal = np.zeros(n, dtype=np.int64)
+    for bb in range(n):
+        real_above[0, bb] = 0
+    for level in range(nlevels - 1):
+        for slot in range(ndims):
+            for bb in range(n):
+                d = order[level, slot, start + bb]
+                # Indices read from data are cast to unsigned: numba then skips the
+                # negative-index wraparound (half the time of such a lookup).
+                du = np.uint64(d)
+                f_t = ft[level, du, start + bb]
+                # Branch-free: a factor-1 slot is written, then overwritten (whether a
+                # slot is real is a coin toss the branch predictor loses).
+                cum = running[bb] * f_t
+                running[bb] = cum
+                r = nreal[bb]
+                ru = np.uint64(r)
+                real_dim[ru, bb] = d
+                real_cum[ru, bb] = cum
+                real_step[ru, bb] = steps[level, du, bb]
+                nreal[bb] = r + (f_t > 1)
+        for bb in range(n):
+            real_above[level + 1, bb] = nreal[bb]
+
+@jit
+def validity(ft: IntArray, sx: IntArray, sy: IntArray, start: int, n: int,
+             keep: IntArray, imperfect: bool, fanout_owner: IntArray,
+             fanout_mesh: IntArray, allowed: BoolArray, static_valid: BoolArray,
+             bounds: IntArray, extents: IntArray, valid: BoolArray, covered: BoolArray,
+             counter: IntArray, other: IntArray) -> None:
+    """Keep choice, coverage, meshes and dataflow (capacity comes with the tiles)."""
+    nlevels, ndims, nfanouts = ft.shape[0], ft.shape[1], fanout_owner.shape[0]
+    for bb in range(n):
+        valid[bb] = static_valid[np.uint64(keep[bb])]
+        covered[bb] = True
+    if imperfect:
+        for bb in range(n):
+            for d in range(ndims):
+                first = 1
+                for i in range(nlevels - 1, -1, -1):
+                    for f in range(nfanouts - 1, -1, -1):
+                        if fanout_owner[f] == i:
+                            if sy[f, d, start + bb] > 1:
+                                first = sy[f, d, start + bb]
+                            if sx[f, d, start + bb] > 1:
+                                first = sx[f, d, start + bb]
+                    if ft[i, d, start + bb] > 1:
+                        first = ft[i, d, start + bb]
+                total = extents[0, d, bb]
+                if not (total >= bounds[d] and total - bounds[d] < total // first):
+                    covered[bb] = False
+    else:
+        for d in range(ndims):
+            for bb in range(n):
+                covered[bb] &= extents[0, d, bb] == bounds[d]
+    for bb in range(n):
+        valid[bb] &= covered[bb]
+    for f in range(nfanouts):
+        for bb in range(n):
+            counter[bb] = 1
+            other[bb] = 1
+        for d in range(ndims):
+            for bb in range(n):
+                counter[bb] *= sx[f, d, start + bb]
+                other[bb] *= sy[f, d, start + bb]
+            if not allowed[f, 0, d]:
+                for bb in range(n):
+                    valid[bb] &= sx[f, d, start + bb] <= 1
+            if not allowed[f, 1, d]:
+                for bb in range(n):
+                    valid[bb] &= sy[f, d, start + bb] <= 1
+        for bb in range(n):
+            valid[bb] &= (counter[bb] <= fanout_mesh[f, 0]) \
+                & (other[bb] <= fanout_mesh[f, 1])
+
+@jit
+def tile_words(t: int, n: int, axis_count: IntArray, axis_terms: IntArray,
+               axis_dim: IntArray, axis_coef: IntArray, extents: IntArray,
+               tiles: IntArray, axis_extents: IntArray) -> None:
+    """Tile words of tensor t at every level, and each axis's extent there."""
+    for i in range(tiles.shape[0]):
+        for bb in range(n):
+            tiles[i, t, bb] = 1
+        for a in range(axis_count[t]):
+            for bb in range(n):
+                axis_extents[i, a, bb] = 1
+            for kk in range(axis_terms[t, a]):
+                c = abs(axis_coef[t, a, kk])
+                d = axis_dim[t, a, kk]
+                if c == 1:
+                    for bb in range(n):
+                        axis_extents[i, a, bb] += extents[i, d, bb] - 1
+                else:
+                    for bb in range(n):
+                        axis_extents[i, a, bb] += c * (extents[i, d, bb] - 1)
+            for bb in range(n):
+                tiles[i, t, bb] *= axis_extents[i, a, bb]
+
+@jit
+def entries_plain(t: int, n: int, relevant: BoolArray, real_dim: IntArray,
+                  real_cum: IntArray, real_above: IntArray, tiles: IntArray,
+                  enter: IntArray) -> None:
+    """Entries of a tensor without sliding axes: A x the running factor product at the
+    innermost loop above that indexes the tensor."""
+    for bb in range(n):
+        enter[0, bb] = tiles[0, t, bb]
+        for i in range(1, tiles.shape[0]):
+            reach = 1
+            for r in range(real_above[i, bb] - 1, -1, -1):
+                ru = np.uint64(r)
+                if relevant[t, np.uint64(real_dim[ru, bb])]:
+                    reach = real_cum[ru, bb]
+                    break
+            enter[i, bb] = tiles[i, t, bb] * reach
+
+@jit
+def entries_sliding(t: int, n: int, axis_count: IntArray, axis_terms: IntArray,
+                    coef_dense: IntArray, simple: BoolArray, real_dim: IntArray,
+                    real_cum: IntArray, real_step: IntArray, real_above: IntArray,
+                    tiles: IntArray, axis_extents: IntArray, enter: IntArray) -> None:
+    """Entries of a tensor with sliding-window axes: every iteration brings the tile
+    minus its overlap with the previous one (the numpy path's sum, restructured)."""
+    naxes = axis_count[t]
+    sliding = np.empty(naxes, dtype=np.int64)
+    nsliding = 0
+    for a in range(naxes):
+        if axis_terms[t, a] >= 2:
+            sliding[nsliding] = a
+            nsliding += 1
+    suffix = np.empty(nsliding, dtype=np.int64)
+    last_move = np.empty(nsliding, dtype=np.int64)
+    for bb in range(n):
+        enter[0, bb] = tiles[0, t, bb]
+        for i in range(1, tiles.shape[0]):
+            inner = real_above[i, bb] - 1
+            base = 1
+            for a in range(naxes):
+                if axis_terms[t, a] < 2:
+                    base *= axis_extents[i, a, bb]
+            for s in range(nsliding):
+                suffix[s] = 0
+                if inner >= 0:
+                    iu = np.uint64(inner)
+                    last_move[s] = coef_dense[t, np.uint64(sliding[s]),
+                                              np.uint64(real_dim[iu, bb])] \
+                        * real_step[iu, bb]
+                else:
+                    last_move[s] = 0
+            # From the innermost loop out: `suffix` sums the moves of the loops inside;
+            # a loop on a single-dim axis ends the reuse of every loop outside it.
+            saved = 0
+            for r in range(inner, -1, -1):
+                ru = np.uint64(r)
+                du = np.uint64(real_dim[ru, bb])
+                if simple[t, du]:
+                    break
+                kept_words = base
+                ok = True
+                step = real_step[ru, bb]
+                for s in range(nsliding):
+                    au = np.uint64(sliding[s])
+                    move = coef_dense[t, au, du] * step
+                    jump = move - suffix[s]
+                    suffix[s] += move
+                    ok &= jump == last_move[s]
+                    overlap = axis_extents[i, au, bb] - abs(jump)
+                    kept_words *= overlap if overlap > 0 else 0
+                if ok:
+                    # This loop's iterations: (its factor - 1) x the loops outside.
+                    before = real_cum[np.uint64(r - 1), bb] if r > 0 else 1
+                    saved += (real_cum[ru, bb] - before) * kept_words
+            total_iterations = real_cum[inner, bb] if inner >= 0 else 1
+            enter[i, bb] = tiles[i, t, bb] * total_iterations - saved
+
+@jit
+def counts(t: int, base: int, n: int, keep: IntArray, imperfect: bool,
+           level_ints: IntArray, axis_count: IntArray, axis_terms: IntArray,
+           axis_dim: IntArray, axis_coef: IntArray, tensor_flags: IntArray,
+           whole_words: IntArray, kept: BoolArray, first_keeper: IntArray,
+           spatial: IntArray, extents: IntArray, compute_cycles: IntArray,
+           tiles: IntArray, enter: IntArray, covered: BoolArray, valid: BoolArray,
+           partition: IntArray, below: IntArray, served: IntArray, counter: IntArray,
+           other: IntArray, out_reads: IntArray, out_fills: IntArray,
+           out_updates: IntArray) -> None:
+    """Reads, fills and updates of tensor t at every level; the outermost keeper must
+    hold the whole tensor."""
+    nlevels = tiles.shape[0]
+    naxes = axis_count[t]
+    # Partitions below fanouts (outputs: the first fill is not read).
+    for bb in range(n):
+        partition[0, bb] = tiles[0, t, bb]
+    for i in range(1, nlevels):
+        if not level_ints[i - 1, 0]:
+            for bb in range(n):
+                partition[i, bb] = partition[i - 1, bb]
+            continue
+        for bb in range(n):
+            counter[bb] = 1
+        for a in range(naxes):
+            for bb in range(n):
+                other[bb] = 1
+            for kk in range(axis_terms[t, a]):
+                c = abs(axis_coef[t, a, kk])
+                d = axis_dim[t, a, kk]
+                for bb in range(n):
+                    other[bb] += c * (extents[i, d, bb] * spatial[i - 1, d, bb] - 1)
+            for bb in range(n):
+                counter[bb] *= other[bb]
+        for bb in range(n):
+            union = counter[bb]
+            tile = tiles[i, t, bb]
+            partition[i, bb] = partition[i - 1, bb] if union == tile \
+                else partition[i - 1, bb] * tile // union
+    # served[i]: what level i hands down if it keeps the tensor.
+    for bb in range(n):
+        below[bb] = compute_cycles[bb]
+    for i in range(nlevels - 1, -1, -1):
+        if i < nlevels - 1:
+            for bb in range(n):
+                if kept[np.uint64(keep[bb]), i + 1, t]:
+                    below[bb] = enter[i + 1, bb]
+        if level_ints[i, 0]:
+            # Distinct child tiles across the fanouts' spatial loops.
+            for a in range(naxes):
+                if axis_terms[t, a] == 1:
+                    d = axis_dim[t, a, 0]
+                    for bb in range(n):
+                        below[bb] *= spatial[i, d, bb]
+                    continue
+                d1 = axis_dim[t, a, 0]
+                d2 = axis_dim[t, a, 1]
+                c1 = abs(axis_coef[t, a, 0])
+                c2 = abs(axis_coef[t, a, 1])
+                for bb in range(n):
+                    f1 = spatial[i, d1, bb]
+                    f2 = spatial[i, d2, bb]
+                    distinct = f1 * f2
+                    if f1 > 1 and f2 > 1:
+                        w1 = c1 * extents[i + 1, d1, bb]
+                        w2 = c2 * extents[i + 1, d2, bb]
+                        g = gcd(w1, w2)
+                        r1 = f1 - w2 // g
+                        r2 = f2 - w1 // g
+                        distinct -= (r1 if r1 > 0 else 0) * (r2 if r2 > 0 else 0)
+                    below[bb] *= distinct
+        for bb in range(n):
+            served[i, bb] = below[bb]
+    output = tensor_flags[t, 0] != 0
+    for bb in range(n):
+        k = np.uint64(keep[bb])
+        b = base + bb
+        above_keeps = False
+        for i in range(nlevels):
+            if not kept[k, i, t]:
+                out_reads[i, t, b] = 0
+                out_fills[i, t, b] = 0
+                out_updates[i, t, b] = 0
+                continue
+            if output:
+                out_reads[i, t, b] = served[i, bb] - partition[i, bb]
+                out_updates[i, t, b] = served[i, bb]
+                out_fills[i, t, b] = enter[i, bb] - partition[i, bb] if above_keeps else 0
+            else:
+                out_reads[i, t, b] = served[i, bb]
+                out_updates[i, t, b] = 0
+                out_fills[i, t, b] = enter[i, bb] if above_keeps else 0
+            above_keeps = True
+        first_level = first_keeper[k, t]
+        if covered[bb] and first_level >= 0:
+            whole = whole_words[t]
+            if imperfect:
+                whole = 1
+                for a in range(naxes):
+                    extent = 1
+                    for kk in range(axis_terms[t, a]):
+                        c = abs(axis_coef[t, a, kk])
+                        extent += c * (extents[0, axis_dim[t, a, kk], bb] - 1)
+                    whole *= extent
+            if tiles[np.uint64(first_level), t, bb] < whole:
+                valid[bb] = False
+
+@jit
+def capacity(n: int, keep: IntArray, level_ints: IntArray, kept: BoolArray,
+             tiles: IntArray, valid: BoolArray, counter: IntArray) -> None:
+    for i in range(tiles.shape[0]):
+        size_words = level_ints[i, 1]
+        if size_words < 0 or not level_ints[i, 5]:
+            continue
+        for bb in range(n):
+            counter[bb] = 0
+        for t in range(tiles.shape[1]):
+            for bb in range(n):
+                if kept[np.uint64(keep[bb]), i, t]:
+                    counter[bb] += tiles[i, t, bb]
+        buffering = level_ints[i, 2]
+        for bb in range(n):
+            valid[bb] &= counter[bb] * buffering <= size_words
+
+@jit
+def cycles_energy(start: int, base: int, n: int, imperfect: bool, macs: int,
+                  level_ints: IntArray, level_floats: FloatArray, shared: BoolArray,
+                  compute_floats: FloatArray, compute_instances: int, extents: IntArray,
+                  compute_cycles: IntArray, utilized: IntArray, valid: BoolArray,
+                  cycles: IntArray, energy_sum: FloatArray, out_valid: BoolArray,
+                  out_energy: FloatArray, out_cycles: IntArray,
+                  out_compute_cycles: IntArray, out_utilization: FloatArray,
+                  out_reads: IntArray, out_fills: IntArray, out_updates: IntArray,
+                  out_utilized: IntArray, out_tensor_energy: FloatArray,
+                  out_leakage: FloatArray, out_compute_energy: FloatArray) -> None:
+    """Cycles (bandwidth bounds) and energy, in the numpy path's order of
+    floating-point operations. Totals go to `start + bb`, the breakdown to `base + bb`."""
+    nlevels, ntensors = out_reads.shape[0], out_reads.shape[1]
+    mac_energy_const, mac_energy, mac_leak, slack, quantum = (
+        compute_floats[0], compute_floats[1], compute_floats[2], compute_floats[3],
+        compute_floats[4])
+    for bb in range(n):
+        cycles[bb] = compute_cycles[bb]
+    for i in range(nlevels):
+        read_bw = level_floats[i, 4]
+        write_bw = level_floats[i, 5]
+        for bb in range(n):
+            r_words = 0
+            w_words = 0
+            for t in range(ntensors):
+                r_words += out_reads[i, t, base + bb]
+                w_words += out_fills[i, t, base + bb] + out_updates[i, t, base + bb]
+            if shared[i]:
+                bound = ceil_bandwidth(r_words + w_words, read_bw, slack)
+            else:
+                bound = max(ceil_bandwidth(r_words, read_bw, slack),
+                            ceil_bandwidth(w_words, write_bw, slack))
+            if bound > cycles[bb]:
+                cycles[bb] = bound
+    for bb in range(n):
+        energy_sum[bb] = 0.0
+    for i in range(nlevels):
+        block_words = level_ints[i, 3]
+        shift = level_ints[i, 6]
+        read_pj, write_pj, update_pj = (level_floats[i, 0], level_floats[i, 1],
+                                        level_floats[i, 2])
+        for t in range(ntensors):
+            if level_ints[i, 5]:
+                for bb in range(n):
+                    b = base + bb
+                    per_instance = (
+                        blocks(out_reads[i, t, b], block_words, shift) * read_pj
+                        + blocks(out_fills[i, t, b], block_words, shift) * write_pj
+                        + blocks(out_updates[i, t, b], block_words, shift) * update_pj)
+                    energy = quantize(per_instance * utilized[i, bb], quantum)
+                    out_tensor_energy[i, t, b] = energy
+                    energy_sum[bb] += energy
+            else:
+                for bb in range(n):
+                    out_tensor_energy[i, t, base + bb] = 0.0
+                    energy_sum[bb] += 0.0
+    for bb in range(n):
+        b = start + bb
+        leakage_sum = 0.0
+        for i in range(nlevels):
+            leak = level_floats[i, 3]
+            leakage = quantize(leak * cycles[bb] * level_ints[i, 4], quantum) \
+                if leak != 0.0 else 0.0
+            out_leakage[i, base + bb] = leakage
+            leakage_sum += leakage
+            out_utilized[i, base + bb] = utilized[i, bb]
+        if imperfect:
+            run_macs = 1
+            for d in range(extents.shape[1]):
+                run_macs *= extents[0, d, bb]
+            mac_total = quantize(run_macs * mac_energy, quantum)
+        else:
+            mac_total = mac_energy_const
+        compute_energy = mac_total + quantize(mac_leak * cycles[bb] * compute_instances,
+                                              quantum)
+        out_energy[b] = energy_sum[bb] + leakage_sum + compute_energy
+        out_utilization[b] = macs / (cycles[bb] * compute_instances)
+        out_valid[b] = valid[bb]
+        out_cycles[b] = cycles[bb]
+        out_compute_cycles[b] = compute_cycles[bb]
+        out_compute_energy[base + bb] = compute_energy
+
+@jit
+def kernel(ft: IntArray, order: IntArray, sx: IntArray, sy: IntArray, keep_ids: IntArray,
+           ints: IntArray, fanout_owner: IntArray, fanout_mesh: IntArray,
+           allowed: BoolArray, level_ints: IntArray, level_floats: FloatArray,
+           shared: BoolArray, axis_count: IntArray, axis_terms: IntArray,
+           axis_dim: IntArray, axis_coef: IntArray, coef_dense: IntArray,
+           tensor_flags: IntArray, relevant: BoolArray, simple: BoolArray,
+           whole_words: IntArray, kept: BoolArray, first_keeper: IntArray,
+           static_valid: BoolArray, bounds: IntArray, compute_floats: FloatArray,
+           compute_instances: int,
+           out_valid: BoolArray, out_energy: FloatArray, out_cycles: IntArray,
+           out_compute_cycles: IntArray, out_utilization: FloatArray,
+           out_reads: IntArray, out_fills: IntArray, out_updates: IntArray,
+           out_utilized: IntArray, out_tensor_energy: FloatArray,
+           out_leakage: FloatArray, out_compute_energy: FloatArray) -> None:
+    nlevels, ndims, ntensors = ints[0], ints[1], ints[2]
+    imperfect, macs = ints[4] != 0, ints[5]
+    size = ft.shape[2]
+    naxes_max = axis_terms.shape[1]
+    nslots = max((nlevels - 1) * ndims, 1)
+    blk = BLOCK
+    spatial = np.empty((nlevels, ndims, blk), dtype=np.int64)
+    extents = np.empty((nlevels + 1, ndims, blk), dtype=np.int64)
+    steps = np.empty((nlevels, ndims, blk), dtype=np.int64)
+    compute_cycles = np.empty(blk, dtype=np.int64)
+    utilized = np.empty((nlevels, blk), dtype=np.int64)
+    valid = np.empty(blk, dtype=np.bool_)
+    covered = np.empty(blk, dtype=np.bool_)
+    keep = np.empty(blk, dtype=np.int64)
+    counter = np.empty(blk, dtype=np.int64)
+    other = np.empty(blk, dtype=np.int64)
+    tiles = np.empty((nlevels, ntensors, blk), dtype=np.int64)
+    axis_extents = np.empty((nlevels, naxes_max, blk), dtype=np.int64)
+    enter = np.empty((nlevels, blk), dtype=np.int64)
+    partition = np.empty((nlevels, blk), dtype=np.int64)
+    below = np.empty(blk, dtype=np.int64)
+    served = np.empty((nlevels, blk), dtype=np.int64)
+    cycles = np.empty(blk, dtype=np.int64)
+    energy_sum = np.empty(blk)
+    real_dim = np.empty((nslots + 1, blk), dtype=np.int64)
+    real_cum = np.empty((nslots + 1, blk), dtype=np.int64)
+    real_step = np.empty((nslots + 1, blk), dtype=np.int64)
+    real_above = np.empty((nlevels, blk), dtype=np.int64)
+    # Without the breakdown (arrays of one block), each block overwrites the last.
+    detail = out_reads.shape[2] == size
+    for start in range(0, size, blk):
+        n = min(blk, size - start)
+        base = start if detail else 0
+        for bb in range(n):
+            keep[bb] = keep_ids[start + bb]
+        geometry(ft, sx, sy, start, n, fanout_owner, spatial, extents, steps,
+                 compute_cycles, utilized)
+        loop_slots(ft, order, start, n, steps, real_dim, real_cum, real_step, real_above)
+        validity(ft, sx, sy, start, n, keep, imperfect, fanout_owner, fanout_mesh,
+                 allowed, static_valid, bounds, extents, valid, covered, counter, other)
+        for t in range(ntensors):
+            tile_words(t, n, axis_count, axis_terms, axis_dim, axis_coef, extents, tiles,
+                       axis_extents)
+            if tensor_flags[t, 1]:
+                entries_sliding(t, n, axis_count, axis_terms, coef_dense, simple,
+                                real_dim, real_cum, real_step, real_above, tiles,
+                                axis_extents, enter)
+            else:
+                entries_plain(t, n, relevant, real_dim, real_cum, real_above, tiles,
+                              enter)
+            counts(t, base, n, keep, imperfect, level_ints, axis_count, axis_terms,
+                   axis_dim, axis_coef, tensor_flags, whole_words, kept, first_keeper,
+                   spatial, extents, compute_cycles, tiles, enter, covered, valid,
+                   partition, below, served, counter, other, out_reads, out_fills,
+                   out_updates)
+        capacity(n, keep, level_ints, kept, tiles, valid, counter)
+        cycles_energy(start, base, n, imperfect, macs, level_ints, level_floats, shared,
+                      compute_floats, compute_instances, extents, compute_cycles,
+                      utilized, valid, cycles, energy_sum, out_valid, out_energy,
+                      out_cycles, out_compute_cycles, out_utilization, out_reads,
+                      out_fills, out_updates, out_utilized, out_tensor_energy,
+                      out_leakage, out_compute_energy)
