@@ -598,8 +598,11 @@ class BatchEvaluator:
     def fits(self, batch: MappingBatch) -> BoolArray:
         """[B] the `valid` of `evaluate` without counting anything: factor coverage, meshes,
         dataflow, holds, backing stores and capacity. The mapper prunes with it before
-        evaluating (a few numpy operations per level and tensor)."""
+        evaluating (a few numpy operations per level and tensor, or the compiled kernel's
+        validity stages)."""
         ft, sx, sy = batch.temporal_factors, batch.spatial_x, batch.spatial_y
+        if self.tables is not None and kernel.available():
+            return kernel.run_fits(self.tables, ft, sx, sy, batch.keep_ids())
         nlevels, size = self.nlevels, batch.size
         spatial = np.ones_like(ft)
         for f, fanout in enumerate(self.fanouts):

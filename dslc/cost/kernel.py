@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,7 @@ DISABLE_ENV = "DSLC_NO_JIT"
 BLOCK = 256
 """Mappings per block of the kernel (the breakdown scratch of `run` has this width)."""
 
-_compiled: Callable[..., None] | None = None
+_compiled: ModuleType | None = None
 _loaded = False
 
 
@@ -54,10 +54,10 @@ def available() -> bool:
     """Whether the compiled kernel can run here (numba installed and not disabled)."""
     if os.environ.get(DISABLE_ENV, "") not in ("", "0"):
         return False
-    return _kernel() is not None
+    return _module() is not None
 
 
-def _kernel() -> Callable[..., None] | None:
+def _module() -> ModuleType | None:
     global _compiled, _loaded
     if not _loaded:
         _loaded = True
@@ -74,7 +74,7 @@ def _kernel() -> Callable[..., None] | None:
                 tempfile.gettempdir(), "dslc-numba")
             from dslc.cost import kernel_numba
         assert kernel_numba.BLOCK == BLOCK
-        _compiled = kernel_numba.kernel
+        _compiled = kernel_numba
     return _compiled
 
 
@@ -146,8 +146,8 @@ def run(tables: KernelTables, ft: IntArray, order: IntArray, sx: IntArray, sy: I
     """Evaluate the batch into the arrays of `out`: BatchCost's fields for the whole batch.
     Without the breakdown fields (reads, fills, updates, utilized_instances,
     tensor_energy_pj, leakage_energy_pj, compute_energy_pj), only the totals are kept."""
-    kernel = _kernel()
-    assert kernel is not None, "the compiled kernel is not available"
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
     nlevels, ntensors = int(tables.ints[0]), int(tables.ints[2])
     scratch = {"reads": np.empty((nlevels, ntensors, BLOCK), dtype=np.int64),
                "fills": np.empty((nlevels, ntensors, BLOCK), dtype=np.int64),
@@ -156,9 +156,24 @@ def run(tables: KernelTables, ft: IntArray, order: IntArray, sx: IntArray, sy: I
                "tensor_energy_pj": np.empty((nlevels, ntensors, BLOCK)),
                "leakage_energy_pj": np.empty((nlevels, BLOCK)),
                "compute_energy_pj": np.empty(BLOCK)} if "reads" not in out else out
-    kernel(*(np.ascontiguousarray(a, dtype=np.int64) for a in (ft, order, sx, sy, keep_ids)),
+    compiled.kernel(*(np.ascontiguousarray(a, dtype=np.int64)
+                      for a in (ft, order, sx, sy, keep_ids)),
            *tables.arguments(),
            out["valid"], out["energy_pj"], out["cycles"], out["compute_cycles"],
            out["utilization"], scratch["reads"], scratch["fills"], scratch["updates"],
            scratch["utilized_instances"], scratch["tensor_energy_pj"],
            scratch["leakage_energy_pj"], scratch["compute_energy_pj"])
+
+
+def run_fits(tables: KernelTables, ft: IntArray, sx: IntArray, sy: IntArray,
+             keep_ids: IntArray) -> BoolArray:
+    """[B] the `valid` of `run` alone (BatchEvaluator.fits)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    valid = np.empty(ft.shape[-1], dtype=np.bool_)
+    compiled.fits(*(np.ascontiguousarray(a, dtype=np.int64) for a in (ft, sx, sy, keep_ids)),
+                  tables.ints, tables.fanout_owner, tables.fanout_mesh, tables.allowed,
+                  tables.level_ints, tables.axis_count, tables.axis_terms, tables.axis_dim,
+                  tables.axis_coef, tables.whole_words, tables.kept, tables.first_keeper,
+                  tables.static_valid, tables.bounds, valid)
+    return valid

@@ -29,21 +29,25 @@ BLOCK = 256
 
 jit = njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
 
+
 @jit
 def gcd(a: int, b: int) -> int:
     while b:
         a, b = b, a % b
     return a
 
+
 @jit
 def quantize(x: float, quantum: float) -> float:
     return float(np.rint(x / quantum) * quantum)
+
 
 @jit
 def ceil_bandwidth(words: int, bandwidth: float, slack: float) -> int:
     if np.isnan(bandwidth) or words == 0:
         return 0
     return int(np.ceil(words / bandwidth * slack))
+
 
 @jit
 def blocks(words: int, block: int, shift: int) -> int:
@@ -52,6 +56,7 @@ def blocks(words: int, block: int, shift: int) -> int:
     if shift >= 0:
         return (words + block - 1) >> shift
     return -((-words) // block)
+
 
 @jit
 def geometry(ft: IntArray, sx: IntArray, sy: IntArray, start: int, n: int,
@@ -89,6 +94,7 @@ def geometry(ft: IntArray, sx: IntArray, sy: IntArray, start: int, n: int,
             for bb in range(n):
                 utilized[i, bb] *= spatial[i - 1, d, bb]
 
+
 @jit
 def loop_slots(ft: IntArray, order: IntArray, start: int, n: int, steps: IntArray,
                real_dim: IntArray, real_cum: IntArray, real_step: IntArray,
@@ -122,6 +128,7 @@ def loop_slots(ft: IntArray, order: IntArray, start: int, n: int, steps: IntArra
                 nreal[bb] = r + (f_t > 1)
         for bb in range(n):
             real_above[level + 1, bb] = nreal[bb]
+
 
 @jit
 def validity(ft: IntArray, sx: IntArray, sy: IntArray, start: int, n: int,
@@ -174,6 +181,7 @@ def validity(ft: IntArray, sx: IntArray, sy: IntArray, start: int, n: int,
             valid[bb] &= (counter[bb] <= fanout_mesh[f, 0]) \
                 & (other[bb] <= fanout_mesh[f, 1])
 
+
 @jit
 def tile_words(t: int, n: int, axis_count: IntArray, axis_terms: IntArray,
                axis_dim: IntArray, axis_coef: IntArray, extents: IntArray,
@@ -197,6 +205,7 @@ def tile_words(t: int, n: int, axis_count: IntArray, axis_terms: IntArray,
             for bb in range(n):
                 tiles[i, t, bb] *= axis_extents[i, a, bb]
 
+
 @jit
 def entries_plain(t: int, n: int, relevant: BoolArray, real_dim: IntArray,
                   real_cum: IntArray, real_above: IntArray, tiles: IntArray,
@@ -213,6 +222,7 @@ def entries_plain(t: int, n: int, relevant: BoolArray, real_dim: IntArray,
                     reach = real_cum[ru, bb]
                     break
             enter[i, bb] = tiles[i, t, bb] * reach
+
 
 @jit
 def entries_sliding(t: int, n: int, axis_count: IntArray, axis_terms: IntArray,
@@ -273,18 +283,16 @@ def entries_sliding(t: int, n: int, axis_count: IntArray, axis_terms: IntArray,
             total_iterations = real_cum[inner, bb] if inner >= 0 else 1
             enter[i, bb] = tiles[i, t, bb] * total_iterations - saved
 
+
 @jit
-def counts(t: int, base: int, n: int, keep: IntArray, imperfect: bool,
-           level_ints: IntArray, axis_count: IntArray, axis_terms: IntArray,
-           axis_dim: IntArray, axis_coef: IntArray, tensor_flags: IntArray,
-           whole_words: IntArray, kept: BoolArray, first_keeper: IntArray,
-           spatial: IntArray, extents: IntArray, compute_cycles: IntArray,
-           tiles: IntArray, enter: IntArray, covered: BoolArray, valid: BoolArray,
+def counts(t: int, base: int, n: int, keep: IntArray, level_ints: IntArray,
+           axis_count: IntArray, axis_terms: IntArray, axis_dim: IntArray,
+           axis_coef: IntArray, tensor_flags: IntArray, kept: BoolArray, spatial: IntArray,
+           extents: IntArray, compute_cycles: IntArray, tiles: IntArray, enter: IntArray,
            partition: IntArray, below: IntArray, served: IntArray, counter: IntArray,
            other: IntArray, out_reads: IntArray, out_fills: IntArray,
            out_updates: IntArray) -> None:
-    """Reads, fills and updates of tensor t at every level; the outermost keeper must
-    hold the whole tensor."""
+    """Reads, fills and updates of tensor t at every level."""
     nlevels = tiles.shape[0]
     naxes = axis_count[t]
     # Partitions below fanouts (outputs: the first fill is not read).
@@ -366,19 +374,31 @@ def counts(t: int, base: int, n: int, keep: IntArray, imperfect: bool,
                 out_updates[i, t, b] = 0
                 out_fills[i, t, b] = enter[i, bb] if above_keeps else 0
             above_keeps = True
-        first_level = first_keeper[k, t]
-        if covered[bb] and first_level >= 0:
-            whole = whole_words[t]
-            if imperfect:
-                whole = 1
-                for a in range(naxes):
-                    extent = 1
-                    for kk in range(axis_terms[t, a]):
-                        c = abs(axis_coef[t, a, kk])
-                        extent += c * (extents[0, axis_dim[t, a, kk], bb] - 1)
-                    whole *= extent
-            if tiles[np.uint64(first_level), t, bb] < whole:
-                valid[bb] = False
+
+
+@jit
+def backing_store(t: int, n: int, keep: IntArray, imperfect: bool, axis_count: IntArray,
+                  axis_terms: IntArray, axis_dim: IntArray, axis_coef: IntArray,
+                  whole_words: IntArray, first_keeper: IntArray, extents: IntArray,
+                  tiles: IntArray, covered: BoolArray, valid: BoolArray) -> None:
+    """The outermost keeper of tensor t must hold all of it (the padded tensor when
+    imperfect)."""
+    for bb in range(n):
+        first_level = first_keeper[np.uint64(keep[bb]), t]
+        if not covered[bb] or first_level < 0:
+            continue
+        whole = whole_words[t]
+        if imperfect:
+            whole = 1
+            for a in range(axis_count[t]):
+                extent = 1
+                for kk in range(axis_terms[t, a]):
+                    c = abs(axis_coef[t, a, kk])
+                    extent += c * (extents[0, axis_dim[t, a, kk], bb] - 1)
+                whole *= extent
+        if tiles[np.uint64(first_level), t, bb] < whole:
+            valid[bb] = False
+
 
 @jit
 def capacity(n: int, keep: IntArray, level_ints: IntArray, kept: BoolArray,
@@ -396,6 +416,7 @@ def capacity(n: int, keep: IntArray, level_ints: IntArray, kept: BoolArray,
         buffering = level_ints[i, 2]
         for bb in range(n):
             valid[bb] &= counter[bb] * buffering <= size_words
+
 
 @jit
 def cycles_energy(start: int, base: int, n: int, imperfect: bool, macs: int,
@@ -480,6 +501,7 @@ def cycles_energy(start: int, base: int, n: int, imperfect: bool, macs: int,
         out_compute_cycles[b] = compute_cycles[bb]
         out_compute_energy[base + bb] = compute_energy
 
+
 @jit
 def kernel(ft: IntArray, order: IntArray, sx: IntArray, sy: IntArray, keep_ids: IntArray,
            ints: IntArray, fanout_owner: IntArray, fanout_mesh: IntArray,
@@ -545,11 +567,12 @@ def kernel(ft: IntArray, order: IntArray, sx: IntArray, sy: IntArray, keep_ids: 
             else:
                 entries_plain(t, n, relevant, real_dim, real_cum, real_above, tiles,
                               enter)
-            counts(t, base, n, keep, imperfect, level_ints, axis_count, axis_terms,
-                   axis_dim, axis_coef, tensor_flags, whole_words, kept, first_keeper,
-                   spatial, extents, compute_cycles, tiles, enter, covered, valid,
+            counts(t, base, n, keep, level_ints, axis_count, axis_terms, axis_dim, axis_coef,
+                   tensor_flags, kept, spatial, extents, compute_cycles, tiles, enter,
                    partition, below, served, counter, other, out_reads, out_fills,
                    out_updates)
+            backing_store(t, n, keep, imperfect, axis_count, axis_terms, axis_dim, axis_coef,
+                          whole_words, first_keeper, extents, tiles, covered, valid)
         capacity(n, keep, level_ints, kept, tiles, valid, counter)
         cycles_energy(start, base, n, imperfect, macs, level_ints, level_floats, shared,
                       compute_floats, compute_instances, extents, compute_cycles,
@@ -557,3 +580,45 @@ def kernel(ft: IntArray, order: IntArray, sx: IntArray, sy: IntArray, keep_ids: 
                       out_cycles, out_compute_cycles, out_utilization, out_reads,
                       out_fills, out_updates, out_utilized, out_tensor_energy,
                       out_leakage, out_compute_energy)
+
+
+@jit
+def fits(ft: IntArray, sx: IntArray, sy: IntArray, keep_ids: IntArray, ints: IntArray,
+         fanout_owner: IntArray, fanout_mesh: IntArray, allowed: BoolArray,
+         level_ints: IntArray, axis_count: IntArray, axis_terms: IntArray,
+         axis_dim: IntArray, axis_coef: IntArray, whole_words: IntArray, kept: BoolArray,
+         first_keeper: IntArray, static_valid: BoolArray, bounds: IntArray,
+         out_valid: BoolArray) -> None:
+    """The kernel's `valid` alone: geometry, validity, tiles, backing stores, capacity."""
+    nlevels, ndims, ntensors = ints[0], ints[1], ints[2]
+    imperfect = ints[4] != 0
+    size = ft.shape[2]
+    blk = BLOCK
+    spatial = np.empty((nlevels, ndims, blk), dtype=np.int64)
+    extents = np.empty((nlevels + 1, ndims, blk), dtype=np.int64)
+    steps = np.empty((nlevels, ndims, blk), dtype=np.int64)
+    compute_cycles = np.empty(blk, dtype=np.int64)
+    utilized = np.empty((nlevels, blk), dtype=np.int64)
+    valid = np.empty(blk, dtype=np.bool_)
+    covered = np.empty(blk, dtype=np.bool_)
+    keep = np.empty(blk, dtype=np.int64)
+    counter = np.empty(blk, dtype=np.int64)
+    other = np.empty(blk, dtype=np.int64)
+    tiles = np.empty((nlevels, ntensors, blk), dtype=np.int64)
+    axis_extents = np.empty((nlevels, axis_terms.shape[1], blk), dtype=np.int64)
+    for start in range(0, size, blk):
+        n = min(blk, size - start)
+        for bb in range(n):
+            keep[bb] = keep_ids[start + bb]
+        geometry(ft, sx, sy, start, n, fanout_owner, spatial, extents, steps, compute_cycles,
+                 utilized)
+        validity(ft, sx, sy, start, n, keep, imperfect, fanout_owner, fanout_mesh, allowed,
+                 static_valid, bounds, extents, valid, covered, counter, other)
+        for t in range(ntensors):
+            tile_words(t, n, axis_count, axis_terms, axis_dim, axis_coef, extents, tiles,
+                       axis_extents)
+            backing_store(t, n, keep, imperfect, axis_count, axis_terms, axis_dim, axis_coef,
+                          whole_words, first_keeper, extents, tiles, covered, valid)
+        capacity(n, keep, level_ints, kept, tiles, valid, counter)
+        for bb in range(n):
+            out_valid[start + bb] = valid[bb]

@@ -44,12 +44,15 @@ def _costs(evaluator: BatchEvaluator, batch_size: int, seed: int) -> tuple[Batch
         totals = evaluator.totals(batch)
         for field in TOTALS:
             assert np.array_equal(getattr(totals, field), getattr(compiled, field)), field
+        # Validity alone (the mapper's pruning) is the same validity.
+        assert np.array_equal(evaluator.fits(batch), compiled.valid)
     with batch_engine("numpy"):
         assert evaluator.engine == "numpy"
         reference = evaluator.evaluate(batch)
         totals = evaluator.totals(batch)
         for field in TOTALS:
             assert np.array_equal(getattr(totals, field), getattr(reference, field)), field
+        assert np.array_equal(evaluator.fits(batch), reference.valid)
     return compiled, reference
 
 
