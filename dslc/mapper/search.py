@@ -124,6 +124,35 @@ class _Best:
     keep: int = 0
 
 
+_KEY_MULTIPLIERS = np.random.default_rng(0x5EED).integers(
+    0, 1 << 63, size=4096, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+"""Odd 64-bit multipliers, one per column of a canonical row (fixed: keys reproduce)."""
+
+
+def candidate_keys(space: MapSpace, factors: IntArray, orders: IntArray,
+                   keeps: IntArray) -> npt.NDArray[np.uint64]:
+    """[B] a 64-bit key per candidate, equal for candidates equal under `MapSpace.canonical`
+    with the same keep choice: sum of column[j] * m[j] modulo 2^64 over the canonical row and
+    the keep choice, with random odd m[j], then mixed. Two different rows share a key with
+    probability about 2^-64 (their difference must vanish against the random multipliers),
+    so a search of a million candidates skips a new one by mistake with odds of about 1 in
+    10^7; a few vector-matrix products instead of hashing each row's bytes in Python."""
+    size = factors.shape[-1]
+    blocks = (factors.reshape(-1, size), space.loop_ranks(factors, orders), keeps[None, :])
+    columns = sum(block.shape[0] for block in blocks)
+    if columns > _KEY_MULTIPLIERS.size:
+        raise ValueError(f"candidates of {columns} columns; keys cover {_KEY_MULTIPLIERS.size}")
+    keys = np.zeros(size, dtype=np.uint64)
+    start = 0
+    for block in blocks:
+        keys += _KEY_MULTIPLIERS[start:start + block.shape[0]] @ block.astype(np.uint64)
+        start += block.shape[0]
+    keys ^= keys >> np.uint64(31)
+    keys *= np.uint64(0x9E3779B97F4A7C15)
+    keys ^= keys >> np.uint64(29)
+    return keys
+
+
 class _Search:
     """One search: the map space, one evaluator per keep set, the budget and the best."""
 
@@ -140,7 +169,7 @@ class _Search:
                                         imperfect=options.imperfect)
         self.evaluated = 0
         self.best = _Best()
-        self.seen: set[bytes] = set()
+        self.seen: set[int] = set()
         """Canonical candidates (with their keep choice) already evaluated."""
         self.keep_neighbours = _keep_neighbours(self.space.keep_choices)
 
@@ -152,16 +181,14 @@ class _Search:
         ok = space.within_meshes(factors)
         factors, orders, keeps = factors[:, :, ok], orders[:, :, ok], keeps[ok]
         if factors.shape[-1] and dedupe:
-            # First occurrences of candidates not seen before, in batch order (a set of
-            # row bytes: far cheaper than np.unique's sort of wide rows).
-            rows = np.ascontiguousarray(np.concatenate(
-                [space.canonical(factors, orders), keeps[:, None]], axis=1))
-            buffer, width = rows.tobytes(), rows.shape[1] * rows.itemsize
+            # First occurrences of candidates not seen before, in batch order, by a 64-bit
+            # hash of each canonical row (see `row_keys`).
+            keys = candidate_keys(space, factors, orders, keeps)
             fresh = []
-            for i in range(rows.shape[0]):
-                key = buffer[i * width:(i + 1) * width]
-                if key not in self.seen:
-                    self.seen.add(key)
+            seen = self.seen
+            for i, key in enumerate(keys.tolist()):
+                if key not in seen:
+                    seen.add(key)
                     fresh.append(i)
             factors, orders, keeps = factors[:, :, fresh], orders[:, :, fresh], keeps[fresh]
         if factors.shape[-1] == 0:

@@ -462,16 +462,26 @@ class MapSpace:
         """[B, K] one row per candidate, equal for candidates equivalent under rules 1-2
         (factors, and the rank of each real loop in its level's order; the innermost
         level's order is dropped)."""
-        ordered = self.nlevels - 1
-        real = np.take_along_axis(factors[:ordered], orders[:ordered], axis=1) > 1
-        rank = np.where(real, np.cumsum(real, axis=1), 0)
-        # Back from loop positions to dims: the rank of dim d's loop at each level.
-        by_dim = np.zeros_like(rank)
-        np.put_along_axis(by_dim, orders[:ordered], rank, axis=1)
         size = factors.shape[-1]
         rows: IntArray = np.concatenate([factors.reshape(-1, size),
-                                         by_dim.reshape(-1, size)], axis=0).T
+                                         self.loop_ranks(factors, orders)], axis=0).T
         return rows
+
+    def loop_ranks(self, factors: IntArray, orders: IntArray) -> IntArray:
+        """[(L-1) * D, B] for each level above the innermost and each dim: the rank of the
+        dim's loop among the level's real loops, outer to inner (0: factor 1, no loop)."""
+        ordered, ndims, size = self.nlevels - 1, self.ndims, factors.shape[-1]
+        # One flat index gathers the factors in loop order and scatters the ranks back
+        # (take/put_along_axis build broadcast index arrays on every call).
+        index = np.multiply(orders[:ordered], size)
+        index += (np.arange(ordered, dtype=np.int64) * (ndims * size))[:, None, None]
+        index += np.arange(size, dtype=np.int64)
+        real = factors[:ordered].reshape(-1).take(index) > 1
+        rank = np.cumsum(real, axis=1)
+        rank *= real
+        by_dim = np.empty(ordered * ndims * size, dtype=np.int64)
+        by_dim[index.reshape(-1)] = rank.reshape(-1)
+        return by_dim.reshape(ordered * ndims, size)
 
     def enumerate(self, chunk: int = 1 << 16,
                   tilings: Callable[[IntArray], BoolArray] | None = None

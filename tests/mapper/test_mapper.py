@@ -27,6 +27,7 @@ from dslc.mapper import (
     mapping_to_json,
 )
 from dslc.mapper.network import MapCache, touched_words
+from dslc.mapper.search import candidate_keys
 from dslc.mapper.space import MapSpace, distinct_orders, order_classes, ordered_splits
 from dslc.mapping.mapping import LevelMapping, Loop, Mapping, SpatialLoop, check_mapping
 from dslc.spec.accelerator import (
@@ -119,6 +120,46 @@ def test_size_equals_enumeration_on_both_counting_paths() -> None:
         orders = np.concatenate([o for _, o in candidates], axis=2)
         assert len(np.unique(space.canonical(factors, orders), axis=0)) == space.size()
         assert factors.shape[-1] == space.size()
+
+
+def test_candidate_keys_match_canonical_rows() -> None:
+    # The de-duplication keys: equal for equal canonical rows and keep choices (an order
+    # that differs only among factor-1 loops is the same candidate), different otherwise on
+    # every candidate of a space and on random samples of a large one.
+    arch = resolve_energies(THREE_LEVEL)
+    space = MapSpace(conv1d(4, 6, 3), arch)
+    candidates = list(space.enumerate())
+    factors = np.concatenate([f for f, _ in candidates], axis=2)
+    orders = np.concatenate([o for _, o in candidates], axis=2)
+    keeps = np.arange(factors.shape[-1]) % len(space.keep_choices)
+    keys = candidate_keys(space, factors, orders, keeps)
+    assert len(set(keys.tolist())) == factors.shape[-1]
+    # Swapping two factor-1 loops in the outermost level's order changes no key; swapping
+    # two real loops changes it.
+    for want_real in (False, True):
+        chosen = (factors[0] > 1) if want_real else (factors[0] == 1)
+        columns = np.flatnonzero(chosen.sum(axis=0) >= 2)
+        assert columns.size
+        first = np.argmax(chosen[:, columns], axis=0)
+        second = chosen.shape[0] - 1 - np.argmax(chosen[::-1, columns], axis=0)
+        position = np.argsort(orders[0][:, columns], axis=0)  # where each dim sits
+        a = position[first, np.arange(columns.size)]
+        b = position[second, np.arange(columns.size)]
+        swapped = orders.copy()
+        swapped[0, a, columns], swapped[0, b, columns] = orders[0, b, columns], \
+            orders[0, a, columns]
+        changed = candidate_keys(space, factors, swapped, keeps)[columns] != keys[columns]
+        assert bool(np.all(changed)) if want_real else not bool(np.any(changed))
+    problem = lower_network(api.load_network("specs/networks/resnet18.cd", "resnet18"),
+                            1).problem("layer1.0.a")
+    assert problem is not None
+    big = MapSpace(problem, resolve_energies(api.load_accelerator(
+        "specs/accelerators/eyeriss_like.cd", "eyeriss_like")))
+    factors, orders = big.sample(np.random.default_rng(5), 20_000)
+    keeps = np.random.default_rng(6).integers(0, len(big.keep_choices), factors.shape[-1])
+    rows = np.concatenate([big.canonical(factors, orders), keeps[:, None]], axis=1)
+    assert len(set(candidate_keys(big, factors, orders, keeps).tolist())) \
+        == len(np.unique(rows, axis=0))
 
 
 def test_same_class_dims_commute() -> None:
