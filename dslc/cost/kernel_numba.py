@@ -520,21 +520,10 @@ def kernel(ft: IntArray, order: IntArray, sx: IntArray, sy: IntArray, keep_ids: 
     nlevels, ndims, ntensors = ints[0], ints[1], ints[2]
     imperfect, macs = ints[4] != 0, ints[5]
     size = ft.shape[2]
-    naxes_max = axis_terms.shape[1]
     nslots = max((nlevels - 1) * ndims, 1)
     blk = BLOCK
-    spatial = np.empty((nlevels, ndims, blk), dtype=np.int64)
-    extents = np.empty((nlevels + 1, ndims, blk), dtype=np.int64)
-    steps = np.empty((nlevels, ndims, blk), dtype=np.int64)
-    compute_cycles = np.empty(blk, dtype=np.int64)
-    utilized = np.empty((nlevels, blk), dtype=np.int64)
-    valid = np.empty(blk, dtype=np.bool_)
-    covered = np.empty(blk, dtype=np.bool_)
-    keep = np.empty(blk, dtype=np.int64)
-    counter = np.empty(blk, dtype=np.int64)
-    other = np.empty(blk, dtype=np.int64)
-    tiles = np.empty((nlevels, ntensors, blk), dtype=np.int64)
-    axis_extents = np.empty((nlevels, naxes_max, blk), dtype=np.int64)
+    (spatial, extents, steps, compute_cycles, utilized, valid, covered, keep, counter, other,
+     tiles, axis_extents) = shape_scratch(nlevels, ndims, ntensors, axis_terms.shape[1])
     enter = np.empty((nlevels, blk), dtype=np.int64)
     partition = np.empty((nlevels, blk), dtype=np.int64)
     below = np.empty(blk, dtype=np.int64)
@@ -550,20 +539,17 @@ def kernel(ft: IntArray, order: IntArray, sx: IntArray, sy: IntArray, keep_ids: 
     for start in range(0, size, blk):
         n = min(blk, size - start)
         base = start if detail else 0
-        for bb in range(n):
-            keep[bb] = keep_ids[start + bb]
-        geometry(ft, sx, sy, start, n, fanout_owner, spatial, extents, steps,
-                 compute_cycles, utilized)
+        shape_block(ft, sx, sy, keep_ids, start, n, imperfect, fanout_owner, fanout_mesh,
+                    allowed, level_ints, axis_count, axis_terms, axis_dim, axis_coef,
+                    whole_words, kept, first_keeper, static_valid, bounds, spatial, extents,
+                    steps, compute_cycles, utilized, valid, covered, keep, counter, other,
+                    tiles, axis_extents)
         loop_slots(ft, order, start, n, steps, real_dim, real_cum, real_step, real_above)
-        validity(ft, sx, sy, start, n, keep, imperfect, fanout_owner, fanout_mesh,
-                 allowed, static_valid, bounds, extents, valid, covered, counter, other)
         for t in range(ntensors):
-            tile_words(t, n, axis_count, axis_terms, axis_dim, axis_coef, extents, tiles,
-                       axis_extents)
             if tensor_flags[t, 1]:
                 entries_sliding(t, n, axis_count, axis_terms, coef_dense, simple,
                                 real_dim, real_cum, real_step, real_above, tiles,
-                                axis_extents, enter)
+                                axis_extents[t], enter)
             else:
                 entries_plain(t, n, relevant, real_dim, real_cum, real_above, tiles,
                               enter)
@@ -571,9 +557,6 @@ def kernel(ft: IntArray, order: IntArray, sx: IntArray, sy: IntArray, keep_ids: 
                    tensor_flags, kept, spatial, extents, compute_cycles, tiles, enter,
                    partition, below, served, counter, other, out_reads, out_fills,
                    out_updates)
-            backing_store(t, n, keep, imperfect, axis_count, axis_terms, axis_dim, axis_coef,
-                          whole_words, first_keeper, extents, tiles, covered, valid)
-        capacity(n, keep, level_ints, kept, tiles, valid, counter)
         cycles_energy(start, base, n, imperfect, macs, level_ints, level_floats, shared,
                       compute_floats, compute_instances, extents, compute_cycles,
                       utilized, valid, cycles, energy_sum, out_valid, out_energy,
@@ -583,42 +566,67 @@ def kernel(ft: IntArray, order: IntArray, sx: IntArray, sy: IntArray, keep_ids: 
 
 
 @jit
+def shape_scratch(nlevels: int, ndims: int, ntensors: int, naxes: int) -> tuple[
+        IntArray, IntArray, IntArray, IntArray, IntArray, BoolArray, BoolArray, IntArray,
+        IntArray, IntArray, IntArray, IntArray]:
+    """One block's arrays for `shape_block`: spatial, extents, steps, compute cycles,
+    utilised instances, valid, covered, keep choices, two counters, tiles, axis extents."""
+    blk = BLOCK
+    return (np.empty((nlevels, ndims, blk), dtype=np.int64),
+            np.empty((nlevels + 1, ndims, blk), dtype=np.int64),
+            np.empty((nlevels, ndims, blk), dtype=np.int64),
+            np.empty(blk, dtype=np.int64), np.empty((nlevels, blk), dtype=np.int64),
+            np.empty(blk, dtype=np.bool_), np.empty(blk, dtype=np.bool_),
+            np.empty(blk, dtype=np.int64), np.empty(blk, dtype=np.int64),
+            np.empty(blk, dtype=np.int64), np.empty((nlevels, ntensors, blk), dtype=np.int64),
+            np.empty((ntensors, nlevels, naxes, blk), dtype=np.int64))
+
+
+@jit
+def shape_block(ft: IntArray, sx: IntArray, sy: IntArray, keep_ids: IntArray, start: int,
+                n: int, imperfect: bool, fanout_owner: IntArray, fanout_mesh: IntArray,
+                allowed: BoolArray, level_ints: IntArray, axis_count: IntArray,
+                axis_terms: IntArray, axis_dim: IntArray, axis_coef: IntArray,
+                whole_words: IntArray, kept: BoolArray, first_keeper: IntArray,
+                static_valid: BoolArray, bounds: IntArray, spatial: IntArray,
+                extents: IntArray, steps: IntArray, compute_cycles: IntArray,
+                utilized: IntArray, valid: BoolArray, covered: BoolArray, keep: IntArray,
+                counter: IntArray, other: IntArray, tiles: IntArray,
+                axis_extents: IntArray) -> None:
+    """The stages that depend on the factors alone, for one block: geometry, validity,
+    every tensor's tiles and backing store, capacity (`valid` is then final)."""
+    for bb in range(n):
+        keep[bb] = keep_ids[start + bb]
+    geometry(ft, sx, sy, start, n, fanout_owner, spatial, extents, steps, compute_cycles,
+             utilized)
+    validity(ft, sx, sy, start, n, keep, imperfect, fanout_owner, fanout_mesh, allowed,
+             static_valid, bounds, extents, valid, covered, counter, other)
+    for t in range(tiles.shape[1]):
+        tile_words(t, n, axis_count, axis_terms, axis_dim, axis_coef, extents, tiles,
+                   axis_extents[t])
+        backing_store(t, n, keep, imperfect, axis_count, axis_terms, axis_dim, axis_coef,
+                      whole_words, first_keeper, extents, tiles, covered, valid)
+    capacity(n, keep, level_ints, kept, tiles, valid, counter)
+
+
+@jit
 def fits(ft: IntArray, sx: IntArray, sy: IntArray, keep_ids: IntArray, ints: IntArray,
          fanout_owner: IntArray, fanout_mesh: IntArray, allowed: BoolArray,
          level_ints: IntArray, axis_count: IntArray, axis_terms: IntArray,
          axis_dim: IntArray, axis_coef: IntArray, whole_words: IntArray, kept: BoolArray,
          first_keeper: IntArray, static_valid: BoolArray, bounds: IntArray,
          out_valid: BoolArray) -> None:
-    """The kernel's `valid` alone: geometry, validity, tiles, backing stores, capacity."""
-    nlevels, ndims, ntensors = ints[0], ints[1], ints[2]
+    """The kernel's `valid` alone (`shape_block` only)."""
     imperfect = ints[4] != 0
     size = ft.shape[2]
-    blk = BLOCK
-    spatial = np.empty((nlevels, ndims, blk), dtype=np.int64)
-    extents = np.empty((nlevels + 1, ndims, blk), dtype=np.int64)
-    steps = np.empty((nlevels, ndims, blk), dtype=np.int64)
-    compute_cycles = np.empty(blk, dtype=np.int64)
-    utilized = np.empty((nlevels, blk), dtype=np.int64)
-    valid = np.empty(blk, dtype=np.bool_)
-    covered = np.empty(blk, dtype=np.bool_)
-    keep = np.empty(blk, dtype=np.int64)
-    counter = np.empty(blk, dtype=np.int64)
-    other = np.empty(blk, dtype=np.int64)
-    tiles = np.empty((nlevels, ntensors, blk), dtype=np.int64)
-    axis_extents = np.empty((nlevels, axis_terms.shape[1], blk), dtype=np.int64)
-    for start in range(0, size, blk):
-        n = min(blk, size - start)
-        for bb in range(n):
-            keep[bb] = keep_ids[start + bb]
-        geometry(ft, sx, sy, start, n, fanout_owner, spatial, extents, steps, compute_cycles,
-                 utilized)
-        validity(ft, sx, sy, start, n, keep, imperfect, fanout_owner, fanout_mesh, allowed,
-                 static_valid, bounds, extents, valid, covered, counter, other)
-        for t in range(ntensors):
-            tile_words(t, n, axis_count, axis_terms, axis_dim, axis_coef, extents, tiles,
-                       axis_extents)
-            backing_store(t, n, keep, imperfect, axis_count, axis_terms, axis_dim, axis_coef,
-                          whole_words, first_keeper, extents, tiles, covered, valid)
-        capacity(n, keep, level_ints, kept, tiles, valid, counter)
+    (spatial, extents, steps, compute_cycles, utilized, valid, covered, keep, counter, other,
+     tiles, axis_extents) = shape_scratch(ints[0], ints[1], ints[2], axis_terms.shape[1])
+    for start in range(0, size, BLOCK):
+        n = min(BLOCK, size - start)
+        shape_block(ft, sx, sy, keep_ids, start, n, imperfect, fanout_owner, fanout_mesh,
+                    allowed, level_ints, axis_count, axis_terms, axis_dim, axis_coef,
+                    whole_words, kept, first_keeper, static_valid, bounds, spatial, extents,
+                    steps, compute_cycles, utilized, valid, covered, keep, counter, other,
+                    tiles, axis_extents)
         for bb in range(n):
             out_valid[start + bb] = valid[bb]

@@ -37,22 +37,19 @@ def _costs(evaluator: BatchEvaluator, batch_size: int, seed: int) -> tuple[Batch
     factors, orders = space.sample(rng, batch_size)
     keeps = rng.integers(0, len(space.keep_choices), factors.shape[-1])
     batch = space.batch(factors, orders, keeps)
-    with batch_engine("numba"):
-        assert evaluator.engine == "numba"
-        compiled = evaluator.evaluate(batch)
-        # Totals alone (the breakdown kept in one block's scratch) are the same totals.
-        totals = evaluator.totals(batch)
-        for field in TOTALS:
-            assert np.array_equal(getattr(totals, field), getattr(compiled, field)), field
-        # Validity alone (the mapper's pruning) is the same validity.
-        assert np.array_equal(evaluator.fits(batch), compiled.valid)
-    with batch_engine("numpy"):
-        assert evaluator.engine == "numpy"
-        reference = evaluator.evaluate(batch)
-        totals = evaluator.totals(batch)
-        for field in TOTALS:
-            assert np.array_equal(getattr(totals, field), getattr(reference, field)), field
-        assert np.array_equal(evaluator.fits(batch), reference.valid)
+    costs = []
+    for engine in ("numba", "numpy"):
+        with batch_engine(engine):
+            assert evaluator.engine == engine
+            cost = evaluator.evaluate(batch)
+            # Totals alone (the kernel keeps the breakdown in one block's scratch) and
+            # validity alone (the mapper's pruning) are the same numbers.
+            totals = evaluator.totals(batch)
+            for field in TOTALS:
+                assert np.array_equal(getattr(totals, field), getattr(cost, field)), field
+            assert np.array_equal(evaluator.fits(batch), cost.valid)
+            costs.append(cost)
+    compiled, reference = costs
     return compiled, reference
 
 
