@@ -7,6 +7,8 @@ Nothing here computes: every result comes from dslc.api.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -89,7 +91,7 @@ def dump(
     stage: Annotated[Stage, typer.Option("--stage", help="which intermediate form")] = Stage.spec,
 ) -> None:
     """Print an intermediate form: AST, spec models, layer graph or loop nests (JSON)."""
-    try:
+    with _spec_errors():
         if stage is Stage.ast:
             console.print(api.dump_ast(file), markup=False)
         elif stage in (Stage.graph, Stage.problems):
@@ -100,9 +102,6 @@ def dump(
                           markup=False)
         else:
             console.print(api.to_json(api.dump_spec(file)), markup=False)
-    except DiagnosticError as exc:
-        _print_diagnostics(list(exc.diagnostics), Format.full, 1)
-        raise typer.Exit(1) from None
 
 
 @app.command(name="eval")
@@ -118,13 +117,8 @@ def eval_command(
     from dslc.report.cost import render_cost
 
     try:
-        cost = api.evaluate(file, mapping)
-    except DiagnosticError as exc:
-        _print_diagnostics(list(exc.diagnostics), Format.full, 1)
-        raise typer.Exit(1) from None
-    except KeyError as exc:
-        console.print(f"error: {exc.args[0]}", style="bold red", markup=False)
-        raise typer.Exit(2) from None
+        with _spec_errors():
+            cost = api.evaluate(file, mapping)
     except InvalidMappingError as exc:
         console.print(f"error: mapping `{mapping}` cannot run:", style="bold red",
                       markup=False)
@@ -140,6 +134,19 @@ def eval_command(
 def _usage_error(message: str) -> typer.Exit:
     console.print(f"error: {message}", style="bold red", markup=False)
     return typer.Exit(2)
+
+
+@contextmanager
+def _spec_errors() -> Iterator[None]:
+    """What a spec or the command line can get wrong: diagnostics (exit 1) or an unknown
+    name (KeyError: a usage error, exit 2). Other exceptions pass through to the caller."""
+    try:
+        yield
+    except DiagnosticError as exc:
+        _print_diagnostics(list(exc.diagnostics), Format.full, 1)
+        raise typer.Exit(1) from None
+    except KeyError as exc:
+        raise _usage_error(str(exc.args[0])) from None
 
 
 @app.command(name="map")
@@ -175,12 +182,9 @@ def map_command(
     except ValueError as exc:
         raise _usage_error(str(exc)) from None
     try:
-        found = api.map_layer(file, network, layer, accelerator, options=options, batch=batch)
-    except DiagnosticError as exc:
-        _print_diagnostics(list(exc.diagnostics), Format.full, 1)
-        raise typer.Exit(1) from None
-    except KeyError as exc:
-        raise _usage_error(exc.args[0]) from None
+        with _spec_errors():
+            found = api.map_layer(file, network, layer, accelerator, options=options,
+                                  batch=batch)
     except NoValidMappingError as exc:
         console.print(f"error: no mapping of `{layer}` fits `{accelerator}`:",
                       style="bold red", markup=False)
@@ -233,33 +237,25 @@ def run_command(
     from dslc.report.run import CSV_COLUMNS, render_run, run_csv_rows
 
     quiet = format is OutputFormat.json
-    try:
+    with _spec_errors():
         single = api.is_single_design(file, codesign)
-    except DiagnosticError as exc:
-        _print_diagnostics(list(exc.diagnostics), Format.full, 1)
-        raise typer.Exit(1) from None
-    except KeyError as exc:
-        raise _usage_error(str(exc.args[0])) from None
     if not single:
         _run_codesign(file, codesign, quiet, out, cache, fresh, jobs, scheduler, strategy)
         return
     try:
-        with Progress(TextColumn("mapping {task.description}"), BarColumn(),
-                      MofNCompleteColumn(), console=console, transient=True,
-                      disable=quiet) as bar:
+        with _spec_errors(), Progress(TextColumn("mapping {task.description}"), BarColumn(),
+                                      MofNCompleteColumn(), console=console, transient=True,
+                                      disable=quiet) as bar:
             task = bar.add_task("layers", total=None)
 
             def progress(done: int, total: int, layer: str) -> None:
                 bar.update(task, completed=done, total=total, description=layer)
 
             design = api.run(file, codesign, progress=progress)
-    except DiagnosticError as exc:
-        _print_diagnostics(list(exc.diagnostics), Format.full, 1)
+    except NoValidMappingError as exc:
+        console.print(f"error: {exc}", style="bold red", markup=False)
         raise typer.Exit(1) from None
-    except (KeyError, ValueError) as exc:
-        if isinstance(exc, NoValidMappingError):
-            console.print(f"error: {exc}", style="bold red", markup=False)
-            raise typer.Exit(1) from None
+    except ValueError as exc:
         raise _usage_error(str(exc.args[0])) from None
     data = network_result_to_json(design.result, design.problems)
     if out is not None:
@@ -300,9 +296,10 @@ def _run_codesign(file: Path, codesign: str | None, quiet: bool, out: Path | Non
     if jobs < 1:
         raise _usage_error("--jobs must be at least 1")
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("best {task.fields[best]}"), TimeRemainingColumn(),
-                      console=console, transient=True, disable=quiet) as bar:
+        with _spec_errors(), Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("best {task.fields[best]}"), TimeRemainingColumn(),
+                console=console, transient=True, disable=quiet) as bar:
             task = bar.add_task("pairs", total=None, best="-")
 
             def progress(phase: str, done: int, total: int, best: float) -> None:
@@ -311,14 +308,9 @@ def _run_codesign(file: Path, codesign: str | None, quiet: bool, out: Path | Non
 
             found = api.search(file, codesign, store=cache, fresh=fresh, jobs=jobs,
                                scheduler=scheduler, strategy=strategy, progress=progress)
-    except DiagnosticError as exc:
-        _print_diagnostics(list(exc.diagnostics), Format.full, 1)
-        raise typer.Exit(1) from None
     except (AccuracyError, StoreError) as exc:
         console.print(f"error: {exc}", style="bold red", markup=False)
         raise typer.Exit(1) from None
-    except KeyError as exc:
-        raise _usage_error(str(exc.args[0])) from None
     except RuntimeError as exc:
         raise _usage_error(str(exc)) from None
     data = outcome_to_json(found.outcome)
@@ -356,13 +348,8 @@ def plan_command(
     from dslc.codesign.result import plan_to_json
     from dslc.report.codesign import render_plan
 
-    try:
+    with _spec_errors():
         the_plan = api.plan(file, codesign)
-    except DiagnosticError as exc:
-        _print_diagnostics(list(exc.diagnostics), Format.full, 1)
-        raise typer.Exit(1) from None
-    except KeyError as exc:
-        raise _usage_error(str(exc.args[0])) from None
     if format is OutputFormat.json:
         console.print(api.to_json(plan_to_json(the_plan)), markup=False)
         return
