@@ -286,8 +286,8 @@ def search(path: str | Path, codesign: str | None = None, *, store: str | Path |
     try:
         if fresh:
             results.clear()
-        evaluator = PairEvaluator(program, spec, options, results, accuracies)
-        evaluator.instances = instances
+        evaluator = PairEvaluator(program, spec, options, results, accuracies,
+                                  shared_instances=instances)
         the_plan = make_plan(spec, networks, accelerators)
         outcome = execute(the_plan, spec, networks, accelerators, evaluator, jobs=jobs,
                           scheduler=scheduler, progress=progress)

@@ -17,7 +17,7 @@ import math
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -159,9 +159,12 @@ class PairEvaluator:
     """Pairs computed by this evaluator (not read from the store)."""
     reused: int = 0
     """Pairs read from the store."""
+    shared_instances: InitVar[Instances | None] = None
+    """Concrete designs already instantiated from `program` (None: start afresh)."""
 
-    def __post_init__(self) -> None:
-        self.instances = Instances(self.program)
+    def __post_init__(self, shared_instances: Instances | None) -> None:
+        self.instances = shared_instances if shared_instances is not None \
+            else Instances(self.program)
 
     def key(self, pair: Pair) -> str:
         """The store key: digests of both concrete specs, the batch and the mapper options."""
