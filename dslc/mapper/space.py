@@ -30,7 +30,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 import numpy as np
@@ -137,6 +137,90 @@ def canonical_orders(dims: tuple[int, ...], classes: tuple[int, ...]) -> list[tu
             if all(not (classes[a] == classes[b] and a > b) for a, b in itertools.pairwise(perm))]
 
 
+SplitKey = tuple[tuple[int, ...], int, tuple[int, ...], tuple[Slot, ...], tuple[int, ...]]
+"""(totals, bound, allowed slots, slots, slots in nest order): what a dim's splits depend on."""
+
+
+@lru_cache(maxsize=4096)
+def factor_splits(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
+                  slots: tuple[Slot, ...], nest: tuple[int, ...]) -> IntArray:
+    """[n, S] every factorisation of a dim of `bound` (multiplying to one of `totals`) over
+    its `allowed` slots within the meshes, without a wholly idle outermost step. Cached:
+    layers and accelerators share most of their dims' (bound, slots) pairs, and the splits
+    of large bounds on deep hierarchies take milliseconds each."""
+    rows = []
+    for total in totals:
+        for split in ordered_splits(total, len(allowed)):
+            row = [1] * len(slots)
+            for s, factor in zip(allowed, split, strict=True):
+                row[s] = factor
+            if any(row[s] > slot.extent for s, slot in enumerate(slots) if slot.spatial):
+                continue
+            outermost = next((row[s] for s in nest if row[s] > 1), 1)
+            if total - bound < total // outermost:  # no wholly idle outermost step
+                rows.append(row)
+    result = np.array(rows, dtype=np.int64).reshape(-1, len(slots))
+    result.flags.writeable = False
+    return result
+
+
+Signatures = tuple[tuple[tuple[int, ...], tuple[tuple[tuple[int, ...], int], ...]], ...]
+"""(spatial factors, ((ordered-level loop mask, count), ...)), ...: a dim's splits counted."""
+
+
+@lru_cache(maxsize=4096)
+def split_signatures(key: SplitKey, ordered_levels: int,
+                     spatial_slots: tuple[int, ...]) -> Signatures:
+    """A dim's splits counted by spatial part, then by which ordered levels get a loop."""
+    groups: dict[tuple[int, ...], dict[tuple[int, ...], int]] = {}
+    for row in factor_splits(*key):
+        spatial = tuple(int(row[s]) for s in spatial_slots)
+        mask = tuple(int(row[i] > 1) for i in range(ordered_levels))
+        masks = groups.setdefault(spatial, {})
+        masks[mask] = masks.get(mask, 0) + 1
+    return tuple((spatial, tuple(masks.items())) for spatial, masks in groups.items())
+
+
+@lru_cache(maxsize=1024)
+def distinct_classes_size(keys: tuple[SplitKey, ...], ordered_levels: int,
+                          spatial_slots: tuple[int, ...], extents: tuple[int, ...]) -> int:
+    """Candidates (factorisations x distinct orders, no keep sets) when no two dims share an
+    order class: a level with k loops then has k! orders, so a level's state is just k and
+    the programme runs over dense arrays of loop counts, one per spatial state. Counted in
+    float64: exact below 2^53, the nearest double above. Cached by the dims' split keys (a
+    network's repeated shapes and a co-design run's accelerators share them)."""
+    ndims = len(keys)
+    shape = (ndims + 1,) * ordered_levels
+    start = np.zeros(shape)
+    start[(0,) * ordered_levels] = 1.0
+    states: dict[tuple[int, ...], npt.NDArray[np.float64]] = {
+        tuple(1 for _ in spatial_slots): start}
+    for key in keys:
+        groups = split_signatures(key, ordered_levels, spatial_slots)
+        grown: dict[tuple[int, ...], npt.NDArray[np.float64]] = {}
+        for products, counts in states.items():
+            for spatial, masks in groups:
+                new_products = tuple(a * b for a, b in zip(products, spatial, strict=True))
+                if any(p > e for p, e in zip(new_products, extents, strict=True)):
+                    continue
+                target = grown.get(new_products)
+                if target is None:
+                    target = grown[new_products] = np.zeros(shape)
+                for mask, ways in masks:
+                    into = tuple(slice(1, None) if m else slice(None) for m in mask)
+                    source = tuple(slice(0, -1) if m else slice(None) for m in mask)
+                    target[into] += ways * counts[source]
+        states = grown
+    orders = np.ones(shape)
+    factorials = np.array([math.factorial(k) for k in range(ndims + 1)], dtype=float)
+    for level in range(ordered_levels):
+        view = [1] * ordered_levels
+        view[level] = ndims + 1
+        orders = orders * factorials.reshape(view)
+    total = sum(float(np.sum(counts * orders)) for counts in states.values())
+    return round(total)
+
+
 class MapSpace:
     """Factorisations, loop orders and keep sets of one problem on one accelerator."""
 
@@ -166,7 +250,10 @@ class MapSpace:
                     ok.append(s)
             allowed.append(tuple(ok))
         self.allowed = tuple(allowed)
-        self.splits = tuple(self._splits(d) for d in range(self.ndims))
+        self.split_keys = tuple(self._split_key(d) for d in range(self.ndims))
+        self.splits = tuple(factor_splits(*key) for key in self.split_keys)
+        """Per dim, [n, S] every factorisation over its allowed slots within the meshes
+        (shared, read-only arrays)."""
         self.classes = order_classes(problem)
         self.keep_choices = self._keep_choices(bypass)
         self.spatial_slots = tuple(s for s, slot in enumerate(self.slots) if slot.spatial)
@@ -174,24 +261,12 @@ class MapSpace:
 
     # -- construction ------------------------------------------------------------------
 
-    def _splits(self, d: int) -> IntArray:
-        """[n, S] every factorisation of dim d over its allowed slots within the meshes."""
-        allowed = self.allowed[d]
-        rows = []
-        bound = self.problem.bounds[d]
-        nest = sorted(range(len(self.slots)), key=self._nest_position)
-        for total in self.padded_totals(d):
-            for split in ordered_splits(total, len(allowed)):
-                row = [1] * len(self.slots)
-                for s, factor in zip(allowed, split, strict=True):
-                    row[s] = factor
-                if any(row[s] > slot.extent
-                       for s, slot in enumerate(self.slots) if slot.spatial):
-                    continue
-                outermost = next((row[s] for s in nest if row[s] > 1), 1)
-                if total - bound < total // outermost:  # no wholly idle outermost step
-                    rows.append(row)
-        return np.array(rows, dtype=np.int64).reshape(-1, len(self.slots))
+    def _split_key(self, d: int) -> SplitKey:
+        """What dim d's factorisations depend on (equal keys: equal splits, whichever layer
+        or accelerator they come from)."""
+        nest = tuple(sorted(range(len(self.slots)), key=self._nest_position))
+        return (self.padded_totals(d), self.problem.bounds[d], self.allowed[d], self.slots,
+                nest)
 
     def padded_totals(self, d: int) -> tuple[int, ...]:
         """What dim d's factors may multiply to: its bound, and with imperfect factors also
@@ -301,53 +376,11 @@ class MapSpace:
             total += count * math.prod(_orders_of_sizes(_fold(level)[0]) for level in levels)
         return total * len(self.keep_choices)
 
-    def _signatures(self, d: int) -> dict[tuple[int, ...], dict[tuple[int, ...], int]]:
-        """Dim d's splits counted by spatial part, then by which ordered levels get a loop."""
-        ordered_levels = self.nlevels - 1
-        groups: dict[tuple[int, ...], dict[tuple[int, ...], int]] = {}
-        for row in self.splits[d]:
-            spatial = tuple(int(row[s]) for s in self.spatial_slots)
-            mask = tuple(int(row[i] > 1) for i in range(ordered_levels))
-            masks = groups.setdefault(spatial, {})
-            masks[mask] = masks.get(mask, 0) + 1
-        return groups
-
     def _size_distinct_classes(self) -> int:
-        """`size` without keep sets when no two dims share an order class (convolutions):
-        a level with k loops then has k! orders, so a level's state is just k and the
-        programme runs over dense arrays of loop counts, one per spatial state. Counted in
-        float64: exact below 2^53, the nearest double above."""
-        ordered_levels = self.nlevels - 1
-        shape = (self.ndims + 1,) * ordered_levels
-        start = np.zeros(shape)
-        start[(0,) * ordered_levels] = 1.0
-        states: dict[tuple[int, ...], npt.NDArray[np.float64]] = {
-            tuple(1 for _ in self.spatial_slots): start}
-        extents = [self.slots[s].extent for s in self.spatial_slots]
-        for d in range(self.ndims):
-            groups = self._signatures(d)
-            grown: dict[tuple[int, ...], npt.NDArray[np.float64]] = {}
-            for products, counts in states.items():
-                for spatial, masks in groups.items():
-                    new_products = tuple(a * b for a, b in zip(products, spatial, strict=True))
-                    if any(p > e for p, e in zip(new_products, extents, strict=True)):
-                        continue
-                    target = grown.get(new_products)
-                    if target is None:
-                        target = grown[new_products] = np.zeros(shape)
-                    for mask, ways in masks.items():
-                        into = tuple(slice(1, None) if m else slice(None) for m in mask)
-                        source = tuple(slice(0, -1) if m else slice(None) for m in mask)
-                        target[into] += ways * counts[source]
-            states = grown
-        orders = np.ones(shape)
-        factorials = np.array([math.factorial(k) for k in range(self.ndims + 1)], dtype=float)
-        for level in range(ordered_levels):
-            view = [1] * ordered_levels
-            view[level] = self.ndims + 1
-            orders = orders * factorials.reshape(view)
-        total = sum(float(np.sum(counts * orders)) for counts in states.values())
-        return round(total)
+        """`size` without keep sets when no two dims share an order class (convolutions);
+        see `distinct_classes_size`."""
+        return distinct_classes_size(self.split_keys, self.nlevels - 1, self.spatial_slots,
+                                     tuple(self.slots[s].extent for s in self.spatial_slots))
 
     # -- candidates ----------------------------------------------------------------------
 

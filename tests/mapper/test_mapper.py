@@ -122,6 +122,18 @@ def test_size_equals_enumeration_on_both_counting_paths() -> None:
         assert factors.shape[-1] == space.size()
 
 
+def test_dim_splits_are_shared_and_read_only() -> None:
+    # Two layers with equal bounds on a dim share that dim's splits (one cached, read-only
+    # array), and the counted size does not depend on what was cached before.
+    arch = resolve_energies(THREE_LEVEL)
+    first = MapSpace(conv1d(4, 6, 3), arch, bypass=False)
+    second = MapSpace(conv1d(4, 6, 5), arch, bypass=False)
+    assert first.splits[0] is second.splits[0] and first.splits[1] is second.splits[1]
+    assert first.splits[2] is not second.splits[2]
+    assert not first.splits[0].flags.writeable
+    assert sum(f.shape[-1] for f, _ in second.enumerate()) == second.size()
+
+
 def test_candidate_keys_match_canonical_rows() -> None:
     # The de-duplication keys: equal for equal canonical rows and keep choices (an order
     # that differs only among factor-1 loops is the same candidate), different otherwise on
