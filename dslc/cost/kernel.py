@@ -81,7 +81,7 @@ def _module() -> ModuleType | None:
 @dataclass(frozen=True, slots=True)
 class KernelTables:
     """Everything static about (problem, accelerator, keep choices), as flat numpy arrays
-    the kernel reads (names mirror BatchEvaluator's attributes)."""
+    the kernel reads; `BatchEvaluator` builds them (names mirror its attributes)."""
 
     ints: IntArray
     """[6] levels, dims, tensors, fanouts, imperfect (0/1), MACs of the problem."""
@@ -131,14 +131,15 @@ class KernelTables:
     """[5] quantised MAC energy of the problem (pJ), MAC energy (pJ), MAC leakage
     (pJ/cycle), bandwidth slack, energy quantum (pJ)."""
     compute_instances: int
+    """MAC units in the whole accelerator."""
 
     def arguments(self) -> tuple[Any, ...]:
+        """The tables in the order of `kernel_numba.kernel`'s parameters."""
         return (self.ints, self.fanout_owner, self.fanout_mesh, self.allowed, self.level_ints,
                 self.level_floats, self.shared, self.axis_count, self.axis_terms,
                 self.axis_dim, self.axis_coef, self.coef_dense, self.tensor_flags,
-                self.relevant, self.simple,
-                self.whole_words, self.kept, self.first_keeper, self.static_valid,
-                self.bounds, self.compute_floats, self.compute_instances)
+                self.relevant, self.simple, self.whole_words, self.kept, self.first_keeper,
+                self.static_valid, self.bounds, self.compute_floats, self.compute_instances)
 
 
 def run(tables: KernelTables, ft: IntArray, order: IntArray, sx: IntArray, sy: IntArray,
@@ -156,13 +157,12 @@ def run(tables: KernelTables, ft: IntArray, order: IntArray, sx: IntArray, sy: I
                "tensor_energy_pj": np.empty((nlevels, ntensors, BLOCK)),
                "leakage_energy_pj": np.empty((nlevels, BLOCK)),
                "compute_energy_pj": np.empty(BLOCK)} if "reads" not in out else out
-    compiled.kernel(*(np.ascontiguousarray(a, dtype=np.int64)
-                      for a in (ft, order, sx, sy, keep_ids)),
-           *tables.arguments(),
-           out["valid"], out["energy_pj"], out["cycles"], out["compute_cycles"],
-           out["utilization"], scratch["reads"], scratch["fills"], scratch["updates"],
-           scratch["utilized_instances"], scratch["tensor_energy_pj"],
-           scratch["leakage_energy_pj"], scratch["compute_energy_pj"])
+    batch = (np.ascontiguousarray(a, dtype=np.int64) for a in (ft, order, sx, sy, keep_ids))
+    compiled.kernel(*batch, *tables.arguments(),
+                    out["valid"], out["energy_pj"], out["cycles"], out["compute_cycles"],
+                    out["utilization"], scratch["reads"], scratch["fills"], scratch["updates"],
+                    scratch["utilized_instances"], scratch["tensor_energy_pj"],
+                    scratch["leakage_energy_pj"], scratch["compute_energy_pj"])
 
 
 def run_fits(tables: KernelTables, ft: IntArray, sx: IntArray, sy: IntArray,
