@@ -247,8 +247,10 @@ class BatchEvaluator:
     def _kernel_tables(self) -> kernel.KernelTables:
         arch, problem = self.arch, self.problem
         ntensors = len(problem.tensors)
-        naxes = max(len(plan.axes) for plan in self.plans)
-        nterms = max(len(terms) for plan in self.plans for terms in plan.axes)
+        # At least one column each: a problem of scalar tensors still gets 2-D tables.
+        naxes = max((len(plan.axes) for plan in self.plans), default=0) or 1
+        nterms = max((len(terms) for plan in self.plans for terms in plan.axes),
+                     default=0) or 1
         axis_count = np.zeros(ntensors, dtype=np.int64)
         axis_terms = np.zeros((ntensors, naxes), dtype=np.int64)
         axis_dim = np.zeros((ntensors, naxes, nterms), dtype=np.int64)
@@ -299,11 +301,14 @@ class BatchEvaluator:
             kept=self.kept, first_keeper=self.first_keeper.astype(np.int64),
             static_valid=self.static_valid, bounds=self.bounds,
             compute_floats=np.array([
-                float(np.round(problem.macs * compute.energy_pj / ENERGY_QUANTUM_PJ)
-                      * ENERGY_QUANTUM_PJ),
-                compute.energy_pj, compute.leakage_pj_per_cycle, BANDWIDTH_SLACK,
-                ENERGY_QUANTUM_PJ]),
+                self._problem_mac_energy_pj(), compute.energy_pj,
+                compute.leakage_pj_per_cycle, BANDWIDTH_SLACK, ENERGY_QUANTUM_PJ]),
             compute_instances=compute.instances)
+
+    def _problem_mac_energy_pj(self) -> float:
+        """The problem's MACs times the MAC energy, quantised (perfect mappings)."""
+        energy = self.problem.macs * self.arch.compute.energy_pj
+        return float(np.round(energy / ENERGY_QUANTUM_PJ) * ENERGY_QUANTUM_PJ)
 
     def _plan(self, index: int, tensor: Tensor) -> _TensorPlan:
         relevant = np.zeros(self.ndims, dtype=np.bool_)
@@ -572,8 +577,7 @@ class BatchEvaluator:
             run_macs = np.prod(extents[0], axis=0)
             mac_energy: FloatArray | float = _quantize(run_macs * compute.energy_pj)
         else:
-            mac_energy = float(np.round(problem.macs * compute.energy_pj / ENERGY_QUANTUM_PJ)
-                               * ENERGY_QUANTUM_PJ)
+            mac_energy = self._problem_mac_energy_pj()
         compute_energy = mac_energy + _quantize(compute.leakage_pj_per_cycle * cycles
                                                 * compute.instances)
         out.energy_pj[part] = tensor_energy.sum(axis=(0, 1)) + leakage.sum(axis=0) \
