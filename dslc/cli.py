@@ -40,6 +40,11 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="output format")]
+CodesignOption = Annotated[str | None, typer.Option(
+    "--codesign", "-c", help="co-design request (default: the only one)")]
+
+
 class Stage(StrEnum):
     ast = "ast"
     spec = "spec"
@@ -108,8 +113,7 @@ def dump(
 def eval_command(
     file: Annotated[Path, typer.Argument(help="spec file")],
     mapping: Annotated[str, typer.Option("--mapping", "-m", help="name of a mapping block")],
-    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="output format")
-                      ] = OutputFormat.table,
+    format: FormatOption = OutputFormat.table,
 ) -> None:
     """Evaluate a fixed `mapping` block: accesses, energy, cycles, utilisation, area."""
     from dslc.cost.model import InvalidMappingError
@@ -155,8 +159,7 @@ def map_command(
     network: Annotated[str, typer.Option("--network", "-n", help="network name")],
     layer: Annotated[str, typer.Option("--layer", "-l", help="layer name, e.g. layer1.0.a")],
     accelerator: Annotated[str, typer.Option("--accelerator", "-a", help="accelerator name")],
-    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="output format")
-                      ] = OutputFormat.table,
+    format: FormatOption = OutputFormat.table,
     search: Annotated[str, typer.Option(help="auto, exhaustive, heuristic or random")
                       ] = "auto",
     budget: Annotated[int, typer.Option(help="mappings evaluated by the heuristic")] = 10000,
@@ -209,11 +212,8 @@ def map_command(
 @app.command(name="run")
 def run_command(
     file: Annotated[Path, typer.Argument(help="spec file")],
-    codesign: Annotated[str | None, typer.Option("--codesign", "-c",
-                                                 help="co-design request (default: the only one)")
-                        ] = None,
-    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="output format")
-                      ] = OutputFormat.table,
+    codesign: CodesignOption = None,
+    format: FormatOption = OutputFormat.table,
     out: Annotated[Path | None, typer.Option("--out", "-o",
                                              help="directory for result.json and CSV files")
                    ] = None,
@@ -338,11 +338,8 @@ def _run_codesign(file: Path, codesign: str | None, quiet: bool, out: Path | Non
 @app.command(name="plan")
 def plan_command(
     file: Annotated[Path, typer.Argument(help="spec file")],
-    codesign: Annotated[str | None, typer.Option("--codesign", "-c",
-                                                 help="co-design request (default: the only one)")
-                        ] = None,
-    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="output format")
-                      ] = OutputFormat.table,
+    codesign: CodesignOption = None,
+    format: FormatOption = OutputFormat.table,
 ) -> None:
     """Print the co-design planner's plan (phases, sizes, reasons) without running it."""
     from dslc.codesign.result import plan_to_json
