@@ -4,7 +4,8 @@ In: a `Problem`, an accelerator (`AcceleratorSpec` or `ArchModel`) and `MapperOp
 Out: the best valid mapping found, its cost from the scalar reference model, the map space's
 size and how many candidates were evaluated; `NoValidMappingError` (with the reasons the
 smallest tiles do not fit) when nothing can run. Candidates are pruned by the meshes and
-capacity (`BatchEvaluator.fits`) before they are evaluated, in numpy batches.
+capacity (`BatchEvaluator.fits`) before they are evaluated, in batches (the compiled
+kernel, or numpy without numba).
 
 Strategies: `exhaustive` evaluates every candidate of the map space (up to its exact
 equivalences); `heuristic` is a seeded local search: seeds with every temporal factor at the
@@ -170,7 +171,7 @@ class _Search:
         self.evaluated = 0
         self.best = _Best()
         self.seen: set[int] = set()
-        """Canonical candidates (with their keep choice) already evaluated."""
+        """Keys (`candidate_keys`) of the candidates already evaluated."""
         self.keep_neighbours = _keep_neighbours(self.space.keep_choices)
 
     def run_batch(self, factors: IntArray, orders: IntArray, keeps: IntArray,
@@ -182,7 +183,7 @@ class _Search:
         factors, orders, keeps = factors[:, :, ok], orders[:, :, ok], keeps[ok]
         if factors.shape[-1] and dedupe:
             # First occurrences of candidates not seen before, in batch order, by a 64-bit
-            # hash of each canonical row (see `row_keys`).
+            # key of each canonical row (`candidate_keys`).
             keys = candidate_keys(space, factors, orders, keeps)
             fresh = []
             seen = self.seen
