@@ -177,3 +177,14 @@ def run_fits(tables: KernelTables, ft: IntArray, sx: IntArray, sy: IntArray,
                   tables.axis_coef, tables.whole_words, tables.kept, tables.first_keeper,
                   tables.static_valid, tables.bounds, valid)
     return valid
+
+
+def run_candidate_keys(factors: IntArray, orders: IntArray, keeps: IntArray, ordered: int,
+                       multipliers: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """[B] the mapper's de-duplication keys, compiled (equal to its numpy version)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    keys = np.empty(factors.shape[-1], dtype=np.uint64)
+    compiled.candidate_keys(*(np.ascontiguousarray(a, dtype=np.int64)
+                              for a in (factors, orders, keeps)), ordered, multipliers, keys)
+    return keys

@@ -630,3 +630,33 @@ def fits(ft: IntArray, sx: IntArray, sy: IntArray, keep_ids: IntArray, ints: Int
                     tiles, axis_extents)
         for bb in range(n):
             out_valid[start + bb] = valid[bb]
+
+
+@jit
+def candidate_keys(factors: IntArray, orders: IntArray, keeps: IntArray, ordered: int,
+                   multipliers: npt.NDArray[np.uint64], out: npt.NDArray[np.uint64]) -> None:
+    """The mapper's de-duplication keys (dslc.mapper.search.candidate_keys) in one pass per
+    candidate: the same sums modulo 2^64 over the factors, the loop ranks and the keep
+    choice, the same mixing."""
+    nslots, ndims, size = factors.shape
+    ranks_at = nslots * ndims
+    keep_at = ranks_at + ordered * ndims
+    for b in range(size):
+        key = np.uint64(0)
+        column = 0
+        for s in range(nslots):
+            for d in range(ndims):
+                key += np.uint64(factors[s, d, b]) * multipliers[column]
+                column += 1
+        for level in range(ordered):
+            rank = 0
+            for position in range(ndims):
+                dim = orders[level, position, b]
+                if factors[level, np.uint64(dim), b] > 1:
+                    rank += 1
+                    key += np.uint64(rank) * multipliers[ranks_at + level * ndims + dim]
+        key += np.uint64(keeps[b]) * multipliers[keep_at]
+        key ^= key >> np.uint64(31)
+        key *= np.uint64(0x9E3779B97F4A7C15)
+        key ^= key >> np.uint64(29)
+        out[b] = key

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from dslc.cost import kernel
 from dslc.cost.batched import BatchEvaluator
 from dslc.cost.estimate import ArchModel, resolve_energies
 from dslc.cost.model import evaluate
@@ -139,10 +140,13 @@ def candidate_keys(space: MapSpace, factors: IntArray, orders: IntArray,
     so a search of a million candidates skips a new one by mistake with odds of about 1 in
     10^7; a few vector-matrix products instead of hashing each row's bytes in Python."""
     size = factors.shape[-1]
-    blocks = (factors.reshape(-1, size), space.loop_ranks(factors, orders), keeps[None, :])
-    columns = sum(block.shape[0] for block in blocks)
+    columns = (factors.shape[0] + space.nlevels - 1) * space.ndims + 1
     if columns > _KEY_MULTIPLIERS.size:
         raise ValueError(f"candidates of {columns} columns; keys cover {_KEY_MULTIPLIERS.size}")
+    if kernel.available():
+        return kernel.run_candidate_keys(factors, orders, keeps, space.nlevels - 1,
+                                         _KEY_MULTIPLIERS)
+    blocks = (factors.reshape(-1, size), space.loop_ranks(factors, orders), keeps[None, :])
     keys = np.zeros(size, dtype=np.uint64)
     start = 0
     for block in blocks:
@@ -170,8 +174,8 @@ class _Search:
                                         imperfect=options.imperfect)
         self.evaluated = 0
         self.best = _Best()
-        self.seen: set[int] = set()
-        """Keys (`candidate_keys`) of the candidates already evaluated."""
+        self.seen = np.empty(0, dtype=np.uint64)
+        """Keys (`candidate_keys`) of the candidates already evaluated, sorted."""
         self.keep_neighbours = _keep_neighbours(self.space.keep_choices)
 
     def run_batch(self, factors: IntArray, orders: IntArray, keeps: IntArray,
@@ -185,12 +189,15 @@ class _Search:
             # First occurrences of candidates not seen before, in batch order, by a 64-bit
             # key of each canonical row (`candidate_keys`).
             keys = candidate_keys(space, factors, orders, keeps)
-            fresh = []
+            unique, first = np.unique(keys, return_index=True)
             seen = self.seen
-            for i, key in enumerate(keys.tolist()):
-                if key not in seen:
-                    seen.add(key)
-                    fresh.append(i)
+            at = np.searchsorted(seen, unique)
+            known = np.zeros(unique.size, dtype=np.bool_)
+            inside = at < seen.size
+            known[inside] = seen[at[inside]] == unique[inside]
+            # New keys are sorted and so are their insertion points: `seen` stays sorted.
+            self.seen = np.insert(seen, at[~known], unique[~known])
+            fresh = np.sort(first[~known])
             factors, orders, keeps = factors[:, :, fresh], orders[:, :, fresh], keeps[fresh]
         if factors.shape[-1] == 0:
             return _Pool.join([], space)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from dslc import api
+from dslc.cost import kernel
 from dslc.cost.estimate import resolve_energies
 from dslc.cost.model import evaluate
 from dslc.lower.lower import lower_network
@@ -134,7 +135,7 @@ def test_dim_splits_are_shared_and_read_only() -> None:
     assert sum(f.shape[-1] for f, _ in second.enumerate()) == second.size()
 
 
-def test_candidate_keys_match_canonical_rows() -> None:
+def test_candidate_keys_match_canonical_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     # The de-duplication keys: equal for equal canonical rows and keep choices (an order
     # that differs only among factor-1 loops is the same candidate), different otherwise on
     # every candidate of a space and on random samples of a large one.
@@ -170,8 +171,12 @@ def test_candidate_keys_match_canonical_rows() -> None:
     factors, orders = big.sample(np.random.default_rng(5), 20_000)
     keeps = np.random.default_rng(6).integers(0, len(big.keep_choices), factors.shape[-1])
     rows = np.concatenate([big.canonical(factors, orders), keeps[:, None]], axis=1)
-    assert len(set(candidate_keys(big, factors, orders, keeps).tolist())) \
-        == len(np.unique(rows, axis=0))
+    keys = candidate_keys(big, factors, orders, keeps)
+    assert len(set(keys.tolist())) == len(np.unique(rows, axis=0))
+    # Both engines compute the same keys (searches must not depend on numba being there).
+    for disabled in ("1", ""):
+        monkeypatch.setenv(kernel.DISABLE_ENV, disabled)
+        assert np.array_equal(candidate_keys(big, factors, orders, keeps), keys)
 
 
 def test_same_class_dims_commute() -> None:
