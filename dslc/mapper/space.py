@@ -250,6 +250,10 @@ class MapSpace:
                     ok.append(s)
             allowed.append(tuple(ok))
         self.allowed = tuple(allowed)
+        self._allowed_table = np.zeros((self.ndims, len(self.slots)), dtype=np.bool_)
+        """[D, S] dim d may take a factor in slot s (`allowed` as a lookup table)."""
+        for dim, dim_slots in enumerate(self.allowed):
+            self._allowed_table[dim, list(dim_slots)] = True
         self.split_keys = tuple(self._split_key(d) for d in range(self.ndims))
         self.splits = tuple(factor_splits(*key) for key in self.split_keys)
         """Per dim, [n, S] every factorisation over its allowed slots within the meshes
@@ -440,13 +444,11 @@ class MapSpace:
             source = rng.integers(0, len(self.slots), size)
             dest = rng.integers(0, len(self.slots), size)
             value = child_f[source, d, columns]
-            allowed = np.zeros((self.ndims, len(self.slots)), dtype=np.bool_)
-            for dim, slots in enumerate(self.allowed):
-                allowed[dim, list(slots)] = True
             primes = self._primes[np.minimum(value, len(self._primes) - 1)]
             nprimes = np.maximum(1, np.count_nonzero(primes, axis=1))
             prime = primes[columns, rng.integers(0, 1 << 30, size) % nprimes]
-            ok = moving & (value > 1) & (dest != source) & allowed[d, dest] & (prime > 0)
+            ok = moving & (value > 1) & (dest != source) & self._allowed_table[d, dest] \
+                & (prime > 0)
             rows = columns[ok]
             child_f[source[ok], d[ok], rows] //= prime[ok]
             child_f[dest[ok], d[ok], rows] *= prime[ok]
