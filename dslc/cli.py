@@ -140,6 +140,16 @@ def _usage_error(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _note_kernel_compile() -> None:
+    """Say so (on stderr) when the mapper's compiled kernel is about to be compiled: the
+    first run on a machine pauses for about 20 s."""
+    from dslc.cost import kernel
+
+    if kernel.available() and not kernel.cached_on_disk():
+        Console(stderr=True).print("compiling the cost model's kernel (once per machine, "
+                                   "about 20 s)", markup=False)
+
+
 @contextmanager
 def _spec_errors() -> Iterator[None]:
     """What a spec or the command line can get wrong: diagnostics (exit 1) or an unknown
@@ -184,6 +194,7 @@ def map_command(
                                 imperfect=imperfect)
     except ValueError as exc:
         raise _usage_error(str(exc)) from None
+    _note_kernel_compile()
     try:
         with _spec_errors():
             found = api.map_layer(file, network, layer, accelerator, options=options,
@@ -239,6 +250,7 @@ def run_command(
     quiet = format is OutputFormat.json
     with _spec_errors():
         single = api.is_single_design(file, codesign)
+    _note_kernel_compile()
     if not single:
         _run_codesign(file, codesign, quiet, out, cache, fresh, jobs, scheduler, strategy)
         return
