@@ -141,11 +141,12 @@ def _usage_error(message: str) -> typer.Exit:
 
 
 def _note_kernel_compile() -> None:
-    """Say so (on stderr) when the mapper's compiled kernel is about to be compiled: the
-    first run on a machine pauses for about 20 s."""
+    """Say so on a terminal's stderr when the mapper's compiled kernel is about to be
+    compiled: the first run on a machine pauses for about 20 s. Not when stderr is a file or
+    a pipe (scripts and tests read what the command prints, not this)."""
     from dslc.cost import kernel
 
-    if kernel.available() and not kernel.cached_on_disk():
+    if sys.stderr.isatty() and kernel.available() and not kernel.cached_on_disk():
         Console(stderr=True).print("compiling the cost model's kernel (once per machine, "
                                    "about 20 s)", markup=False)
 
