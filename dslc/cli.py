@@ -148,7 +148,7 @@ def _note_kernel_compile() -> None:
 
     if sys.stderr.isatty() and kernel.available() and not kernel.cached_on_disk():
         Console(stderr=True).print("compiling the cost model's kernel (once per machine, "
-                                   "about 20 s)", markup=False)
+                                   "about 20 s)", markup=False, highlight=False)
 
 
 @contextmanager
