@@ -244,7 +244,12 @@ class BatchEvaluator:
     @property
     def engine(self) -> str:
         """`numba` when `evaluate` runs the compiled kernel, else `numpy`."""
-        return "numba" if self.tables is not None and kernel.available() else "numpy"
+        return "numpy" if self._compiled is None else "numba"
+
+    @property
+    def _compiled(self) -> kernel.KernelTables | None:
+        """The kernel's tables when the compiled kernel runs here, else None."""
+        return self.tables if self.tables is not None and kernel.available() else None
 
     def _kernel_tables(self) -> kernel.KernelTables:
         arch, problem = self.arch, self.problem
@@ -390,7 +395,8 @@ class BatchEvaluator:
         """The totals of `evaluate` (equal to them), without the per-level, per-tensor
         breakdown: the mapper's call. The compiled kernel then keeps the breakdown in one
         block's scratch instead of writing ~40 values per mapping to fresh memory."""
-        if self.tables is None or not kernel.available():
+        tables = self._compiled
+        if tables is None:
             cost = self.evaluate(batch)
             return BatchTotals(cost.valid, cost.energy_pj, cost.cycles, cost.compute_cycles,
                                cost.utilization)
@@ -399,7 +405,7 @@ class BatchEvaluator:
                              cycles=np.empty(size, dtype=np.int64),
                              compute_cycles=np.empty(size, dtype=np.int64),
                              utilization=np.empty(size))
-        kernel.run(self.tables, batch.temporal_factors, batch.temporal_order,
+        kernel.run(tables, batch.temporal_factors, batch.temporal_order,
                    batch.spatial_x, batch.spatial_y, batch.keep_ids(), {
                        name: getattr(result, name) for name in (
                            "valid", "energy_pj", "cycles", "compute_cycles", "utilization")})
@@ -408,14 +414,15 @@ class BatchEvaluator:
     def evaluate(self, batch: MappingBatch) -> BatchCost:
         """Costs of every mapping of the batch (see the module docstring for the layout).
 
-        The batch is evaluated in chunks of CHUNK mappings written into preallocated
-        results: the temporaries then stay small enough for the allocator to reuse them and
-        for the cache to hold them."""
+        The compiled kernel, when it runs, fills the results in one call. The numpy path
+        evaluates the batch in chunks of CHUNK mappings written into preallocated results:
+        the temporaries then stay small enough for the allocator to reuse them and for the
+        cache to hold them."""
         size = batch.size
         nlevels, ntensors = self.nlevels, len(self.problem.tensors)
-        compiled = self.tables is not None and kernel.available()
+        tables = self._compiled
         # The kernel writes every element; the numpy path leaves non-kept entries at 0.
-        counts = np.empty if compiled else np.zeros
+        counts = np.zeros if tables is None else np.empty
         result = BatchCost(
             valid=np.empty(size, dtype=np.bool_), energy_pj=np.empty(size),
             cycles=np.empty(size, dtype=np.int64), compute_cycles=np.empty(size, np.int64),
@@ -428,9 +435,8 @@ class BatchEvaluator:
             leakage_energy_pj=np.empty((nlevels, size)), compute_energy_pj=np.empty(size),
             tensors=tuple(t.name for t in self.problem.tensors),
             levels=tuple(level.name for level in self.arch.levels))
-        if compiled:
-            assert self.tables is not None
-            kernel.run(self.tables, batch.temporal_factors, batch.temporal_order,
+        if tables is not None:
+            kernel.run(tables, batch.temporal_factors, batch.temporal_order,
                        batch.spatial_x, batch.spatial_y, batch.keep_ids(), {
                            name: getattr(result, name) for name in (
                                "valid", "energy_pj", "cycles", "compute_cycles",
@@ -607,8 +613,9 @@ class BatchEvaluator:
         evaluating (a few numpy operations per level and tensor, or the compiled kernel's
         validity stages)."""
         ft, sx, sy = batch.temporal_factors, batch.spatial_x, batch.spatial_y
-        if self.tables is not None and kernel.available():
-            return kernel.run_fits(self.tables, ft, sx, sy, batch.keep_ids())
+        tables = self._compiled
+        if tables is not None:
+            return kernel.run_fits(tables, ft, sx, sy, batch.keep_ids())
         nlevels, size = self.nlevels, batch.size
         spatial = np.ones_like(ft)
         for f, fanout in enumerate(self.fanouts):

@@ -356,24 +356,23 @@ class MapSpace:
         dims = sorted(range(self.ndims), key=lambda d: (self.classes[d], d))
         for position, d in enumerate(dims):
             first_of_class = position == 0 or self.classes[dims[position - 1]] != self.classes[d]
-            signatures: dict[tuple[tuple[bool, ...], tuple[int, ...]], int] = {}
-            for row in self.splits[d]:
-                mask = tuple(bool(row[i] > 1) for i in range(ordered_levels))
-                spatial = tuple(int(row[s]) for s in self.spatial_slots)
-                signatures[(mask, spatial)] = signatures.get((mask, spatial), 0) + 1
+            signatures = split_signatures(self.split_keys[d], ordered_levels,
+                                          self.spatial_slots)
             grown: dict[State, int] = {}
             for (levels, products), count in states.items():
                 if first_of_class:
                     levels = tuple(_fold(level) for level in levels)
-                for (mask, spatial), ways in signatures.items():
+                for spatial, masks in signatures:
                     new_products = tuple(a * b for a, b in zip(products, spatial, strict=True))
                     if any(p > self.slots[s].extent
                            for p, s in zip(new_products, self.spatial_slots, strict=True)):
                         continue
-                    new_levels = tuple((done, current + 1) if m else (done, current)
-                                       for (done, current), m in zip(levels, mask, strict=True))
-                    key = (new_levels, new_products)
-                    grown[key] = grown.get(key, 0) + count * ways
+                    for mask, ways in masks:
+                        new_levels = tuple(
+                            (done, current + 1) if m else (done, current)
+                            for (done, current), m in zip(levels, mask, strict=True))
+                        key = (new_levels, new_products)
+                        grown[key] = grown.get(key, 0) + count * ways
             states = grown
         total = 0
         for (levels, _), count in states.items():
