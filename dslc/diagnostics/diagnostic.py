@@ -1,8 +1,10 @@
 """Diagnostics: what every stage reports about a user's input.
 
-Owns `Diagnostic` (code, severity, message, primary span, secondary labels, help, notes),
+Owns `Diagnostic` (code, severity, message, primary span, secondary labels, help, notes) and
+the exceptions by kind: `UserError` and its kinds `UsageError` (a bad name or option),
 `DiagnosticError` (raised to abort a stage with diagnostics already collected) and
-`InternalError` (a bug in dslc, never a user mistake). Rendering lives in `render.py`; the
+`CannotRunError` (a valid spec that cannot run as asked), and `InternalError` (a bug in
+dslc, never a user mistake). Rendering lives in `render.py`; the
 catalogue of codes in `codes.py`.
 """
 
@@ -65,12 +67,38 @@ def warning(code: str, message: str, span: Span | None, *, label: str = "", help
                       tuple(related))
 
 
-class DiagnosticError(Exception):
-    """Aborts a stage; carries the diagnostics that explain why."""
+class UserError(Exception):
+    """Base of every error the user can fix. The CLI reports these (and only these) without
+    a traceback; any other exception escaping a command is a bug in dslc (exit 3)."""
+
+    exit_code = 1
+    """The CLI's exit code for this kind: 1 the input has errors, 2 a usage error."""
+
+
+class UsageError(UserError):
+    """A call that names something that does not exist or passes a bad option: an unknown
+    network, layer, accelerator, mapping or co-design request, an unknown strategy, a
+    negative job count. The message says what exists instead."""
+
+    exit_code = 2
+
+
+class DiagnosticError(UserError):
+    """Aborts a stage; carries the diagnostics that explain why (spec errors, with spans)."""
 
     def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
         super().__init__("; ".join(d.message for d in diagnostics))
         self.diagnostics = tuple(diagnostics)
+
+
+class CannotRunError(UserError):
+    """A spec that is valid but cannot run as asked: no mapping of a layer fits, a fixed
+    mapping is invalid, an accuracy table or a result store cannot be read. `reasons`
+    gives the details, one line each."""
+
+    def __init__(self, message: str, reasons: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.reasons = tuple(reasons)
 
 
 class InternalError(Exception):
