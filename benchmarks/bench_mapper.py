@@ -15,9 +15,9 @@ import time
 import numpy as np
 
 from dslc import api
+from dslc.arch import resolve_accelerator
 from dslc.cost import kernel
 from dslc.cost.batched import BatchEvaluator
-from dslc.cost.estimate import resolve_energies
 from dslc.cost.model import evaluate
 from dslc.lower.lower import lower_network
 from dslc.mapper import MapperOptions, map_network
@@ -28,8 +28,8 @@ SPECS = "specs"
 
 def throughput() -> None:
     net = api.load_network(f"{SPECS}/networks/resnet18.cd", "resnet18")
-    arch = resolve_energies(api.load_accelerator(f"{SPECS}/accelerators/simple_ws_16x16.cd",
-                                                 "simple_ws_16x16"))
+    arch = resolve_accelerator(api.load_accelerator(f"{SPECS}/accelerators/simple_ws_16x16.cd",
+                                                    "simple_ws_16x16"))
     problem = lower_network(net, batch=1).problem("layer1.0.a")
     assert problem is not None
     space = MapSpace(problem, arch, bypass=False)
@@ -80,8 +80,8 @@ def throughput_layers() -> None:
                                 batch=1).problem(layer)
         assert problem is not None
         for accel in ("simple_ws_16x16", "eyeriss_like", "tpu_like"):
-            arch = resolve_energies(api.load_accelerator(f"{SPECS}/accelerators/{accel}.cd",
-                                                         accel))
+            arch = resolve_accelerator(api.load_accelerator(f"{SPECS}/accelerators/{accel}.cd",
+                                                            accel))
             space = MapSpace(problem, arch, bypass=True)
             rng = np.random.default_rng(2)
             factors, orders = space.sample(rng, 1 << 14)
@@ -110,8 +110,9 @@ def networks() -> None:
     for network in ("resnet18", "mobilenet_v2"):
         lowered = lower_network(api.load_network(f"{SPECS}/networks/{network}.cd", network), 1)
         for accel in ("simple_ws_16x16", "eyeriss_like", "tpu_like"):
-            acc = api.load_accelerator(f"{SPECS}/accelerators/{accel}.cd", accel)
-            result = map_network(lowered, acc, MapperOptions())
+            arch = resolve_accelerator(api.load_accelerator(f"{SPECS}/accelerators/{accel}.cd",
+                                                            accel))
+            result = map_network(lowered, arch, MapperOptions())
             print(f"{network:14s} {accel:18s} {len(result.layers):6d} {result.distinct:8d} "
                   f"{result.search_seconds:8.2f} {result.search_seconds / result.distinct:10.3f} "
                   f"{result.energy_pj / 1e9:10.3f} {result.cycles:12,d}", flush=True)

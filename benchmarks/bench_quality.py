@@ -22,7 +22,7 @@ import argparse
 import time
 
 from dslc import api
-from dslc.cost.estimate import resolve_energies
+from dslc.arch import resolve_accelerator
 from dslc.lower.lower import lower_network
 from dslc.mapper import MapperOptions, map_problem
 from dslc.mapper.space import MapSpace
@@ -53,8 +53,8 @@ def main() -> None:
     for network in NETWORKS:
         lowered = lower_network(api.load_network(f"specs/networks/{network}.cd", network), 1)
         for accel in args.accelerators.split(","):
-            arch = resolve_energies(api.load_accelerator(f"specs/accelerators/{accel}.cd",
-                                                         accel))
+            arch = resolve_accelerator(api.load_accelerator(f"specs/accelerators/{accel}.cd",
+                                                            accel))
             firsts = {}
             for layer in lowered.layers:
                 if layer.problem is not None and layer.problem.key not in firsts:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dslc.arch import ArchModel, resolve_accelerator
 from dslc.codesign.planner import Outcome, Plan
 from dslc.codesign.space import Design
 from dslc.cost.result import Cost
@@ -119,6 +120,7 @@ def evaluate(path: str | Path, mapping: str) -> Cost:
     such mapping exists, and InvalidMappingError when the mapping cannot run."""
     from dslc.cost.model import evaluate as evaluate_mapping
     from dslc.lower.lower import lower_network
+    from dslc.mapping.mapping import mapping_from_spec
 
     program = _program_or_raise(path)
     spec = program.mappings.get(mapping)
@@ -130,7 +132,8 @@ def evaluate(path: str | Path, mapping: str) -> Cost:
     problem = lower_network(network, batch=spec.batch).problem(spec.layer)
     if problem is None:  # elaboration rejects a layer without a loop nest
         raise InternalError(f"mapping `{mapping}` names `{spec.layer}`, which has no loop nest")
-    return evaluate_mapping(problem, accelerator, spec)
+    arch = resolve_accelerator(accelerator)
+    return evaluate_mapping(problem, arch, mapping_from_spec(spec, problem, arch))
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +142,8 @@ class LayerMapping:
 
     result: MapResult
     problem: Problem
-    accelerator: AcceleratorSpec
+    accelerator: ArchModel
+    """The resolved accelerator (its spec is `.spec`)."""
 
 
 def map_layer(path: str | Path, network: str, layer: str, accelerator: str, *,
@@ -167,8 +171,8 @@ def map_layer(path: str | Path, network: str, layer: str, accelerator: str, *,
         mac_layers = [x.name for x in lowered.layers if x.problem is not None]
         raise KeyError(f"`{network}` has no layer `{layer}` with MACs "
                        f"({did_you_mean(layer, mac_layers) or 'layers: ' + ', '.join(mac_layers)})")
-    return LayerMapping(map_problem(problem, accelerator_spec, options), problem,
-                        accelerator_spec)
+    arch = resolve_accelerator(accelerator_spec)
+    return LayerMapping(map_problem(problem, arch, options), problem, arch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,9 +320,9 @@ def run(path: str | Path, codesign: str | None = None, *,
         else "edp"
     options = MapperOptions.from_spec(spec.mapper, objective)
     network = load_network(path, spec.networks[0])
-    accelerator = load_accelerator(path, spec.accelerators[0])
+    arch = resolve_accelerator(load_accelerator(path, spec.accelerators[0]))
     lowered = lower_network(network, batch=spec.batch)
-    result = map_network(lowered, accelerator, options, cache=cache, progress=progress)
+    result = map_network(lowered, arch, options, cache=cache, progress=progress)
     problems = {key: shared.problem for key, shared in lowered.distinct().items()}
     return DesignRun(spec.name, result, problems, options)
 

@@ -188,10 +188,12 @@ def map_command(
         map_result_to_json,
         mapping_to_cd,
     )
+    from dslc.mapper.search import objective_named, search_named
     from dslc.report.cost import render_cost
 
     try:
-        options = MapperOptions(search=search, budget=budget, objective=objective, seed=seed,
+        options = MapperOptions(search=search_named(search), budget=budget,
+                                objective=objective_named(objective), seed=seed,
                                 imperfect=imperfect)
     except ValueError as exc:
         raise _usage_error(str(exc)) from None

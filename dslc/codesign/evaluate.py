@@ -21,6 +21,7 @@ from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dslc.arch import ArchModel, resolve_accelerator
 from dslc.codesign.metrics import Metrics
 from dslc.codesign.space import Design, Instances, spec_digest
 from dslc.lower.lower import LoweredNetwork, lower_network
@@ -155,6 +156,8 @@ class PairEvaluator:
     lowered: dict[Design, LoweredNetwork] = field(default_factory=dict)
     map_cache: MapCache = field(default_factory=MapCache)
     digests: dict[Design, str] = field(default_factory=dict)
+    archs: dict[Design, ArchModel] = field(default_factory=dict)
+    """Accelerator designs resolved so far (each once: `compute` maps many networks on one)."""
     evaluated: int = 0
     """Pairs computed by this evaluator (not read from the store)."""
     reused: int = 0
@@ -197,9 +200,12 @@ class PairEvaluator:
         if lowered is None:
             lowered = self.lowered[network] = lower_network(self.instances.network(network),
                                                             batch=self.spec.batch)
-        spec = self.instances.accelerator(accelerator)
+        arch = self.archs.get(accelerator)
+        if arch is None:
+            arch = self.archs[accelerator] = resolve_accelerator(
+                self.instances.accelerator(accelerator))
         try:
-            result = map_network(lowered, spec, self.options, cache=self.map_cache)
+            result = map_network(lowered, arch, self.options, cache=self.map_cache)
         except NoValidMappingError as exc:
             return PairResult(network, accelerator, None, (), str(exc))
         metrics = Metrics(result.energy_pj, result.cycles, result.latency_s, result.area_mm2,

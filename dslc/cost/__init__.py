@@ -1,8 +1,10 @@
 """The analytical cost model: Timeloop's counting rules for energy, cycles, area and accesses.
 
-`estimate.resolve_energies(accelerator) -> ArchModel` fills in missing energies and areas;
-`model.evaluate(problem, accelerator, mapping) -> Cost` is the scalar reference;
-`batched.BatchEvaluator(problem, accelerator, keep).evaluate(batch) -> BatchCost` is its
-vectorised twin for the mapper; `result.cost_to_json(cost)` is the JSON form. The rules and
-their limits are in docs/design/cost-model.md.
+Everything here takes the resolved accelerator (`ArchModel`, from
+`dslc.arch.resolve_accelerator`) and mapping IRs (dslc.mapping), never specs:
+`model.evaluate(problem, arch, mapping) -> Cost` is the scalar reference;
+`batched.BatchEvaluator(problem, arch, keep).evaluate(batch) -> BatchCost` is its vectorised
+twin for the mapper (`kernel` its compiled engine); `result.cost_to_json(cost)` is the JSON
+form. It never imports the mapper or the co-design search. The rules and their limits are in
+docs/design/cost-model.md.
 """

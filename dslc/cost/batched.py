@@ -1,6 +1,6 @@
 """The cost model vectorised with numpy over a batch of mappings: the mapper's hot path.
 
-In: a `Problem`, an accelerator (`AcceleratorSpec` or `ArchModel`), the keep choices (each
+In: a `Problem`, the resolved accelerator (`ArchModel`, dslc.arch), the keep choices (each
 one frozenset of tensor names per memory level) and a `MappingBatch` of B mappings as arrays
 (layout below), each naming its keep choice. Out: `BatchCost`, arrays of validity, energy, cycles,
 utilisation and the per-level, per-tensor, per-instance reads, fills and updates. The
@@ -52,14 +52,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from dslc.arch import ArchModel
 from dslc.cost import kernel
-from dslc.cost.estimate import ArchModel, resolve_energies
 from dslc.cost.model import BANDWIDTH_SLACK
 from dslc.cost.result import ENERGY_QUANTUM_PJ
 from dslc.lower.problem import Problem, Tensor
 from dslc.mapping.check import allowed_dims
 from dslc.mapping.mapping import Mapping
-from dslc.spec.accelerator import AcceleratorSpec
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -192,7 +191,7 @@ class BatchEvaluator:
     the counts below a level depend on which levels keep a tensor, but the tiles and the
     traffic between loop levels do not, so one batch mixes keep sets at little cost."""
 
-    def __init__(self, problem: Problem, accelerator: AcceleratorSpec | ArchModel,
+    def __init__(self, problem: Problem, arch: ArchModel,
                  keep: Sequence[frozenset[str]], *, imperfect: bool = False,
                  more_keeps: Sequence[Sequence[frozenset[str]]] = ()) -> None:
         """`keep` is keep choice 0 (one set of tensor names per memory level);
@@ -200,9 +199,7 @@ class BatchEvaluator:
         self.problem = problem
         self.imperfect = imperfect
         """Accept padded factors, as `Mapping.imperfect` does (the padded problem runs)."""
-        self.arch = accelerator if isinstance(accelerator, ArchModel) \
-            else resolve_energies(accelerator)
-        arch = self.arch
+        self.arch = arch
         self.nlevels = len(arch.levels)
         self.ndims = len(problem.dims)
         choices = (keep, *more_keeps)
@@ -806,13 +803,11 @@ def _last_per_level(real: BoolArray, nlevels: int, ndims: int) -> list[IntArray]
 
 
 def encode(mappings: Sequence[Mapping], problem: Problem,
-           accelerator: AcceleratorSpec | ArchModel) -> tuple[MappingBatch,
-                                                              tuple[frozenset[str], ...]]:
+           arch: ArchModel) -> tuple[MappingBatch, tuple[frozenset[str], ...]]:
     """Arrays for `mappings` (not the hot path) and their shared keep sets.
 
     Raises ValueError when the mappings do not share their keep sets or a level has two
     temporal loops of one dim (the batch layout has one slot per dim per level)."""
-    arch = accelerator if isinstance(accelerator, ArchModel) else resolve_energies(accelerator)
     nlevels, ndims = len(arch.levels), len(problem.dims)
     fanout_index = {f.name: i for i, f in enumerate(arch.fanouts)}
     size = len(mappings)
@@ -847,7 +842,7 @@ def encode(mappings: Sequence[Mapping], problem: Problem,
     return MappingBatch(ft, order, sx, sy), keep
 
 
-def evaluate_batch(problem: Problem, accelerator: AcceleratorSpec | ArchModel,
-                   keep: Sequence[frozenset[str]], batch: MappingBatch) -> BatchCost:
+def evaluate_batch(problem: Problem, arch: ArchModel, keep: Sequence[frozenset[str]],
+                   batch: MappingBatch) -> BatchCost:
     """One-shot convenience; reuse a BatchEvaluator when evaluating many batches."""
-    return BatchEvaluator(problem, accelerator, keep).evaluate(batch)
+    return BatchEvaluator(problem, arch, keep).evaluate(batch)

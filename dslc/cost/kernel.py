@@ -22,7 +22,10 @@ set, or for tensors whose multicast has no closed form, the numpy path runs. The
 compiled on first use and cached on disk by numba (12-20 s once per machine and source
 version).
 
-Not here: validity alone (`BatchEvaluator.fits` stays numpy: a few operations per level).
+Validity alone (`BatchEvaluator.fits`, the mapper's pruning) runs here too when the kernel
+is available: `run_fits` runs only the stages that depend on the factors (coverage, meshes
+and dataflow, tiles, backing stores, capacity: `shape_block`) and counts nothing; the numpy
+path is the fallback, as for `run`.
 """
 
 from __future__ import annotations

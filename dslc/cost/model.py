@@ -1,11 +1,12 @@
-"""The analytical cost model, scalar reference: `evaluate(problem, accelerator, mapping) -> Cost`.
+"""The analytical cost model, scalar reference: `evaluate(problem, arch, mapping) -> Cost`.
 
-In: a `Problem`, an accelerator (`AcceleratorSpec`, resolved through the estimator, or an
-`ArchModel`) and a mapping (`Mapping` IR or `MappingSpec`). Out: a `Cost` with reads, fills
-and updates per level and tensor (per instance and total), energy per level and tensor,
-cycles, utilisation and area. An invalid mapping raises `InvalidMappingError` with every
-reason. Written for clarity, one mapping at a time; dslc.cost.batched is its vectorised twin
-and must agree with it exactly. It does not search mappings.
+In: a `Problem`, the resolved accelerator (`ArchModel`, dslc.arch.resolve_accelerator) and a
+`Mapping` IR (dslc.mapping; a written `MappingSpec` goes through `mapping_from_spec` first).
+Out: a `Cost` with reads, fills and updates per level and tensor (per instance and total),
+energy per level and tensor, cycles, utilisation and area. An invalid mapping raises
+`InvalidMappingError` with every reason. Written for clarity, one mapping at a time;
+dslc.cost.batched is its vectorised twin and must agree with it exactly. It does not
+resolve accelerators, build mappings from specs nor search mappings.
 
 Counting follows Timeloop (NVlabs/timeloop: loop-analysis/nest-analysis.cpp,
 loop-analysis/tiling.cpp, model/buffer.cpp) with its default settings; docs/design/cost-model.md
@@ -53,30 +54,22 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dslc.cost.estimate import ArchModel, LevelModel, resolve_energies
+from dslc.arch import ArchModel, LevelModel
 from dslc.cost.result import ComputeCost, Cost, LevelCost, TensorCost, quantize_pj
+from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.lower.problem import Problem, Tensor
-from dslc.mapping.mapping import (
-    Mapping,
-    check_mapping,
-    mapping_from_spec,
-    padded_bounds,
-    tile_extents,
-)
-from dslc.spec.accelerator import AcceleratorSpec
-from dslc.spec.mapping import MappingSpec
+from dslc.mapping.mapping import Mapping, check_mapping, padded_bounds, tile_extents
 
 BANDWIDTH_SLACK = 1 - 1e-12
 """Words / bandwidth is shrunk by this factor before rounding up, so that 12 / 0.1 (which is
 120.00000000000001 in floating point) takes 120 cycles, not 121."""
 
 
-class InvalidMappingError(ValueError):
+class InvalidMappingError(CannotRunError):
     """The mapping cannot run; `reasons` says why, one human-readable line each."""
 
     def __init__(self, reasons: Sequence[str]) -> None:
-        self.reasons = tuple(reasons)
-        super().__init__("; ".join(self.reasons))
+        super().__init__("; ".join(reasons), reasons)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,14 +248,6 @@ def access_energy_pj(level: LevelModel, counts: TensorCounts) -> float:
             + math.ceil(counts.updates / block) * level.update_energy_pj)
 
 
-def _resolve(problem: Problem, accelerator: AcceleratorSpec | ArchModel,
-             mapping: Mapping | MappingSpec) -> tuple[ArchModel, Mapping]:
-    arch = accelerator if isinstance(accelerator, ArchModel) else resolve_energies(accelerator)
-    if isinstance(mapping, MappingSpec):
-        mapping = mapping_from_spec(mapping, problem, arch.spec)
-    return arch, mapping
-
-
 def padded_problem(problem: Problem, mapping: Mapping) -> Problem:
     """The problem an (imperfect) mapping runs: its bounds raised to the factor products."""
     bounds = padded_bounds(mapping, problem)
@@ -271,11 +256,10 @@ def padded_problem(problem: Problem, mapping: Mapping) -> Problem:
     return dataclasses.replace(problem, bounds=bounds, key="")
 
 
-def evaluate(problem: Problem, accelerator: AcceleratorSpec | ArchModel,
-             mapping: Mapping | MappingSpec, *, check: bool = True) -> Cost:
-    """The cost of one mapping. Raises InvalidMappingError (a ValueError) when `check` finds
-    the mapping invalid; with check=False an invalid mapping is counted as if it ran."""
-    arch, mapping = _resolve(problem, accelerator, mapping)
+def evaluate(problem: Problem, arch: ArchModel, mapping: Mapping, *,
+             check: bool = True) -> Cost:
+    """The cost of one mapping. Raises InvalidMappingError (a CannotRunError) when `check`
+    finds the mapping invalid; with check=False an invalid mapping is counted as if it ran."""
     if check:
         reasons = check_mapping(mapping, problem, arch)
         if reasons:

@@ -1,10 +1,12 @@
 """The mapping search: the best mapping of every loop nest onto an accelerator.
 
-`space.MapSpace` is what can be chosen (factorisations, loop orders, keep sets) and its
-exact size; `search.map_problem(problem, accelerator, options) -> MapResult` searches it for
-one problem; `network.map_network(lowered, accelerator, options) -> NetworkMapResult` maps
-every layer of a network, each distinct problem once; `render` gives a mapping as JSON, as
-a loop nest and as a pasteable `mapping` block. docs/design/mapper.md explains the choices.
+Everything here takes the resolved accelerator (`ArchModel`, from
+`dslc.arch.resolve_accelerator`), never a spec. `space.MapSpace` is what can be chosen
+(factorisations, loop orders, keep sets) and its exact size;
+`search.map_problem(problem, arch, options) -> MapResult` searches it for one problem;
+`network.map_network(lowered, arch, options) -> NetworkMapResult` maps every layer of a
+network, each distinct problem once; `render` gives a mapping as JSON, as a loop nest and
+as a pasteable `mapping` block. docs/design/mapper.md explains the choices.
 """
 
 from dslc.mapper.network import (

@@ -1,39 +1,33 @@
 """Mapping every layer of a network onto one accelerator: `map_network -> NetworkMapResult`.
 
-In: a `LoweredNetwork`, an accelerator and `MapperOptions`; optionally a `MapCache` shared
-across calls and a progress callback. Out: per MAC layer (network order) the best mapping
-and cost and the layer's lower bounds, and the network totals. Each distinct problem (same
-canonical key) is searched once per accelerator and options; the cache keeps results across
-networks (a co-design maps many networks that share layers). Layers without MACs (pooling,
+In: a `LoweredNetwork`, the resolved accelerator (`ArchModel`, dslc.arch) and
+`MapperOptions`; optionally a `MapCache` shared across calls and a progress callback. Out:
+per MAC layer (network order) the best mapping and cost and the layer's lower bounds, and
+the network totals. Each distinct problem (same canonical key) is searched once per
+accelerator (`ArchModel.key`) and options; the cache keeps results across networks (a
+co-design maps many networks that share layers). Layers without MACs (pooling,
 elementwise) are not mapped: their data movement is reported by the lowering.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dslc.cost.estimate import ArchModel, resolve_energies
+from dslc.arch import ArchModel
 from dslc.lower.lower import LoweredNetwork
 from dslc.lower.problem import Problem, Tensor
 from dslc.mapper.search import MapperOptions, MapResult, map_problem
-from dslc.spec.accelerator import AcceleratorSpec
 
 Progress = Callable[[int, int, str], None]
 """Called after each distinct problem: (done, total, layer name)."""
 
 
-def accelerator_key(arch: ArchModel) -> str:
-    """A digest of everything about an accelerator that can change a mapping's cost."""
-    return hashlib.sha256(arch.spec.model_dump_json().encode()).hexdigest()[:16]
-
-
 @dataclass(slots=True)
 class MapCache:
-    """Search results by (problem key, accelerator key, options)."""
+    """Search results by (problem key, `ArchModel.key`, options)."""
 
     results: dict[tuple[str, str, MapperOptions], MapResult] = field(default_factory=dict)
     hits: int = 0
@@ -130,19 +124,17 @@ def lower_bounds(problem: Problem, arch: ArchModel) -> tuple[int, float]:
     return cycles, energy
 
 
-def map_network(lowered: LoweredNetwork, accelerator: AcceleratorSpec | ArchModel,
+def map_network(lowered: LoweredNetwork, arch: ArchModel,
                 options: MapperOptions | None = None, *, cache: MapCache | None = None,
                 progress: Progress | None = None) -> NetworkMapResult:
     """Map every MAC layer of `lowered` (each distinct problem once; see module doc)."""
     options = options or MapperOptions()
-    arch = accelerator if isinstance(accelerator, ArchModel) else resolve_energies(accelerator)
     cache = cache if cache is not None else MapCache()
-    arch_key = accelerator_key(arch)
     start = time.perf_counter()
     distinct = lowered.distinct()
     results: dict[str, tuple[MapResult, str]] = {}
     for done, (key, shared) in enumerate(distinct.items(), start=1):
-        entry = (key, arch_key, options)
+        entry = (key, arch.key, options)
         found = cache.results.get(entry)
         if found is None:
             cache.misses += 1

@@ -1,6 +1,6 @@
 """A mapping as data and text: JSON, a readable loop nest, and a pasteable `mapping` block.
 
-In: a `Mapping` IR with its `Problem` (and the accelerator for the `.cd` block). Out: a
+In: a `Mapping` IR with its `Problem` (and the `ArchModel` for the `.cd` block). Out: a
 JSON-ready dict, a plain-text loop nest, and `.cd` source that `dslc lint` accepts and
 `dslc eval` costs the same. No terminal styling here (dslc.report does that).
 
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from dslc.arch import ArchModel, FanoutModel
 from dslc.cost.result import cost_to_json
 from dslc.lower.problem import Problem
 from dslc.mapper.network import NetworkMapResult
 from dslc.mapper.search import MapResult
 from dslc.mapping.mapping import Mapping
-from dslc.spec.accelerator import AcceleratorSpec, FanoutSpec
 
 
 def mapping_to_json(mapping: Mapping, problem: Problem) -> dict[str, Any]:
@@ -67,18 +67,18 @@ def format_loop_nest(mapping: Mapping, problem: Problem) -> str:
     return "\n".join(lines)
 
 
-def mapping_to_cd(mapping: Mapping, problem: Problem, accelerator: AcceleratorSpec,
-                  name: str, layer_ref: str) -> str:
+def mapping_to_cd(mapping: Mapping, problem: Problem, arch: ArchModel, name: str,
+                  layer_ref: str) -> str:
     """A `mapping NAME for LAYER_REF on ACCELERATOR { ... }` block. `keep` is written only
     where it differs from what the memory holds."""
     dims = problem.dims
-    width = max(len(component.name) for component in accelerator.hierarchy)
-    lines = [f"mapping {name} for {layer_ref} on {accelerator.name} {{"]
+    width = max(len(component.name) for component in arch.hierarchy)
+    lines = [f"mapping {name} for {layer_ref} on {arch.name} {{"]
     if mapping.imperfect:
         lines.append("    imperfect = true")
     levels = {level.name: level for level in mapping.levels}
-    for component in accelerator.hierarchy:
-        if isinstance(component, FanoutSpec):
+    for component in arch.hierarchy:
+        if isinstance(component, FanoutModel):
             parts = []
             for level in mapping.levels:
                 for axis in ("x", "y"):

@@ -1,11 +1,11 @@
 """The mapping search for one problem on one accelerator: `map_problem -> MapResult`.
 
-In: a `Problem`, an accelerator (`AcceleratorSpec` or `ArchModel`) and `MapperOptions`.
-Out: the best valid mapping found, its cost from the scalar reference model, the map space's
-size and how many candidates were evaluated; `NoValidMappingError` (with the reasons the
-smallest tiles do not fit) when nothing can run. Candidates are pruned by the meshes and
-capacity (`BatchEvaluator.fits`) before they are evaluated, in batches (the compiled
-kernel, or numpy without numba).
+In: a `Problem`, the resolved accelerator (`ArchModel`, dslc.arch.resolve_accelerator) and
+`MapperOptions`. Out: the best valid mapping found, its cost from the scalar reference
+model, the map space's size and how many candidates were evaluated; `NoValidMappingError`
+(a `CannotRunError`, with the reasons the smallest tiles do not fit) when nothing can run.
+Candidates are pruned by the meshes and capacity (`BatchEvaluator.fits`) before they are
+evaluated, in batches (the compiled kernel, or numpy without numba).
 
 Strategies: `exhaustive` evaluates every candidate of the map space (up to its exact
 equivalences); `heuristic` is a seeded local search: seeds with every temporal factor at the
@@ -21,33 +21,37 @@ It does not map whole networks (dslc.mapper.network) nor print.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
 
+from dslc.arch import ArchModel
 from dslc.cost import kernel
 from dslc.cost.batched import BatchEvaluator
-from dslc.cost.estimate import ArchModel, resolve_energies
 from dslc.cost.model import evaluate
 from dslc.cost.result import Cost
+from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.lower.problem import Problem
 from dslc.mapper.space import BoolArray, IntArray, MapSpace
 from dslc.mapping.mapping import Mapping, mapping_issues
-from dslc.spec.accelerator import AcceleratorSpec
 from dslc.spec.codesign import MapperSpec
 
 FloatArray = npt.NDArray[np.float64]
 Objective = Callable[[FloatArray, FloatArray], FloatArray]
 """Score to minimise from (energy_pj, cycles) arrays."""
 
-OBJECTIVES: dict[str, Objective] = {
+ObjectiveName = Literal["energy", "latency", "cycles", "edp"]
+OBJECTIVES: dict[ObjectiveName, Objective] = {
     "energy": lambda energy, cycles: energy,
     "latency": lambda energy, cycles: cycles,
     "cycles": lambda energy, cycles: cycles,
     "edp": lambda energy, cycles: energy * cycles,
 }
-SEARCHES = ("auto", "exhaustive", "heuristic", "random")
+Search = Literal["auto", "exhaustive", "heuristic", "random"]
+"""The search strategies (module doc)."""
+SEARCHES: tuple[Search, ...] = get_args(Search)
 POPULATION = 16
 """Parents kept between rounds of the local search."""
 ROUND = 1024
@@ -56,49 +60,68 @@ SEED_KEEP_SETS = 8
 """Keep sets the random seeds of one restart are spread over."""
 
 
-class NoValidMappingError(ValueError):
+def search_named(name: str) -> Search:
+    """`name` as a search strategy; ValueError (naming them all) when it is none."""
+    for search in SEARCHES:
+        if search == name:
+            return search
+    raise ValueError(f"unknown search `{name}` ({', '.join(SEARCHES)})")
+
+
+def objective_named(name: str) -> ObjectiveName:
+    """`name` as an objective; ValueError (naming them all) when it is none."""
+    for objective in OBJECTIVES:
+        if objective == name:
+            return objective
+    raise ValueError(f"unknown objective `{name}` ({', '.join(sorted(OBJECTIVES))})")
+
+
+class NoValidMappingError(CannotRunError):
     """No mapping of the problem can run on the accelerator; `reasons` says why."""
 
     def __init__(self, problem: str, accelerator: str, reasons: tuple[str, ...]) -> None:
-        self.reasons = reasons
         super().__init__(f"no valid mapping of `{problem}` on `{accelerator}`: "
-                         + "; ".join(reasons))
+                         + "; ".join(reasons), reasons)
 
 
 @dataclass(frozen=True, slots=True)
 class MapperOptions:
-    """How to search. `objective` names an entry of OBJECTIVES unless `score` is given."""
+    """How to search. `objective` names an entry of OBJECTIVES unless `score` is given.
 
-    search: str = "auto"
+    Equal options find equal mappings: `MapCache` keys results on them, so every field
+    takes part in equality and the hash, `score` too (by identity: a function equals only
+    itself)."""
+
+    search: Search = "auto"
     budget: int = 10000
     """Candidates evaluated per (problem, accelerator) by the heuristic and random searches."""
     seed: int = 1
-    objective: str = "edp"
+    objective: ObjectiveName = "edp"
     bypass: bool = True
     """Search keep sets (bypass) too, not just what each memory holds."""
     imperfect: bool = False
     """Also try padded (ceil) factorisations (see `MapSpace.padded_totals`)."""
-    score: Objective | None = field(default=None, compare=False)
-    """A custom weighted objective; overrides `objective` (not part of the cache key)."""
+    score: Objective | None = None
+    """A custom weighted objective; overrides `objective`."""
 
     def __post_init__(self) -> None:
-        if self.search not in SEARCHES:
-            raise ValueError(f"unknown search `{self.search}` ({', '.join(SEARCHES)})")
-        if self.score is None and self.objective not in OBJECTIVES:
-            raise ValueError(f"unknown objective `{self.objective}` "
-                             f"({', '.join(sorted(OBJECTIVES))})")
+        # The annotations close the choices for type checkers; values from a command line
+        # or a spec arrive as plain strings, so check them here too.
+        search_named(self.search)
+        if self.score is None:
+            objective_named(self.objective)
         if self.budget < 1:
             raise ValueError("the budget must be positive")
 
     @staticmethod
     def from_spec(spec: MapperSpec, default_objective: str = "edp") -> MapperOptions:
         """Options from a spec's `mapper` block; the objective defaults to the co-design's
-        (energy, latency or edp; anything else maps by EDP)."""
-        objective = spec.objective or default_objective
-        if objective not in OBJECTIVES:
-            objective = "edp"
-        return MapperOptions(search=spec.search, budget=spec.budget, seed=spec.seed,
-                             objective=objective, imperfect=spec.imperfect)
+        (energy, latency or edp; anything else maps by EDP). ValueError for an unknown
+        search."""
+        name = spec.objective or default_objective
+        objective: ObjectiveName = objective_named(name) if name in OBJECTIVES else "edp"
+        return MapperOptions(search=search_named(spec.search), budget=spec.budget,
+                             seed=spec.seed, objective=objective, imperfect=spec.imperfect)
 
     def scorer(self) -> Objective:
         return self.score if self.score is not None else OBJECTIVES[self.objective]
@@ -112,7 +135,7 @@ class MapResult:
     cost: Cost
     mapspace_size: int
     evaluated: int
-    search: str
+    search: Search
     """The strategy that ran (auto resolved)."""
 
 
@@ -399,14 +422,13 @@ def _explain_nothing_fits(problem: Problem, arch: ArchModel, space: MapSpace) ->
     return reasons or ("no candidate of the map space fits the memories",)
 
 
-def map_problem(problem: Problem, accelerator: AcceleratorSpec | ArchModel,
+def map_problem(problem: Problem, arch: ArchModel,
                 options: MapperOptions | None = None) -> MapResult:
-    """The best mapping of `problem` on `accelerator` under `options` (see module doc)."""
+    """The best mapping of `problem` on `arch` under `options` (see module doc)."""
     options = options or MapperOptions()
-    arch = accelerator if isinstance(accelerator, ArchModel) else resolve_energies(accelerator)
     search = _Search(problem, arch, options)
     size = search.space.size()
-    strategy = options.search
+    strategy: Search = options.search
     if strategy == "auto":
         strategy = "exhaustive" if size <= options.budget else "heuristic"
     if strategy == "exhaustive":

@@ -1,9 +1,10 @@
 """The map space of one problem on one accelerator: what the mapper chooses from.
 
-In: a `Problem` and an `ArchModel`. Out: a `MapSpace` that counts its size exactly,
-samples candidates, perturbs them (the heuristic's moves), enumerates them all (exhaustive
-search), and turns a chosen candidate into the `Mapping` IR. It does not evaluate costs
-(dslc.cost.batched) nor decide what is best (dslc.mapper.search).
+In: a `Problem` and the resolved accelerator (`ArchModel`, dslc.arch). Out: a `MapSpace`
+that counts its size exactly, samples candidates, perturbs them (the heuristic's moves),
+enumerates them all (exhaustive search), and turns a chosen candidate into the `Mapping` IR.
+It does not evaluate costs (dslc.cost.batched) nor decide what is best
+(dslc.mapper.search).
 
 A candidate is two integer arrays, batch last like the cost model's:
 - `factors [S, D, B]`: the factor of dim d in slot s. The slots are one temporal slot per
@@ -36,8 +37,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from dslc.arch import ArchModel
 from dslc.cost.batched import MappingBatch
-from dslc.cost.estimate import ArchModel
 from dslc.lower.problem import Problem
 from dslc.mapping.check import allowed_dims
 from dslc.mapping.mapping import LevelMapping, Loop, Mapping, SpatialLoop

@@ -1,3 +1,6 @@
 """Mappings: the cost model's mapping IR (`mapping`) and the validity checks of written
-mappings (`check`). `mapping.mapping_from_spec` builds the IR from a `MappingSpec`;
-`mapping.check_mapping` says why a mapping cannot run. Searching mappings lives elsewhere."""
+mappings (`check`). Both take the resolved accelerator (`dslc.arch.ArchModel`), never a
+spec: `mapping.mapping_from_spec(spec, problem, arch)` builds the IR from a `MappingSpec`;
+`mapping.check_mapping(mapping, problem, arch)` says why a mapping cannot run
+(`mapping_issues`: with diagnostic codes). This package imports dslc.arch, dslc.lower and
+dslc.spec only, never the cost model; searching mappings lives in dslc.mapper."""

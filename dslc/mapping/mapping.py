@@ -9,16 +9,17 @@ loop of the levels below.
 
 In: a `MappingSpec` (as written; levels the user omitted are allowed: a memory without an
 entry has no loops and keeps what it holds, a fanout without an entry has no spatial loops),
-the `Problem` and the `AcceleratorSpec`. Out: `mapping_from_spec` builds the IR (raising
-`MappingError` on structural mistakes such as an unknown level or dim), and
-`mapping_issues` returns the reasons a mapping cannot run, each with its diagnostic code
-and a hint (`check_mapping`: just the messages; empty when valid):
-factors that do not multiply to the bounds, spatial loops beyond a mesh axis or not allowed
-there by the dataflow, kept tensors a memory may not hold, tensors kept nowhere, and kept
-tiles (times multiple buffering) over a memory's capacity, by how much.
+the `Problem` and the resolved accelerator (`ArchModel`, dslc.arch). Out: `mapping_from_spec`
+builds the IR (raising `MappingError` on structural mistakes such as an unknown level or
+dim), and `mapping_issues` returns the reasons a mapping cannot run, each with its
+diagnostic code and a hint (`check_mapping`: just the messages; empty when valid): factors
+that do not multiply to the bounds, spatial loops beyond a mesh axis or not allowed there by
+the dataflow, kept tensors a memory may not hold, tensors kept nowhere, and kept tiles
+(times multiple buffering) over a memory's capacity, by how much.
 
-It does not count accesses (dslc.cost.model) nor produce diagnostics with spans
-(dslc.sema.mapping turns `mapping_issues` into them).
+It does not count accesses (dslc.cost.model; this package never imports the cost model),
+resolve accelerators (dslc.arch) nor produce diagnostics with spans (dslc.sema.mapping turns
+`mapping_issues` into them).
 """
 
 from __future__ import annotations
@@ -27,10 +28,9 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from dslc.cost.estimate import ArchModel, resolve_energies
+from dslc.arch import ArchModel, FanoutModel, LevelModel
 from dslc.lower.problem import Problem, Tensor
 from dslc.mapping.check import MappingIssue, allowed_dims
-from dslc.spec.accelerator import AcceleratorSpec, FanoutSpec, MemorySpec
 from dslc.spec.mapping import MappingLevelSpec, MappingSpec
 
 Axis = Literal["x", "y"]
@@ -114,10 +114,6 @@ def padded_bounds(mapping: Mapping, problem: Problem) -> tuple[int, ...]:
     return tuple(max(bound, total) for bound, total in zip(problem.bounds, totals, strict=True))
 
 
-def _arch(accelerator: AcceleratorSpec | ArchModel) -> ArchModel:
-    return accelerator if isinstance(accelerator, ArchModel) else resolve_energies(accelerator)
-
-
 def _keep_names(problem: Problem, names: tuple[str, ...], level: str) -> frozenset[str]:
     kept = set()
     for name in names:
@@ -130,22 +126,21 @@ def _keep_names(problem: Problem, names: tuple[str, ...], level: str) -> frozens
     return frozenset(kept)
 
 
-def mapping_from_spec(spec: MappingSpec, problem: Problem,
-                      accelerator: AcceleratorSpec) -> Mapping:
+def mapping_from_spec(spec: MappingSpec, problem: Problem, arch: ArchModel) -> Mapping:
     """The IR of a written mapping. Omitted memories keep what they hold and have no loops."""
-    components = {c.name: c for c in accelerator.hierarchy}
+    components = {component.name: component for component in arch.hierarchy}
     entries: dict[str, MappingLevelSpec] = {}
     for written in spec.levels:
         component = components.get(written.target)
         if component is None:
             raise MappingError(f"the mapping names `{written.target}`, which is not a level of "
-                               f"`{accelerator.name}`")
+                               f"`{arch.name}`")
         if written.target in entries:
             raise MappingError(f"the mapping has two entries for `{written.target}`")
-        if isinstance(component, FanoutSpec) and (written.temporal or
-                                                  written.keep is not None):
+        if isinstance(component, FanoutModel) and (written.temporal or
+                                                   written.keep is not None):
             raise MappingError(f"`{written.target}` is a fanout: it takes spatial loops only")
-        if isinstance(component, MemorySpec) and (written.spatial_x or written.spatial_y):
+        if isinstance(component, LevelModel) and (written.spatial_x or written.spatial_y):
             raise MappingError(f"`{written.target}` is a memory: spatial loops belong to the "
                                "fanout below it")
         entries[written.target] = written
@@ -157,40 +152,28 @@ def mapping_from_spec(spec: MappingSpec, problem: Problem,
         return problem.dim_index(name)
 
     levels: list[LevelMapping] = []
-    temporal: list[Loop] = []
-    spatial: list[SpatialLoop] = []
-    current: MemorySpec | None = None
-    keep: frozenset[str] = frozenset()
-
-    def close() -> None:
-        if current is not None:
-            levels.append(LevelMapping(current.name, tuple(temporal), tuple(spatial), keep))
-
-    for component in accelerator.hierarchy:
-        entry = entries.get(component.name)
-        if isinstance(component, MemorySpec):
-            close()
-            current = component
-            temporal, spatial = [], []
-            if entry is None or entry.keep is None:
-                keep = frozenset(t.name for t in problem.tensors if t.role in component.holds)
-            else:
-                keep = _keep_names(problem, entry.keep, component.name)
-            if entry is not None:
-                indexed = [Loop(dim(loop.dim), loop.factor) for loop in entry.temporal]
-                temporal = [loop for loop in indexed if loop.factor > 1]
-            continue
-        if current is None:
-            raise MappingError(f"fanout `{component.name}` stands above every memory")
-        if entry is None:
-            continue
-        for axis, loops in (("x", entry.spatial_x), ("y", entry.spatial_y)):
-            for loop in loops:
-                index = dim(loop.dim)
-                if loop.factor > 1:
-                    spatial.append(SpatialLoop(index, loop.factor, component.name,
-                                               "x" if axis == "x" else "y"))
-    close()
+    for memory in arch.levels:
+        entry = entries.get(memory.name)
+        if entry is None or entry.keep is None:
+            keep = frozenset(t.name for t in problem.tensors if t.role in memory.holds)
+        else:
+            keep = _keep_names(problem, entry.keep, memory.name)
+        temporal: list[Loop] = []
+        if entry is not None:
+            indexed = [Loop(dim(loop.dim), loop.factor) for loop in entry.temporal]
+            temporal = [loop for loop in indexed if loop.factor > 1]
+        spatial: list[SpatialLoop] = []
+        for fanout in memory.fanouts:
+            unrolled = entries.get(fanout.name)
+            if unrolled is None:
+                continue
+            for axis, loops in (("x", unrolled.spatial_x), ("y", unrolled.spatial_y)):
+                for loop in loops:
+                    index = dim(loop.dim)
+                    if loop.factor > 1:
+                        spatial.append(SpatialLoop(index, loop.factor, fanout.name,
+                                                   "x" if axis == "x" else "y"))
+        levels.append(LevelMapping(memory.name, tuple(temporal), tuple(spatial), keep))
     return Mapping(tuple(levels), imperfect=spec.imperfect)
 
 
@@ -214,18 +197,16 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
-def check_mapping(mapping: Mapping, problem: Problem,
-                  accelerator: AcceleratorSpec | ArchModel) -> tuple[str, ...]:
+def check_mapping(mapping: Mapping, problem: Problem, arch: ArchModel) -> tuple[str, ...]:
     """Every reason the mapping cannot run, one line each (empty when valid)."""
-    return tuple(issue.message for issue in mapping_issues(mapping, problem, accelerator))
+    return tuple(issue.message for issue in mapping_issues(mapping, problem, arch))
 
 
 def mapping_issues(mapping: Mapping, problem: Problem,
-                   accelerator: AcceleratorSpec | ArchModel) -> tuple[MappingIssue, ...]:
+                   arch: ArchModel) -> tuple[MappingIssue, ...]:
     """Every reason the mapping cannot run, with its diagnostic code and a hint (empty when
     valid): factor coverage (E603) first, then fanouts (E604) and memories (E606 keeps,
     E605 capacity) in hierarchy order, then tensors without a proper backing store (E606)."""
-    arch = _arch(accelerator)
     issues: list[MappingIssue] = []
     if tuple(level.name for level in mapping.levels) != tuple(lv.name for lv in arch.levels):
         return (MappingIssue(

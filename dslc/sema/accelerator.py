@@ -5,7 +5,7 @@ quantities to the spec's base units (words to bits with the level's word, power 
 per cycle with the clock, GB/s to words per cycle), and checks the structure: one compute
 block, last; a memory on top; every tensor role with a home, the outermost memory holding
 all of them; memories large enough for the smallest tile; meshes that fit their dataflow.
-It does not estimate missing energies (dslc.cost.estimate does).
+It does not estimate missing energies (dslc.arch.resolve_accelerator does).
 """
 
 from __future__ import annotations

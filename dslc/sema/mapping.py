@@ -219,13 +219,15 @@ def check_against_problem(decl: ast.MappingDecl, spec: MappingSpec, network: Net
                          "add the role to its `holds`, or keep the tensor elsewhere"))
     if diagnostics:
         return diagnostics
+    from dslc.arch import resolve_accelerator
     from dslc.mapping.mapping import MappingError, mapping_from_spec, mapping_issues
 
+    arch = resolve_accelerator(accelerator)
     try:
-        mapping = mapping_from_spec(spec, problem, accelerator)
+        mapping = mapping_from_spec(spec, problem, arch)
     except MappingError as exc:  # every structural mistake was diagnosed above
         raise InternalError(f"mapping `{spec.name}`: {exc}") from exc
-    for reason in mapping_issues(mapping, problem, accelerator):
+    for reason in mapping_issues(mapping, problem, arch):
         span = _issue_span(decl, reason.level, reason.dim, reason.axis) or \
             level_spans.get(reason.level, decl.name.span)
         diagnostics.append(error(reason.code, reason.message, span, help=reason.hint))

@@ -3,7 +3,8 @@
 An `AcceleratorSpec` is one concrete design: `hierarchy` lists memories and fanouts outermost
 first (DRAM first), and `compute` is the MAC below the innermost level. A `FanoutSpec` splits
 everything below it into mesh_x x mesh_y instances. Energies and areas left as None are
-filled in by the estimator (dslc.cost.estimate) from technology, size and width. Quantities
+filled in from technology, size and width when the accelerator is resolved
+(dslc.arch.resolve_accelerator). Quantities
 are in base units named in the field (bits, pJ, Hz, um2, words per cycle).
 """
 

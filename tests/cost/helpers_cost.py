@@ -7,11 +7,13 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from dslc.arch import resolve_accelerator
 from dslc.cost.batched import BatchEvaluator
 from dslc.cost.kernel import DISABLE_ENV
 from dslc.cost.model import evaluate
 from dslc.cost.result import Cost
 from dslc.lower.problem import Problem, Projection, Tensor
+from dslc.mapping.mapping import mapping_from_spec
 from dslc.spec.accelerator import (
     AcceleratorSpec,
     ComputeSpec,
@@ -106,7 +108,9 @@ def mapping(*levels: MappingLevelSpec) -> MappingSpec:
 
 
 def run(problem: Problem, acc: AcceleratorSpec, *levels: MappingLevelSpec) -> Cost:
-    return evaluate(problem, acc, mapping(*levels))
+    """The cost of a written mapping, resolved and built as `dslc eval` does."""
+    arch = resolve_accelerator(acc)
+    return evaluate(problem, arch, mapping_from_spec(mapping(*levels), problem, arch))
 
 
 def rfu(cost: Cost, level_name: str, tensor: str) -> tuple[int, int, int]:

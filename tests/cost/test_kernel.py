@@ -13,8 +13,8 @@ import pytest
 from helpers_cost import batch_engine, conv1d
 
 from dslc import api
+from dslc.arch import resolve_accelerator
 from dslc.cost.batched import BatchCost, BatchEvaluator
-from dslc.cost.estimate import resolve_energies
 from dslc.lower.lower import lower_network
 from dslc.lower.problem import Problem, Tensor
 from dslc.mapper.space import MapSpace
@@ -63,8 +63,8 @@ def test_kernel_equals_numpy_on_shipped_layers(network: str, layer: str | None,
         found = lowered.problem(layer)
         assert found is not None
         problem = found
-    arch = resolve_energies(api.load_accelerator(f"{SPECS}/accelerators/{accelerator}.cd",
-                                                 accelerator))
+    arch = resolve_accelerator(api.load_accelerator(f"{SPECS}/accelerators/{accelerator}.cd",
+                                                    accelerator))
     space = MapSpace(problem, arch, bypass=True)
     evaluator = BatchEvaluator(problem, arch, space.keep_choices[0],
                                more_keeps=space.keep_choices[1:])
@@ -84,8 +84,8 @@ def test_tensors_without_a_closed_form_multicast_use_numpy() -> None:
     diagonal = Problem("diagonal", base.dims, base.bounds, (
         weight, Tensor("input", "input", (base.tensors[1].axes[0], base.tensors[1].axes[0])),
         output), op="conv")
-    arch = resolve_energies(api.load_accelerator(f"{SPECS}/accelerators/simple_ws_16x16.cd",
-                                                 "simple_ws_16x16"))
+    arch = resolve_accelerator(api.load_accelerator(f"{SPECS}/accelerators/simple_ws_16x16.cd",
+                                                    "simple_ws_16x16"))
     evaluator = BatchEvaluator(diagonal, arch, MapSpace(diagonal, arch).keep_choices[0])
     assert evaluator.tables is None
     with batch_engine("numba"):

@@ -24,8 +24,11 @@ from helpers_cost import (
     run,
 )
 
+from dslc.arch import resolve_accelerator
 from dslc.cost.model import InvalidMappingError, evaluate
 from dslc.cost.result import cost_to_json
+from dslc.diagnostics.diagnostic import CannotRunError
+from dslc.mapping.mapping import mapping_from_spec
 
 CONV1D = conv1d(4, 3)  # O[p] += W[r] * I[p + r]: 4 outputs, 3 weights, 6 inputs
 
@@ -337,6 +340,8 @@ def test_invalid_mapping_is_rejected_with_reasons() -> None:
         run(CONV1D, acc, level("DRAM", ("P", 4)), level("RF", ("R", 3)))
     assert "need 7 words (weight 3, input 3, output 1), it holds 2: 5 words over" in \
         error.value.reasons[0]
-    cost = evaluate(CONV1D, acc, mapping(level("DRAM", ("P", 4)), level("RF", ("R", 3))),
-                    check=False)
+    assert isinstance(error.value, CannotRunError) and not isinstance(error.value, ValueError)
+    arch = resolve_accelerator(acc)
+    written = mapping(level("DRAM", ("P", 4)), level("RF", ("R", 3)))
+    cost = evaluate(CONV1D, arch, mapping_from_spec(written, CONV1D, arch), check=False)
     assert rfu(cost, "RF", "input") == (12, 6, 0)

@@ -35,12 +35,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from timeloop_reference import reference_counts
 
+from dslc.arch import ArchModel, resolve_accelerator
 from dslc.cost.batched import BatchEvaluator, encode
-from dslc.cost.estimate import resolve_energies
 from dslc.cost.model import evaluate
 from dslc.lower.problem import Problem, Tensor
 from dslc.mapping.mapping import LevelMapping, Loop, Mapping, SpatialLoop, check_mapping
-from dslc.spec.accelerator import AcceleratorSpec, FanoutSpec, MemorySpec
+from dslc.spec.accelerator import FanoutSpec, MemorySpec
 
 SMALL = st.sampled_from([1, 2, 3, 4])
 
@@ -81,7 +81,7 @@ def prime_factors(n: int) -> list[int]:
 @dataclass(frozen=True)
 class Case:
     problem: Problem
-    accelerator: AcceleratorSpec
+    accelerator: ArchModel
     mapping: Mapping
 
 
@@ -127,7 +127,7 @@ def cases(draw: st.DrawFn, max_levels: int = 3) -> Case:
             draw(st.sets(st.sampled_from(names))))
         levels.append(LevelMapping(f"L{i}", loops, spatial_loops, keep))
     acc = accelerator(*hierarchy, mac_pj=draw(st.sampled_from([0.2, 1.0, 1.7])))
-    return Case(problem, acc, Mapping(tuple(levels)))
+    return Case(problem, resolve_accelerator(acc), Mapping(tuple(levels)))
 
 
 FAST = settings(max_examples=120, deadline=None,
@@ -206,7 +206,7 @@ def test_a_batch_of_many_mappings_row_by_row(engine: str, first: Case,
                 Loop(d, factors[i][d]) for d in order if factors[i][d] > 1), lv.spatial,
                 lv.keep))
         rows.append(Mapping(tuple(levels)))
-    arch = resolve_energies(first.accelerator)
+    arch = first.accelerator
     batch, shared = encode(rows, first.problem, arch)
     evaluator = BatchEvaluator(first.problem, arch, shared)
     with batch_engine(engine):
@@ -232,7 +232,7 @@ def test_batched_validity_matches_the_reasons(engine: str, case: Case,
     # exactly when check_mapping finds no reason (and `fits` says the same), and valid
     # mappings still cost the same.
     hierarchy: list[MemorySpec | FanoutSpec] = []
-    for component in case.accelerator.hierarchy:
+    for component in case.accelerator.spec.hierarchy:
         if isinstance(component, MemorySpec):
             words = None if component.size_bits is None else data.draw(
                 st.sampled_from([4, 16, 64, 10_000]))
@@ -243,7 +243,8 @@ def test_batched_validity_matches_the_reasons(engine: str, case: Case,
             hierarchy.append(fanout(component.name, data.draw(st.integers(1, 4)),
                                     data.draw(st.integers(1, 4)), data.draw(st.sampled_from(
                                         ["free", "weight_stationary", "output_stationary"]))))
-    acc = case.accelerator.model_copy(update={"hierarchy": tuple(hierarchy)})
+    acc = resolve_accelerator(case.accelerator.spec.model_copy(
+        update={"hierarchy": tuple(hierarchy)}))
     batch, keep = encode([case.mapping], case.problem, acc)
     evaluator = BatchEvaluator(case.problem, acc, keep)
     with batch_engine(engine):

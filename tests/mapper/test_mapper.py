@@ -7,14 +7,16 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pytest
 
 from dslc import api
+from dslc.arch import ArchModel, resolve_accelerator
 from dslc.cost import kernel
-from dslc.cost.estimate import resolve_energies
 from dslc.cost.model import evaluate
+from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.lower.lower import lower_network
 from dslc.lower.problem import Problem, Projection, Tensor
 from dslc.mapper import (
@@ -28,7 +30,15 @@ from dslc.mapper import (
     mapping_to_json,
 )
 from dslc.mapper.network import MapCache, touched_words
-from dslc.mapper.search import candidate_keys
+from dslc.mapper.search import (
+    OBJECTIVES,
+    SEARCHES,
+    FloatArray,
+    ObjectiveName,
+    candidate_keys,
+    objective_named,
+    search_named,
+)
 from dslc.mapper.space import MapSpace, distinct_orders, order_classes, ordered_splits
 from dslc.mapping.mapping import LevelMapping, Loop, Mapping, SpatialLoop, check_mapping
 from dslc.spec.accelerator import (
@@ -65,10 +75,10 @@ def memory(name: str, words: int | None, read: float, **extra: object) -> Memory
                       leakage_pj_per_cycle=0.0, area_um2=0.0, **extra)  # type: ignore[arg-type]
 
 
-def accelerator(*levels: MemorySpec | FanoutSpec) -> AcceleratorSpec:
-    return AcceleratorSpec(name="acc", word_bits=16, clock_hz=1e9, hierarchy=levels,
-                           compute=ComputeSpec(name="MAC", word_bits=16, energy_pj=1.0,
-                                               area_um2=0.0))
+def accelerator(*levels: MemorySpec | FanoutSpec) -> ArchModel:
+    return resolve_accelerator(AcceleratorSpec(
+        name="acc", word_bits=16, clock_hz=1e9, hierarchy=levels,
+        compute=ComputeSpec(name="MAC", word_bits=16, energy_pj=1.0, area_um2=0.0)))
 
 
 TWO_LEVEL = accelerator(memory("DRAM", None, 100.0), memory("RF", 64, 1.0))
@@ -92,7 +102,7 @@ def test_map_space_size_by_hand() -> None:
     # DRAM's order matters (the RF is innermost); with j loops at DRAM there are j! orders:
     # 1 + 3*1 + 3*2 + 1*6 = 16. Keep sets: the RF may keep any subset of A, B, O (DRAM keeps
     # all), 8 choices: 128 in all.
-    arch = resolve_energies(TWO_LEVEL)
+    arch = TWO_LEVEL
     assert MapSpace(matmul(2, 2, 2), arch, bypass=False).size() == 16
     space = MapSpace(matmul(2, 2, 2), arch)
     assert len(space.keep_choices) == 8
@@ -113,7 +123,7 @@ def test_size_equals_enumeration_on_both_counting_paths() -> None:
         Tensor("A", "input", (axis((0, 1)), axis((1, 1)), axis((2, 1)), axis((3, 1)))),
         Tensor("W", "weight", (axis((0, 1)), axis((1, 1)), axis((3, 1)))),
         Tensor("O", "output", (axis((0, 1)), axis((1, 1)), axis((2, 1))))), op="einsum")
-    arch = resolve_energies(THREE_LEVEL)
+    arch = THREE_LEVEL
     for problem in (conv1d(4, 6, 3), bmm):
         space = MapSpace(problem, arch, bypass=False)
         candidates = list(space.enumerate())
@@ -126,7 +136,7 @@ def test_size_equals_enumeration_on_both_counting_paths() -> None:
 def test_dim_splits_are_shared_and_read_only() -> None:
     # Two layers with equal bounds on a dim share that dim's splits (one cached, read-only
     # array), and the counted size does not depend on what was cached before.
-    arch = resolve_energies(THREE_LEVEL)
+    arch = THREE_LEVEL
     first = MapSpace(conv1d(4, 6, 3), arch, bypass=False)
     second = MapSpace(conv1d(4, 6, 5), arch, bypass=False)
     assert first.splits[0] is second.splits[0] and first.splits[1] is second.splits[1]
@@ -139,7 +149,7 @@ def test_candidate_keys_match_canonical_rows(monkeypatch: pytest.MonkeyPatch) ->
     # The de-duplication keys: equal for equal canonical rows and keep choices (an order
     # that differs only among factor-1 loops is the same candidate), different otherwise on
     # every candidate of a space and on random samples of a large one.
-    arch = resolve_energies(THREE_LEVEL)
+    arch = THREE_LEVEL
     space = MapSpace(conv1d(4, 6, 3), arch)
     candidates = list(space.enumerate())
     factors = np.concatenate([f for f, _ in candidates], axis=2)
@@ -166,7 +176,7 @@ def test_candidate_keys_match_canonical_rows(monkeypatch: pytest.MonkeyPatch) ->
     problem = lower_network(api.load_network("specs/networks/resnet18.cd", "resnet18"),
                             1).problem("layer1.0.a")
     assert problem is not None
-    big = MapSpace(problem, resolve_energies(api.load_accelerator(
+    big = MapSpace(problem, resolve_accelerator(api.load_accelerator(
         "specs/accelerators/eyeriss_like.cd", "eyeriss_like")))
     factors, orders = big.sample(np.random.default_rng(5), 20_000)
     keeps = np.random.default_rng(6).integers(0, len(big.keep_choices), factors.shape[-1])
@@ -198,10 +208,9 @@ def test_same_class_dims_commute() -> None:
     assert len(costs) == 1
 
 
-def brute_force_best(problem: Problem, acc: AcceleratorSpec) -> float:
+def brute_force_best(problem: Problem, arch: ArchModel) -> float:
     """The least EDP over every tiling and every loop order at every level (no pruning at
     all), keeping what each memory holds, with the scalar model."""
-    arch = resolve_energies(acc)
     space = MapSpace(problem, arch, bypass=False)
     best = math.inf
     ndims = len(problem.dims)
@@ -232,7 +241,7 @@ def test_exhaustive_equals_brute_force_over_every_order() -> None:
 
 def test_capacity_pruning_never_evaluates_a_tile_that_does_not_fit() -> None:
     problem = conv1d(2, 4, 3)
-    arch = resolve_energies(THREE_LEVEL)
+    arch = THREE_LEVEL
     space = MapSpace(problem, arch, bypass=False)
     total = sum(f.shape[-1] for f, _ in space.enumerate())
     found = map_problem(problem, arch, MapperOptions(search="exhaustive", bypass=False))
@@ -261,6 +270,8 @@ def test_no_valid_mapping_says_which_tensor_does_not_fit() -> None:
         map_problem(matmul(2, 2, 2), tiny, MapperOptions(bypass=False))
     assert error.value.reasons == (
         "tiles kept at `RF` need 3 words (A 1, B 1, O 1), it holds 2: 1 word over",)
+    assert str(error.value) == "no valid mapping of `mm` on `acc`: " + error.value.reasons[0]
+    assert isinstance(error.value, CannotRunError) and not isinstance(error.value, ValueError)
 
 
 def test_lower_bounds_and_touched_words() -> None:
@@ -274,7 +285,7 @@ def test_lower_bounds_and_touched_words() -> None:
     assert touched_words(conv1d(1, 4, 3), conv1d(1, 4, 3).tensors[1]) == 6
     # matmul 2x2x2 on DRAM (100 pJ per word) with one MAC unit: 8 cycles; A, B, O (4 words
     # each) once at DRAM: 12 x 100 pJ, plus 8 MACs x 1 pJ.
-    cycles, energy = lower_bounds(matmul(2, 2, 2), resolve_energies(TWO_LEVEL))
+    cycles, energy = lower_bounds(matmul(2, 2, 2), TWO_LEVEL)
     assert (cycles, energy) == (8, 1208.0)
     best = map_problem(matmul(2, 2, 2), TWO_LEVEL, MapperOptions(objective="energy"))
     assert best.cost.energy_pj >= energy and best.cost.cycles >= cycles
@@ -308,7 +319,7 @@ def twin(tmp_path: Path) -> Path:
 
 def test_identical_layers_are_searched_once_and_cached(twin: Path) -> None:
     lowered = lower_network(api.load_network(twin, "twin"), batch=1)
-    acc = api.load_accelerator(twin, "small")
+    acc = resolve_accelerator(api.load_accelerator(twin, "small"))
     cache = MapCache()
     options = MapperOptions(budget=500)
     first = map_network(lowered, acc, options, cache=cache)
@@ -320,6 +331,51 @@ def test_identical_layers_are_searched_once_and_cached(twin: Path) -> None:
     assert again.energy_pj == first.energy_pj == math.fsum(
         layer.energy_pj for layer in first.layers)
     assert first.edp == first.energy_pj * first.cycles / 1e9
+
+
+def by_energy(energy: FloatArray, cycles: FloatArray) -> FloatArray:
+    return energy
+
+
+def by_cycles(energy: FloatArray, cycles: FloatArray) -> FloatArray:
+    return cycles
+
+
+def test_options_differing_only_by_score_do_not_share_cached_results(twin: Path) -> None:
+    # The cache keys results on the options; a custom score is part of them (a function
+    # equals only itself), so a second score searches again rather than reusing the first
+    # score's mappings.
+    lowered = lower_network(api.load_network(twin, "twin"), batch=1)
+    acc = resolve_accelerator(api.load_accelerator(twin, "small"))
+    cheapest, fastest = (MapperOptions(budget=500, score=by_energy),
+                         MapperOptions(budget=500, score=by_cycles))
+    assert cheapest != fastest
+    assert cheapest == MapperOptions(budget=500, score=by_energy)
+    assert hash(cheapest) == hash(MapperOptions(budget=500, score=by_energy))
+    cache = MapCache()
+    map_network(lowered, acc, cheapest, cache=cache)
+    shared = map_network(lowered, acc, fastest, cache=cache)
+    # Two distinct problems (a and b are one 3x3 conv), searched once per score.
+    assert (cache.misses, cache.hits) == (4, 0)
+    alone = map_network(lowered, acc, fastest)
+    assert [layer.result.mapping for layer in shared.layers] == \
+        [layer.result.mapping for layer in alone.layers]
+    assert (shared.cycles, shared.energy_pj) == (alone.cycles, alone.energy_pj)
+
+
+def test_options_name_closed_choices() -> None:
+    assert set(OBJECTIVES) == set(get_args(ObjectiveName))
+    assert SEARCHES == ("auto", "exhaustive", "heuristic", "random")
+    assert (search_named("random"), objective_named("latency")) == ("random", "latency")
+    # Plain strings (a command line, a spec) are checked at run time too.
+    with pytest.raises(ValueError, match=r"unknown search `fast` \(auto, exhaustive, "
+                                         r"heuristic, random\)"):
+        MapperOptions(search="fast")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"unknown objective `area` \(cycles, edp, energy, "
+                                         r"latency\)"):
+        MapperOptions(objective="area")  # type: ignore[arg-type]
+    # A custom score stands in for the objective.
+    assert MapperOptions(objective="area", score=by_energy).scorer() is by_energy  # type: ignore[arg-type]
 
 
 def test_mapping_block_round_trip(twin: Path, tmp_path: Path) -> None:
@@ -367,7 +423,7 @@ def test_imperfect_factors_pad_a_prime_dim_onto_the_mesh() -> None:
     # (multicast to the 4 PEs) and writes O 8 words: (8 + 1 + 8) x 100 = 1700 pJ; each RF
     # fills A 2 and B 1, reads A 2 and B 2, and writes O 2: 9 x 1 pJ x 4 PEs = 36 pJ;
     # 8 padded MACs x 1 pJ = 8 pJ. Total 1744 pJ.
-    arch = resolve_energies(SEVEN_ON_FOUR)
+    arch = SEVEN_ON_FOUR
     options = MapperOptions(search="exhaustive", objective="latency", bypass=False)
     perfect = map_problem(matmul(7, 1, 1), arch, options)
     assert perfect.cost.cycles == 7 and not perfect.mapping.imperfect

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from dslc.arch import ArchModel, resolve_accelerator
 from dslc.lower.problem import Problem, Projection, Tensor
 from dslc.mapping.mapping import (
     Loop,
@@ -38,8 +39,8 @@ CONV1D = Problem("conv1d", ("K", "C", "P", "R"), (4, 2, 8, 3), (
 
 
 def accelerator(buffer_words: int, buffering: int = 1, dataflow: str = "free",
-                holds: tuple[Role, ...] = ("input", "weight", "output")) -> AcceleratorSpec:
-    return AcceleratorSpec(
+                holds: tuple[Role, ...] = ("input", "weight", "output")) -> ArchModel:
+    return resolve_accelerator(AcceleratorSpec(
         name="acc", word_bits=16, clock_hz=1e9,
         hierarchy=(
             MemorySpec(name="DRAM", word_bits=16, width_bits=16),
@@ -48,7 +49,7 @@ def accelerator(buffer_words: int, buffering: int = 1, dataflow: str = "free",
             FanoutSpec(name="PE", mesh_x=4, mesh_y=2, dataflow=DataflowSpec(preset=dataflow)),
             MemorySpec(name="RF", size_bits=16 * 64, word_bits=16, width_bits=16),
         ),
-        compute=ComputeSpec(name="MAC", word_bits=16, energy_pj=1.0))
+        compute=ComputeSpec(name="MAC", word_bits=16, energy_pj=1.0)))
 
 
 def loops(*pairs: tuple[str, int]) -> tuple[LoopSpec, ...]:
@@ -67,11 +68,11 @@ VALID = spec(
 )
 
 
-def reasons(mapping_spec: MappingSpec, acc: AcceleratorSpec) -> tuple[str, ...]:
+def reasons(mapping_spec: MappingSpec, acc: ArchModel) -> tuple[str, ...]:
     return check_mapping(mapping_from_spec(mapping_spec, CONV1D, acc), CONV1D, acc)
 
 
-def codes(mapping_spec: MappingSpec, acc: AcceleratorSpec) -> list[tuple[str, str, str]]:
+def codes(mapping_spec: MappingSpec, acc: ArchModel) -> list[tuple[str, str, str]]:
     """(code, level, hint) of each issue."""
     found = mapping_issues(mapping_from_spec(mapping_spec, CONV1D, acc), CONV1D, acc)
     return [(issue.code, issue.level, issue.hint) for issue in found]

@@ -1,17 +1,19 @@
-"""The estimator: published table points are reproduced exactly; gaps are filled, given
-figures kept; technology scaling."""
+"""The resolved accelerator (dslc.arch): the estimator reproduces its published table points
+exactly; resolution fills gaps and keeps given figures, scales with the technology node,
+and gives each model a key that changes exactly when a figure does."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 
-from dslc.cost.estimate import (
+from dslc.arch import resolve_accelerator
+from dslc.arch.estimate import (
     dram_access_energy_pj,
     mac_area_um2,
     mac_energy_pj,
-    resolve_energies,
     sram_access_energy_pj,
     sram_area_um2,
 )
@@ -61,7 +63,7 @@ def test_resolve_fills_gaps_and_keeps_given_figures() -> None:
                        update_energy_pj=0.5, area_um2=100.0),
         ),
         compute=ComputeSpec(name="MAC", word_bits=16, energy_pj=1.0))
-    arch = resolve_energies(acc)
+    arch = resolve_accelerator(acc)
     dram, glb, rf = arch.levels
     assert (dram.read_energy_pj, dram.write_energy_pj, dram.update_energy_pj) == (200, 200, 200)
     assert dram.area_um2 == 0.0 and dram.off_chip and dram.size_words is None
@@ -83,4 +85,39 @@ def test_fanout_above_every_memory_is_rejected() -> None:
                                      MemorySpec(name="RF", word_bits=16, width_bits=16)),
                           compute=ComputeSpec(name="MAC", word_bits=16))
     with pytest.raises(ValueError, match="above every memory"):
-        resolve_energies(acc)
+        resolve_accelerator(acc)
+
+
+def _two_levels(rf_read_pj: float = 1.0, word_bits: int = 16) -> AcceleratorSpec:
+    return AcceleratorSpec(
+        name="a", word_bits=word_bits, clock_hz=1e9,
+        hierarchy=(MemorySpec(name="DRAM", word_bits=16, width_bits=64),
+                   FanoutSpec(name="PE", mesh_x=4, mesh_y=2),
+                   MemorySpec(name="RF", size_bits=64 * 16, word_bits=16, width_bits=16,
+                              read_energy_pj=rf_read_pj)),
+        compute=ComputeSpec(name="MAC", word_bits=16))
+
+
+def test_hierarchy_lists_each_level_then_its_fanouts() -> None:
+    arch = resolve_accelerator(_two_levels())
+    assert [c.name for c in arch.hierarchy] == [c.name for c in arch.spec.hierarchy] == \
+        ["DRAM", "PE", "RF"]
+    assert [f.name for f in arch.fanouts] == ["PE"] and arch.fanouts[0].owner == 0
+    # 4 x 2 PEs: eight RFs and eight MAC units.
+    assert (arch.level("RF").instances, arch.compute.instances) == (8, 8)
+
+
+def test_key_changes_exactly_when_a_figure_does() -> None:
+    arch = resolve_accelerator(_two_levels())
+    assert len(arch.key) == 16
+    assert resolve_accelerator(_two_levels()).key == arch.key
+    # A different RF read energy is a different cost.
+    assert resolve_accelerator(_two_levels(rf_read_pj=2.0)).key != arch.key
+    # The accelerator-wide word is not read once every memory and the MAC give their own:
+    # the same figures, the same key.
+    same = resolve_accelerator(_two_levels(word_bits=8))
+    assert same == arch and same.key == arch.key
+    # A copy with a changed figure gets its own key (computed on construction).
+    faster = dataclasses.replace(arch, clock_hz=2e9)
+    assert faster.key != arch.key
+    assert dataclasses.replace(faster, clock_hz=1e9).key == arch.key
