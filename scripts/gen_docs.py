@@ -6,7 +6,7 @@
 
 Sources: the code catalogue (dslc/diagnostics/codes.py, the text of `dslc explain`), the golden
 fixtures (tests/golden/<CODE>_*.cd with their expected output .txt), the property tables of
-dslc/sema (accelerator, codesign, mapping), the operator signatures (dslc/sema/operators.py),
+dslc/sema (accelerator, codesign, mapping), the operator registry (dslc/ops/registry.py),
 the unit table (dslc/sema/units.py) and the spec models' field docstrings (dslc/spec/).
 docs/language/guide.md is written by hand and is not touched. A test (tests/golden/test_docs.py)
 checks that the committed files equal a fresh run.
@@ -24,10 +24,11 @@ from pathlib import Path
 from pydantic_core import PydanticUndefined
 
 from dslc.diagnostics.codes import CODES, explain
+from dslc.ops.operator import Operator
+from dslc.ops.registry import OPERATORS
 from dslc.sema import accelerator as sema_accelerator
 from dslc.sema import codesign as sema_codesign
 from dslc.sema import mapping as sema_mapping
-from dslc.sema.operators import ELEMENTWISE_FUNCTIONS, SIGNATURES
 from dslc.sema.units import DIMENSION_NAMES, UNITS
 from dslc.spec import accelerator as spec_accelerator
 from dslc.spec import base as spec_base
@@ -210,6 +211,15 @@ def units_section() -> list[str]:
     return lines
 
 
+def inputs_text(entry: Operator[object]) -> str:
+    """An operator's number of tensor inputs as the reference states it."""
+    if entry.max_inputs == entry.min_inputs:
+        return str(entry.min_inputs)
+    if entry.max_inputs is None:
+        return f"{entry.min_inputs} or more"
+    return f"{entry.min_inputs} to {entry.max_inputs}"
+
+
 def operators_section() -> list[str]:
     lines = ["## Network operators", "",
              "Called in `layer` statements: tensors are positional arguments, attributes are "
@@ -217,19 +227,20 @@ def operators_section() -> list[str]:
              "becomes a layer of its own named `<layer>.<op>`. `einsum { ... }` covers "
              "anything else (see the guide).", ""]
     rows = []
-    for name, signature in sorted(SIGNATURES.items()):
-        if name in ELEMENTWISE_FUNCTIONS:
+    functions: list[str] = []
+    for entry in OPERATORS:
+        if entry.listing == "functions":
+            functions += entry.names
+        if entry.listing != "table":
             continue
-        inputs = (str(signature.min_inputs) if signature.max_inputs == signature.min_inputs
-                  else f"{signature.min_inputs} or more" if signature.max_inputs is None
-                  else f"{signature.min_inputs} to {signature.max_inputs}")
         attributes = "; ".join(
             f"`{a.name}`{' (required)' if a.required else ''}: {a.doc}"
-            for a in signature.attributes) or "none"
-        rows.append((f"`{name}`", signature.doc, inputs, attributes))
-    lines += table(["operator", "what", "tensor inputs", "attributes"], rows)
+            for a in entry.attributes) or "none"
+        rows += [(f"`{spelling.name}`", spelling.doc, inputs_text(entry), attributes)
+                 for spelling in entry.spellings]
+    lines += table(["operator", "what", "tensor inputs", "attributes"], sorted(rows))
     lines += ["", "Elementwise functions (one tensor in, the same shape out, no attributes): "
-              + ", ".join(f"`{f}`" for f in ELEMENTWISE_FUNCTIONS) + ".", ""]
+              + ", ".join(f"`{f}`" for f in functions) + ".", ""]
     return lines
 
 

@@ -12,10 +12,12 @@ for layers, `layer` (the spec). An edge u -> v carries the tensor's `shape` and 
 the indices at which v consumes u (a tuple, since `add(x, x)` consumes x twice). Only layers
 whose shapes are known are nodes, so every node and edge has a shape.
 
-Workload figures are per operator and independent of loop-nest conventions: MACs are output
-elements times the reduction size, weights count multiplier parameters (biases and
-normalisation parameters are not modelled). It does not lower layers to loop nests
-(dslc.lower) and does not map anything to source spans (dslc.sema).
+Workload figures come from each layer's registry entry (dslc.ops) and are independent of
+loop-nest conventions: MACs are output elements times the reduction size, weights count
+multiplier parameters (biases and normalisation parameters are not modelled); this module
+scales them by the batch and adds the elements each layer reads and writes. It has no
+per-operator code, does not lower layers to loop nests (dslc.lower) and does not map anything
+to source spans (dslc.sema).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from typing import Any
 
 import networkx as nx
 
-from dslc.graph.shapes import Shape, ShapeProblem, infer_shape, projection_span
+from dslc.graph.shapes import Shape, ShapeProblem, infer_shape
+from dslc.ops.registry import for_layer
 from dslc.spec import network as spec
 
 
@@ -52,35 +55,13 @@ class LayerStats:
         return self.input_elements + self.output_elements + self.weight_elements
 
 
-def _macs_and_weights(layer: spec.Layer, inputs: tuple[Shape, ...], output: Shape
-                      ) -> tuple[int, int]:
-    """Per-sample MACs and the weight element count of one layer."""
-    if isinstance(layer, spec.ConvLayer):
-        reduction = inputs[0][0] // layer.groups * layer.kernel[0] * layer.kernel[1]
-        return math.prod(output) * reduction, layer.out_channels * reduction
-    if isinstance(layer, spec.DepthwiseConvLayer):
-        window = layer.kernel[0] * layer.kernel[1]
-        return math.prod(output) * window, output[0] * window
-    if isinstance(layer, spec.DenseLayer):
-        features = inputs[0][-1]
-        return math.prod(output) * features, layer.out_features * features
-    if isinstance(layer, spec.MatmulLayer):
-        return math.prod(output) * inputs[0][-1], 0
-    if isinstance(layer, spec.EinsumLayer):
-        bounds = dict(layer.dims)
-        weights = sum(math.prod(projection_span(index, bounds) for index in tensor.indices)
-                      for tensor in layer.tensors if tensor.role == "weight")
-        return math.prod(bounds.values()), weights
-    return 0, 0
-
-
 def layer_stats(layer: spec.Layer, input_shapes: tuple[Shape, ...], output_shape: Shape,
                 batch: int = 1) -> LayerStats:
     """The workload of one layer whose shapes are known (see `infer_shape`)."""
-    macs, weights = _macs_and_weights(layer, input_shapes, output_shape)
-    return LayerStats(layer.name, layer.op, batch * macs,
+    work = for_layer(layer).workload(layer, input_shapes, output_shape)
+    return LayerStats(layer.name, layer.op, batch * work.macs,
                       batch * sum(math.prod(shape) for shape in input_shapes),
-                      batch * math.prod(output_shape), weights)
+                      batch * math.prod(output_shape), work.weights)
 
 
 @dataclass(frozen=True, slots=True)

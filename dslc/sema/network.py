@@ -5,6 +5,12 @@ blocks, turns operator calls into layer specs (nested calls become layers of the
 named `<layer>.<op>`), and infers shapes as it goes (builtins like `channels(x)` need them,
 and a shape error is reported at the call that causes it). Layer names are dotted:
 `<layer>.<inner>` inside templates, `<block>.<i>.<inner>` inside repeats.
+
+Operators come from the registry (dslc.ops): this module checks a call against the entry's
+signature (tensor inputs, known and required attributes), lets the entry's binder build the
+spec layer through `_Attributes` (the `AttributeReader` over evaluated values and their
+spans), and turns a `ShapeProblem` into E401 at the attribute or input at fault. It owns the
+diagnostics, not what any operator means; einsum's own syntax is built here from the AST.
 It does not lower layers to loop nests (dslc.lower) or check accelerators.
 """
 
@@ -12,12 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import ValidationError
 
 from dslc.diagnostics.diagnostic import Diagnostic, Label, did_you_mean, error
 from dslc.diagnostics.span import Span
 from dslc.graph.shapes import ShapeProblem, infer_shape
+from dslc.ops import registry
+from dslc.ops.attributes import Attribute, Same
+from dslc.ops.operator import Operator
 from dslc.sema.evaluate import (
     EvalContext,
     EvalError,
@@ -34,7 +44,6 @@ from dslc.sema.evaluate import (
     evaluate,
     fail,
 )
-from dslc.sema.operators import ELEMENTWISE_FUNCTIONS, OPERATORS, SIGNATURES, Signature
 from dslc.spec import network as spec
 from dslc.spec.base import Point
 from dslc.syntax import ast
@@ -55,6 +64,81 @@ class NetworkBuild:
     layer_spans: dict[str, Span] = field(default_factory=dict)
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     used_params: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class _Attributes:
+    """One call's keyword arguments as the registry's binders read them (`AttributeReader`).
+
+    Coercion errors are raised as `EvalError`s at the argument's value, with the codes and
+    wording elaboration uses everywhere (tests/golden pins them).
+    """
+
+    op: str
+    """The operator as called, for messages."""
+    values: dict[str, tuple[Value, Span]]
+    """Each given attribute's value and the span of that value."""
+    call: Span
+    """The whole call, where a missing attribute is reported."""
+
+    def has(self, attribute: Attribute) -> bool:
+        return attribute.name in self.values
+
+    def _default(self, attribute: Attribute) -> int:
+        if attribute.default is None:
+            raise self.missing(f"`{self.op}` needs `{attribute.name}`")
+        return int(attribute.default)
+
+    def integer(self, attribute: Attribute) -> int:
+        if attribute.name not in self.values:
+            return self._default(attribute)
+        value, span = self.values[attribute.name]
+        return as_int(value, span, f"`{attribute.name}`", minimum=attribute.minimum)
+
+    def pair(self, attribute: Attribute) -> tuple[int, int]:
+        key = attribute.name
+        if key not in self.values:
+            default = self._default(attribute)
+            return (default, default)
+        value, span = self.values[key]
+        if isinstance(value, tuple):
+            if len(value) != 2:
+                raise fail("E303", f"`{key}` takes an int or [height, width]", span)
+            return (as_int(value[0], span, f"`{key}`", minimum=attribute.minimum),
+                    as_int(value[1], span, f"`{key}`", minimum=attribute.minimum))
+        single = as_int(value, span, f"`{key}`", minimum=attribute.minimum)
+        return (single, single)
+
+    def pad_pair(self, attribute: Attribute) -> tuple[int, int] | Same:
+        value, span = self.values.get(attribute.name, (None, self.call))
+        if isinstance(value, Sym):
+            if value.name != "same":
+                raise fail("E201", f"undefined name `{value.name}`", span,
+                           help=f"`{attribute.name}` is an int, [h, w], or `same`")
+            return "same"
+        return self.pair(attribute)
+
+    def flag(self, attribute: Attribute) -> bool:
+        if attribute.name not in self.values:
+            return bool(attribute.default)
+        value, span = self.values[attribute.name]
+        return as_bool(value, span, f"`{attribute.name}`")
+
+    def int_list(self, attribute: Attribute) -> tuple[int, ...]:
+        key = attribute.name
+        if key not in self.values:
+            raise self.missing(f"`{self.op}` needs `{key}`")
+        value, span = self.values[key]
+        if not isinstance(value, tuple):
+            raise fail("E303", f"`{key}` takes a list of integers", span)
+        return tuple(as_int(v, span, f"an entry of `{key}`", minimum=attribute.minimum)
+                     for v in value)
+
+    def missing(self, message: str) -> EvalError:
+        return fail("E209", message, self.call)
+
+    def invalid(self, attribute: Attribute, message: str) -> EvalError:
+        return fail("E302", message, self.values[attribute.name][1])
 
 
 class _Builder:
@@ -221,12 +305,13 @@ class _Builder:
         name = call.func.text
         if name in self.templates:
             return self.template(self.templates[name], call, scope)
-        signature = SIGNATURES.get(name)
-        if signature is None:
+        entry = registry.lookup(name)
+        # An operator with its own syntax (einsum) is not callable by name.
+        if entry is None or entry.bind is None:
             raise fail("E207", f"unknown operator `{name}`", call.func.span,
-                       help=did_you_mean(name, [*OPERATORS, *self.templates])
+                       help=did_you_mean(name, [*registry.NAMES, *self.templates])
                        or "see `dslc explain E207` for the operators")
-        return self.operator(signature, call, scope)
+        return self.operator(name, entry, call, scope)
 
     def template(self, decl: ast.TemplateDecl, call: ast.Call, scope: Scope) -> Value:
         if decl.name.text in self.template_stack or len(self.template_stack) > MAX_TEMPLATE_DEPTH:
@@ -285,8 +370,12 @@ class _Builder:
             bound[key] = (evaluate(arg.value, scope, self.ctx), arg.span)
         return bound
 
-    def operator(self, signature: Signature, call: ast.Call, scope: Scope) -> TensorRef:
-        layer_name = self.claim_name(signature.op)
+    def operator(self, op: str, entry: Operator[Any], call: ast.Call, scope: Scope
+                 ) -> TensorRef:
+        """A call of a registry operator spelled `op`: check it against the entry's
+        signature, then let the entry's binder build the layer."""
+        assert entry.bind is not None
+        layer_name = self.claim_name(op)
         inputs: list[str] = []
         attrs: dict[str, tuple[Value, Span]] = {}
         for arg in call.args:
@@ -301,125 +390,42 @@ class _Builder:
                         raise fail("E201", f"undefined name `{value.name}`", arg.value.span,
                                    label="not a tensor in scope",
                                    help=did_you_mean(value.name, scope.all_names()))
-                    raise fail("E303", f"`{signature.op}` input must be a tensor, found "
+                    raise fail("E303", f"`{op}` input must be a tensor, found "
                                f"{describe(value)}", arg.span,
                                help=help or "attributes are written `name = value`")
                 inputs.append(value.tensor)
                 continue
             assert arg.keyword is not None
             key = arg.keyword.text
-            if signature.attribute(key) is None:
-                names = [a.name for a in signature.attributes]
-                raise fail("E208", f"`{signature.op}` has no argument `{key}`",
+            if entry.attribute(key) is None:
+                names = [a.name for a in entry.attributes]
+                raise fail("E208", f"`{op}` has no argument `{key}`",
                            arg.keyword.span,
                            help=did_you_mean(key, names) or (
-                               f"`{signature.op}` takes " + ", ".join(f"`{n}`" for n in names)
-                               if names else f"`{signature.op}` takes no keyword arguments"))
+                               f"`{op}` takes " + ", ".join(f"`{n}`" for n in names)
+                               if names else f"`{op}` takes no keyword arguments"))
             if key in attrs:
                 raise fail("E210", f"argument `{key}` given twice", arg.span)
             attrs[key] = (evaluate(arg.value, scope, self.ctx), arg.value.span)
-        if len(inputs) < signature.min_inputs or (
-                signature.max_inputs is not None and len(inputs) > signature.max_inputs):
-            expected = (f"{signature.min_inputs}" if signature.max_inputs == signature.min_inputs
-                        else f"at least {signature.min_inputs}")
-            code = "E209" if len(inputs) < signature.min_inputs else "E208"
-            raise fail(code, f"`{signature.op}` takes {expected} input tensor"
-                       f"{'s' if signature.min_inputs != 1 else ''}, {len(inputs)} given",
+        if len(inputs) < entry.min_inputs or (
+                entry.max_inputs is not None and len(inputs) > entry.max_inputs):
+            expected = (f"{entry.min_inputs}" if entry.max_inputs == entry.min_inputs
+                        else f"at least {entry.min_inputs}")
+            code = "E209" if len(inputs) < entry.min_inputs else "E208"
+            raise fail(code, f"`{op}` takes {expected} input tensor"
+                       f"{'s' if entry.min_inputs != 1 else ''}, {len(inputs)} given",
                        call.span)
-        for attribute in signature.attributes:
+        for attribute in entry.attributes:
             if attribute.required and attribute.name not in attrs:
-                raise fail("E209", f"`{signature.op}` needs `{attribute.name}`", call.span,
+                raise fail("E209", f"`{op}` needs `{attribute.name}`", call.span,
                            label=f"missing `{attribute.name} = ...`",
                            help=f"{attribute.name}: {attribute.doc}")
-        layer = self.make_layer(signature, layer_name, tuple(inputs), attrs, call)
-        return self.add_layer(layer, call, attrs)
-
-    def make_layer(self, signature: Signature, name: str, inputs: tuple[str, ...],
-                   attrs: dict[str, tuple[Value, Span]], call: ast.Call) -> spec.Layer:
-        def pair(key: str, default: int, minimum: int = 1) -> tuple[int, int]:
-            if key not in attrs:
-                return (default, default)
-            value, span = attrs[key]
-            if isinstance(value, tuple):
-                if len(value) != 2:
-                    raise fail("E303", f"`{key}` takes an int or [height, width]", span)
-                return (as_int(value[0], span, f"`{key}`", minimum=minimum),
-                        as_int(value[1], span, f"`{key}`", minimum=minimum))
-            single = as_int(value, span, f"`{key}`", minimum=minimum)
-            return (single, single)
-
-        def pad(kernel: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int]:
-            if "pad" in attrs and isinstance(attrs["pad"][0], Sym):
-                value, span = attrs["pad"]
-                assert isinstance(value, Sym)
-                if value.name != "same":
-                    raise fail("E201", f"undefined name `{value.name}`", span,
-                               help="`pad` is an int, [h, w], or `same`")
-                return (dilation[0] * (kernel[0] - 1) // 2, dilation[1] * (kernel[1] - 1) // 2)
-            return pair("pad", 0, minimum=0)
-
-        def integer(key: str, default: int, minimum: int) -> int:
-            if key not in attrs:
-                return default
-            value, span = attrs[key]
-            return as_int(value, span, f"`{key}`", minimum=minimum)
-
-        def int_list(key: str) -> tuple[int, ...]:
-            value, span = attrs[key]
-            if not isinstance(value, tuple):
-                raise fail("E303", f"`{key}` takes a list of integers", span)
-            return tuple(as_int(v, span, f"an entry of `{key}`", minimum=0) for v in value)
-
-        op = signature.op
-        common = {"name": name, "inputs": inputs}
         try:
-            if op == "conv":
-                kernel, dilation = pair("kernel", 1), pair("dilation", 1)
-                return spec.ConvLayer(**common, out_channels=integer("out", 1, 1),
-                                      kernel=kernel, stride=pair("stride", 1),
-                                      pad=pad(kernel, dilation), dilation=dilation,
-                                      groups=integer("groups", 1, 1))
-            if op == "dwconv":
-                kernel, dilation = pair("kernel", 1), pair("dilation", 1)
-                return spec.DepthwiseConvLayer(**common, kernel=kernel, stride=pair("stride", 1),
-                                               pad=pad(kernel, dilation), dilation=dilation,
-                                               multiplier=integer("multiplier", 1, 1))
-            if op in ("dense", "linear"):
-                return spec.DenseLayer(**common, out_features=integer("out", 1, 1))
-            if op == "matmul":
-                flag = attrs.get("transpose_b")
-                return spec.MatmulLayer(**common, transpose_b=bool(
-                    flag and as_bool(flag[0], flag[1], "`transpose_b`")))
-            if op in ("maxpool", "avgpool"):
-                flag = attrs.get("global")
-                is_global = bool(flag and as_bool(flag[0], flag[1], "`global`"))
-                if not is_global and "kernel" not in attrs:
-                    raise fail("E209", f"`{op}` needs `kernel` (or `global = true`)", call.span)
-                kernel = pair("kernel", 1)
-                stride = pair("stride", kernel[0]) if "stride" in attrs else kernel
-                return spec.PoolLayer(**common, op=op, kernel=kernel, stride=stride,
-                                      pad=pad(kernel, (1, 1)), global_pool=is_global)
-            if op == "add":
-                return spec.AddLayer(**common)
-            if op == "mul":
-                return spec.MulLayer(**common)
-            if op == "concat":
-                return spec.ConcatLayer(**common, axis=integer("axis", 0, 0))
-            if op == "flatten":
-                return spec.FlattenLayer(**common)
-            if op == "reshape":
-                shape = int_list("shape")
-                if any(s < 1 for s in shape):
-                    raise fail("E302", "reshape dimensions must be positive",
-                               attrs["shape"][1])
-                return spec.ReshapeLayer(**common, shape=shape)
-            if op == "transpose":
-                return spec.TransposeLayer(**common, perm=int_list("perm"))
-            if op in ELEMENTWISE_FUNCTIONS:
-                return spec.ElementwiseLayer(**common, function=op)
+            layer = entry.bind(op, layer_name, tuple(inputs),
+                               _Attributes(op, attrs, call.span))
         except ValidationError as exc:
             raise fail("E302", f"invalid `{op}`: {exc.errors()[0]['msg']}", call.span) from None
-        raise fail("E900", f"operator `{op}` has no elaboration (a bug in dslc)", call.span)
+        return self.add_layer(layer, call, attrs)
 
     def add_layer(self, layer: spec.Layer, call: ast.Call | ast.Einsum,
                   attrs: dict[str, tuple[Value, Span]]) -> TensorRef:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dslc.graph.shapes import Shape, ShapeProblem, infer_shape, projection_span
+from dslc.graph.shapes import Shape, ShapeProblem, infer_shape
+from dslc.ops.einsum import projection_span
 from dslc.spec import network as spec
 
 

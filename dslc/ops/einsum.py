@@ -1,0 +1,113 @@
+"""`einsum { ... }`: a general loop nest, output[...] += product of inputs and weights.
+
+It has its own syntax (dims with bounds, tensors with affine indices), which elaboration
+builds into an `EinsumLayer` directly, so the entry has no binder. Its tensor inputs are its
+declared `input` tensors, bound in order; an einsum without arguments is a free-standing loop
+nest. Shape: each input's projection spans must equal its argument's shape; the output's
+spans are the result. Work: the product of the bounds; weights are the weight tensors' spans.
+
+Loop nest: the declared dims and tensors (names kept; offsets dropped). With batch > 1 a
+batch dim is prepended to the dims and to every input and output tensor: N, or B when the
+einsum declares N, or N0, N1, .. when it declares both.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from dslc.ops.loopnest import Axis, LoopNest, LoopTensor
+from dslc.ops.operator import Example, Operator, Spelling, Workload
+from dslc.ops.shape import Shape, ShapeProblem, show
+from dslc.spec.network import AffineIndex, EinsumLayer
+
+
+def projection_span(index: AffineIndex, bounds: dict[str, int]) -> int:
+    """Extent of an affine index when each dim d ranges over 0..bounds[d]-1 (max - min + 1).
+
+    The offset shifts the range without widening it, so it does not count.
+    """
+    return 1 + sum(abs(term.coefficient) * (bounds[term.dim] - 1) for term in index.terms)
+
+
+def _shape(layer: EinsumLayer, shapes: Sequence[Shape]) -> Shape | ShapeProblem:
+    bounds: dict[str, int] = {}
+    for dim, bound in layer.dims:
+        if dim in bounds:
+            return ShapeProblem(layer.name, "dims", f"dim `{dim}` is declared twice")
+        if bound < 1:
+            return ShapeProblem(layer.name, "dims", f"dim `{dim}` has bound {bound}",
+                                "bounds must be at least 1")
+        bounds[dim] = bound
+    for tensor in layer.tensors:
+        for index in tensor.indices:
+            unknown = sorted({t.dim for t in index.terms} - bounds.keys())
+            if unknown:
+                return ShapeProblem(layer.name, tensor.name,
+                                    f"tensor `{tensor.name}` is indexed by `{unknown[0]}`, "
+                                    "which is not a declared dim",
+                                    f"dims: {', '.join(bounds)}")
+    outputs = [t for t in layer.tensors if t.role == "output"]
+    if len(outputs) != 1:
+        return ShapeProblem(layer.name, "tensors",
+                            f"einsum needs exactly one output tensor, found {len(outputs)}")
+    operands = [t for t in layer.tensors if t.role == "input"]
+    if shapes and len(shapes) != len(operands):
+        return ShapeProblem(layer.name, "inputs",
+                            f"einsum has {len(operands)} input tensor(s) but "
+                            f"{len(shapes)} argument(s)",
+                            "each `input` tensor binds to one argument, in order")
+    for position, (tensor, shape) in enumerate(zip(operands, shapes, strict=False)):
+        expected = tuple(projection_span(index, bounds) for index in tensor.indices)
+        if len(expected) != len(shape):
+            return ShapeProblem(layer.name, str(position),
+                                f"input `{tensor.name}` has {len(expected)} indices but its "
+                                f"argument has shape {show(shape)}",
+                                f"index `{tensor.name}` with one expression per axis")
+        if expected != shape:
+            return ShapeProblem(layer.name, str(position),
+                                f"input `{tensor.name}` spans {show(expected)} but its "
+                                f"argument is {show(shape)}",
+                                "adjust the dim bounds to the argument's shape")
+    return tuple(projection_span(index, bounds) for index in outputs[0].indices)
+
+
+def _workload(layer: EinsumLayer, inputs: tuple[Shape, ...], output: Shape) -> Workload:
+    bounds = dict(layer.dims)
+    weights = sum(math.prod(projection_span(index, bounds) for index in tensor.indices)
+                  for tensor in layer.tensors if tensor.role == "weight")
+    return Workload(math.prod(bounds.values()), weights)
+
+
+def _batch_dim(declared: set[str]) -> str:
+    for candidate in ("N", "B"):
+        if candidate not in declared:
+            return candidate
+    return next(f"N{i}" for i in range(len(declared) + 1) if f"N{i}" not in declared)
+
+
+def _lower(layer: EinsumLayer, inputs: tuple[Shape, ...], output: Shape, batch: int
+           ) -> LoopNest:
+    dims = layer.dims
+    batch_dim = _batch_dim({dim for dim, _ in dims}) if batch > 1 else ""
+    if batch_dim:
+        dims = ((batch_dim, batch), *dims)
+    tensors: list[LoopTensor] = []
+    for tensor in layer.tensors:
+        axes: tuple[Axis, ...] = tuple(tuple((t.dim, t.coefficient) for t in index.terms)
+                                       for index in tensor.indices)
+        # Weights are shared by every sample; activations gain the batch axis.
+        if batch_dim and tensor.role != "weight":
+            axes = (((batch_dim, 1),), *axes)
+        tensors.append(LoopTensor(tensor.name, tensor.role, axes))
+    return LoopNest(dims, tuple(tensors))
+
+
+OPERATOR = Operator(
+    spellings=(Spelling("einsum", "a loop nest declared directly (its own syntax)"),),
+    layer=EinsumLayer, min_inputs=0, max_inputs=None, attributes=(),
+    bind=None, shape=_shape, workload=_workload, lower=_lower,
+    example=Example("einsum(x0) { dims K = 8, C = 4, P = 6, R = 3 "
+                    "output O[k, p] weight W[k, c, r] input I[c, p + r] }", ((4, 8),)),
+    listing="syntax",
+)
