@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from dslc import api
-from dslc.codesign.result import outcome_to_json
+from dslc.export import outcome_to_json
 
 
 def main() -> None:
@@ -25,12 +25,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--spec", default="examples/codesign.cd")
     args = parser.parse_args()
+    program = api.compile(args.spec)
     with tempfile.TemporaryDirectory() as scratch:
         store = Path(scratch) / "pairs.sqlite"
         answers = {}
         for strategy in (None, "exhaustive"):
             start = time.perf_counter()
-            found = api.search(args.spec, store=store, jobs=args.jobs, strategy=strategy)
+            found = api.search(program, store=store, jobs=args.jobs, strategy=strategy)
             seconds = time.perf_counter() - start
             data = outcome_to_json(found.outcome)
             best = data["best"]

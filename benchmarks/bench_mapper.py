@@ -27,9 +27,9 @@ SPECS = "specs"
 
 
 def throughput() -> None:
-    net = api.load_network(f"{SPECS}/networks/resnet18.cd", "resnet18")
-    arch = resolve_accelerator(api.load_accelerator(f"{SPECS}/accelerators/simple_ws_16x16.cd",
-                                                    "simple_ws_16x16"))
+    net = api.network(api.compile(f"{SPECS}/networks/resnet18.cd"), "resnet18")
+    arch = resolve_accelerator(api.accelerator(
+        api.compile(f"{SPECS}/accelerators/simple_ws_16x16.cd"), "simple_ws_16x16"))
     problem = lower_network(net, batch=1).problem("layer1.0.a")
     assert problem is not None
     space = MapSpace(problem, arch, bypass=False)
@@ -76,12 +76,12 @@ def throughput_layers() -> None:
     for network, layer in (("resnet18", "conv1.conv"), ("resnet18", "layer1.0.a"),
                            ("resnet18", "layer2.down_block.a"), ("resnet18", "fc"),
                            ("mobilenet_v2", "b2.d")):
-        problem = lower_network(api.load_network(f"{SPECS}/networks/{network}.cd", network),
+        problem = lower_network(api.network(api.compile(f"{SPECS}/networks/{network}.cd"), network),
                                 batch=1).problem(layer)
         assert problem is not None
         for accel in ("simple_ws_16x16", "eyeriss_like", "tpu_like"):
-            arch = resolve_accelerator(api.load_accelerator(f"{SPECS}/accelerators/{accel}.cd",
-                                                            accel))
+            arch = resolve_accelerator(api.accelerator(
+                api.compile(f"{SPECS}/accelerators/{accel}.cd"), accel))
             space = MapSpace(problem, arch, bypass=True)
             rng = np.random.default_rng(2)
             factors, orders = space.sample(rng, 1 << 14)
@@ -108,10 +108,11 @@ def networks() -> None:
     print(f"{'network':14s} {'accelerator':18s} {'layers':>6s} {'distinct':>8s} "
           f"{'seconds':>8s} {'s/distinct':>10s} {'energy mJ':>10s} {'cycles':>12s}")
     for network in ("resnet18", "mobilenet_v2"):
-        lowered = lower_network(api.load_network(f"{SPECS}/networks/{network}.cd", network), 1)
+        lowered = lower_network(
+            api.network(api.compile(f"{SPECS}/networks/{network}.cd"), network), 1)
         for accel in ("simple_ws_16x16", "eyeriss_like", "tpu_like"):
-            arch = resolve_accelerator(api.load_accelerator(f"{SPECS}/accelerators/{accel}.cd",
-                                                            accel))
+            arch = resolve_accelerator(
+                api.accelerator(api.compile(f"{SPECS}/accelerators/{accel}.cd"), accel))
             result = map_network(lowered, arch, MapperOptions())
             print(f"{network:14s} {accel:18s} {len(result.layers):6d} {result.distinct:8d} "
                   f"{result.search_seconds:8.2f} {result.search_seconds / result.distinct:10.3f} "

@@ -51,10 +51,11 @@ def main() -> None:
     print(f"{'network':13s} {'accelerator':16s} {'layer':22s} {'objective':9s} "
           f"{'space':>9s} {'reference':10s} {'gap %':>8s} {'seconds':>8s}", flush=True)
     for network in NETWORKS:
-        lowered = lower_network(api.load_network(f"specs/networks/{network}.cd", network), 1)
+        lowered = lower_network(
+            api.network(api.compile(f"specs/networks/{network}.cd"), network), 1)
         for accel in args.accelerators.split(","):
-            arch = resolve_accelerator(api.load_accelerator(f"specs/accelerators/{accel}.cd",
-                                                            accel))
+            arch = resolve_accelerator(api.accelerator(
+                api.compile(f"specs/accelerators/{accel}.cd"), accel))
             firsts = {}
             for layer in lowered.layers:
                 if layer.problem is not None and layer.problem.key not in firsts:

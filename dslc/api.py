@@ -1,46 +1,63 @@
 """The programmatic facade: what the CLI calls, and what notebooks use.
 
-Functions here return data (specs, diagnostics, costs) and never print. `lint` checks files;
-`load_program` elaborates one file with its imports; `load_network` / `load_accelerator`
-instantiate a point of a space; `evaluate` costs a `mapping` block; `dump` gives the
-intermediate forms. Bad input is reported as
-diagnostics (or `DiagnosticError`), never as an unexplained exception.
+`compile(path or text) -> Program` reads a spec file (and its imports) and elaborates it,
+once; every other function takes that `Program`, a frozen value: `lint`, `network` and
+`accelerator` (a point of a space, built), `evaluate` (a `mapping` block's cost),
+`map_layer`, `run` (a co-design of one network and one accelerator), `plan` and `search`
+(the co-design planner over spaces), and the `dump_*` intermediate forms.
+
+Errors come by kind, all `UserError`s (dslc.diagnostics.diagnostic): `DiagnosticError` for
+a spec with errors (diagnostics with spans), `UsageError` for a name that does not exist or
+a bad option (the message lists what exists), `CannotRunError` for a valid spec that cannot
+run as asked (no mapping fits, an unreadable accuracy table or result store). Anything else
+escaping from here is a bug. Functions here return data and never print.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dslc.arch import ArchModel, resolve_accelerator
-from dslc.codesign.planner import Outcome, Plan
-from dslc.codesign.space import Design
+from dslc.codesign.designs import Instances, designs_of
+from dslc.codesign.evaluate import PairEvaluator, ResultStore
+from dslc.codesign.planner import Outcome, Plan, execute, make_plan
+from dslc.codesign.request import Request, make_request, mapper_options
+from dslc.cost.model import evaluate as evaluate_mapping
 from dslc.cost.result import Cost
 from dslc.diagnostics.diagnostic import (
     Diagnostic,
     DiagnosticError,
     InternalError,
+    UsageError,
     did_you_mean,
     sorted_diagnostics,
 )
+from dslc.graph.layer_graph import build_graph
+from dslc.lower.lower import lower_graph, lower_network
 from dslc.lower.problem import Problem
-from dslc.mapper.network import MapCache, NetworkMapResult
-from dslc.mapper.search import MapperOptions, MapResult
-from dslc.sema.loader import load
-from dslc.sema.program import (
-    Program,
-    elaborate,
-    instantiate_accelerator,
-    instantiate_network,
+from dslc.mapper.network import MapCache, NetworkMapResult, map_network
+from dslc.mapper.search import (
+    MapperOptions,
+    MapResult,
+    map_problem,
+    objective_named,
+    search_named,
 )
+from dslc.mapping.mapping import mapping_from_spec
+from dslc.sema.loader import load
+from dslc.sema.program import Program, elaborate
+from dslc.space import DesignSpace, GivenPoint
 from dslc.spec.accelerator import AcceleratorSpec
-from dslc.spec.base import ParamValue, Point
+from dslc.spec.base import SpaceSpec
 from dslc.spec.codesign import STRATEGIES, CoDesignSpec
 from dslc.spec.network import NetworkSpec
 from dslc.syntax.ast import Ident
+
+TEXT_NAME = "<text>.cd"
+"""How a program compiled from text without a path is named in diagnostics."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,81 +76,87 @@ class LintResult:
         return not self.errors
 
 
-def load_program(path: str | Path, text: bytes | None = None) -> Program:
-    """Load and elaborate a spec file (and its imports); diagnostics are on the result."""
-    return elaborate(load(path, text))
+def compile(path: str | Path | None = None, *, text: str | bytes | None = None) -> Program:
+    """Read and elaborate a spec file and its imports, or spec `text` (then `path`, when
+    given, names it for diagnostics and relative imports, and is not read). Diagnostics are
+    on the result; the other functions raise DiagnosticError for a program with errors."""
+    if path is None and text is None:
+        raise UsageError("compile needs a spec file's path or the spec's text")
+    data = text.encode() if isinstance(text, str) else text
+    return elaborate(load(TEXT_NAME if path is None else path, data))
 
 
 def lint(paths: Sequence[str | Path]) -> LintResult:
     """Check each file independently (with its imports)."""
     found: list[Diagnostic] = []
     for path in paths:
-        found.extend(load_program(path).diagnostics)
+        found.extend(compile(path).diagnostics)
     return LintResult(tuple(str(p) for p in paths), tuple(sorted_diagnostics(found)))
 
 
-def _program_or_raise(path: str | Path) -> Program:
-    program = load_program(path)
+def _clean(program: Program) -> Program:
     if program.errors:
         raise DiagnosticError(program.errors)
     return program
 
 
-def _point(point: dict[str, ParamValue] | Point | None) -> Point:
-    if point is None:
-        return ()
-    items = point.items() if isinstance(point, dict) else point
-    return tuple(sorted(items))
-
-
-def _load_point(path: str | Path, kind: str, name: str,
-                point: dict[str, ParamValue] | Point | None) -> tuple[Program, Point]:
-    program = _program_or_raise(path)
-    table = program.networks if kind == "network" else program.accelerators
+def _named(table: Mapping[str, Any], name: str, kind: str, where: Program) -> Any:
     if name not in table:
-        raise KeyError(f"no {kind} `{name}` in {path}")
-    entry = table[name]
-    given = _point(point)
-    if not given and entry.domains:
-        given = entry.point_spec(entry.point_at(0))
-    return program, given
+        known = ", ".join(sorted(table)) or "none"
+        hint = did_you_mean(name, table)
+        raise UsageError(f"no {kind} `{name}` in {_source(where)} "
+                         f"({hint + ' ' if hint else ''}{kind}s: {known})")
+    return table[name]
 
 
-def load_network(path: str | Path, name: str,
-                 point: dict[str, ParamValue] | Point | None = None) -> NetworkSpec:
-    """The concrete network `name` of a spec file, at `point` (default: the space's first)."""
-    program, given = _load_point(path, "network", name, point)
-    return instantiate_network(program, name, given)
+def _source(program: Program) -> str:
+    return program.files[-1] if program.files else TEXT_NAME
 
 
-def load_accelerator(path: str | Path, name: str,
-                     point: dict[str, ParamValue] | Point | None = None) -> AcceleratorSpec:
-    """The concrete accelerator `name` of a spec file, at `point` (default: the first)."""
-    program, given = _load_point(path, "accelerator", name, point)
-    return instantiate_accelerator(program, name, given)
+def _space_point(space: DesignSpace[Any], point: GivenPoint | None) -> GivenPoint:
+    """The given point, or the space's first when none is given."""
+    return space.point_at(0) if point is None else point
 
 
-def evaluate(path: str | Path, mapping: str) -> Cost:
-    """The cost of the `mapping` block named `mapping` in a spec file (dslc.cost.model).
+def network(program: Program, name: str, point: GivenPoint | None = None) -> NetworkSpec:
+    """The concrete network `name` at `point` (default: the space's first point)."""
+    space: DesignSpace[NetworkSpec] = _named(_clean(program).networks, name, "network",
+                                             program)
+    return space.instantiate(_space_point(space, point))
 
-    Raises DiagnosticError when the file has errors, KeyError (with the known names) when no
-    such mapping exists, and InvalidMappingError when the mapping cannot run."""
-    from dslc.cost.model import evaluate as evaluate_mapping
-    from dslc.lower.lower import lower_network
-    from dslc.mapping.mapping import mapping_from_spec
 
-    program = _program_or_raise(path)
-    spec = program.mappings.get(mapping)
-    if spec is None:
-        known = ", ".join(sorted(program.mappings)) or "none"
-        raise KeyError(f"no mapping `{mapping}` in {path} (mappings: {known})")
-    network = instantiate_network(program, spec.network, spec.network_point)
-    accelerator = instantiate_accelerator(program, spec.accelerator, spec.accelerator_point)
-    problem = lower_network(network, batch=spec.batch).problem(spec.layer)
+def accelerator(program: Program, name: str, point: GivenPoint | None = None
+                ) -> AcceleratorSpec:
+    """The concrete accelerator `name` at `point` (default: the space's first point)."""
+    space: DesignSpace[AcceleratorSpec] = _named(_clean(program).accelerators, name,
+                                                 "accelerator", program)
+    return space.instantiate(_space_point(space, point))
+
+
+def evaluate(program: Program, mapping: str) -> Cost:
+    """The cost of the `mapping` block named `mapping` (dslc.cost.model).
+
+    Raises UsageError when no such mapping exists, CannotRunError (InvalidMappingError)
+    when the mapping cannot run."""
+    spec = _named(_clean(program).mappings, mapping, "mapping", program)
+    network_spec = program.networks[spec.network].instantiate(spec.network_point)
+    arch = resolve_accelerator(
+        program.accelerators[spec.accelerator].instantiate(spec.accelerator_point))
+    problem = lower_network(network_spec, batch=spec.batch).problem(spec.layer)
     if problem is None:  # elaboration rejects a layer without a loop nest
         raise InternalError(f"mapping `{mapping}` names `{spec.layer}`, which has no loop nest")
-    arch = resolve_accelerator(accelerator)
     return evaluate_mapping(problem, arch, mapping_from_spec(spec, problem, arch))
+
+
+def mapper_settings(*, search: str = "auto", budget: int = 10000, objective: str = "edp",
+                    seed: int = 1, imperfect: bool = False) -> MapperOptions:
+    """Mapping-search options from plain values; UsageError for a bad one."""
+    try:
+        return MapperOptions(search=search_named(search), budget=budget,
+                             objective=objective_named(objective), seed=seed,
+                             imperfect=imperfect)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,89 +165,81 @@ class LayerMapping:
 
     result: MapResult
     problem: Problem
-    accelerator: ArchModel
-    """The resolved accelerator (its spec is `.spec`)."""
+    arch: ArchModel
+    """The accelerator, resolved (its spec is `arch.spec`)."""
 
 
-def map_layer(path: str | Path, network: str, layer: str, accelerator: str, *,
+def map_layer(program: Program, network_name: str, layer: str, accelerator_name: str, *,
               options: MapperOptions | None = None, batch: int = 1,
-              network_point: dict[str, ParamValue] | Point | None = None,
-              accelerator_point: dict[str, ParamValue] | Point | None = None) -> LayerMapping:
-    """The best mapping of one layer of a spec file's network on one of its accelerators.
+              network_point: GivenPoint | None = None,
+              accelerator_point: GivenPoint | None = None) -> LayerMapping:
+    """The best mapping of one layer of a network on an accelerator.
 
-    Raises DiagnosticError for a file with errors, KeyError (with the known names) for an
-    unknown network, layer or accelerator, NoValidMappingError when nothing fits."""
-    from dslc.lower.lower import lower_network
-    from dslc.mapper import map_problem
-
-    program = _program_or_raise(path)
-    for kind, name, table in (("network", network, program.networks),
-                              ("accelerator", accelerator, program.accelerators)):
-        if name not in table:
-            raise KeyError(f"no {kind} `{name}` in {path} ({kind}s: "
-                           f"{', '.join(sorted(table)) or 'none'})")
-    network_spec = load_network(path, network, network_point)
-    accelerator_spec = load_accelerator(path, accelerator, accelerator_point)
+    Raises UsageError for an unknown network, layer or accelerator, NoValidMappingError
+    (a CannotRunError) when nothing fits."""
+    if batch < 1:
+        raise UsageError(f"the batch must be at least 1, got {batch}")
+    network_spec = network(program, network_name, network_point)
+    accelerator_spec = accelerator(program, accelerator_name, accelerator_point)
     lowered = lower_network(network_spec, batch=batch)
     problem = lowered.problem(layer) if layer in {x.name for x in lowered.layers} else None
     if problem is None:
         mac_layers = [x.name for x in lowered.layers if x.problem is not None]
-        raise KeyError(f"`{network}` has no layer `{layer}` with MACs "
-                       f"({did_you_mean(layer, mac_layers) or 'layers: ' + ', '.join(mac_layers)})")
+        known = did_you_mean(layer, mac_layers) or "layers: " + ", ".join(mac_layers)
+        raise UsageError(f"`{network_name}` has no layer `{layer}` with MACs ({known})")
     arch = resolve_accelerator(accelerator_spec)
     return LayerMapping(map_problem(problem, arch, options), problem, arch)
 
 
-@dataclass(frozen=True, slots=True)
-class DesignRun:
-    """`run`'s answer for a co-design of one network and one accelerator."""
-
-    codesign: str
-    result: NetworkMapResult
-    problems: dict[str, Problem]
-    """Problems by key (for dim names in reports)."""
-    options: MapperOptions
+def codesign_names(program: Program) -> tuple[str, ...]:
+    """The co-design requests of a program, sorted."""
+    return tuple(sorted(_clean(program).codesigns))
 
 
-def codesign_names(path: str | Path) -> tuple[str, ...]:
-    """The co-design requests of a spec file, sorted."""
-    return tuple(sorted(_program_or_raise(path).codesigns))
-
-
-def _codesign_spec(program: Program, path: str | Path, codesign: str | None) -> CoDesignSpec:
-    names = sorted(program.codesigns)
+def _codesign(program: Program, codesign: str | None) -> CoDesignSpec:
+    names = sorted(_clean(program).codesigns)
     if codesign is None:
         if len(names) != 1:
-            raise KeyError(f"{path} has {len(names)} co-design requests; name one "
-                           f"({', '.join(names) or 'none'})")
+            raise UsageError(f"{_source(program)} has {len(names)} co-design requests; name "
+                             f"one ({', '.join(names) or 'none'})")
         codesign = names[0]
-    if codesign not in program.codesigns:
-        raise KeyError(f"no co-design `{codesign}` in {path} ({', '.join(names) or 'none'})")
-    return program.codesigns[codesign]
+    spec: CoDesignSpec = _named(program.codesigns, codesign, "co-design request", program)
+    return spec
 
 
-def is_single_design(path: str | Path, codesign: str | None = None) -> bool:
+def is_single_design(program: Program, codesign: str | None = None) -> bool:
     """Whether a request names one network and one accelerator (no spaces)."""
-    program = _program_or_raise(path)
-    return _single(program, _codesign_spec(program, path, codesign))
-
-
-def _single(program: Program, spec: CoDesignSpec) -> bool:
+    spec = _codesign(program, codesign)
     sizes = [program.networks[n].size for n in spec.networks] + \
         [program.accelerators[a].size for a in spec.accelerators]
     return len(spec.networks) == 1 and len(spec.accelerators) == 1 and all(
         s == 1 for s in sizes)
 
 
-def plan(path: str | Path, codesign: str | None = None) -> Plan:
-    """The co-design planner's plan for a request, without evaluating anything."""
-    from dslc.codesign.planner import make_plan
-    from dslc.codesign.space import design_space
+def _with_strategy(spec: CoDesignSpec, strategy: str | None) -> CoDesignSpec:
+    if strategy is None:
+        return spec
+    if strategy not in STRATEGIES:
+        raise UsageError(f"unknown strategy `{strategy}` ({', '.join(STRATEGIES)})")
+    return spec.model_copy(update={"strategy": strategy})
 
-    program = _program_or_raise(path)
-    spec = _codesign_spec(program, path, codesign)
-    return make_plan(spec, design_space(program, "network", spec.networks),
-                     design_space(program, "accelerator", spec.accelerators))
+
+def request(program: Program, codesign: str | None = None, *, strategy: str | None = None,
+            instances: Instances | None = None) -> Request:
+    """A co-design request, elaborated for the planner and its workers (see
+    dslc.codesign.request); `strategy` overrides the request's."""
+    spec = _with_strategy(_codesign(program, codesign), strategy)
+    return make_request(spec, program.networks, program.accelerators, program.digest,
+                        instances=instances)
+
+
+def plan(program: Program, codesign: str | None = None, *, strategy: str | None = None
+         ) -> Plan:
+    """The co-design planner's plan for a request, without evaluating anything."""
+    spec = _with_strategy(_codesign(program, codesign), strategy)
+    return make_plan(spec, designs_of([program.networks[n] for n in spec.networks], "network"),
+                     designs_of([program.accelerators[a] for a in spec.accelerators],
+                                "accelerator"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,112 +255,90 @@ class CoDesignRun:
     """Pairs read back from the store instead of evaluated."""
 
 
-def default_store(path: str | Path, codesign: str) -> Path:
+def default_store(program: Program, codesign: str) -> Path | None:
     """Where a co-design's results persist by default: `.dslc/<file>.<codesign>.sqlite`
-    beside the spec file."""
-    spec = Path(path)
-    return spec.parent / ".dslc" / f"{spec.stem}.{codesign}.sqlite"
+    beside the root spec file (None, in memory, for a program compiled from text without a
+    path)."""
+    if program.root is None or program.root.name == TEXT_NAME:
+        return None
+    return program.root.parent / ".dslc" / f"{program.root.stem}.{codesign}.sqlite"
 
 
-def search(path: str | Path, codesign: str | None = None, *, store: str | Path | None = None,
-           fresh: bool = False, jobs: int = 1, scheduler: str | None = None,
-           strategy: str | None = None,
+def search(program: Program, codesign: str | None = None, *,
+           store: str | Path | None = None, fresh: bool = False, jobs: int = 1,
+           scheduler: str | None = None, strategy: str | None = None,
            progress: Callable[[str, int, int, float], None] | None = None) -> CoDesignRun:
     """Run the co-design planner on a request over spaces. Finished pairs persist in the
     SQLite `store` (default: `default_store`; ":memory:" keeps nothing) as they finish, so
     an interrupted search resumes; `fresh` forgets them first. `strategy` overrides the
-    request's.
-
-    Raises DiagnosticError for a file with errors, KeyError for an unknown request,
-    AccuracyError for a bad accuracy table."""
-    from dslc.codesign.evaluate import PairEvaluator, ResultStore
-    from dslc.codesign.metrics import load_accuracies
-    from dslc.codesign.planner import execute, make_plan
-    from dslc.codesign.space import Instances, design_space
-
-    program = _program_or_raise(path)
-    spec = _codesign_spec(program, path, codesign)
-    if strategy is not None:
-        if strategy not in STRATEGIES:
-            raise KeyError(f"unknown strategy `{strategy}` ({', '.join(STRATEGIES)})")
-        spec = spec.model_copy(update={"strategy": strategy})
-    networks = design_space(program, "network", spec.networks)
-    accelerators = design_space(program, "accelerator", spec.accelerators)
-    objective = spec.objective.text if spec.objective.text in ("energy", "latency", "edp") \
-        else "edp"
-    options = MapperOptions.from_spec(spec.mapper, objective)
-    instances = Instances(program)
-    accuracies: dict[Design, float] = {}
-    for design in networks.designs:
-        declared = instances.network(design).accuracy
-        if declared is not None:
-            accuracies[design] = declared
-    if spec.accuracy is not None:
-        table = load_accuracies(Path(path).parent / spec.accuracy.path, networks.designs)
-        accuracies.update(table)
-    if store is None:
-        store = default_store(path, spec.name)
-    store_path = None if str(store) == ":memory:" else Path(store)
+    request's. Workers (`jobs` > 1, or a Dask `scheduler`) receive the elaborated request."""
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    instances = Instances(program.networks, program.accelerators)
+    the_request = request(program, codesign, strategy=strategy, instances=instances)
+    spec = the_request.spec
+    store_path = default_store(program, spec.name) if store is None else \
+        None if str(store) == ":memory:" else Path(store)
     results = ResultStore(store_path)
     try:
         if fresh:
             results.clear()
-        evaluator = PairEvaluator(program, spec, options, results, accuracies,
-                                  shared_instances=instances)
-        the_plan = make_plan(spec, networks, accelerators)
-        outcome = execute(the_plan, spec, networks, accelerators, evaluator, jobs=jobs,
+        evaluator = PairEvaluator(the_request, results, instances)
+        the_plan = make_plan(spec, the_request.network_designs,
+                             the_request.accelerator_designs)
+        outcome = execute(the_plan, spec, the_request.network_designs,
+                          the_request.accelerator_designs, evaluator, jobs=jobs,
                           scheduler=scheduler, progress=progress)
     finally:
         results.close()
-    return CoDesignRun(spec.name, outcome, options,
+    return CoDesignRun(spec.name, outcome, the_request.options,
                        None if store_path is None else str(store_path), evaluator.reused)
 
 
-def run(path: str | Path, codesign: str | None = None, *,
+@dataclass(frozen=True, slots=True)
+class DesignRun:
+    """`run`'s answer for a co-design of one network and one accelerator."""
+
+    codesign: str
+    result: NetworkMapResult
+    problems: dict[str, Problem]
+    """Problems by key (for dim names in reports)."""
+    options: MapperOptions
+
+
+def run(program: Program, codesign: str | None = None, *,
         progress: Callable[[int, int, str], None] | None = None,
         cache: MapCache | None = None) -> DesignRun:
     """Run a co-design request of one network and one accelerator: map every layer.
 
-    Raises DiagnosticError for a file with errors, KeyError for an unknown or ambiguous
-    request, ValueError for a request over spaces (the co-design planner's job)."""
-    from dslc.lower.lower import lower_network
-    from dslc.mapper import MapperOptions, map_network
-
-    program = _program_or_raise(path)
-    spec = _codesign_spec(program, path, codesign)
-    if not _single(program, spec):
-        raise ValueError(f"co-design `{spec.name}` searches network or accelerator spaces: "
+    Raises UsageError for an unknown or ambiguous request, or one over spaces (that is
+    `search`'s job), NoValidMappingError (a CannotRunError) when a layer fits nowhere."""
+    spec = _codesign(program, codesign)
+    if not is_single_design(program, spec.name):
+        raise UsageError(f"co-design `{spec.name}` searches network or accelerator spaces: "
                          "use `search` (the co-design planner)")
-    objective = spec.objective.text if spec.objective.text in ("energy", "latency", "edp") \
-        else "edp"
-    options = MapperOptions.from_spec(spec.mapper, objective)
-    network = load_network(path, spec.networks[0])
-    arch = resolve_accelerator(load_accelerator(path, spec.accelerators[0]))
-    lowered = lower_network(network, batch=spec.batch)
+    options = mapper_options(spec)
+    network_spec = program.networks[spec.networks[0]].instantiate()
+    arch = resolve_accelerator(program.accelerators[spec.accelerators[0]].instantiate())
+    lowered = lower_network(network_spec, batch=spec.batch)
     result = map_network(lowered, arch, options, cache=cache, progress=progress)
     problems = {key: shared.problem for key, shared in lowered.distinct().items()}
     return DesignRun(spec.name, result, problems, options)
 
 
-def dump_spec(path: str | Path) -> dict[str, Any]:
-    """Every elaborated spec model of a file as JSON-ready data (spaces at their first point)."""
-    program = _program_or_raise(path)
+def dump_spec(program: Program) -> dict[str, Any]:
+    """Every elaborated spec model as JSON-ready data (spaces at their first point)."""
+    _clean(program)
     out: dict[str, Any] = {"networks": {}, "accelerators": {}, "mappings": {}, "codesigns": {}}
-    for name, entry in sorted(program.networks.items()):
-        first = entry.point_spec(entry.point_at(0))
-        out["networks"][name] = {
-            "space": program.network_space(name).model_dump(mode="json"),
-            "size": entry.size,
-            "first_point": instantiate_network(program, name, first).model_dump(mode="json"),
-        }
-    for name, entry in sorted(program.accelerators.items()):
-        first = entry.point_spec(entry.point_at(0))
-        out["accelerators"][name] = {
-            "space": program.accelerator_space(name).model_dump(mode="json"),
-            "size": entry.size,
-            "first_point": instantiate_accelerator(program, name, first).model_dump(
-                mode="json"),
-        }
+    spaces: list[tuple[str, Mapping[str, DesignSpace[Any]]]] = [
+        ("networks", program.networks), ("accelerators", program.accelerators)]
+    for key, table in spaces:
+        for name, space in sorted(table.items()):
+            out[key][name] = {
+                "space": SpaceSpec(name=name, params=space.params).model_dump(mode="json"),
+                "size": space.size,
+                "first_point": space.instantiate(space.point_at(0)).model_dump(mode="json"),
+            }
     for name, mapping in sorted(program.mappings.items()):
         out["mappings"][name] = mapping.model_dump(mode="json")
     for name, codesign in sorted(program.codesigns.items()):
@@ -353,17 +346,14 @@ def dump_spec(path: str | Path) -> dict[str, Any]:
     return out
 
 
-def dump_lowered(path: str | Path, batch: int = 1) -> dict[str, Any]:
+def dump_lowered(program: Program, batch: int = 1) -> dict[str, Any]:
     """Per network (spaces at their first point): the layer graph with shapes, and the
     loop nests (problems) with the layers that share each one."""
-    from dslc.graph.layer_graph import build_graph
-    from dslc.lower.lower import lower_graph
-
-    program = _program_or_raise(path)
+    _clean(program)
     out: dict[str, Any] = {}
-    for name, entry in sorted(program.networks.items()):
-        network = instantiate_network(program, name, entry.point_spec(entry.point_at(0)))
-        graph = build_graph(network)
+    for name, space in sorted(program.networks.items()):
+        network_spec = space.instantiate(space.point_at(0))
+        graph = build_graph(network_spec)
         lowered = lower_graph(graph, batch)
         layers = []
         for layer in lowered.layers:
@@ -390,13 +380,13 @@ def dump_lowered(path: str | Path, batch: int = 1) -> dict[str, Any]:
                     for t in problem.tensors},
                 "layers": list(names),
             })
-        out[name] = {"inputs": {i.name: list(i.shape) for i in network.inputs},
+        out[name] = {"inputs": {i.name: list(i.shape) for i in network_spec.inputs},
                      "macs": lowered.macs, "layers": layers, "problems": problems}
     return out
 
 
 def dump_ast(path: str | Path) -> str:
-    """The AST of the root file, one node per line, indented."""
+    """The AST of a spec file (parsed, not elaborated), one node per line, indented."""
     workspace = load(path)
     if any(d.is_error for d in workspace.diagnostics):
         raise DiagnosticError([d for d in workspace.diagnostics if d.is_error])
@@ -431,8 +421,3 @@ def _format_ast(node: object, indent: int = 0) -> str:
             lines.append(f"{pad}  {f.name}:")
             lines.append(_format_ast(value, indent + 2))
     return "\n".join(lines)
-
-
-def to_json(data: Any) -> str:
-    return json.dumps(data, indent=2, sort_keys=False)
-

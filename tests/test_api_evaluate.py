@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dslc import api, cli
-from dslc.cost.result import cost_to_json
+from dslc.diagnostics.diagnostic import UsageError
+from dslc.export import cost_to_json
 
 REPO = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -44,7 +45,7 @@ def dense(tmp_path: Path) -> Path:
 
 
 def test_hand_counted_dense_layer(dense: Path) -> None:
-    cost = api.evaluate(dense, "m")
+    cost = api.evaluate(api.compile(dense), "m")
     rf, dram = cost.level("RF"), cost.level("DRAM")
     # RF weight: a 4-word tile (C) that K replaces: 2 x 4 = 8 fills; one read per MAC.
     assert (rf.tensor("weight").fills, rf.tensor("weight").reads) == (8, 8)
@@ -82,8 +83,8 @@ def test_eval_errors(dense: Path) -> None:
     unknown = runner.invoke(cli.app, ["eval", str(dense), "-m", "nope"])
     assert unknown.exit_code == 2
     assert "no mapping `nope`" in unknown.output and "m, too_small" in unknown.output
-    with pytest.raises(KeyError):
-        api.evaluate(dense, "nope")
+    with pytest.raises(UsageError, match=r"no mapping `nope`.*m, too_small"):
+        api.evaluate(api.compile(dense), "nope")
 
 
 def test_a_mapping_that_cannot_run_is_explained(dense: Path) -> None:
@@ -99,7 +100,7 @@ def test_a_mapping_that_cannot_run_is_explained(dense: Path) -> None:
 def _shipped_mappings() -> list[tuple[Path, str]]:
     found = []
     for path in sorted((REPO / "examples").glob("*.cd")):
-        program = api.load_program(path)
+        program = api.compile(path)
         found += [(path, name) for name in sorted(program.mappings)]
     return found
 
@@ -107,7 +108,7 @@ def _shipped_mappings() -> list[tuple[Path, str]]:
 @pytest.mark.parametrize(("path", "name"), _shipped_mappings(),
                          ids=lambda value: getattr(value, "name", value))
 def test_energy_conservation_on_shipped_mappings(path: Path, name: str) -> None:
-    cost = api.evaluate(path, name)
+    cost = api.evaluate(api.compile(path), name)
     data = cost_to_json(cost)
     parts = [t["energy_pj"] for lv in data["levels"] for t in lv["tensors"].values()]
     parts += [lv["leakage_energy_pj"] for lv in data["levels"]]
@@ -126,7 +127,7 @@ def test_there_is_a_shipped_mapping() -> None:
 def test_eyeriss_row_stationary_example() -> None:
     # examples/mapping.cd: weights bypass the GLB, so DRAM streams them to the spads once
     # per (P, Q) step of the DRAM loops [K 4, P 4, Q 2] below K: 64*64*3*3 words x 8.
-    cost = api.evaluate(REPO / "examples" / "mapping.cd", "rs_conv3x3")
+    cost = api.evaluate(api.compile(REPO / "examples" / "mapping.cd"), "rs_conv3x3")
     assert cost.level("DRAM").tensor("weight").reads == 64 * 64 * 9 * 8
     # 14 x 12 PEs all used; 115,605,504 MACs over 168 PEs = 688,128 cycles, no stalls.
     assert cost.compute.utilized_instances == 168

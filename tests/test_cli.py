@@ -169,3 +169,125 @@ def test_the_installed_entry_point() -> None:
                           cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 1, done.stderr
     assert f"{fixture}:6:19: error[E205]: unknown property `sise`" in done.stdout
+
+
+# ---- compile once, errors by kind -----------------------------------------------------------
+
+
+SMALL_DESIGN = """
+network n {
+    input x: [4, 6, 6]
+    layer a = conv(x, out = 4, kernel = 3)
+    layer b = dense(flatten(a), out = 3)
+}
+accelerator acc {
+    word = 16b clock = 1GHz
+    memory DRAM { width = 64b }
+    memory GLB { size = 4KiB, width = 64b }
+    fanout PE { mesh = 2 x 2 }
+    memory RF { size = 64 words }
+    compute MAC { }
+}
+codesign one { networks = n accelerators = acc mapper { search = heuristic, budget = 200 } }
+"""
+SMALL_SPACE = SMALL_DESIGN.replace("network n {", "network n {\n    param k in {1, 3}").replace(
+    "kernel = 3)", "kernel = k)")
+
+
+def _count_elaborations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts every elaboration of a workspace, whoever asks for it."""
+    import dslc.sema.program as program_module
+
+    calls = [0]
+    real = program_module.elaborate
+
+    def counting(workspace: object) -> object:
+        calls[0] += 1
+        return real(workspace)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(program_module, "elaborate", counting)
+    monkeypatch.setattr(api, "elaborate", counting)
+    return calls
+
+
+@pytest.mark.parametrize("text", [SMALL_DESIGN, SMALL_SPACE], ids=["one design", "spaces"])
+def test_dslc_run_elaborates_its_file_once(files: Path, monkeypatch: pytest.MonkeyPatch,
+                                           text: str) -> None:
+    (files / "small.cd").write_text(text)
+    calls = _count_elaborations(monkeypatch)
+    result = runner.invoke(cli.app, ["run", "small.cd", "--format", "json", "--cache",
+                                     ":memory:"])
+    assert result.exit_code == 0, result.output
+    assert calls[0] == 1
+
+
+def test_dslc_run_with_jobs_elaborates_once_and_workers_get_no_path(
+        files: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (files / "small.cd").write_text(SMALL_SPACE)
+    calls = _count_elaborations(monkeypatch)
+    result = runner.invoke(cli.app, ["run", "small.cd", "--format", "json", "--cache",
+                                     ":memory:", "--jobs", "2", "--strategy", "exhaustive"])
+    assert result.exit_code == 0, result.output
+    assert calls[0] == 1  # worker processes receive the request; they elaborate nothing
+    assert json.loads(result.output)["pairs_evaluated"] == 2
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "small.cd", "-c", "nope"], "no co-design request `nope`"),
+    (["run", "small.cd", "--strategy", "bogus"], "unknown strategy `bogus`"),
+    (["run", "small.cd", "--jobs", "0"], "--jobs must be at least 1"),
+    (["map", "small.cd", "-n", "n", "-l", "a", "-a", "nope"], "no accelerator `nope`"),
+    (["map", "small.cd", "-n", "m", "-l", "a", "-a", "acc"], "no network `m`"),
+    (["map", "small.cd", "-n", "n", "-l", "a", "-a", "acc", "--search", "best"],
+     "unknown search `best`"),
+    (["map", "small.cd", "-n", "n", "-l", "a", "-a", "acc", "--objective", "area"],
+     "unknown objective `area`"),
+    (["eval", "small.cd", "-m", "nope"], "no mapping `nope`"),
+])
+def test_usage_errors_name_what_exists(files: Path, args: list[str], message: str) -> None:
+    (files / "small.cd").write_text(SMALL_SPACE)
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 2, result.output
+    assert f"error: {message}" in result.output
+    assert "Traceback" not in result.output and "E900" not in result.output
+
+
+@pytest.mark.parametrize("error", [KeyError("k"), ValueError("v"), RuntimeError("r"),
+                                   StopIteration(), ZeroDivisionError("z")],
+                         ids=lambda e: type(e).__name__)
+def test_any_other_exception_is_a_bug_with_exit_3(files: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  error: Exception) -> None:
+    # The kinds the CLI once took for usage errors (KeyError, ValueError, RuntimeError) are
+    # bugs when they escape the API: exit 3 with the bug message, never exit 2.
+    def broken(*args: object, **kwargs: object) -> None:
+        raise error
+
+    (files / "small.cd").write_text(SMALL_DESIGN)
+    monkeypatch.setattr(api, "run", broken)
+    result = runner.invoke(cli.app, ["run", "small.cd"])
+    assert result.exit_code == 3, result.output
+    assert f"error[E900]: internal error: {type(error).__name__}" in result.output
+    assert "this is a bug in dslc" in result.output
+
+
+def test_an_interrupt_exits_130(files: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    (files / "small.cd").write_text(SMALL_DESIGN)
+    monkeypatch.setattr(api, "run", interrupted)
+    result = runner.invoke(cli.app, ["run", "small.cd"])
+    assert result.exit_code == 130
+    assert "interrupted" in result.output
+
+
+def test_a_spec_that_cannot_run_exits_1_with_its_reasons(files: Path) -> None:
+    # One on-chip memory of 8 words must hold every tensor whole: nothing fits.
+    (files / "small.cd").write_text(
+        "network n { input x: [4, 6, 6] layer a = conv(x, out = 4, kernel = 3) }\n"
+        "accelerator acc { word = 16b clock = 1GHz memory M { size = 8 words } "
+        "compute MAC { } }\n")
+    result = runner.invoke(cli.app, ["map", "small.cd", "-n", "n", "-l", "a", "-a", "acc"])
+    assert result.exit_code == 1, result.output
+    assert "error: no valid mapping of `a` on `acc`:" in result.output
+    assert "\n  - " in result.output

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             marks.append((time.perf_counter(), layer))
 
         start = time.perf_counter()
-        design = api.run(args.spec, args.codesign, progress=progress)
+        design = api.run(api.compile(args.spec), args.codesign, progress=progress)
         runs.append((time.perf_counter() - start, start, design, marks))
     all_totals = [r[0] for r in runs]
     total, start, design, marks = sorted(runs, key=lambda r: r[0])[(len(runs) - 1) // 2]

@@ -1,12 +1,13 @@
 """Evaluating (network, accelerator) pairs: map every layer, sum, remember.
 
-In: a `Program`, a `CoDesignSpec`, `MapperOptions`, and pairs of `Design`s. Out:
+In: a `Request` (dslc.codesign.request) and pairs of `Design`s. Out:
 `PairResult`s (the pair's `Metrics` and per-layer figures, or why no mapping fits). Each
 distinct layer is searched once per accelerator (`MapCache`, shared by every network), and
 every finished pair is written at once to a `ResultStore` (SQLite), so an interrupted run
 loses nothing it finished and a rerun resumes. `evaluate_many` spreads pairs over worker
-processes (`jobs`) or a Dask cluster (`scheduler`). It does not decide which pairs to
-evaluate (dslc.codesign.planner).
+processes (`jobs`) or a Dask cluster (`scheduler`); workers receive the `Request` itself
+(pickled), never a file path, so a cluster need not share the client's file system. It does
+not decide which pairs to evaluate (dslc.codesign.planner).
 """
 
 from __future__ import annotations
@@ -17,18 +18,18 @@ import math
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import InitVar, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dslc.arch import ArchModel, resolve_accelerator
+from dslc.codesign.designs import Design, Instances, spec_digest
 from dslc.codesign.metrics import Metrics
-from dslc.codesign.space import Design, Instances, spec_digest
+from dslc.codesign.request import Request
+from dslc.diagnostics.diagnostic import CannotRunError, UsageError
 from dslc.lower.lower import LoweredNetwork, lower_network
 from dslc.mapper import MapperOptions, NoValidMappingError, map_network
 from dslc.mapper.network import MapCache
-from dslc.sema.program import Program
-from dslc.spec.codesign import CoDesignSpec
 
 CHUNK_PAIRS = 64
 """Most pairs sent to a worker at once."""
@@ -61,7 +62,7 @@ class PairResult:
     failure: str = ""
 
 
-class StoreError(RuntimeError):
+class StoreError(CannotRunError):
     """The result store cannot be opened or written."""
 
 
@@ -147,12 +148,10 @@ def _from_record(pair: Pair, record: dict[str, Any], accuracy: float | None) -> 
 class PairEvaluator:
     """Evaluates pairs of one co-design request, with its caches and store."""
 
-    program: Program
-    spec: CoDesignSpec
-    options: MapperOptions
+    request: Request
     store: ResultStore = field(default_factory=lambda: ResultStore(None))
-    accuracies: dict[Design, float] = field(default_factory=dict)
-    instances: Instances = field(init=False)
+    instances: Instances | None = None
+    """Concrete designs already built for this request (None: build afresh)."""
     lowered: dict[Design, LoweredNetwork] = field(default_factory=dict)
     map_cache: MapCache = field(default_factory=MapCache)
     digests: dict[Design, str] = field(default_factory=dict)
@@ -162,19 +161,26 @@ class PairEvaluator:
     """Pairs computed by this evaluator (not read from the store)."""
     reused: int = 0
     """Pairs read from the store."""
-    shared_instances: InitVar[Instances | None] = None
-    """Concrete designs already instantiated from `program` (None: start afresh)."""
 
-    def __post_init__(self, shared_instances: Instances | None) -> None:
-        self.instances = shared_instances if shared_instances is not None \
-            else Instances(self.program)
+    def __post_init__(self) -> None:
+        if self.instances is None:
+            self.instances = self.request.instances()
+
+    @property
+    def built(self) -> Instances:
+        assert self.instances is not None  # set in __post_init__
+        return self.instances
+
+    @property
+    def options(self) -> MapperOptions:
+        return self.request.options
 
     def key(self, pair: Pair) -> str:
         """The store key: digests of both concrete specs, the batch and the mapper options."""
         network, accelerator = pair
         options = (self.options.search, self.options.budget, self.options.seed,
                    self.options.objective, self.options.bypass, self.options.imperfect,
-                   self.spec.batch)
+                   self.request.spec.batch)
         text = "|".join([self._digest(network), self._digest(accelerator), repr(options)])
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
@@ -182,8 +188,8 @@ class PairEvaluator:
         """A design's spec digest, computed once (a spec's JSON is large)."""
         found = self.digests.get(design)
         if found is None:
-            spec = self.instances.network(design) if design.kind == "network" \
-                else self.instances.accelerator(design)
+            spec = self.built.network(design) if design.kind == "network" \
+                else self.built.accelerator(design)
             found = self.digests[design] = spec_digest(spec)
         return found
 
@@ -191,25 +197,25 @@ class PairEvaluator:
         record = self.store.get(self.key(pair))
         if record is None:
             return None
-        return _from_record(pair, record, self.accuracies.get(pair[0]))
+        return _from_record(pair, record, self.request.accuracies.get(pair[0]))
 
     def compute(self, pair: Pair) -> PairResult:
         """Map every layer of the pair (no store lookup)."""
         network, accelerator = pair
         lowered = self.lowered.get(network)
         if lowered is None:
-            lowered = self.lowered[network] = lower_network(self.instances.network(network),
-                                                            batch=self.spec.batch)
+            lowered = self.lowered[network] = lower_network(self.built.network(network),
+                                                            batch=self.request.spec.batch)
         arch = self.archs.get(accelerator)
         if arch is None:
             arch = self.archs[accelerator] = resolve_accelerator(
-                self.instances.accelerator(accelerator))
+                self.built.accelerator(accelerator))
         try:
             result = map_network(lowered, arch, self.options, cache=self.map_cache)
         except NoValidMappingError as exc:
-            return PairResult(network, accelerator, None, (), str(exc))
+            return PairResult(network, accelerator, None, (), exc.one_line())
         metrics = Metrics(result.energy_pj, result.cycles, result.latency_s, result.area_mm2,
-                          self.accuracies.get(network))
+                          self.request.accuracies.get(network))
         layers = tuple(LayerFigure(layer.name, layer.problem_key, layer.energy_pj,
                                    layer.cycles, layer.result.cost.utilization)
                        for layer in result.layers)
@@ -282,11 +288,11 @@ class PairEvaluator:
 
     def _in_processes(self, pairs: Sequence[Pair], todo: list[int], jobs: int,
                       finish: Callable[[int, PairResult], None]) -> None:
-        source = str(self.program.workspace.root)
         chunks = self._chunks(pairs, todo, jobs * 4)
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(_evaluate_chunk, source, self.spec.name, self.options,
-                                   [pairs[i] for i in chunk], self.accuracies): chunk
+        # Each worker receives the request once, when it starts, not with every chunk.
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker,
+                                 initargs=(self.request,)) as pool:
+            futures = {pool.submit(_evaluate_chunk, [pairs[i] for i in chunk]): chunk
                        for chunk in chunks}
             for future in as_completed(futures):
                 for i, result in zip(futures[future], future.result(), strict=True):
@@ -298,35 +304,37 @@ class PairEvaluator:
             from dask.distributed import Client
             from dask.distributed import as_completed as dask_completed
         except ImportError:
-            raise RuntimeError("--scheduler needs Dask: pip install 'dslc[dask]'") from None
-        source = str(self.program.workspace.root)
+            raise UsageError("--scheduler needs Dask: pip install 'dslc[dask]'") from None
         chunks = self._chunks(pairs, todo, 16)
         with Client(scheduler) as client:  # type: ignore[no-untyped-call]
-            futures = {client.submit(_evaluate_chunk, source, self.spec.name, self.options,
-                                     [pairs[i] for i in chunk], self.accuracies,
-                                     pure=False): chunk
+            request = client.scatter(self.request, broadcast=True)
+            futures = {client.submit(_evaluate_request_chunk, request,
+                                     [pairs[i] for i in chunk], pure=False): chunk
                        for chunk in chunks}
             for future in dask_completed(list(futures)):  # type: ignore[no-untyped-call]
                 for i, result in zip(futures[future], future.result(), strict=True):
                     finish(i, result)
 
 
-_WORKER_EVALUATORS: dict[tuple[str, str, MapperOptions], PairEvaluator] = {}
-"""Per worker process: one evaluator per request, so that its layer cache serves every chunk
-the worker runs (a worker process outlives its tasks)."""
+_WORKER_EVALUATORS: dict[str, PairEvaluator] = {}
+"""Per worker process: one evaluator per request (by `Request.key`), so that its layer
+cache serves every chunk the worker runs (a worker process outlives its tasks)."""
+_WORKER_REQUEST: list[Request] = []
+"""The request a process-pool worker was started with."""
 
 
-def _evaluate_chunk(source: str, codesign: str, options: MapperOptions, pairs: list[Pair],
-                    accuracies: dict[Design, float]) -> list[PairResult]:
-    """Worker side: load the spec file once, evaluate the pairs (no store: the parent
-    writes it)."""
-    from dslc import api
+def _start_worker(request: Request) -> None:
+    _WORKER_REQUEST[:] = [request]
 
-    key = (source, codesign, options)
-    evaluator = _WORKER_EVALUATORS.get(key)
+
+def _evaluate_chunk(pairs: list[Pair]) -> list[PairResult]:
+    """Process-pool worker side: evaluate pairs of the request the worker started with."""
+    return _evaluate_request_chunk(_WORKER_REQUEST[0], pairs)
+
+
+def _evaluate_request_chunk(request: Request, pairs: list[Pair]) -> list[PairResult]:
+    """Worker side: evaluate the pairs (no store: the parent writes it)."""
+    evaluator = _WORKER_EVALUATORS.get(request.key)
     if evaluator is None:
-        program = api.load_program(source)
-        evaluator = _WORKER_EVALUATORS[key] = PairEvaluator(
-            program, program.codesigns[codesign], options)
-    evaluator.accuracies = accuracies
+        evaluator = _WORKER_EVALUATORS[request.key] = PairEvaluator(request)
     return [evaluator.compute(pair) for pair in pairs]

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from dslc.codesign.space import Design
+from dslc.codesign.designs import Design
+from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.spec.codesign import BinaryOp, Constant, ConstraintSpec, MetricRef, ObjectiveSpec
 
 FloatArray = npt.NDArray[np.float64]
@@ -98,7 +99,7 @@ def violations(constraints: Sequence[ConstraintSpec], metrics: Metrics) -> tuple
     return tuple(broken)
 
 
-class AccuracyError(ValueError):
+class AccuracyError(CannotRunError):
     """The accuracy table cannot be read or does not match the networks."""
 
 

@@ -1,11 +1,11 @@
 """The co-design planner: which (network, accelerator) pairs to evaluate, and why.
 
-In: a `CoDesignSpec` and its network and accelerator `DesignSpace`s. Out: a `Plan` (pure
+In: a `CoDesignSpec` and its network and accelerator `Designs`. Out: a `Plan` (pure
 data: strategy, the reason for it, the reference accelerator and why, how many networks
 are kept, the phases with their pair counts) that `dslc plan` prints without evaluating
 anything; `execute` runs a plan with a `PairEvaluator` and returns an `Outcome`.
 
-Strategies (../shared/DESIGN.md, "The semi-decoupled planner"):
+Strategies (docs/design/codesign.md explains them):
 - `exhaustive`: every pair; the optimum is verified.
 - `semi_decoupled`: rank every network on one reference accelerator, keep the top k (plus
   near-ties, plus the first two accuracy/objective Pareto layers when accuracies are
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dslc.codesign.designs import Design, Designs
 from dslc.codesign.evaluate import Pair, PairEvaluator, PairResult
 from dslc.codesign.metrics import (
     kendall,
@@ -38,7 +39,6 @@ from dslc.codesign.metrics import (
     spearman,
     violations,
 )
-from dslc.codesign.space import Design, DesignSpace
 from dslc.spec.codesign import CoDesignSpec
 
 EXHAUSTIVE_PAIRS = 64
@@ -96,7 +96,7 @@ class Plan:
         return sum(phase.pairs for phase in self.phases)
 
 
-def make_plan(spec: CoDesignSpec, networks: DesignSpace, accelerators: DesignSpace) -> Plan:
+def make_plan(spec: CoDesignSpec, networks: Designs, accelerators: Designs) -> Plan:
     """The plan for a request (see the module docstring for the rules)."""
     n, a = len(networks), len(accelerators)
     total = n * a
@@ -144,7 +144,7 @@ def make_plan(spec: CoDesignSpec, networks: DesignSpace, accelerators: DesignSpa
                 seed, objective)
 
 
-def _reference(spec: CoDesignSpec, accelerators: DesignSpace) -> tuple[Design, str]:
+def _reference(spec: CoDesignSpec, accelerators: Designs) -> tuple[Design, str]:
     if spec.reference is not None:
         for design in accelerators.designs:
             if design.space == spec.reference.space and design.point == spec.reference.point:
@@ -243,7 +243,7 @@ class _Run:
         return [self.scores[p] for p in pairs]
 
 
-def execute(plan: Plan, spec: CoDesignSpec, networks: DesignSpace, accelerators: DesignSpace,
+def execute(plan: Plan, spec: CoDesignSpec, networks: Designs, accelerators: Designs,
             evaluator: PairEvaluator, *, jobs: int = 1, scheduler: str | None = None,
             progress: PhaseProgress | None = None) -> Outcome:
     """Run the plan; see the module docstring for what each strategy evaluates."""
@@ -271,7 +271,7 @@ def execute(plan: Plan, spec: CoDesignSpec, networks: DesignSpace, accelerators:
     order = sorted(range(len(networks)), key=lambda i: (on_reference[i], i))
     others = [a for a in accelerators.designs if a != reference]
     check_networks = networks.sample(CHECK_NETWORKS, plan.seed)
-    check_accelerators = DesignSpace("accelerator", tuple(others)).sample(
+    check_accelerators = Designs("accelerator", tuple(others)).sample(
         CHECK_ACCELERATORS, plan.seed + 1)
     keep = plan.keep
     while True:
@@ -299,7 +299,7 @@ def execute(plan: Plan, spec: CoDesignSpec, networks: DesignSpace, accelerators:
         keep *= 2
 
 
-def _kept(order: list[int], on_reference: list[float], keep: int, networks: DesignSpace,
+def _kept(order: list[int], on_reference: list[float], keep: int, networks: Designs,
           run: _Run) -> tuple[Design, ...]:
     """The top `keep` on the reference, near-ties of the k-th, and (with accuracies) the
     first PARETO_LAYERS accuracy/objective Pareto layers on the reference; in space order."""
@@ -308,7 +308,7 @@ def _kept(order: list[int], on_reference: list[float], keep: int, networks: Desi
     if math.isfinite(kth):
         margin = abs(kth) * NEAR_TIE
         chosen |= {i for i in order if on_reference[i] <= kth + margin}
-    accuracies = run.evaluator.accuracies
+    accuracies = run.evaluator.request.accuracies
     points = [i for i in order if math.isfinite(on_reference[i])
               and networks.designs[i] in accuracies]
     for _ in range(PARETO_LAYERS):

@@ -69,7 +69,7 @@ class InvalidMappingError(CannotRunError):
     """The mapping cannot run; `reasons` says why, one human-readable line each."""
 
     def __init__(self, reasons: Sequence[str]) -> None:
-        super().__init__("; ".join(reasons), reasons)
+        super().__init__("the mapping cannot run", reasons)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,24 +1,17 @@
-"""The `Cost` of one mapping and its JSON form.
+"""The `Cost` of one mapping.
 
 In: built by dslc.cost.model (per level and tensor access counts, energies, cycles, area).
-Out: `Cost` (slotted frozen dataclasses) and `cost_to_json(cost) -> dict`, the stable JSON
-shape that `dslc eval` prints: `layer`, `accelerator`, `macs`, `cycles`, `compute_cycles`,
-`utilization`, `energy_pj`, `area_mm2`, `levels` (outermost first; each with `name`,
-`instances`, `utilized_instances`, `energy_pj`, `access_energy_pj`, `leakage_energy_pj`,
-`cycles`, and `tensors` keyed by tensor name with `reads`, `fills`, `updates`, their
-`*_per_instance` forms, `tile_words` and `energy_pj`) and `compute` (the MAC entry).
+Out: `Cost` (slotted frozen dataclasses); its JSON form is `dslc.export.cost_to_json`.
 
 Energy conservation is exact: every energy part is rounded to a multiple of
 ENERGY_QUANTUM_PJ (2^-10 pJ, about 1 fJ), so sums of parts are exact in binary floating point
 in any order (up to ~8 J), and each total here is the sum of its parts. This module does no
-counting and no formatting for terminals (dslc.report does).
+counting and no formatting (dslc.export and dslc.report do).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any
 
 ENERGY_QUANTUM_PJ = 2.0 ** -10
 """Energies are multiples of this (pJ): sums of parts are then exact in float64."""
@@ -120,62 +113,3 @@ class Cost:
             if level.name == name:
                 return level
         raise KeyError(name)
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
-def cost_to_json(cost: Cost) -> dict[str, Any]:
-    """The JSON-ready form of a cost (keys in a fixed order, levels outermost first)."""
-    return {
-        "layer": cost.layer,
-        "accelerator": cost.accelerator,
-        "macs": cost.macs,
-        "cycles": cost.cycles,
-        "compute_cycles": cost.compute_cycles,
-        "latency_s": _finite(cost.latency_s),
-        "utilization": cost.utilization,
-        "energy_pj": cost.energy_pj,
-        "area_mm2": cost.area_mm2,
-        "levels": [
-            {
-                "name": level.name,
-                "instances": level.instances,
-                "utilized_instances": level.utilized_instances,
-                "energy_pj": level.energy_pj,
-                "access_energy_pj": level.access_energy_pj,
-                "leakage_energy_pj": level.leakage_energy_pj,
-                "cycles": level.cycles,
-                "capacity_words": level.capacity_words,
-                "used_words": level.used_words,
-                "area_um2": level.area_um2,
-                "tensors": {
-                    tensor.name: {
-                        "reads": tensor.reads,
-                        "fills": tensor.fills,
-                        "updates": tensor.updates,
-                        "reads_per_instance": tensor.reads_per_instance,
-                        "fills_per_instance": tensor.fills_per_instance,
-                        "updates_per_instance": tensor.updates_per_instance,
-                        "tile_words": tensor.tile_words,
-                        "distinct_words": tensor.distinct_words,
-                        "energy_pj": tensor.energy_pj,
-                    }
-                    for tensor in level.tensors
-                },
-            }
-            for level in cost.levels
-        ],
-        "compute": {
-            "name": cost.compute.name,
-            "instances": cost.compute.instances,
-            "utilized_instances": cost.compute.utilized_instances,
-            "macs": cost.compute.macs,
-            "energy_per_mac_pj": cost.compute.energy_per_mac_pj,
-            "mac_energy_pj": cost.compute.mac_energy_pj,
-            "leakage_energy_pj": cost.compute.leakage_energy_pj,
-            "energy_pj": cost.compute.energy_pj,
-            "area_um2": cost.compute.area_um2,
-        },
-    }

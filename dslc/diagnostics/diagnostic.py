@@ -100,6 +100,12 @@ class CannotRunError(UserError):
         super().__init__(message)
         self.reasons = tuple(reasons)
 
+    def one_line(self) -> str:
+        """The message and its reasons on one line (`message: reason; reason`)."""
+        if not self.reasons:
+            return str(self)
+        return f"{self}: {'; '.join(self.reasons)}"
+
 
 class InternalError(Exception):
     """A bug in dslc. User mistakes are Diagnostics, never this."""

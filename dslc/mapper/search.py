@@ -36,7 +36,6 @@ from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.lower.problem import Problem
 from dslc.mapper.space import BoolArray, IntArray, MapSpace
 from dslc.mapping.mapping import Mapping, mapping_issues
-from dslc.spec.codesign import MapperSpec
 
 FloatArray = npt.NDArray[np.float64]
 Objective = Callable[[FloatArray, FloatArray], FloatArray]
@@ -80,8 +79,7 @@ class NoValidMappingError(CannotRunError):
     """No mapping of the problem can run on the accelerator; `reasons` says why."""
 
     def __init__(self, problem: str, accelerator: str, reasons: tuple[str, ...]) -> None:
-        super().__init__(f"no valid mapping of `{problem}` on `{accelerator}`: "
-                         + "; ".join(reasons), reasons)
+        super().__init__(f"no valid mapping of `{problem}` on `{accelerator}`", reasons)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,16 +110,6 @@ class MapperOptions:
             objective_named(self.objective)
         if self.budget < 1:
             raise ValueError("the budget must be positive")
-
-    @staticmethod
-    def from_spec(spec: MapperSpec, default_objective: str = "edp") -> MapperOptions:
-        """Options from a spec's `mapper` block; the objective defaults to the co-design's
-        (energy, latency or edp; anything else maps by EDP). ValueError for an unknown
-        search."""
-        name = spec.objective or default_objective
-        objective: ObjectiveName = objective_named(name) if name in OBJECTIVES else "edp"
-        return MapperOptions(search=search_named(spec.search), budget=spec.budget,
-                             seed=spec.seed, objective=objective, imperfect=spec.imperfect)
 
     def scorer(self) -> Objective:
         return self.score if self.score is not None else OBJECTIVES[self.objective]

@@ -53,7 +53,10 @@ def _row(result: PairResult, accuracy: bool) -> list[str]:
     return row
 
 
-def render_outcome(outcome: Outcome, top: int = 10) -> RenderableType:
+def render_outcome(outcome: Outcome, top: int = 10, *, reused: int = 0,
+                   store: str | None = None) -> RenderableType:
+    """The summary, the best designs, the Pareto front and the winner's layers; `reused`
+    pairs read back from `store` are said at the end."""
     plan = outcome.plan
     parts: list[RenderableType] = [
         Text(f"strategy: {plan.strategy} ({plan.reason})"),
@@ -104,6 +107,8 @@ def render_outcome(outcome: Outcome, top: int = 10) -> RenderableType:
             layers.add_row(layer.name, format_energy(layer.energy_pj),
                            format_count(layer.cycles), f"{100 * layer.utilization:.1f}%")
         parts.append(layers)
+    if reused:
+        parts.append(Text(f"{reused} pairs read back from {store}"))
     return Group(*parts)
 
 

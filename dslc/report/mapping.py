@@ -1,36 +1,27 @@
-"""Short textual summaries of a `Mapping` for report tables (`dslc run`, `dslc map`).
+"""Terminal rendering of one layer's best mapping (what `dslc map` prints).
 
-In: a `dslc.mapping.mapping.Mapping` and the problem's dim names. Out: plain strings. The
-full loop nest and the pasteable `mapping` block come from dslc.mapper; this module only
-abbreviates for table cells.
+In: `dslc.api.LayerMapping` (the search result, its problem and accelerator). Out: a rich
+group: how much of the map space was searched, the cost table, the loop nest and the
+pasteable `mapping` block (both texts come from dslc.export). It computes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from rich.console import Group
+from rich.text import Text
 
-from dslc.mapping.mapping import Mapping
-
-
-def spatial_summary(mapping: Mapping, dims: Sequence[str]) -> str:
-    """The spatial unrolling, per fanout and axis, e.g. `PE x:K16 y:C4,R3` (or `-`)."""
-    parts = []
-    for level in mapping.levels:
-        fanouts: dict[str, dict[str, list[str]]] = {}
-        for loop in level.spatial:
-            axes = fanouts.setdefault(loop.fanout, {"x": [], "y": []})
-            axes[loop.axis].append(f"{dims[loop.dim]}{loop.factor}")
-        for fanout, axes in fanouts.items():
-            text = " ".join(f"{axis}:{','.join(loops)}" for axis, loops in axes.items() if loops)
-            parts.append(f"{fanout} {text}")
-    return "; ".join(parts) or "-"
+from dslc.api import LayerMapping
+from dslc.export import format_loop_nest, mapping_to_cd
+from dslc.report.cost import render_cost
 
 
-def temporal_summary(mapping: Mapping, dims: Sequence[str]) -> str:
-    """Each memory's temporal loops outer to inner, e.g. `DRAM[K4 P2] GLB[C8]` (or `-`)."""
-    parts = []
-    for level in mapping.levels:
-        if level.temporal:
-            loops = " ".join(f"{dims[loop.dim]}{loop.factor}" for loop in level.temporal)
-            parts.append(f"{level.name}[{loops}]")
-    return " ".join(parts) or "-"
+def render_layer_mapping(found: LayerMapping, network: str, layer: str, *,
+                         per_instance: bool = False) -> Group:
+    result, problem = found.result, found.problem
+    return Group(
+        Text(f"searched {result.evaluated:,} of {result.mapspace_size:,} mappings "
+             f"({result.search})"),
+        render_cost(result.cost, per_instance=per_instance), Text(""),
+        Text(format_loop_nest(result.mapping, problem)), Text(""),
+        Text(mapping_to_cd(result.mapping, problem, found.arch,
+                           f"best_{layer.replace('.', '_')}", f"{network}.{layer}")))

@@ -2,8 +2,8 @@
 
 In: a `NetworkMapResult` and the problems by key. Out: a rich table with one row per MAC
 layer (mapping summary, energy, cycles, utilisation, and how far each is from the layer's
-lower bounds) and the totals; and CSV rows for `--out`. It computes nothing beyond ratios of
-figures already in the result.
+lower bounds) and the totals. It computes nothing beyond ratios of figures already in the
+result; the CSV rows of `--out` come from dslc.export.
 """
 
 from __future__ import annotations
@@ -13,13 +13,10 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from dslc.export import spatial_summary
 from dslc.lower.problem import Problem
 from dslc.mapper.network import NetworkMapResult
 from dslc.report.cost import format_count, format_energy, format_seconds
-from dslc.report.mapping import spatial_summary, temporal_summary
-
-CSV_COLUMNS = ("layer", "problem_key", "energy_pj", "cycles", "utilization", "bound_cycles",
-               "bound_energy_pj", "spatial", "temporal")
 
 
 def run_table(result: NetworkMapResult, problems: dict[str, Problem]) -> Table:
@@ -67,16 +64,3 @@ def render_run(result: NetworkMapResult, problems: dict[str, Problem], codesign:
                objective: str) -> Group:
     return Group(run_summary(result, codesign, objective), Text(""),
                  run_table(result, problems))
-
-
-def run_csv_rows(result: NetworkMapResult, problems: dict[str, Problem]
-                 ) -> list[tuple[str | int | float, ...]]:
-    """CSV_COLUMNS rows, one per MAC layer."""
-    rows: list[tuple[str | int | float, ...]] = []
-    for layer in result.layers:
-        dims = problems[layer.problem_key].dims
-        rows.append((layer.name, layer.problem_key, layer.energy_pj, layer.cycles,
-                     layer.result.cost.utilization, layer.bound_cycles, layer.bound_energy_pj,
-                     spatial_summary(layer.result.mapping, dims),
-                     temporal_summary(layer.result.mapping, dims)))
-    return rows

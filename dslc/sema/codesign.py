@@ -3,14 +3,13 @@
 Checks that the named networks and accelerators exist, that the objective and constraints
 use known metrics with the right units, that the strategy and mapper settings are valid,
 that a reference point lies inside one of the named design spaces, and that an accuracy
-constraint has an accuracy source. It does not run anything (dslc.search does).
+constraint has an accuracy source. It does not run anything (dslc.codesign does).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from dslc.diagnostics.diagnostic import Diagnostic, DiagnosticError, did_you_mean, error
 from dslc.diagnostics.span import Span
@@ -29,7 +28,9 @@ from dslc.sema.evaluate import (
     evaluate,
     fail,
 )
+from dslc.sema.spaces import Declarations, point_values
 from dslc.spec.codesign import (
+    LAYER_OBJECTIVES,
     MAPPER_SEARCHES,
     METRICS,
     STRATEGIES,
@@ -45,9 +46,6 @@ from dslc.spec.codesign import (
     ObjectiveSpec,
 )
 from dslc.syntax import ast
-
-if TYPE_CHECKING:
-    from dslc.sema.program import Program
 
 CODESIGN_PROPERTIES = {
     "networks": "the network (space) or list of them to search",
@@ -72,7 +70,7 @@ CONSTRAINT_UNITS = {"latency": ("time", "s"), "energy": ("energy", "pJ"),
                     "area": ("area", "mm2"), "accuracy": ("fraction", "%")}
 
 
-def elaborate_codesign(decl: ast.CoDesignDecl, program: Program, file: Path) -> CoDesignSpec:
+def elaborate_codesign(decl: ast.CoDesignDecl, program: Declarations, file: Path) -> CoDesignSpec:
     sink: list[Diagnostic] = []
     fields: dict[str, object] = {"name": decl.name.text}
     seen: set[str] = set()
@@ -148,7 +146,7 @@ def _choice(value: Value, span: Span, what: str, allowed: Sequence[str]) -> str:
                               help=found.help)) from None
 
 
-def _declares_accuracy(program: Program, network: str) -> bool:
+def _declares_accuracy(program: Declarations, network: str) -> bool:
     entry = program.networks.get(network)
     if entry is None:
         return False
@@ -168,7 +166,7 @@ def _names(value: Value, node: ast.Property) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _simple(name: str, value: Value, node: ast.Property, program: Program,
+def _simple(name: str, value: Value, node: ast.Property, program: Declarations,
             file: Path) -> dict[str, object]:
     span = node.value.span
     if name in ("networks", "accelerators"):
@@ -255,9 +253,7 @@ def _constraint(node: ast.ConstraintStmt) -> ConstraintSpec:
                           text=node.span.text)
 
 
-def _reference(expr: ast.Expr, program: Program) -> DesignPoint:
-    from dslc.sema.program import point_values
-
+def _reference(expr: ast.Expr, program: Declarations) -> DesignPoint:
     if isinstance(expr, ast.Name):
         name, args = expr.ident, None
     elif isinstance(expr, ast.Call):
@@ -292,5 +288,5 @@ def _mapper(node: ast.SubBlock) -> MapperSpec:
             fields[key] = as_bool(value, span, "imperfect")
         else:
             fields[key] = _choice(value, span, "a mapping objective",
-                                    ("energy", "latency", "edp"))
+                                    LAYER_OBJECTIVES)
     return MapperSpec(**fields)

@@ -4,13 +4,11 @@ Resolves `mapping NAME for NET(point).LAYER on ACC(point)`, builds the `MappingS
 checks it against the layer's loop nest and the accelerator: unknown dims (E601) and levels
 (E602), loops at the wrong kind of level (E607), keep/bypass (E606), factor products that do
 not cover the bounds (E603), spatial factors beyond the mesh or the dataflow (E604), and
-tiles over capacity (E605). The counting itself belongs to dslc.cost; this module only
-turns its verdicts into diagnostics with spans.
+tiles over capacity (E605). The verdicts come from dslc.mapping (the mapping IR and its
+checks); this module only turns them into diagnostics with spans.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from dslc.diagnostics.diagnostic import (
     Diagnostic,
@@ -30,13 +28,12 @@ from dslc.sema.evaluate import (
     evaluate,
     fail,
 )
+from dslc.sema.spaces import Declarations, point_values
 from dslc.spec.accelerator import AcceleratorSpec, FanoutSpec, MemorySpec
+from dslc.spec.base import Point
 from dslc.spec.mapping import LoopSpec, MappingLevelSpec, MappingSpec
 from dslc.spec.network import NetworkSpec
 from dslc.syntax import ast
-
-if TYPE_CHECKING:
-    from dslc.sema.program import Program
 
 MAPPING_PROPERTIES = {
     "batch": "batch size N of the mapped layer (default 1)",
@@ -44,10 +41,7 @@ MAPPING_PROPERTIES = {
 }
 
 
-def _resolve(program: Program, ref: ast.SpaceRef, kind: str) -> tuple[str, tuple[
-        tuple[str, object], ...]]:
-    from dslc.sema.program import point_values
-
+def _resolve(program: Declarations, ref: ast.SpaceRef, kind: str) -> tuple[str, Point]:
     table = program.networks if kind == "network" else program.accelerators
     name = ref.name.text
     if name not in table:
@@ -63,9 +57,7 @@ def _resolve(program: Program, ref: ast.SpaceRef, kind: str) -> tuple[str, tuple
     return name, entry.point_spec(values)
 
 
-def elaborate_mapping(decl: ast.MappingDecl, program: Program) -> MappingSpec:
-    from dslc.sema.program import instantiate_accelerator, instantiate_network
-
+def elaborate_mapping(decl: ast.MappingDecl, program: Declarations) -> MappingSpec:
     network_name, network_point = _resolve(program, decl.network, "network")
     accelerator_name, accelerator_point = _resolve(program, decl.accelerator, "accelerator")
     batch = 1
@@ -81,9 +73,9 @@ def elaborate_mapping(decl: ast.MappingDecl, program: Program) -> MappingSpec:
         else:
             batch = as_int(value, prop.value.span, "the batch", minimum=1)
     try:
-        network = instantiate_network(program, network_name, network_point)  # type: ignore[arg-type]
-        accelerator = instantiate_accelerator(program, accelerator_name,
-                                              accelerator_point)  # type: ignore[arg-type]
+        network = program.network_space(network_name).instantiate(network_point)
+        accelerator = program.accelerator_space(accelerator_name).instantiate(
+            accelerator_point)
     except DiagnosticError:
         # The network or accelerator itself is broken; that is reported where it is declared.
         raise DiagnosticError([]) from None

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from dslc.spec.base import Point, SpaceSpec, Spec
+from dslc.spec.base import Point, Spec
 
 Role = Literal["input", "weight", "output"]
 ROLES: tuple[Role, ...] = ("input", "weight", "output")
@@ -140,7 +140,3 @@ class AcceleratorSpec(Spec):
         for fanout in self.fanouts:
             total *= fanout.instances
         return total
-
-
-class AcceleratorSpace(SpaceSpec):
-    """An accelerator with parameters: a hardware design space."""

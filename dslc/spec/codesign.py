@@ -8,22 +8,28 @@ strategy, an optional reference design and mapper settings. Metrics: energy (pJ)
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 
 from dslc.spec.base import Point, Spec
 
-METRICS = ("energy", "latency", "cycles", "edp", "area", "accuracy")
-STRATEGIES = ("auto", "exhaustive", "semi_decoupled", "random")
-MAPPER_SEARCHES = ("auto", "exhaustive", "heuristic", "random")
+Metric = Literal["energy", "latency", "cycles", "edp", "area", "accuracy"]
+Strategy = Literal["auto", "exhaustive", "semi_decoupled", "random"]
+MapperSearch = Literal["auto", "exhaustive", "heuristic", "random"]
+LayerObjective = Literal["energy", "latency", "edp"]
+"""What one layer's mapping can minimise in a request's `mapper` block."""
+METRICS: tuple[Metric, ...] = get_args(Metric)
+STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
+MAPPER_SEARCHES: tuple[MapperSearch, ...] = get_args(MapperSearch)
+LAYER_OBJECTIVES: tuple[LayerObjective, ...] = get_args(LayerObjective)
 
 
 class MetricRef(Spec):
     """A metric in an objective expression."""
 
     kind: Literal["metric"] = "metric"
-    name: str
+    name: Metric
     """One of energy, latency, cycles, edp, area, accuracy."""
 
 
@@ -64,7 +70,7 @@ class ObjectiveSpec(Spec):
 class ConstraintSpec(Spec):
     """A bound on a metric, e.g. latency <= 5ms."""
 
-    metric: str
+    metric: Metric
     """The constrained metric."""
     op: Literal["<=", "<", ">=", ">", "=="]
     """The comparison."""
@@ -93,7 +99,7 @@ class DesignPoint(Spec):
 class MapperSpec(Spec):
     """Settings of the mapping search."""
 
-    search: str = "auto"
+    search: MapperSearch = "auto"
     """auto, exhaustive, heuristic or random."""
     budget: int = Field(default=10000, gt=0)
     """Maximum mappings evaluated per layer and accelerator by the heuristic search."""
@@ -101,7 +107,7 @@ class MapperSpec(Spec):
     """Seed of every random choice, for determinism."""
     imperfect: bool = False
     """Allow imperfect (ceil-covering) factorisations."""
-    objective: str | None = None
+    objective: LayerObjective | None = None
     """Per-layer mapping objective (energy, latency, edp); None follows the co-design one."""
 
 
@@ -122,7 +128,7 @@ class CoDesignSpec(Spec):
     """Constraints every reported design must meet."""
     accuracy: AccuracyTable | None = None
     """Where accuracies come from, besides networks that declare their own."""
-    strategy: str = "auto"
+    strategy: Strategy = "auto"
     """auto, exhaustive, semi_decoupled or random."""
     reference: DesignPoint | None = None
     """The reference accelerator of the semi-decoupled strategy (None: the planner picks)."""

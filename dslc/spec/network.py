@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from dslc.spec.base import Point, SpaceSpec, Spec
+from dslc.spec.base import Point, Spec
 
 Pair = tuple[int, int]
 
@@ -208,7 +208,3 @@ class NetworkSpec(Spec):
     """Published top-1 accuracy as a fraction, where the spec gives one."""
     point: Point = ()
     """The parameter values this network was instantiated with (empty for a fixed network)."""
-
-
-class NetworkSpace(SpaceSpec):
-    """A network with parameters; every assignment of them is one `NetworkSpec`."""

@@ -16,9 +16,10 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "codesign.cd"
 def test_semi_decoupled_finds_the_exhaustive_optimum_with_10x_fewer_pairs(
         tmp_path: Path) -> None:
     store = tmp_path / "pairs.sqlite"
-    semi = api.search(EXAMPLE, store=store, jobs=2).outcome
+    semi = api.search(api.compile(EXAMPLE), store=store, jobs=2).outcome
     assert semi.plan.strategy == "semi_decoupled"
-    exhaustive = api.search(EXAMPLE, store=store, jobs=2, strategy="exhaustive").outcome
+    exhaustive = api.search(api.compile(EXAMPLE), store=store, jobs=2,
+                            strategy="exhaustive").outcome
     assert exhaustive.pairs_evaluated == semi.plan.pairs_total == 324 * 54
     assert semi.reduction >= 10
     assert semi.best is not None and exhaustive.best is not None

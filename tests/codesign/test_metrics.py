@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dslc.codesign.designs import Design
 from dslc.codesign.metrics import (
     AccuracyError,
     Metrics,
@@ -20,7 +21,6 @@ from dslc.codesign.metrics import (
     spearman,
     violations,
 )
-from dslc.codesign.space import Design
 from dslc.spec.codesign import BinaryOp, Constant, ConstraintSpec, MetricRef, ObjectiveSpec
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import cast
 
 import numpy as np
 import pytest
@@ -16,16 +15,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dslc import api
+from dslc.codesign.designs import Design, Designs
 from dslc.codesign.evaluate import Pair, PairEvaluator, PairResult
 from dslc.codesign.metrics import Metrics
 from dslc.codesign.planner import Outcome, execute, make_plan
-from dslc.codesign.result import outcome_to_json
-from dslc.codesign.space import Design, DesignSpace
+from dslc.codesign.request import Request
+from dslc.export import outcome_to_json
 from dslc.mapper import MapperOptions
-from dslc.sema.program import Program
 from dslc.spec.codesign import CoDesignSpec, DesignPoint
 
 TINY = Path(__file__).parent / "tiny.cd"
+PROGRAM = api.compile(TINY)
 
 
 class TableEvaluator(PairEvaluator):
@@ -44,11 +44,18 @@ class TableEvaluator(PairEvaluator):
                                                     float(latency), 1.0))
 
 
-def spaces(n: int, a: int) -> tuple[DesignSpace, DesignSpace]:
-    return (DesignSpace("network", tuple(Design("network", "net", i, (("i", i),))
-                                         for i in range(n))),
-            DesignSpace("accelerator", tuple(Design("accelerator", "acc", j, (("j", j),))
-                                             for j in range(a))))
+def spaces(n: int, a: int) -> tuple[Designs, Designs]:
+    return (Designs("network", tuple(Design("network", "net", i, (("i", i),))
+                                     for i in range(n))),
+            Designs("accelerator", tuple(Design("accelerator", "acc", j, (("j", j),))
+                                         for j in range(a))))
+
+
+def table_request(spec: CoDesignSpec, networks: Designs, accelerators: Designs,
+                  accuracies: dict[Design, float] | None = None) -> Request:
+    """A request whose pairs a TableEvaluator scores (no spaces to build)."""
+    return Request(spec, {}, {}, networks, accelerators, MapperOptions(), accuracies or {},
+                   "table")
 
 
 def request(strategy: str, top_k: int | None = None, reference: int | None = None
@@ -62,7 +69,7 @@ def run(table: np.ndarray, strategy: str, top_k: int | None = None,  # type: ign
         reference: int | None = None) -> Outcome:
     spec = request(strategy, top_k, reference)
     networks, accelerators = spaces(*table.shape[:2])
-    evaluator = TableEvaluator(cast(Program, None), spec, MapperOptions())
+    evaluator = TableEvaluator(table_request(spec, networks, accelerators))
     evaluator.table = table
     return execute(make_plan(spec, networks, accelerators), spec, networks, accelerators,
                    evaluator)
@@ -161,17 +168,21 @@ def test_store_resumes_and_jobs_agree(tmp_path: Path) -> None:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        api.search(TINY, store=store, progress=stop_after_five)
-    first = api.search(TINY, store=store)
+        api.search(PROGRAM, store=store, progress=stop_after_five)
+    first = api.search(PROGRAM, store=store)
     # Nothing finished before the interrupt was lost: those pairs were read back.
     assert first.reused >= interrupted >= 5
-    again = api.search(TINY, store=store)
+    again = api.search(PROGRAM, store=store)
     assert again.reused == again.outcome.pairs_evaluated == first.outcome.pairs_evaluated
     assert outcome_to_json(again.outcome) == outcome_to_json(first.outcome)
-    fresh = api.search(TINY, store=store, fresh=True)
+    fresh = api.search(PROGRAM, store=store, fresh=True)
     assert fresh.reused == 0
-    parallel = api.search(TINY, store=":memory:", jobs=2)
+    parallel = api.search(PROGRAM, store=":memory:", jobs=2)
     assert outcome_to_json(parallel.outcome) == outcome_to_json(first.outcome)
+    # A program compiled from text (no file behind it) runs in worker processes too: the
+    # workers receive the elaborated request.
+    from_text = api.search(api.compile(text=TINY.read_text()), store=":memory:", jobs=2)
+    assert outcome_to_json(from_text.outcome) == outcome_to_json(first.outcome)
 
 
 def test_nothing_feasible_is_verified_on_every_pair() -> None:
@@ -193,8 +204,8 @@ def test_accurate_networks_on_the_first_pareto_layers_are_kept() -> None:
                       np.full((12, 5), 1e-6)], axis=-1)
     spec = request("semi_decoupled")
     networks, accelerators = spaces(12, 5)
-    evaluator = TableEvaluator(cast(Program, None), spec, MapperOptions(), accuracies={
-        d: 0.9 if d.index == 9 else 0.5 for d in networks.designs})
+    evaluator = TableEvaluator(table_request(spec, networks, accelerators, {
+        d: 0.9 if d.index == 9 else 0.5 for d in networks.designs}))
     evaluator.table = table
     outcome = execute(make_plan(spec, networks, accelerators), spec, networks, accelerators,
                       evaluator)

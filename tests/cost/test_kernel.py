@@ -56,15 +56,15 @@ def _costs(evaluator: BatchEvaluator, batch_size: int, seed: int) -> tuple[Batch
 @pytest.mark.parametrize(("network", "layer", "accelerator"), LAYERS)
 def test_kernel_equals_numpy_on_shipped_layers(network: str, layer: str | None,
                                                accelerator: str) -> None:
-    lowered = lower_network(api.load_network(f"{SPECS}/networks/{network}.cd", network), 1)
+    lowered = lower_network(api.network(api.compile(f"{SPECS}/networks/{network}.cd"), network), 1)
     if layer is None:  # a depthwise layer
         problem = next(p for p in lowered.problems if p.op == "dwconv")
     else:
         found = lowered.problem(layer)
         assert found is not None
         problem = found
-    arch = resolve_accelerator(api.load_accelerator(f"{SPECS}/accelerators/{accelerator}.cd",
-                                                    accelerator))
+    arch = resolve_accelerator(api.accelerator(
+        api.compile(f"{SPECS}/accelerators/{accelerator}.cd"), accelerator))
     space = MapSpace(problem, arch, bypass=True)
     evaluator = BatchEvaluator(problem, arch, space.keep_choices[0],
                                more_keeps=space.keep_choices[1:])
@@ -84,8 +84,8 @@ def test_tensors_without_a_closed_form_multicast_use_numpy() -> None:
     diagonal = Problem("diagonal", base.dims, base.bounds, (
         weight, Tensor("input", "input", (base.tensors[1].axes[0], base.tensors[1].axes[0])),
         output), op="conv")
-    arch = resolve_accelerator(api.load_accelerator(f"{SPECS}/accelerators/simple_ws_16x16.cd",
-                                                    "simple_ws_16x16"))
+    arch = resolve_accelerator(api.accelerator(
+        api.compile(f"{SPECS}/accelerators/simple_ws_16x16.cd"), "simple_ws_16x16"))
     evaluator = BatchEvaluator(diagonal, arch, MapSpace(diagonal, arch).keep_choices[0])
     assert evaluator.tables is None
     with batch_engine("numba"):

@@ -26,8 +26,8 @@ from helpers_cost import (
 
 from dslc.arch import resolve_accelerator
 from dslc.cost.model import InvalidMappingError, evaluate
-from dslc.cost.result import cost_to_json
 from dslc.diagnostics.diagnostic import CannotRunError
+from dslc.export import cost_to_json
 from dslc.mapping.mapping import mapping_from_spec
 
 CONV1D = conv1d(4, 3)  # O[p] += W[r] * I[p + r]: 4 outputs, 3 weights, 6 inputs

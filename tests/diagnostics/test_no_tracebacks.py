@@ -1,4 +1,4 @@
-"""No input ever produces a traceback: `load_program` returns diagnostics, whatever the bytes.
+"""No input ever produces a traceback: `compile` returns diagnostics, whatever the bytes.
 
 Property tests over random bytes, random printable text, random token soups drawn from the
 language's vocabulary, and mutations of valid specs (token deletion, duplication, swaps,
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dslc.api import load_program
+from dslc.api import compile
 from dslc.sema.program import Program
 
 VALID = """
@@ -84,8 +84,8 @@ VOCAB = sorted({t for t in TOKENS if not t.isspace()} | {
 
 def check(data: bytes | str) -> Program:
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    program = load_program("fuzz.cd", text=raw)
-    assert isinstance(program.diagnostics, list)
+    program = compile("fuzz.cd", text=raw)
+    assert isinstance(program.diagnostics, tuple)
     return program
 
 

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from dslc.api import load_program
+from dslc.api import compile
 from dslc.diagnostics.codes import CODES, explain
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -68,6 +68,6 @@ def test_the_guide_has_examples() -> None:
                          ids=[f"line{line}" for line, _ in guide_examples()])
 def test_guide_examples_lint_clean(line: int, source: str) -> None:
     # Linted as if the example were a file beside the guide (relative imports resolve there).
-    program = load_program(GUIDE.with_name(f"guide_line{line}.cd"), text=source.encode())
+    program = compile(GUIDE.with_name(f"guide_line{line}.cd"), text=source.encode())
     problems = [(d.code, d.message) for d in program.diagnostics if d.code[0] != "N"]
     assert problems == []

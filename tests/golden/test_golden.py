@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from dslc.api import lint, load_program
+from dslc.api import compile, lint
 from dslc.diagnostics.codes import CODES
 from dslc.diagnostics.diagnostic import Diagnostic, sorted_diagnostics
 from dslc.diagnostics.render import render_full, summary_line
@@ -48,7 +48,7 @@ def diagnostics_of(path: Path) -> list[Diagnostic]:
     relative = path.relative_to(REPO).as_posix()
     data = padded(path)
     if data is not None:
-        return sorted_diagnostics(load_program(relative, text=data).diagnostics)
+        return sorted_diagnostics(compile(relative, text=data).diagnostics)
     return list(lint([relative]).diagnostics)
 
 

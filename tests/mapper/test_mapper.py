@@ -17,17 +17,15 @@ from dslc.arch import ArchModel, resolve_accelerator
 from dslc.cost import kernel
 from dslc.cost.model import evaluate
 from dslc.diagnostics.diagnostic import CannotRunError
+from dslc.export import format_loop_nest, mapping_to_cd, mapping_to_json
 from dslc.lower.lower import lower_network
 from dslc.lower.problem import Problem, Projection, Tensor
 from dslc.mapper import (
     MapperOptions,
     NoValidMappingError,
-    format_loop_nest,
     lower_bounds,
     map_network,
     map_problem,
-    mapping_to_cd,
-    mapping_to_json,
 )
 from dslc.mapper.network import MapCache, touched_words
 from dslc.mapper.search import (
@@ -173,11 +171,11 @@ def test_candidate_keys_match_canonical_rows(monkeypatch: pytest.MonkeyPatch) ->
             orders[0, a, columns]
         changed = candidate_keys(space, factors, swapped, keeps)[columns] != keys[columns]
         assert bool(np.all(changed)) if want_real else not bool(np.any(changed))
-    problem = lower_network(api.load_network("specs/networks/resnet18.cd", "resnet18"),
+    problem = lower_network(api.network(api.compile("specs/networks/resnet18.cd"), "resnet18"),
                             1).problem("layer1.0.a")
     assert problem is not None
-    big = MapSpace(problem, resolve_accelerator(api.load_accelerator(
-        "specs/accelerators/eyeriss_like.cd", "eyeriss_like")))
+    big = MapSpace(problem, resolve_accelerator(api.accelerator(api.compile(
+        "specs/accelerators/eyeriss_like.cd"), "eyeriss_like")))
     factors, orders = big.sample(np.random.default_rng(5), 20_000)
     keeps = np.random.default_rng(6).integers(0, len(big.keep_choices), factors.shape[-1])
     rows = np.concatenate([big.canonical(factors, orders), keeps[:, None]], axis=1)
@@ -270,7 +268,9 @@ def test_no_valid_mapping_says_which_tensor_does_not_fit() -> None:
         map_problem(matmul(2, 2, 2), tiny, MapperOptions(bypass=False))
     assert error.value.reasons == (
         "tiles kept at `RF` need 3 words (A 1, B 1, O 1), it holds 2: 1 word over",)
-    assert str(error.value) == "no valid mapping of `mm` on `acc`: " + error.value.reasons[0]
+    assert str(error.value) == "no valid mapping of `mm` on `acc`"
+    assert error.value.one_line() == "no valid mapping of `mm` on `acc`: " + \
+        error.value.reasons[0]
     assert isinstance(error.value, CannotRunError) and not isinstance(error.value, ValueError)
 
 
@@ -318,8 +318,8 @@ def twin(tmp_path: Path) -> Path:
 
 
 def test_identical_layers_are_searched_once_and_cached(twin: Path) -> None:
-    lowered = lower_network(api.load_network(twin, "twin"), batch=1)
-    acc = resolve_accelerator(api.load_accelerator(twin, "small"))
+    lowered = lower_network(api.network(api.compile(twin), "twin"), batch=1)
+    acc = resolve_accelerator(api.accelerator(api.compile(twin), "small"))
     cache = MapCache()
     options = MapperOptions(budget=500)
     first = map_network(lowered, acc, options, cache=cache)
@@ -345,8 +345,9 @@ def test_options_differing_only_by_score_do_not_share_cached_results(twin: Path)
     # The cache keys results on the options; a custom score is part of them (a function
     # equals only itself), so a second score searches again rather than reusing the first
     # score's mappings.
-    lowered = lower_network(api.load_network(twin, "twin"), batch=1)
-    acc = resolve_accelerator(api.load_accelerator(twin, "small"))
+    program = api.compile(twin)
+    lowered = lower_network(api.network(program, "twin"), batch=1)
+    acc = resolve_accelerator(api.accelerator(program, "small"))
     cheapest, fastest = (MapperOptions(budget=500, score=by_energy),
                          MapperOptions(budget=500, score=by_cycles))
     assert cheapest != fastest
@@ -379,13 +380,14 @@ def test_options_name_closed_choices() -> None:
 
 
 def test_mapping_block_round_trip(twin: Path, tmp_path: Path) -> None:
-    found = api.map_layer(twin, "twin", "a", "small", options=MapperOptions(budget=500))
-    block = mapping_to_cd(found.result.mapping, found.problem, found.accelerator, "best",
+    found = api.map_layer(api.compile(twin), "twin", "a", "small",
+                          options=MapperOptions(budget=500))
+    block = mapping_to_cd(found.result.mapping, found.problem, found.arch, "best",
                           "twin.a")
     spec = tmp_path / "round.cd"
     spec.write_text(NETWORK + "\n" + block + "\n")
     assert api.lint([spec]).ok, block
-    assert api.evaluate(spec, "best") == found.result.cost
+    assert api.evaluate(api.compile(spec), "best") == found.result.cost
     data = mapping_to_json(found.result.mapping, found.problem)
     assert [level["name"] for level in data["levels"]] == ["DRAM", "GLB", "RF"]
     nest = format_loop_nest(found.result.mapping, found.problem)
@@ -452,18 +454,18 @@ def test_imperfect_mapping_block_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "seven.cd"
     path.write_text(source)
     options = MapperOptions(budget=800, objective="latency", imperfect=True)
-    found = api.map_layer(path, "twin", "c", "small", options=options)
-    perfect = api.map_layer(path, "twin", "c", "small",
+    found = api.map_layer(api.compile(path), "twin", "c", "small", options=options)
+    perfect = api.map_layer(api.compile(path), "twin", "c", "small",
                             options=MapperOptions(budget=800, objective="latency"))
     assert found.result.mapping.imperfect
     assert found.result.cost.cycles < perfect.result.cost.cycles
-    block = mapping_to_cd(found.result.mapping, found.problem, found.accelerator, "best",
+    block = mapping_to_cd(found.result.mapping, found.problem, found.arch, "best",
                           "twin.c")
     assert "    imperfect = true" in block.splitlines()
     spec = tmp_path / "round.cd"
     spec.write_text(source + "\n" + block + "\n")
     assert api.lint([spec]).ok, block
-    assert api.evaluate(spec, "best") == found.result.cost
+    assert api.evaluate(api.compile(spec), "best") == found.result.cost
     spec.write_text(source + "\n" + block.replace("    imperfect = true\n", "") + "\n")
     codes = [d.code for d in api.lint([spec]).diagnostics]
     assert "E603" in codes

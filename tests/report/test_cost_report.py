@@ -24,7 +24,7 @@ UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 @pytest.mark.parametrize("width", [80, 160])
 def test_eval_report_golden(width: int) -> None:
-    cost = api.evaluate(REPO / "examples" / "mapping.cd", "rs_conv3x3")
+    cost = api.evaluate(api.compile(REPO / "examples" / "mapping.cd"), "rs_conv3x3")
     console = Console(width=width, record=True, color_system=None, file=io.StringIO())
     console.print(render_cost(cost, per_instance=width >= 150))
     text = console.export_text()

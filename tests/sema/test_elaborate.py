@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from dslc.api import load_program
-from dslc.diagnostics.diagnostic import Diagnostic
-from dslc.sema.program import (
-    Program,
-    instantiate_accelerator,
-    instantiate_network,
-    point_values,
-    values_from_point,
-)
+from dslc.api import compile
+from dslc.diagnostics.diagnostic import Diagnostic, UsageError
+from dslc.sema.program import Program
 from dslc.sema.units import UNITS, format_quantity
 from dslc.spec.accelerator import AcceleratorSpec, FanoutSpec, MemorySpec
-from dslc.syntax import ast
 
 
 def program(text: str) -> Program:
-    return load_program("t.cd", text=text.encode())
+    return compile("t.cd", text=text.encode())
 
 
 def clean(text: str) -> Program:
@@ -50,7 +43,7 @@ accelerator acc {{
 
 
 def accelerator(body: str, point: tuple[tuple[str, object], ...] = ()) -> AcceleratorSpec:
-    return instantiate_accelerator(clean(ACC.format(body=body)), "acc", point)  # type: ignore[arg-type]
+    return clean(ACC.format(body=body)).accelerators["acc"].instantiate(point)  # type: ignore[arg-type]
 
 
 def memory(spec: AcceleratorSpec, name: str) -> MemorySpec:
@@ -128,11 +121,11 @@ def test_words_per_cycle_bandwidth_and_buffering() -> None:
 def test_technology_and_percentages() -> None:
     text = ACC.format(body="memory RF { size = 64 words }").replace(
         "clock = 200MHz", "clock = 1GHz technology = 22nm")
-    spec = instantiate_accelerator(clean(text), "acc")
+    spec = clean(text).accelerators["acc"].instantiate()
     assert spec.technology_nm == 22.0
     assert spec.clock_hz == 1e9
     net = clean("network n { input x: [4] layer a = relu(x) accuracy = 71.5% }")
-    assert instantiate_network(net, "n").accuracy == pytest.approx(0.715)
+    assert net.networks["n"].instantiate().accuracy == pytest.approx(0.715)
 
 
 def test_unit_table_is_consistent() -> None:
@@ -229,7 +222,7 @@ def test_space_sizes_and_domains() -> None:
     assert [d.code for d in result.diagnostics] == ["N701"]  # 108 points: checked on a sample
     entry = result.accelerators["fam"]
     assert entry.size == 4 * 3 * 3 * 3
-    space = result.accelerator_space("fam")
+    space = result.accelerators["fam"]
     assert [p.name for p in space.params] == ["rows", "cols", "glb", "flow"]
     assert space.params[1].values == (8, 12, 16)
     assert space.params[2].values == (64 * 8192, 108 * 8192, 256 * 8192)
@@ -242,10 +235,10 @@ def test_space_sizes_and_domains() -> None:
 def test_instantiate_a_point() -> None:
     result = program(SPACE)
     point = (("cols", 12), ("flow", "row_stationary"), ("glb", 108 * 8192), ("rows", 14))
-    with pytest.raises(StopIteration):  # 14 is not a value of rows
-        instantiate_accelerator(result, "fam", point)
+    with pytest.raises(UsageError, match="14 is not a value of `rows`"):
+        result.accelerators["fam"].instantiate(point)
     point = (("cols", 12), ("flow", "row_stationary"), ("glb", 108 * 8192), ("rows", 16))
-    spec = instantiate_accelerator(result, "fam", point)
+    spec = result.accelerators["fam"].instantiate(point)
     assert spec.point == point
     assert memory(spec, "GLB").size_bits == 884736
     fanout = spec.hierarchy[2]
@@ -254,15 +247,18 @@ def test_instantiate_a_point() -> None:
 
 
 def test_point_order_is_mixed_radix() -> None:
-    entry = program(SPACE).accelerators["fam"]
-    assert entry.point_spec(entry.point_at(0)) == (
+    space = program(SPACE).accelerators["fam"]
+    assert space.point_at(0) == (
         ("cols", 8), ("flow", "weight_stationary"), ("glb", 64 * 8192.0), ("rows", 8))
     # The last parameter varies fastest.
-    assert dict(entry.point_spec(entry.point_at(1)))["flow"] == "output_stationary"
-    last = entry.point_at(entry.size - 1)
-    assert dict(entry.point_spec(last)) == {"rows": 32, "cols": 16, "glb": 256 * 8192.0,
-                                            "flow": "row_stationary"}
-    assert values_from_point(entry, entry.point_spec(last)) == last
+    assert dict(space.point_at(1))["flow"] == "output_stationary"
+    last = space.point_at(space.size - 1)
+    assert dict(last) == {"rows": 32, "cols": 16, "glb": 256 * 8192.0,
+                          "flow": "row_stationary"}
+    assert space.index_of(last) == space.size - 1
+    assert [space.index_of(point) for point in space.points()] == list(range(space.size))
+    # A point given as a mapping, with a value that is equal but not identical, resolves.
+    assert space.resolve({**dict(last), "glb": 256 * 8192 * (1 + 1e-12)}) == last
 
 
 @pytest.mark.parametrize(("domain", "values"), [
@@ -277,14 +273,13 @@ def test_point_order_is_mixed_radix() -> None:
 def test_parameter_domains(domain: str, values: tuple[int, ...]) -> None:
     text = f"network n {{ param p in {domain} input x: [p + 1] layer a = relu(x) }}"
     entry = clean(text).networks["n"]
-    assert entry.domains[0].values == values
+    assert entry.params[0].values == values
 
 
 def test_quantity_range_with_step() -> None:
     text = SPACE.replace("{64KiB, 108KiB, 256KiB}", "64KiB..256KiB step 64KiB")
     entry = program(text).accelerators["fam"]
-    assert [v.value for v in entry.domains[2].values] == [  # type: ignore[union-attr]
-        64 * 8192, 128 * 8192, 192 * 8192, 256 * 8192]
+    assert entry.params[2].values == (64 * 8192, 128 * 8192, 192 * 8192, 256 * 8192)
 
 
 @pytest.mark.parametrize(("domain", "code"), [
@@ -332,12 +327,22 @@ def test_point_resolution() -> None:
     assert _reference("16, cols = 12, glb = 108KiB, flow = row_stationary") == ["E303"]
 
 
-def test_point_values_fill_single_valued_parameters() -> None:
+def test_points_fill_single_valued_parameters() -> None:
     result = clean("accelerator a { param w in {16b} word = w clock = 1GHz "
                    "memory D { } compute M { } }")
-    entry = result.accelerators["a"]
-    module = ast.SpaceRef(ast.Ident("a", entry.decl.name.span), (), entry.decl.name.span)
-    assert len(point_values(entry, module.args, module.span)) == 1
+    space = result.accelerators["a"]
+    assert space.resolve() == (("w", 16),)
+    assert space.instantiate().word_bits == 16
+
+
+def test_points_outside_a_space_are_usage_errors_that_name_the_values() -> None:
+    space = program(SPACE).accelerators["fam"]
+    with pytest.raises(UsageError, match=r"no value for parameter `rows`.*8, 12, 16, 32"):
+        space.instantiate({"cols": 12, "glb": 108 * 8192, "flow": "row_stationary"})
+    with pytest.raises(UsageError, match="has no parameter `depth`"):
+        space.resolve({"depth": 3})
+    with pytest.raises(UsageError, match="no point 108"):
+        space.point_at(108)
 
 
 # ---- networks -----------------------------------------------------------------------------
@@ -362,7 +367,7 @@ network n {
 def test_layer_names_of_templates_repeats_and_nested_calls() -> None:
     result = clean(NET)
     assert result.networks["n"].size == 2
-    network = instantiate_network(result, "n", (("d", 3),))
+    network = result.networks["n"].instantiate((("d", 3),))
     assert [layer.name for layer in network.layers] == [
         "a.c", "a.r", "s.0.q", "s.1.q", "s.2.q", "h.flatten", "h"]
     assert network.point == (("d", 3),)
@@ -373,7 +378,7 @@ def test_layer_names_of_templates_repeats_and_nested_calls() -> None:
 def test_network_builds_at_every_point_of_its_space() -> None:
     result = clean(NET)
     for point in ((("d", 1),), (("d", 3),)):
-        network = instantiate_network(result, "n", point)
+        network = result.networks["n"].instantiate(point)
         repeats = [layer for layer in network.layers if layer.name.startswith("s.")]
         assert len(repeats) == point[0][1]
 

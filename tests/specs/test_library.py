@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dslc.api import lint, load_accelerator, load_network, load_program
+from dslc import api
 from dslc.graph.layer_graph import build_graph
 from dslc.lower.lower import lower_network
 from dslc.syntax.parser import parse, read_source
@@ -40,7 +40,7 @@ def test_parses(path: Path) -> None:
 
 @pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.name)
 def test_lints_clean(path: Path) -> None:
-    result = lint([path])
+    result = api.lint([path])
     assert result.errors == ()
     assert [d.code for d in result.diagnostics if d.severity.value == "warning"] == []
 
@@ -60,7 +60,7 @@ NETWORKS = [
                          ids=[n[0] for n in NETWORKS])
 def test_mac_counts_and_accuracy(name: str, exact: int, published: float, ops: float,
                                  top1: float) -> None:
-    network = load_network(ROOT / f"specs/networks/{name}.cd", name)
+    network = api.network(api.compile(ROOT / f"specs/networks/{name}.cd"), name)
     macs = lower_network(network).macs
     assert macs == exact
     assert abs(macs / 1e9 - published) / published < 0.02
@@ -70,13 +70,13 @@ def test_mac_counts_and_accuracy(name: str, exact: int, published: float, ops: f
 
 @pytest.mark.parametrize("name", [n[0] for n in NETWORKS] + ["transformer_encoder"])
 def test_graph_and_lowering_agree(name: str) -> None:
-    network = load_network(ROOT / f"specs/networks/{name}.cd", name)
+    network = api.network(api.compile(ROOT / f"specs/networks/{name}.cd"), name)
     assert build_graph(network).total_macs() == lower_network(network).macs
 
 
 def test_transformer_encoder_macs() -> None:
     # 4 projections 128*768*768, scores and context 12*128*128*64 each, FFN 2 x 128*768*3072.
-    network = load_network(ROOT / "specs/networks/transformer_encoder.cd",
+    network = api.network(api.compile(ROOT / "specs/networks/transformer_encoder.cd"),
                            "transformer_encoder")
     lowered = lower_network(network)
     assert lowered.macs == 4 * 128 * 768 * 768 + 2 * 12 * 128 * 128 * 64 + \
@@ -87,7 +87,8 @@ def test_transformer_encoder_macs() -> None:
 
 
 def test_resnet50_deduplicates_repeated_layers() -> None:
-    lowered = lower_network(load_network(ROOT / "specs/networks/resnet50.cd", "resnet50"))
+    lowered = lower_network(api.network(api.compile(ROOT / "specs/networks/resnet50.cd"),
+                                        "resnet50"))
     assert len(lowered.problems) == 54   # 53 convolutions and the classifier
     # conv1: 1. Stage 1: reduce, 3x3, expand (the 64->256 skip is the same loop nest) and the
     # repeated blocks' 256->64 reduce: 4. Stages 2-4: the first block's reduce, strided 3x3,
@@ -117,7 +118,7 @@ ACCELERATORS = [
                          ids=[a[0] for a in ACCELERATORS])
 def test_accelerator_shapes(name: str, macs: int, clock: float, node: float, word: int,
                             sizes: dict[str, int]) -> None:
-    accelerator = load_accelerator(ROOT / f"specs/accelerators/{name}.cd", name)
+    accelerator = api.accelerator(api.compile(ROOT / f"specs/accelerators/{name}.cd"), name)
     assert accelerator.mac_units == macs
     assert accelerator.clock_hz == clock
     assert accelerator.technology_nm == node
@@ -129,7 +130,8 @@ def test_accelerator_shapes(name: str, macs: int, clock: float, node: float, wor
 
 def test_eyeriss_energies_follow_the_normalised_costs() -> None:
     # ISCA 2016 Table IV: RF 1x, global buffer 6x, DRAM 200x a MAC, per 16-bit access.
-    accelerator = load_accelerator(ROOT / "specs/accelerators/eyeriss_like.cd", "eyeriss_like")
+    accelerator = api.accelerator(api.compile(ROOT / "specs/accelerators/eyeriss_like.cd"),
+                                  "eyeriss_like")
     mac = accelerator.compute.energy_pj
     assert mac is not None
     per_word = {m.name: (m.read_energy_pj or 0.0) / m.block_words for m in accelerator.memories}
@@ -138,7 +140,7 @@ def test_eyeriss_energies_follow_the_normalised_costs() -> None:
 
 
 def test_mapping_example_fills_the_array() -> None:
-    program = load_program(ROOT / "examples/mapping.cd")
+    program = api.compile(ROOT / "examples/mapping.cd")
     assert not program.errors
     mapping = program.mappings["rs_conv3x3"]
     pe = next(level for level in mapping.levels if level.target == "PE")

@@ -1,21 +1,21 @@
 """The designs a co-design searches: every point of its network and accelerator spaces.
 
-In: an elaborated `Program` and the space names a `CoDesignSpec` lists. Out: `Design`
-values (space name, index in the space's mixed-radix order, the point as (param, value)
-pairs, a digest of the instantiated spec that keys cached results), enumerated in a fixed
-order or sampled with a seed, and their concrete specs. It does not evaluate anything
+In: the `DesignSpace`s (dslc.space) a `CoDesignSpec` names. Out: `Design` values (space
+name, index in the space's mixed-radix order, the point as (param, value) pairs, how each
+value is written), gathered per kind into `Designs` in a fixed order or sampled with a seed;
+`Instances` builds each design's concrete spec once. It does not evaluate anything
 (dslc.codesign.evaluate) nor choose what to evaluate (dslc.codesign.planner).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from dslc.sema.program import Program, instantiate_accelerator, instantiate_network
+from dslc.space import DesignSpace, SpaceKind
 from dslc.spec.accelerator import AcceleratorSpec
 from dslc.spec.base import ParamValue, Point
 from dslc.spec.network import NetworkSpec
@@ -25,7 +25,7 @@ from dslc.spec.network import NetworkSpec
 class Design:
     """One point of a network or accelerator space."""
 
-    kind: str
+    kind: SpaceKind
     """`network` or `accelerator`."""
     space: str
     index: int
@@ -55,10 +55,10 @@ def _text(value: ParamValue) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class DesignSpace:
+class Designs:
     """Every design of one kind that a co-design request names, in a fixed order."""
 
-    kind: str
+    kind: SpaceKind
     designs: tuple[Design, ...]
 
     def __len__(self) -> int:
@@ -76,42 +76,38 @@ class DesignSpace:
         return tuple(pool[i] for i in chosen)
 
 
-def design_space(program: Program, kind: str, names: Sequence[str]) -> DesignSpace:
-    """Every point of the named spaces (`kind` is network or accelerator), names in the
-    request's order, points in mixed-radix order."""
-    table = program.networks if kind == "network" else program.accelerators
-    designs = []
-    for name in names:
-        entry = table[name]
-        labels = {param.name: dict(zip(param.values, param.labels, strict=True))
-                  for param in entry.params()}
-        for index in range(entry.size):
-            point = entry.point_spec(entry.point_at(index))
-            texts = tuple(labels[key].get(value, _text(value)) for key, value in point)
-            designs.append(Design(kind, name, index, point, texts))
-    return DesignSpace(kind, tuple(designs))
+def designs_of(spaces: Sequence[DesignSpace[NetworkSpec]] | Sequence[DesignSpace[AcceleratorSpec]],
+               kind: SpaceKind) -> Designs:
+    """Every point of the spaces, spaces in the given (the request's) order, points in
+    mixed-radix order."""
+    found = []
+    for space in spaces:
+        for index, point in enumerate(space.points()):
+            found.append(Design(kind, space.name, index, point, space.texts(point)))
+    return Designs(kind, tuple(found))
 
 
 @dataclass(slots=True)
 class Instances:
-    """Concrete specs of designs, built once each (instantiation elaborates the source)."""
+    """Concrete specs of designs, built once each (building evaluates the declaration)."""
 
-    program: Program
-    networks: dict[Design, NetworkSpec] = field(default_factory=dict)
-    accelerators: dict[Design, AcceleratorSpec] = field(default_factory=dict)
+    networks: Mapping[str, DesignSpace[NetworkSpec]]
+    accelerators: Mapping[str, DesignSpace[AcceleratorSpec]]
+    built_networks: dict[Design, NetworkSpec] = field(default_factory=dict)
+    built_accelerators: dict[Design, AcceleratorSpec] = field(default_factory=dict)
 
     def network(self, design: Design) -> NetworkSpec:
-        found = self.networks.get(design)
+        found = self.built_networks.get(design)
         if found is None:
-            found = self.networks[design] = instantiate_network(self.program, design.space,
-                                                                design.point)
+            found = self.built_networks[design] = \
+                self.networks[design.space].instantiate(design.point)
         return found
 
     def accelerator(self, design: Design) -> AcceleratorSpec:
-        found = self.accelerators.get(design)
+        found = self.built_accelerators.get(design)
         if found is None:
-            found = self.accelerators[design] = instantiate_accelerator(
-                self.program, design.space, design.point)
+            found = self.built_accelerators[design] = \
+                self.accelerators[design.space].instantiate(design.point)
         return found
 
 

@@ -1,0 +1,416 @@
+"""Results out of dslc: JSON-ready data, CSV rows and files, and mappings as text.
+
+The one place where results take their external shape (documented in docs/cli.md):
+`cost_to_json` (what `dslc eval` prints), `map_result_to_json` (`dslc map`),
+`network_result_to_json` (`dslc run` of one design), `plan_to_json` and `outcome_to_json`
+(`dslc plan`, `dslc run` over spaces), the CSV rows of a run (`LAYER_CSV_COLUMNS`) and of a
+co-design (`PAIR_CSV_COLUMNS`), `write_design`/`write_codesign` (the `--out` files), and a
+mapping as a loop nest, as short table summaries and as a pasteable `.cd` block.
+
+In: results of the API (`Cost`, `MapResult`, `NetworkMapResult`, `Plan`, `Outcome`) and
+the problems they are for. Out: dicts and lists of plain values with keys in a fixed order,
+free of timestamps (so that equal runs give equal bytes), and files. It computes no figure
+that is not in the result, and does no terminal styling (dslc.report does).
+
+Mapping JSON: `{"levels": [...]}` outermost first; each level has `name`, `temporal` (the
+`[dim, factor]` loops outer to inner), `spatial` (the `[dim, factor]` loops of the fanouts
+directly below it), `fanouts` (per fanout name: `{"x": [[dim, factor], ...], "y": [...]}`)
+and `keeps` (tensor names, in problem order).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from dslc.arch import ArchModel, FanoutModel
+from dslc.codesign.designs import Design
+from dslc.codesign.evaluate import PairResult
+from dslc.codesign.planner import Outcome, Plan
+from dslc.cost.result import Cost
+from dslc.lower.problem import Problem
+from dslc.mapper.network import NetworkMapResult
+from dslc.mapper.search import MapResult
+from dslc.mapping.mapping import Mapping
+
+
+def to_json(data: Any) -> str:
+    """The text of a JSON document (two-space indent, keys in the order given)."""
+    return json.dumps(data, indent=2, sort_keys=False)
+
+
+def listing(names: Sequence[str]) -> str:
+    """`a`, `a and b`, `a, b and c`: how messages list written files."""
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+# ---- one mapping's cost (`dslc eval`) ----------------------------------------------------
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def cost_to_json(cost: Cost) -> dict[str, Any]:
+    """The JSON-ready form of a cost (keys in a fixed order, levels outermost first)."""
+    return {
+        "layer": cost.layer,
+        "accelerator": cost.accelerator,
+        "macs": cost.macs,
+        "cycles": cost.cycles,
+        "compute_cycles": cost.compute_cycles,
+        "latency_s": _finite(cost.latency_s),
+        "utilization": cost.utilization,
+        "energy_pj": cost.energy_pj,
+        "area_mm2": cost.area_mm2,
+        "levels": [
+            {
+                "name": level.name,
+                "instances": level.instances,
+                "utilized_instances": level.utilized_instances,
+                "energy_pj": level.energy_pj,
+                "access_energy_pj": level.access_energy_pj,
+                "leakage_energy_pj": level.leakage_energy_pj,
+                "cycles": level.cycles,
+                "capacity_words": level.capacity_words,
+                "used_words": level.used_words,
+                "area_um2": level.area_um2,
+                "tensors": {
+                    tensor.name: {
+                        "reads": tensor.reads,
+                        "fills": tensor.fills,
+                        "updates": tensor.updates,
+                        "reads_per_instance": tensor.reads_per_instance,
+                        "fills_per_instance": tensor.fills_per_instance,
+                        "updates_per_instance": tensor.updates_per_instance,
+                        "tile_words": tensor.tile_words,
+                        "distinct_words": tensor.distinct_words,
+                        "energy_pj": tensor.energy_pj,
+                    }
+                    for tensor in level.tensors
+                },
+            }
+            for level in cost.levels
+        ],
+        "compute": {
+            "name": cost.compute.name,
+            "instances": cost.compute.instances,
+            "utilized_instances": cost.compute.utilized_instances,
+            "macs": cost.compute.macs,
+            "energy_per_mac_pj": cost.compute.energy_per_mac_pj,
+            "mac_energy_pj": cost.compute.mac_energy_pj,
+            "leakage_energy_pj": cost.compute.leakage_energy_pj,
+            "energy_pj": cost.compute.energy_pj,
+            "area_um2": cost.compute.area_um2,
+        },
+    }
+
+
+# ---- mappings (`dslc map`, `dslc run`) --------------------------------------------------
+
+
+def mapping_to_json(mapping: Mapping, problem: Problem) -> dict[str, Any]:
+    """The JSON-ready form (see the module docstring)."""
+    dims = problem.dims
+    levels = []
+    for level in mapping.levels:
+        fanouts: dict[str, dict[str, list[list[Any]]]] = {}
+        for loop in level.spatial:
+            fanouts.setdefault(loop.fanout, {"x": [], "y": []})[loop.axis].append(
+                [dims[loop.dim], loop.factor])
+        levels.append({
+            "name": level.name,
+            "temporal": [[dims[loop.dim], loop.factor] for loop in level.temporal],
+            "spatial": [[dims[loop.dim], loop.factor] for loop in level.spatial],
+            "fanouts": fanouts,
+            "keeps": [t.name for t in problem.tensors if t.name in level.keep],
+        })
+    return {"levels": levels}
+
+
+def format_loop_nest(mapping: Mapping, problem: Problem) -> str:
+    """The mapping as nested loops, outermost first, one line per loop, with the level each
+    loop belongs to and what it keeps; spatial loops are `parallel_for`."""
+    lines = []
+    depth = 0
+    counters: dict[str, int] = {}
+    for level in mapping.levels:
+        kept = ", ".join(t.name for t in problem.tensors if t.name in level.keep) or "nothing"
+        lines.append(f"{'  ' * depth}# {level.name} keeps {kept}")
+        for loop in level.temporal:
+            name = problem.dims[loop.dim]
+            index = f"{name.lower()}{counters.get(name, 0)}"
+            counters[name] = counters.get(name, 0) + 1
+            lines.append(f"{'  ' * depth}for {index} in [0, {loop.factor}):")
+            depth += 1
+        for spatial in level.spatial:
+            name = problem.dims[spatial.dim]
+            index = f"{name.lower()}{counters.get(name, 0)}"
+            counters[name] = counters.get(name, 0) + 1
+            lines.append(f"{'  ' * depth}parallel_for {index} in [0, {spatial.factor}):"
+                         f"  # {spatial.fanout} {spatial.axis.upper()}")
+            depth += 1
+    lines.append(f"{'  ' * depth}{problem.op} MAC")
+    return "\n".join(lines)
+
+
+def mapping_to_cd(mapping: Mapping, problem: Problem, arch: ArchModel, name: str,
+                  layer_ref: str) -> str:
+    """A `mapping NAME for LAYER_REF on ACCELERATOR { ... }` block. `keep` is written only
+    where it differs from what the memory holds."""
+    dims = problem.dims
+    width = max(len(component.name) for component in arch.hierarchy)
+    lines = [f"mapping {name} for {layer_ref} on {arch.name} {{"]
+    if mapping.imperfect:
+        lines.append("    imperfect = true")
+    levels = {level.name: level for level in mapping.levels}
+    for component in arch.hierarchy:
+        if isinstance(component, FanoutModel):
+            parts = []
+            for level in mapping.levels:
+                for axis in ("x", "y"):
+                    loops = [loop for loop in level.spatial
+                             if loop.fanout == component.name and loop.axis == axis]
+                    if loops:
+                        body = ", ".join(f"{dims[loop.dim]} {loop.factor}" for loop in loops)
+                        parts.append(f"spatial {axis} [{body}]")
+            if parts:
+                lines.append(f"    {component.name:<{width}} {{ {', '.join(parts)} }}")
+            continue
+        level = levels[component.name]
+        parts = []
+        if level.temporal:
+            body = ", ".join(f"{dims[loop.dim]} {loop.factor}" for loop in level.temporal)
+            parts.append(f"temporal [{body}]")
+        holds = [t.name for t in problem.tensors if t.role in component.holds]
+        if set(level.keep) != set(holds):
+            kept = [t.name for t in problem.tensors if t.name in level.keep]
+            parts.append(f"keep [{', '.join(kept)}]" if kept else
+                         f"bypass [{', '.join(holds)}]")
+        inner = f" {', '.join(parts)} " if parts else " "
+        lines.append(f"    {component.name:<{width}} {{{inner}}}")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def map_result_to_json(result: MapResult, problem: Problem) -> dict[str, Any]:
+    """What `dslc map` prints: the `dslc eval` object plus `mapping`, `mapspace_size`,
+    `evaluated` and `search` (the strategy that ran)."""
+    data = cost_to_json(result.cost)
+    data["mapping"] = mapping_to_json(result.mapping, problem)
+    data["mapspace_size"] = result.mapspace_size
+    data["evaluated"] = result.evaluated
+    data["search"] = result.search
+    return data
+
+
+def network_result_to_json(result: NetworkMapResult, problems: dict[str, Problem],
+                           *, timings: bool = True) -> dict[str, Any]:
+    """What `dslc run` prints for one design. `problems` maps problem keys to problems (for
+    dim names); `timings=False` drops `search_seconds` (for reproducible files)."""
+    data: dict[str, Any] = {
+        "network": result.network,
+        "accelerator": result.accelerator,
+        "energy_pj": result.energy_pj,
+        "cycles": result.cycles,
+        "latency_s": result.latency_s,
+        "edp": result.edp,
+        "area_mm2": result.area_mm2,
+        "distinct_problems": result.distinct,
+        "layers": [{
+            "name": layer.name,
+            "problem_key": layer.problem_key,
+            "energy_pj": layer.energy_pj,
+            "cycles": layer.cycles,
+            "utilization": layer.result.cost.utilization,
+            "bound_cycles": layer.bound_cycles,
+            "bound_energy_pj": layer.bound_energy_pj,
+            "mapspace_size": layer.result.mapspace_size,
+            "evaluated": layer.result.evaluated if layer.shared_with == layer.name else 0,
+            "shared_with": layer.shared_with,
+            "mapping": mapping_to_json(layer.result.mapping, problems[layer.problem_key]),
+        } for layer in result.layers],
+    }
+    if timings:
+        data["search_seconds"] = result.search_seconds
+    return data
+
+
+def spatial_summary(mapping: Mapping, dims: Sequence[str]) -> str:
+    """The spatial unrolling, per fanout and axis, e.g. `PE x:K16 y:C4,R3` (or `-`)."""
+    parts = []
+    for level in mapping.levels:
+        fanouts: dict[str, dict[str, list[str]]] = {}
+        for loop in level.spatial:
+            axes = fanouts.setdefault(loop.fanout, {"x": [], "y": []})
+            axes[loop.axis].append(f"{dims[loop.dim]}{loop.factor}")
+        for fanout, axes in fanouts.items():
+            text = " ".join(f"{axis}:{','.join(loops)}" for axis, loops in axes.items() if loops)
+            parts.append(f"{fanout} {text}")
+    return "; ".join(parts) or "-"
+
+
+def temporal_summary(mapping: Mapping, dims: Sequence[str]) -> str:
+    """Each memory's temporal loops outer to inner, e.g. `DRAM[K4 P2] GLB[C8]` (or `-`)."""
+    parts = []
+    for level in mapping.levels:
+        if level.temporal:
+            loops = " ".join(f"{dims[loop.dim]}{loop.factor}" for loop in level.temporal)
+            parts.append(f"{level.name}[{loops}]")
+    return " ".join(parts) or "-"
+
+
+# ---- co-design plans and outcomes ----------------------------------------------------------
+
+
+def design_json(design: Design) -> dict[str, Any]:
+    return {"name": design.space, "params": design.params(), "label": design.label}
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "strategy": plan.strategy,
+        "reason": plan.reason,
+        "objective": plan.objective,
+        "networks": plan.networks,
+        "accelerators": plan.accelerators,
+        "pairs_total": plan.pairs_total,
+        "pairs_planned": plan.pairs_planned,
+        "reference": None if plan.reference is None else design_json(plan.reference),
+        "reference_reason": plan.reference_reason,
+        "keep": plan.keep,
+        "phases": [{"name": p.name, "pairs": p.pairs, "description": p.description}
+                   for p in plan.phases],
+    }
+
+
+def pair_json(result: PairResult, score: float) -> dict[str, Any]:
+    metrics = result.metrics
+    data: dict[str, Any] = {
+        "network": design_json(result.network),
+        "accelerator": design_json(result.accelerator),
+        "objective": score if math.isfinite(score) else None,
+    }
+    if metrics is None:
+        data["failure"] = result.failure
+        return data
+    data.update({
+        "energy_pj": metrics.energy_pj, "cycles": metrics.cycles,
+        "latency_s": metrics.latency_s, "edp": metrics.edp, "area_mm2": metrics.area_mm2,
+        "accuracy": metrics.accuracy,
+    })
+    return data
+
+
+def outcome_to_json(outcome: Outcome, top: int = 10) -> dict[str, Any]:
+    """The documented `dslc run --format json` object of a co-design."""
+    scores = outcome.scores
+    ranked = outcome.ranked()
+    check = outcome.rank_check
+    best = outcome.best
+    return {
+        "strategy": outcome.plan.strategy,
+        "reason": outcome.plan.reason,
+        "pairs_total": outcome.plan.pairs_total,
+        "pairs_evaluated": outcome.pairs_evaluated,
+        "reduction": outcome.reduction,
+        "reference": None if outcome.plan.reference is None
+        else design_json(outcome.plan.reference),
+        "kept": [d.label for d in outcome.kept],
+        "rank_check": None if check is None else {
+            "spearman": check.spearman, "kendall": check.kendall, "samples": check.samples,
+            "accelerators": [d.label for d in check.accelerators], "passed": check.passed},
+        "optimality": outcome.optimality,
+        "log": list(outcome.log),
+        "best": None if best is None else {
+            **pair_json(best, scores[(best.network, best.accelerator)]),
+            "layers": [{"name": layer.name, "problem_key": layer.problem_key,
+                        "energy_pj": layer.energy_pj, "cycles": layer.cycles,
+                        "utilization": layer.utilization} for layer in best.layers]},
+        "top": [pair_json(outcome.results[pair], scores[pair]) for pair in ranked[:top]],
+        "pareto": [pair_json(result, scores[(result.network, result.accelerator)])
+                   for result in outcome.pareto],
+    }
+
+
+PAIR_CSV_COLUMNS = ("network", "accelerator", "objective", "energy_pj", "cycles", "latency_s",
+               "edp", "area_mm2", "accuracy", "feasible", "pareto")
+
+
+def outcome_csv_rows(outcome: Outcome) -> list[list[object]]:
+    """One row per evaluated pair (best first), columns PAIR_CSV_COLUMNS."""
+    front = {(r.network, r.accelerator) for r in outcome.pareto}
+    rows: list[list[object]] = []
+    for pair in outcome.ranked():
+        metrics = outcome.results[pair].metrics
+        score = outcome.scores[pair]
+        rows.append([
+            pair[0].label, pair[1].label, score if math.isfinite(score) else "",
+            "" if metrics is None else metrics.energy_pj,
+            "" if metrics is None else metrics.cycles,
+            "" if metrics is None else metrics.latency_s,
+            "" if metrics is None else metrics.edp,
+            "" if metrics is None else metrics.area_mm2,
+            "" if metrics is None or metrics.accuracy is None else metrics.accuracy,
+            math.isfinite(score), pair in front])
+    return rows
+
+
+# ---- CSV rows and files ---------------------------------------------------------------------
+
+
+LAYER_CSV_COLUMNS = ("layer", "problem_key", "energy_pj", "cycles", "utilization",
+                     "bound_cycles", "bound_energy_pj", "spatial", "temporal")
+
+
+def run_csv_rows(result: NetworkMapResult, problems: dict[str, Problem]
+                 ) -> list[tuple[str | int | float, ...]]:
+    """LAYER_CSV_COLUMNS rows, one per MAC layer."""
+    rows: list[tuple[str | int | float, ...]] = []
+    for layer in result.layers:
+        dims = problems[layer.problem_key].dims
+        rows.append((layer.name, layer.problem_key, layer.energy_pj, layer.cycles,
+                     layer.result.cost.utilization, layer.bound_cycles, layer.bound_energy_pj,
+                     spatial_summary(layer.result.mapping, dims),
+                     temporal_summary(layer.result.mapping, dims)))
+    return rows
+
+
+def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows(rows)
+
+
+def write_design(directory: Path, result: NetworkMapResult, problems: dict[str, Problem]
+                 ) -> tuple[str, ...]:
+    """`result.json` (without timings, so reruns give equal bytes) and `layers.csv` of one
+    design in `directory` (created); the names written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stable = network_result_to_json(result, problems, timings=False)
+    (directory / "result.json").write_text(to_json(stable) + "\n")
+    _write_csv(directory / "layers.csv", LAYER_CSV_COLUMNS, run_csv_rows(result, problems))
+    return ("result.json", "layers.csv")
+
+
+def write_codesign(directory: Path, outcome: Outcome) -> tuple[str, ...]:
+    """`result.json` and `pairs.csv` of a co-design in `directory` (created); the names
+    written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "result.json").write_text(to_json(outcome_to_json(outcome)) + "\n")
+    _write_csv(directory / "pairs.csv", PAIR_CSV_COLUMNS, outcome_csv_rows(outcome))
+    return ("result.json", "pairs.csv")
+
+
+def lowered_stage(lowered: dict[str, Any], key: str) -> dict[str, Any]:
+    """`dslc dump --stage graph|problems`: per network its inputs, MACs and either the
+    `layers` or the `problems` of `dslc.api.dump_lowered`."""
+    return {name: {"inputs": net["inputs"], "macs": net["macs"], key: net[key]}
+            for name, net in lowered.items()}
