@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -39,7 +40,7 @@ from dslc.codesign.metrics import (
     spearman,
     violations,
 )
-from dslc.spec.codesign import CoDesignSpec
+from dslc.spec.codesign import CoDesignSpec, Strategy
 
 EXHAUSTIVE_PAIRS = 64
 """`auto` evaluates every pair up to this many pairs."""
@@ -57,6 +58,8 @@ CHECK_NETWORKS = 12
 CHECK_ACCELERATORS = 3
 RANDOM_FRACTION = 0.1
 
+Optimality = Literal["verified", "sampled", "assumed"]
+"""What an outcome claims (module docstring)."""
 PhaseProgress = Callable[[str, int, int, float], None]
 """Called as pairs finish: (phase, done, total, best objective so far)."""
 
@@ -74,7 +77,8 @@ class Phase:
 class Plan:
     """What the planner will do, before doing it."""
 
-    strategy: str
+    strategy: Strategy
+    """The strategy that runs (`auto` resolved)."""
     reason: str
     networks: int
     accelerators: int
@@ -192,7 +196,7 @@ class Outcome:
     pareto: list[PairResult]
     kept: tuple[Design, ...]
     rank_check: RankCheck | None
-    optimality: str
+    optimality: Optimality
     log: list[str] = field(default_factory=list)
     """What happened, in order (widening, fallbacks)."""
 
@@ -349,7 +353,7 @@ def _rank_key(score: float, pair: Pair) -> tuple[float, str, int, str, int]:
 
 
 def _outcome(plan: Plan, run: _Run, kept: Sequence[Design], check: RankCheck | None,
-             optimality: str, log: list[str]) -> Outcome:
+             optimality: Optimality, log: list[str]) -> Outcome:
     pairs = sorted((pair for pair, score in run.scores.items() if math.isfinite(score)),
                    key=lambda pair: _rank_key(run.scores[pair], pair))
     best = run.results[pairs[0]] if pairs else None

@@ -10,7 +10,7 @@ are in base units named in the field (bits, pJ, Hz, um2, words per cycle).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 
@@ -19,9 +19,9 @@ from dslc.spec.base import Point, Spec
 Role = Literal["input", "weight", "output"]
 ROLES: tuple[Role, ...] = ("input", "weight", "output")
 
-DATAFLOW_PRESETS = (
-    "weight_stationary", "output_stationary", "input_stationary", "row_stationary", "free",
-)
+DataflowPreset = Literal["weight_stationary", "output_stationary", "input_stationary",
+                         "row_stationary", "free"]
+DATAFLOW_PRESETS: tuple[DataflowPreset, ...] = get_args(DataflowPreset)
 
 
 class MemorySpec(Spec):
@@ -65,7 +65,7 @@ class MemorySpec(Spec):
 class DataflowSpec(Spec):
     """Constraints on the spatial loops at a fanout."""
 
-    preset: str | None = None
+    preset: DataflowPreset | None = None
     """The preset it came from (weight_stationary, ...), or None when written explicitly."""
     x: tuple[str, ...] | None = None
     """Loop dims that may be unrolled across X (None: any)."""
