@@ -16,7 +16,7 @@ escaping from here is a bug. Functions here return data and never print.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,8 @@ def compile(path: str | Path | None = None, *, text: str | bytes | None = None) 
     if path is None and text is None:
         raise UsageError("compile needs a spec file's path or the spec's text")
     data = text.encode() if isinstance(text, str) else text
-    return elaborate(load(TEXT_NAME if path is None else path, data))
+    program = elaborate(load(TEXT_NAME if path is None else path, data))
+    return program if path is not None else replace(program, root=None)
 
 
 def lint(paths: Sequence[str | Path]) -> LintResult:
@@ -259,7 +260,7 @@ def default_store(program: Program, codesign: str) -> Path | None:
     """Where a co-design's results persist by default: `.dslc/<file>.<codesign>.sqlite`
     beside the root spec file (None, in memory, for a program compiled from text without a
     path)."""
-    if program.root is None or program.root.name == TEXT_NAME:
+    if program.root is None:
         return None
     return program.root.parent / ".dslc" / f"{program.root.stem}.{codesign}.sqlite"
 

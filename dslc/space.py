@@ -61,7 +61,8 @@ def _same(domain_value: ParamValue, given: object) -> bool:
     return False
 
 
-def _text(value: ParamValue) -> str:
+def value_text(value: ParamValue) -> str:
+    """A parameter value as reports show it when the source's spelling is not at hand."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -178,7 +179,8 @@ class DesignSpace(Generic[S]):
         in the point's (sorted) order."""
         labels = {param.name: dict(zip(param.values, param.labels, strict=True))
                   for param in self.params}
-        return tuple(labels[name].get(value, _text(value)) if name in labels else _text(value)
+        return tuple(labels[name].get(value, value_text(value)) if name in labels
+                     else value_text(value)
                      for name, value in point)
 
     def label(self, point: Point) -> str:

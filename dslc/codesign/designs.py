@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dslc.space import DesignSpace, SpaceKind
+from dslc.space import DesignSpace, SpaceKind, value_text
 from dslc.spec.accelerator import AcceleratorSpec
 from dslc.spec.base import ParamValue, Point
 from dslc.spec.network import NetworkSpec
@@ -40,18 +40,12 @@ class Design:
         """`name` or `name(p=v, ...)`: how reports name the design."""
         if not self.point:
             return self.space
-        texts = self.texts or tuple(_text(v) for _, v in self.point)
+        texts = self.texts or tuple(value_text(v) for _, v in self.point)
         pairs = (f"{key}={text}" for (key, _), text in zip(self.point, texts, strict=True))
         return f"{self.space}({', '.join(pairs)})"
 
     def params(self) -> dict[str, ParamValue]:
         return dict(self.point)
-
-
-def _text(value: ParamValue) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,8 +60,8 @@ class Program:
     built once by `elaborate` and read-only after."""
 
     root: Path | None
-    """The root spec file (None for a program compiled from text without a path); relative
-    result stores default beside it."""
+    """The root spec file (None for a program compiled from text without a path); result
+    stores default beside it."""
     files: tuple[str, ...]
     """Every file read, imports first, as diagnostics name them."""
     digest: str
