@@ -254,6 +254,9 @@ class CoDesignRun:
     """The result store's path (None: in memory)."""
     reused: int
     """Pairs read back from the store instead of evaluated."""
+    notes: tuple[str, ...] = ()
+    """What the store held but did not trust (rows of another cost model version, or of an
+    older dslc's store): those pairs were computed again."""
 
 
 def default_store(program: Program, codesign: str) -> Path | None:
@@ -271,8 +274,10 @@ def search(program: Program, codesign: str | None = None, *,
            progress: Callable[[str, int, int, float], None] | None = None) -> CoDesignRun:
     """Run the co-design planner on a request over spaces. Finished pairs persist in the
     SQLite `store` (default: `default_store`; ":memory:" keeps nothing) as they finish, so
-    an interrupted search resumes; `fresh` forgets them first. `strategy` overrides the
-    request's. Workers (`jobs` > 1, or a Dask `scheduler`) receive the elaborated request."""
+    an interrupted search resumes and runs sharing a store share pairs; `fresh` forgets
+    this request's pairs first and reads back nothing stored before (dslc.codesign.store).
+    `strategy` overrides the request's. Workers (`jobs` > 1, or a Dask `scheduler`)
+    receive the elaborated request. A KeyboardInterrupt stops the workers and propagates."""
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
     instances = Instances(program.networks, program.accelerators)
@@ -283,7 +288,7 @@ def search(program: Program, codesign: str | None = None, *,
     results = ResultStore(store_path)
     try:
         if fresh:
-            results.clear()
+            results.forget(the_request.key)
         evaluator = PairEvaluator(the_request, results, instances)
         the_plan = make_plan(spec, the_request.network_designs,
                              the_request.accelerator_designs)
@@ -293,7 +298,8 @@ def search(program: Program, codesign: str | None = None, *,
     finally:
         results.close()
     return CoDesignRun(spec.name, outcome, the_request.options,
-                       None if store_path is None else str(store_path), evaluator.reused)
+                       None if store_path is None else str(store_path), evaluator.reused,
+                       results.notes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,42 +1,63 @@
 """Evaluating (network, accelerator) pairs: map every layer, sum, remember.
 
-In: a `Request` (dslc.codesign.request) and pairs of `Design`s. Out:
-`PairResult`s (the pair's `Metrics` and per-layer figures, or why no mapping fits). Each
-distinct layer is searched once per accelerator (`MapCache`, shared by every network), and
-every finished pair is written at once to a `ResultStore` (SQLite), so an interrupted run
-loses nothing it finished and a rerun resumes. `evaluate_many` spreads pairs over worker
-processes (`jobs`) or a Dask cluster (`scheduler`); workers receive the `Request` itself
-(pickled), never a file path, so a cluster need not share the client's file system. It does
-not decide which pairs to evaluate (dslc.codesign.planner).
+In: a `Request` (dslc.codesign.request) and pairs of `Design`s. Out: `PairResult`s (the
+pair's `Metrics` and per-layer figures, or why no mapping fits). Each distinct layer is
+searched once per accelerator (`MapCache`, shared by every network), and every finished pair
+is written at once to a `ResultStore` (dslc.codesign.store), so an interrupted or killed run
+loses nothing it finished, a rerun resumes, and runs sharing a store share their pairs.
+
+`evaluate_many` computes pairs here, in worker processes (`jobs`) or on a Dask cluster
+(`scheduler`), sending chunks lazily (a couple per worker in flight, each checked against
+the store right before it is sent). Workers receive the `Request` itself (pickled), never a
+file path, so a cluster need not share the client's file system. Process workers ignore
+SIGINT and exit when their parent dies; on an interrupt the parent stops them and re-raises.
+It does not decide which pairs to evaluate (dslc.codesign.planner).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import sqlite3
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Protocol, Self
 
 from dslc.arch import ArchModel, resolve_accelerator
 from dslc.codesign.designs import Design, Instances, spec_digest
 from dslc.codesign.metrics import Metrics
 from dslc.codesign.request import Request
+from dslc.codesign.store import Record, ResultStore, StoreError
 from dslc.diagnostics.diagnostic import CannotRunError, UsageError
 from dslc.lower.lower import LoweredNetwork, lower_network
 from dslc.mapper import MapperOptions, NoValidMappingError, map_network
 from dslc.mapper.network import MapCache
 
+__all__ = ["CHUNK_PAIRS", "LayerFigure", "Pair", "PairEvaluator", "PairProgress",
+           "PairResult", "ResultStore", "StoreError", "WorkerLostError"]
+
 CHUNK_PAIRS = 64
 """Most pairs sent to a worker at once."""
+WAIT_SECONDS = 0.25
+"""How often a run whose only pairs left are another run's looks for them in the store."""
+WATCH_SECONDS = 0.5
+"""How often a worker process checks that its parent is alive."""
+STOP_SECONDS = 2.0
+"""How long an interrupted run waits for a terminated worker before killing it."""
 Pair = tuple[Design, Design]
 """(network design, accelerator design)."""
 PairProgress = Callable[[int, int], None]
 """Called as pairs finish: (done, total)."""
+_FORK = multiprocessing.get_context("fork")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,68 +83,7 @@ class PairResult:
     failure: str = ""
 
 
-class StoreError(CannotRunError):
-    """The result store cannot be opened or written."""
-
-
-class ResultStore:
-    """Finished pairs by key, in SQLite (written as each pair finishes) or in memory."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self.memory: dict[str, dict[str, Any]] = {}
-        self.connection: sqlite3.Connection | None = None
-        if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self.connection = sqlite3.connect(path)
-                self.connection.execute("PRAGMA journal_mode=WAL")
-                self.connection.execute("CREATE TABLE IF NOT EXISTS pairs "
-                                        "(key TEXT PRIMARY KEY, record TEXT NOT NULL)")
-                self.connection.commit()
-            except (OSError, sqlite3.Error) as exc:
-                raise StoreError(f"cannot use the result store {path}: {exc}; choose another "
-                                 "with --cache PATH, or --cache :memory: to keep nothing"
-                                 ) from None
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        if key in self.memory:
-            return self.memory[key]
-        if self.connection is None:
-            return None
-        row = self.connection.execute("SELECT record FROM pairs WHERE key = ?",
-                                      (key,)).fetchone()
-        if row is None:
-            return None
-        record: dict[str, Any] = json.loads(row[0])
-        self.memory[key] = record
-        return record
-
-    def put(self, key: str, record: dict[str, Any]) -> None:
-        self.memory[key] = record
-        if self.connection is not None:
-            self.connection.execute("INSERT OR REPLACE INTO pairs VALUES (?, ?)",
-                                    (key, json.dumps(record, sort_keys=True)))
-            self.connection.commit()
-
-    def clear(self) -> None:
-        self.memory.clear()
-        if self.connection is not None:
-            self.connection.execute("DELETE FROM pairs")
-            self.connection.commit()
-
-    def __len__(self) -> int:
-        if self.connection is None:
-            return len(self.memory)
-        return int(self.connection.execute("SELECT COUNT(*) FROM pairs").fetchone()[0])
-
-    def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
-
-
-def _record(result: PairResult) -> dict[str, Any]:
+def _record(result: PairResult) -> Record:
     metrics = result.metrics
     return {
         "failure": result.failure,
@@ -135,7 +95,7 @@ def _record(result: PairResult) -> dict[str, Any]:
     }
 
 
-def _from_record(pair: Pair, record: dict[str, Any], accuracy: float | None) -> PairResult:
+def _from_record(pair: Pair, record: Record, accuracy: float | None) -> PairResult:
     data = record["metrics"]
     metrics = None if data is None else Metrics(
         data["energy_pj"], int(data["cycles"]), data["latency_s"], data["area_mm2"], accuracy)
@@ -176,12 +136,14 @@ class PairEvaluator:
         return self.request.options
 
     def key(self, pair: Pair) -> str:
-        """The store key: digests of both concrete specs, the batch and the mapper options."""
+        """The store key: digests of both concrete specs, the batch, the mapper options and
+        the cost model's version (the store's), everything a pair's figures depend on."""
         network, accelerator = pair
         options = (self.options.search, self.options.budget, self.options.seed,
                    self.options.objective, self.options.bypass, self.options.imperfect,
                    self.request.spec.batch)
-        text = "|".join([self._digest(network), self._digest(accelerator), repr(options)])
+        text = "|".join([self._digest(network), self._digest(accelerator), repr(options),
+                         f"cost model {self.store.model}"])
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
     def _digest(self, design: Design) -> str:
@@ -194,9 +156,12 @@ class PairEvaluator:
         return found
 
     def cached(self, pair: Pair) -> PairResult | None:
-        record = self.store.get(self.key(pair))
-        if record is None:
-            return None
+        """The pair as stored, or None."""
+        key = self.key(pair)
+        record = self.store.stored([key], self.request.key).get(key)
+        return None if record is None else self._read(pair, record)
+
+    def _read(self, pair: Pair, record: Record) -> PairResult:
         return _from_record(pair, record, self.request.accuracies.get(pair[0]))
 
     def compute(self, pair: Pair) -> PairResult:
@@ -221,99 +186,267 @@ class PairEvaluator:
                        for layer in result.layers)
         return PairResult(network, accelerator, metrics, layers)
 
+
     def evaluate(self, pair: Pair) -> PairResult:
-        found = self.cached(pair)
-        if found is not None:
-            self.reused += 1
-            return found
-        result = self.compute(pair)
-        self.store.put(self.key(pair), _record(result))
-        self.evaluated += 1
-        return result
+        """One pair: read back, or computed and stored."""
+        return self.evaluate_many([pair])[0]
 
     def evaluate_many(self, pairs: Sequence[Pair], *, jobs: int = 1,
                       scheduler: str | None = None, progress: PairProgress | None = None,
                       on_result: Callable[[Pair, PairResult], None] | None = None
                       ) -> list[PairResult]:
-        """Every pair, in order; stored ones are read back, the rest computed (in `jobs`
-        worker processes, or on the Dask cluster at `scheduler`) and stored as each
-        finishes."""
+        """Every pair, in order; stored ones are read back, the rest computed (here, in
+        `jobs` worker processes, or on the Dask cluster at `scheduler`) and stored as each
+        finishes. The store is asked again right before each chunk is computed, so pairs
+        another run finished meanwhile are read back and pairs it is computing are left to
+        it. An interrupt (KeyboardInterrupt) stops the workers at once and propagates; what
+        finished is stored."""
         results: dict[int, PairResult] = {}
-        todo: list[int] = []
-        for i, pair in enumerate(pairs):
-            found = self.cached(pair)
-            if found is None:
-                todo.append(i)
-            else:
-                results[i] = found
-                self.reused += 1
-                if on_result is not None:
-                    on_result(pair, found)
-        done = len(results)
-        if progress is not None:
-            progress(done, len(pairs))
+        done = 0
 
-        def finish(i: int, result: PairResult) -> None:
+        def finish(i: int, result: PairResult, *, computed: bool, report: bool = True
+                   ) -> None:
             nonlocal done
-            self.store.put(self.key(pairs[i]), _record(result))
+            if computed:
+                self.store.put(self.key(pairs[i]), _record(result), self.request.key)
+                self.evaluated += 1
+            else:
+                self.reused += 1
             results[i] = result
-            self.evaluated += 1
             done += 1
             if on_result is not None:
                 on_result(pairs[i], result)
-            if progress is not None:
+            if report and progress is not None:
                 progress(done, len(pairs))
 
-        if scheduler is not None and todo:
-            self._on_dask(pairs, todo, scheduler, finish)
-        elif jobs > 1 and len(todo) > 1:
-            self._in_processes(pairs, todo, jobs, finish)
-        else:
-            for i in todo:
-                finish(i, self.compute(pairs[i]))
+        keys = [self.key(pair) for pair in pairs]
+        stored = self.store.stored(keys, self.request.key)
+        todo: list[int] = []
+        for i, (pair, key) in enumerate(zip(pairs, keys, strict=True)):
+            record = stored.get(key)
+            if record is None:
+                todo.append(i)
+            else:
+                finish(i, self._read(pair, record), computed=False, report=False)
+        if progress is not None:
+            progress(done, len(pairs))
+        if todo:
+            workers: _Workers
+            if scheduler is not None:
+                workers = _DaskWorkers(self.request, scheduler)
+            elif jobs > 1 and len(todo) > 1:
+                workers = _ProcessWorkers(self.request, jobs)
+            else:
+                workers = _InlineWorker(self)
+            with workers:
+                self._schedule(pairs, keys, todo, workers, finish)
         return [results[i] for i in range(len(pairs))]
 
-    def _chunks(self, pairs: Sequence[Pair], todo: list[int], count: int) -> list[list[int]]:
+    def _schedule(self, pairs: Sequence[Pair], keys: Sequence[str], todo: list[int],
+                  workers: _Workers, finish: _Finish) -> None:
+        """Claim chunks lazily (at most `workers.slots` in flight): each is checked against
+        the store and leased right before it is sent, so an interrupt has nothing queued to
+        cancel and pairs another run stores meanwhile are read back."""
+        size = 1 if workers.count == 1 else \
+            max(1, min(CHUNK_PAIRS, math.ceil(len(todo) / (4 * workers.count))))
+        queue = deque(self._chunks(pairs, todo, size))
+        running: dict[Hashable, list[int]] = {}
+        waiting: list[int] = []
+        while queue or running or waiting:
+            while queue and len(running) < workers.slots:
+                chunk = queue.popleft()
+                claim = self.store.claim([keys[i] for i in chunk], self.request.key)
+                theirs = set(claim.theirs)
+                mine: list[int] = []
+                for i in chunk:
+                    record = claim.stored.get(keys[i])
+                    if record is not None:
+                        finish(i, self._read(pairs[i], record), computed=False)
+                    elif keys[i] in theirs:
+                        waiting.append(i)
+                    else:
+                        mine.append(i)
+                if mine:
+                    running[workers.submit([pairs[i] for i in mine])] = mine
+            if running:
+                for handle, results in workers.finished(list(running)):
+                    for i, result in zip(running.pop(handle), results, strict=True):
+                        finish(i, result, computed=True)
+            elif waiting:
+                # Only pairs another live run is computing are left: read them back when
+                # it stores them, or take them over if it ends first.
+                time.sleep(WAIT_SECONDS)
+                queue.extend(self._chunks(pairs, waiting, size))
+                waiting = []
+
+    def _chunks(self, pairs: Sequence[Pair], todo: list[int], size: int) -> list[list[int]]:
         """Pairs grouped by accelerator (a worker's layer cache then serves many networks),
-        in about `count` chunks of at most CHUNK_PAIRS (a finished chunk is stored at once,
-        so an interrupt loses at most the chunks in flight)."""
+        in chunks of at most `size` (a finished chunk is stored at once, so an interrupt
+        loses at most the chunks in flight)."""
         by_accelerator: dict[Design, list[int]] = {}
         for i in todo:
             by_accelerator.setdefault(pairs[i][1], []).append(i)
         groups = [group for _, group in sorted(by_accelerator.items(),
                                                key=lambda item: item[0].index)]
-        size = max(1, min(CHUNK_PAIRS, math.ceil(len(todo) / count)))
         return [group[start:start + size] for group in groups
                 for start in range(0, len(group), size)]
 
-    def _in_processes(self, pairs: Sequence[Pair], todo: list[int], jobs: int,
-                      finish: Callable[[int, PairResult], None]) -> None:
-        chunks = self._chunks(pairs, todo, jobs * 4)
-        # Each worker receives the request once, when it starts, not with every chunk.
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker,
-                                 initargs=(self.request,)) as pool:
-            futures = {pool.submit(_evaluate_chunk, [pairs[i] for i in chunk]): chunk
-                       for chunk in chunks}
-            for future in as_completed(futures):
-                for i, result in zip(futures[future], future.result(), strict=True):
-                    finish(i, result)
 
-    def _on_dask(self, pairs: Sequence[Pair], todo: list[int], scheduler: str,
-                 finish: Callable[[int, PairResult], None]) -> None:
+class _Finish(Protocol):
+    def __call__(self, i: int, result: PairResult, *, computed: bool,
+                 report: bool = True) -> None: ...
+
+
+class _Workers(Protocol):
+    """Where chunks of pairs are computed; a context manager whose exit on an exception
+    (an interrupt) abandons the chunks in flight."""
+
+    count: int
+    """How many chunks run at once."""
+    slots: int
+    """How many chunks may be in flight (running or queued) at once."""
+
+    def submit(self, pairs: list[Pair]) -> Hashable: ...
+
+    def finished(self, handles: list[Hashable]) -> list[tuple[Hashable, list[PairResult]]]:
+        """Some finished chunks of `handles` (at least one), waiting for one if needed."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None: ...
+
+
+@dataclass(slots=True)
+class _InlineWorker:
+    """Computes each chunk in this process when its result is asked for."""
+
+    evaluator: PairEvaluator
+    count: int = 1
+    slots: int = 1
+    pending: dict[int, list[Pair]] = field(default_factory=dict)
+    submitted: int = 0
+
+    def submit(self, pairs: list[Pair]) -> Hashable:
+        self.submitted += 1
+        self.pending[self.submitted] = pairs
+        return self.submitted
+
+    def finished(self, handles: list[Hashable]) -> list[tuple[Hashable, list[PairResult]]]:
+        handle, pairs = self.pending.popitem()
+        return [(handle, [self.evaluator.compute(pair) for pair in pairs])]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.pending.clear()
+
+
+class WorkerLostError(CannotRunError):
+    """A worker process ended without finishing its chunk (killed, or out of memory)."""
+
+
+class _ProcessWorkers:
+    """`jobs` forked worker processes. Each receives the request once, when it starts,
+    ignores SIGINT (Ctrl-C reaches the whole process group; the parent decides) and exits
+    when the parent is gone. On an interrupt the parent cancels what is queued and
+    terminates the workers: a chunk in flight is abandoned."""
+
+    def __init__(self, request: Request, jobs: int) -> None:
+        self.count = jobs
+        self.slots = 2 * jobs
+        # Forked, so that a worker's parent is this process (what the watchdog watches).
+        self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_FORK,
+                                        initializer=_start_worker,
+                                        initargs=(request, os.getpid()))
+
+    def submit(self, pairs: list[Pair]) -> Hashable:
+        with _sigint_blocked():
+            return self.pool.submit(_evaluate_chunk, pairs)
+
+    def finished(self, handles: list[Hashable]) -> list[tuple[Hashable, list[PairResult]]]:
+        futures = [handle for handle in handles if isinstance(handle, Future)]
+        done, _ = wait(futures, return_when=FIRST_COMPLETED)
+        try:
+            return [(future, future.result()) for future in done]
+        except BrokenProcessPool as exc:
+            raise WorkerLostError("a worker process ended without finishing its pairs "
+                                  "(killed, or out of memory?); the pairs finished are "
+                                  "stored: run again to resume") from exc
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if kind is None:
+            self.pool.shutdown()
+            return
+        # ProcessPoolExecutor cannot stop a running task (Python 3.14 adds
+        # terminate_workers): terminate its processes, which it then reports broken.
+        processes = list(self.pool._processes.values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=STOP_SECONDS)
+            if process.is_alive():
+                process.kill()
+
+
+class _DaskWorkers:
+    """The workers of a Dask cluster: the request is scattered to each once per run."""
+
+    def __init__(self, request: Request, scheduler: str) -> None:
         try:
             from dask.distributed import Client
-            from dask.distributed import as_completed as dask_completed
         except ImportError:
             raise UsageError("--scheduler needs Dask: pip install 'dslc[dask]'") from None
-        chunks = self._chunks(pairs, todo, 16)
-        with Client(scheduler) as client:  # type: ignore[no-untyped-call]
-            request = client.scatter(self.request, broadcast=True)
-            futures = {client.submit(_evaluate_request_chunk, request,
-                                     [pairs[i] for i in chunk], pure=False): chunk
-                       for chunk in chunks}
-            for future in dask_completed(list(futures)):  # type: ignore[no-untyped-call]
-                for i, result in zip(futures[future], future.result(), strict=True):
-                    finish(i, result)
+        client: Any = Client(scheduler)  # type: ignore[no-untyped-call]
+        self.client = client
+        self.request = client.scatter(request, broadcast=True)
+        self.count: int = max(1, sum(client.nthreads().values()))
+        self.slots = 2 * self.count
+        self.futures: set[Any] = set()
+
+    def submit(self, pairs: list[Pair]) -> Hashable:
+        future: Hashable = self.client.submit(_evaluate_request_chunk, self.request, pairs,
+                                              pure=False)
+        self.futures.add(future)
+        return future
+
+    def finished(self, handles: list[Hashable]) -> list[tuple[Hashable, list[PairResult]]]:
+        from dask.distributed import wait as dask_wait
+
+        done = dask_wait(handles, return_when="FIRST_COMPLETED").done  # type: ignore[no-untyped-call]
+        self.futures.difference_update(done)
+        return [(future, future.result()) for future in done]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        try:
+            if kind is not None and self.futures:
+                self.client.cancel(list(self.futures))
+        finally:
+            self.client.close()
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Block SIGINT while workers may be forked: a worker starts with it blocked and
+    ignores it before unblocking, and a Ctrl-C pressed meanwhile reaches the parent when
+    this ends."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 _WORKER_EVALUATORS: dict[str, PairEvaluator] = {}
@@ -323,8 +456,20 @@ _WORKER_REQUEST: list[Request] = []
 """The request a process-pool worker was started with."""
 
 
-def _start_worker(request: Request) -> None:
+def _start_worker(request: Request, parent: int) -> None:
+    """A process-pool worker's start: ignore SIGINT, keep the request, and exit as soon
+    as `parent` is no longer this process's parent (it died: nobody would read results)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _WORKER_REQUEST[:] = [request]
+    threading.Thread(target=_exit_with, args=(parent,), name="dslc-watchdog",
+                     daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(WATCH_SECONDS)
+    os._exit(1)
 
 
 def _evaluate_chunk(pairs: list[Pair]) -> list[PairResult]:
