@@ -1,0 +1,170 @@
+"""A long `dslc run --jobs 2` in a real process: Ctrl-C stops it within seconds with exit
+code 130, keeping every finished pair for the next run; a killed parent takes its workers
+with it.
+
+The spec has 1,152 pairs (about 12 s with two workers) sent in chunks of one accelerator's
+12 networks, so the first pairs are stored early and most of the run is still ahead when
+it is stopped: a stop that waited for queued chunks would take many seconds more.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import pytest
+
+from dslc import api
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(),
+                                reason="finds worker processes through /proc")
+
+SPEC = """
+network tiny_space {
+    input x: [8, 16, 16]
+    param width in {8, 16, 32}
+    param kernel in {1, 3}
+    param depth in 1..2
+    layer a = conv(x, out = width, kernel = kernel, pad = same)
+    block more = repeat depth - 1 from a { conv(prev, out = width, kernel = 3, pad = 1) }
+    layer fc = dense(flatten(avgpool(more, global = true)), out = 10)
+}
+
+accelerator grid {
+    param rows in {4, 8}
+    param cols in {4, 8, 16}
+    param glb in {4KiB, 16KiB}
+    param flow in {weight_stationary, output_stationary}
+    param rf in {16words, 32words}
+    param dram in {100pJ, 200pJ}
+    word  = 16b
+    clock = 200MHz
+    memory DRAM { width = 64b, read = dram, write = dram }
+    memory GLB  { size = glb, width = 64b }
+    fanout PE   { mesh = cols x rows, dataflow = flow }
+    memory RF   { size = rf }
+    compute MAC { energy = 1pJ }
+}
+
+codesign long {
+    networks     = tiny_space
+    accelerators = grid
+    objective    = minimize edp
+    strategy     = exhaustive
+    mapper       { budget = 300, seed = 1 }
+}
+"""
+PAIRS = 12 * 96
+STOP_WITHIN = 3.0
+"""Seconds from the signal to the end of the run (the rest of the run takes about 9)."""
+
+
+def _poll(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def _stored(store: Path) -> int:
+    """Pairs in the store now (0 before the run has created it)."""
+    if not store.exists():
+        return 0
+    try:
+        with sqlite3.connect(store, timeout=5) as db:
+            return int(db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+    except sqlite3.OperationalError:  # the tables are not there yet
+        return 0
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found.update(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return found
+
+
+def _ended(pid: int) -> bool:
+    """The process is gone, or a zombie nobody has reaped yet (it has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+@contextmanager
+def _run(spec: Path, store: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`dslc run SPEC --jobs 2` in its own process group (as a shell runs a command, so that
+    a signal to the group is what Ctrl-C sends); whatever is left of the group is killed
+    at the end."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dslc.cli", "run", str(spec), "--jobs", "2", "--cache",
+         str(store), "--format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        yield process
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+
+
+def test_ctrl_c_stops_a_parallel_run_within_seconds_and_keeps_what_finished(
+        tmp_path: Path) -> None:
+    spec = tmp_path / "long.cd"
+    spec.write_text(SPEC)
+    store = tmp_path / "store.sqlite"
+    with _run(spec, store) as process:
+        _poll(lambda: _stored(store) > 0 or process.poll() is not None, 60,
+              "the first stored pairs")
+        assert process.poll() is None, process.communicate()
+        workers = _children(process.pid)
+        assert len(workers) == 2
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        sent = time.monotonic()
+        out, err = process.communicate(timeout=30)
+        took = time.monotonic() - sent
+        assert process.returncode == 130, err.decode()
+        assert took < STOP_WITHIN, f"stopped {took:.1f} s after Ctrl-C"
+        assert b"interrupted" in out
+        assert b"Traceback" not in err  # the workers ignored SIGINT: the parent decided
+        _poll(lambda: all(_ended(pid) for pid in workers), 5, "the workers to end")
+    kept = _stored(store)
+    assert 12 <= kept < PAIRS // 2  # at least one whole chunk, and far from everything
+
+    # A rerun reads every stored pair back (it is stopped as soon as it says so).
+    read_back: list[int] = []
+
+    def stop_at_first_report(phase: str, done: int, total: int, best: float) -> None:
+        read_back.append(done)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        api.search(api.compile(spec), store=store, progress=stop_at_first_report)
+    assert read_back == [kept]
+
+
+def test_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
+    spec = tmp_path / "long.cd"
+    spec.write_text(SPEC)
+    with _run(spec, tmp_path / "store.sqlite") as process:
+        _poll(lambda: len(_children(process.pid)) == 2 or process.poll() is not None, 60,
+              "two worker processes")
+        workers = _children(process.pid)
+        assert len(workers) == 2, process.communicate()
+        process.kill()
+        process.wait()
+        _poll(lambda: all(_ended(pid) for pid in workers), 5,
+              "the workers of a killed parent to exit")
