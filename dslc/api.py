@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from dslc.arch import ArchModel, resolve_accelerator
-from dslc.codesign.designs import Instances, designs_of
+from dslc.codesign.bounds import prepare
+from dslc.codesign.designs import Instances
 from dslc.codesign.evaluate import PairEvaluator, ResultStore
-from dslc.codesign.planner import Outcome, Plan, execute, make_plan
+from dslc.codesign.planner import Budget, Outcome, Plan, execute, make_plan
 from dslc.codesign.request import Request, make_request, mapper_options
 from dslc.cost.model import evaluate as evaluate_mapping
 from dslc.cost.result import Cost
@@ -234,13 +235,27 @@ def request(program: Program, codesign: str | None = None, *, strategy: str | No
                         instances=instances)
 
 
-def plan(program: Program, codesign: str | None = None, *, strategy: str | None = None
-         ) -> Plan:
-    """The co-design planner's plan for a request, without evaluating anything."""
-    spec = _with_strategy(_codesign(program, codesign), strategy)
-    return make_plan(spec, designs_of([program.networks[n] for n in spec.networks], "network"),
-                     designs_of([program.accelerators[a] for a in spec.accelerators],
-                                "accelerator"))
+def _budget(spec: CoDesignSpec, max_pairs: int | None, time_limit_s: float | None) -> Budget:
+    """The request's work caps, overridden by the caller's where given."""
+    if max_pairs is not None and max_pairs < 1:
+        raise UsageError(f"--max-pairs must be at least 1, got {max_pairs}")
+    if time_limit_s is not None and time_limit_s <= 0:
+        raise UsageError(f"--time-limit must be positive, got {time_limit_s:g}")
+    return Budget(spec.max_pairs if max_pairs is None else max_pairs,
+                  spec.time_limit_s if time_limit_s is None else time_limit_s)
+
+
+def plan(program: Program, codesign: str | None = None, *, strategy: str | None = None,
+         max_pairs: int | None = None, time_limit_s: float | None = None) -> Plan:
+    """The co-design planner's plan for a request, without evaluating any pair: it builds
+    every design and bounds every pair, so the plan says which pairs the constraints rule
+    out and how many pairs the run evaluates at most."""
+    instances = Instances(program.networks, program.accelerators)
+    the_request = request(program, codesign, strategy=strategy, instances=instances)
+    spec = the_request.spec
+    prepared = prepare(the_request, instances)
+    return make_plan(spec, the_request.network_designs, the_request.accelerator_designs,
+                     prepared.bounds, _budget(spec, max_pairs, time_limit_s))
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,30 +286,35 @@ def default_store(program: Program, codesign: str) -> Path | None:
 def search(program: Program, codesign: str | None = None, *,
            store: str | Path | None = None, fresh: bool = False, jobs: int = 1,
            scheduler: str | None = None, strategy: str | None = None,
+           max_pairs: int | None = None, time_limit_s: float | None = None,
            progress: Callable[[str, int, int, float], None] | None = None) -> CoDesignRun:
     """Run the co-design planner on a request over spaces. Finished pairs persist in the
     SQLite `store` (default: `default_store`; ":memory:" keeps nothing) as they finish, so
     an interrupted search resumes and runs sharing a store share pairs; `fresh` forgets
     this request's pairs first and reads back nothing stored before (dslc.codesign.store).
-    `strategy` overrides the request's. Workers (`jobs` > 1, or a Dask `scheduler`)
-    receive the elaborated request. A KeyboardInterrupt stops the workers and propagates."""
+    `strategy`, `max_pairs` and `time_limit_s` override the request's. Workers (`jobs` >
+    1, or a Dask `scheduler`) receive the elaborated request. A KeyboardInterrupt stops the
+    workers and propagates."""
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
     instances = Instances(program.networks, program.accelerators)
     the_request = request(program, codesign, strategy=strategy, instances=instances)
     spec = the_request.spec
+    budget = _budget(spec, max_pairs, time_limit_s)
+    prepared = prepare(the_request, instances)
     store_path = default_store(program, spec.name) if store is None else \
         None if str(store) == ":memory:" else Path(store)
     results = ResultStore(store_path)
     try:
         if fresh:
             results.forget(the_request.key)
-        evaluator = PairEvaluator(the_request, results, instances)
+        evaluator = PairEvaluator(the_request, results, instances,
+                                  lowered=dict(prepared.lowered), archs=dict(prepared.archs))
         the_plan = make_plan(spec, the_request.network_designs,
-                             the_request.accelerator_designs)
+                             the_request.accelerator_designs, prepared.bounds, budget)
         outcome = execute(the_plan, spec, the_request.network_designs,
-                          the_request.accelerator_designs, evaluator, jobs=jobs,
-                          scheduler=scheduler, progress=progress)
+                          the_request.accelerator_designs, evaluator, bounds=prepared.bounds,
+                          jobs=jobs, scheduler=scheduler, progress=progress)
     finally:
         results.close()
     return CoDesignRun(spec.name, outcome, the_request.options,

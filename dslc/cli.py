@@ -63,6 +63,12 @@ FileArgument = Annotated[Path, typer.Argument(help="spec file")]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="output format")]
 CodesignOption = Annotated[str | None, typer.Option(
     "--codesign", "-c", help="co-design request (default: the only one)")]
+StrategyOption = Annotated[str | None, typer.Option(
+    help="override the request's strategy (auto, exhaustive, semi_decoupled, random)")]
+MaxPairsOption = Annotated[int | None, typer.Option(
+    "--max-pairs", help="evaluate at most this many pairs (overrides the request's)")]
+TimeLimitOption = Annotated[float | None, typer.Option(
+    "--time-limit", help="stop after this many seconds (overrides the request's)")]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -236,9 +242,9 @@ def run_command(
     jobs: Annotated[int, typer.Option(help="worker processes for pair evaluations")] = 1,
     scheduler: Annotated[str | None, typer.Option(
         help="Dask scheduler address (needs the dask extra)")] = None,
-    strategy: Annotated[str | None, typer.Option(
-        help="override the request's strategy (auto, exhaustive, semi_decoupled, random)")
-                        ] = None,
+    strategy: StrategyOption = None,
+    max_pairs: MaxPairsOption = None,
+    time_limit: TimeLimitOption = None,
 ) -> None:
     """Run a co-design request: map every layer of one network on one accelerator, or
     search network and accelerator spaces with the co-design planner."""
@@ -261,14 +267,16 @@ def run_command(
     else:
         with pair_progress(console, disable=quiet) as progress:
             found = api.search(program, codesign, store=cache, fresh=fresh, jobs=jobs,
-                               scheduler=scheduler, strategy=strategy, progress=progress)
-        written = export.write_codesign(out, found.outcome) if out else ()
+                               scheduler=scheduler, strategy=strategy, max_pairs=max_pairs,
+                               time_limit_s=time_limit, progress=progress)
+        written = export.write_codesign(out, found.outcome, found.notes) if out else ()
         if out is not None and plot_pareto(found.outcome, out / "pareto.png"):
             written = (*written, "pareto.png")
         elif out is not None:
             note = " (pareto.png needs the plot extra)"
-        data = export.outcome_to_json(found.outcome)
-        shown = render_outcome(found.outcome, reused=found.reused, store=found.store)
+        data = export.outcome_to_json(found.outcome, store_notes=found.notes)
+        shown = render_outcome(found.outcome, reused=found.reused, store=found.store,
+                               notes=found.notes)
     if quiet:
         console.print(export.to_json(data), markup=False)
         return
@@ -279,11 +287,15 @@ def run_command(
 
 @command("plan")
 def plan_command(file: FileArgument, codesign: CodesignOption = None,
-                 format: FormatOption = OutputFormat.table) -> None:
-    """Print the co-design planner's plan (phases, sizes, reasons) without running it."""
+                 format: FormatOption = OutputFormat.table, strategy: StrategyOption = None,
+                 max_pairs: MaxPairsOption = None, time_limit: TimeLimitOption = None
+                 ) -> None:
+    """Print the co-design planner's plan (phases, what the constraints rule out, the most
+    pairs the run evaluates) without evaluating any pair."""
     from dslc.report.codesign import render_plan
 
-    the_plan = api.plan(api.compile(file), codesign)
+    the_plan = api.plan(api.compile(file), codesign, strategy=strategy, max_pairs=max_pairs,
+                        time_limit_s=time_limit)
     if format is OutputFormat.json:
         console.print(export.to_json(export.plan_to_json(the_plan)), markup=False)
         return

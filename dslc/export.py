@@ -30,7 +30,7 @@ from typing import Any
 from dslc.arch import ArchModel, FanoutModel
 from dslc.codesign.designs import Design
 from dslc.codesign.evaluate import PairResult
-from dslc.codesign.planner import Outcome, Plan
+from dslc.codesign.planner import BoundsReport, Outcome, Plan
 from dslc.cost.result import Cost
 from dslc.lower.problem import Problem
 from dslc.mapper.network import NetworkMapResult
@@ -287,6 +287,12 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "keep": plan.keep,
         "phases": [{"name": p.name, "pairs": p.pairs, "description": p.description}
                    for p in plan.phases],
+        "ruled_out": plan.ruled_out,
+        "at_most": plan.at_most,
+        "budget": {"max_pairs": plan.budget.max_pairs,
+                   "time_limit_s": plan.budget.time_limit_s},
+        "bounded": plan.monotone,
+        "bounds_note": plan.monotone_note,
     }
 
 
@@ -308,7 +314,26 @@ def pair_json(result: PairResult, score: float) -> dict[str, Any]:
     return data
 
 
-def outcome_to_json(outcome: Outcome, top: int = 10) -> dict[str, Any]:
+def _finite_or_none(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def bounds_json(report: BoundsReport | None) -> dict[str, Any] | None:
+    """What the bounds did: pairs each argument removed, and how tight they were."""
+    if report is None:
+        return None
+    return {
+        "bounded": report.monotone,
+        "note": report.note,
+        "ruled_out": report.ruled_out,
+        "removed": dict(report.removed),
+        "tightness": {name: {"least": least, "median": median, "largest": largest}
+                      for name, least, median, largest in report.tightness},
+    }
+
+
+def outcome_to_json(outcome: Outcome, top: int = 10, *, store_notes: Sequence[str] = ()
+                    ) -> dict[str, Any]:
     """The documented `dslc run --format json` object of a co-design."""
     scores = outcome.scores
     ranked = outcome.ranked()
@@ -325,9 +350,15 @@ def outcome_to_json(outcome: Outcome, top: int = 10) -> dict[str, Any]:
         "kept": [d.label for d in outcome.kept],
         "rank_check": None if check is None else {
             "spearman": check.spearman, "kendall": check.kendall, "samples": check.samples,
-            "accelerators": [d.label for d in check.accelerators], "passed": check.passed},
+            "accelerators": [d.label for d in check.accelerators],
+            "winners": [{"accelerator": a.label, "network": n.label, "reference_rank": r}
+                        for a, n, r in check.winners],
+            "keep": check.keep, "passed": check.passed},
         "optimality": outcome.optimality,
+        "gap": _finite_or_none(outcome.gap),
+        "bounds": bounds_json(outcome.bounds),
         "log": list(outcome.log),
+        "store_notes": list(store_notes),
         "best": None if best is None else {
             **pair_json(best, scores[(best.network, best.accelerator)]),
             "layers": [{"name": layer.name, "problem_key": layer.problem_key,
@@ -400,11 +431,13 @@ def write_design(directory: Path, result: NetworkMapResult, problems: dict[str, 
     return ("result.json", "layers.csv")
 
 
-def write_codesign(directory: Path, outcome: Outcome) -> tuple[str, ...]:
+def write_codesign(directory: Path, outcome: Outcome, store_notes: Sequence[str] = ()
+                   ) -> tuple[str, ...]:
     """`result.json` and `pairs.csv` of a co-design in `directory` (created); the names
     written."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "result.json").write_text(to_json(outcome_to_json(outcome)) + "\n")
+    data = outcome_to_json(outcome, store_notes=store_notes)
+    (directory / "result.json").write_text(to_json(data) + "\n")
     _write_csv(directory / "pairs.csv", PAIR_CSV_COLUMNS, outcome_csv_rows(outcome))
     return ("result.json", "pairs.csv")
 

@@ -36,7 +36,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "sema": frozenset({"arch", "diagnostics", "graph", "lower", "mapping", "ops", "space",
                        "spec", "syntax"}),
     # the joint search
-    "codesign": frozenset({"arch", "diagnostics", "lower", "mapper", "space", "spec"}),
+    "codesign": frozenset({"arch", "cost", "diagnostics", "lower", "mapper", "space", "spec"}),
     # the edges: results out, the facade, the terminal
     "export": frozenset({"arch", "codesign", "cost", "lower", "mapper", "mapping"}),
     "api": frozenset({"arch", "codesign", "cost", "diagnostics", "graph", "lower", "mapper",

@@ -113,6 +113,14 @@ class ArchModel:
         return tuple(f for level in self.levels for f in level.fanouts)
 
     @property
+    def area_mm2(self) -> float:
+        """Every level instance and MAC unit, summed in the cost model's order (so that the
+        figure equals a `Cost.area_mm2` of this accelerator exactly)."""
+        area_um2 = sum(level.area_um2 * level.instances for level in self.levels) + \
+            self.compute.area_um2 * self.compute.instances
+        return area_um2 / 1e6
+
+    @property
     def hierarchy(self) -> tuple[LevelModel | FanoutModel, ...]:
         """Memories and fanouts in the spec's order: each level, then its fanouts."""
         components: list[LevelModel | FanoutModel] = []

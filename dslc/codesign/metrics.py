@@ -4,7 +4,9 @@ rank statistics and Pareto fronts.
 In: a pair's measured figures (`Metrics`), the request's `ObjectiveSpec` and
 `ConstraintSpec`s, an accuracy CSV. Out: objective values (lower is better), feasibility,
 accuracies by network design, Spearman and Kendall rank correlations (numpy, ties
-averaged / tau-b) and Pareto-optimal subsets. It does not evaluate designs.
+averaged / tau-b) and Pareto-optimal subsets; and whether the objective is monotone in the
+metrics that are known before evaluation only as lower bounds (`objective_monotone`), with
+the objective over arrays of metrics (`objective_values`). It does not evaluate designs.
 """
 
 from __future__ import annotations
@@ -82,6 +84,153 @@ def objective_value(objective: ObjectiveSpec, metrics: Metrics) -> float:
     if math.isnan(value):
         return math.inf
     return -value if objective.sense == "maximize" else value
+
+
+BOUNDED = ("energy", "latency", "cycles", "edp")
+"""Metrics known before evaluation only as lower bounds (dslc.codesign.bounds); area and
+accuracy are known exactly from the designs."""
+
+Direction = str
+"""How an expression moves when one bounded metric grows: `up` (never down), `down`
+(never up), `flat` (not at all) or `any`."""
+Sign = str
+"""The sign an expression can take: `+` (never negative), `-` (never positive), `0`, `?`."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    sign: Sign
+    directions: tuple[Direction, ...]
+    """One per BOUNDED metric."""
+
+    @property
+    def constant(self) -> bool:
+        return all(d == "flat" for d in self.directions)
+
+
+def _join(a: Direction, b: Direction) -> Direction:
+    if a == "flat":
+        return b
+    if b == "flat" or a == b:
+        return a
+    return "any"
+
+
+def _flip(d: Direction) -> Direction:
+    return {"up": "down", "down": "up"}.get(d, d)
+
+
+def _negate(shape: _Shape) -> _Shape:
+    sign = {"+": "-", "-": "+"}.get(shape.sign, shape.sign)
+    return _Shape(sign, tuple(_flip(d) for d in shape.directions))
+
+
+def _add(a: _Shape, b: _Shape) -> _Shape:
+    sign = a.sign if a.sign == b.sign or b.sign == "0" else b.sign if a.sign == "0" else "?"
+    return _Shape(sign, tuple(_join(x, y) for x, y in zip(a.directions, b.directions,
+                                                          strict=True)))
+
+
+def _scale(shape: _Shape, sign: Sign) -> tuple[Direction, ...]:
+    if sign == "0":
+        return tuple("flat" for _ in shape.directions)
+    if sign == "+":
+        return shape.directions
+    if sign == "-":
+        return tuple(_flip(d) for d in shape.directions)
+    return tuple("flat" if d == "flat" else "any" for d in shape.directions)
+
+
+def _product_sign(a: Sign, b: Sign) -> Sign:
+    if "0" in (a, b):
+        return "0"
+    if "?" in (a, b):
+        return "?"
+    return "+" if a == b else "-"
+
+
+def _multiply(a: _Shape, b: _Shape) -> _Shape:
+    sign = _product_sign(a.sign, b.sign)
+    if a.constant:
+        return _Shape(sign, _scale(b, a.sign))
+    if b.constant:
+        return _Shape(sign, _scale(a, b.sign))
+    if a.sign in "+-" and b.sign in "+-":
+        # |a| |b| with both factors of fixed sign: each grows where its magnitude does.
+        magnitude = tuple(_join(x, y) for x, y in zip(_scale(a, a.sign), _scale(b, b.sign),
+                                                      strict=True))
+        return _Shape(sign, magnitude if sign == "+" else tuple(_flip(d) for d in magnitude))
+    return _Shape(sign, tuple("flat" if x == y == "flat" else "any"
+                              for x, y in zip(a.directions, b.directions, strict=True)))
+
+
+def _shape(node: MetricRef | Constant | BinaryOp) -> _Shape:
+    if isinstance(node, MetricRef):
+        return _Shape("+", tuple("up" if m == node.name else "flat" for m in BOUNDED))
+    if isinstance(node, Constant):
+        sign = "+" if node.value > 0 else "-" if node.value < 0 else "0"
+        return _Shape(sign, tuple("flat" for _ in BOUNDED))
+    left, right = _shape(node.left), _shape(node.right)
+    if node.op == "+":
+        return _add(left, right)
+    if node.op == "-":
+        return _add(left, _negate(right))
+    if node.op == "*":
+        return _multiply(left, right)
+    if node.op == "/":
+        # 1/b falls where b rises, on either side of zero (a zero divisor gives inf, the
+        # limit from the positive side, where every metric lives).
+        inverse = _Shape(right.sign, tuple(_flip(d) for d in right.directions)) \
+            if right.sign in "+-" else _Shape("?", _scale(right, "?"))
+        return _multiply(left, inverse)
+    if isinstance(node.right, Constant) and (left.sign == "+" or left.constant):
+        power = node.right.value
+        if left.constant:
+            return _Shape("?", left.directions)
+        return _Shape("+", _scale(left, "+" if power > 0 else "-" if power < 0 else "0"))
+    return _Shape("?", tuple("flat" if x == y == "flat" else "any"
+                             for x, y in zip(left.directions, right.directions, strict=True)))
+
+
+def objective_monotone(objective: ObjectiveSpec) -> tuple[bool, str]:
+    """Whether the value to minimise never decreases when energy, latency, cycles or EDP
+    grows (area and accuracy are known exactly): then lower bounds on those give a lower
+    bound on the objective. The second item says why not, when not."""
+    shape = _shape(objective.expression)
+    if objective.sense == "maximize":
+        shape = _negate(shape)
+    bad = [m for m, d in zip(BOUNDED, shape.directions, strict=True) if d in ("down", "any")]
+    if not bad:
+        return True, ""
+    return False, (f"`{objective.sense} {objective.text}` can improve when "
+                   f"{' or '.join(bad)} grows, so lower bounds on them do not bound it")
+
+
+def _array_expression(node: MetricRef | Constant | BinaryOp,
+                      values: dict[str, FloatArray]) -> FloatArray:
+    if isinstance(node, MetricRef):
+        return values[node.name]
+    if isinstance(node, Constant):
+        return np.asarray(node.value, dtype=np.float64)
+    left = _array_expression(node.left, values)
+    right = _array_expression(node.right, values)
+    with np.errstate(all="ignore"):
+        if node.op == "+":
+            return left + right
+        if node.op == "-":
+            return left - right
+        if node.op == "*":
+            return left * right
+        if node.op == "/":
+            return np.where(right != 0, left / np.where(right != 0, right, 1.0), np.inf)
+        return np.asarray(np.power(left, right), dtype=np.float64)
+
+
+def objective_values(objective: ObjectiveSpec, values: dict[str, FloatArray]) -> FloatArray:
+    """`objective_value` over arrays of metrics (keyed by metric name, broadcasting)."""
+    value = _array_expression(objective.expression, values)
+    value = -value if objective.sense == "maximize" else value
+    return np.where(np.isnan(value), np.inf, value)
 
 
 def violations(constraints: Sequence[ConstraintSpec], metrics: Metrics) -> tuple[str, ...]:

@@ -1,36 +1,45 @@
-"""The co-design planner: which (network, accelerator) pairs to evaluate, and why.
+"""The co-design planner: which (network, accelerator) pairs to evaluate, and what the answer
+is worth.
 
-In: a `CoDesignSpec` and its network and accelerator `Designs`. Out: a `Plan` (pure
-data: strategy, the reason for it, the reference accelerator and why, how many networks
-are kept, the phases with their pair counts) that `dslc plan` prints without evaluating
-anything; `execute` runs a plan with a `PairEvaluator` and returns an `Outcome`.
+In: a `CoDesignSpec`, its network and accelerator `Designs`, and (for the certifying
+planner) the bounds of every pair (dslc.codesign.bounds). Out: a `Plan` (pure data: the
+strategy and why, the reference accelerator, the phases and an upper estimate of the pairs
+the run evaluates) that `dslc plan` prints; `execute` runs a plan with a `PairEvaluator` and
+returns an `Outcome` whose `optimality` says exactly what was proved:
+
+- `exhaustive`: every pair was evaluated.
+- `certified`: the answer is as good as exhaustive search with the same mapper: every pair
+  not evaluated was ruled out by a constraint (its bounds already break one) or by its
+  objective bound (no mapping of it can beat the best pair found).
+- `unverified`: neither; `gap` says how far the best found might be from the optimum (the
+  best found over the smallest objective bound left), when bounds exist.
 
 Strategies (docs/design/codesign.md explains them):
-- `exhaustive`: every pair; the optimum is verified.
-- `semi_decoupled`: rank every network on one reference accelerator, keep the top k (plus
-  near-ties, plus the first two accuracy/objective Pareto layers when accuracies are
-  known),
-  co-optimise the kept networks with every accelerator, then check the assumption: on a
-  seeded sample of other accelerators, rank a seeded sample of networks (Spearman, Kendall)
-  and test whether any sampled network outside the kept set beats the best kept one there.
-  When one does, k doubles and the new networks are co-optimised too; past half of the
-  networks the planner falls back to the full product. Optimality is `verified` (every
-  pair, or every network kept), `sampled` (the check passed), or `assumed` (too few
-  networks or accelerators to check).
-- `auto`: exhaustive for small products (at most EXHAUSTIVE_PAIRS pairs, or fewer than
-  MIN_NETWORKS networks, or one accelerator), else semi-decoupled.
-- `random`: a seeded sample of RANDOM_FRACTION of the pairs (the optimum is not claimed).
+- `exhaustive`: every pair.
+- `semi_decoupled` (what `auto` picks beyond EXHAUSTIVE_PAIRS pairs): rank every network on
+  one reference accelerator; check the ranking on a sample of accelerators that covers every
+  value of every hardware parameter (each dataflow, the extremes of each size), which decides
+  how many networks to keep; co-optimise the kept networks with every accelerator; then
+  certify: evaluate the remaining pairs in the order of their objective bounds until the
+  best found is no worse than every bound left. With a pair budget or a time limit the run
+  may stop first (`unverified`, with the gap). An objective that is not monotone in the
+  bounded metrics has no bounds: the planner then keeps the networks the check asks for,
+  says so, and the answer is `unverified`.
+- `random`: a seeded sample of RANDOM_FRACTION of the pairs (`unverified`).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
+from dslc.codesign.bounds import PairBounds
 from dslc.codesign.designs import Design, Designs
 from dslc.codesign.evaluate import Pair, PairEvaluator, PairResult
 from dslc.codesign.metrics import (
@@ -40,12 +49,14 @@ from dslc.codesign.metrics import (
     spearman,
     violations,
 )
+from dslc.spec.base import ParamValue
 from dslc.spec.codesign import CoDesignSpec, Strategy
 
 EXHAUSTIVE_PAIRS = 64
 """`auto` evaluates every pair up to this many pairs."""
 MIN_NETWORKS = 6
-"""`auto` evaluates every pair below this many networks (nothing to prune)."""
+"""Below this many networks (or with one accelerator) the planner skips the ranking: too few
+to rank; the bounds alone decide what to evaluate."""
 KEEP_FRACTION = 20
 """Default kept networks: one in KEEP_FRACTION of them, at least MIN_KEPT."""
 MIN_KEPT = 3
@@ -54,23 +65,46 @@ NEAR_TIE = 0.02
 PARETO_LAYERS = 2
 """With accuracies, the first PARETO_LAYERS accuracy/objective Pareto layers on the reference
 are kept too (a network one layer behind on the reference can lead elsewhere)."""
-CHECK_NETWORKS = 12
-CHECK_ACCELERATORS = 3
+CHECK_NETWORKS = 16
+"""Networks of the rank check: spread evenly over the reference ranking, first and last
+included."""
+WINNER_MARGIN = 1.5
+"""The check's rule: keep at least WINNER_MARGIN x the worst reference rank (from 1) of a
+network that wins on a check accelerator."""
+SPEARMAN_FLOOR = 0.8
+"""The check's second rule: when the reference ranking and a check accelerator's ranking
+correlate less than this (Spearman), keep at least twice the default."""
+CERTIFY_STEP = 16
+"""Pairs evaluated per step of the certification sweep (times the jobs), between which the
+best found (and so what is left to evaluate) is updated."""
 RANDOM_FRACTION = 0.1
 
-Optimality = Literal["verified", "sampled", "assumed"]
-"""What an outcome claims (module docstring)."""
+Optimality = Literal["exhaustive", "certified", "unverified"]
 PhaseProgress = Callable[[str, int, int, float], None]
 """Called as pairs finish: (phase, done, total, best objective so far)."""
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
 class Phase:
-    """A step of a plan and the pairs it evaluates (at most, for the check)."""
+    """A step of a plan and the pairs it evaluates (at most)."""
 
     name: str
     pairs: int
     description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """The work a request allows: at most `max_pairs` evaluated pairs (read back ones
+    included), at most `time_limit_s` of wall time (None: no cap)."""
+
+    max_pairs: int | None = None
+    time_limit_s: float | None = None
+
+    @property
+    def capped(self) -> bool:
+        return self.max_pairs is not None or self.time_limit_s is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +119,20 @@ class Plan:
     reference: Design | None
     reference_reason: str
     keep: int
-    """Networks carried into co-optimisation at first (before near-ties and widening)."""
+    """Networks carried into co-optimisation by default (the rank check may raise it)."""
     phases: tuple[Phase, ...]
     seed: int
     objective: str
     """The request's objective as written (`minimize edp`)."""
+    budget: Budget = Budget()
+    ruled_out: int | None = None
+    """Pairs the constraints rule out before evaluating anything (None: bounds not
+    computed)."""
+    at_most: int | None = None
+    """An upper estimate of the pairs the run evaluates, which it never exceeds."""
+    monotone: bool = True
+    """Whether the objective has bounds (docs/design/codesign.md)."""
+    monotone_note: str = ""
 
     @property
     def pairs_total(self) -> int:
@@ -97,55 +140,76 @@ class Plan:
 
     @property
     def pairs_planned(self) -> int:
-        return sum(phase.pairs for phase in self.phases)
+        """The phases' pairs, capped by `at_most` when known."""
+        planned = sum(phase.pairs for phase in self.phases)
+        return planned if self.at_most is None else min(planned, self.at_most)
 
 
-def make_plan(spec: CoDesignSpec, networks: Designs, accelerators: Designs) -> Plan:
-    """The plan for a request (see the module docstring for the rules)."""
+def make_plan(spec: CoDesignSpec, networks: Designs, accelerators: Designs,
+              bounds: PairBounds | None = None, budget: Budget = Budget()) -> Plan:
+    """The plan for a request (see the module docstring for the rules); with `bounds`, it
+    also says what the constraints rule out and how many pairs the run evaluates at most."""
     n, a = len(networks), len(accelerators)
     total = n * a
     seed = spec.mapper.seed
     objective = f"{spec.objective.sense} {spec.objective.text}"
-    strategy = spec.strategy
+    strategy: Strategy = spec.strategy
+    monotone = bounds is None or bounds.objective is not None
+    note = "" if bounds is None else bounds.monotone_note
+    ruled_out = None if bounds is None else bounds.ruled_out
+    feasible = total if bounds is None else total - bounds.ruled_out
     if strategy == "auto":
         if total <= EXHAUSTIVE_PAIRS:
             strategy, reason = "exhaustive", (
                 f"{n} x {a} = {total} pairs is small (at most {EXHAUSTIVE_PAIRS}): every "
-                "pair is evaluated and the optimum is verified")
-        elif n < MIN_NETWORKS or a == 1:
-            strategy, reason = "exhaustive", (
-                f"{'one accelerator' if a == 1 else f'only {n} networks'}: ranking on a "
-                "reference cannot prune enough to pay for itself")
+                "pair is evaluated")
         else:
             strategy, reason = "semi_decoupled", (
                 f"{n} x {a} = {total} pairs: rank the {n} networks on one reference "
-                "accelerator and co-optimise only the best few with every accelerator")
+                "accelerator, co-optimise the best few with every accelerator, then "
+                "evaluate only the pairs whose bounds could still beat the best found")
     else:
         reason = f"the request asks for `{strategy}`"
+    common = dict(seed=seed, objective=objective, budget=budget, ruled_out=ruled_out,
+                  monotone=monotone, monotone_note=note)
+    cap = feasible if budget.max_pairs is None else min(feasible, budget.max_pairs)
     if strategy == "exhaustive":
         return Plan(strategy, reason, n, a, None, "", n,
-                    (Phase("evaluate", total, "every (network, accelerator) pair"),), seed,
-                    objective)
+                    (Phase("evaluate", total, "every (network, accelerator) pair"),),
+                    at_most=None if bounds is None else min(total, budget.max_pairs or total),
+                    **common)  # type: ignore[arg-type]
     if strategy == "random":
-        count = max(1, math.ceil(total * RANDOM_FRACTION))
+        count = min(max(1, math.ceil(total * RANDOM_FRACTION)), budget.max_pairs or total)
         return Plan(strategy, reason, n, a, None, "", n,
                     (Phase("sample", count, f"a seeded sample of {count} pairs "
-                           f"({RANDOM_FRACTION:.0%})"),), seed, objective)
-    reference, reference_reason = _reference(spec, accelerators)
+                           f"({RANDOM_FRACTION:.0%})"),),
+                    at_most=None if bounds is None else count, **common)  # type: ignore[arg-type]
     keep = min(n, spec.top_k or max(MIN_KEPT, math.ceil(n / KEEP_FRACTION)))
-    checks = min(n, CHECK_NETWORKS) * min(a - 1, CHECK_ACCELERATORS)
-    phases = (
-        Phase("rank", n, f"every network on the reference `{reference.label}`"),
-        Phase("co-optimise", keep * (a - 1),
-              f"the best {keep} networks (plus near-ties within {NEAR_TIE:.0%}) with every "
-              "other accelerator"),
-        Phase("check", checks,
-              f"{min(n, CHECK_NETWORKS)} sampled networks on {min(a - 1, CHECK_ACCELERATORS)} "
-              "sampled accelerators: rank agreement, and no network outside the kept set "
-              "may beat it (else widen)"),
-    )
-    return Plan("semi_decoupled", reason, n, a, reference, reference_reason, keep, phases,
-                seed, objective)
+    ranked = n >= MIN_NETWORKS and a > 1
+    reference, reference_reason = _reference(spec, accelerators) if ranked else (None, "")
+    phases: list[Phase] = []
+    if ranked:
+        assert reference is not None
+        check = _covering(accelerators, exclude=reference)
+        samples = min(n, CHECK_NETWORKS)
+        phases += [
+            Phase("rank", n, f"every network on the reference `{reference.label}`"),
+            Phase("check", samples * len(check),
+                  f"{samples} networks spread over the reference ranking on {len(check)} "
+                  "accelerators covering every value of every hardware parameter: their "
+                  f"winners' reference ranks decide how many networks are kept (at least "
+                  f"{WINNER_MARGIN}x the worst)"),
+            Phase("co-optimise", keep * (a - 1),
+                  f"the kept networks (by default {keep}, plus near-ties within "
+                  f"{NEAR_TIE:.0%}) with every other accelerator"),
+        ]
+    if monotone:
+        phases.append(Phase("certify", feasible,
+                            "every other pair whose objective bound is below the best found, "
+                            "in the order of the bounds, until none is left"))
+    return Plan("semi_decoupled", reason, n, a, reference, reference_reason, keep,
+                tuple(phases), at_most=None if bounds is None else cap,
+                **common)  # type: ignore[arg-type]
 
 
 def _reference(spec: CoDesignSpec, accelerators: Designs) -> tuple[Design, str]:
@@ -170,18 +234,82 @@ def _reference(spec: CoDesignSpec, accelerators: Designs) -> tuple[Design, str]:
     return first, "the first design (no middle design exists)"
 
 
+def _covering(accelerators: Designs, exclude: Design) -> tuple[Design, ...]:
+    """Accelerators that together take every value of every parameter that is a name or a
+    flag (each dataflow) and the smallest and largest of every numeric one (the extremes of
+    each size): design j of a space takes value j + shift (cyclically) of each parameter's
+    list, the shift chosen so that `exclude` (the reference, evaluated anyway) is not among
+    them. Fixed designs are taken as they are."""
+    by_point = {(d.space, d.point): d for d in accelerators.designs}
+    chosen: list[Design] = []
+    for space in dict.fromkeys(d.space for d in accelerators.designs):
+        options: dict[str, list[ParamValue]] = {}
+        for design in accelerators.designs:
+            if design.space != space:
+                continue
+            for name, value in design.point:
+                found = options.setdefault(name, [])
+                if value not in found:
+                    found.append(value)
+        lists: dict[str, list[ParamValue]] = {}
+        for name, values in options.items():
+            if any(isinstance(v, str | bool) for v in values):
+                lists[name] = values
+            else:
+                extremes = [min(values, key=float), max(values, key=float)]
+                lists[name] = list(dict.fromkeys(extremes))
+        count = max((len(v) for v in lists.values()), default=1)
+        # Shift the cycle until it misses `exclude`, so that the designs chosen cover every
+        # value by themselves.
+        for shift in range(count + 1):
+            points = [tuple(sorted((name, values[(j + shift) % len(values)])
+                                   for name, values in lists.items())) for j in range(count)]
+            covers = [by_point.get((space, point)) for point in points]
+            if exclude not in covers or shift == count:
+                break
+        for cover in covers:
+            if cover is not None and cover != exclude and cover not in chosen:
+                chosen.append(cover)
+    return tuple(chosen)
+
+
 @dataclass(frozen=True, slots=True)
 class RankCheck:
-    """Agreement between the reference ranking and the ranking on other accelerators."""
+    """What the check of the reference ranking found and decided."""
 
     spearman: float
-    """The lowest Spearman correlation over the sampled accelerators."""
+    """The lowest Spearman correlation with the reference over the check accelerators."""
     kendall: float
-    """The lowest Kendall tau-b over the sampled accelerators."""
+    """The lowest Kendall tau-b over the check accelerators."""
     samples: int
-    """Networks compared on each sampled accelerator."""
+    """Networks compared on each check accelerator."""
     accelerators: tuple[Design, ...]
+    winners: tuple[tuple[Design, Design, int], ...]
+    """Per check accelerator: it, its best sampled network and that network's reference
+    rank (from 1)."""
+    keep: int
+    """The networks the check decided to keep (at least the default)."""
     passed: bool
+    """Whether the default kept set already held every winner and the correlations met
+    SPEARMAN_FLOOR (the check widened nothing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BoundsReport:
+    """What the bounds did in a run."""
+
+    monotone: bool
+    note: str
+    """Why the objective has no bounds, when it has none."""
+    ruled_out: int
+    """Pairs no constraint allows (decided from bounds and exact metrics, not evaluated)."""
+    removed: tuple[tuple[str, int], ...]
+    """Pairs left unevaluated, by the argument that removed them: `constraints`, `bounds`
+    (their objective bound is no better than the best found) and `ranking` (none of the
+    above: only a capped run leaves any, and its answer is then unverified)."""
+    tightness: tuple[tuple[str, float, float, float], ...]
+    """(metric, least, median, largest) of evaluated / bound over the evaluated pairs that
+    met the constraints, for energy, latency and the objective."""
 
 
 @dataclass(slots=True)
@@ -197,8 +325,12 @@ class Outcome:
     kept: tuple[Design, ...]
     rank_check: RankCheck | None
     optimality: Optimality
+    gap: float | None = None
+    """For an unverified answer: the best found over the smallest objective bound left, in
+    the objective's own sense (>= 1; None when unknown)."""
+    bounds: BoundsReport | None = None
     log: list[str] = field(default_factory=list)
-    """What happened, in order (widening, fallbacks)."""
+    """What happened, in order (widening, fallbacks, why a run stopped)."""
 
     @property
     def pairs_evaluated(self) -> int:
@@ -219,6 +351,10 @@ def _score(spec: CoDesignSpec, result: PairResult) -> float:
     return objective_value(spec.objective, result.metrics)
 
 
+class _OutOfBudget(Exception):
+    """The pair budget or the time limit is spent."""
+
+
 @dataclass(slots=True)
 class _Run:
     spec: CoDesignSpec
@@ -226,81 +362,226 @@ class _Run:
     jobs: int
     scheduler: str | None
     progress: PhaseProgress | None
+    budget: Budget
+    started: float
     results: dict[Pair, PairResult] = field(default_factory=dict)
     scores: dict[Pair, float] = field(default_factory=dict)
 
+    @property
+    def best(self) -> float:
+        return min(self.scores.values(), default=math.inf)
+
+    def room(self) -> int | None:
+        """Pairs the budget still allows (None: no cap on pairs); raises _OutOfBudget
+        when the time is up."""
+        limit = self.budget.time_limit_s
+        if limit is not None and time.monotonic() - self.started >= limit:
+            raise _OutOfBudget
+        if self.budget.max_pairs is None:
+            return None
+        return max(0, self.budget.max_pairs - len(self.results))
+
     def evaluate(self, phase: str, pairs: Sequence[Pair]) -> list[float]:
+        """Evaluate what is new in `pairs` (as far as the budget allows: _OutOfBudget when
+        it cut the list) and return every pair's score."""
         fresh = [p for p in dict.fromkeys(pairs) if p not in self.results]
+        room = self.room()
+        cut = room is not None and len(fresh) > room
+        if room is not None:
+            fresh = fresh[:room]
 
         def report(done: int, total: int) -> None:
             if self.progress is not None:
-                best = min(self.scores.values(), default=math.inf)
-                self.progress(phase, done, total, best)
+                self.progress(phase, done, total, self.best)
 
         def record(pair: Pair, result: PairResult) -> None:
             self.results[pair] = result
             self.scores[pair] = _score(self.spec, result)
 
-        self.evaluator.evaluate_many(fresh, jobs=self.jobs, scheduler=self.scheduler,
-                                     progress=report, on_result=record)
-        report(len(fresh), len(fresh))
-        return [self.scores[p] for p in pairs]
+        if fresh:
+            self.evaluator.evaluate_many(fresh, jobs=self.jobs, scheduler=self.scheduler,
+                                         progress=report, on_result=record)
+            report(len(fresh), len(fresh))
+        if cut:
+            raise _OutOfBudget
+        return [self.scores.get(p, math.inf) for p in pairs]
 
 
 def execute(plan: Plan, spec: CoDesignSpec, networks: Designs, accelerators: Designs,
-            evaluator: PairEvaluator, *, jobs: int = 1, scheduler: str | None = None,
-            progress: PhaseProgress | None = None) -> Outcome:
+            evaluator: PairEvaluator, *, bounds: PairBounds | None = None, jobs: int = 1,
+            scheduler: str | None = None, progress: PhaseProgress | None = None) -> Outcome:
     """Run the plan; see the module docstring for what each strategy evaluates."""
-    run = _Run(spec, evaluator, jobs, scheduler, progress)
-    everything = [(n, a) for n in networks.designs for a in accelerators.designs]
+    run = _Run(spec, evaluator, jobs, scheduler, progress, plan.budget, time.monotonic())
     log: list[str] = []
-    if plan.strategy == "exhaustive":
-        run.evaluate("evaluate", everything)
-        return _outcome(plan, run, networks.designs, None, "verified", log)
-    if plan.strategy == "random":
-        rng = np.random.default_rng(plan.seed)
-        chosen = sorted(rng.choice(len(everything), size=plan.phases[0].pairs,
-                                   replace=False).tolist())
-        run.evaluate("sample", [everything[i] for i in chosen])
-        return _outcome(plan, run, (), None, "assumed", log)
-    reference = plan.reference
-    assert reference is not None
-    on_reference = run.evaluate("rank", [(n, reference) for n in networks.designs])
-    if not any(math.isfinite(score) for score in on_reference):
-        # Nothing is feasible on the reference: its ranking says nothing about the others.
-        log.append("no network is feasible on the reference, so its ranking cannot prune: "
-                   "evaluating every pair")
-        run.evaluate("co-optimise", everything)
-        return _outcome(plan, run, networks.designs, None, "verified", log)
-    order = sorted(range(len(networks)), key=lambda i: (on_reference[i], i))
-    others = [a for a in accelerators.designs if a != reference]
-    check_networks = networks.sample(CHECK_NETWORKS, plan.seed)
-    check_accelerators = Designs("accelerator", tuple(others)).sample(
-        CHECK_ACCELERATORS, plan.seed + 1)
-    keep = plan.keep
+    state = _State(networks.designs, accelerators.designs, bounds)
+    try:
+        if plan.strategy == "exhaustive":
+            run.evaluate("evaluate", state.pairs(np.ones(state.shape, dtype=bool)))
+        elif plan.strategy == "random":
+            rng = np.random.default_rng(plan.seed)
+            chosen = np.zeros(state.size, dtype=bool)
+            chosen[rng.choice(state.size, size=plan.phases[0].pairs, replace=False)] = True
+            run.evaluate("sample", state.pairs(chosen.reshape(state.shape)))
+        else:
+            return _semi_decoupled(plan, spec, networks, run, state, log)
+    except _OutOfBudget:
+        log.append(_budget_note(plan.budget, len(run.results)))
+    optimality: Optimality = "exhaustive" if plan.strategy == "exhaustive" and \
+        len(run.results) == state.size else "unverified"
+    return _outcome(plan, run, state, (), None, optimality, log)
+
+
+def _budget_note(budget: Budget, evaluated: int) -> str:
+    what = []
+    if budget.max_pairs is not None:
+        what.append(f"a budget of {budget.max_pairs:,} pairs")
+    if budget.time_limit_s is not None:
+        what.append(f"a time limit of {budget.time_limit_s:g} s")
+    return f"stopped by {' and '.join(what)} after {evaluated:,} pairs"
+
+
+@dataclass(slots=True)
+class _State:
+    """The pairs as index arrays [network, accelerator], with their bounds."""
+
+    networks: tuple[Design, ...]
+    accelerators: tuple[Design, ...]
+    bounds: PairBounds | None
+    index_n: dict[Design, int] = field(init=False)
+    index_a: dict[Design, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.index_n = {d: i for i, d in enumerate(self.networks)}
+        self.index_a = {d: j for j, d in enumerate(self.accelerators)}
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.networks), len(self.accelerators)
+
+    @property
+    def size(self) -> int:
+        return len(self.networks) * len(self.accelerators)
+
+    def pairs(self, mask: npt.NDArray[np.bool_], order: FloatArray | None = None
+              ) -> list[Pair]:
+        """The pairs where `mask` holds, in row-major order or by `order` (ascending)."""
+        rows, columns = np.nonzero(mask)
+        if order is not None:
+            ranking = np.argsort(order[rows, columns], kind="stable")
+            rows, columns = rows[ranking], columns[ranking]
+        return [(self.networks[i], self.accelerators[j])
+                for i, j in zip(rows.tolist(), columns.tolist(), strict=True)]
+
+    def evaluated(self, run: _Run) -> npt.NDArray[np.bool_]:
+        done = np.zeros(self.shape, dtype=bool)
+        if run.results:
+            rows, columns = zip(*((self.index_n[n], self.index_a[a]) for n, a in run.results),
+                                strict=True)
+            done[list(rows), list(columns)] = True
+        return done
+
+
+def _semi_decoupled(plan: Plan, spec: CoDesignSpec, networks: Designs, run: _Run,
+                    state: _State, log: list[str]) -> Outcome:
+    bounds = state.bounds
+    feasible = np.ones(state.shape, dtype=bool) if bounds is None else bounds.feasible
+    objective = None if bounds is None else bounds.objective
+    kept: tuple[Design, ...] = ()
+    check: RankCheck | None = None
+    if not plan.monotone and plan.monotone_note:
+        log.append(f"no objective bounds: {plan.monotone_note}; the answer is not certified")
+    try:
+        if plan.reference is not None:
+            reference = plan.reference
+            r = state.index_a[reference]
+            run.evaluate("rank", [(n, reference) for i, n in enumerate(state.networks)
+                                  if feasible[i, r]])
+            scores = [run.scores.get((n, reference), math.inf) for n in state.networks]
+            order = sorted(range(len(state.networks)), key=lambda i: (scores[i], i))
+            check = _check(run, state, order, scores, reference, plan.keep, feasible)
+            kept = _kept(order, scores, check.keep, networks, run)
+            if not check.passed:
+                log.append(f"the rank check keeps {check.keep} networks (default "
+                           f"{plan.keep}): {_check_reason(check, plan.keep)}")
+            chosen = np.zeros(state.shape, dtype=bool)
+            rows = [i for i, n in enumerate(state.networks) if n in set(kept)]
+            chosen[rows, :] = True
+            chosen &= feasible
+            if objective is not None:
+                chosen &= objective < run.best
+            run.evaluate("co-optimise", state.pairs(chosen, objective))
+        if objective is None:
+            if plan.reference is None:
+                # Nothing to rank with and no objective bounds: every pair the constraints
+                # allow (those they rule out are ruled out by proof).
+                run.evaluate("evaluate", state.pairs(feasible))
+                return _outcome(plan, run, state, state.networks, check, "exhaustive"
+                                if feasible.all() else "certified", log)
+            return _outcome(plan, run, state, kept, check, "unverified", log)
+        _certify(run, state, objective)
+    except _OutOfBudget:
+        log.append(_budget_note(plan.budget, len(run.results)))
+        return _outcome(plan, run, state, kept, check, "unverified", log)
+    return _outcome(plan, run, state, kept, check, "certified", log)
+
+
+def _certify(run: _Run, state: _State, objective: FloatArray) -> None:
+    """Evaluate, in the order of their bounds, the pairs whose objective bound is below the
+    best found, until none is left."""
+    step = CERTIFY_STEP * max(1, run.jobs)
     while True:
-        kept = _kept(order, on_reference, keep, networks, run)
-        if len(kept) * 2 > len(networks):
-            log.append(f"{len(kept)} of {len(networks)} networks kept: falling back to every "
-                       "pair")
-            run.evaluate("co-optimise", everything)
-            return _outcome(plan, run, networks.designs, None, "verified", log)
-        run.evaluate("co-optimise", [(n, a) for n in kept for a in others])
-        if len(check_networks) < 3 or not check_accelerators:
-            return _outcome(plan, run, kept, None, "assumed", log)
-        check = _check(run, kept, check_networks, check_accelerators, reference)
-        if check.passed and not any(math.isfinite(run.scores[(n, a)])
-                                    for n in kept for a in accelerators.designs):
-            # Claiming "no design is feasible" from a sample would be a guess: verify it.
-            log.append("no kept network is feasible on any accelerator: evaluating every pair")
-            run.evaluate("co-optimise", everything)
-            return _outcome(plan, run, networks.designs, None, "verified", log)
-        if check.passed:
-            return _outcome(plan, run, kept, check, "sampled", log)
-        log.append(f"rank check failed with {len(kept)} networks kept (lowest Spearman "
-                   f"{check.spearman:.3f}, Kendall {check.kendall:.3f}): widening to "
-                   f"{keep * 2}")
-        keep *= 2
+        open_pairs = ~state.evaluated(run) & (objective < run.best)
+        if not open_pairs.any():
+            return
+        rows, columns = np.nonzero(open_pairs)
+        first = np.argsort(objective[rows, columns], kind="stable")[:step]
+        run.evaluate("certify", [(state.networks[i], state.accelerators[j])
+                                 for i, j in zip(rows[first].tolist(), columns[first].tolist(),
+                                                 strict=True)])
+
+
+def _check(run: _Run, state: _State, order: list[int], scores: list[float],
+           reference: Design, default_keep: int, feasible: npt.NDArray[np.bool_]
+           ) -> RankCheck:
+    """Evaluate networks spread over the reference ranking on accelerators covering every
+    parameter value; keep enough networks for every check accelerator's winner."""
+    count = min(len(order), CHECK_NETWORKS)
+    positions = sorted({round(x) for x in np.linspace(0, len(order) - 1, count)})
+    sample = [state.networks[order[p]] for p in positions]
+    rank_of = {state.networks[i]: position + 1 for position, i in enumerate(order)}
+    accelerators = _covering(Designs("accelerator", state.accelerators), reference)
+    index_n, index_a = state.index_n, state.index_a
+    base = np.array([scores[index_n[n]] for n in sample])
+    lowest_spearman, lowest_kendall = 1.0, 1.0
+    winners: list[tuple[Design, Design, int]] = []
+    for accelerator in accelerators:
+        j = index_a[accelerator]
+        run.evaluate("check", [(n, accelerator) for n in sample if feasible[index_n[n], j]])
+        found = np.array([run.scores.get((n, accelerator), math.inf) for n in sample])
+        finite = np.isfinite(base) & np.isfinite(found)
+        if finite.sum() >= 3:
+            lowest_spearman = min(lowest_spearman, spearman(base[finite], found[finite]))
+            lowest_kendall = min(lowest_kendall, kendall(base[finite], found[finite]))
+        if np.isfinite(found).any():
+            winner = sample[int(np.argmin(found))]
+            winners.append((accelerator, winner, rank_of[winner]))
+    keep = default_keep
+    for _, _, rank in winners:
+        keep = max(keep, math.ceil(WINNER_MARGIN * rank))
+    if lowest_spearman < SPEARMAN_FLOOR:
+        keep = max(keep, 2 * default_keep)
+    keep = min(keep, len(order))
+    return RankCheck(lowest_spearman, lowest_kendall, len(sample), accelerators,
+                     tuple(winners), keep, keep == default_keep)
+
+
+def _check_reason(check: RankCheck, default_keep: int) -> str:
+    outside = [(a, n, rank) for a, n, rank in check.winners if rank > default_keep]
+    reasons = [f"`{n.label}` (reference rank {rank}) wins on `{a.label}`"
+               for a, n, rank in outside[:3]]
+    if check.spearman < SPEARMAN_FLOOR:
+        reasons.append(f"Spearman {check.spearman:.3f} < {SPEARMAN_FLOOR}")
+    return "; ".join(reasons) or "the correlations are low"
 
 
 def _kept(order: list[int], on_reference: list[float], keep: int, networks: Designs,
@@ -325,38 +606,59 @@ def _kept(order: list[int], on_reference: list[float], keep: int, networks: Desi
     return tuple(networks.designs[i] for i in sorted(chosen))
 
 
-def _check(run: _Run, kept: Sequence[Design], sample: Sequence[Design],
-           accelerators: Sequence[Design], reference: Design) -> RankCheck:
-    """Rank agreement on sampled accelerators, and whether any sampled network outside
-    the kept set beats every kept one on one of them."""
-    base = np.array(run.evaluate("check", [(n, reference) for n in sample]))
-    lowest_spearman, lowest_kendall = 1.0, 1.0
-    passed = True
-    kept_set = set(kept)
-    for accelerator in accelerators:
-        scores = np.array(run.evaluate("check", [(n, accelerator) for n in sample]))
-        finite = np.isfinite(base) & np.isfinite(scores)
-        if finite.sum() >= 3:
-            lowest_spearman = min(lowest_spearman, spearman(base[finite], scores[finite]))
-            lowest_kendall = min(lowest_kendall, kendall(base[finite], scores[finite]))
-        best_kept = min(run.scores[(n, accelerator)] for n in kept)
-        for network, score in zip(sample, scores.tolist(), strict=True):
-            if network not in kept_set and score < best_kept:
-                passed = False
-    return RankCheck(lowest_spearman, lowest_kendall, len(sample), tuple(accelerators), passed)
-
-
 def _rank_key(score: float, pair: Pair) -> tuple[float, str, int, str, int]:
     """The one order of pairs in every result: objective, then space order."""
     network, accelerator = pair
     return (score, network.space, network.index, accelerator.space, accelerator.index)
 
 
-def _outcome(plan: Plan, run: _Run, kept: Sequence[Design], check: RankCheck | None,
-             optimality: Optimality, log: list[str]) -> Outcome:
+def _gap(best: float, left: float) -> float | None:
+    """The best found over the smallest bound left, in the objective's own sense."""
+    if not math.isfinite(best) or not math.isfinite(left):
+        return None
+    if best > 0 and left > 0:
+        return best / left
+    if best < 0 and left < 0:  # a maximised objective: values are negated
+        return left / best
+    return None
+
+
+def _bounds_report(run: _Run, state: _State, best: float) -> BoundsReport | None:
+    bounds = state.bounds
+    if bounds is None:
+        return None
+    done = state.evaluated(run)
+    waiting = ~done
+    constraints = int((waiting & ~bounds.feasible).sum())
+    if bounds.objective is not None:
+        by_bounds = int((waiting & bounds.feasible & (bounds.objective >= best)).sum())
+    else:
+        by_bounds = 0
+    ranking = int(waiting.sum()) - constraints - by_bounds
+    index_n, index_a = state.index_n, state.index_a
+    ratios: dict[str, list[float]] = {"energy": [], "latency": [], "objective": []}
+    for pair, result in run.results.items():
+        metrics = result.metrics
+        if metrics is None or not math.isfinite(run.scores[pair]):
+            continue
+        i, j = index_n[pair[0]], index_a[pair[1]]
+        ratios["energy"].append(metrics.energy_pj / bounds.energy_pj[i, j])
+        ratios["latency"].append(metrics.latency_s / bounds.latency_s[i, j])
+        if bounds.objective is not None and bounds.objective[i, j] > 0:
+            ratios["objective"].append(run.scores[pair] / bounds.objective[i, j])
+    tightness = tuple((name, min(values), float(np.median(values)), max(values))
+                      for name, values in ratios.items() if values)
+    return BoundsReport(bounds.objective is not None, bounds.monotone_note, bounds.ruled_out,
+                        (("constraints", constraints), ("bounds", by_bounds),
+                         ("ranking", ranking)), tightness)
+
+
+def _outcome(plan: Plan, run: _Run, state: _State, kept: Sequence[Design],
+             check: RankCheck | None, optimality: Optimality, log: list[str]) -> Outcome:
     pairs = sorted((pair for pair, score in run.scores.items() if math.isfinite(score)),
                    key=lambda pair: _rank_key(run.scores[pair], pair))
     best = run.results[pairs[0]] if pairs else None
+    best_score = run.scores[pairs[0]] if pairs else math.inf
     front: list[PairResult] = []
     if pairs:
         rows = []
@@ -369,5 +671,15 @@ def _outcome(plan: Plan, run: _Run, kept: Sequence[Design], check: RankCheck | N
             rows.append(row)
         width = min(len(r) for r in rows)
         front = [run.results[pairs[i]] for i in pareto(np.array([r[:width] for r in rows]))]
+    report = _bounds_report(run, state, best_score)
+    if optimality == "certified" and report is not None:
+        # The promise of `certified`: nothing is left that only the ranking removed.
+        assert dict(report.removed)["ranking"] == 0, report
+    gap = None
+    bounds = state.bounds
+    if optimality == "unverified" and bounds is not None and bounds.objective is not None:
+        waiting = ~state.evaluated(run) & bounds.feasible
+        left = float(bounds.objective[waiting].min()) if waiting.any() else math.inf
+        gap = _gap(best_score, left) if waiting.any() else 1.0
     return Outcome(plan, run.results, run.scores, best, front, tuple(kept), check, optimality,
-                   log)
+                   gap, report, log)

@@ -15,11 +15,10 @@ from dslc.mapper.network import (
     LayerMapResult,
     MapCache,
     NetworkMapResult,
-    lower_bounds,
     map_network,
 )
 from dslc.mapper.search import MapperOptions, MapResult, NoValidMappingError, map_problem
 
 __all__ = ["COST_MODEL_VERSION", "LayerMapResult", "MapCache", "MapResult", "MapperOptions",
-           "NetworkMapResult", "NoValidMappingError", "lower_bounds", "map_network",
+           "NetworkMapResult", "NoValidMappingError", "map_network",
            "map_problem"]

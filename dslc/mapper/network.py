@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dslc.arch import ArchModel
+from dslc.cost.bounds import arch_table, layer_bounds
 from dslc.lower.lower import LoweredNetwork
-from dslc.lower.problem import Problem, Tensor
 from dslc.mapper.search import MapperOptions, MapResult, map_problem
 
 Progress = Callable[[int, int, str], None]
@@ -42,9 +42,9 @@ class LayerMapResult:
     problem_key: str
     result: MapResult
     bound_cycles: int
-    """MACs / MAC units, rounded up: no mapping is faster."""
+    """No valid mapping of the layer takes fewer cycles (dslc.cost.bounds)."""
     bound_energy_pj: float
-    """Every tensor moved once at the outermost memory, plus the MAC energy."""
+    """No valid mapping of the layer spends less energy (dslc.cost.bounds)."""
     shared_with: str
     """The layer whose search this result came from (itself when it came first)."""
 
@@ -88,42 +88,6 @@ class NetworkMapResult:
         return self.energy_pj * self.latency_s
 
 
-def touched_words(problem: Problem, tensor: Tensor) -> int:
-    """Distinct elements of a tensor the loop nest touches (a strided 1x1 convolution skips
-    rows of its input; the bounding box would count them)."""
-    words = 1
-    for axis in tensor.axes:
-        if len(axis.terms) == 1:
-            words *= problem.bounds[axis.terms[0][0]]
-        elif len(axis.terms) == 2:
-            (d1, c1), (d2, c2) = axis.terms
-            f1, f2 = problem.bounds[d1], problem.bounds[d2]
-            w1, w2 = abs(c1), abs(c2)
-            g = math.gcd(w1, w2)
-            # Distinct sums i w1 + j w2: the equal sums form chains (as in the multicast count).
-            words *= f1 * f2 - max(0, f1 - w2 // g) * max(0, f2 - w1 // g)
-        else:
-            values = {0}
-            for d, coef in axis.terms:
-                values = {v + coef * i for v in values for i in range(problem.bounds[d])}
-            words *= len(values)
-    return words
-
-
-def lower_bounds(problem: Problem, arch: ArchModel) -> tuple[int, float]:
-    """(compute-bound cycles, compulsory-traffic energy in pJ) of a problem: MACs over every
-    MAC unit; every touched word read (inputs, weights) or written (outputs) once at the
-    outermost memory holding it, at its per-word energy, plus the MAC energy."""
-    cycles = -(-problem.macs // arch.compute.instances)
-    energy = problem.macs * arch.compute.energy_pj
-    for tensor in problem.tensors:
-        level = next((lv for lv in arch.levels if tensor.role in lv.holds), arch.levels[0])
-        per_word = (level.update_energy_pj if tensor.role == "output"
-                    else level.read_energy_pj) / level.block_words
-        energy += touched_words(problem, tensor) * per_word
-    return cycles, energy
-
-
 def map_network(lowered: LoweredNetwork, arch: ArchModel,
                 options: MapperOptions | None = None, *, cache: MapCache | None = None,
                 progress: Progress | None = None) -> NetworkMapResult:
@@ -146,13 +110,19 @@ def map_network(lowered: LoweredNetwork, arch: ArchModel,
         if progress is not None:
             progress(done, len(distinct), shared.layers[0])
     layers = []
+    table = arch_table([arch])
+    bounds: dict[str, tuple[int, float]] = {}
     for layer in lowered.layers:
         if layer.problem is None:
             continue
         result, first = results[layer.problem.key]
-        bound_cycles, bound_energy = lower_bounds(layer.problem, arch)
-        layers.append(LayerMapResult(layer.name, layer.problem.key, result, bound_cycles,
-                                     bound_energy, first))
+        bound = bounds.get(layer.problem.key)
+        if bound is None:
+            found_bounds = layer_bounds(layer.problem, table, imperfect=options.imperfect)
+            bound = bounds[layer.problem.key] = (int(found_bounds.cycles[0]),
+                                                 float(found_bounds.energy_pj[0]))
+        layers.append(LayerMapResult(layer.name, layer.problem.key, result, bound[0],
+                                     bound[1], first))
     area = layers[0].result.cost.area_mm2 if layers else 0.0
     return NetworkMapResult(lowered.network, arch.name, arch.clock_hz, area, tuple(layers),
                             len(distinct), time.perf_counter() - start)

@@ -8,6 +8,7 @@ matplotlib installed (the `plot` extra), a PNG of the Pareto front. It computes 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Group, RenderableType
@@ -23,15 +24,31 @@ def render_plan(plan: Plan) -> RenderableType:
     lines = [Text(f"strategy: {plan.strategy}", style="bold"),
              Text(f"why: {plan.reason}"),
              Text(f"space: {plan.networks} networks x {plan.accelerators} accelerators = "
-                  f"{plan.pairs_total:,} pairs; this plan evaluates at most "
-                  f"{plan.pairs_planned:,} ({plan.pairs_total / max(1, plan.pairs_planned):.1f}x "
-                  "fewer)")]
+                  f"{plan.pairs_total:,} pairs")]
+    if plan.ruled_out is not None:
+        lines.append(Text(f"ruled out by the constraints before evaluating: "
+                          f"{plan.ruled_out:,} pairs"))
+    if plan.at_most is not None:
+        lines.append(Text(f"evaluates at most {plan.at_most:,} pairs "
+                          f"({plan.pairs_total / max(1, plan.at_most):.1f}x fewer than every "
+                          "pair); a certified run stops as soon as no bound left can beat the "
+                          "best found"))
+    if plan.budget.capped:
+        caps = []
+        if plan.budget.max_pairs is not None:
+            caps.append(f"{plan.budget.max_pairs:,} pairs")
+        if plan.budget.time_limit_s is not None:
+            caps.append(f"{plan.budget.time_limit_s:g} s")
+        lines.append(Text(f"budget: {' and '.join(caps)} (an answer found within it is "
+                          "certified only if nothing is left to evaluate)"))
+    if not plan.monotone:
+        lines.append(Text(f"no objective bounds: {plan.monotone_note}"))
     if plan.reference is not None:
         lines.append(Text(f"reference: {plan.reference.label} ({plan.reference_reason})"))
-        lines.append(Text(f"kept at first: {plan.keep} networks"))
+        lines.append(Text(f"kept by default: {plan.keep} networks"))
     table = Table(title="phases", title_justify="left")
     table.add_column("phase")
-    table.add_column("pairs", justify="right")
+    table.add_column("pairs (at most)", justify="right")
     table.add_column("what")
     for phase in plan.phases:
         table.add_row(phase.name, f"{phase.pairs:,}", phase.description)
@@ -54,9 +71,10 @@ def _row(result: PairResult, accuracy: bool) -> list[str]:
 
 
 def render_outcome(outcome: Outcome, top: int = 10, *, reused: int = 0,
-                   store: str | None = None) -> RenderableType:
+                   store: str | None = None, notes: Sequence[str] = ()) -> RenderableType:
     """The summary, the best designs, the Pareto front and the winner's layers; `reused`
-    pairs read back from `store` are said at the end."""
+    pairs read back from `store`, and what the store did not trust (`notes`), are said at
+    the end."""
     plan = outcome.plan
     parts: list[RenderableType] = [
         Text(f"strategy: {plan.strategy} ({plan.reason})"),
@@ -70,10 +88,27 @@ def render_outcome(outcome: Outcome, top: int = 10, *, reused: int = 0,
         check = outcome.rank_check
         parts.append(Text(f"rank check: lowest Spearman {check.spearman:.3f}, lowest Kendall "
                           f"{check.kendall:.3f} over {check.samples} networks on "
-                          f"{len(check.accelerators)} accelerators: "
-                          f"{'passed' if check.passed else 'failed'}"))
+                          f"{len(check.accelerators)} accelerators; kept {check.keep} "
+                          f"networks{'' if check.passed else ' (widened)'}"))
+    bounds = outcome.bounds
+    if bounds is not None:
+        removed = dict(bounds.removed)
+        parts.append(Text(f"not evaluated: {removed['constraints']:,} ruled out by the "
+                          f"constraints, {removed['bounds']:,} by their bounds, "
+                          f"{removed['ranking']:,} by the ranking alone"))
+        tight = {name: median for name, _, median, _ in bounds.tightness}
+        if tight:
+            parts.append(Text("bounds: evaluated / bound, median " + ", ".join(
+                f"{name} {value:.2f}" for name, value in tight.items())))
     parts.extend(Text(line) for line in outcome.log)
-    parts.append(Text(f"optimality: {outcome.optimality}", style="bold"))
+    verdict = {
+        "exhaustive": "exhaustive (every pair evaluated)",
+        "certified": "certified (as good as evaluating every pair with this mapper)",
+        "unverified": "unverified" + ("" if outcome.gap is None else
+                                      f" (the optimum may be up to {outcome.gap:.3g}x "
+                                      "better)"),
+    }[outcome.optimality]
+    parts.append(Text(f"optimality: {verdict}", style="bold"))
     ranked = [pair for pair in outcome.ranked() if math.isfinite(outcome.scores[pair])]
     accuracy = _has_accuracy(outcome)
     columns = ["network", "accelerator", "energy", "latency", "EDP pJ*s", "area mm2"]
@@ -109,6 +144,7 @@ def render_outcome(outcome: Outcome, top: int = 10, *, reused: int = 0,
         parts.append(layers)
     if reused:
         parts.append(Text(f"{reused} pairs read back from {store}"))
+    parts.extend(Text(note) for note in notes)
     return Group(*parts)
 
 

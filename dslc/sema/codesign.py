@@ -23,6 +23,7 @@ from dslc.sema.evaluate import (
     Value,
     as_bool,
     as_int,
+    as_quantity,
     as_symbol,
     describe,
     evaluate,
@@ -57,6 +58,9 @@ CODESIGN_PROPERTIES = {
     "strategy": "auto, exhaustive, semi_decoupled or random (default auto)",
     "reference": "the semi-decoupled reference accelerator, e.g. `acc(rows = 14)`",
     "top_k": "networks kept after ranking on the reference (default: the planner decides)",
+    "max_pairs": "stop after evaluating this many pairs (the answer is then unverified unless "
+                 "certified by then)",
+    "time_limit": "stop after this much wall time, e.g. `30min` (as max_pairs)",
     "mapper": "mapping-search settings block",
 }
 MAPPER_PROPERTIES = {
@@ -189,6 +193,13 @@ def _simple(name: str, value: Value, node: ast.Property, program: Declarations,
         return {"batch": as_int(value, span, "the batch", minimum=1)}
     if name == "top_k":
         return {"top_k": as_int(value, span, "top_k", minimum=1)}
+    if name == "max_pairs":
+        return {"max_pairs": as_int(value, span, "max_pairs", minimum=1)}
+    if name == "time_limit":
+        limit = as_quantity(value, span, "the time limit", ["time"])
+        if limit.value <= 0:
+            raise fail("E302", "the time limit must be positive", span)
+        return {"time_limit_s": limit.value}
     if name == "strategy":
         return {"strategy": _choice(value, span, "a strategy", STRATEGIES)}
     if name == "accuracy":

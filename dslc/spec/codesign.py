@@ -132,6 +132,11 @@ class CoDesignSpec(Spec):
     """auto, exhaustive, semi_decoupled or random."""
     reference: DesignPoint | None = None
     """The reference accelerator of the semi-decoupled strategy (None: the planner picks)."""
+    max_pairs: int | None = Field(default=None, gt=0)
+    """Most pairs the search evaluates (None: no cap); a capped answer is unverified unless
+    it was certified first."""
+    time_limit_s: float | None = Field(default=None, gt=0)
+    """Most wall time the search takes, in seconds (None: no cap)."""
     top_k: int | None = Field(default=None, gt=0)
     """Networks kept after ranking on the reference (None: the planner decides)."""
     mapper: MapperSpec = MapperSpec()

@@ -21,8 +21,11 @@ def test_plan_json() -> None:
     assert data["strategy"] == "semi_decoupled"
     assert (data["networks"], data["accelerators"], data["pairs_total"]) == (12, 8, 96)
     assert data["reference"]["label"] == "grid(flow=weight_stationary, glb=4KiB, rows=4)"
-    assert [p["name"] for p in data["phases"]] == ["rank", "co-optimise", "check"]
-    assert [p["pairs"] for p in data["phases"]] == [12, 3 * 7, 12 * 3]
+    assert [p["name"] for p in data["phases"]] == ["rank", "check", "co-optimise", "certify"]
+    # The check: the 12 networks on the one covering design other than the reference
+    # (rows, glb and flow have two values each, so two designs cover them all).
+    assert [p["pairs"] for p in data["phases"]] == [12, 12 * 1, 3 * 7, 96]
+    assert (data["ruled_out"], data["at_most"], data["bounded"]) == (0, 96, True)
 
 
 def test_run_json_and_out_files(tmp_path: Path) -> None:
@@ -32,12 +35,18 @@ def test_run_json_and_out_files(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     for key in ("strategy", "pairs_total", "pairs_evaluated", "reduction", "reference",
-                "kept", "rank_check", "optimality", "best", "pareto"):
+                "kept", "rank_check", "optimality", "gap", "bounds", "best", "pareto",
+                "store_notes"):
         assert key in data
     assert data["pairs_total"] == 96
     assert data["reduction"] == data["pairs_total"] / data["pairs_evaluated"]
-    assert set(data["rank_check"]) >= {"spearman", "kendall", "samples"}
-    assert data["optimality"] in ("verified", "sampled", "assumed")
+    assert set(data["rank_check"]) >= {"spearman", "kendall", "samples", "winners", "keep"}
+    assert data["optimality"] == "certified" and data["gap"] is None
+    bounds = data["bounds"]
+    assert bounds["removed"]["ranking"] == 0
+    assert sum(bounds["removed"].values()) == 96 - data["pairs_evaluated"]
+    assert 1.0 <= bounds["tightness"]["energy"]["least"] <= bounds["tightness"]["energy"][
+        "median"] <= bounds["tightness"]["energy"]["largest"]
     best = data["best"]
     for key in ("network", "accelerator", "energy_pj", "cycles", "edp", "area_mm2",
                 "accuracy"):

@@ -15,6 +15,7 @@ import pytest
 from dslc import api
 from dslc.arch import ArchModel, resolve_accelerator
 from dslc.cost import kernel
+from dslc.cost.bounds import arch_table, layer_bounds
 from dslc.cost.model import evaluate
 from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.export import format_loop_nest, mapping_to_cd, mapping_to_json
@@ -23,11 +24,10 @@ from dslc.lower.problem import Problem, Projection, Tensor
 from dslc.mapper import (
     MapperOptions,
     NoValidMappingError,
-    lower_bounds,
     map_network,
     map_problem,
 )
-from dslc.mapper.network import MapCache, touched_words
+from dslc.mapper.network import MapCache
 from dslc.mapper.search import (
     OBJECTIVES,
     SEARCHES,
@@ -274,21 +274,16 @@ def test_no_valid_mapping_says_which_tensor_does_not_fit() -> None:
     assert isinstance(error.value, CannotRunError) and not isinstance(error.value, ValueError)
 
 
-def test_lower_bounds_and_touched_words() -> None:
-    # A stride-2 1x1 conv over P = 4 touches inputs 0, 2, 4, 6: 4 words, not the 7 of the
-    # bounding box; a stride-1 3-tap conv over P = 4 touches 6.
-    strided = Problem("s", ("P", "R"), (4, 1), (
-        Tensor("weight", "weight", (axis((1, 1)),)),
-        Tensor("input", "input", (axis((0, 2), (1, 1)),)),
-        Tensor("output", "output", (axis((0, 1)),))), op="conv")
-    assert touched_words(strided, strided.tensors[1]) == 4
-    assert touched_words(conv1d(1, 4, 3), conv1d(1, 4, 3).tensors[1]) == 6
-    # matmul 2x2x2 on DRAM (100 pJ per word) with one MAC unit: 8 cycles; A, B, O (4 words
-    # each) once at DRAM: 12 x 100 pJ, plus 8 MACs x 1 pJ.
-    cycles, energy = lower_bounds(matmul(2, 2, 2), TWO_LEVEL)
-    assert (cycles, energy) == (8, 1208.0)
+def test_each_layer_carries_its_bounds() -> None:
+    # matmul 2x2x2 (4 words a tensor) on DRAM (100 pJ per word) and a 64-word RF (1 pJ),
+    # one MAC unit: the RF may back all three tensors (a mapping need not keep a tensor at
+    # DRAM), serving A and B (8 reads each) and O (8 updates, 4 reads after the first of
+    # each output): 28 pJ, plus 8 MACs x 1 pJ; 8 cycles on the one MAC unit.
+    bounds = layer_bounds(matmul(2, 2, 2), arch_table([TWO_LEVEL]))
+    assert bounds.cycles[0] == 8
+    assert bounds.energy_pj[0] == pytest.approx(8 + 8 + 8 + 8 + 4, abs=0.01)
     best = map_problem(matmul(2, 2, 2), TWO_LEVEL, MapperOptions(objective="energy"))
-    assert best.cost.energy_pj >= energy and best.cost.cycles >= cycles
+    assert best.cost.energy_pj >= bounds.energy_pj[0] and best.cost.cycles >= bounds.cycles[0]
 
 
 NETWORK = """

@@ -1,0 +1,177 @@
+"""Bounds on every (network, accelerator) pair of a request, computed in bulk.
+
+In: a `Request` (dslc.codesign.request), its designs' concrete specs (`Instances`), the
+lowered networks and resolved accelerators. Out: `PairBounds`, matrices over network x
+accelerator designs: lower bounds on energy, cycles, latency and EDP (sums of the layer
+bounds of dslc.cost.bounds over each network's layers), the exact area of each accelerator
+and accuracy of each network, which pairs a constraint already rules out, and, when the
+objective is monotone in the bounded metrics (dslc.codesign.metrics.objective_monotone), a
+lower bound on every pair's objective. A pair whose bound is infinite has no valid mapping of
+some layer at all.
+
+Everything is arrays: one layer-bound computation per distinct loop nest (vectorised over
+the accelerators), then a matrix product with the networks' layer counts. It does not
+evaluate pairs nor decide what to evaluate (dslc.codesign.planner).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dslc.arch import ArchModel, resolve_accelerator
+from dslc.codesign.designs import Design, Instances
+from dslc.codesign.metrics import BOUNDED, objective_monotone, objective_values
+from dslc.codesign.request import Request
+from dslc.cost.bounds import arch_table, layer_bounds
+from dslc.lower.lower import LoweredNetwork, lower_network
+from dslc.lower.problem import Problem
+from dslc.spec.codesign import CoDesignSpec, ConstraintSpec
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class PairBounds:
+    """Per pair [network, accelerator] (designs in the request's order)."""
+
+    energy_pj: FloatArray
+    cycles: FloatArray
+    latency_s: FloatArray
+    edp: FloatArray
+    area_mm2: FloatArray
+    """[accelerator] exact."""
+    accuracy: FloatArray
+    """[network] exact where known, NaN elsewhere."""
+    feasible: BoolArray
+    """False where a constraint is already broken by a bound or an exact metric, or where
+    some layer has no valid mapping on the accelerator at all."""
+    broken_by: tuple[tuple[str, int], ...]
+    """For each constraint as written, how many pairs it rules out alone."""
+    objective: FloatArray | None
+    """A lower bound on each pair's objective (the value to minimise), inf where the pair is
+    infeasible; None when the objective is not monotone in the bounded metrics."""
+    monotone_note: str
+    """Why `objective` is None (empty when it is not)."""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        rows, columns = self.energy_pj.shape
+        return rows, columns
+
+    @property
+    def ruled_out(self) -> int:
+        """Pairs the constraints (or an impossible layer) rule out before any evaluation."""
+        return int((~self.feasible).sum())
+
+
+def _metric_arrays(bounds: PairBounds) -> dict[str, FloatArray]:
+    return {"energy": bounds.energy_pj, "latency": bounds.latency_s, "cycles": bounds.cycles,
+            "edp": bounds.edp, "area": bounds.area_mm2[None, :],
+            "accuracy": bounds.accuracy[:, None]}
+
+
+def _breaks(constraint: ConstraintSpec, values: FloatArray) -> BoolArray:
+    """Where a constraint is broken: for a bounded metric `values` is a lower bound, so
+    only `<`, `<=` and `==` can be decided; area and accuracy are exact."""
+    bound = constraint.value
+    op = constraint.op
+    with np.errstate(invalid="ignore"):
+        if constraint.metric in BOUNDED:
+            if op == "<=" or op == "==":
+                return np.asarray(values > bound)
+            if op == "<":
+                return np.asarray(values >= bound)
+            return np.zeros(values.shape, dtype=bool)
+        ok = {"<=": values <= bound, "<": values < bound, ">=": values >= bound,
+              ">": values > bound, "==": values == bound}[op]
+        return np.asarray(~ok | np.isnan(values))  # an unknown accuracy breaks any bound
+
+
+def pair_bounds(spec: CoDesignSpec, networks: Sequence[Design],
+                lowered: Sequence[LoweredNetwork], accelerators: Sequence[Design],
+                archs: Sequence[ArchModel], accuracies: dict[Design, float], *,
+                imperfect: bool = False) -> PairBounds:
+    """The bounds of every pair of `networks` (lowered, in the same order) and
+    `accelerators` (resolved, in the same order) under the request `spec`."""
+    keys: dict[str, int] = {}
+    problems: list[Problem] = []
+    rows, columns, counts = [], [], []
+    for n, network in enumerate(lowered):
+        for key, shared in network.distinct().items():
+            if key not in keys:
+                keys[key] = len(problems)
+                problems.append(shared.problem)
+            rows.append(n)
+            columns.append(keys[key])
+            counts.append(len(shared.layers))
+    usage = np.zeros((len(lowered), len(problems)))
+    usage[rows, columns] = counts
+    table = arch_table(archs)
+    energy = np.zeros((len(problems), len(archs)))
+    cycles = np.zeros((len(problems), len(archs)))
+    for k, problem in enumerate(problems):
+        found = layer_bounds(problem, table, imperfect=imperfect)
+        energy[k] = found.energy_pj
+        cycles[k] = found.cycles
+    impossible = (usage > 0).astype(np.float64) @ (~np.isfinite(energy)).astype(np.float64) > 0
+    pair_energy = usage @ np.where(np.isfinite(energy), energy, 0.0)
+    pair_cycles = usage @ np.where(np.isfinite(energy), cycles, 0.0)
+    pair_energy[impossible] = np.inf
+    pair_cycles[impossible] = np.inf
+    clock = np.array([arch.clock_hz for arch in archs])
+    latency = pair_cycles / clock[None, :]
+    with np.errstate(invalid="ignore"):
+        edp = pair_energy * latency
+    has_macs = usage.sum(axis=1) > 0
+    area = np.array([arch.area_mm2 for arch in archs])
+    accuracy = np.array([accuracies.get(d, math.nan) for d in networks])
+    partial = PairBounds(pair_energy, pair_cycles, latency, edp, area, accuracy,
+                         np.ones(pair_energy.shape, dtype=bool), (), None, "")
+    values = _metric_arrays(partial)
+    # A network without MAC layers occupies no area (as its evaluation reports).
+    values["area"] = np.where(has_macs[:, None], area[None, :], 0.0)
+    feasible = ~impossible
+    broken: list[tuple[str, int]] = []
+    for constraint in spec.constraints:
+        breaks = np.broadcast_to(_breaks(constraint, values[constraint.metric]),
+                                 pair_energy.shape)
+        broken.append((constraint.text, int(breaks.sum())))
+        feasible = feasible & ~breaks
+    monotone, note = objective_monotone(spec.objective)
+    objective = None
+    if monotone:
+        objective = np.broadcast_to(objective_values(spec.objective, values),
+                                    pair_energy.shape).copy()
+        objective[~feasible] = np.inf
+    return PairBounds(pair_energy, pair_cycles, latency, edp, area, accuracy, feasible,
+                      tuple(broken), objective, note)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What bounding a request builds and evaluation reuses: every network design lowered,
+    every accelerator design resolved, and the pair bounds."""
+
+    lowered: dict[Design, LoweredNetwork]
+    archs: dict[Design, ArchModel]
+    bounds: PairBounds
+
+
+def prepare(request: Request, instances: Instances) -> Prepared:
+    """Lower every network design and resolve every accelerator design of a request (each
+    built once through `instances`), and bound every pair."""
+    spec = request.spec
+    networks = request.network_designs.designs
+    accelerators = request.accelerator_designs.designs
+    lowered = {d: lower_network(instances.network(d), batch=spec.batch) for d in networks}
+    archs = {d: resolve_accelerator(instances.accelerator(d)) for d in accelerators}
+    bounds = pair_bounds(spec, networks, [lowered[d] for d in networks], accelerators,
+                         [archs[d] for d in accelerators], dict(request.accuracies),
+                         imperfect=request.options.imperfect)
+    return Prepared(lowered, archs, bounds)
