@@ -247,8 +247,9 @@ class PairEvaluator:
         """Claim chunks lazily (at most `workers.slots` in flight): each is checked against
         the store and leased right before it is sent, so an interrupt has nothing queued to
         cancel and pairs another run stores meanwhile are read back."""
-        size = 1 if workers.count == 1 else \
-            max(1, min(CHUNK_PAIRS, math.ceil(len(todo) / (4 * workers.count))))
+        # A chunk is also the unit of a lease: runs sharing a store then split the work by
+        # accelerator, and each keeps its layer cache warm.
+        size = max(1, min(CHUNK_PAIRS, math.ceil(len(todo) / (4 * workers.count))))
         queue = deque(self._chunks(pairs, todo, size))
         running: dict[Hashable, list[int]] = {}
         waiting: list[int] = []
@@ -270,8 +271,12 @@ class PairEvaluator:
                     running[workers.submit([pairs[i] for i in mine])] = mine
             if running:
                 for handle, results in workers.finished(list(running)):
-                    for i, result in zip(running.pop(handle), results, strict=True):
+                    chunk = running[handle]
+                    for i, result in zip(chunk, results, strict=False):
                         finish(i, result, computed=True)
+                    del chunk[:len(results)]
+                    if not chunk:
+                        del running[handle]
             elif waiting:
                 # Only pairs another live run is computing are left: read them back when
                 # it stores them, or take them over if it ends first.
@@ -309,7 +314,8 @@ class _Workers(Protocol):
     def submit(self, pairs: list[Pair]) -> Hashable: ...
 
     def finished(self, handles: list[Hashable]) -> list[tuple[Hashable, list[PairResult]]]:
-        """Some finished chunks of `handles` (at least one), waiting for one if needed."""
+        """Results of chunks of `handles` (of at least one), waiting for some if needed:
+        a chunk's pairs in order, all of them or the next few (it then stays in flight)."""
         ...
 
     def __enter__(self) -> Self: ...
@@ -320,7 +326,8 @@ class _Workers(Protocol):
 
 @dataclass(slots=True)
 class _InlineWorker:
-    """Computes each chunk in this process when its result is asked for."""
+    """Computes chunks in this process, a pair at a time when results are asked for (so
+    each pair is stored as it finishes)."""
 
     evaluator: PairEvaluator
     count: int = 1
@@ -334,8 +341,12 @@ class _InlineWorker:
         return self.submitted
 
     def finished(self, handles: list[Hashable]) -> list[tuple[Hashable, list[PairResult]]]:
-        handle, pairs = self.pending.popitem()
-        return [(handle, [self.evaluator.compute(pair) for pair in pairs])]
+        handle = min(self.pending)
+        pairs = self.pending[handle]
+        result = self.evaluator.compute(pairs.pop(0))
+        if not pairs:
+            del self.pending[handle]
+        return [(handle, [result])]
 
     def __enter__(self) -> Self:
         return self
