@@ -310,11 +310,15 @@ def search(program: Program, codesign: str | None = None, *,
             results.forget(the_request.key)
         evaluator = PairEvaluator(the_request, results, instances,
                                   lowered=dict(prepared.lowered), archs=dict(prepared.archs))
-        the_plan = make_plan(spec, the_request.network_designs,
-                             the_request.accelerator_designs, prepared.bounds, budget)
-        outcome = execute(the_plan, spec, the_request.network_designs,
-                          the_request.accelerator_designs, evaluator, bounds=prepared.bounds,
-                          jobs=jobs, scheduler=scheduler, progress=progress)
+        try:
+            the_plan = make_plan(spec, the_request.network_designs,
+                                 the_request.accelerator_designs, prepared.bounds, budget)
+            outcome = execute(the_plan, spec, the_request.network_designs,
+                              the_request.accelerator_designs, evaluator,
+                              bounds=prepared.bounds, jobs=jobs, scheduler=scheduler,
+                              progress=progress)
+        finally:
+            evaluator.close()  # its worker processes or Dask client, kept across phases
     finally:
         results.close()
     return CoDesignRun(spec.name, outcome, the_request.options,

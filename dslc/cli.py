@@ -238,7 +238,8 @@ def run_command(
                    ] = None,
     cache: Annotated[Path | None, typer.Option(
         help="SQLite store of finished pairs (default: .dslc/ beside the spec)")] = None,
-    fresh: Annotated[bool, typer.Option(help="forget stored pairs before searching")] = False,
+    fresh: Annotated[bool, typer.Option(
+        help="forget this request's stored pairs (not other requests') and recompute")] = False,
     jobs: Annotated[int, typer.Option(help="worker processes for pair evaluations")] = 1,
     scheduler: Annotated[str | None, typer.Option(
         help="Dask scheduler address (needs the dask extra)")] = None,

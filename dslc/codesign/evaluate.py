@@ -29,8 +29,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 from dslc.arch import ArchModel, resolve_accelerator
 from dslc.codesign.designs import Design, Instances, spec_digest
@@ -121,6 +120,9 @@ class PairEvaluator:
     """Pairs computed by this evaluator (not read from the store)."""
     reused: int = 0
     """Pairs read from the store."""
+    pool: _Workers | None = None
+    """Worker processes or a Dask client, kept from one `evaluate_many` to the next (their
+    layer caches stay warm) until `close`."""
 
     def __post_init__(self) -> None:
         if self.instances is None:
@@ -231,16 +233,36 @@ class PairEvaluator:
         if progress is not None:
             progress(done, len(pairs))
         if todo:
-            workers: _Workers
-            if scheduler is not None:
-                workers = _DaskWorkers(self.request, scheduler)
-            elif jobs > 1 and len(todo) > 1:
-                workers = _ProcessWorkers(self.request, jobs)
-            else:
-                workers = _InlineWorker(self)
-            with workers:
+            workers = self._workers(jobs, scheduler)
+            try:
                 self._schedule(pairs, keys, todo, workers, finish)
+            except BaseException:
+                # An interrupt or a failure: abandon the chunks in flight (what finished
+                # is stored) and start afresh if asked again.
+                workers.stop()
+                if workers is self.pool:
+                    self.pool = None
+                raise
         return [results[i] for i in range(len(pairs))]
+
+    def _workers(self, jobs: int, scheduler: str | None) -> _Workers:
+        """Where this call's chunks run: here for one job, else the evaluator's pool (the
+        one already started when it is the same kind)."""
+        if scheduler is None and jobs <= 1:
+            return _InlineWorker(self)
+        kind = f"dask {scheduler}" if scheduler is not None else f"{jobs} processes"
+        if self.pool is not None and self.pool.kind != kind:
+            self.close()
+        if self.pool is None:
+            self.pool = _DaskWorkers(self.request, scheduler) if scheduler is not None \
+                else _ProcessWorkers(self.request, jobs)
+        return self.pool
+
+    def close(self) -> None:
+        """End the worker processes or the Dask client, if any (the store is the caller's)."""
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            pool.close()
 
     def _schedule(self, pairs: Sequence[Pair], keys: Sequence[str], todo: list[int],
                   workers: _Workers, finish: _Finish) -> None:
@@ -303,9 +325,10 @@ class _Finish(Protocol):
 
 
 class _Workers(Protocol):
-    """Where chunks of pairs are computed; a context manager whose exit on an exception
-    (an interrupt) abandons the chunks in flight."""
+    """Where chunks of pairs are computed."""
 
+    kind: str
+    """What the workers are (an evaluator keeps its pool while the kind asked is the same)."""
     count: int
     """How many chunks run at once."""
     slots: int
@@ -318,10 +341,13 @@ class _Workers(Protocol):
         a chunk's pairs in order, all of them or the next few (it then stays in flight)."""
         ...
 
-    def __enter__(self) -> Self: ...
+    def stop(self) -> None:
+        """Abandon every chunk in flight, at once (an interrupt)."""
+        ...
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None: ...
+    def close(self) -> None:
+        """End the workers once nothing is in flight."""
+        ...
 
 
 @dataclass(slots=True)
@@ -330,6 +356,7 @@ class _InlineWorker:
     each pair is stored as it finishes)."""
 
     evaluator: PairEvaluator
+    kind: str = "inline"
     count: int = 1
     slots: int = 1
     pending: dict[int, list[Pair]] = field(default_factory=dict)
@@ -348,11 +375,10 @@ class _InlineWorker:
             del self.pending[handle]
         return [(handle, [result])]
 
-    def __enter__(self) -> Self:
-        return self
+    def stop(self) -> None:
+        self.pending.clear()
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def close(self) -> None:
         self.pending.clear()
 
 
@@ -367,6 +393,7 @@ class _ProcessWorkers:
     terminates the workers: a chunk in flight is abandoned."""
 
     def __init__(self, request: Request, jobs: int) -> None:
+        self.kind = f"{jobs} processes"
         self.count = jobs
         self.slots = 2 * jobs
         # Forked, so that a worker's parent is this process (what the watchdog watches).
@@ -388,14 +415,10 @@ class _ProcessWorkers:
                                   "(killed, or out of memory?); the pairs finished are "
                                   "stored: run again to resume") from exc
 
-    def __enter__(self) -> Self:
-        return self
+    def close(self) -> None:
+        self.pool.shutdown()
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        if kind is None:
-            self.pool.shutdown()
-            return
+    def stop(self) -> None:
         # ProcessPoolExecutor cannot stop a running task (Python 3.14 adds
         # terminate_workers): terminate its processes, which it then reports broken.
         processes = list(self.pool._processes.values())
@@ -409,7 +432,7 @@ class _ProcessWorkers:
 
 
 class _DaskWorkers:
-    """The workers of a Dask cluster: the request is scattered to each once per run."""
+    """The workers of a Dask cluster: the request is scattered to each once per pool."""
 
     def __init__(self, request: Request, scheduler: str) -> None:
         try:
@@ -417,6 +440,7 @@ class _DaskWorkers:
         except ImportError:
             raise UsageError("--scheduler needs Dask: pip install 'dslc[dask]'") from None
         client: Any = Client(scheduler)  # type: ignore[no-untyped-call]
+        self.kind = f"dask {scheduler}"
         self.client = client
         self.request = client.scatter(request, broadcast=True)
         self.count: int = max(1, sum(client.nthreads().values()))
@@ -436,16 +460,16 @@ class _DaskWorkers:
         self.futures.difference_update(done)
         return [(future, future.result()) for future in done]
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def stop(self) -> None:
         try:
-            if kind is not None and self.futures:
+            if self.futures:
                 self.client.cancel(list(self.futures))
         finally:
-            self.client.close()
+            self.close()
+
+    def close(self) -> None:
+        self.futures.clear()
+        self.client.close()
 
 
 @contextmanager
