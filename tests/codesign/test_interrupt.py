@@ -1,6 +1,7 @@
 """A long `dslc run --jobs 2` in a real process: Ctrl-C stops it within seconds with exit
 code 130, keeping every finished pair for the next run; a killed parent takes its workers
-with it.
+with it. In process: an evaluator's workers serve one call after another, and an interrupt
+ends them.
 
 The spec has 1,152 pairs (about 12 s with two workers) sent in chunks of one accelerator's
 12 networks, so the first pairs are stored early and most of the run is still ahead when
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from dslc import api
+from dslc.codesign.evaluate import Pair, PairEvaluator, PairResult
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(),
                                 reason="finds worker processes through /proc")
@@ -168,3 +170,28 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
         process.wait()
         _poll(lambda: all(_ended(pid) for pid in workers), 5,
               "the workers of a killed parent to exit")
+
+
+def test_workers_serve_call_after_call_and_an_interrupt_ends_them() -> None:
+    request = api.request(api.compile(text=(Path(__file__).parent / "tiny.cd").read_text()))
+    pairs = [(n, a) for n in request.network_designs.designs
+             for a in request.accelerator_designs.designs]
+    evaluator = PairEvaluator(request)
+    before = _children(os.getpid())
+    try:
+        evaluator.evaluate_many(pairs[:24], jobs=2)
+        workers = _children(os.getpid()) - before
+        assert len(workers) == 2
+        evaluator.evaluate_many(pairs[24:48], jobs=2)
+        assert _children(os.getpid()) - before == workers  # the same two, caches warm
+
+        def interrupt(pair: Pair, result: PairResult) -> None:
+            raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            evaluator.evaluate_many(pairs[48:], jobs=2, on_result=interrupt)
+        assert evaluator.pool is None
+        assert evaluator.evaluated == 49  # the interrupt came with the first result
+        _poll(lambda: all(_ended(pid) for pid in workers), 5, "the workers to end")
+    finally:
+        evaluator.close()
