@@ -210,8 +210,7 @@ class PairEvaluator:
                    ) -> None:
             nonlocal done
             if computed:
-                self.store.put(self.key(pairs[i]), _record(result), self.request.key)
-                self.evaluated += 1
+                self.evaluated += 1  # stored by the caller
             else:
                 self.reused += 1
             results[i] = result
@@ -294,11 +293,17 @@ class PairEvaluator:
             if running:
                 for handle, results in workers.finished(list(running)):
                     chunk = running[handle]
-                    for i, result in zip(chunk, results, strict=False):
-                        finish(i, result, computed=True)
+                    arrived = chunk[:len(results)]
+                    # What arrived is stored whole, even when Ctrl-C comes meanwhile.
+                    with _interrupts_held():
+                        self.store.put_many([(keys[i], _record(result)) for i, result
+                                             in zip(arrived, results, strict=True)],
+                                            self.request.key)
                     del chunk[:len(results)]
                     if not chunk:
                         del running[handle]
+                    for i, result in zip(arrived, results, strict=True):
+                        finish(i, result, computed=True)
             elif waiting:
                 # Only pairs another live run is computing are left: read them back when
                 # it stores them, or take them over if it ends first.
@@ -482,6 +487,26 @@ def _sigint_blocked() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) that comes during the block, and raise it after. Blocking the
+    signal would not do: another thread of the process may take it. Only the main thread
+    receives Python's signals, so elsewhere there is nothing to hold."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: held.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held and callable(previous):
+        previous(signal.SIGINT, None)
+    elif held and previous == signal.SIG_DFL:
+        raise KeyboardInterrupt
 
 
 _WORKER_EVALUATORS: dict[str, PairEvaluator] = {}

@@ -272,14 +272,22 @@ class ResultStore:
 
     def put(self, key: str, record: Record, request: str) -> None:
         """Store a finished pair for `request`, and release its lease."""
-        self.memory[key] = record
-        if self.connection is None:
+        self.put_many([(key, record)], request)
+
+    def put_many(self, finished: Sequence[tuple[str, Record]], request: str) -> None:
+        """Store finished pairs for `request` in one transaction (all or none), and release
+        their leases."""
+        self.memory.update(finished)
+        if self.connection is None or not finished:
             return
         with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO results (key, model, record) VALUES (?, ?, ?)",
-                       (key, self.model, json.dumps(record, sort_keys=True)))
-            self._own(db, [key], request)
-            db.execute("DELETE FROM leases WHERE key = ? AND holder = ?", (key, self.holder))
+            db.executemany("INSERT OR REPLACE INTO results (key, model, record) "
+                           "VALUES (?, ?, ?)",
+                           [(key, self.model, json.dumps(record, sort_keys=True))
+                            for key, record in finished])
+            self._own(db, [key for key, _ in finished], request)
+            db.executemany("DELETE FROM leases WHERE key = ? AND holder = ?",
+                           [(key, self.holder) for key, _ in finished])
 
     def forget(self, request: str) -> None:
         """`--fresh`: drop `request`'s rows (those no other request owns) and read back

@@ -1,7 +1,7 @@
 """A long `dslc run --jobs 2` in a real process: Ctrl-C stops it within seconds with exit
 code 130, keeping every finished pair for the next run; a killed parent takes its workers
-with it. In process: an evaluator's workers serve one call after another, and an interrupt
-ends them.
+with it. In process: an evaluator's workers serve one call after another, an interrupt ends
+them, and a chunk that reached the parent is stored whole even when Ctrl-C comes meanwhile.
 
 The spec has 1,152 pairs (about 12 s with two workers) sent in chunks of one accelerator's
 12 networks, so the first pairs are stored early and most of the run is still ahead when
@@ -24,6 +24,7 @@ import pytest
 
 from dslc import api
 from dslc.codesign.evaluate import Pair, PairEvaluator, PairResult
+from dslc.codesign.store import Record, ResultStore
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(),
                                 reason="finds worker processes through /proc")
@@ -144,7 +145,9 @@ def test_ctrl_c_stops_a_parallel_run_within_seconds_and_keeps_what_finished(
         assert b"Traceback" not in err  # the workers ignored SIGINT: the parent decided
         _poll(lambda: all(_ended(pid) for pid in workers), 5, "the workers to end")
     kept = _stored(store)
-    assert 12 <= kept < PAIRS // 2  # at least one whole chunk, and far from everything
+    # Whole chunks only (a chunk that reached the parent is stored in one transaction,
+    # Ctrl-C or not), and far from everything.
+    assert kept % 12 == 0 and 12 <= kept < PAIRS // 2
 
     # A rerun reads every stored pair back (it is stopped as soon as it says so).
     read_back: list[int] = []
@@ -172,10 +175,13 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
               "the workers of a killed parent to exit")
 
 
+TINY_REQUEST = api.request(api.compile(text=(Path(__file__).parent / "tiny.cd").read_text()))
+TINY_PAIRS = [(n, a) for n in TINY_REQUEST.network_designs.designs
+              for a in TINY_REQUEST.accelerator_designs.designs]
+
+
 def test_workers_serve_call_after_call_and_an_interrupt_ends_them() -> None:
-    request = api.request(api.compile(text=(Path(__file__).parent / "tiny.cd").read_text()))
-    pairs = [(n, a) for n in request.network_designs.designs
-             for a in request.accelerator_designs.designs]
+    request, pairs = TINY_REQUEST, TINY_PAIRS
     evaluator = PairEvaluator(request)
     before = _children(os.getpid())
     try:
@@ -195,3 +201,24 @@ def test_workers_serve_call_after_call_and_an_interrupt_ends_them() -> None:
         _poll(lambda: all(_ended(pid) for pid in workers), 5, "the workers to end")
     finally:
         evaluator.close()
+
+
+def test_a_chunk_that_arrived_is_stored_whole_when_ctrl_c_comes_meanwhile(
+        tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "store.sqlite")
+    write = store.put_many
+
+    def interrupted_write(finished: list[tuple[str, Record]], request: str) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C as the first chunk is being written
+        write(finished, request)
+
+    store.put_many = interrupted_write  # type: ignore[method-assign]
+    evaluator = PairEvaluator(TINY_REQUEST, store)
+    try:
+        # 24 pairs for two workers: chunks of 3 (a quarter of a worker's share).
+        with pytest.raises(KeyboardInterrupt):
+            evaluator.evaluate_many(TINY_PAIRS[:24], jobs=2)
+        assert len(store) == 3
+    finally:
+        evaluator.close()
+        store.close()
