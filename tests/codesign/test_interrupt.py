@@ -1,7 +1,8 @@
 """A long `dslc run --jobs 2` in a real process: Ctrl-C stops it within seconds with exit
 code 130, keeping every finished pair for the next run; a killed parent takes its workers
-with it. In process: an evaluator's workers serve one call after another, an interrupt ends
-them, and a chunk that reached the parent is stored whole even when Ctrl-C comes meanwhile.
+with it; a worker that dies stops the run with an error. In process: an evaluator's workers
+serve one call after another, an interrupt ends them, and a chunk that reached the parent is
+stored whole even when Ctrl-C comes meanwhile.
 
 The spec has 1,152 pairs (about 12 s with two workers) sent in chunks of one accelerator's
 12 networks, so the first pairs are stored early and most of the run is still ahead when
@@ -173,6 +174,27 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
         process.wait()
         _poll(lambda: all(_ended(pid) for pid in workers), 5,
               "the workers of a killed parent to exit")
+
+
+def test_a_worker_that_dies_stops_the_run_with_an_error(tmp_path: Path) -> None:
+    spec = tmp_path / "long.cd"
+    spec.write_text(SPEC)
+    store = tmp_path / "store.sqlite"
+    with _run(spec, store) as process:
+        _poll(lambda: len(_children(process.pid)) == 2 or process.poll() is not None, 60,
+              "two worker processes")
+        workers = _children(process.pid)
+        assert len(workers) == 2, process.communicate()
+        os.kill(min(workers), signal.SIGKILL)  # as the out-of-memory killer would
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == 1, err.decode()
+        assert b"error: a worker process ended without finishing its pairs" in out
+        assert b"Traceback" not in err
+    db = sqlite3.connect(store)
+    try:
+        assert db.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0  # released
+    finally:
+        db.close()
 
 
 TINY_REQUEST = api.request(api.compile(text=(Path(__file__).parent / "tiny.cd").read_text()))
