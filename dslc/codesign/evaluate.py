@@ -188,7 +188,6 @@ class PairEvaluator:
                        for layer in result.layers)
         return PairResult(network, accelerator, metrics, layers)
 
-
     def evaluate(self, pair: Pair) -> PairResult:
         """One pair: read back, or computed and stored."""
         return self.evaluate_many([pair])[0]
@@ -413,6 +412,9 @@ class _ProcessWorkers:
     def finished(self, handles: list[Hashable]) -> list[tuple[Hashable, list[PairResult]]]:
         futures = [handle for handle in handles if isinstance(handle, Future)]
         done, _ = wait(futures, return_when=FIRST_COMPLETED)
+        good = [f for f in done if not f.cancelled() and f.exception() is None]
+        if good:  # stored first; a failed chunk stays done, and the next call raises it
+            return [(future, future.result()) for future in good]
         try:
             return [(future, future.result()) for future in done]
         except BrokenProcessPool as exc:
@@ -426,7 +428,7 @@ class _ProcessWorkers:
     def stop(self) -> None:
         # ProcessPoolExecutor cannot stop a running task (Python 3.14 adds
         # terminate_workers): terminate its processes, which it then reports broken.
-        processes = list(self.pool._processes.values())
+        processes = list((self.pool._processes or {}).values())
         self.pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             process.terminate()
