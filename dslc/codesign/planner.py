@@ -507,9 +507,10 @@ def _semi_decoupled(plan: Plan, spec: CoDesignSpec, networks: Designs, run: _Run
             rows = [i for i, n in enumerate(state.networks) if n in set(kept)]
             chosen[rows, :] = True
             chosen &= feasible
-            if objective is not None:
-                chosen &= objective < run.best
-            run.evaluate("co-optimise", state.pairs(chosen, objective))
+            if objective is None:
+                run.evaluate("co-optimise", state.pairs(chosen))
+            else:
+                _certify(run, state, np.where(chosen, objective, np.inf), "co-optimise")
         if objective is None:
             if plan.reference is None:
                 # Nothing to rank with and no objective bounds: every pair the constraints
@@ -518,16 +519,17 @@ def _semi_decoupled(plan: Plan, spec: CoDesignSpec, networks: Designs, run: _Run
                 return _outcome(plan, run, state, state.networks, check, "exhaustive"
                                 if feasible.all() else "certified", log)
             return _outcome(plan, run, state, kept, check, "unverified", log)
-        _certify(run, state, objective)
+        _certify(run, state, objective, "certify")
     except _OutOfBudget:
         log.append(_budget_note(plan.budget, len(run.results)))
         return _outcome(plan, run, state, kept, check, "unverified", log)
     return _outcome(plan, run, state, kept, check, "certified", log)
 
 
-def _certify(run: _Run, state: _State, objective: FloatArray) -> None:
-    """Evaluate, in the order of their bounds, the pairs whose objective bound is below the
-    best found, until none is left."""
+def _certify(run: _Run, state: _State, objective: FloatArray, phase: str) -> None:
+    """Evaluate, in the order of their bounds (the lowest first), the pairs whose objective
+    bound is below the best found, a step at a time, until none is left: a pair whose bound
+    is above the optimum is then never evaluated (`objective` is inf where not to look)."""
     step = CERTIFY_STEP * max(1, run.jobs)
     while True:
         open_pairs = ~state.evaluated(run) & (objective < run.best)
@@ -535,9 +537,9 @@ def _certify(run: _Run, state: _State, objective: FloatArray) -> None:
             return
         rows, columns = np.nonzero(open_pairs)
         first = np.argsort(objective[rows, columns], kind="stable")[:step]
-        run.evaluate("certify", [(state.networks[i], state.accelerators[j])
-                                 for i, j in zip(rows[first].tolist(), columns[first].tolist(),
-                                                 strict=True)])
+        run.evaluate(phase, [(state.networks[i], state.accelerators[j])
+                             for i, j in zip(rows[first].tolist(), columns[first].tolist(),
+                                             strict=True)])
 
 
 def _check(run: _Run, state: _State, order: list[int], scores: list[float],

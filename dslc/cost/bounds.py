@@ -2,8 +2,9 @@
 
 In: a `Problem`, resolved accelerators gathered into an `ArchTable` (one row per accelerator,
 levels padded), and whether the map space allows imperfect factorisations. Out:
-`LayerBounds`: per accelerator, an energy in pJ and a cycle count that no valid mapping of
-the layer can beat under the cost model's counting rules (dslc.cost.model). The co-design
+`LayerBounds`: per accelerator, an energy in pJ and a cycle count that no mapping of the
+layer in the mapper's map space (dslc.mapper.space) can beat under the cost model's counting
+rules (dslc.cost.model). The co-design
 planner sums them over a network's layers to bound a pair without evaluating it; `dslc run`
 reports each layer's distance from them. docs/design/bounds.md derives every term.
 
@@ -12,8 +13,10 @@ D(t) the distinct data of tensor t across the spatial instances:
 
 - MACs: every MAC costs its energy (an imperfect mapping pads: more, never fewer).
 - Each tensor has a backing store, the outermost level keeping it, which holds all of it:
-  its distinct words are read there (written, for outputs) at least once. The store is any
-  level that may hold the tensor's role and has room for the whole tensor.
+  its distinct words are read there (written, for outputs) at least once. The mapper's map
+  space keeps at the outermost memory every tensor that memory may hold, so that memory is
+  the store of those; any other tensor's store is a level that may hold its role and has
+  room for the whole tensor (the tensors a level backs must fit in it together).
 - Each MAC gets its operands from, and sends its partial sum to, the innermost level keeping
   that tensor; that level serves T x D(below) words per instance, MACs x D(t) / S in all,
   where S / D(t) (the multicast, or spatial reduction, of t) is at most what the fanouts
@@ -312,12 +315,17 @@ def layer_bounds(problem: Problem, table: ArchTable, *, imperfect: bool = False
         whole = float(problem.tensor_size(tensor))
         may_hold = table.valid & table.holds[:, :, role]
         backs = may_hold & (table.size_words >= whole)
+        # The map space keeps at the outermost memory every tensor it holds (mapper.md):
+        # there, that memory is the backing store.
+        outermost = may_hold[:, 0]
+        backs[outermost, 1:] = False
         served = macs / sharing[:, :, t]  # [A, L] words the innermost keeper serves
         if tensor.role == "output":
             # The backing store serving the MACs itself: every partial sum is an update,
-            # and every one after the first of an output (the whole tensor) a read too.
+            # and every one after the first of an output in an instance a read too (each
+            # instance of the store holds at most the whole tensor).
             same = table.update_pj * np.maximum(words, served) + \
-                table.read_pj * np.maximum(0.0, served - whole)
+                table.read_pj * np.maximum(0.0, served - whole * table.instances)
             split = (table.update_pj * words)[:, :, None] + \
                 (table.update_pj * served)[:, None, :]
         else:

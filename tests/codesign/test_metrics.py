@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dslc.codesign.designs import Design
 from dslc.codesign.metrics import (
@@ -15,7 +17,9 @@ from dslc.codesign.metrics import (
     Metrics,
     kendall,
     load_accuracies,
+    objective_monotone,
     objective_value,
+    objective_values,
     pareto,
     ranks,
     spearman,
@@ -75,3 +79,81 @@ def test_accuracy_table_by_params_and_by_name(tmp_path: Path) -> None:
     table.write_text("network,top1\nresnet18,69.76\n")
     with pytest.raises(AccuracyError, match="accuracy"):
         load_accuracies(table, [fixed])
+
+
+# ---- which objectives have bounds ---------------------------------------------------------
+
+
+def _objective(text: str) -> ObjectiveSpec:
+    """An objective as the language writes it (`minimize energy * latency ^ 2`)."""
+    from dslc import api
+
+    program = api.compile(text=f"""
+network n {{ input x: [4] layer a = dense(x, out = 4) }}
+accelerator acc {{ word = 16b clock = 1GHz memory DRAM {{ }} compute MAC {{ }} }}
+codesign c {{ networks = n accelerators = acc objective = {text} }}
+""")
+    assert not program.errors, program.errors
+    return program.codesigns["c"].objective
+
+
+@pytest.mark.parametrize(("text", "monotone"), [
+    ("minimize edp", True),
+    ("minimize energy", True),
+    ("minimize latency", True),
+    ("minimize energy * latency ^ 2", True),
+    ("minimize energy + 1000000 * area", True),
+    ("maximize accuracy / energy", True),
+    ("maximize accuracy - energy / 1000000", True),
+    ("minimize energy / accuracy", True),
+    ("minimize (energy + latency) * 2", True),
+    ("maximize -edp", True),
+    ("minimize energy - latency", False),
+    ("minimize 1 / energy", False),
+    ("maximize energy", False),
+    ("minimize energy * (accuracy - 0.7)", False),
+    ("minimize latency ^ -1", False),
+    ("minimize energy ^ energy", False),
+])
+def test_which_objectives_the_bounds_can_bound(text: str, monotone: bool) -> None:
+    found, note = objective_monotone(_objective(text))
+    assert found is monotone
+    assert (note == "") is monotone
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["minimize edp", "minimize energy * latency ^ 2",
+                        "maximize accuracy / energy", "minimize energy + 1000000 * area",
+                        "minimize energy - latency", "maximize energy / (latency + 1)"]),
+       st.floats(1.0, 1e9), st.floats(1e-9, 1.0), st.floats(0.0, 100.0),
+       st.floats(0.01, 1.0))
+def test_objective_over_arrays_equals_the_scalar_form(text: str, energy: float,
+                                                      latency: float, area: float,
+                                                      accuracy: float) -> None:
+    objective = _objective(text)
+    metrics = Metrics(energy, int(latency * 1e9), latency, area, accuracy)
+    values = {"energy": np.array([energy]), "latency": np.array([latency]),
+              "cycles": np.array([float(metrics.cycles)]), "edp": np.array([metrics.edp]),
+              "area": np.array([area]), "accuracy": np.array([accuracy])}
+    assert objective_values(objective, values)[0] == pytest.approx(
+        objective_value(objective, metrics), rel=1e-12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["minimize edp", "minimize energy * latency ^ 2",
+                        "maximize accuracy / energy", "minimize energy + 1000000 * area",
+                        "minimize energy / accuracy", "maximize -edp"]),
+       st.floats(1.0, 1e9), st.floats(1e-9, 1.0), st.floats(1.0, 10.0), st.floats(1.0, 10.0),
+       st.floats(0.01, 1.0))
+def test_a_monotone_objective_at_the_bounds_bounds_it(text: str, energy: float,
+                                                      latency: float, slack_e: float,
+                                                      slack_l: float, accuracy: float) -> None:
+    # Evaluated at metrics below the real ones (the bounds), a monotone objective is never
+    # above its value at the real ones.
+    objective = _objective(text)
+    assert objective_monotone(objective)[0]
+    real = Metrics(energy * slack_e, int(latency * slack_l * 1e9), latency * slack_l, 2.0,
+                   accuracy)
+    bound = Metrics(energy, int(latency * 1e9), latency, 2.0, accuracy)
+    exact = objective_value(objective, real)
+    assert objective_value(objective, bound) <= exact + 1e-12 * abs(exact)

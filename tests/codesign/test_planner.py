@@ -193,6 +193,24 @@ def test_a_winner_the_reference_ranks_last_is_found_and_certified() -> None:
     assert outcome.pairs_evaluated < 100
 
 
+def test_certification_finds_a_winner_the_check_cannot_see() -> None:
+    # 40 networks x 5 accelerators, the reference is 2. Network 4 is fifth on the reference
+    # (outside the 3 kept by default) and at a rank the check's 16 evenly spread samples
+    # skip; it wins only on accelerator 1, which the check's covering designs (the extremes
+    # of j: 0 and 4) leave out. Neither the ranking nor the check can find it: the bounds do.
+    n, a = 40, 5
+    table = np.stack([np.tile(np.arange(1.0, n + 1.0)[:, None], (1, a)) * 10.0,
+                      np.full((n, a), 1e-6)], axis=-1)
+    table[4, 1, 0] = 1.0
+    outcome = run(table, "auto", looseness=np.full((n, a), 0.9))
+    check = outcome.rank_check
+    assert check is not None and check.keep == 3
+    assert [d.index for d in check.accelerators] == [0, 4]
+    assert 4 not in [d.index for d in outcome.kept]
+    assert best_pair(outcome) == (4, 1)
+    assert outcome.optimality == "certified"
+
+
 def test_agreeing_rankings_are_pruned_by_the_bounds() -> None:
     # EDP = network factor x accelerator factor, bounds exact: after the reference ranking
     # and the kept networks, only pairs that could beat the best are evaluated.
