@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dslc.cost import COST_MODEL_VERSION
 from dslc.diagnostics.diagnostic import CannotRunError
-from dslc.mapper import COST_MODEL_VERSION
 
 SCHEMA = 2
 """The store's layout. Schema 1 (dslc 0.1) was the one table `pairs(key, record)`."""

@@ -6,11 +6,9 @@ Everything here takes the resolved accelerator (`ArchModel`, from
 `search.map_problem(problem, arch, options) -> MapResult` searches it for one problem;
 `network.map_network(lowered, arch, options) -> NetworkMapResult` maps every layer of a
 network, each distinct problem once (a mapping's JSON, loop-nest and `.cd` forms are in
-dslc.export). docs/design/mapper.md explains the choices. `COST_MODEL_VERSION` is the cost
-model's (dslc.cost), re-exported for what stores the mapper's results (dslc.codesign).
+dslc.export). docs/design/mapper.md explains the choices.
 """
 
-from dslc.cost import COST_MODEL_VERSION
 from dslc.mapper.network import (
     LayerMapResult,
     MapCache,
@@ -19,6 +17,6 @@ from dslc.mapper.network import (
 )
 from dslc.mapper.search import MapperOptions, MapResult, NoValidMappingError, map_problem
 
-__all__ = ["COST_MODEL_VERSION", "LayerMapResult", "MapCache", "MapResult", "MapperOptions",
+__all__ = ["LayerMapResult", "MapCache", "MapResult", "MapperOptions",
            "NetworkMapResult", "NoValidMappingError", "map_network",
            "map_problem"]

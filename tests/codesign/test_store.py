@@ -23,8 +23,8 @@ from dslc.codesign.designs import spec_digest
 from dslc.codesign.evaluate import Pair, PairEvaluator, PairResult
 from dslc.codesign.request import Request
 from dslc.codesign.store import STALE_SECONDS, ResultStore, StoreError
+from dslc.cost import COST_MODEL_VERSION
 from dslc.export import outcome_to_json
-from dslc.mapper import COST_MODEL_VERSION
 
 TINY = (Path(__file__).parent / "tiny.cd").read_text()
 REQUESTS = TINY + """
