@@ -163,11 +163,16 @@ def make_plan(spec: CoDesignSpec, networks: Designs, accelerators: Designs,
             strategy, reason = "exhaustive", (
                 f"{n} x {a} = {total} pairs is small (at most {EXHAUSTIVE_PAIRS}): every "
                 "pair is evaluated")
-        else:
+        elif n >= MIN_NETWORKS and a > 1:
             strategy, reason = "semi_decoupled", (
                 f"{n} x {a} = {total} pairs: rank the {n} networks on one reference "
                 "accelerator, co-optimise the best few with every accelerator, then "
                 "evaluate only the pairs whose bounds could still beat the best found")
+        else:
+            strategy, reason = "semi_decoupled", (
+                f"{n} x {a} = {total} pairs, too few networks to rank: evaluate only the "
+                "pairs whose bounds could still beat the best found, in the order of the "
+                "bounds")
     else:
         reason = f"the request asks for `{strategy}`"
     common = dict(seed=seed, objective=objective, budget=budget, ruled_out=ruled_out,

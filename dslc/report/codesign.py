@@ -29,10 +29,9 @@ def render_plan(plan: Plan) -> RenderableType:
         lines.append(Text(f"ruled out by the constraints before evaluating: "
                           f"{plan.ruled_out:,} pairs"))
     if plan.at_most is not None:
-        lines.append(Text(f"evaluates at most {plan.at_most:,} pairs "
-                          f"({plan.pairs_total / max(1, plan.at_most):.1f}x fewer than every "
-                          "pair); a certified run stops as soon as no bound left can beat the "
-                          "best found"))
+        lines.append(Text(f"evaluates at most {plan.at_most:,} pairs (those the constraints "
+                          "and the budget allow); it stops as soon as no bound left can beat "
+                          "the best found"))
     if plan.budget.capped:
         caps = []
         if plan.budget.max_pairs is not None:
@@ -124,8 +123,8 @@ def render_outcome(outcome: Outcome, top: int = 10, *, reused: int = 0,
         parts.append(Text("no evaluated design meets the constraints", style="bold red"))
     else:
         parts.append(table)
-    front = Table(title="Pareto front (energy, latency" + (", accuracy)" if accuracy else ")"),
-                  title_justify="left")
+    front = Table(title="Pareto front of the evaluated pairs (energy, latency" +
+                  (", accuracy)" if accuracy else ")"), title_justify="left")
     for column in columns:
         front.add_column(column, justify="right" if column in numeric else "left")
     for result in outcome.pareto:
