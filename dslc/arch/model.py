@@ -30,6 +30,9 @@ class FanoutModel:
     dataflow: DataflowSpec
     owner: int
     """Index of the memory level directly above (whose mapping entry holds its loops)."""
+    diagonal: bool = False
+    """Resolves multicast together with the fanout directly above it (same owner): data equal
+    across their combined instances is read once. False: its own multicast block (Timeloop)."""
 
     @property
     def instances(self) -> int:
@@ -66,6 +69,9 @@ class LevelModel:
     """Unbounded (no size): treated as DRAM by the estimator."""
     estimated: tuple[str, ...] = ()
     """The figures that came from the estimator rather than the spec."""
+    power_gated: bool = True
+    """Idle instances are power gated: leakage is charged on the instances a mapping uses
+    (Timeloop); False charges all `instances`."""
 
     @property
     def fanout_instances(self) -> int:
@@ -83,6 +89,9 @@ class ComputeModel:
     area_um2: float
     leakage_pj_per_cycle: float
     estimated: tuple[str, ...] = ()
+    power_gated: bool = True
+    """Idle MAC units are power gated: leakage is charged on the units a mapping uses
+    (Timeloop); False charges all `instances`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +120,21 @@ class ArchModel:
     @property
     def fanouts(self) -> tuple[FanoutModel, ...]:
         return tuple(f for level in self.levels for f in level.fanouts)
+
+    @property
+    def multicast_blocks(self) -> tuple[tuple[int, ...], ...]:
+        """The fanouts (indices into `fanouts`, hierarchy order) grouped into multicast
+        blocks, outermost first: each fanout is its own block (Timeloop resolves multicast
+        per spatial level) unless it is `diagonal`, which joins the block of the fanout
+        directly above it. A block's fanouts share one owner."""
+        blocks: list[list[int]] = []
+        for index, fanout in enumerate(self.fanouts):
+            if fanout.diagonal and blocks and \
+                    self.fanouts[blocks[-1][-1]].owner == fanout.owner:
+                blocks[-1].append(index)
+            else:
+                blocks.append([index])
+        return tuple(tuple(block) for block in blocks)
 
     @property
     def area_mm2(self) -> float:

@@ -65,14 +65,16 @@ def _memory_model(memory: MemorySpec, index: int, instances: int,
         read_bandwidth_words=memory.read_bandwidth_words,
         write_bandwidth_words=memory.write_bandwidth_words,
         shared_bandwidth=memory.shared_bandwidth, buffering=memory.buffering, area_um2=area,
-        holds=memory.holds, off_chip=off_chip, estimated=tuple(estimated))
+        holds=memory.holds, off_chip=off_chip, estimated=tuple(estimated),
+        power_gated=memory.power_gated)
 
 
 def resolve_accelerator(accelerator: AcceleratorSpec) -> ArchModel:
     """The accelerator with every energy, leakage, area and capacity figure filled in.
 
-    Raises ValueError when the hierarchy has no memory or a fanout above the first memory
-    (there would be no level to hold its spatial loops)."""
+    Raises ValueError when the hierarchy has no memory, a fanout above the first memory
+    (there would be no level to hold its spatial loops) or a `diagonal` fanout directly
+    below a memory (there is no fanout above it to share with)."""
     memories: list[tuple[int, MemorySpec]] = []
     below: dict[int, list[FanoutSpec]] = {}
     instances_above: list[int] = []
@@ -86,14 +88,17 @@ def resolve_accelerator(accelerator: AcceleratorSpec) -> ArchModel:
             if not memories:
                 raise ValueError(f"fanout `{component.name}` stands above every memory; a "
                                  "fanout needs a memory above it to distribute from")
+            if component.diagonal and not below[len(memories) - 1]:
+                raise ValueError(f"fanout `{component.name}` is diagonal but stands directly "
+                                 "below a memory; diagonal sharing joins the fanout above it")
             below[len(memories) - 1].append(component)
             replicated *= component.instances
     if not memories:
         raise ValueError(f"accelerator `{accelerator.name}` has no memory level")
     levels = []
     for index, memory in memories:
-        fanouts = tuple(FanoutModel(f.name, f.mesh_x, f.mesh_y, f.dataflow, index)
-                        for f in below[index])
+        fanouts = tuple(FanoutModel(f.name, f.mesh_x, f.mesh_y, f.dataflow, index,
+                                    f.diagonal) for f in below[index])
         levels.append(_memory_model(memory, index, instances_above[index], fanouts,
                                     accelerator))
     spec = accelerator.compute
@@ -107,6 +112,6 @@ def resolve_accelerator(accelerator: AcceleratorSpec) -> ArchModel:
         area = mac_area_um2(spec.word_bits, accelerator.technology_nm)
         estimated.append("area_um2")
     compute = ComputeModel(spec.name, replicated, spec.word_bits, energy, area,
-                           spec.leakage_pj_per_cycle, tuple(estimated))
+                           spec.leakage_pj_per_cycle, tuple(estimated), spec.power_gated)
     return ArchModel(accelerator.name, accelerator.clock_hz, accelerator.technology_nm,
                      tuple(levels), compute, accelerator)

@@ -208,6 +208,12 @@ class BatchEvaluator:
                 raise ValueError(f"{len(choice)} keep sets for {self.nlevels} memory levels")
         self.keep_choices = tuple(tuple(frozenset(k) for k in choice) for choice in choices)
         self.fanouts = arch.fanouts
+        self.blocks = arch.multicast_blocks
+        """Fanout indices per multicast block (one per fanout unless `diagonal`)."""
+        self.level_blocks = tuple(
+            tuple(b for b, block in enumerate(self.blocks)
+                  if self.fanouts[block[0]].owner == i) for i in range(self.nlevels))
+        """Per memory level, its blocks outermost first."""
         self.bounds = np.array(problem.bounds, dtype=np.int64)
         self.plans = tuple(self._plan(i, t) for i, t in enumerate(problem.tensors))
         names = [t.name for t in problem.tensors]
@@ -270,7 +276,7 @@ class BatchEvaluator:
                     coef_dense[plan.index, a, d] += coef
         nan = float("nan")
         level_floats = np.full((self.nlevels, 6), nan)
-        level_ints = np.zeros((self.nlevels, 7), dtype=np.int64)
+        level_ints = np.zeros((self.nlevels, 8), dtype=np.int64)
         for i, level in enumerate(arch.levels):
             read_bw, write_bw = level.read_bandwidth_words, level.write_bandwidth_words
             if level.shared_bandwidth:
@@ -284,12 +290,18 @@ class BatchEvaluator:
                              -1 if level.size_words is None else level.size_words,
                              level.buffering, block, level.instances,
                              bool(self.kept[:, i].any()),
-                             block.bit_length() - 1 if block & (block - 1) == 0 else -1)
+                             block.bit_length() - 1 if block & (block - 1) == 0 else -1,
+                             level.power_gated)
         compute = arch.compute
         return kernel.KernelTables(
             ints=np.array([self.nlevels, self.ndims, ntensors, len(self.fanouts),
-                           int(self.imperfect), problem.macs], dtype=np.int64),
+                           int(self.imperfect), problem.macs, compute.power_gated],
+                          dtype=np.int64),
             fanout_owner=np.array([f.owner for f in self.fanouts], dtype=np.int64),
+            fanout_block=np.array([b for b, block in enumerate(self.blocks) for _ in block],
+                                  dtype=np.int64),
+            level_blocks=np.cumsum([0, *(len(blocks) for blocks in self.level_blocks)],
+                                   dtype=np.int64),
             fanout_mesh=np.array([(f.mesh_x, f.mesh_y) for f in self.fanouts],
                                  dtype=np.int64).reshape(-1, 2),
             allowed=self.allowed, level_ints=level_ints, level_floats=level_floats,
@@ -469,6 +481,20 @@ class BatchEvaluator:
         utilized = np.ones((nlevels, size), dtype=np.int64)
         for i in range(1, nlevels):
             utilized[i] = utilized[i - 1] * block_units[i - 1]
+        # Per multicast block: its spatial factors [D, B] and the extents of one child's tile
+        # (the level below, times the blocks nested inside it under the same memory).
+        block_factors: list[IntArray] = []
+        for members in self.blocks:
+            factors = sx[members[0]] * sy[members[0]]
+            for f in members[1:]:
+                factors = factors * sx[f] * sy[f]
+            block_factors.append(factors)
+        block_inner: list[IntArray] = [extents[0]] * len(self.blocks)
+        for o in range(nlevels):
+            inner = extents[o + 1]
+            for b in reversed(self.level_blocks[o]):
+                block_inner[b] = inner
+                inner = inner * block_factors[b]
 
         # The temporal loops above the innermost level as slots in nest order (level-major,
         # outer to inner); level i's loops above are the first i*D slots.
@@ -505,15 +531,25 @@ class BatchEvaluator:
             tile = self._words(plan, extents[:nlevels])
             tiles[:, t] = tile
             enter = self._entries(plan, tile, extents, loops)
-            multicast = [self._distinct(plan, spatial[o], extents[o + 1])
-                         if arch.levels[o].fanouts else None for o in range(nlevels)]
+            # Per level, the product of its blocks' distinct children (None: no fanout).
+            multicast: list[IntArray | None] = []
+            for o in range(nlevels):
+                distinct: IntArray | None = None
+                for b in self.level_blocks[o]:
+                    count = self._distinct(plan, block_factors[b], block_inner[b])
+                    distinct = count if distinct is None else distinct * count
+                multicast.append(distinct)
+            # Partitions through each block of the level above, outermost first, rounded
+            # down at every block (Timeloop's chain through its spatial levels).
             partition = [tile[0]]
             for i in range(1, nlevels):
-                if arch.levels[i - 1].fanouts:
-                    union = self._words(plan, extents[i] * spatial[i - 1])
-                    partition.append(partition[-1] * tile[i] // union)
-                else:
-                    partition.append(partition[-1])
+                share = partition[-1]
+                for b in self.level_blocks[i - 1]:
+                    child = tile[i] if b == self.level_blocks[i - 1][-1] \
+                        else self._words(plan, block_inner[b])
+                    union = self._words(plan, block_inner[b] * block_factors[b])
+                    share = share * child // union
+                partition.append(share)
             output = plan.tensor.role == "output"
             # served[i]: what level i hands down if it keeps the tensor: the entries of the
             # next keeper below (or every MAC's operand), times the distinct children of
@@ -574,7 +610,9 @@ class BatchEvaluator:
                                 + _blocks(updates[i], block) * level.update_energy_pj)
                 tensor_energy[i] = _quantize(per_instance * utilized[i])
             if level.leakage_pj_per_cycle:
-                leakage[i] = _quantize(level.leakage_pj_per_cycle * cycles * level.instances)
+                # On the utilised instances (Timeloop), or all of them when not gated.
+                leaking = utilized[i] if level.power_gated else level.instances
+                leakage[i] = _quantize(level.leakage_pj_per_cycle * cycles * leaking)
             else:
                 leakage[i] = 0.0
         compute = arch.compute
@@ -583,8 +621,10 @@ class BatchEvaluator:
             mac_energy: FloatArray | float = _quantize(run_macs * compute.energy_pj)
         else:
             mac_energy = self._problem_mac_energy_pj()
+        mac_leaking = utilized[nlevels - 1] * block_units[nlevels - 1] \
+            if compute.power_gated else compute.instances
         compute_energy = mac_energy + _quantize(compute.leakage_pj_per_cycle * cycles
-                                                * compute.instances)
+                                                * mac_leaking)
         out.energy_pj[part] = tensor_energy.sum(axis=(0, 1)) + leakage.sum(axis=0) \
             + compute_energy
         out.utilization[part] = problem.macs / (cycles * compute.instances)

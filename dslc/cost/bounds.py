@@ -22,7 +22,9 @@ D(t) the distinct data of tensor t across the spatial instances:
   where S / D(t) (the multicast, or spatial reduction, of t) is at most what the fanouts
   below that level can unroll of the dims t ignores. If that level is not the backing store,
   every word also enters it once.
-- Leakage: every cycle, every instance leaks.
+- Leakage: every cycle, a power-gated level leaks on the instances a mapping uses (at
+  least one, and at least MACs / (the parallelism below it) instance-cycles), a level that
+  is not on every instance.
 - Cycles: at least MACs over the largest spatial unrolling the meshes and dataflows allow,
   and at least a backing store's compulsory words over its bandwidth when only one level
   can back the tensor.
@@ -93,7 +95,15 @@ class ArchTable:
     shared_bw: BoolArray
     mac_pj: FloatArray
     leak_pj_per_cycle: FloatArray
-    """[A] leakage of every level instance and MAC unit per cycle."""
+    """[A, L] leakage of one instance of the level per cycle (0: none or no level)."""
+    leak_gated: BoolArray
+    """[A, L] the level is power gated: it leaks on the instances a mapping uses only."""
+    mac_leak_pj_per_cycle: FloatArray
+    """[A] leakage of one MAC unit per cycle."""
+    mac_gated: BoolArray
+    """[A] the MAC units are power gated."""
+    mac_instances: FloatArray
+    """[A] MAC units."""
     fanouts: tuple[tuple[FanoutShape, ...], ...]
     """Distinct fanout arrangements; `fanout_index[a]` is accelerator a's."""
     fanout_index: IntArray
@@ -114,7 +124,9 @@ def arch_table(archs: Sequence[ArchModel]) -> ArchTable:
     holds = np.zeros((*shape, len(ROLES)), dtype=bool)
     read_bw, write_bw = np.full(shape, np.inf), np.full(shape, np.inf)
     shared = np.zeros(shape, dtype=bool)
-    mac_pj, leak = np.zeros(count), np.zeros(count)
+    mac_pj, leak, gated = np.zeros(count), np.zeros(shape), np.ones(shape, dtype=bool)
+    mac_leak, mac_gated, mac_units = np.zeros(count), np.ones(count, dtype=bool), \
+        np.ones(count)
     arrangements: dict[tuple[FanoutShape, ...], int] = {}
     fanout_index = np.zeros(count, dtype=np.int64)
     for a, arch in enumerate(archs):
@@ -133,16 +145,20 @@ def arch_table(archs: Sequence[ArchModel]) -> ArchTable:
             if level.write_bandwidth_words is not None:
                 write_bw[a, i] = level.write_bandwidth_words
             shared[a, i] = level.shared_bandwidth
-            leak[a] += level.leakage_pj_per_cycle * level.instances
+            leak[a, i] = level.leakage_pj_per_cycle
+            gated[a, i] = level.power_gated
         mac_pj[a] = arch.compute.energy_pj
-        leak[a] += arch.compute.leakage_pj_per_cycle * arch.compute.instances
+        mac_leak[a] = arch.compute.leakage_pj_per_cycle
+        mac_gated[a] = arch.compute.power_gated
+        mac_units[a] = arch.compute.instances
         key = tuple(_shape(f) for f in arch.fanouts)
         fanout_index[a] = arrangements.setdefault(key, len(arrangements))
-    for array in (read, write, update, size, instances, read_bw, write_bw, mac_pj, leak):
+    for array in (read, write, update, size, instances, read_bw, write_bw, mac_pj, leak,
+                  gated, mac_leak, mac_gated, mac_units):
         array.setflags(write=False)
     return ArchTable(tuple(archs), valid, read, write, update, size, instances, holds,
-                     read_bw, write_bw, shared, mac_pj, leak, tuple(arrangements),
-                     fanout_index)
+                     read_bw, write_bw, shared, mac_pj, leak, gated, mac_leak, mac_gated,
+                     mac_units, tuple(arrangements), fanout_index)
 
 
 def _shape(fanout: FanoutModel) -> FanoutShape:
@@ -290,6 +306,25 @@ def _backing_assignment(by_store: list[FloatArray], wholes: list[float],
     return best
 
 
+def _leakage(table: ArchTable, macs: float, cycles: IntArray,
+             parallelism: FloatArray) -> FloatArray:
+    """[A] the least leakage energy: per cycle, a level leaks on its utilised instances U
+    (the product of the spatial factors above it) when power gated, else on every instance.
+    A mapping runs cycles >= T (its temporal iterations) and >= the cycle bound, with U >= 1;
+    and T x U x (the spatial factors below the level) >= MACs, the factors below never
+    exceeding the level's parallelism P (per dim, the padded total over the factors below is
+    at least B / min(s, B): the compute-cycle argument), so cycles x U >= max(the cycle
+    bound, MACs / P). For the MAC units (nothing below them) that is max(cycles, MACs)."""
+    bound = cycles.astype(np.float64)[:, None]
+    gated = np.maximum(bound, macs / parallelism)
+    levels = table.leak_pj_per_cycle * np.where(table.leak_gated, gated,
+                                                bound * table.instances)
+    mac_cycles = np.where(table.mac_gated, np.maximum(bound[:, 0], macs),
+                          bound[:, 0] * table.mac_instances)
+    result: FloatArray = levels.sum(axis=1) + table.mac_leak_pj_per_cycle * mac_cycles
+    return result
+
+
 def layer_bounds(problem: Problem, table: ArchTable, *, imperfect: bool = False
                  ) -> LayerBounds:
     """Energy and cycles no valid mapping of `problem` beats, on every accelerator of
@@ -350,7 +385,7 @@ def layer_bounds(problem: Problem, table: ArchTable, *, imperfect: bool = False
     transfer = np.where(table.shared_bw, together, separate).max(axis=1)
     transfer_cycles = np.ceil(transfer * SLACK).astype(np.int64)
     cycles = np.maximum(compute_cycles, transfer_cycles)
-    energy = energy + cycles * table.leak_pj_per_cycle
+    energy = energy + _leakage(table, macs, cycles, parallelism)
     # The cost model rounds each energy part to ENERGY_QUANTUM_PJ (half to even), so a sum
     # of parts can fall below the exact sum by half a quantum per part.
     parts = depth * (len(problem.tensors) + 1) + 2

@@ -101,17 +101,22 @@ class KernelTables:
     the kernel reads; `BatchEvaluator` builds them (names mirror its attributes)."""
 
     ints: IntArray
-    """[6] levels, dims, tensors, fanouts, imperfect (0/1), MACs of the problem."""
+    """[7] levels, dims, tensors, fanouts, imperfect (0/1), MACs of the problem, MAC units
+    power gated (0/1: leakage on the units used, or on all)."""
     fanout_owner: IntArray
     """[F] memory level owning each fanout."""
+    fanout_block: IntArray
+    """[F] the multicast block of each fanout (blocks numbered outermost first)."""
+    level_blocks: IntArray
+    """[L + 1] the blocks of level i are level_blocks[i] .. level_blocks[i + 1] - 1."""
     fanout_mesh: IntArray
     """[F, 2] mesh X and Y."""
     allowed: BoolArray
     """[F, 2, D] dims a fanout axis may unroll."""
     level_ints: IntArray
-    """[L, 7] has fanouts, size in words (-1: unbounded), buffering, block words,
+    """[L, 8] has fanouts, size in words (-1: unbounded), buffering, block words,
     instances, some keep choice keeps something here (0/1), log2 of the block words (-1: not
-    a power of two)."""
+    a power of two), power gated (0/1: leakage on the instances used, or on all)."""
     level_floats: FloatArray
     """[L, 6] read, write, update energy (pJ), leakage (pJ/cycle), read and write
     bandwidth (words/cycle; NaN: unlimited). With a shared port, the read column holds the
@@ -152,7 +157,8 @@ class KernelTables:
 
     def arguments(self) -> tuple[Any, ...]:
         """The tables in the order of `kernel_numba.kernel`'s parameters."""
-        return (self.ints, self.fanout_owner, self.fanout_mesh, self.allowed, self.level_ints,
+        return (self.ints, self.fanout_owner, self.fanout_block, self.level_blocks,
+                self.fanout_mesh, self.allowed, self.level_ints,
                 self.level_floats, self.shared, self.axis_count, self.axis_terms,
                 self.axis_dim, self.axis_coef, self.coef_dense, self.tensor_flags,
                 self.relevant, self.simple, self.whole_words, self.kept, self.first_keeper,

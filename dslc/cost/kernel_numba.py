@@ -285,41 +285,86 @@ def entries_sliding(t: int, n: int, axis_count: IntArray, axis_terms: IntArray,
 
 
 @jit
-def counts(t: int, base: int, n: int, keep: IntArray, level_ints: IntArray,
+def block_geometry(sx: IntArray, sy: IntArray, start: int, n: int, fanout_block: IntArray,
+                   level_blocks: IntArray, extents: IntArray, block_spatial: IntArray,
+                   block_inner: IntArray) -> None:
+    """Per multicast block: its spatial factors, and the extents of one child's tile (the
+    level below, times the blocks nested inside it under the same memory)."""
+    nlevels, ndims = extents.shape[0] - 1, extents.shape[1]
+    for b in range(level_blocks[nlevels]):
+        for d in range(ndims):
+            for bb in range(n):
+                block_spatial[b, d, bb] = 1
+    for f in range(fanout_block.shape[0]):
+        b = fanout_block[f]
+        for d in range(ndims):
+            for bb in range(n):
+                block_spatial[b, d, bb] *= sx[f, d, start + bb] * sy[f, d, start + bb]
+    for o in range(nlevels):
+        last = level_blocks[o + 1] - 1
+        for b in range(last, level_blocks[o] - 1, -1):
+            for d in range(ndims):
+                for bb in range(n):
+                    block_inner[b, d, bb] = extents[o + 1, d, bb] if b == last else \
+                        block_inner[b + 1, d, bb] * block_spatial[b + 1, d, bb]
+
+
+@jit
+def box(t: int, n: int, axis_count: IntArray, axis_terms: IntArray, axis_dim: IntArray,
+        axis_coef: IntArray, spans: IntArray, factors: IntArray, b: int, scale: bool,
+        words: IntArray, other: IntArray) -> None:
+    """Words of tensor t's bounding box when dim d spans spans[b, d] (times factors[b, d]
+    when `scale`), for each mapping of the block."""
+    for bb in range(n):
+        words[bb] = 1
+    for a in range(axis_count[t]):
+        for bb in range(n):
+            other[bb] = 1
+        for kk in range(axis_terms[t, a]):
+            c = abs(axis_coef[t, a, kk])
+            d = axis_dim[t, a, kk]
+            if scale:
+                for bb in range(n):
+                    other[bb] += c * (spans[b, d, bb] * factors[b, d, bb] - 1)
+            else:
+                for bb in range(n):
+                    other[bb] += c * (spans[b, d, bb] - 1)
+        for bb in range(n):
+            words[bb] *= other[bb]
+
+
+@jit
+def counts(t: int, base: int, n: int, keep: IntArray, level_blocks: IntArray,
            axis_count: IntArray, axis_terms: IntArray, axis_dim: IntArray,
-           axis_coef: IntArray, tensor_flags: IntArray, kept: BoolArray, spatial: IntArray,
-           extents: IntArray, compute_cycles: IntArray, tiles: IntArray, enter: IntArray,
-           partition: IntArray, below: IntArray, served: IntArray, counter: IntArray,
-           other: IntArray, out_reads: IntArray, out_fills: IntArray,
-           out_updates: IntArray) -> None:
+           axis_coef: IntArray, tensor_flags: IntArray, kept: BoolArray,
+           block_spatial: IntArray, block_inner: IntArray, compute_cycles: IntArray,
+           tiles: IntArray, enter: IntArray, partition: IntArray, below: IntArray,
+           served: IntArray, counter: IntArray, other: IntArray, child: IntArray,
+           out_reads: IntArray, out_fills: IntArray, out_updates: IntArray) -> None:
     """Reads, fills and updates of tensor t at every level."""
     nlevels = tiles.shape[0]
     naxes = axis_count[t]
-    # Partitions below fanouts (outputs: the first fill is not read).
+    # Partitions through each multicast block of the level above, outermost first,
+    # rounded down at every block (outputs: the first fill is not read).
     for bb in range(n):
         partition[0, bb] = tiles[0, t, bb]
     for i in range(1, nlevels):
-        if not level_ints[i - 1, 0]:
-            for bb in range(n):
-                partition[i, bb] = partition[i - 1, bb]
-            continue
         for bb in range(n):
-            counter[bb] = 1
-        for a in range(naxes):
-            for bb in range(n):
-                other[bb] = 1
-            for kk in range(axis_terms[t, a]):
-                c = abs(axis_coef[t, a, kk])
-                d = axis_dim[t, a, kk]
+            partition[i, bb] = partition[i - 1, bb]
+        last = level_blocks[i] - 1
+        for b in range(level_blocks[i - 1], level_blocks[i]):
+            box(t, n, axis_count, axis_terms, axis_dim, axis_coef, block_inner,
+                block_spatial, b, True, counter, other)
+            if b == last:
                 for bb in range(n):
-                    other[bb] += c * (extents[i, d, bb] * spatial[i - 1, d, bb] - 1)
+                    child[bb] = tiles[i, t, bb]
+            else:
+                box(t, n, axis_count, axis_terms, axis_dim, axis_coef, block_inner,
+                    block_spatial, b, False, child, other)
             for bb in range(n):
-                counter[bb] *= other[bb]
-        for bb in range(n):
-            union = counter[bb]
-            tile = tiles[i, t, bb]
-            partition[i, bb] = partition[i - 1, bb] if union == tile \
-                else partition[i - 1, bb] * tile // union
+                union = counter[bb]
+                if union != child[bb]:
+                    partition[i, bb] = partition[i, bb] * child[bb] // union
     # served[i]: what level i hands down if it keeps the tensor.
     for bb in range(n):
         below[bb] = compute_cycles[bb]
@@ -328,25 +373,25 @@ def counts(t: int, base: int, n: int, keep: IntArray, level_ints: IntArray,
             for bb in range(n):
                 if kept[np.uint64(keep[bb]), i + 1, t]:
                     below[bb] = enter[i + 1, bb]
-        if level_ints[i, 0]:
-            # Distinct child tiles across the fanouts' spatial loops.
+        # Distinct child tiles across each multicast block's spatial loops.
+        for b in range(level_blocks[i], level_blocks[i + 1]):
             for a in range(naxes):
                 if axis_terms[t, a] == 1:
                     d = axis_dim[t, a, 0]
                     for bb in range(n):
-                        below[bb] *= spatial[i, d, bb]
+                        below[bb] *= block_spatial[b, d, bb]
                     continue
                 d1 = axis_dim[t, a, 0]
                 d2 = axis_dim[t, a, 1]
                 c1 = abs(axis_coef[t, a, 0])
                 c2 = abs(axis_coef[t, a, 1])
                 for bb in range(n):
-                    f1 = spatial[i, d1, bb]
-                    f2 = spatial[i, d2, bb]
+                    f1 = block_spatial[b, d1, bb]
+                    f2 = block_spatial[b, d2, bb]
                     distinct = f1 * f2
                     if f1 > 1 and f2 > 1:
-                        w1 = c1 * extents[i + 1, d1, bb]
-                        w2 = c2 * extents[i + 1, d2, bb]
+                        w1 = c1 * block_inner[b, d1, bb]
+                        w2 = c2 * block_inner[b, d2, bb]
                         g = gcd(w1, w2)
                         r1 = f1 - w2 // g
                         r2 = f2 - w1 // g
@@ -421,7 +466,8 @@ def capacity(n: int, keep: IntArray, level_ints: IntArray, kept: BoolArray,
 @jit
 def cycles_energy(start: int, base: int, n: int, imperfect: bool, macs: int,
                   level_ints: IntArray, level_floats: FloatArray, shared: BoolArray,
-                  compute_floats: FloatArray, compute_instances: int, extents: IntArray,
+                  compute_floats: FloatArray, compute_instances: int, compute_gated: bool,
+                  spatial: IntArray, extents: IntArray,
                   compute_cycles: IntArray, utilized: IntArray, valid: BoolArray,
                   cycles: IntArray, energy_sum: FloatArray, out_valid: BoolArray,
                   out_energy: FloatArray, out_cycles: IntArray,
@@ -480,7 +526,9 @@ def cycles_energy(start: int, base: int, n: int, imperfect: bool, macs: int,
         leakage_sum = 0.0
         for i in range(nlevels):
             leak = level_floats[i, 3]
-            leakage = quantize(leak * cycles[bb] * level_ints[i, 4], quantum) \
+            # On the utilised instances (Timeloop), or all of them when not power gated.
+            leaking = utilized[i, bb] if level_ints[i, 7] else level_ints[i, 4]
+            leakage = quantize(leak * cycles[bb] * leaking, quantum) \
                 if leak != 0.0 else 0.0
             out_leakage[i, base + bb] = leakage
             leakage_sum += leakage
@@ -492,8 +540,12 @@ def cycles_energy(start: int, base: int, n: int, imperfect: bool, macs: int,
             mac_total = quantize(run_macs * mac_energy, quantum)
         else:
             mac_total = mac_energy_const
-        compute_energy = mac_total + quantize(mac_leak * cycles[bb] * compute_instances,
-                                              quantum)
+        mac_leaking = compute_instances
+        if compute_gated:
+            mac_leaking = utilized[nlevels - 1, bb]
+            for d in range(spatial.shape[1]):
+                mac_leaking *= spatial[nlevels - 1, d, bb]
+        compute_energy = mac_total + quantize(mac_leak * cycles[bb] * mac_leaking, quantum)
         out_energy[b] = energy_sum[bb] + leakage_sum + compute_energy
         out_utilization[b] = macs / (cycles[bb] * compute_instances)
         out_valid[b] = valid[bb]
@@ -504,7 +556,8 @@ def cycles_energy(start: int, base: int, n: int, imperfect: bool, macs: int,
 
 @jit
 def kernel(ft: IntArray, order: IntArray, sx: IntArray, sy: IntArray, keep_ids: IntArray,
-           ints: IntArray, fanout_owner: IntArray, fanout_mesh: IntArray,
+           ints: IntArray, fanout_owner: IntArray, fanout_block: IntArray,
+           level_blocks: IntArray, fanout_mesh: IntArray,
            allowed: BoolArray, level_ints: IntArray, level_floats: FloatArray,
            shared: BoolArray, axis_count: IntArray, axis_terms: IntArray,
            axis_dim: IntArray, axis_coef: IntArray, coef_dense: IntArray,
@@ -518,10 +571,14 @@ def kernel(ft: IntArray, order: IntArray, sx: IntArray, sy: IntArray, keep_ids: 
            out_utilized: IntArray, out_tensor_energy: FloatArray,
            out_leakage: FloatArray, out_compute_energy: FloatArray) -> None:
     nlevels, ndims, ntensors = ints[0], ints[1], ints[2]
-    imperfect, macs = ints[4] != 0, ints[5]
+    imperfect, macs, compute_gated = ints[4] != 0, ints[5], ints[6] != 0
     size = ft.shape[2]
     nslots = max((nlevels - 1) * ndims, 1)
     blk = BLOCK
+    nblocks = max(level_blocks[nlevels], 1)
+    block_spatial = np.empty((nblocks, ndims, blk), dtype=np.int64)
+    block_inner = np.empty((nblocks, ndims, blk), dtype=np.int64)
+    child = np.empty(blk, dtype=np.int64)
     (spatial, extents, steps, compute_cycles, utilized, valid, covered, keep, counter, other,
      tiles, axis_extents) = shape_scratch(nlevels, ndims, ntensors, axis_terms.shape[1])
     enter = np.empty((nlevels, blk), dtype=np.int64)
@@ -545,6 +602,8 @@ def kernel(ft: IntArray, order: IntArray, sx: IntArray, sy: IntArray, keep_ids: 
                     steps, compute_cycles, utilized, valid, covered, keep, counter, other,
                     tiles, axis_extents)
         loop_slots(ft, order, start, n, steps, real_dim, real_cum, real_step, real_above)
+        block_geometry(sx, sy, start, n, fanout_block, level_blocks, extents, block_spatial,
+                       block_inner)
         for t in range(ntensors):
             if tensor_flags[t, 1]:
                 entries_sliding(t, n, axis_count, axis_terms, coef_dense, simple,
@@ -553,13 +612,13 @@ def kernel(ft: IntArray, order: IntArray, sx: IntArray, sy: IntArray, keep_ids: 
             else:
                 entries_plain(t, n, relevant, real_dim, real_cum, real_above, tiles,
                               enter)
-            counts(t, base, n, keep, level_ints, axis_count, axis_terms, axis_dim, axis_coef,
-                   tensor_flags, kept, spatial, extents, compute_cycles, tiles, enter,
-                   partition, below, served, counter, other, out_reads, out_fills,
-                   out_updates)
+            counts(t, base, n, keep, level_blocks, axis_count, axis_terms, axis_dim,
+                   axis_coef, tensor_flags, kept, block_spatial, block_inner, compute_cycles,
+                   tiles, enter, partition, below, served, counter, other, child, out_reads,
+                   out_fills, out_updates)
         cycles_energy(start, base, n, imperfect, macs, level_ints, level_floats, shared,
-                      compute_floats, compute_instances, extents, compute_cycles,
-                      utilized, valid, cycles, energy_sum, out_valid, out_energy,
+                      compute_floats, compute_instances, compute_gated, spatial, extents,
+                      compute_cycles, utilized, valid, cycles, energy_sum, out_valid, out_energy,
                       out_cycles, out_compute_cycles, out_utilization, out_reads,
                       out_fills, out_updates, out_utilized, out_tensor_energy,
                       out_leakage, out_compute_energy)

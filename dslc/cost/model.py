@@ -25,11 +25,16 @@ derives each rule. In short, for a tensor t:
   where A is the tile's words and overlap(U) the words a tile shares with itself moved by U.
   A 3-wide window slid 16 times enters 3 + 15 = 18 words; a tile whose loops do not index t
   stays (t_j = 0: stationarity).
-- Multicast. Across the spatial loops of a level's block, children whose deltas are the same
-  set are served by one parent access; the others (partial overlaps too) are served
-  separately. D(o) = the number of distinct translations of the children of block o in the
-  tensor's coordinates (Eyeriss's diagonal input multicast included). For outputs the same
-  rule is spatial reduction: partial sums of one output reduced across PEs count once.
+- Multicast, per spatial level. Across the spatial loops of one fanout (its X and Y axes),
+  children whose deltas are the same set are served by one parent access; the others
+  (partial overlaps too) are served separately. D(b) = the number of distinct translations
+  of the children of block b in the tensor's coordinates (diagonal sharing between X and Y
+  of one mesh included). Each fanout is its own block, as each spatial level is in Timeloop:
+  two fanouts below one memory (Q on one, S on the next) multiply their D's, and data equal
+  only across both (q + s) is not shared, unless the inner fanout is `diagonal`, which puts
+  it in the block of the fanout above. D(o) of a memory is the product over its blocks. For
+  outputs the same rule is spatial reduction: partial sums of one output reduced across PEs
+  count once.
 - Served words. content(i) = E(c) x D(i) ... D(c-1) where c is the next level below that
   keeps t (bypass: the levels between pass the traffic through, multiplying the multicast of
   their fanouts), or T x D(i) ... D(last) when no level below keeps t, T being every temporal
@@ -38,12 +43,13 @@ derives each rule. In short, for a tensor t:
 - Outputs (read-modify-write, first-read elision): updates(i) = content(i);
   reads(i) = content(i) - P(i); fills(i) = E(i) - P(i), zero at the outermost keeper; P(i),
   the partition size, is the number of distinct outputs one instance touches:
-  P(0) = the whole tensor, P(i) = P(i-1) x A(i) // (words of the union of the children's tiles
-  of block i-1) when block i-1 has spatial loops, else P(i-1).
+  P(0) = the whole tensor; through each block b of the memory above, outermost first,
+  P <- P x (words of a child's tile) // (words of the union of the children's tiles of b).
 
 Energy per level and tensor = per instance (ceil(reads/block) E_read + ceil(fills/block)
 E_write + ceil(updates/block) E_update) x utilised instances, plus leakage x cycles x
-instances per level, plus MACs x E_mac (+ MAC leakage). Cycles = max(T, per level
+utilised instances per level (all instances if the level is not `power_gated`), plus MACs x
+E_mac (+ MAC leakage on the MAC units used, or all of them). Cycles = max(T, per level
 ceil(reads / read bandwidth), ceil((fills + updates) / write bandwidth)), per instance.
 """
 
@@ -177,16 +183,38 @@ def box_words(tensor: Tensor, extents: Sequence[int]) -> int:
     return math.prod(axis.extent(tuple(extents)) for axis in tensor.axes)
 
 
-def access_counts(problem: Problem, mapping: Mapping
+def multicast_blocks(nest: Sequence[NestLoop], mapping: Mapping,
+                     block_of: dict[str, int] | None = None) -> list[list[list[NestLoop]]]:
+    """Per level, its spatial loops (outermost first) grouped into multicast blocks: by
+    default one block per fanout (Timeloop resolves multicast per spatial level);
+    `block_of` maps fanout names to blocks (`ArchModel.multicast_blocks`: a diagonal fanout
+    shares the block of the fanout above it)."""
+    blocks: list[list[list[NestLoop]]] = [[] for _ in mapping.levels]
+    for index, level in enumerate(mapping.levels):
+        spatial = [loop for loop in nest if loop.spatial and loop.level == index]
+        real = [loop for loop in level.spatial if loop.factor > 1]
+        previous: object = None
+        for loop, written in zip(spatial, real, strict=True):
+            key = written.fanout if block_of is None else \
+                block_of.get(written.fanout, written.fanout)
+            if key != previous:
+                blocks[index].append([])
+                previous = key
+            blocks[index][-1].append(loop)
+    return blocks
+
+
+def access_counts(problem: Problem, mapping: Mapping, block_of: dict[str, int] | None = None
                   ) -> tuple[tuple[dict[str, TensorCounts], ...], int]:
     """Per level (outermost first) the per-instance counts of each kept tensor, and the
-    temporal iterations T (compute cycles). The mapping is assumed valid."""
+    temporal iterations T (compute cycles). The mapping is assumed valid; `block_of` groups
+    fanouts into multicast blocks (see `multicast_blocks`)."""
     nest = flatten(mapping)
     nlevels = len(mapping.levels)
     ndims = len(problem.dims)
     extents = tile_extents(mapping, ndims)
     steps_total = math.prod(loop.factor for loop in nest if not loop.spatial)
-    blocks = [[loop for loop in nest if loop.spatial and loop.level == o] for o in range(nlevels)]
+    blocks = multicast_blocks(nest, mapping, block_of)
     counts: list[dict[str, TensorCounts]] = [{} for _ in range(nlevels)]
     for tensor in problem.tensors:
         keepers = [i for i, level in enumerate(mapping.levels) if tensor.name in level.keep]
@@ -194,23 +222,34 @@ def access_counts(problem: Problem, mapping: Mapping
         enter = [entries(tensor, extents[i],
                          [loop for loop in nest if loop.level < i and not loop.spatial])
                  for i in range(nlevels)]
-        multicast = [distinct_children(tensor, blocks[o]) for o in range(nlevels)]
+        # Each block multiplies what passes it by its distinct children; blocks below one
+        # memory multiply (as Timeloop's spatial levels with a bypassed level between do).
+        multicast = [math.prod(distinct_children(tensor, block) for block in blocks[o])
+                     for o in range(nlevels)]
         partition = [tiles[0]]
         for i in range(1, nlevels):
-            if blocks[i - 1]:
-                union = list(extents[i])
-                for loop in blocks[i - 1]:
+            # Timeloop's chain: through each block of the level above, P x (a child's tile)
+            # // (the union of the children's tiles), rounded down at every block.
+            share = partition[-1]
+            child = list(extents[i])
+            inner: list[list[int]] = []
+            for block in reversed(blocks[i - 1]):
+                inner.append(list(child))
+                for loop in block:
+                    child[loop.dim] *= loop.factor
+            for block, below in zip(blocks[i - 1], reversed(inner), strict=True):
+                union = list(below)
+                for loop in block:
                     union[loop.dim] *= loop.factor
-                partition.append(partition[-1] * tiles[i] // box_words(tensor, union))
-            else:
-                partition.append(partition[-1])
+                share = share * box_words(tensor, below) // box_words(tensor, union)
+            partition.append(share)
         is_output = tensor.role == "output"
         for position, i in enumerate(keepers):
-            child = keepers[position + 1] if position + 1 < len(keepers) else None
-            if child is None:
+            child_keeper = keepers[position + 1] if position + 1 < len(keepers) else None
+            if child_keeper is None:
                 served = steps_total * math.prod(multicast[i:])
             else:
-                served = enter[child] * math.prod(multicast[i:child])
+                served = enter[child_keeper] * math.prod(multicast[i:child_keeper])
             fills = 0 if position == 0 else enter[i]
             if is_output:
                 reads = served - partition[i]
@@ -267,7 +306,9 @@ def evaluate(problem: Problem, arch: ArchModel, mapping: Mapping, *,
     # An imperfect mapping runs the padded problem: padded iterations take cycles, move
     # padded data and spend MAC energy; only the real MACs count as useful (utilisation).
     run = padded_problem(problem, mapping)
-    counts, compute_cycles = access_counts(run, mapping)
+    block_of = {arch.fanouts[f].name: b for b, block in enumerate(arch.multicast_blocks)
+                for f in block}
+    counts, compute_cycles = access_counts(run, mapping, block_of)
     nest = flatten(mapping)
     utilized = [math.prod(loop.factor for loop in nest if loop.spatial and loop.level < i)
                 for i in range(len(mapping.levels))]
@@ -290,7 +331,10 @@ def evaluate(problem: Problem, arch: ArchModel, mapping: Mapping, *,
                 found.tile_words, found.distinct_words,
                 quantize_pj(access_energy_pj(level, found) * used)))
         access = sum(t.energy_pj for t in tensors)
-        leakage = quantize_pj(level.leakage_pj_per_cycle * cycles * level.instances)
+        # Timeloop charges leakage on the utilised instances; idle ones are power gated
+        # unless the level says otherwise.
+        leaking = used if level.power_gated else level.instances
+        leakage = quantize_pj(level.leakage_pj_per_cycle * cycles * leaking)
         reads = sum(c.reads for c in level_counts.values())
         writes = sum(c.fills + c.updates for c in level_counts.values())
         levels.append(LevelCost(
@@ -300,7 +344,8 @@ def evaluate(problem: Problem, arch: ArchModel, mapping: Mapping, *,
             level.area_um2 * level.instances))
     compute = arch.compute
     mac_energy = quantize_pj(run.macs * compute.energy_pj)
-    mac_leakage = quantize_pj(compute.leakage_pj_per_cycle * cycles * compute.instances)
+    mac_leaking = mac_units_used if compute.power_gated else compute.instances
+    mac_leakage = quantize_pj(compute.leakage_pj_per_cycle * cycles * mac_leaking)
     compute_cost = ComputeCost(compute.name, compute.instances, mac_units_used, run.macs,
                                compute.energy_pj, mac_energy, mac_leakage,
                                mac_energy + mac_leakage, compute.area_um2 * compute.instances)

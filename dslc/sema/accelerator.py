@@ -24,6 +24,7 @@ from dslc.sema.evaluate import (
     Scope,
     Sym,
     Value,
+    as_bool,
     as_int,
     as_quantity,
     as_symbol,
@@ -80,6 +81,24 @@ DATAFLOW_PROPERTIES = {
     "stationary": "the tensor kept in the PEs: input, weight or output",
 }
 
+# ---- Counting-rule properties (leakage on the instances in use, multicast per fanout:
+# docs/design/cost-model.md). Added here, apart from the tables above, so that other
+# properties can be added to those tables independently.
+_POWER_GATED = ("whether idle instances are power gated: leakage is charged on the instances "
+                "a mapping uses (`true`, the default) or on every instance (`false`)")
+ACCELERATOR_PROPERTIES |= {
+    "power_gated": "the default `power_gated` of every memory and the compute unit "
+                   "(default `true`)",
+}
+MEMORY_PROPERTIES |= {"power_gated": _POWER_GATED + "; default: the accelerator's"}
+COMPUTE_PROPERTIES |= {"power_gated": _POWER_GATED + "; default: the accelerator's"}
+FANOUT_PROPERTIES |= {
+    "diagonal": "`true`: this fanout and the fanout directly above it share data as one "
+                "multicast block (data equal across their combined instances, such as "
+                "row-stationary diagonal inputs, is read once); default `false`: multicast "
+                "is resolved per fanout, as in Timeloop",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Prop:
@@ -130,6 +149,8 @@ class _AcceleratorBuilder:
         self.scope = scope
         self.ctx = EvalContext()
         self.diagnostics: list[Diagnostic] = []
+        self.power_gated = True
+        """The accelerator's `power_gated`: the default of its memories and compute."""
 
     def size_bits(self, prop: Prop, word_bits: int, what: str) -> int:
         quantity = as_quantity(prop.value, prop.span, what, ["size", "words"])
@@ -174,6 +195,7 @@ class _AcceleratorBuilder:
                                props["technology"].span)
         except EvalError as exc:
             self.diagnostics.append(exc.diagnostic)
+        self.power_gated = self.flag(props, "power_gated", True)
         hierarchy: list[MemorySpec | FanoutSpec] = []
         spans: dict[str, Span] = {}
         compute: ComputeSpec | None = None
@@ -230,6 +252,7 @@ class _AcceleratorBuilder:
                 last_node.name.span,
                 help="each PE needs a memory (register file) between the fanout and compute"))
         self.check_homes(hierarchy, spans)
+        self.check_diagonal(hierarchy, spans)
         if any(d.is_error for d in self.diagnostics) or compute is None:
             return None
         try:
@@ -279,7 +302,7 @@ class _AcceleratorBuilder:
             read_bandwidth_words=bandwidth.get("read_bandwidth", bandwidth.get("bandwidth")),
             write_bandwidth_words=bandwidth.get("write_bandwidth", bandwidth.get("bandwidth")),
             shared_bandwidth="bandwidth" in bandwidth, buffering=buffering, area_um2=area,
-            holds=holds,
+            holds=holds, power_gated=self.flag(props, "power_gated", self.power_gated),
         )
         if size_bits is not None:
             smallest = buffering * level_word
@@ -357,7 +380,8 @@ class _AcceleratorBuilder:
                     "E502", f"the mesh has {extent} instances on {axis} but the dataflow "
                     f"allows no dim there", span,
                     help=f"list dims in `{axis.lower()} = [...]` or shrink the mesh"))
-        return FanoutSpec(name=node.name.text, mesh_x=mesh_x, mesh_y=mesh_y, dataflow=dataflow)
+        return FanoutSpec(name=node.name.text, mesh_x=mesh_x, mesh_y=mesh_y, dataflow=dataflow,
+                          diagonal=self.flag(props, "diagonal", False))
 
     def dataflow(self, prop: Prop) -> DataflowSpec:
         if isinstance(prop.node, ast.SubBlock):
@@ -409,7 +433,8 @@ class _AcceleratorBuilder:
             if "area" in props else None
         return ComputeSpec(name=node.name.text, energy_pj=self.energy(props, "energy",
                                                                       "MAC energy"),
-                           word_bits=mac_word, area_um2=area, leakage_pj_per_cycle=leakage)
+                           word_bits=mac_word, area_um2=area, leakage_pj_per_cycle=leakage,
+                           power_gated=self.flag(props, "power_gated", self.power_gated))
 
     def check_homes(self, hierarchy: Sequence[MemorySpec | FanoutSpec],
                     spans: dict[str, Span]) -> None:
@@ -423,6 +448,38 @@ class _AcceleratorBuilder:
                 "E501", f"the outermost memory `{outer.name}` does not hold "
                 f"{', '.join(missing)}", spans[outer.name],
                 help="the outermost memory is the backing store and must hold every tensor"))
+
+
+    # ---- counting-rule properties ----------------------------------------------------
+
+    def flag(self, props: dict[str, Prop], key: str, default: bool) -> bool:
+        """A true/false property (E303 for anything else, reported; the default is used)."""
+        if key not in props:
+            return default
+        try:
+            return as_bool(props[key].value, props[key].span, f"`{key}`")
+        except EvalError as exc:
+            self.diagnostics.append(exc.diagnostic)
+            return default
+
+    def check_diagonal(self, hierarchy: Sequence[MemorySpec | FanoutSpec],
+                       spans: dict[str, Span]) -> None:
+        """A diagonal fanout shares with the fanout directly above it: there must be one (a
+        memory between them would hold the data, and diagonal sharing would be moot)."""
+        declared = [n for n in self.decl.body if isinstance(n, ast.Component)]
+        built = {c.name: c for c in hierarchy if isinstance(c, FanoutSpec)}
+        for above, node in zip([None, *declared], declared, strict=False):
+            fanout = built.get(node.name.text)
+            if fanout is None or not fanout.diagonal:
+                continue
+            if above is None or above.kind != "fanout":
+                what = "the first component" if above is None else \
+                    f"directly below {above.kind} `{above.name.text}`"
+                self.diagnostics.append(error(
+                    "E504", f"fanout `{fanout.name}` is diagonal but is {what}",
+                    spans[fanout.name],
+                    help="`diagonal = true` joins the fanout directly above it; declare "
+                         "the two fanouts next to each other or drop `diagonal`"))
 
 
 def build_accelerator(decl: ast.AcceleratorDecl, scope: Scope,

@@ -56,6 +56,9 @@ class MemorySpec(Spec):
     """Area of one instance in um^2; None is estimated."""
     holds: tuple[Role, ...] = ROLES
     """Tensor roles this level may keep; the others bypass it."""
+    power_gated: bool = True
+    """Whether idle instances are power gated: leakage is charged on the instances a mapping
+    uses (Timeloop's rule); False charges every instance, used or not."""
 
     @property
     def block_words(self) -> int:
@@ -87,6 +90,11 @@ class FanoutSpec(Spec):
     """Instances along Y."""
     dataflow: DataflowSpec = DataflowSpec(preset="free")
     """Which loops may be unrolled on X and Y."""
+    diagonal: bool = False
+    """Whether this fanout forwards data across the fanout directly above it (no memory
+    between): their instances then share data as one multicast block, so data equal across
+    the combined instances (diagonal input sharing) is read once. False (Timeloop's rule):
+    multicast is resolved per fanout."""
 
     @property
     def instances(self) -> int:
@@ -106,6 +114,9 @@ class ComputeSpec(Spec):
     """Area of one MAC unit in um^2; None is estimated."""
     leakage_pj_per_cycle: float = Field(default=0.0, ge=0)
     """Static energy per cycle per MAC unit, in pJ."""
+    power_gated: bool = True
+    """Whether idle MAC units are power gated: leakage is charged on the units a mapping
+    uses (Timeloop's rule); False charges every unit."""
 
 
 class AcceleratorSpec(Spec):

@@ -81,15 +81,19 @@ def memory(name: str, words: int | None = None, *, width: int = 16,
                       **extra)  # type: ignore[arg-type]
 
 
-def fanout(name: str, x: int, y: int = 1, dataflow: str = "free") -> FanoutSpec:
-    return FanoutSpec(name=name, mesh_x=x, mesh_y=y, dataflow=DataflowSpec(preset=dataflow))
+def fanout(name: str, x: int, y: int = 1, dataflow: str = "free", *,
+           diagonal: bool = False) -> FanoutSpec:
+    return FanoutSpec(name=name, mesh_x=x, mesh_y=y, dataflow=DataflowSpec(preset=dataflow),
+                      diagonal=diagonal)
 
 
 def accelerator(*levels: MemorySpec | FanoutSpec, mac_pj: float = 1.0,
-                mac_area: float = 0.0) -> AcceleratorSpec:
+                mac_area: float = 0.0, mac_leak: float = 0.0,
+                mac_gated: bool = True) -> AcceleratorSpec:
     return AcceleratorSpec(name="acc", word_bits=16, clock_hz=1e9, hierarchy=levels,
                            compute=ComputeSpec(name="MAC", word_bits=16, energy_pj=mac_pj,
-                                               area_um2=mac_area))
+                                               area_um2=mac_area, leakage_pj_per_cycle=mac_leak,
+                                               power_gated=mac_gated))
 
 
 def loops(*pairs: tuple[str, int]) -> tuple[LoopSpec, ...]:

@@ -27,8 +27,10 @@ ROLE_SETS: list[tuple[Role, ...]] = [("input", "weight", "output"), ("weight",),
 @st.composite
 def accelerators(draw: st.DrawFn) -> ArchModel:
     """1-3 memories (the outermost unbounded or large), up to two fanouts with small meshes
-    and any dataflow, small capacities (so that capacity rules bite), partial `holds`,
-    bandwidths, leakage and buffering."""
+    and any dataflow (both below one memory sometimes, the second maybe `diagonal`), small
+    capacities (so that capacity rules bite), partial `holds`, bandwidths, buffering, and
+    leakage on memories and MACs, power gated or not (meshes that mappings use in part then
+    leak on fewer instances)."""
     count = draw(st.integers(1, 3))
     hierarchy: list[MemorySpec | FanoutSpec] = []
     for i in range(count):
@@ -40,17 +42,23 @@ def accelerators(draw: st.DrawFn) -> ArchModel:
             read=draw(st.sampled_from([0.3, 1.0, 6.0])),
             write=draw(st.sampled_from([0.5, 1.0, 6.0])),
             update_energy_pj=draw(st.sampled_from([None, 0.4, 2.0])),
-            leak=draw(st.sampled_from([0.0, 0.02])),
+            leak=draw(st.sampled_from([0.0, 0.02, 0.5])),
+            power_gated=draw(st.booleans()),
             buffering=draw(st.sampled_from([1, 1, 2])),
             read_bandwidth_words=draw(st.sampled_from([None, 0.5, 2.0])),
             write_bandwidth_words=draw(st.sampled_from([None, 1.0, 4.0])),
             shared_bandwidth=draw(st.booleans())))
-        if draw(st.integers(0, 2)) == 0 and sum(isinstance(c, FanoutSpec)
-                                                 for c in hierarchy) < 2:
-            hierarchy.append(fanout(f"F{i}", draw(st.integers(1, 4)), draw(st.integers(1, 3)),
-                                    draw(st.sampled_from(DATAFLOW_PRESETS))))
-    return resolve_accelerator(accelerator(*hierarchy, mac_pj=draw(st.sampled_from(
-        [0.2, 1.0, 1.7]))))
+        below = 0
+        while draw(st.integers(0, 2)) == 0 and sum(isinstance(c, FanoutSpec)
+                                                    for c in hierarchy) < 2:
+            hierarchy.append(fanout(f"F{i}_{below}", draw(st.integers(1, 4)),
+                                    draw(st.integers(1, 3)),
+                                    draw(st.sampled_from(DATAFLOW_PRESETS)),
+                                    diagonal=below > 0 and draw(st.booleans())))
+            below += 1
+    return resolve_accelerator(accelerator(
+        *hierarchy, mac_pj=draw(st.sampled_from([0.2, 1.0, 1.7])),
+        mac_leak=draw(st.sampled_from([0.0, 0.05, 0.5])), mac_gated=draw(st.booleans())))
 
 
 def cheapest(problem: Problem, arch: ArchModel, imperfect: bool) -> tuple[float, int] | None:
@@ -178,6 +186,35 @@ def test_bandwidth_pins_the_only_backing_store() -> None:
         memory("DRAM", read_bandwidth_words=1.0, write_bandwidth_words=4.0,
                shared_bandwidth=True), fanout("PE", 4), memory("RF", 8)))
     assert layer_bounds(problem, arch_table([shared])).cycles[0] == 104
+
+
+def test_hand_counted_leakage_bound_on_a_partly_used_array() -> None:
+    # 192 MACs (matmul 4 x 6 x 8) on DRAM > 5 PEs > RF, where only leakage costs anything:
+    # the RF leaks 1 pJ per cycle per instance, a MAC unit 0.5. The 5-wide mesh can use at
+    # most 4 PEs (the largest product of divisors of 4, 6 and 8 within 5): at least 48
+    # cycles. Power gated, a mapping leaks on the PEs it uses, U, for its cycles, at least
+    # T, and T x U >= 192 (one MAC per unit and cycle): RF >= 192 x 1, MACs >= 192 x 0.5.
+    # Charging every instance for the least cycles (5 x 48 = 240 instance-cycles) would be
+    # above what a 4-PE mapping really leaks (192): not a bound. Not gated, every instance
+    # leaks: 5 x 48 x 1 + 5 x 48 x 0.5 = 360.
+    problem = matmul(4, 6, 8)
+    found = {}
+    for gated in (True, False):
+        arch = resolve_accelerator(accelerator(
+            memory("DRAM", read=0.0, write=0.0), fanout("PE", 5),
+            memory("RF", 64, read=0.0, write=0.0, leak=1.0, power_gated=gated),
+            mac_pj=0.0, mac_leak=0.5, mac_gated=gated))
+        bound = layer_bounds(problem, arch_table([arch]))
+        assert bound.cycles[0] == 48
+        best = cheapest(problem, arch, imperfect=False)
+        assert best is not None
+        found[gated] = (float(bound.energy_pj[0]), best[0])
+    assert found[True][0] == pytest.approx(192 + 96, abs=0.01)
+    assert found[False][0] == pytest.approx(240 + 120, abs=0.01)
+    # The mapper's best meets them: 4 PEs for 48 cycles (gated: 4 x 48 x 1.5 = 288), and
+    # 48 cycles on the 5-wide mesh (not gated: 5 x 48 x 1.5 = 360).
+    assert found[True][0] <= found[True][1] == pytest.approx(288, abs=0.01)
+    assert found[False][0] <= found[False][1] == pytest.approx(360, abs=0.01)
 
 
 def test_touched_words_skip_strided_gaps() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers_cost import batch_engine, conv1d
+from helpers_cost import accelerator, batch_engine, conv1d, fanout, memory
 
 from dslc import api
 from dslc.arch import resolve_accelerator
@@ -73,6 +73,31 @@ def test_kernel_equals_numpy_on_shipped_layers(network: str, layer: str | None,
     for field in ("valid", "energy_pj", "cycles", "compute_cycles", "utilization", "reads",
                   "fills", "updates", "utilized_instances", "tensor_energy_pj",
                   "leakage_energy_pj", "compute_energy_pj"):
+        assert np.array_equal(getattr(compiled, field), getattr(reference, field)), field
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_kernel_equals_numpy_on_two_fanouts_below_one_memory(diagonal: bool) -> None:
+    # An Eyeriss-style array written as Timeloop writes it: 14 columns, then 12 PEs per
+    # column, below one global buffer; leakage everywhere, the RF and the MACs power gated,
+    # the GLB not; per-fanout multicast, or one diagonal block.
+    lowered = lower_network(api.network(api.compile(f"{SPECS}/networks/resnet18.cd"),
+                                        "resnet18"), 1)
+    problem = lowered.problem("layer1.0.a")
+    assert problem is not None
+    arch = resolve_accelerator(accelerator(
+        memory("DRAM", width=64, read=200.0, write=200.0),
+        memory("GLB", 55296, width=64, read=6.0, write=6.0, leak=0.5, power_gated=False),
+        fanout("COL", 14), fanout("PE", 1, 12, diagonal=diagonal),
+        memory("RF", 256, read=1.0, write=1.0, leak=0.01), mac_leak=0.02))
+    space = MapSpace(problem, arch, bypass=True)
+    evaluator = BatchEvaluator(problem, arch, space.keep_choices[0],
+                               more_keeps=space.keep_choices[1:])
+    compiled, reference = _costs(evaluator, 3001, seed=13)
+    assert 0 < int(reference.valid.sum()) < reference.valid.size
+    for field in ("valid", "energy_pj", "cycles", "reads", "fills", "updates",
+                  "utilized_instances", "tensor_energy_pj", "leakage_energy_pj",
+                  "compute_energy_pj"):
         assert np.array_equal(getattr(compiled, field), getattr(reference, field)), field
 
 

@@ -29,6 +29,7 @@ from dslc.cost.model import InvalidMappingError, evaluate
 from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.export import cost_to_json
 from dslc.mapping.mapping import mapping_from_spec
+from dslc.spec.accelerator import AcceleratorSpec
 
 CONV1D = conv1d(4, 3)  # O[p] += W[r] * I[p + r]: 4 outputs, 3 weights, 6 inputs
 
@@ -345,3 +346,131 @@ def test_invalid_mapping_is_rejected_with_reasons() -> None:
     written = mapping(level("DRAM", ("P", 4)), level("RF", ("R", 3)))
     cost = evaluate(CONV1D, arch, mapping_from_spec(written, CONV1D, arch), check=False)
     assert rfu(cost, "RF", "input") == (12, 6, 0)
+
+
+# ---- Multicast per spatial level (Timeloop), and the diagonal option ----------------------
+
+
+def _two_fanouts(diagonal: bool) -> AcceleratorSpec:
+    # DRAM > COL (4 columns along X) > ROW (3 PEs along Y per column) > RF: two fanouts below
+    # one memory, as Timeloop writes an Eyeriss-style array (with a bypassed level between).
+    return accelerator(memory("DRAM"), fanout("COL", 4), fanout("ROW", 1, 3, diagonal=diagonal),
+                       memory("RF", 4))
+
+
+def test_multicast_is_resolved_per_fanout() -> None:
+    # conv1d P = 4, R = 3 with P across the 4 columns and R across the 3 PEs of each column,
+    # one MAC per PE: PE (p, r) needs input p + r. Timeloop resolves multicast per spatial
+    # level: the columns' tiles (inputs p..p+2) are 4 distinct translations, so 4 are
+    # served; inside a column the 3 PEs need 3 distinct words: 1 x 4 x 3 = 12 DRAM reads.
+    # The 6 words PEs on a diagonal share across columns (p + r equal) are not credited.
+    # Weights do not depend on P: one column's worth, 3 distinct words across the PEs: 3.
+    # Outputs: 4 distinct columns; the 3 PEs of a column reduce one output: 4 updates.
+    cost = run(CONV1D, _two_fanouts(False), level("COL", x=(("P", 4),)),
+               level("ROW", y=(("R", 3),)))
+    assert rfu(cost, "DRAM", "input") == (12, 0, 0)
+    assert rfu(cost, "DRAM", "weight") == (3, 0, 0)
+    assert rfu(cost, "DRAM", "output") == (0, 0, 4)
+    # Each PE: one word of each operand comes in and is read once; its one output is first
+    # touched (partition 4 x 1 // 4 through COL, then 1 x 1 // 1 through ROW: 1), so it is
+    # updated once and never read back.
+    assert rfu(cost, "RF", "input") == (1, 1, 0)
+    assert rfu(cost, "RF", "output") == (0, 0, 1)
+    assert cost.level("RF").tensor("output").distinct_words == 1
+    # DRAM (1 pJ a word): 12 + 3 reads, 4 updates; 12 RFs x 5 accesses; 12 MACs.
+    assert cost.energy_pj == 19 + 60 + 12
+
+
+def test_diagonal_fanout_shares_across_the_fanout_above() -> None:
+    # The same nest with ROW `diagonal`: COL and ROW form one multicast block, whose
+    # children need inputs p + r: 4 + 3 - 1 = 6 distinct words (row-stationary diagonal
+    # forwarding), as one 4 x 3 mesh would (test_diagonal_multicast_across_two_mesh_axes).
+    # Weights and outputs do not change: 3 and 4.
+    cost = run(CONV1D, _two_fanouts(True), level("COL", x=(("P", 4),)),
+               level("ROW", y=(("R", 3),)))
+    assert rfu(cost, "DRAM", "input") == (6, 0, 0)
+    assert rfu(cost, "DRAM", "weight") == (3, 0, 0)
+    assert rfu(cost, "DRAM", "output") == (0, 0, 4)
+    assert rfu(cost, "RF", "output") == (0, 0, 1)
+    assert cost.energy_pj == 13 + 60 + 12
+
+
+def test_diagonal_joins_only_the_fanout_directly_above() -> None:
+    # COL (P 4) > MID (2 wide, unused) > ROW (R 3, diagonal): ROW shares with MID, not with
+    # COL, so the inputs are 4 x 3 = 12 DRAM reads, not 6. Half the PEs idle: 12 of 24.
+    acc = accelerator(memory("DRAM"), fanout("COL", 4), fanout("MID", 2),
+                      fanout("ROW", 1, 3, diagonal=True), memory("RF", 4))
+    assert resolve_accelerator(acc).multicast_blocks == ((0,), (1, 2))
+    cost = run(CONV1D, acc, level("COL", x=(("P", 4),)), level("ROW", y=(("R", 3),)))
+    assert rfu(cost, "DRAM", "input") == (12, 0, 0)
+    rf = cost.level("RF")
+    assert (rf.instances, rf.utilized_instances) == (24, 12)
+
+
+def test_eyeriss_style_columns_then_pes_on_a_vgg_layer() -> None:
+    # VGG-16 conv3 (3x3, 256 -> 256 channels, 56 x 56) on DRAM > GLB (inputs, outputs) >
+    # 14 columns > 12 PEs per column > RF, Q across the columns, S and K across a column's
+    # PEs (Timeloop's Eyeriss row-stationary mapping shape):
+    #   DRAM [K 64, C 64, P 4] > GLB [P 14, Q 4] > COL x [Q 14] > PE y [S 3, K 4] > RF [C 4, R 3]
+    # Inputs (axis q + s) at the GLB: per fanout, the columns' tiles are 14 distinct
+    # translations and a column's PEs hold 3 (K does not index inputs): 14 x 3 = 42 GLB
+    # reads per word entering an RF. As one diagonal block: q + s takes 14 + 3 - 1 = 16
+    # values: 16. Only the K multicast survives per fanout: 42 / 16 = 2.625x the reads,
+    # the gap Timeloop's reference outputs showed against the merged rule.
+    problem = conv2d(1, 256, 256, 56, 56, 3, 3)
+    mapping_levels = (level("DRAM", ("K", 64), ("C", 64), ("P", 4)),
+                      level("GLB", ("P", 14), ("Q", 4)), level("COL", x=(("Q", 14),)),
+                      level("PE", y=(("S", 3), ("K", 4))), level("RF", ("C", 4), ("R", 3)))
+    costs = {}
+    for diagonal in (False, True):
+        acc = accelerator(memory("DRAM"), memory("GLB", 55296, holds=("input", "output")),
+                          fanout("COL", 14), fanout("PE", 1, 12, diagonal=diagonal),
+                          memory("RF", 256))
+        costs[diagonal] = run(problem, acc, *mapping_levels)
+    per_fanout, diagonal_block = costs[False], costs[True]
+    entering = per_fanout.level("RF").tensor("input").fills_per_instance
+    assert entering == diagonal_block.level("RF").tensor("input").fills_per_instance
+    assert per_fanout.level("GLB").tensor("input").reads_per_instance == 42 * entering
+    assert diagonal_block.level("GLB").tensor("input").reads_per_instance == 16 * entering
+    # Weights bypass the GLB: one column's worth (Q does not index them), S x K = 12
+    # distinct per column; outputs (q, k) are 14 x 4 = 56 distinct children. Both rules
+    # agree on them.
+    for name in ("weight", "output"):
+        for lv in ("DRAM", "GLB", "RF"):
+            if name in {t.name for t in per_fanout.level(lv).tensors}:
+                assert rfu(per_fanout, lv, name) == rfu(diagonal_block, lv, name)
+    weight_fills = per_fanout.level("RF").tensor("weight").fills_per_instance
+    assert per_fanout.level("DRAM").tensor("weight").reads_per_instance == 12 * weight_fills
+
+
+# ---- Leakage on the instances in use -------------------------------------------------------
+
+
+def _half_used(gated: bool) -> AcceleratorSpec:
+    # DRAM > GLB (0.125 pJ/cycle) > 4 PEs > RF (0.5 pJ/cycle), MACs leaking 0.25 pJ/cycle.
+    return accelerator(memory("DRAM"), memory("GLB", 64, leak=0.125), fanout("PE", 4),
+                       memory("RF", 8, leak=0.5, power_gated=gated), mac_leak=0.25,
+                       mac_gated=gated)
+
+
+def test_leakage_is_charged_on_the_instances_in_use() -> None:
+    # O[1, 2] += A[1, 2] B[2, 2]: N across 2 of the 4 PEs, each RF loops K 2: 2 cycles.
+    # Leakage per level = per cycle x cycles x utilised instances (Timeloop): GLB
+    # 0.125 x 2 x 1 = 0.25; RF 0.5 x 2 x 2 = 2.0 (the two idle PEs are power gated); MACs
+    # 0.25 x 2 x 2 = 1.0. Utilisation 4 MACs / (2 cycles x 4 units) = 0.5.
+    problem = matmul(1, 2, 2)
+    cost = run(problem, _half_used(True), level("PE", x=(("N", 2),)),
+               level("RF", ("K", 2)))
+    assert cost.cycles == 2 and cost.utilization == 0.5
+    assert cost.level("GLB").leakage_energy_pj == 0.25
+    assert (cost.level("RF").instances, cost.level("RF").utilized_instances) == (4, 2)
+    assert cost.level("RF").leakage_energy_pj == 2.0
+    assert cost.compute.leakage_energy_pj == 1.0
+    # Not power gated (`power_gated = false`): every instance leaks, used or not: RF
+    # 0.5 x 2 x 4 = 4.0, MACs 0.25 x 2 x 4 = 2.0; the GLB (one instance) is unchanged.
+    ungated = run(problem, _half_used(False), level("PE", x=(("N", 2),)),
+                  level("RF", ("K", 2)))
+    assert ungated.level("RF").leakage_energy_pj == 4.0
+    assert ungated.compute.leakage_energy_pj == 2.0
+    assert ungated.level("GLB").leakage_energy_pj == 0.25
+    assert ungated.energy_pj - cost.energy_pj == 2.0 + 1.0

@@ -5,9 +5,11 @@
   nest analysis on explicit point sets (timeloop_reference.py).
 
 Problems: conv1d/conv2d (with strides and dilations), depthwise conv, matmul. Accelerators:
-1 to 3 memories with a fanout below any of them (the innermost one feeds MACs directly).
-Mappings: random factorisations of every dim over the temporal and spatial slots, random
-loop orders, random keep sets (the outermost memory keeps everything).
+1 to 3 memories with one or two fanouts below any of them (the second one sometimes
+`diagonal`; the innermost memory feeds MACs directly), meshes sometimes wider than the
+mapping uses, leakage on memories and MACs, power gated or not. Mappings: random
+factorisations of every dim over the temporal and spatial slots, random loop orders, random
+keep sets (the outermost memory keeps everything).
 """
 
 from __future__ import annotations
@@ -90,16 +92,22 @@ def cases(draw: st.DrawFn, max_levels: int = 3) -> Case:
     problem = draw(problems())
     nlevels = draw(st.integers(1, max_levels))
     fanout_below = draw(st.sets(st.integers(0, nlevels - 1), max_size=2))
+    # One or two fanouts below each such memory (an Eyeriss-style column fanout, then a PE
+    # fanout), at most three in all.
+    owned = {o: draw(st.integers(1, 2 if len(fanout_below) < 2 else 1))
+             for o in sorted(fanout_below)}
+    fanouts = [(o, j) for o, count in owned.items() for j in range(count)]
     ndims = len(problem.dims)
     temporal = [[1] * ndims for _ in range(nlevels)]
-    spatial: dict[int, list[list[int]]] = {o: [[1] * ndims, [1] * ndims] for o in fanout_below}
+    spatial: dict[tuple[int, int], list[list[int]]] = {
+        f: [[1] * ndims, [1] * ndims] for f in fanouts}
     for d, bound in enumerate(problem.bounds):
         for prime in prime_factors(bound):
-            slots = [("t", i) for i in range(nlevels)] + \
-                [(axis, o) for o in sorted(fanout_below) for axis in ("x", "y")]
+            slots = [("t", (i, 0)) for i in range(nlevels)] + \
+                [(axis, f) for f in fanouts for axis in ("x", "y")]
             kind, where = draw(st.sampled_from(slots))
             if kind == "t":
-                temporal[where][d] *= prime
+                temporal[where[0]][d] *= prime
             else:
                 spatial[where][0 if kind == "x" else 1][d] *= prime
     names = [t.name for t in problem.tensors]
@@ -110,24 +118,38 @@ def cases(draw: st.DrawFn, max_levels: int = 3) -> Case:
                                 width=draw(st.sampled_from([16, 32, 64])),
                                 read=draw(st.sampled_from([0.5, 1.0, 3.3])),
                                 write=draw(st.sampled_from([0.7, 1.0, 2.9])),
-                                leak=draw(st.sampled_from([0.0, 0.01])),
                                 read_bandwidth_words=draw(st.sampled_from([None, 0.3, 2.0])),
                                 write_bandwidth_words=draw(st.sampled_from([None, 0.7, 4.0])),
-                                shared_bandwidth=draw(st.booleans())))
+                                shared_bandwidth=draw(st.booleans()),
+                                leak=draw(st.sampled_from([0.0, 0.01, 0.125])),
+                                power_gated=draw(st.booleans())))
         order = draw(st.permutations(range(ndims)))
         loops = tuple(Loop(d, temporal[i][d]) for d in order if temporal[i][d] > 1)
         spatial_loops: tuple[SpatialLoop, ...] = ()
-        if i in fanout_below:
-            x, y = spatial[i]
-            hierarchy.append(fanout(f"F{i}", max(1, math.prod(x)), max(1, math.prod(y))))
-            spatial_loops = tuple(SpatialLoop(d, x[d], f"F{i}", "x") for d in range(ndims)
-                                  if x[d] > 1) + \
-                tuple(SpatialLoop(d, y[d], f"F{i}", "y") for d in range(ndims) if y[d] > 1)
+        for j in range(owned.get(i, 0)):
+            x, y = spatial[(i, j)]
+            name = f"F{i}_{j}"
+            # A mesh sometimes wider than the mapping uses: idle instances, which leak only
+            # when not power gated.
+            hierarchy.append(fanout(name, math.prod(x) + draw(st.sampled_from([0, 0, 1])),
+                                    math.prod(y) + draw(st.sampled_from([0, 0, 2])),
+                                    diagonal=j > 0 and draw(st.booleans())))
+            spatial_loops += tuple(SpatialLoop(d, x[d], name, "x") for d in range(ndims)
+                                   if x[d] > 1) + \
+                tuple(SpatialLoop(d, y[d], name, "y") for d in range(ndims) if y[d] > 1)
         keep = frozenset(names) if i == 0 else frozenset(
             draw(st.sets(st.sampled_from(names))))
         levels.append(LevelMapping(f"L{i}", loops, spatial_loops, keep))
-    acc = accelerator(*hierarchy, mac_pj=draw(st.sampled_from([0.2, 1.0, 1.7])))
+    acc = accelerator(*hierarchy, mac_pj=draw(st.sampled_from([0.2, 1.0, 1.7])),
+                      mac_leak=draw(st.sampled_from([0.0, 0.25, 0.03])),
+                      mac_gated=draw(st.booleans()))
     return Case(problem, resolve_accelerator(acc), Mapping(tuple(levels)))
+
+
+def block_names(arch: ArchModel) -> dict[str, int]:
+    """Fanout name -> multicast block (for the literal Timeloop walk)."""
+    return {arch.fanouts[f].name: b for b, block in enumerate(arch.multicast_blocks)
+            for f in block}
 
 
 FAST = settings(max_examples=120, deadline=None,
@@ -172,7 +194,7 @@ def test_closed_forms_equal_a_literal_timeloop_walk(case: Case) -> None:
     # (no lowering produces them yet) are covered by the batched-vs-scalar properties.
     assume(case.problem.name != "flipped")
     cost = evaluate(case.problem, case.accelerator, case.mapping)
-    expected = reference_counts(case.problem, case.mapping)
+    expected = reference_counts(case.problem, case.mapping, block_names(case.accelerator))
     found = {(lv.name, t.name): (t.reads_per_instance, t.fills_per_instance,
                                  t.updates_per_instance)
              for lv in cost.levels for t in lv.tensors}
@@ -242,7 +264,8 @@ def test_batched_validity_matches_the_reasons(engine: str, case: Case,
         else:
             hierarchy.append(fanout(component.name, data.draw(st.integers(1, 4)),
                                     data.draw(st.integers(1, 4)), data.draw(st.sampled_from(
-                                        ["free", "weight_stationary", "output_stationary"]))))
+                                        ["free", "weight_stationary", "output_stationary"])),
+                                    diagonal=component.diagonal))
     acc = resolve_accelerator(case.accelerator.spec.model_copy(
         update={"hierarchy": tuple(hierarchy)}))
     batch, keep = encode([case.mapping], case.problem, acc)

@@ -12,6 +12,12 @@ follows Timeloop's procedure step by step instead of summing formulas:
   MaskTiles' rescaling of the parent's accesses when a level is bypassed, and the legacy
   read/update/fill split with first-read elision for outputs.
 
+Timeloop has one spatial level (one X x Y fanout) between two storage levels; an Eyeriss-style
+array with two fanouts below one memory is written with a storage level between them that
+keeps nothing. `reference_counts` does the same: every multicast block after a memory's first
+becomes such a level (`with_spatial_levels`), so per-fanout multicast, the partition chain and
+the bypass rescaling all come from the walk above, not from a formula.
+
 Point sets are Python sets of tensor coordinates (bounding boxes, like Timeloop's AAHRs).
 """
 
@@ -23,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from dslc.lower.problem import Problem, Tensor
-from dslc.mapping.mapping import Mapping
+from dslc.mapping.mapping import LevelMapping, Mapping, SpatialLoop
 
 Point = tuple[int, ...]
 
@@ -107,9 +113,33 @@ def base_of(ndims: int, loops: Sequence[RefLoop], indices: Sequence[int]) -> lis
     return base
 
 
-def reference_counts(problem: Problem, mapping: Mapping
+def with_spatial_levels(mapping: Mapping, block_of: dict[str, int] | None) -> Mapping:
+    """The mapping as Timeloop's nest: a memory's spatial loops split by multicast block
+    (`block_of`: fanout name -> block; None: one block per fanout), each block after the
+    first under a storage level of its own that keeps nothing."""
+    levels: list[LevelMapping] = []
+    for level in mapping.levels:
+        blocks: list[list[SpatialLoop]] = []
+        previous: object = None
+        for loop in level.spatial:
+            key = loop.fanout if block_of is None else block_of[loop.fanout]
+            if key != previous:
+                blocks.append([])
+                previous = key
+            blocks[-1].append(loop)
+        first = tuple(blocks[0]) if blocks else ()
+        levels.append(LevelMapping(level.name, level.temporal, first, level.keep))
+        for n, block in enumerate(blocks[1:]):
+            levels.append(LevelMapping(f"{level.name}~{n}", (), tuple(block), frozenset()))
+    return Mapping(tuple(levels), imperfect=mapping.imperfect)
+
+
+def reference_counts(problem: Problem, mapping: Mapping,
+                     block_of: dict[str, int] | None = None
                      ) -> dict[tuple[str, str], tuple[int, int, int]]:
-    """(level, tensor) -> per-instance (reads, fills, updates) of every kept tensor."""
+    """(level, tensor) -> per-instance (reads, fills, updates) of every kept tensor.
+    `block_of` groups fanouts into multicast blocks (`ArchModel.multicast_blocks`)."""
+    mapping = with_spatial_levels(mapping, block_of)
     nest = nest_of(mapping)
     nlevels = len(mapping.levels)
     ndims = len(problem.dims)
