@@ -2,11 +2,12 @@
 
 In: an `AcceleratorSpec` whose memories and MAC may leave energies, leakage or area as None.
 Out: the `ArchModel`, the same accelerator with every figure the cost model needs filled in:
-per memory level its instances, the fanouts directly below it, capacity and block size in
-words, read/write/update energy per block access, leakage per cycle, bandwidth, buffering,
-area and the roles it may hold; and the MAC's energy and area. Figures given in the spec
-always win; the estimator tables (dslc.arch.estimate) only fill gaps, and `estimated` on
-each level records which figures were filled in.
+per memory level its instances, the fanouts directly below it (with their `diagonal`
+multicast flag), capacity and block size in words, read/write/update energy per block access,
+leakage per cycle and whether idle instances are power gated, bandwidth, buffering, area and
+the roles it may hold; and the MAC's energy, area, leakage and power gating. Figures given
+in the spec always win; the estimator tables (dslc.arch.estimate) only fill gaps, and
+`estimated` on each level records which figures were filled in.
 
 Resolve once per accelerator and pass the model on: the mapping IR, the cost model and the
 mapper take only the `ArchModel`. It does not check a spec beyond what the walk needs
