@@ -3,8 +3,9 @@
 `compile(path or text) -> Program` reads a spec file (and its imports) and elaborates it,
 once; every other function takes that `Program`, a frozen value: `lint`, `network` and
 `accelerator` (a point of a space, built), `evaluate` (a `mapping` block's cost),
-`map_layer`, `run` (a co-design of one network and one accelerator), `plan` and `search`
-(the co-design planner over spaces), and the `dump_*` intermediate forms.
+`map_layer` (options from `mapper_settings`, constraints from `map_constraints`), `run` (a
+co-design of one network and one accelerator), `plan` and `search` (the co-design planner
+over spaces), and the `dump_*` intermediate forms.
 
 Errors come by kind, all `UserError`s (dslc.diagnostics.diagnostic): `DiagnosticError` for
 a spec with errors (diagnostics with spans), `UsageError` for a name that does not exist or
@@ -25,7 +26,7 @@ from dslc.codesign.bounds import prepare
 from dslc.codesign.designs import Instances
 from dslc.codesign.evaluate import PairEvaluator, ResultStore
 from dslc.codesign.planner import Budget, Outcome, Plan, execute, make_plan
-from dslc.codesign.request import Request, make_request, mapper_options
+from dslc.codesign.request import Request, make_request, mapper_options, options_for
 from dslc.cost.model import evaluate as evaluate_mapping
 from dslc.cost.result import Cost
 from dslc.diagnostics.diagnostic import (
@@ -44,16 +45,18 @@ from dslc.mapper.search import (
     MapperOptions,
     MapResult,
     map_problem,
-    objective_named,
+    objectives_named,
     search_named,
 )
 from dslc.mapping.mapping import mapping_from_spec
+from dslc.sema.constraints import constraints_from_text
 from dslc.sema.loader import load
 from dslc.sema.program import Program, elaborate
 from dslc.space import DesignSpace, GivenPoint
 from dslc.spec.accelerator import AcceleratorSpec
 from dslc.spec.base import SpaceSpec
 from dslc.spec.codesign import STRATEGIES, CoDesignSpec
+from dslc.spec.constraints import MapConstraints
 from dslc.spec.network import NetworkSpec
 from dslc.syntax.ast import Ident
 
@@ -150,15 +153,30 @@ def evaluate(program: Program, mapping: str) -> Cost:
     return evaluate_mapping(problem, arch, mapping_from_spec(spec, problem, arch))
 
 
-def mapper_settings(*, search: str = "auto", budget: int = 10000, objective: str = "edp",
-                    seed: int = 1, imperfect: bool = False) -> MapperOptions:
-    """Mapping-search options from plain values; UsageError for a bad one."""
+def mapper_settings(*, search: str = "auto", budget: int = 10000,
+                    objective: str | Sequence[str] = "edp", seed: int = 1,
+                    imperfect: bool = False,
+                    constraints: MapConstraints | None = None) -> MapperOptions:
+    """Mapping-search options from plain values; UsageError for a bad one. `objective` is
+    one name or several in lexicographic order (a sequence, or comma-separated:
+    `latency,energy`); `constraints` are map-space constraints (`map_constraints`)."""
     try:
         return MapperOptions(search=search_named(search), budget=budget,
-                             objective=objective_named(objective), seed=seed,
-                             imperfect=imperfect)
+                             objective=objectives_named(objective), seed=seed,
+                             imperfect=imperfect,
+                             constraints=constraints or MapConstraints())
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def map_constraints(program: Program, text: str, accelerator_name: str,
+                    accelerator_point: GivenPoint | None = None) -> MapConstraints:
+    """Map-space constraints given as text, the body of a `constraints` block (`GLB {
+    factors [K 4] } PE { idle y }`, as `dslc map --constraints` takes it), checked against
+    the accelerator (at its point) and its own constraints. Raises DiagnosticError (spans
+    into the text, named `--constraints`) or UsageError for an unknown accelerator."""
+    return constraints_from_text(text, accelerator(program, accelerator_name,
+                                                   accelerator_point))
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,10 +193,12 @@ def map_layer(program: Program, network_name: str, layer: str, accelerator_name:
               options: MapperOptions | None = None, batch: int = 1,
               network_point: GivenPoint | None = None,
               accelerator_point: GivenPoint | None = None) -> LayerMapping:
-    """The best mapping of one layer of a network on an accelerator.
+    """The best mapping of one layer of a network on an accelerator, within the
+    accelerator's map-space constraints and those of `options`.
 
-    Raises UsageError for an unknown network, layer or accelerator, NoValidMappingError
-    (a CannotRunError) when nothing fits."""
+    Raises UsageError for an unknown network, layer or accelerator, or constraints in
+    `options` that name a dim or tensor the layer does not have; NoValidMappingError (a
+    CannotRunError) when nothing fits or the constraints leave nothing for this layer."""
     if batch < 1:
         raise UsageError(f"the batch must be at least 1, got {batch}")
     network_spec = network(program, network_name, network_point)
@@ -189,8 +209,31 @@ def map_layer(program: Program, network_name: str, layer: str, accelerator_name:
         mac_layers = [x.name for x in lowered.layers if x.problem is not None]
         known = did_you_mean(layer, mac_layers) or "layers: " + ", ".join(mac_layers)
         raise UsageError(f"`{network_name}` has no layer `{layer}` with MACs ({known})")
+    options = options or MapperOptions()
+    _check_constraint_names(options.constraints, problem, layer)
     arch = resolve_accelerator(accelerator_spec)
-    return LayerMapping(map_problem(problem, arch, options), problem, arch)
+    return LayerMapping(map_problem(problem, arch,
+                                    options.with_constraints(accelerator_spec.constraints)),
+                        problem, arch)
+
+
+def _check_constraint_names(constraints: MapConstraints, problem: Problem, layer: str) -> None:
+    """UsageError when constraints given for one layer name a dim or tensor it lacks."""
+    dims = [name for entry in constraints.slots for name in
+            (*(rule.dim for rule in entry.factors), *(entry.allow or ()), *entry.forbid)]
+    dims += [name for entry in constraints.orders for name in (*entry.outer, *entry.inner)]
+    for name in dims:
+        if name not in problem.dims:
+            hint = did_you_mean(name, problem.dims) or f"its dims: {', '.join(problem.dims)}"
+            raise UsageError(f"the constraints name dim `{name}`, which layer `{layer}` does "
+                             f"not have ({hint})")
+    tensors = {t.name for t in problem.tensors} | {t.role for t in problem.tensors}
+    for entry in constraints.keeps:
+        for name in (*entry.keep, *entry.bypass):
+            if name not in tensors:
+                hint = did_you_mean(name, tensors) or f"its tensors: {', '.join(sorted(tensors))}"
+                raise UsageError(f"the constraints name tensor `{name}`, which layer "
+                                 f"`{layer}` does not have ({hint})")
 
 
 def codesign_names(program: Program) -> tuple[str, ...]:
@@ -350,9 +393,11 @@ def run(program: Program, codesign: str | None = None, *,
                          "use `search` (the co-design planner)")
     options = mapper_options(spec)
     network_spec = program.networks[spec.networks[0]].instantiate()
-    arch = resolve_accelerator(program.accelerators[spec.accelerators[0]].instantiate())
+    accelerator_spec = program.accelerators[spec.accelerators[0]].instantiate()
+    arch = resolve_accelerator(accelerator_spec)
     lowered = lower_network(network_spec, batch=spec.batch)
-    result = map_network(lowered, arch, options, cache=cache, progress=progress)
+    result = map_network(lowered, arch, options_for(options, accelerator_spec), cache=cache,
+                         progress=progress)
     problems = {key: shared.problem for key, shared in lowered.distinct().items()}
     return DesignRun(spec.name, result, problems, options)
 

@@ -206,11 +206,16 @@ def map_command(
     search: Annotated[str, typer.Option(help="auto, exhaustive, heuristic or random")
                       ] = "auto",
     budget: Annotated[int, typer.Option(help="mappings evaluated by the heuristic")] = 10000,
-    objective: Annotated[str, typer.Option(help="energy, latency or edp")] = "edp",
+    objective: Annotated[str, typer.Option(
+        help="energy, latency or edp, or a comma-separated lexicographic order such as "
+             "latency,energy")] = "edp",
     seed: Annotated[int, typer.Option(help="random seed")] = 1,
     batch: Annotated[int, typer.Option(help="batch size N")] = 1,
     imperfect: Annotated[bool, typer.Option(
         help="also try padded (ceil) factorisations")] = False,
+    constraints: Annotated[str | None, typer.Option(
+        help="map-space constraints, the body of a constraints block, e.g. "
+             "'GLB { factors [K 4] } PE { idle y }'")] = None,
 ) -> None:
     """Find the best mapping of one layer on one accelerator."""
     from dslc.report.mapping import render_layer_mapping
@@ -218,6 +223,11 @@ def map_command(
     options = api.mapper_settings(search=search, budget=budget, objective=objective,
                                   seed=seed, imperfect=imperfect)
     program = api.compile(file)
+    if constraints is not None:
+        options = api.mapper_settings(
+            search=search, budget=budget, objective=objective, seed=seed,
+            imperfect=imperfect,
+            constraints=api.map_constraints(program, constraints, accelerator))
     _note_kernel_compile()
     found = api.map_layer(program, network, layer, accelerator, options=options, batch=batch)
     if format is OutputFormat.json:
@@ -264,7 +274,7 @@ def run_command(
         written = export.write_design(out, design.result, design.problems) if out else ()
         data = export.network_result_to_json(design.result, design.problems)
         shown = render_run(design.result, design.problems, design.codesign,
-                           design.options.objective)
+                           design.options.objective_text)
     else:
         with pair_progress(console, disable=quiet) as progress:
             found = api.search(program, codesign, store=cache, fresh=fresh, jobs=jobs,

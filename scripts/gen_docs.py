@@ -6,8 +6,9 @@
 
 Sources: the code catalogue (dslc/diagnostics/codes.py, the text of `dslc explain`), the golden
 fixtures (tests/golden/<CODE>_*.cd with their expected output .txt), the property tables of
-dslc/sema (accelerator, codesign, mapping), the operator registry (dslc/ops/registry.py),
-the unit table (dslc/sema/units.py) and the spec models' field docstrings (dslc/spec/).
+dslc/sema (accelerator, codesign, mapping, constraints), the operator registry
+(dslc/ops/registry.py), the unit table (dslc/sema/units.py) and the spec models' field
+docstrings (dslc/spec/).
 docs/language/guide.md is written by hand and is not touched. A test (tests/golden/test_docs.py)
 checks that the committed files equal a fresh run.
 """
@@ -28,11 +29,13 @@ from dslc.ops.operator import Operator
 from dslc.ops.registry import OPERATORS
 from dslc.sema import accelerator as sema_accelerator
 from dslc.sema import codesign as sema_codesign
+from dslc.sema import constraints as sema_constraints
 from dslc.sema import mapping as sema_mapping
 from dslc.sema.units import DIMENSION_NAMES, UNITS
 from dslc.spec import accelerator as spec_accelerator
 from dslc.spec import base as spec_base
 from dslc.spec import codesign as spec_codesign
+from dslc.spec import constraints as spec_constraints
 from dslc.spec import mapping as spec_mapping
 from dslc.spec import network as spec_network
 from dslc.spec.base import Spec
@@ -270,6 +273,14 @@ def reference() -> str:
                         "are required.", sema_codesign.CODESIGN_PROPERTIES)
     lines += properties("Mapper", "`mapper { ... }` inside a co-design block.",
                         sema_codesign.MAPPER_PROPERTIES)
+    lines += ["### Map-space constraints", "",
+              "`constraints { LEVEL { ... } ... }` in an accelerator (every mapping on it obeys "
+              "it) or in a `mapper` block (`dslc map --constraints` takes the body); the two "
+              "combine. Each level names a memory or a fanout and lists directives (commas "
+              "optional):", "",
+              *table(["directive", "meaning"],
+                     [(f"`{name}`", doc) for name, doc in
+                      sema_constraints.CONSTRAINT_DIRECTIVES.items()]), ""]
     lines += ["## Keywords with fixed values", ""]
     lines += table(["where", "values"], [
         ("tensor roles (`holds`, `keep`, `stationary`)",
@@ -286,8 +297,9 @@ def reference() -> str:
               "What elaboration produces (`dslc dump FILE --stage spec`, and the Python API): "
               "frozen pydantic models, quantities in the base units named in the field.", ""]
     for title, module in (("Networks", spec_network), ("Accelerators", spec_accelerator),
-                          ("Mappings", spec_mapping), ("Co-design requests", spec_codesign),
-                          ("Spaces", spec_base)):
+                          ("Mappings", spec_mapping),
+                          ("Map-space constraints", spec_constraints),
+                          ("Co-design requests", spec_codesign), ("Spaces", spec_base)):
         lines += [f"### {title}", ""]
         for model in spec_models(module):
             lines += model_section(model)

@@ -141,9 +141,12 @@ class PairEvaluator:
         """The store key: digests of both concrete specs, the batch, the mapper options and
         the cost model's version (the store's), everything a pair's figures depend on."""
         network, accelerator = pair
-        options = (self.options.search, self.options.budget, self.options.seed,
-                   self.options.objective, self.options.bypass, self.options.imperfect,
-                   self.request.spec.batch)
+        options: tuple[object, ...] = (
+            self.options.search, self.options.budget, self.options.seed,
+            self.options.objective, self.options.bypass, self.options.imperfect,
+            self.request.spec.batch)
+        if not self.options.constraints.empty:  # the accelerator's are in its digest
+            options = (*options, self.options.constraints.model_dump_json())
         text = "|".join([self._digest(network), self._digest(accelerator), repr(options),
                          f"cost model {self.store.model}"])
         return hashlib.sha256(text.encode()).hexdigest()[:24]
@@ -178,7 +181,9 @@ class PairEvaluator:
             arch = self.archs[accelerator] = resolve_accelerator(
                 self.built.accelerator(accelerator))
         try:
-            result = map_network(lowered, arch, self.options, cache=self.map_cache)
+            result = map_network(lowered, arch,
+                                 self.request.options_for(self.built.accelerator(accelerator)),
+                                 cache=self.map_cache)
         except NoValidMappingError as exc:
             return PairResult(network, accelerator, None, (), exc.one_line())
         metrics = Metrics(result.energy_pj, result.cycles, result.latency_s, result.area_mm2,

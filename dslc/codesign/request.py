@@ -2,7 +2,8 @@
 
 In: a `CoDesignSpec` and the `DesignSpace`s it names (from a compiled program). Out: a
 frozen `Request` holding the spec, those spaces, their `Designs`, the mapper options
-(`mapper_options`: the one place that decides which objective layers are mapped by) and the
+(`mapper_options`: the one place that decides which objective layers are mapped by, and with
+which map-space constraints; `Request.options_for` adds an accelerator's own) and the
 accuracy of every network design that has one (declared in the network or read from the
 request's accuracy table). A `Request` is self-contained and picklable: worker processes and
 Dask workers receive it as it is, never a file path.
@@ -26,10 +27,11 @@ from dslc.spec.codesign import LAYER_OBJECTIVES, CoDesignSpec, LayerObjective, M
 from dslc.spec.network import NetworkSpec
 
 
-def mapping_objective(spec: CoDesignSpec) -> LayerObjective:
-    """What each layer's mapping minimises: the request's `mapper { objective }` when given;
-    else the co-design objective when it is a bare energy, latency or edp; else EDP (a
-    layer's mapping cannot see accuracy or area, and EDP balances the two it can see)."""
+def mapping_objective(spec: CoDesignSpec) -> LayerObjective | tuple[LayerObjective, ...]:
+    """What each layer's mapping minimises: the request's `mapper { objective }` when given
+    (one, or several in lexicographic order); else the co-design objective when it is a
+    bare energy, latency or edp; else EDP (a layer's mapping cannot see accuracy or area,
+    and EDP balances the two it can see)."""
     if spec.mapper.objective is not None:
         return spec.mapper.objective
     expression = spec.objective.expression
@@ -41,10 +43,18 @@ def mapping_objective(spec: CoDesignSpec) -> LayerObjective:
 
 
 def mapper_options(spec: CoDesignSpec) -> MapperOptions:
-    """The mapping-search options of a request (its `mapper` block)."""
+    """The mapping-search options of a request (its `mapper` block, with its map-space
+    constraints; each accelerator adds its own: `Request.options_for`)."""
     mapper = spec.mapper
     return MapperOptions(search=mapper.search, budget=mapper.budget, seed=mapper.seed,
-                         objective=mapping_objective(spec), imperfect=mapper.imperfect)
+                         objective=mapping_objective(spec), imperfect=mapper.imperfect,
+                         constraints=mapper.constraints)
+
+
+def options_for(options: MapperOptions, accelerator: AcceleratorSpec) -> MapperOptions:
+    """The options to map layers on `accelerator` with: the request's, with the
+    accelerator's own map-space constraints added before the request's."""
+    return options.with_constraints(accelerator.constraints)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +78,11 @@ class Request:
     def instances(self) -> Instances:
         """A fresh cache of concrete specs for this request's designs."""
         return Instances(self.networks, self.accelerators)
+
+    def options_for(self, accelerator: AcceleratorSpec) -> MapperOptions:
+        """The mapper options on one accelerator design: the request's, with the
+        accelerator's own map-space constraints (`options_for`)."""
+        return options_for(self.options, accelerator)
 
 
 def make_request(spec: CoDesignSpec, networks: Mapping[str, DesignSpace[NetworkSpec]],

@@ -144,8 +144,9 @@ backing store, usually DRAM) does not hold every role. Every tensor must live so
 the outermost level must hold all of them.
 """),
     Code("E502", "mesh does not fit the dataflow", """
-The fanout's mesh and its dataflow disagree: the dataflow unrolls dims on an axis of size 1,
-leaves an axis of size > 1 with no dims allowed, or names a dim that no problem has.
+The fanout's mesh and its dataflow disagree: the dataflow unrolls dims on an axis of size 1.
+(An empty list, `y = []`, on an axis of size > 1 is allowed: that axis stays idle, as
+`idle y` in a `constraints` block says.)
 """),
     Code("E503", "memory too small", """
 A memory cannot hold even the smallest possible tile: one word of a tensor it holds, times its
@@ -196,6 +197,33 @@ and bypass belong to memories.
 A mapping names a layer that the network does not have, or a layer without MACs (pooling,
 add, ...) which has no loop nest to map.
 """),
+    Code("E609", "invalid map-space constraint", """
+A `constraints` block (in an accelerator, a co-design's `mapper` block or `dslc map
+--constraints`) says something that has no meaning: a level the accelerator does not have
+(in a request: that none of its accelerators has), a level constrained twice or a
+directive given twice for one level, a directive at the wrong kind of level (`factors`,
+`order`, `keep` and `bypass` belong to memories; `spatial x [...]` and `idle y` to fanouts),
+a mesh axis other than `x` and `y`, a factor that is not a positive integer or `all`, a dim
+or tensor listed twice, an `order` with two `...`, or two `constraints` blocks in one
+accelerator or mapper.
+"""),
+    Code("E610", "constraints leave no mapping", """
+The map-space constraints contradict each other or the accelerator, so no mapping obeys
+them all: two different factors for one dim at one level (an accelerator's constraint and
+a request's count together), a factor above 1 where the dim may not have a loop (`forbid`,
+`allow`, `idle`, or an `order` without `...` that does not list it), factor bounds with no
+value between them, fixed spatial factors whose product exceeds the mesh axis or that the
+fanout's explicit dataflow does not unroll there, a tensor that must be both kept and
+bypassed at one memory, more forced keeps than the memory has words, or two loop orders
+that disagree. What depends on a layer (fixed factors whose product does not divide the
+layer's bound, the smallest tiles of forced keeps over capacity) is reported when the
+layer is mapped, by `dslc map` and `dslc run`, as an error naming the level and the dim.
+"""),
+    Code("E611", "keep or bypass the accelerator cannot do", """
+A `constraints` block makes a memory keep a tensor role that its `holds` does not include,
+or makes a tensor bypass the outermost memory: that memory is the backing store and keeps
+every tensor.
+"""),
     Code("E701", "empty space", """
 A parameter's domain is empty (`{}` or a range whose end is below its start), so the space
 has no points.
@@ -226,6 +254,12 @@ accelerator, so the space is larger than it needs to be.
     Code("W501", "memory cannot keep all its tensors", """
 A memory is too small to keep one word of every tensor it holds at once (times buffering);
 mappings will have to bypass some of them.
+"""),
+    Code("W601", "constraint on a dim or tensor no layer has", """
+A co-design's mapper `constraints` name a dim or a tensor that no layer of the request's
+networks has (checked on each network's first point), most likely a typo: a constraint on
+a dim a layer lacks says nothing about that layer. Built-in operators use Timeloop's dim
+names (N, K, C, P, Q, R, S, G); einsum layers their declared ones.
 """),
     Code("N701", "space checked on a sample", """
 A note, not a problem: the space is too large to check every point, so a seeded sample of

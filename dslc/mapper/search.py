@@ -1,9 +1,11 @@
 """The mapping search for one problem on one accelerator: `map_problem -> MapResult`.
 
 In: a `Problem`, the resolved accelerator (`ArchModel`, dslc.arch.resolve_accelerator) and
-`MapperOptions`. Out: the best valid mapping found, its cost from the scalar reference
-model, the map space's size and how many candidates were evaluated; `NoValidMappingError`
-(a `CannotRunError`, with the reasons the smallest tiles do not fit) when nothing can run.
+`MapperOptions` (the strategy, the objective: one or several in lexicographic order, and the
+map-space constraints). Out: the best valid mapping found, its cost from the scalar
+reference model, the (constrained) map space's size and how many candidates were evaluated;
+`NoValidMappingError` (a `CannotRunError`, with the reasons: the constraints that conflict,
+or the smallest tiles that do not fit) when nothing can run.
 Candidates are pruned by the meshes and capacity (`BatchEvaluator.fits`) before they are
 evaluated, in batches (the compiled kernel, or numpy without numba).
 
@@ -20,8 +22,8 @@ It does not map whole networks (dslc.mapper.network) nor print.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
 import numpy as np
@@ -32,10 +34,11 @@ from dslc.cost import kernel
 from dslc.cost.batched import BatchEvaluator
 from dslc.cost.model import evaluate
 from dslc.cost.result import Cost
-from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.lower.problem import Problem
+from dslc.mapper.errors import NoValidMappingError
 from dslc.mapper.space import BoolArray, IntArray, MapSpace
 from dslc.mapping.mapping import Mapping, mapping_issues
+from dslc.spec.constraints import NO_CONSTRAINTS, MapConstraints
 
 FloatArray = npt.NDArray[np.float64]
 Objective = Callable[[FloatArray, FloatArray], FloatArray]
@@ -48,6 +51,9 @@ OBJECTIVES: dict[ObjectiveName, Objective] = {
     "cycles": lambda energy, cycles: cycles,
     "edp": lambda energy, cycles: energy * cycles,
 }
+Objectives = ObjectiveName | tuple[ObjectiveName, ...]
+"""One objective, or several in lexicographic order (the least of the first, then the
+least of the second among those, ...: Timeloop's `optimization-metrics`)."""
 Search = Literal["auto", "exhaustive", "heuristic", "random"]
 """The search strategies (module doc)."""
 SEARCHES: tuple[Search, ...] = get_args(Search)
@@ -75,11 +81,22 @@ def objective_named(name: str) -> ObjectiveName:
     raise ValueError(f"unknown objective `{name}` ({', '.join(sorted(OBJECTIVES))})")
 
 
-class NoValidMappingError(CannotRunError):
-    """No mapping of the problem can run on the accelerator; `reasons` says why."""
+def objectives_named(names: str | Sequence[str]) -> Objectives:
+    """One objective, or a lexicographic order of them: a name, a comma-separated list
+    (`latency,energy`, as a command line gives it) or a sequence of names; ValueError for
+    an unknown, repeated or missing name."""
+    parts = names.split(",") if isinstance(names, str) else list(names)
+    found = tuple(objective_named(part.strip()) for part in parts)
+    if not found:
+        raise ValueError(f"no objective given ({', '.join(sorted(OBJECTIVES))})")
+    if len(set(found)) < len(found):
+        raise ValueError(f"an objective is repeated in `{', '.join(found)}`")
+    return found[0] if len(found) == 1 else found
 
-    def __init__(self, problem: str, accelerator: str, reasons: tuple[str, ...]) -> None:
-        super().__init__(f"no valid mapping of `{problem}` on `{accelerator}`", reasons)
+
+def objective_text(objective: Objectives) -> str:
+    """An objective as reports print it: `edp`, or `latency, energy` (lexicographic)."""
+    return objective if isinstance(objective, str) else ", ".join(objective)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,25 +111,51 @@ class MapperOptions:
     budget: int = 10000
     """Candidates evaluated per (problem, accelerator) by the heuristic and random searches."""
     seed: int = 1
-    objective: ObjectiveName = "edp"
+    objective: Objectives = "edp"
+    """What to minimise: an OBJECTIVES name, or several in lexicographic order (a tuple of
+    one is normalised to its name)."""
     bypass: bool = True
     """Search keep sets (bypass) too, not just what each memory holds."""
     imperfect: bool = False
     """Also try padded (ceil) factorisations (see `MapSpace.padded_totals`)."""
     score: Objective | None = None
     """A custom weighted objective; overrides `objective`."""
+    constraints: MapConstraints = NO_CONSTRAINTS
+    """Map-space constraints (dslc.spec.constraints): the mapper searches only the mappings
+    that obey them. Callers add the accelerator's own (`with_constraints`)."""
 
     def __post_init__(self) -> None:
         # The annotations close the choices for type checkers; values from a command line
         # or a spec arrive as plain strings, so check them here too.
         search_named(self.search)
         if self.score is None:
-            objective_named(self.objective)
+            object.__setattr__(self, "objective", objectives_named(
+                self.objective if isinstance(self.objective, tuple) else [self.objective]))
         if self.budget < 1:
             raise ValueError("the budget must be positive")
 
     def scorer(self) -> Objective:
-        return self.score if self.score is not None else OBJECTIVES[self.objective]
+        """The score to minimise (the first objective when there are several)."""
+        return self.scorers()[0]
+
+    def scorers(self) -> tuple[Objective, ...]:
+        """The scores to minimise, in lexicographic order."""
+        if self.score is not None:
+            return (self.score,)
+        names = self.objective if isinstance(self.objective, tuple) else (self.objective,)
+        return tuple(OBJECTIVES[name] for name in names)
+
+    @property
+    def objective_text(self) -> str:
+        """The objective as reports print it (`edp`, `latency, energy`)."""
+        return "custom score" if self.score is not None else objective_text(self.objective)
+
+    def with_constraints(self, first: MapConstraints) -> MapperOptions:
+        """These options with `first` (an accelerator's own constraints) added before their
+        own constraints."""
+        if first.empty:
+            return self
+        return replace(self, constraints=first.combined(self.constraints))
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +172,10 @@ class MapResult:
 
 @dataclass(slots=True)
 class _Best:
-    """The running best of a search: score, factors [S, D], orders [L, D], keep index."""
+    """The running best of a search: scores (lexicographic), factors [S, D], orders [L, D],
+    keep index."""
 
-    score: float = float("inf")
+    score: tuple[float, ...] = (float("inf"),)
     factors: IntArray | None = None
     orders: IntArray | None = None
     keep: int = 0
@@ -177,8 +221,8 @@ class _Search:
         self.arch = arch
         self.options = options
         self.space = MapSpace(problem, arch, bypass=options.bypass,
-                              imperfect=options.imperfect)
-        self.score = options.scorer()
+                              imperfect=options.imperfect, constraints=options.constraints)
+        self.scores = options.scorers()
         self.rng = np.random.default_rng(options.seed)
         choices = self.space.keep_choices
         self.evaluator = BatchEvaluator(problem, arch, choices[0], more_keeps=choices[1:],
@@ -218,12 +262,15 @@ class _Search:
             return _Pool.join([], space)
         cost = self.evaluator.totals(space.batch(factors, orders, keeps))
         self.evaluated += factors.shape[-1]
-        scores = self.score(cost.energy_pj, cost.cycles.astype(np.float64))
-        scores = np.where(cost.valid, scores, np.inf)
-        best = int(np.argmin(scores))
+        cycles = cost.cycles.astype(np.float64)
+        scores = np.stack([np.where(cost.valid, score(cost.energy_pj, cycles), np.inf)
+                           for score in self.scores])
         # Ties go to the earlier candidate, so results do not depend on batch boundaries.
-        if scores[best] < self.best.score:
-            self.best = _Best(float(scores[best]), factors[:, :, best].copy(),
+        best = int(np.argmin(scores[0])) if len(scores) == 1 else \
+            int(np.lexsort(scores[::-1])[0])
+        value = tuple(float(v) for v in scores[:, best])
+        if value < self.best.score:
+            self.best = _Best(value, factors[:, :, best].copy(),
                               orders[:, :, best].copy(), int(keeps[best]))
         return _Pool(factors, orders, keeps, scores)
 
@@ -358,7 +405,8 @@ class _Search:
 
 @dataclass(frozen=True, slots=True)
 class _Pool:
-    """Candidates with their keep-set indices and scores (batch last)."""
+    """Candidates with their keep-set indices and scores (batch last; scores [K, B], one
+    row per objective, lexicographic)."""
 
     factors: IntArray
     orders: IntArray
@@ -375,20 +423,24 @@ class _Pool:
         if not parts:
             return _Pool(np.empty((len(space.slots), space.ndims, 0), np.int64),
                          np.empty((space.nlevels, space.ndims, 0), np.int64),
-                         np.empty(0, np.int64), np.empty(0))
+                         np.empty(0, np.int64), np.empty((1, 0)))
         return _Pool(np.concatenate([p.factors for p in parts], axis=2),
                      np.concatenate([p.orders for p in parts], axis=2),
                      np.concatenate([p.keeps for p in parts]),
-                     np.concatenate([p.scores for p in parts]))
+                     np.concatenate([p.scores for p in parts], axis=1))
 
     @staticmethod
     def select(parts: list[_Pool], space: MapSpace) -> _Pool:
         """The POPULATION best valid candidates of the parts (ties: part order)."""
         pool = _Pool.join(parts, space)
-        chosen = np.flatnonzero(np.isfinite(pool.scores))
-        chosen = chosen[np.argsort(pool.scores[chosen], kind="stable")[:POPULATION]]
+        chosen = np.flatnonzero(np.isfinite(pool.scores[0]))
+        if len(pool.scores) == 1:
+            ranked = np.argsort(pool.scores[0][chosen], kind="stable")
+        else:  # lexicographic; lexsort is stable
+            ranked = np.lexsort(pool.scores[::-1][:, chosen])
+        chosen = chosen[ranked[:POPULATION]]
         return _Pool(pool.factors[:, :, chosen], pool.orders[:, :, chosen],
-                     pool.keeps[chosen], pool.scores[chosen])
+                     pool.keeps[chosen], pool.scores[:, chosen])
 
 
 def _keep_neighbours(choices: tuple[tuple[frozenset[str], ...], ...]) -> list[list[int]]:
@@ -401,12 +453,14 @@ def _keep_neighbours(choices: tuple[tuple[frozenset[str], ...], ...]) -> list[li
 
 def _explain_nothing_fits(problem: Problem, arch: ArchModel, space: MapSpace) -> tuple[str, ...]:
     """Why nothing runs: the reasons of the mapping with the smallest tiles (every factor
-    at the outermost level, keeping what each memory holds)."""
-    factors = np.ones((len(space.slots), space.ndims), dtype=np.int64)
-    factors[0] = problem.bounds
+    at the outermost level, or as far out as the constraints let it; keeping what each
+    memory holds, less forced bypasses)."""
+    factors = space.smallest_tiles()
     orders = np.tile(np.arange(space.ndims), (space.nlevels, 1))
     mapping = space.to_mapping(factors, orders, space.keep_choices[0])
     reasons = tuple(issue.message for issue in mapping_issues(mapping, problem, arch))
+    if reasons and not space.constraints.empty:
+        reasons = (*reasons, "(with the smallest tiles the map-space constraints allow)")
     return reasons or ("no candidate of the map space fits the memories",)
 
 

@@ -1,10 +1,11 @@
 """The map space of one problem on one accelerator: what the mapper chooses from.
 
-In: a `Problem` and the resolved accelerator (`ArchModel`, dslc.arch). Out: a `MapSpace`
-that counts its size exactly, samples candidates, perturbs them (the heuristic's moves),
-enumerates them all (exhaustive search), and turns a chosen candidate into the `Mapping` IR.
-It does not evaluate costs (dslc.cost.batched) nor decide what is best
-(dslc.mapper.search).
+In: a `Problem`, the resolved accelerator (`ArchModel`, dslc.arch) and its map-space
+constraints (`MapConstraints`, dslc.spec.constraints: the accelerator's and the request's
+combined). Out: a `MapSpace` that counts its size exactly, samples candidates, perturbs them
+(the heuristic's moves), enumerates them all (exhaustive search), and turns a chosen
+candidate into the `Mapping` IR, all within the constraints. It does not evaluate costs
+(dslc.cost.batched) nor decide what is best (dslc.mapper.search).
 
 A candidate is two integer arrays, batch last like the cost model's:
 - `factors [S, D, B]`: the factor of dim d in slot s. The slots are one temporal slot per
@@ -21,8 +22,10 @@ Equivalences pruned, each exact for the cost model (docs/design/mapper.md argues
 2. the order of the innermost memory's loops is irrelevant (no level below it refills);
 3. two adjacent loops of a level whose dims index the same tensors, each only through
    single-dim axes, may be swapped: only the order with the lower dim first is kept.
-The size counts factorisations allowed by the dataflow and the meshes, times distinct loop
-orders, times keep sets; capacity is not counted (it is pruned before evaluation).
+Within a level whose order is constrained, rule 3 applies among the loops the constraint
+leaves free. The size counts factorisations allowed by the dataflow, the meshes and the
+constraints, times distinct loop orders, times keep sets; capacity is not counted (it is
+pruned before evaluation).
 """
 
 from __future__ import annotations
@@ -40,8 +43,18 @@ import numpy.typing as npt
 from dslc.arch import ArchModel
 from dslc.cost.batched import MappingBatch
 from dslc.lower.problem import Problem
+from dslc.mapper.constraints import (
+    Resolved,
+    Rule,
+    describe_rules,
+    forced_keep_overflow,
+    resolve,
+    slot_name,
+)
+from dslc.mapper.errors import NoValidMappingError
 from dslc.mapping.check import allowed_dims
 from dslc.mapping.mapping import LevelMapping, Loop, Mapping, SpatialLoop
+from dslc.spec.constraints import MapConstraints
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -138,17 +151,21 @@ def canonical_orders(dims: tuple[int, ...], classes: tuple[int, ...]) -> list[tu
             if all(not (classes[a] == classes[b] and a > b) for a, b in itertools.pairwise(perm))]
 
 
-SplitKey = tuple[tuple[int, ...], int, tuple[int, ...], tuple[Slot, ...], tuple[int, ...]]
-"""(totals, bound, allowed slots, slots, slots in nest order): what a dim's splits depend on."""
+SplitKey = tuple[tuple[int, ...], int, tuple[int, ...], tuple[Slot, ...], tuple[int, ...],
+                 tuple[Rule, ...]]
+"""(totals, bound, allowed slots, slots, slots in nest order, factor rules): what a dim's
+splits depend on."""
 
 
 @lru_cache(maxsize=4096)
 def factor_splits(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
-                  slots: tuple[Slot, ...], nest: tuple[int, ...]) -> IntArray:
+                  slots: tuple[Slot, ...], nest: tuple[int, ...],
+                  rules: tuple[Rule, ...] = ()) -> IntArray:
     """[n, S] every factorisation of a dim of `bound` (multiplying to one of `totals`) over
-    its `allowed` slots within the meshes, without a wholly idle outermost step. Cached:
-    layers and accelerators share most of their dims' (bound, slots) pairs, and the splits
-    of large bounds on deep hierarchies take milliseconds each."""
+    its `allowed` slots within the meshes, without a wholly idle outermost step, that
+    satisfies the dim's factor `rules` (constraints: a slot's factor fixed, bounded, or the
+    whole total). Cached: layers and accelerators share most of their dims' (bound, slots)
+    pairs, and the splits of large bounds on deep hierarchies take milliseconds each."""
     rows = []
     for total in totals:
         for split in ordered_splits(total, len(allowed)):
@@ -158,11 +175,21 @@ def factor_splits(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
             if any(row[s] > slot.extent for s, slot in enumerate(slots) if slot.spatial):
                 continue
             outermost = next((row[s] for s in nest if row[s] > 1), 1)
-            if total - bound < total // outermost:  # no wholly idle outermost step
+            if total - bound < total // outermost and _satisfies(row, total, rules):
                 rows.append(row)
     result = np.array(rows, dtype=np.int64).reshape(-1, len(slots))
     result.flags.writeable = False
     return result
+
+
+def _satisfies(row: list[int], total: int, rules: tuple[Rule, ...]) -> bool:
+    """Whether a split obeys a dim's factor rules."""
+    for slot, op, value in rules:
+        factor = row[slot]
+        if (op == "=" and factor != value) or (op == "<=" and factor > value) or \
+                (op == ">=" and factor < value) or (op == "all" and factor != total):
+            return False
+    return True
 
 
 Signatures = tuple[tuple[tuple[int, ...], tuple[tuple[tuple[int, ...], int], ...]], ...]
@@ -170,13 +197,15 @@ Signatures = tuple[tuple[tuple[int, ...], tuple[tuple[tuple[int, ...], int], ...
 
 
 @lru_cache(maxsize=4096)
-def split_signatures(key: SplitKey, ordered_levels: int,
-                     spatial_slots: tuple[int, ...]) -> Signatures:
-    """A dim's splits counted by spatial part, then by which ordered levels get a loop."""
+def split_signatures(key: SplitKey, ordered_levels: int, spatial_slots: tuple[int, ...],
+                     uncounted: tuple[int, ...] = ()) -> Signatures:
+    """A dim's splits counted by spatial part, then by which ordered levels get a loop
+    that takes part in the level's order (not at the `uncounted` levels, whose order
+    constraint pins this dim's loop)."""
     groups: dict[tuple[int, ...], dict[tuple[int, ...], int]] = {}
     for row in factor_splits(*key):
         spatial = tuple(int(row[s]) for s in spatial_slots)
-        mask = tuple(int(row[i] > 1) for i in range(ordered_levels))
+        mask = tuple(int(row[i] > 1 and i not in uncounted) for i in range(ordered_levels))
         masks = groups.setdefault(spatial, {})
         masks[mask] = masks.get(mask, 0) + 1
     return tuple((spatial, tuple(masks.items())) for spatial, masks in groups.items())
@@ -184,20 +213,23 @@ def split_signatures(key: SplitKey, ordered_levels: int,
 
 @lru_cache(maxsize=1024)
 def distinct_classes_size(keys: tuple[SplitKey, ...], ordered_levels: int,
-                          spatial_slots: tuple[int, ...], extents: tuple[int, ...]) -> int:
+                          spatial_slots: tuple[int, ...], extents: tuple[int, ...],
+                          uncounted: tuple[tuple[int, ...], ...] | None = None) -> int:
     """Candidates (factorisations x distinct orders, no keep sets) when no two dims share an
     order class: a level with k loops then has k! orders, so a level's state is just k and
     the programme runs over dense arrays of loop counts, one per spatial state. Counted in
     float64: exact below 2^53, the nearest double above. Cached by the dims' split keys (a
-    network's repeated shapes and a co-design run's accelerators share them)."""
+    network's repeated shapes and a co-design run's accelerators share them). `uncounted`:
+    per dim, the levels whose order constraint pins its loop (see `split_signatures`)."""
     ndims = len(keys)
     shape = (ndims + 1,) * ordered_levels
     start = np.zeros(shape)
     start[(0,) * ordered_levels] = 1.0
     states: dict[tuple[int, ...], npt.NDArray[np.float64]] = {
         tuple(1 for _ in spatial_slots): start}
-    for key in keys:
-        groups = split_signatures(key, ordered_levels, spatial_slots)
+    for d, key in enumerate(keys):
+        groups = split_signatures(key, ordered_levels, spatial_slots,
+                                  uncounted[d] if uncounted else ())
         grown: dict[tuple[int, ...], npt.NDArray[np.float64]] = {}
         for products, counts in states.items():
             for spatial, masks in groups:
@@ -223,10 +255,19 @@ def distinct_classes_size(keys: tuple[SplitKey, ...], ordered_levels: int,
 
 
 class MapSpace:
-    """Factorisations, loop orders and keep sets of one problem on one accelerator."""
+    """Factorisations, loop orders and keep sets of one problem on one accelerator, within
+    its map-space constraints.
+
+    Constraints (dslc.spec.constraints, resolved by dslc.mapper.constraints) restrict every
+    part: a slot a dim may not use leaves its `allowed` slots; factor rules filter its
+    splits; an order rule pins the listed loops of a level (`repair_orders` puts them in
+    place, and only the other loops' orders are counted and enumerated); forced keeps and
+    bypasses filter the keep sets. The moves of the local search stay inside: a fixed
+    factor's slot takes no move, a move that breaks a bound is undone, orders are repaired.
+    Raises NoValidMappingError when the constraints leave nothing for this problem."""
 
     def __init__(self, problem: Problem, arch: ArchModel, *, bypass: bool = True,
-                 imperfect: bool = False) -> None:
+                 imperfect: bool = False, constraints: MapConstraints | None = None) -> None:
         self.problem = problem
         self.imperfect = imperfect
         self.arch = arch
@@ -238,10 +279,18 @@ class MapSpace:
                 if extent > 1:
                     slots.append(Slot(fanout.owner, f, "x" if axis == "x" else "y", extent))
         self.slots = tuple(slots)
+        self.constraints = constraints if constraints is not None else MapConstraints()
+        self.resolved = resolve(problem, arch, self.constraints, self.slots,
+                                [self.padded_totals(d) for d in range(self.ndims)]) \
+            if not self.constraints.empty else Resolved()
+        """The constraints in this space's terms (empty when there are none)."""
+        forbidden = self.resolved.forbidden
         allowed: list[tuple[int, ...]] = []
-        for name in problem.dims:
+        for d, name in enumerate(problem.dims):
             ok = []
             for s, slot in enumerate(self.slots):
+                if (d, s) in forbidden:
+                    continue
                 if not slot.spatial:
                     ok.append(s)
                     continue
@@ -257,12 +306,40 @@ class MapSpace:
             self._allowed_table[dim, list(dim_slots)] = True
         self.split_keys = tuple(self._split_key(d) for d in range(self.ndims))
         self.splits = tuple(factor_splits(*key) for key in self.split_keys)
-        """Per dim, [n, S] every factorisation over its allowed slots within the meshes
-        (shared, read-only arrays)."""
+        """Per dim, [n, S] every factorisation over its allowed slots within the meshes and
+        its factor rules (shared, read-only arrays)."""
         self.classes = order_classes(problem)
-        self.keep_choices = self._keep_choices(bypass)
         self.spatial_slots = tuple(s for s, slot in enumerate(self.slots) if slot.spatial)
+        self.keep_choices = self._keep_choices(bypass)
         self._primes = self._prime_table()
+        rules = self.resolved.rules
+        pinned = {(d, s) for d, dim_rules in enumerate(rules) for s, op, _ in dim_rules
+                  if op == "="}
+        pinned |= {(d, s) for d, dim_rules in enumerate(rules)
+                   if any(op == "all" for _, op, _ in dim_rules) for s in range(len(slots))}
+        self._move_table = self._allowed_table
+        """[D, S] slots a move may take a factor of dim d from or to: the allowed ones but
+        those whose factor a constraint fixes."""
+        if pinned:
+            self._move_table = self._allowed_table.copy()
+            for d, s in pinned:
+                self._move_table[d, s] = False
+        self._bounds = tuple((d, s, op, value) for d, dim_rules in enumerate(rules)
+                             for s, op, value in dim_rules if op in ("<=", ">="))
+        """(dim, slot, op, value) factor bounds a move may break (the move is undone)."""
+        orders = self.resolved.orders
+        self._order_rules = tuple((level, rule) for level, rule in enumerate(orders)
+                                  if rule is not None)
+        """(level, rule) of every memory whose loop order is constrained."""
+        self._uncounted = tuple(
+            tuple(level for level, rule in self._order_rules
+                  if level < self.nlevels - 1 and d in rule.listed)
+            for d in range(self.ndims))
+        """Per dim, the ordered levels whose order rule pins its loop (not counted among
+        the level's free orders)."""
+        self._outer_index: tuple[IntArray, ...] | None = None
+        if not self.constraints.empty:
+            self._check_feasible()
 
     # -- construction ------------------------------------------------------------------
 
@@ -270,8 +347,39 @@ class MapSpace:
         """What dim d's factorisations depend on (equal keys: equal splits, whichever layer
         or accelerator they come from)."""
         nest = tuple(sorted(range(len(self.slots)), key=self._nest_position))
+        rules = self.resolved.rules[d] if self.resolved.rules else ()
         return (self.padded_totals(d), self.problem.bounds[d], self.allowed[d], self.slots,
-                nest)
+                nest, rules)
+
+    def _check_feasible(self) -> None:
+        """Raise NoValidMappingError, naming the level and dim, when the constraints leave
+        a dim without a split, need more instances than a mesh axis has, or force keeps
+        whose smallest tiles do not fit."""
+        reasons = []
+        problem, arch = self.problem, self.arch
+        for d, splits in enumerate(self.splits):
+            if len(splits) == 0:
+                written = describe_rules(self.resolved, d)
+                reasons.append(f"no factorisation of `{problem.dims[d]}` (bound "
+                               f"{problem.bounds[d]}) satisfies the constraints"
+                               + (f": {written}" if written else ""))
+        if not reasons:
+            for s in self.spatial_slots:
+                least = [int(splits[:, s].min()) for splits in self.splits]
+                if math.prod(least) > self.slots[s].extent:
+                    detail = " x ".join(f"{problem.dims[d]} {value}"
+                                        for d, value in enumerate(least) if value > 1)
+                    reasons.append(f"the constraints leave {slot_name(arch, self.slots[s])} "
+                                   f"at least {math.prod(least)} instances ({detail}), the "
+                                   f"mesh has {self.slots[s].extent} there")
+            if any(self.resolved.keep):
+                least_extents = [[int(np.prod(splits[:, [s for s, slot in enumerate(self.slots)
+                                                         if slot.level >= i]],
+                                              axis=1).min())
+                                  for splits in self.splits] for i in range(self.nlevels)]
+                reasons += forced_keep_overflow(problem, arch, self.resolved, least_extents)
+        if reasons:
+            raise NoValidMappingError(problem.name, arch.name, tuple(reasons))
 
     def padded_totals(self, d: int) -> tuple[int, ...]:
         """What dim d's factors may multiply to: its bound, and with imperfect factors also
@@ -295,19 +403,24 @@ class MapSpace:
         return (slot.level, 2 * slot.fanout + (0 if slot.axis == "x" else 1))
 
     def _keep_choices(self, bypass: bool) -> tuple[tuple[frozenset[str], ...], ...]:
-        """Keep sets per level: the `holds` of each memory first; with bypass, every subset
-        of what an inner memory holds (each tensor still kept somewhere; the outermost memory
-        keeps all it holds). At most 64 choices: beyond that, single bypasses only."""
+        """Keep sets per level: the `holds` of each memory first (less what a constraint
+        makes bypass it); with bypass, every subset of what an inner memory holds that
+        keeps what a constraint makes it keep (each tensor still kept somewhere; the
+        outermost memory keeps all it holds). At most 64 choices: beyond that, single
+        bypasses only."""
         tensors = self.problem.tensors
-        default = tuple(frozenset(t.name for t in tensors if t.role in level.holds)
-                        for level in self.arch.levels)
+        forced_out = self.resolved.bypass or tuple(frozenset() for _ in self.arch.levels)
+        forced_in = self.resolved.keep or tuple(frozenset() for _ in self.arch.levels)
+        default = tuple(frozenset(t.name for t in tensors if t.role in level.holds) - out
+                        for level, out in zip(self.arch.levels, forced_out, strict=True))
         if not bypass:
             return (default,)
         options = [[default[0]]]
         for i in range(1, self.nlevels):
             names = sorted(default[i])
             options.append([frozenset(c) for r in range(len(names), -1, -1)
-                            for c in itertools.combinations(names, r)])
+                            for c in itertools.combinations(names, r)
+                            if forced_in[i] <= frozenset(c)])
         everything = {t.name for t in tensors}
         choices: list[tuple[frozenset[str], ...]] = []
         if math.prod(len(o) for o in options) <= 64:
@@ -317,7 +430,7 @@ class MapSpace:
         else:
             choices.append(default)
             for i in range(1, self.nlevels):
-                for name in sorted(default[i]):
+                for name in sorted(default[i] - forced_in[i]):
                     combo = tuple(k - {name} if j == i else k for j, k in enumerate(default))
                     if set().union(*combo) >= everything:
                         choices.append(combo)
@@ -338,8 +451,9 @@ class MapSpace:
     # -- size ----------------------------------------------------------------------------
 
     def size(self) -> int:
-        """Factorisations within the dataflow and meshes x distinct loop orders x keep sets
-        (exact; capacity is not counted).
+        """Factorisations within the dataflow, the meshes and the constraints x distinct
+        loop orders x keep sets (exact; capacity is not counted). A level with an order
+        constraint counts the orders of its loops that the constraint leaves free.
 
         A dynamic programme over dims, grouped by order class: the distinct orders of a
         level's loops depend only on how many loops each class has there, so a level's state
@@ -358,7 +472,7 @@ class MapSpace:
         for position, d in enumerate(dims):
             first_of_class = position == 0 or self.classes[dims[position - 1]] != self.classes[d]
             signatures = split_signatures(self.split_keys[d], ordered_levels,
-                                          self.spatial_slots)
+                                          self.spatial_slots, self._uncounted[d])
             grown: dict[State, int] = {}
             for (levels, products), count in states.items():
                 if first_of_class:
@@ -384,7 +498,8 @@ class MapSpace:
         """`size` without keep sets when no two dims share an order class (convolutions);
         see `distinct_classes_size`."""
         return distinct_classes_size(self.split_keys, self.nlevels - 1, self.spatial_slots,
-                                     tuple(self.slots[s].extent for s in self.spatial_slots))
+                                     tuple(self.slots[s].extent for s in self.spatial_slots),
+                                     self._uncounted if self._order_rules else None)
 
     # -- candidates ----------------------------------------------------------------------
 
@@ -408,20 +523,111 @@ class MapSpace:
         return ok
 
     def random_orders(self, rng: np.random.Generator, size: int) -> IntArray:
-        """[L, D, B] uniformly random loop orders."""
+        """[L, D, B] uniformly random loop orders (within the order constraints)."""
         keys = rng.random((self.nlevels, self.ndims, size))
-        return np.argsort(keys, axis=1).astype(np.int64)
+        orders = np.argsort(keys, axis=1).astype(np.int64)
+        return self.repair_orders(orders) if self._order_rules else orders
+
+    def repair_orders(self, orders: IntArray) -> IntArray:
+        """[L, D, B] the orders with each constrained level's listed dims put in place:
+        `outer` first, `inner` last, the other dims between in their present relative
+        order (a valid order is left as it is; only loops of factor > 1 matter, so this
+        holds whatever the factors). In place, and returned."""
+        ndims, size = self.ndims, orders.shape[-1]
+        columns = np.arange(size)
+        for level, rule in self._order_rules:
+            position = np.empty((ndims, size), dtype=np.int64)
+            position[orders[level], columns] = np.arange(ndims)[:, None]
+            for rank, d in enumerate(rule.outer):
+                position[d] = rank - 2 * ndims
+            for rank, d in enumerate(rule.inner):
+                position[d] = ndims + rank
+            orders[level] = np.argsort(position, axis=0, kind="stable")
+        return orders
+
+    def valid_orders(self, factors: IntArray, orders: IntArray) -> BoolArray:
+        """[B] whether each candidate's loop orders obey the order constraints (only loops
+        of factor > 1 count)."""
+        ok = np.ones(factors.shape[-1], dtype=np.bool_)
+        ranks = self.loop_ranks(factors, orders).reshape(self.nlevels - 1, self.ndims, -1) \
+            if self.nlevels > 1 else np.zeros((0, self.ndims, factors.shape[-1]), np.int64)
+        for level, rule in self._order_rules:
+            if level >= self.nlevels - 1:
+                continue  # the innermost order is irrelevant (and repaired when reported)
+            rank = ranks[level]
+            real = np.count_nonzero(rank, axis=0)
+            expected = np.zeros(factors.shape[-1], dtype=np.int64)
+            for d in rule.outer:
+                present = rank[d] > 0
+                expected += present
+                ok &= ~present | (rank[d] == expected)
+            expected[:] = 0
+            for d in reversed(rule.inner):
+                present = rank[d] > 0
+                ok &= ~present | (rank[d] == real - expected)
+                expected += present
+        return ok
+
+    def valid_factors(self, factors: IntArray) -> BoolArray:
+        """[B] whether each candidate's factors obey the factor constraints (fixed and
+        bounded factors, slots a dim may not use)."""
+        ok = np.ones(factors.shape[-1], dtype=np.bool_)
+        for d, dim_rules in enumerate(self.resolved.rules):
+            totals = np.prod(factors[:, d], axis=0)
+            for s, op, value in dim_rules:
+                column = factors[s, d]
+                ok &= column == value if op == "=" else column <= value if op == "<=" \
+                    else column >= value if op == ">=" else column == totals
+        for d, s in self.resolved.forbidden:
+            ok &= factors[s, d] == 1
+        return ok
+
+    def _outer_rows(self) -> tuple[IntArray, ...]:
+        """Per dim, for each of its splits, the split with the same spatial factors whose
+        temporal factors sit as far out as the constraints let them (the largest factor at
+        the outermost level, then the next, ...): the constrained seeds' tilings."""
+        if self._outer_index is None:
+            found = []
+            spatial = list(self.spatial_slots)
+            for splits in self.splits:
+                group = np.unique(splits[:, spatial], axis=0, return_inverse=True)[1] \
+                    .reshape(-1) if spatial else np.zeros(len(splits), dtype=np.int64)
+                keys = [-splits[:, level] for level in reversed(range(self.nlevels))]
+                order = np.lexsort([*keys, group])
+                starts = order[np.r_[True, group[order][1:] != group[order][:-1]]]
+                best = np.empty(int(group.max()) + 1 if len(group) else 0, dtype=np.int64)
+                best[group[starts]] = starts
+                found.append(best[group])
+            self._outer_index = tuple(found)
+        return self._outer_index
+
+    def smallest_tiles(self) -> IntArray:
+        """[S, D] the tiling with the smallest tiles: every factor as far out as it may go
+        (with no constraints, every factor at the outermost level)."""
+        if self.constraints.empty:
+            factors = np.ones((len(self.slots), self.ndims), dtype=np.int64)
+            factors[0] = self.problem.bounds
+            return factors
+        nest = sorted(range(len(self.slots)), key=self._nest_position)
+        factors = np.empty((len(self.slots), self.ndims), dtype=np.int64)
+        for d, splits in enumerate(self.splits):
+            best = np.lexsort([-splits[:, s] for s in reversed(nest)])[0]
+            factors[:, d] = splits[best]
+        return factors
 
     def sample(self, rng: np.random.Generator, size: int, *, outer: bool = False
                ) -> tuple[IntArray, IntArray]:
         """Uniformly random factorisations (per dim) and orders. With `outer`, every
         temporal factor moves to the outermost level (tiles as small as they can be: the
-        seeds the local search grows from)."""
+        seeds the local search grows from); under constraints, as far out as they allow."""
         factors = np.empty((len(self.slots), self.ndims, size), dtype=np.int64)
+        constrained = outer and not self.constraints.empty
         for d, splits in enumerate(self.splits):
             picks = rng.integers(0, len(splits), size)
+            if constrained:
+                picks = self._outer_rows()[d][picks]
             factors[:, d, :] = splits[picks].T
-        if outer:
+        if outer and not constrained:
             temporal = np.prod(factors[:self.nlevels], axis=0)
             factors[:self.nlevels] = 1
             factors[0] = temporal
@@ -447,8 +653,10 @@ class MapSpace:
             primes = self._primes[np.minimum(value, len(self._primes) - 1)]
             nprimes = np.maximum(1, np.count_nonzero(primes, axis=1))
             prime = primes[columns, rng.integers(0, 1 << 30, size) % nprimes]
-            ok = moving & (value > 1) & (dest != source) & self._allowed_table[d, dest] \
+            ok = moving & (value > 1) & (dest != source) & self._move_table[d, dest] \
                 & (prime > 0)
+            if self._move_table is not self._allowed_table:
+                ok &= self._move_table[d, source]
             rows = columns[ok]
             child_f[source[ok], d[ok], rows] //= prime[ok]
             child_f[dest[ok], d[ok], rows] *= prime[ok]
@@ -462,6 +670,11 @@ class MapSpace:
             child_o[level[swapping], a[swapping], rows] = child_o[level[swapping], b[swapping],
                                                                   rows]
             child_o[level[swapping], b[swapping], rows] = first
+        if self._bounds:  # undo the moves that break a factor bound
+            broken = ~self.valid_factors(child_f)
+            child_f[:, :, broken] = factors[:, :, parents[broken]]
+        if self._order_rules:
+            self.repair_orders(child_o)
         return child_f, child_o, parents
 
     def all_neighbours(self, factors: IntArray, orders: IntArray) -> tuple[IntArray, IntArray]:
@@ -469,12 +682,15 @@ class MapSpace:
         prime of each factor moved to each other slot its dim may use, and each pair of
         real loops of an ordered level swapped. Batch last."""
         moved_f: list[IntArray] = []
+        movable = self._move_table
         for d in range(self.ndims):
             for source in self.allowed[d]:
                 value = int(factors[source, d])
+                if not movable[d, source]:
+                    continue
                 for prime in sorted(set(prime_factors(value))):
                     for dest in self.allowed[d]:
-                        if dest == source:
+                        if dest == source or not movable[d, dest]:
                             continue
                         child = factors.copy()
                         child[source, d] //= prime
@@ -491,7 +707,13 @@ class MapSpace:
         all_o = [*(orders for _ in moved_f), *swapped_o]
         if not all_f:
             return factors[:, :, None][:, :, :0], orders[:, :, None][:, :, :0]
-        return np.stack(all_f, axis=-1), np.stack(all_o, axis=-1)
+        stacked_f, stacked_o = np.stack(all_f, axis=-1), np.stack(all_o, axis=-1)
+        if self._bounds:
+            keep = self.valid_factors(stacked_f)
+            stacked_f, stacked_o = stacked_f[:, :, keep], stacked_o[:, :, keep]
+        if self._order_rules:
+            self.repair_orders(stacked_o)
+        return stacked_f, stacked_o
 
     def canonical(self, factors: IntArray, orders: IntArray) -> IntArray:
         """[B, K] one row per candidate, equal for candidates equivalent under rules 1-2
@@ -544,11 +766,21 @@ class MapSpace:
                 members = factors[:, :, group_of == group]
                 mask = masks[:, :, np.flatnonzero(group_of == group)[0]]
                 per_level = []
+                rules = dict(self._order_rules)
                 for level in range(ordered):
                     dims = tuple(int(d) for d in np.flatnonzero(mask[level]))
                     rest = [d for d in range(self.ndims) if d not in dims]
-                    per_level.append([(*order, *rest)
-                                      for order in canonical_orders(dims, self.classes)])
+                    rule = rules.get(level)
+                    if rule is None:
+                        per_level.append([(*order, *rest)
+                                          for order in canonical_orders(dims, self.classes)])
+                        continue
+                    # Listed loops in place; the others' orders (equivalence 3 among them).
+                    first = [d for d in rule.outer if d in dims]
+                    last = [d for d in rule.inner if d in dims]
+                    free = tuple(d for d in dims if d not in rule.listed)
+                    per_level.append([(*first, *order, *last, *rest)
+                                      for order in canonical_orders(free, self.classes)])
                 combos = list(itertools.product(*per_level))
                 identity = tuple(range(self.ndims))
                 order_rows = np.array([[*combo, identity] for combo in combos],
@@ -561,6 +793,8 @@ class MapSpace:
     def to_mapping(self, factors: IntArray, orders: IntArray,
                    keep: tuple[frozenset[str], ...]) -> Mapping:
         """The `Mapping` IR of one candidate (`factors [S, D]`, `orders [L, D]`)."""
+        if self._order_rules:  # the innermost level's order too, as the constraints say
+            orders = self.repair_orders(orders.copy()[:, :, None])[:, :, 0]
         levels = []
         for i in range(self.nlevels):
             temporal = tuple(Loop(int(d), int(factors[i, d])) for d in orders[i]

@@ -4,7 +4,8 @@ Evaluates the accelerator's properties and components with its parameters bound,
 quantities to the spec's base units (words to bits with the level's word, power to energy
 per cycle with the clock, GB/s to words per cycle), and checks the structure: one compute
 block, last; a memory on top; every tensor role with a home, the outermost memory holding
-all of them; memories large enough for the smallest tile; meshes that fit their dataflow.
+all of them; memories large enough for the smallest tile; meshes that fit their dataflow;
+its map-space `constraints` block (dslc.sema.constraints).
 It does not estimate missing energies (dslc.arch.resolve_accelerator does).
 """
 
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from dslc.diagnostics.diagnostic import Diagnostic, Label, did_you_mean, error, warning
 from dslc.diagnostics.span import Span
+from dslc.sema.constraints import check_constraints, components_of, read_constraints
 from dslc.sema.evaluate import (
     EvalContext,
     EvalError,
@@ -42,6 +44,7 @@ from dslc.spec.accelerator import (
     MemorySpec,
 )
 from dslc.spec.base import Point
+from dslc.spec.constraints import MapConstraints
 from dslc.syntax import ast
 
 ACCELERATOR_PROPERTIES = {
@@ -111,15 +114,16 @@ class Prop:
         return self.node.value.span if isinstance(self.node, ast.Property) else self.node.span
 
 
-def collect_props(body: Sequence[ast.Property | ast.SubBlock], allowed: dict[str, str],
-                  what: str, scope: Scope, ctx: EvalContext, sink: list[Diagnostic],
-                  sub_blocks: Sequence[str] = ()) -> dict[str, Prop]:
-    """Evaluate a block's properties, reporting unknown and duplicate ones."""
+def collect_props(body: Sequence[ast.Property | ast.SubBlock | ast.ConstraintsBlock],
+                  allowed: dict[str, str], what: str, scope: Scope, ctx: EvalContext,
+                  sink: list[Diagnostic], sub_blocks: Sequence[str] = ()) -> dict[str, Prop]:
+    """Evaluate a block's properties, reporting unknown and duplicate ones (a `constraints`
+    block where it does not belong is an unknown property)."""
     props: dict[str, Prop] = {}
     first: dict[str, Span] = {}
     for node in body:
         name = node.name.text
-        if name not in allowed:
+        if name not in allowed or isinstance(node, ast.ConstraintsBlock):
             sink.append(error("E205", f"unknown property `{name}` of {what}", node.name.span,
                               help=did_you_mean(name, allowed) or
                               "valid: " + ", ".join(f"`{n}`" for n in allowed)))
@@ -253,12 +257,14 @@ class _AcceleratorBuilder:
                 help="each PE needs a memory (register file) between the fanout and compute"))
         self.check_homes(hierarchy, spans)
         self.check_diagonal(hierarchy, spans)
+        constraints = self.constraints(hierarchy)
         if any(d.is_error for d in self.diagnostics) or compute is None:
             return None
         try:
             return AcceleratorSpec(name=self.decl.name.text, word_bits=word_bits,
                                    clock_hz=clock_hz, technology_nm=technology_nm,
-                                   hierarchy=tuple(hierarchy), compute=compute, point=point)
+                                   hierarchy=tuple(hierarchy), compute=compute, point=point,
+                                   constraints=constraints)
         except ValidationError as exc:
             self.diagnostics.append(error("E302", f"invalid accelerator: "
                                           f"{exc.errors()[0]['msg']}", self.decl.name.span))
@@ -375,11 +381,7 @@ class _AcceleratorBuilder:
                     "E502", f"the dataflow unrolls [{', '.join(dims)}] across {axis}, but the mesh "
                     f"has one instance on {axis}", span,
                     help=f"widen the mesh on {axis} or drop `{axis.lower()}` from the dataflow"))
-            if not dims and extent > 1:
-                self.diagnostics.append(error(
-                    "E502", f"the mesh has {extent} instances on {axis} but the dataflow "
-                    f"allows no dim there", span,
-                    help=f"list dims in `{axis.lower()} = [...]` or shrink the mesh"))
+            # An empty list on a wider axis leaves it idle (allowed: `y = []`).
         return FanoutSpec(name=node.name.text, mesh_x=mesh_x, mesh_y=mesh_y, dataflow=dataflow,
                           diagonal=self.flag(props, "diagonal", False))
 
@@ -435,6 +437,26 @@ class _AcceleratorBuilder:
                                                                       "MAC energy"),
                            word_bits=mac_word, area_um2=area, leakage_pj_per_cycle=leakage,
                            power_gated=self.flag(props, "power_gated", self.power_gated))
+
+    def constraints(self, hierarchy: Sequence[MemorySpec | FanoutSpec]) -> MapConstraints:
+        """The accelerator's `constraints` block (at most one), read and checked against
+        its hierarchy (dslc.sema.constraints)."""
+        blocks = [n for n in self.decl.body if isinstance(n, ast.ConstraintsBlock)]
+        if not blocks:
+            return MapConstraints()
+        for extra in blocks[1:]:
+            self.diagnostics.append(error(
+                "E609", f"accelerator `{self.decl.name.text}` has two `constraints` blocks",
+                extra.name.span, related=(Label(blocks[0].name.span, "first block here"),),
+                help="put every constraint in one block"))
+        components = {name: frozenset({kind}) for name, kind in
+                      components_of(self.decl).items()}
+        found, spans = read_constraints(blocks[0].targets, self.scope,
+                                        f"accelerator `{self.decl.name.text}`", components,
+                                        f"accelerator `{self.decl.name.text}`",
+                                        self.diagnostics)
+        check_constraints(found, spans, hierarchy, self.diagnostics)
+        return found
 
     def check_homes(self, hierarchy: Sequence[MemorySpec | FanoutSpec],
                     spans: dict[str, Span]) -> None:

@@ -1,7 +1,9 @@
 """Elaboration of `codesign` blocks into `CoDesignSpec`.
 
 Checks that the named networks and accelerators exist, that the objective and constraints
-use known metrics with the right units, that the strategy and mapper settings are valid,
+use known metrics with the right units, that the strategy and mapper settings are valid
+(the mapping objective: one, or a lexicographic list; the map-space `constraints` block,
+read and checked by dslc.sema.constraints against each searched accelerator's first point),
 that a reference point lies inside one of the named design spaces, and that an accuracy
 constraint has an accuracy source. It does not run anything (dslc.codesign does).
 """
@@ -11,8 +13,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from dslc.diagnostics.diagnostic import Diagnostic, DiagnosticError, did_you_mean, error
+from dslc.diagnostics.diagnostic import (
+    Diagnostic,
+    DiagnosticError,
+    Label,
+    did_you_mean,
+    error,
+)
 from dslc.diagnostics.span import Span
+from dslc.sema.constraints import (
+    Spans,
+    check_constraints,
+    components_of,
+    read_constraints,
+    unknown_names,
+)
 from dslc.sema.evaluate import (
     EvalContext,
     EvalError,
@@ -46,6 +61,7 @@ from dslc.spec.codesign import (
     ObjectiveExpr,
     ObjectiveSpec,
 )
+from dslc.spec.constraints import MapConstraints
 from dslc.syntax import ast
 
 CODESIGN_PROPERTIES = {
@@ -68,7 +84,10 @@ MAPPER_PROPERTIES = {
     "budget": "mappings evaluated per layer and accelerator by the heuristic",
     "seed": "random seed",
     "imperfect": "allow imperfect (ceil) factorisations (true/false)",
-    "objective": "per-layer mapping objective: energy, latency or edp",
+    "objective": "per-layer mapping objective: energy, latency or edp, or a list of them in "
+                 "lexicographic order, e.g. `[latency, energy]`",
+    "constraints": "map-space constraints block `constraints { LEVEL { ... } }`, on top of "
+                   "each accelerator's own",
 }
 CONSTRAINT_UNITS = {"latency": ("time", "s"), "energy": ("energy", "pJ"),
                     "area": ("area", "mm2"), "accuracy": ("fraction", "%")}
@@ -77,6 +96,7 @@ CONSTRAINT_UNITS = {"latency": ("time", "s"), "energy": ("energy", "pJ"),
 def elaborate_codesign(decl: ast.CoDesignDecl, program: Declarations, file: Path) -> CoDesignSpec:
     sink: list[Diagnostic] = []
     fields: dict[str, object] = {"name": decl.name.text}
+    mapper_node: ast.SubBlock | None = None
     seen: set[str] = set()
     constraints: list[ConstraintSpec] = []
     ctx = EvalContext()
@@ -96,6 +116,7 @@ def elaborate_codesign(decl: ast.CoDesignDecl, program: Declarations, file: Path
             if isinstance(node, ast.SubBlock):
                 if name != "mapper":
                     raise fail("E303", f"`{name}` takes a value, not a block", node.span)
+                mapper_node = node
                 fields["mapper"] = _mapper(node)
                 continue
             if name == "mapper":
@@ -132,10 +153,79 @@ def elaborate_codesign(decl: ast.CoDesignDecl, program: Declarations, file: Path
             sink.append(error("E706", "an accuracy constraint needs an accuracy source",
                               node.span, help=f"network `{missing[0]}` declares no `accuracy`;"
                               " add `accuracy = table(\"file.csv\")`"))
+    mapper = fields.get("mapper")
+    if isinstance(mapper, MapperSpec) and mapper_node is not None and "accelerators" in fields:
+        found = _map_constraints(decl, mapper_node, fields, program, sink)
+        if not found.empty:
+            fields["mapper"] = mapper.model_copy(update={"constraints": found})
     if sink:
         raise DiagnosticError(sink)
     fields["constraints"] = tuple(constraints)
     return CoDesignSpec(**fields)
+
+
+def _map_constraints(decl: ast.CoDesignDecl, mapper: ast.SubBlock, fields: dict[str, object],
+                     program: Declarations, sink: list[Diagnostic]) -> MapConstraints:
+    """The request's `mapper { constraints { ... } }`: every level it names must be a level
+    of one of the searched accelerators; it is checked against the first point of each
+    (with that accelerator's own constraints), and its dims and tensors against the layers
+    of the first point of each network (W601)."""
+    blocks = [n for n in mapper.body if isinstance(n, ast.ConstraintsBlock)]
+    if not blocks:
+        return MapConstraints()
+    for extra in blocks[1:]:
+        sink.append(error("E609", "the mapper has two `constraints` blocks", extra.name.span,
+                          related=(Label(blocks[0].name.span, "first block here"),),
+                          help="put every constraint in one block"))
+    accelerators: tuple[str, ...] = fields["accelerators"]  # type: ignore[assignment]
+    components: dict[str, set[str]] = {}
+    for name in accelerators:
+        entry = program.accelerators[name]
+        assert isinstance(entry.decl, ast.AcceleratorDecl)
+        for level, kind in components_of(entry.decl).items():
+            components.setdefault(level, set()).add(kind)
+    where = f"accelerator `{accelerators[0]}`" if len(accelerators) == 1 else \
+        "any accelerator of the request"
+    origin = f"the mapper of `{decl.name.text}`"
+    found, spans = read_constraints(blocks[0].targets, Scope({}), origin,
+                                    {k: frozenset(v) for k, v in components.items()}, where,
+                                    sink)
+    for name in accelerators:
+        try:
+            space = program.accelerator_space(name)
+            accelerator = space.instantiate(space.point_at(0))
+        except DiagnosticError:
+            continue  # a broken accelerator is reported where it is declared
+        check_constraints(found, spans, accelerator.hierarchy, sink,
+                          context=accelerator.constraints,
+                          where=f"accelerator `{name}`" if len(accelerators) > 1 else "")
+    sink.extend(_unknown_names(spans, fields, program))
+    return found
+
+
+def _unknown_names(spans: Spans, fields: dict[str, object], program: Declarations
+                   ) -> list[Diagnostic]:
+    """W601 for the dims and tensors the request's constraints name that no layer of the
+    first point of any of its networks has."""
+    from dslc.lower.lower import lower_network
+
+    networks: tuple[str, ...] = fields.get("networks", ())  # type: ignore[assignment]
+    dims: set[str] = set()
+    tensors: set[str] = set()
+    for name in networks:
+        try:
+            space = program.network_space(name)
+            lowered = lower_network(space.instantiate(space.point_at(0)),
+                                    batch=int(fields.get("batch", 1)))  # type: ignore[call-overload]
+        except DiagnosticError:
+            return []  # a broken network is reported where it is declared
+        for problem, _ in lowered.distinct().values():
+            dims.update(problem.dims)
+            tensors.update(t.name for t in problem.tensors)
+    if not networks or not dims:
+        return []
+    what = f"`{networks[0]}`" if len(networks) == 1 else "the request's networks"
+    return unknown_names(spans, dims, tensors, what)
 
 
 def _choice(value: Value, span: Span, what: str, allowed: Sequence[str]) -> str:
@@ -282,6 +372,11 @@ def _reference(expr: ast.Expr, program: Declarations) -> DesignPoint:
 def _mapper(node: ast.SubBlock) -> MapperSpec:
     fields: dict[str, object] = {}
     for item in node.body:
+        if isinstance(item, ast.ConstraintsBlock):
+            continue  # read once the accelerators are known (`_map_constraints`)
+        if isinstance(item, ast.Property) and item.name.text == "constraints":
+            raise fail("E303", "`constraints` is a block, not a value", item.span,
+                       help="write `constraints { LEVEL { ... } }`")
         if isinstance(item, ast.SubBlock) or item.name.text not in MAPPER_PROPERTIES:
             raise fail("E205", f"unknown mapper property `{item.name.text}`", item.name.span,
                        help=did_you_mean(item.name.text, MAPPER_PROPERTIES) or
@@ -298,6 +393,23 @@ def _mapper(node: ast.SubBlock) -> MapperSpec:
         elif key == "imperfect":
             fields[key] = as_bool(value, span, "imperfect")
         else:
-            fields[key] = _choice(value, span, "a mapping objective",
-                                    LAYER_OBJECTIVES)
+            fields[key] = _objectives(value, item.value)
     return MapperSpec(**fields)
+
+
+def _objectives(value: Value, written: ast.Expr) -> str | tuple[str, ...]:
+    """A mapping objective, or a list of them in lexicographic order."""
+    if not isinstance(value, tuple):
+        return _choice(value, written.span, "a mapping objective", LAYER_OBJECTIVES)
+    items = written.items if isinstance(written, ast.ListExpr) and \
+        len(written.items) == len(value) else [written] * len(value)
+    if not value:
+        raise fail("E705", "the objective list is empty", written.span,
+                   help="e.g. `[latency, energy]`")
+    found: list[str] = []
+    for item, expr in zip(value, items, strict=True):
+        name = _choice(item, expr.span, "a mapping objective", LAYER_OBJECTIVES)
+        if name in found:
+            raise fail("E705", f"`{name}` is listed twice", expr.span)
+        found.append(name)
+    return found[0] if len(found) == 1 else tuple(found)

@@ -15,6 +15,7 @@ from typing import Literal, get_args
 from pydantic import Field
 
 from dslc.spec.base import Point, Spec
+from dslc.spec.constraints import MapConstraints
 
 Role = Literal["input", "weight", "output"]
 ROLES: tuple[Role, ...] = ("input", "weight", "output")
@@ -136,6 +137,9 @@ class AcceleratorSpec(Spec):
     """The MAC unit."""
     point: Point = ()
     """The parameter values this design was instantiated with (empty for a fixed design)."""
+    constraints: MapConstraints = MapConstraints()
+    """Map-space constraints every mapping on this accelerator obeys (its `constraints`
+    block; empty: none)."""
 
     @property
     def memories(self) -> tuple[MemorySpec, ...]:

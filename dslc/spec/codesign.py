@@ -13,6 +13,7 @@ from typing import Literal, get_args
 from pydantic import Field
 
 from dslc.spec.base import Point, Spec
+from dslc.spec.constraints import MapConstraints
 
 Metric = Literal["energy", "latency", "cycles", "edp", "area", "accuracy"]
 Strategy = Literal["auto", "exhaustive", "semi_decoupled", "random"]
@@ -107,8 +108,13 @@ class MapperSpec(Spec):
     """Seed of every random choice, for determinism."""
     imperfect: bool = False
     """Allow imperfect (ceil-covering) factorisations."""
-    objective: LayerObjective | None = None
-    """Per-layer mapping objective (energy, latency, edp); None follows the co-design one."""
+    objective: LayerObjective | tuple[LayerObjective, ...] | None = None
+    """Per-layer mapping objective (energy, latency, edp), or several in lexicographic
+    order (`[latency, energy]`: the least latency, then the least energy among those);
+    None follows the co-design one."""
+    constraints: MapConstraints = MapConstraints()
+    """Map-space constraints of this request (its `constraints` block), on top of each
+    accelerator's own."""
 
 
 class CoDesignSpec(Spec):

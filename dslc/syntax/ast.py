@@ -160,7 +160,52 @@ class SubBlock:
     """`name { properties }`, e.g. an explicit dataflow or the mapper settings."""
 
     name: Ident
-    body: tuple[Property | SubBlock, ...]
+    body: tuple[Property | SubBlock | ConstraintsBlock, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class FactorBound:
+    """`K 4`, `K = 4`, `K <= 8`, `K >= 2` or `R all` in a constraint's factor list."""
+
+    dim: Ident
+    op: str
+    """`=`, `<=` or `>=` (`K 4` is `=`)."""
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ConstraintDirective:
+    """One statement of a constraint target: `factors [...]`, `spatial x [...]`,
+    `allow [x] [...]`, `forbid [x] [...]`, `order [...]`, `idle x`, `keep [...]` or
+    `bypass [...]`."""
+
+    kind: str
+    axis: Ident | None
+    rules: tuple[FactorBound, ...]
+    names: tuple[Ident, ...]
+    """Dims (allow, forbid, order: `...` is the name `...`) or tensors (keep, bypass)."""
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ConstraintTarget:
+    """`LEVEL { directives }` inside a `constraints` block."""
+
+    target: Ident
+    directives: tuple[ConstraintDirective, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ConstraintsBlock:
+    """`constraints { LEVEL { ... } ... }`: map-space constraints, in an accelerator or a
+    `mapper` block. `name` is the keyword itself (so that a block that takes properties
+    reports it as one it does not have)."""
+
+    name: Ident
+    targets: tuple[ConstraintTarget, ...]
     span: Span
 
 
@@ -239,7 +284,7 @@ class Component:
     span: Span
 
 
-AccStmt = ParamStmt | Property | SubBlock | Component
+AccStmt = ParamStmt | Property | SubBlock | Component | ConstraintsBlock
 
 
 @dataclass(frozen=True, slots=True)

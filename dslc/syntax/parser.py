@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from importlib import resources
+from typing import Any
 
 from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.exceptions import UnexpectedEOF
@@ -31,6 +32,7 @@ _TERMINAL_NAMES = {
     "DOT": "`.`", "PLUS": "`+`", "MINUS": "`-`", "STAR": "`*`", "SLASH": "`/`",
     "CIRCUMFLEX": "`^`", "MESH_X": "`x`", "COMPARE": "a comparison (`<=`, `>=`, ...)",
     "SENSE": "`minimize` or `maximize`", "COMPONENT_KIND": "`memory`, `fanout` or `compute`",
+    "FACTOR_OP": "`=`, `<=` or `>=`", "ELLIPSIS": "`...`",
     "$END": "end of input",
 }
 _OPENERS = {"{": "}", "(": ")", "[": "]"}
@@ -40,7 +42,7 @@ _OPENERS = {"{": "}", "(": ")", "[": "]"}
 def _parser() -> Lark:
     grammar = resources.files("dslc.syntax").joinpath("grammar.lark").read_text("utf-8")
     return Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True,
-                maybe_placeholders=True, cache=False)
+                maybe_placeholders=True, cache=False, start=["start", "constraint_targets"])
 
 
 def grammar_rule_names() -> frozenset[str]:
@@ -180,11 +182,22 @@ def _too_deep(tree: Tree[Token], file: SourceFile) -> Diagnostic | None:
 
 def parse(file: SourceFile) -> tuple[ast.Module | None, list[Diagnostic]]:
     """Parse one source file into an AST, or return the diagnostics that prevent it."""
+    return _parse(file, "start")
+
+
+def parse_constraints(file: SourceFile
+                      ) -> tuple[tuple[ast.ConstraintTarget, ...] | None, list[Diagnostic]]:
+    """Parse the body of a `constraints` block alone (`GLB { factors [K 4] } PE { idle y }`,
+    as `dslc map --constraints` takes it), or return the diagnostics that prevent it."""
+    return _parse(file, "constraint_targets")
+
+
+def _parse(file: SourceFile, start: str) -> tuple[Any, list[Diagnostic]]:
     if len(file.text) > MAX_SOURCE_CHARS:
         return None, [error("E107", "file too large", Span(file, 0, 0),
                             help=f"spec files are limited to {MAX_SOURCE_CHARS} characters")]
     try:
-        tree = _parser().parse(file.text)
+        tree = _parser().parse(file.text, start=start)
     except UnexpectedInput as exc:
         return None, [_syntax_diagnostic(file, exc)]
     except RecursionError:

@@ -178,6 +178,65 @@ class ToAst(Transformer[Token, ast.Module]):
     def name_list(self, meta: Meta, children: list[Any]) -> tuple[ast.Ident, ...]:
         return tuple(self._ident(c) for c in children if c is not None)
 
+    # ---- map-space constraints ------------------------------------------------------------
+
+    def constraints_block(self, meta: Meta, children: list[Any]) -> ast.ConstraintsBlock:
+        span = self._span(meta)
+        keyword = ast.Ident("constraints", Span(self.file, span.start,
+                                                span.start + len("constraints")))
+        return ast.ConstraintsBlock(keyword, tuple(children), span)
+
+    def constraint_targets(self, meta: Meta, children: list[Any]
+                           ) -> tuple[ast.ConstraintTarget, ...]:
+        return tuple(children)
+
+    def constraint_target(self, meta: Meta, children: list[Any]) -> ast.ConstraintTarget:
+        target, *directives = children
+        converted = tuple(
+            ast.ConstraintDirective(d.kind, None, (), d.names, d.span)
+            if isinstance(d, ast.Directive) else d for d in directives)  # keep, bypass
+        return ast.ConstraintTarget(self._ident(target), converted, self._span(meta))
+
+    def factors(self, meta: Meta, children: list[Any]) -> ast.ConstraintDirective:
+        return ast.ConstraintDirective("factors", None, children[0], (), self._span(meta))
+
+    def spatial_rules(self, meta: Meta, children: list[Any]) -> ast.ConstraintDirective:
+        axis, rules = children
+        return ast.ConstraintDirective("spatial", self._ident(axis), rules, (),
+                                       self._span(meta))
+
+    def _dims(self, kind: str, meta: Meta, children: list[Any]) -> ast.ConstraintDirective:
+        axis, names = children
+        return ast.ConstraintDirective(kind, None if axis is None else self._ident(axis), (),
+                                       names, self._span(meta))
+
+    def allow(self, meta: Meta, children: list[Any]) -> ast.ConstraintDirective:
+        return self._dims("allow", meta, children)
+
+    def forbid(self, meta: Meta, children: list[Any]) -> ast.ConstraintDirective:
+        return self._dims("forbid", meta, children)
+
+    def order(self, meta: Meta, children: list[Any]) -> ast.ConstraintDirective:
+        return ast.ConstraintDirective("order", None, (), children[0], self._span(meta))
+
+    def idle(self, meta: Meta, children: list[Any]) -> ast.ConstraintDirective:
+        return ast.ConstraintDirective("idle", self._ident(children[0]), (), (),
+                                       self._span(meta))
+
+    def factor_rules(self, meta: Meta, children: list[Any]) -> tuple[ast.FactorBound, ...]:
+        return tuple(c for c in children if c is not None)
+
+    def factor_rule(self, meta: Meta, children: list[Any]) -> ast.FactorBound:
+        if len(children) == 2:
+            dim, value = children
+            op = "="
+        else:
+            dim, op, value = children
+        return ast.FactorBound(self._ident(dim), str(op), value, self._span(meta))
+
+    def order_list(self, meta: Meta, children: list[Any]) -> tuple[ast.Ident, ...]:
+        return tuple(self._ident(c) for c in children if c is not None)
+
     # ---- co-design ------------------------------------------------------------------------
 
     def codesign_decl(self, meta: Meta, children: list[Any]) -> ast.CoDesignDecl:

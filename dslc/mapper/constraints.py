@@ -1,0 +1,380 @@
+"""Map-space constraints resolved for one problem on one accelerator.
+
+In: `MapConstraints` (dslc.spec.constraints: an accelerator's and a request's, combined),
+the `Problem`, the resolved accelerator (`ArchModel`) and the map space's slots (one per
+memory's temporal loops, one per fanout axis wider than 1). Out: `Resolved`, the
+constraints in the map space's terms: per dim, the slots it may not use and the factor
+rules of the others; per memory, the loop-order rule and the tensors it must keep or
+bypass. `MapSpace` (dslc.mapper.space) restricts its splits, orders and keep sets with it.
+
+Constraints say nothing about what a problem or an accelerator does not have: a dim or
+tensor the problem lacks (a `forbid [R]` on a dense layer), a level the accelerator lacks (a
+request may name levels of some of its accelerators; dslc.sema checks that every level
+named exists somewhere). What cannot hold for this problem raises `NoValidMappingError`,
+each reason naming the level and the dim (or tensor) in conflict: two different fixed
+factors, a fixed factor in a slot the dim may not use, fixed factors whose product does not
+divide the bound, fixed spatial factors beyond a mesh axis, a kept tensor the level does
+not hold, a bypass of the backing store. Conflicts that need the factorisations (no split
+of a dim satisfies its rules, the smallest tiles of forced keeps over capacity) are found
+by the map space, with `describe_rules` and `forced_keep_overflow`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from dslc.arch import ArchModel
+from dslc.lower.problem import Problem
+from dslc.mapper.errors import NoValidMappingError
+from dslc.mapping.mapping import tile_words
+from dslc.spec.constraints import MapConstraints, OrderConstraint
+
+RuleOp = Literal["=", "<=", ">=", "all"]
+Rule = tuple[int, RuleOp, int]
+"""(slot, op, value): the dim's factor in the slot is `value`, at most, at least, or its
+whole bound (`all`, value 0)."""
+
+
+class SlotLike(Protocol):
+    """What the resolution reads of a map-space slot (dslc.mapper.space.Slot)."""
+
+    @property
+    def level(self) -> int: ...
+    @property
+    def fanout(self) -> int: ...
+    @property
+    def axis(self) -> str: ...
+    @property
+    def extent(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRule:
+    """A memory's loop-order rule in dim indices: `outer` first, `inner` last (each in
+    order, only their loops of factor > 1 count), other dims between when `others`."""
+
+    outer: tuple[int, ...]
+    inner: tuple[int, ...]
+    others: bool
+
+    @property
+    def listed(self) -> frozenset[int]:
+        return frozenset((*self.outer, *self.inner))
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """Constraints in a map space's terms (dims and slots by index)."""
+
+    forbidden: frozenset[tuple[int, int]] = frozenset()
+    """(dim, slot) pairs whose factor must be 1."""
+    rules: tuple[tuple[Rule, ...], ...] = ()
+    """Per dim, its factor rules, sorted."""
+    orders: tuple[OrderRule | None, ...] = ()
+    """Per memory level, its loop-order rule."""
+    keep: tuple[frozenset[str], ...] = ()
+    """Per memory level, tensors (by name) it must keep."""
+    bypass: tuple[frozenset[str], ...] = ()
+    """Per memory level, tensors (by name) that must bypass it."""
+    sources: dict[tuple[int, int], list[str]] = field(default_factory=dict, compare=False)
+    """Per (dim, slot), the constraints on it as written, with their origins (messages)."""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.forbidden or any(self.rules) or any(self.orders) or any(self.keep)
+                    or any(self.bypass))
+
+
+def slot_name(arch: ArchModel, slot: SlotLike) -> str:
+    """How messages name a slot: `GLB`, or `PE` x."""
+    if slot.fanout < 0:
+        return f"`{arch.levels[slot.level].name}`"
+    return f"`{arch.fanouts[slot.fanout].name}` {slot.axis}"
+
+
+def _origin(origin: str) -> str:
+    return f" ({origin})" if origin else ""
+
+
+def resolve(problem: Problem, arch: ArchModel, constraints: MapConstraints,
+            slots: Sequence[SlotLike], totals: Sequence[tuple[int, ...]]) -> Resolved:
+    """The constraints for this problem on this accelerator (see the module doc; `totals`:
+    per dim, what its factors may multiply to); raises NoValidMappingError when they
+    contradict each other or the accelerator."""
+    if constraints.empty:
+        return Resolved()
+    ndims = len(problem.dims)
+    levels = {level.name: level.index for level in arch.levels}
+    fanouts = {fanout.name: f for f, fanout in enumerate(arch.fanouts)}
+    temporal = {slot.level: s for s, slot in enumerate(slots) if slot.fanout < 0}
+    spatial = {(slot.fanout, slot.axis): s for s, slot in enumerate(slots) if slot.fanout >= 0}
+    reasons: list[str] = []
+    forbidden: set[tuple[int, int]] = set()
+    rules: list[set[Rule]] = [set() for _ in range(ndims)]
+    sources: dict[tuple[int, int], list[str]] = {}
+
+    def dim_index(name: str) -> int | None:
+        return problem.dims.index(name) if name in problem.dims else None
+
+    def note(d: int, s: int, text: str) -> None:
+        sources.setdefault((d, s), []).append(text)
+
+    for entry in constraints.slots:
+        where = _origin(entry.origin)
+        slot_indices: list[int] = []
+        if entry.axis == "":
+            if entry.target in fanouts and entry.target not in levels:
+                reasons.append(f"`{entry.target}` is a fanout: its constraints name a mesh "
+                               f"axis (`spatial x [...]`){where}")
+                continue
+            if entry.target not in levels:
+                continue
+            slot_indices = [temporal[levels[entry.target]]]
+        else:
+            if entry.target in levels and entry.target not in fanouts:
+                reasons.append(f"`{entry.target}` is a memory: spatial constraints belong to "
+                               f"fanouts{where}")
+                continue
+            if entry.target not in fanouts:
+                continue
+            f = fanouts[entry.target]
+            s = spatial.get((f, entry.axis))
+            if s is None:  # an axis of extent 1: every factor there is 1 already
+                for rule in entry.factors:
+                    d = dim_index(rule.dim)
+                    if d is None:
+                        continue
+                    if (rule.op in ("=", ">=") and rule.value is not None and rule.value > 1) \
+                            or (rule.value is None and problem.bounds[d] > 1):
+                        reasons.append(
+                            f"`{entry.target}` {entry.axis} has one instance, but the "
+                            f"constraints give `{rule.dim}` a factor of "
+                            f"{rule.value or problem.bounds[d]} there{where}")
+                continue
+            slot_indices = [s]
+        for s in slot_indices:
+            named = slot_name(arch, slots[s])
+            if entry.allow is not None:
+                allowed = set(entry.allow)
+                for d, dim in enumerate(problem.dims):
+                    if dim not in allowed:
+                        forbidden.add((d, s))
+                        note(d, s, f"{named} allows only [{', '.join(entry.allow)}]{where}")
+            for dim in entry.forbid:
+                d = dim_index(dim)
+                if d is not None:
+                    forbidden.add((d, s))
+                    note(d, s, f"{named} forbids `{dim}`{where}")
+            for rule in entry.factors:
+                d = dim_index(rule.dim)
+                if d is None:
+                    continue
+                if rule.value is None:
+                    rules[d].add((s, "all", 0))
+                elif rule.value == 1 and rule.op in ("=", "<="):
+                    forbidden.add((d, s))
+                elif not (rule.op == ">=" and rule.value == 1):
+                    rules[d].add((s, rule.op, rule.value))
+                note(d, s, f"{named} [{rule.text}]{where}")
+    orders = _orders(problem, arch, constraints.orders, temporal, forbidden, sources, slots,
+                     reasons)
+    keep, bypass = _keeps(problem, arch, constraints, reasons)
+    for d in range(ndims):
+        _check_dim(problem, arch, slots, d, totals[d], rules[d], forbidden, sources, reasons)
+    _check_meshes(problem, arch, slots, rules, reasons)
+    if reasons:
+        raise NoValidMappingError(problem.name, arch.name, tuple(dict.fromkeys(reasons)))
+    return Resolved(frozenset(forbidden), tuple(tuple(sorted(r)) for r in rules), orders,
+                    keep, bypass, sources)
+
+
+def _orders(problem: Problem, arch: ArchModel, written: Sequence[OrderConstraint],
+            temporal: dict[int, int], forbidden: set[tuple[int, int]],
+            sources: dict[tuple[int, int], list[str]], slots: Sequence[SlotLike],
+            reasons: list[str]) -> tuple[OrderRule | None, ...]:
+    """Per level, the merged order rule (dims the problem lacks dropped); a closed order
+    forbids the dims it does not list at its level."""
+    levels = {level.name: level.index for level in arch.levels}
+    fanouts = {fanout.name for fanout in arch.fanouts}
+    merged: list[OrderRule | None] = [None] * len(arch.levels)
+    texts: list[list[str]] = [[] for _ in arch.levels]
+    for entry in written:
+        where = _origin(entry.origin)
+        if entry.target not in levels:
+            if entry.target in fanouts:
+                reasons.append(f"`{entry.target}` is a fanout: a loop order belongs to "
+                               f"memories{where}")
+            continue
+        i = levels[entry.target]
+        rule = OrderRule(tuple(problem.dims.index(n) for n in entry.outer if n in problem.dims),
+                         tuple(problem.dims.index(n) for n in entry.inner if n in problem.dims),
+                         entry.others)
+        texts[i].append(f"order {entry.text}{where}")
+        current = merged[i]
+        combined: OrderRule | None = rule if current is None else _merge_orders(current, rule)
+        if combined is None:
+            reasons.append(f"the loop orders at `{entry.target}` disagree: "
+                           + " and ".join(texts[i]))
+            continue
+        merged[i] = combined
+    for i, found in enumerate(merged):
+        if found is None:
+            continue
+        both = set(found.outer) & set(found.inner)
+        if both:
+            dim = problem.dims[min(both)]
+            reasons.append(f"`{arch.levels[i].name}` orders `{dim}` both first and last: "
+                           + " and ".join(texts[i]))
+        if not found.others:
+            s = temporal[i]
+            for d in range(len(problem.dims)):
+                if d not in found.listed:
+                    forbidden.add((d, s))
+                    sources.setdefault((d, s), []).append(
+                        f"{slot_name(arch, slots[s])} {' and '.join(texts[i])} (no `...`: "
+                        "only the dims listed have loops there)")
+    return tuple(merged)
+
+
+def _merge_orders(a: OrderRule, b: OrderRule) -> OrderRule | None:
+    """Both order rules at once, when one's outer list extends the other's (and likewise
+    the inner lists, from the innermost); None when they disagree."""
+    def extends(x: tuple[int, ...], y: tuple[int, ...], *,
+                from_end: bool) -> tuple[int, ...] | None:
+        short, long = (x, y) if len(x) <= len(y) else (y, x)
+        part = long[len(long) - len(short):] if from_end else long[:len(short)]
+        return long if part == short else None
+    outer = extends(a.outer, b.outer, from_end=False)
+    inner = extends(a.inner, b.inner, from_end=True)
+    if outer is None or inner is None:
+        return None
+    return OrderRule(outer, inner, a.others and b.others)
+
+
+def _keeps(problem: Problem, arch: ArchModel, constraints: MapConstraints, reasons: list[str]
+           ) -> tuple[tuple[frozenset[str], ...], tuple[frozenset[str], ...]]:
+    """Per level, the tensors it must keep and those that must bypass it."""
+    levels = {level.name: level.index for level in arch.levels}
+    fanouts = {fanout.name for fanout in arch.fanouts}
+    keep: list[set[str]] = [set() for _ in arch.levels]
+    bypass: list[set[str]] = [set() for _ in arch.levels]
+    for entry in constraints.keeps:
+        where = _origin(entry.origin)
+        if entry.target not in levels:
+            if entry.target in fanouts:
+                reasons.append(f"`{entry.target}` is a fanout: keep and bypass belong to "
+                               f"memories{where}")
+            continue
+        i = levels[entry.target]
+        level = arch.levels[i]
+        for name in entry.keep:
+            for tensor in problem.tensors:
+                if name not in (tensor.name, tensor.role):
+                    continue
+                if tensor.role not in level.holds:
+                    reasons.append(f"`{level.name}` must keep `{tensor.name}`{where}, but it "
+                                   f"holds only {', '.join(level.holds)}")
+                keep[i].add(tensor.name)
+        for name in entry.bypass:
+            for tensor in problem.tensors:
+                if name not in (tensor.name, tensor.role):
+                    continue
+                if i == 0:
+                    reasons.append(f"`{tensor.name}` must bypass `{level.name}`{where}, but "
+                                   "the outermost memory is the backing store: it keeps every "
+                                   "tensor")
+                bypass[i].add(tensor.name)
+    for i, level in enumerate(arch.levels):
+        for name in sorted(keep[i] & bypass[i]):
+            reasons.append(f"`{name}` must be both kept at `{level.name}` and bypass it")
+    return tuple(frozenset(k) for k in keep), tuple(frozenset(b) for b in bypass)
+
+
+def _check_dim(problem: Problem, arch: ArchModel, slots: Sequence[SlotLike], d: int,
+               totals: tuple[int, ...], rules: set[Rule], forbidden: set[tuple[int, int]],
+               sources: dict[tuple[int, int], list[str]], reasons: list[str]) -> None:
+    """Contradictions between one dim's rules that the bounds alone show (`totals`: what
+    the dim's factors may multiply to: its bound, and padded bounds with imperfect
+    factors)."""
+    dim, bound = problem.dims[d], problem.bounds[d]
+    by_slot: dict[int, list[Rule]] = {}
+    for rule in rules:
+        by_slot.setdefault(rule[0], []).append(rule)
+    whole = [s for s, op, _ in rules if op == "all"]
+    for s, slot_rules in sorted(by_slot.items()):
+        named = slot_name(arch, slots[s])
+        written = "; ".join(sources.get((d, s), []))
+        fixed = {value for _, op, value in slot_rules if op == "="}
+        low = max((value for _, op, value in slot_rules if op == ">="), default=1)
+        high = min((value for _, op, value in slot_rules if op == "<="), default=math.inf)
+        whole_here = any(op == "all" for _, op, _ in slot_rules) and bound > 1
+        if (d, s) in forbidden and (whole_here or max(fixed, default=1) > 1 or low > 1):
+            reasons.append(f"`{dim}` may not have a loop at {named}, yet its factor there must "
+                           f"be above 1: {written}")
+        elif len(fixed) > 1:
+            reasons.append(f"`{dim}` gets two different factors at {named}: {written}")
+        elif any(not low <= value <= high for value in fixed) or low > high:
+            reasons.append(f"the bounds on `{dim}`'s factor at {named} leave no value: "
+                           f"{written}")
+    if len(whole) > 1 and bound > 1:
+        texts = "; ".join(t for s in whole for t in sources.get((d, s), []))
+        reasons.append(f"`{dim}` cannot have its whole bound {bound} in two places: {texts}")
+    fixed_total = math.prod(value for _, op, value in rules if op == "=")
+    if fixed_total > 1 and all(total % fixed_total for total in totals) and \
+            not any(op == "all" for _, op, _ in rules):
+        texts = "; ".join(t for (dd, s), ts in sorted(sources.items()) if dd == d
+                          for t in ts if any(r[0] == s and r[1] == "=" for r in rules))
+        reasons.append(f"the factors fixed for `{dim}` multiply to {fixed_total}, which does "
+                       f"not divide its bound {bound}: {texts}")
+
+
+def _check_meshes(problem: Problem, arch: ArchModel, slots: Sequence[SlotLike],
+                  rules: Sequence[set[Rule]], reasons: list[str]) -> None:
+    """Fixed (or least) spatial factors that need more instances than a mesh axis has."""
+    for s, slot in enumerate(slots):
+        if slot.fanout < 0:
+            continue
+        needed = []
+        for d, dim_rules in enumerate(rules):
+            least = max((value if op != "all" else problem.bounds[d]
+                         for ss, op, value in dim_rules if ss == s and op != "<="), default=1)
+            if least > 1:
+                needed.append((problem.dims[d], least))
+        product = math.prod(value for _, value in needed)
+        if product > slot.extent:
+            detail = " x ".join(f"{dim} {value}" for dim, value in needed)
+            reasons.append(f"the spatial factors fixed at {slot_name(arch, slot)} need "
+                           f"{product} instances ({detail}), the mesh has {slot.extent} there")
+
+
+def describe_rules(resolved: Resolved, d: int) -> str:
+    """A dim's constraints as written, for the reason when none of its splits satisfies
+    them."""
+    texts = [t for (dd, _), ts in sorted(resolved.sources.items()) if dd == d for t in ts]
+    return "; ".join(dict.fromkeys(texts))
+
+
+def forced_keep_overflow(problem: Problem, arch: ArchModel, resolved: Resolved,
+                         least_extents: Sequence[Sequence[int]]) -> list[str]:
+    """Levels whose forced keeps cannot fit even with the smallest tiles the constraints
+    allow. `least_extents[i][d]`: the least span of dim d in level i's tile over the dim's
+    allowed splits."""
+    reasons = []
+    for i, level in enumerate(arch.levels):
+        names = resolved.keep[i] if resolved.keep else frozenset()
+        if level.size_words is None or not names:
+            continue
+        extents = tuple(least_extents[i])
+        words = {t.name: tile_words(t, extents) for t in problem.tensors if t.name in names}
+        needed = sum(words.values()) * level.buffering
+        if needed > level.size_words:
+            detail = ", ".join(f"{name} {count}" for name, count in words.items())
+            reasons.append(
+                f"`{level.name}` must keep {', '.join(f'`{n}`' for n in sorted(names))}, but "
+                f"their smallest tiles under the constraints need {needed} words ({detail}"
+                f"{f' x{level.buffering} buffering' if level.buffering > 1 else ''}), it "
+                f"holds {level.size_words}")
+    return reasons
