@@ -374,9 +374,6 @@ def _mapper(node: ast.SubBlock) -> MapperSpec:
     for item in node.body:
         if isinstance(item, ast.ConstraintsBlock):
             continue  # read once the accelerators are known (`_map_constraints`)
-        if isinstance(item, ast.Property) and item.name.text == "constraints":
-            raise fail("E303", "`constraints` is a block, not a value", item.span,
-                       help="write `constraints { LEVEL { ... } }`")
         if isinstance(item, ast.SubBlock) or item.name.text not in MAPPER_PROPERTIES:
             raise fail("E205", f"unknown mapper property `{item.name.text}`", item.name.span,
                        help=did_you_mean(item.name.text, MAPPER_PROPERTIES) or

@@ -246,9 +246,7 @@ class _Target:
     def _names(self, directive: ast.ConstraintDirective, what: str) -> list[tuple[str, Span]]:
         found: list[tuple[str, Span]] = []
         seen: dict[str, Span] = {}
-        for ident in directive.names:
-            if ident.text == "...":
-                raise fail("E609", "`...` belongs in an `order`", ident.span)
+        for ident in directive.names:  # `...` is an order's only (the grammar says so)
             if ident.text in seen:
                 raise EvalError(error("E609", f"`{ident.text}` is listed twice", ident.span,
                                       related=(Label(seen[ident.text], "first listed here"),)))
