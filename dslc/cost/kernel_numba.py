@@ -288,33 +288,40 @@ def entries_sliding(t: int, n: int, axis_count: IntArray, axis_terms: IntArray,
 def block_geometry(sx: IntArray, sy: IntArray, start: int, n: int, fanout_block: IntArray,
                    level_blocks: IntArray, extents: IntArray, block_spatial: IntArray,
                    block_inner: IntArray) -> None:
-    """Per multicast block: its spatial factors, and the extents of one child's tile (the
-    level below, times the blocks nested inside it under the same memory)."""
+    """Per multicast block of a level with several: its spatial factors, and (but for the
+    innermost) the extents of one child's tile, the level below times the blocks nested
+    inside it. A level's only block needs neither: its factors are the level's spatial
+    factors and its children are the level below (`counts` reads those directly)."""
     nlevels, ndims = extents.shape[0] - 1, extents.shape[1]
-    for b in range(level_blocks[nlevels]):
-        for d in range(ndims):
-            for bb in range(n):
-                block_spatial[b, d, bb] = 1
     for f in range(fanout_block.shape[0]):
         b = fanout_block[f]
+        o = 0
+        while level_blocks[o + 1] <= b:
+            o += 1
+        if level_blocks[o + 1] - level_blocks[o] < 2:
+            continue
+        first = f == 0 or fanout_block[f - 1] != b
         for d in range(ndims):
             for bb in range(n):
-                block_spatial[b, d, bb] *= sx[f, d, start + bb] * sy[f, d, start + bb]
+                factor = sx[f, d, start + bb] * sy[f, d, start + bb]
+                block_spatial[b, d, bb] = factor if first else block_spatial[b, d, bb] * factor
     for o in range(nlevels):
-        last = level_blocks[o + 1] - 1
-        for b in range(last, level_blocks[o] - 1, -1):
+        first_block, last = level_blocks[o], level_blocks[o + 1] - 1
+        if last - first_block < 1:
+            continue
+        for b in range(last - 1, first_block - 1, -1):
+            below = extents[o + 1] if b + 1 == last else block_inner[b + 1]
             for d in range(ndims):
                 for bb in range(n):
-                    block_inner[b, d, bb] = extents[o + 1, d, bb] if b == last else \
-                        block_inner[b + 1, d, bb] * block_spatial[b + 1, d, bb]
+                    block_inner[b, d, bb] = below[d, bb] * block_spatial[b + 1, d, bb]
 
 
 @jit
 def box(t: int, n: int, axis_count: IntArray, axis_terms: IntArray, axis_dim: IntArray,
-        axis_coef: IntArray, spans: IntArray, factors: IntArray, b: int, scale: bool,
+        axis_coef: IntArray, spans: IntArray, factors: IntArray, scale: bool,
         words: IntArray, other: IntArray) -> None:
-    """Words of tensor t's bounding box when dim d spans spans[b, d] (times factors[b, d]
-    when `scale`), for each mapping of the block."""
+    """Words of tensor t's bounding box when dim d spans spans[d] (times factors[d] when
+    `scale`), for each mapping of the block."""
     for bb in range(n):
         words[bb] = 1
     for a in range(axis_count[t]):
@@ -325,10 +332,10 @@ def box(t: int, n: int, axis_count: IntArray, axis_terms: IntArray, axis_dim: In
             d = axis_dim[t, a, kk]
             if scale:
                 for bb in range(n):
-                    other[bb] += c * (spans[b, d, bb] * factors[b, d, bb] - 1)
+                    other[bb] += c * (spans[d, bb] * factors[d, bb] - 1)
             else:
                 for bb in range(n):
-                    other[bb] += c * (spans[b, d, bb] - 1)
+                    other[bb] += c * (spans[d, bb] - 1)
         for bb in range(n):
             words[bb] *= other[bb]
 
@@ -336,8 +343,9 @@ def box(t: int, n: int, axis_count: IntArray, axis_terms: IntArray, axis_dim: In
 @jit
 def counts(t: int, base: int, n: int, keep: IntArray, level_blocks: IntArray,
            axis_count: IntArray, axis_terms: IntArray, axis_dim: IntArray,
-           axis_coef: IntArray, tensor_flags: IntArray, kept: BoolArray,
-           block_spatial: IntArray, block_inner: IntArray, compute_cycles: IntArray,
+           axis_coef: IntArray, tensor_flags: IntArray, kept: BoolArray, spatial: IntArray,
+           extents: IntArray, block_spatial: IntArray, block_inner: IntArray,
+           compute_cycles: IntArray,
            tiles: IntArray, enter: IntArray, partition: IntArray, below: IntArray,
            served: IntArray, counter: IntArray, other: IntArray, child: IntArray,
            out_reads: IntArray, out_fills: IntArray, out_updates: IntArray) -> None:
@@ -351,16 +359,21 @@ def counts(t: int, base: int, n: int, keep: IntArray, level_blocks: IntArray,
     for i in range(1, nlevels):
         for bb in range(n):
             partition[i, bb] = partition[i - 1, bb]
-        last = level_blocks[i] - 1
-        for b in range(level_blocks[i - 1], level_blocks[i]):
-            box(t, n, axis_count, axis_terms, axis_dim, axis_coef, block_inner,
-                block_spatial, b, True, counter, other)
-            if b == last:
+        first, last = level_blocks[i - 1], level_blocks[i] - 1
+        for b in range(first, last + 1):
+            factors = spatial[i - 1] if first == last else block_spatial[b]
+            inner = extents[i] if b == last else block_inner[b]
+            box(t, n, axis_count, axis_terms, axis_dim, axis_coef, inner, factors, True,
+                counter, other)
+            if b == last:  # a child of the innermost block is a tile of level i
                 for bb in range(n):
-                    child[bb] = tiles[i, t, bb]
-            else:
-                box(t, n, axis_count, axis_terms, axis_dim, axis_coef, block_inner,
-                    block_spatial, b, False, child, other)
+                    union = counter[bb]
+                    tile = tiles[i, t, bb]
+                    if union != tile:
+                        partition[i, bb] = partition[i, bb] * tile // union
+                continue
+            box(t, n, axis_count, axis_terms, axis_dim, axis_coef, inner, factors, False,
+                child, other)
             for bb in range(n):
                 union = counter[bb]
                 if union != child[bb]:
@@ -374,24 +387,27 @@ def counts(t: int, base: int, n: int, keep: IntArray, level_blocks: IntArray,
                 if kept[np.uint64(keep[bb]), i + 1, t]:
                     below[bb] = enter[i + 1, bb]
         # Distinct child tiles across each multicast block's spatial loops.
-        for b in range(level_blocks[i], level_blocks[i + 1]):
+        first, last = level_blocks[i], level_blocks[i + 1] - 1
+        for b in range(first, last + 1):
+            factors = spatial[i] if first == last else block_spatial[b]
+            inner = extents[i + 1] if b == last else block_inner[b]
             for a in range(naxes):
                 if axis_terms[t, a] == 1:
                     d = axis_dim[t, a, 0]
                     for bb in range(n):
-                        below[bb] *= block_spatial[b, d, bb]
+                        below[bb] *= factors[d, bb]
                     continue
                 d1 = axis_dim[t, a, 0]
                 d2 = axis_dim[t, a, 1]
                 c1 = abs(axis_coef[t, a, 0])
                 c2 = abs(axis_coef[t, a, 1])
                 for bb in range(n):
-                    f1 = block_spatial[b, d1, bb]
-                    f2 = block_spatial[b, d2, bb]
+                    f1 = factors[d1, bb]
+                    f2 = factors[d2, bb]
                     distinct = f1 * f2
                     if f1 > 1 and f2 > 1:
-                        w1 = c1 * block_inner[b, d1, bb]
-                        w2 = c2 * block_inner[b, d2, bb]
+                        w1 = c1 * inner[d1, bb]
+                        w2 = c2 * inner[d2, bb]
                         g = gcd(w1, w2)
                         r1 = f1 - w2 // g
                         r2 = f2 - w1 // g
@@ -541,7 +557,7 @@ def cycles_energy(start: int, base: int, n: int, imperfect: bool, macs: int,
         else:
             mac_total = mac_energy_const
         mac_leaking = compute_instances
-        if compute_gated:
+        if compute_gated and mac_leak != 0.0:
             mac_leaking = utilized[nlevels - 1, bb]
             for d in range(spatial.shape[1]):
                 mac_leaking *= spatial[nlevels - 1, d, bb]
@@ -613,7 +629,8 @@ def kernel(ft: IntArray, order: IntArray, sx: IntArray, sy: IntArray, keep_ids: 
                 entries_plain(t, n, relevant, real_dim, real_cum, real_above, tiles,
                               enter)
             counts(t, base, n, keep, level_blocks, axis_count, axis_terms, axis_dim,
-                   axis_coef, tensor_flags, kept, block_spatial, block_inner, compute_cycles,
+                   axis_coef, tensor_flags, kept, spatial, extents, block_spatial,
+                   block_inner, compute_cycles,
                    tiles, enter, partition, below, served, counter, other, child, out_reads,
                    out_fills, out_updates)
         cycles_energy(start, base, n, imperfect, macs, level_ints, level_floats, shared,
