@@ -45,6 +45,7 @@ from dslc.sema.evaluate import (
     fail,
 )
 from dslc.sema.spaces import Declarations, point_values
+from dslc.sema.units import UNITS
 from dslc.spec.codesign import (
     LAYER_OBJECTIVES,
     MAPPER_SEARCHES,
@@ -345,7 +346,8 @@ def _constraint(node: ast.ConstraintStmt) -> ConstraintSpec:
         if not isinstance(value, Qty) or value.dimension != dimension:
             raise fail("E301", f"a bound on {metric} needs a unit like `{unit}`",
                        node.right.span, label=f"found {describe(value)}")
-        bound = value.value
+        # Quantities evaluate in base units (um2 for areas); metrics report areas in mm2.
+        bound = value.value / UNITS["mm2"].factor if metric == "area" else value.value
     else:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise fail("E303", f"a bound on {metric} is a plain number", node.right.span)

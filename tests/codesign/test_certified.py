@@ -33,3 +33,20 @@ def test_a_winner_ranked_badly_on_the_reference_is_found_and_certified() -> None
         exhaustive.scores[(exhaustive.best.network, exhaustive.best.accelerator)]
     assert found.pairs_evaluated < exhaustive.pairs_evaluated
     assert found.bounds is not None and dict(found.bounds.removed)["ranking"] == 0
+
+
+def test_an_area_constraint_in_mm2_rules_out_larger_accelerators() -> None:
+    # `area <= 0.1mm2` is 0.1 mm2 (the metric's unit), not 0.1 x 10^6 um2 taken as mm2.
+    text = (Path(__file__).parent / "tiny.cd").read_text().replace(
+        "    strategy     = auto", "    strategy     = auto\n    constraint   area <= 0.1mm2")
+    program = api.compile(text=text)
+    spec = program.codesigns["small"]
+    assert [(c.metric, c.value) for c in spec.constraints] == [("area", 0.1)]
+    found = api.search(program, store=":memory:").outcome
+    areas = {pair[1]: result.metrics.area_mm2 for pair, result in found.results.items()
+             if result.metrics is not None}
+    assert found.best is not None and found.best.metrics is not None
+    assert found.best.metrics.area_mm2 <= 0.1
+    large = [a for a, area in areas.items() if area > 0.1]
+    assert found.bounds is not None and found.bounds.ruled_out > 0
+    assert all(found.scores[(n, a)] == float("inf") for n, a in found.results if a in large)
