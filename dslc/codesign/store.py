@@ -145,7 +145,7 @@ class ResultStore:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self.connection = sqlite3.connect(path, timeout=BUSY_SECONDS,
                                                   isolation_level=None)
-                self.connection.execute("PRAGMA journal_mode=WAL")
+                _set_wal(self.connection)
                 # Durable when the process dies (what a run must survive); only a power
                 # loss may take the last commits.
                 self.connection.execute("PRAGMA synchronous=NORMAL")
@@ -328,6 +328,24 @@ class ResultStore:
         finally:
             self.connection.close()
             self.connection = None
+
+
+def _set_wal(connection: sqlite3.Connection) -> None:
+    """Switch the file to write-ahead logging. Changing the journal mode takes the file's
+    exclusive lock, and SQLite reports a concurrent opener's lock at once instead of calling
+    the busy handler, so two runs opening a new store together would fail without the retry."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    delay = 0.005
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
 
 def _running(pid: int) -> bool:
