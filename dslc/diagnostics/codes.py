@@ -224,6 +224,18 @@ A `constraints` block makes a memory keep a tensor role that its `holds` does no
 or makes a tensor bypass the outermost memory: that memory is the backing store and keeps
 every tensor.
 """),
+    Code("E612", "mapping breaks its accelerator's constraints", """
+A `mapping` block does not obey the map-space constraints of its accelerator's
+`constraints` block, which apply to every mapping on that accelerator (as they bind the
+mapper): a dim's temporal or spatial factor at a level other than the one fixed
+(`factors [K 4]`, `spatial x [C 4]`), outside its bounds (`K <= 8`, `Q >= 2`) or not the
+whole bound (`R all`); a loop of a dim the level may not have (`forbid`, `allow`, an
+`idle` axis, an `order` without `...` that does not list it); loops in another order than
+`order [...]` gives (only loops of factor > 1 count); a tensor not kept where `keep` makes
+it stay, or kept where `bypass` sends it past. The error points at the mapping's loop (or
+directive, or level) and, as a secondary label, at the constraint; change the mapping, or
+the constraint. `dslc map` only ever finds mappings that obey them.
+"""),
     Code("E701", "empty space", """
 A parameter's domain is empty (`{}` or a range whose end is below its start), so the space
 has no points.

@@ -6,6 +6,10 @@ memory's temporal loops, one per fanout axis wider than 1). Out: `Resolved`, the
 constraints in the map space's terms: per dim, the slots it may not use and the factor
 rules of the others; per memory, the loop-order rule and the tensors it must keep or
 bypass. `MapSpace` (dslc.mapper.space) restricts its splits, orders and keep sets with it.
+What each constraint requires, and the predicates that decide whether a factor or an order
+obeys it, come from dslc.mapping.constraints (`requirements`, `factor_holds`,
+`order_checks`): the check of a written mapping against its accelerator's constraints
+(E612) uses the same ones.
 
 Constraints say nothing about what a problem or an accelerator does not have: a dim or
 tensor the problem lacks (a `forbid [R]` on a dense layer), a level the accelerator lacks (a
@@ -24,15 +28,21 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
 from dslc.arch import ArchModel
 from dslc.lower.problem import Problem
 from dslc.mapper.errors import NoValidMappingError
+from dslc.mapping.constraints import (
+    KeepRequirement,
+    OrderRequirement,
+    OrderRule,
+    RuleOp,
+    requirements,
+)
 from dslc.mapping.mapping import tile_words
-from dslc.spec.constraints import MapConstraints, OrderConstraint
+from dslc.spec.constraints import MapConstraints, SlotConstraint
 
-RuleOp = Literal["=", "<=", ">=", "all"]
 Rule = tuple[int, RuleOp, int]
 """(slot, op, value): the dim's factor in the slot is `value`, at most, at least, or its
 whole bound (`all`, value 0)."""
@@ -49,20 +59,6 @@ class SlotLike(Protocol):
     def axis(self) -> str: ...
     @property
     def extent(self) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class OrderRule:
-    """A memory's loop-order rule in dim indices: `outer` first, `inner` last (each in
-    order, only their loops of factor > 1 count), other dims between when `others`."""
-
-    outer: tuple[int, ...]
-    inner: tuple[int, ...]
-    others: bool
-
-    @property
-    def listed(self) -> frozenset[int]:
-        return frozenset((*self.outer, *self.inner))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,72 +112,58 @@ def resolve(problem: Problem, arch: ArchModel, constraints: MapConstraints,
     rules: list[set[Rule]] = [set() for _ in range(ndims)]
     sources: dict[tuple[int, int], list[str]] = {}
 
-    def dim_index(name: str) -> int | None:
-        return problem.dims.index(name) if name in problem.dims else None
-
     def note(d: int, s: int, text: str) -> None:
-        sources.setdefault((d, s), []).append(text)
+        noted = sources.setdefault((d, s), [])
+        if text not in noted:
+            noted.append(text)
 
-    for entry in constraints.slots:
+    for entry in constraints.slots:  # targets of the other kind (left out of requirements)
         where = _origin(entry.origin)
-        slot_indices: list[int] = []
-        if entry.axis == "":
-            if entry.target in fanouts and entry.target not in levels:
-                reasons.append(f"`{entry.target}` is a fanout: its constraints name a mesh "
-                               f"axis (`spatial x [...]`){where}")
-                continue
-            if entry.target not in levels:
-                continue
-            slot_indices = [temporal[levels[entry.target]]]
+        if entry.axis == "" and entry.target in fanouts and entry.target not in levels:
+            reasons.append(f"`{entry.target}` is a fanout: its constraints name a mesh "
+                           f"axis (`spatial x [...]`){where}")
+        elif entry.axis != "" and entry.target in levels and entry.target not in fanouts:
+            reasons.append(f"`{entry.target}` is a memory: spatial constraints belong to "
+                           f"fanouts{where}")
+    found = requirements(problem, arch, constraints)
+    orders, order_texts = _orders(problem, arch, constraints, found.orders, reasons)
+    for req in found.factors:
+        where = _origin(req.entry.origin)
+        d, dim = req.dim, problem.dims[req.dim]
+        if req.axis == "":
+            s = temporal[levels[req.target]]
         else:
-            if entry.target in levels and entry.target not in fanouts:
-                reasons.append(f"`{entry.target}` is a memory: spatial constraints belong to "
-                               f"fanouts{where}")
+            found_slot = spatial.get((fanouts[req.target], req.axis))
+            if found_slot is None:  # an axis of extent 1: every factor there is 1 already
+                if req.source == "factors" and \
+                        ((req.op in ("=", ">=") and req.value > 1) or
+                         (req.op == "all" and problem.bounds[d] > 1)):
+                    reasons.append(
+                        f"`{req.target}` {req.axis} has one instance, but the constraints "
+                        f"give `{dim}` a factor of {req.value or problem.bounds[d]} there"
+                        f"{where}")
                 continue
-            if entry.target not in fanouts:
-                continue
-            f = fanouts[entry.target]
-            s = spatial.get((f, entry.axis))
-            if s is None:  # an axis of extent 1: every factor there is 1 already
-                for rule in entry.factors:
-                    d = dim_index(rule.dim)
-                    if d is None:
-                        continue
-                    if (rule.op in ("=", ">=") and rule.value is not None and rule.value > 1) \
-                            or (rule.value is None and problem.bounds[d] > 1):
-                        reasons.append(
-                            f"`{entry.target}` {entry.axis} has one instance, but the "
-                            f"constraints give `{rule.dim}` a factor of "
-                            f"{rule.value or problem.bounds[d]} there{where}")
-                continue
-            slot_indices = [s]
-        for s in slot_indices:
-            named = slot_name(arch, slots[s])
-            if entry.allow is not None:
-                allowed = set(entry.allow)
-                for d, dim in enumerate(problem.dims):
-                    if dim not in allowed:
-                        forbidden.add((d, s))
-                        note(d, s, f"{named} allows only [{', '.join(entry.allow)}]{where}")
-            for dim in entry.forbid:
-                d = dim_index(dim)
-                if d is not None:
-                    forbidden.add((d, s))
-                    note(d, s, f"{named} forbids `{dim}`{where}")
-            for rule in entry.factors:
-                d = dim_index(rule.dim)
-                if d is None:
-                    continue
-                if rule.value is None:
-                    rules[d].add((s, "all", 0))
-                elif rule.value == 1 and rule.op in ("=", "<="):
-                    forbidden.add((d, s))
-                elif not (rule.op == ">=" and rule.value == 1):
-                    rules[d].add((s, rule.op, rule.value))
-                note(d, s, f"{named} [{rule.text}]{where}")
-    orders = _orders(problem, arch, constraints.orders, temporal, forbidden, sources, slots,
-                     reasons)
-    keep, bypass = _keeps(problem, arch, constraints, reasons)
+            s = found_slot
+        named = slot_name(arch, slots[s])
+        if req.source in ("allow", "idle") and isinstance(req.entry, SlotConstraint):
+            forbidden.add((d, s))
+            note(d, s, f"{named} allows only [{', '.join(req.entry.allow or ())}]{where}")
+        elif req.source == "forbid":
+            forbidden.add((d, s))
+            note(d, s, f"{named} forbids `{dim}`{where}")
+        elif req.source == "order":
+            forbidden.add((d, s))
+            note(d, s, f"{named} {' and '.join(order_texts[levels[req.target]])} (no `...`: "
+                       "only the dims listed have loops there)")
+        elif req.rule is not None:
+            if req.op == "all":
+                rules[d].add((s, "all", 0))
+            elif req.value == 1 and req.op in ("=", "<="):
+                forbidden.add((d, s))
+            elif not (req.op == ">=" and req.value == 1):
+                rules[d].add((s, req.op, req.value))
+            note(d, s, f"{named} [{req.rule.text}]{where}")
+    keep, bypass = _keeps(arch, constraints, found.keeps, reasons)
     for d in range(ndims):
         _check_dim(problem, arch, slots, d, totals[d], rules[d], forbidden, sources, reasons)
     _check_meshes(problem, arch, slots, rules, reasons)
@@ -191,52 +173,38 @@ def resolve(problem: Problem, arch: ArchModel, constraints: MapConstraints,
                     keep, bypass, sources)
 
 
-def _orders(problem: Problem, arch: ArchModel, written: Sequence[OrderConstraint],
-            temporal: dict[int, int], forbidden: set[tuple[int, int]],
-            sources: dict[tuple[int, int], list[str]], slots: Sequence[SlotLike],
-            reasons: list[str]) -> tuple[OrderRule | None, ...]:
-    """Per level, the merged order rule (dims the problem lacks dropped); a closed order
-    forbids the dims it does not list at its level."""
-    levels = {level.name: level.index for level in arch.levels}
+def _orders(problem: Problem, arch: ArchModel, constraints: MapConstraints,
+            found: Sequence[OrderRequirement], reasons: list[str]
+            ) -> tuple[tuple[OrderRule | None, ...], list[list[str]]]:
+    """Per level, the merged order rule (dims the problem lacks dropped), and the orders
+    written there (for messages)."""
+    levels = {level.name for level in arch.levels}
     fanouts = {fanout.name for fanout in arch.fanouts}
+    for entry in constraints.orders:
+        if entry.target not in levels and entry.target in fanouts:
+            reasons.append(f"`{entry.target}` is a fanout: a loop order belongs to "
+                           f"memories{_origin(entry.origin)}")
     merged: list[OrderRule | None] = [None] * len(arch.levels)
     texts: list[list[str]] = [[] for _ in arch.levels]
-    for entry in written:
-        where = _origin(entry.origin)
-        if entry.target not in levels:
-            if entry.target in fanouts:
-                reasons.append(f"`{entry.target}` is a fanout: a loop order belongs to "
-                               f"memories{where}")
-            continue
-        i = levels[entry.target]
-        rule = OrderRule(tuple(problem.dims.index(n) for n in entry.outer if n in problem.dims),
-                         tuple(problem.dims.index(n) for n in entry.inner if n in problem.dims),
-                         entry.others)
-        texts[i].append(f"order {entry.text}{where}")
+    for req in found:
+        i, rule = req.level, req.rule
+        texts[i].append(f"order {req.entry.text}{_origin(req.entry.origin)}")
         current = merged[i]
         combined: OrderRule | None = rule if current is None else _merge_orders(current, rule)
         if combined is None:
-            reasons.append(f"the loop orders at `{entry.target}` disagree: "
+            reasons.append(f"the loop orders at `{req.target}` disagree: "
                            + " and ".join(texts[i]))
             continue
         merged[i] = combined
-    for i, found in enumerate(merged):
-        if found is None:
+    for i, rule_found in enumerate(merged):
+        if rule_found is None:
             continue
-        both = set(found.outer) & set(found.inner)
+        both = set(rule_found.outer) & set(rule_found.inner)
         if both:
             dim = problem.dims[min(both)]
             reasons.append(f"`{arch.levels[i].name}` orders `{dim}` both first and last: "
                            + " and ".join(texts[i]))
-        if not found.others:
-            s = temporal[i]
-            for d in range(len(problem.dims)):
-                if d not in found.listed:
-                    forbidden.add((d, s))
-                    sources.setdefault((d, s), []).append(
-                        f"{slot_name(arch, slots[s])} {' and '.join(texts[i])} (no `...`: "
-                        "only the dims listed have loops there)")
-    return tuple(merged)
+    return tuple(merged), texts
 
 
 def _merge_orders(a: OrderRule, b: OrderRule) -> OrderRule | None:
@@ -254,39 +222,30 @@ def _merge_orders(a: OrderRule, b: OrderRule) -> OrderRule | None:
     return OrderRule(outer, inner, a.others and b.others)
 
 
-def _keeps(problem: Problem, arch: ArchModel, constraints: MapConstraints, reasons: list[str]
-           ) -> tuple[tuple[frozenset[str], ...], tuple[frozenset[str], ...]]:
+def _keeps(arch: ArchModel, constraints: MapConstraints, found: Sequence[KeepRequirement],
+           reasons: list[str]) -> tuple[tuple[frozenset[str], ...], tuple[frozenset[str], ...]]:
     """Per level, the tensors it must keep and those that must bypass it."""
-    levels = {level.name: level.index for level in arch.levels}
+    levels = {level.name for level in arch.levels}
     fanouts = {fanout.name for fanout in arch.fanouts}
+    for entry in constraints.keeps:
+        if entry.target not in levels and entry.target in fanouts:
+            reasons.append(f"`{entry.target}` is a fanout: keep and bypass belong to "
+                           f"memories{_origin(entry.origin)}")
     keep: list[set[str]] = [set() for _ in arch.levels]
     bypass: list[set[str]] = [set() for _ in arch.levels]
-    for entry in constraints.keeps:
-        where = _origin(entry.origin)
-        if entry.target not in levels:
-            if entry.target in fanouts:
-                reasons.append(f"`{entry.target}` is a fanout: keep and bypass belong to "
-                               f"memories{where}")
-            continue
-        i = levels[entry.target]
-        level = arch.levels[i]
-        for name in entry.keep:
-            for tensor in problem.tensors:
-                if name not in (tensor.name, tensor.role):
-                    continue
-                if tensor.role not in level.holds:
-                    reasons.append(f"`{level.name}` must keep `{tensor.name}`{where}, but it "
-                                   f"holds only {', '.join(level.holds)}")
-                keep[i].add(tensor.name)
-        for name in entry.bypass:
-            for tensor in problem.tensors:
-                if name not in (tensor.name, tensor.role):
-                    continue
-                if i == 0:
-                    reasons.append(f"`{tensor.name}` must bypass `{level.name}`{where}, but "
-                                   "the outermost memory is the backing store: it keeps every "
-                                   "tensor")
-                bypass[i].add(tensor.name)
+    for req in found:
+        where = _origin(req.entry.origin)
+        level = arch.levels[req.level]
+        if req.kind == "keep":
+            if req.role not in level.holds:
+                reasons.append(f"`{level.name}` must keep `{req.tensor}`{where}, but it "
+                               f"holds only {', '.join(level.holds)}")
+            keep[req.level].add(req.tensor)
+        else:
+            if req.level == 0:
+                reasons.append(f"`{req.tensor}` must bypass `{level.name}`{where}, but the "
+                               "outermost memory is the backing store: it keeps every tensor")
+            bypass[req.level].add(req.tensor)
     for i, level in enumerate(arch.levels):
         for name in sorted(keep[i] & bypass[i]):
             reasons.append(f"`{name}` must be both kept at `{level.name}` and bypass it")

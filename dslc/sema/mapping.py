@@ -4,8 +4,11 @@ Resolves `mapping NAME for NET(point).LAYER on ACC(point)`, builds the `MappingS
 checks it against the layer's loop nest and the accelerator: unknown dims (E601) and levels
 (E602), loops at the wrong kind of level (E607), keep/bypass (E606), factor products that do
 not cover the bounds (E603), spatial factors beyond the mesh or the dataflow (E604), and
-tiles over capacity (E605). The verdicts come from dslc.mapping (the mapping IR and its
-checks); this module only turns them into diagnostics with spans.
+tiles over capacity (E605), and the accelerator's map-space constraints (E612: every
+mapping on an accelerator obeys its `constraints` block, as the mapper's do). The verdicts
+come from dslc.mapping (the mapping IR and its checks; `mapping_violations` with the same
+requirements and predicates the mapper uses); this module only turns them into diagnostics
+with spans.
 """
 
 from __future__ import annotations
@@ -19,6 +22,13 @@ from dslc.diagnostics.diagnostic import (
     error,
 )
 from dslc.diagnostics.span import Span
+from dslc.mapping.constraints import (
+    KeepRequirement,
+    OrderRequirement,
+    Violation,
+    mapping_violations,
+)
+from dslc.sema.constraints import Spans, components_of, read_constraints
 from dslc.sema.evaluate import (
     EvalContext,
     EvalError,
@@ -91,7 +101,8 @@ def elaborate_mapping(decl: ast.MappingDecl, program: Declarations) -> MappingSp
                        layer=layer_name, accelerator=accelerator_name,
                        accelerator_point=accelerator_point,
                        batch=batch, imperfect=imperfect, levels=levels)
-    problems = check_against_problem(decl, spec, network, accelerator, layer_span)
+    problems = check_against_problem(decl, spec, network, accelerator, layer_span,
+                                     _constraint_spans(program, decl.accelerator))
     if problems:
         raise DiagnosticError(problems)
     return spec
@@ -162,9 +173,28 @@ def _loops(directive: ast.Directive) -> list[LoopSpec]:
             for loop in directive.loops]
 
 
+def _constraint_spans(program: Declarations, ref: ast.SpaceRef) -> Spans | None:
+    """Where the accelerator's constraints were written (at the mapping's point), for the
+    secondary labels of E612; None when it has no `constraints` block."""
+    entry = program.accelerators[ref.name.text]
+    assert isinstance(entry.decl, ast.AcceleratorDecl)
+    blocks = [n for n in entry.decl.body if isinstance(n, ast.ConstraintsBlock)]
+    if not blocks:
+        return None
+    components = {name: frozenset({kind}) for name, kind in components_of(entry.decl).items()}
+    where = f"accelerator `{entry.name}`"
+    _, spans = read_constraints(blocks[0].targets,
+                                entry.scope_for(point_values(entry, ref.args, ref.span)),
+                                where, components, where, [])
+    return spans
+
+
 def check_against_problem(decl: ast.MappingDecl, spec: MappingSpec, network: NetworkSpec,
-                          accelerator: AcceleratorSpec, layer_span: Span) -> list[Diagnostic]:
-    """Check the mapping against the layer's loop nest; diagnostics point into `decl`."""
+                          accelerator: AcceleratorSpec, layer_span: Span,
+                          constraint_spans: Spans | None = None) -> list[Diagnostic]:
+    """Check the mapping against the layer's loop nest and the accelerator (with its
+    map-space constraints; `constraint_spans`: where they were written); diagnostics point
+    into `decl`."""
     from dslc.lower.lower import lower_network
 
     lowered = lower_network(network, batch=spec.batch)
@@ -223,7 +253,78 @@ def check_against_problem(decl: ast.MappingDecl, spec: MappingSpec, network: Net
         span = _issue_span(decl, reason.level, reason.dim, reason.axis) or \
             level_spans.get(reason.level, decl.name.span)
         diagnostics.append(error(reason.code, reason.message, span, help=reason.hint))
+    for violation in mapping_violations(mapping, problem, arch, accelerator.constraints):
+        related = _constraint_span(constraint_spans, violation)
+        span = _violation_span(decl, violation)
+        by_default = isinstance(violation.requirement, KeepRequirement) and \
+            span == next((lv.target.span for lv in decl.levels
+                          if lv.target.text == violation.level), None)
+        diagnostics.append(error(
+            "E612", violation.message, span, help=violation.hint,
+            label="no `keep` here: it keeps every role it holds" if by_default else "",
+            notes=(f"the constraints of accelerator `{accelerator.name}` apply to every "
+                   "mapping on it",),
+            related=(Label(related, "the constraint"),) if related is not None else ()))
     return diagnostics
+
+
+def _trimmed(span: Span) -> Span:
+    """A directive's span without the optional separator after it."""
+    text = span.text.rstrip()
+    if text.endswith(","):
+        text = text[:-1].rstrip()
+    return Span(span.file, span.start, span.start + len(text))
+
+
+def _violation_span(decl: ast.MappingDecl, violation: Violation) -> Span:
+    """Where the mapping breaks a constraint: the loop of the dim at the level (on the
+    axis), else that level's loop directive; for keeps, the tensor's name in the level's
+    `keep` or `bypass` list, else its `keep` directive; else the level, else the mapping's
+    name (a level the mapping does not write)."""
+    level = next((lv for lv in decl.levels if lv.target.text == violation.level), None)
+    if level is None:
+        return decl.name.span
+    req = violation.requirement
+    if isinstance(req, KeepRequirement):
+        names = (req.written, req.tensor, req.role)
+        for directive in level.directives:
+            for name in directive.names:
+                if directive.kind in ("keep", "bypass") and name.text in names:
+                    return name.span
+        for directive in level.directives:
+            if directive.kind == "keep":
+                return _trimmed(directive.span)
+        return level.target.span
+    directives = [d for d in level.directives
+                  if (d.kind == "temporal" and not violation.axis) or
+                  (d.kind == "spatial" and d.axis is not None and
+                   d.axis.text.lower() == violation.axis)]
+    for directive in directives:
+        for loop in directive.loops:
+            if loop.dim.text == violation.dim:
+                return loop.span
+    return _trimmed(directives[0].span) if directives else level.target.span
+
+
+def _constraint_span(spans: Spans | None, violation: Violation) -> Span | None:
+    """Where the constraint a mapping breaks was written."""
+    if spans is None:
+        return None
+    req = violation.requirement
+    found: Span | None
+    if isinstance(req, KeepRequirement):
+        found = spans.tensors.get((req.target, req.kind, req.written))
+    elif isinstance(req, OrderRequirement) or req.source == "order":
+        found = spans.orders.get(req.target)
+    elif req.source == "factors":
+        found = spans.rules.get((req.target, req.axis, violation.dim))
+    elif req.source == "forbid":
+        found = spans.dims.get((req.target, req.axis, violation.dim))
+    else:  # allow, idle
+        found = spans.dims.get((req.target, req.axis, "*allow"))
+    if found is None:
+        return spans.targets.get(req.target)
+    return _trimmed(found)
 
 
 def _issue_span(decl: ast.MappingDecl, level: str, dim: str, axis: str) -> Span | None:
