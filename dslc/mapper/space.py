@@ -53,6 +53,7 @@ from dslc.mapper.constraints import (
 )
 from dslc.mapper.errors import NoValidMappingError
 from dslc.mapping.check import allowed_dims
+from dslc.mapping.constraints import factor_holds, order_checks
 from dslc.mapping.mapping import LevelMapping, Loop, Mapping, SpatialLoop
 from dslc.spec.constraints import MapConstraints
 
@@ -184,12 +185,7 @@ def factor_splits(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
 
 def _satisfies(row: list[int], total: int, rules: tuple[Rule, ...]) -> bool:
     """Whether a split obeys a dim's factor rules."""
-    for slot, op, value in rules:
-        factor = row[slot]
-        if (op == "=" and factor != value) or (op == "<=" and factor > value) or \
-                (op == ">=" and factor < value) or (op == "all" and factor != total):
-            return False
-    return True
+    return all(factor_holds(op, value, row[slot], total) for slot, op, value in rules)
 
 
 Signatures = tuple[tuple[tuple[int, ...], tuple[tuple[tuple[int, ...], int], ...]], ...]
@@ -555,17 +551,8 @@ class MapSpace:
             if level >= self.nlevels - 1:
                 continue  # the innermost order is irrelevant (and repaired when reported)
             rank = ranks[level]
-            real = np.count_nonzero(rank, axis=0)
-            expected = np.zeros(factors.shape[-1], dtype=np.int64)
-            for d in rule.outer:
-                present = rank[d] > 0
-                expected += present
-                ok &= ~present | (rank[d] == expected)
-            expected[:] = 0
-            for d in reversed(rule.inner):
-                present = rank[d] > 0
-                ok &= ~present | (rank[d] == real - expected)
-                expected += present
+            for _, holds in order_checks(rule, rank, np.count_nonzero(rank, axis=0)):
+                ok &= holds
         return ok
 
     def valid_factors(self, factors: IntArray) -> BoolArray:
@@ -575,9 +562,7 @@ class MapSpace:
         for d, dim_rules in enumerate(self.resolved.rules):
             totals = np.prod(factors[:, d], axis=0)
             for s, op, value in dim_rules:
-                column = factors[s, d]
-                ok &= column == value if op == "=" else column <= value if op == "<=" \
-                    else column >= value if op == ">=" else column == totals
+                ok &= factor_holds(op, value, factors[s, d], totals)
         for d, s in self.resolved.forbidden:
             ok &= factors[s, d] == 1
         return ok
