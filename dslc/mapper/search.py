@@ -10,13 +10,16 @@ Candidates are pruned by the meshes and capacity (`BatchEvaluator.fits`) before 
 evaluated, in batches (the compiled kernel, or numpy without numba).
 
 Strategies: `exhaustive` evaluates every candidate of the map space (up to its exact
-equivalences); `heuristic` is a seeded local search: seeds with every temporal factor at the
-outermost level (always within capacity) and random spatial unrollings, plus random
-samples with random keep sets, then rounds of moves (a prime factor to another slot, two
-loops swapped, the keep set changed by one tensor at one level) from the best few,
-restarting from fresh seeds when it stalls; then a steepest descent over every single move
-from the best (`polish`). `random` evaluates random samples only. `auto` is exhaustive when
-the space is within the budget, else heuristic.
+equivalences); `heuristic` is a seeded iterated local search: seeds (every temporal factor
+at the outermost level with random spatial unrollings, random samples, and seeds that fill
+the memories from the inside out, LOMA-style, for the unrollings using the most PEs), local
+descents from the best of them (single moves: a factor to another slot, two loops swapped,
+the keep set changed by one tensor at one level; then exchange moves that grow a tile in one
+dim while shrinking it in another), then rounds of random moves from the best few,
+descending again and restarting from kicked copies of the elite or fresh seeds when it
+stalls. `random` evaluates random samples only. `auto` is exhaustive when the space is
+within the budget, else heuristic. Every candidate's score is remembered by its key, so a
+candidate is evaluated once and the budget counts distinct candidates.
 It does not map whole networks (dslc.mapper.network) nor print.
 """
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -36,7 +39,7 @@ from dslc.cost.model import evaluate
 from dslc.cost.result import Cost
 from dslc.lower.problem import Problem
 from dslc.mapper.errors import NoValidMappingError
-from dslc.mapper.space import BoolArray, IntArray, MapSpace
+from dslc.mapper.space import BoolArray, IntArray, MapSpace, prime_factors
 from dslc.mapping.mapping import Mapping, mapping_issues
 from dslc.spec.constraints import NO_CONSTRAINTS, MapConstraints
 
@@ -62,6 +65,22 @@ POPULATION = 16
 ROUND = 1024
 """Candidates generated per round (before pruning)."""
 SEED_KEEP_SETS = 8
+"""Keep sets the random seeds of one restart are spread over."""
+OUTER_STARTS = 12
+"""Seeds with every temporal factor outermost the local search first descends from, each
+with another spatial unrolling."""
+CHUNK = 1024
+"""Candidates per batch of the local descents (shared by the descents in lockstep)."""
+LANES = 4
+"""Descents run in lockstep at most; the others wait their turn, in the order given."""
+MIN_SHARE = 64
+"""At least this many neighbours of each descent per batch."""
+DESCENT_STEPS = 50
+"""At most this many steps per descent."""
+FILLED_STARTS = 6
+"""Seeds filled from the inside out (`_filled`) it first descends from."""
+SAMPLED_STARTS = 2
+"""Random seeds it first descends from."""
 """Keep sets the random seeds of one restart are spread over."""
 
 
@@ -229,50 +248,88 @@ class _Search:
                                         imperfect=options.imperfect)
         self.evaluated = 0
         self.best = _Best()
-        self.seen = np.empty(0, dtype=np.uint64)
-        """Keys (`candidate_keys`) of the candidates already evaluated, sorted."""
+        self.seen: dict[int, int] = {}
+        """The key (`candidate_keys`) of each candidate seen, to its column of
+        `seen_scores`."""
+        self.seen_scores = np.full((len(self.scores), 1024), np.inf)
+        """[K, >= len(seen)] the scores of the candidates seen (inf: did not fit, or
+        invalid)."""
         self.keep_neighbours = _keep_neighbours(self.space.keep_choices)
 
     def run_batch(self, factors: IntArray, orders: IntArray, keeps: IntArray,
                   *, dedupe: bool = True) -> _Pool:
         """Prune (meshes, capacity, already seen), evaluate (each candidate with its keep
-        choice), update the best; returns the evaluated candidates with their scores."""
+        choice), update the best; returns the candidates evaluated now, with their scores."""
         space = self.space
         ok = space.within_meshes(factors)
         factors, orders, keeps = factors[:, :, ok], orders[:, :, ok], keeps[ok]
+        keys = None
         if factors.shape[-1] and dedupe:
             # First occurrences of candidates not seen before, in batch order, by a 64-bit
             # key of each canonical row (`candidate_keys`).
             keys = candidate_keys(space, factors, orders, keeps)
-            unique, first = np.unique(keys, return_index=True)
-            seen = self.seen
-            at = np.searchsorted(seen, unique)
-            known = np.zeros(unique.size, dtype=np.bool_)
-            inside = at < seen.size
-            known[inside] = seen[at[inside]] == unique[inside]
-            # New keys are sorted and so are their insertion points: `seen` stays sorted.
-            self.seen = np.insert(seen, at[~known], unique[~known])
-            fresh = np.sort(first[~known])
+            _, first = np.unique(keys, return_index=True)
+            first.sort()
+            fresh = first[[key not in self.seen for key in keys[first].tolist()]]
             factors, orders, keeps = factors[:, :, fresh], orders[:, :, fresh], keeps[fresh]
+            keys = keys[fresh]
+        scores = self._evaluate(factors, orders, keeps, keys)
+        fitting = np.flatnonzero(np.isfinite(scores[0]))
+        return _Pool(factors[:, :, fitting], orders[:, :, fitting], keeps[fitting],
+                     scores[:, fitting])
+
+    def score_all(self, factors: IntArray, orders: IntArray, keeps: IntArray) -> FloatArray:
+        """[K, B] the scores of every candidate in batch order (inf: outside the meshes,
+        does not fit, or invalid): those seen before from memory, the others evaluated
+        (each distinct one once) and remembered."""
+        space = self.space
+        scores = np.full((len(self.scores), factors.shape[-1]), np.inf)
+        inside = np.flatnonzero(space.within_meshes(factors))
+        if inside.size == 0:
+            return scores
+        factors, orders, keeps = factors[:, :, inside], orders[:, :, inside], keeps[inside]
+        keys = candidate_keys(space, factors, orders, keeps)
+        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        order = np.argsort(first)  # evaluate in batch order: ties go to the earlier one
+        fresh = order[[key not in self.seen for key in unique[order].tolist()]]
+        at = first[fresh]
+        self._evaluate(factors[:, :, at], orders[:, :, at], keeps[at], keys[at])
+        columns = np.array([self.seen[key] for key in unique.tolist()], dtype=np.int64)
+        scores[:, inside] = self.seen_scores[:, columns[inverse.reshape(-1)]]
+        return scores
+
+    def _evaluate(self, factors: IntArray, orders: IntArray, keeps: IntArray,
+                  keys: npt.NDArray[np.uint64] | None) -> FloatArray:
+        """[K, B] the scores of candidates not evaluated before (inf: does not fit, or
+        invalid); counts them, updates the best and, given their keys, remembers them."""
+        scores = np.full((len(self.scores), factors.shape[-1]), np.inf)
         if factors.shape[-1] == 0:
-            return _Pool.join([], space)
+            return scores
+        space = self.space
         fits = self.evaluator.fits(space.batch(factors, orders, keeps))
-        factors, orders, keeps = factors[:, :, fits], orders[:, :, fits], keeps[fits]
-        if factors.shape[-1] == 0:
-            return _Pool.join([], space)
-        cost = self.evaluator.totals(space.batch(factors, orders, keeps))
-        self.evaluated += factors.shape[-1]
-        cycles = cost.cycles.astype(np.float64)
-        scores = np.stack([np.where(cost.valid, score(cost.energy_pj, cycles), np.inf)
-                           for score in self.scores])
-        # Ties go to the earlier candidate, so results do not depend on batch boundaries.
-        best = int(np.argmin(scores[0])) if len(scores) == 1 else \
-            int(np.lexsort(scores[::-1])[0])
-        value = tuple(float(v) for v in scores[:, best])
-        if value < self.best.score:
-            self.best = _Best(value, factors[:, :, best].copy(),
-                              orders[:, :, best].copy(), int(keeps[best]))
-        return _Pool(factors, orders, keeps, scores)
+        if fits.any():
+            cost = self.evaluator.totals(space.batch(factors[:, :, fits], orders[:, :, fits],
+                                                     keeps[fits]))
+            self.evaluated += int(np.count_nonzero(fits))
+            cycles = cost.cycles.astype(np.float64)
+            scores[:, fits] = np.stack([np.where(cost.valid, score(cost.energy_pj, cycles),
+                                                 np.inf) for score in self.scores])
+            # Ties go to the earlier candidate, so results do not depend on batch boundaries.
+            best = int(np.argmin(scores[0])) if len(scores) == 1 else \
+                int(np.lexsort(scores[::-1])[0])
+            value = tuple(float(v) for v in scores[:, best])
+            if value < self.best.score:
+                self.best = _Best(value, factors[:, :, best].copy(),
+                                  orders[:, :, best].copy(), int(keeps[best]))
+        if keys is not None:
+            start = len(self.seen)
+            self.seen.update(zip(keys.tolist(), range(start, start + len(keys)), strict=True))
+            if start + len(keys) > self.seen_scores.shape[1]:
+                grown = np.full((len(self.scores), 2 * (start + len(keys))), np.inf)
+                grown[:, :start] = self.seen_scores[:, :start]
+                self.seen_scores = grown
+            self.seen_scores[:, start:start + len(keys)] = scores
+        return scores
 
     def exhaustive(self) -> None:
         space = self.space
@@ -298,21 +355,26 @@ class _Search:
             stalls = stalls + 1 if self.evaluated == before else 0
 
     def heuristic(self) -> None:
-        """Seeded local search over tilings, loop orders and keep sets together: a
-        candidate carries its keep set, and a move may change it to a neighbouring one (one
-        tensor more or less at one level), so bypass choices evolve with the tilings that
-        use the capacity they free."""
+        """Iterated local search: descend (`descend`) from the best seeds, then from kicked
+        copies of the best found (a few random moves away) and, in turn, from fresh seeds,
+        until the budget is spent or nothing new is evaluated."""
         budget = self.options.budget
-        population = self._seed(budget)
+        outer, sampled = self._seed(budget, split=True)
+        spatial = self._diverse(outer, OUTER_STARTS, by_use=True)
+        filled = self._filled(spatial)
+        starts = _Pool.join([self._diverse(filled, FILLED_STARTS),
+                             self._diverse(sampled, SAMPLED_STARTS), spatial], self.space)
+        self.descend(starts)
+        # Then evolve a population (random moves from the best few), descending from the
+        # best when it stalls, and restarting from kicked copies of the elite and from fresh
+        # seeds in turn.
+        population = _Pool.select([starts, outer, sampled], self.space)
         elite = population
         best = self.best.score
         stalls = restarts = idle = 0
         while self.evaluated < budget and idle < 20:
             if population.size == 0 or stalls >= 4:
-                # Stalled: descend to the local optimum of the best, then restart, in turn
-                # from perturbed copies of the elite (iterated local search) and from fresh
-                # seeds (diversity); the elite keeps the best seen so far.
-                self.polish(budget=budget)
+                self._descend_best()
                 restarts += 1
                 stalls = 0
                 if restarts % 2 and elite.size:
@@ -335,28 +397,98 @@ class _Search:
                 stalls = 0
             else:
                 stalls += 1
-        self.polish()
+        self._descend_best(budget=None)
 
-    def polish(self, rounds: int = 20, budget: int | None = None) -> None:
-        """Steepest descent from the best candidate over every single move (MapSpace.
-        all_neighbours) and every neighbouring keep set, until no move improves (or the
-        budget, when given, is spent): a local optimum for single moves."""
-        for _ in range(rounds):
-            if budget is not None and self.evaluated >= budget:
+    def _descend_best(self, budget: int | None = 0) -> None:
+        best = self.best
+        if best.factors is not None and best.orders is not None:
+            self.descend(_Pool(best.factors[:, :, None], best.orders[:, :, None],
+                               np.array([best.keep]), np.array(best.score)[:, None]),
+                         budget=budget)
+
+    def descend(self, starts: _Pool, budget: int | None = 0) -> None:
+        """Local descents from each of `starts`, in order, LANES at a time in lockstep (one
+        batch serves them all):
+        each takes its neighbourhood of single moves (factor moves and loop swaps, and
+        its tiling with a neighbouring keep set) and, when none improves, of exchange moves
+        (`MapSpace.exchange_moves`: a tile grows in one dim as it shrinks in another, which
+        a full memory needs), in a random order, a share of CHUNK candidates per batch,
+        and moves to the best of the first share that improves. A descent ends at a local
+        optimum of both neighbourhoods or after DESCENT_STEPS moves; all end at the budget
+        (`budget` 0: the search's; None: none)."""
+        limit = self.options.budget if budget == 0 else budget
+        waiting = [_Descent(starts.factors[:, :, i], starts.orders[:, :, i],
+                            int(starts.keeps[i]), tuple(float(v) for v in starts.scores[:, i]))
+                   for i in range(starts.size)][::-1]
+        active: list[_Descent] = []
+        while limit is None or self.evaluated < limit:
+            active = [descent for descent in active if self._ready(descent)]
+            while waiting and len(active) < LANES:
+                descent = waiting.pop()
+                if self._ready(descent):
+                    active.append(descent)
+            if not active:
                 return
-            best = self.best
-            if best.factors is None or best.orders is None:
-                return
-            factors, orders = self.space.all_neighbours(best.factors, best.orders)
-            factors = np.concatenate([best.factors[:, :, None], factors], axis=2)
-            orders = np.concatenate([best.orders[:, :, None], orders], axis=2)
-            size = factors.shape[-1]
-            keeps = [best.keep, *self.keep_neighbours[best.keep]]
-            self.run_batch(np.tile(factors, (1, 1, len(keeps))),
-                           np.tile(orders, (1, 1, len(keeps))),
-                           np.repeat(np.array(keeps, dtype=np.int64), size))
-            if self.best.score >= best.score:
-                return
+            share = max(CHUNK // len(active), MIN_SHARE)
+            taken = []
+            for descent in active:
+                assert descent.moves is not None
+                end = min(descent.at + share, descent.moves[0].shape[-1])
+                taken.append(np.arange(descent.at, end))
+                descent.at = end
+            scores = self.score_all(
+                *(np.concatenate([d.moves[i][..., t] for d, t in zip(active, taken,
+                                                                      strict=True)
+                                  if d.moves is not None], axis=-1) for i in range(3)))
+            offset = 0
+            for descent, take in zip(active, taken, strict=True):
+                mine = scores[:, offset:offset + len(take)]
+                offset += len(take)
+                best = int(np.argmin(mine[0])) if len(mine) == 1 else \
+                    int(np.lexsort(mine[::-1])[0])
+                value = tuple(float(v) for v in mine[:, best])
+                if value < descent.score and descent.moves is not None:
+                    factors, orders, keeps = descent.moves
+                    column = int(take[best])
+                    descent.factors = factors[:, :, column]
+                    descent.orders = orders[:, :, column]
+                    descent.keep, descent.score = int(keeps[column]), value
+                    descent.steps += 1
+                    descent.moves, descent.exchange, descent.at = None, False, 0
+
+    def _ready(self, descent: _Descent) -> bool:
+        """Give `descent` candidates to take (its next neighbourhood when it moved or
+        exhausted one); False when it has ended."""
+        space = self.space
+        while descent.steps < DESCENT_STEPS:
+            if descent.moves is not None and descent.at < descent.moves[0].shape[-1]:
+                return True
+            if descent.moves is not None:  # exhausted: next neighbourhood, or the end
+                if descent.exchange:
+                    return False
+                descent.exchange = True
+            factors, orders, keep = descent.factors, descent.orders, descent.keep
+            if not descent.exchange:
+                f_moved, o_moved = space.all_neighbours(factors, orders)
+                others = self.keep_neighbours[keep]
+                moves = (np.concatenate([f_moved, np.repeat(factors[:, :, None], len(others),
+                                                            axis=2)], axis=2),
+                         np.concatenate([o_moved, np.repeat(orders[:, :, None], len(others),
+                                                            axis=2)], axis=2),
+                         np.concatenate([np.full(f_moved.shape[-1], keep, dtype=np.int64),
+                                         np.array(others, dtype=np.int64)]))
+            else:
+                first, second = space.exchange_moves(space.factor_moves(factors, whole=True))
+                f_pairs = space.apply_moves(factors, first, second)
+                f_pairs = f_pairs[:, :, space.valid_moved(f_pairs)]
+                count = f_pairs.shape[-1]
+                moves = (f_pairs, np.repeat(orders[:, :, None], count, axis=2),
+                         np.full(count, keep, dtype=np.int64))
+            shuffled = self.rng.permutation(moves[0].shape[-1])
+            descent.moves = (moves[0][:, :, shuffled], moves[1][:, :, shuffled],
+                             moves[2][shuffled])
+            descent.at = 0
+        return False
 
     def _kicked(self, elite: _Pool) -> _Pool:
         """ROUND perturbations of the elite: two to four random moves each, unevaluated."""
@@ -383,7 +515,105 @@ class _Search:
             keeps[moving] = moved[parents[moving]]
         return _Pool(factors, orders, keeps, np.empty(0))
 
-    def _seed(self, budget: int) -> _Pool:
+    def _filled(self, spatial: _Pool) -> _Pool:
+        """Seeds that fill the memories from the inside out (as ZigZag's LOMA allocates
+        loops): for each spatial unrolling of `spatial`, random orders of the prime
+        factors left for the temporal loops, each cut into levels greedily, innermost
+        first, as many loops per level as fit. Evaluated (keeping what the memories hold);
+        empty under map-space constraints or padded factorisations, which the cuts ignore."""
+        space = self.space
+        if not space.constraints.empty or self.options.imperfect or spatial.size == 0:
+            return _Pool.join([], space)
+        levels = space.nlevels
+        per_unrolling = max(1, ROUND // (4 * spatial.size))
+        parts = []
+        for u in range(spatial.size):
+            unrolled = spatial.factors[levels:, :, u]
+            left = np.array(space.problem.bounds, dtype=np.int64) // np.prod(unrolled, axis=0)
+            primes = [(d, p) for d in range(space.ndims) for p in prime_factors(int(left[d]))]
+            if not primes:
+                continue
+            dims = np.array([d for d, _ in primes], dtype=np.int64)
+            values = np.array([p for _, p in primes], dtype=np.int64)
+            n, size = len(primes), per_unrolling
+            # [size, n]: each row an order of the primes, innermost first.
+            ranks = np.argsort(self.rng.random((size, n)), axis=1)
+            order_dims, order_values = dims[ranks], values[ranks]
+            cut = np.zeros(size, dtype=np.int64)  # loops placed so far, from the inside
+            slot_of = np.zeros((size, n), dtype=np.int64)  # 0: the outermost level
+            for level in range(levels - 1, 0, -1):
+                # Every cut from here to the end, for every order: the largest that fits.
+                ends = cut[:, None] + np.arange(n + 1)[None, :]  # [size, n+1]
+                valid = ends <= n
+                trial = np.repeat(slot_of[:, None, :], n + 1, axis=1)  # [size, n+1, n]
+                position = np.arange(n)[None, None, :]
+                placing = (position >= cut[:, None, None]) & (position < ends[:, :, None])
+                trial[placing] = level
+                factors = self._assemble(trial.reshape(-1, n), order_dims, order_values,
+                                         unrolled, n + 1)
+                identity = np.broadcast_to(np.arange(space.ndims)[None, :, None],
+                                           (levels, space.ndims, factors.shape[-1]))
+                fits = self.evaluator.fits(space.batch(
+                    factors, np.ascontiguousarray(identity),
+                    np.zeros(factors.shape[-1], dtype=np.int64))).reshape(size, n + 1)
+                fits &= valid
+                # The longest prefix of cuts that fits (cutting nothing always does).
+                fits[:, 0] = True
+                longest = np.argmin(np.concatenate([fits, np.zeros((size, 1), bool)], axis=1),
+                                    axis=1) - 1
+                chosen = trial[np.arange(size), longest]
+                slot_of = chosen
+                cut = cut + longest
+            factors = self._assemble(slot_of, order_dims, order_values, unrolled, 1)
+            orders = np.empty((levels, space.ndims, size), dtype=np.int64)
+            for row in range(size):
+                for level in range(levels):
+                    # Outer to inner: the dims by their innermost prime here, outermost first.
+                    here = [int(d) for d, s in zip(order_dims[row], slot_of[row], strict=True)
+                            if s == level]
+                    first_seen = list(dict.fromkeys(here))[::-1]
+                    rest = [d for d in range(space.ndims) if d not in first_seen]
+                    orders[level, :, row] = first_seen + rest
+            parts.append((factors, orders))
+        if not parts:
+            return _Pool.join([], space)
+        factors = np.concatenate([f for f, _ in parts], axis=2)
+        orders = np.concatenate([o for _, o in parts], axis=2)
+        return self.run_batch(factors, orders, np.zeros(factors.shape[-1], dtype=np.int64))
+
+    def _assemble(self, slot_of: IntArray, dims: IntArray, values: IntArray,
+                  unrolled: IntArray, repeat: int) -> IntArray:
+        """[S, D, B] factors: prime i of row b (of `dims`/`values`, rows repeated `repeat`
+        times) at temporal slot `slot_of[b, i]`, the spatial slots `unrolled`."""
+        space = self.space
+        size = slot_of.shape[0]
+        dims = np.repeat(dims, repeat, axis=0)
+        values = np.repeat(values, repeat, axis=0)
+        factors = np.ones((len(space.slots), space.ndims, size), dtype=np.int64)
+        factors[space.nlevels:] = unrolled[:, :, None]
+        columns = np.arange(size)
+        for i in range(slot_of.shape[1]):
+            factors[slot_of[:, i], dims[:, i], columns] *= values[:, i]
+        return factors
+
+    def _diverse(self, pool: _Pool, count: int, *, by_use: bool = False) -> _Pool:
+        """Up to `count` candidates of `pool`, the best of each spatial unrolling (the
+        factors of the spatial slots) in the order of their best: a descent seldom changes
+        a whole unrolling, so starts that differ in it explore what moves do not reach."""
+        if pool.size == 0:
+            return pool
+        spatial = pool.factors[self.space.nlevels:]
+        used = np.prod(spatial, axis=(0, 1))
+        # The most instances used first, then the best score.
+        ranked = np.lexsort([*pool.scores[::-1], -used] if by_use else pool.scores[::-1])
+        ranked = ranked[np.isfinite(pool.scores[0][ranked])]
+        spatial = spatial.reshape(-1, pool.size)[:, ranked]
+        _, first = np.unique(spatial.T, axis=0, return_index=True)
+        chosen = ranked[np.sort(first)[:count]]
+        return _Pool(pool.factors[:, :, chosen], pool.orders[:, :, chosen],
+                     pool.keeps[chosen], pool.scores[:, chosen])
+
+    def _seed(self, budget: int, *, split: bool = False) -> Any:
         """ROUND seeds with every temporal factor outermost (keeping what the memories hold)
         and ROUND random samples spread over up to SEED_KEEP_SETS random keep sets; returns
         the best few."""
@@ -400,7 +630,27 @@ class _Search:
             if self.evaluated >= budget:
                 break
             evaluated.append(self.run_batch(pool.factors, pool.orders, pool.keeps))
+        if split:
+            empty = _Pool.join([], self.space)
+            return (*evaluated, empty, empty)[:2]
         return _Pool.select(evaluated, self.space)
+
+
+@dataclass(slots=True)
+class _Descent:
+    """One local descent in progress (`_Search.descend`)."""
+
+    factors: IntArray
+    orders: IntArray
+    keep: int
+    score: tuple[float, ...]
+    steps: int = 0
+    exchange: bool = False
+    """Taking the exchange neighbourhood (the single moves did not improve)."""
+    moves: tuple[IntArray, IntArray, IntArray] | None = None
+    """The neighbourhood being taken (factors, orders, keeps), shuffled."""
+    at: int = 0
+    """How much of it was taken."""
 
 
 @dataclass(frozen=True, slots=True)

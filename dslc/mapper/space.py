@@ -92,6 +92,12 @@ def prime_factors(n: int) -> tuple[int, ...]:
     return tuple(found)
 
 
+@cache
+def _divisors(n: int) -> tuple[int, ...]:
+    """The divisors of n above 1, ascending."""
+    return tuple(k for k in range(2, n + 1) if n % k == 0)
+
+
 def ordered_splits(n: int, slots: int) -> list[tuple[int, ...]]:
     """Every way to write n as an ordered product of `slots` factors."""
     if slots == 1:
@@ -662,40 +668,90 @@ class MapSpace:
             self.repair_orders(child_o)
         return child_f, child_o, parents
 
-    def all_neighbours(self, factors: IntArray, orders: IntArray) -> tuple[IntArray, IntArray]:
-        """Every candidate one move from (`factors [S, D]`, `orders [L, D]`): each distinct
-        prime of each factor moved to each other slot its dim may use, and each pair of
-        real loops of an ordered level swapped. Batch last."""
-        moved_f: list[IntArray] = []
+    def factor_moves(self, factors: IntArray, *, whole: bool = False) -> IntArray:
+        """[M, 4] every single factor move from `factors [S, D]`: rows (dim, source slot,
+        destination slot, prime), each distinct prime of each factor to each other slot its
+        dim may use (constraints included: a pinned slot neither gives nor takes)."""
+        moves: list[tuple[int, int, int, int]] = []
         movable = self._move_table
         for d in range(self.ndims):
             for source in self.allowed[d]:
                 value = int(factors[source, d])
-                if not movable[d, source]:
+                if value == 1 or not movable[d, source]:
                     continue
-                for prime in sorted(set(prime_factors(value))):
-                    for dest in self.allowed[d]:
-                        if dest == source or not movable[d, dest]:
-                            continue
-                        child = factors.copy()
-                        child[source, d] //= prime
-                        child[dest, d] *= prime
-                        moved_f.append(child)
-        swapped_o: list[IntArray] = []
+                parts = _divisors(value) if whole else sorted(set(prime_factors(value)))
+                for part in parts:
+                    moves.extend((d, source, dest, part) for dest in self.allowed[d]
+                                 if dest != source and movable[d, dest])
+        return np.array(moves, dtype=np.int64).reshape(-1, 4)
+
+    def apply_moves(self, factors: IntArray, moves: IntArray,
+                    then: IntArray | None = None) -> IntArray:
+        """[S, D, M] `factors [S, D]` with move `moves[i]` applied in column i (rows of
+        `factor_moves`), and then move `then[i]` when given. A second move whose source no
+        longer holds its prime leaves the column with a factor that does not divide: such
+        columns are dropped (`valid_moved`)."""
+        size = len(moves)
+        children = np.repeat(factors[:, :, None], size, axis=2)
+        columns = np.arange(size)
+        for step in (moves,) if then is None else (moves, then):
+            d, source, dest, prime = step.T
+            held = children[source, d, columns]
+            ok = held % prime == 0
+            # A move that cannot be made marks the column (factor 0) for `valid_moved`.
+            children[source, d, columns] = np.where(ok, held // prime, 0)
+            children[dest, d, columns] *= prime
+        return children
+
+    def valid_moved(self, factors: IntArray) -> BoolArray:
+        """[B] the columns of `apply_moves` whose moves were all possible and that keep the
+        constraints' factor bounds."""
+        ok: BoolArray = np.all(factors > 0, axis=(0, 1))
+        if self._bounds:
+            ok &= self.valid_factors(np.where(factors > 0, factors, 1))
+        return ok
+
+    def exchange_moves(self, moves: IntArray) -> tuple[IntArray, IntArray]:
+        """Pairs of factor moves (rows of `factor_moves`) that trade through one slot: the
+        first moves a prime of one dim into a slot and the second moves a prime of another
+        dim out of it (or the reverse). Under a full memory a single move into it does not
+        fit: a tile grows in one dim only while it shrinks in another. Returns the first and
+        second moves, one pair per row."""
+        d, source, dest, part = moves.T
+        ratio = part[:, None] / part[None, :]
+        first, second = np.nonzero((dest[:, None] == source[None, :])
+                                   & (d[:, None] != d[None, :])
+                                   & (ratio <= 2) & (ratio >= 0.5))
+        return moves[first], moves[second]
+
+    def order_swaps(self, factors: IntArray, orders: IntArray) -> IntArray:
+        """[L, D, M] `orders [L, D]` with one pair of real loops of one ordered level swapped,
+        for every such pair (the innermost level's order does not count: rule 2)."""
+        swapped: list[IntArray] = []
         for level in range(self.nlevels - 1):
             real = [p for p in range(self.ndims) if factors[level, orders[level, p]] > 1]
             for a, b in itertools.combinations(real, 2):
                 child = orders.copy()
                 child[level, a], child[level, b] = orders[level, b], orders[level, a]
-                swapped_o.append(child)
-        all_f = [*moved_f, *(factors for _ in swapped_o)]
-        all_o = [*(orders for _ in moved_f), *swapped_o]
-        if not all_f:
-            return factors[:, :, None][:, :, :0], orders[:, :, None][:, :, :0]
-        stacked_f, stacked_o = np.stack(all_f, axis=-1), np.stack(all_o, axis=-1)
-        if self._bounds:
-            keep = self.valid_factors(stacked_f)
-            stacked_f, stacked_o = stacked_f[:, :, keep], stacked_o[:, :, keep]
+                swapped.append(child)
+        if not swapped:
+            return orders[:, :, None][:, :, :0]
+        stacked = np.stack(swapped, axis=-1)
+        if self._order_rules:
+            self.repair_orders(stacked)
+        return stacked
+
+    def all_neighbours(self, factors: IntArray, orders: IntArray) -> tuple[IntArray, IntArray]:
+        """Every candidate one move from (`factors [S, D]`, `orders [L, D]`): each distinct
+        prime of each factor moved to each other slot its dim may use, and each pair of
+        real loops of an ordered level swapped. Batch last."""
+        moved = self.apply_moves(factors, self.factor_moves(factors))
+        moved = moved[:, :, self.valid_moved(moved)]
+        swapped = self.order_swaps(factors, orders)
+        stacked_f = np.concatenate(
+            [moved, np.repeat(factors[:, :, None], swapped.shape[-1], axis=2)], axis=2)
+        stacked_o = np.concatenate(
+            [np.repeat(orders[:, :, None], moved.shape[-1], axis=2), swapped], axis=2)
         if self._order_rules:
             self.repair_orders(stacked_o)
         return stacked_f, stacked_o

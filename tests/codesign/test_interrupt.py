@@ -187,7 +187,7 @@ def test_a_worker_that_dies_stops_the_run_with_an_error(tmp_path: Path) -> None:
         assert len(workers) == 2, process.communicate()
         os.kill(min(workers), signal.SIGKILL)  # as the out-of-memory killer would
         out, err = process.communicate(timeout=30)
-        assert process.returncode == 1, err.decode()
+        assert process.returncode == 1, (out.decode(), err.decode())
         assert b"error: a worker process ended without finishing its pairs" in out
         assert b"Traceback" not in err
     db = sqlite3.connect(store)

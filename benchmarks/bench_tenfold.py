@@ -1,0 +1,207 @@
+"""Benchmark: does the default mapper search stop too early? Default budget against ten
+times the budget, on every distinct layer of the shipped networks on every shipped
+accelerator, and its time against another build's default search.
+
+Run: `python benchmarks/bench_tenfold.py [--baseline DIR] [--accelerators A,B]
+[--networks N,M] [--jobs 2] [--out FILE]` (slow: about an hour on one core for the whole
+library). For each distinct layer (deduplicated by problem key across the networks) and
+accelerator, with the default objective (EDP) and seed:
+
+- `default`: `MapperOptions()`, the best EDP found and the seconds it took;
+- `tenfold`: the same options with ten times the budget (the same seed);
+- `baseline` (with `--baseline DIR`, a checkout of another build, e.g. the commit before a
+  change): that build's default search on the same layer, timed in its own worker process;
+  the two builds' runs alternate case by case, so load on the machine falls on both alike.
+
+Gap = default / tenfold - 1 (0: the default already found what ten times the budget finds;
+negative when the longer run's path ended worse). Output: one line per case, then per
+accelerator the cases within 1% of the ten-fold search, the worst and mean gap, and the
+total time of each build's default search with their ratio. Figures go in
+docs/performance.md ("Mapping quality").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+NETWORKS = ("alexnet", "vgg16", "resnet18", "resnet50", "mobilenet_v2",
+            "transformer_encoder")
+ACCELERATORS = ("eyeriss_like", "simple_ws_16x16", "simple_os_16x16", "tpu_like",
+                "nvdla_like", "shidiannao_like")
+ROOT = Path(__file__).resolve().parent.parent
+
+# A worker maps the cases it reads (JSON lines on stdin) with the build it runs in and
+# answers one JSON line each. It uses only the API every build since 0.2 has.
+WORKER = r"""
+import json, sys, time
+from dslc import api
+from dslc.arch import resolve_accelerator
+from dslc.lower.lower import lower_network
+from dslc.mapper import MapperOptions, map_problem
+
+problems, archs = {}, {}
+for line in sys.stdin:
+    case = json.loads(line)
+    network, accelerator = case["network"], case["accelerator"]
+    if network not in problems:
+        lowered = lower_network(api.network(api.compile(
+            f"specs/networks/{network}.cd"), network), 1)
+        problems[network] = {layer.name: layer.problem for layer in lowered.layers
+                             if layer.problem is not None}
+    if accelerator not in archs:
+        archs[accelerator] = resolve_accelerator(api.accelerator(api.compile(
+            f"specs/accelerators/{accelerator}.cd"), accelerator))
+    options = MapperOptions()
+    if case["scale"] != 1:
+        options = MapperOptions(budget=options.budget * case["scale"])
+    start = time.perf_counter()
+    found = map_problem(problems[network][case["layer"]], archs[accelerator], options)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"edp": found.cost.energy_pj * found.cost.cycles,
+                      "seconds": seconds, "evaluated": found.evaluated,
+                      "budget": options.budget}), flush=True)
+"""
+
+
+@dataclass
+class Worker:
+    """One process of one build, mapping cases one at a time."""
+
+    process: subprocess.Popen[str]
+
+    @staticmethod
+    def start(build: Path) -> Worker:
+        environment = {**os.environ, "PYTHONPATH": str(build)}
+        process = subprocess.Popen([sys.executable, "-c", WORKER], cwd=build,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                   env=environment)
+        return Worker(process)
+
+    def map(self, network: str, layer: str, accelerator: str, scale: int) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps({"network": network, "layer": layer,
+                                             "accelerator": accelerator,
+                                             "scale": scale}) + "\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"the worker in {self.process.args} ended")
+        result: dict[str, Any] = json.loads(answer)
+        return result
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait()
+
+
+def distinct_layers(networks: list[str]) -> list[tuple[str, str]]:
+    """(network, layer) of the first layer of each distinct problem, in network order."""
+    sys.path.insert(0, str(ROOT))
+    from dslc import api
+    from dslc.lower.lower import lower_network
+
+    found: dict[str, tuple[str, str]] = {}
+    for network in networks:
+        lowered = lower_network(api.network(api.compile(
+            ROOT / f"specs/networks/{network}.cd"), network), 1)
+        for layer in lowered.layers:
+            if layer.problem is not None and layer.problem.key not in found:
+                found[layer.problem.key] = (network, layer.name)
+    return list(found.values())
+
+
+def run_share(cases: list[tuple[str, str, str]], baseline: Path | None,
+              printed: list[str]) -> list[dict[str, Any]]:
+    """Map `cases` with one worker per build (this one and the baseline)."""
+    mine = Worker.start(ROOT)
+    other = Worker.start(baseline) if baseline is not None else None
+    rows = []
+    try:
+        for index, (network, layer, accelerator) in enumerate(cases):
+            row: dict[str, Any] = {"network": network, "layer": layer,
+                                   "accelerator": accelerator}
+            # Alternate which build goes first.
+            order = ["default", "baseline"] if index % 2 == 0 else ["baseline", "default"]
+            for kind in order:
+                if kind == "baseline" and other is None:
+                    continue
+                worker = mine if kind == "default" else other
+                assert worker is not None
+                row[kind] = worker.map(network, layer, accelerator, 1)
+            row["tenfold"] = mine.map(network, layer, accelerator, 10)
+            row["gap"] = row["default"]["edp"] / row["tenfold"]["edp"] - 1
+            line = (f"{network:20s} {layer:24s} {accelerator:16s} "
+                    f"{row['default']['edp']:11.4e} {row['tenfold']['edp']:11.4e} "
+                    f"{100 * row['gap']:8.3f} {row['default']['seconds']:7.2f}")
+            if "baseline" in row:
+                line += (f" {row['baseline']['edp']:11.4e} "
+                         f"{row['baseline']['seconds']:7.2f}")
+            print(line, flush=True)
+            printed.append(line)
+            rows.append(row)
+    finally:
+        mine.close()
+        if other is not None:
+            other.close()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", type=Path, help="a checkout of the build to time against")
+    parser.add_argument("--networks", default=",".join(NETWORKS))
+    parser.add_argument("--accelerators", default=",".join(ACCELERATORS))
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="worker pairs in parallel (each pair alternates its builds)")
+    parser.add_argument("--out", type=Path, help="also write the table here")
+    args = parser.parse_args()
+    layers = distinct_layers(args.networks.split(","))
+    cases = [(network, layer, accelerator) for accelerator in args.accelerators.split(",")
+             for network, layer in layers]
+    header = (f"{'network':20s} {'layer':24s} {'accelerator':16s} {'default':>11s} "
+              f"{'tenfold':>11s} {'gap %':>8s} {'seconds':>7s}"
+              + (f" {'baseline':>11s} {'seconds':>7s}" if args.baseline else ""))
+    print(header, flush=True)
+    printed = [header]
+    shares = [cases[i::args.jobs] for i in range(args.jobs)]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        parts = list(pool.map(lambda share: run_share(share, args.baseline, printed),
+                              shares))
+    rows = [row for part in parts for row in part]
+    summary = ["", f"{'accelerator':16s} {'cases':>5s} {'within 1%':>9s} {'worst %':>8s} "
+               f"{'mean %':>7s} {'default s':>9s}"
+               + (f" {'baseline s':>10s} {'ratio':>6s} {'better':>6s} {'worse':>6s}"
+                  if args.baseline else "")]
+    for accelerator in [*args.accelerators.split(","), "all"]:
+        chosen = [r for r in rows if accelerator in ("all", r["accelerator"])]
+        if not chosen:
+            continue
+        gaps = [r["gap"] for r in chosen]
+        seconds = sum(r["default"]["seconds"] for r in chosen)
+        line = (f"{accelerator:16s} {len(chosen):5d} {sum(g <= 0.01 for g in gaps):9d} "
+                f"{100 * max(gaps):8.3f} {100 * sum(gaps) / len(gaps):7.3f} {seconds:9.1f}")
+        if args.baseline:
+            base = sum(r["baseline"]["seconds"] for r in chosen)
+            better = sum(r["default"]["edp"] < 0.999 * r["baseline"]["edp"] for r in chosen)
+            worse = sum(r["default"]["edp"] > 1.001 * r["baseline"]["edp"] for r in chosen)
+            line += f" {base:10.1f} {seconds / base:6.2f} {better:6d} {worse:6d}"
+        summary.append(line)
+    print("\n".join(summary), flush=True)
+    if args.out is not None:
+        args.out.write_text("\n".join([*printed, *summary]) + "\n")
+
+
+if __name__ == "__main__":
+    started = time.perf_counter()
+    main()
+    print(f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
