@@ -525,7 +525,7 @@ class _Search:
         if not space.constraints.empty or self.options.imperfect or spatial.size == 0:
             return _Pool.join([], space)
         levels = space.nlevels
-        per_unrolling = max(1, ROUND // (4 * spatial.size))
+        per_unrolling = max(1, ROUND // spatial.size)
         parts = []
         for u in range(spatial.size):
             unrolled = spatial.factors[levels:, :, u]
@@ -565,15 +565,15 @@ class _Search:
                 slot_of = chosen
                 cut = cut + longest
             factors = self._assemble(slot_of, order_dims, order_values, unrolled, 1)
-            orders = np.empty((levels, space.ndims, size), dtype=np.int64)
-            for row in range(size):
-                for level in range(levels):
-                    # Outer to inner: the dims by their innermost prime here, outermost first.
-                    here = [int(d) for d, s in zip(order_dims[row], slot_of[row], strict=True)
-                            if s == level]
-                    first_seen = list(dict.fromkeys(here))[::-1]
-                    rest = [d for d in range(space.ndims) if d not in first_seen]
-                    orders[level, :, row] = first_seen + rest
+            # Per level, outer to inner: the dims by their innermost prime there, the one
+            # placed outermost first; dims without a loop there after them.
+            innermost = np.full((size, levels, space.ndims), n, dtype=np.int64)
+            rows = np.arange(size)
+            for i in range(n - 1, -1, -1):
+                innermost[rows, slot_of[:, i], order_dims[:, i]] = i
+            key = np.where(innermost < n, -innermost, n)
+            orders = np.ascontiguousarray(
+                np.argsort(key, axis=2, kind="stable").transpose(1, 2, 0))
             parts.append((factors, orders))
         if not parts:
             return _Pool.join([], space)
