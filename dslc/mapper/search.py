@@ -589,11 +589,14 @@ class _Search:
         size = slot_of.shape[0]
         dims = np.repeat(dims, repeat, axis=0)
         values = np.repeat(values, repeat, axis=0)
-        factors = np.ones((len(space.slots), space.ndims, size), dtype=np.int64)
+        nslots = len(space.slots)
+        # One weighted bincount sums the primes' logarithms per (slot, dim, column); the
+        # products (below 2^53) come back exactly by rounding.
+        cells = (slot_of * space.ndims + dims) * size + np.arange(size)[:, None]
+        logs = np.bincount(cells.reshape(-1), weights=np.log(values).reshape(-1),
+                           minlength=nslots * space.ndims * size)
+        factors = np.rint(np.exp(logs)).astype(np.int64).reshape(nslots, space.ndims, size)
         factors[space.nlevels:] = unrolled[:, :, None]
-        columns = np.arange(size)
-        for i in range(slot_of.shape[1]):
-            factors[slot_of[:, i], dims[:, i], columns] *= values[:, i]
         return factors
 
     def _diverse(self, pool: _Pool, count: int, *, by_use: bool = False) -> _Pool:
