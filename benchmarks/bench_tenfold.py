@@ -3,9 +3,11 @@ times the budget, on every distinct layer of the shipped networks on every shipp
 accelerator, and its time against another build's default search.
 
 Run: `python benchmarks/bench_tenfold.py [--baseline DIR] [--accelerators A,B]
-[--networks N,M] [--jobs 2] [--out FILE]` (slow: about an hour on one core for the whole
-library). For each distinct layer (deduplicated by problem key across the networks) and
-accelerator, with the default objective (EDP) and seed:
+[--networks N,M] [--jobs 2] [--out FILE] [--rows FILE]` (slow: one to two hours on two
+cores for the whole library; cases run layer by layer, every accelerator for each, and
+`--rows` keeps each finished case, so `--summarize ROWS` reports a run stopped early).
+For each distinct layer (deduplicated by problem key across the networks) and accelerator,
+with the default objective (EDP) and seed:
 
 - `default`: `MapperOptions()`, the best EDP found and the seconds it took;
 - `tenfold`: the same options with ten times the budget (the same seed);
@@ -121,7 +123,7 @@ def distinct_layers(networks: list[str]) -> list[tuple[str, str]]:
 
 
 def run_share(cases: list[tuple[str, str, str]], baseline: Path | None,
-              printed: list[str]) -> list[dict[str, Any]]:
+              printed: list[str], rows_file: Path | None) -> list[dict[str, Any]]:
     """Map `cases` with one worker per build (this one and the baseline)."""
     mine = Worker.start(ROOT)
     other = Worker.start(baseline) if baseline is not None else None
@@ -149,6 +151,9 @@ def run_share(cases: list[tuple[str, str, str]], baseline: Path | None,
             print(line, flush=True)
             printed.append(line)
             rows.append(row)
+            if rows_file is not None:
+                with rows_file.open("a") as out:
+                    out.write(json.dumps(row, sort_keys=True) + "\n")
     finally:
         mine.close()
         if other is not None:
@@ -164,10 +169,20 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1,
                         help="worker pairs in parallel (each pair alternates its builds)")
     parser.add_argument("--out", type=Path, help="also write the table here")
+    parser.add_argument("--rows", type=Path,
+                        help="append each case as a JSON line here as it finishes")
+    parser.add_argument("--summarize", type=Path, metavar="ROWS",
+                        help="only print the summary of the cases in a --rows file")
     args = parser.parse_args()
+    if args.summarize is not None:
+        rows = [json.loads(line) for line in args.summarize.read_text().splitlines()]
+        print("\n".join(summarize(rows, sorted({r["accelerator"] for r in rows}),
+                                   all("baseline" in r for r in rows))))
+        return
     layers = distinct_layers(args.networks.split(","))
-    cases = [(network, layer, accelerator) for accelerator in args.accelerators.split(",")
-             for network, layer in layers]
+    # Layer-major, so that a run stopped early has covered every accelerator alike.
+    cases = [(network, layer, accelerator) for network, layer in layers
+             for accelerator in args.accelerators.split(",")]
     header = (f"{'network':20s} {'layer':24s} {'accelerator':16s} {'default':>11s} "
               f"{'tenfold':>11s} {'gap %':>8s} {'seconds':>7s}"
               + (f" {'baseline':>11s} {'seconds':>7s}" if args.baseline else ""))
@@ -175,14 +190,24 @@ def main() -> None:
     printed = [header]
     shares = [cases[i::args.jobs] for i in range(args.jobs)]
     with ThreadPoolExecutor(args.jobs) as pool:
-        parts = list(pool.map(lambda share: run_share(share, args.baseline, printed),
-                              shares))
+        parts = list(pool.map(lambda share: run_share(share, args.baseline, printed,
+                                                        args.rows), shares))
     rows = [row for part in parts for row in part]
+    summary = summarize(rows, args.accelerators.split(","), args.baseline is not None)
+    print("\n".join(summary), flush=True)
+    if args.out is not None:
+        args.out.write_text("\n".join([*printed, *summary]) + "\n")
+
+
+def summarize(rows: list[dict[str, Any]], accelerators: list[str], baseline: bool
+              ) -> list[str]:
+    """Per accelerator and overall: cases, within 1%, worst and mean gap, default seconds
+    (and the baseline's, their ratio, and how often each build found the better mapping)."""
     summary = ["", f"{'accelerator':16s} {'cases':>5s} {'within 1%':>9s} {'worst %':>8s} "
                f"{'mean %':>7s} {'default s':>9s}"
                + (f" {'baseline s':>10s} {'ratio':>6s} {'better':>6s} {'worse':>6s}"
-                  if args.baseline else "")]
-    for accelerator in [*args.accelerators.split(","), "all"]:
+                  if baseline else "")]
+    for accelerator in [*accelerators, "all"]:
         chosen = [r for r in rows if accelerator in ("all", r["accelerator"])]
         if not chosen:
             continue
@@ -190,15 +215,13 @@ def main() -> None:
         seconds = sum(r["default"]["seconds"] for r in chosen)
         line = (f"{accelerator:16s} {len(chosen):5d} {sum(g <= 0.01 for g in gaps):9d} "
                 f"{100 * max(gaps):8.3f} {100 * sum(gaps) / len(gaps):7.3f} {seconds:9.1f}")
-        if args.baseline:
+        if baseline:
             base = sum(r["baseline"]["seconds"] for r in chosen)
             better = sum(r["default"]["edp"] < 0.999 * r["baseline"]["edp"] for r in chosen)
             worse = sum(r["default"]["edp"] > 1.001 * r["baseline"]["edp"] for r in chosen)
             line += f" {base:10.1f} {seconds / base:6.2f} {better:6d} {worse:6d}"
         summary.append(line)
-    print("\n".join(summary), flush=True)
-    if args.out is not None:
-        args.out.write_text("\n".join([*printed, *summary]) + "\n")
+    return summary
 
 
 if __name__ == "__main__":
