@@ -291,11 +291,17 @@ class _Search:
         keys = candidate_keys(space, factors, orders, keeps)
         unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         order = np.argsort(first)  # evaluate in batch order: ties go to the earlier one
-        fresh = order[[key not in self.seen for key in unique[order].tolist()]]
-        at = first[fresh]
+        seen = self.seen
+        columns = np.array([seen.get(key, -1) for key in unique[order].tolist()],
+                           dtype=np.int64)
+        fresh = columns < 0
+        at = first[order[fresh]]
+        # New keys take the next columns of the remembered scores, in this order.
+        columns[fresh] = len(seen) + np.arange(int(np.count_nonzero(fresh)))
         self._evaluate(factors[:, :, at], orders[:, :, at], keeps[at], keys[at])
-        columns = np.array([self.seen[key] for key in unique.tolist()], dtype=np.int64)
-        scores[:, inside] = self.seen_scores[:, columns[inverse.reshape(-1)]]
+        by_key = np.empty_like(columns)
+        by_key[order] = columns
+        scores[:, inside] = self.seen_scores[:, by_key[inverse.reshape(-1)]]
         return scores
 
     def _evaluate(self, factors: IntArray, orders: IntArray, keeps: IntArray,
