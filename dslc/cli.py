@@ -27,6 +27,7 @@ from dslc.diagnostics.diagnostic import (
     Diagnostic,
     DiagnosticError,
     Severity,
+    UsageError,
     UserError,
 )
 from dslc.diagnostics.render import render_concise, render_full, render_json, summary_line
@@ -311,6 +312,51 @@ def plan_command(file: FileArgument, codesign: CodesignOption = None,
         console.print(export.to_json(export.plan_to_json(the_plan)), markup=False)
         return
     console.print(render_plan(the_plan))
+
+
+def _shape_option(text: str | None) -> tuple[int, ...]:
+    if text is None:
+        raise UsageError("--torch needs --input, the input shape batch first (1,3,224,224)")
+    try:
+        return tuple(int(part) for part in text.replace("x", ",").split(","))
+    except ValueError:
+        raise UsageError(f"bad --input `{text}`: give sizes separated by commas, batch first "
+                         "(1,3,224,224)") from None
+
+
+@command("import")
+def import_command(
+    model: Annotated[Path | None, typer.Argument(help="an ONNX model (.onnx)")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="the .cd file to write (default: print it)")] = None,
+    name: Annotated[str | None, typer.Option(
+        help="the network's name (default: the file's or the factory's)")] = None,
+    skip_unknown: Annotated[bool, typer.Option(
+        "--skip-unknown", help="leave out operators dslc cannot express (listed at the top "
+        "of the written file) instead of failing")] = False,
+    torch: Annotated[str | None, typer.Option(
+        "--torch", help="a PyTorch module factory, pkg.module:factory (needs the torch "
+        "extra), instead of MODEL")] = None,
+    input: Annotated[str | None, typer.Option(
+        "--input", help="with --torch: the input shape, batch first, e.g. 1,3,224,224")
+                     ] = None,
+) -> None:
+    """Import a model as a .cd network: an ONNX file, or a PyTorch module via ONNX."""
+    if (model is None) == (torch is None):
+        raise UsageError("give an ONNX model file or --torch pkg.module:factory (not both)")
+    if torch is not None:
+        imported = api.import_torch(torch, _shape_option(input), name=name,
+                                    skip_unknown=skip_unknown)
+    else:
+        assert model is not None
+        imported = api.import_onnx(model, name=name, skip_unknown=skip_unknown)
+    if out is None:
+        console.print(imported.text, markup=False, end="")
+        return
+    export.write_text(out, imported.text)
+    console.print(f"wrote {out}: network `{imported.network.name}`, "
+                  f"{len(imported.network.layers)} layers, {imported.macs:,} MACs, "
+                  f"{imported.weights:,} weights", markup=False)
 
 
 def main() -> None:

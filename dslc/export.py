@@ -43,6 +43,12 @@ def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=False)
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write a text file (an imported network, an exported study), creating its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
 def listing(names: Sequence[str]) -> str:
     """`a`, `a and b`, `a, b and c`: how messages list written files."""
     if len(names) <= 1:
