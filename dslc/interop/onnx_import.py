@@ -22,6 +22,7 @@ module scope the exporter recorded, else the node's name, else its output's name
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -254,12 +255,17 @@ class _Reader:
         if weight and weight in self.const_names and "." in weight:
             stem = weight.rsplit(".", 1)[0] if weight.endswith((".weight", ".bias")) else weight
             return self.names.claim(stem, node.op_type.lower())
-        scopes = {p.key: p.value for p in node.metadata_props}.get(
-            "pkg.torch.onnx.name_scopes")
+        meta = {p.key: p.value for p in node.metadata_props}
+        scopes = meta.get("pkg.torch.onnx.name_scopes")
         if scopes:
             parts = [p.strip(" '\"") for p in scopes.strip("[]").split(",")]
-            parts = [p for p in parts if p]
-            module = ".".join(parts[:-1]) or (parts[-1] if parts else "")
+            parts = [p for p in parts if p]  # cumulative: '', 'layer1', 'layer1.0', op
+            module = parts[-2] if len(parts) > 1 else ""
+            op = re.sub(r"_\d+$", "", parts[-1]) if parts else ""
+            classes = meta.get("pkg.torch.onnx.class_hierarchy", "").split(",")
+            leaf = len(classes) > 1 and "torch.nn.modules." in classes[-2]
+            if op and not op.startswith("_") and not (module and leaf):
+                module = f"{module}.{op}" if module else op
             if module:
                 return self.names.claim(module, node.op_type.lower())
         wanted = node.name or (node.output[0] if node.output else "")
