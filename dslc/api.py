@@ -53,6 +53,7 @@ from dslc.mapper.search import (
     objectives_named,
     search_named,
 )
+from dslc.mapping.mapping import Mapping as MappingIR
 from dslc.mapping.mapping import mapping_from_spec
 from dslc.sema.constraints import constraints_from_text
 from dslc.sema.loader import load
@@ -491,6 +492,100 @@ def import_torch(target: str, input_shape: Sequence[int], *, name: str | None = 
     stem = target.rpartition(":")[2]
     return import_onnx(data, name=_network_name(name, stem), skip_unknown=skip_unknown,
                        source=f"{target} (torch {list(input_shape)})")
+
+
+# ---- Timeloop (`dslc export --to timeloop`, `dslc import-timeloop`) ---------------------------
+
+
+def _needs_yaml() -> None:
+    _needs("yaml", "timeloop")
+
+
+def export_timeloop(program: Program, *, mapping: str | None = None,
+                    network_name: str | None = None, layer: str | None = None,
+                    accelerator_name: str | None = None,
+                    options: MapperOptions | None = None, batch: int = 1) -> dict[str, str]:
+    """Timeloop v3 files (relative path -> text; dslc.interop.timeloop) for one `mapping`
+    block, or for the best mappings the mapper finds of one layer (`layer`) or of every
+    distinct layer of a network (`layer` None) on an accelerator.
+
+    Raises UsageError for unknown names or a missing choice, DiagnosticError E806 for what
+    Timeloop cannot state, CannotRunError when a layer has no valid mapping."""
+    _needs_yaml()
+    from dslc.interop.timeloop import StudyLayer, export_study
+
+    if mapping is not None:
+        spec = _named(_clean(program).mappings, mapping, "mapping", program)
+        network_spec = program.networks[spec.network].instantiate(spec.network_point)
+        arch = resolve_accelerator(
+            program.accelerators[spec.accelerator].instantiate(spec.accelerator_point))
+        problem = lower_network(network_spec, batch=spec.batch).problem(spec.layer)
+        if problem is None:
+            raise InternalError(f"mapping `{mapping}` names a layer without a loop nest")
+        ir = mapping_from_spec(spec, problem, arch)
+        return export_study(arch, (StudyLayer(spec.layer, problem, ir),))
+    if network_name is None or accelerator_name is None:
+        raise UsageError("name a mapping block, or a network and an accelerator (and "
+                         "optionally a layer) to export the best mappings")
+    if layer is not None:
+        found = map_layer(program, network_name, layer, accelerator_name, options=options,
+                          batch=batch)
+        return export_study(found.arch, (StudyLayer(layer, found.problem,
+                                                    found.result.mapping),))
+    accelerator_spec = accelerator(program, accelerator_name)
+    arch = resolve_accelerator(accelerator_spec)
+    lowered = lower_network(network(program, network_name), batch=batch)
+    options = (options or MapperOptions()).with_constraints(accelerator_spec.constraints)
+    result = map_network(lowered, arch, options)
+    layers = []
+    for key, (problem, names) in lowered.distinct().items():
+        layer_result = next(x for x in result.layers if x.problem_key == key)
+        layers.append(StudyLayer(names[0], problem, layer_result.result.mapping))
+    return export_study(arch, tuple(layers))
+
+
+@dataclass(frozen=True, slots=True)
+class TimeloopLayer:
+    """One layer of an imported Timeloop study and its cost under dslc's model."""
+
+    name: str
+    problem: Problem
+    mapping: MappingIR
+    cost: Cost
+
+
+@dataclass(frozen=True, slots=True)
+class TimeloopStudy:
+    """`import_timeloop`'s answer."""
+
+    accelerator: AcceleratorSpec
+    arch: ArchModel
+    layers: tuple[TimeloopLayer, ...]
+
+
+def import_timeloop(directory: str | Path) -> TimeloopStudy:
+    """Read a Timeloop v3 study (a directory of .yaml files, dslc.interop.timeloop) and
+    evaluate each layer's mapping with dslc's cost model.
+
+    Raises DiagnosticError E805/E806, CannotRunError for a mapping that cannot run."""
+    _needs_yaml()
+    from dslc.interop.timeloop import read_study
+
+    root = Path(directory)
+    if not root.is_dir():
+        raise UsageError(f"{directory} is not a directory")
+    files = {p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
+             for p in sorted(root.rglob("*.yaml"))}
+    study = read_study(files)
+    try:
+        arch = resolve_accelerator(study.accelerator)
+    except ValueError as exc:
+        raise CannotRunError(f"the architecture in {directory} cannot be built",
+                             [str(exc)]) from None
+    layers = tuple(TimeloopLayer(layer.name, layer.problem, layer.mapping,
+                                 evaluate_mapping(layer.problem, arch, layer.mapping))
+                   for layer in study.layers)
+    return TimeloopStudy(study.accelerator, arch, layers)
 
 
 def dump_spec(program: Program) -> dict[str, Any]:

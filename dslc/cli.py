@@ -359,6 +359,78 @@ def import_command(
                   f"{imported.weights:,} weights", markup=False)
 
 
+class ExportTarget(StrEnum):
+    timeloop = "timeloop"
+    accelforge = "accelforge"
+
+
+@command("export")
+def export_command(
+    file: FileArgument,
+    out: Annotated[Path, typer.Option("--out", "-o", help="directory to write into")],
+    to: Annotated[ExportTarget, typer.Option("--to", help="the tool's format")
+                  ] = ExportTarget.timeloop,
+    mapping: Annotated[str | None, typer.Option(
+        "--mapping", "-m", help="a mapping block to export")] = None,
+    network: Annotated[str | None, typer.Option("--network", "-n", help="network name")
+                       ] = None,
+    layer: Annotated[str | None, typer.Option(
+        "--layer", "-l", help="one layer (default: every distinct layer of the network)")
+                     ] = None,
+    accelerator: Annotated[str | None, typer.Option(
+        "--accelerator", "-a", help="accelerator name")] = None,
+    best: Annotated[bool, typer.Option(
+        "--best", help="export the best mappings the mapper finds (the default without "
+        "--mapping)")] = False,
+    search: Annotated[str, typer.Option(help="auto, exhaustive, heuristic or random")
+                      ] = "auto",
+    objective: Annotated[str, typer.Option(help="energy, latency or edp")] = "edp",
+    batch: Annotated[int, typer.Option(help="batch size N")] = 1,
+) -> None:
+    """Export problems, the architecture and mappings as another tool's files (Timeloop v3
+    YAML: docs/interop.md)."""
+    if to is ExportTarget.accelforge:
+        raise UsageError("--to accelforge is not supported: its input format is not pinned "
+                         "to a released version yet (docs/interop.md); use --to timeloop")
+    if mapping is not None and (best or network or layer or accelerator):
+        raise UsageError("--mapping exports that block; it takes no -n/-l/-a/--best")
+    program = api.compile(file)
+    options = api.mapper_settings(search=search, objective=objective)
+    if mapping is None:
+        _note_kernel_compile()
+    files = api.export_timeloop(program, mapping=mapping, network_name=network, layer=layer,
+                                accelerator_name=accelerator, options=options, batch=batch)
+    for relative, text in files.items():
+        export.write_text(out / relative, text)
+    problems = sum(1 for name in files if name.startswith("prob/"))
+    console.print(f"wrote {len(files)} files to {out}: {problems} "
+                  f"problem{'s' if problems != 1 else ''} with their mappings, the "
+                  "architecture, its energy and area tables (README.txt has the "
+                  "timeloop-model commands)", markup=False)
+
+
+@command("import-timeloop")
+def import_timeloop_command(
+    directory: Annotated[Path, typer.Argument(help="a directory of Timeloop v3 .yaml files")],
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Read a Timeloop v3 study (architecture, problems, mappings) and evaluate each
+    mapping with dslc's cost model."""
+    from dslc.report.cost import render_cost
+
+    study = api.import_timeloop(directory)
+    if format is OutputFormat.json:
+        console.print(export.to_json({
+            "accelerator": study.accelerator.model_dump(mode="json"),
+            "layers": [{"name": layer.name, "cost": export.cost_to_json(layer.cost)}
+                       for layer in study.layers]}), markup=False)
+        return
+    console.print(f"accelerator `{study.arch.name}`: {len(study.arch.levels)} memory levels, "
+                  f"{study.arch.compute.instances} MAC units", markup=False)
+    for layer in study.layers:
+        console.print(render_cost(layer.cost, per_instance=console.width >= 150))
+
+
 def main() -> None:
     """Entry point: run the app; what escapes a command's own handling (option parsing
     callbacks, typer itself) is reported the same way."""

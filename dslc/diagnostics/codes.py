@@ -271,6 +271,19 @@ over other axes than the spatial ones. `--skip-unknown` skips these nodes too.
 (without arguments), or export its result with `torch.onnx.export` on a zero input of the
 `--input` shape (batch first).
 """),
+    Code("E805", "Timeloop file cannot be read", """
+`dslc import-timeloop` could not read a study: a file is not YAML, a required key
+(`architecture`, `problem`, `shape`, `instance`, `mapping`, ...) is missing, a factor is
+malformed, or the directory lacks an architecture file (`*.arch.yaml`), problem files
+(`*.prob.yaml`) or the mapping file beside a problem (`<layer>.map.yaml`).
+"""),
+    Code("E806", "Timeloop feature without a dslc counterpart", """
+Exporting: something Timeloop v3 cannot state, such as two fanouts directly below one
+memory, imperfect (padded) factors, or two loops over one dim at one level. Importing:
+something dslc cannot model, such as sparsity (densities, sparse optimisations), residual
+factors, a branching architecture tree, or timeloopfe's `nodes` form. docs/interop.md lists
+them.
+"""),
     Code("W201", "unused parameter", """
 A parameter is declared but never used: every value of it gives the same network or
 accelerator, so the space is larger than it needs to be.

@@ -38,6 +38,8 @@ UNTESTABLE: dict[str, str] = {
     "E802": "about ONNX models, not .cd files: tests/interop/test_onnx_import.py",
     "E803": "about ONNX models, not .cd files: tests/interop/test_onnx_import.py",
     "E804": "about PyTorch modules, not .cd files: tests/interop/test_torch_import.py",
+    "E805": "about Timeloop files, not .cd files: tests/interop/test_timeloop.py",
+    "E806": "about Timeloop files, not .cd files: tests/interop/test_timeloop.py",
 }
 
 
