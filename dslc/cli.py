@@ -413,12 +413,19 @@ def export_command(
 def import_timeloop_command(
     directory: Annotated[Path, typer.Argument(help="a directory of Timeloop v3 .yaml files")],
     format: FormatOption = OutputFormat.table,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="also write the study as a .cd spec (accelerator, einsum "
+        "networks, mapping blocks)")] = None,
 ) -> None:
     """Read a Timeloop v3 study (architecture, problems, mappings) and evaluate each
     mapping with dslc's cost model."""
     from dslc.report.cost import render_cost
 
     study = api.import_timeloop(directory)
+    if out is not None:
+        export.write_text(out, export.study_to_cd(
+            study.arch, [(layer.name, layer.problem, layer.mapping) for layer in study.layers],
+            str(directory)))
     if format is OutputFormat.json:
         console.print(export.to_json({
             "accelerator": study.accelerator.model_dump(mode="json"),
@@ -429,6 +436,8 @@ def import_timeloop_command(
                   f"{study.arch.compute.instances} MAC units", markup=False)
     for layer in study.layers:
         console.print(render_cost(layer.cost, per_instance=console.width >= 150))
+    if out is not None:
+        console.print(f"wrote {out}", markup=False)
 
 
 def main() -> None:

@@ -524,7 +524,17 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
 
 
 def read_study(files: MappingType[str, str]) -> Study:
-    """A study from its files by relative path (see the module docstring)."""
+    """A study from its files by relative path (see the module docstring). A file whose
+    values have the wrong shape or type (a string where a list belongs, a missing name) is
+    E805 like a missing key."""
+    try:
+        return _read_study(files)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise _unreadable("the study", f"a value of the wrong form ({type(exc).__name__}: "
+                          f"{exc})") from None
+
+
+def _read_study(files: MappingType[str, str]) -> Study:
     arch_files = [p for p in sorted(files) if p.endswith(".arch.yaml")
                   or p.rsplit("/", 1)[-1] in ("arch.yaml", "architecture.yaml")]
     if len(arch_files) != 1:

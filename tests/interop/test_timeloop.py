@@ -158,3 +158,50 @@ network n {
         api.export_timeloop(two_fanouts, network_name="n", layer="a", accelerator_name="two")
     [diagnostic] = refused.value.diagnostics
     assert diagnostic.code == "E806" and "2 fanouts" in diagnostic.message
+
+
+def test_malformed_values_are_e805_not_a_traceback(tmp_path: Path) -> None:
+    program = api.compile(REPO / "examples" / "mapping.cd")
+    files = api.export_timeloop(program, mapping="rs_conv3x3")
+    broken = dict(files)
+    broken["prob/layer1.0.a.prob.yaml"] = files["prob/layer1.0.a.prob.yaml"].replace(
+        "instance: {N: 1", "instance: {N: one")
+    with pytest.raises(DiagnosticError) as caught:
+        read_study(broken)
+    assert caught.value.diagnostics[0].code == "E805"
+    residual = dict(files)
+    residual["map/layer1.0.a.map.yaml"] = files["map/layer1.0.a.map.yaml"].replace(
+        "K=4 C=1", "K=-4 C=1", 1)
+    with pytest.raises(DiagnosticError) as refused:
+        read_study(residual)
+    assert refused.value.diagnostics[0].code == "E806"
+    for relative, text in broken.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    result = runner.invoke(cli.app, ["import-timeloop", str(tmp_path)])
+    assert result.exit_code == 1 and "error[E805]" in result.output
+
+
+def test_study_as_a_spec_costs_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                        ) -> None:
+    """`dslc import-timeloop DIR -o study.cd`: the accelerator with every figure stated, an
+    einsum network per problem and a mapping block per mapping; evaluated by `dslc eval`,
+    each costs what the study costs."""
+    monkeypatch.chdir(tmp_path)
+    program = api.compile(REPO / "examples" / "mapping.cd")
+    for relative, text in api.export_timeloop(program, mapping="rs_conv3x3").items():
+        (tmp_path / "study" / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "study" / relative).write_text(text)
+    result = runner.invoke(cli.app, ["import-timeloop", "study", "-o", "study.cd"])
+    assert result.exit_code == 0, result.output
+    text = Path("study.cd").read_text()
+    assert "input input[N, C, P + R, Q + S]" in text
+    assert "input input_data: [1, 64, 58, 58]" in text  # 56 + 3 - 1 rows and columns
+    spec = api.compile("study.cd")
+    assert not spec.errors
+    cost = api.evaluate(spec, "layer1_0_a_mapping")
+    original = api.evaluate(program, "rs_conv3x3")
+    assert (cost.energy_pj, cost.cycles, cost.area_mm2) == (
+        original.energy_pj, original.cycles, original.area_mm2)
+    assert [[(t.reads, t.fills, t.updates) for t in level.tensors] for level in cost.levels] \
+        == [[(t.reads, t.fills, t.updates) for t in level.tensors] for level in original.levels]
