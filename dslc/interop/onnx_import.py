@@ -21,6 +21,7 @@ module scope the exporter recorded, else the node's name, else its output's name
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections import Counter
@@ -211,6 +212,8 @@ class _Reader:
         self.unknown: dict[str, list[str]] = {}
         self.problems: list[Diagnostic] = []
         self.network_name = name
+        self.tainted: set[str] = set()  # outputs of nodes that could not be imported
+        self.suppressed = 0
         self.batch = 1
         for value in graph.input:
             if value.name in self.const_names:
@@ -312,19 +315,29 @@ class _Reader:
                 continue
             if node.op_type not in HANDLED:
                 self.unknown.setdefault(node.op_type, []).append(node.name or node.output[0])
+                self.tainted.update(node.output)
                 self.skip(node, acts)
                 continue
             try:
                 self.convert(node, acts)
             except _Unsupported as exc:
+                after_problem = any(i in self.tainted for i in node.input)
+                self.tainted.update(node.output)
                 if self.skip_unknown:
                     self.counts.notes.append(f"{node.name or node.op_type}: {exc}")
-                    self.skip(node, acts)
-                    continue
-                self.problems.append(_diagnostic(
-                    "E803", f"{node.op_type} node `{node.name or node.output[0]}`: {exc}",
-                    self.source, exc.hint))
+                elif after_problem:  # a consequence of an earlier problem: not repeated
+                    self.suppressed += 1
+                else:
+                    self.problems.append(_diagnostic(
+                        "E803", f"{node.op_type} node `{node.name or node.output[0]}`: {exc}",
+                        self.source, exc.hint))
                 self.skip(node, acts)
+        if self.suppressed and self.problems:
+            last = self.problems[-1]
+            self.problems[-1] = dataclasses.replace(last, notes=(
+                *last.notes, f"{self.suppressed} later node"
+                f"{'s' if self.suppressed != 1 else ''} that depend on the nodes above fail "
+                "the same way and are not listed"))
         self.check()
         return ImportedNetwork(self.network_name, tuple(self.inputs), tuple(self.layers),
                                self.header())

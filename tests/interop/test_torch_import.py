@@ -134,3 +134,37 @@ def test_mobilenet_v2_matches_the_shipped_network_and_the_published_figures() ->
     kinds = Counter(layer.op for layer in imported.network.layers)
     assert (kinds["dwconv"], kinds["conv"], kinds["dense"]) == (17, 35, 1)
     assert _problems(imported.network) == _problems(shipped)
+
+
+def test_encoder_block_matches_the_shipped_transformer() -> None:
+    imported = api.import_torch("torch_models:encoder_block", [1, 128, 768])
+    shipped = api.network(api.compile(SPECS / "transformer_encoder.cd"), "transformer_encoder")
+    # Q, K, V, O 4*128*768*768 + scores and context 2*12*128*128*64 + FFN 2*128*768*3072,
+    # specs/networks/transformer_encoder.cd's hand count
+    assert imported.macs == 301_989_888 + 25_165_824 + 603_979_776 == 931_135_488
+    assert imported.macs == lower_network(shipped, batch=1).macs
+    assert imported.weights == 4 * 768 * 768 + 2 * 768 * 3072 == 7_077_888
+    kinds = Counter(getattr(layer, "function", layer.op) for layer in imported.network.layers)
+    assert (kinds["dense"], kinds["matmul"], kinds["softmax"], kinds["layernorm"]) == (
+        6, 2, 1, 2)
+    shipped_dense = {key for key, (p, _) in lower_network(shipped, batch=1).distinct().items()
+                     if p.op == "dense"}
+    imported_dense = {key for key, (p, _) in
+                      lower_network(imported.network, batch=1).distinct().items()
+                      if p.op == "dense"}
+    assert imported_dense == shipped_dense
+
+
+def test_batch_moving_attention_is_reported_once_per_cause() -> None:
+    """torch.nn.TransformerEncoderLayer moves the batch axis inside its attention (the
+    exporter's graph runs sequence-first): one E803 per cause, later dependants noted."""
+    with pytest.raises(DiagnosticError) as caught:
+        api.import_torch("torch_models:torch_encoder_layer", [1, 16, 64])
+    found = caught.value.diagnostics
+    # the packed QKV projection's Gather nodes (E802), then the two transposes that move
+    # the batch axis; the nodes downstream of them are one note, not 20 more errors
+    assert [d.code for d in found] == ["E802", "E803", "E803"]
+    assert found[0].message.endswith("Gather x3 (`node_select`, `node_select_1`, "
+                                     "`node_select_2`)")
+    assert "moves the batch axis" in found[1].message
+    assert any("later nodes" in note for note in found[-1].notes)

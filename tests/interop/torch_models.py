@@ -104,3 +104,37 @@ def resnet18() -> nn.Module:
 
 def mobilenet_v2() -> nn.Module:
     return MobileNetV2()
+
+
+class EncoderBlock(nn.Module):
+    """One BERT-base encoder block (hidden 768, 12 heads of 64, feed-forward 3072),
+    post-layernorm, attention written with Linear, view, transpose and matmul (as
+    specs/networks/transformer_encoder.cd writes it)."""
+
+    def __init__(self, hidden: int = 768, heads: int = 12) -> None:
+        super().__init__()
+        self.heads = heads
+        self.q, self.k, self.v, self.o = (nn.Linear(hidden, hidden) for _ in range(4))
+        self.norm1, self.norm2 = nn.LayerNorm(hidden), nn.LayerNorm(hidden)
+        self.ffn1, self.ffn2 = nn.Linear(hidden, 4 * hidden), nn.Linear(4 * hidden, hidden)
+        self.act = nn.GELU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+
+        def split(y: torch.Tensor) -> torch.Tensor:
+            return y.view(b, t, self.heads, d // self.heads).transpose(1, 2)
+
+        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+        scores = q @ k.transpose(-1, -2) / (d // self.heads) ** 0.5
+        context = torch.softmax(scores, -1) @ v
+        y = self.norm1(x + self.o(context.transpose(1, 2).reshape(b, t, d)))
+        return self.norm2(y + self.ffn2(self.act(self.ffn1(y))))
+
+
+def encoder_block() -> nn.Module:
+    return EncoderBlock()
+
+
+def torch_encoder_layer() -> nn.Module:
+    return nn.TransformerEncoderLayer(64, 4, 128, dropout=0.0, batch_first=True)
