@@ -247,7 +247,7 @@ def _mapping_yaml(problem: Problem, arch: ArchModel, mapping: Mapping) -> dict[s
                 if t.name in placed.keep]
         bypass = [TIMELOOP_NAMES.get(t.name, t.name) for t in problem.tensors
                   if t.name not in placed.keep]
-        entries.append({"target": level.name, "type": "bypass", "keep": keep,
+        entries.append({"target": level.name, "type": "datatype", "keep": keep,
                         "bypass": bypass})
     return {"mapping": entries}
 

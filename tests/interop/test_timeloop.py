@@ -73,7 +73,7 @@ def test_mapping_block_round_trip() -> None:
     # x: P 14; y: R 3, C 4 (written outer to inner, so C innermost)
     assert (spatial["target"], spatial["split"]) == ("GLB", 1)
     assert spatial["permutation"].startswith("PCR")
-    glb_keep = next(m for m in mapping if m["type"] == "bypass" and m["target"] == "GLB")
+    glb_keep = next(m for m in mapping if m["type"] == "datatype" and m["target"] == "GLB")
     assert (glb_keep["keep"], glb_keep["bypass"]) == (["Inputs", "Outputs"], ["Weights"])
     ert = yaml.safe_load(files["arch/components/eyeriss_like.ERT.yaml"])["ERT"]["tables"]
     assert {a["name"]: a["energy"] for a in ert[0]["actions"]}["read"] == 1200.0
