@@ -5,7 +5,8 @@ once; every other function takes that `Program`, a frozen value: `lint`, `networ
 `accelerator` (a point of a space, built), `evaluate` (a `mapping` block's cost),
 `map_layer` (options from `mapper_settings`, constraints from `map_constraints`), `run` (a
 co-design of one network and one accelerator), `plan` and `search` (the co-design planner
-over spaces), and the `dump_*` intermediate forms.
+over spaces), the `dump_*` intermediate forms, and `import_onnx` and `import_torch` (models
+as checked `.cd` text, dslc.interop).
 
 Errors come by kind, all `UserError`s (dslc.diagnostics.diagnostic): `DiagnosticError` for
 a spec with errors (diagnostics with spans), `UsageError` for a name that does not exist or
@@ -16,6 +17,7 @@ escaping from here is a bug. Functions here return data and never print.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,14 +32,17 @@ from dslc.codesign.request import Request, make_request, mapper_options, options
 from dslc.cost.model import evaluate as evaluate_mapping
 from dslc.cost.result import Cost
 from dslc.diagnostics.diagnostic import (
+    CannotRunError,
     Diagnostic,
     DiagnosticError,
     InternalError,
     UsageError,
     did_you_mean,
+    error,
     sorted_diagnostics,
 )
 from dslc.graph.layer_graph import build_graph
+from dslc.interop.network_text import ImportedNetwork, identifier, network_text
 from dslc.lower.lower import lower_graph, lower_network
 from dslc.lower.problem import Problem
 from dslc.mapper.network import MapCache, NetworkMapResult, map_network
@@ -48,6 +53,7 @@ from dslc.mapper.search import (
     objectives_named,
     search_named,
 )
+from dslc.mapping.mapping import Mapping as MappingIR
 from dslc.mapping.mapping import mapping_from_spec
 from dslc.sema.constraints import constraints_from_text
 from dslc.sema.loader import load
@@ -400,6 +406,186 @@ def run(program: Program, codesign: str | None = None, *,
                          progress=progress)
     problems = {key: shared.problem for key, shared in lowered.distinct().items()}
     return DesignRun(spec.name, result, problems, options)
+
+
+# ---- models in (`dslc import`) -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedModel:
+    """`import_onnx`'s and `import_torch`'s answer: the `.cd` text, and the network it
+    compiles to (checked)."""
+
+    text: str
+    network: NetworkSpec
+    header: tuple[str, ...]
+    """What the import did: the comments at the top of `text`, one entry each."""
+    macs: int
+    """MACs of one sample (batch 1)."""
+    weights: int
+    """Multiplier weights (dslc's count: no biases or normalisation parameters)."""
+
+
+def _needs(module: str, extra: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise CannotRunError(f"this needs the `{module}` package: pip install "
+                             f"'dslc[{extra}]'")
+
+
+def _checked_import(imported: ImportedNetwork) -> ImportedModel:
+    text = network_text(imported)
+    program = compile(text=text)
+    if program.errors:
+        raise InternalError("the imported network does not compile: "
+                            + "; ".join(d.message for d in program.errors[:3]))
+    spec = network(program, imported.name)
+    graph = build_graph(spec)
+    return ImportedModel(text, spec, imported.header, graph.total_macs(),
+                         graph.total_weights())
+
+
+def _network_name(name: str | None, stem: str) -> str:
+    if name is not None:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise UsageError(f"`{name}` is not a network name (letters, digits and _)")
+        return name
+    return identifier(stem) or "imported"
+
+
+def import_onnx(model: str | Path | bytes, *, name: str | None = None,
+                skip_unknown: bool = False, source: str | None = None) -> ImportedModel:
+    """Read an ONNX model (a path or its bytes) into a network (dslc.interop.onnx_import).
+
+    Raises DiagnosticError (E801 unreadable, E802 operators dslc cannot express, E803 a use
+    of a known operator it cannot express), CannotRunError without the onnx extra."""
+    _needs("onnx", "onnx")
+    from dslc.interop.onnx_import import read_onnx
+
+    if isinstance(model, bytes):
+        data, where = model, source or "<onnx>"
+    else:
+        where = source or str(model)
+        try:
+            data = Path(model).read_bytes()
+        except OSError as exc:
+            raise DiagnosticError([error("E801", f"cannot read {model}: {exc.strerror}",
+                                         None)]) from None
+    stem = Path(where).stem if not isinstance(model, bytes) else "imported"
+    return _checked_import(read_onnx(data, where, _network_name(name, stem), skip_unknown))
+
+
+def import_torch(target: str, input_shape: Sequence[int], *, name: str | None = None,
+                 skip_unknown: bool = False) -> ImportedModel:
+    """Export the module `pkg.module:factory` builds to ONNX on an input of `input_shape`
+    (batch first) and import that (dslc.interop.torch_export). Raises as `import_onnx`, and
+    DiagnosticError E804 when the module cannot be built or exported."""
+    _needs("torch", "torch")
+    _needs("onnx", "torch")
+    from dslc.interop.torch_export import export_torch
+
+    if not input_shape or any(d < 1 for d in input_shape):
+        raise UsageError(f"bad input shape {list(input_shape)}: give positive sizes, batch "
+                         "first, e.g. 1,3,224,224")
+    data = export_torch(target, input_shape)
+    stem = target.rpartition(":")[2]
+    return import_onnx(data, name=_network_name(name, stem), skip_unknown=skip_unknown,
+                       source=f"{target} (torch {list(input_shape)})")
+
+
+# ---- Timeloop (`dslc export --to timeloop`, `dslc import-timeloop`) ---------------------------
+
+
+def _needs_yaml() -> None:
+    _needs("yaml", "timeloop")
+
+
+def export_timeloop(program: Program, *, mapping: str | None = None,
+                    network_name: str | None = None, layer: str | None = None,
+                    accelerator_name: str | None = None,
+                    options: MapperOptions | None = None, batch: int = 1) -> dict[str, str]:
+    """Timeloop v3 files (relative path -> text; dslc.interop.timeloop) for one `mapping`
+    block, or for the best mappings the mapper finds of one layer (`layer`) or of every
+    distinct layer of a network (`layer` None) on an accelerator.
+
+    Raises UsageError for unknown names or a missing choice, DiagnosticError E806 for what
+    Timeloop cannot state, CannotRunError when a layer has no valid mapping."""
+    _needs_yaml()
+    from dslc.interop.timeloop import StudyLayer, export_study
+
+    if mapping is not None:
+        spec = _named(_clean(program).mappings, mapping, "mapping", program)
+        network_spec = program.networks[spec.network].instantiate(spec.network_point)
+        arch = resolve_accelerator(
+            program.accelerators[spec.accelerator].instantiate(spec.accelerator_point))
+        problem = lower_network(network_spec, batch=spec.batch).problem(spec.layer)
+        if problem is None:
+            raise InternalError(f"mapping `{mapping}` names a layer without a loop nest")
+        ir = mapping_from_spec(spec, problem, arch)
+        return export_study(arch, (StudyLayer(spec.layer, problem, ir),))
+    if network_name is None or accelerator_name is None:
+        raise UsageError("name a mapping block, or a network and an accelerator (and "
+                         "optionally a layer) to export the best mappings")
+    if layer is not None:
+        found = map_layer(program, network_name, layer, accelerator_name, options=options,
+                          batch=batch)
+        return export_study(found.arch, (StudyLayer(layer, found.problem,
+                                                    found.result.mapping),))
+    accelerator_spec = accelerator(program, accelerator_name)
+    arch = resolve_accelerator(accelerator_spec)
+    lowered = lower_network(network(program, network_name), batch=batch)
+    options = (options or MapperOptions()).with_constraints(accelerator_spec.constraints)
+    result = map_network(lowered, arch, options)
+    layers = []
+    for key, (problem, names) in lowered.distinct().items():
+        layer_result = next(x for x in result.layers if x.problem_key == key)
+        layers.append(StudyLayer(names[0], problem, layer_result.result.mapping))
+    return export_study(arch, tuple(layers))
+
+
+@dataclass(frozen=True, slots=True)
+class TimeloopLayer:
+    """One layer of an imported Timeloop study and its cost under dslc's model."""
+
+    name: str
+    problem: Problem
+    mapping: MappingIR
+    cost: Cost
+
+
+@dataclass(frozen=True, slots=True)
+class TimeloopStudy:
+    """`import_timeloop`'s answer."""
+
+    accelerator: AcceleratorSpec
+    arch: ArchModel
+    layers: tuple[TimeloopLayer, ...]
+
+
+def import_timeloop(directory: str | Path) -> TimeloopStudy:
+    """Read a Timeloop v3 study (a directory of .yaml files, dslc.interop.timeloop) and
+    evaluate each layer's mapping with dslc's cost model.
+
+    Raises DiagnosticError E805/E806, CannotRunError for a mapping that cannot run."""
+    _needs_yaml()
+    from dslc.interop.timeloop import read_study
+
+    root = Path(directory)
+    if not root.is_dir():
+        raise UsageError(f"{directory} is not a directory")
+    files = {p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
+             for p in sorted(root.rglob("*.yaml"))}
+    study = read_study(files)
+    try:
+        arch = resolve_accelerator(study.accelerator)
+    except ValueError as exc:
+        raise CannotRunError(f"the architecture in {directory} cannot be built",
+                             [str(exc)]) from None
+    layers = tuple(TimeloopLayer(layer.name, layer.problem, layer.mapping,
+                                 evaluate_mapping(layer.problem, arch, layer.mapping))
+                   for layer in study.layers)
+    return TimeloopStudy(study.accelerator, arch, layers)
 
 
 def dump_spec(program: Program) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from dslc.diagnostics.diagnostic import (
     Diagnostic,
     DiagnosticError,
     Severity,
+    UsageError,
     UserError,
 )
 from dslc.diagnostics.render import render_concise, render_full, render_json, summary_line
@@ -311,6 +312,132 @@ def plan_command(file: FileArgument, codesign: CodesignOption = None,
         console.print(export.to_json(export.plan_to_json(the_plan)), markup=False)
         return
     console.print(render_plan(the_plan))
+
+
+def _shape_option(text: str | None) -> tuple[int, ...]:
+    if text is None:
+        raise UsageError("--torch needs --input, the input shape batch first (1,3,224,224)")
+    try:
+        return tuple(int(part) for part in text.replace("x", ",").split(","))
+    except ValueError:
+        raise UsageError(f"bad --input `{text}`: give sizes separated by commas, batch first "
+                         "(1,3,224,224)") from None
+
+
+@command("import")
+def import_command(
+    model: Annotated[Path | None, typer.Argument(help="an ONNX model (.onnx)")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="the .cd file to write (default: print it)")] = None,
+    name: Annotated[str | None, typer.Option(
+        help="the network's name (default: the file's or the factory's)")] = None,
+    skip_unknown: Annotated[bool, typer.Option(
+        "--skip-unknown", help="leave out operators dslc cannot express (listed at the top "
+        "of the written file) instead of failing")] = False,
+    torch: Annotated[str | None, typer.Option(
+        "--torch", help="a PyTorch module factory, pkg.module:factory (needs the torch "
+        "extra), instead of MODEL")] = None,
+    input: Annotated[str | None, typer.Option(
+        "--input", help="with --torch: the input shape, batch first, e.g. 1,3,224,224")
+                     ] = None,
+) -> None:
+    """Import a model as a .cd network: an ONNX file, or a PyTorch module via ONNX."""
+    if (model is None) == (torch is None):
+        raise UsageError("give an ONNX model file or --torch pkg.module:factory (not both)")
+    if torch is not None:
+        imported = api.import_torch(torch, _shape_option(input), name=name,
+                                    skip_unknown=skip_unknown)
+    else:
+        assert model is not None
+        imported = api.import_onnx(model, name=name, skip_unknown=skip_unknown)
+    if out is None:
+        console.print(imported.text, markup=False, end="")
+        return
+    export.write_text(out, imported.text)
+    console.print(f"wrote {out}: network `{imported.network.name}`, "
+                  f"{len(imported.network.layers)} layers, {imported.macs:,} MACs, "
+                  f"{imported.weights:,} weights", markup=False)
+
+
+class ExportTarget(StrEnum):
+    timeloop = "timeloop"
+    accelforge = "accelforge"
+
+
+@command("export")
+def export_command(
+    file: FileArgument,
+    out: Annotated[Path, typer.Option("--out", "-o", help="directory to write into")],
+    to: Annotated[ExportTarget, typer.Option("--to", help="the tool's format")
+                  ] = ExportTarget.timeloop,
+    mapping: Annotated[str | None, typer.Option(
+        "--mapping", "-m", help="a mapping block to export")] = None,
+    network: Annotated[str | None, typer.Option("--network", "-n", help="network name")
+                       ] = None,
+    layer: Annotated[str | None, typer.Option(
+        "--layer", "-l", help="one layer (default: every distinct layer of the network)")
+                     ] = None,
+    accelerator: Annotated[str | None, typer.Option(
+        "--accelerator", "-a", help="accelerator name")] = None,
+    best: Annotated[bool, typer.Option(
+        "--best", help="export the best mappings the mapper finds (the default without "
+        "--mapping)")] = False,
+    search: Annotated[str, typer.Option(help="auto, exhaustive, heuristic or random")
+                      ] = "auto",
+    objective: Annotated[str, typer.Option(help="energy, latency or edp")] = "edp",
+    batch: Annotated[int, typer.Option(help="batch size N")] = 1,
+) -> None:
+    """Export problems, the architecture and mappings as another tool's files (Timeloop v3
+    YAML: docs/interop.md)."""
+    if to is ExportTarget.accelforge:
+        raise UsageError("--to accelforge is not supported: its input format is not pinned "
+                         "to a released version yet (docs/interop.md); use --to timeloop")
+    if mapping is not None and (best or network or layer or accelerator):
+        raise UsageError("--mapping exports that block; it takes no -n/-l/-a/--best")
+    program = api.compile(file)
+    options = api.mapper_settings(search=search, objective=objective)
+    if mapping is None:
+        _note_kernel_compile()
+    files = api.export_timeloop(program, mapping=mapping, network_name=network, layer=layer,
+                                accelerator_name=accelerator, options=options, batch=batch)
+    for relative, text in files.items():
+        export.write_text(out / relative, text)
+    problems = sum(1 for name in files if name.startswith("prob/"))
+    console.print(f"wrote {len(files)} files to {out}: {problems} "
+                  f"problem{'s' if problems != 1 else ''} with their mappings, the "
+                  "architecture, its energy and area tables (README.txt has the "
+                  "timeloop-model commands)", markup=False)
+
+
+@command("import-timeloop")
+def import_timeloop_command(
+    directory: Annotated[Path, typer.Argument(help="a directory of Timeloop v3 .yaml files")],
+    format: FormatOption = OutputFormat.table,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="also write the study as a .cd spec (accelerator, einsum "
+        "networks, mapping blocks)")] = None,
+) -> None:
+    """Read a Timeloop v3 study (architecture, problems, mappings) and evaluate each
+    mapping with dslc's cost model."""
+    from dslc.report.cost import render_cost
+
+    study = api.import_timeloop(directory)
+    if out is not None:
+        export.write_text(out, export.study_to_cd(
+            study.arch, [(layer.name, layer.problem, layer.mapping) for layer in study.layers],
+            str(directory)))
+    if format is OutputFormat.json:
+        console.print(export.to_json({
+            "accelerator": study.accelerator.model_dump(mode="json"),
+            "layers": [{"name": layer.name, "cost": export.cost_to_json(layer.cost)}
+                       for layer in study.layers]}), markup=False)
+        return
+    console.print(f"accelerator `{study.arch.name}`: {len(study.arch.levels)} memory levels, "
+                  f"{study.arch.compute.instances} MAC units", markup=False)
+    for layer in study.layers:
+        console.print(render_cost(layer.cost, per_instance=console.width >= 150))
+    if out is not None:
+        console.print(f"wrote {out}", markup=False)
 
 
 def main() -> None:

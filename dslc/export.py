@@ -4,8 +4,10 @@ The one place where results take their external shape (documented in docs/cli.md
 `cost_to_json` (what `dslc eval` prints), `map_result_to_json` (`dslc map`),
 `network_result_to_json` (`dslc run` of one design), `plan_to_json` and `outcome_to_json`
 (`dslc plan`, `dslc run` over spaces), the CSV rows of a run (`LAYER_CSV_COLUMNS`) and of a
-co-design (`PAIR_CSV_COLUMNS`), `write_design`/`write_codesign` (the `--out` files), and a
-mapping as a loop nest, as short table summaries and as a pasteable `.cd` block.
+co-design (`PAIR_CSV_COLUMNS`), `write_design`/`write_codesign` (the `--out` files), a
+mapping as a loop nest, as short table summaries and as a pasteable `.cd` block, a resolved
+accelerator as an `accelerator` block and a Timeloop study as a spec (`study_to_cd`), and
+`write_text` (imported networks, exported studies).
 
 In: results of the API (`Cost`, `MapResult`, `NetworkMapResult`, `Plan`, `Outcome`) and
 the problems they are for. Out: dicts and lists of plain values with keys in a fixed order,
@@ -23,6 +25,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,12 @@ from dslc.mapping.mapping import Mapping
 def to_json(data: Any) -> str:
     """The text of a JSON document (two-space indent, keys in the order given)."""
     return json.dumps(data, indent=2, sort_keys=False)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a text file (an imported network, an exported study), creating its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
 
 
 def listing(names: Sequence[str]) -> str:
@@ -197,6 +206,98 @@ def mapping_to_cd(mapping: Mapping, problem: Problem, arch: ArchModel, name: str
         lines.append(f"    {component.name:<{width}} {{{inner}}}")
     lines.append("}")
     return "\n".join(lines)
+
+
+# ---- a study as .cd text (`dslc import-timeloop -o`) ------------------------------------
+
+
+def _identifier(name: str) -> str:
+    text = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", name)).strip("_") or "layer"
+    return f"l{text}" if text[0].isdigit() else text
+
+
+def _dataflow_cd(fanout: FanoutModel) -> str:
+    flow = fanout.dataflow
+    if flow.preset is not None:
+        return flow.preset
+    parts = [f"{axis} = [{', '.join(dims)}]" for axis, dims in (("x", flow.x), ("y", flow.y))
+             if dims is not None]
+    if flow.stationary is not None:
+        parts.append(f"stationary = {flow.stationary}")
+    return "{ " + ", ".join(parts) + " }"
+
+
+def accelerator_to_cd(arch: ArchModel) -> str:
+    """An `accelerator` block stating every figure of a resolved accelerator (nothing left
+    to the estimator), so that it resolves to the same model."""
+    lines = [f"accelerator {arch.name} {{",
+             f"    word       = {arch.compute.word_bits}b",
+             f"    clock      = {arch.clock_hz!r}Hz",
+             f"    technology = {arch.technology_nm!r}nm"]
+    for level in arch.levels:
+        parts = []
+        if level.size_words is not None:
+            parts.append(f"size = {level.size_words} words")
+        parts += [f"word = {level.word_bits}b", f"width = {level.width_bits}b",
+                  f"read = {level.read_energy_pj!r}pJ", f"write = {level.write_energy_pj!r}pJ",
+                  f"update = {level.update_energy_pj!r}pJ",
+                  f"leakage = {level.leakage_pj_per_cycle!r}pJ"]
+        if level.shared_bandwidth and level.read_bandwidth_words is not None:
+            parts.append(f"bandwidth = {level.read_bandwidth_words!r}")
+        else:
+            if level.read_bandwidth_words is not None:
+                parts.append(f"read_bandwidth = {level.read_bandwidth_words!r}")
+            if level.write_bandwidth_words is not None:
+                parts.append(f"write_bandwidth = {level.write_bandwidth_words!r}")
+        parts += [f"buffering = {level.buffering}", f"area = {level.area_um2!r}um2",
+                  f"holds = [{', '.join(level.holds)}]",
+                  f"power_gated = {'true' if level.power_gated else 'false'}"]
+        lines.append(f"    memory {level.name} {{ {', '.join(parts)} }}")
+        for fanout in level.fanouts:
+            diagonal = ", diagonal = true" if fanout.diagonal else ""
+            lines.append(f"    fanout {fanout.name} {{ mesh = {fanout.mesh_x} x "
+                         f"{fanout.mesh_y}, dataflow = {_dataflow_cd(fanout)}{diagonal} }}")
+    compute = arch.compute
+    lines.append(f"    compute {compute.name} {{ energy = {compute.energy_pj!r}pJ, word = "
+                 f"{compute.word_bits}b, area = {compute.area_um2!r}um2, leakage = "
+                 f"{compute.leakage_pj_per_cycle!r}pJ, power_gated = "
+                 f"{'true' if compute.power_gated else 'false'} }}")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _index(problem: Problem, axis: Any) -> str:
+    return " + ".join(problem.dims[d] if c == 1 else f"{c}*{problem.dims[d]}"
+                      for d, c in axis.terms)
+
+
+def study_to_cd(arch: ArchModel, layers: Sequence[tuple[str, Problem, Mapping]],
+                source: str) -> str:
+    """A Timeloop study as a spec: the accelerator, one network per layer (its loop nest as
+    an `einsum` layer, one network input per input tensor) and one mapping block per
+    layer."""
+    blocks = [f"# Imported from the Timeloop study {source} by `dslc import-timeloop`.",
+              "# One network per problem file (an einsum layer with Timeloop's dims and "
+              "projections), one mapping per mapping file.", "", accelerator_to_cd(arch)]
+    for name, problem, mapping in layers:
+        ident = _identifier(name)
+        inputs = [t for t in problem.tensors if t.role == "input"]
+        lines = ["", f"network {ident} {{"]
+        for tensor in inputs:
+            shape = ", ".join(str(axis.extent(problem.bounds)) for axis in tensor.axes)
+            lines.append(f"    input {_identifier(tensor.name)}_data: [{shape}]")
+        args = ", ".join(f"{_identifier(t.name)}_data" for t in inputs)
+        lines.append(f"    layer {ident} = einsum({args}) {{")
+        lines.append("        dims " + ", ".join(
+            f"{d} = {b}" for d, b in zip(problem.dims, problem.bounds, strict=True)))
+        for tensor in problem.tensors:
+            axes = ", ".join(_index(problem, axis) for axis in tensor.axes)
+            lines.append(f"        {tensor.role} {tensor.name}[{axes}]")
+        lines += ["    }", "}", "",
+                  mapping_to_cd(mapping, problem, arch, f"{ident}_mapping",
+                                f"{ident}.{ident}")]
+        blocks += lines
+    return "\n".join(blocks) + "\n"
 
 
 def map_result_to_json(result: MapResult, problem: Problem) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 `dslc explain CODE` prints an entry; docs/diagnostics/ is generated from it (a test checks
 that the two agree). Codes are stable: never renumber one, only add. Ranges: E1xx syntax,
 E2xx names and imports, E3xx values and units, E4xx networks, E5xx accelerators, E6xx
-mappings, E7xx spaces and co-design requests, W warnings, N notes, E9xx internal.
+mappings, E7xx spaces and co-design requests, E8xx models and files of other tools
+(ONNX, PyTorch, Timeloop), W warnings, N notes, E9xx internal.
 """
 
 from __future__ import annotations
@@ -258,6 +259,42 @@ energy, latency, cycles, edp, area, accuracy.
     Code("E706", "accuracy source problem", """
 An accuracy table that does not exist or cannot be read, or an accuracy constraint with no
 accuracy source (neither a table nor an `accuracy` property on the networks).
+"""),
+    Code("E801", "model cannot be read", """
+`dslc import` could not read the model: the file does not exist, is not an ONNX model, has
+no nodes, or its inputs have symbolic sizes other than the batch (dslc networks have
+concrete shapes; export the model with a fixed input shape).
+"""),
+    Code("E802", "operators dslc cannot express", """
+The model uses ONNX operators that have no dslc counterpart. One message lists every such
+operator with its count and node names. `--skip-unknown` imports the rest: a skipped node
+passes its input through when the shapes agree, else its output becomes a network input;
+the written file's header lists what was skipped. docs/interop.md lists the operators the
+importer understands.
+"""),
+    Code("E803", "operator used in a way dslc cannot express", """
+A known ONNX operator with attributes or shapes dslc cannot express: a 1-D or 3-D
+convolution, padding no symmetric padding reproduces (ceil_mode), a transpose or
+concatenation that moves the batch axis, a clip that is neither relu nor relu6, a reduction
+over other axes than the spatial ones. `--skip-unknown` skips these nodes too.
+"""),
+    Code("E804", "PyTorch module cannot be exported", """
+`dslc import --torch pkg.module:factory` could not import the module, call the factory
+(without arguments), or export its result with `torch.onnx.export` on a zero input of the
+`--input` shape (batch first).
+"""),
+    Code("E805", "Timeloop file cannot be read", """
+`dslc import-timeloop` could not read a study: a file is not YAML, a required key
+(`architecture`, `problem`, `shape`, `instance`, `mapping`, ...) is missing, a factor is
+malformed, or the directory lacks an architecture file (`*.arch.yaml`), problem files
+(`*.prob.yaml`) or the mapping file beside a problem (`<layer>.map.yaml`).
+"""),
+    Code("E806", "Timeloop feature without a dslc counterpart", """
+Exporting: something Timeloop v3 cannot state, such as two fanouts directly below one
+memory, imperfect (padded) factors, or two loops over one dim at one level. Importing:
+something dslc cannot model, such as sparsity (densities, sparse optimisations), residual
+factors, a branching architecture tree, or timeloopfe's `nodes` form. docs/interop.md lists
+them.
 """),
     Code("W201", "unused parameter", """
 A parameter is declared but never used: every value of it gives the same network or

@@ -1,0 +1,109 @@
+"""An imported network as readable `.cd` text.
+
+Owns `ImportedLayer` (one layer statement: an operator call with its tensor arguments and
+keyword attributes, the source node it came from), `ImportedNetwork` (inputs, layers and the
+header comments that say what the import did), `Names` (turning foreign names into unique
+identifiers of the language) and `network_text` (the text). In: values the importers build.
+Out: text. It does not check the network (the API compiles the text and treats errors as
+bugs) and does not read any model format.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass
+
+from dslc.ops.registry import NAMES as OPERATOR_NAMES
+
+AttrValue = int | bool | str | tuple[int, ...]
+
+RESERVED = frozenset({
+    "accelerator", "allow", "block", "bypass", "codesign", "constraint", "constraints", "dims",
+    "einsum", "factors", "for", "forbid", "from", "idle", "import", "in", "input", "keep",
+    "layer", "mapping", "network", "on", "order", "output", "param", "repeat", "return",
+    "spatial", "step", "template", "temporal", "weight", "true", "false", "prev", "same",
+    "all", *OPERATOR_NAMES,
+})
+"""Words an imported name may not be: the grammar's keywords, literals and operator names."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedLayer:
+    """`layer NAME = OP(ARGS, ATTRS)`, from the source node `source` (`OpType name`)."""
+
+    name: str
+    op: str
+    args: tuple[str, ...]
+    attrs: tuple[tuple[str, AttrValue], ...]
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedNetwork:
+    """A network as an importer read it: the header comments, inputs and layers."""
+
+    name: str
+    inputs: tuple[tuple[str, tuple[int, ...]], ...]
+    layers: tuple[ImportedLayer, ...]
+    header: tuple[str, ...]
+
+
+class Names:
+    """Unique language identifiers for foreign names (`layer1.0/conv1` -> `layer1_0_conv1`);
+    a name met again gets `_2`, `_3`, ..."""
+
+    def __init__(self) -> None:
+        self._taken: set[str] = set()
+
+    def claim(self, wanted: str, fallback: str = "t") -> str:
+        base = identifier(wanted) or identifier(fallback) or "t"
+        name, index = base, 2
+        if base.endswith("_"):  # a reserved word: relu_1, relu_2, ...
+            base, index = base[:-1], 1
+            name = f"{base}_1"
+        while name in self._taken:
+            name, index = f"{base}_{index}", index + 1
+        self._taken.add(name)
+        return name
+
+
+def identifier(text: str) -> str:
+    """`text` as an identifier of the language (non-identifier characters become `_`), or ''
+    when nothing is left; a reserved word or a leading digit gets a prefix."""
+    name = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", text)).strip("_")
+    if not name:
+        return ""
+    if name[0].isdigit():
+        name = f"t{name}"
+    return f"{name}_" if name in RESERVED else name
+
+
+def _value(value: AttrValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return f"[{', '.join(str(v) for v in value)}]"
+    return str(value)
+
+
+def layer_line(layer: ImportedLayer) -> str:
+    """The layer statement, without indentation."""
+    parts = [*layer.args, *(f"{key} = {_value(value)}" for key, value in layer.attrs)]
+    return f"layer {layer.name} = {layer.op}({', '.join(parts)})"
+
+
+def network_text(network: ImportedNetwork) -> str:
+    """The `.cd` text: the header as comments, then the network block, one layer a line
+    with its source node as a trailing comment."""
+    lines = [f"# {line}" if line else "#" for text in network.header
+             for line in textwrap.wrap(text, 94, break_on_hyphens=False) or [""]]
+    lines += ["", f"network {network.name} {{"]
+    lines += [f"    input {name}: [{', '.join(str(d) for d in shape)}]"
+              for name, shape in network.inputs]
+    statements = [layer_line(layer) for layer in network.layers]
+    width = min(max((len(s) for s in statements), default=0), 88)
+    lines += [f"    {s.ljust(width)}  # {layer.source}"
+              for s, layer in zip(statements, network.layers, strict=True)]
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,638 @@
+"""ONNX graphs in: one `.cd` layer per operator, shapes from ONNX shape inference.
+
+Owns `read_onnx(data, source, name, skip_unknown) -> ImportedNetwork` and the table of ONNX
+operators it understands (`HANDLED`). In: the bytes of an ONNX model. Out: an
+`ImportedNetwork` (dslc.interop.network_text) whose header says what was folded, skipped
+and counted; problems are `DiagnosticError`s (E801 unreadable model, E802 operators dslc
+cannot express, listed together with node names and counts, E803 a known operator used in a
+way dslc cannot express). It does not compile the result (dslc.api does, and a network that
+does not compile is a bug here) and does not know PyTorch.
+
+Conventions: axis 0 of every activation is the batch and is dropped (dslc shapes exclude
+it); a symbolic batch is set to 1. Convolution and dense weights are the constant operands
+(initializers or Constant nodes); a constant operand of Add, Sub, Mul or Div (a bias or a
+scale) is folded into the layer before it, as are Identity, Dropout and Cast; nodes with no
+activation input (shape arithmetic) are constant folding. Batch normalisation that the
+exporter left in the graph becomes a `batchnorm` layer; folded into a convolution its
+parameters are that convolution's bias. Names: a convolution or dense layer is named after
+its weight (`layer1.0.conv1.weight` -> `layer1_0_conv1`), other layers after the PyTorch
+module scope the exporter recorded, else the node's name, else its output's name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dslc.diagnostics.diagnostic import Diagnostic, DiagnosticError, error
+from dslc.interop.network_text import AttrValue, ImportedLayer, ImportedNetwork, Names
+
+Shape = tuple[int, ...]
+
+ELEMENTWISE = {
+    "Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax": "softmax",
+    "Gelu": "gelu", "HardSwish": "hswish", "HardSigmoid": "hsigmoid",
+    "LayerNormalization": "layernorm", "BatchNormalization": "batchnorm",
+}
+"""ONNX operators written as the language's elementwise functions."""
+
+FOLDED = frozenset({"Identity", "Dropout", "Cast"})
+"""Operators that pass their activation through unchanged."""
+
+HANDLED = frozenset({
+    "Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+    "ReduceMean", "ReduceMax", "Add", "Sub", "Mul", "Div", "Concat", "Reshape", "Flatten",
+    "Squeeze", "Unsqueeze", "Transpose", "Clip", "Constant", *ELEMENTWISE, *FOLDED,
+})
+"""Every ONNX operator the importer knows (the docs list what each becomes)."""
+
+
+class _Unsupported(Exception):
+    """A known operator used in a way dslc cannot express (becomes E803)."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+@dataclass
+class _Counts:
+    weights: int = 0
+    biases: int = 0
+    norms: int = 0
+    buffers: int = 0
+    ops: Counter[str] = field(default_factory=Counter)
+    folded: Counter[str] = field(default_factory=Counter)
+    fused_norms: int = 0
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _diagnostic(code: str, message: str, source: str, hint: str = "",
+                notes: Sequence[str] = ()) -> Diagnostic:
+    return error(code, f"{source}: {message}", None, help=hint, notes=notes)
+
+
+def _load(data: bytes, source: str) -> Any:
+    import onnx
+
+    try:
+        model = onnx.load_model_from_string(data)
+    except Exception as exc:  # protobuf raises its own DecodeError and others
+        raise DiagnosticError([_diagnostic(
+            "E801", f"not an ONNX model ({type(exc).__name__}: {exc})", source,
+            "pass an .onnx file, or a PyTorch module with --torch")]) from None
+    if not model.graph.node:
+        raise DiagnosticError([_diagnostic("E801", "the ONNX graph has no nodes", source)])
+    return model
+
+
+def _static_inputs(model: Any, source: str) -> None:
+    """Give a symbolic batch (axis 0 of a graph input) the size 1; any other symbolic axis
+    is E801 (dslc's shapes are concrete)."""
+    initializers = {t.name for t in model.graph.initializer}
+    problems = []
+    for value in model.graph.input:
+        if value.name in initializers:
+            continue
+        dims = value.type.tensor_type.shape.dim
+        for axis, dim in enumerate(dims):
+            if dim.HasField("dim_value") and dim.dim_value > 0:
+                continue
+            if axis == 0:
+                dim.Clear()
+                dim.dim_value = 1
+            else:
+                problems.append(f"input `{value.name}` axis {axis} is "
+                                f"`{dim.dim_param or '?'}`")
+        if not dims:
+            problems.append(f"input `{value.name}` has no shape")
+    if problems:
+        raise DiagnosticError([_diagnostic(
+            "E801", "the model's inputs have symbolic sizes: " + "; ".join(problems), source,
+            "export the model with a fixed input shape (dslc networks have concrete shapes)")])
+
+
+def _shapes(model: Any) -> dict[str, Shape]:
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False,
+                                                 data_prop=True)
+    shapes: dict[str, Shape] = {}
+    graph = inferred.graph
+    for value in (*graph.input, *graph.value_info, *graph.output):
+        kind = value.type.WhichOneof("value")
+        if kind != "tensor_type" or not value.type.tensor_type.HasField("shape"):
+            continue
+        dims = value.type.tensor_type.shape.dim
+        if all(d.HasField("dim_value") for d in dims):
+            shapes[value.name] = tuple(int(d.dim_value) for d in dims)
+    for tensor in graph.initializer:
+        shapes[tensor.name] = tuple(int(d) for d in tensor.dims)
+    return shapes
+
+
+def _attributes(node: Any) -> dict[str, Any]:
+    import onnx
+
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _pair(values: Sequence[int], what: str) -> tuple[int, int]:
+    if len(values) != 2:
+        raise _Unsupported(f"{what} has {len(values)} spatial axes; dslc's are 2-D",
+                           "dslc convolutions and pools work on [C, H, W]")
+    return int(values[0]), int(values[1])
+
+
+def _scalar(value: AttrValue | tuple[int, int]) -> AttrValue:
+    """A pair written as one int when both are equal."""
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == value[1]:
+        return value[0]
+    return value
+
+
+def _window_pad(in_hw: tuple[int, int], out_hw: tuple[int, int], kernel: tuple[int, int],
+                stride: tuple[int, int], dilation: tuple[int, int], pads: Sequence[int],
+                counts: _Counts, node_name: str) -> tuple[int, int]:
+    """dslc's symmetric pad per axis that gives the inferred output size: the ONNX pads
+    when symmetric, else the closest symmetric pad that keeps the output size (noted)."""
+    begins = list(pads[:2]) if pads else [0, 0]
+    ends = list(pads[2:4]) if pads else [0, 0]
+    chosen: list[int] = []
+    noted = False
+    for axis in range(2):
+        b, e = begins[axis], ends[axis]
+        span = dilation[axis] * (kernel[axis] - 1) + 1
+        candidates = [b] if b == e else [(b + e + 1) // 2, (b + e) // 2, b, e]
+        if not pads:  # auto_pad: whatever reproduces the output size
+            candidates = list(range(0, span))
+        fit = [p for p in candidates
+               if (in_hw[axis] + 2 * p - span) // stride[axis] + 1 == out_hw[axis]
+               and in_hw[axis] + 2 * p >= span]
+        if not fit:
+            raise _Unsupported(
+                f"padding {b} before and {e} after on axis {axis} gives an output of "
+                f"{out_hw[axis]}, which no symmetric padding gives (ceil_mode or "
+                "asymmetric padding)",
+                "dslc pads symmetrically and rounds the output down")
+        chosen.append(fit[0])
+        noted = noted or b != e or not pads
+    if noted:
+        given = f"pads {list(pads)}" if pads else "auto_pad"
+        counts.notes.append(f"{node_name}: {given} written as pad = {chosen} (the same "
+                            "output size; dslc pads symmetrically)")
+    return chosen[0], chosen[1]
+
+
+class _Reader:
+    """One pass over the graph's nodes in order (ONNX graphs are topologically sorted)."""
+
+    def __init__(self, model: Any, source: str, name: str, skip_unknown: bool) -> None:
+        import onnx.numpy_helper
+
+        self.model = model
+        self.source = source
+        self.skip_unknown = skip_unknown
+        self.shapes = _shapes(model)
+        graph = model.graph
+        self.constants: dict[str, Any] = {
+            t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+        self.const_names: set[str] = set(self.constants)
+        self.names = Names()
+        self.tensor: dict[str, str] = {}      # ONNX activation name -> dslc tensor name
+        self.inputs: list[tuple[str, Shape]] = []
+        self.layers: list[ImportedLayer] = []
+        self.counts = _Counts()
+        self.unknown: dict[str, list[str]] = {}
+        self.problems: list[Diagnostic] = []
+        self.network_name = name
+        self.tainted: set[str] = set()  # outputs of nodes that could not be imported
+        self.suppressed = 0
+        self.batch = 1
+        for value in graph.input:
+            if value.name in self.const_names:
+                continue
+            shape = self.shapes.get(value.name, ())
+            self.batch = shape[0] if shape else 1
+            dslc_name = self.names.claim(value.name, "x")
+            self.tensor[value.name] = dslc_name
+            self.inputs.append((dslc_name, shape[1:]))
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def shape(self, onnx_name: str) -> Shape:
+        """The dslc shape (batch dropped) of an activation."""
+        shape = self.shapes.get(onnx_name)
+        if shape is None:
+            raise _Unsupported(f"shape inference gave no shape for `{onnx_name}`",
+                               "export the model with static shapes")
+        if len(shape) < 2 or shape[0] != self.batch:
+            raise _Unsupported(f"`{onnx_name}` has shape {list(shape)}, without the batch "
+                               f"({self.batch}) as its first axis",
+                               "dslc layers keep the batch; export with the batch axis kept")
+        return shape[1:]
+
+    def is_act(self, onnx_name: str) -> bool:
+        return onnx_name in self.tensor
+
+    def const(self, onnx_name: str) -> Any:
+        if onnx_name not in self.constants:
+            raise _Unsupported(f"`{onnx_name}` is computed, not a constant dslc can read")
+        return self.constants[onnx_name]
+
+    def const_shape(self, onnx_name: str) -> Shape:
+        if onnx_name not in self.shapes:
+            raise _Unsupported(f"constant `{onnx_name}` has no known shape")
+        return self.shapes[onnx_name]
+
+    def numel(self, onnx_name: str) -> int:
+        return math.prod(self.const_shape(onnx_name)) if onnx_name else 0
+
+    def layer_name(self, node: Any, weight: str = "") -> str:
+        if weight and weight in self.const_names and "." in weight:
+            stem = weight.rsplit(".", 1)[0] if weight.endswith((".weight", ".bias")) else weight
+            return self.names.claim(stem, node.op_type.lower())
+        meta = {p.key: p.value for p in node.metadata_props}
+        scopes = meta.get("pkg.torch.onnx.name_scopes")
+        if scopes:
+            parts = [p.strip(" '\"") for p in scopes.strip("[]").split(",")]
+            parts = [p for p in parts if p]  # cumulative: '', 'layer1', 'layer1.0', op
+            module = parts[-2] if len(parts) > 1 else ""
+            op = re.sub(r"_\d+$", "", parts[-1]) if parts else ""
+            classes = meta.get("pkg.torch.onnx.class_hierarchy", "").split(",")
+            leaf = len(classes) > 1 and "torch.nn.modules." in classes[-2]
+            if op and not op.startswith("_") and not (module and leaf):
+                module = f"{module}.{op}" if module else op
+            if module:
+                return self.names.claim(module, node.op_type.lower())
+        wanted = node.name or (node.output[0] if node.output else "")
+        parts = [p for p in wanted.strip("/").split("/") if p]
+        if len(parts) > 1 and parts[-1] == node.op_type:
+            parts = parts[:-1]
+        parts = [p for i, p in enumerate(parts)
+                 if i + 1 >= len(parts) or not parts[i + 1].startswith(p + ".")]
+        return self.names.claim("_".join(parts), node.op_type.lower())
+
+    def emit(self, node: Any, op: str, args: Sequence[str],
+             attrs: Sequence[tuple[str, AttrValue]] = (), weight: str = "") -> str:
+        name = self.layer_name(node, weight)
+        dslc_args = tuple(self.tensor[a] for a in args)
+        label = f"{node.op_type} {node.name}".strip()
+        rules = {p.key: p.value for p in node.metadata_props}.get(
+            "pkg.onnxscript.rewriter.rule_name", "")
+        self.counts.fused_norms += rules.count("FuseBatchNormInto")
+        self.layers.append(ImportedLayer(name, op, dslc_args, tuple(attrs), label))
+        self.tensor[node.output[0]] = name
+        self.counts.ops[f"{node.op_type} as {op}"] += 1
+        return name
+
+    def alias(self, node: Any, onnx_input: str, why: str) -> None:
+        self.tensor[node.output[0]] = self.tensor[onnx_input]
+        self.counts.folded[why] += 1
+
+    # -- the pass ---------------------------------------------------------------------------
+
+    def run(self) -> ImportedNetwork:
+        import onnx.numpy_helper
+
+        for node in self.model.graph.node:
+            acts = [i for i in node.input if i and self.is_act(i)]
+            if node.op_type == "Constant":
+                attrs = _attributes(node)
+                if "value" in attrs:
+                    self.constants[node.output[0]] = onnx.numpy_helper.to_array(attrs["value"])
+                self.const_names.add(node.output[0])
+                continue
+            if not acts:  # shape arithmetic on constants: folded
+                self.const_names.update(node.output)
+                self.counts.folded["constant computations"] += 1
+                continue
+            if node.op_type not in HANDLED:
+                self.unknown.setdefault(node.op_type, []).append(node.name or node.output[0])
+                self.tainted.update(node.output)
+                self.skip(node, acts)
+                continue
+            try:
+                self.convert(node, acts)
+            except _Unsupported as exc:
+                after_problem = any(i in self.tainted for i in node.input)
+                self.tainted.update(node.output)
+                if self.skip_unknown:
+                    self.counts.notes.append(f"{node.name or node.op_type}: {exc}")
+                elif after_problem:  # a consequence of an earlier problem: not repeated
+                    self.suppressed += 1
+                else:
+                    self.problems.append(_diagnostic(
+                        "E803", f"{node.op_type} node `{node.name or node.output[0]}`: {exc}",
+                        self.source, exc.hint))
+                self.skip(node, acts)
+        if self.suppressed and self.problems:
+            last = self.problems[-1]
+            self.problems[-1] = dataclasses.replace(last, notes=(
+                *last.notes, f"{self.suppressed} later node"
+                f"{'s' if self.suppressed != 1 else ''} that depend on the nodes above fail "
+                "the same way and are not listed"))
+        self.check()
+        return ImportedNetwork(self.network_name, tuple(self.inputs), tuple(self.layers),
+                               self.header())
+
+    def skip(self, node: Any, acts: Sequence[str]) -> None:
+        """Leave a node out: its output is its first activation input when the shapes
+        agree, else a new network input of its shape."""
+        label = f"{node.op_type} `{node.name or node.output[0]}`"
+        for output in node.output[:1]:
+            same = [a for a in acts if self.shapes.get(a) == self.shapes.get(output)]
+            if same:
+                self.tensor[output] = self.tensor[same[0]]
+                self.counts.skipped.append(f"{label} (passes its input through)")
+                continue
+            shape = self.shapes.get(output)
+            if shape is None or len(shape) < 2:
+                self.const_names.add(output)
+                self.counts.skipped.append(f"{label} (its output has no usable shape)")
+                continue
+            name = self.names.claim(output, "skipped")
+            self.tensor[output] = name
+            self.inputs.append((name, shape[1:]))
+            self.counts.skipped.append(f"{label} (its output is the input `{name}`)")
+
+    def check(self) -> None:
+        if self.unknown:
+            total = sum(len(v) for v in self.unknown.values())
+            parts = []
+            for op_type, nodes in sorted(self.unknown.items()):
+                shown = ", ".join(f"`{n}`" for n in nodes[:5])
+                more = f" and {len(nodes) - 5} more" if len(nodes) > 5 else ""
+                parts.append(f"{op_type} x{len(nodes)} ({shown}{more})")
+            diagnostic = _diagnostic(
+                "E802", f"{total} node{'s' if total != 1 else ''} of "
+                f"{len(self.unknown)} operator{'s' if len(self.unknown) != 1 else ''} dslc "
+                f"cannot express: {'; '.join(parts)}", self.source,
+                "pass --skip-unknown to import without them (each passes its input through "
+                "or its output becomes a network input; the file's header lists them), or "
+                "write them as einsum layers by hand")
+            if not self.skip_unknown:
+                self.problems.insert(0, diagnostic)
+        if self.problems:
+            raise DiagnosticError(self.problems)
+        if not self.layers:
+            raise DiagnosticError([_diagnostic(
+                "E801", "no node of the graph computes on its inputs", self.source)])
+
+    def header(self) -> tuple[str, ...]:
+        c = self.counts
+        opset = ", ".join(f"{o.domain or 'ai.onnx'} {o.version}"
+                          for o in self.model.opset_import)
+        producer = " ".join(p for p in (self.model.producer_name,
+                                        self.model.producer_version) if p)
+        lines = [f"Imported from {self.source} by `dslc import` (opsets: {opset}"
+                 f"{'; producer ' + producer if producer else ''}).",
+                 "One layer per ONNX node; shapes from ONNX shape inference, batch axis "
+                 f"dropped (the model's batch: {self.batch}); each line ends with its node.",
+                 "Layers: " + ", ".join(f"{n} {k}" for k, n in sorted(c.ops.items())) + "."]
+        if c.folded:
+            lines.append("Folded into the layer before them: " + ", ".join(
+                f"{n} {k}" for k, n in sorted(c.folded.items())) + ".")
+        total = c.weights + c.biases + c.norms
+        lines.append(
+            f"Parameters: {total:,} = {c.weights:,} weights of conv and dense layers "
+            f"(dslc's count) + {c.biases:,} biases and folded scales + {c.norms:,} "
+            f"normalisation scales and shifts (plus {c.buffers:,} running statistics).")
+        if c.fused_norms:
+            lines.append(f"The exporter folded {c.fused_norms} batch normalisations into the "
+                         "layers before them (their scale and shift are in those layers' "
+                         "weights and biases).")
+        if c.skipped:
+            lines.append(f"Skipped (--skip-unknown), {len(c.skipped)}: "
+                         + "; ".join(c.skipped) + ".")
+        lines += c.notes
+        return tuple(lines)
+
+    # -- operators --------------------------------------------------------------------------
+
+    def convert(self, node: Any, acts: list[str]) -> None:
+        op = node.op_type
+        attrs = _attributes(node)
+        if op in FOLDED:
+            self.alias(node, acts[0], op)
+        elif op in ELEMENTWISE:
+            if op == "BatchNormalization":
+                self.counts.norms += self.numel(node.input[1]) + self.numel(node.input[2])
+                self.counts.buffers += self.numel(node.input[3]) + self.numel(node.input[4])
+            elif op == "LayerNormalization":
+                self.counts.norms += sum(self.numel(i) for i in node.input[1:3])
+            self.shape(acts[0])
+            self.emit(node, ELEMENTWISE[op], acts[:1])
+        elif op == "Clip":
+            self.clip(node, acts, attrs)
+        elif op == "Conv":
+            self.conv(node, acts, attrs)
+        elif op in ("Gemm", "MatMul"):
+            self.matmul(node, acts, attrs)
+        elif op in ("MaxPool", "AveragePool"):
+            self.pool(node, acts, attrs)
+        elif op in ("GlobalAveragePool", "GlobalMaxPool"):
+            self.global_pool(node, acts[0], "avgpool" if op == "GlobalAveragePool"
+                             else "maxpool")
+        elif op in ("ReduceMean", "ReduceMax"):
+            self.reduce(node, acts, attrs)
+        elif op in ("Add", "Sub", "Mul", "Div"):
+            self.binary(node, acts)
+        elif op == "Concat":
+            self.concat(node, acts, attrs)
+        elif op == "Transpose":
+            self.transpose(node, acts, attrs)
+        else:  # Reshape, Flatten, Squeeze, Unsqueeze
+            self.reshape(node, acts, attrs)
+
+    def clip(self, node: Any, acts: list[str], attrs: dict[str, Any]) -> None:
+        def bound(index: int, key: str) -> float | None:
+            if len(node.input) > index and node.input[index]:
+                return float(self.const(node.input[index]))
+            return float(attrs[key]) if key in attrs else None
+        low, high = bound(1, "min"), bound(2, "max")
+        self.shape(acts[0])
+        if low == 0.0 and high == 6.0:
+            self.emit(node, "relu6", acts[:1])
+        elif low == 0.0 and (high is None or math.isinf(high)):
+            self.emit(node, "relu", acts[:1])
+        else:
+            raise _Unsupported(f"clip to [{low}, {high}] is not relu or relu6",
+                               "dslc's clipping functions are relu and relu6")
+
+    def conv(self, node: Any, acts: list[str], attrs: dict[str, Any]) -> None:
+        x, weight = node.input[0], node.input[1]
+        if not self.is_act(x) or self.is_act(weight):
+            raise _Unsupported("the weight is computed from activations",
+                               "dslc convolutions have constant weights")
+        in_shape, out_shape = self.shape(x), self.shape(node.output[0])
+        w_shape = self.const_shape(weight)
+        if len(in_shape) != 3 or len(w_shape) != 4:
+            raise _Unsupported(f"a {len(in_shape) - 1}-D convolution; dslc's are 2-D",
+                               "dslc convolutions work on [C, H, W]")
+        kernel = _pair(w_shape[2:], "the kernel")
+        stride = _pair(attrs.get("strides", [1, 1]), "strides")
+        dilation = _pair(attrs.get("dilations", [1, 1]), "dilations")
+        auto = attrs.get("auto_pad", b"NOTSET")
+        auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+        pads = [] if auto not in ("NOTSET", "VALID") else list(attrs.get("pads", [0] * 4))
+        pad = _window_pad(_pair(in_shape[1:3], "the input"),
+                          _pair(out_shape[1:3], "the output"), kernel, stride, dilation,
+                          pads, self.counts, node.name or node.output[0])
+        groups = int(attrs.get("group", 1))
+        channels, out_channels = in_shape[0], w_shape[0]
+        self.counts.weights += math.prod(w_shape)
+        self.counts.biases += self.numel(node.input[2]) if len(node.input) > 2 else 0
+        window: list[tuple[str, AttrValue]] = [("kernel", _scalar(kernel))]
+        if stride != (1, 1):
+            window.append(("stride", _scalar(stride)))
+        if pad != (0, 0):
+            window.append(("pad", _scalar(pad)))
+        if dilation != (1, 1):
+            window.append(("dilation", _scalar(dilation)))
+        if groups == channels and channels > 1 and out_channels % channels == 0:
+            multiplier = out_channels // channels
+            extra: list[tuple[str, AttrValue]] = (
+                [("multiplier", multiplier)] if multiplier > 1 else [])
+            self.emit(node, "dwconv", [x], [*window, *extra], weight)
+            return
+        grouped: list[tuple[str, AttrValue]] = [("groups", groups)] if groups > 1 else []
+        self.emit(node, "conv", [x], [("out", out_channels), *window, *grouped], weight)
+
+    def matmul(self, node: Any, acts: list[str], attrs: dict[str, Any]) -> None:
+        a, b = node.input[0], node.input[1]
+        trans_b = bool(attrs.get("transB", 0))
+        if attrs.get("transA", 0):
+            raise _Unsupported("transA = 1 (a transposed activation)",
+                               "transpose the activation with its own node")
+        if not self.is_act(a):
+            raise _Unsupported("the first operand is a constant",
+                               "dslc's dense layers take the activation first")
+        self.shape(a)
+        self.shape(node.output[0])
+        if len(node.input) > 2 and node.input[2]:
+            self.counts.biases += self.numel(node.input[2])
+        if self.is_act(b):
+            extra: list[tuple[str, AttrValue]] = [("transpose_b", True)] if trans_b else []
+            self.emit(node, "matmul", [a, b], extra)
+            return
+        w_shape = self.const_shape(b)
+        if len(w_shape) != 2:
+            raise _Unsupported(f"a constant operand of rank {len(w_shape)}",
+                               "dslc's dense layers have a [K, N] weight")
+        out = w_shape[0] if trans_b else w_shape[1]
+        self.counts.weights += math.prod(w_shape)
+        self.emit(node, "dense", [a], [("out", out)], b)
+
+    def pool(self, node: Any, acts: list[str], attrs: dict[str, Any]) -> None:
+        x = acts[0]
+        in_shape, out_shape = self.shape(x), self.shape(node.output[0])
+        if len(in_shape) != 3:
+            raise _Unsupported("pooling over other than two spatial axes",
+                               "dslc pools [C, H, W]")
+        kernel = _pair(attrs.get("kernel_shape", []), "the window")
+        stride = _pair(attrs.get("strides", [1, 1]), "strides")
+        if tuple(attrs.get("dilations", [1, 1])) != (1, 1):
+            raise _Unsupported("dilated pooling", "dslc's pools are not dilated")
+        auto = attrs.get("auto_pad", b"NOTSET")
+        auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+        pads = [] if auto not in ("NOTSET", "VALID") else list(attrs.get("pads", [0] * 4))
+        pad = _window_pad(_pair(in_shape[1:3], "the input"),
+                          _pair(out_shape[1:3], "the output"), kernel, stride, (1, 1),
+                          pads, self.counts, node.name or node.output[0])
+        op = "maxpool" if node.op_type == "MaxPool" else "avgpool"
+        out: list[tuple[str, AttrValue]] = [("kernel", _scalar(kernel)),
+                                            ("stride", _scalar(stride))]
+        if pad != (0, 0):
+            out.append(("pad", _scalar(pad)))
+        self.emit(node, op, [x], out)
+
+    def global_pool(self, node: Any, x: str, op: str) -> str:
+        if len(self.shape(x)) != 3:
+            raise _Unsupported("global pooling over other than [C, H, W]")
+        return self.emit(node, op, [x], [("global", True)])
+
+    def reduce(self, node: Any, acts: list[str], attrs: dict[str, Any]) -> None:
+        x = acts[0]
+        rank = len(self.shape(x)) + 1
+        axes_value = attrs.get("axes")
+        if axes_value is None and len(node.input) > 1 and node.input[1]:
+            axes_value = [int(v) for v in self.const(node.input[1]).reshape(-1)]
+        axes = {a % rank for a in (axes_value or [])}
+        if rank != 4 or axes != {2, 3}:
+            raise _Unsupported(f"{node.op_type} over axes {sorted(axes)} of a rank-{rank} "
+                               "tensor; only the spatial axes of [N, C, H, W] are pooling",
+                               "dslc expresses spatial reductions as global pooling")
+        op = "avgpool" if node.op_type == "ReduceMean" else "maxpool"
+        output = node.output[0]
+        keep = bool(attrs.get("keepdims", 1))
+        name = self.global_pool(node, x, op)
+        if not keep:  # [C, 1, 1] -> [C]: one more, shape-only layer
+            flat = self.names.claim(f"{name}_flat")
+            self.layers.append(ImportedLayer(flat, "flatten", (name,), (),
+                                             f"{node.op_type} {node.name} (keepdims = 0)"))
+            self.tensor[output] = flat
+
+    def binary(self, node: Any, acts: list[str]) -> None:
+        out_shape = self.shape(node.output[0])
+        if len(acts) == 1:
+            constant = next(i for i in node.input if i != acts[0])
+            if self.shape(acts[0]) != out_shape:
+                raise _Unsupported("a constant operand that broadcasts the activation to "
+                                   "another shape")
+            self.counts.biases += self.numel(constant)
+            self.alias(node, acts[0], f"constant {node.op_type}")
+            return
+        if node.op_type not in ("Add", "Mul"):
+            self.unknown.setdefault(f"{node.op_type} of two activations", []).append(
+                node.name or node.output[0])
+            self.skip(node, acts)
+            return
+        shapes = [self.shape(a) for a in acts]
+        if len({len(s) for s in shapes}) != 1:
+            raise _Unsupported(f"operands of ranks {sorted({len(s) for s in shapes})}",
+                               "dslc broadcasts only between equal ranks")
+        self.emit(node, node.op_type.lower(), acts)
+
+    def concat(self, node: Any, acts: list[str], attrs: dict[str, Any]) -> None:
+        if len(acts) != len([i for i in node.input if i]):
+            raise _Unsupported("a constant operand", "dslc concatenates activations")
+        rank = len(self.shape(acts[0])) + 1
+        axis = int(attrs.get("axis", 1)) % rank
+        if axis == 0:
+            raise _Unsupported("concatenation along the batch axis")
+        self.shape(node.output[0])
+        extra: list[tuple[str, AttrValue]] = [("axis", axis - 1)] if axis > 1 else []
+        self.emit(node, "concat", acts, extra)
+
+    def transpose(self, node: Any, acts: list[str], attrs: dict[str, Any]) -> None:
+        rank = len(self.shape(acts[0])) + 1
+        perm = [int(p) for p in attrs.get("perm", list(range(rank))[::-1])]
+        if perm[0] != 0:
+            raise _Unsupported(f"perm {perm} moves the batch axis",
+                               "dslc transposes keep the batch first")
+        self.shape(node.output[0])
+        self.emit(node, "transpose", acts[:1], [("perm", tuple(p - 1 for p in perm[1:]))])
+
+    def reshape(self, node: Any, acts: list[str], attrs: dict[str, Any]) -> None:
+        self.shape(acts[0])
+        out_shape = self.shape(node.output[0])
+        if node.op_type == "Flatten" and int(attrs.get("axis", 1)) == 1:
+            self.emit(node, "flatten", acts[:1])
+            return
+        self.emit(node, "reshape", acts[:1], [("shape", out_shape)])
+
+
+def read_onnx(data: bytes, source: str, name: str, skip_unknown: bool = False
+              ) -> ImportedNetwork:
+    """The network of an ONNX model (see the module docstring). `source` names the model in
+    messages and in the header; `name` is the network's (an identifier)."""
+    model = _load(data, source)
+    _static_inputs(model, source)
+    return _Reader(model, source, name, skip_unknown).run()

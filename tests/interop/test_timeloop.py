@@ -1,0 +1,207 @@
+"""Timeloop v3 files: `dslc export --to timeloop` and `dslc import-timeloop`, and the round
+trip (export, read back: the same problem, accelerator and mapping, the identical cost)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+yaml = pytest.importorskip("yaml")
+
+from typer.testing import CliRunner  # noqa: E402
+
+from dslc import api, cli  # noqa: E402
+from dslc.arch import ArchModel, resolve_accelerator  # noqa: E402
+from dslc.cost.model import evaluate  # noqa: E402
+from dslc.diagnostics.diagnostic import DiagnosticError  # noqa: E402
+from dslc.interop.timeloop import read_study  # noqa: E402
+from dslc.lower.lower import lower_network  # noqa: E402
+from dslc.mapping.mapping import mapping_from_spec  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+SMALL = """
+network small {
+    input x: [16, 8, 8]
+    layer a = conv(x, out = 32, kernel = 3, pad = 1)
+    layer b = conv(relu(a), out = 32, kernel = 3, pad = 1)
+    layer c = conv(b, out = 32, kernel = 3, pad = 1)
+    layer fc = dense(flatten(avgpool(c, global = true)), out = 10)
+}
+accelerator small_array {
+    word = 16b
+    clock = 500MHz
+    memory DRAM { width = 64b, read = 200pJ, write = 200pJ }
+    memory GLB  { size = 32KiB, width = 64b, read = 6pJ, write = 7pJ, update = 8pJ,
+                  holds = [input, output], buffering = 2 }
+    fanout PE   { mesh = 4 x 4, dataflow = weight_stationary }
+    memory RF   { size = 64 words, read = 0.5pJ, write = 0.5pJ, leakage = 0.01pJ }
+    compute MAC { energy = 0.8pJ, area = 300um2 }
+}
+"""
+
+
+def _settled(arch: ArchModel) -> ArchModel:
+    """The model without the record of which figures were estimated (after the round trip
+    every figure is given)."""
+    levels = tuple(dataclasses.replace(level, estimated=()) for level in arch.levels)
+    return dataclasses.replace(arch, levels=levels,
+                               compute=dataclasses.replace(arch.compute, estimated=()))
+
+
+def test_mapping_block_round_trip() -> None:
+    program = api.compile(REPO / "examples" / "mapping.cd")
+    files = api.export_timeloop(program, mapping="rs_conv3x3")
+    assert sorted(files) == [
+        "README.txt", "arch/components/eyeriss_like.ART.yaml",
+        "arch/components/eyeriss_like.ERT.yaml", "arch/eyeriss_like.arch.yaml",
+        "map/layer1.0.a.map.yaml", "prob/layer1.0.a.prob.yaml"]
+    arch_yaml = yaml.safe_load(files["arch/eyeriss_like.arch.yaml"])["architecture"]
+    system = arch_yaml["subtree"][0]
+    glb = system["local"][1]["attributes"]
+    # 108 KiB of 16-bit words, read 64 bits (4 words) an access
+    assert (glb["entries"], glb["depth"], glb["block-size"]) == (55_296, 13_824, 4)
+    assert system["subtree"][0]["name"] == "PE[0..167]"  # 14 x 12
+    mapping = yaml.safe_load(files["map/layer1.0.a.map.yaml"])["mapping"]
+    dram = mapping[0]
+    assert dram["factors"] == "N=1 K=4 C=1 P=4 Q=2 R=1 S=1"
+    assert dram["permutation"].startswith("QPK")  # innermost first: K outermost
+    spatial = next(m for m in mapping if m["type"] == "spatial")
+    # x: P 14; y: R 3, C 4 (written outer to inner, so C innermost)
+    assert (spatial["target"], spatial["split"]) == ("GLB", 1)
+    assert spatial["permutation"].startswith("PCR")
+    glb_keep = next(m for m in mapping if m["type"] == "datatype" and m["target"] == "GLB")
+    assert (glb_keep["keep"], glb_keep["bypass"]) == (["Inputs", "Outputs"], ["Weights"])
+    ert = yaml.safe_load(files["arch/components/eyeriss_like.ERT.yaml"])["ERT"]["tables"]
+    assert {a["name"]: a["energy"] for a in ert[0]["actions"]}["read"] == 1200.0
+
+    study = read_study(files)
+    original = api.evaluate(program, "rs_conv3x3")
+    arch = resolve_accelerator(study.accelerator)
+    spec = program.mappings["rs_conv3x3"]
+    source_arch = resolve_accelerator(api.accelerator(program, "eyeriss_like"))
+    assert _settled(arch) == _settled(source_arch)
+    [layer] = study.layers
+    expected_problem = lower_network(api.network(program, "resnet18"), batch=1).problem(
+        spec.layer)
+    assert expected_problem is not None
+    assert layer.problem == expected_problem
+    assert layer.mapping == mapping_from_spec(spec, expected_problem, source_arch)
+    imported = evaluate(layer.problem, arch, layer.mapping)
+    assert imported == original
+    assert imported.energy_pj == original.energy_pj and imported.cycles == 688_128
+
+
+def test_whole_network_of_best_mappings_round_trips(tmp_path: Path) -> None:
+    program = api.compile(text=SMALL)
+    options = api.mapper_settings(search="heuristic", budget=300)
+    files = api.export_timeloop(program, network_name="small", accelerator_name="small_array",
+                                options=options)
+    # b and c (C = 32) share one loop nest; a (C = 16) and fc have their own
+    assert sorted(p for p in files if p.startswith("prob/")) == [
+        "prob/a.prob.yaml", "prob/b.prob.yaml", "prob/fc.prob.yaml"]
+    for relative, text in files.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    study = api.import_timeloop(tmp_path)
+    assert study.arch.clock_hz == 500e6
+    assert [level.name for level in study.arch.levels] == ["DRAM", "GLB", "RF"]
+    assert study.arch.levels[1].update_energy_pj == 8.0
+    assert study.arch.levels[1].buffering == 2
+    found = api.map_layer(program, "small", "a", "small_array", options=options)
+    layer_a = next(layer for layer in study.layers if layer.name == "a")
+    assert layer_a.mapping == found.result.mapping
+    assert layer_a.cost == found.result.cost
+    assert layer_a.cost.macs == 8 * 8 * 32 * 16 * 9
+
+
+def test_cli_export_and_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(cli.app, ["export", str(REPO / "examples" / "mapping.cd"),
+                                     "--to", "timeloop", "--mapping", "rs_conv3x3",
+                                     "-o", "study"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("wrote 6 files to study: 1 problem")
+    back = runner.invoke(cli.app, ["import-timeloop", "study", "--format", "json"])
+    assert back.exit_code == 0, back.output
+    assert '"cycles": 688128' in back.output
+    refused = runner.invoke(cli.app, ["export", str(REPO / "examples" / "mapping.cd"),
+                                      "--to", "accelforge", "-m", "rs_conv3x3", "-o", "x"])
+    assert refused.exit_code == 2 and "not pinned" in refused.output
+
+
+def test_unreadable_and_unsupported(tmp_path: Path) -> None:
+    (tmp_path / "arch").mkdir()
+    (tmp_path / "arch" / "a.arch.yaml").write_text("architecture: [unclosed\n")
+    with pytest.raises(DiagnosticError) as caught:
+        api.import_timeloop(tmp_path)
+    assert caught.value.diagnostics[0].code == "E805"
+    two_fanouts = api.compile(text="""
+accelerator two {
+    word = 16b
+    clock = 1GHz
+    memory DRAM { width = 64b, read = 200pJ, write = 200pJ }
+    fanout rows { mesh = 4 }
+    fanout cols { mesh = 4 }
+    memory RF   { size = 64 words }
+    compute MAC { energy = 1pJ }
+}
+network n {
+    input x: [8, 4, 4]
+    layer a = conv(x, out = 8, kernel = 1)
+}
+""")
+    with pytest.raises(DiagnosticError) as refused:
+        api.export_timeloop(two_fanouts, network_name="n", layer="a", accelerator_name="two")
+    [diagnostic] = refused.value.diagnostics
+    assert diagnostic.code == "E806" and "2 fanouts" in diagnostic.message
+
+
+def test_malformed_values_are_e805_not_a_traceback(tmp_path: Path) -> None:
+    program = api.compile(REPO / "examples" / "mapping.cd")
+    files = api.export_timeloop(program, mapping="rs_conv3x3")
+    broken = dict(files)
+    broken["prob/layer1.0.a.prob.yaml"] = files["prob/layer1.0.a.prob.yaml"].replace(
+        "instance: {N: 1", "instance: {N: one")
+    with pytest.raises(DiagnosticError) as caught:
+        read_study(broken)
+    assert caught.value.diagnostics[0].code == "E805"
+    residual = dict(files)
+    residual["map/layer1.0.a.map.yaml"] = files["map/layer1.0.a.map.yaml"].replace(
+        "K=4 C=1", "K=-4 C=1", 1)
+    with pytest.raises(DiagnosticError) as refused:
+        read_study(residual)
+    assert refused.value.diagnostics[0].code == "E806"
+    for relative, text in broken.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    result = runner.invoke(cli.app, ["import-timeloop", str(tmp_path)])
+    assert result.exit_code == 1 and "error[E805]" in result.output
+
+
+def test_study_as_a_spec_costs_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                        ) -> None:
+    """`dslc import-timeloop DIR -o study.cd`: the accelerator with every figure stated, an
+    einsum network per problem and a mapping block per mapping; evaluated by `dslc eval`,
+    each costs what the study costs."""
+    monkeypatch.chdir(tmp_path)
+    program = api.compile(REPO / "examples" / "mapping.cd")
+    for relative, text in api.export_timeloop(program, mapping="rs_conv3x3").items():
+        (tmp_path / "study" / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "study" / relative).write_text(text)
+    result = runner.invoke(cli.app, ["import-timeloop", "study", "-o", "study.cd"])
+    assert result.exit_code == 0, result.output
+    text = Path("study.cd").read_text()
+    assert "input input[N, C, P + R, Q + S]" in text
+    assert "input input_data: [1, 64, 58, 58]" in text  # 56 + 3 - 1 rows and columns
+    spec = api.compile("study.cd")
+    assert not spec.errors
+    cost = api.evaluate(spec, "layer1_0_a_mapping")
+    original = api.evaluate(program, "rs_conv3x3")
+    assert (cost.energy_pj, cost.cycles, cost.area_mm2) == (
+        original.energy_pj, original.cycles, original.area_mm2)
+    assert [[(t.reads, t.fills, t.updates) for t in level.tensors] for level in cost.levels] \
+        == [[(t.reads, t.fills, t.updates) for t in level.tensors] for level in original.levels]
