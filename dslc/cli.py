@@ -16,11 +16,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
-import click
 import typer
 from rich.console import Console, RenderableType
 
-from dslc import api, export
+from dslc import __version__, api, export
 from dslc.diagnostics.codes import CODES, explain
 from dslc.diagnostics.diagnostic import (
     CannotRunError,
@@ -32,6 +31,7 @@ from dslc.diagnostics.diagnostic import (
 from dslc.diagnostics.render import render_concise, render_full, render_json, summary_line
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="dslc: hardware/software co-design of neural-network accelerators.")
 console = Console(highlight=False, soft_wrap=True)
 
@@ -115,9 +115,8 @@ def command(name: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R
         def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
             try:
                 return function(*args, **kwargs)
-            except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException,
-                    click.exceptions.Abort):
-                raise  # typer's and click's own exits and usage errors carry their codes
+            except (typer.Exit, typer.Abort, typer.TyperException):
+                raise  # typer's own exits and usage errors carry their codes
             except UserError as exc:
                 _report(exc)
                 raise typer.Exit(exc.exit_code) from None
@@ -130,6 +129,21 @@ def command(name: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R
         app.command(name=name)(guarded)
         return guarded
     return register
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"dslc {__version__}", markup=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option(
+        "--version", "-V", callback=_print_version, is_eager=True,
+        help="print the version and exit")] = False,
+) -> None:
+    """dslc: hardware/software co-design of neural-network accelerators."""
 
 
 def _note_kernel_compile() -> None:

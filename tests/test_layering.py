@@ -61,8 +61,9 @@ def _imports(path: Path) -> set[str]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names = [node.module]
-            if node.module == "dslc":  # `from dslc import api, export`
-                names = [f"dslc.{alias.name}" for alias in node.names]
+            if node.module == "dslc":  # `from dslc import api, export` (not `__version__`)
+                names = [f"dslc.{alias.name}" for alias in node.names
+                         if not alias.name.startswith("__")]
         else:
             continue
         found.update(p for p in map(_package, names) if p is not None)

@@ -63,7 +63,7 @@ reported, with the first pointed at. Rename one of them.
 """),
     Code("E203", "import not found", """
 An `import` names a file that does not exist. `std/...` paths resolve to the shipped library
-(specs/); other paths resolve relative to the importing file.
+(`dslc/std/`, installed with the package); other paths resolve relative to the importing file.
 """),
     Code("E204", "import cycle", """
 Files import each other in a cycle. Imports form a tree: move the shared definitions into a
