@@ -91,12 +91,29 @@ def compile(path: str | Path | None = None, *, text: str | bytes | None = None) 
     return program if path is not None else replace(program, root=None)
 
 
+def spec_files(paths: Sequence[str | Path]) -> tuple[Path, ...]:
+    """The files `paths` name: a file as given, a directory as every `.cd` file under it
+    (sorted; hidden directories such as `.venv` and `.git` skipped)."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found.extend(sorted(
+                p for p in path.rglob("*.cd")
+                if p.is_file() and not any(part.startswith(".")
+                                           for part in p.relative_to(path).parts)))
+        else:
+            found.append(path)
+    return tuple(found)
+
+
 def lint(paths: Sequence[str | Path]) -> LintResult:
-    """Check each file independently (with its imports)."""
+    """Check each file independently (with its imports); a directory stands for every
+    `.cd` file under it."""
+    files = spec_files(paths)
     found: list[Diagnostic] = []
-    for path in paths:
+    for path in files:
         found.extend(compile(path).diagnostics)
-    return LintResult(tuple(str(p) for p in paths), tuple(sorted_diagnostics(found)))
+    return LintResult(tuple(str(p) for p in files), tuple(sorted_diagnostics(found)))
 
 
 def _clean(program: Program) -> Program:

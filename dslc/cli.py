@@ -5,11 +5,16 @@ as asked), 2 usage errors (an unknown name or a bad option), 3 an internal error
 130 interrupted. Every command runs under `command`, which turns the API's `UserError`s
 into those codes and any other exception into a bug report; nothing here computes, and
 files are written by dslc.export.
+
+Streams: stdout carries the result only (lint's diagnostics are its result); progress,
+notes and errors go to stderr. With `--format json` stdout is one JSON document whatever
+happens: the result, `{"diagnostics": [...]}` for spec errors, or `{"error": {...}}`.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -28,12 +33,21 @@ from dslc.diagnostics.diagnostic import (
     Severity,
     UserError,
 )
-from dslc.diagnostics.render import render_concise, render_full, render_json, summary_line
+from dslc.diagnostics.render import (
+    error_to_json,
+    render_concise,
+    render_full,
+    render_json,
+    summary_line,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   context_settings={"help_option_names": ["-h", "--help"]},
                   help="dslc: hardware/software co-design of neural-network accelerators.")
 console = Console(highlight=False, soft_wrap=True)
+"""stdout: the result, nothing else."""
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+"""stderr: progress, notes and errors."""
 
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow",
                    Severity.NOTE: "bold cyan"}
@@ -75,36 +89,66 @@ R = TypeVar("R")
 
 
 def _print_diagnostics(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic],
-                       fmt: Format, files: int) -> None:
+                       fmt: Format, files: int | None, out: Console) -> None:
+    """Diagnostics in `fmt`, then lint's summary line (unless `files` is None)."""
     if fmt is Format.json:
-        console.print(render_json(list(diagnostics)), markup=False)
+        out.print(render_json(list(diagnostics)), markup=False)
         return
     for diagnostic in diagnostics:
         text = render_full(diagnostic) if fmt is Format.full else render_concise(diagnostic)
         head, _, rest = text.partition("\n")
-        console.print(head, style=_SEVERITY_STYLE[diagnostic.severity], markup=False)
+        out.print(head, style=_SEVERITY_STYLE[diagnostic.severity], markup=False)
         if rest:
-            console.print(rest, markup=False)
+            out.print(rest, markup=False)
         if fmt is Format.full:
-            console.print()
-    console.print(summary_line(list(diagnostics), files), markup=False)
+            out.print()
+    if files is not None:
+        out.print(summary_line(list(diagnostics), files), markup=False)
 
 
-def _report(exc: UserError) -> None:
+def _json_document(data: object) -> None:
+    """The one JSON document of a `--format json` command, on stdout."""
+    console.print(json.dumps(data, indent=2), markup=False)
+
+
+def _report(exc: UserError, as_json: bool) -> None:
+    """A user error on stderr, and as the JSON document on stdout under `--format json`."""
+    if as_json:
+        _json_document(error_to_json(exc))
     if isinstance(exc, DiagnosticError):
-        _print_diagnostics(list(exc.diagnostics), Format.full, 1)
+        _print_diagnostics(list(exc.diagnostics), Format.full, None, err_console)
         return
     reasons = exc.reasons if isinstance(exc, CannotRunError) else ()
-    console.print(f"error: {exc}{':' if reasons else ''}", style="bold red", markup=False)
+    err_console.print(f"error: {exc}{':' if reasons else ''}", style="bold red", markup=False)
     for reason in reasons:
-        console.print(f"  - {reason}", markup=False)
+        err_console.print(f"  - {reason}", markup=False)
 
 
-def _report_bug(exc: BaseException) -> None:
-    console.print(f"error[E900]: internal error: {type(exc).__name__}: {exc}",
-                  style="bold red", markup=False)
-    console.print("this is a bug in dslc; please report it with the spec that caused it",
-                  markup=False)
+def _report_bug(exc: BaseException, as_json: bool) -> None:
+    message = f"internal error: {type(exc).__name__}: {exc}"
+    if as_json:
+        _json_document({"error": {"kind": "internal", "code": "E900", "message": message,
+                                  "reasons": [], "exit_code": BUG}})
+    err_console.print(f"error[E900]: {message}", style="bold red", markup=False)
+    err_console.print("this is a bug in dslc; please report it with the spec that caused it",
+                      markup=False)
+
+
+def _report_interrupt(as_json: bool) -> None:
+    if as_json:
+        _json_document({"error": {"kind": "interrupted", "message": "interrupted",
+                                  "reasons": [], "exit_code": INTERRUPTED}})
+    err_console.print("interrupted", markup=False)
+
+
+def _wants_json(args: list[str]) -> bool:
+    """Whether a command line asks for `--format json` (in any of its spellings)."""
+    for i, arg in enumerate(args):
+        if arg in ("--format=json", "-fjson"):
+            return True
+        if arg in ("--format", "-f") and args[i + 1:i + 2] == ["json"]:
+            return True
+    return False
 
 
 def command(name: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -113,18 +157,19 @@ def command(name: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R
     def register(function: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(function)
         def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            as_json = str(kwargs.get("format", "")) == "json"
             try:
                 return function(*args, **kwargs)
             except (typer.Exit, typer.Abort, typer.TyperException):
                 raise  # typer's own exits and usage errors carry their codes
             except UserError as exc:
-                _report(exc)
+                _report(exc, as_json)
                 raise typer.Exit(exc.exit_code) from None
             except KeyboardInterrupt:
-                console.print("interrupted", markup=False)
+                _report_interrupt(as_json)
                 raise typer.Exit(INTERRUPTED) from None
             except Exception as exc:  # anything else is a bug in dslc, never the user's
-                _report_bug(exc)
+                _report_bug(exc, as_json)
                 raise typer.Exit(BUG) from None
         app.command(name=name)(guarded)
         return guarded
@@ -152,19 +197,20 @@ def _note_kernel_compile() -> None:
     a pipe (scripts and tests read what the command prints, not this)."""
     from dslc.cost import kernel
 
-    if sys.stderr.isatty() and kernel.available() and not kernel.cached_on_disk():
-        Console(stderr=True).print("compiling the cost model's kernel (once per machine, "
-                                   "about 20 s)", markup=False, highlight=False)
+    if err_console.is_terminal and kernel.available() and not kernel.cached_on_disk():
+        err_console.print("compiling the cost model's kernel (once per machine, about 20 s)",
+                          markup=False)
 
 
 @command()
 def lint(
-    files: Annotated[list[Path], typer.Argument(help="spec files to check")],
+    files: Annotated[list[Path], typer.Argument(
+        help="spec files, or directories to check every .cd file under")],
     format: Annotated[Format, typer.Option("--format", "-f", help="output format")] = Format.full,
 ) -> None:
     """Check spec files: syntax, names, units, shapes, accelerators, mappings, spaces."""
     result = api.lint(files)
-    _print_diagnostics(result.diagnostics, format, len(files))
+    _print_diagnostics(result.diagnostics, format, len(result.files), console)
     raise typer.Exit(1 if result.errors else 0)
 
 
@@ -174,7 +220,8 @@ def explain_command(code: Annotated[str, typer.Argument(help="a diagnostic code,
     """Explain a diagnostic code."""
     text = explain(code)
     if text is None:
-        console.print(f"unknown code `{code}`; codes: {', '.join(sorted(CODES))}", markup=False)
+        err_console.print(f"error: unknown code `{code}`; codes: {', '.join(sorted(CODES))}",
+                          style="bold red", markup=False)
         raise typer.Exit(2)
     console.print(text, markup=False)
 
@@ -283,14 +330,14 @@ def run_command(
     program = api.compile(file)
     _note_kernel_compile()
     if api.is_single_design(program, codesign):
-        with layer_progress(console, disable=quiet) as progress:
+        with layer_progress(err_console, disable=not err_console.is_terminal) as progress:
             design = api.run(program, codesign, progress=progress)
         written = export.write_design(out, design.result, design.problems) if out else ()
         data = export.network_result_to_json(design.result, design.problems)
         shown = render_run(design.result, design.problems, design.codesign,
                            design.options.objective_text)
     else:
-        with pair_progress(console, disable=quiet) as progress:
+        with pair_progress(err_console, disable=not err_console.is_terminal) as progress:
             found = api.search(program, codesign, store=cache, fresh=fresh, jobs=jobs,
                                scheduler=scheduler, strategy=strategy, max_pairs=max_pairs,
                                time_limit_s=time_limit, progress=progress)
@@ -307,7 +354,7 @@ def run_command(
         return
     console.print(shown)
     if out is not None:
-        console.print(f"wrote {export.listing(written)} to {out}{note}", markup=False)
+        err_console.print(f"wrote {export.listing(written)} to {out}{note}", markup=False)
 
 
 @command("plan")
@@ -328,18 +375,34 @@ def plan_command(file: FileArgument, codesign: CodesignOption = None,
 
 
 def main() -> None:
-    """Entry point: run the app; what escapes a command's own handling (option parsing
-    callbacks, typer itself) is reported the same way."""
+    """Entry point: run the app; what escapes a command's own handling (option parsing,
+    typer itself) is reported the same way, and under `--format json` a usage error is a
+    JSON document on stdout too."""
+    as_json = _wants_json(sys.argv[1:])
     try:
-        app()
+        code = app(prog_name="dslc", standalone_mode=False)
+    except typer.TyperException as exc:  # click's usage errors: bad options, missing args
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(exc)  # type: ignore[arg-type]
+        exit_code = int(getattr(exc, "exit_code", 2))
+        if as_json:
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            _json_document({"error": {"kind": "usage", "message": message, "reasons": [],
+                                      "exit_code": exit_code}})
+        sys.exit(exit_code)
+    except typer.Abort:
+        err_console.print("aborted", markup=False)
+        sys.exit(1)
     except SystemExit:
         raise
     except KeyboardInterrupt:
-        console.print("interrupted", markup=False)
+        _report_interrupt(as_json)
         sys.exit(INTERRUPTED)
     except Exception as exc:  # an unexpected exception is a bug in dslc, never the user's
-        _report_bug(exc)
+        _report_bug(exc, as_json)
         sys.exit(BUG)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

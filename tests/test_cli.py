@@ -157,9 +157,10 @@ def test_internal_errors_exit_3(files: Path, monkeypatch: pytest.MonkeyPatch,
     with pytest.raises(SystemExit) as exit_info:
         cli.main()
     assert exit_info.value.code == 3
-    out = capsys.readouterr().out
-    assert "error[E900]: internal error: RuntimeError: boom" in out
-    assert "this is a bug in dslc" in out
+    captured = capsys.readouterr()
+    assert captured.out == ""  # stdout carries results only
+    assert "error[E900]: internal error: RuntimeError: boom" in captured.err
+    assert "this is a bug in dslc" in captured.err
 
 
 def test_the_installed_entry_point() -> None:

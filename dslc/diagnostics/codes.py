@@ -244,8 +244,11 @@ an unknown strategy or mapper search, or a non-positive batch, budget or top-k. 
 energy, latency, cycles, edp, area, accuracy.
 """),
     Code("E706", "accuracy source problem", """
-An accuracy table that does not exist or cannot be read, or an accuracy constraint with no
-accuracy source (neither a table nor an `accuracy` property on the networks).
+An accuracy table that does not exist or cannot be read, a table that cannot serve the
+searched networks (no `accuracy` column, a column that is neither `network` nor one of their
+parameters, a parameter value outside its domain, an accuracy that does not parse: a
+fraction, a percentage or `90.1%` are accepted), or an accuracy constraint with no accuracy
+source (neither a table nor an `accuracy` property on the networks).
 """),
     Code("W201", "unused parameter", """
 A parameter is declared but never used: every value of it gives the same network or

@@ -70,7 +70,7 @@ def test_bad_accuracy_tables_are_errors_not_tracebacks(tmp_path: Path) -> None:
     (tmp_path / "acc.csv").write_text("width,top1\n8,0.7\n")
     wrong = runner.invoke(app, ["run", str(spec), "--cache", ":memory:"])
     assert wrong.exit_code == 1, wrong.output
-    assert "needs an `accuracy` column" in wrong.output
+    assert "error[E706]: the accuracy table `acc.csv` has no `accuracy` column" in wrong.output
     assert "Traceback" not in wrong.output
 
 
