@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
@@ -24,7 +27,7 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 from rich.console import Console, RenderableType
 
-from dslc import __version__, api, export
+from dslc import __version__, api
 from dslc.diagnostics.codes import CODES, explain
 from dslc.diagnostics.diagnostic import (
     CannotRunError,
@@ -71,6 +74,7 @@ class Stage(StrEnum):
     spec = "spec"
     graph = "graph"
     problems = "problems"
+    layers = "layers"
 
 
 FileArgument = Annotated[Path, typer.Argument(help="spec file")]
@@ -191,15 +195,37 @@ def _options(
     """dslc: hardware/software co-design of neural-network accelerators."""
 
 
-def _note_kernel_compile() -> None:
-    """Say so on a terminal's stderr when the mapper's compiled kernel is about to be
-    compiled: the first run on a machine pauses for about 20 s. Not when stderr is a file or
-    a pipe (scripts and tests read what the command prints, not this)."""
+@contextmanager
+def _kernel_compiled_elsewhere() -> Iterator[None]:
+    """When the mapper's compiled kernel is not in numba's cache yet (the first run on a
+    machine), compile it in a background process (`dslc compile-kernel`) and run this
+    command on the numpy path meanwhile, which gives the same numbers: no 12-20 s pause
+    before the first result. Says so on stderr."""
     from dslc.cost import kernel
 
-    if err_console.is_terminal and kernel.available() and not kernel.cached_on_disk():
-        err_console.print("compiling the cost model's kernel (once per machine, about 20 s)",
-                          markup=False)
+    lock = kernel.claim_compile()
+    if lock is None:
+        yield
+        return
+    if lock:
+        environment = {k: v for k, v in os.environ.items() if k != kernel.DISABLE_ENV}
+        try:
+            subprocess.Popen([sys.executable, "-m", "dslc", "compile-kernel", "--lock", lock],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=environment,
+                             start_new_session=True)
+        except OSError:
+            with suppress(OSError):
+                os.remove(lock)
+            err_console.print("note: compiling the cost model's kernel (once per machine, "
+                              "about 20 s)", markup=False)
+            yield
+            return
+    err_console.print("note: the cost model's kernel is compiling in the background (once "
+                      "per machine, about 20 s); this run uses the numpy path: the same "
+                      "results, a little slower", markup=False)
+    with kernel.deferred():
+        yield
 
 
 @command()
@@ -231,11 +257,19 @@ def dump(
     file: FileArgument,
     stage: Annotated[Stage, typer.Option("--stage", help="which intermediate form")] = Stage.spec,
 ) -> None:
-    """Print an intermediate form: AST, spec models, layer graph or loop nests (JSON)."""
+    """Print an intermediate form: AST, spec models, layer graph or loop nests (JSON), or
+    the table of layers (op, shapes, MACs, weights, totals)."""
+    from dslc import export
+
     if stage is Stage.ast:
         console.print(api.dump_ast(file), markup=False)
         return
     program = api.compile(file)
+    if stage is Stage.layers:
+        from dslc.report.layers import render_layers
+
+        console.print(render_layers(api.layer_table(program)))
+        return
     data = api.dump_spec(program) if stage is Stage.spec else export.lowered_stage(
         api.dump_lowered(program), "layers" if stage is Stage.graph else "problems")
     console.print(export.to_json(data), markup=False)
@@ -248,6 +282,7 @@ def eval_command(
     format: FormatOption = OutputFormat.table,
 ) -> None:
     """Evaluate a fixed `mapping` block: accesses, energy, cycles, utilisation, area."""
+    from dslc import export
     from dslc.report.cost import render_cost
 
     cost = api.evaluate(api.compile(file), mapping)
@@ -260,9 +295,12 @@ def eval_command(
 @command("map")
 def map_command(
     file: FileArgument,
-    network: Annotated[str, typer.Option("--network", "-n", help="network name")],
+    network: Annotated[str, typer.Option(
+        "--network", "-n", help="network name, or NAME(param = value, ...) for a point")],
     layer: Annotated[str, typer.Option("--layer", "-l", help="layer name, e.g. layer1.0.a")],
-    accelerator: Annotated[str, typer.Option("--accelerator", "-a", help="accelerator name")],
+    accelerator: Annotated[str, typer.Option(
+        "--accelerator", "-a",
+        help="accelerator name, or NAME(param = value, ...) for a point of a space")],
     format: FormatOption = OutputFormat.table,
     search: Annotated[str, typer.Option(help="auto, exhaustive, heuristic or random")
                       ] = "auto",
@@ -279,24 +317,40 @@ def map_command(
              "'GLB { factors [K 4] } PE { idle y }'")] = None,
 ) -> None:
     """Find the best mapping of one layer on one accelerator."""
+    from dslc import export
     from dslc.report.mapping import render_layer_mapping
 
     options = api.mapper_settings(search=search, budget=budget, objective=objective,
                                   seed=seed, imperfect=imperfect)
     program = api.compile(file)
+    network, network_point = api.design_point(program, network, "network")
+    accelerator, accelerator_point = api.design_point(program, accelerator, "accelerator")
     if constraints is not None:
         options = api.mapper_settings(
             search=search, budget=budget, objective=objective, seed=seed,
             imperfect=imperfect,
-            constraints=api.map_constraints(program, constraints, accelerator))
-    _note_kernel_compile()
-    found = api.map_layer(program, network, layer, accelerator, options=options, batch=batch)
+            constraints=api.map_constraints(program, constraints, accelerator,
+                                            accelerator_point))
+    with _kernel_compiled_elsewhere():
+        found = api.map_layer(program, network, layer, accelerator, options=options,
+                              batch=batch, network_point=network_point,
+                              accelerator_point=accelerator_point)
+    network_ref = api.point_text(program, network, "network", found.network_point)
+    accelerator_ref = api.point_text(program, accelerator, "accelerator",
+                                     found.accelerator_point)
+    for kind, given, ref in (("network", network_point, network_ref),
+                             ("accelerator", accelerator_point, accelerator_ref)):
+        if given is None and ref.endswith(")"):
+            err_console.print(f"note: the {kind} is a space; mapped on its first point, "
+                              f"{ref} (pick one with NAME(param = value, ...))",
+                              markup=False)
     if format is OutputFormat.json:
         console.print(export.to_json(export.map_result_to_json(found.result, found.problem)),
                       markup=False)
         return
-    console.print(render_layer_mapping(found, network, layer,
-                                       per_instance=console.width >= 150))
+    console.print(render_layer_mapping(found, network_ref, layer,
+                                       per_instance=console.width >= 150,
+                                       accelerator=accelerator_ref))
 
 
 @command("run")
@@ -320,6 +374,7 @@ def run_command(
 ) -> None:
     """Run a co-design request: map every layer of one network on one accelerator, or
     search network and accelerator spaces with the co-design planner."""
+    from dslc import export
     from dslc.report.codesign import plot_pareto, render_outcome
     from dslc.report.progress import layer_progress, pair_progress
     from dslc.report.run import render_run
@@ -328,16 +383,19 @@ def run_command(
     note = ""
     shown: RenderableType
     program = api.compile(file)
-    _note_kernel_compile()
     if api.is_single_design(program, codesign):
-        with layer_progress(err_console, disable=not err_console.is_terminal) as progress:
+        with _kernel_compiled_elsewhere(), \
+                layer_progress(err_console, disable=not err_console.is_terminal) as progress:
             design = api.run(program, codesign, progress=progress)
-        written = export.write_design(out, design.result, design.problems) if out else ()
-        data = export.network_result_to_json(design.result, design.problems)
+        written = export.write_design(out, design.result, design.problems,
+                                      design.objective) if out else ()
+        data = export.network_result_to_json(design.result, design.problems,
+                                             objective=design.objective)
         shown = render_run(design.result, design.problems, design.codesign,
                            design.options.objective_text)
     else:
-        with pair_progress(err_console, disable=not err_console.is_terminal) as progress:
+        with _kernel_compiled_elsewhere(), \
+                pair_progress(err_console, disable=not err_console.is_terminal) as progress:
             found = api.search(program, codesign, store=cache, fresh=fresh, jobs=jobs,
                                scheduler=scheduler, strategy=strategy, max_pairs=max_pairs,
                                time_limit_s=time_limit, progress=progress)
@@ -348,7 +406,7 @@ def run_command(
             note = " (pareto.png needs the plot extra)"
         data = export.outcome_to_json(found.outcome, store_notes=found.notes)
         shown = render_outcome(found.outcome, reused=found.reused, store=found.store,
-                               notes=found.notes)
+                               notes=found.notes, width=console.width)
     if quiet:
         console.print(export.to_json(data), markup=False)
         return
@@ -364,6 +422,7 @@ def plan_command(file: FileArgument, codesign: CodesignOption = None,
                  ) -> None:
     """Print the co-design planner's plan (phases, what the constraints rule out, the most
     pairs the run evaluates) without evaluating any pair."""
+    from dslc import export
     from dslc.report.codesign import render_plan
 
     the_plan = api.plan(api.compile(file), codesign, strategy=strategy, max_pairs=max_pairs,
@@ -372,6 +431,25 @@ def plan_command(file: FileArgument, codesign: CodesignOption = None,
         console.print(export.to_json(export.plan_to_json(the_plan)), markup=False)
         return
     console.print(render_plan(the_plan))
+
+
+@command("compile-kernel")
+def compile_kernel_command(
+    lock: Annotated[Path | None, typer.Option(
+        hidden=True, help="a lock file to remove when done (the background compile's)")
+                    ] = None,
+) -> None:
+    """Compile the cost model's kernel into numba's cache now (after installing, say); the
+    first `map` or `run` otherwise starts it in the background."""
+    try:
+        compiled = api.compile_kernel()
+    finally:
+        if lock is not None:
+            with suppress(OSError):
+                lock.unlink()
+    err_console.print("compiled the cost model's kernel" if compiled else
+                      "nothing to compile: numba is not installed (the fast extra) or "
+                      "DSLC_NO_JIT is set", markup=False)
 
 
 def main() -> None:

@@ -39,8 +39,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "codesign": frozenset({"arch", "cost", "diagnostics", "lower", "mapper", "space", "spec"}),
     # the edges: results out, the facade, the terminal
     "export": frozenset({"arch", "codesign", "cost", "lower", "mapper", "mapping"}),
-    "api": frozenset({"arch", "codesign", "cost", "diagnostics", "graph", "lower", "mapper",
-                      "mapping", "sema", "space", "spec", "syntax"}),
+    "api": frozenset({"arch", "codesign", "cost", "diagnostics", "export", "graph", "lower",
+                      "mapper", "mapping", "sema", "space", "spec", "syntax"}),
     "report": frozenset({"api", "codesign", "cost", "export", "lower", "mapper", "mapping"}),
     "cli": frozenset({"api", "cost", "diagnostics", "export", "report"}),
 }

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from dslc.codesign.evaluate import PairResult
 from dslc.codesign.planner import Outcome, Plan
-from dslc.report.cost import format_count, format_energy, format_seconds
+from dslc.report.cost import format_area, format_count, format_edp, format_energy, format_seconds
 
 
 def render_plan(plan: Plan) -> RenderableType:
@@ -59,21 +61,102 @@ def _has_accuracy(outcome: Outcome) -> bool:
                for r in outcome.results.values())
 
 
-def _row(result: PairResult, accuracy: bool) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class DesignColumns:
+    """How tables name a pair's designs: the parameters that vary among the evaluated
+    pairs (network ones first), a space-name column only for a kind with several spaces;
+    what does not vary is said once above the tables (`fixed`)."""
+
+    network_space: bool
+    accelerator_space: bool
+    network_params: tuple[str, ...]
+    accelerator_params: tuple[str, ...]
+    fixed: tuple[str, ...]
+
+    def headers(self) -> list[str]:
+        shared = set(self.network_params) & set(self.accelerator_params)
+        return [*(["network"] if self.network_space else []),
+                *(f"net.{p}" if p in shared else p for p in self.network_params),
+                *(["accelerator"] if self.accelerator_space else []),
+                *(f"acc.{p}" if p in shared else p for p in self.accelerator_params)]
+
+    def cells(self, result: PairResult) -> list[str]:
+        cells: list[str] = []
+        for design, show_space, params in (
+                (result.network, self.network_space, self.network_params),
+                (result.accelerator, self.accelerator_space, self.accelerator_params)):
+            texts = dict(zip((k for k, _ in design.point), design.texts or
+                             tuple(str(v) for _, v in design.point), strict=True))
+            if show_space:
+                cells.append(design.space)
+            cells.extend(texts.get(p, "-") for p in params)
+        return cells
+
+
+def design_columns(outcome: Outcome) -> DesignColumns:
+    """The `DesignColumns` of an outcome's evaluated pairs."""
+    pairs = list(outcome.results)
+    fixed: list[str] = []
+    varying: list[tuple[str, ...]] = []
+    for index in (0, 1):
+        designs = {pair[index] for pair in pairs}
+        values: dict[str, set[str]] = {}
+        for design in designs:
+            texts = design.texts or tuple(str(v) for _, v in design.point)
+            for (key, _), text in zip(design.point, texts, strict=True):
+                values.setdefault(key, set()).add(text)
+        varying.append(tuple(sorted(k for k, v in values.items() if len(v) > 1)))
+        spaces = {d.space for d in designs}
+        if len(spaces) == 1:
+            fixed.append(f"{'network' if index == 0 else 'accelerator'} {spaces.pop()}")
+        fixed.extend(f"{k} = {next(iter(v))}" for k, v in sorted(values.items())
+                     if len(v) == 1)
+    return DesignColumns(len({p[0].space for p in pairs}) > 1,
+                         len({p[1].space for p in pairs}) > 1, varying[0], varying[1],
+                         tuple(fixed))
+
+
+def _row(result: PairResult, accuracy: bool, columns: DesignColumns) -> list[str]:
     metrics = result.metrics
     assert metrics is not None
-    row = [result.network.label, result.accelerator.label, format_energy(metrics.energy_pj),
-           format_seconds(metrics.latency_s), f"{metrics.edp:.4g}", f"{metrics.area_mm2:.3f}"]
+    row = [*columns.cells(result), format_energy(metrics.energy_pj),
+           format_seconds(metrics.latency_s), format_edp(metrics.edp),
+           format_area(metrics.area_mm2)]
     if accuracy:
         row.append("" if metrics.accuracy is None else f"{100 * metrics.accuracy:.1f}%")
     return row
 
 
+def _tables(title: str, headers: list[str], rows: list[list[str]], numeric: set[str],
+            width: int) -> list[RenderableType]:
+    """One table, or, when it would not fit in `width` columns, two sharing the `#`
+    column: the design parameters, then the figures. Design cells are never wrapped nor
+    cut."""
+    def table(title: str, columns: list[int]) -> Table:
+        made = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD,
+                     collapse_padding=True, pad_edge=False)
+        for index in columns:
+            made.add_column(headers[index], no_wrap=True,
+                            justify="right" if headers[index] in numeric else "left")
+        for row in rows:
+            made.add_row(*(row[index] for index in columns))
+        return made
+
+    widths = [max(len(cell) for cell in (header, *(row[i] for row in rows)))
+              for i, header in enumerate(headers)]
+    if sum(widths) + 2 * (len(headers) - 1) <= width:
+        return [table(title, list(range(len(headers))))]
+    designs = [i for i, header in enumerate(headers) if header == "#" or header not in numeric]
+    figures = [0, *(i for i, header in enumerate(headers) if header in numeric and i)]
+    return [table(title, designs), table(f"{title}: figures", figures)]
+
+
 def render_outcome(outcome: Outcome, top: int = 10, *, reused: int = 0,
-                   store: str | None = None, notes: Sequence[str] = ()) -> RenderableType:
-    """The summary, the best designs, the Pareto front and the winner's layers; `reused`
-    pairs read back from `store`, and what the store did not trust (`notes`), are said at
-    the end."""
+                   store: str | None = None, notes: Sequence[str] = (), width: int = 80
+                   ) -> RenderableType:
+    """The summary, the best designs, the Pareto front and the winner's layers, for a
+    terminal `width` columns wide; `reused` pairs read back from `store`, and what the
+    store did not trust (`notes`), are said at the end."""
     plan = outcome.plan
     parts: list[RenderableType] = [
         Text(f"strategy: {plan.strategy} ({plan.reason})"),
@@ -110,27 +193,25 @@ def render_outcome(outcome: Outcome, top: int = 10, *, reused: int = 0,
     parts.append(Text(f"optimality: {verdict}", style="bold"))
     ranked = [pair for pair in outcome.ranked() if math.isfinite(outcome.scores[pair])]
     accuracy = _has_accuracy(outcome)
-    columns = ["network", "accelerator", "energy", "latency", "EDP pJ*s", "area mm2"]
-    if accuracy:
-        columns.append("accuracy")
-    numeric = {"#", "energy", "latency", "EDP pJ*s", "area mm2", "accuracy"}
-    table = Table(title=f"best designs ({plan.objective})", title_justify="left")
-    for column in ["#", *columns]:
-        table.add_column(column, justify="right" if column in numeric else "left")
-    for rank, pair in enumerate(ranked[:top], start=1):
-        table.add_row(str(rank), *_row(outcome.results[pair], accuracy))
+    designs = design_columns(outcome)
+    if designs.fixed:
+        parts.append(Text("fixed in every evaluated pair: " + ", ".join(designs.fixed)))
+    metric_columns = ["energy", "latency", "EDP", "area"] + (["accuracy"] if accuracy else [])
+    numeric = {"#", *metric_columns}
+    best_rows = [[str(rank), *_row(outcome.results[pair], accuracy, designs)]
+                 for rank, pair in enumerate(ranked[:top], start=1)]
+    front_rows = [[str(rank), *_row(result, accuracy, designs)]
+                  for rank, result in enumerate(outcome.pareto, start=1)]
+    headers = ["#", *designs.headers(), *metric_columns]
     if not ranked:
         parts.append(Text("no evaluated design meets the constraints", style="bold red"))
     else:
-        parts.append(table)
-    front = Table(title="Pareto front of the evaluated pairs (energy, latency" +
-                  (", accuracy)" if accuracy else ")"), title_justify="left")
-    for column in columns:
-        front.add_column(column, justify="right" if column in numeric else "left")
-    for result in outcome.pareto:
-        front.add_row(*_row(result, accuracy))
+        parts.extend(_tables(f"best designs ({plan.objective})", headers, best_rows,
+                             numeric, width))
     if outcome.pareto:
-        parts.append(front)
+        parts.extend(_tables("Pareto front of the evaluated pairs (energy, latency" +
+                             (", accuracy)" if accuracy else ")"), headers, front_rows,
+                             numeric, width))
     best = outcome.best
     if best is not None and best.layers:
         layers = Table(title=f"layers of the best design ({best.network.label} on "

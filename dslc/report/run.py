@@ -16,7 +16,7 @@ from rich.text import Text
 from dslc.export import spatial_summary
 from dslc.lower.problem import Problem
 from dslc.mapper.network import NetworkMapResult
-from dslc.report.cost import format_count, format_energy, format_seconds
+from dslc.report.cost import format_area, format_count, format_edp, format_energy, format_seconds
 
 
 def run_table(result: NetworkMapResult, problems: dict[str, Problem]) -> Table:
@@ -51,10 +51,10 @@ def run_summary(result: NetworkMapResult, codesign: str, objective: str) -> Text
         f"co-design    {codesign} (mapping objective: {objective})",
         f"network      {result.network}: {len(result.layers)} MAC layers, "
         f"{result.distinct} distinct loop nests",
-        f"accelerator  {result.accelerator}: {result.area_mm2:.3f} mm2",
+        f"accelerator  {result.accelerator}: {format_area(result.area_mm2)}",
         f"energy       {format_energy(result.energy_pj)}",
         f"latency      {format_seconds(result.latency_s)} ({result.cycles:,} cycles)",
-        f"EDP          {result.edp:.4g} pJ*s",
+        f"EDP          {format_edp(result.edp)}",
         f"search       {result.search_seconds:.2f} s",
     ]
     return Text("\n".join(lines))

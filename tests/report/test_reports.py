@@ -1,0 +1,163 @@
+"""Reports that show what tells designs apart: engineering units, the parameters that vary
+first and never cut (two tables when one does not fit), the `objective` key with its sign,
+pairs.csv with one column per design parameter, and `to_pandas()`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from dslc import api, cli, export
+from dslc.report.codesign import design_columns, render_outcome
+from dslc.report.cost import format_area, format_edp
+
+TINY = Path(__file__).resolve().parent.parent / "codesign" / "tiny.cd"
+QUICKSTART_LIKE = """network n {
+    input x: [4, 6, 6]
+    layer a = conv(x, out = 4, kernel = 3)
+}
+accelerator acc {
+    word = 16b clock = 1GHz
+    memory DRAM { width = 64b }
+    memory GLB { size = 64KiB, width = 64b }
+    fanout PE { mesh = 2 x 2 }
+    memory RF { size = 64 words }
+    compute MAC { }
+}
+codesign one { networks = n accelerators = acc mapper { search = heuristic, budget = 50 } }
+"""
+PARAMS = ["depth", "kernel", "width", "flow", "glb", "rows"]
+
+
+@pytest.fixture(scope="module")
+def found() -> api.CoDesignRun:
+    return api.search(api.compile(TINY), store=":memory:")
+
+
+@pytest.mark.parametrize(("edp", "text"), [(1.101e8, "110.1 uJ*s"), (2.5e12, "2.5 J*s"),
+                                           (3e9, "3 mJ*s"), (0.1633, "0.1633 pJ*s")])
+def test_edp_in_engineering_units(edp: float, text: str) -> None:
+    assert format_edp(edp) == text
+
+
+def test_area_in_engineering_units() -> None:
+    assert (format_area(1.179), format_area(0.06803), format_area(0.0012)) == \
+        ("1.179 mm2", "0.06803 mm2", "1200 um2")
+
+
+def test_the_varying_parameters_come_first(found: api.CoDesignRun) -> None:
+    columns = design_columns(found.outcome)
+    assert columns.headers() == PARAMS
+    assert columns.fixed == ("network tiny_space", "accelerator grid")
+
+
+def _render(found: api.CoDesignRun, width: int) -> str:
+    console = Console(width=width, record=True, file=io.StringIO(), highlight=False)
+    console.print(render_outcome(found.outcome, width=width))
+    return console.export_text()
+
+
+def test_at_80_columns_nothing_is_cut(found: api.CoDesignRun) -> None:
+    text = _render(found, 80)
+    lines = text.splitlines()
+    assert max(len(line.rstrip()) for line in lines
+               if not line.startswith(("strategy:", "reference:", "layers of"))) <= 80
+    header = next(line for line in lines if line.split()[:2] == ["#", "depth"])
+    assert header.split() == ["#", *PARAMS]  # the design table: every parameter in full
+    first = next(line for line in lines if line.split()[:1] == ["1"])
+    assert first.split() == ["1", "1", "1", "8", "weight_stationary", "4KiB", "8"]
+    assert "best designs (minimize edp): figures" in text  # the figures on their own
+    assert "…" not in text
+    figures = next(line for line in lines if line.split()[:2] == ["#", "energy"])
+    assert figures.split() == ["#", "energy", "latency", "EDP", "area"]
+    assert "1.290 us" in text and "nJ" in text and "mm2" in text
+
+
+def test_wide_terminals_get_one_table(found: api.CoDesignRun) -> None:
+    text = _render(found, 160)
+    assert ": figures" not in text
+    header = next(line for line in text.splitlines() if line.split()[:2] == ["#", "depth"])
+    assert header.split() == ["#", *PARAMS, "energy", "latency", "EDP", "area"]
+
+
+def test_run_json_has_the_objective(found: api.CoDesignRun) -> None:
+    data = export.outcome_to_json(found.outcome)
+    assert list(data)[:4] == ["strategy", "reason", "objective", "pairs_total"]
+    assert data["objective"] == "minimize edp"
+    assert data["best"]["objective"] == data["best"]["edp"]
+
+
+def test_a_maximised_objective_keeps_its_sign(found: api.CoDesignRun) -> None:
+    best = found.outcome.best
+    assert best is not None
+    assert export.pair_json(best, -0.75, "maximize accuracy")["objective"] == 0.75
+    assert export.pair_json(best, 0.75, "minimize edp")["objective"] == 0.75
+
+
+def test_pairs_csv_has_a_column_per_parameter(found: api.CoDesignRun, tmp_path: Path) -> None:
+    export.write_codesign(tmp_path, found.outcome)
+    with (tmp_path / "pairs.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == [*export.PAIR_CSV_COLUMNS, *PARAMS]
+    assert len(rows) == found.outcome.pairs_evaluated
+    best = rows[0]
+    assert best["network"] == "tiny_space(depth=1, kernel=1, width=8)"
+    assert (best["depth"], best["kernel"], best["width"], best["flow"], best["rows"]) == \
+        ("1", "1", "8", "weight_stationary", "8")
+    assert best["glb"] == str(4 * 1024 * 8)  # base units (bits), so it plots as a number
+
+
+def test_to_pandas(found: api.CoDesignRun) -> None:
+    pytest.importorskip("pandas")
+    frame = found.to_pandas()
+    assert list(frame.columns) == [*export.PAIR_CSV_COLUMNS, *PARAMS]
+    assert len(frame) == found.outcome.pairs_evaluated
+    assert frame["width"].dtype.kind == "i" and frame["energy_pj"].dtype.kind == "f"
+    assert frame.iloc[0]["flow"] == "weight_stationary"
+    assert frame["edp"].min() == pytest.approx(found.outcome.best.metrics.edp)  # type: ignore[union-attr]
+    design = api.run(api.compile(text=QUICKSTART_LIKE))
+    layers = design.to_pandas()
+    assert list(layers.columns) == list(export.LAYER_CSV_COLUMNS)
+    assert list(layers["layer"]) == ["a"]
+
+
+def test_single_design_json_has_the_objective(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "one.cd").write_text(QUICKSTART_LIKE)
+    result = CliRunner().invoke(cli.app, ["run", "one.cd", "-f", "json", "--out", "out"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert list(data)[:3] == ["network", "accelerator", "objective"]
+    assert data["objective"] == "minimize edp"
+    assert json.loads((tmp_path / "out" / "result.json").read_text())["objective"] == \
+        "minimize edp"
+    table = CliRunner().invoke(cli.app, ["run", "one.cd"])
+    assert "EDP          " in table.stdout and "pJ*s" in table.stdout
+    assert "mm2" in table.stdout
+
+
+def test_dump_layers_table() -> None:
+    result = CliRunner().invoke(cli.app, ["dump", str(TINY), "--stage", "layers"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.stdout.splitlines() if line.strip()]
+    assert rows[0] == ["tiny_space:", "4", "layers"]
+    assert rows[1] == ["layer", "op", "inputs", "output", "MACs", "weights"]
+    assert rows[3] == ["a", "conv", "8x16x16", "8x16x16", "16,384", "64"]
+    assert rows[6] == ["fc", "dense", "8", "10", "80", "80"]
+    assert rows[-1] == ["total", "16,464", "144"]
+
+
+def test_layer_table_of_resnet18() -> None:
+    spec = Path(__file__).resolve().parent.parent.parent / "dslc/std/networks/resnet18.cd"
+    rows = api.layer_table(api.compile(spec))["resnet18"]
+    assert sum(r.macs for r in rows) == 1_814_073_344
+    assert sum(r.weights for r in rows) == 11_678_912
+    conv1 = rows[0]
+    assert (conv1.op, conv1.inputs, conv1.output) == ("conv", ((3, 224, 224),), (64, 112, 112))
