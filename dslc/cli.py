@@ -222,8 +222,8 @@ def _kernel_compiled_elsewhere() -> Iterator[None]:
             yield
             return
     err_console.print("note: the cost model's kernel is compiling in the background (once "
-                      "per machine, about 20 s); this run uses the numpy path: the same "
-                      "results, a little slower", markup=False)
+                      "per machine, from 20 s to minutes); this run uses the numpy path: the "
+                      "same results, a little slower", markup=False)
     with kernel.deferred():
         yield
 

@@ -274,7 +274,11 @@ def temporal_summary(mapping: Mapping, dims: Sequence[str]) -> str:
 
 
 def design_json(design: Design) -> dict[str, Any]:
-    return {"name": design.space, "params": design.params(), "label": design.label}
+    """A design: `name`, `params` (numbers in base units, sizes in bits as integers) and
+    `label`."""
+    params = {key: int(value) if isinstance(value, float) and value.is_integer() else value
+              for key, value in design.params().items()}
+    return {"name": design.space, "params": params, "label": design.label}
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -305,8 +309,10 @@ def _sign(objective: str) -> float:
     return -1.0 if objective.startswith("maximize") else 1.0
 
 
-def pair_json(result: PairResult, score: float, objective: str = "minimize") -> dict[str, Any]:
-    """One pair; `objective` (as written, `maximize accuracy`) gives the value its sign."""
+def pair_json(result: PairResult, score: float, objective: str = "minimize",
+              failure: str = "") -> dict[str, Any]:
+    """One pair; `objective` (as written, `maximize accuracy`) gives the value its sign;
+    `failure` says why an infeasible pair is so (`Outcome.failure`)."""
     metrics = result.metrics
     data: dict[str, Any] = {
         "network": design_json(result.network),
@@ -314,14 +320,39 @@ def pair_json(result: PairResult, score: float, objective: str = "minimize") -> 
         "objective": _sign(objective) * score if math.isfinite(score) else None,
     }
     if metrics is None:
-        data["failure"] = result.failure
+        data["failure"] = failure or result.failure
         return data
+    if failure:
+        data["failure"] = failure
     data.update({
         "energy_pj": metrics.energy_pj, "cycles": metrics.cycles,
         "latency_s": metrics.latency_s, "edp": metrics.edp, "area_mm2": metrics.area_mm2,
         "accuracy": metrics.accuracy,
     })
     return data
+
+
+def infeasibility_json(outcome: Outcome) -> dict[str, Any]:
+    """Why evaluated pairs are infeasible: `constraints` (each `constraint` as written and
+    `broken_by`, the evaluated pairs breaking it), `ruled_out_unevaluated` (pairs the
+    constraints ruled out before evaluation), `no_mapping`, `unknown_accuracy` (networks
+    whose accuracy is unknown while a constraint bounds it) and `closest` (the infeasible
+    pair missing its constraints by the least: `network`, `accelerator`, `breaks`, `excess`)
+    or null."""
+    why = outcome.infeasibility()
+    closest = None
+    if why.closest is not None:
+        closest = {"network": why.closest[0].label, "accelerator": why.closest[1].label,
+                   "breaks": list(why.closest_breaks), "excess": why.closest_excess}
+    return {
+        "constraints": [{"constraint": text, "broken_by": count}
+                        for text, count in why.constraints],
+        "ruled_out_unevaluated": None if outcome.bounds is None
+        else dict(outcome.bounds.removed)["constraints"],
+        "no_mapping": why.no_mapping,
+        "unknown_accuracy": list(why.unknown_accuracy),
+        "closest": closest,
+    }
 
 
 def _finite_or_none(value: float | None) -> float | None:
@@ -376,8 +407,9 @@ def outcome_to_json(outcome: Outcome, top: int = 10, *, store_notes: Sequence[st
             "layers": [{"name": layer.name, "problem_key": layer.problem_key,
                         "energy_pj": layer.energy_pj, "cycles": layer.cycles,
                         "utilization": layer.utilization} for layer in best.layers]},
-        "top": [pair_json(outcome.results[pair], scores[pair], objective)
-                for pair in ranked[:top]],
+        "top": [pair_json(outcome.results[pair], scores[pair], objective,
+                          outcome.failure(pair)) for pair in ranked[:top]],
+        "infeasibility": infeasibility_json(outcome),
         "pareto": [pair_json(result, scores[(result.network, result.accelerator)], objective)
                    for result in outcome.pareto],
     }

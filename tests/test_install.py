@@ -73,3 +73,11 @@ def test_python_dash_m_dslc() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"dslc {dslc.__version__}\n"
     assert done.stderr == ""
+
+
+def test_the_readme_sample_is_the_quickstart() -> None:
+    readme = (REPO / "README.md").read_text()
+    sample = readme.split("A small spec, `examples/quickstart.cd`", 1)[1]
+    sample = sample.split("```\n", 2)[1]
+    quickstart = (REPO / "examples" / "quickstart.cd").read_text()
+    assert sample == quickstart[quickstart.index('import "std'):]

@@ -17,7 +17,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from dslc.codesign.evaluate import PairResult
+from dslc.codesign.evaluate import Pair, PairResult
 from dslc.codesign.planner import Outcome, Plan
 from dslc.report.cost import format_area, format_count, format_edp, format_energy, format_seconds
 
@@ -54,6 +54,30 @@ def render_plan(plan: Plan) -> RenderableType:
     for phase in plan.phases:
         table.add_row(phase.name, f"{phase.pairs:,}", phase.description)
     return Group(*lines, table)
+
+
+def _why_infeasible(outcome: Outcome) -> list[str]:
+    """Per constraint, the evaluated pairs it rules out; the pairs without a mapping; the
+    networks of unknown accuracy; the pair closest to feasibility."""
+    why = outcome.infeasibility()
+    lines = [f"  {text}: rules out {count:,} of {outcome.pairs_evaluated:,} evaluated pairs"
+             for text, count in why.constraints]
+    unevaluated = 0 if outcome.bounds is None else \
+        dict(outcome.bounds.removed)["constraints"]
+    if unevaluated:
+        lines.append(f"  {unevaluated:,} more pairs ruled out by the constraints without "
+                     "evaluating them")
+    if why.no_mapping:
+        lines.append(f"  {why.no_mapping:,} pairs have a layer with no valid mapping")
+    if why.unknown_accuracy:
+        lines.append("  accuracy unknown (not in the accuracy table) for: " +
+                     ", ".join(why.unknown_accuracy))
+    if why.closest is not None:
+        excess = "" if why.closest_excess is None else \
+            f", its worst by {100 * (why.closest_excess - 1):.1f}%"
+        lines.append(f"  closest: {why.closest[0].label} on {why.closest[1].label} breaks "
+                     f"{', '.join(why.closest_breaks)}{excess}")
+    return lines
 
 
 def _has_accuracy(outcome: Outcome) -> bool:
@@ -205,6 +229,7 @@ def render_outcome(outcome: Outcome, top: int = 10, *, reused: int = 0,
     headers = ["#", *designs.headers(), *metric_columns]
     if not ranked:
         parts.append(Text("no evaluated design meets the constraints", style="bold red"))
+        parts.extend(Text(line) for line in _why_infeasible(outcome))
     else:
         parts.extend(_tables(f"best designs ({plan.objective})", headers, best_rows,
                              numeric, width))
@@ -228,33 +253,125 @@ def render_outcome(outcome: Outcome, top: int = 10, *, reused: int = 0,
     return Group(*parts)
 
 
-def plot_pareto(outcome: Outcome, path: Path) -> bool:
-    """Write the energy/latency scatter of every feasible pair with the Pareto front
-    highlighted; False when matplotlib (the `plot` extra) is not installed."""
-    try:
-        import matplotlib
+_ENERGY_UNITS = (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3), ("pJ", 1.0))
+_TIME_UNITS = (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9))
 
-        matplotlib.use("Agg")
+
+def _unit(values: Sequence[float], units: tuple[tuple[str, float], ...]) -> tuple[str, float]:
+    """The largest unit the median of `values` is at least one of."""
+    middle = sorted(values)[len(values) // 2] if values else 0.0
+    return next(((u, scale) for u, scale in units if abs(middle) >= scale), units[-1])
+
+
+def _front_2d(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the (x, y) points no other point dominates (both minimised), by x."""
+    order = sorted(range(len(points)), key=lambda i: points[i])
+    front, best_y = [], math.inf
+    for i in order:
+        if points[i][1] < best_y:
+            front.append(i)
+            best_y = points[i][1]
+    return front
+
+
+def colour_by(outcome: Outcome) -> tuple[str, dict[Pair, str]]:
+    """What colours the points: the network space when there are several (the family),
+    else the varying parameter whose values move the objective most (the ratio of the
+    largest to the smallest per-value median score). Returns its name and each feasible
+    pair's group."""
+    feasible = [pair for pair, score in outcome.scores.items() if math.isfinite(score)]
+    if len({pair[0].space for pair in feasible}) > 1:
+        return "network", {pair: pair[0].space for pair in feasible}
+    best_name, best_spread = "", 1.0
+    groups: dict[Pair, str] = {}
+    for index, prefix in ((0, "network"), (1, "accelerator")):
+        names = sorted({k for pair in feasible for k, _ in pair[index].point})
+        for name in names:
+            by_value: dict[str, list[float]] = {}
+            for pair in feasible:
+                texts = dict(zip((k for k, _ in pair[index].point), pair[index].texts or
+                                 tuple(str(v) for _, v in pair[index].point), strict=True))
+                by_value.setdefault(texts.get(name, "-"), []).append(
+                    abs(outcome.scores[pair]))
+            if len(by_value) < 2:
+                continue
+            medians = [sorted(v)[len(v) // 2] for v in by_value.values()]
+            spread = max(medians) / min(medians) if min(medians) > 0 else math.inf
+            if spread > best_spread:
+                best_name, best_spread = f"{prefix} {name}", spread
+                groups = {}
+                for pair in feasible:
+                    texts = dict(zip((k for k, _ in pair[index].point), pair[index].texts
+                                     or tuple(str(v) for _, v in pair[index].point),
+                                     strict=True))
+                    groups[pair] = f"{name}={texts.get(name, '-')}"
+    if not best_name:
+        return "", {pair: "" for pair in feasible}
+    return best_name, groups
+
+
+def pareto_figure(outcome: Outcome) -> object:
+    """The matplotlib Figure of `plot_pareto` (needs matplotlib): every feasible pair by
+    latency and energy in engineering units, coloured by `colour_by`, the (energy,
+    latency) front joined, the winner starred, and the request's energy and latency limits
+    drawn as lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import ticker
+
+    feasible = [pair for pair, score in outcome.scores.items() if math.isfinite(score)]
+    metrics = {pair: outcome.results[pair].metrics for pair in feasible}
+    energy_unit, energy_scale = _unit([m.energy_pj for m in metrics.values() if m], _ENERGY_UNITS)
+    time_unit, time_scale = _unit([m.latency_s for m in metrics.values() if m], _TIME_UNITS)
+    label, groups = colour_by(outcome)
+    figure, axes = plt.subplots(figsize=(7, 5))
+    for group in sorted(set(groups.values())):
+        members = [pair for pair in feasible if groups[pair] == group]
+        axes.scatter([metrics[p].latency_s / time_scale for p in members  # type: ignore[union-attr]
+                      ], [metrics[p].energy_pj / energy_scale for p in members  # type: ignore[union-attr]
+                          ], s=14, alpha=0.6, label=group or "evaluated")
+    points = [(metrics[p].latency_s, metrics[p].energy_pj) for p in feasible]  # type: ignore[union-attr]
+    front = [points[i] for i in _front_2d(points)]
+    if front:
+        axes.step([x / time_scale for x, _ in front], [y / energy_scale for _, y in front],
+                  where="post", color="black", linewidth=1, label="energy-latency front")
+    best = outcome.best
+    if best is not None and best.metrics is not None:
+        axes.scatter([best.metrics.latency_s / time_scale], [best.metrics.energy_pj / energy_scale],
+                     marker="*", s=220, color="gold", edgecolors="black", zorder=5,
+                     label=f"best ({outcome.plan.objective})")
+    for constraint in outcome.constraints:
+        if constraint.metric == "energy":
+            axes.axhline(constraint.value / energy_scale, color="tab:red", linestyle="--",
+                         label=constraint.text)
+        elif constraint.metric == "latency":
+            axes.axvline(constraint.value / time_scale, color="tab:red", linestyle="--",
+                         label=constraint.text)
+    axes.set_xlabel(f"latency ({time_unit})")
+    axes.set_ylabel(f"energy ({energy_unit})")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    plain = ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    for axis in (axes.xaxis, axes.yaxis):
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(plain)
+    axes.set_title(f"{outcome.plan.objective}: {len(feasible):,} feasible of "
+                   f"{outcome.pairs_evaluated:,} evaluated pairs")
+    axes.legend(title=label or None, fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def plot_pareto(outcome: Outcome, path: Path) -> bool:
+    """Write `pareto_figure` as a PNG; False when matplotlib (the `plot` extra) is not
+    installed."""
+    try:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    feasible = [outcome.results[pair].metrics for pair, score in outcome.scores.items()
-                if math.isfinite(score)]
-    front = sorted((r.metrics for r in outcome.pareto if r.metrics is not None),
-                   key=lambda m: m.latency_s)
-    figure, axes = plt.subplots(figsize=(6, 4.5))
-    axes.scatter([m.latency_s * 1e3 for m in feasible if m is not None],
-                 [m.energy_pj / 1e6 for m in feasible if m is not None], s=10, alpha=0.5,
-                 label="evaluated")
-    # Markers only: with accuracies the front is three-dimensional, so no line joins it.
-    axes.plot([m.latency_s * 1e3 for m in front], [m.energy_pj / 1e6 for m in front], "o",
-              color="tab:red", label="Pareto front")
-    axes.set_xlabel("latency (ms)")
-    axes.set_ylabel("energy (uJ)")
-    axes.set_xscale("log")
-    axes.set_yscale("log")
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120, metadata={"Software": None})
-    plt.close(figure)
+    figure = pareto_figure(outcome)
+    figure.savefig(path, dpi=120, metadata={"Software": None})  # type: ignore[attr-defined]
+    plt.close(figure)  # type: ignore[arg-type]
     return True

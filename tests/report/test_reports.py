@@ -161,3 +161,71 @@ def test_layer_table_of_resnet18() -> None:
     assert sum(r.weights for r in rows) == 11_678_912
     conv1 = rows[0]
     assert (conv1.op, conv1.inputs, conv1.output) == ("conv", ((3, 224, 224),), (64, 112, 112))
+
+
+INFEASIBLE = TINY.read_text().replace(
+    "    strategy     = auto",
+    "    strategy     = exhaustive\n    constraint latency <= 1us\n    constraint area <= 0.1mm2")
+
+
+def test_nothing_feasible_is_explained_per_constraint() -> None:
+    found = api.search(api.compile(text=INFEASIBLE), store=":memory:")
+    data = export.outcome_to_json(found.outcome)
+    assert data["best"] is None
+    why = data["infeasibility"]
+    assert why["constraints"] == [
+        {"constraint": "constraint latency <= 1us", "broken_by": 96},
+        {"constraint": "constraint area <= 0.1mm2", "broken_by": 72}]
+    assert (why["no_mapping"], why["unknown_accuracy"], why["ruled_out_unevaluated"]) == \
+        (0, [], 0)
+    closest = why["closest"]
+    assert closest["network"] == "tiny_space(depth=1, kernel=1, width=8)"
+    assert closest["accelerator"] == "grid(flow=weight_stationary, glb=4KiB, rows=8)"
+    assert closest["excess"] == pytest.approx(1.29)  # 1.290 us against 1 us
+    assert data["top"][0]["objective"] is None
+    assert data["top"][0]["failure"] == "breaks constraint latency <= 1us"
+    text = _render(found, 100)
+    assert "no evaluated design meets the constraints" in text
+    assert "  constraint latency <= 1us: rules out 96 of 96 evaluated pairs" in text
+    assert "  constraint area <= 0.1mm2: rules out 72 of 96 evaluated pairs" in text
+    assert "its worst by 29.0%" in text
+
+
+def test_a_network_missing_from_the_accuracy_table_is_reported(tmp_path: Path) -> None:
+    spec = tmp_path / "acc.cd"
+    spec.write_text(QUICKSTART_LIKE.replace("network n {", "network n {\n    param w in {4, 8}")
+                    .replace("out = 4, kernel", "out = w, kernel")
+                    .replace("codesign one { networks = n accelerators = acc",
+                             'codesign one { networks = n accelerators = acc '
+                             'accuracy = table("acc.csv") constraint accuracy >= 50%'))
+    (tmp_path / "acc.csv").write_text("w,accuracy\n4,71%\n")
+    found = api.search(api.compile(spec), store=":memory:")
+    data = export.outcome_to_json(found.outcome)
+    assert data["best"]["network"]["label"] == "n(w=4)"
+    assert data["infeasibility"]["unknown_accuracy"] == ["n(w=8)"]
+    missing = next(p for p in data["top"] if p["network"]["label"] == "n(w=8)")
+    assert missing["objective"] is None
+    assert missing["failure"] == ("breaks constraint accuracy >= 50% (the accuracy of n(w=8) "
+                                  "is unknown: no accuracy is declared or listed for it)")
+
+
+def test_the_pareto_plot(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from dslc.report.codesign import colour_by, pareto_figure, plot_pareto
+
+    text = TINY.read_text().replace(
+        "    strategy     = auto",
+        "    strategy     = exhaustive\n    constraint latency <= 20us")
+    found = api.search(api.compile(text=text), store=":memory:")
+    assert colour_by(found.outcome)[0] == "network depth"
+    figure = pareto_figure(found.outcome)
+    (axes,) = figure.axes  # type: ignore[attr-defined]
+    assert axes.get_xlabel() == "latency (us)"
+    assert axes.get_ylabel() == "energy (nJ)"
+    assert axes.get_title() == "minimize edp: 32 feasible of 96 evaluated pairs"
+    legend = [t.get_text() for t in axes.get_legend().get_texts()]
+    assert legend == ["depth=1", "depth=2", "energy-latency front", "best (minimize edp)",
+                      "constraint latency <= 20us"]
+    assert axes.get_legend().get_title().get_text() == "network depth"
+    assert plot_pareto(found.outcome, tmp_path / "pareto.png")
+    assert (tmp_path / "pareto.png").read_bytes()[:4] == b"\x89PNG"
