@@ -377,7 +377,7 @@ def run_command(
     from dslc import export
     from dslc.report.codesign import plot_pareto, render_outcome
     from dslc.report.progress import layer_progress, pair_progress
-    from dslc.report.run import render_run
+    from dslc.report.run import plot_breakdown, render_run
 
     quiet = format is OutputFormat.json
     note = ""
@@ -389,6 +389,10 @@ def run_command(
             design = api.run(program, codesign, progress=progress)
         written = export.write_design(out, design.result, design.problems,
                                       design.objective) if out else ()
+        if out is not None and plot_breakdown(design.result, out / "breakdown.png"):
+            written = (*written, "breakdown.png")
+        elif out is not None:
+            note = " (breakdown.png needs the plot extra)"
         data = export.network_result_to_json(design.result, design.problems,
                                              objective=design.objective)
         shown = render_run(design.result, design.problems, design.codesign,

@@ -211,6 +211,23 @@ def map_result_to_json(result: MapResult, problem: Problem) -> dict[str, Any]:
     return data
 
 
+def energy_by_level(cost: Cost) -> dict[str, float]:
+    """A layer's energy per memory level (outermost first), then the MAC units' (by the
+    compute unit's name); the values sum to `cost.energy_pj`."""
+    found = {level.name: level.energy_pj for level in cost.levels}
+    found[cost.compute.name] = cost.compute.energy_pj
+    return found
+
+
+def network_energy_by_level(result: NetworkMapResult) -> dict[str, float]:
+    """`energy_by_level` summed over a network's MAC layers."""
+    total: dict[str, float] = {}
+    for layer in result.layers:
+        for name, energy in energy_by_level(layer.result.cost).items():
+            total[name] = total.get(name, 0.0) + energy
+    return total
+
+
 def network_result_to_json(result: NetworkMapResult, problems: dict[str, Problem],
                            *, timings: bool = True, objective: str | None = None
                            ) -> dict[str, Any]:
@@ -227,10 +244,12 @@ def network_result_to_json(result: NetworkMapResult, problems: dict[str, Problem
         "edp": result.edp,
         "area_mm2": result.area_mm2,
         "distinct_problems": result.distinct,
+        "energy_by_level_pj": network_energy_by_level(result),
         "layers": [{
             "name": layer.name,
             "problem_key": layer.problem_key,
             "energy_pj": layer.energy_pj,
+            "energy_by_level_pj": energy_by_level(layer.result.cost),
             "cycles": layer.cycles,
             "utilization": layer.result.cost.utilization,
             "bound_cycles": layer.bound_cycles,

@@ -80,3 +80,43 @@ def test_a_point_needs_every_parameter() -> None:
     assert error.help == "add `glb = ...`; its values: 4KiB, 16KiB"
     assert "which must give every parameter that has more than one\nvalue (a missing one " \
         "is E704" in GUIDE.read_text()
+
+
+SAMPLES = {"size": "64b", "words": "8 words", "energy": "1pJ", "frequency": "1GHz",
+           "time": "1ns", "area": "100um2", "length": "28nm", "fraction": "50%",
+           "bandwidth": "1GB/s", "power": "1mW", "cycles": "4 cycles", "number": "4"}
+"""A value of each dimension (and a plain number)."""
+
+
+def _units_table() -> list[tuple[str, str, set[str]]]:
+    text = GUIDE.read_text().split("### Units of each property", 1)[1].split("\n\n## ", 1)[0]
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] in ("accelerator", "memory", "compute"):
+            dims = {part.split(" (")[0].strip() for part in cells[2].split(", ")}
+            for prop in cells[1].split(", "):
+                rows.append((cells[0], prop.strip("`"), dims))
+    return rows
+
+
+def _accelerator(block: str, prop: str, value: str) -> str:
+    blocks: dict[str, dict[str, str]] = {"accelerator": {"word": "16b", "clock": "1GHz"},
+                                         "memory": {"size": "64KiB"}, "compute": {}}
+    blocks[block][prop] = value
+
+    def body(block: str) -> str:
+        return ", ".join(f"{k} = {v}" for k, v in blocks[block].items())
+
+    return (f"accelerator a {{ {body('accelerator')} memory DRAM {{ }} "
+            f"memory M {{ {body('memory')} }} compute MAC {{ {body('compute')} }} }}\n")
+
+
+def test_the_guide_states_the_units_of_every_property() -> None:
+    rows = _units_table()
+    assert len(rows) == 18
+    for block, prop, dims in rows:
+        accepted = {dim for dim, value in SAMPLES.items()
+                    if not [d for d in api.compile(text=_accelerator(block, prop, value))
+                            .diagnostics if d.is_error]}
+        assert accepted == dims, (block, prop)

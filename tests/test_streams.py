@@ -130,7 +130,7 @@ def test_success_writes_the_result_to_stdout_and_notes_to_stderr(here: Path) -> 
     assert json.loads(result.stdout)["network"] == "n"
     table = runner.invoke(cli.app, ["run", "small.cd", "--out", "out"])
     assert table.exit_code == 0
-    assert "wrote result.json and layers.csv to out" in table.stderr
+    assert "wrote result.json, layers.csv and breakdown.png to out" in table.stderr
     assert "wrote" not in table.stdout
 
 
@@ -267,3 +267,20 @@ def test_a_percent_sign_loads_as_a_fraction(here: Path) -> None:
     designs = [Design("network", "n", i, (("width", w),)) for i, w in enumerate((8, 16))]
     found = load_accuracies(here / "acc.csv", designs)
     assert found == {designs[0]: pytest.approx(0.901), designs[1]: pytest.approx(0.75)}
+
+
+def test_progress_shows_when_stderr_is_a_terminal_whatever_stdout_is(
+        here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    (here / "small.cd").write_text(SMALL)
+    for terminal in (True, False):
+        out, err = io.StringIO(), io.StringIO()
+        monkeypatch.setattr(cli, "console", Console(file=out, force_terminal=False))
+        monkeypatch.setattr(cli, "err_console", Console(file=err, force_terminal=terminal))
+        result = runner.invoke(cli.app, ["run", "small.cd", "-f", "json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(out.getvalue())["network"] == "n"  # stdout: the JSON alone
+        assert ("mapping" in err.getvalue()) is terminal  # the layer bar, on stderr only

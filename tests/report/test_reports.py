@@ -229,3 +229,31 @@ def test_the_pareto_plot(tmp_path: Path) -> None:
     assert axes.get_legend().get_title().get_text() == "network depth"
     assert plot_pareto(found.outcome, tmp_path / "pareto.png")
     assert (tmp_path / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_energy_by_level_and_the_breakdown_plot(tmp_path: Path) -> None:
+    design = api.run(api.compile(text=QUICKSTART_LIKE))
+    data = export.network_result_to_json(design.result, design.problems)
+    by_level = data["energy_by_level_pj"]
+    assert list(by_level) == ["DRAM", "GLB", "RF", "MAC"]
+    assert sum(by_level.values()) == data["energy_pj"]  # exact: multiples of 2^-10 pJ
+    (layer,) = data["layers"]
+    assert layer["energy_by_level_pj"] == by_level
+    console = Console(width=120, record=True, file=io.StringIO(), highlight=False)
+    from dslc.report.run import breakdown_figure, plot_breakdown, render_run
+
+    console.print(render_run(design.result, design.problems, design.codesign, "edp"))
+    line = next(x for x in console.export_text().splitlines() if x.startswith("  by level"))
+    names = [part.split()[0] for part in line.removeprefix("  by level   ").split(", ")]
+    assert names == ["DRAM", "GLB", "RF", "MAC"]
+    assert line.count("%)") == 4
+    pytest.importorskip("matplotlib")
+    figure = breakdown_figure(design.result)
+    top, bottom, cycles = figure.axes  # type: ignore[attr-defined]
+    assert top.get_ylabel().startswith("energy (")
+    assert top.get_title() == "n on acc: energy per layer by level"
+    assert [t.get_text() for t in top.get_legend().get_texts()] == ["DRAM", "GLB", "RF", "MAC"]
+    assert (bottom.get_ylabel(), cycles.get_ylabel()) == ("utilisation (%)", "cycles")
+    assert [t.get_text() for t in bottom.get_xticklabels()] == ["a"]
+    assert plot_breakdown(design.result, tmp_path / "breakdown.png")
+    assert (tmp_path / "breakdown.png").read_bytes()[:4] == b"\x89PNG"
