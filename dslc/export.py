@@ -352,8 +352,10 @@ def pair_json(result: PairResult, score: float, objective: str = "minimize",
 
 
 def infeasibility_json(outcome: Outcome) -> dict[str, Any]:
-    """Why evaluated pairs are infeasible: `constraints` (each `constraint` as written and
-    `broken_by`, the evaluated pairs breaking it), `ruled_out_unevaluated` (pairs the
+    """Why evaluated pairs are infeasible: `constraints` (each `constraint` as written,
+    `broken_by`, the evaluated pairs breaking it, and `ruled_out_by_bounds`, the pairs of
+    the whole space its bounds rule out alone before evaluation, null without bounds),
+    `ruled_out_unevaluated` (pairs the
     constraints ruled out before evaluation), `no_mapping`, `unknown_accuracy` (networks
     whose accuracy is unknown while a constraint bounds it) and `closest` (the infeasible
     pair missing its constraints by the least: `network`, `accelerator`, `breaks`, `excess`)
@@ -363,8 +365,10 @@ def infeasibility_json(outcome: Outcome) -> dict[str, Any]:
     if why.closest is not None:
         closest = {"network": why.closest[0].label, "accelerator": why.closest[1].label,
                    "breaks": list(why.closest_breaks), "excess": why.closest_excess}
+    by_bounds = {} if outcome.bounds is None else dict(outcome.bounds.broken_by)
     return {
-        "constraints": [{"constraint": text, "broken_by": count}
+        "constraints": [{"constraint": text, "broken_by": count,
+                         "ruled_out_by_bounds": by_bounds.get(text)}
                         for text, count in why.constraints],
         "ruled_out_unevaluated": None if outcome.bounds is None
         else dict(outcome.bounds.removed)["constraints"],

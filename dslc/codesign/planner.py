@@ -316,6 +316,9 @@ class BoundsReport:
     tightness: tuple[tuple[str, float, float, float], ...]
     """(metric, least, median, largest) of evaluated / bound over the evaluated pairs that
     met the constraints, for energy, latency and the objective."""
+    broken_by: tuple[tuple[str, int], ...] = ()
+    """For each constraint as written, the pairs (of all, evaluated or not) its bounds or
+    exact metrics rule out alone, before any evaluation."""
 
 
 @dataclass(slots=True)
@@ -736,7 +739,7 @@ def _bounds_report(run: _Run, state: _State, best: float) -> BoundsReport | None
                       for name, values in ratios.items() if values)
     return BoundsReport(bounds.objective is not None, bounds.monotone_note, bounds.ruled_out,
                         (("constraints", constraints), ("bounds", by_bounds),
-                         ("ranking", ranking)), tightness)
+                         ("ranking", ranking)), tightness, bounds.broken_by)
 
 
 def _outcome(plan: Plan, run: _Run, state: _State, kept: Sequence[Design],

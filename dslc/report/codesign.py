@@ -60,7 +60,11 @@ def _why_infeasible(outcome: Outcome) -> list[str]:
     """Per constraint, the evaluated pairs it rules out; the pairs without a mapping; the
     networks of unknown accuracy; the pair closest to feasibility."""
     why = outcome.infeasibility()
+    by_bounds = {} if outcome.bounds is None else dict(outcome.bounds.broken_by)
+    total = outcome.plan.pairs_total
     lines = [f"  {text}: rules out {count:,} of {outcome.pairs_evaluated:,} evaluated pairs"
+             + ("" if text not in by_bounds else
+                f" ({by_bounds[text]:,} of all {total:,} by its bounds alone)")
              for text, count in why.constraints]
     unevaluated = 0 if outcome.bounds is None else \
         dict(outcome.bounds.removed)["constraints"]

@@ -174,8 +174,8 @@ def test_nothing_feasible_is_explained_per_constraint() -> None:
     assert data["best"] is None
     why = data["infeasibility"]
     assert why["constraints"] == [
-        {"constraint": "constraint latency <= 1us", "broken_by": 96},
-        {"constraint": "constraint area <= 0.1mm2", "broken_by": 72}]
+        {"constraint": "constraint latency <= 1us", "broken_by": 96, "ruled_out_by_bounds": 96},
+        {"constraint": "constraint area <= 0.1mm2", "broken_by": 72, "ruled_out_by_bounds": 72}]
     assert (why["no_mapping"], why["unknown_accuracy"], why["ruled_out_unevaluated"]) == \
         (0, [], 0)
     closest = why["closest"]
@@ -186,9 +186,24 @@ def test_nothing_feasible_is_explained_per_constraint() -> None:
     assert data["top"][0]["failure"] == "breaks constraint latency <= 1us"
     text = _render(found, 100)
     assert "no evaluated design meets the constraints" in text
-    assert "  constraint latency <= 1us: rules out 96 of 96 evaluated pairs" in text
-    assert "  constraint area <= 0.1mm2: rules out 72 of 96 evaluated pairs" in text
+    assert "  constraint latency <= 1us: rules out 96 of 96 evaluated pairs (96 of all 96 by " \
+        "its bounds alone)" in text
+    assert "  constraint area <= 0.1mm2: rules out 72 of 96 evaluated pairs (72 of all 96 by " \
+        "its bounds alone)" in text
     assert "its worst by 29.0%" in text
+
+
+def test_pairs_the_bounds_rule_out_are_explained_too() -> None:
+    # The planner (strategy auto) evaluates none of them: the bounds say why.
+    text = INFEASIBLE.replace("strategy     = exhaustive", "strategy     = auto")
+    found = api.search(api.compile(text=text), store=":memory:")
+    why = export.outcome_to_json(found.outcome)["infeasibility"]
+    assert found.outcome.pairs_evaluated == 0
+    assert [(c["broken_by"], c["ruled_out_by_bounds"]) for c in why["constraints"]] == \
+        [(0, 96), (0, 72)]
+    assert (why["ruled_out_unevaluated"], why["closest"]) == (96, None)
+    rendered = _render(found, 120)
+    assert "  96 more pairs ruled out by the constraints without evaluating them" in rendered
 
 
 def test_a_network_missing_from_the_accuracy_table_is_reported(tmp_path: Path) -> None:
