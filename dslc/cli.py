@@ -345,8 +345,9 @@ def map_command(
                               f"{ref} (pick one with NAME(param = value, ...))",
                               markup=False)
     if format is OutputFormat.json:
-        console.print(export.to_json(export.map_result_to_json(found.result, found.problem)),
-                      markup=False)
+        data = export.map_result_to_json(found.result, found.problem)
+        data["design"] = {"network": network_ref, "accelerator": accelerator_ref}
+        console.print(export.to_json(data), markup=False)
         return
     console.print(render_layer_mapping(found, network_ref, layer,
                                        per_instance=console.width >= 150,

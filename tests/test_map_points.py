@@ -3,6 +3,7 @@ which point it used when none is given, and prints a mapping block that lints cl
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,13 @@ def test_bad_points_are_usage_errors(accelerator: str, message: str) -> None:
     assert result.stdout == ""
     assert result.stderr.startswith("error: ")
     assert message in result.stderr
+
+
+def test_the_json_names_the_points_used() -> None:
+    result = runner.invoke(cli.app, ["map", str(TINY), "-n", "tiny_space", "-a",
+                                     "grid(rows = 8, glb = 16KiB, flow = output_stationary)",
+                                     *OPTIONS, "-f", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["design"] == {
+        "network": "tiny_space(depth = 1, kernel = 1, width = 8)",
+        "accelerator": "grid(flow = output_stationary, glb = 16KiB, rows = 8)"}
