@@ -37,13 +37,13 @@ def main() -> None:
     parser.add_argument("--layers", action="store_true", help="one line per layer too")
     args = parser.parse_args()
     archs = {name: resolve_accelerator(api.accelerator(
-        api.compile(f"specs/accelerators/{name}.cd"), name))
+        api.compile(f"dslc/std/accelerators/{name}.cd"), name))
         for name in args.accelerators.split(",")}
     table = arch_table(list(archs.values()))
     all_energy: list[tuple[float, int]] = []
     all_cycles: list[tuple[float, int]] = []
     for network in args.networks.split(","):
-        lowered = lower_network(api.network(api.compile(f"specs/networks/{network}.cd"),
+        lowered = lower_network(api.network(api.compile(f"dslc/std/networks/{network}.cd"),
                                             network), 1)
         distinct = lowered.distinct()
         for a, (accel, arch) in enumerate(archs.items()):

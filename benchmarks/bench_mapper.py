@@ -23,7 +23,7 @@ from dslc.lower.lower import lower_network
 from dslc.mapper import MapperOptions, map_network
 from dslc.mapper.space import MapSpace
 
-SPECS = "specs"
+SPECS = "dslc/std"
 
 
 def throughput() -> None:

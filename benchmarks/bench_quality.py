@@ -52,10 +52,10 @@ def main() -> None:
           f"{'space':>9s} {'reference':10s} {'gap %':>8s} {'seconds':>8s}", flush=True)
     for network in NETWORKS:
         lowered = lower_network(
-            api.network(api.compile(f"specs/networks/{network}.cd"), network), 1)
+            api.network(api.compile(f"dslc/std/networks/{network}.cd"), network), 1)
         for accel in args.accelerators.split(","):
             arch = resolve_accelerator(api.accelerator(
-                api.compile(f"specs/accelerators/{accel}.cd"), accel))
+                api.compile(f"dslc/std/accelerators/{accel}.cd"), accel))
             firsts = {}
             for layer in lowered.layers:
                 if layer.problem is not None and layer.problem.key not in firsts:

@@ -13,6 +13,10 @@ a spec with errors (diagnostics with spans), `UsageError` for a name that does n
 a bad option (the message lists what exists), `CannotRunError` for a valid spec that cannot
 run as asked (no mapping fits, an unreadable accuracy table or result store). Anything else
 escaping from here is a bug. Functions here return data and never print.
+
+The mapper, the cost model and the co-design planner (numpy, numba) are imported by the
+functions that use them, not here: `compile` and `lint` load none of them
+(tests/test_coldstart.py checks `dslc lint` imports no numpy, numba or networkx).
 """
 
 from __future__ import annotations
@@ -21,16 +25,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dslc.arch import ArchModel, resolve_accelerator
-from dslc.codesign.bounds import prepare
-from dslc.codesign.designs import Instances
-from dslc.codesign.evaluate import PairEvaluator, ResultStore
-from dslc.codesign.planner import Budget, Outcome, Plan, execute, make_plan
-from dslc.codesign.request import Request, make_request, mapper_options, options_for
-from dslc.cost.model import evaluate as evaluate_mapping
-from dslc.cost.result import Cost
 from dslc.diagnostics.diagnostic import (
     CannotRunError,
     Diagnostic,
@@ -45,14 +42,6 @@ from dslc.graph.layer_graph import build_graph
 from dslc.interop.network_text import ImportedNetwork, identifier, network_text
 from dslc.lower.lower import lower_graph, lower_network
 from dslc.lower.problem import Problem
-from dslc.mapper.network import MapCache, NetworkMapResult, map_network
-from dslc.mapper.search import (
-    MapperOptions,
-    MapResult,
-    map_problem,
-    objectives_named,
-    search_named,
-)
 from dslc.mapping.mapping import Mapping as MappingIR
 from dslc.mapping.mapping import mapping_from_spec
 from dslc.sema.constraints import constraints_from_text
@@ -60,11 +49,19 @@ from dslc.sema.loader import load
 from dslc.sema.program import Program, elaborate
 from dslc.space import DesignSpace, GivenPoint
 from dslc.spec.accelerator import AcceleratorSpec
-from dslc.spec.base import SpaceSpec
+from dslc.spec.base import ParamValue, Point, SpaceSpec
 from dslc.spec.codesign import STRATEGIES, CoDesignSpec
 from dslc.spec.constraints import MapConstraints
 from dslc.spec.network import NetworkSpec
 from dslc.syntax.ast import Ident
+
+if TYPE_CHECKING:
+    from dslc.codesign.designs import Instances
+    from dslc.codesign.planner import Budget, Outcome, Plan
+    from dslc.codesign.request import Request
+    from dslc.cost.result import Cost
+    from dslc.mapper.network import MapCache, NetworkMapResult
+    from dslc.mapper.search import MapperOptions, MapResult
 
 TEXT_NAME = "<text>.cd"
 """How a program compiled from text without a path is named in diagnostics."""
@@ -97,12 +94,29 @@ def compile(path: str | Path | None = None, *, text: str | bytes | None = None) 
     return program if path is not None else replace(program, root=None)
 
 
+def spec_files(paths: Sequence[str | Path]) -> tuple[Path, ...]:
+    """The files `paths` name: a file as given, a directory as every `.cd` file under it
+    (sorted; hidden directories such as `.venv` and `.git` skipped)."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found.extend(sorted(
+                p for p in path.rglob("*.cd")
+                if p.is_file() and not any(part.startswith(".")
+                                           for part in p.relative_to(path).parts)))
+        else:
+            found.append(path)
+    return tuple(found)
+
+
 def lint(paths: Sequence[str | Path]) -> LintResult:
-    """Check each file independently (with its imports)."""
+    """Check each file independently (with its imports); a directory stands for every
+    `.cd` file under it."""
+    files = spec_files(paths)
     found: list[Diagnostic] = []
-    for path in paths:
+    for path in files:
         found.extend(compile(path).diagnostics)
-    return LintResult(tuple(str(p) for p in paths), tuple(sorted_diagnostics(found)))
+    return LintResult(tuple(str(p) for p in files), tuple(sorted_diagnostics(found)))
 
 
 def _clean(program: Program) -> Program:
@@ -144,11 +158,58 @@ def accelerator(program: Program, name: str, point: GivenPoint | None = None
     return space.instantiate(_space_point(space, point))
 
 
+def design_point(program: Program, text: str, kind: str) -> tuple[str, Point | None]:
+    """A design named on the command line: `NAME` (None: no point given) or
+    `NAME(param = value, ...)`, values written as in the spec (`64KiB`,
+    `weight_stationary`); every parameter with several values must be given. `kind` is
+    `network` or `accelerator`. UsageError for an unknown name, parameter or value."""
+    match = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*", text, re.S)
+    if match is None:
+        article = "an" if kind.startswith("a") else "a"
+        raise UsageError(f"`{text}` is not {article} {kind} name or "
+                         "`NAME(param = value, ...)`")
+    name, args = match.groups()
+    table = _clean(program).networks if kind == "network" else program.accelerators
+    space: DesignSpace[Any] = _named(table, name, kind, program)
+    if args is None:
+        return name, None
+    given: dict[str, ParamValue] = {}
+    for part in filter(None, (p.strip() for p in args.split(","))):
+        key, equals, value = (x.strip() for x in part.partition("="))
+        param = next((p for p in space.params if p.name == key), None)
+        if not equals or param is None:
+            names = ", ".join(p.name for p in space.params) or "none"
+            raise UsageError(f"`{part}` is not `param = value` for a parameter of `{name}` "
+                             f"(its parameters: {names})")
+        wanted = value.replace(" ", "")
+        for candidate, label in zip(param.values, param.labels, strict=True):
+            if wanted in (label.replace(" ", ""), str(candidate)):
+                given[key] = candidate
+                break
+        else:
+            raise UsageError(f"`{value}` is not a value of `{key}` in `{name}` (its values: "
+                             f"{', '.join(param.labels)})")
+    return name, space.resolve(given)
+
+
+def point_text(program: Program, name: str, kind: str, point: Point) -> str:
+    """How a spec writes a design at `point`: `name` or `name(p = v, ...)`."""
+    table = program.networks if kind == "network" else program.accelerators
+    space: DesignSpace[Any] = table[name]
+    if not point:
+        return name
+    pairs = (f"{key} = {text}" for (key, _), text in zip(point, space.texts(point),
+                                                          strict=True))
+    return f"{name}({', '.join(pairs)})"
+
+
 def evaluate(program: Program, mapping: str) -> Cost:
     """The cost of the `mapping` block named `mapping` (dslc.cost.model).
 
     Raises UsageError when no such mapping exists, CannotRunError (InvalidMappingError)
     when the mapping cannot run."""
+    from dslc.cost.model import evaluate as evaluate_mapping
+
     spec = _named(_clean(program).mappings, mapping, "mapping", program)
     network_spec = program.networks[spec.network].instantiate(spec.network_point)
     arch = resolve_accelerator(
@@ -166,6 +227,8 @@ def mapper_settings(*, search: str = "auto", budget: int = 10000,
     """Mapping-search options from plain values; UsageError for a bad one. `objective` is
     one name or several in lexicographic order (a sequence, or comma-separated:
     `latency,energy`); `constraints` are map-space constraints (`map_constraints`)."""
+    from dslc.mapper.search import MapperOptions, objectives_named, search_named
+
     try:
         return MapperOptions(search=search_named(search), budget=budget,
                              objective=objectives_named(objective), seed=seed,
@@ -193,6 +256,10 @@ class LayerMapping:
     problem: Problem
     arch: ArchModel
     """The accelerator, resolved (its spec is `arch.spec`)."""
+    network_point: Point = ()
+    """The network's point (empty for a fixed network)."""
+    accelerator_point: Point = ()
+    """The accelerator's point (empty for a fixed accelerator)."""
 
 
 def map_layer(program: Program, network_name: str, layer: str, accelerator_name: str, *,
@@ -205,10 +272,16 @@ def map_layer(program: Program, network_name: str, layer: str, accelerator_name:
     Raises UsageError for an unknown network, layer or accelerator, or constraints in
     `options` that name a dim or tensor the layer does not have; NoValidMappingError (a
     CannotRunError) when nothing fits or the constraints leave nothing for this layer."""
+    from dslc.mapper.search import MapperOptions, map_problem
+
     if batch < 1:
         raise UsageError(f"the batch must be at least 1, got {batch}")
     network_spec = network(program, network_name, network_point)
     accelerator_spec = accelerator(program, accelerator_name, accelerator_point)
+    full_network = program.networks[network_name].resolve(
+        _space_point(program.networks[network_name], network_point))
+    full_accelerator = program.accelerators[accelerator_name].resolve(
+        _space_point(program.accelerators[accelerator_name], accelerator_point))
     lowered = lower_network(network_spec, batch=batch)
     problem = lowered.problem(layer) if layer in {x.name for x in lowered.layers} else None
     if problem is None:
@@ -220,7 +293,7 @@ def map_layer(program: Program, network_name: str, layer: str, accelerator_name:
     arch = resolve_accelerator(accelerator_spec)
     return LayerMapping(map_problem(problem, arch,
                                     options.with_constraints(accelerator_spec.constraints)),
-                        problem, arch)
+                        problem, arch, full_network, full_accelerator)
 
 
 def _check_constraint_names(constraints: MapConstraints, problem: Problem, layer: str) -> None:
@@ -279,6 +352,8 @@ def request(program: Program, codesign: str | None = None, *, strategy: str | No
             instances: Instances | None = None) -> Request:
     """A co-design request, elaborated for the planner and its workers (see
     dslc.codesign.request); `strategy` overrides the request's."""
+    from dslc.codesign.request import make_request
+
     spec = _with_strategy(_codesign(program, codesign), strategy)
     return make_request(spec, program.networks, program.accelerators, program.digest,
                         instances=instances)
@@ -286,6 +361,8 @@ def request(program: Program, codesign: str | None = None, *, strategy: str | No
 
 def _budget(spec: CoDesignSpec, max_pairs: int | None, time_limit_s: float | None) -> Budget:
     """The request's work caps, overridden by the caller's where given."""
+    from dslc.codesign.planner import Budget
+
     if max_pairs is not None and max_pairs < 1:
         raise UsageError(f"--max-pairs must be at least 1, got {max_pairs}")
     if time_limit_s is not None and time_limit_s <= 0:
@@ -299,6 +376,10 @@ def plan(program: Program, codesign: str | None = None, *, strategy: str | None 
     """The co-design planner's plan for a request, without evaluating any pair: it builds
     every design and bounds every pair, so the plan says which pairs the constraints rule
     out and how many pairs the run evaluates at most."""
+    from dslc.codesign.bounds import prepare
+    from dslc.codesign.designs import Instances
+    from dslc.codesign.planner import make_plan
+
     instances = Instances(program.networks, program.accelerators)
     the_request = request(program, codesign, strategy=strategy, instances=instances)
     spec = the_request.spec
@@ -322,6 +403,25 @@ class CoDesignRun:
     """What the store held but did not trust (rows of another cost model version, or of an
     older dslc's store): those pairs were computed again."""
 
+    def to_pandas(self) -> Any:
+        """Every evaluated pair as a pandas DataFrame, the columns of `pairs.csv` (one per
+        design parameter among them; needs pandas)."""
+        from dslc import export
+
+        return _data_frame(export.pair_csv_columns(self.outcome),
+                           export.outcome_csv_rows(self.outcome))
+
+
+def _data_frame(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Any:
+    """A pandas DataFrame of CSV-shaped rows (empty cells as missing values)."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise UsageError("to_pandas needs pandas: pip install 'dslc[pandas]'") from None
+    frame = pd.DataFrame([[None if cell == "" else cell for cell in row] for row in rows],
+                         columns=list(columns))
+    return frame.convert_dtypes()
+
 
 def default_store(program: Program, codesign: str) -> Path | None:
     """Where a co-design's results persist by default: `.dslc/<file>.<codesign>.sqlite`
@@ -344,6 +444,11 @@ def search(program: Program, codesign: str | None = None, *,
     `strategy`, `max_pairs` and `time_limit_s` override the request's. Workers (`jobs` >
     1, or a Dask `scheduler`) receive the elaborated request. A KeyboardInterrupt stops the
     workers and propagates."""
+    from dslc.codesign.bounds import prepare
+    from dslc.codesign.designs import Instances
+    from dslc.codesign.evaluate import PairEvaluator, ResultStore
+    from dslc.codesign.planner import execute, make_plan
+
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
     instances = Instances(program.networks, program.accelerators)
@@ -384,6 +489,15 @@ class DesignRun:
     problems: dict[str, Problem]
     """Problems by key (for dim names in reports)."""
     options: MapperOptions
+    objective: str = ""
+    """The request's objective as written (`minimize edp`)."""
+
+    def to_pandas(self) -> Any:
+        """The layers as a pandas DataFrame, the columns of `layers.csv` (needs pandas)."""
+        from dslc import export
+
+        return _data_frame(export.LAYER_CSV_COLUMNS,
+                           export.run_csv_rows(self.result, self.problems))
 
 
 def run(program: Program, codesign: str | None = None, *,
@@ -393,6 +507,9 @@ def run(program: Program, codesign: str | None = None, *,
 
     Raises UsageError for an unknown or ambiguous request, or one over spaces (that is
     `search`'s job), NoValidMappingError (a CannotRunError) when a layer fits nowhere."""
+    from dslc.codesign.request import mapper_options, options_for
+    from dslc.mapper.network import map_network
+
     spec = _codesign(program, codesign)
     if not is_single_design(program, spec.name):
         raise UsageError(f"co-design `{spec.name}` searches network or accelerator spaces: "
@@ -405,7 +522,43 @@ def run(program: Program, codesign: str | None = None, *,
     result = map_network(lowered, arch, options_for(options, accelerator_spec), cache=cache,
                          progress=progress)
     problems = {key: shared.problem for key, shared in lowered.distinct().items()}
-    return DesignRun(spec.name, result, problems, options)
+    return DesignRun(spec.name, result, problems, options,
+                     f"{spec.objective.sense} {spec.objective.text}")
+
+
+WARM_UP_SPEC = """
+network warm_up {
+    input x: [2, 4, 4]
+    layer conv = conv(x, out = 4, kernel = 3, pad = 1)
+    layer fc = dense(flatten(conv), out = 2)
+}
+accelerator warm_up_array {
+    word = 16b clock = 1GHz
+    memory DRAM { width = 64b }
+    memory GLB { size = 16KiB, width = 64b }
+    fanout PE { mesh = 2 x 2 }
+    memory RF { size = 16 words }
+    compute MAC { }
+}
+codesign warm_up_run { networks = warm_up accelerators = warm_up_array }
+"""
+"""A small design whose mapping calls every entry point of the compiled kernel."""
+
+
+def compile_kernel() -> bool:
+    """Compile the cost model's kernel into numba's disk cache now (the first run on a
+    machine does this otherwise), by mapping a small design with every search. False when
+    there is no kernel to compile (numba not installed, or DSLC_NO_JIT set)."""
+    from dslc.cost import kernel
+
+    if not kernel.available():
+        return False
+    program = compile(text=WARM_UP_SPEC)
+    run(program)
+    for search, imperfect in (("exhaustive", False), ("heuristic", True), ("random", False)):
+        map_layer(program, "warm_up", "conv", "warm_up_array",
+                  options=mapper_settings(search=search, budget=100, imperfect=imperfect))
+    return True
 
 
 # ---- models in (`dslc import`) -------------------------------------------------------------
@@ -513,6 +666,8 @@ def export_timeloop(program: Program, *, mapping: str | None = None,
     Timeloop cannot state, CannotRunError when a layer has no valid mapping."""
     _needs_yaml()
     from dslc.interop.timeloop import StudyLayer, export_study
+    from dslc.mapper.network import map_network
+    from dslc.mapper.search import MapperOptions
 
     if mapping is not None:
         spec = _named(_clean(program).mappings, mapping, "mapping", program)
@@ -569,6 +724,7 @@ def import_timeloop(directory: str | Path) -> TimeloopStudy:
 
     Raises DiagnosticError E805/E806, CannotRunError for a mapping that cannot run."""
     _needs_yaml()
+    from dslc.cost.model import evaluate as evaluate_mapping
     from dslc.interop.timeloop import read_study
 
     root = Path(directory)
@@ -644,6 +800,34 @@ def dump_lowered(program: Program, batch: int = 1) -> dict[str, Any]:
             })
         out[name] = {"inputs": {i.name: list(i.shape) for i in network_spec.inputs},
                      "macs": lowered.macs, "layers": layers, "problems": problems}
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class LayerRow:
+    """One layer of `layer_table`: what it computes and moves (batch 1)."""
+
+    name: str
+    op: str
+    inputs: tuple[tuple[int, ...], ...]
+    """The shapes it consumes, batch excluded."""
+    output: tuple[int, ...]
+    macs: int
+    weights: int
+    """Parameter elements (multipliers only)."""
+
+
+def layer_table(program: Program) -> dict[str, tuple[LayerRow, ...]]:
+    """Per network (spaces at their first point), every layer in order with its op, input
+    and output shapes, MACs and weights (`dslc dump --stage layers`)."""
+    _clean(program)
+    out: dict[str, tuple[LayerRow, ...]] = {}
+    for name, space in sorted(program.networks.items()):
+        graph = build_graph(space.instantiate(space.point_at(0)))
+        out[name] = tuple(
+            LayerRow(stats.name, stats.op, graph.input_shapes(stats.name),
+                     graph.shape(stats.name), stats.macs, stats.weight_elements)
+            for stats in graph.all_stats())
     return out
 
 

@@ -5,22 +5,29 @@ as asked), 2 usage errors (an unknown name or a bad option), 3 an internal error
 130 interrupted. Every command runs under `command`, which turns the API's `UserError`s
 into those codes and any other exception into a bug report; nothing here computes, and
 files are written by dslc.export.
+
+Streams: stdout carries the result only (lint's diagnostics are its result); progress,
+notes and errors go to stderr. With `--format json` stdout is one JSON document whatever
+happens: the result, `{"diagnostics": [...]}` for spec errors, or `{"error": {...}}`.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import os
+import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext, suppress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
-import click
 import typer
 from rich.console import Console, RenderableType
 
-from dslc import api, export
+from dslc import __version__, api
 from dslc.diagnostics.codes import CODES, explain
 from dslc.diagnostics.diagnostic import (
     CannotRunError,
@@ -30,11 +37,21 @@ from dslc.diagnostics.diagnostic import (
     UsageError,
     UserError,
 )
-from dslc.diagnostics.render import render_concise, render_full, render_json, summary_line
+from dslc.diagnostics.render import (
+    error_to_json,
+    render_concise,
+    render_full,
+    render_json,
+    summary_line,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="dslc: hardware/software co-design of neural-network accelerators.")
 console = Console(highlight=False, soft_wrap=True)
+"""stdout: the result, nothing else."""
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+"""stderr: progress, notes and errors."""
 
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow",
                    Severity.NOTE: "bold cyan"}
@@ -58,6 +75,7 @@ class Stage(StrEnum):
     spec = "spec"
     graph = "graph"
     problems = "problems"
+    layers = "layers"
 
 
 FileArgument = Annotated[Path, typer.Argument(help="spec file")]
@@ -76,36 +94,66 @@ R = TypeVar("R")
 
 
 def _print_diagnostics(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic],
-                       fmt: Format, files: int) -> None:
+                       fmt: Format, files: int | None, out: Console) -> None:
+    """Diagnostics in `fmt`, then lint's summary line (unless `files` is None)."""
     if fmt is Format.json:
-        console.print(render_json(list(diagnostics)), markup=False)
+        out.print(render_json(list(diagnostics)), markup=False)
         return
     for diagnostic in diagnostics:
         text = render_full(diagnostic) if fmt is Format.full else render_concise(diagnostic)
         head, _, rest = text.partition("\n")
-        console.print(head, style=_SEVERITY_STYLE[diagnostic.severity], markup=False)
+        out.print(head, style=_SEVERITY_STYLE[diagnostic.severity], markup=False)
         if rest:
-            console.print(rest, markup=False)
+            out.print(rest, markup=False)
         if fmt is Format.full:
-            console.print()
-    console.print(summary_line(list(diagnostics), files), markup=False)
+            out.print()
+    if files is not None:
+        out.print(summary_line(list(diagnostics), files), markup=False)
 
 
-def _report(exc: UserError) -> None:
+def _json_document(data: object) -> None:
+    """The one JSON document of a `--format json` command, on stdout."""
+    console.print(json.dumps(data, indent=2), markup=False)
+
+
+def _report(exc: UserError, as_json: bool) -> None:
+    """A user error on stderr, and as the JSON document on stdout under `--format json`."""
+    if as_json:
+        _json_document(error_to_json(exc))
     if isinstance(exc, DiagnosticError):
-        _print_diagnostics(list(exc.diagnostics), Format.full, 1)
+        _print_diagnostics(list(exc.diagnostics), Format.full, None, err_console)
         return
     reasons = exc.reasons if isinstance(exc, CannotRunError) else ()
-    console.print(f"error: {exc}{':' if reasons else ''}", style="bold red", markup=False)
+    err_console.print(f"error: {exc}{':' if reasons else ''}", style="bold red", markup=False)
     for reason in reasons:
-        console.print(f"  - {reason}", markup=False)
+        err_console.print(f"  - {reason}", markup=False)
 
 
-def _report_bug(exc: BaseException) -> None:
-    console.print(f"error[E900]: internal error: {type(exc).__name__}: {exc}",
-                  style="bold red", markup=False)
-    console.print("this is a bug in dslc; please report it with the spec that caused it",
-                  markup=False)
+def _report_bug(exc: BaseException, as_json: bool) -> None:
+    message = f"internal error: {type(exc).__name__}: {exc}"
+    if as_json:
+        _json_document({"error": {"kind": "internal", "code": "E900", "message": message,
+                                  "reasons": [], "exit_code": BUG}})
+    err_console.print(f"error[E900]: {message}", style="bold red", markup=False)
+    err_console.print("this is a bug in dslc; please report it with the spec that caused it",
+                      markup=False)
+
+
+def _report_interrupt(as_json: bool) -> None:
+    if as_json:
+        _json_document({"error": {"kind": "interrupted", "message": "interrupted",
+                                  "reasons": [], "exit_code": INTERRUPTED}})
+    err_console.print("interrupted", markup=False)
+
+
+def _wants_json(args: list[str]) -> bool:
+    """Whether a command line asks for `--format json` (in any of its spellings)."""
+    for i, arg in enumerate(args):
+        if arg in ("--format=json", "-fjson"):
+            return True
+        if arg in ("--format", "-f") and args[i + 1:i + 2] == ["json"]:
+            return True
+    return False
 
 
 def command(name: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -114,44 +162,82 @@ def command(name: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R
     def register(function: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(function)
         def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            as_json = str(kwargs.get("format", "")) == "json"
             try:
                 return function(*args, **kwargs)
-            except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException,
-                    click.exceptions.Abort):
-                raise  # typer's and click's own exits and usage errors carry their codes
+            except (typer.Exit, typer.Abort, typer.TyperException):
+                raise  # typer's own exits and usage errors carry their codes
             except UserError as exc:
-                _report(exc)
+                _report(exc, as_json)
                 raise typer.Exit(exc.exit_code) from None
             except KeyboardInterrupt:
-                console.print("interrupted", markup=False)
+                _report_interrupt(as_json)
                 raise typer.Exit(INTERRUPTED) from None
             except Exception as exc:  # anything else is a bug in dslc, never the user's
-                _report_bug(exc)
+                _report_bug(exc, as_json)
                 raise typer.Exit(BUG) from None
         app.command(name=name)(guarded)
         return guarded
     return register
 
 
-def _note_kernel_compile() -> None:
-    """Say so on a terminal's stderr when the mapper's compiled kernel is about to be
-    compiled: the first run on a machine pauses for about 20 s. Not when stderr is a file or
-    a pipe (scripts and tests read what the command prints, not this)."""
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"dslc {__version__}", markup=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option(
+        "--version", "-V", callback=_print_version, is_eager=True,
+        help="print the version and exit")] = False,
+) -> None:
+    """dslc: hardware/software co-design of neural-network accelerators."""
+
+
+@contextmanager
+def _kernel_compiled_elsewhere() -> Iterator[None]:
+    """When the mapper's compiled kernel is not in numba's cache yet (the first run on a
+    machine), compile it in a background process (`dslc compile-kernel`) and run this
+    command on the numpy path meanwhile, which gives the same numbers: no 12-20 s pause
+    before the first result. Says so on stderr."""
     from dslc.cost import kernel
 
-    if sys.stderr.isatty() and kernel.available() and not kernel.cached_on_disk():
-        Console(stderr=True).print("compiling the cost model's kernel (once per machine, "
-                                   "about 20 s)", markup=False, highlight=False)
+    lock = kernel.claim_compile()
+    if lock is None:
+        yield
+        return
+    if lock:
+        environment = {k: v for k, v in os.environ.items() if k != kernel.DISABLE_ENV}
+        try:
+            subprocess.Popen([sys.executable, "-m", "dslc", "compile-kernel", "--lock", lock],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=environment,
+                             start_new_session=True)
+        except OSError:
+            with suppress(OSError):
+                os.remove(lock)
+            err_console.print("note: compiling the cost model's kernel (once per machine, "
+                              "about 20 s)", markup=False)
+            yield
+            return
+    err_console.print("note: the cost model's kernel is compiling in the background (once "
+                      "per machine, from 20 s to minutes); this run uses the numpy path: the "
+                      "same results, a little slower", markup=False)
+    with kernel.deferred():
+        yield
 
 
 @command()
 def lint(
-    files: Annotated[list[Path], typer.Argument(help="spec files to check")],
+    files: Annotated[list[Path], typer.Argument(
+        help="spec files, or directories to check every .cd file under")],
     format: Annotated[Format, typer.Option("--format", "-f", help="output format")] = Format.full,
 ) -> None:
     """Check spec files: syntax, names, units, shapes, accelerators, mappings, spaces."""
     result = api.lint(files)
-    _print_diagnostics(result.diagnostics, format, len(files))
+    _print_diagnostics(result.diagnostics, format, len(result.files), console)
     raise typer.Exit(1 if result.errors else 0)
 
 
@@ -161,7 +247,8 @@ def explain_command(code: Annotated[str, typer.Argument(help="a diagnostic code,
     """Explain a diagnostic code."""
     text = explain(code)
     if text is None:
-        console.print(f"unknown code `{code}`; codes: {', '.join(sorted(CODES))}", markup=False)
+        err_console.print(f"error: unknown code `{code}`; codes: {', '.join(sorted(CODES))}",
+                          style="bold red", markup=False)
         raise typer.Exit(2)
     console.print(text, markup=False)
 
@@ -171,11 +258,19 @@ def dump(
     file: FileArgument,
     stage: Annotated[Stage, typer.Option("--stage", help="which intermediate form")] = Stage.spec,
 ) -> None:
-    """Print an intermediate form: AST, spec models, layer graph or loop nests (JSON)."""
+    """Print an intermediate form: AST, spec models, layer graph or loop nests (JSON), or
+    the table of layers (op, shapes, MACs, weights, totals)."""
+    from dslc import export
+
     if stage is Stage.ast:
         console.print(api.dump_ast(file), markup=False)
         return
     program = api.compile(file)
+    if stage is Stage.layers:
+        from dslc.report.layers import render_layers
+
+        console.print(render_layers(api.layer_table(program)))
+        return
     data = api.dump_spec(program) if stage is Stage.spec else export.lowered_stage(
         api.dump_lowered(program), "layers" if stage is Stage.graph else "problems")
     console.print(export.to_json(data), markup=False)
@@ -188,6 +283,7 @@ def eval_command(
     format: FormatOption = OutputFormat.table,
 ) -> None:
     """Evaluate a fixed `mapping` block: accesses, energy, cycles, utilisation, area."""
+    from dslc import export
     from dslc.report.cost import render_cost
 
     cost = api.evaluate(api.compile(file), mapping)
@@ -200,9 +296,12 @@ def eval_command(
 @command("map")
 def map_command(
     file: FileArgument,
-    network: Annotated[str, typer.Option("--network", "-n", help="network name")],
+    network: Annotated[str, typer.Option(
+        "--network", "-n", help="network name, or NAME(param = value, ...) for a point")],
     layer: Annotated[str, typer.Option("--layer", "-l", help="layer name, e.g. layer1.0.a")],
-    accelerator: Annotated[str, typer.Option("--accelerator", "-a", help="accelerator name")],
+    accelerator: Annotated[str, typer.Option(
+        "--accelerator", "-a",
+        help="accelerator name, or NAME(param = value, ...) for a point of a space")],
     format: FormatOption = OutputFormat.table,
     search: Annotated[str, typer.Option(help="auto, exhaustive, heuristic or random")
                       ] = "auto",
@@ -219,24 +318,41 @@ def map_command(
              "'GLB { factors [K 4] } PE { idle y }'")] = None,
 ) -> None:
     """Find the best mapping of one layer on one accelerator."""
+    from dslc import export
     from dslc.report.mapping import render_layer_mapping
 
     options = api.mapper_settings(search=search, budget=budget, objective=objective,
                                   seed=seed, imperfect=imperfect)
     program = api.compile(file)
+    network, network_point = api.design_point(program, network, "network")
+    accelerator, accelerator_point = api.design_point(program, accelerator, "accelerator")
     if constraints is not None:
         options = api.mapper_settings(
             search=search, budget=budget, objective=objective, seed=seed,
             imperfect=imperfect,
-            constraints=api.map_constraints(program, constraints, accelerator))
-    _note_kernel_compile()
-    found = api.map_layer(program, network, layer, accelerator, options=options, batch=batch)
+            constraints=api.map_constraints(program, constraints, accelerator,
+                                            accelerator_point))
+    with _kernel_compiled_elsewhere():
+        found = api.map_layer(program, network, layer, accelerator, options=options,
+                              batch=batch, network_point=network_point,
+                              accelerator_point=accelerator_point)
+    network_ref = api.point_text(program, network, "network", found.network_point)
+    accelerator_ref = api.point_text(program, accelerator, "accelerator",
+                                     found.accelerator_point)
+    for kind, given, ref in (("network", network_point, network_ref),
+                             ("accelerator", accelerator_point, accelerator_ref)):
+        if given is None and ref.endswith(")"):
+            err_console.print(f"note: the {kind} is a space; mapped on its first point, "
+                              f"{ref} (pick one with NAME(param = value, ...))",
+                              markup=False)
     if format is OutputFormat.json:
-        console.print(export.to_json(export.map_result_to_json(found.result, found.problem)),
-                      markup=False)
+        data = export.map_result_to_json(found.result, found.problem)
+        data["design"] = {"network": network_ref, "accelerator": accelerator_ref}
+        console.print(export.to_json(data), markup=False)
         return
-    console.print(render_layer_mapping(found, network, layer,
-                                       per_instance=console.width >= 150))
+    console.print(render_layer_mapping(found, network_ref, layer,
+                                       per_instance=console.width >= 150,
+                                       accelerator=accelerator_ref))
 
 
 @command("run")
@@ -260,24 +376,32 @@ def run_command(
 ) -> None:
     """Run a co-design request: map every layer of one network on one accelerator, or
     search network and accelerator spaces with the co-design planner."""
+    from dslc import export
     from dslc.report.codesign import plot_pareto, render_outcome
     from dslc.report.progress import layer_progress, pair_progress
-    from dslc.report.run import render_run
+    from dslc.report.run import plot_breakdown, render_run
 
     quiet = format is OutputFormat.json
     note = ""
     shown: RenderableType
     program = api.compile(file)
-    _note_kernel_compile()
     if api.is_single_design(program, codesign):
-        with layer_progress(console, disable=quiet) as progress:
+        with _kernel_compiled_elsewhere(), \
+                layer_progress(err_console, disable=not err_console.is_terminal) as progress:
             design = api.run(program, codesign, progress=progress)
-        written = export.write_design(out, design.result, design.problems) if out else ()
-        data = export.network_result_to_json(design.result, design.problems)
+        written = export.write_design(out, design.result, design.problems,
+                                      design.objective) if out else ()
+        if out is not None and plot_breakdown(design.result, out / "breakdown.png"):
+            written = (*written, "breakdown.png")
+        elif out is not None:
+            note = " (breakdown.png needs the plot extra)"
+        data = export.network_result_to_json(design.result, design.problems,
+                                             objective=design.objective)
         shown = render_run(design.result, design.problems, design.codesign,
                            design.options.objective_text)
     else:
-        with pair_progress(console, disable=quiet) as progress:
+        with _kernel_compiled_elsewhere(), \
+                pair_progress(err_console, disable=not err_console.is_terminal) as progress:
             found = api.search(program, codesign, store=cache, fresh=fresh, jobs=jobs,
                                scheduler=scheduler, strategy=strategy, max_pairs=max_pairs,
                                time_limit_s=time_limit, progress=progress)
@@ -288,13 +412,13 @@ def run_command(
             note = " (pareto.png needs the plot extra)"
         data = export.outcome_to_json(found.outcome, store_notes=found.notes)
         shown = render_outcome(found.outcome, reused=found.reused, store=found.store,
-                               notes=found.notes)
+                               notes=found.notes, width=console.width)
     if quiet:
         console.print(export.to_json(data), markup=False)
         return
     console.print(shown)
     if out is not None:
-        console.print(f"wrote {export.listing(written)} to {out}{note}", markup=False)
+        err_console.print(f"wrote {export.listing(written)} to {out}{note}", markup=False)
 
 
 @command("plan")
@@ -304,6 +428,7 @@ def plan_command(file: FileArgument, codesign: CodesignOption = None,
                  ) -> None:
     """Print the co-design planner's plan (phases, what the constraints rule out, the most
     pairs the run evaluates) without evaluating any pair."""
+    from dslc import export
     from dslc.report.codesign import render_plan
 
     the_plan = api.plan(api.compile(file), codesign, strategy=strategy, max_pairs=max_pairs,
@@ -342,6 +467,8 @@ def import_command(
                      ] = None,
 ) -> None:
     """Import a model as a .cd network: an ONNX file, or a PyTorch module via ONNX."""
+    from dslc import export
+
     if (model is None) == (torch is None):
         raise UsageError("give an ONNX model file or --torch pkg.module:factory (not both)")
     if torch is not None:
@@ -354,9 +481,9 @@ def import_command(
         console.print(imported.text, markup=False, end="")
         return
     export.write_text(out, imported.text)
-    console.print(f"wrote {out}: network `{imported.network.name}`, "
-                  f"{len(imported.network.layers)} layers, {imported.macs:,} MACs, "
-                  f"{imported.weights:,} weights", markup=False)
+    err_console.print(f"wrote {out}: network `{imported.network.name}`, "
+                      f"{len(imported.network.layers)} layers, {imported.macs:,} MACs, "
+                      f"{imported.weights:,} weights", markup=False)
 
 
 class ExportTarget(StrEnum):
@@ -389,6 +516,8 @@ def export_command(
 ) -> None:
     """Export problems, the architecture and mappings as another tool's files (Timeloop v3
     YAML: docs/interop.md)."""
+    from dslc import export
+
     if to is ExportTarget.accelforge:
         raise UsageError("--to accelforge is not supported: its input format is not pinned "
                          "to a released version yet (docs/interop.md); use --to timeloop")
@@ -396,17 +525,17 @@ def export_command(
         raise UsageError("--mapping exports that block; it takes no -n/-l/-a/--best")
     program = api.compile(file)
     options = api.mapper_settings(search=search, objective=objective)
-    if mapping is None:
-        _note_kernel_compile()
-    files = api.export_timeloop(program, mapping=mapping, network_name=network, layer=layer,
-                                accelerator_name=accelerator, options=options, batch=batch)
+    with _kernel_compiled_elsewhere() if mapping is None else nullcontext():
+        files = api.export_timeloop(program, mapping=mapping, network_name=network,
+                                    layer=layer, accelerator_name=accelerator,
+                                    options=options, batch=batch)
     for relative, text in files.items():
         export.write_text(out / relative, text)
     problems = sum(1 for name in files if name.startswith("prob/"))
-    console.print(f"wrote {len(files)} files to {out}: {problems} "
-                  f"problem{'s' if problems != 1 else ''} with their mappings, the "
-                  "architecture, its energy and area tables (README.txt has the "
-                  "timeloop-model commands)", markup=False)
+    err_console.print(f"wrote {len(files)} files to {out}: {problems} "
+                      f"problem{'s' if problems != 1 else ''} with their mappings, the "
+                      "architecture, its energy and area tables (README.txt has the "
+                      "timeloop-model commands)", markup=False)
 
 
 @command("import-timeloop")
@@ -419,6 +548,7 @@ def import_timeloop_command(
 ) -> None:
     """Read a Timeloop v3 study (architecture, problems, mappings) and evaluate each
     mapping with dslc's cost model."""
+    from dslc import export
     from dslc.report.cost import render_cost
 
     study = api.import_timeloop(directory)
@@ -437,22 +567,57 @@ def import_timeloop_command(
     for layer in study.layers:
         console.print(render_cost(layer.cost, per_instance=console.width >= 150))
     if out is not None:
-        console.print(f"wrote {out}", markup=False)
+        err_console.print(f"wrote {out}", markup=False)
+
+
+@command("compile-kernel")
+def compile_kernel_command(
+    lock: Annotated[Path | None, typer.Option(
+        hidden=True, help="a lock file to remove when done (the background compile's)")
+                    ] = None,
+) -> None:
+    """Compile the cost model's kernel into numba's cache now (after installing, say); the
+    first `map` or `run` otherwise starts it in the background."""
+    try:
+        compiled = api.compile_kernel()
+    finally:
+        if lock is not None:
+            with suppress(OSError):
+                lock.unlink()
+    err_console.print("compiled the cost model's kernel" if compiled else
+                      "nothing to compile: numba is not installed (the fast extra) or "
+                      "DSLC_NO_JIT is set", markup=False)
 
 
 def main() -> None:
-    """Entry point: run the app; what escapes a command's own handling (option parsing
-    callbacks, typer itself) is reported the same way."""
+    """Entry point: run the app; what escapes a command's own handling (option parsing,
+    typer itself) is reported the same way, and under `--format json` a usage error is a
+    JSON document on stdout too."""
+    as_json = _wants_json(sys.argv[1:])
     try:
-        app()
+        code = app(prog_name="dslc", standalone_mode=False)
+    except typer.TyperException as exc:  # click's usage errors: bad options, missing args
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(exc)  # type: ignore[arg-type]
+        exit_code = int(getattr(exc, "exit_code", 2))
+        if as_json:
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            _json_document({"error": {"kind": "usage", "message": message, "reasons": [],
+                                      "exit_code": exit_code}})
+        sys.exit(exit_code)
+    except typer.Abort:
+        err_console.print("aborted", markup=False)
+        sys.exit(1)
     except SystemExit:
         raise
     except KeyboardInterrupt:
-        console.print("interrupted", markup=False)
+        _report_interrupt(as_json)
         sys.exit(INTERRUPTED)
     except Exception as exc:  # an unexpected exception is a bug in dslc, never the user's
-        _report_bug(exc)
+        _report_bug(exc, as_json)
         sys.exit(BUG)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -170,12 +170,13 @@ def format_loop_nest(mapping: Mapping, problem: Problem) -> str:
 
 
 def mapping_to_cd(mapping: Mapping, problem: Problem, arch: ArchModel, name: str,
-                  layer_ref: str) -> str:
-    """A `mapping NAME for LAYER_REF on ACCELERATOR { ... }` block. `keep` is written only
-    where it differs from what the memory holds."""
+                  layer_ref: str, accelerator_ref: str | None = None) -> str:
+    """A `mapping NAME for LAYER_REF on ACCELERATOR { ... }` block (`accelerator_ref`, such
+    as `acc(rows = 8)`, names a point of a space; default: the accelerator's name). `keep`
+    is written only where it differs from what the memory holds."""
     dims = problem.dims
     width = max(len(component.name) for component in arch.hierarchy)
-    lines = [f"mapping {name} for {layer_ref} on {arch.name} {{"]
+    lines = [f"mapping {name} for {layer_ref} on {accelerator_ref or arch.name} {{"]
     if mapping.imperfect:
         lines.append("    imperfect = true")
     levels = {level.name: level for level in mapping.levels}
@@ -311,23 +312,45 @@ def map_result_to_json(result: MapResult, problem: Problem) -> dict[str, Any]:
     return data
 
 
+def energy_by_level(cost: Cost) -> dict[str, float]:
+    """A layer's energy per memory level (outermost first), then the MAC units' (by the
+    compute unit's name); the values sum to `cost.energy_pj`."""
+    found = {level.name: level.energy_pj for level in cost.levels}
+    found[cost.compute.name] = cost.compute.energy_pj
+    return found
+
+
+def network_energy_by_level(result: NetworkMapResult) -> dict[str, float]:
+    """`energy_by_level` summed over a network's MAC layers."""
+    total: dict[str, float] = {}
+    for layer in result.layers:
+        for name, energy in energy_by_level(layer.result.cost).items():
+            total[name] = total.get(name, 0.0) + energy
+    return total
+
+
 def network_result_to_json(result: NetworkMapResult, problems: dict[str, Problem],
-                           *, timings: bool = True) -> dict[str, Any]:
+                           *, timings: bool = True, objective: str | None = None
+                           ) -> dict[str, Any]:
     """What `dslc run` prints for one design. `problems` maps problem keys to problems (for
-    dim names); `timings=False` drops `search_seconds` (for reproducible files)."""
+    dim names); `timings=False` drops `search_seconds` (for reproducible files);
+    `objective` is the request's objective as written (`minimize edp`)."""
     data: dict[str, Any] = {
         "network": result.network,
         "accelerator": result.accelerator,
+        "objective": objective,
         "energy_pj": result.energy_pj,
         "cycles": result.cycles,
         "latency_s": result.latency_s,
         "edp": result.edp,
         "area_mm2": result.area_mm2,
         "distinct_problems": result.distinct,
+        "energy_by_level_pj": network_energy_by_level(result),
         "layers": [{
             "name": layer.name,
             "problem_key": layer.problem_key,
             "energy_pj": layer.energy_pj,
+            "energy_by_level_pj": energy_by_level(layer.result.cost),
             "cycles": layer.cycles,
             "utilization": layer.result.cost.utilization,
             "bound_cycles": layer.bound_cycles,
@@ -371,7 +394,11 @@ def temporal_summary(mapping: Mapping, dims: Sequence[str]) -> str:
 
 
 def design_json(design: Design) -> dict[str, Any]:
-    return {"name": design.space, "params": design.params(), "label": design.label}
+    """A design: `name`, `params` (numbers in base units, sizes in bits as integers) and
+    `label`."""
+    params = {key: int(value) if isinstance(value, float) and value.is_integer() else value
+              for key, value in design.params().items()}
+    return {"name": design.space, "params": params, "label": design.label}
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -397,22 +424,59 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
     }
 
 
-def pair_json(result: PairResult, score: float) -> dict[str, Any]:
+def _sign(objective: str) -> float:
+    """-1 for a maximised objective (scores are minimised: maximised ones are negated)."""
+    return -1.0 if objective.startswith("maximize") else 1.0
+
+
+def pair_json(result: PairResult, score: float, objective: str = "minimize",
+              failure: str = "") -> dict[str, Any]:
+    """One pair; `objective` (as written, `maximize accuracy`) gives the value its sign;
+    `failure` says why an infeasible pair is so (`Outcome.failure`)."""
     metrics = result.metrics
     data: dict[str, Any] = {
         "network": design_json(result.network),
         "accelerator": design_json(result.accelerator),
-        "objective": score if math.isfinite(score) else None,
+        "objective": _sign(objective) * score if math.isfinite(score) else None,
     }
     if metrics is None:
-        data["failure"] = result.failure
+        data["failure"] = failure or result.failure
         return data
+    if failure:
+        data["failure"] = failure
     data.update({
         "energy_pj": metrics.energy_pj, "cycles": metrics.cycles,
         "latency_s": metrics.latency_s, "edp": metrics.edp, "area_mm2": metrics.area_mm2,
         "accuracy": metrics.accuracy,
     })
     return data
+
+
+def infeasibility_json(outcome: Outcome) -> dict[str, Any]:
+    """Why evaluated pairs are infeasible: `constraints` (each `constraint` as written,
+    `broken_by`, the evaluated pairs breaking it, and `ruled_out_by_bounds`, the pairs of
+    the whole space its bounds rule out alone before evaluation, null without bounds),
+    `ruled_out_unevaluated` (pairs the
+    constraints ruled out before evaluation), `no_mapping`, `unknown_accuracy` (networks
+    whose accuracy is unknown while a constraint bounds it) and `closest` (the infeasible
+    pair missing its constraints by the least: `network`, `accelerator`, `breaks`, `excess`)
+    or null."""
+    why = outcome.infeasibility()
+    closest = None
+    if why.closest is not None:
+        closest = {"network": why.closest[0].label, "accelerator": why.closest[1].label,
+                   "breaks": list(why.closest_breaks), "excess": why.closest_excess}
+    by_bounds = {} if outcome.bounds is None else dict(outcome.bounds.broken_by)
+    return {
+        "constraints": [{"constraint": text, "broken_by": count,
+                         "ruled_out_by_bounds": by_bounds.get(text)}
+                        for text, count in why.constraints],
+        "ruled_out_unevaluated": None if outcome.bounds is None
+        else dict(outcome.bounds.removed)["constraints"],
+        "no_mapping": why.no_mapping,
+        "unknown_accuracy": list(why.unknown_accuracy),
+        "closest": closest,
+    }
 
 
 def _finite_or_none(value: float | None) -> float | None:
@@ -440,9 +504,11 @@ def outcome_to_json(outcome: Outcome, top: int = 10, *, store_notes: Sequence[st
     ranked = outcome.ranked()
     check = outcome.rank_check
     best = outcome.best
+    objective = outcome.plan.objective
     return {
         "strategy": outcome.plan.strategy,
         "reason": outcome.plan.reason,
+        "objective": objective,
         "pairs_total": outcome.plan.pairs_total,
         "pairs_evaluated": outcome.pairs_evaluated,
         "reduction": outcome.reduction,
@@ -461,36 +527,72 @@ def outcome_to_json(outcome: Outcome, top: int = 10, *, store_notes: Sequence[st
         "log": list(outcome.log),
         "store_notes": list(store_notes),
         "best": None if best is None else {
-            **pair_json(best, scores[(best.network, best.accelerator)]),
+            **pair_json(best, scores[(best.network, best.accelerator)], objective),
             "layers": [{"name": layer.name, "problem_key": layer.problem_key,
                         "energy_pj": layer.energy_pj, "cycles": layer.cycles,
                         "utilization": layer.utilization} for layer in best.layers]},
-        "top": [pair_json(outcome.results[pair], scores[pair]) for pair in ranked[:top]],
-        "pareto": [pair_json(result, scores[(result.network, result.accelerator)])
+        "top": [pair_json(outcome.results[pair], scores[pair], objective,
+                          outcome.failure(pair)) for pair in ranked[:top]],
+        "infeasibility": infeasibility_json(outcome),
+        "pareto": [pair_json(result, scores[(result.network, result.accelerator)], objective)
                    for result in outcome.pareto],
     }
 
 
 PAIR_CSV_COLUMNS = ("network", "accelerator", "objective", "energy_pj", "cycles", "latency_s",
-               "edp", "area_mm2", "accuracy", "feasible", "pareto")
+                    "edp", "area_mm2", "accuracy", "feasible", "pareto")
+"""The fixed columns of pairs.csv; `pair_csv_columns` adds one per design parameter."""
+
+
+def parameter_columns(outcome: Outcome) -> tuple[list[str], list[str]]:
+    """pairs.csv's parameter columns: the network parameters, then the accelerator ones,
+    each sorted; a name both kinds use is prefixed (`network.width`, `accelerator.width`)."""
+    networks = sorted({k for pair in outcome.results for k, _ in pair[0].point})
+    accelerators = sorted({k for pair in outcome.results for k, _ in pair[1].point})
+    shared = set(networks) & set(accelerators)
+    return ([f"network.{n}" if n in shared else n for n in networks],
+            [f"accelerator.{a}" if a in shared else a for a in accelerators])
+
+
+def pair_csv_columns(outcome: Outcome) -> list[str]:
+    """PAIR_CSV_COLUMNS, then one column per network and accelerator parameter."""
+    networks, accelerators = parameter_columns(outcome)
+    return [*PAIR_CSV_COLUMNS, *networks, *accelerators]
+
+
+def _parameter_values(outcome: Outcome, pair: tuple[Design, Design]) -> list[object]:
+    """A pair's parameter values in `parameter_columns` order: numbers in base units,
+    symbols as written; empty where the pair's space lacks the parameter."""
+    networks, accelerators = parameter_columns(outcome)
+    values: list[object] = []
+    for design, columns in ((pair[0], networks), (pair[1], accelerators)):
+        params = design.params()
+        for column in columns:
+            value = params.get(column.split(".", 1)[-1])
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # a size in bits reads as an integer
+            values.append("" if value is None else value)
+    return values
 
 
 def outcome_csv_rows(outcome: Outcome) -> list[list[object]]:
-    """One row per evaluated pair (best first), columns PAIR_CSV_COLUMNS."""
+    """One row per evaluated pair (best first), columns `pair_csv_columns`; the objective
+    with its sign as written."""
     front = {(r.network, r.accelerator) for r in outcome.pareto}
+    sign = _sign(outcome.plan.objective)
     rows: list[list[object]] = []
     for pair in outcome.ranked():
         metrics = outcome.results[pair].metrics
         score = outcome.scores[pair]
         rows.append([
-            pair[0].label, pair[1].label, score if math.isfinite(score) else "",
+            pair[0].label, pair[1].label, sign * score if math.isfinite(score) else "",
             "" if metrics is None else metrics.energy_pj,
             "" if metrics is None else metrics.cycles,
             "" if metrics is None else metrics.latency_s,
             "" if metrics is None else metrics.edp,
             "" if metrics is None else metrics.area_mm2,
             "" if metrics is None or metrics.accuracy is None else metrics.accuracy,
-            math.isfinite(score), pair in front])
+            math.isfinite(score), pair in front, *_parameter_values(outcome, pair)])
     return rows
 
 
@@ -521,12 +623,12 @@ def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[objec
         writer.writerows(rows)
 
 
-def write_design(directory: Path, result: NetworkMapResult, problems: dict[str, Problem]
-                 ) -> tuple[str, ...]:
+def write_design(directory: Path, result: NetworkMapResult, problems: dict[str, Problem],
+                 objective: str | None = None) -> tuple[str, ...]:
     """`result.json` (without timings, so reruns give equal bytes) and `layers.csv` of one
     design in `directory` (created); the names written."""
     directory.mkdir(parents=True, exist_ok=True)
-    stable = network_result_to_json(result, problems, timings=False)
+    stable = network_result_to_json(result, problems, timings=False, objective=objective)
     (directory / "result.json").write_text(to_json(stable) + "\n")
     _write_csv(directory / "layers.csv", LAYER_CSV_COLUMNS, run_csv_rows(result, problems))
     return ("result.json", "layers.csv")
@@ -539,7 +641,7 @@ def write_codesign(directory: Path, outcome: Outcome, store_notes: Sequence[str]
     directory.mkdir(parents=True, exist_ok=True)
     data = outcome_to_json(outcome, store_notes=store_notes)
     (directory / "result.json").write_text(to_json(data) + "\n")
-    _write_csv(directory / "pairs.csv", PAIR_CSV_COLUMNS, outcome_csv_rows(outcome))
+    _write_csv(directory / "pairs.csv", pair_csv_columns(outcome), outcome_csv_rows(outcome))
     return ("result.json", "pairs.csv")
 
 

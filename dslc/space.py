@@ -24,8 +24,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Literal, Protocol, TypeVar
 
-import numpy as np
-
 from dslc.diagnostics.diagnostic import UsageError
 from dslc.spec.accelerator import AcceleratorSpec
 from dslc.spec.base import ParamSpec, ParamValue, Point
@@ -127,6 +125,8 @@ class DesignSpace(Generic[S]):
         space order."""
         if count >= self.size:
             return tuple(self.points())
+        import numpy as np  # here: importing dslc (and `dslc lint`) loads no numpy
+
         rng = np.random.default_rng(seed)
         chosen = sorted(int(i) for i in rng.choice(self.size, size=count, replace=False))
         return tuple(self.point_at(i) for i in chosen)

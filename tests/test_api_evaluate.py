@@ -69,7 +69,7 @@ def test_hand_counted_dense_layer(dense: Path) -> None:
 def test_eval_cli_json_and_table(dense: Path) -> None:
     result = runner.invoke(cli.app, ["eval", str(dense), "--mapping", "m", "--format", "json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert (data["layer"], data["accelerator"], data["macs"]) == ("fc", "a", 8)
     assert data["energy_pj"] == 198.0 and data["cycles"] == 8
     assert [level["name"] for level in data["levels"]] == ["DRAM", "RF"]
@@ -164,13 +164,13 @@ def test_map_and_run_cli(tmp_path: Path) -> None:
     mapped = runner.invoke(cli.app, ["map", str(spec), "-n", "twin", "-l", "a", "-a", "small",
                                      "--budget", "400", "--format", "json"])
     assert mapped.exit_code == 0, mapped.output
-    data = json.loads(mapped.output)
+    data = json.loads(mapped.stdout)
     assert data["macs"] == 8 * 8 * 8 * 8 * 9 and data["evaluated"] > 0
     assert [level["name"] for level in data["mapping"]["levels"]] == ["DRAM", "GLB", "RF"]
     out = tmp_path / "out"
     ran = runner.invoke(cli.app, ["run", str(spec), "--format", "json", "--out", str(out)])
     assert ran.exit_code == 0, ran.output
-    result = json.loads(ran.output)
+    result = json.loads(ran.stdout)
     assert [layer["name"] for layer in result["layers"]] == ["a", "b"]
     assert result["layers"][1]["shared_with"] == "a"
     assert result["energy_pj"] == math.fsum(layer["energy_pj"] for layer in result["layers"])

@@ -74,7 +74,7 @@ def test_lint_concise(files: Path) -> None:
 def test_lint_json(files: Path) -> None:
     result = runner.invoke(cli.app, ["lint", "-f", "json", "broken.cd", "clean.cd"])
     assert result.exit_code == 1
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert [d["code"] for d in data] == ["E201", "E301"]
     for item in data:
         assert {"code", "severity", "message", "file", "start", "end"} <= set(item)
@@ -89,7 +89,7 @@ def test_lint_json(files: Path) -> None:
 def test_lint_json_clean_is_an_empty_list(files: Path) -> None:
     result = runner.invoke(cli.app, ["lint", "--format", "json", "clean.cd"])
     assert result.exit_code == 0
-    assert json.loads(result.output) == []
+    assert json.loads(result.stdout) == []
 
 
 def test_lint_missing_file_is_a_diagnostic(files: Path) -> None:
@@ -132,7 +132,7 @@ def test_dump_ast_and_spec(files: Path) -> None:
     assert "NetworkDecl @1:1" in result.output
     result = runner.invoke(cli.app, ["dump", "clean.cd", "--stage", "spec"])
     assert result.exit_code == 0
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     layer = data["networks"]["n"]["first_point"]["layers"][0]
     assert layer["name"] == "a"
     assert layer["out_channels"] == 4
@@ -157,9 +157,10 @@ def test_internal_errors_exit_3(files: Path, monkeypatch: pytest.MonkeyPatch,
     with pytest.raises(SystemExit) as exit_info:
         cli.main()
     assert exit_info.value.code == 3
-    out = capsys.readouterr().out
-    assert "error[E900]: internal error: RuntimeError: boom" in out
-    assert "this is a bug in dslc" in out
+    captured = capsys.readouterr()
+    assert captured.out == ""  # stdout carries results only
+    assert "error[E900]: internal error: RuntimeError: boom" in captured.err
+    assert "this is a bug in dslc" in captured.err
 
 
 def test_the_installed_entry_point() -> None:
@@ -229,7 +230,7 @@ def test_dslc_run_with_jobs_elaborates_once_and_workers_get_no_path(
                                      ":memory:", "--jobs", "2", "--strategy", "exhaustive"])
     assert result.exit_code == 0, result.output
     assert calls[0] == 1  # worker processes receive the request; they elaborate nothing
-    assert json.loads(result.output)["pairs_evaluated"] == 2
+    assert json.loads(result.stdout)["pairs_evaluated"] == 2
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -41,8 +41,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "interop": frozenset({"arch", "diagnostics", "lower", "mapping", "ops", "spec"}),
     # the edges: results out, the facade, the terminal
     "export": frozenset({"arch", "codesign", "cost", "lower", "mapper", "mapping"}),
-    "api": frozenset({"arch", "codesign", "cost", "diagnostics", "graph", "interop", "lower",
-                      "mapper", "mapping", "sema", "space", "spec", "syntax"}),
+    "api": frozenset({"arch", "codesign", "cost", "diagnostics", "export", "graph", "interop",
+                      "lower", "mapper", "mapping", "sema", "space", "spec", "syntax"}),
     "report": frozenset({"api", "codesign", "cost", "export", "lower", "mapper", "mapping"}),
     "cli": frozenset({"api", "cost", "diagnostics", "export", "report"}),
 }
@@ -63,8 +63,9 @@ def _imports(path: Path) -> set[str]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names = [node.module]
-            if node.module == "dslc":  # `from dslc import api, export`
-                names = [f"dslc.{alias.name}" for alias in node.names]
+            if node.module == "dslc":  # `from dslc import api, export` (not `__version__`)
+                names = [f"dslc.{alias.name}" for alias in node.names
+                         if not alias.name.startswith("__")]
         else:
             continue
         found.update(p for p in map(_package, names) if p is not None)

@@ -42,8 +42,8 @@ SPEC = Path(__file__).with_name("resnet18_ws16.cd")
 
 def _source() -> dict[str, Any]:
     """Which dslc code ran: the package folder, and its git commit (and uncommitted changes
-    under dslc/ and specs/) for a checkout, or the COMMIT file run_all.sh writes beside a
-    `git archive` snapshot."""
+    under dslc/, the library in dslc/std/ included) for a checkout, or the COMMIT file
+    run_all.sh writes beside a `git archive` snapshot."""
     root = Path(dslc.__file__).resolve().parent.parent
     info: dict[str, Any] = {"package": str(Path(dslc.__file__).resolve().parent)}
     if (root / ".git").exists():
@@ -51,8 +51,8 @@ def _source() -> dict[str, Any]:
             return subprocess.run(["git", "-C", str(root), *cmd], capture_output=True,
                                   text=True, check=False).stdout.rstrip()
         info["commit"] = git("rev-parse", "HEAD").strip()
-        info["uncommitted_changes"] = git("status", "--porcelain", "--", "dslc",
-                                          "specs").splitlines()
+        info["uncommitted_changes"] = git("status", "--porcelain", "--",
+                                          "dslc").splitlines()
     elif (root / "COMMIT").exists():
         info["commit"] = (root / "COMMIT").read_text().strip()
         info["uncommitted_changes"] = []

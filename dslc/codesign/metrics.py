@@ -22,7 +22,14 @@ import numpy.typing as npt
 
 from dslc.codesign.designs import Design
 from dslc.diagnostics.diagnostic import CannotRunError
-from dslc.spec.codesign import BinaryOp, Constant, ConstraintSpec, MetricRef, ObjectiveSpec
+from dslc.spec.codesign import (
+    BinaryOp,
+    Constant,
+    ConstraintSpec,
+    MetricRef,
+    ObjectiveSpec,
+    parse_accuracy,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -253,9 +260,9 @@ class AccuracyError(CannotRunError):
 
 
 def load_accuracies(path: Path, networks: Sequence[Design]) -> dict[Design, float]:
-    """Accuracies from a CSV: an `accuracy` column (a fraction, or a percentage above 1)
-    and either a `network` column (a space name or a design label) or one column per
-    network parameter. Networks the table does not list are absent from the result."""
+    """Accuracies from a CSV: an `accuracy` column (a fraction, a percentage above 1, or
+    with a `%` sign) and either a `network` column (a space name or a design label) or one
+    column per network parameter. Networks the table does not list are absent from the result."""
     try:
         with path.open(newline="") as handle:
             rows = list(csv.DictReader(handle))
@@ -265,13 +272,10 @@ def load_accuracies(path: Path, networks: Sequence[Design]) -> dict[Design, floa
         raise AccuracyError(f"the accuracy table {path} needs an `accuracy` column")
     found: dict[Design, float] = {}
     for number, row in enumerate(rows, start=2):
-        try:
-            accuracy = float(row["accuracy"])
-        except ValueError:
-            raise AccuracyError(f"{path}:{number}: accuracy `{row['accuracy']}` is not a "
-                                "number") from None
-        if accuracy > 1:
-            accuracy /= 100
+        accuracy = parse_accuracy(row["accuracy"] or "")
+        if accuracy is None:
+            raise AccuracyError(f"{path}:{number}: accuracy `{row['accuracy']}` is not an "
+                                "accuracy (a fraction, a percentage, or `90.1%`)")
         for design in networks:
             if _matches(design, row):
                 found[design] = accuracy

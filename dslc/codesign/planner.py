@@ -43,6 +43,7 @@ from dslc.codesign.bounds import PairBounds
 from dslc.codesign.designs import Design, Designs
 from dslc.codesign.evaluate import Pair, PairEvaluator, PairResult
 from dslc.codesign.metrics import (
+    Metrics,
     kendall,
     objective_value,
     pareto,
@@ -50,7 +51,7 @@ from dslc.codesign.metrics import (
     violations,
 )
 from dslc.spec.base import ParamValue
-from dslc.spec.codesign import CoDesignSpec, Strategy
+from dslc.spec.codesign import CoDesignSpec, ConstraintSpec, Strategy
 
 EXHAUSTIVE_PAIRS = 64
 """`auto` evaluates every pair up to this many pairs."""
@@ -315,6 +316,9 @@ class BoundsReport:
     tightness: tuple[tuple[str, float, float, float], ...]
     """(metric, least, median, largest) of evaluated / bound over the evaluated pairs that
     met the constraints, for energy, latency and the objective."""
+    broken_by: tuple[tuple[str, int], ...] = ()
+    """For each constraint as written, the pairs (of all, evaluated or not) its bounds or
+    exact metrics rule out alone, before any evaluation."""
 
 
 @dataclass(slots=True)
@@ -336,10 +340,56 @@ class Outcome:
     bounds: BoundsReport | None = None
     log: list[str] = field(default_factory=list)
     """What happened, in order (widening, fallbacks, why a run stopped)."""
+    constraints: tuple[ConstraintSpec, ...] = ()
+    """The request's constraints (to say why a pair is infeasible)."""
 
     @property
     def pairs_evaluated(self) -> int:
         return len(self.results)
+
+    def failure(self, pair: Pair) -> str:
+        """Why an evaluated pair is infeasible ("" when it is feasible): no valid mapping of
+        a layer, or the constraints it breaks (an unknown accuracy named as such)."""
+        result = self.results[pair]
+        if result.metrics is None:
+            return result.failure
+        broken = violations(self.constraints, result.metrics)
+        if not broken:
+            return ""
+        text = "breaks " + ", ".join(broken)
+        if result.metrics.accuracy is None and any(
+                c.metric == "accuracy" for c in self.constraints):
+            text += (f" (the accuracy of {result.network.label} is unknown: no accuracy is "
+                     "declared or listed for it)")
+        return text
+
+    def infeasibility(self) -> Infeasibility:
+        """Why evaluated pairs are infeasible, per constraint, and the closest one."""
+        counts = {c.text: 0 for c in self.constraints}
+        no_mapping = 0
+        unknown: dict[str, None] = {}
+        closest: tuple[float, Pair, tuple[str, ...]] | None = None
+        uses_accuracy = any(c.metric == "accuracy" for c in self.constraints)
+        for pair in self.ranked():
+            result = self.results[pair]
+            if result.metrics is None:
+                no_mapping += 1
+                continue
+            broken = violations(self.constraints, result.metrics)
+            for text in broken:
+                counts[text] += 1
+            if uses_accuracy and result.metrics.accuracy is None:
+                unknown[result.network.label] = None
+            if broken:
+                excess = max(_excess(c, result.metrics) for c in self.constraints
+                             if c.text in broken)
+                if closest is None or excess < closest[0]:
+                    closest = (excess, pair, broken)
+        return Infeasibility(
+            tuple(counts.items()), no_mapping, tuple(unknown),
+            None if closest is None else closest[1],
+            () if closest is None else closest[2],
+            None if closest is None or not math.isfinite(closest[0]) else closest[0])
 
     def ranked(self) -> list[Pair]:
         """Every evaluated pair, best first (infeasible last); ties in space order."""
@@ -348,6 +398,38 @@ class Outcome:
     @property
     def reduction(self) -> float:
         return self.plan.pairs_total / max(1, self.pairs_evaluated)
+
+
+@dataclass(frozen=True, slots=True)
+class Infeasibility:
+    """Why the evaluated pairs that are infeasible are so (`Outcome.infeasibility`)."""
+
+    constraints: tuple[tuple[str, int], ...]
+    """Per constraint (as written), the evaluated pairs that break it."""
+    no_mapping: int
+    """Evaluated pairs with a layer that has no valid mapping."""
+    unknown_accuracy: tuple[str, ...]
+    """Networks whose accuracy is unknown (missing from the accuracy table) while a
+    constraint bounds it."""
+    closest: Pair | None
+    """The infeasible pair that misses its constraints by the least."""
+    closest_breaks: tuple[str, ...]
+    closest_excess: float | None
+    """By how much the closest pair misses its worst constraint, as a ratio (1.25: 25%
+    over a `<=` limit, or 25% short of a `>=` one); None when unknown."""
+
+
+def _excess(constraint: ConstraintSpec, metrics: Metrics) -> float:
+    """How far a broken constraint is from holding, as a ratio >= 1 (inf when unknown)."""
+    value = metrics.value(constraint.metric)
+    limit = constraint.value
+    if math.isnan(value):
+        return math.inf
+    if constraint.op in ("<=", "<"):
+        return value / limit if limit > 0 else math.inf
+    if constraint.op in (">=", ">"):
+        return limit / value if value > 0 else math.inf
+    return max(value / limit, limit / value) if value > 0 and limit > 0 else math.inf
 
 
 def _score(spec: CoDesignSpec, result: PairResult) -> float:
@@ -657,7 +739,7 @@ def _bounds_report(run: _Run, state: _State, best: float) -> BoundsReport | None
                       for name, values in ratios.items() if values)
     return BoundsReport(bounds.objective is not None, bounds.monotone_note, bounds.ruled_out,
                         (("constraints", constraints), ("bounds", by_bounds),
-                         ("ranking", ranking)), tightness)
+                         ("ranking", ranking)), tightness, bounds.broken_by)
 
 
 def _outcome(plan: Plan, run: _Run, state: _State, kept: Sequence[Design],
@@ -689,4 +771,4 @@ def _outcome(plan: Plan, run: _Run, state: _State, kept: Sequence[Design],
         left = float(bounds.objective[waiting].min()) if waiting.any() else math.inf
         gap = _gap(best_score, left) if waiting.any() else 1.0
     return Outcome(plan, run.results, run.scores, best, front, tuple(kept), check, optimality,
-                   gap, report, log)
+                   gap, report, log, tuple(run.spec.constraints))

@@ -20,7 +20,10 @@ This module packs the tables and dispatches; the numba functions are in `kernel_
 imported on first use. numba is optional (the `fast` extra). Without it, with DSLC_NO_JIT
 set, or for tensors whose multicast has no closed form, the numpy path runs. The kernel is
 compiled on first use and cached on disk by numba (12-20 s once per machine and source
-version).
+version). The command line does not make a user wait for that: when the cache is cold it
+claims the compile (`claim_compile`, a lock file beside numba's cache), starts it in a
+background process (`dslc compile-kernel`) and runs its own command on the numpy path
+(`deferred()`), which gives the same numbers; the next run loads the compiled kernel.
 
 Validity alone (`BatchEvaluator.fits`, the mapper's pruning) runs here too when the kernel
 is available: `run_fits` runs only the stages that depend on the factors (coverage, meshes
@@ -32,6 +35,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -51,13 +57,75 @@ BLOCK = 256
 
 _compiled: ModuleType | None = None
 _loaded = False
+_deferred = 0
+COMPILE_LOCK = "dslc-kernel.compiling"
+"""The lock file, beside numba's cache index, of a compile in progress."""
+STALE_LOCK_S = 600.0
+"""A lock older than this is left over from a compile that died; it is taken over."""
 
 
 def available() -> bool:
     """Whether the compiled kernel can run here (numba installed and not disabled)."""
-    if os.environ.get(DISABLE_ENV, "") not in ("", "0"):
+    if os.environ.get(DISABLE_ENV, "") not in ("", "0") or _deferred:
         return False
     return _module() is not None
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Within this block, `available()` is False: the numpy path runs (the same numbers)
+    while the kernel compiles elsewhere. Worker processes started meanwhile inherit it
+    (through DSLC_NO_JIT in the environment)."""
+    global _deferred
+    _deferred += 1
+    before = os.environ.get(DISABLE_ENV)
+    os.environ[DISABLE_ENV] = "1"
+    try:
+        yield
+    finally:
+        _deferred -= 1
+        if before is None:
+            os.environ.pop(DISABLE_ENV, None)
+        else:
+            os.environ[DISABLE_ENV] = before
+
+
+def _index_path() -> str | None:
+    module = _module()
+    if module is None:
+        return None
+    try:
+        return str(module.kernel._cache._cache_file._index_path)
+    except AttributeError:
+        return None
+
+
+def claim_compile() -> str | None:
+    """When the kernel is available but not in numba's disk cache: the path of a lock file
+    this process now holds (whoever holds it compiles the kernel and removes it), or ""
+    when another process is compiling it already. None when there is nothing to compile or
+    no lock can be taken (the kernel then compiles in this process on first use)."""
+    if not available() or cached_on_disk():
+        return None
+    index = _index_path()
+    if index is None:
+        return None
+    lock = os.path.join(os.path.dirname(index), COMPILE_LOCK)
+    for _ in range(2):
+        try:
+            os.makedirs(os.path.dirname(lock), exist_ok=True)
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return lock
+        except FileExistsError:
+            try:
+                if time.time() - os.path.getmtime(lock) < STALE_LOCK_S:
+                    return ""
+                os.remove(lock)
+            except OSError:
+                continue  # removed meanwhile: try again
+        except OSError:
+            return None
+    return None
 
 
 def _module() -> ModuleType | None:
@@ -85,14 +153,10 @@ def cached_on_disk() -> bool:
     """Whether numba's disk cache holds the kernel already, so its first call loads it (under
     a second) rather than compiles it (about 20 s). Best effort, from numba's cache index:
     True when it cannot tell, or when the kernel is not available."""
-    module = _module()
-    if module is None:
+    if _module() is None:
         return True
-    try:
-        index = module.kernel._cache._cache_file._index_path
-    except AttributeError:
-        return True
-    return bool(os.path.exists(index))
+    index = _index_path()
+    return True if index is None else os.path.exists(index)
 
 
 @dataclass(frozen=True, slots=True)

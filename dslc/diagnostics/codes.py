@@ -64,7 +64,7 @@ reported, with the first pointed at. Rename one of them.
 """),
     Code("E203", "import not found", """
 An `import` names a file that does not exist. `std/...` paths resolve to the shipped library
-(specs/); other paths resolve relative to the importing file.
+(`dslc/std/`, installed with the package); other paths resolve relative to the importing file.
 """),
     Code("E204", "import cycle", """
 Files import each other in a cycle. Imports form a tree: move the shared definitions into a
@@ -257,8 +257,11 @@ an unknown strategy or mapper search, or a non-positive batch, budget or top-k. 
 energy, latency, cycles, edp, area, accuracy.
 """),
     Code("E706", "accuracy source problem", """
-An accuracy table that does not exist or cannot be read, or an accuracy constraint with no
-accuracy source (neither a table nor an `accuracy` property on the networks).
+An accuracy table that does not exist or cannot be read, a table that cannot serve the
+searched networks (no `accuracy` column, a column that is neither `network` nor one of their
+parameters, a parameter value outside its domain, an accuracy that does not parse: a
+fraction, a percentage or `90.1%` are accepted), or an accuracy constraint with no accuracy
+source (neither a table nor an `accuracy` property on the networks).
 """),
     Code("E801", "model cannot be read", """
 `dslc import` could not read the model: the file does not exist, is not an ONNX model, has

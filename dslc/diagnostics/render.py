@@ -11,7 +11,15 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from dslc.diagnostics.diagnostic import Diagnostic, Label, Severity
+from dslc.diagnostics.diagnostic import (
+    CannotRunError,
+    Diagnostic,
+    DiagnosticError,
+    Label,
+    Severity,
+    UsageError,
+    UserError,
+)
 from dslc.diagnostics.span import Span
 
 _TAB = "    "
@@ -102,6 +110,18 @@ def to_json_object(diagnostic: Diagnostic) -> dict[str, Any]:
     if diagnostic.notes:
         obj["notes"] = list(diagnostic.notes)
     return obj
+
+
+def error_to_json(exc: UserError) -> dict[str, Any]:
+    """The one JSON document a `--format json` command prints for an error: spec errors as
+    `{"diagnostics": [...]}`, every other kind as `{"error": {"kind", "message", "reasons",
+    "exit_code"}}` (kind `usage` or `cannot_run`)."""
+    if isinstance(exc, DiagnosticError):
+        return {"diagnostics": [to_json_object(d) for d in exc.diagnostics]}
+    reasons = list(exc.reasons) if isinstance(exc, CannotRunError) else []
+    kind = "usage" if isinstance(exc, UsageError) else "cannot_run"
+    return {"error": {"kind": kind, "message": str(exc), "reasons": reasons,
+                      "exit_code": exc.exit_code}}
 
 
 def render_json(diagnostics: Sequence[Diagnostic]) -> str:

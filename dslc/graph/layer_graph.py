@@ -1,7 +1,9 @@
 """The layer graph: a network's tensors and layers as a networkx DiGraph with shapes.
 
 Owns `build_graph(network) -> LayerGraph` and the per-layer workload figures (`LayerStats`).
-In: a concrete `NetworkSpec`. Out: a `LayerGraph` holding the DiGraph, every tensor's shape
+In: a concrete `NetworkSpec`. Out: a `LayerGraph` holding the nodes and edges (and, built
+from them on first use of `graph`, the networkx DiGraph: networkx is imported only then, so
+that shape inference, lowering and `dslc lint` never load it), every tensor's shape
 (batch excluded), and the `ShapeProblem`s met on the way. A layer whose shape cannot be
 inferred is reported once; layers downstream of it are skipped (listed in `skipped`, not
 reported again), so one mistake gives one problem.
@@ -24,10 +26,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-
-import networkx as nx
 
 from dslc.graph.shapes import Shape, ShapeProblem, infer_shape
 from dslc.ops.registry import for_layer
@@ -69,14 +69,33 @@ class LayerGraph:
     """A network with inferred shapes. Do not mutate `graph`; it is shared, not copied."""
 
     network: spec.NetworkSpec
-    graph: Any
-    """The networkx DiGraph (see the module docstring for its attributes)."""
+    nodes: Mapping[str, Mapping[str, Any]]
+    """Node attributes by name, in topological (declaration) order (see the module
+    docstring)."""
+    edges: Mapping[tuple[str, str], Mapping[str, Any]]
+    """Edge attributes by (producer, consumer)."""
     shapes: Mapping[str, Shape]
     """Shape of every known tensor (inputs and layers), batch excluded."""
     problems: tuple[ShapeProblem, ...]
     """Shape problems in declaration order; empty when the whole network is consistent."""
     skipped: tuple[str, ...] = ()
     """Layers left out because an input of theirs failed, in declaration order."""
+    _digraph: list[Any] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def graph(self) -> Any:
+        """The networkx DiGraph of the nodes and edges, built (and networkx imported) on
+        first use."""
+        if not self._digraph:
+            import networkx as nx
+
+            digraph = nx.DiGraph()
+            for name, attributes in self.nodes.items():
+                digraph.add_node(name, **attributes)
+            for (source, target), attributes in self.edges.items():
+                digraph.add_edge(source, target, **attributes)
+            self._digraph.append(digraph)
+        return self._digraph[0]
 
     @property
     def ok(self) -> bool:
@@ -85,7 +104,7 @@ class LayerGraph:
 
     def layer(self, name: str) -> spec.Layer:
         """The spec of a layer in the graph (KeyError for inputs and unknown names)."""
-        layer: spec.Layer | None = self.graph.nodes[name].get("layer")
+        layer: spec.Layer | None = self.nodes[name].get("layer")
         if layer is None:
             raise KeyError(name)
         return layer
@@ -100,17 +119,18 @@ class LayerGraph:
 
     def inputs(self) -> tuple[str, ...]:
         """The network's inputs with a valid shape, in declaration order."""
-        return tuple(node for node, kind in self.graph.nodes(data="kind") if kind == "input")
+        return tuple(node for node, attributes in self.nodes.items()
+                     if attributes["kind"] == "input")
 
     def topological_layers(self) -> tuple[spec.Layer, ...]:
         """The layers in the graph in the network's declared (topological) order."""
-        return tuple(layer for node, layer in self.graph.nodes(data="layer")
-                     if layer is not None)
+        return tuple(attributes["layer"] for attributes in self.nodes.values()
+                     if attributes.get("layer") is not None)
 
     def outputs(self) -> tuple[str, ...]:
         """Tensors that no layer consumes, sorted by name."""
-        return tuple(sorted(node for node in self.graph.nodes
-                            if self.graph.out_degree(node) == 0))
+        consumed = {source for source, _ in self.edges}
+        return tuple(sorted(node for node in self.nodes if node not in consumed))
 
     def stats(self, name: str, batch: int = 1) -> LayerStats:
         """The workload of one layer for `batch` samples."""
@@ -144,7 +164,8 @@ def _unknown_input(layer: spec.Layer, index: int, source: str, declared: set[str
 
 def build_graph(network: spec.NetworkSpec) -> LayerGraph:
     """Infer every tensor's shape along the network and build its graph."""
-    graph = nx.DiGraph()
+    nodes: dict[str, dict[str, Any]] = {}
+    edges: dict[tuple[str, str], dict[str, Any]] = {}
     shapes: dict[str, Shape] = {}
     problems: list[ShapeProblem] = []
     skipped: list[str] = []
@@ -161,7 +182,7 @@ def build_graph(network: spec.NetworkSpec) -> LayerGraph:
                                          f"input shape {list(spec_input.shape)} has an axis "
                                          "smaller than 1"))
             continue
-        graph.add_node(spec_input.name, kind="input", op="input", shape=spec_input.shape)
+        nodes[spec_input.name] = {"kind": "input", "op": "input", "shape": spec_input.shape}
         shapes[spec_input.name] = spec_input.shape
     for layer in network.layers:
         if layer.name in defined:
@@ -183,8 +204,8 @@ def build_graph(network: spec.NetworkSpec) -> LayerGraph:
             problems.append(result)
             continue
         shapes[layer.name] = result
-        graph.add_node(layer.name, kind="layer", op=layer.op, layer=layer, shape=result)
+        nodes[layer.name] = {"kind": "layer", "op": layer.op, "layer": layer, "shape": result}
         for source in dict.fromkeys(layer.inputs):
             positions = tuple(i for i, name in enumerate(layer.inputs) if name == source)
-            graph.add_edge(source, layer.name, shape=shapes[source], positions=positions)
-    return LayerGraph(network, graph, shapes, tuple(problems), tuple(skipped))
+            edges[source, layer.name] = {"shape": shapes[source], "positions": positions}
+    return LayerGraph(network, nodes, edges, shapes, tuple(problems), tuple(skipped))

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from dslc.codesign.evaluate import PairResult
+from dslc.codesign.evaluate import Pair, PairResult
 from dslc.codesign.planner import Outcome, Plan
-from dslc.report.cost import format_count, format_energy, format_seconds
+from dslc.report.cost import format_area, format_count, format_edp, format_energy, format_seconds
 
 
 def render_plan(plan: Plan) -> RenderableType:
@@ -54,26 +56,135 @@ def render_plan(plan: Plan) -> RenderableType:
     return Group(*lines, table)
 
 
+def _why_infeasible(outcome: Outcome) -> list[str]:
+    """Per constraint, the evaluated pairs it rules out; the pairs without a mapping; the
+    networks of unknown accuracy; the pair closest to feasibility."""
+    why = outcome.infeasibility()
+    by_bounds = {} if outcome.bounds is None else dict(outcome.bounds.broken_by)
+    total = outcome.plan.pairs_total
+    lines = [f"  {text}: rules out {count:,} of {outcome.pairs_evaluated:,} evaluated pairs"
+             + ("" if text not in by_bounds else
+                f" ({by_bounds[text]:,} of all {total:,} by its bounds alone)")
+             for text, count in why.constraints]
+    unevaluated = 0 if outcome.bounds is None else \
+        dict(outcome.bounds.removed)["constraints"]
+    if unevaluated:
+        lines.append(f"  {unevaluated:,} more pairs ruled out by the constraints without "
+                     "evaluating them")
+    if why.no_mapping:
+        lines.append(f"  {why.no_mapping:,} pairs have a layer with no valid mapping")
+    if why.unknown_accuracy:
+        lines.append("  accuracy unknown (not in the accuracy table) for: " +
+                     ", ".join(why.unknown_accuracy))
+    if why.closest is not None:
+        excess = "" if why.closest_excess is None else \
+            f", its worst by {100 * (why.closest_excess - 1):.1f}%"
+        lines.append(f"  closest: {why.closest[0].label} on {why.closest[1].label} breaks "
+                     f"{', '.join(why.closest_breaks)}{excess}")
+    return lines
+
+
 def _has_accuracy(outcome: Outcome) -> bool:
     return any(r.metrics is not None and r.metrics.accuracy is not None
                for r in outcome.results.values())
 
 
-def _row(result: PairResult, accuracy: bool) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class DesignColumns:
+    """How tables name a pair's designs: the parameters that vary among the evaluated
+    pairs (network ones first), a space-name column only for a kind with several spaces;
+    what does not vary is said once above the tables (`fixed`)."""
+
+    network_space: bool
+    accelerator_space: bool
+    network_params: tuple[str, ...]
+    accelerator_params: tuple[str, ...]
+    fixed: tuple[str, ...]
+
+    def headers(self) -> list[str]:
+        shared = set(self.network_params) & set(self.accelerator_params)
+        return [*(["network"] if self.network_space else []),
+                *(f"net.{p}" if p in shared else p for p in self.network_params),
+                *(["accelerator"] if self.accelerator_space else []),
+                *(f"acc.{p}" if p in shared else p for p in self.accelerator_params)]
+
+    def cells(self, result: PairResult) -> list[str]:
+        cells: list[str] = []
+        for design, show_space, params in (
+                (result.network, self.network_space, self.network_params),
+                (result.accelerator, self.accelerator_space, self.accelerator_params)):
+            texts = dict(zip((k for k, _ in design.point), design.texts or
+                             tuple(str(v) for _, v in design.point), strict=True))
+            if show_space:
+                cells.append(design.space)
+            cells.extend(texts.get(p, "-") for p in params)
+        return cells
+
+
+def design_columns(outcome: Outcome) -> DesignColumns:
+    """The `DesignColumns` of an outcome's evaluated pairs."""
+    pairs = list(outcome.results)
+    fixed: list[str] = []
+    varying: list[tuple[str, ...]] = []
+    for index in (0, 1):
+        designs = {pair[index] for pair in pairs}
+        values: dict[str, set[str]] = {}
+        for design in designs:
+            texts = design.texts or tuple(str(v) for _, v in design.point)
+            for (key, _), text in zip(design.point, texts, strict=True):
+                values.setdefault(key, set()).add(text)
+        varying.append(tuple(sorted(k for k, v in values.items() if len(v) > 1)))
+        spaces = {d.space for d in designs}
+        if len(spaces) == 1:
+            fixed.append(f"{'network' if index == 0 else 'accelerator'} {spaces.pop()}")
+        fixed.extend(f"{k} = {next(iter(v))}" for k, v in sorted(values.items())
+                     if len(v) == 1)
+    return DesignColumns(len({p[0].space for p in pairs}) > 1,
+                         len({p[1].space for p in pairs}) > 1, varying[0], varying[1],
+                         tuple(fixed))
+
+
+def _row(result: PairResult, accuracy: bool, columns: DesignColumns) -> list[str]:
     metrics = result.metrics
     assert metrics is not None
-    row = [result.network.label, result.accelerator.label, format_energy(metrics.energy_pj),
-           format_seconds(metrics.latency_s), f"{metrics.edp:.4g}", f"{metrics.area_mm2:.3f}"]
+    row = [*columns.cells(result), format_energy(metrics.energy_pj),
+           format_seconds(metrics.latency_s), format_edp(metrics.edp),
+           format_area(metrics.area_mm2)]
     if accuracy:
         row.append("" if metrics.accuracy is None else f"{100 * metrics.accuracy:.1f}%")
     return row
 
 
+def _tables(title: str, headers: list[str], rows: list[list[str]], numeric: set[str],
+            width: int) -> list[RenderableType]:
+    """One table, or, when it would not fit in `width` columns, two sharing the `#`
+    column: the design parameters, then the figures. Design cells are never wrapped nor
+    cut."""
+    def table(title: str, columns: list[int]) -> Table:
+        made = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD,
+                     collapse_padding=True, pad_edge=False)
+        for index in columns:
+            made.add_column(headers[index], no_wrap=True,
+                            justify="right" if headers[index] in numeric else "left")
+        for row in rows:
+            made.add_row(*(row[index] for index in columns))
+        return made
+
+    widths = [max(len(cell) for cell in (header, *(row[i] for row in rows)))
+              for i, header in enumerate(headers)]
+    if sum(widths) + 2 * (len(headers) - 1) <= width:
+        return [table(title, list(range(len(headers))))]
+    designs = [i for i, header in enumerate(headers) if header == "#" or header not in numeric]
+    figures = [0, *(i for i, header in enumerate(headers) if header in numeric and i)]
+    return [table(title, designs), table(f"{title}: figures", figures)]
+
+
 def render_outcome(outcome: Outcome, top: int = 10, *, reused: int = 0,
-                   store: str | None = None, notes: Sequence[str] = ()) -> RenderableType:
-    """The summary, the best designs, the Pareto front and the winner's layers; `reused`
-    pairs read back from `store`, and what the store did not trust (`notes`), are said at
-    the end."""
+                   store: str | None = None, notes: Sequence[str] = (), width: int = 80
+                   ) -> RenderableType:
+    """The summary, the best designs, the Pareto front and the winner's layers, for a
+    terminal `width` columns wide; `reused` pairs read back from `store`, and what the
+    store did not trust (`notes`), are said at the end."""
     plan = outcome.plan
     parts: list[RenderableType] = [
         Text(f"strategy: {plan.strategy} ({plan.reason})"),
@@ -110,27 +221,26 @@ def render_outcome(outcome: Outcome, top: int = 10, *, reused: int = 0,
     parts.append(Text(f"optimality: {verdict}", style="bold"))
     ranked = [pair for pair in outcome.ranked() if math.isfinite(outcome.scores[pair])]
     accuracy = _has_accuracy(outcome)
-    columns = ["network", "accelerator", "energy", "latency", "EDP pJ*s", "area mm2"]
-    if accuracy:
-        columns.append("accuracy")
-    numeric = {"#", "energy", "latency", "EDP pJ*s", "area mm2", "accuracy"}
-    table = Table(title=f"best designs ({plan.objective})", title_justify="left")
-    for column in ["#", *columns]:
-        table.add_column(column, justify="right" if column in numeric else "left")
-    for rank, pair in enumerate(ranked[:top], start=1):
-        table.add_row(str(rank), *_row(outcome.results[pair], accuracy))
+    designs = design_columns(outcome)
+    if designs.fixed:
+        parts.append(Text("fixed in every evaluated pair: " + ", ".join(designs.fixed)))
+    metric_columns = ["energy", "latency", "EDP", "area"] + (["accuracy"] if accuracy else [])
+    numeric = {"#", *metric_columns}
+    best_rows = [[str(rank), *_row(outcome.results[pair], accuracy, designs)]
+                 for rank, pair in enumerate(ranked[:top], start=1)]
+    front_rows = [[str(rank), *_row(result, accuracy, designs)]
+                  for rank, result in enumerate(outcome.pareto, start=1)]
+    headers = ["#", *designs.headers(), *metric_columns]
     if not ranked:
         parts.append(Text("no evaluated design meets the constraints", style="bold red"))
+        parts.extend(Text(line) for line in _why_infeasible(outcome))
     else:
-        parts.append(table)
-    front = Table(title="Pareto front of the evaluated pairs (energy, latency" +
-                  (", accuracy)" if accuracy else ")"), title_justify="left")
-    for column in columns:
-        front.add_column(column, justify="right" if column in numeric else "left")
-    for result in outcome.pareto:
-        front.add_row(*_row(result, accuracy))
+        parts.extend(_tables(f"best designs ({plan.objective})", headers, best_rows,
+                             numeric, width))
     if outcome.pareto:
-        parts.append(front)
+        parts.extend(_tables("Pareto front of the evaluated pairs (energy, latency" +
+                             (", accuracy)" if accuracy else ")"), headers, front_rows,
+                             numeric, width))
     best = outcome.best
     if best is not None and best.layers:
         layers = Table(title=f"layers of the best design ({best.network.label} on "
@@ -147,33 +257,125 @@ def render_outcome(outcome: Outcome, top: int = 10, *, reused: int = 0,
     return Group(*parts)
 
 
-def plot_pareto(outcome: Outcome, path: Path) -> bool:
-    """Write the energy/latency scatter of every feasible pair with the Pareto front
-    highlighted; False when matplotlib (the `plot` extra) is not installed."""
-    try:
-        import matplotlib
+_ENERGY_UNITS = (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3), ("pJ", 1.0))
+_TIME_UNITS = (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9))
 
-        matplotlib.use("Agg")
+
+def _unit(values: Sequence[float], units: tuple[tuple[str, float], ...]) -> tuple[str, float]:
+    """The largest unit the median of `values` is at least one of."""
+    middle = sorted(values)[len(values) // 2] if values else 0.0
+    return next(((u, scale) for u, scale in units if abs(middle) >= scale), units[-1])
+
+
+def _front_2d(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the (x, y) points no other point dominates (both minimised), by x."""
+    order = sorted(range(len(points)), key=lambda i: points[i])
+    front, best_y = [], math.inf
+    for i in order:
+        if points[i][1] < best_y:
+            front.append(i)
+            best_y = points[i][1]
+    return front
+
+
+def colour_by(outcome: Outcome) -> tuple[str, dict[Pair, str]]:
+    """What colours the points: the network space when there are several (the family),
+    else the varying parameter whose values move the objective most (the ratio of the
+    largest to the smallest per-value median score). Returns its name and each feasible
+    pair's group."""
+    feasible = [pair for pair, score in outcome.scores.items() if math.isfinite(score)]
+    if len({pair[0].space for pair in feasible}) > 1:
+        return "network", {pair: pair[0].space for pair in feasible}
+    best_name, best_spread = "", 1.0
+    groups: dict[Pair, str] = {}
+    for index, prefix in ((0, "network"), (1, "accelerator")):
+        names = sorted({k for pair in feasible for k, _ in pair[index].point})
+        for name in names:
+            by_value: dict[str, list[float]] = {}
+            for pair in feasible:
+                texts = dict(zip((k for k, _ in pair[index].point), pair[index].texts or
+                                 tuple(str(v) for _, v in pair[index].point), strict=True))
+                by_value.setdefault(texts.get(name, "-"), []).append(
+                    abs(outcome.scores[pair]))
+            if len(by_value) < 2:
+                continue
+            medians = [sorted(v)[len(v) // 2] for v in by_value.values()]
+            spread = max(medians) / min(medians) if min(medians) > 0 else math.inf
+            if spread > best_spread:
+                best_name, best_spread = f"{prefix} {name}", spread
+                groups = {}
+                for pair in feasible:
+                    texts = dict(zip((k for k, _ in pair[index].point), pair[index].texts
+                                     or tuple(str(v) for _, v in pair[index].point),
+                                     strict=True))
+                    groups[pair] = f"{name}={texts.get(name, '-')}"
+    if not best_name:
+        return "", {pair: "" for pair in feasible}
+    return best_name, groups
+
+
+def pareto_figure(outcome: Outcome) -> object:
+    """The matplotlib Figure of `plot_pareto` (needs matplotlib): every feasible pair by
+    latency and energy in engineering units, coloured by `colour_by`, the (energy,
+    latency) front joined, the winner starred, and the request's energy and latency limits
+    drawn as lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import ticker
+
+    feasible = [pair for pair, score in outcome.scores.items() if math.isfinite(score)]
+    metrics = {pair: outcome.results[pair].metrics for pair in feasible}
+    energy_unit, energy_scale = _unit([m.energy_pj for m in metrics.values() if m], _ENERGY_UNITS)
+    time_unit, time_scale = _unit([m.latency_s for m in metrics.values() if m], _TIME_UNITS)
+    label, groups = colour_by(outcome)
+    figure, axes = plt.subplots(figsize=(7, 5))
+    for group in sorted(set(groups.values())):
+        members = [pair for pair in feasible if groups[pair] == group]
+        axes.scatter([metrics[p].latency_s / time_scale for p in members  # type: ignore[union-attr]
+                      ], [metrics[p].energy_pj / energy_scale for p in members  # type: ignore[union-attr]
+                          ], s=14, alpha=0.6, label=group or "evaluated")
+    points = [(metrics[p].latency_s, metrics[p].energy_pj) for p in feasible]  # type: ignore[union-attr]
+    front = [points[i] for i in _front_2d(points)]
+    if front:
+        axes.step([x / time_scale for x, _ in front], [y / energy_scale for _, y in front],
+                  where="post", color="black", linewidth=1, label="energy-latency front")
+    best = outcome.best
+    if best is not None and best.metrics is not None:
+        axes.scatter([best.metrics.latency_s / time_scale], [best.metrics.energy_pj / energy_scale],
+                     marker="*", s=220, color="gold", edgecolors="black", zorder=5,
+                     label=f"best ({outcome.plan.objective})")
+    for constraint in outcome.constraints:
+        if constraint.metric == "energy":
+            axes.axhline(constraint.value / energy_scale, color="tab:red", linestyle="--",
+                         label=constraint.text)
+        elif constraint.metric == "latency":
+            axes.axvline(constraint.value / time_scale, color="tab:red", linestyle="--",
+                         label=constraint.text)
+    axes.set_xlabel(f"latency ({time_unit})")
+    axes.set_ylabel(f"energy ({energy_unit})")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    plain = ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    for axis in (axes.xaxis, axes.yaxis):
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(plain)
+    axes.set_title(f"{outcome.plan.objective}: {len(feasible):,} feasible of "
+                   f"{outcome.pairs_evaluated:,} evaluated pairs")
+    axes.legend(title=label or None, fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def plot_pareto(outcome: Outcome, path: Path) -> bool:
+    """Write `pareto_figure` as a PNG; False when matplotlib (the `plot` extra) is not
+    installed."""
+    try:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    feasible = [outcome.results[pair].metrics for pair, score in outcome.scores.items()
-                if math.isfinite(score)]
-    front = sorted((r.metrics for r in outcome.pareto if r.metrics is not None),
-                   key=lambda m: m.latency_s)
-    figure, axes = plt.subplots(figsize=(6, 4.5))
-    axes.scatter([m.latency_s * 1e3 for m in feasible if m is not None],
-                 [m.energy_pj / 1e6 for m in feasible if m is not None], s=10, alpha=0.5,
-                 label="evaluated")
-    # Markers only: with accuracies the front is three-dimensional, so no line joins it.
-    axes.plot([m.latency_s * 1e3 for m in front], [m.energy_pj / 1e6 for m in front], "o",
-              color="tab:red", label="Pareto front")
-    axes.set_xlabel("latency (ms)")
-    axes.set_ylabel("energy (uJ)")
-    axes.set_xscale("log")
-    axes.set_yscale("log")
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120, metadata={"Software": None})
-    plt.close(figure)
+    figure = pareto_figure(outcome)
+    figure.savefig(path, dpi=120, metadata={"Software": None})  # type: ignore[attr-defined]
+    plt.close(figure)  # type: ignore[arg-type]
     return True

@@ -32,6 +32,22 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds / 1e-9:,.3f} ns"
 
 
+def format_edp(edp_pj_s: float) -> str:
+    """An energy-delay product (given in pJ*s) with an SI prefix on the joules."""
+    joule_seconds = edp_pj_s * 1e-12
+    for unit, scale in (("J*s", 1.0), ("mJ*s", 1e-3), ("uJ*s", 1e-6), ("nJ*s", 1e-9)):
+        if abs(joule_seconds) >= scale:
+            return f"{joule_seconds / scale:.4g} {unit}"
+    return f"{edp_pj_s:.4g} pJ*s"
+
+
+def format_area(area_mm2: float) -> str:
+    """An area in mm2 (um2 below 0.01 mm2)."""
+    if abs(area_mm2) >= 0.01 or area_mm2 == 0:
+        return f"{area_mm2:.4g} mm2"
+    return f"{area_mm2 * 1e6:.4g} um2"
+
+
 def format_count(count: int) -> str:
     """A count exactly below 100,000, else to 4 significant digits with K, M, G or T."""
     if abs(count) < 100_000:

@@ -16,7 +16,11 @@ from dslc.report.cost import render_cost
 
 
 def render_layer_mapping(found: LayerMapping, network: str, layer: str, *,
-                         per_instance: bool = False) -> Group:
+                         per_instance: bool = False, accelerator: str | None = None
+                         ) -> Group:
+    """The search's size, the cost table, the loop nest and a `mapping` block to paste;
+    `network` and `accelerator` are written as the block refers to them (with the point
+    of a space: `net(width = 8)`)."""
     result, problem = found.result, found.problem
     return Group(
         Text(f"searched {result.evaluated:,} of {result.mapspace_size:,} mappings "
@@ -24,4 +28,5 @@ def render_layer_mapping(found: LayerMapping, network: str, layer: str, *,
         render_cost(result.cost, per_instance=per_instance), Text(""),
         Text(format_loop_nest(result.mapping, problem)), Text(""),
         Text(mapping_to_cd(result.mapping, problem, found.arch,
-                           f"best_{layer.replace('.', '_')}", f"{network}.{layer}")))
+                           f"best_{layer.replace('.', '_')}", f"{network}.{layer}",
+                           accelerator)))

@@ -10,6 +10,7 @@ constraint has an accuracy source. It does not run anything (dslc.codesign does)
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,7 +45,7 @@ from dslc.sema.evaluate import (
     evaluate,
     fail,
 )
-from dslc.sema.spaces import Declarations, point_values
+from dslc.sema.spaces import Declarations, Declared, point_values
 from dslc.sema.units import UNITS
 from dslc.spec.codesign import (
     LAYER_OBJECTIVES,
@@ -61,6 +62,7 @@ from dslc.spec.codesign import (
     MetricRef,
     ObjectiveExpr,
     ObjectiveSpec,
+    parse_accuracy,
 )
 from dslc.spec.constraints import MapConstraints
 from dslc.syntax import ast
@@ -154,6 +156,14 @@ def elaborate_codesign(decl: ast.CoDesignDecl, program: Declarations, file: Path
             sink.append(error("E706", "an accuracy constraint needs an accuracy source",
                               node.span, help=f"network `{missing[0]}` declares no `accuracy`;"
                               " add `accuracy = table(\"file.csv\")`"))
+    table = fields.get("accuracy")
+    if isinstance(table, AccuracyTable) and "networks" in fields:
+        node = next(n for n in decl.body if isinstance(n, ast.Property)
+                    and n.name.text == "accuracy")
+        names: Sequence[str] = fields["networks"]  # type: ignore[assignment]
+        sink.extend(check_accuracy_table(
+            Path(table.path), [program.networks[n] for n in names if n in program.networks],
+            node.value.span))
     mapper = fields.get("mapper")
     if isinstance(mapper, MapperSpec) and mapper_node is not None and "accelerators" in fields:
         found = _map_constraints(decl, mapper_node, fields, program, sink)
@@ -163,6 +173,83 @@ def elaborate_codesign(decl: ast.CoDesignDecl, program: Declarations, file: Path
         raise DiagnosticError(sink)
     fields["constraints"] = tuple(constraints)
     return CoDesignSpec(**fields)
+
+
+def check_accuracy_table(path: Path, networks: Sequence[Declared], span: Span
+                         ) -> list[Diagnostic]:
+    """E706 for an accuracy table that cannot serve these networks: unreadable, without an
+    `accuracy` column, a column that is neither `network` nor a parameter of one of them,
+    nothing that says which network a row is for, a network name that is not one of them,
+    a parameter value outside its domain, or an accuracy that does not parse (a fraction,
+    a percentage above 1, or `90.1%` are accepted). One diagnostic per kind of problem."""
+    shown = path.name
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            header, *rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not a readable CSV file"
+        return [error("E706", f"cannot read the accuracy table `{shown}`: {reason}", span)]
+    header = [column.strip() for column in header]
+    domains: dict[str, set[str]] = {}
+    for entry in networks:
+        for param in entry.params():
+            domains.setdefault(param.name, set()).update(
+                str(v) for v in param.values)
+            domains[param.name].update(param.labels)
+    valid = ", ".join(["network", "accuracy", *sorted(domains)])
+    found: list[Diagnostic] = []
+    if "accuracy" not in header:
+        return [error("E706", f"the accuracy table `{shown}` has no `accuracy` column", span,
+                      help=f"its columns: {', '.join(header) or 'none'}; valid: {valid}")]
+    unknown = [c for c in header if c not in ("network", "accuracy") and c not in domains]
+    if unknown:
+        found.append(error(
+            "E706", f"the accuracy table `{shown}` has a column `{unknown[0]}` that is not a "
+            "parameter of the searched networks", span,
+            help=f"valid columns: {valid}"))
+    if "network" not in header and not any(c in domains for c in header):
+        found.append(error(
+            "E706", f"the accuracy table `{shown}` does not say which network a row is for",
+            span, help="add a `network` column or one column per network parameter"))
+    names = {entry.name for entry in networks}
+    for kind in ("accuracy", "network", "param"):
+        for number, row in enumerate(rows, start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            cells = dict(zip(header, (cell.strip() for cell in row), strict=False))
+            problem = ""
+            if kind == "accuracy" and parse_accuracy(cells.get("accuracy", "")) is None:
+                problem = (f"accuracy `{cells.get('accuracy', '')}` does not parse "
+                           "(a fraction, a percentage, or `90.1%`)")
+            elif kind == "network" and cells.get("network") and \
+                    cells["network"].split("(")[0].strip() not in names:
+                problem = (f"`{cells['network']}` is not one of the searched networks "
+                           f"({', '.join(sorted(names))})")
+            elif kind == "param":
+                bad = [(c, v) for c, v in cells.items() if c in domains and v and
+                       v not in domains[c] and not _number_in(v, domains[c])]
+                if bad:
+                    problem = (f"`{bad[0][0]} = {bad[0][1]}` is not a value of the parameter "
+                               f"(values: {', '.join(sorted(domains[bad[0][0]]))})")
+            if problem:
+                found.append(error("E706", f"accuracy table `{shown}`, line {number}: "
+                                   f"{problem}", span))
+                break
+    return found
+
+
+def _number_in(text: str, values: set[str]) -> bool:
+    try:
+        number = float(text)
+    except ValueError:
+        return False
+    for value in values:
+        try:
+            if float(value) == number:
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def _map_constraints(decl: ast.CoDesignDecl, mapper: ast.SubBlock, fields: dict[str, object],

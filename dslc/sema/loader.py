@@ -1,9 +1,10 @@
 """Loading a spec file and everything it imports.
 
 `load(path)` reads and parses the root file, then follows `import` declarations depth
-first: `std/...` resolves into the shipped library (specs/), any other path relative to the
-importing file. Each file is parsed once; a missing file is E203 and a cycle E204, both at the
-import that causes them. The result lists files in dependency order (imports first).
+first: `std/...` resolves into the shipped library (dslc/std/, package data), any other
+path relative to the importing file. Each file is parsed once; a missing file is E203 and a
+cycle E204, both at the import that causes them. The result lists files in dependency
+order (imports first).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ MAX_IMPORTS = 500
 
 
 def std_root() -> Path:
-    """The shipped library: $DSLC_STD, else specs/ beside the package (editable install)."""
+    """The shipped library: $DSLC_STD, else dslc/std/ (package data, in the wheel too)."""
     override = os.environ.get("DSLC_STD")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parent.parent.parent / "specs"
+    return Path(__file__).resolve().parent.parent / "std"
 
 
 @dataclass(frozen=True, slots=True)

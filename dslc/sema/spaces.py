@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from dslc.diagnostics.diagnostic import DiagnosticError, did_you_mean
+from dslc.diagnostics.diagnostic import Diagnostic, DiagnosticError, did_you_mean
 from dslc.diagnostics.span import Span
 from dslc.sema.accelerator import build_accelerator
 from dslc.sema.evaluate import (
@@ -102,6 +102,19 @@ class Declared:
                             for d, v in zip(self.domains, values, strict=True)))
 
 
+def at_point(diagnostics: Sequence[Diagnostic], domains: Sequence[Domain],
+             values: Sequence[Value]) -> tuple[Diagnostic, ...]:
+    """The diagnostics of a point that does not build, each with the note `at the point
+    p = v, ...` (as lint says it) so that an error found at run time names its point."""
+    if not domains:
+        return tuple(diagnostics)
+    where = ", ".join(f"{d.name} = {value_label(v)}"
+                      for d, v in zip(domains, values, strict=True))
+    note = f"at the point {where}"
+    return tuple(Diagnostic(d.code, d.severity, d.message, d.span, d.label, d.help,
+                            (*d.notes, note), d.related) for d in diagnostics)
+
+
 @dataclass(frozen=True, slots=True)
 class NetworkPointBuilder:
     """Builds a network at a point by evaluating its declaration with the point bound."""
@@ -115,7 +128,7 @@ class NetworkPointBuilder:
         build = build_network(self.decl, dict(self.templates), _scope(self.domains, values),
                               point)
         if build.spec is None:
-            raise DiagnosticError(build.diagnostics)
+            raise DiagnosticError(at_point(build.diagnostics, self.domains, values))
         return build.spec
 
 
@@ -130,7 +143,7 @@ class AcceleratorPointBuilder:
         values = [d.values[i] for d, i in zip(self.domains, digits, strict=True)]
         spec, problems = build_accelerator(self.decl, _scope(self.domains, values), point)
         if spec is None:
-            raise DiagnosticError(problems)
+            raise DiagnosticError(at_point(problems, self.domains, values))
         return spec
 
 

@@ -8,6 +8,7 @@ strategy, an optional reference design and mapper settings. Metrics: energy (pJ)
 
 from __future__ import annotations
 
+import math
 from typing import Literal, get_args
 
 from pydantic import Field
@@ -86,6 +87,22 @@ class AccuracyTable(Spec):
 
     path: str
     """The CSV path, resolved relative to the spec file."""
+
+
+def parse_accuracy(text: str) -> float | None:
+    """An accuracy as a table writes it, as a fraction: `0.901`, a percentage above 1
+    (`90.1`) or with its sign (`90.1%`); None when the text is none of these."""
+    stripped = text.strip()
+    percent = stripped.endswith("%")
+    try:
+        value = float(stripped.removesuffix("%").strip())
+    except ValueError:
+        return None
+    if not math.isfinite(value) or value < 0:
+        return None
+    if percent or value > 1:
+        value /= 100
+    return value if value <= 1 else None
 
 
 class DesignPoint(Spec):

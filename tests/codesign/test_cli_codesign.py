@@ -17,7 +17,7 @@ TINY = Path(__file__).parent / "tiny.cd"
 def test_plan_json() -> None:
     result = runner.invoke(app, ["plan", str(TINY), "--format", "json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["strategy"] == "semi_decoupled"
     assert (data["networks"], data["accelerators"], data["pairs_total"]) == (12, 8, 96)
     assert data["reference"]["label"] == "grid(flow=weight_stationary, glb=4KiB, rows=4)"
@@ -33,7 +33,7 @@ def test_run_json_and_out_files(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", str(TINY), "--format", "json", "--cache",
                                  str(tmp_path / "store.sqlite"), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     for key in ("strategy", "pairs_total", "pairs_evaluated", "reduction", "reference",
                 "kept", "rank_check", "optimality", "gap", "bounds", "best", "pareto",
                 "store_notes"):
@@ -70,7 +70,7 @@ def test_bad_accuracy_tables_are_errors_not_tracebacks(tmp_path: Path) -> None:
     (tmp_path / "acc.csv").write_text("width,top1\n8,0.7\n")
     wrong = runner.invoke(app, ["run", str(spec), "--cache", ":memory:"])
     assert wrong.exit_code == 1, wrong.output
-    assert "needs an `accuracy` column" in wrong.output
+    assert "error[E706]: the accuracy table `acc.csv` has no `accuracy` column" in wrong.output
     assert "Traceback" not in wrong.output
 
 

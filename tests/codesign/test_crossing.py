@@ -42,7 +42,7 @@ def test_lints_clean() -> None:
 def test_plan_has_at_least_20000_pairs() -> None:
     result = runner.invoke(app, ["plan", str(EXAMPLE), "--format", "json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert (data["networks"], data["accelerators"]) == (18 + 18 + 12 + 12, 3 * 5 * 5 * 3 * 2)
     assert data["pairs_total"] == 27_000 >= 20_000
     assert data["strategy"] == "semi_decoupled" and data["bounded"] is True

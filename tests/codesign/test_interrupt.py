@@ -11,6 +11,7 @@ it is stopped: a stop that waited for queued chunks would take many seconds more
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -142,7 +143,8 @@ def test_ctrl_c_stops_a_parallel_run_within_seconds_and_keeps_what_finished(
         took = time.monotonic() - sent
         assert process.returncode == 130, err.decode()
         assert took < STOP_WITHIN, f"stopped {took:.1f} s after Ctrl-C"
-        assert b"interrupted" in out
+        assert json.loads(out)["error"]["kind"] == "interrupted"
+        assert err.decode().splitlines()[-1] == "interrupted"
         assert b"Traceback" not in err  # the workers ignored SIGINT: the parent decided
         _poll(lambda: all(_ended(pid) for pid in workers), 5, "the workers to end")
     kept = _stored(store)
@@ -188,7 +190,10 @@ def test_a_worker_that_dies_stops_the_run_with_an_error(tmp_path: Path) -> None:
         os.kill(min(workers), signal.SIGKILL)  # as the out-of-memory killer would
         out, err = process.communicate(timeout=30)
         assert process.returncode == 1, (out.decode(), err.decode())
-        assert b"error: a worker process ended without finishing its pairs" in out
+        assert b"error: a worker process ended without finishing its pairs" in err
+        error = json.loads(out)["error"]  # --format json: the document on stdout
+        assert error["kind"] == "cannot_run" and error["exit_code"] == 1
+        assert error["message"].startswith("a worker process ended without finishing")
         assert b"Traceback" not in err
     db = sqlite3.connect(store)
     try:

@@ -21,7 +21,7 @@ from dslc.mapper.space import MapSpace
 
 pytest.importorskip("numba")
 
-SPECS = "specs"
+SPECS = "dslc/std"
 LAYERS = [("resnet18", "layer1.0.a", "simple_ws_16x16"),
           ("resnet18", "conv1.conv", "eyeriss_like"),
           ("resnet18", "fc", "tpu_like"),

@@ -132,7 +132,8 @@ def test_cli_writes_a_file_that_lints_clean(tmp_path: Path,
     Path("attention.onnx").write_bytes(graphs.attention_block())
     result = runner.invoke(cli.app, ["import", "attention.onnx", "-o", "net.cd"])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("wrote net.cd: network `attention`, 17 layers, "
+    assert result.stdout == ""  # the file is the result; the note is on stderr
+    assert result.stderr.startswith("wrote net.cd: network `attention`, 17 layers, "
                                     "327,155,712 MACs, 2,359,296 weights")
     assert runner.invoke(cli.app, ["lint", "net.cd"]).exit_code == 0
     dumped = runner.invoke(cli.app, ["dump", "net.cd", "--stage", "problems"])
@@ -145,7 +146,8 @@ def test_cli_errors_without_traceback(tmp_path: Path, monkeypatch: pytest.Monkey
     Path("m.onnx").write_bytes(graphs.with_unknown())
     result = runner.invoke(cli.app, ["import", "m.onnx"])
     assert result.exit_code == 1
-    assert "error[E802]" in result.output and "Traceback" not in result.output
+    assert "error[E802]" in result.stderr and "Traceback" not in result.output
+    assert result.stdout == ""
     assert runner.invoke(cli.app, ["import"]).exit_code == 2
     assert runner.invoke(cli.app, ["import", "m.onnx", "--name", "1bad"]).exit_code == 2
     skipped = runner.invoke(cli.app, ["import", "m.onnx", "--skip-unknown"])

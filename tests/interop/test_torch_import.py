@@ -75,7 +75,8 @@ def test_tiny_module_from_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
                                      "1,3,16,16", "-o", "tiny.cd"])
     assert result.exit_code == 0, result.output
     # conv 16*16*8*27 + depthwise 16*16*8*9 + fc 8*10; weights 216 + 72 + 80
-    assert result.output.startswith("wrote tiny.cd: network `build`, 8 layers, 73,808 MACs, "
+    assert result.stdout == ""
+    assert result.stderr.startswith("wrote tiny.cd: network `build`, 8 layers, 73,808 MACs, "
                                     "368 weights")
     text = Path("tiny.cd").read_text()
     assert "layer dw = dwconv(" in text and "batch normalisations" in text

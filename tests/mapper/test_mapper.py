@@ -171,11 +171,11 @@ def test_candidate_keys_match_canonical_rows(monkeypatch: pytest.MonkeyPatch) ->
             orders[0, a, columns]
         changed = candidate_keys(space, factors, swapped, keeps)[columns] != keys[columns]
         assert bool(np.all(changed)) if want_real else not bool(np.any(changed))
-    problem = lower_network(api.network(api.compile("specs/networks/resnet18.cd"), "resnet18"),
+    problem = lower_network(api.network(api.compile("dslc/std/networks/resnet18.cd"), "resnet18"),
                             1).problem("layer1.0.a")
     assert problem is not None
     big = MapSpace(problem, resolve_accelerator(api.accelerator(api.compile(
-        "specs/accelerators/eyeriss_like.cd"), "eyeriss_like")))
+        "dslc/std/accelerators/eyeriss_like.cd"), "eyeriss_like")))
     factors, orders = big.sample(np.random.default_rng(5), 20_000)
     keeps = np.random.default_rng(6).integers(0, len(big.keep_choices), factors.shape[-1])
     rows = np.concatenate([big.canonical(factors, orders), keeps[:, None]], axis=1)

@@ -330,7 +330,7 @@ def test_dslc_map_takes_objectives_and_constraints(spec_file: Path) -> None:
         "--budget", "1000", "--objective", "latency,energy",
         "--constraints", "GLB { factors [K 2] } PE { idle y }"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     glb = next(level for level in data["mapping"]["levels"] if level["name"] == "GLB")
     assert ["K", 2] in glb["temporal"]
     assert glb["fanouts"].get("PE", {}).get("y", []) == []
@@ -363,4 +363,4 @@ def test_dslc_run_maps_with_the_requests_constraints(spec_file: Path) -> None:
     assert not any(loop.dim in (dims.index("R"), dims.index("S")) for loop in rf.temporal)
     result = runner.invoke(cli.app, ["run", "spec.cd", "--format", "json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["layers"][0]["mapspace_size"] == layer.result.mapspace_size
+    assert json.loads(result.stdout)["layers"][0]["mapspace_size"] == layer.result.mapspace_size

@@ -20,7 +20,7 @@ from dslc.lower.lower import lower_network
 from dslc.syntax.parser import parse, read_source
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEC_FILES = sorted([*ROOT.glob("specs/**/*.cd"), *ROOT.glob("examples/*.cd")])
+SPEC_FILES = sorted([*ROOT.glob("dslc/std/**/*.cd"), *ROOT.glob("examples/*.cd")])
 
 
 def test_the_library_has_every_file() -> None:
@@ -60,7 +60,7 @@ NETWORKS = [
                          ids=[n[0] for n in NETWORKS])
 def test_mac_counts_and_accuracy(name: str, exact: int, published: float, ops: float,
                                  top1: float) -> None:
-    network = api.network(api.compile(ROOT / f"specs/networks/{name}.cd"), name)
+    network = api.network(api.compile(ROOT / f"dslc/std/networks/{name}.cd"), name)
     macs = lower_network(network).macs
     assert macs == exact
     assert abs(macs / 1e9 - published) / published < 0.02
@@ -70,13 +70,13 @@ def test_mac_counts_and_accuracy(name: str, exact: int, published: float, ops: f
 
 @pytest.mark.parametrize("name", [n[0] for n in NETWORKS] + ["transformer_encoder"])
 def test_graph_and_lowering_agree(name: str) -> None:
-    network = api.network(api.compile(ROOT / f"specs/networks/{name}.cd"), name)
+    network = api.network(api.compile(ROOT / f"dslc/std/networks/{name}.cd"), name)
     assert build_graph(network).total_macs() == lower_network(network).macs
 
 
 def test_transformer_encoder_macs() -> None:
     # 4 projections 128*768*768, scores and context 12*128*128*64 each, FFN 2 x 128*768*3072.
-    network = api.network(api.compile(ROOT / "specs/networks/transformer_encoder.cd"),
+    network = api.network(api.compile(ROOT / "dslc/std/networks/transformer_encoder.cd"),
                            "transformer_encoder")
     lowered = lower_network(network)
     assert lowered.macs == 4 * 128 * 768 * 768 + 2 * 12 * 128 * 128 * 64 + \
@@ -87,7 +87,7 @@ def test_transformer_encoder_macs() -> None:
 
 
 def test_resnet50_deduplicates_repeated_layers() -> None:
-    lowered = lower_network(api.network(api.compile(ROOT / "specs/networks/resnet50.cd"),
+    lowered = lower_network(api.network(api.compile(ROOT / "dslc/std/networks/resnet50.cd"),
                                         "resnet50"))
     assert len(lowered.problems) == 54   # 53 convolutions and the classifier
     # conv1: 1. Stage 1: reduce, 3x3, expand (the 64->256 skip is the same loop nest) and the
@@ -118,7 +118,7 @@ ACCELERATORS = [
                          ids=[a[0] for a in ACCELERATORS])
 def test_accelerator_shapes(name: str, macs: int, clock: float, node: float, word: int,
                             sizes: dict[str, int]) -> None:
-    accelerator = api.accelerator(api.compile(ROOT / f"specs/accelerators/{name}.cd"), name)
+    accelerator = api.accelerator(api.compile(ROOT / f"dslc/std/accelerators/{name}.cd"), name)
     assert accelerator.mac_units == macs
     assert accelerator.clock_hz == clock
     assert accelerator.technology_nm == node
@@ -130,7 +130,7 @@ def test_accelerator_shapes(name: str, macs: int, clock: float, node: float, wor
 
 def test_eyeriss_energies_follow_the_normalised_costs() -> None:
     # ISCA 2016 Table IV: RF 1x, global buffer 6x, DRAM 200x a MAC, per 16-bit access.
-    accelerator = api.accelerator(api.compile(ROOT / "specs/accelerators/eyeriss_like.cd"),
+    accelerator = api.accelerator(api.compile(ROOT / "dslc/std/accelerators/eyeriss_like.cd"),
                                   "eyeriss_like")
     mac = accelerator.compute.energy_pj
     assert mac is not None
