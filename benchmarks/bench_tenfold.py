@@ -42,26 +42,28 @@ ACCELERATORS = ("eyeriss_like", "simple_ws_16x16", "simple_os_16x16", "tpu_like"
 ROOT = Path(__file__).resolve().parent.parent
 
 # A worker maps the cases it reads (JSON lines on stdin) with the build it runs in and
-# answers one JSON line each. It uses only the API every build since 0.2 has.
+# answers one JSON line each. It uses only the API every build since 0.2 has, and the
+# build's own shipped library: dslc/std/ (since issue 14) or specs/ (older builds).
 WORKER = r"""
-import json, sys, time
+import json, os, sys, time
 from dslc import api
 from dslc.arch import resolve_accelerator
 from dslc.lower.lower import lower_network
 from dslc.mapper import MapperOptions, map_problem
 
+LIBRARY = "dslc/std" if os.path.isdir("dslc/std") else "specs"
 problems, archs = {}, {}
 for line in sys.stdin:
     case = json.loads(line)
     network, accelerator = case["network"], case["accelerator"]
     if network not in problems:
         lowered = lower_network(api.network(api.compile(
-            f"specs/networks/{network}.cd"), network), 1)
+            f"{LIBRARY}/networks/{network}.cd"), network), 1)
         problems[network] = {layer.name: layer.problem for layer in lowered.layers
                              if layer.problem is not None}
     if accelerator not in archs:
         archs[accelerator] = resolve_accelerator(api.accelerator(api.compile(
-            f"specs/accelerators/{accelerator}.cd"), accelerator))
+            f"{LIBRARY}/accelerators/{accelerator}.cd"), accelerator))
     options = MapperOptions()
     if case["scale"] != 1:
         options = MapperOptions(budget=options.budget * case["scale"])
@@ -115,7 +117,7 @@ def distinct_layers(networks: list[str]) -> list[tuple[str, str]]:
     found: dict[str, tuple[str, str]] = {}
     for network in networks:
         lowered = lower_network(api.network(api.compile(
-            ROOT / f"specs/networks/{network}.cd"), network), 1)
+            ROOT / f"dslc/std/networks/{network}.cd"), network), 1)
         for layer in lowered.layers:
             if layer.problem is not None and layer.problem.key not in found:
                 found[layer.problem.key] = (network, layer.name)

@@ -20,7 +20,12 @@ load() { echo "loadavg $1: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/mach
   echo "date: $(date -u +%FT%TZ)"; } | tee "$OUT/machine.txt"
 if [ -n "${DSLC_REV:-}" ]; then
     rm -rf "$OUT/dslc_src" && mkdir -p "$OUT/dslc_src"
-    git archive "$DSLC_REV" dslc specs | tar -x -C "$OUT/dslc_src"
+    # The library is inside dslc/ (dslc/std/) since issue 14; older revisions have specs/.
+    if git cat-file -e "$DSLC_REV:specs" 2>/dev/null; then
+        git archive "$DSLC_REV" dslc specs | tar -x -C "$OUT/dslc_src"
+    else
+        git archive "$DSLC_REV" dslc | tar -x -C "$OUT/dslc_src"
+    fi
     git rev-parse "$DSLC_REV" > "$OUT/dslc_src/COMMIT"
     export PYTHONPATH="$OUT/dslc_src${PYTHONPATH:+:$PYTHONPATH}"
     echo "dslc: $(cat "$OUT/dslc_src/COMMIT") (git archive of $DSLC_REV)" | tee -a "$OUT/machine.txt"

@@ -29,7 +29,7 @@ from dslc.lower.lower import lower_network  # noqa: E402
 from dslc.spec.network import NetworkSpec  # noqa: E402
 
 runner = CliRunner()
-SPECS = Path(__file__).resolve().parents[2] / "specs" / "networks"
+SPECS = Path(__file__).resolve().parents[2] / "dslc" / "std" / "networks"
 
 TINY = textwrap.dedent("""
     import torch
@@ -106,7 +106,7 @@ def test_resnet18_matches_the_shipped_network_and_the_published_figures() -> Non
     module = torch_models.resnet18()
     imported = api.import_torch("torch_models:resnet18", [1, 3, 224, 224])
     shipped = api.network(api.compile(SPECS / "resnet18.cd"), "resnet18")
-    # specs/networks/resnet18.cd's hand count; REFERENCES.md: 1.81 GMACs
+    # dslc/std/networks/resnet18.cd's hand count; REFERENCES.md: 1.81 GMACs
     assert imported.macs == 1_814_073_344
     assert round(imported.macs / 1e9, 2) == 1.81
     # parameters: torchvision's 11,689,512 = conv and linear weights (dslc's count) + 20
@@ -141,7 +141,7 @@ def test_encoder_block_matches_the_shipped_transformer() -> None:
     imported = api.import_torch("torch_models:encoder_block", [1, 128, 768])
     shipped = api.network(api.compile(SPECS / "transformer_encoder.cd"), "transformer_encoder")
     # Q, K, V, O 4*128*768*768 + scores and context 2*12*128*128*64 + FFN 2*128*768*3072,
-    # specs/networks/transformer_encoder.cd's hand count
+    # dslc/std/networks/transformer_encoder.cd's hand count
     assert imported.macs == 301_989_888 + 25_165_824 + 603_979_776 == 931_135_488
     assert imported.macs == lower_network(shipped, batch=1).macs
     assert imported.weights == 4 * 768 * 768 + 2 * 768 * 3072 == 7_077_888

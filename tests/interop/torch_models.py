@@ -109,7 +109,7 @@ def mobilenet_v2() -> nn.Module:
 class EncoderBlock(nn.Module):
     """One BERT-base encoder block (hidden 768, 12 heads of 64, feed-forward 3072),
     post-layernorm, attention written with Linear, view, transpose and matmul (as
-    specs/networks/transformer_encoder.cd writes it)."""
+    dslc/std/networks/transformer_encoder.cd writes it)."""
 
     def __init__(self, hidden: int = 768, heads: int = 12) -> None:
         super().__init__()

@@ -26,7 +26,7 @@ from tests.mapper.test_mapper import (
     memory,
 )
 
-SPECS = Path(__file__).resolve().parents[2] / "specs"
+SPECS = Path(__file__).resolve().parents[2] / "dslc" / "std"
 
 
 def _divisors(n: int) -> list[int]:
