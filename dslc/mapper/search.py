@@ -77,7 +77,7 @@ MIN_SHARE = 64
 """At least this many neighbours of each descent per batch."""
 DESCENT_STEPS = 50
 """At most this many steps per descent."""
-FILLED_STARTS = 6
+FILLED_STARTS = 12
 """Seeds filled from the inside out (`_filled`) it first descends from."""
 SAMPLED_STARTS = 2
 """Random seeds it first descends from."""
@@ -369,7 +369,7 @@ class _Search:
         spatial = self._diverse(outer, OUTER_STARTS, by_use=True)
         filled = self._filled(spatial)
         starts = _Pool.join([self._diverse(filled, FILLED_STARTS),
-                             self._diverse(sampled, SAMPLED_STARTS), spatial], self.space)
+                             self._diverse(sampled, SAMPLED_STARTS)], self.space)
         self.descend(starts)
         # Then evolve a population (random moves from the best few), descending from the
         # best when it stalls, and restarting from kicked copies of the elite and from fresh
