@@ -66,9 +66,9 @@ ROUND = 1024
 """Candidates generated per round (before pruning)."""
 SEED_KEEP_SETS = 8
 """Keep sets the random seeds of one restart are spread over."""
-OUTER_STARTS = 12
-"""Seeds with every temporal factor outermost the local search first descends from, each
-with another spatial unrolling."""
+UNROLLINGS = 12
+"""Spatial unrollings (those using the most PEs, from the outermost seeds) that seeds are
+filled for."""
 CHUNK = 1024
 """Candidates per batch of the local descents (shared by the descents in lockstep)."""
 LANES = 4
@@ -77,11 +77,11 @@ MIN_SHARE = 64
 """At least this many neighbours of each descent per batch."""
 DESCENT_STEPS = 50
 """At most this many steps per descent."""
-FILLED_STARTS = 6
-"""Seeds filled from the inside out (`_filled`) it first descends from."""
+FILLED_STARTS = 12
+"""Seeds filled from the inside out (`_filled`) it first descends from, the best of each
+unrolling."""
 SAMPLED_STARTS = 2
 """Random seeds it first descends from."""
-"""Keep sets the random seeds of one restart are spread over."""
 
 
 def search_named(name: str) -> Search:
@@ -366,10 +366,10 @@ class _Search:
         until the budget is spent or nothing new is evaluated."""
         budget = self.options.budget
         outer, sampled = self._seed(budget, split=True)
-        spatial = self._diverse(outer, OUTER_STARTS, by_use=True)
+        spatial = self._diverse(outer, UNROLLINGS, by_use=True)
         filled = self._filled(spatial)
         starts = _Pool.join([self._diverse(filled, FILLED_STARTS),
-                             self._diverse(sampled, SAMPLED_STARTS), spatial], self.space)
+                             self._diverse(sampled, SAMPLED_STARTS)], self.space)
         self.descend(starts)
         # Then evolve a population (random moves from the best few), descending from the
         # best when it stalls, and restarting from kicked copies of the elite and from fresh
