@@ -531,7 +531,7 @@ class _Search:
         if not space.constraints.empty or self.options.imperfect or spatial.size == 0:
             return _Pool.join([], space)
         levels = space.nlevels
-        per_unrolling = max(1, ROUND // spatial.size)
+        per_unrolling = max(1, min(ROUND, self.options.budget // 4) // spatial.size)
         parts = []
         for u in range(spatial.size):
             unrolled = spatial.factors[levels:, :, u]
@@ -622,17 +622,24 @@ class _Search:
         return _Pool(pool.factors[:, :, chosen], pool.orders[:, :, chosen],
                      pool.keeps[chosen], pool.scores[:, chosen])
 
+    def _seeds(self) -> int:
+        """Seeds of each kind per restart: ROUND, or an eighth of a smaller budget (filled
+        seeds: ROUND or a quarter), so that a small budget still leaves half for the
+        descents."""
+        return max(16, min(ROUND, self.options.budget // 8))
+
     def _seed(self, budget: int, *, split: bool = False) -> Any:
-        """ROUND seeds with every temporal factor outermost (keeping what the memories hold)
-        and ROUND random samples spread over up to SEED_KEEP_SETS random keep sets; returns
-        the best few."""
+        """`_seeds()` seeds with every temporal factor outermost (keeping what the memories
+        hold) and as many random samples spread over up to SEED_KEEP_SETS random keep sets;
+        returns the best few."""
         space = self.space
         keeps = len(space.keep_choices)
         drawn = self.rng.choice(keeps, size=min(keeps, SEED_KEEP_SETS), replace=False)
-        outer_f, outer_o = space.sample(self.rng, ROUND, outer=True)
-        sample_f, sample_o = space.sample(self.rng, ROUND)
-        pools = [_Pool(outer_f, outer_o, np.zeros(ROUND, dtype=np.int64), np.empty(0)),
-                 _Pool(sample_f, sample_o, drawn[np.arange(ROUND) % len(drawn)],
+        count = self._seeds()
+        outer_f, outer_o = space.sample(self.rng, count, outer=True)
+        sample_f, sample_o = space.sample(self.rng, count)
+        pools = [_Pool(outer_f, outer_o, np.zeros(count, dtype=np.int64), np.empty(0)),
+                 _Pool(sample_f, sample_o, drawn[np.arange(count) % len(drawn)],
                        np.empty(0))]
         evaluated = []
         for pool in pools:
