@@ -33,6 +33,7 @@ accelerator acc {
 codesign one { networks = n accelerators = acc mapper { search = heuristic, budget = 50 } }
 """
 PARAMS = ["depth", "kernel", "width", "flow", "glb", "rows"]
+COLUMNS = ["depth", "kernel", "width", "flow", "glb_bits", "rows"]  # pairs.csv: with units
 
 
 @pytest.fixture(scope="module")
@@ -104,19 +105,19 @@ def test_pairs_csv_has_a_column_per_parameter(found: api.CoDesignRun, tmp_path: 
     export.write_codesign(tmp_path, found.outcome)
     with (tmp_path / "pairs.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == [*export.PAIR_CSV_COLUMNS, *PARAMS]
+    assert list(rows[0]) == [*export.PAIR_CSV_COLUMNS, *COLUMNS]
     assert len(rows) == found.outcome.pairs_evaluated
     best = rows[0]
     assert best["network"] == "tiny_space(depth=1, kernel=1, width=8)"
     assert (best["depth"], best["kernel"], best["width"], best["flow"], best["rows"]) == \
         ("1", "1", "8", "weight_stationary", "8")
-    assert best["glb"] == str(4 * 1024 * 8)  # base units (bits), so it plots as a number
+    assert best["glb_bits"] == str(4 * 1024 * 8)  # base units (bits), so it plots as a number
 
 
 def test_to_pandas(found: api.CoDesignRun) -> None:
     pytest.importorskip("pandas")
     frame = found.to_pandas()
-    assert list(frame.columns) == [*export.PAIR_CSV_COLUMNS, *PARAMS]
+    assert list(frame.columns) == [*export.PAIR_CSV_COLUMNS, *COLUMNS]
     assert len(frame) == found.outcome.pairs_evaluated
     assert frame["width"].dtype.kind == "i" and frame["energy_pj"].dtype.kind == "f"
     assert frame.iloc[0]["flow"] == "weight_stationary"
@@ -272,3 +273,50 @@ def test_energy_by_level_and_the_breakdown_plot(tmp_path: Path) -> None:
     assert [t.get_text() for t in bottom.get_xticklabels()] == ["a"]
     assert plot_breakdown(design.result, tmp_path / "breakdown.png")
     assert (tmp_path / "breakdown.png").read_bytes()[:4] == b"\x89PNG"
+
+
+UNITS = ("_bits", "_words", "_pj", "_hz", "_s", "_mm2", "_um2", "_nm", "_w", "_bits_per_s")
+QUANTITIES = ("energy", "area", "size", "capacity", "latency", "clock", "freq", "time",
+              "power", "bandwidth", "glb", "sram")
+COUNTS = {"mapspace_size"}  # numbers of things, not quantities
+RATIOS = "bounds.tightness."  # evaluated / bound per metric: no unit
+
+
+def _keys(data: object, path: str = "") -> list[str]:
+    """Every key of a JSON document, dotted; lists by their items."""
+    if isinstance(data, dict):
+        return [k for key, value in data.items()
+                for k in (f"{path}{key}", *_keys(value, f"{path}{key}."))]
+    if isinstance(data, list):
+        return [k for item in data for k in _keys(item, path)]
+    return []
+
+
+def _unitless_quantities(data: object) -> list[str]:
+    return [path for path in _keys(data)
+            if (key := path.rsplit(".", 1)[-1].lower()) not in COUNTS
+            and not path.startswith(RATIOS)
+            and not path.rsplit(".", 2)[-2:][0].endswith(UNITS)  # names in `..._pj: {GLB: x}`
+            and any(word in key for word in QUANTITIES) and not key.endswith(UNITS)]
+
+
+def test_every_size_energy_frequency_and_area_key_says_its_unit(tmp_path: Path) -> None:
+    text = TINY.read_text().replace("    param flow in", "    param clk in {200MHz, 1GHz}\n"
+                                    "    param leak in {1pJ, 2pJ}\n    param flow in") \
+        .replace("clock = 200MHz", "clock = clk").replace("energy = 1pJ", "energy = leak")
+    found = api.search(api.compile(text=text), store=":memory:")
+    data = export.outcome_to_json(found.outcome)
+    assert data["best"]["accelerator"]["params"] == {
+        "clk_hz": 1_000_000_000, "flow": "weight_stationary", "glb_bits": 32768, "leak_pj": 1,
+        "rows": 8}
+    assert _unitless_quantities(data) == []
+    assert _unitless_quantities(export.plan_to_json(found.outcome.plan)) == []
+    design = api.run(api.compile(text=QUICKSTART_LIKE))
+    assert _unitless_quantities(export.network_result_to_json(design.result,
+                                                              design.problems)) == []
+    export.write_codesign(tmp_path, found.outcome)
+    header = (tmp_path / "pairs.csv").read_text().splitlines()[0].split(",")
+    assert header[-5:] == ["clk_hz", "flow", "glb_bits", "leak_pj", "rows"]
+    assert _unitless_quantities({column: 0 for column in header}) == []
+    # the check itself catches a bare size
+    assert _unitless_quantities({"params": {"glb": 32768}}) == ["params.glb"]
