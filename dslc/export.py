@@ -382,13 +382,15 @@ def infeasibility_json(outcome: Outcome) -> dict[str, Any]:
     `ruled_out_unevaluated` (pairs the
     constraints ruled out before evaluation), `no_mapping`, `unknown_accuracy` (networks
     whose accuracy is unknown while a constraint bounds it) and `closest` (the infeasible
-    pair missing its constraints by the least: `network`, `accelerator`, `breaks`, `excess`)
-    or null."""
+    pair missing its constraints by the least: `network`, `accelerator`, `breaks`, `excess`,
+    `by_bounds`: true when no pair was evaluated and it is the pair whose bounds come
+    closest, `excess` then a lower bound) or null."""
     why = outcome.infeasibility()
     closest = None
     if why.closest is not None:
         closest = {"network": why.closest[0].label, "accelerator": why.closest[1].label,
-                   "breaks": list(why.closest_breaks), "excess": why.closest_excess}
+                   "breaks": list(why.closest_breaks), "excess": why.closest_excess,
+                   "by_bounds": why.by_bounds}
     by_bounds = {} if outcome.bounds is None else dict(outcome.bounds.broken_by)
     return {
         "constraints": [{"constraint": text, "broken_by": count,

@@ -76,7 +76,12 @@ def _why_infeasible(outcome: Outcome) -> list[str]:
     if why.unknown_accuracy:
         lines.append("  accuracy unknown (not in the accuracy table) for: " +
                      ", ".join(why.unknown_accuracy))
-    if why.closest is not None:
+    if why.closest is not None and why.by_bounds:
+        excess = "" if why.closest_excess is None else \
+            f", its worst by at least {100 * (why.closest_excess - 1):.1f}%"
+        lines.append(f"  closest by its bounds (no pair evaluated): {why.closest[0].label} on "
+                     f"{why.closest[1].label} breaks {', '.join(why.closest_breaks)}{excess}")
+    elif why.closest is not None:
         excess = "" if why.closest_excess is None else \
             f", its worst by {100 * (why.closest_excess - 1):.1f}%"
         lines.append(f"  closest: {why.closest[0].label} on {why.closest[1].label} breaks "

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from rich.console import Console
@@ -202,9 +203,42 @@ def test_pairs_the_bounds_rule_out_are_explained_too() -> None:
     assert found.outcome.pairs_evaluated == 0
     assert [(c["broken_by"], c["ruled_out_by_bounds"]) for c in why["constraints"]] == \
         [(0, 96), (0, 72)]
-    assert (why["ruled_out_unevaluated"], why["closest"]) == (96, None)
-    rendered = _render(found, 120)
+    assert why["ruled_out_unevaluated"] == 96
+    # No pair evaluated: the closest is the pair whose bounds come closest.
+    closest = why["closest"]
+    assert closest["by_bounds"] is True
+    assert closest["network"] == "tiny_space(depth=1, kernel=1, width=8)"
+    assert closest["accelerator"] == "grid(flow=weight_stationary, glb=4KiB, rows=8)"
+    assert closest["breaks"] == ["constraint latency <= 1us", "constraint area <= 0.1mm2"]
+    assert closest["excess"] == pytest.approx(1.29)  # its latency bound: 1.290 us, tight here
+    rendered = _render(found, 300)
     assert "  96 more pairs ruled out by the constraints without evaluating them" in rendered
+    assert (f"  closest by its bounds (no pair evaluated): {closest['network']} on "
+            f"{closest['accelerator']} breaks constraint latency <= 1us, constraint area <= "
+            "0.1mm2, its worst by at least 29.0%") in rendered
+
+
+def test_the_closest_pair_by_bounds_has_the_smallest_worst_ratio() -> None:
+    import numpy as np
+
+    from dslc.codesign.bounds import _breaks, _closest
+    from dslc.spec.codesign import ConstraintSpec
+
+    latency = ConstraintSpec(metric="latency", op="<=", value=1.0, text="latency <= 1s")
+    area = ConstraintSpec(metric="area", op="<=", value=2.0, text="area <= 2mm2")
+    accuracy = ConstraintSpec(metric="accuracy", op=">=", value=0.5, text="accuracy >= 50%")
+    spec = SimpleNamespace(constraints=(latency, area, accuracy))
+    values = {"latency": np.array([[1.5, 1.2], [1.1, 3.0]]),  # lower bounds
+              "area": np.array([[1.0, 2.6]]),  # exact, per accelerator
+              "accuracy": np.array([[0.6], [0.4]])}  # exact, per network
+    impossible = np.zeros((2, 2), dtype=bool)
+    masks = [np.broadcast_to(_breaks(c, values[c.metric]), (2, 2)) for c in spec.constraints]
+    # worst ratios: [[1.5, 1.3], [1.25, 3.0]]: network 1 on accelerator 0 misses by 1.25x
+    # (its accuracy short of 50%), though its latency bound is the smallest over the limit
+    assert _closest(spec, values, impossible, masks) == (  # type: ignore[arg-type]
+        1, 0, ("latency <= 1s", "accuracy >= 50%"), pytest.approx(1.25))
+    impossible[1, 0] = True  # a layer with no mapping there: never the closest
+    assert _closest(spec, values, impossible, masks)[:2] == (0, 1)  # type: ignore[arg-type,index]
 
 
 def test_a_network_missing_from_the_accuracy_table_is_reported(tmp_path: Path) -> None:
@@ -320,3 +354,4 @@ def test_every_size_energy_frequency_and_area_key_says_its_unit(tmp_path: Path) 
     assert _unitless_quantities({column: 0 for column in header}) == []
     # the check itself catches a bare size
     assert _unitless_quantities({"params": {"glb": 32768}}) == ["params.glb"]
+
