@@ -355,3 +355,42 @@ def test_every_size_energy_frequency_and_area_key_says_its_unit(tmp_path: Path) 
     # the check itself catches a bare size
     assert _unitless_quantities({"params": {"glb": 32768}}) == ["params.glb"]
 
+
+def test_the_pareto_plot_with_accuracy_shows_the_objective_against_accuracy(
+        tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from dslc.report.codesign import pareto_figure, plot_pareto
+
+    rows = ["width,kernel,depth,accuracy"]
+    rows += [f"{w},{k},{d},{50 + w * 0.6 + k * 3 + d * 2:.1f}%"
+             for w in (8, 16, 32) for k in (1, 3) for d in (1, 2)]
+    (tmp_path / "acc.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "s.cd").write_text(TINY.read_text().replace(
+        "    strategy     = auto",
+        '    strategy     = exhaustive\n    accuracy     = table("acc.csv")\n'
+        "    constraint accuracy >= 60%\n    constraint latency <= 20us"))
+    found = api.search(api.compile(tmp_path / "s.cd"), store=":memory:")
+    figure = pareto_figure(found.outcome)
+    left, right = figure.axes  # type: ignore[attr-defined]  # small multiples
+    assert figure._suptitle.get_text() == \
+        "minimize edp: 24 feasible of 96 evaluated pairs"  # type: ignore[attr-defined]
+    assert (left.get_title(), left.get_xlabel(), left.get_ylabel()) == \
+        ("energy against latency", "latency (us)", "energy (nJ)")
+    assert (right.get_title(), right.get_xlabel(), right.get_ylabel()) == \
+        ("edp against accuracy", "accuracy (%)", "edp (pJ*s)")
+    assert [t.get_text() for t in right.get_legend().get_texts()] == \
+        ["edp-accuracy front", "best (minimize edp)", "constraint accuracy >= 60%"]
+    # No point on the drawn front is dominated in its panel (accuracy up, EDP down).
+    (line,) = right.get_lines()[:1]
+    xs, ys = line.get_xdata(), line.get_ydata()
+    points = [(p.metrics.accuracy * 100, p.metrics.edp)  # type: ignore[union-attr,operator]
+              for pair, p in found.outcome.results.items()
+              if found.outcome.scores[pair] < float("inf")]
+    for x, y in zip(xs, ys, strict=True):
+        assert not any(a >= x and e <= y and (a, e) != (x, y) for a, e in points)
+    best = found.outcome.best
+    assert best is not None and best.metrics is not None
+    assert (xs[-1], ys[-1]) == pytest.approx((100 * best.metrics.accuracy,  # type: ignore[operator]
+                                              best.metrics.edp))
+    assert plot_pareto(found.outcome, tmp_path / "pareto.png")
+    assert (tmp_path / "pareto.png").read_bytes()[:4] == b"\x89PNG"
