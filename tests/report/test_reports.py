@@ -348,6 +348,10 @@ def test_every_size_energy_frequency_and_area_key_says_its_unit(tmp_path: Path) 
     design = api.run(api.compile(text=QUICKSTART_LIKE))
     assert _unitless_quantities(export.network_result_to_json(design.result,
                                                               design.problems)) == []
+    layer = design.result.layers[0]
+    assert _unitless_quantities(export.cost_to_json(layer.result.cost)) == []  # dslc eval
+    assert _unitless_quantities(export.map_result_to_json(  # dslc map
+        layer.result, design.problems[layer.problem_key])) == []
     export.write_codesign(tmp_path, found.outcome)
     header = (tmp_path / "pairs.csv").read_text().splitlines()[0].split(",")
     assert header[-5:] == ["clk_hz", "flow", "glb_bits", "leak_pj", "rows"]
