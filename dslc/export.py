@@ -393,10 +393,34 @@ def temporal_summary(mapping: Mapping, dims: Sequence[str]) -> str:
 # ---- co-design plans and outcomes ----------------------------------------------------------
 
 
+UNIT_SUFFIXES = {"size": "bits", "words": "words", "energy": "pj", "frequency": "hz",
+                 "time": "s", "area": "um2", "length": "nm", "bandwidth": "bits_per_s",
+                 "power": "w", "cycles": "cycles"}
+"""The unit a quantity parameter's key ends with, per dimension (dslc.sema.units): its base
+unit, so `glb = 4KiB` is `glb_bits: 32768` and `clock = 1GHz` is `clock_hz: 1000000000`.
+Percentages (fractions) and plain numbers keep their names."""
+
+
+def param_key(name: str, dimension: str) -> str:
+    """A parameter's key in JSON and CSV: its name with its unit (`glb_bits`), kept as is
+    when the parameter has no unit or its name already ends with it."""
+    suffix = UNIT_SUFFIXES.get(dimension)
+    if suffix is None or name.endswith(f"_{suffix}"):
+        return name
+    return f"{name}_{suffix}"
+
+
+def _base_value(value: object) -> object:
+    """A parameter value as written out: integral numbers as integers (a size in bits)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def design_json(design: Design) -> dict[str, Any]:
-    """A design: `name`, `params` (numbers in base units, sizes in bits as integers) and
-    `label`."""
-    params = {key: int(value) if isinstance(value, float) and value.is_integer() else value
+    """A design: `name`, `params` (numbers in base units with the unit in the key, sizes in
+    bits as integers: `glb_bits`) and `label`."""
+    params = {param_key(key, design.dimension(key)): _base_value(value)
               for key, value in design.params().items()}
     return {"name": design.space, "params": params, "label": design.label}
 
@@ -459,13 +483,15 @@ def infeasibility_json(outcome: Outcome) -> dict[str, Any]:
     `ruled_out_unevaluated` (pairs the
     constraints ruled out before evaluation), `no_mapping`, `unknown_accuracy` (networks
     whose accuracy is unknown while a constraint bounds it) and `closest` (the infeasible
-    pair missing its constraints by the least: `network`, `accelerator`, `breaks`, `excess`)
-    or null."""
+    pair missing its constraints by the least: `network`, `accelerator`, `breaks`, `excess`,
+    `by_bounds`: true when no pair was evaluated and it is the pair whose bounds come
+    closest, `excess` then a lower bound) or null."""
     why = outcome.infeasibility()
     closest = None
     if why.closest is not None:
         closest = {"network": why.closest[0].label, "accelerator": why.closest[1].label,
-                   "breaks": list(why.closest_breaks), "excess": why.closest_excess}
+                   "breaks": list(why.closest_breaks), "excess": why.closest_excess,
+                   "by_bounds": why.by_bounds}
     by_bounds = {} if outcome.bounds is None else dict(outcome.bounds.broken_by)
     return {
         "constraints": [{"constraint": text, "broken_by": count,
@@ -544,14 +570,27 @@ PAIR_CSV_COLUMNS = ("network", "accelerator", "objective", "energy_pj", "cycles"
 """The fixed columns of pairs.csv; `pair_csv_columns` adds one per design parameter."""
 
 
+def _parameters(outcome: Outcome, side: int) -> dict[str, str]:
+    """The parameters of one side (0 networks, 1 accelerators) of the evaluated pairs and
+    their dimensions, sorted by name."""
+    found: dict[str, str] = {}
+    for pair in outcome.results:
+        design = pair[side]
+        for key, _ in design.point:
+            found.setdefault(key, design.dimension(key))
+    return dict(sorted(found.items()))
+
+
 def parameter_columns(outcome: Outcome) -> tuple[list[str], list[str]]:
     """pairs.csv's parameter columns: the network parameters, then the accelerator ones,
-    each sorted; a name both kinds use is prefixed (`network.width`, `accelerator.width`)."""
-    networks = sorted({k for pair in outcome.results for k, _ in pair[0].point})
-    accelerators = sorted({k for pair in outcome.results for k, _ in pair[1].point})
+    each sorted by name and carrying its unit (`glb_bits`, `param_key`); a name both kinds
+    use is prefixed (`network.width`, `accelerator.width`)."""
+    networks, accelerators = _parameters(outcome, 0), _parameters(outcome, 1)
     shared = set(networks) & set(accelerators)
-    return ([f"network.{n}" if n in shared else n for n in networks],
-            [f"accelerator.{a}" if a in shared else a for a in accelerators])
+    return ([f"network.{param_key(n, d)}" if n in shared else param_key(n, d)
+             for n, d in networks.items()],
+            [f"accelerator.{param_key(a, d)}" if a in shared else param_key(a, d)
+             for a, d in accelerators.items()])
 
 
 def pair_csv_columns(outcome: Outcome) -> list[str]:
@@ -560,18 +599,17 @@ def pair_csv_columns(outcome: Outcome) -> list[str]:
     return [*PAIR_CSV_COLUMNS, *networks, *accelerators]
 
 
-def _parameter_values(outcome: Outcome, pair: tuple[Design, Design]) -> list[object]:
-    """A pair's parameter values in `parameter_columns` order: numbers in base units,
-    symbols as written; empty where the pair's space lacks the parameter."""
-    networks, accelerators = parameter_columns(outcome)
+def _parameter_values(names: Sequence[Sequence[str]], pair: tuple[Design, Design]
+                      ) -> list[object]:
+    """A pair's parameter values in `parameter_columns` order: numbers in base units (sizes
+    in bits as integers), symbols as written; empty where the pair's space lacks the
+    parameter."""
     values: list[object] = []
-    for design, columns in ((pair[0], networks), (pair[1], accelerators)):
+    for side, design in enumerate(pair):
         params = design.params()
-        for column in columns:
-            value = params.get(column.split(".", 1)[-1])
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)  # a size in bits reads as an integer
-            values.append("" if value is None else value)
+        for name in names[side]:
+            value = params.get(name)
+            values.append("" if value is None else _base_value(value))
     return values
 
 
@@ -580,6 +618,7 @@ def outcome_csv_rows(outcome: Outcome) -> list[list[object]]:
     with its sign as written."""
     front = {(r.network, r.accelerator) for r in outcome.pareto}
     sign = _sign(outcome.plan.objective)
+    names = (list(_parameters(outcome, 0)), list(_parameters(outcome, 1)))
     rows: list[list[object]] = []
     for pair in outcome.ranked():
         metrics = outcome.results[pair].metrics
@@ -592,7 +631,7 @@ def outcome_csv_rows(outcome: Outcome) -> list[list[object]]:
             "" if metrics is None else metrics.edp,
             "" if metrics is None else metrics.area_mm2,
             "" if metrics is None or metrics.accuracy is None else metrics.accuracy,
-            math.isfinite(score), pair in front, *_parameter_values(outcome, pair)])
+            math.isfinite(score), pair in front, *_parameter_values(names, pair)])
     return rows
 
 

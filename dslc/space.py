@@ -183,6 +183,12 @@ class DesignSpace(Generic[S]):
                      else value_text(value)
                      for name, value in point)
 
+    def dimensions(self, point: Point) -> tuple[str, ...]:
+        """Each value's dimension (`size`, or empty for a plain number or symbol), in the
+        point's (sorted) order."""
+        found = {param.name: param.dimension for param in self.params}
+        return tuple(found.get(name, "") for name, _ in point)
+
     def label(self, point: Point) -> str:
         """`name` or `name(p=v, ...)`: how reports name the design at `point`."""
         if not point:

@@ -58,6 +58,11 @@ class PairBounds:
     infeasible; None when the objective is not monotone in the bounded metrics."""
     monotone_note: str
     """Why `objective` is None (empty when it is not)."""
+    closest: tuple[int, int, tuple[str, ...], float] | None = None
+    """The pair (network index, accelerator index) whose bounds and exact metrics come
+    closest to meeting every constraint: the smallest worst ratio of bound to limit (`<=`)
+    or limit to value (`>=`, exact metrics only), with the constraints its bounds break and
+    that ratio; None without constraints or when every pair has a layer with no mapping."""
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -91,6 +96,41 @@ def _breaks(constraint: ConstraintSpec, values: FloatArray) -> BoolArray:
         ok = {"<=": values <= bound, "<": values < bound, ">=": values >= bound,
               ">": values > bound, "==": values == bound}[op]
         return np.asarray(~ok | np.isnan(values))  # an unknown accuracy breaks any bound
+
+
+def _ratio(constraint: ConstraintSpec, values: FloatArray) -> FloatArray:
+    """How far each pair is from a constraint, as bound (or exact value) over limit for `<`,
+    `<=` and `==`, limit over value for `>`, `>=` and `==` on exact metrics: > 1 where it is
+    broken; 1 where a bound cannot tell (a lower bound against a `>=`), inf where unknown."""
+    limit = constraint.value
+    op = constraint.op
+    with np.errstate(invalid="ignore", divide="ignore"):
+        over = values / limit if limit > 0 else np.where(values > limit, np.inf, 0.0)
+        under = np.where(values > 0, limit / np.where(values > 0, values, 1.0), np.inf)
+        if constraint.metric in BOUNDED:
+            ratio = over if op in ("<=", "<", "==") else np.ones(values.shape)
+        else:
+            ratio = {"<=": over, "<": over, ">=": under, ">": under}.get(
+                op, np.maximum(over, under))
+    return np.asarray(np.where(np.isnan(ratio), np.inf, ratio), dtype=np.float64)
+
+
+def _closest(spec: CoDesignSpec, values: dict[str, FloatArray], impossible: BoolArray,
+             broken: Sequence[BoolArray]) -> tuple[int, int, tuple[str, ...], float] | None:
+    """`PairBounds.closest`: the first pair in space order with the smallest worst ratio."""
+    if not spec.constraints:
+        return None
+    worst = np.zeros(impossible.shape)
+    for constraint in spec.constraints:
+        worst = np.maximum(worst, np.broadcast_to(_ratio(constraint, values[constraint.metric]),
+                                                  impossible.shape))
+    worst = np.where(impossible, np.inf, worst)
+    i, j = np.unravel_index(int(np.argmin(worst)), worst.shape)
+    if impossible[i, j]:
+        return None
+    breaks = tuple(c.text for c, mask in zip(spec.constraints, broken, strict=True)
+                   if mask[i, j])
+    return int(i), int(j), breaks, float(worst[i, j])
 
 
 def pair_bounds(spec: CoDesignSpec, networks: Sequence[Design],
@@ -138,11 +178,14 @@ def pair_bounds(spec: CoDesignSpec, networks: Sequence[Design],
     values["area"] = np.where(has_macs[:, None], area[None, :], 0.0)
     feasible = ~impossible
     broken: list[tuple[str, int]] = []
+    masks: list[BoolArray] = []
     for constraint in spec.constraints:
         breaks = np.broadcast_to(_breaks(constraint, values[constraint.metric]),
                                  pair_energy.shape)
         broken.append((constraint.text, int(breaks.sum())))
+        masks.append(breaks)
         feasible = feasible & ~breaks
+    closest = None if pair_energy.size == 0 else _closest(spec, values, impossible, masks)
     monotone, note = objective_monotone(spec.objective)
     objective = None
     if monotone:
@@ -150,7 +193,7 @@ def pair_bounds(spec: CoDesignSpec, networks: Sequence[Design],
                                     pair_energy.shape).copy()
         objective[~feasible] = np.inf
     return PairBounds(pair_energy, pair_cycles, latency, edp, area, accuracy, feasible,
-                      tuple(broken), objective, note)
+                      tuple(broken), objective, note, closest)
 
 
 @dataclass(frozen=True, slots=True)

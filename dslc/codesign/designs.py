@@ -34,6 +34,9 @@ class Design:
     """(param, value) pairs sorted by name; empty for a fixed network or accelerator."""
     texts: tuple[str, ...] = ()
     """How each value of `point` is written in the source (`64KiB`), in the same order."""
+    dimensions: tuple[str, ...] = field(default=(), compare=False)
+    """Each value's dimension (`size`: in bits; empty for plain numbers and symbols), in the
+    same order; it follows from the space, so it takes no part in equality."""
 
     @property
     def label(self) -> str:
@@ -46,6 +49,11 @@ class Design:
 
     def params(self) -> dict[str, ParamValue]:
         return dict(self.point)
+
+    def dimension(self, name: str) -> str:
+        """The dimension of parameter `name` (empty when plain or unknown)."""
+        found = dict(zip((key for key, _ in self.point), self.dimensions, strict=False))
+        return found.get(name, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +85,8 @@ def designs_of(spaces: Sequence[DesignSpace[NetworkSpec]] | Sequence[DesignSpace
     found = []
     for space in spaces:
         for index, point in enumerate(space.points()):
-            found.append(Design(kind, space.name, index, point, space.texts(point)))
+            found.append(Design(kind, space.name, index, point, space.texts(point),
+                                space.dimensions(point)))
     return Designs(kind, tuple(found))
 
 

@@ -319,6 +319,9 @@ class BoundsReport:
     broken_by: tuple[tuple[str, int], ...] = ()
     """For each constraint as written, the pairs (of all, evaluated or not) its bounds or
     exact metrics rule out alone, before any evaluation."""
+    closest: tuple[Pair, tuple[str, ...], float] | None = None
+    """The pair whose bounds come closest to meeting the constraints (`PairBounds.closest`),
+    the constraints its bounds break and its worst ratio of bound to limit."""
 
 
 @dataclass(slots=True)
@@ -385,6 +388,14 @@ class Outcome:
                              if c.text in broken)
                 if closest is None or excess < closest[0]:
                     closest = (excess, pair, broken)
+        by_bounds = self.bounds.closest if self.bounds is not None else None
+        evaluated = any(r.metrics is not None for r in self.results.values())
+        if closest is None and not evaluated and by_bounds is not None and by_bounds[1]:
+            # No pair evaluated (with a mapping): the pair whose bounds come closest.
+            return Infeasibility(tuple(counts.items()), no_mapping, tuple(unknown),
+                                 by_bounds[0], by_bounds[1],
+                                 by_bounds[2] if math.isfinite(by_bounds[2]) else None,
+                                 by_bounds=True)
         return Infeasibility(
             tuple(counts.items()), no_mapping, tuple(unknown),
             None if closest is None else closest[1],
@@ -417,6 +428,10 @@ class Infeasibility:
     closest_excess: float | None
     """By how much the closest pair misses its worst constraint, as a ratio (1.25: 25%
     over a `<=` limit, or 25% short of a `>=` one); None when unknown."""
+    by_bounds: bool = False
+    """True when no pair was evaluated and `closest` is the pair whose bounds (lower bounds
+    on energy and latency, exact area and accuracy) come closest: it misses by at least
+    `closest_excess`."""
 
 
 def _excess(constraint: ConstraintSpec, metrics: Metrics) -> float:
@@ -739,7 +754,11 @@ def _bounds_report(run: _Run, state: _State, best: float) -> BoundsReport | None
                       for name, values in ratios.items() if values)
     return BoundsReport(bounds.objective is not None, bounds.monotone_note, bounds.ruled_out,
                         (("constraints", constraints), ("bounds", by_bounds),
-                         ("ranking", ranking)), tightness, bounds.broken_by)
+                         ("ranking", ranking)), tightness, bounds.broken_by,
+                        None if bounds.closest is None else
+                        ((state.networks[bounds.closest[0]],
+                          state.accelerators[bounds.closest[1]]),
+                         bounds.closest[2], bounds.closest[3]))
 
 
 def _outcome(plan: Plan, run: _Run, state: _State, kept: Sequence[Design],

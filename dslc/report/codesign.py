@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -76,7 +77,12 @@ def _why_infeasible(outcome: Outcome) -> list[str]:
     if why.unknown_accuracy:
         lines.append("  accuracy unknown (not in the accuracy table) for: " +
                      ", ".join(why.unknown_accuracy))
-    if why.closest is not None:
+    if why.closest is not None and why.by_bounds:
+        excess = "" if why.closest_excess is None else \
+            f", its worst by at least {100 * (why.closest_excess - 1):.1f}%"
+        lines.append(f"  closest by its bounds (no pair evaluated): {why.closest[0].label} on "
+                     f"{why.closest[1].label} breaks {', '.join(why.closest_breaks)}{excess}")
+    elif why.closest is not None:
         excess = "" if why.closest_excess is None else \
             f", its worst by {100 * (why.closest_excess - 1):.1f}%"
         lines.append(f"  closest: {why.closest[0].label} on {why.closest[1].label} breaks "
@@ -314,11 +320,77 @@ def colour_by(outcome: Outcome) -> tuple[str, dict[Pair, str]]:
     return best_name, groups
 
 
+_OBJECTIVE_UNITS = {"edp": "pJ*s", "energy": "pJ", "latency": "s", "area": "mm2",
+                    "cycles": "cycles"}
+
+
+def _accuracy_axis(outcome: Outcome, feasible: Sequence[Pair]) -> tuple[str, dict[Pair, float]]:
+    """What the accuracy panel plots against accuracy: the objective that was optimised
+    (with its sign as written), or the EDP when the objective is accuracy itself. Returns
+    the axis label and each pair's value."""
+    objective = outcome.plan.objective
+    sense, _, expression = objective.partition(" ")
+    if "accuracy" not in expression:
+        sign = -1.0 if sense == "maximize" else 1.0
+        unit = _OBJECTIVE_UNITS.get(expression.strip())
+        label = f"{expression} ({unit})" if unit else f"{expression} (base units: pJ, s, mm2)"
+        return label, {pair: sign * outcome.scores[pair] for pair in feasible}
+    return "EDP (pJ*s)", {pair: outcome.results[pair].metrics.edp  # type: ignore[union-attr]
+                          for pair in feasible}
+
+
+def _plot_accuracy(axes: Any, outcome: Outcome, feasible: Sequence[Pair],
+                   groups: dict[Pair, str]) -> None:
+    """The accuracy panel: every feasible pair by accuracy (%) and `_accuracy_axis`, the
+    2-D front of the two (highest accuracy, lowest value) as a step line, the winner
+    starred and the accuracy limits drawn: the 3-D front as the 2-D front of the objective,
+    so that no point drawn on a front is dominated in its own panel."""
+    from matplotlib import ticker
+
+    label, values = _accuracy_axis(outcome, feasible)
+    what = label.split(" (")[0]
+    known = [p for p in feasible
+             if outcome.results[p].metrics.accuracy is not None]  # type: ignore[union-attr]
+    accuracy = {p: 100 * outcome.results[p].metrics.accuracy  # type: ignore[union-attr,operator]
+                for p in known}
+    maximised = outcome.plan.objective.startswith("maximize") and "accuracy" not in label
+    for group in sorted(set(groups.values())):
+        members = [p for p in known if groups[p] == group]
+        axes.scatter([accuracy[p] for p in members], [values[p] for p in members], s=14,
+                     alpha=0.6)
+    # The front: accuracy maximised, the value minimised (maximised when the objective is).
+    points = [(-accuracy[p], -values[p] if maximised else values[p]) for p in known]
+    front = [known[i] for i in _front_2d(points)]
+    if front:
+        axes.step([accuracy[p] for p in front], [values[p] for p in front], where="post",
+                  color="black", linewidth=1, label=f"{what}-accuracy front")
+    best = outcome.best
+    if best is not None and (best.network, best.accelerator) in accuracy:
+        pair = (best.network, best.accelerator)
+        axes.scatter([accuracy[pair]], [values[pair]], marker="*", s=220, color="gold",
+                     edgecolors="black", zorder=5, label=f"best ({outcome.plan.objective})")
+    for constraint in outcome.constraints:
+        if constraint.metric == "accuracy":
+            axes.axvline(100 * constraint.value, color="tab:red", linestyle="--",
+                         label=constraint.text)
+    axes.set_xlabel("accuracy (%)")
+    axes.set_ylabel(label)
+    if values and min(values.values()) > 0:
+        axes.set_yscale("log")
+        plain = ticker.FuncFormatter(lambda value, _: f"{value:g}")
+        axes.yaxis.set_major_formatter(plain)
+        axes.yaxis.set_minor_formatter(plain)
+    axes.set_title(f"{what} against accuracy")
+    axes.legend(fontsize="small")
+
+
 def pareto_figure(outcome: Outcome) -> object:
     """The matplotlib Figure of `plot_pareto` (needs matplotlib): every feasible pair by
     latency and energy in engineering units, coloured by `colour_by`, the (energy,
     latency) front joined, the winner starred, and the request's energy and latency limits
-    drawn as lines."""
+    drawn as lines. When pairs have accuracies, a second panel (small multiples) plots the
+    optimised objective against accuracy with the front of those two (`_plot_accuracy`):
+    the (energy, latency, accuracy) front is never drawn as points that look dominated."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -330,7 +402,11 @@ def pareto_figure(outcome: Outcome) -> object:
     energy_unit, energy_scale = _unit([m.energy_pj for m in metrics.values() if m], _ENERGY_UNITS)
     time_unit, time_scale = _unit([m.latency_s for m in metrics.values() if m], _TIME_UNITS)
     label, groups = colour_by(outcome)
-    figure, axes = plt.subplots(figsize=(7, 5))
+    with_accuracy = any(m is not None and m.accuracy is not None for m in metrics.values())
+    if with_accuracy:
+        figure, (axes, right) = plt.subplots(1, 2, figsize=(12, 5))
+    else:
+        figure, axes = plt.subplots(figsize=(7, 5))
     for group in sorted(set(groups.values())):
         members = [pair for pair in feasible if groups[pair] == group]
         axes.scatter([metrics[p].latency_s / time_scale for p in members  # type: ignore[union-attr]
@@ -361,8 +437,14 @@ def pareto_figure(outcome: Outcome) -> object:
     for axis in (axes.xaxis, axes.yaxis):
         axis.set_major_formatter(plain)
         axis.set_minor_formatter(plain)
-    axes.set_title(f"{outcome.plan.objective}: {len(feasible):,} feasible of "
-                   f"{outcome.pairs_evaluated:,} evaluated pairs")
+    title = (f"{outcome.plan.objective}: {len(feasible):,} feasible of "
+             f"{outcome.pairs_evaluated:,} evaluated pairs")
+    if with_accuracy:
+        _plot_accuracy(right, outcome, feasible, groups)
+        figure.suptitle(title)
+        axes.set_title("energy against latency")
+    else:
+        axes.set_title(title)
     axes.legend(title=label or None, fontsize="small")
     figure.tight_layout()
     return figure

@@ -83,7 +83,9 @@ class Declared:
 
     def params(self) -> tuple[ParamSpec, ...]:
         return tuple(ParamSpec(name=d.name, values=tuple(to_param_value(v) for v in d.values),
-                               labels=tuple(value_label(v) for v in d.values))
+                               labels=tuple(value_label(v) for v in d.values),
+                               dimension=next((v.dimension for v in d.values
+                                               if isinstance(v, Qty)), ""))
                      for d in self.domains)
 
     def values_at(self, index: int) -> tuple[Value, ...]:

@@ -26,6 +26,9 @@ class ParamSpec(Spec):
     """Every value the parameter may take, in declaration order (base units)."""
     labels: tuple[str, ...]
     """How each value is written in the source, for reports (`64KiB`, `3`, `row_stationary`)."""
+    dimension: str = ""
+    """The values' dimension when they are quantities (`size`: in bits; dslc.sema.units),
+    empty for plain numbers, flags and symbols."""
 
 
 Point = tuple[tuple[str, ParamValue], ...]

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from rich.console import Console
@@ -33,6 +34,7 @@ accelerator acc {
 codesign one { networks = n accelerators = acc mapper { search = heuristic, budget = 50 } }
 """
 PARAMS = ["depth", "kernel", "width", "flow", "glb", "rows"]
+COLUMNS = ["depth", "kernel", "width", "flow", "glb_bits", "rows"]  # pairs.csv: with units
 
 
 @pytest.fixture(scope="module")
@@ -104,19 +106,19 @@ def test_pairs_csv_has_a_column_per_parameter(found: api.CoDesignRun, tmp_path: 
     export.write_codesign(tmp_path, found.outcome)
     with (tmp_path / "pairs.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == [*export.PAIR_CSV_COLUMNS, *PARAMS]
+    assert list(rows[0]) == [*export.PAIR_CSV_COLUMNS, *COLUMNS]
     assert len(rows) == found.outcome.pairs_evaluated
     best = rows[0]
     assert best["network"] == "tiny_space(depth=1, kernel=1, width=8)"
     assert (best["depth"], best["kernel"], best["width"], best["flow"], best["rows"]) == \
         ("1", "1", "8", "weight_stationary", "8")
-    assert best["glb"] == str(4 * 1024 * 8)  # base units (bits), so it plots as a number
+    assert best["glb_bits"] == str(4 * 1024 * 8)  # base units (bits), so it plots as a number
 
 
 def test_to_pandas(found: api.CoDesignRun) -> None:
     pytest.importorskip("pandas")
     frame = found.to_pandas()
-    assert list(frame.columns) == [*export.PAIR_CSV_COLUMNS, *PARAMS]
+    assert list(frame.columns) == [*export.PAIR_CSV_COLUMNS, *COLUMNS]
     assert len(frame) == found.outcome.pairs_evaluated
     assert frame["width"].dtype.kind == "i" and frame["energy_pj"].dtype.kind == "f"
     assert frame.iloc[0]["flow"] == "weight_stationary"
@@ -201,9 +203,42 @@ def test_pairs_the_bounds_rule_out_are_explained_too() -> None:
     assert found.outcome.pairs_evaluated == 0
     assert [(c["broken_by"], c["ruled_out_by_bounds"]) for c in why["constraints"]] == \
         [(0, 96), (0, 72)]
-    assert (why["ruled_out_unevaluated"], why["closest"]) == (96, None)
-    rendered = _render(found, 120)
+    assert why["ruled_out_unevaluated"] == 96
+    # No pair evaluated: the closest is the pair whose bounds come closest.
+    closest = why["closest"]
+    assert closest["by_bounds"] is True
+    assert closest["network"] == "tiny_space(depth=1, kernel=1, width=8)"
+    assert closest["accelerator"] == "grid(flow=weight_stationary, glb=4KiB, rows=8)"
+    assert closest["breaks"] == ["constraint latency <= 1us", "constraint area <= 0.1mm2"]
+    assert closest["excess"] == pytest.approx(1.29)  # its latency bound: 1.290 us, tight here
+    rendered = _render(found, 300)
     assert "  96 more pairs ruled out by the constraints without evaluating them" in rendered
+    assert (f"  closest by its bounds (no pair evaluated): {closest['network']} on "
+            f"{closest['accelerator']} breaks constraint latency <= 1us, constraint area <= "
+            "0.1mm2, its worst by at least 29.0%") in rendered
+
+
+def test_the_closest_pair_by_bounds_has_the_smallest_worst_ratio() -> None:
+    import numpy as np
+
+    from dslc.codesign.bounds import _breaks, _closest
+    from dslc.spec.codesign import ConstraintSpec
+
+    latency = ConstraintSpec(metric="latency", op="<=", value=1.0, text="latency <= 1s")
+    area = ConstraintSpec(metric="area", op="<=", value=2.0, text="area <= 2mm2")
+    accuracy = ConstraintSpec(metric="accuracy", op=">=", value=0.5, text="accuracy >= 50%")
+    spec = SimpleNamespace(constraints=(latency, area, accuracy))
+    values = {"latency": np.array([[1.5, 1.2], [1.1, 3.0]]),  # lower bounds
+              "area": np.array([[1.0, 2.6]]),  # exact, per accelerator
+              "accuracy": np.array([[0.6], [0.4]])}  # exact, per network
+    impossible = np.zeros((2, 2), dtype=bool)
+    masks = [np.broadcast_to(_breaks(c, values[c.metric]), (2, 2)) for c in spec.constraints]
+    # worst ratios: [[1.5, 1.3], [1.25, 3.0]]: network 1 on accelerator 0 misses by 1.25x
+    # (its accuracy short of 50%), though its latency bound is the smallest over the limit
+    assert _closest(spec, values, impossible, masks) == (  # type: ignore[arg-type]
+        1, 0, ("latency <= 1s", "accuracy >= 50%"), pytest.approx(1.25))
+    impossible[1, 0] = True  # a layer with no mapping there: never the closest
+    assert _closest(spec, values, impossible, masks)[:2] == (0, 1)  # type: ignore[arg-type,index]
 
 
 def test_a_network_missing_from_the_accuracy_table_is_reported(tmp_path: Path) -> None:
@@ -272,3 +307,94 @@ def test_energy_by_level_and_the_breakdown_plot(tmp_path: Path) -> None:
     assert [t.get_text() for t in bottom.get_xticklabels()] == ["a"]
     assert plot_breakdown(design.result, tmp_path / "breakdown.png")
     assert (tmp_path / "breakdown.png").read_bytes()[:4] == b"\x89PNG"
+
+
+UNITS = ("_bits", "_words", "_pj", "_hz", "_s", "_mm2", "_um2", "_nm", "_w", "_bits_per_s")
+QUANTITIES = ("energy", "area", "size", "capacity", "latency", "clock", "freq", "time",
+              "power", "bandwidth", "glb", "sram")
+COUNTS = {"mapspace_size"}  # numbers of things, not quantities
+RATIOS = "bounds.tightness."  # evaluated / bound per metric: no unit
+
+
+def _keys(data: object, path: str = "") -> list[str]:
+    """Every key of a JSON document, dotted; lists by their items."""
+    if isinstance(data, dict):
+        return [k for key, value in data.items()
+                for k in (f"{path}{key}", *_keys(value, f"{path}{key}."))]
+    if isinstance(data, list):
+        return [k for item in data for k in _keys(item, path)]
+    return []
+
+
+def _unitless_quantities(data: object) -> list[str]:
+    return [path for path in _keys(data)
+            if (key := path.rsplit(".", 1)[-1].lower()) not in COUNTS
+            and not path.startswith(RATIOS)
+            and not path.rsplit(".", 2)[-2:][0].endswith(UNITS)  # names in `..._pj: {GLB: x}`
+            and any(word in key for word in QUANTITIES) and not key.endswith(UNITS)]
+
+
+def test_every_size_energy_frequency_and_area_key_says_its_unit(tmp_path: Path) -> None:
+    text = TINY.read_text().replace("    param flow in", "    param clk in {200MHz, 1GHz}\n"
+                                    "    param leak in {1pJ, 2pJ}\n    param flow in") \
+        .replace("clock = 200MHz", "clock = clk").replace("energy = 1pJ", "energy = leak")
+    found = api.search(api.compile(text=text), store=":memory:")
+    data = export.outcome_to_json(found.outcome)
+    assert data["best"]["accelerator"]["params"] == {
+        "clk_hz": 1_000_000_000, "flow": "weight_stationary", "glb_bits": 32768, "leak_pj": 1,
+        "rows": 8}
+    assert _unitless_quantities(data) == []
+    assert _unitless_quantities(export.plan_to_json(found.outcome.plan)) == []
+    design = api.run(api.compile(text=QUICKSTART_LIKE))
+    assert _unitless_quantities(export.network_result_to_json(design.result,
+                                                              design.problems)) == []
+    layer = design.result.layers[0]
+    assert _unitless_quantities(export.cost_to_json(layer.result.cost)) == []  # dslc eval
+    assert _unitless_quantities(export.map_result_to_json(  # dslc map
+        layer.result, design.problems[layer.problem_key])) == []
+    export.write_codesign(tmp_path, found.outcome)
+    header = (tmp_path / "pairs.csv").read_text().splitlines()[0].split(",")
+    assert header[-5:] == ["clk_hz", "flow", "glb_bits", "leak_pj", "rows"]
+    assert _unitless_quantities({column: 0 for column in header}) == []
+    # the check itself catches a bare size
+    assert _unitless_quantities({"params": {"glb": 32768}}) == ["params.glb"]
+
+
+def test_the_pareto_plot_with_accuracy_shows_the_objective_against_accuracy(
+        tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from dslc.report.codesign import pareto_figure, plot_pareto
+
+    rows = ["width,kernel,depth,accuracy"]
+    rows += [f"{w},{k},{d},{50 + w * 0.6 + k * 3 + d * 2:.1f}%"
+             for w in (8, 16, 32) for k in (1, 3) for d in (1, 2)]
+    (tmp_path / "acc.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "s.cd").write_text(TINY.read_text().replace(
+        "    strategy     = auto",
+        '    strategy     = exhaustive\n    accuracy     = table("acc.csv")\n'
+        "    constraint accuracy >= 60%\n    constraint latency <= 20us"))
+    found = api.search(api.compile(tmp_path / "s.cd"), store=":memory:")
+    figure = pareto_figure(found.outcome)
+    left, right = figure.axes  # type: ignore[attr-defined]  # small multiples
+    assert figure._suptitle.get_text() == \
+        "minimize edp: 24 feasible of 96 evaluated pairs"  # type: ignore[attr-defined]
+    assert (left.get_title(), left.get_xlabel(), left.get_ylabel()) == \
+        ("energy against latency", "latency (us)", "energy (nJ)")
+    assert (right.get_title(), right.get_xlabel(), right.get_ylabel()) == \
+        ("edp against accuracy", "accuracy (%)", "edp (pJ*s)")
+    assert [t.get_text() for t in right.get_legend().get_texts()] == \
+        ["edp-accuracy front", "best (minimize edp)", "constraint accuracy >= 60%"]
+    # No point on the drawn front is dominated in its panel (accuracy up, EDP down).
+    (line,) = right.get_lines()[:1]
+    xs, ys = line.get_xdata(), line.get_ydata()
+    points = [(p.metrics.accuracy * 100, p.metrics.edp)  # type: ignore[union-attr,operator]
+              for pair, p in found.outcome.results.items()
+              if found.outcome.scores[pair] < float("inf")]
+    for x, y in zip(xs, ys, strict=True):
+        assert not any(a >= x and e <= y and (a, e) != (x, y) for a, e in points)
+    best = found.outcome.best
+    assert best is not None and best.metrics is not None
+    assert (xs[-1], ys[-1]) == pytest.approx((100 * best.metrics.accuracy,  # type: ignore[operator]
+                                              best.metrics.edp))
+    assert plot_pareto(found.outcome, tmp_path / "pareto.png")
+    assert (tmp_path / "pareto.png").read_bytes()[:4] == b"\x89PNG"
