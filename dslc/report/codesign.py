@@ -322,6 +322,9 @@ def colour_by(outcome: Outcome) -> tuple[str, dict[Pair, str]]:
 
 _OBJECTIVE_UNITS = {"edp": "pJ*s", "energy": "pJ", "latency": "s", "area": "mm2",
                     "cycles": "cycles"}
+_EDP_UNITS = (("J*s", 1e12), ("mJ*s", 1e9), ("uJ*s", 1e6), ("nJ*s", 1e3), ("pJ*s", 1.0))
+"""EDP in pJ*s (the objective's base units) to engineering units."""
+_SCALED_UNITS = {"edp": _EDP_UNITS, "energy": _ENERGY_UNITS, "latency": _TIME_UNITS}
 
 
 def _accuracy_axis(outcome: Outcome, feasible: Sequence[Pair]) -> tuple[str, dict[Pair, float]]:
@@ -332,11 +335,20 @@ def _accuracy_axis(outcome: Outcome, feasible: Sequence[Pair]) -> tuple[str, dic
     sense, _, expression = objective.partition(" ")
     if "accuracy" not in expression:
         sign = -1.0 if sense == "maximize" else 1.0
-        unit = _OBJECTIVE_UNITS.get(expression.strip())
-        label = f"{expression} ({unit})" if unit else f"{expression} (base units: pJ, s, mm2)"
-        return label, {pair: sign * outcome.scores[pair] for pair in feasible}
-    return "EDP (pJ*s)", {pair: outcome.results[pair].metrics.edp  # type: ignore[union-attr]
-                          for pair in feasible}
+        name = expression.strip()
+        values = {pair: sign * outcome.scores[pair] for pair in feasible}
+        units = _SCALED_UNITS.get(name)
+        if units is not None:  # engineering units, as the tables print them
+            unit, scale = _unit([abs(v) for v in values.values()], units)
+            return f"{expression} ({unit})", {p: v / scale for p, v in values.items()}
+        unit_name = _OBJECTIVE_UNITS.get(name)
+        label = f"{expression} ({unit_name})" if unit_name \
+            else f"{expression} (base units: pJ, s, mm2)"
+        return label, values
+    edp = {pair: outcome.results[pair].metrics.edp  # type: ignore[union-attr]
+           for pair in feasible}
+    unit, scale = _unit(list(edp.values()), _EDP_UNITS)
+    return f"EDP ({unit})", {p: v / scale for p, v in edp.items()}
 
 
 def _plot_accuracy(axes: Any, outcome: Outcome, feasible: Sequence[Pair],
