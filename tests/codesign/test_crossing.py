@@ -22,10 +22,10 @@ from dslc.diagnostics.diagnostic import Severity
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "crossing.cd"
 EXHAUSTIVE_BEST = ("vit(depth=1, dmodel=64, patch=8)",
-                   "crossing_array(cols=16, flow=row_stationary, glb=16KiB, rf=16 words, "
-                   "rows=8)")
+                   "crossing_array(cols=4, flow=output_stationary, glb=16KiB, rf=16 words, "
+                   "rows=32)")
 """The exhaustive optimum (benchmarks/results/codesign.txt)."""
-EXHAUSTIVE_OBJECTIVE = 471.021985592741
+EXHAUSTIVE_OBJECTIVE = 467.660851
 """Its objective, EDP x area in pJ*s*mm2."""
 
 runner = CliRunner()
@@ -65,5 +65,6 @@ def test_certified_with_10x_fewer_pairs_and_the_exhaustive_optimum(tmp_path: Pat
     best = outcome.best
     assert best is not None
     assert (best.network.label, best.accelerator.label) == EXHAUSTIVE_BEST
+    # The benchmark prints the objective to 9 significant digits.
     assert math.isclose(outcome.scores[best.network, best.accelerator], EXHAUSTIVE_OBJECTIVE,
-                        rel_tol=1e-9)
+                        rel_tol=1e-8)
