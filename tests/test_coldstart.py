@@ -18,24 +18,11 @@ from typer.testing import CliRunner
 
 from dslc import cli
 from dslc.cost import kernel
+from tests.report.test_reports import QUICKSTART_LIKE as SMALL
 
 REPO = Path(__file__).resolve().parent.parent
 runner = CliRunner()
 
-SMALL = """network n {
-    input x: [4, 6, 6]
-    layer a = conv(x, out = 4, kernel = 3)
-}
-accelerator acc {
-    word = 16b clock = 1GHz
-    memory DRAM { width = 64b }
-    memory GLB { size = 64KiB, width = 64b }
-    fanout PE { mesh = 2 x 2 }
-    memory RF { size = 64 words }
-    compute MAC { }
-}
-codesign one { networks = n accelerators = acc mapper { search = heuristic, budget = 50 } }
-"""
 HEAVY = ("numpy", "numba", "networkx")
 
 

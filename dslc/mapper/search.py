@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -365,7 +365,7 @@ class _Search:
         copies of the best found (a few random moves away) and, in turn, from fresh seeds,
         until the budget is spent or nothing new is evaluated."""
         budget = self.options.budget
-        outer, sampled = self._seed(budget, split=True)
+        outer, sampled = self._seed_pools(budget)
         spatial = self._diverse(outer, UNROLLINGS, by_use=True)
         filled = self._filled(spatial)
         starts = _Pool.join([self._diverse(filled, FILLED_STARTS),
@@ -628,10 +628,10 @@ class _Search:
         descents."""
         return max(16, min(ROUND, self.options.budget // 8))
 
-    def _seed(self, budget: int, *, split: bool = False) -> Any:
+    def _seed_pools(self, budget: int) -> tuple[_Pool, _Pool]:
         """`_seeds()` seeds with every temporal factor outermost (keeping what the memories
-        hold) and as many random samples spread over up to SEED_KEEP_SETS random keep sets;
-        returns the best few."""
+        hold) and as many random samples spread over up to SEED_KEEP_SETS random keep sets,
+        evaluated (each pool empty when the budget was spent before it)."""
         space = self.space
         keeps = len(space.keep_choices)
         drawn = self.rng.choice(keeps, size=min(keeps, SEED_KEEP_SETS), replace=False)
@@ -644,12 +644,14 @@ class _Search:
         evaluated = []
         for pool in pools:
             if self.evaluated >= budget:
-                break
+                evaluated.append(_Pool.join([], space))
+                continue
             evaluated.append(self.run_batch(pool.factors, pool.orders, pool.keeps))
-        if split:
-            empty = _Pool.join([], self.space)
-            return (*evaluated, empty, empty)[:2]
-        return _Pool.select(evaluated, self.space)
+        return evaluated[0], evaluated[1]
+
+    def _seed(self, budget: int) -> _Pool:
+        """The best few of `_seed_pools`."""
+        return _Pool.select(list(self._seed_pools(budget)), self.space)
 
 
 @dataclass(slots=True)

@@ -726,7 +726,8 @@ class MapSpace:
 
     def order_swaps(self, factors: IntArray, orders: IntArray) -> IntArray:
         """[L, D, M] `orders [L, D]` with one pair of real loops of one ordered level swapped,
-        for every such pair (the innermost level's order does not count: rule 2)."""
+        for every such pair (the innermost level's order does not count: rule 2); not yet
+        repaired to the order constraints (`all_neighbours` repairs them)."""
         swapped: list[IntArray] = []
         for level in range(self.nlevels - 1):
             real = [p for p in range(self.ndims) if factors[level, orders[level, p]] > 1]
@@ -736,10 +737,7 @@ class MapSpace:
                 swapped.append(child)
         if not swapped:
             return orders[:, :, None][:, :, :0]
-        stacked = np.stack(swapped, axis=-1)
-        if self._order_rules:
-            self.repair_orders(stacked)
-        return stacked
+        return np.stack(swapped, axis=-1)
 
     def all_neighbours(self, factors: IntArray, orders: IntArray) -> tuple[IntArray, IntArray]:
         """Every candidate one move from (`factors [S, D]`, `orders [L, D]`): each distinct

@@ -14,55 +14,23 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from dslc.arch import ArchModel, resolve_accelerator
+from dslc.arch import ArchModel
 from dslc.cost.model import evaluate
-from dslc.lower.problem import Problem, Projection, Tensor
+from dslc.lower.problem import Problem, Tensor
 from dslc.mapper import MapperOptions, NoValidMappingError, map_problem
 from dslc.mapper.network import MapCache
 from dslc.mapper.search import Search, _Search, objectives_named
 from dslc.mapper.space import MapSpace
 from dslc.mapping.mapping import LevelMapping, Loop, Mapping, SpatialLoop, check_mapping
-from dslc.spec.accelerator import (
-    AcceleratorSpec,
-    ComputeSpec,
-    DataflowSpec,
-    FanoutSpec,
-    MemorySpec,
-)
+from dslc.spec.accelerator import DataflowSpec, FanoutSpec
 from dslc.spec.constraints import (
-    NO_CONSTRAINTS,
     FactorRule,
     KeepConstraint,
     MapConstraints,
     OrderConstraint,
     SlotConstraint,
 )
-
-
-def axis(*terms: tuple[int, int]) -> Projection:
-    return Projection(tuple(sorted(terms)))
-
-
-def conv1d(k: int, p: int, r: int) -> Problem:
-    """O[k, p] += W[k, r] * I[p + r] (dims K P R)."""
-    return Problem("conv1d", ("K", "P", "R"), (k, p, r), (
-        Tensor("weight", "weight", (axis((0, 1)), axis((2, 1)))),
-        Tensor("input", "input", (axis((1, 1), (2, 1)),)),
-        Tensor("output", "output", (axis((0, 1)), axis((1, 1))))), op="conv")
-
-
-def memory(name: str, words: int | None, read: float, **extra: object) -> MemorySpec:
-    return MemorySpec(name=name, size_bits=None if words is None else 16 * words, word_bits=16,
-                      width_bits=16, read_energy_pj=read, write_energy_pj=read,
-                      leakage_pj_per_cycle=0.0, area_um2=0.0, **extra)
-
-
-def accelerator(*levels: MemorySpec | FanoutSpec,
-                constraints: MapConstraints = NO_CONSTRAINTS) -> ArchModel:
-    return resolve_accelerator(AcceleratorSpec(
-        name="acc", word_bits=16, clock_hz=1e9, hierarchy=levels, constraints=constraints,
-        compute=ComputeSpec(name="MAC", word_bits=16, energy_pj=1.0, area_um2=0.0)))
-
+from tests.mapper.test_mapper import accelerator, axis, conv1d, memory
 
 # DRAM > 16-word BUF (inputs and outputs) > 2 x 2 PEs > 6-word RF (weights and outputs).
 ARCH = accelerator(

@@ -46,6 +46,7 @@ from dslc.spec.accelerator import (
     FanoutSpec,
     MemorySpec,
 )
+from dslc.spec.constraints import NO_CONSTRAINTS, MapConstraints
 
 
 def axis(*terms: tuple[int, int]) -> Projection:
@@ -73,9 +74,10 @@ def memory(name: str, words: int | None, read: float, **extra: object) -> Memory
                       leakage_pj_per_cycle=0.0, area_um2=0.0, **extra)  # type: ignore[arg-type]
 
 
-def accelerator(*levels: MemorySpec | FanoutSpec) -> ArchModel:
+def accelerator(*levels: MemorySpec | FanoutSpec,
+                constraints: MapConstraints = NO_CONSTRAINTS) -> ArchModel:
     return resolve_accelerator(AcceleratorSpec(
-        name="acc", word_bits=16, clock_hz=1e9, hierarchy=levels,
+        name="acc", word_bits=16, clock_hz=1e9, hierarchy=levels, constraints=constraints,
         compute=ComputeSpec(name="MAC", word_bits=16, energy_pj=1.0, area_um2=0.0)))
 
 

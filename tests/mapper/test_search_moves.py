@@ -144,7 +144,7 @@ def test_filled_seeds_fit_and_keep_their_unrolling() -> None:
     problem = conv1d(16, 12, 3)
     search = _Search(problem, THREE_LEVEL, MapperOptions())
     space = search.space
-    outer, _ = search._seed(10_000, split=True)
+    outer, _ = search._seed_pools(10_000)
     unrollings = search._diverse(outer, 4, by_use=True)
     seeds = search._filled(unrollings)
     assert seeds.size > 0
