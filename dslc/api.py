@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from dslc.codesign.planner import Budget, Outcome, Plan
     from dslc.codesign.request import Request
     from dslc.cost.result import Cost
+    from dslc.interop.timeloop import StudyLayer
     from dslc.mapper.network import MapCache, NetworkMapResult
     from dslc.mapper.search import MapperOptions, MapResult
 
@@ -665,7 +666,34 @@ def export_timeloop(program: Program, *, mapping: str | None = None,
     Raises UsageError for unknown names or a missing choice, DiagnosticError E806 for what
     Timeloop cannot state, CannotRunError when a layer has no valid mapping."""
     _needs_yaml()
-    from dslc.interop.timeloop import StudyLayer, export_study
+    from dslc.interop.timeloop import export_study
+
+    return export_study(*_study_layers(program, mapping, network_name, layer,
+                                       accelerator_name, options, batch))
+
+
+def export_accelforge(program: Program, *, mapping: str | None = None,
+                      network_name: str | None = None, layer: str | None = None,
+                      accelerator_name: str | None = None,
+                      options: MapperOptions | None = None, batch: int = 1
+                      ) -> dict[str, str]:
+    """AccelForge 1.0.467 files (relative path -> text; dslc.interop.accelforge) for the
+    same choices as `export_timeloop`.
+
+    Raises as `export_timeloop` does (E806 for what AccelForge cannot state)."""
+    _needs_yaml()
+    from dslc.interop.accelforge import export_study
+
+    return export_study(*_study_layers(program, mapping, network_name, layer,
+                                       accelerator_name, options, batch))
+
+
+def _study_layers(program: Program, mapping: str | None, network_name: str | None,
+                  layer: str | None, accelerator_name: str | None,
+                  options: MapperOptions | None, batch: int
+                  ) -> tuple[ArchModel, tuple[StudyLayer, ...]]:
+    """The accelerator and the (layer, problem, mapping) triples an export writes."""
+    from dslc.interop.timeloop import StudyLayer
     from dslc.mapper.network import map_network
     from dslc.mapper.search import MapperOptions
 
@@ -678,15 +706,14 @@ def export_timeloop(program: Program, *, mapping: str | None = None,
         if problem is None:
             raise InternalError(f"mapping `{mapping}` names a layer without a loop nest")
         ir = mapping_from_spec(spec, problem, arch)
-        return export_study(arch, (StudyLayer(spec.layer, problem, ir),))
+        return arch, (StudyLayer(spec.layer, problem, ir),)
     if network_name is None or accelerator_name is None:
         raise UsageError("name a mapping block, or a network and an accelerator (and "
                          "optionally a layer) to export the best mappings")
     if layer is not None:
         found = map_layer(program, network_name, layer, accelerator_name, options=options,
                           batch=batch)
-        return export_study(found.arch, (StudyLayer(layer, found.problem,
-                                                    found.result.mapping),))
+        return found.arch, (StudyLayer(layer, found.problem, found.result.mapping),)
     accelerator_spec = accelerator(program, accelerator_name)
     arch = resolve_accelerator(accelerator_spec)
     lowered = lower_network(network(program, network_name), batch=batch)
@@ -696,7 +723,7 @@ def export_timeloop(program: Program, *, mapping: str | None = None,
     for key, (problem, names) in lowered.distinct().items():
         layer_result = next(x for x in result.layers if x.problem_key == key)
         layers.append(StudyLayer(names[0], problem, layer_result.result.mapping))
-    return export_study(arch, tuple(layers))
+    return arch, tuple(layers)
 
 
 @dataclass(frozen=True, slots=True)

@@ -515,27 +515,27 @@ def export_command(
     batch: Annotated[int, typer.Option(help="batch size N")] = 1,
 ) -> None:
     """Export problems, the architecture and mappings as another tool's files (Timeloop v3
-    YAML: docs/interop.md)."""
+    or AccelForge 1.0.467 YAML: docs/interop.md)."""
     from dslc import export
 
-    if to is ExportTarget.accelforge:
-        raise UsageError("--to accelforge is not supported: its input format is not pinned "
-                         "to a released version yet (docs/interop.md); use --to timeloop")
     if mapping is not None and (best or network or layer or accelerator):
         raise UsageError("--mapping exports that block; it takes no -n/-l/-a/--best")
     program = api.compile(file)
     options = api.mapper_settings(search=search, objective=objective)
     with _kernel_compiled_elsewhere() if mapping is None else nullcontext():
-        files = api.export_timeloop(program, mapping=mapping, network_name=network,
-                                    layer=layer, accelerator_name=accelerator,
-                                    options=options, batch=batch)
+        writer = (api.export_accelforge if to is ExportTarget.accelforge
+                  else api.export_timeloop)
+        files = writer(program, mapping=mapping, network_name=network, layer=layer,
+                       accelerator_name=accelerator, options=options, batch=batch)
     for relative, text in files.items():
         export.write_text(out / relative, text)
-    problems = sum(1 for name in files if name.startswith("prob/"))
+    problems = sum(1 for name in files if name.startswith(("prob/", "workload/")))
+    tables = ("the architecture (README.txt has the AccelForge call)"
+              if to is ExportTarget.accelforge else "the architecture, its energy and area "
+              "tables (README.txt has the timeloop-model commands)")
     err_console.print(f"wrote {len(files)} files to {out}: {problems} "
-                      f"problem{'s' if problems != 1 else ''} with their mappings, the "
-                      "architecture, its energy and area tables (README.txt has the "
-                      "timeloop-model commands)", markup=False)
+                      f"problem{'s' if problems != 1 else ''} with their mappings, {tables}",
+                      markup=False)
 
 
 @command("import-timeloop")
