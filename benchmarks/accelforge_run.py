@@ -1,14 +1,15 @@
-"""Run AccelForge's model on a study `dslc export --to accelforge` wrote; print JSON.
+"""Run AccelForge's model on studies `dslc export --to accelforge` wrote; print JSON.
 
 Run with the Python that has AccelForge 1.0.467 installed (Python >= 3.12), not dslc's:
-`PY312 benchmarks/accelforge_run.py DIR [DIR ...]`. In each DIR, For every `workload/X.workload.yaml` with its
-`mapping/X.mapping.yaml` and the one `arch/*.arch.yaml`, it loads the three files unchanged
-(`accelforge.Spec.from_yaml`), evaluates the fixed mapping (`Spec.evaluate_mapping`, which
-runs `accelforge.model.evaluate_mapping`) and prints one JSON object: per DIR and layer stem, the
-action counts per (component, tensor, action), the energy per (component, tensor, action)
-including leakage, the latency per component, and the totals, after a marker line. It imports nothing from
-dslc (dslc's Python may be 3.11); bench_accelforge.py and tests/interop run it in a
-subprocess and compare with dslc. A layer AccelForge refuses is reported with its error.
+`PY312 benchmarks/accelforge_run.py DIR [DIR ...]`. In each DIR, for every
+`workload/X.workload.yaml` with its `mapping/X.mapping.yaml` and the one `arch/*.arch.yaml`,
+it loads the three files unchanged (`accelforge.Spec.from_yaml`), evaluates the fixed
+mapping (`Spec.evaluate_mapping`, which runs `accelforge.model.evaluate_mapping`) and, after
+a marker line, prints one JSON object: per DIR and layer stem, the action counts per
+(component, tensor, action), the energy per (component, tensor, action) including leakage,
+the latency per component, and the totals. It imports nothing from dslc (dslc's Python may
+be 3.11); bench_accelforge.py and tests/interop run it in a subprocess and compare with
+dslc. A layer AccelForge refuses is reported with its error.
 """
 
 from __future__ import annotations

@@ -72,9 +72,7 @@ class Flow(dict[str, Any]):
 def _dump(data: dict[str, Any], comment: str) -> str:
     import yaml
 
-    class Dumper(yaml.SafeDumper):
-        pass
-
+    dumper: Any = type("Dumper", (yaml.SafeDumper,), {})  # representers on a subclass only
     def tagged(dumper: yaml.SafeDumper, value: Tagged) -> yaml.Node:
         return dumper.represent_mapping(f"!{value.tag}", dict(value), flow_style=False)
 
@@ -82,9 +80,9 @@ def _dump(data: dict[str, Any], comment: str) -> str:
         return dumper.represent_mapping("tag:yaml.org,2002:map", dict(value),
                                         flow_style=True)
 
-    Dumper.add_representer(Tagged, tagged)
-    Dumper.add_representer(Flow, flow)
-    text: str = yaml.dump(data, Dumper=Dumper, sort_keys=False, default_flow_style=False,
+    dumper.add_representer(Tagged, tagged)
+    dumper.add_representer(Flow, flow)
+    text: str = yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False,
                           width=100)
     lines = "".join(f"# {line}\n" if line else "#\n" for line in comment.splitlines())
     return lines + text
@@ -303,11 +301,11 @@ def _mapping_yaml(problem: Problem, arch: ArchModel, mapping: Mapping, einsum: s
                                             "component": arch.levels[index].name}))
         if slot == len(loops):
             break
-        _, kind, dim, _, fanout, axis = loops[slot]
+        _, kind, dim, _, fanout_name, axis = loops[slot]
         tile = math.prod(f for _, _, d, f, _, _ in loops[slot + 1:] if d == dim)
         fields: dict[str, Any] = {"rank_variable": variables[dim], "tile_shape": tile}
         if kind == "spatial":
-            fields.update(name=axis, component=fanout)
+            fields.update(name=axis, component=fanout_name)
         nodes.append(Tagged(kind.capitalize(), fields))
     nodes.append(Tagged("Compute", {"einsum": einsum, "component": arch.compute.name}))
     return {"mapping": {"nodes": nodes}}
