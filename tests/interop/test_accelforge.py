@@ -208,6 +208,88 @@ accelerator acc {
     assert dense["einsums"][0]["name"] == "c"
 
 
+def test_two_fanouts_below_a_memory_and_two_loops_over_one_dim_are_written() -> None:
+    # Timeloop v3 refuses both (E806); AccelForge states them: one Container per fanout,
+    # any number of loops per rank variable (tile shapes 4, then 2, then 1 for P = 8).
+    spec = AcceleratorSpec(name="two", word_bits=16, clock_hz=1e9, hierarchy=(
+        MemorySpec(name="DRAM", word_bits=16, width_bits=16, read_energy_pj=100.0,
+                   write_energy_pj=100.0, leakage_pj_per_cycle=0.0, area_um2=0.0),
+        FanoutSpec(name="cols", mesh_x=2, mesh_y=1, dataflow=DataflowSpec(preset="free")),
+        FanoutSpec(name="rows", mesh_x=3, mesh_y=1, dataflow=DataflowSpec(preset="free")),
+        MemorySpec(name="RF", size_bits=16 * 16, word_bits=16, width_bits=16,
+                   read_energy_pj=0.5, write_energy_pj=0.5, leakage_pj_per_cycle=0.0,
+                   area_um2=10.0)),
+        compute=ComputeSpec(name="MAC", word_bits=16, energy_pj=1.0, area_um2=50.0,
+                            leakage_pj_per_cycle=0.0))
+    arch = resolve_accelerator(spec)
+    written = MappingSpec(name="m", network="n", layer="conv1d", accelerator="two", levels=(
+        MappingLevelSpec(target="DRAM", temporal=(LoopSpec(dim="P", factor=2),
+                                                  LoopSpec(dim="P", factor=2)),
+                         spatial_x=(), spatial_y=(), keep=None),
+        MappingLevelSpec(target="cols", temporal=(), spatial_x=(LoopSpec(dim="P", factor=2),),
+                         spatial_y=(), keep=None),
+        MappingLevelSpec(target="rows", temporal=(), spatial_x=(LoopSpec(dim="R", factor=3),),
+                         spatial_y=(), keep=None)))
+    mapping = mapping_from_spec(written, CONV1D, arch)
+    files = export_study(arch, (StudyLayer("conv1d", CONV1D, mapping),))
+    nodes = yaml.load(files["arch/two.arch.yaml"], Loader=_Loader)["arch"]["nodes"]
+    assert [(n["!"], n["name"]) for n in nodes] == [
+        ("Memory", "DRAM"), ("Container", "cols"), ("Container", "rows"), ("Memory", "RF"),
+        ("Compute", "MAC")]
+    loops = [(n["!"], n["rank_variable"], n["tile_shape"], n.get("component"))
+             for n in yaml.load(files["mapping/conv1d.mapping.yaml"],
+                                Loader=_Loader)["mapping"]["nodes"] if "rank_variable" in n]
+    assert loops == [("Temporal", "p", 4, None), ("Temporal", "p", 2, None),
+                     ("Spatial", "p", 1, "cols"), ("Spatial", "r", 1, "rows")]
+    with pytest.raises(DiagnosticError) as caught:  # Timeloop v3 cannot state it
+        _timeloop_files(arch, mapping)
+    assert caught.value.diagnostics[0].code == "E806"
+
+
+def _timeloop_files(arch: ArchModel, mapping: Mapping) -> dict[str, str]:
+    from dslc.interop.timeloop import export_study as timeloop_study
+
+    return timeloop_study(arch, (StudyLayer("conv1d", CONV1D, mapping),))
+
+
+def test_bandwidth_buffering_and_diagonal() -> None:
+    spec = AcceleratorSpec(name="bw", word_bits=16, clock_hz=2e8, hierarchy=(
+        MemorySpec(name="DRAM", word_bits=16, width_bits=64, read_energy_pj=100.0,
+                   write_energy_pj=100.0, leakage_pj_per_cycle=0.0, area_um2=0.0,
+                   read_bandwidth_words=8, write_bandwidth_words=4),
+        MemorySpec(name="Buf", size_bits=101 * 16, word_bits=16, width_bits=32,
+                   read_energy_pj=2.0, write_energy_pj=2.0, leakage_pj_per_cycle=0.5,
+                   area_um2=0.0, buffering=2, read_bandwidth_words=2,
+                   write_bandwidth_words=2, shared_bandwidth=True),
+        FanoutSpec(name="PE", mesh_x=2, mesh_y=1, dataflow=DataflowSpec(preset="free")),
+        FanoutSpec(name="PE2", mesh_x=3, mesh_y=1, dataflow=DataflowSpec(preset="free"),
+                   diagonal=True),
+        MemorySpec(name="RF", size_bits=8 * 16, word_bits=16, width_bits=16,
+                   read_energy_pj=0.5, write_energy_pj=0.5, leakage_pj_per_cycle=0.0,
+                   area_um2=0.0)),
+        compute=ComputeSpec(name="MAC", word_bits=16, energy_pj=1.0, area_um2=0.0,
+                            leakage_pj_per_cycle=0.0))
+    arch = resolve_accelerator(spec)
+    _, mapping = _small()
+    with pytest.raises(DiagnosticError) as caught:
+        export_study(arch, (StudyLayer("conv1d", CONV1D, mapping),))
+    assert "diagonal" in caught.value.diagnostics[0].message
+    plain = resolve_accelerator(spec.model_copy(update={"hierarchy": spec.hierarchy[:3] + (
+        spec.hierarchy[4],)}))
+    dram, buf = yaml.load(export_study(plain, ())["arch/bw.arch.yaml"],
+                          Loader=_Loader)["arch"]["nodes"][:2]
+    # 8 words a cycle = 2 blocks of 4 words, at 200 MHz: 4e8 reads/s; writes 4 words = 2e8
+    assert [a["throughput"] for a in dram["actions"]] == [4e8, 2e8]
+    assert dram["total_latency"] == "max(a.n_calls / a.throughput for a in actions)"
+    # double buffered: the tiles must fit floor(101 / 2) = 50 words = 800 bits
+    assert buf["size"] == 50 * 16
+    # one shared port: reads and writes add up over it (2 words = 1 block a cycle)
+    assert buf["total_latency"] == ("(actions['read'].n_calls + actions['write'].n_calls) "
+                                    "/ actions['read'].throughput")
+    assert buf["actions"][0]["throughput"] == 2e8
+    assert buf["leak_power"] == pytest.approx(0.5e-12 * 2e8)  # pJ per cycle x clock, W
+
+
 # ---- AccelForge itself, on the hand-counted case --------------------------------------------
 
 # Hand counts (totals over instances, words). Tiles: RF per PE: W 1, I 2 (p, p+1 at one r),
