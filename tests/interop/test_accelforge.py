@@ -274,8 +274,8 @@ def test_bandwidth_buffering_and_diagonal() -> None:
     with pytest.raises(DiagnosticError) as caught:
         export_study(arch, (StudyLayer("conv1d", CONV1D, mapping),))
     assert "diagonal" in caught.value.diagnostics[0].message
-    plain = resolve_accelerator(spec.model_copy(update={"hierarchy": spec.hierarchy[:3] + (
-        spec.hierarchy[4],)}))
+    without_diagonal = (*spec.hierarchy[:3], spec.hierarchy[4])
+    plain = resolve_accelerator(spec.model_copy(update={"hierarchy": without_diagonal}))
     dram, buf = yaml.load(export_study(plain, ())["arch/bw.arch.yaml"],
                           Loader=_Loader)["arch"]["nodes"][:2]
     # 8 words a cycle = 2 blocks of 4 words, at 200 MHz: 4e8 reads/s; writes 4 words = 2e8
