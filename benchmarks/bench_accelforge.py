@@ -116,8 +116,11 @@ def find_python(given: str | None) -> str | None:
     path = given or os.environ.get("DSLC_ACCELFORGE_PYTHON")
     if not path:
         return None
-    check = subprocess.run([path, "-c", "import accelforge"], capture_output=True,
-                           check=False)
+    try:
+        check = subprocess.run([path, "-c", "import accelforge"], capture_output=True,
+                               check=False)
+    except OSError:  # not an executable
+        return None
     return path if check.returncode == 0 else None
 
 

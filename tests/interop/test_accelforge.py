@@ -290,6 +290,18 @@ def test_bandwidth_buffering_and_diagonal() -> None:
     assert buf["leak_power"] == pytest.approx(0.5e-12 * 2e8)  # pJ per cycle x clock, W
 
 
+def test_benchmark_says_so_without_accelforge(tmp_path: Path) -> None:
+    for python in (str(tmp_path / "no-such-python"), sys.executable):
+        env = {k: v for k, v in os.environ.items() if k != "DSLC_ACCELFORGE_PYTHON"}
+        run = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_accelforge.py"),
+                              "--accelforge-python", python, "--results", "-"],
+                             capture_output=True, text=True, check=False, env=env, timeout=300)
+        if python == sys.executable and _accelforge_python() == sys.executable:
+            continue  # this Python has AccelForge: the benchmark would run
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.startswith("no Python with accelforge==1.0.467")
+
+
 # ---- AccelForge itself, on the hand-counted case --------------------------------------------
 
 # Hand counts (totals over instances, words). Tiles: RF per PE: W 1, I 2 (p, p+1 at one r),
