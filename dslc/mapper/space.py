@@ -35,7 +35,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -54,6 +54,13 @@ from dslc.mapper.constraints import (
 from dslc.mapper.errors import NoValidMappingError
 from dslc.mapping.check import allowed_dims
 from dslc.mapping.constraints import factor_holds, order_checks
+from dslc.mapping.factors import (
+    count_proper_splits,
+    count_splits,
+    divisors,
+    prime_factors,
+    prime_powers,
+)
 from dslc.mapping.mapping import LevelMapping, Loop, Mapping, SpatialLoop
 from dslc.spec.constraints import MapConstraints
 
@@ -78,35 +85,35 @@ class Slot:
         return self.fanout >= 0
 
 
-def prime_factors(n: int) -> tuple[int, ...]:
-    """Prime factors with multiplicity, ascending (1 has none)."""
-    found = []
-    p = 2
-    while p * p <= n:
-        while n % p == 0:
-            found.append(p)
-            n //= p
-        p += 1
-    if n > 1:
-        found.append(n)
-    return tuple(found)
-
-
-@cache
-def _divisors(n: int) -> tuple[int, ...]:
-    """The divisors of n above 1, ascending."""
-    return tuple(k for k in range(2, n + 1) if n % k == 0)
+SPLIT_ROWS = 1 << 16
+"""A dim's splits are listed in full when there are at most this many (counted by formula
+before any is built); beyond, `MapSpace.splits` holds a seeded sample (`SAMPLED_ROWS`)."""
+SAMPLED_ROWS = 1 << 12
+"""Splits drawn (uniformly, seeded) for a dim with more than `SPLIT_ROWS` of them, besides
+each spatial part's split with every temporal factor outermost."""
+COUNT_WORK = 1 << 28
+"""Most cell updates the exact count may take (`count_size`); a space whose programme would
+take more reports bounds instead (`SpaceSize`)."""
+OBJECT_WORK = 1 << 21
+"""Most cell updates the exact count takes in Python integers, when int64 could overflow."""
+DENSE_PRIMES = 1 << 12
+"""`MapSpace._primes` has a row per value up to the largest total when it is at most this
+(else a row per divisor of the totals)."""
+MAX_BOUND = (1 << 62) - 1
+"""The largest bound (padded total) the map space takes: the cost model counts in int64."""
 
 
 def ordered_splits(n: int, slots: int) -> list[tuple[int, ...]]:
-    """Every way to write n as an ordered product of `slots` factors."""
+    """Every way to write n as an ordered product of `slots` factors, lexicographic."""
     if slots == 1:
         return [(n,)]
-    out: list[tuple[int, ...]] = []
-    for first in range(1, n + 1):
-        if n % first == 0:
-            out.extend((first, *rest) for rest in ordered_splits(n // first, slots - 1))
-    return out
+    return [(first, *rest) for first in divisors(n)
+            for rest in ordered_splits(n // first, slots - 1)]
+
+
+def _divisors(n: int) -> tuple[int, ...]:
+    """The divisors of n above 1, ascending."""
+    return divisors(n)[1:]
 
 
 def order_classes(problem: Problem) -> tuple[int, ...]:
@@ -131,7 +138,8 @@ def order_classes(problem: Problem) -> tuple[int, ...]:
 @cache
 def distinct_orders(classes: tuple[int, ...]) -> int:
     """Distinct orders of loops whose dims have these class ids (one entry per loop, in dim
-    order): permutations in which adjacent loops of one class keep their dim order."""
+    order): permutations in which adjacent loops of one class keep their dim order (by
+    brute force: the reference `orders_of_sizes` is tested against)."""
     count = 0
     for perm in itertools.permutations(range(len(classes))):
         if all(not (classes[a] == classes[b] and a > b) for a, b in itertools.pairwise(perm)):
@@ -139,17 +147,34 @@ def distinct_orders(classes: tuple[int, ...]) -> int:
     return count
 
 
-def _fold(level: tuple[tuple[int, ...], int]) -> tuple[tuple[int, ...], int]:
-    """Close the class in progress: add its loop count to the sorted finished sizes."""
-    done, current = level
-    return (tuple(sorted((*done, current))) if current else done, 0)
+@cache
+def stirling2(m: int, j: int) -> int:
+    """Stirling numbers of the second kind: partitions of m labelled items into j blocks."""
+    if m == j:
+        return 1
+    if j == 0 or j > m:
+        return 0
+    return j * stirling2(m - 1, j) + stirling2(m - 1, j - 1)
+
+
+def fold_weight(m: int, j: int) -> int:
+    """(-1)^(m-j) S(m, j): the weight of j glued blocks of a class with m loops at a level
+    (`orders_of_sizes`)."""
+    return (-1) ** (m - j) * stirling2(m, j)
 
 
 @cache
-def _orders_of_sizes(sizes: tuple[int, ...]) -> int:
-    """`distinct_orders` of loops whose classes have these sizes: the count depends only on
-    the sizes (renaming dims within a class, or classes, maps valid orders to valid orders)."""
-    return distinct_orders(tuple(c for c, size in enumerate(sizes) for _ in range(size)))
+def orders_of_sizes(sizes: tuple[int, ...]) -> int:
+    """`distinct_orders` of loops whose classes have these sizes, by inclusion-exclusion:
+    a set of forced descents between adjacent loops of one class glues each class's m
+    loops into j decreasing blocks (S(m, j) ways), and the blocks of all classes then order
+    freely ((sum j)! ways), so the count is the sum over j of prod (-1)^(m-j) S(m, j) times
+    (sum j)!. A class of one loop has weight 1 at j = 1: all-distinct dims give k!."""
+    total = 0
+    for js in itertools.product(*(range(1, m + 1) if m else (0,) for m in sizes)):
+        total += math.prod(fold_weight(m, j) for m, j in zip(sizes, js, strict=True)) \
+            * math.factorial(sum(js))
+    return total
 
 
 def canonical_orders(dims: tuple[int, ...], classes: tuple[int, ...]) -> list[tuple[int, ...]]:
@@ -163,97 +188,444 @@ SplitKey = tuple[tuple[int, ...], int, tuple[int, ...], tuple[Slot, ...], tuple[
 """(totals, bound, allowed slots, slots, slots in nest order, factor rules): what a dim's
 splits depend on."""
 
+Part = tuple[int, ...]
+"""A dim's factors on every spatial slot of the space (1 where it may not go)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SplitTable:
+    """A dim's factorisations: listed in full, or a seeded sample when there are too many,
+    with their counts per spatial part."""
+
+    rows: IntArray
+    """[n, S] the splits (read-only), lexicographic in the allowed slots' factors."""
+    exact: bool
+    """`rows` are every split (else a uniform seeded sample plus each spatial part's split
+    with every temporal factor outermost)."""
+    parts: tuple[tuple[Part, int, int, int], ...]
+    """(spatial part, quotient left for the temporal slots, fewest, most splits with it):
+    the counts are equal when known exactly (listed rows, or the closed form when the dim
+    has no factor rules and no padding)."""
+    closed_form: bool
+    """The splits are every product of a spatial part and an ordered factorisation of its
+    quotient over the dim's temporal slots (no rules, no padding): counted by formula."""
+
+    @property
+    def fewest(self) -> int:
+        return sum(low for _, _, low, _ in self.parts)
+
+    @property
+    def most(self) -> int:
+        return sum(high for _, _, _, high in self.parts)
+
+
+def _spatial_parts(total: int, slots: tuple[Slot, ...], spatial: tuple[int, ...]
+                   ) -> list[tuple[int, ...]]:
+    """Every tuple of factors of `total` on the `spatial` slots (indices into `slots`)
+    within their mesh extents whose product divides `total`."""
+    found: list[tuple[int, ...]] = [()]
+    for s in spatial:
+        found = [(*part, v) for part in found
+                 for v in divisors(total // math.prod(part)) if v <= slots[s].extent]
+    return found
+
+
+@cache
+def _compositions(e: int, t: int) -> IntArray:
+    """[C(e + t - 1, t - 1), t] every way to place e copies of a prime on t slots."""
+    if t == 0:
+        return np.zeros((1 if e == 0 else 0, 0), dtype=np.int64)
+    if t == 1:
+        return np.array([[e]], dtype=np.int64)
+    bars = np.array(list(itertools.combinations(range(e + t - 1), t - 1)),
+                    dtype=np.int64).reshape(-1, t - 1)
+    edges = np.concatenate([np.full((len(bars), 1), -1), bars,
+                            np.full((len(bars), 1), e + t - 1)], axis=1)
+    return np.diff(edges, axis=1) - 1
+
+
+def _temporal_rows(m: int, t: int) -> IntArray:
+    """[count_splits(m, t), t] every ordered factorisation of m over t slots."""
+    rows = np.ones((1, t), dtype=np.int64) if t or m == 1 else np.zeros((0, 0), np.int64)
+    for p, e in prime_powers(m):
+        powers = p ** _compositions(e, t)
+        rows = (rows[:, None, :] * powers[None, :, :]).reshape(-1, t)
+    return rows
+
+
+def _sampled_temporal(rng: np.random.Generator, m: int, t: int, size: int) -> IntArray:
+    """[size, t] uniformly random ordered factorisations of m over t slots (each prime's
+    copies placed by a uniform stars-and-bars draw: every factorisation equally likely)."""
+    rows = np.ones((size, t), dtype=np.int64)
+    for p, e in prime_powers(m):
+        if t == 1:
+            rows[:, 0] *= p ** e
+            continue
+        bars = np.sort(np.argsort(rng.random((size, e + t - 1)), axis=1)[:, :t - 1], axis=1)
+        edges = np.concatenate([np.full((size, 1), -1), bars,
+                                np.full((size, 1), e + t - 1)], axis=1)
+        rows *= p ** (np.diff(edges, axis=1) - 1)
+    return rows
+
 
 @lru_cache(maxsize=4096)
+def split_table(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
+                slots: tuple[Slot, ...], nest: tuple[int, ...],
+                rules: tuple[Rule, ...] = ()) -> SplitTable:
+    """Every factorisation of a dim of `bound` (multiplying to one of `totals`) over its
+    `allowed` slots within the meshes, without a wholly idle outermost step, that satisfies
+    the dim's factor `rules`; a seeded sample of them when there are more than SPLIT_ROWS.
+    The count comes first, by formula (spatial parts x ordered factorisations of the rest),
+    so the work is bounded by SPLIT_ROWS whatever the bound. Cached: layers and
+    accelerators share most of their dims' keys."""
+    spatial_all = tuple(s for s, slot in enumerate(slots) if slot.spatial)
+    spatial = tuple(s for s in allowed if slots[s].spatial)
+    temporal = tuple(s for s in allowed if not slots[s].spatial)
+    at = [spatial_all.index(s) for s in spatial]
+    candidates: list[tuple[int, Part, int, int]] = []  # (total, part, quotient, splits)
+    for total in totals:
+        for values in _spatial_parts(total, slots, spatial):
+            part = [1] * len(spatial_all)
+            for i, v in zip(at, values, strict=True):
+                part[i] = v
+            m = total // math.prod(values)
+            candidates.append((total, tuple(part), m, count_splits(m, len(temporal))))
+    most = sum(c for *_, c in candidates)
+    closed_form = not rules and totals == (bound,)
+    exact = most <= SPLIT_ROWS
+    blocks: list[IntArray] = []
+    block_totals: list[IntArray] = []
+    rng = np.random.default_rng(0x5B17)
+    if not exact:
+        weights = np.array([float(c) for *_, c in candidates])
+        picks = rng.choice(len(candidates), size=SAMPLED_ROWS, p=weights / weights.sum())
+        drawn = np.bincount(picks, minlength=len(candidates))
+        first = next((s for s in nest if s in temporal), None)
+    for i, (total, part, m, _) in enumerate(candidates):
+        if exact:
+            rows_t = _temporal_rows(m, len(temporal))
+        else:
+            rows_t = _sampled_temporal(rng, m, len(temporal), int(drawn[i]))
+            if first is not None:  # the split with every temporal factor outermost
+                outer = np.ones((1, len(temporal)), dtype=np.int64)
+                outer[0, temporal.index(first)] = m
+                rows_t = np.concatenate([outer, rows_t])
+        if len(rows_t) == 0:
+            continue
+        rows = np.ones((len(rows_t), len(slots)), dtype=np.int64)
+        rows[:, list(temporal)] = rows_t
+        for i_s, s in enumerate(spatial_all):
+            rows[:, s] = part[i_s]
+        blocks.append(rows)
+        block_totals.append(np.full(len(rows), total, dtype=np.int64))
+    rows = np.concatenate(blocks) if blocks else np.ones((0, len(slots)), dtype=np.int64)
+    row_totals = np.concatenate(block_totals) if blocks else np.ones(0, dtype=np.int64)
+    keep = np.ones(len(rows), dtype=np.bool_)
+    if totals != (bound,) and len(rows):  # no wholly idle outermost step
+        ordered = rows[:, list(nest)]
+        outermost = ordered[np.arange(len(rows)), np.argmax(ordered > 1, axis=1)]
+        keep &= row_totals - bound < row_totals // outermost
+    for slot, op, value in rules:
+        keep &= factor_holds(op, value, rows[:, slot], row_totals)
+    rows, row_totals = rows[keep], row_totals[keep]
+    if not exact:
+        rows, first_at = np.unique(rows, axis=0, return_index=True)
+        row_totals = row_totals[first_at]
+    totals_rank = np.searchsorted(np.array(totals), row_totals)
+    order = np.lexsort([*(rows[:, s] for s in reversed(allowed)), totals_rank])
+    rows = np.ascontiguousarray(rows[order])
+    rows.flags.writeable = False
+    found: dict[Part, int] = {}
+    for part_row in rows[:, list(spatial_all)].tolist():
+        found[tuple(part_row)] = found.get(tuple(part_row), 0) + 1
+    parts: dict[Part, list[int]] = {}
+    for _, part, m, count in candidates:
+        entry = parts.setdefault(part, [m, 0, 0])
+        entry[2] += count
+    table = []
+    for part, (m, _, high) in parts.items():
+        listed = found.get(part, 0)
+        if exact:
+            low = high = listed
+        elif closed_form:
+            low = high
+        else:
+            low = listed
+        if high:
+            table.append((part, m, low, high))
+    return SplitTable(rows, exact, tuple(table), closed_form)
+
+
 def factor_splits(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
                   slots: tuple[Slot, ...], nest: tuple[int, ...],
                   rules: tuple[Rule, ...] = ()) -> IntArray:
-    """[n, S] every factorisation of a dim of `bound` (multiplying to one of `totals`) over
-    its `allowed` slots within the meshes, without a wholly idle outermost step, that
-    satisfies the dim's factor `rules` (constraints: a slot's factor fixed, bounded, or the
-    whole total). Cached: layers and accelerators share most of their dims' (bound, slots)
-    pairs, and the splits of large bounds on deep hierarchies take milliseconds each."""
-    rows = []
-    for total in totals:
-        for split in ordered_splits(total, len(allowed)):
-            row = [1] * len(slots)
-            for s, factor in zip(allowed, split, strict=True):
-                row[s] = factor
-            if any(row[s] > slot.extent for s, slot in enumerate(slots) if slot.spatial):
-                continue
-            outermost = next((row[s] for s in nest if row[s] > 1), 1)
-            if total - bound < total // outermost and _satisfies(row, total, rules):
-                rows.append(row)
-    result = np.array(rows, dtype=np.int64).reshape(-1, len(slots))
-    result.flags.writeable = False
-    return result
+    """[n, S] the rows of `split_table` (every split, or a seeded sample of a dim with more
+    than SPLIT_ROWS; shared, read-only)."""
+    return split_table(totals, bound, allowed, slots, nest, rules).rows
 
 
-def _satisfies(row: list[int], total: int, rules: tuple[Rule, ...]) -> bool:
-    """Whether a split obeys a dim's factor rules."""
-    return all(factor_holds(op, value, row[slot], total) for slot, op, value in rules)
+Signature = tuple[tuple[Part, tuple[tuple[tuple[int, ...], int], ...]], ...]
+"""((spatial part, ((counted-level loop mask, count), ...)), ...): a dim's splits counted."""
 
 
-Signatures = tuple[tuple[tuple[int, ...], tuple[tuple[tuple[int, ...], int], ...]], ...]
-"""(spatial factors, ((ordered-level loop mask, count), ...)), ...: a dim's splits counted."""
+def split_signatures(key: SplitKey, ordered_levels: int,
+                     uncounted: tuple[int, ...] = ()) -> Signature:
+    """A dim's splits counted by spatial part, then by which ordered levels get a loop that
+    takes part in the level's order (not at the `uncounted` levels, whose order constraint
+    pins this dim's loop). From the listed splits, or by formula (the closed form: a mask
+    of j levels, with i of the r other temporal slots also taking a factor, has
+    C(r, i) * count_proper_splits(q, j + i) splits of the quotient q)."""
+    table = split_table(*key)
+    slots = key[3]
+    spatial_all = [s for s, slot in enumerate(slots) if slot.spatial]
+    counted = [level for level in range(ordered_levels) if level not in uncounted]
+    if table.exact:
+        if len(table.rows) == 0:
+            return ()
+        spatial = table.rows[:, spatial_all]
+        masks = np.zeros((len(table.rows), ordered_levels), dtype=np.int64)
+        masks[:, counted] = table.rows[:, counted] > 1
+        keys, counts = np.unique(np.concatenate([spatial, masks], axis=1), axis=0,
+                                 return_counts=True)
+        grouped: dict[Part, list[tuple[tuple[int, ...], int]]] = {}
+        for row, count in zip(keys.tolist(), counts.tolist(), strict=True):
+            grouped.setdefault(tuple(row[:len(spatial_all)]), []).append(
+                (tuple(row[len(spatial_all):]), count))
+        return tuple((part, tuple(found)) for part, found in grouped.items())
+    if not table.closed_form:
+        raise ValueError("the signatures of a sampled dim need the closed form")
+    temporal = [s for s in key[2] if not slots[s].spatial]
+    mine = [level for level in counted if level in temporal]
+    rest = len(temporal) - len(mine)
+    result = []
+    for part, m, _, _ in table.parts:
+        found: list[tuple[tuple[int, ...], int]] = []
+        for bits in itertools.product((0, 1), repeat=len(mine)):
+            j = sum(bits)
+            ways = sum(math.comb(rest, i) * count_proper_splits(m, j + i)
+                       for i in range(rest + 1))
+            if ways:
+                mask = [0] * ordered_levels
+                for level, bit in zip(mine, bits, strict=True):
+                    mask[level] = bit
+                found.append((tuple(mask), ways))
+        result.append((part, tuple(found)))
+    return tuple(result)
 
 
-@lru_cache(maxsize=4096)
-def split_signatures(key: SplitKey, ordered_levels: int, spatial_slots: tuple[int, ...],
-                     uncounted: tuple[int, ...] = ()) -> Signatures:
-    """A dim's splits counted by spatial part, then by which ordered levels get a loop
-    that takes part in the level's order (not at the `uncounted` levels, whose order
-    constraint pins this dim's loop)."""
-    groups: dict[tuple[int, ...], dict[tuple[int, ...], int]] = {}
-    for row in factor_splits(*key):
-        spatial = tuple(int(row[s]) for s in spatial_slots)
-        mask = tuple(int(row[i] > 1 and i not in uncounted) for i in range(ordered_levels))
-        masks = groups.setdefault(spatial, {})
-        masks[mask] = masks.get(mask, 0) + 1
-    return tuple((spatial, tuple(masks.items())) for spatial, masks in groups.items())
+@dataclass(frozen=True, slots=True)
+class SpaceSize:
+    """How many candidates a map space holds: exactly (`lower == upper`), or between two
+    bounds when counting exactly would take more than COUNT_WORK (docs/design/mapper.md)."""
+
+    lower: int
+    upper: int
+
+    @property
+    def exact(self) -> bool:
+        return self.lower == self.upper
+
+    def scaled(self, factor: int) -> SpaceSize:
+        return SpaceSize(self.lower * factor, self.upper * factor)
+
+    def __str__(self) -> str:
+        if self.exact:
+            return f"{self.lower:,}"
+        return f"{_short(self.lower)} to {_short(self.upper)}"
 
 
-@lru_cache(maxsize=1024)
-def distinct_classes_size(keys: tuple[SplitKey, ...], ordered_levels: int,
-                          spatial_slots: tuple[int, ...], extents: tuple[int, ...],
-                          uncounted: tuple[tuple[int, ...], ...] | None = None) -> int:
-    """Candidates (factorisations x distinct orders, no keep sets) when no two dims share an
-    order class: a level with k loops then has k! orders, so a level's state is just k and
-    the programme runs over dense arrays of loop counts, one per spatial state. Counted in
-    float64: exact below 2^53, the nearest double above. Cached by the dims' split keys (a
-    network's repeated shapes and a co-design run's accelerators share them). `uncounted`:
-    per dim, the levels whose order constraint pins its loop (see `split_signatures`)."""
-    ndims = len(keys)
-    shape = (ndims + 1,) * ordered_levels
-    start = np.zeros(shape)
-    start[(0,) * ordered_levels] = 1.0
-    states: dict[tuple[int, ...], npt.NDArray[np.float64]] = {
-        tuple(1 for _ in spatial_slots): start}
-    for d, key in enumerate(keys):
-        groups = split_signatures(key, ordered_levels, spatial_slots,
-                                  uncounted[d] if uncounted else ())
-        grown: dict[tuple[int, ...], npt.NDArray[np.float64]] = {}
-        for products, counts in states.items():
-            for spatial, masks in groups:
-                new_products = tuple(a * b for a, b in zip(products, spatial, strict=True))
-                if any(p > e for p, e in zip(new_products, extents, strict=True)):
-                    continue
-                target = grown.get(new_products)
-                if target is None:
-                    target = grown[new_products] = np.zeros(shape)
+def _short(n: int) -> str:
+    """A count for a report line: grouped digits up to 10^12, else mantissa and exponent
+    (exact digits: a huge bound is no float)."""
+    if n < 10 ** 12:
+        return f"{n:,}"
+    digits = str(n)
+    return f"{digits[0]}.{digits[1:4]}e{len(digits) - 1}"
+
+
+@dataclass(slots=True)
+class _Programme:
+    """The counting programme's arrays and work (`count_size`): one axis per spatial slot
+    (the reachable products of the factors there), one per counted level (loops of the
+    finished classes), and while a class of several dims is open one more per counted level
+    (that class's loops there)."""
+
+    spatial: list[tuple[int, ...]]
+    """Per spatial slot, the reachable products of factors (ascending)."""
+    work: int = 0
+    """Cell updates done."""
+    peak: float = 0.0
+    """The largest magnitude any cell reached (the float pass)."""
+
+
+def _reachable(signatures: list[Signature], extents: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Per spatial slot, the products of factors of the dims (any prefix of them) there
+    that fit the mesh, 1 first."""
+    found = []
+    for a, extent in enumerate(extents):
+        products = {1}
+        for signature in signatures:
+            values = {part[a] for part, _ in signature}
+            products |= {p * v for p in products for v in values if p * v <= extent}
+        found.append(tuple(sorted(products)))
+    return found
+
+
+def _moves(reach: tuple[int, ...], value: int) -> tuple[IntArray, IntArray]:
+    """(source, destination) indices of the products that stay reachable times `value`."""
+    index = {p: i for i, p in enumerate(reach)}
+    pairs = [(i, index[p * value]) for i, p in enumerate(reach) if p * value in index]
+    array = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    return array[:, 0], array[:, 1]
+
+
+def _run(signatures: list[Signature], classes: list[int], extents: tuple[int, ...],
+         levels: int, width: int, dtype: type, signed: bool, track: _Programme
+         ) -> int | float:
+    """One pass of the counting programme (`count_size`) in `dtype`; with `signed` False
+    the fold weights are taken absolute (the float pass that bounds every magnitude)."""
+    reach = track.spatial
+    nspatial = len(reach)
+    shape = (*(len(r) for r in reach), *(width + 1,) * levels)
+    state = np.zeros(shape, dtype=dtype)
+    state[(0,) * len(shape)] = 1
+    position = 0
+    while position < len(signatures):
+        end = position
+        while end < len(signatures) and classes[end] == classes[position]:
+            end += 1
+        size = end - position
+        inner = size > 1  # a class of several dims: its own loop-count axes, then a fold
+        if inner:
+            state = _expand(state, size, levels)
+        shift_base = nspatial + (levels if inner else 0)
+        for signature in signatures[position:end]:
+            grown = np.zeros_like(state)
+            for part, masks in signature:
+                source = state
+                targets = []
+                for a in range(nspatial):
+                    src, dst = _moves(reach[a], part[a])
+                    source = np.take(source, src, axis=a)
+                    targets.append(dst)
+                acc = np.zeros_like(source)
                 for mask, ways in masks:
-                    into = tuple(slice(1, None) if m else slice(None) for m in mask)
-                    source = tuple(slice(0, -1) if m else slice(None) for m in mask)
-                    target[into] += ways * counts[source]
+                    into = [slice(None)] * source.ndim
+                    fro = [slice(None)] * source.ndim
+                    for level, bit in enumerate(mask):
+                        if bit:
+                            into[shift_base + level] = slice(1, None)
+                            fro[shift_base + level] = slice(0, -1)
+                    acc[tuple(into)] += ways * source[tuple(fro)]
+                    track.work += source.size
+                grown[np.ix_(*targets) if nspatial else ()] += acc
+            state = grown
+            if dtype is float:
+                track.peak = max(track.peak, float(np.max(np.abs(state))))
+        if inner:
+            fold = np.zeros((width + 1, size + 1, width + 1), dtype=dtype)
+            for j_done in range(width + 1):
+                for m in range(size + 1):
+                    for j in range(m + 1):
+                        if j_done + j <= width:
+                            weight = fold_weight(m, j)
+                            fold[j_done, m, j_done + j] = weight if signed else abs(weight)
+            for level in range(levels):
+                state = np.tensordot(state, fold, axes=([nspatial + level,
+                                                         nspatial + levels], [0, 1]))
+                state = np.moveaxis(state, -1, nspatial + level)
+                track.work += state.size * (size + 1) * (width + 1)
+            if dtype is float:
+                track.peak = max(track.peak, float(np.max(np.abs(state))))
+        position = end
+    counts = state.reshape(-1, *(width + 1,) * levels).sum(axis=0) if nspatial else state
+    factorials = [math.factorial(k) for k in range(width + 1)]
+    if dtype is float:
+        weights = np.ones((width + 1,) * levels)
+        for level in range(levels):
+            view = [1] * levels
+            view[level] = width + 1
+            weights = weights * np.array(factorials, dtype=float).reshape(view)
+        total_f = float(np.sum(counts * weights))
+        track.peak = max(track.peak, total_f, float(np.max(np.abs(counts))))
+        return total_f
+    total = 0
+    for index, value in np.ndenumerate(counts):
+        if value:
+            total += int(value) * math.prod(factorials[k] for k in index)
+    return total
+
+
+def _expand(state: npt.NDArray[Any], size: int, levels: int) -> npt.NDArray[Any]:
+    """`state` with `levels` new trailing axes of `size + 1` (its entries at index 0)."""
+    grown = np.zeros((*state.shape, *(size + 1,) * levels), dtype=state.dtype)
+    grown[(..., *(0,) * levels)] = state
+    return grown
+
+
+def count_size(signatures: list[Signature], classes: list[int], extents: tuple[int, ...],
+               levels: int) -> SpaceSize | None:
+    """Candidates (factorisations x distinct orders, no keep sets) from each dim's split
+    signatures (dims of one class adjacent), or None when the programme would take more
+    than COUNT_WORK cell updates.
+
+    The programme runs over the dims; its state counts partial factorisations by the
+    product of their factors on each mesh axis and, per counted level, the loops placed
+    there. The distinct orders of a level depend only on how many loops each class has
+    there (`orders_of_sizes`): for classes of one dim that is k!, so a level's state is its
+    loop count k; a class of several dims gets its own loop-count axes while its dims are
+    added, then folds them into the level's count with the inclusion-exclusion weights
+    (-1)^(m-j) S(m, j). At the end each cell is weighed by the product of its levels' k!.
+    A float pass with absolute weights bounds every cell; below 2^53 it is the exact count
+    (no signs), else the programme runs again in int64 (below 2^62) or in Python integers
+    (small programmes), else the float result is returned as tight bounds (no signs) or
+    None."""
+    if any(len(signature) == 0 for signature in signatures):
+        return SpaceSize(0, 0)
+    reach = _reachable(signatures, extents)
+    width = len(signatures)
+    cells = math.prod(len(r) for r in reach) * (width + 1) ** levels
+    largest = max((classes.count(c) for c in set(classes)), default=1)
+    if largest > 1:
+        cells *= (largest + 1) ** levels
+    updates = cells * sum(len(masks) for signature in signatures for _, masks in signature)
+    if updates > COUNT_WORK:
+        return None
+    signed = largest > 1
+    track = _Programme(reach)
+    estimate = float(_run(signatures, classes, extents, levels, width, float, False, track))
+    if not signed and track.peak < 2 ** 52:
+        exact = round(estimate)
+        return SpaceSize(exact, exact)
+    if track.peak < 2 ** 61:
+        exact = int(_run(signatures, classes, extents, levels, width, np.int64, True,
+                         _Programme(reach)))
+        return SpaceSize(exact, exact)
+    if updates <= OBJECT_WORK:
+        exact = int(_run(signatures, classes, extents, levels, width, object, True,
+                         _Programme(reach)))
+        return SpaceSize(exact, exact)
+    if not signed:  # a float sum of non-negative terms: relative error below 2^-30
+        return SpaceSize(math.floor(estimate * (1 - 2 ** -30)),
+                         math.ceil(estimate * (1 + 2 ** -30)))
+    return None
+
+
+def tiling_bounds(tables: list[SplitTable], extents: tuple[int, ...]) -> tuple[int, int]:
+    """(fewest, most) factorisations of all dims together within the meshes: a programme
+    over the spatial products only (exact when every table's counts are)."""
+    states: dict[Part, tuple[int, int]] = {tuple(1 for _ in extents): (1, 1)}
+    for table in tables:
+        grown: dict[Part, tuple[int, int]] = {}
+        for products, (low, high) in states.items():
+            for part, _, part_low, part_high in table.parts:
+                new = tuple(a * b for a, b in zip(products, part, strict=True))
+                if any(p > e for p, e in zip(new, extents, strict=True)):
+                    continue
+                old = grown.get(new, (0, 0))
+                grown[new] = (old[0] + low * part_low, old[1] + high * part_high)
         states = grown
-    orders = np.ones(shape)
-    factorials = np.array([math.factorial(k) for k in range(ndims + 1)], dtype=float)
-    for level in range(ordered_levels):
-        view = [1] * ordered_levels
-        view[level] = ndims + 1
-        orders = orders * factorials.reshape(view)
-    total = sum(float(np.sum(counts * orders)) for counts in states.values())
-    return round(total)
+    return (sum(low for low, _ in states.values()), sum(high for _, high in states.values()))
 
 
 class MapSpace:
@@ -273,6 +645,12 @@ class MapSpace:
         self.problem = problem
         self.imperfect = imperfect
         self.arch = arch
+        too_large = [f"`{name}` has bound {bound:,}: the map space takes bounds below 2^62 "
+                     "(the cost model counts in 64-bit integers)"
+                     for name, bound in zip(problem.dims, problem.bounds, strict=True)
+                     if -(-bound * 5 // 4) > MAX_BOUND]
+        if too_large:
+            raise NoValidMappingError(problem.name, arch.name, tuple(too_large))
         self.nlevels = len(arch.levels)
         self.ndims = len(problem.dims)
         slots = [Slot(i, -1, "", 0) for i in range(self.nlevels)]
@@ -307,13 +685,21 @@ class MapSpace:
         for dim, dim_slots in enumerate(self.allowed):
             self._allowed_table[dim, list(dim_slots)] = True
         self.split_keys = tuple(self._split_key(d) for d in range(self.ndims))
-        self.splits = tuple(factor_splits(*key) for key in self.split_keys)
+        self.split_tables = tuple(split_table(*key) for key in self.split_keys)
+        """Per dim, its factorisations and their counts (`SplitTable`)."""
+        self.splits = tuple(table.rows for table in self.split_tables)
         """Per dim, [n, S] every factorisation over its allowed slots within the meshes and
-        its factor rules (shared, read-only arrays)."""
+        its factor rules, or a seeded sample of a dim with more than SPLIT_ROWS (shared,
+        read-only arrays)."""
+        self.listed = all(table.exact for table in self.split_tables)
+        """Every dim's splits are listed in full (else `enumerate` cannot run)."""
         self.classes = order_classes(problem)
         self.spatial_slots = tuple(s for s, slot in enumerate(self.slots) if slot.spatial)
         self.keep_choices = self._keep_choices(bypass)
+        self._prime_values: IntArray | None = None
+        """The factor values `_primes` has rows for (None: every value up to its length)."""
         self._primes = self._prime_table()
+        self._size: SpaceSize | None = None
         rules = self.resolved.rules
         pinned = {(d, s) for d, dim_rules in enumerate(rules) for s, op, _ in dim_rules
                   if op == "="}
@@ -441,67 +827,94 @@ class MapSpace:
         return (default, *choices)
 
     def _prime_table(self) -> IntArray:
-        """[V+1, P] the distinct primes of each value up to the largest bound (0-padded)."""
-        top = max(max(self.padded_totals(d)) for d in range(self.ndims))
-        primes = [sorted(set(prime_factors(v))) for v in range(top + 1)]
+        """[V, P] the distinct primes (ascending, 0-padded) of each value a factor can take:
+        every value up to the largest total when that is small (row = value), else the
+        divisors of the dims' totals (`_prime_values`, row = rank; `_prime_rows`)."""
+        totals = sorted({t for d in range(self.ndims) for t in self.padded_totals(d)})
+        top = totals[-1] if totals else 1
+        if top <= DENSE_PRIMES:
+            values: list[int] = list(range(top + 1))
+            self._prime_values = None
+        else:
+            values = sorted({v for t in totals for v in divisors(t)})
+            self._prime_values = np.array(values, dtype=np.int64)
+        primes = [sorted(set(prime_factors(v))) if v else [] for v in values]
         width = max(1, max(len(p) for p in primes))
-        table = np.zeros((top + 1, width), dtype=np.int64)
-        for v, ps in enumerate(primes):
-            table[v, :len(ps)] = ps
+        table = np.zeros((len(values), width), dtype=np.int64)
+        for row, ps in enumerate(primes):
+            table[row, :len(ps)] = ps
         return table
+
+    def _prime_rows(self, values: IntArray) -> IntArray:
+        """The rows of `_primes` for these factor values."""
+        if self._prime_values is None:
+            return np.minimum(values, len(self._primes) - 1)
+        return np.minimum(np.searchsorted(self._prime_values, values),
+                          len(self._prime_values) - 1)
 
     # -- size ----------------------------------------------------------------------------
 
-    def size(self) -> int:
+    def count(self) -> SpaceSize:
         """Factorisations within the dataflow, the meshes and the constraints x distinct
-        loop orders x keep sets (exact; capacity is not counted). A level with an order
-        constraint counts the orders of its loops that the constraint leaves free.
+        loop orders x keep sets (capacity is not counted), exactly when the counting
+        programme (`count_size`) takes at most COUNT_WORK cell updates, else bounds: at
+        least the factorisations (each has an order) and at most the factorisations times
+        each counted level's most distinct orders. A level with an order constraint counts
+        the orders of its loops that the constraint leaves free. Bounded work whatever the
+        bounds: the split counts come from formulas (`split_table`), and the programme's
+        size is estimated before it runs."""
+        if self._size is None:
+            self._size = self._count().scaled(len(self.keep_choices))
+        return self._size
 
-        A dynamic programme over dims, grouped by order class: the distinct orders of a
-        level's loops depend only on how many loops each class has there, so a level's state
-        is the sorted sizes of its finished classes plus the count of the class in progress,
-        and the spatial state is the product of the factors on each mesh axis so far."""
-        if len(set(self.classes)) == self.ndims:
-            return self._size_distinct_classes() * len(self.keep_choices)
-        ordered_levels = self.nlevels - 1  # the innermost level's order is irrelevant
-        nspatial = len(self.spatial_slots)
-        LevelState = tuple[tuple[int, ...], int]
-        State = tuple[tuple[LevelState, ...], tuple[int, ...]]
-        empty: LevelState = ((), 0)
-        states: dict[State, int] = {(tuple(empty for _ in range(ordered_levels)),
-                                     tuple(1 for _ in range(nspatial))): 1}
-        dims = sorted(range(self.ndims), key=lambda d: (self.classes[d], d))
-        for position, d in enumerate(dims):
-            first_of_class = position == 0 or self.classes[dims[position - 1]] != self.classes[d]
-            signatures = split_signatures(self.split_keys[d], ordered_levels,
-                                          self.spatial_slots, self._uncounted[d])
-            grown: dict[State, int] = {}
-            for (levels, products), count in states.items():
-                if first_of_class:
-                    levels = tuple(_fold(level) for level in levels)
-                for spatial, masks in signatures:
-                    new_products = tuple(a * b for a, b in zip(products, spatial, strict=True))
-                    if any(p > self.slots[s].extent
-                           for p, s in zip(new_products, self.spatial_slots, strict=True)):
-                        continue
-                    for mask, ways in masks:
-                        new_levels = tuple(
-                            (done, current + 1) if m else (done, current)
-                            for (done, current), m in zip(levels, mask, strict=True))
-                        key = (new_levels, new_products)
-                        grown[key] = grown.get(key, 0) + count * ways
-            states = grown
-        total = 0
-        for (levels, _), count in states.items():
-            total += count * math.prod(_orders_of_sizes(_fold(level)[0]) for level in levels)
-        return total * len(self.keep_choices)
+    def size(self) -> int:
+        """The exact size (`count`); ValueError when the space can only be bounded."""
+        found = self.count()
+        if not found.exact:
+            raise ValueError(f"the map space of `{self.problem.name}` holds {found} "
+                             "candidates: too many to count exactly")
+        return found.lower
 
-    def _size_distinct_classes(self) -> int:
-        """`size` without keep sets when no two dims share an order class (convolutions);
-        see `distinct_classes_size`."""
-        return distinct_classes_size(self.split_keys, self.nlevels - 1, self.spatial_slots,
-                                     tuple(self.slots[s].extent for s in self.spatial_slots),
-                                     self._uncounted if self._order_rules else None)
+    def _count(self) -> SpaceSize:
+        ordered = self.nlevels - 1  # the innermost level's order is irrelevant
+        extents = tuple(self.slots[s].extent for s in self.spatial_slots)
+        # Dims with a single split of factor 1 everywhere change nothing.
+        dims = [d for d in sorted(range(self.ndims), key=lambda d: (self.classes[d], d))
+                if not (len(self.splits[d]) == 1 and self.split_tables[d].exact
+                        and int(self.splits[d].max(initial=1)) == 1)]
+        tables = [self.split_tables[d] for d in dims]
+        fewest, most = tiling_bounds(tables, extents)
+        sizes = [self.classes.count(c) for c in sorted({self.classes[d] for d in dims})]
+        busiest = orders_of_sizes(tuple(sizes))
+        loose = SpaceSize(fewest, most * busiest ** ordered)
+        counted = [tuple(level for level in range(ordered)
+                         if level not in self._uncounted[d]
+                         and level in self.allowed[d]) for d in dims]
+        used = sorted({level for levels in counted for level in levels})
+        # The programme's size before it is built: cells x (split groups per dim).
+        reach = [len(r) for r in _reachable(
+            [tuple((part, ()) for part, *_ in table.parts) for table in tables], extents)]
+        width = len(dims)
+        same = max((self.classes.count(c) for c in {self.classes[d] for d in dims}),
+                   default=1)
+        cells = math.prod(reach) * (width + 1) ** len(used) * \
+            ((same + 1) ** len(used) if same > 1 else 1)
+        groups = 0
+        for d, table in zip(dims, tables, strict=True):
+            if not table.exact and not table.closed_form:
+                return loose
+            mine = len([level for level in counted[dims.index(d)] if level in used])
+            groups += len(table.rows) if table.exact else len(table.parts) << mine
+        if cells * groups > COUNT_WORK:
+            return loose
+        signatures = []
+        for d in dims:
+            signature = split_signatures(self.split_keys[d], ordered, self._uncounted[d])
+            signatures.append(tuple(
+                (part, tuple((tuple(mask[level] for level in used), ways)
+                             for mask, ways in masks)) for part, masks in signature))
+        found = count_size(signatures, [self.classes[d] for d in dims], extents, len(used))
+        return loose if found is None else found
 
     # -- candidates ----------------------------------------------------------------------
 
@@ -641,7 +1054,7 @@ class MapSpace:
             source = rng.integers(0, len(self.slots), size)
             dest = rng.integers(0, len(self.slots), size)
             value = child_f[source, d, columns]
-            primes = self._primes[np.minimum(value, len(self._primes) - 1)]
+            primes = self._primes[self._prime_rows(value)]
             nprimes = np.maximum(1, np.count_nonzero(primes, axis=1))
             prime = primes[columns, rng.integers(0, 1 << 30, size) % nprimes]
             ok = moving & (value > 1) & (dest != source) & self._move_table[d, dest] \
@@ -784,7 +1197,11 @@ class MapSpace:
                   ) -> Iterator[tuple[IntArray, IntArray]]:
         """Every candidate (up to equivalences 1-3), in chunks. Capacity is not checked
         here; `tilings` ([S, D, B] factors -> [B] keep) prunes factorisations before their
-        loop orders multiply them (capacity does not depend on the orders)."""
+        loop orders multiply them (capacity does not depend on the orders). ValueError when
+        a dim's splits are sampled (`listed` is False): such a space is too large for it."""
+        if not self.listed:
+            raise ValueError(f"the map space of `{self.problem.name}` holds {self.count()} "
+                             "candidates: too many to enumerate")
         counts = [len(s) for s in self.splits]
         total = math.prod(counts)
         ordered = self.nlevels - 1
