@@ -58,9 +58,9 @@ from dslc.mapping.factors import (
     count_proper_splits,
     count_splits,
     divisors,
-    prime_factors,
     prime_powers,
 )
+from dslc.mapping.factors import prime_factors as prime_factors
 from dslc.mapping.mapping import LevelMapping, Loop, Mapping, SpatialLoop
 from dslc.spec.constraints import MapConstraints
 
@@ -160,7 +160,7 @@ def stirling2(m: int, j: int) -> int:
 def fold_weight(m: int, j: int) -> int:
     """(-1)^(m-j) S(m, j): the weight of j glued blocks of a class with m loops at a level
     (`orders_of_sizes`)."""
-    return (-1) ** (m - j) * stirling2(m, j)
+    return -stirling2(m, j) if (m - j) % 2 else stirling2(m, j)
 
 
 @cache
@@ -285,11 +285,11 @@ def split_table(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
     candidates: list[tuple[int, Part, int, int]] = []  # (total, part, quotient, splits)
     for total in totals:
         for values in _spatial_parts(total, slots, spatial):
-            part = [1] * len(spatial_all)
+            on_all = [1] * len(spatial_all)
             for i, v in zip(at, values, strict=True):
-                part[i] = v
+                on_all[i] = v
             m = total // math.prod(values)
-            candidates.append((total, tuple(part), m, count_splits(m, len(temporal))))
+            candidates.append((total, tuple(on_all), m, count_splits(m, len(temporal))))
     most = sum(c for *_, c in candidates)
     closed_form = not rules and totals == (bound,)
     exact = most <= SPLIT_ROWS
@@ -336,14 +336,16 @@ def split_table(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
     rows = np.ascontiguousarray(rows[order])
     rows.flags.writeable = False
     found: dict[Part, int] = {}
-    for part_row in rows[:, list(spatial_all)].tolist():
-        found[tuple(part_row)] = found.get(tuple(part_row), 0) + 1
-    parts: dict[Part, list[int]] = {}
-    for _, part, m, count in candidates:
-        entry = parts.setdefault(part, [m, 0, 0])
-        entry[2] += count
-    table = []
-    for part, (m, _, high) in parts.items():
+    for listed_part in rows[:, list(spatial_all)].tolist():
+        found[tuple(listed_part)] = found.get(tuple(listed_part), 0) + 1
+    # Per spatial part: the quotient (of the first total: the closed form has one) and
+    # the splits with it before rules and padding.
+    parts: dict[Part, tuple[int, int]] = {}
+    for _, key_part, m, count in candidates:
+        quotient, before = parts.get(key_part, (m, 0))
+        parts[key_part] = (quotient, before + count)
+    table: list[tuple[Part, int, int, int]] = []
+    for part, (m, high) in parts.items():
         listed = found.get(part, 0)
         if exact:
             low = high = listed
@@ -431,12 +433,12 @@ class SpaceSize:
     def __str__(self) -> str:
         if self.exact:
             return f"{self.lower:,}"
-        return f"{_short(self.lower)} to {_short(self.upper)}"
+        return f"between {_short(self.lower)} and {_short(self.upper)}"
 
 
 def _short(n: int) -> str:
-    """A count for a report line: grouped digits up to 10^12, else mantissa and exponent
-    (exact digits: a huge bound is no float)."""
+    """A count for a report line: grouped digits below 10^12, else d.ddde<exponent> (the
+    digits truncated, not rounded: a huge bound is no float)."""
     if n < 10 ** 12:
         return f"{n:,}"
     digits = str(n)
@@ -487,7 +489,7 @@ def _run(signatures: list[Signature], classes: list[int], extents: tuple[int, ..
     reach = track.spatial
     nspatial = len(reach)
     shape = (*(len(r) for r in reach), *(width + 1,) * levels)
-    state = np.zeros(shape, dtype=dtype)
+    state: npt.NDArray[Any] = np.zeros(shape, dtype=dtype)
     state[(0,) * len(shape)] = 1
     position = 0
     while position < len(signatures):
@@ -523,7 +525,7 @@ def _run(signatures: list[Signature], classes: list[int], extents: tuple[int, ..
             if dtype is float:
                 track.peak = max(track.peak, float(np.max(np.abs(state))))
         if inner:
-            fold = np.zeros((width + 1, size + 1, width + 1), dtype=dtype)
+            fold: npt.NDArray[Any] = np.zeros((width + 1, size + 1, width + 1), dtype=dtype)
             for j_done in range(width + 1):
                 for m in range(size + 1):
                     for j in range(m + 1):
@@ -559,7 +561,8 @@ def _run(signatures: list[Signature], classes: list[int], extents: tuple[int, ..
 def _expand(state: npt.NDArray[Any], size: int, levels: int) -> npt.NDArray[Any]:
     """`state` with `levels` new trailing axes of `size + 1` (its entries at index 0)."""
     grown = np.zeros((*state.shape, *(size + 1,) * levels), dtype=state.dtype)
-    grown[(..., *(0,) * levels)] = state
+    corner: tuple[slice | int, ...] = (*(slice(None),) * state.ndim, *(0,) * levels)
+    grown[corner] = state
     return grown
 
 
