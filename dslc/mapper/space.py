@@ -652,6 +652,11 @@ class MapSpace:
                      "(the cost model counts in 64-bit integers)"
                      for name, bound in zip(problem.dims, problem.bounds, strict=True)
                      if -(-bound * 5 // 4) > MAX_BOUND]
+        volume = math.prod(-(-bound * 5 // 4) for bound in problem.bounds)
+        if not too_large and volume > MAX_BOUND:
+            too_large.append(f"the bounds multiply to {math.prod(problem.bounds):,} "
+                             "iterations (with padding up to a quarter more per dim): the "
+                             "cost model takes below 2^62 (it counts in 64-bit integers)")
         if too_large:
             raise NoValidMappingError(problem.name, arch.name, tuple(too_large))
         self.nlevels = len(arch.levels)
@@ -887,7 +892,8 @@ class MapSpace:
                         and int(self.splits[d].max(initial=1)) == 1)]
         tables = [self.split_tables[d] for d in dims]
         fewest, most = tiling_bounds(tables, extents)
-        sizes = [self.classes.count(c) for c in sorted({self.classes[d] for d in dims})]
+        kept = [self.classes[d] for d in dims]
+        sizes = [kept.count(c) for c in sorted(set(kept))]
         busiest = orders_of_sizes(tuple(sizes))
         loose = SpaceSize(fewest, most * busiest ** ordered)
         counted = [tuple(level for level in range(ordered)
@@ -898,8 +904,7 @@ class MapSpace:
         reach = [len(r) for r in _reachable(
             [tuple((part, ()) for part, *_ in table.parts) for table in tables], extents)]
         width = len(dims)
-        same = max((self.classes.count(c) for c in {self.classes[d] for d in dims}),
-                   default=1)
+        same = max(sizes, default=1)
         cells = math.prod(reach) * (width + 1) ** len(used) * \
             ((same + 1) ** len(used) if same > 1 else 1)
         groups = 0
@@ -907,7 +912,8 @@ class MapSpace:
             if not table.exact and not table.closed_form:
                 return loose
             mine = len([level for level in counted[dims.index(d)] if level in used])
-            groups += len(table.rows) if table.exact else len(table.parts) << mine
+            groups += min(len(table.rows), len(table.parts) << mine) if table.exact \
+                else len(table.parts) << mine
         if cells * groups > COUNT_WORK:
             return loose
         signatures = []
