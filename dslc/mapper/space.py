@@ -567,10 +567,10 @@ def _expand(state: npt.NDArray[Any], size: int, levels: int) -> npt.NDArray[Any]
 
 
 def count_size(signatures: list[Signature], classes: list[int], extents: tuple[int, ...],
-               levels: int) -> SpaceSize | None:
+               levels: int) -> tuple[SpaceSize | None, int]:
     """Candidates (factorisations x distinct orders, no keep sets) from each dim's split
     signatures (dims of one class adjacent), or None when the programme would take more
-    than COUNT_WORK cell updates.
+    than COUNT_WORK cell updates; and the cell updates it did.
 
     The programme runs over the dims; its state counts partial factorisations by the
     product of their factors on each mesh axis and, per counted level, the loops placed
@@ -584,7 +584,7 @@ def count_size(signatures: list[Signature], classes: list[int], extents: tuple[i
     (small programmes), else the float result is returned as tight bounds (no signs) or
     None."""
     if any(len(signature) == 0 for signature in signatures):
-        return SpaceSize(0, 0)
+        return SpaceSize(0, 0), 0
     reach = _reachable(signatures, extents)
     width = len(signatures)
     cells = math.prod(len(r) for r in reach) * (width + 1) ** levels
@@ -593,25 +593,22 @@ def count_size(signatures: list[Signature], classes: list[int], extents: tuple[i
         cells *= (largest + 1) ** levels
     updates = cells * sum(len(masks) for signature in signatures for _, masks in signature)
     if updates > COUNT_WORK:
-        return None
+        return None, 0
     signed = largest > 1
     track = _Programme(reach)
     estimate = float(_run(signatures, classes, extents, levels, width, float, False, track))
     if not signed and track.peak < 2 ** 52:
         exact = round(estimate)
-        return SpaceSize(exact, exact)
-    if track.peak < 2 ** 61:
-        exact = int(_run(signatures, classes, extents, levels, width, np.int64, True,
-                         _Programme(reach)))
-        return SpaceSize(exact, exact)
-    if updates <= OBJECT_WORK:
-        exact = int(_run(signatures, classes, extents, levels, width, object, True,
-                         _Programme(reach)))
-        return SpaceSize(exact, exact)
+        return SpaceSize(exact, exact), track.work
+    again = _Programme(reach)
+    if track.peak < 2 ** 61 or updates <= OBJECT_WORK:
+        exact = int(_run(signatures, classes, extents, levels, width,
+                         np.int64 if track.peak < 2 ** 61 else object, True, again))
+        return SpaceSize(exact, exact), track.work + again.work
     if not signed:  # a float sum of non-negative terms: relative error below 2^-30
         return SpaceSize(math.floor(estimate * (1 - 2 ** -30)),
-                         math.ceil(estimate * (1 + 2 ** -30)))
-    return None
+                         math.ceil(estimate * (1 + 2 ** -30))), track.work
+    return None, track.work
 
 
 def tiling_bounds(tables: list[SplitTable], extents: tuple[int, ...]) -> tuple[int, int]:
@@ -708,6 +705,9 @@ class MapSpace:
         """The factor values `_primes` has rows for (None: every value up to its length)."""
         self._primes = self._prime_table()
         self._size: SpaceSize | None = None
+        self.count_work = 0
+        """Cell updates the counting programme did (`count`; 0 before, or when the space was
+        only bounded)."""
         rules = self.resolved.rules
         pinned = {(d, s) for d, dim_rules in enumerate(rules) for s, op, _ in dim_rules
                   if op == "="}
@@ -922,7 +922,8 @@ class MapSpace:
             signatures.append(tuple(
                 (part, tuple((tuple(mask[level] for level in used), ways)
                              for mask, ways in masks)) for part, masks in signature))
-        found = count_size(signatures, [self.classes[d] for d in dims], extents, len(used))
+        found, self.count_work = count_size(signatures, [self.classes[d] for d in dims],
+                                            extents, len(used))
         return loose if found is None else found
 
     # -- candidates ----------------------------------------------------------------------
