@@ -611,6 +611,99 @@ def count_size(signatures: list[Signature], classes: list[int], extents: tuple[i
     return None, track.work
 
 
+def _dim_axis(array: npt.NDArray[Any], axis: int, vector: npt.NDArray[Any]
+              ) -> npt.NDArray[Any]:
+    """`vector` shaped to broadcast along `axis` of `array`."""
+    view = [1] * array.ndim
+    view[axis] = len(vector)
+    return vector.reshape(view)
+
+
+def _symmetric_run(weights: list[list[tuple[Part, list[int]]]], classes: list[int],
+                   reach: list[tuple[int, ...]], levels: int, dtype: type
+                   ) -> tuple[int | float, float]:
+    """One pass of `count_symmetric` in `dtype`: (total, the largest value met)."""
+    caps = [len(dim[0][1]) - 1 for dim in weights]
+    nspatial = len(reach)
+    # N[j]: over the levels, each choosing the set of dims with a loop there (weighed by
+    # its distinct orders), how many ways leave dim d with loops at j[d] levels.
+    ndims = len(weights)
+    ways: npt.NDArray[Any] = np.zeros([cap + 1 for cap in caps], dtype=dtype)
+    ways[(0,) * ndims] = 1
+    subsets = []
+    for chosen in itertools.product((0, 1), repeat=ndims):
+        members = [classes[d] for d in range(ndims) if chosen[d]]
+        sizes = tuple(members.count(c) for c in sorted(set(members)))
+        subsets.append((chosen, orders_of_sizes(sizes) if members else 1))
+    peak = 0.0
+    for _ in range(levels):
+        grown = np.zeros_like(ways)
+        for chosen, orders in subsets:
+            into = tuple(slice(1, None) if bit else slice(None) for bit in chosen)
+            fro = tuple(slice(0, -1) if bit else slice(None) for bit in chosen)
+            grown[into] += orders * ways[fro]
+        ways = grown
+        if dtype is float:
+            peak = max(peak, float(ways.max()))
+    # A[spatial products, j]: the splits of every dim within the meshes with dim d's loops
+    # on a given set of j[d] counted levels.
+    splits: npt.NDArray[Any] = np.zeros((*(len(r) for r in reach), *(1,) * ndims),
+                                        dtype=dtype)
+    splits[(0,) * splits.ndim] = 1
+    for d, dim in enumerate(weights):
+        shape = list(splits.shape)
+        shape[nspatial + d] = caps[d] + 1
+        grown = np.zeros(shape, dtype=dtype)
+        for part, vector in dim:
+            source = splits
+            targets = []
+            for a in range(nspatial):
+                src, dst = _moves(reach[a], part[a])
+                source = np.take(source, src, axis=a)
+                targets.append(dst)
+            grown[np.ix_(*targets) if nspatial else ()] += source * _dim_axis(
+                source, nspatial + d, np.array(vector, dtype=dtype))
+        splits = grown
+        if dtype is float:
+            peak = max(peak, float(splits.max()))
+    per_j = splits.reshape(-1, *ways.shape).sum(axis=0) if nspatial else splits
+    if dtype is float:
+        total_f = float(np.sum(per_j * ways))
+        return total_f, max(peak, total_f, float(per_j.max()))
+    total = sum(int(a) * int(b) for a, b in zip(per_j.reshape(-1).tolist(),
+                                                 ways.reshape(-1).tolist(), strict=True))
+    return total, peak
+
+
+def count_symmetric(weights: list[list[tuple[Part, list[int]]]], classes: list[int],
+                    extents: tuple[int, ...], levels: int) -> tuple[SpaceSize | None, int]:
+    """Candidates (no keep sets) when every dim's splits with loops on a given set of j
+    counted levels number the same whichever the set (`weights[d]`: per spatial part, that
+    number for j = 0, 1, ...): no constraints, no padding. Then the levels are alike and
+    the count splits in two: per vector j (dim d has loops on j[d] levels), N[j], the ways
+    the levels choose their loops' dims weighed by each level's distinct orders (a
+    programme over the levels, 2^D subsets each), and A[j], the splits within the meshes
+    with those loops on given levels (a programme over the dims and the spatial products);
+    the count is the sum of N[j] A[j]. No subtractions: a float pass is exact below 2^52;
+    else Python integers when small (OBJECT_WORK), else bounds 2^-30 apart. Returns None
+    when the programme would take more than COUNT_WORK updates; and the updates done."""
+    reach = _reachable([tuple((part, ()) for part, _ in dim) for dim in weights], extents)
+    ndims = len(weights)
+    cells = math.prod(len(dim[0][1]) for dim in weights)
+    updates = cells * levels * 2 ** ndims + cells * math.prod(len(r) for r in reach) * sum(
+        len(dim) for dim in weights)
+    if updates > COUNT_WORK:
+        return None, 0
+    estimate, peak = _symmetric_run(weights, classes, reach, levels, float)
+    if peak < 2 ** 52:
+        return SpaceSize(round(estimate), round(estimate)), updates
+    if updates <= OBJECT_WORK:
+        exact = int(_symmetric_run(weights, classes, reach, levels, object)[0])
+        return SpaceSize(exact, exact), 2 * updates
+    return SpaceSize(math.floor(estimate * (1 - 2 ** -30)),
+                     math.ceil(estimate * (1 + 2 ** -30))), updates
+
+
 def tiling_bounds(tables: list[SplitTable], extents: tuple[int, ...]) -> tuple[int, int]:
     """(fewest, most) factorisations of all dims together within the meshes: a programme
     over the spatial products only (exact when every table's counts are)."""
@@ -883,6 +976,16 @@ class MapSpace:
                              "candidates: too many to count exactly")
         return found.lower
 
+    def _level_weights(self, table: SplitTable, ordered: int) -> list[tuple[Part, list[int]]]:
+        """Per spatial part of an unconstrained dim, its splits with loops on a given set
+        of j ordered levels, for j = 0, 1, ... up to the most that can have one: j proper
+        factors there, and 0 or 1 at the innermost level (C(1, i) ways, i factors)."""
+        rest = self.nlevels - ordered
+        most = min(ordered, max(len(prime_factors(m)) for _, m, _, _ in table.parts))
+        return [(part, [sum(math.comb(rest, i) * count_proper_splits(m, j + i)
+                            for i in range(rest + 1)) for j in range(most + 1)])
+                for part, m, _, _ in table.parts]
+
     def _count(self) -> SpaceSize:
         ordered = self.nlevels - 1  # the innermost level's order is irrelevant
         extents = tuple(self.slots[s].extent for s in self.spatial_slots)
@@ -896,6 +999,13 @@ class MapSpace:
         sizes = [kept.count(c) for c in sorted(set(kept))]
         busiest = orders_of_sizes(tuple(sizes))
         loose = SpaceSize(fewest, most * busiest ** ordered)
+        if self.constraints.empty and not self.imperfect and all(
+                table.closed_form for table in tables):
+            symmetric, self.count_work = count_symmetric(
+                [self._level_weights(table, ordered) for table in tables], kept, extents,
+                ordered)
+            if symmetric is not None:
+                return symmetric
         counted = [tuple(level for level in range(ordered)
                          if level not in self._uncounted[d]
                          and level in self.allowed[d]) for d in dims]
