@@ -2,10 +2,15 @@
 
 In: a `Problem`, the resolved accelerator (`ArchModel`, dslc.arch) and its map-space
 constraints (`MapConstraints`, dslc.spec.constraints: the accelerator's and the request's
-combined). Out: a `MapSpace` that counts its size exactly, samples candidates, perturbs them
-(the heuristic's moves), enumerates them all (exhaustive search), and turns a chosen
-candidate into the `Mapping` IR, all within the constraints. It does not evaluate costs
-(dslc.cost.batched) nor decide what is best (dslc.mapper.search).
+combined). Out: a `MapSpace` that counts its size (exactly, or bounds when that would take
+more than a fixed amount of work), samples candidates, perturbs them (the heuristic's
+moves), enumerates them all (exhaustive search), and turns a chosen candidate into the
+`Mapping` IR, all within the constraints. Its construction and count take bounded time and
+memory whatever the bounds and however deep the hierarchy: a dim's splits are counted by
+formula before they are built, and sampled beyond `SPLIT_ROWS`; the counting programmes
+estimate their size before they run (docs/design/mapper.md, "Building and counting the
+space in bounded work"). It does not evaluate costs (dslc.cost.batched) nor decide what is
+best (dslc.mapper.search).
 
 A candidate is two integer arrays, batch last like the cost model's:
 - `factors [S, D, B]`: the factor of dim d in slot s. The slots are one temporal slot per
@@ -91,7 +96,7 @@ before any is built); beyond, `MapSpace.splits` holds a seeded sample (`SAMPLED_
 SAMPLED_ROWS = 1 << 12
 """Splits drawn (uniformly, seeded) for a dim with more than `SPLIT_ROWS` of them, besides
 each spatial part's split with every temporal factor outermost."""
-COUNT_WORK = 1 << 28
+COUNT_WORK = 1 << 26
 """Most cell updates the exact count may take (`count_size`); a space whose programme would
 take more reports bounds instead (`SpaceSize`)."""
 OBJECT_WORK = 1 << 21
@@ -685,7 +690,8 @@ def count_symmetric(weights: list[list[tuple[Part, list[int]]]], classes: list[i
     programme over the levels, 2^D subsets each), and A[j], the splits within the meshes
     with those loops on given levels (a programme over the dims and the spatial products);
     the count is the sum of N[j] A[j]. No subtractions: a float pass is exact below 2^52;
-    else Python integers when small (OBJECT_WORK), else bounds 2^-30 apart. Returns None
+    else int64 (every value below 2^61) or Python integers when small (OBJECT_WORK), else
+    bounds 2^-30 apart. Returns None
     when the programme would take more than COUNT_WORK updates; and the updates done."""
     reach = _reachable([tuple((part, ()) for part, _ in dim) for dim in weights], extents)
     ndims = len(weights)
@@ -697,8 +703,9 @@ def count_symmetric(weights: list[list[tuple[Part, list[int]]]], classes: list[i
     estimate, peak = _symmetric_run(weights, classes, reach, levels, float)
     if peak < 2 ** 52:
         return SpaceSize(round(estimate), round(estimate)), updates
-    if updates <= OBJECT_WORK:
-        exact = int(_symmetric_run(weights, classes, reach, levels, object)[0])
+    if peak < 2 ** 61 or updates <= OBJECT_WORK:
+        exact = int(_symmetric_run(weights, classes, reach, levels,
+                                   np.int64 if peak < 2 ** 61 else object)[0])
         return SpaceSize(exact, exact), 2 * updates
     return SpaceSize(math.floor(estimate * (1 - 2 ** -30)),
                      math.ceil(estimate * (1 + 2 ** -30))), updates
@@ -986,6 +993,36 @@ class MapSpace:
                             for i in range(rest + 1)) for j in range(most + 1)])
                 for part, m, _, _ in table.parts]
 
+    def _padded_bounds(self, dims: list[int], classes: list[int], extents: tuple[int, ...],
+                       loose: SpaceSize) -> SpaceSize:
+        """Bounds of an unconstrained space with padded factorisations, by the
+        level-symmetric programme: at least the perfect factorisations' candidates (every
+        one is a padded split too), at most those of every factorisation of every padded
+        total (the splits before the no-idle-step filter); `loose` where tighter."""
+        ordered = self.nlevels - 1
+        perfect, merged = [], []
+        for d in dims:
+            key = self.split_keys[d]
+            bound = self.problem.bounds[d]
+            perfect.append(self._level_weights(split_table((bound,), bound, *key[2:]),
+                                               ordered))
+            by_part: dict[Part, list[int]] = {}
+            for total in key[0]:
+                for part, vector in self._level_weights(
+                        split_table((total,), total, *key[2:]), ordered):
+                    old = by_part.get(part, [])
+                    size = max(len(old), len(vector))
+                    by_part[part] = [(old[j] if j < len(old) else 0)
+                                     + (vector[j] if j < len(vector) else 0)
+                                     for j in range(size)]
+            longest = max(len(vector) for vector in by_part.values())
+            merged.append([(part, vector + [0] * (longest - len(vector)))
+                           for part, vector in by_part.items()])
+        low, _ = count_symmetric(perfect, classes, extents, ordered)
+        high, _ = count_symmetric(merged, classes, extents, ordered)
+        return SpaceSize(max(loose.lower, low.lower if low else 0),
+                         min(loose.upper, high.upper if high else loose.upper))
+
     def _count(self) -> SpaceSize:
         ordered = self.nlevels - 1  # the innermost level's order is irrelevant
         extents = tuple(self.slots[s].extent for s in self.spatial_slots)
@@ -999,6 +1036,8 @@ class MapSpace:
         sizes = [kept.count(c) for c in sorted(set(kept))]
         busiest = orders_of_sizes(tuple(sizes))
         loose = SpaceSize(fewest, most * busiest ** ordered)
+        if self.imperfect and self.constraints.empty:
+            loose = self._padded_bounds(dims, kept, extents, loose)
         if self.constraints.empty and not self.imperfect and all(
                 table.closed_form for table in tables):
             symmetric, self.count_work = count_symmetric(

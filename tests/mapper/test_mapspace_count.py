@@ -203,6 +203,22 @@ def test_both_programmes_agree(problem: Problem) -> None:
     assert plain.count_work > 0 and dense.count_work > 0
 
 
+@pytest.mark.parametrize("imperfect", [False, True], ids=["perfect", "padded"])
+def test_bounds_hold_the_exact_count(imperfect: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With no work allowed the count falls back to bounds; they must hold the exact count
+    # (padded: the perfect space's count below, every padded total's splits above).
+    problem = conv1d(7, 6, 3)
+    exact = MapSpace(problem, FOUR_LEVEL, imperfect=imperfect).count()
+    assert exact.exact
+    monkeypatch.setattr(space_module, "COUNT_WORK", 0)
+    bounded = MapSpace(problem, FOUR_LEVEL, imperfect=imperfect).count()
+    assert not bounded.exact
+    assert bounded.lower <= exact.lower <= bounded.upper
+    if imperfect:  # tighter than the factorisations times the most orders
+        perfect = MapSpace(problem, FOUR_LEVEL).count()
+        assert bounded.lower >= perfect.lower
+
+
 # -- bounded work ----------------------------------------------------------------------
 
 
