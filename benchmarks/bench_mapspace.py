@@ -12,6 +12,10 @@ prints tables). Figures go in docs/performance.md ("Map-space construction and c
 - deep: `dslc map` of a 3x3 conv on generated hierarchies of 4 to 16 memory levels (a 4 x 4
   fanout half-way), each in a fresh process: wall seconds (process start and the compiled
   kernel's load included), peak resident memory, the count and how long it took.
+- compare: the count before this design (the map space of commit b5a1840, read with `git
+  show`) and now, alternating per network in one process (two rounds, caches cleared before
+  each network), on the distinct layers of three networks on two accelerators; the sizes
+  must agree wherever the new count is exact.
 - huge: `dslc map`'s work for one layer with a dim of 2^24, 2^30 * 3 and 2^31 - 1 on
   eyeriss_like: construction, count and search seconds in one process.
 """
@@ -24,14 +28,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 
 from dslc import api
 from dslc.arch import resolve_accelerator
 from dslc.lower.lower import lower_network
 from dslc.mapper import MapperOptions, map_network, map_problem
+from dslc.mapper import space as space_module
 from dslc.mapper.space import MapSpace, SpaceSize
 
 STD = Path(__file__).resolve().parent.parent / "dslc" / "std"
+BEFORE = "b5a1840"
+"""The commit whose map-space count `compare` measures against."""
 NETWORKS = ("resnet18", "alexnet", "mobilenet_v2", "resnet50", "transformer_encoder", "vgg16")
 ACCELERATORS = ("eyeriss_like", "nvdla_like", "shidiannao_like", "simple_os_16x16",
                 "simple_ws_16x16", "tpu_like")
@@ -159,7 +167,53 @@ def huge() -> None:
     print(f"peak resident memory of this process: {peak:.0f} MB")
 
 
+def _old_space() -> ModuleType:
+    """dslc/mapper/space.py as of commit b5a1840 (before bounded counting), as a module."""
+    text = subprocess.run(["git", "show", f"{BEFORE}:dslc/mapper/space.py"], check=True,
+                          capture_output=True, text=True, cwd=STD.parent.parent).stdout
+    module = ModuleType("old_space")
+    sys.modules["old_space"] = module  # dataclasses look their module up
+    exec(compile(text, "old_space.py", "exec"), module.__dict__)
+    return module
+
+
+def _clear(module: ModuleType) -> None:
+    for value in list(module.__dict__.values()):
+        if hasattr(value, "cache_clear"):
+            value.cache_clear()
+
+
+def compare() -> None:
+    old = _old_space()
+    print(f"{'accelerator':16s} {'network':20s} {'distinct':>8s} {'before s':>9s} "
+          f"{'now s':>7s} {'ratio':>7s}  sizes")
+    for accel in ("eyeriss_like", "simple_ws_16x16"):
+        arch = resolve_accelerator(api.accelerator(
+            api.compile(STD / "accelerators" / f"{accel}.cd"), accel))
+        for name in ("transformer_encoder", "resnet18", "mobilenet_v2"):
+            problems = [shared.problem for shared in lower_network(api.network(
+                api.compile(STD / "networks" / f"{name}.cd"), name), 1).distinct().values()]
+            times: dict[str, list[float]] = {"before": [], "now": []}
+            agree = True
+            for _ in range(2):
+                for variant in ("before", "now"):
+                    _clear(old)
+                    _clear(space_module)
+                    start = time.perf_counter()
+                    sizes = [old.MapSpace(problem, arch).size() if variant == "before"
+                             else MapSpace(problem, arch).count() for problem in problems]
+                    times[variant].append(time.perf_counter() - start)
+                    if variant == "before":
+                        expected = sizes
+                    else:
+                        agree &= all(not size.exact or size.lower == value
+                                     for size, value in zip(sizes, expected, strict=True))
+            before, now = min(times["before"]), min(times["now"])
+            print(f"{accel:16s} {name:20s} {len(problems):8d} {before:9.2f} {now:7.2f} "
+                  f"{before / now:7.1f}  {'equal' if agree else 'DIFFER'}", flush=True)
+
+
 if __name__ == "__main__":
-    stages = sys.argv[1:] or ["huge", "deep", "networks"]
+    stages = sys.argv[1:] or ["huge", "deep", "compare", "networks"]
     for stage in stages:
-        {"networks": networks, "deep": deep, "huge": huge}[stage]()
+        {"networks": networks, "deep": deep, "huge": huge, "compare": compare}[stage]()
