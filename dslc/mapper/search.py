@@ -745,7 +745,8 @@ def map_problem(problem: Problem, arch: ArchModel,
     size = search.space.count()
     strategy: Search = options.search
     if strategy == "auto":
-        strategy = "exhaustive" if size.upper <= options.budget else "heuristic"
+        strategy = "exhaustive" if size.upper <= options.budget and search.space.listed \
+            else "heuristic"
     if strategy == "exhaustive" and not search.space.listed:
         raise NoValidMappingError(problem.name, arch.name, (
             f"the exhaustive search cannot enumerate a map space of {size} candidates; "

@@ -277,6 +277,47 @@ def test_huge_dims_on_eyeriss_are_bounded(bound: int) -> None:
     assert space.count_work <= 2 * COUNT_WORK
 
 
+def test_moves_on_huge_dims_keep_the_bounds() -> None:
+    # Above 4,096 the move tables have a row per divisor of the totals, not per value: the
+    # heuristic's moves still divide and multiply real primes of each dim.
+    arch = _chain(5, mesh=12)
+    problem = conv1d(2 ** 24 * 3, 14, 3)
+    space = MapSpace(problem, arch)
+    rng = np.random.default_rng(3)
+    factors, orders = space.sample(rng, 256)
+    for _ in range(3):
+        factors, orders, _ = space.neighbours(rng, factors, orders, 256)
+    assert np.all(np.prod(factors, axis=0) == np.array(problem.bounds)[:, None])
+    moves = space.factor_moves(factors[:, :, 0], whole=True)
+    assert np.all(factors[moves[:, 1], moves[:, 0], 0] % moves[:, 3] == 0)
+
+
+def test_sampled_tables_keep_each_parts_outermost_split() -> None:
+    # The seeds put every temporal factor outermost: a sampled table still holds, for each
+    # spatial part, the split with the whole quotient at the outermost level.
+    arch = _chain(5, mesh=12)
+    space = MapSpace(conv1d(2 ** 24, 14, 3), arch)
+    table = space.split_tables[0]
+    assert not table.exact
+    spatial = list(space.spatial_slots)
+    for part, quotient, _, _ in table.parts:
+        rows = table.rows[np.all(table.rows[:, spatial] == part, axis=1)]
+        assert np.any(rows[:, 0] == quotient)
+
+
+def test_auto_never_enumerates_a_sampled_space(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A space small enough for the budget whose splits were sampled (listing limit 1) is
+    # searched by the heuristic, not enumerated.
+    split_table.cache_clear()
+    monkeypatch.setattr(space_module, "SPLIT_ROWS", 1)
+    try:
+        result = map_problem(conv1d(4, 2, 1), TWO_LEVEL, MapperOptions(budget=10_000))
+        assert result.search == "heuristic"
+        assert result.mapspace_upper is None and result.mapspace_size <= 10_000
+    finally:
+        split_table.cache_clear()
+
+
 def test_bounds_beyond_the_cost_model_are_reasons() -> None:
     # A dim of 10^38 (or dims whose product passes 2^62) would overflow the cost model's
     # int64 counts: the map space says so before any work.
