@@ -262,6 +262,8 @@ def _sampled_temporal(rng: np.random.Generator, m: int, t: int, size: int) -> In
     """[size, t] uniformly random ordered factorisations of m over t slots (each prime's
     copies placed by a uniform stars-and-bars draw: every factorisation equally likely)."""
     rows = np.ones((size, t), dtype=np.int64)
+    if size == 0 or t == 0:
+        return rows  # (no temporal slot: the only split, when m is 1, is empty)
     for p, e in prime_powers(m):
         if t == 1:
             rows[:, 0] *= p ** e
@@ -713,8 +715,16 @@ def count_symmetric(weights: list[list[tuple[Part, list[int]]]], classes: list[i
 
 def tiling_bounds(tables: list[SplitTable], extents: tuple[int, ...]) -> tuple[int, int]:
     """(fewest, most) factorisations of all dims together within the meshes: a programme
-    over the spatial products only (exact when every table's counts are)."""
-    states: dict[Part, tuple[int, int]] = {tuple(1 for _ in extents): (1, 1)}
+    over the spatial products only, exact when every table's counts are and it takes at
+    most OBJECT_WORK steps; else the dims apart (at least the splits without spatial
+    factors, which always fit; at most every split, meshes ignored)."""
+    ones = tuple(1 for _ in extents)
+    reach = _reachable([tuple((part, ()) for part, *_ in table.parts) for table in tables],
+                       extents)
+    if math.prod(len(r) for r in reach) * sum(len(t.parts) for t in tables) > OBJECT_WORK:
+        return (math.prod(sum(low for part, _, low, _ in t.parts if part == ones)
+                          for t in tables), math.prod(t.most for t in tables))
+    states: dict[Part, tuple[int, int]] = {ones: (1, 1)}
     for table in tables:
         grown: dict[Part, tuple[int, int]] = {}
         for products, (low, high) in states.items():
@@ -856,8 +866,11 @@ class MapSpace:
         for d, splits in enumerate(self.splits):
             if len(splits) == 0:
                 written = describe_rules(self.resolved, d)
+                table = self.split_tables[d]
+                sampled = "" if table.exact else \
+                    f" among {SAMPLED_ROWS:,} sampled of its {table.most:,} splits"
                 reasons.append(f"no factorisation of `{problem.dims[d]}` (bound "
-                               f"{problem.bounds[d]}) satisfies the constraints"
+                               f"{problem.bounds[d]}){sampled} satisfies the constraints"
                                + (f": {written}" if written else ""))
         if not reasons:
             for s in self.spatial_slots:
@@ -1031,13 +1044,8 @@ class MapSpace:
                 if not (len(self.splits[d]) == 1 and self.split_tables[d].exact
                         and int(self.splits[d].max(initial=1)) == 1)]
         tables = [self.split_tables[d] for d in dims]
-        fewest, most = tiling_bounds(tables, extents)
         kept = [self.classes[d] for d in dims]
         sizes = [kept.count(c) for c in sorted(set(kept))]
-        busiest = orders_of_sizes(tuple(sizes))
-        loose = SpaceSize(fewest, most * busiest ** ordered)
-        if self.imperfect and self.constraints.empty:
-            loose = self._padded_bounds(dims, kept, extents, loose)
         if self.constraints.empty and not self.imperfect and all(
                 table.closed_form for table in tables):
             symmetric, self.count_work = count_symmetric(
@@ -1052,28 +1060,32 @@ class MapSpace:
         # The programme's size before it is built: cells x (split groups per dim).
         reach = [len(r) for r in _reachable(
             [tuple((part, ()) for part, *_ in table.parts) for table in tables], extents)]
-        width = len(dims)
         same = max(sizes, default=1)
-        cells = math.prod(reach) * (width + 1) ** len(used) * \
+        cells = math.prod(reach) * (len(dims) + 1) ** len(used) * \
             ((same + 1) ** len(used) if same > 1 else 1)
         groups = 0
-        for d, table in zip(dims, tables, strict=True):
+        for position, table in enumerate(tables):
+            mine = len([level for level in counted[position] if level in used])
             if not table.exact and not table.closed_form:
-                return loose
-            mine = len([level for level in counted[dims.index(d)] if level in used])
+                groups = COUNT_WORK + 1  # no exact signature: bounds only
             groups += min(len(table.rows), len(table.parts) << mine) if table.exact \
                 else len(table.parts) << mine
-        if cells * groups > COUNT_WORK:
-            return loose
-        signatures = []
-        for d in dims:
-            signature = split_signatures(self.split_keys[d], ordered, self._uncounted[d])
-            signatures.append(tuple(
-                (part, tuple((tuple(mask[level] for level in used), ways)
-                             for mask, ways in masks)) for part, masks in signature))
-        found, self.count_work = count_size(signatures, [self.classes[d] for d in dims],
-                                            extents, len(used))
-        return loose if found is None else found
+        found = None
+        if cells * groups <= COUNT_WORK:
+            signatures = []
+            for d in dims:
+                signature = split_signatures(self.split_keys[d], ordered, self._uncounted[d])
+                signatures.append(tuple(
+                    (part, tuple((tuple(mask[level] for level in used), ways)
+                                 for mask, ways in masks)) for part, masks in signature))
+            found, self.count_work = count_size(signatures, kept, extents, len(used))
+        if found is not None:
+            return found
+        fewest, most = tiling_bounds(tables, extents)
+        loose = SpaceSize(fewest, most * orders_of_sizes(tuple(sizes)) ** ordered)
+        if self.imperfect and self.constraints.empty:
+            loose = self._padded_bounds(dims, kept, extents, loose)
+        return loose
 
     # -- candidates ----------------------------------------------------------------------
 
