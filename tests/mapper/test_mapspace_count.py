@@ -174,6 +174,22 @@ def test_count_equals_brute_force(problem: Problem, arch: ArchModel) -> None:
     assert size.lower == _brute_size(space) * len(space.keep_choices)
 
 
+def test_listed_splits_in_lexicographic_order() -> None:
+    # The listed splits are every factorisation over the allowed slots within the meshes,
+    # in the lexicographic order of the allowed slots' factors (the order seeded searches
+    # draw from, kept from the previous implementation).
+    space = MapSpace(conv1d(12, 8, 3), FOUR_LEVEL)
+    for d, bound in enumerate(space.problem.bounds):
+        expected = []
+        for split in _ordered(bound, len(space.allowed[d])):
+            row = [1] * len(space.slots)
+            for s, factor in zip(space.allowed[d], split, strict=True):
+                row[s] = factor
+            if all(row[s] <= space.slots[s].extent for s in space.spatial_slots):
+                expected.append(row)
+        assert space.splits[d].tolist() == expected
+
+
 def test_closed_form_counts_equal_the_listed_splits(monkeypatch: pytest.MonkeyPatch) -> None:
     # With the listing limit at 4 rows every dim is sampled and counted by formula; the
     # counts must not change.
