@@ -275,6 +275,29 @@ def _sampled_temporal(rng: np.random.Generator, m: int, t: int, size: int) -> In
     return rows
 
 
+def _sampled_rules(rng: np.random.Generator, m: int, temporal: tuple[int, ...],
+                   rules: tuple[Rule, ...], size: int) -> IntArray:
+    """[size, t] random factorisations of m over the `temporal` slots, uniform among those
+    whose factors the rules fix (`=` a value, `all` the whole quotient at one slot) are in
+    place: a rule that few splits obey still gets splits (the bounds `<=`, `>=` and the
+    spatial slots' rules are filtered afterwards)."""
+    pinned = {slot: value for slot, op, value in rules if op == "=" and slot in temporal}
+    whole = [slot for slot, op, _ in rules if op == "all" and slot in temporal]
+    if whole:
+        pinned = {slot: (m if slot == whole[0] else 1) for slot in temporal}
+    rest = m // math.prod(pinned.values()) if m % math.prod(pinned.values()) == 0 else 0
+    free = [i for i, slot in enumerate(temporal) if slot not in pinned]
+    rows = np.ones((size if rest else 0, len(temporal)), dtype=np.int64)
+    if rest and (free or rest == 1):
+        rows[:, free] = _sampled_temporal(rng, rest, len(free), size)
+        for i, slot in enumerate(temporal):
+            if slot in pinned:
+                rows[:, i] = pinned[slot]
+    elif rest:
+        rows = rows[:0]
+    return rows
+
+
 @lru_cache(maxsize=4096)
 def split_table(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
                 slots: tuple[Slot, ...], nest: tuple[int, ...],
@@ -312,7 +335,7 @@ def split_table(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
         if exact:
             rows_t = _temporal_rows(m, len(temporal))
         else:
-            rows_t = _sampled_temporal(rng, m, len(temporal), int(drawn[i]))
+            rows_t = _sampled_rules(rng, m, temporal, rules, int(drawn[i]))
             if first is not None:  # the split with every temporal factor outermost
                 outer = np.ones((1, len(temporal)), dtype=np.int64)
                 outer[0, temporal.index(first)] = m

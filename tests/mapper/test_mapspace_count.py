@@ -321,6 +321,28 @@ def test_sampled_tables_keep_each_parts_outermost_split() -> None:
         assert np.any(rows[:, 0] == quotient)
 
 
+@pytest.mark.parametrize("rule", [FactorRule(dim="K", value=2 ** 7),
+                                  FactorRule(dim="K", value=None)], ids=["fixed", "all"])
+def test_sampled_dims_under_factor_rules(rule: FactorRule) -> None:
+    # K = 2^24 on 8 levels has 2.6 million splits: sampled. A rule few of them obey (a
+    # factor of 2^7 at L3, or all of K there) still leaves sampled splits, each obeying it,
+    # and the search maps within it (all of K at L3 cannot fit its memory: only the
+    # splits are checked).
+    arch = _chain(8, mesh=1)
+    constraints = MapConstraints(slots=(SlotConstraint(target="L3", factors=(rule,)),))
+    problem = conv1d(2 ** 24, 2, 1)
+    space = MapSpace(problem, arch, constraints=constraints)
+    rows = space.splits[0]
+    assert not space.split_tables[0].exact and len(rows) > 0
+    want = 2 ** 7 if rule.value else 2 ** 24
+    assert np.all(rows[:, 3] == want) and np.all(np.prod(rows, axis=1) == 2 ** 24)
+    if rule.value is None:
+        return
+    result = map_problem(problem, arch, MapperOptions(budget=300, constraints=constraints))
+    level = result.mapping.levels[3]
+    assert math.prod(loop.factor for loop in level.temporal if loop.dim == 0) == want
+
+
 def test_auto_never_enumerates_a_sampled_space(monkeypatch: pytest.MonkeyPatch) -> None:
     # A space small enough for the budget whose splits were sampled (listing limit 1) is
     # searched by the heuristic, not enumerated.
