@@ -38,6 +38,7 @@ from dslc.cost.result import Cost
 from dslc.lower.problem import Problem
 from dslc.mapper.network import NetworkMapResult
 from dslc.mapper.search import MapResult
+from dslc.mapper.space import SpaceSize
 from dslc.mapping.mapping import Mapping
 
 
@@ -302,14 +303,30 @@ def study_to_cd(arch: ArchModel, layers: Sequence[tuple[str, Problem, Mapping]],
 
 
 def map_result_to_json(result: MapResult, problem: Problem) -> dict[str, Any]:
-    """What `dslc map` prints: the `dslc eval` object plus `mapping`, `mapspace_size`,
-    `evaluated` and `search` (the strategy that ran)."""
+    """What `dslc map` prints: the `dslc eval` object plus `mapping`, `mapspace_size` and
+    `mapspace_bounds` (`mapspace_json`), `evaluated` and `search` (the strategy that
+    ran)."""
     data = cost_to_json(result.cost)
     data["mapping"] = mapping_to_json(result.mapping, problem)
-    data["mapspace_size"] = result.mapspace_size
+    data.update(mapspace_json(result))
     data["evaluated"] = result.evaluated
     data["search"] = result.search
     return data
+
+
+def mapspace_json(result: MapResult) -> dict[str, Any]:
+    """`mapspace_size`: the map space's exact size, or null when it was too large to count
+    exactly; `mapspace_bounds`: [fewest, most] candidates (both the size when exact)."""
+    upper = result.mapspace_size if result.mapspace_upper is None else result.mapspace_upper
+    return {"mapspace_size": result.mapspace_size if result.mapspace_upper is None else None,
+            "mapspace_bounds": [result.mapspace_size, upper]}
+
+
+def mapspace_text(result: MapResult) -> str:
+    """The map space's size as a report line says it: `1,234,567`, or `between 1.234e15 and
+    5.678e30` when it was too large to count exactly (`SpaceSize`)."""
+    upper = result.mapspace_size if result.mapspace_upper is None else result.mapspace_upper
+    return str(SpaceSize(result.mapspace_size, upper))
 
 
 def energy_by_level(cost: Cost) -> dict[str, float]:
@@ -355,7 +372,7 @@ def network_result_to_json(result: NetworkMapResult, problems: dict[str, Problem
             "utilization": layer.result.cost.utilization,
             "bound_cycles": layer.bound_cycles,
             "bound_energy_pj": layer.bound_energy_pj,
-            "mapspace_size": layer.result.mapspace_size,
+            **mapspace_json(layer.result),
             "evaluated": layer.result.evaluated if layer.shared_with == layer.name else 0,
             "shared_with": layer.shared_with,
             "mapping": mapping_to_json(layer.result.mapping, problems[layer.problem_key]),

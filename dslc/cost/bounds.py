@@ -50,6 +50,7 @@ from dslc.arch import ArchModel, FanoutModel
 from dslc.cost.result import ENERGY_QUANTUM_PJ
 from dslc.lower.problem import Problem, Tensor
 from dslc.mapping.check import allowed_dims
+from dslc.mapping.factors import divisors
 from dslc.spec.accelerator import DataflowSpec
 
 FloatArray = npt.NDArray[np.float64]
@@ -178,10 +179,6 @@ class LayerBounds:
 # ---- spatial unrolling: what the meshes and dataflows allow -------------------------------
 
 
-def _divisors(n: int) -> tuple[int, ...]:
-    return tuple(d for d in range(1, n + 1) if n % d == 0)
-
-
 @lru_cache(maxsize=1 << 16)
 def _axis_parallelism(mesh: int, bounds: tuple[int, ...], imperfect: bool) -> int:
     """The largest product of spatial factors of these dims on one mesh axis of `mesh`
@@ -190,7 +187,7 @@ def _axis_parallelism(mesh: int, bounds: tuple[int, ...], imperfect: bool) -> in
         return min(mesh, math.prod(bounds))
     products = {1}
     for bound in bounds:
-        products = {p * d for p in products for d in _divisors(bound) if p * d <= mesh}
+        products = {p * d for p in products for d in divisors(bound) if p * d <= mesh}
     return max(products)
 
 

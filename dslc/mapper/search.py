@@ -184,9 +184,14 @@ class MapResult:
     mapping: Mapping
     cost: Cost
     mapspace_size: int
+    """The map space's size (`MapSpace.count`): exact, or its lower bound when
+    `mapspace_upper` is given."""
     evaluated: int
     search: Search
     """The strategy that ran (auto resolved)."""
+    mapspace_upper: int | None = None
+    """None when `mapspace_size` is exact; else the most candidates the space holds (it
+    was too large to count exactly)."""
 
 
 @dataclass(slots=True)
@@ -737,10 +742,15 @@ def map_problem(problem: Problem, arch: ArchModel,
     """The best mapping of `problem` on `arch` under `options` (see module doc)."""
     options = options or MapperOptions()
     search = _Search(problem, arch, options)
-    size = search.space.size()
+    size = search.space.count()
     strategy: Search = options.search
     if strategy == "auto":
-        strategy = "exhaustive" if size <= options.budget else "heuristic"
+        strategy = "exhaustive" if size.upper <= options.budget and search.space.listed \
+            else "heuristic"
+    if strategy == "exhaustive" and not search.space.listed:
+        raise NoValidMappingError(problem.name, arch.name, (
+            f"the exhaustive search cannot enumerate a map space of {size} candidates; "
+            "use the heuristic search",))
     if strategy == "exhaustive":
         search.exhaustive()
     elif strategy == "random":
@@ -754,4 +764,5 @@ def map_problem(problem: Problem, arch: ArchModel,
     mapping = search.space.to_mapping(best.factors, best.orders,
                                       search.space.keep_choices[best.keep])
     cost = evaluate(problem, arch, mapping)
-    return MapResult(mapping, cost, size, search.evaluated, strategy)
+    return MapResult(mapping, cost, size.lower, search.evaluated, strategy,
+                     None if size.exact else size.upper)

@@ -2,10 +2,15 @@
 
 In: a `Problem`, the resolved accelerator (`ArchModel`, dslc.arch) and its map-space
 constraints (`MapConstraints`, dslc.spec.constraints: the accelerator's and the request's
-combined). Out: a `MapSpace` that counts its size exactly, samples candidates, perturbs them
-(the heuristic's moves), enumerates them all (exhaustive search), and turns a chosen
-candidate into the `Mapping` IR, all within the constraints. It does not evaluate costs
-(dslc.cost.batched) nor decide what is best (dslc.mapper.search).
+combined). Out: a `MapSpace` that counts its size (exactly, or bounds when that would take
+more than a fixed amount of work), samples candidates, perturbs them (the heuristic's
+moves), enumerates them all (exhaustive search), and turns a chosen candidate into the
+`Mapping` IR, all within the constraints. Its construction and count take bounded time and
+memory whatever the bounds and however deep the hierarchy: a dim's splits are counted by
+formula before they are built, and sampled beyond `SPLIT_ROWS`; the counting programmes
+estimate their size before they run (docs/design/mapper.md, "Building and counting the
+space in bounded work"). It does not evaluate costs (dslc.cost.batched) nor decide what is
+best (dslc.mapper.search).
 
 A candidate is two integer arrays, batch last like the cost model's:
 - `factors [S, D, B]`: the factor of dim d in slot s. The slots are one temporal slot per
@@ -35,7 +40,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -54,6 +59,13 @@ from dslc.mapper.constraints import (
 from dslc.mapper.errors import NoValidMappingError
 from dslc.mapping.check import allowed_dims
 from dslc.mapping.constraints import factor_holds, order_checks
+from dslc.mapping.factors import (
+    count_proper_splits,
+    count_splits,
+    divisors,
+    prime_powers,
+)
+from dslc.mapping.factors import prime_factors as prime_factors
 from dslc.mapping.mapping import LevelMapping, Loop, Mapping, SpatialLoop
 from dslc.spec.constraints import MapConstraints
 
@@ -78,35 +90,35 @@ class Slot:
         return self.fanout >= 0
 
 
-def prime_factors(n: int) -> tuple[int, ...]:
-    """Prime factors with multiplicity, ascending (1 has none)."""
-    found = []
-    p = 2
-    while p * p <= n:
-        while n % p == 0:
-            found.append(p)
-            n //= p
-        p += 1
-    if n > 1:
-        found.append(n)
-    return tuple(found)
-
-
-@cache
-def _divisors(n: int) -> tuple[int, ...]:
-    """The divisors of n above 1, ascending."""
-    return tuple(k for k in range(2, n + 1) if n % k == 0)
+SPLIT_ROWS = 1 << 16
+"""A dim's splits are listed in full when there are at most this many (counted by formula
+before any is built); beyond, `MapSpace.splits` holds a seeded sample (`SAMPLED_ROWS`)."""
+SAMPLED_ROWS = 1 << 12
+"""Splits drawn (uniformly, seeded) for a dim with more than `SPLIT_ROWS` of them, besides
+each spatial part's split with every temporal factor outermost."""
+COUNT_WORK = 1 << 26
+"""Most cell updates the exact count may take (`count_size`); a space whose programme would
+take more reports bounds instead (`SpaceSize`)."""
+OBJECT_WORK = 1 << 21
+"""Most cell updates the exact count takes in Python integers, when int64 could overflow."""
+DENSE_PRIMES = 1 << 12
+"""`MapSpace._primes` has a row per value up to the largest total when it is at most this
+(else a row per divisor of the totals)."""
+MAX_BOUND = (1 << 62) - 1
+"""The largest bound (padded total) the map space takes: the cost model counts in int64."""
 
 
 def ordered_splits(n: int, slots: int) -> list[tuple[int, ...]]:
-    """Every way to write n as an ordered product of `slots` factors."""
+    """Every way to write n as an ordered product of `slots` factors, lexicographic."""
     if slots == 1:
         return [(n,)]
-    out: list[tuple[int, ...]] = []
-    for first in range(1, n + 1):
-        if n % first == 0:
-            out.extend((first, *rest) for rest in ordered_splits(n // first, slots - 1))
-    return out
+    return [(first, *rest) for first in divisors(n)
+            for rest in ordered_splits(n // first, slots - 1)]
+
+
+def _divisors(n: int) -> tuple[int, ...]:
+    """The divisors of n above 1, ascending."""
+    return divisors(n)[1:]
 
 
 def order_classes(problem: Problem) -> tuple[int, ...]:
@@ -131,7 +143,8 @@ def order_classes(problem: Problem) -> tuple[int, ...]:
 @cache
 def distinct_orders(classes: tuple[int, ...]) -> int:
     """Distinct orders of loops whose dims have these class ids (one entry per loop, in dim
-    order): permutations in which adjacent loops of one class keep their dim order."""
+    order): permutations in which adjacent loops of one class keep their dim order (by
+    brute force: the reference `orders_of_sizes` is tested against)."""
     count = 0
     for perm in itertools.permutations(range(len(classes))):
         if all(not (classes[a] == classes[b] and a > b) for a, b in itertools.pairwise(perm)):
@@ -139,17 +152,34 @@ def distinct_orders(classes: tuple[int, ...]) -> int:
     return count
 
 
-def _fold(level: tuple[tuple[int, ...], int]) -> tuple[tuple[int, ...], int]:
-    """Close the class in progress: add its loop count to the sorted finished sizes."""
-    done, current = level
-    return (tuple(sorted((*done, current))) if current else done, 0)
+@cache
+def stirling2(m: int, j: int) -> int:
+    """Stirling numbers of the second kind: partitions of m labelled items into j blocks."""
+    if m == j:
+        return 1
+    if j == 0 or j > m:
+        return 0
+    return j * stirling2(m - 1, j) + stirling2(m - 1, j - 1)
+
+
+def fold_weight(m: int, j: int) -> int:
+    """(-1)^(m-j) S(m, j): the weight of j glued blocks of a class with m loops at a level
+    (`orders_of_sizes`)."""
+    return -stirling2(m, j) if (m - j) % 2 else stirling2(m, j)
 
 
 @cache
-def _orders_of_sizes(sizes: tuple[int, ...]) -> int:
-    """`distinct_orders` of loops whose classes have these sizes: the count depends only on
-    the sizes (renaming dims within a class, or classes, maps valid orders to valid orders)."""
-    return distinct_orders(tuple(c for c, size in enumerate(sizes) for _ in range(size)))
+def orders_of_sizes(sizes: tuple[int, ...]) -> int:
+    """`distinct_orders` of loops whose classes have these sizes, by inclusion-exclusion:
+    a set of forced descents between adjacent loops of one class glues each class's m
+    loops into j decreasing blocks (S(m, j) ways), and the blocks of all classes then order
+    freely ((sum j)! ways), so the count is the sum over j of prod (-1)^(m-j) S(m, j) times
+    (sum j)!. A class of one loop has weight 1 at j = 1: all-distinct dims give k!."""
+    total = 0
+    for js in itertools.product(*(range(1, m + 1) if m else (0,) for m in sizes)):
+        total += math.prod(fold_weight(m, j) for m, j in zip(sizes, js, strict=True)) \
+            * math.factorial(sum(js))
+    return total
 
 
 def canonical_orders(dims: tuple[int, ...], classes: tuple[int, ...]) -> list[tuple[int, ...]]:
@@ -163,97 +193,572 @@ SplitKey = tuple[tuple[int, ...], int, tuple[int, ...], tuple[Slot, ...], tuple[
 """(totals, bound, allowed slots, slots, slots in nest order, factor rules): what a dim's
 splits depend on."""
 
+Part = tuple[int, ...]
+"""A dim's factors on every spatial slot of the space (1 where it may not go)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SplitTable:
+    """A dim's factorisations: listed in full, or a seeded sample when there are too many,
+    with their counts per spatial part."""
+
+    rows: IntArray
+    """[n, S] the splits (read-only), lexicographic in the allowed slots' factors."""
+    exact: bool
+    """`rows` are every split (else a uniform seeded sample plus each spatial part's split
+    with every temporal factor outermost)."""
+    parts: tuple[tuple[Part, int, int, int], ...]
+    """(spatial part, quotient left for the temporal slots, fewest, most splits with it):
+    the counts are equal when known exactly (listed rows, or the closed form when the dim
+    has no factor rules and no padding)."""
+    closed_form: bool
+    """The splits are every product of a spatial part and an ordered factorisation of its
+    quotient over the dim's temporal slots (no rules, no padding): counted by formula."""
+
+    @property
+    def fewest(self) -> int:
+        return sum(low for _, _, low, _ in self.parts)
+
+    @property
+    def most(self) -> int:
+        return sum(high for _, _, _, high in self.parts)
+
+
+def _spatial_parts(total: int, slots: tuple[Slot, ...], spatial: tuple[int, ...]
+                   ) -> list[tuple[int, ...]]:
+    """Every tuple of factors of `total` on the `spatial` slots (indices into `slots`)
+    within their mesh extents whose product divides `total`."""
+    found: list[tuple[int, ...]] = [()]
+    for s in spatial:
+        found = [(*part, v) for part in found
+                 for v in divisors(total // math.prod(part)) if v <= slots[s].extent]
+    return found
+
+
+@cache
+def _compositions(e: int, t: int) -> IntArray:
+    """[C(e + t - 1, t - 1), t] every way to place e copies of a prime on t slots."""
+    if t == 0:
+        return np.zeros((1 if e == 0 else 0, 0), dtype=np.int64)
+    if t == 1:
+        return np.array([[e]], dtype=np.int64)
+    bars = np.array(list(itertools.combinations(range(e + t - 1), t - 1)),
+                    dtype=np.int64).reshape(-1, t - 1)
+    edges = np.concatenate([np.full((len(bars), 1), -1), bars,
+                            np.full((len(bars), 1), e + t - 1)], axis=1)
+    return np.diff(edges, axis=1) - 1
+
+
+def _temporal_rows(m: int, t: int) -> IntArray:
+    """[count_splits(m, t), t] every ordered factorisation of m over t slots."""
+    rows = np.ones((1, t), dtype=np.int64) if t or m == 1 else np.zeros((0, 0), np.int64)
+    for p, e in prime_powers(m):
+        powers = p ** _compositions(e, t)
+        rows = (rows[:, None, :] * powers[None, :, :]).reshape(-1, t)
+    return rows
+
+
+def _sampled_temporal(rng: np.random.Generator, m: int, t: int, size: int) -> IntArray:
+    """[size, t] uniformly random ordered factorisations of m over t slots (each prime's
+    copies placed by a uniform stars-and-bars draw: every factorisation equally likely)."""
+    rows = np.ones((size, t), dtype=np.int64)
+    if size == 0 or t == 0:
+        return rows  # (no temporal slot: the only split, when m is 1, is empty)
+    for p, e in prime_powers(m):
+        if t == 1:
+            rows[:, 0] *= p ** e
+            continue
+        bars = np.sort(np.argsort(rng.random((size, e + t - 1)), axis=1)[:, :t - 1], axis=1)
+        edges = np.concatenate([np.full((size, 1), -1), bars,
+                                np.full((size, 1), e + t - 1)], axis=1)
+        rows *= p ** (np.diff(edges, axis=1) - 1)
+    return rows
+
+
+def _sampled_rules(rng: np.random.Generator, m: int, temporal: tuple[int, ...],
+                   rules: tuple[Rule, ...], size: int) -> IntArray:
+    """[size, t] random factorisations of m over the `temporal` slots, uniform among those
+    whose factors the rules fix (`=` a value, `all` the whole quotient at one slot) are in
+    place: a rule that few splits obey still gets splits (the bounds `<=`, `>=` and the
+    spatial slots' rules are filtered afterwards)."""
+    pinned = {slot: value for slot, op, value in rules if op == "=" and slot in temporal}
+    whole = [slot for slot, op, _ in rules if op == "all" and slot in temporal]
+    if whole:
+        pinned = {slot: (m if slot == whole[0] else 1) for slot in temporal}
+    rest = m // math.prod(pinned.values()) if m % math.prod(pinned.values()) == 0 else 0
+    free = [i for i, slot in enumerate(temporal) if slot not in pinned]
+    rows = np.ones((size if rest else 0, len(temporal)), dtype=np.int64)
+    if rest and (free or rest == 1):
+        rows[:, free] = _sampled_temporal(rng, rest, len(free), size)
+        for i, slot in enumerate(temporal):
+            if slot in pinned:
+                rows[:, i] = pinned[slot]
+    elif rest:
+        rows = rows[:0]
+    return rows
+
 
 @lru_cache(maxsize=4096)
+def split_table(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
+                slots: tuple[Slot, ...], nest: tuple[int, ...],
+                rules: tuple[Rule, ...] = ()) -> SplitTable:
+    """Every factorisation of a dim of `bound` (multiplying to one of `totals`) over its
+    `allowed` slots within the meshes, without a wholly idle outermost step, that satisfies
+    the dim's factor `rules`; a seeded sample of them when there are more than SPLIT_ROWS.
+    The count comes first, by formula (spatial parts x ordered factorisations of the rest),
+    so the work is bounded by SPLIT_ROWS whatever the bound. Cached: layers and
+    accelerators share most of their dims' keys."""
+    spatial_all = tuple(s for s, slot in enumerate(slots) if slot.spatial)
+    spatial = tuple(s for s in allowed if slots[s].spatial)
+    temporal = tuple(s for s in allowed if not slots[s].spatial)
+    at = [spatial_all.index(s) for s in spatial]
+    candidates: list[tuple[int, Part, int, int]] = []  # (total, part, quotient, splits)
+    for total in totals:
+        for values in _spatial_parts(total, slots, spatial):
+            on_all = [1] * len(spatial_all)
+            for i, v in zip(at, values, strict=True):
+                on_all[i] = v
+            m = total // math.prod(values)
+            candidates.append((total, tuple(on_all), m, count_splits(m, len(temporal))))
+    most = sum(c for *_, c in candidates)
+    closed_form = not rules and totals == (bound,)
+    exact = most <= SPLIT_ROWS
+    blocks: list[IntArray] = []
+    block_totals: list[IntArray] = []
+    rng = np.random.default_rng(0x5B17)
+    if not exact:
+        weights = np.array([float(c) for *_, c in candidates])
+        picks = rng.choice(len(candidates), size=SAMPLED_ROWS, p=weights / weights.sum())
+        drawn = np.bincount(picks, minlength=len(candidates))
+        first = next((s for s in nest if s in temporal), None)
+    for i, (total, part, m, _) in enumerate(candidates):
+        if exact:
+            rows_t = _temporal_rows(m, len(temporal))
+        else:
+            rows_t = _sampled_rules(rng, m, temporal, rules, int(drawn[i]))
+            if first is not None:  # the split with every temporal factor outermost
+                outer = np.ones((1, len(temporal)), dtype=np.int64)
+                outer[0, temporal.index(first)] = m
+                rows_t = np.concatenate([outer, rows_t])
+        if len(rows_t) == 0:
+            continue
+        rows = np.ones((len(rows_t), len(slots)), dtype=np.int64)
+        rows[:, list(temporal)] = rows_t
+        for i_s, s in enumerate(spatial_all):
+            rows[:, s] = part[i_s]
+        blocks.append(rows)
+        block_totals.append(np.full(len(rows), total, dtype=np.int64))
+    rows = np.concatenate(blocks) if blocks else np.ones((0, len(slots)), dtype=np.int64)
+    row_totals = np.concatenate(block_totals) if blocks else np.ones(0, dtype=np.int64)
+    keep = np.ones(len(rows), dtype=np.bool_)
+    if totals != (bound,) and len(rows):  # no wholly idle outermost step
+        ordered = rows[:, list(nest)]
+        outermost = ordered[np.arange(len(rows)), np.argmax(ordered > 1, axis=1)]
+        keep &= row_totals - bound < row_totals // outermost
+    for slot, op, value in rules:
+        keep &= factor_holds(op, value, rows[:, slot], row_totals)
+    rows, row_totals = rows[keep], row_totals[keep]
+    if not exact:
+        rows, first_at = np.unique(rows, axis=0, return_index=True)
+        row_totals = row_totals[first_at]
+    totals_rank = np.searchsorted(np.array(totals), row_totals)
+    order = np.lexsort([*(rows[:, s] for s in reversed(allowed)), totals_rank])
+    rows = np.ascontiguousarray(rows[order])
+    rows.flags.writeable = False
+    found: dict[Part, int] = {}
+    for listed_part in rows[:, list(spatial_all)].tolist():
+        found[tuple(listed_part)] = found.get(tuple(listed_part), 0) + 1
+    # Per spatial part: the quotient (of the first total: the closed form has one) and
+    # the splits with it before rules and padding.
+    parts: dict[Part, tuple[int, int]] = {}
+    for _, key_part, m, count in candidates:
+        quotient, before = parts.get(key_part, (m, 0))
+        parts[key_part] = (quotient, before + count)
+    table: list[tuple[Part, int, int, int]] = []
+    for part, (m, high) in parts.items():
+        listed = found.get(part, 0)
+        if exact:
+            low = high = listed
+        elif closed_form:
+            low = high
+        else:
+            low = listed
+        if high:
+            table.append((part, m, low, high))
+    return SplitTable(rows, exact, tuple(table), closed_form)
+
+
 def factor_splits(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
                   slots: tuple[Slot, ...], nest: tuple[int, ...],
                   rules: tuple[Rule, ...] = ()) -> IntArray:
-    """[n, S] every factorisation of a dim of `bound` (multiplying to one of `totals`) over
-    its `allowed` slots within the meshes, without a wholly idle outermost step, that
-    satisfies the dim's factor `rules` (constraints: a slot's factor fixed, bounded, or the
-    whole total). Cached: layers and accelerators share most of their dims' (bound, slots)
-    pairs, and the splits of large bounds on deep hierarchies take milliseconds each."""
-    rows = []
-    for total in totals:
-        for split in ordered_splits(total, len(allowed)):
-            row = [1] * len(slots)
-            for s, factor in zip(allowed, split, strict=True):
-                row[s] = factor
-            if any(row[s] > slot.extent for s, slot in enumerate(slots) if slot.spatial):
-                continue
-            outermost = next((row[s] for s in nest if row[s] > 1), 1)
-            if total - bound < total // outermost and _satisfies(row, total, rules):
-                rows.append(row)
-    result = np.array(rows, dtype=np.int64).reshape(-1, len(slots))
-    result.flags.writeable = False
-    return result
+    """[n, S] the rows of `split_table` (every split, or a seeded sample of a dim with more
+    than SPLIT_ROWS; shared, read-only)."""
+    return split_table(totals, bound, allowed, slots, nest, rules).rows
 
 
-def _satisfies(row: list[int], total: int, rules: tuple[Rule, ...]) -> bool:
-    """Whether a split obeys a dim's factor rules."""
-    return all(factor_holds(op, value, row[slot], total) for slot, op, value in rules)
+Signature = tuple[tuple[Part, tuple[tuple[tuple[int, ...], int], ...]], ...]
+"""((spatial part, ((counted-level loop mask, count), ...)), ...): a dim's splits counted."""
 
 
-Signatures = tuple[tuple[tuple[int, ...], tuple[tuple[tuple[int, ...], int], ...]], ...]
-"""(spatial factors, ((ordered-level loop mask, count), ...)), ...: a dim's splits counted."""
+def split_signatures(key: SplitKey, ordered_levels: int,
+                     uncounted: tuple[int, ...] = ()) -> Signature:
+    """A dim's splits counted by spatial part, then by which ordered levels get a loop that
+    takes part in the level's order (not at the `uncounted` levels, whose order constraint
+    pins this dim's loop). From the listed splits, or by formula (the closed form: a mask
+    of j levels, with i of the r other temporal slots also taking a factor, has
+    C(r, i) * count_proper_splits(q, j + i) splits of the quotient q)."""
+    table = split_table(*key)
+    slots = key[3]
+    spatial_all = [s for s, slot in enumerate(slots) if slot.spatial]
+    counted = [level for level in range(ordered_levels) if level not in uncounted]
+    if table.exact:
+        if len(table.rows) == 0:
+            return ()
+        spatial = table.rows[:, spatial_all]
+        masks = np.zeros((len(table.rows), ordered_levels), dtype=np.int64)
+        masks[:, counted] = table.rows[:, counted] > 1
+        keys, counts = np.unique(np.concatenate([spatial, masks], axis=1), axis=0,
+                                 return_counts=True)
+        grouped: dict[Part, list[tuple[tuple[int, ...], int]]] = {}
+        for row, count in zip(keys.tolist(), counts.tolist(), strict=True):
+            grouped.setdefault(tuple(row[:len(spatial_all)]), []).append(
+                (tuple(row[len(spatial_all):]), count))
+        return tuple((part, tuple(found)) for part, found in grouped.items())
+    if not table.closed_form:
+        raise ValueError("the signatures of a sampled dim need the closed form")
+    temporal = [s for s in key[2] if not slots[s].spatial]
+    mine = [level for level in counted if level in temporal]
+    rest = len(temporal) - len(mine)
+    result = []
+    for part, m, _, _ in table.parts:
+        found: list[tuple[tuple[int, ...], int]] = []
+        for bits in itertools.product((0, 1), repeat=len(mine)):
+            j = sum(bits)
+            ways = sum(math.comb(rest, i) * count_proper_splits(m, j + i)
+                       for i in range(rest + 1))
+            if ways:
+                mask = [0] * ordered_levels
+                for level, bit in zip(mine, bits, strict=True):
+                    mask[level] = bit
+                found.append((tuple(mask), ways))
+        result.append((part, tuple(found)))
+    return tuple(result)
 
 
-@lru_cache(maxsize=4096)
-def split_signatures(key: SplitKey, ordered_levels: int, spatial_slots: tuple[int, ...],
-                     uncounted: tuple[int, ...] = ()) -> Signatures:
-    """A dim's splits counted by spatial part, then by which ordered levels get a loop
-    that takes part in the level's order (not at the `uncounted` levels, whose order
-    constraint pins this dim's loop)."""
-    groups: dict[tuple[int, ...], dict[tuple[int, ...], int]] = {}
-    for row in factor_splits(*key):
-        spatial = tuple(int(row[s]) for s in spatial_slots)
-        mask = tuple(int(row[i] > 1 and i not in uncounted) for i in range(ordered_levels))
-        masks = groups.setdefault(spatial, {})
-        masks[mask] = masks.get(mask, 0) + 1
-    return tuple((spatial, tuple(masks.items())) for spatial, masks in groups.items())
+@dataclass(frozen=True, slots=True)
+class SpaceSize:
+    """How many candidates a map space holds: exactly (`lower == upper`), or between two
+    bounds when counting exactly would take more than COUNT_WORK (docs/design/mapper.md)."""
+
+    lower: int
+    upper: int
+
+    @property
+    def exact(self) -> bool:
+        return self.lower == self.upper
+
+    def scaled(self, factor: int) -> SpaceSize:
+        return SpaceSize(self.lower * factor, self.upper * factor)
+
+    def __str__(self) -> str:
+        if self.exact:
+            return f"{self.lower:,}"
+        return f"between {_short(self.lower)} and {_short(self.upper)}"
 
 
-@lru_cache(maxsize=1024)
-def distinct_classes_size(keys: tuple[SplitKey, ...], ordered_levels: int,
-                          spatial_slots: tuple[int, ...], extents: tuple[int, ...],
-                          uncounted: tuple[tuple[int, ...], ...] | None = None) -> int:
-    """Candidates (factorisations x distinct orders, no keep sets) when no two dims share an
-    order class: a level with k loops then has k! orders, so a level's state is just k and
-    the programme runs over dense arrays of loop counts, one per spatial state. Counted in
-    float64: exact below 2^53, the nearest double above. Cached by the dims' split keys (a
-    network's repeated shapes and a co-design run's accelerators share them). `uncounted`:
-    per dim, the levels whose order constraint pins its loop (see `split_signatures`)."""
-    ndims = len(keys)
-    shape = (ndims + 1,) * ordered_levels
-    start = np.zeros(shape)
-    start[(0,) * ordered_levels] = 1.0
-    states: dict[tuple[int, ...], npt.NDArray[np.float64]] = {
-        tuple(1 for _ in spatial_slots): start}
-    for d, key in enumerate(keys):
-        groups = split_signatures(key, ordered_levels, spatial_slots,
-                                  uncounted[d] if uncounted else ())
-        grown: dict[tuple[int, ...], npt.NDArray[np.float64]] = {}
-        for products, counts in states.items():
-            for spatial, masks in groups:
-                new_products = tuple(a * b for a, b in zip(products, spatial, strict=True))
-                if any(p > e for p, e in zip(new_products, extents, strict=True)):
-                    continue
-                target = grown.get(new_products)
-                if target is None:
-                    target = grown[new_products] = np.zeros(shape)
+def _short(n: int) -> str:
+    """A count for a report line: grouped digits below 10^12, else d.ddde<exponent> (the
+    digits truncated, not rounded: a huge bound is no float)."""
+    if n < 10 ** 12:
+        return f"{n:,}"
+    digits = str(n)
+    return f"{digits[0]}.{digits[1:4]}e{len(digits) - 1}"
+
+
+@dataclass(slots=True)
+class _Programme:
+    """The counting programme's arrays and work (`count_size`): one axis per spatial slot
+    (the reachable products of the factors there), one per counted level (loops of the
+    finished classes), and while a class of several dims is open one more per counted level
+    (that class's loops there)."""
+
+    spatial: list[tuple[int, ...]]
+    """Per spatial slot, the reachable products of factors (ascending)."""
+    work: int = 0
+    """Cell updates done."""
+    peak: float = 0.0
+    """The largest magnitude any cell reached (the float pass)."""
+
+
+def _reachable(signatures: list[Signature], extents: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Per spatial slot, the products of factors of the dims (any prefix of them) there
+    that fit the mesh, 1 first."""
+    found = []
+    for a, extent in enumerate(extents):
+        products = {1}
+        for signature in signatures:
+            values = {part[a] for part, _ in signature}
+            products |= {p * v for p in products for v in values if p * v <= extent}
+        found.append(tuple(sorted(products)))
+    return found
+
+
+def _moves(reach: tuple[int, ...], value: int) -> tuple[IntArray, IntArray]:
+    """(source, destination) indices of the products that stay reachable times `value`."""
+    index = {p: i for i, p in enumerate(reach)}
+    pairs = [(i, index[p * value]) for i, p in enumerate(reach) if p * value in index]
+    array = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    return array[:, 0], array[:, 1]
+
+
+def _run(signatures: list[Signature], classes: list[int], extents: tuple[int, ...],
+         levels: int, width: int, dtype: type, signed: bool, track: _Programme
+         ) -> int | float:
+    """One pass of the counting programme (`count_size`) in `dtype`; with `signed` False
+    the fold weights are taken absolute (the float pass that bounds every magnitude)."""
+    reach = track.spatial
+    nspatial = len(reach)
+    shape = (*(len(r) for r in reach), *(width + 1,) * levels)
+    state: npt.NDArray[Any] = np.zeros(shape, dtype=dtype)
+    state[(0,) * len(shape)] = 1
+    position = 0
+    while position < len(signatures):
+        end = position
+        while end < len(signatures) and classes[end] == classes[position]:
+            end += 1
+        size = end - position
+        inner = size > 1  # a class of several dims: its own loop-count axes, then a fold
+        if inner:
+            state = _expand(state, size, levels)
+        shift_base = nspatial + (levels if inner else 0)
+        for signature in signatures[position:end]:
+            grown = np.zeros_like(state)
+            for part, masks in signature:
+                source = state
+                targets = []
+                for a in range(nspatial):
+                    src, dst = _moves(reach[a], part[a])
+                    source = np.take(source, src, axis=a)
+                    targets.append(dst)
+                acc = np.zeros_like(source)
                 for mask, ways in masks:
-                    into = tuple(slice(1, None) if m else slice(None) for m in mask)
-                    source = tuple(slice(0, -1) if m else slice(None) for m in mask)
-                    target[into] += ways * counts[source]
+                    into = [slice(None)] * source.ndim
+                    fro = [slice(None)] * source.ndim
+                    for level, bit in enumerate(mask):
+                        if bit:
+                            into[shift_base + level] = slice(1, None)
+                            fro[shift_base + level] = slice(0, -1)
+                    acc[tuple(into)] += ways * source[tuple(fro)]
+                    track.work += source.size
+                grown[np.ix_(*targets) if nspatial else ()] += acc
+            state = grown
+            if dtype is float:
+                track.peak = max(track.peak, float(np.max(np.abs(state))))
+        if inner:
+            fold: npt.NDArray[Any] = np.zeros((width + 1, size + 1, width + 1), dtype=dtype)
+            for j_done in range(width + 1):
+                for m in range(size + 1):
+                    for j in range(m + 1):
+                        if j_done + j <= width:
+                            weight = fold_weight(m, j)
+                            fold[j_done, m, j_done + j] = weight if signed else abs(weight)
+            for level in range(levels):
+                state = np.tensordot(state, fold, axes=([nspatial + level,
+                                                         nspatial + levels], [0, 1]))
+                state = np.moveaxis(state, -1, nspatial + level)
+                track.work += state.size * (size + 1) * (width + 1)
+            if dtype is float:
+                track.peak = max(track.peak, float(np.max(np.abs(state))))
+        position = end
+    counts = state.reshape(-1, *(width + 1,) * levels).sum(axis=0) if nspatial else state
+    factorials = [math.factorial(k) for k in range(width + 1)]
+    if dtype is float:
+        weights = np.ones((width + 1,) * levels)
+        for level in range(levels):
+            view = [1] * levels
+            view[level] = width + 1
+            weights = weights * np.array(factorials, dtype=float).reshape(view)
+        total_f = float(np.sum(counts * weights))
+        track.peak = max(track.peak, total_f, float(np.max(np.abs(counts))))
+        return total_f
+    total = 0
+    for index, value in np.ndenumerate(counts):
+        if value:
+            total += int(value) * math.prod(factorials[k] for k in index)
+    return total
+
+
+def _expand(state: npt.NDArray[Any], size: int, levels: int) -> npt.NDArray[Any]:
+    """`state` with `levels` new trailing axes of `size + 1` (its entries at index 0)."""
+    grown = np.zeros((*state.shape, *(size + 1,) * levels), dtype=state.dtype)
+    corner: tuple[slice | int, ...] = (*(slice(None),) * state.ndim, *(0,) * levels)
+    grown[corner] = state
+    return grown
+
+
+def count_size(signatures: list[Signature], classes: list[int], extents: tuple[int, ...],
+               levels: int) -> tuple[SpaceSize | None, int]:
+    """Candidates (factorisations x distinct orders, no keep sets) from each dim's split
+    signatures (dims of one class adjacent), or None when the programme would take more
+    than COUNT_WORK cell updates; and the cell updates it did.
+
+    The programme runs over the dims; its state counts partial factorisations by the
+    product of their factors on each mesh axis and, per counted level, the loops placed
+    there. The distinct orders of a level depend only on how many loops each class has
+    there (`orders_of_sizes`): for classes of one dim that is k!, so a level's state is its
+    loop count k; a class of several dims gets its own loop-count axes while its dims are
+    added, then folds them into the level's count with the inclusion-exclusion weights
+    (-1)^(m-j) S(m, j). At the end each cell is weighed by the product of its levels' k!.
+    A float pass with absolute weights bounds every cell; below 2^53 it is the exact count
+    (no signs), else the programme runs again in int64 (below 2^62) or in Python integers
+    (small programmes), else the float result is returned as tight bounds (no signs) or
+    None."""
+    if any(len(signature) == 0 for signature in signatures):
+        return SpaceSize(0, 0), 0
+    reach = _reachable(signatures, extents)
+    width = len(signatures)
+    cells = math.prod(len(r) for r in reach) * (width + 1) ** levels
+    largest = max((classes.count(c) for c in set(classes)), default=1)
+    if largest > 1:
+        cells *= (largest + 1) ** levels
+    updates = cells * sum(len(masks) for signature in signatures for _, masks in signature)
+    if updates > COUNT_WORK:
+        return None, 0
+    signed = largest > 1
+    track = _Programme(reach)
+    estimate = float(_run(signatures, classes, extents, levels, width, float, False, track))
+    if not signed and track.peak < 2 ** 52:
+        exact = round(estimate)
+        return SpaceSize(exact, exact), track.work
+    again = _Programme(reach)
+    if track.peak < 2 ** 61 or updates <= OBJECT_WORK:
+        exact = int(_run(signatures, classes, extents, levels, width,
+                         np.int64 if track.peak < 2 ** 61 else object, True, again))
+        return SpaceSize(exact, exact), track.work + again.work
+    if not signed:  # a float sum of non-negative terms: relative error below 2^-30
+        return SpaceSize(math.floor(estimate * (1 - 2 ** -30)),
+                         math.ceil(estimate * (1 + 2 ** -30))), track.work
+    return None, track.work
+
+
+def _dim_axis(array: npt.NDArray[Any], axis: int, vector: npt.NDArray[Any]
+              ) -> npt.NDArray[Any]:
+    """`vector` shaped to broadcast along `axis` of `array`."""
+    view = [1] * array.ndim
+    view[axis] = len(vector)
+    return vector.reshape(view)
+
+
+def _symmetric_run(weights: list[list[tuple[Part, list[int]]]], classes: list[int],
+                   reach: list[tuple[int, ...]], levels: int, dtype: type
+                   ) -> tuple[int | float, float]:
+    """One pass of `count_symmetric` in `dtype`: (total, the largest value met)."""
+    caps = [len(dim[0][1]) - 1 for dim in weights]
+    nspatial = len(reach)
+    # N[j]: over the levels, each choosing the set of dims with a loop there (weighed by
+    # its distinct orders), how many ways leave dim d with loops at j[d] levels.
+    ndims = len(weights)
+    ways: npt.NDArray[Any] = np.zeros([cap + 1 for cap in caps], dtype=dtype)
+    ways[(0,) * ndims] = 1
+    subsets = []
+    for chosen in itertools.product((0, 1), repeat=ndims):
+        members = [classes[d] for d in range(ndims) if chosen[d]]
+        sizes = tuple(members.count(c) for c in sorted(set(members)))
+        subsets.append((chosen, orders_of_sizes(sizes) if members else 1))
+    peak = 0.0
+    for _ in range(levels):
+        grown = np.zeros_like(ways)
+        for chosen, orders in subsets:
+            into = tuple(slice(1, None) if bit else slice(None) for bit in chosen)
+            fro = tuple(slice(0, -1) if bit else slice(None) for bit in chosen)
+            grown[into] += orders * ways[fro]
+        ways = grown
+        if dtype is float:
+            peak = max(peak, float(ways.max()))
+    # A[spatial products, j]: the splits of every dim within the meshes with dim d's loops
+    # on a given set of j[d] counted levels.
+    splits: npt.NDArray[Any] = np.zeros((*(len(r) for r in reach), *(1,) * ndims),
+                                        dtype=dtype)
+    splits[(0,) * splits.ndim] = 1
+    for d, dim in enumerate(weights):
+        shape = list(splits.shape)
+        shape[nspatial + d] = caps[d] + 1
+        grown = np.zeros(shape, dtype=dtype)
+        for part, vector in dim:
+            source = splits
+            targets = []
+            for a in range(nspatial):
+                src, dst = _moves(reach[a], part[a])
+                source = np.take(source, src, axis=a)
+                targets.append(dst)
+            grown[np.ix_(*targets) if nspatial else ()] += source * _dim_axis(
+                source, nspatial + d, np.array(vector, dtype=dtype))
+        splits = grown
+        if dtype is float:
+            peak = max(peak, float(splits.max()))
+    per_j = splits.reshape(-1, *ways.shape).sum(axis=0) if nspatial else splits
+    if dtype is float:
+        total_f = float(np.sum(per_j * ways))
+        return total_f, max(peak, total_f, float(per_j.max()))
+    total = sum(int(a) * int(b) for a, b in zip(per_j.reshape(-1).tolist(),
+                                                 ways.reshape(-1).tolist(), strict=True))
+    return total, peak
+
+
+def count_symmetric(weights: list[list[tuple[Part, list[int]]]], classes: list[int],
+                    extents: tuple[int, ...], levels: int) -> tuple[SpaceSize | None, int]:
+    """Candidates (no keep sets) when every dim's splits with loops on a given set of j
+    counted levels number the same whichever the set (`weights[d]`: per spatial part, that
+    number for j = 0, 1, ...): no constraints, no padding. Then the levels are alike and
+    the count splits in two: per vector j (dim d has loops on j[d] levels), N[j], the ways
+    the levels choose their loops' dims weighed by each level's distinct orders (a
+    programme over the levels, 2^D subsets each), and A[j], the splits within the meshes
+    with those loops on given levels (a programme over the dims and the spatial products);
+    the count is the sum of N[j] A[j]. No subtractions: a float pass is exact below 2^52;
+    else int64 (every value below 2^61) or Python integers when small (OBJECT_WORK), else
+    bounds 2^-30 apart. Returns None
+    when the programme would take more than COUNT_WORK updates; and the updates done."""
+    reach = _reachable([tuple((part, ()) for part, _ in dim) for dim in weights], extents)
+    ndims = len(weights)
+    cells = math.prod(len(dim[0][1]) for dim in weights)
+    updates = cells * levels * 2 ** ndims + cells * math.prod(len(r) for r in reach) * sum(
+        len(dim) for dim in weights)
+    if updates > COUNT_WORK:
+        return None, 0
+    estimate, peak = _symmetric_run(weights, classes, reach, levels, float)
+    if peak < 2 ** 52:
+        return SpaceSize(round(estimate), round(estimate)), updates
+    if peak < 2 ** 61 or updates <= OBJECT_WORK:
+        exact = int(_symmetric_run(weights, classes, reach, levels,
+                                   np.int64 if peak < 2 ** 61 else object)[0])
+        return SpaceSize(exact, exact), 2 * updates
+    return SpaceSize(math.floor(estimate * (1 - 2 ** -30)),
+                     math.ceil(estimate * (1 + 2 ** -30))), updates
+
+
+def tiling_bounds(tables: list[SplitTable], extents: tuple[int, ...]) -> tuple[int, int]:
+    """(fewest, most) factorisations of all dims together within the meshes: a programme
+    over the spatial products only, exact when every table's counts are and it takes at
+    most OBJECT_WORK steps; else the dims apart (at least the splits without spatial
+    factors, which always fit; at most every split, meshes ignored)."""
+    ones = tuple(1 for _ in extents)
+    reach = _reachable([tuple((part, ()) for part, *_ in table.parts) for table in tables],
+                       extents)
+    if math.prod(len(r) for r in reach) * sum(len(t.parts) for t in tables) > OBJECT_WORK:
+        return (math.prod(sum(low for part, _, low, _ in t.parts if part == ones)
+                          for t in tables), math.prod(t.most for t in tables))
+    states: dict[Part, tuple[int, int]] = {ones: (1, 1)}
+    for table in tables:
+        grown: dict[Part, tuple[int, int]] = {}
+        for products, (low, high) in states.items():
+            for part, _, part_low, part_high in table.parts:
+                new = tuple(a * b for a, b in zip(products, part, strict=True))
+                if any(p > e for p, e in zip(new, extents, strict=True)):
+                    continue
+                old = grown.get(new, (0, 0))
+                grown[new] = (old[0] + low * part_low, old[1] + high * part_high)
         states = grown
-    orders = np.ones(shape)
-    factorials = np.array([math.factorial(k) for k in range(ndims + 1)], dtype=float)
-    for level in range(ordered_levels):
-        view = [1] * ordered_levels
-        view[level] = ndims + 1
-        orders = orders * factorials.reshape(view)
-    total = sum(float(np.sum(counts * orders)) for counts in states.values())
-    return round(total)
+    return (sum(low for low, _ in states.values()), sum(high for _, high in states.values()))
 
 
 class MapSpace:
@@ -273,6 +778,17 @@ class MapSpace:
         self.problem = problem
         self.imperfect = imperfect
         self.arch = arch
+        too_large = [f"`{name}` has bound {bound:,}: the map space takes bounds below 2^62 "
+                     "(the cost model counts in 64-bit integers)"
+                     for name, bound in zip(problem.dims, problem.bounds, strict=True)
+                     if -(-bound * 5 // 4) > MAX_BOUND]
+        volume = math.prod(-(-bound * 5 // 4) for bound in problem.bounds)
+        if not too_large and volume > MAX_BOUND:
+            too_large.append(f"the bounds multiply to {math.prod(problem.bounds):,} "
+                             "iterations (with padding up to a quarter more per dim): the "
+                             "cost model takes below 2^62 (it counts in 64-bit integers)")
+        if too_large:
+            raise NoValidMappingError(problem.name, arch.name, tuple(too_large))
         self.nlevels = len(arch.levels)
         self.ndims = len(problem.dims)
         slots = [Slot(i, -1, "", 0) for i in range(self.nlevels)]
@@ -307,13 +823,24 @@ class MapSpace:
         for dim, dim_slots in enumerate(self.allowed):
             self._allowed_table[dim, list(dim_slots)] = True
         self.split_keys = tuple(self._split_key(d) for d in range(self.ndims))
-        self.splits = tuple(factor_splits(*key) for key in self.split_keys)
+        self.split_tables = tuple(split_table(*key) for key in self.split_keys)
+        """Per dim, its factorisations and their counts (`SplitTable`)."""
+        self.splits = tuple(table.rows for table in self.split_tables)
         """Per dim, [n, S] every factorisation over its allowed slots within the meshes and
-        its factor rules (shared, read-only arrays)."""
+        its factor rules, or a seeded sample of a dim with more than SPLIT_ROWS (shared,
+        read-only arrays)."""
+        self.listed = all(table.exact for table in self.split_tables)
+        """Every dim's splits are listed in full (else `enumerate` cannot run)."""
         self.classes = order_classes(problem)
         self.spatial_slots = tuple(s for s, slot in enumerate(self.slots) if slot.spatial)
         self.keep_choices = self._keep_choices(bypass)
+        self._prime_values: IntArray | None = None
+        """The factor values `_primes` has rows for (None: every value up to its length)."""
         self._primes = self._prime_table()
+        self._size: SpaceSize | None = None
+        self.count_work = 0
+        """Cell updates the counting programme did (`count`; 0 before, or when the space was
+        only bounded)."""
         rules = self.resolved.rules
         pinned = {(d, s) for d, dim_rules in enumerate(rules) for s, op, _ in dim_rules
                   if op == "="}
@@ -362,8 +889,11 @@ class MapSpace:
         for d, splits in enumerate(self.splits):
             if len(splits) == 0:
                 written = describe_rules(self.resolved, d)
+                table = self.split_tables[d]
+                sampled = "" if table.exact else \
+                    f" among {SAMPLED_ROWS:,} sampled of its {table.most:,} splits"
                 reasons.append(f"no factorisation of `{problem.dims[d]}` (bound "
-                               f"{problem.bounds[d]}) satisfies the constraints"
+                               f"{problem.bounds[d]}){sampled} satisfies the constraints"
                                + (f": {written}" if written else ""))
         if not reasons:
             for s in self.spatial_slots:
@@ -441,67 +971,144 @@ class MapSpace:
         return (default, *choices)
 
     def _prime_table(self) -> IntArray:
-        """[V+1, P] the distinct primes of each value up to the largest bound (0-padded)."""
-        top = max(max(self.padded_totals(d)) for d in range(self.ndims))
-        primes = [sorted(set(prime_factors(v))) for v in range(top + 1)]
+        """[V, P] the distinct primes (ascending, 0-padded) of each value a factor can take:
+        every value up to the largest total when that is small (row = value), else the
+        divisors of the dims' totals (`_prime_values`, row = rank; `_prime_rows`)."""
+        totals = sorted({t for d in range(self.ndims) for t in self.padded_totals(d)})
+        top = totals[-1] if totals else 1
+        if top <= DENSE_PRIMES:
+            values: list[int] = list(range(top + 1))
+            self._prime_values = None
+        else:
+            values = sorted({v for t in totals for v in divisors(t)})
+            self._prime_values = np.array(values, dtype=np.int64)
+        primes = [sorted(set(prime_factors(v))) if v else [] for v in values]
         width = max(1, max(len(p) for p in primes))
-        table = np.zeros((top + 1, width), dtype=np.int64)
-        for v, ps in enumerate(primes):
-            table[v, :len(ps)] = ps
+        table = np.zeros((len(values), width), dtype=np.int64)
+        for row, ps in enumerate(primes):
+            table[row, :len(ps)] = ps
         return table
+
+    def _prime_rows(self, values: IntArray) -> IntArray:
+        """The rows of `_primes` for these factor values."""
+        if self._prime_values is None:
+            return np.minimum(values, len(self._primes) - 1)
+        return np.minimum(np.searchsorted(self._prime_values, values),
+                          len(self._prime_values) - 1)
 
     # -- size ----------------------------------------------------------------------------
 
-    def size(self) -> int:
+    def count(self) -> SpaceSize:
         """Factorisations within the dataflow, the meshes and the constraints x distinct
-        loop orders x keep sets (exact; capacity is not counted). A level with an order
-        constraint counts the orders of its loops that the constraint leaves free.
+        loop orders x keep sets (capacity is not counted), exactly when the counting
+        programme (`count_size`) takes at most COUNT_WORK cell updates, else bounds: at
+        least the factorisations (each has an order) and at most the factorisations times
+        each counted level's most distinct orders. A level with an order constraint counts
+        the orders of its loops that the constraint leaves free. Bounded work whatever the
+        bounds: the split counts come from formulas (`split_table`), and the programme's
+        size is estimated before it runs."""
+        if self._size is None:
+            self._size = self._count().scaled(len(self.keep_choices))
+        return self._size
 
-        A dynamic programme over dims, grouped by order class: the distinct orders of a
-        level's loops depend only on how many loops each class has there, so a level's state
-        is the sorted sizes of its finished classes plus the count of the class in progress,
-        and the spatial state is the product of the factors on each mesh axis so far."""
-        if len(set(self.classes)) == self.ndims:
-            return self._size_distinct_classes() * len(self.keep_choices)
-        ordered_levels = self.nlevels - 1  # the innermost level's order is irrelevant
-        nspatial = len(self.spatial_slots)
-        LevelState = tuple[tuple[int, ...], int]
-        State = tuple[tuple[LevelState, ...], tuple[int, ...]]
-        empty: LevelState = ((), 0)
-        states: dict[State, int] = {(tuple(empty for _ in range(ordered_levels)),
-                                     tuple(1 for _ in range(nspatial))): 1}
-        dims = sorted(range(self.ndims), key=lambda d: (self.classes[d], d))
-        for position, d in enumerate(dims):
-            first_of_class = position == 0 or self.classes[dims[position - 1]] != self.classes[d]
-            signatures = split_signatures(self.split_keys[d], ordered_levels,
-                                          self.spatial_slots, self._uncounted[d])
-            grown: dict[State, int] = {}
-            for (levels, products), count in states.items():
-                if first_of_class:
-                    levels = tuple(_fold(level) for level in levels)
-                for spatial, masks in signatures:
-                    new_products = tuple(a * b for a, b in zip(products, spatial, strict=True))
-                    if any(p > self.slots[s].extent
-                           for p, s in zip(new_products, self.spatial_slots, strict=True)):
-                        continue
-                    for mask, ways in masks:
-                        new_levels = tuple(
-                            (done, current + 1) if m else (done, current)
-                            for (done, current), m in zip(levels, mask, strict=True))
-                        key = (new_levels, new_products)
-                        grown[key] = grown.get(key, 0) + count * ways
-            states = grown
-        total = 0
-        for (levels, _), count in states.items():
-            total += count * math.prod(_orders_of_sizes(_fold(level)[0]) for level in levels)
-        return total * len(self.keep_choices)
+    def size(self) -> int:
+        """The exact size (`count`); ValueError when the space can only be bounded."""
+        found = self.count()
+        if not found.exact:
+            raise ValueError(f"the map space of `{self.problem.name}` holds {found} "
+                             "candidates: too many to count exactly")
+        return found.lower
 
-    def _size_distinct_classes(self) -> int:
-        """`size` without keep sets when no two dims share an order class (convolutions);
-        see `distinct_classes_size`."""
-        return distinct_classes_size(self.split_keys, self.nlevels - 1, self.spatial_slots,
-                                     tuple(self.slots[s].extent for s in self.spatial_slots),
-                                     self._uncounted if self._order_rules else None)
+    def _level_weights(self, table: SplitTable, ordered: int) -> list[tuple[Part, list[int]]]:
+        """Per spatial part of an unconstrained dim, its splits with loops on a given set
+        of j ordered levels, for j = 0, 1, ... up to the most that can have one: j proper
+        factors there, and 0 or 1 at the innermost level (C(1, i) ways, i factors)."""
+        rest = self.nlevels - ordered
+        most = min(ordered, max(len(prime_factors(m)) for _, m, _, _ in table.parts))
+        return [(part, [sum(math.comb(rest, i) * count_proper_splits(m, j + i)
+                            for i in range(rest + 1)) for j in range(most + 1)])
+                for part, m, _, _ in table.parts]
+
+    def _padded_bounds(self, dims: list[int], classes: list[int], extents: tuple[int, ...],
+                       loose: SpaceSize) -> SpaceSize:
+        """Bounds of an unconstrained space with padded factorisations, by the
+        level-symmetric programme: at least the perfect factorisations' candidates (every
+        one is a padded split too), at most those of every factorisation of every padded
+        total (the splits before the no-idle-step filter); `loose` where tighter."""
+        ordered = self.nlevels - 1
+        perfect, merged = [], []
+        for d in dims:
+            key = self.split_keys[d]
+            bound = self.problem.bounds[d]
+            perfect.append(self._level_weights(split_table((bound,), bound, *key[2:]),
+                                               ordered))
+            by_part: dict[Part, list[int]] = {}
+            for total in key[0]:
+                for part, vector in self._level_weights(
+                        split_table((total,), total, *key[2:]), ordered):
+                    old = by_part.get(part, [])
+                    size = max(len(old), len(vector))
+                    by_part[part] = [(old[j] if j < len(old) else 0)
+                                     + (vector[j] if j < len(vector) else 0)
+                                     for j in range(size)]
+            longest = max(len(vector) for vector in by_part.values())
+            merged.append([(part, vector + [0] * (longest - len(vector)))
+                           for part, vector in by_part.items()])
+        low, _ = count_symmetric(perfect, classes, extents, ordered)
+        high, _ = count_symmetric(merged, classes, extents, ordered)
+        return SpaceSize(max(loose.lower, low.lower if low else 0),
+                         min(loose.upper, high.upper if high else loose.upper))
+
+    def _count(self) -> SpaceSize:
+        ordered = self.nlevels - 1  # the innermost level's order is irrelevant
+        extents = tuple(self.slots[s].extent for s in self.spatial_slots)
+        # Dims with a single split of factor 1 everywhere change nothing.
+        dims = [d for d in sorted(range(self.ndims), key=lambda d: (self.classes[d], d))
+                if not (len(self.splits[d]) == 1 and self.split_tables[d].exact
+                        and int(self.splits[d].max(initial=1)) == 1)]
+        tables = [self.split_tables[d] for d in dims]
+        kept = [self.classes[d] for d in dims]
+        sizes = [kept.count(c) for c in sorted(set(kept))]
+        if self.constraints.empty and not self.imperfect and all(
+                table.closed_form for table in tables):
+            symmetric, self.count_work = count_symmetric(
+                [self._level_weights(table, ordered) for table in tables], kept, extents,
+                ordered)
+            if symmetric is not None:
+                return symmetric
+        counted = [tuple(level for level in range(ordered)
+                         if level not in self._uncounted[d]
+                         and level in self.allowed[d]) for d in dims]
+        used = sorted({level for levels in counted for level in levels})
+        # The programme's size before it is built: cells x (split groups per dim).
+        reach = [len(r) for r in _reachable(
+            [tuple((part, ()) for part, *_ in table.parts) for table in tables], extents)]
+        same = max(sizes, default=1)
+        cells = math.prod(reach) * (len(dims) + 1) ** len(used) * \
+            ((same + 1) ** len(used) if same > 1 else 1)
+        groups = 0
+        for position, table in enumerate(tables):
+            mine = len([level for level in counted[position] if level in used])
+            if not table.exact and not table.closed_form:
+                groups = COUNT_WORK + 1  # no exact signature: bounds only
+            groups += min(len(table.rows), len(table.parts) << mine) if table.exact \
+                else len(table.parts) << mine
+        found = None
+        if cells * groups <= COUNT_WORK:
+            signatures = []
+            for d in dims:
+                signature = split_signatures(self.split_keys[d], ordered, self._uncounted[d])
+                signatures.append(tuple(
+                    (part, tuple((tuple(mask[level] for level in used), ways)
+                                 for mask, ways in masks)) for part, masks in signature))
+            found, self.count_work = count_size(signatures, kept, extents, len(used))
+        if found is not None:
+            return found
+        fewest, most = tiling_bounds(tables, extents)
+        loose = SpaceSize(fewest, most * orders_of_sizes(tuple(sizes)) ** ordered)
+        if self.imperfect and self.constraints.empty:
+            loose = self._padded_bounds(dims, kept, extents, loose)
+        return loose
 
     # -- candidates ----------------------------------------------------------------------
 
@@ -641,7 +1248,7 @@ class MapSpace:
             source = rng.integers(0, len(self.slots), size)
             dest = rng.integers(0, len(self.slots), size)
             value = child_f[source, d, columns]
-            primes = self._primes[np.minimum(value, len(self._primes) - 1)]
+            primes = self._primes[self._prime_rows(value)]
             nprimes = np.maximum(1, np.count_nonzero(primes, axis=1))
             prime = primes[columns, rng.integers(0, 1 << 30, size) % nprimes]
             ok = moving & (value > 1) & (dest != source) & self._move_table[d, dest] \
@@ -784,7 +1391,11 @@ class MapSpace:
                   ) -> Iterator[tuple[IntArray, IntArray]]:
         """Every candidate (up to equivalences 1-3), in chunks. Capacity is not checked
         here; `tilings` ([S, D, B] factors -> [B] keep) prunes factorisations before their
-        loop orders multiply them (capacity does not depend on the orders)."""
+        loop orders multiply them (capacity does not depend on the orders). ValueError when
+        a dim's splits are sampled (`listed` is False): such a space is too large for it."""
+        if not self.listed:
+            raise ValueError(f"the map space of `{self.problem.name}` holds {self.count()} "
+                             "candidates: too many to enumerate")
         counts = [len(s) for s in self.splits]
         total = math.prod(counts)
         ordered = self.nlevels - 1

@@ -11,7 +11,7 @@ from rich.console import Group
 from rich.text import Text
 
 from dslc.api import LayerMapping
-from dslc.export import format_loop_nest, mapping_to_cd
+from dslc.export import format_loop_nest, mapping_to_cd, mapspace_text
 from dslc.report.cost import render_cost
 
 
@@ -23,7 +23,7 @@ def render_layer_mapping(found: LayerMapping, network: str, layer: str, *,
     of a space: `net(width = 8)`)."""
     result, problem = found.result, found.problem
     return Group(
-        Text(f"searched {result.evaluated:,} of {result.mapspace_size:,} mappings "
+        Text(f"searched {result.evaluated:,} of {mapspace_text(result)} mappings "
              f"({result.search})"),
         render_cost(result.cost, per_instance=per_instance), Text(""),
         Text(format_loop_nest(result.mapping, problem)), Text(""),
