@@ -83,14 +83,18 @@ class LintResult:
         return not self.errors
 
 
-def compile(path: str | Path | None = None, *, text: str | bytes | None = None) -> Program:
+def compile(path: str | Path | None = None, *, text: str | bytes | None = None,
+            allow_outside_imports: bool = False) -> Program:
     """Read and elaborate a spec file and its imports, or spec `text` (then `path`, when
     given, names it for diagnostics and relative imports, and is not read). Diagnostics are
-    on the result; the other functions raise DiagnosticError for a program with errors."""
+    on the result; the other functions raise DiagnosticError for a program with errors.
+    Imports stay inside the root file's directory tree (and `std/...`) unless
+    `allow_outside_imports` (E212; dslc.sema.loader)."""
     if path is None and text is None:
         raise UsageError("compile needs a spec file's path or the spec's text")
     data = text.encode() if isinstance(text, str) else text
-    program = elaborate(load(TEXT_NAME if path is None else path, data))
+    program = elaborate(load(TEXT_NAME if path is None else path, data,
+                             allow_outside=allow_outside_imports))
     return program if path is not None else replace(program, root=None)
 
 
@@ -109,13 +113,13 @@ def spec_files(paths: Sequence[str | Path]) -> tuple[Path, ...]:
     return tuple(found)
 
 
-def lint(paths: Sequence[str | Path]) -> LintResult:
+def lint(paths: Sequence[str | Path], *, allow_outside_imports: bool = False) -> LintResult:
     """Check each file independently (with its imports); a directory stands for every
     `.cd` file under it."""
     files = spec_files(paths)
     found: list[Diagnostic] = []
     for path in files:
-        found.extend(compile(path).diagnostics)
+        found.extend(compile(path, allow_outside_imports=allow_outside_imports).diagnostics)
     return LintResult(tuple(str(p) for p in files), tuple(sorted_diagnostics(found)))
 
 

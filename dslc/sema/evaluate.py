@@ -20,6 +20,11 @@ from dslc.sema.units import DIMENSION_NAMES, UNITS, format_quantity
 from dslc.syntax import ast
 
 MAX_RANGE = 100_000
+MAX_SUGGESTIONS = 64
+"""Distinct undefined names one scope tree suggests a did-you-mean for: each suggestion
+scans every name in scope, so past this many a file with thousands of distinct typos would
+cost time quadratic in its size; later ones get no suggestion. (A name suggested once is
+remembered, so 150,000 uses of one undefined name cost one scan.)"""
 
 
 class EvalError(Exception):
@@ -55,11 +60,20 @@ class Qty:
 class Sym:
     """A bare name that is not bound in scope: a preset, role, strategy, metric, ...
 
-    `candidates` are the names that were in scope, for a did-you-mean where a symbol is not
-    acceptable after all."""
+    `scope` is where it was met, for a did-you-mean where a symbol is not acceptable after
+    all (`suggest`); it is not compared, hashed or pickled."""
 
     name: str
-    candidates: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    scope: Scope | None = field(default=None, compare=False, repr=False)
+
+    def __reduce__(self) -> tuple[type[Sym], tuple[str]]:
+        return (Sym, (self.name,))
+
+    def suggest(self, extra: Iterable[str] = ()) -> str:
+        """A did-you-mean among the names in scope where it was met (and `extra`)."""
+        if self.scope is None:
+            return did_you_mean(self.name, extra)
+        return self.scope.suggest(self.name, extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +138,10 @@ class Scope:
     parent: Scope | None = None
     used: set[str] = field(default_factory=set)
     defined_at: dict[str, Span] = field(default_factory=dict)
+    suggestions: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
+    """This scope's memo of did-you-mean help by undefined name (see `suggest`)."""
+    suggested: int = 0
+    """At the root: how many did-you-mean scans its scope tree has made."""
 
     def lookup(self, name: str) -> Value | None:
         scope: Scope | None = self
@@ -144,6 +162,22 @@ class Scope:
 
     def child(self, names: dict[str, Value] | None = None) -> Scope:
         return Scope(dict(names or {}), self)
+
+    def suggest(self, name: str, extra: Iterable[str] = ()) -> str:
+        """A did-you-mean for an undefined `name` among the names in scope and `extra`,
+        remembered by this scope: one scan per distinct undefined name, and none past
+        MAX_SUGGESTIONS scans in the whole scope tree (then '')."""
+        extra = tuple(extra)
+        key = (name, extra)
+        if key not in self.suggestions:
+            root = self
+            while root.parent is not None:
+                root = root.parent
+            if root.suggested >= MAX_SUGGESTIONS:
+                return ""
+            root.suggested += 1
+            self.suggestions[key] = did_you_mean(name, [*self.all_names(), *extra])
+        return self.suggestions[key]
 
 
 class CallHandler(Protocol):
@@ -190,7 +224,7 @@ def evaluate(expr: ast.Expr, scope: Scope, ctx: EvalContext) -> Value:
         value = scope.lookup(name)
         if isinstance(value, Poison):
             raise Poisoned(name)
-        return Sym(name, tuple(sorted(scope.all_names()))) if value is None else value
+        return Sym(name, scope) if value is None else value
     if isinstance(expr, ast.ListExpr):
         return tuple(evaluate(item, scope, ctx) for item in expr.items)
     if isinstance(expr, ast.SetExpr):
@@ -397,7 +431,7 @@ def _call(call: ast.Call, scope: Scope, ctx: EvalContext) -> Value:
 def _reject_symbol(value: Value, span: Span, what: str) -> None:
     if isinstance(value, Sym):
         raise fail("E201", f"undefined name `{value.name}`", span,
-                   label=f"expected {what}", help=did_you_mean(value.name, value.candidates))
+                   label=f"expected {what}", help=value.suggest())
 
 
 def as_number(value: Value, span: Span, what: str) -> int | float:
@@ -457,7 +491,10 @@ def as_symbol(value: Value, span: Span, what: str, allowed: Iterable[str],
     if isinstance(value, Sym):
         if value.name in allowed:
             return value.name
-        return _undefined(value.name, span, what, allowed, [*scope_names, *value.candidates])
+        raise fail("E201", f"undefined name `{value.name}`", span,
+                   label=f"not {what}" if what else "",
+                   help=value.suggest([*allowed, *scope_names])
+                   or f"expected one of {_list(allowed)}")
     raise fail("E303", f"expected one of {_list(allowed)} for {what}, found {describe(value)}",
                span)
 

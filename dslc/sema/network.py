@@ -258,7 +258,10 @@ class _Builder:
         if count > MAX_REPEAT:
             raise fail("E403", f"a repeat count must be at most {MAX_REPEAT}, found {count}",
                        stmt.count.span, help="a repeat count is a non-negative integer")
+        before = len(self.layers)
         for index in range(count):
+            if index == 1:
+                self.check_expansion(stmt, count, len(self.layers) - before)
             inner_prefix = f"{prefix}{stmt.name.text}.{index}."
             inner = scope.child({"prev": current})
             for layer in stmt.body:
@@ -276,6 +279,17 @@ class _Builder:
                            (stmt.result or stmt.body[-1].value).span)
             current = value
         self.bind(stmt.name, current, scope)
+
+    def check_expansion(self, stmt: ast.RepeatStmt, count: int, per_iteration: int) -> None:
+        """Before expanding the rest of a repeat: E405 when its first iteration's layers
+        times its count would take the network past MAX_LAYERS (so that nested repeats
+        are refused at the statement that multiplies, not after building 100,000 layers)."""
+        total = len(self.layers) + per_iteration * (count - 1)
+        if total > MAX_LAYERS:
+            raise fail("E405", f"network `{self.name}` would expand to {total:,} layers, more "
+                       f"than the limit of {MAX_LAYERS:,}", stmt.span,
+                       label=f"{count:,} repeats of {per_iteration:,} layers each",
+                       help="check the repeat counts and the templates they call")
 
     # ---- calls ----------------------------------------------------------------------------
 
@@ -389,7 +403,7 @@ class _Builder:
                     if isinstance(value, Sym):
                         raise fail("E201", f"undefined name `{value.name}`", arg.value.span,
                                    label="not a tensor in scope",
-                                   help=did_you_mean(value.name, scope.all_names()))
+                                   help=value.suggest())
                     raise fail("E303", f"`{op}` input must be a tensor, found "
                                f"{describe(value)}", arg.span,
                                help=help or "attributes are written `name = value`")
@@ -430,8 +444,10 @@ class _Builder:
     def add_layer(self, layer: spec.Layer, call: ast.Call | ast.Einsum,
                   attrs: dict[str, tuple[Value, Span]]) -> TensorRef:
         if len(self.layers) >= MAX_LAYERS:
-            raise fail("E404", f"network `{self.name}` expands to more than {MAX_LAYERS} "
-                       "layers", call.span, help="check the repeat counts and templates")
+            raise fail("E405", f"network `{self.name}` expands to more than the limit of "
+                       f"{MAX_LAYERS:,} layers", call.span,
+                       label=f"layer {MAX_LAYERS + 1:,} is made here",
+                       help="check the repeat counts and templates, or split the network")
         result = infer_shape(layer, [self.shapes[name] for name in layer.inputs])
         if isinstance(result, ShapeProblem):
             span = call.span
