@@ -81,7 +81,12 @@ def _expression(node: MetricRef | Constant | BinaryOp, metrics: Metrics) -> floa
         return left * right
     if node.op == "/":
         return left / right if right else math.inf
-    return float(left ** right)
+    try:
+        return math.pow(left, right)
+    except OverflowError:  # as numpy's power: an infinite objective ranks last
+        return math.inf
+    except ValueError:  # a negative base to a fractional power: no real value
+        return math.nan
 
 
 def objective_value(objective: ObjectiveSpec, metrics: Metrics) -> float:

@@ -45,6 +45,7 @@ from dslc.sema.evaluate import (
     evaluate,
     fail,
 )
+from dslc.sema.limits import MAX_BATCH, MAX_BUDGET, MAX_COUNT, MAX_EXPONENT
 from dslc.sema.spaces import Declarations, Declared, point_values
 from dslc.sema.units import UNITS
 from dslc.spec.codesign import (
@@ -368,11 +369,11 @@ def _simple(name: str, value: Value, node: ast.Property, program: Declarations,
                            help=did_you_mean(item, table))
         return {name: names}
     if name == "batch":
-        return {"batch": as_int(value, span, "the batch", minimum=1)}
+        return {"batch": as_int(value, span, "the batch", minimum=1, maximum=MAX_BATCH)}
     if name == "top_k":
-        return {"top_k": as_int(value, span, "top_k", minimum=1)}
+        return {"top_k": as_int(value, span, "top_k", minimum=1, maximum=MAX_COUNT)}
     if name == "max_pairs":
-        return {"max_pairs": as_int(value, span, "max_pairs", minimum=1)}
+        return {"max_pairs": as_int(value, span, "max_pairs", minimum=1, maximum=MAX_COUNT)}
     if name == "time_limit":
         limit = as_quantity(value, span, "the time limit", ["time"])
         if limit.value <= 0:
@@ -412,6 +413,24 @@ def _objective_expr(expr: ast.Expr) -> ObjectiveExpr:
         return MetricRef(name=expr.ident.text)
     if isinstance(expr, ast.Number):
         return Constant(value=float(expr.value))
+    if isinstance(expr, ast.Binary) and expr.op == "^":
+        exponent = expr.right
+        if isinstance(exponent, ast.Unary) and isinstance(exponent.operand, ast.Number):
+            power = -exponent.operand.value
+        elif isinstance(exponent, ast.Number):
+            power = exponent.value
+        else:
+            raise fail("E705", "an objective's exponent must be a number", exponent.span,
+                       help="e.g. `minimize energy * latency ^ 2`")
+        if abs(power) > MAX_EXPONENT:
+            raise fail("E705", f"an objective's exponent must be between -{MAX_EXPONENT} and "
+                       f"{MAX_EXPONENT}, found {power:g}", exponent.span,
+                       label="the objective would overflow",
+                       help="a metric raised further overflows a double; rank by a lower "
+                            "power (the order of pairs is the same for any positive power "
+                            "of one metric)")
+        return BinaryOp(op="^", left=_objective_expr(expr.left),
+                        right=Constant(value=float(power)))
     if isinstance(expr, ast.Binary):
         return BinaryOp(op=expr.op if expr.op != "//" else "/",
                         left=_objective_expr(expr.left), right=_objective_expr(expr.right))
@@ -473,9 +492,9 @@ def _mapper(node: ast.SubBlock) -> MapperSpec:
         if key == "search":
             fields[key] = _choice(value, span, "a mapper search", MAPPER_SEARCHES)
         elif key == "budget":
-            fields[key] = as_int(value, span, "the budget", minimum=1)
+            fields[key] = as_int(value, span, "the budget", minimum=1, maximum=MAX_BUDGET)
         elif key == "seed":
-            fields[key] = as_int(value, span, "the seed", minimum=0)
+            fields[key] = as_int(value, span, "the seed", minimum=0, maximum=MAX_COUNT)
         elif key == "imperfect":
             fields[key] = as_bool(value, span, "imperfect")
         else:

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from dslc.diagnostics.diagnostic import Diagnostic, did_you_mean, error
 from dslc.diagnostics.span import Span
+from dslc.sema.limits import MAX_MESH_EXTENT
 from dslc.sema.units import DIMENSION_NAMES, UNITS, format_quantity
 from dslc.syntax import ast
 
@@ -246,8 +247,10 @@ def evaluate(expr: ast.Expr, scope: Scope, ctx: EvalContext) -> Value:
     if isinstance(expr, ast.Call):
         return _call(expr, scope, ctx)
     if isinstance(expr, ast.Mesh):
-        x = as_int(evaluate(expr.x, scope, ctx), expr.x.span, "a mesh extent", minimum=1)
-        y = as_int(evaluate(expr.y, scope, ctx), expr.y.span, "a mesh extent", minimum=1)
+        x = as_int(evaluate(expr.x, scope, ctx), expr.x.span, "a mesh extent", minimum=1,
+                   maximum=MAX_MESH_EXTENT)
+        y = as_int(evaluate(expr.y, scope, ctx), expr.y.span, "a mesh extent", minimum=1,
+                   maximum=MAX_MESH_EXTENT)
         return MeshValue(x, y)
     if isinstance(expr, ast.Einsum):
         if ctx.call is None:
@@ -275,7 +278,11 @@ def _range(expr: ast.RangeExpr, scope: Scope, ctx: EvalContext) -> Value:
                        f"{DIMENSION_NAMES.get(start.dimension, start.dimension)}", step_span)
         if step_value <= 0:
             raise fail("E302", "a range step must be positive", step_span)
-        count = math.floor((stop.value - start.value) / step_value + 1e-9) + 1
+        steps = (stop.value - start.value) / step_value
+        if not math.isfinite(steps) or steps + 1 > MAX_RANGE:
+            raise fail("E302", "range too large", expr.span,
+                       help=f"ranges are limited to {MAX_RANGE} values")
+        count = math.floor(steps + 1e-9) + 1
         if count > MAX_RANGE:
             raise fail("E302", "range too large", expr.span,
                        help=f"ranges are limited to {MAX_RANGE} values")
@@ -442,7 +449,8 @@ def as_number(value: Value, span: Span, what: str) -> int | float:
     return value
 
 
-def as_int(value: Value, span: Span, what: str, *, minimum: int | None = None) -> int:
+def as_int(value: Value, span: Span, what: str, *, minimum: int | None = None,
+           maximum: int | None = None) -> int:
     _reject_symbol(value, span, what)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -454,6 +462,27 @@ def as_int(value: Value, span: Span, what: str, *, minimum: int | None = None) -
                    help=_symbol_help(value))
     if minimum is not None and value < minimum:
         raise fail("E302", f"{what} must be at least {minimum}, found {value}", span)
+    if maximum is not None and value > maximum:
+        raise fail("E302", f"{what} must be at most {maximum:,}, found {_short(value)}", span,
+                   help="dslc/sema/limits.py and docs/language/guide.md list the limits")
+    return value
+
+
+def _short(value: int | float) -> str:
+    """A number for a message, even a 300-digit one."""
+    if isinstance(value, int) and abs(value) >= 10**15:
+        return f"about {float(value):.3g}" if abs(value) < 10**300 else "a number above 1e300"
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def within(value: float, span: Span, what: str, low: float, high: float, unit: str = ""
+           ) -> float:
+    """`value` if low <= value <= high, else E302 stating the range (in `unit`'s terms:
+    the caller passes values already converted)."""
+    if not (low <= value <= high):
+        raise fail("E302", f"{what} must be between {low:g}{unit} and {high:g}{unit}, found "
+                   f"{value:g}{unit}", span,
+                   help="dslc/sema/limits.py and docs/language/guide.md list the limits")
     return value
 
 

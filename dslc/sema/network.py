@@ -16,6 +16,7 @@ It does not lower layers to loop nests (dslc.lower) or check accelerators.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,7 @@ from dslc.sema.evaluate import (
     evaluate,
     fail,
 )
+from dslc.sema.limits import MAX_DIM, MAX_LAYER_MACS, MAX_TENSOR_ELEMENTS
 from dslc.spec import network as spec
 from dslc.spec.base import Point
 from dslc.syntax import ast
@@ -93,7 +95,8 @@ class _Attributes:
         if attribute.name not in self.values:
             return self._default(attribute)
         value, span = self.values[attribute.name]
-        return as_int(value, span, f"`{attribute.name}`", minimum=attribute.minimum)
+        return as_int(value, span, f"`{attribute.name}`", minimum=attribute.minimum,
+                      maximum=MAX_DIM)
 
     def pair(self, attribute: Attribute) -> tuple[int, int]:
         key = attribute.name
@@ -104,9 +107,11 @@ class _Attributes:
         if isinstance(value, tuple):
             if len(value) != 2:
                 raise fail("E303", f"`{key}` takes an int or [height, width]", span)
-            return (as_int(value[0], span, f"`{key}`", minimum=attribute.minimum),
-                    as_int(value[1], span, f"`{key}`", minimum=attribute.minimum))
-        single = as_int(value, span, f"`{key}`", minimum=attribute.minimum)
+            return (as_int(value[0], span, f"`{key}`", minimum=attribute.minimum,
+                           maximum=MAX_DIM),
+                    as_int(value[1], span, f"`{key}`", minimum=attribute.minimum,
+                           maximum=MAX_DIM))
+        single = as_int(value, span, f"`{key}`", minimum=attribute.minimum, maximum=MAX_DIM)
         return (single, single)
 
     def pad_pair(self, attribute: Attribute) -> tuple[int, int] | Same:
@@ -131,8 +136,8 @@ class _Attributes:
         value, span = self.values[key]
         if not isinstance(value, tuple):
             raise fail("E303", f"`{key}` takes a list of integers", span)
-        return tuple(as_int(v, span, f"an entry of `{key}`", minimum=attribute.minimum)
-                     for v in value)
+        return tuple(as_int(v, span, f"an entry of `{key}`", minimum=attribute.minimum,
+                            maximum=MAX_DIM) for v in value)
 
     def missing(self, message: str) -> EvalError:
         return fail("E209", message, self.call)
@@ -208,9 +213,15 @@ class _Builder:
             raise fail("E404", "inputs belong to networks, not templates", stmt.span,
                        help="pass the tensor as a template parameter")
         dims = tuple(as_int(evaluate(item, scope, self.ctx), item.span,
-                            "an input dimension", minimum=1) for item in stmt.shape.items)
+                            "an input dimension", minimum=1, maximum=MAX_DIM)
+                     for item in stmt.shape.items)
         if not dims:
             raise fail("E404", f"input `{stmt.name.text}` has no dimensions", stmt.shape.span)
+        if math.prod(dims) > MAX_TENSOR_ELEMENTS:
+            raise fail("E302", f"input `{stmt.name.text}` has {math.prod(dims):.3g} elements, "
+                       f"more than the limit of 2^44 ({MAX_TENSOR_ELEMENTS:.3g})",
+                       stmt.shape.span,
+                       help="dslc/sema/limits.py and docs/language/guide.md list the limits")
         self.bind(stmt.name, TensorRef(stmt.name.text), scope)
         self.inputs.append(spec.InputSpec(name=stmt.name.text, shape=dims))
         self.shapes[stmt.name.text] = dims
@@ -461,10 +472,31 @@ class _Builder:
             shown = layer.name
             raise EvalError(error("E401", f"shape mismatch in `{shown}`: {result.message}",
                                   span, help=result.hint))
+        self.check_size(layer, result, call)
         self.layers.append(layer)
         self.shapes[layer.name] = result
         self.spans[layer.name] = call.span
         return TensorRef(layer.name)
+
+    def check_size(self, layer: spec.Layer, shape: tuple[int, ...],
+                   call: ast.Call | ast.Einsum) -> None:
+        """E302 for a layer past the limits of dslc/sema/limits.py: an output dimension
+        above MAX_DIM, more than MAX_TENSOR_ELEMENTS output elements or MAX_LAYER_MACS
+        MACs per sample (so that the cost model's 64-bit counts cannot overflow)."""
+        help = "dslc/sema/limits.py and docs/language/guide.md list the limits"
+        if any(d > MAX_DIM for d in shape):
+            raise fail("E302", f"`{layer.name}` has an output dimension above {MAX_DIM:,} "
+                       f"(shape {list(shape)})", call.span, help=help)
+        elements = math.prod(shape)
+        if elements > MAX_TENSOR_ELEMENTS:
+            raise fail("E302", f"`{layer.name}` outputs {elements:.3g} elements per sample, "
+                       f"more than the limit of 2^44 ({MAX_TENSOR_ELEMENTS:.3g})", call.span,
+                       help=help)
+        inputs = tuple(self.shapes[name] for name in layer.inputs)
+        macs = registry.for_layer(layer).workload(layer, inputs, shape).macs
+        if macs > MAX_LAYER_MACS:
+            raise fail("E302", f"`{layer.name}` has {macs:.3g} MACs per sample, more than the "
+                       f"limit of 2^44 ({MAX_LAYER_MACS:.3g})", call.span, help=help)
 
     # ---- einsum ---------------------------------------------------------------------------
 
@@ -484,7 +516,8 @@ class _Builder:
             if ident.text in dims:
                 raise fail("E202", f"dim `{ident.text}` declared twice", ident.span)
             dims[ident.text] = as_int(evaluate(bound_expr, scope, self.ctx), bound_expr.span,
-                                      f"the bound of dim `{ident.text}`", minimum=1)
+                                      f"the bound of dim `{ident.text}`", minimum=1,
+                                      maximum=MAX_DIM)
         if not dims:
             raise fail("E402", "einsum declares no dims", node.span,
                        help="add `dims K = 32, C = 16, ...`")
