@@ -98,6 +98,10 @@ AllowOutsideOption = Annotated[bool, typer.Option(
     help="let imports read .cd files outside the spec's directory tree (absolute paths, "
          "../); by default only the spec's directory and std/ are read")]
 
+ForceOption = Annotated[bool, typer.Option(
+    "--force", help="overwrite the files this command writes into --out if they exist "
+    "(other files there are never touched)")]
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -189,6 +193,16 @@ def command(name: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R
         app.command(name=name)(guarded)
         return guarded
     return register
+
+
+@contextmanager
+def _writing(out: Path | None) -> Iterator[None]:
+    """Writing results into `out`: an OS error (a full disk, a permission) is a
+    CannotRunError naming the directory, not a bug."""
+    try:
+        yield
+    except OSError as exc:
+        raise CannotRunError(f"cannot write into {out}: {exc.strerror or exc}") from None
 
 
 def _print_version(value: bool) -> None:
@@ -389,6 +403,7 @@ def run_command(
     max_pairs: MaxPairsOption = None,
     time_limit: TimeLimitOption = None,
     allow_import_outside: AllowOutsideOption = False,
+    force: ForceOption = False,
 ) -> None:
     """Run a co-design request: map every layer of one network on one accelerator, or
     search network and accelerator spaces with the co-design planner."""
@@ -401,16 +416,21 @@ def run_command(
     note = ""
     shown: RenderableType
     program = api.compile(file, allow_outside_imports=allow_import_outside)
-    if api.is_single_design(program, codesign):
+    single = api.is_single_design(program, codesign)
+    if out is not None:  # refused now, not after the search
+        api.check_out_dir(out, export.DESIGN_FILES if single else export.CODESIGN_FILES,
+                          force=force)
+    if single:
         with _kernel_compiled_elsewhere(), \
                 layer_progress(err_console, disable=not err_console.is_terminal) as progress:
             design = api.run(program, codesign, progress=progress)
-        written = export.write_design(out, design.result, design.problems,
-                                      design.objective) if out else ()
-        if out is not None and plot_breakdown(design.result, out / "breakdown.png"):
-            written = (*written, "breakdown.png")
-        elif out is not None:
-            note = " (breakdown.png needs the plot extra)"
+        with _writing(out):
+            written = export.write_design(out, design.result, design.problems,
+                                          design.objective) if out else ()
+            if out is not None and plot_breakdown(design.result, out / "breakdown.png"):
+                written = (*written, "breakdown.png")
+            elif out is not None:
+                note = " (breakdown.png needs the plot extra)"
         data = export.network_result_to_json(design.result, design.problems,
                                              objective=design.objective)
         shown = render_run(design.result, design.problems, design.codesign,
@@ -421,11 +441,12 @@ def run_command(
             found = api.search(program, codesign, store=cache, fresh=fresh, jobs=jobs,
                                scheduler=scheduler, strategy=strategy, max_pairs=max_pairs,
                                time_limit_s=time_limit, progress=progress)
-        written = export.write_codesign(out, found.outcome, found.notes) if out else ()
-        if out is not None and plot_pareto(found.outcome, out / "pareto.png"):
-            written = (*written, "pareto.png")
-        elif out is not None:
-            note = " (pareto.png needs the plot extra)"
+        with _writing(out):
+            written = export.write_codesign(out, found.outcome, found.notes) if out else ()
+            if out is not None and plot_pareto(found.outcome, out / "pareto.png"):
+                written = (*written, "pareto.png")
+            elif out is not None:
+                note = " (pareto.png needs the plot extra)"
         data = export.outcome_to_json(found.outcome, store_notes=found.notes)
         shown = render_outcome(found.outcome, reused=found.reused, store=found.store,
                                notes=found.notes, width=console.width)
@@ -497,7 +518,8 @@ def import_command(
     if out is None:
         console.print(imported.text, markup=False, end="")
         return
-    export.write_text(out, imported.text)
+    with _writing(out):
+        export.write_text(out, imported.text)
     err_console.print(f"wrote {out}: network `{imported.network.name}`, "
                       f"{len(imported.network.layers)} layers, {imported.macs:,} MACs, "
                       f"{imported.weights:,} weights", markup=False)
@@ -531,6 +553,7 @@ def export_command(
     objective: Annotated[str, typer.Option(help="energy, latency or edp")] = "edp",
     batch: Annotated[int, typer.Option(help="batch size N")] = 1,
     allow_import_outside: AllowOutsideOption = False,
+    force: ForceOption = False,
 ) -> None:
     """Export problems, the architecture and mappings as another tool's files (Timeloop v3
     YAML: docs/interop.md)."""
@@ -541,14 +564,17 @@ def export_command(
                          "to a released version yet (docs/interop.md); use --to timeloop")
     if mapping is not None and (best or network or layer or accelerator):
         raise UsageError("--mapping exports that block; it takes no -n/-l/-a/--best")
+    api.check_out_dir(out, (), force=force)
     program = api.compile(file, allow_outside_imports=allow_import_outside)
     options = api.mapper_settings(search=search, objective=objective)
     with _kernel_compiled_elsewhere() if mapping is None else nullcontext():
         files = api.export_timeloop(program, mapping=mapping, network_name=network,
                                     layer=layer, accelerator_name=accelerator,
                                     options=options, batch=batch)
-    for relative, text in files.items():
-        export.write_text(out / relative, text)
+    api.check_out_dir(out, sorted(files), force=force)
+    with _writing(out):
+        for relative, text in files.items():
+            export.write_text(out / relative, text)
     problems = sum(1 for name in files if name.startswith("prob/"))
     err_console.print(f"wrote {len(files)} files to {out}: {problems} "
                       f"problem{'s' if problems != 1 else ''} with their mappings, the "
@@ -571,9 +597,11 @@ def import_timeloop_command(
 
     study = api.import_timeloop(directory)
     if out is not None:
-        export.write_text(out, export.study_to_cd(
-            study.arch, [(layer.name, layer.problem, layer.mapping) for layer in study.layers],
-            str(directory)))
+        with _writing(out):
+            export.write_text(out, export.study_to_cd(
+                study.arch,
+                [(layer.name, layer.problem, layer.mapping) for layer in study.layers],
+                str(directory)))
     if format is OutputFormat.json:
         console.print(export.to_json({
             "accelerator": study.accelerator.model_dump(mode="json"),

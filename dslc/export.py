@@ -673,6 +673,12 @@ def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[objec
         writer.writerows(rows)
 
 
+DESIGN_FILES = ("result.json", "layers.csv", "breakdown.png")
+"""What `dslc run --out DIR` writes for one design (the plot with the plot extra)."""
+CODESIGN_FILES = ("result.json", "pairs.csv", "pareto.png")
+"""What `dslc run --out DIR` writes for a co-design search (the plot with the plot extra)."""
+
+
 def write_design(directory: Path, result: NetworkMapResult, problems: dict[str, Problem],
                  objective: str | None = None) -> tuple[str, ...]:
     """`result.json` (without timings, so reruns give equal bytes) and `layers.csv` of one

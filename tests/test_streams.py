@@ -128,7 +128,7 @@ def test_success_writes_the_result_to_stdout_and_notes_to_stderr(here: Path) -> 
     result = runner.invoke(cli.app, ["run", "small.cd", "--out", "out", "-f", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["network"] == "n"
-    table = runner.invoke(cli.app, ["run", "small.cd", "--out", "out"])
+    table = runner.invoke(cli.app, ["run", "small.cd", "--out", "out", "--force"])
     assert table.exit_code == 0
     assert "wrote result.json, layers.csv and breakdown.png to out" in table.stderr
     assert "wrote" not in table.stdout

@@ -10,7 +10,6 @@ constraint has an accuracy source. It does not run anything (dslc.codesign does)
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -54,6 +53,7 @@ from dslc.spec.codesign import (
     METRICS,
     STRATEGIES,
     AccuracyTable,
+    AccuracyTableError,
     BinaryOp,
     CoDesignSpec,
     Constant,
@@ -64,6 +64,7 @@ from dslc.spec.codesign import (
     ObjectiveExpr,
     ObjectiveSpec,
     parse_accuracy,
+    read_accuracy_table,
 )
 from dslc.spec.constraints import MapConstraints
 from dslc.syntax import ast
@@ -185,11 +186,10 @@ def check_accuracy_table(path: Path, networks: Sequence[Declared], span: Span
     a percentage above 1, or `90.1%` are accepted). One diagnostic per kind of problem."""
     shown = path.name
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            header, *rows = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not a readable CSV file"
-        return [error("E706", f"cannot read the accuracy table `{shown}`: {reason}", span)]
+        header_row, read = read_accuracy_table(path)
+    except AccuracyTableError as exc:
+        return [error("E706", f"cannot read the accuracy table: {exc}", span)]
+    header = list(header_row)
     header = [column.strip() for column in header]
     domains: dict[str, set[str]] = {}
     for entry in networks:
@@ -214,10 +214,7 @@ def check_accuracy_table(path: Path, networks: Sequence[Declared], span: Span
             span, help="add a `network` column or one column per network parameter"))
     names = {entry.name for entry in networks}
     for kind in ("accuracy", "network", "param"):
-        for number, row in enumerate(rows, start=2):
-            if not any(cell.strip() for cell in row):
-                continue
-            cells = dict(zip(header, (cell.strip() for cell in row), strict=False))
+        for number, cells in read:
             problem = ""
             if kind == "accuracy" and parse_accuracy(cells.get("accuracy", "")) is None:
                 problem = (f"accuracy `{cells.get('accuracy', '')}` does not parse "

@@ -161,6 +161,8 @@ class _Builder:
         self.accuracy: float | None = None
         self.name_stack: list[list[str | bool]] = []  # [name, claimed] per statement
         self.template_stack: list[str] = []
+        self.too_large = False
+        """Set once the network passed MAX_LAYERS (E405): later layers are not built."""
         self.ctx = EvalContext(call=self.call, shape_of=self.shape_of)
 
     # ---- statements -----------------------------------------------------------------------
@@ -454,7 +456,10 @@ class _Builder:
 
     def add_layer(self, layer: spec.Layer, call: ast.Call | ast.Einsum,
                   attrs: dict[str, tuple[Value, Span]]) -> TensorRef:
+        if self.too_large:
+            raise Poisoned(layer.name)  # past the limit, reported once (below)
         if len(self.layers) >= MAX_LAYERS:
+            self.too_large = True
             raise fail("E405", f"network `{self.name}` expands to more than the limit of "
                        f"{MAX_LAYERS:,} layers", call.span,
                        label=f"layer {MAX_LAYERS + 1:,} is made here",
