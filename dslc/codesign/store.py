@@ -224,15 +224,17 @@ class ResultStore:
                     raise StoreError(f"the result store {self.path} was written by a newer "
                                      f"dslc (store schema {schema}; this one reads {SCHEMA}): "
                                      "choose another with --cache PATH")
-            for statement in _TABLES:
-                db.execute(statement)
             for table, needed in _COLUMNS.items():
+                if table not in tables:
+                    continue
                 columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
                 if not needed <= columns:
                     raise StoreError(
                         f"the result store {self.path} is not a store of this dslc (its "
                         f"`{table}` table lacks {', '.join(sorted(needed - columns))}): use "
                         "another store with --cache PATH")
+            for statement in _TABLES:
+                db.execute(statement)
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                            [("schema", str(SCHEMA)), ("cost_model", str(self.model))])
             if "pairs" in tables:

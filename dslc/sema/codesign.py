@@ -186,7 +186,7 @@ def check_accuracy_table(path: Path, networks: Sequence[Declared], span: Span
     a percentage above 1, or `90.1%` are accepted). One diagnostic per kind of problem."""
     shown = path.name
     try:
-        header_row, read = read_accuracy_table(path)
+        header_row, read = read_accuracy_table(path, shown)
     except AccuracyTableError as exc:
         return [error("E706", f"cannot read the accuracy table: {exc}", span)]
     header = list(header_row)
@@ -412,13 +412,11 @@ def _objective_expr(expr: ast.Expr) -> ObjectiveExpr:
         return Constant(value=float(expr.value))
     if isinstance(expr, ast.Binary) and expr.op == "^":
         exponent = expr.right
+        power: float = 0.0
         if isinstance(exponent, ast.Unary) and isinstance(exponent.operand, ast.Number):
             power = -exponent.operand.value
         elif isinstance(exponent, ast.Number):
             power = exponent.value
-        else:
-            raise fail("E705", "an objective's exponent must be a number", exponent.span,
-                       help="e.g. `minimize energy * latency ^ 2`")
         if abs(power) > MAX_EXPONENT:
             raise fail("E705", f"an objective's exponent must be between -{MAX_EXPONENT} and "
                        f"{MAX_EXPONENT}, found {power:g}", exponent.span,
@@ -426,8 +424,6 @@ def _objective_expr(expr: ast.Expr) -> ObjectiveExpr:
                        help="a metric raised further overflows a double; rank by a lower "
                             "power (the order of pairs is the same for any positive power "
                             "of one metric)")
-        return BinaryOp(op="^", left=_objective_expr(expr.left),
-                        right=Constant(value=float(power)))
     if isinstance(expr, ast.Binary):
         return BinaryOp(op=expr.op if expr.op != "//" else "/",
                         left=_objective_expr(expr.left), right=_objective_expr(expr.right))

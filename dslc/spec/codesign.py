@@ -102,13 +102,15 @@ class AccuracyTableError(ValueError):
     column where there is one (`file:row:column: problem`)."""
 
 
-def read_accuracy_table(path: Path) -> tuple[tuple[str, ...], list[tuple[int, dict[str, str]]]]:
+def read_accuracy_table(path: Path, shown: str | None = None
+                        ) -> tuple[tuple[str, ...], list[tuple[int, dict[str, str]]]]:
     """An accuracy table's header and its non-blank rows (line number, cells by column),
     with every `accuracy` cell checked by `parse_accuracy`. Raises AccuracyTableError for
     a file that is not a regular file of at most MAX_TABLE_BYTES, invalid UTF-8, a CSV
     error, a row with fewer or more cells than the header, or an accuracy that is not one
-    (not a number, NaN, negative, above 100%)."""
-    shown = str(path)
+    (not a number, NaN, negative, above 100%). Messages name the file as `shown` (default:
+    the path)."""
+    shown = str(path) if shown is None else shown
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):

@@ -22,8 +22,7 @@ from dslc.diagnostics.render import (
     render_json,
 )
 from dslc.diagnostics.span import SourceFile, Span
-from dslc.sema import evaluate
-from dslc.sema import network
+from dslc.sema import evaluate, network
 from dslc.sema.network import MAX_LAYERS
 
 NESTED = """
