@@ -123,7 +123,11 @@ A quantity has the wrong dimension for its slot: a size where an energy is expec
     Code("E302", "value out of range", """
 A value outside what its slot allows: a non-positive kernel, stride or channel count, a
 negative energy, a size that is not a whole number of bits, a mesh of zero PEs, a percentage
-above 100%.
+above 100%, or a value past the stated limits (docs/language/guide.md, "Limits"): a
+dimension above 2^31-1, a layer of more than 2^44 MACs per sample, a mesh axis above
+65,536, a clock outside 1 Hz to 1 THz, an energy above 1 mJ per action, a batch above 2^16,
+a memory above 2^60 bits. The cost model counts in 64-bit integers and doubles; the limits
+keep every figure finite.
 """),
     Code("E303", "wrong type", """
 A value of the wrong type: a list where a number is expected, a string where a tensor is
@@ -282,7 +286,10 @@ An accuracy table that does not exist or cannot be read, a table that cannot ser
 searched networks (no `accuracy` column, a column that is neither `network` nor one of their
 parameters, a parameter value outside its domain, an accuracy that does not parse: a
 fraction, a percentage or `90.1%` are accepted), or an accuracy constraint with no accuracy
-source (neither a table nor an `accuracy` property on the networks).
+source (neither a table nor an `accuracy` property on the networks). A table that is not
+valid UTF-8, a row with fewer or more cells than the header, and an accuracy that is `nan`,
+negative or above 100% are reported at their row and column (`acc.csv:3:2: ...`); tables
+are limited to 16 MiB.
 """),
     Code("E801", "model cannot be read", """
 `dslc import` could not read the model: the file does not exist, is not an ONNX model, has
