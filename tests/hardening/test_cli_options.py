@@ -169,3 +169,18 @@ def test_a_write_failure_is_an_error_not_a_bug(here: Path,
     error = json.loads(result.stdout)["error"]
     assert error["kind"] == "cannot_run"
     assert error["message"] == "cannot write into out: No space left on device"
+
+
+def test_user_text_is_never_rewritten_by_rich(here: Path) -> None:
+    # An --out named like an emoji code, and a spec file too: printed as given.
+    (here / "a:x:b.cd").write_text(SMALL_DESIGN)
+    result = runner.invoke(cli.app, ["run", "a:x:b.cd", "--out", "c:x:d [bold]e[/bold]"])
+    assert result.exit_code == 0, result.output
+    assert "to c:x:d [bold]e[/bold]" in result.stderr
+    assert "\N{CROSS MARK}" not in result.output
+    (here / "e:x:f.cd").write_text("network n { input x: [1] layer a = relu(y) }\n")
+    as_json = runner.invoke(cli.app, ["eval", "e:x:f.cd", "-m", "m", "-f", "json"])
+    assert as_json.exit_code == 1
+    assert "\N{CROSS MARK}" not in as_json.stdout
+    (diagnostic,) = json.loads(as_json.stdout)["diagnostics"]
+    assert diagnostic["file"] == "e:x:f.cd"
