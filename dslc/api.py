@@ -21,6 +21,8 @@ functions that use them, not here: `compile` and `lint` load none of them
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -45,6 +47,7 @@ from dslc.lower.problem import Problem
 from dslc.mapping.mapping import Mapping as MappingIR
 from dslc.mapping.mapping import mapping_from_spec
 from dslc.sema.constraints import constraints_from_text
+from dslc.sema.limits import MAX_BATCH, MAX_BUDGET, MAX_COUNT
 from dslc.sema.loader import load
 from dslc.sema.program import Program, elaborate
 from dslc.space import DesignSpace, GivenPoint
@@ -84,14 +87,56 @@ class LintResult:
         return not self.errors
 
 
-def compile(path: str | Path | None = None, *, text: str | bytes | None = None) -> Program:
+MAX_JOBS = 1024
+"""Most worker processes `search` starts (`--jobs`)."""
+
+
+def _check_range(what: str, value: int, low: int, high: int) -> None:
+    """UsageError unless low <= value <= high (an option's stated range)."""
+    if not low <= value <= high:
+        raise UsageError(f"{what} must be between {low:,} and {high:,}, got {value:,}")
+
+
+def check_out_dir(directory: Path, names: Sequence[str], *, force: bool = False) -> None:
+    """Before a command computes what it writes into `directory`: UsageError when it cannot
+    be written (an existing file, not writable, under a file) or when one of `names` (the
+    files the command writes, relative) exists and `force` is not given; nothing outside
+    `directory` is ever written (a name leaving it is refused)."""
+    root = directory.resolve()
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"--out {directory} is an existing file, not a directory; give a "
+                         "directory to write into")
+    existing = root
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"--out {directory}: {existing} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {directory}: {existing} is not writable")
+    clashes = []
+    for name in names:
+        target = (root / name).resolve()
+        if root not in target.parents:
+            raise UsageError(f"--out {directory}: `{name}` would be written outside it")
+        if target.exists() or target.is_symlink():
+            clashes.append(name)
+    if clashes and not force:
+        raise UsageError(f"--out {directory} already has {', '.join(sorted(clashes))}; give "
+                         "--force to overwrite them, or another directory")
+
+
+def compile(path: str | Path | None = None, *, text: str | bytes | None = None,
+            allow_outside_imports: bool = False) -> Program:
     """Read and elaborate a spec file and its imports, or spec `text` (then `path`, when
     given, names it for diagnostics and relative imports, and is not read). Diagnostics are
-    on the result; the other functions raise DiagnosticError for a program with errors."""
+    on the result; the other functions raise DiagnosticError for a program with errors.
+    Imports stay inside the root file's directory tree (and `std/...`) unless
+    `allow_outside_imports` (E212; dslc.sema.loader)."""
     if path is None and text is None:
         raise UsageError("compile needs a spec file's path or the spec's text")
     data = text.encode() if isinstance(text, str) else text
-    program = elaborate(load(TEXT_NAME if path is None else path, data))
+    program = elaborate(load(TEXT_NAME if path is None else path, data,
+                             allow_outside=allow_outside_imports))
     return program if path is not None else replace(program, root=None)
 
 
@@ -110,13 +155,13 @@ def spec_files(paths: Sequence[str | Path]) -> tuple[Path, ...]:
     return tuple(found)
 
 
-def lint(paths: Sequence[str | Path]) -> LintResult:
+def lint(paths: Sequence[str | Path], *, allow_outside_imports: bool = False) -> LintResult:
     """Check each file independently (with its imports); a directory stands for every
     `.cd` file under it."""
     files = spec_files(paths)
     found: list[Diagnostic] = []
     for path in files:
-        found.extend(compile(path).diagnostics)
+        found.extend(compile(path, allow_outside_imports=allow_outside_imports).diagnostics)
     return LintResult(tuple(str(p) for p in files), tuple(sorted_diagnostics(found)))
 
 
@@ -230,6 +275,8 @@ def mapper_settings(*, search: str = "auto", budget: int = 10000,
     `latency,energy`); `constraints` are map-space constraints (`map_constraints`)."""
     from dslc.mapper.search import MapperOptions, objectives_named, search_named
 
+    _check_range("the budget", budget, 1, MAX_BUDGET)
+    _check_range("the seed", seed, 0, MAX_COUNT)
     try:
         return MapperOptions(search=search_named(search), budget=budget,
                              objective=objectives_named(objective), seed=seed,
@@ -275,8 +322,7 @@ def map_layer(program: Program, network_name: str, layer: str, accelerator_name:
     CannotRunError) when nothing fits or the constraints leave nothing for this layer."""
     from dslc.mapper.search import MapperOptions, map_problem
 
-    if batch < 1:
-        raise UsageError(f"the batch must be at least 1, got {batch}")
+    _check_range("the batch", batch, 1, MAX_BATCH)
     network_spec = network(program, network_name, network_point)
     accelerator_spec = accelerator(program, accelerator_name, accelerator_point)
     full_network = program.networks[network_name].resolve(
@@ -364,10 +410,11 @@ def _budget(spec: CoDesignSpec, max_pairs: int | None, time_limit_s: float | Non
     """The request's work caps, overridden by the caller's where given."""
     from dslc.codesign.planner import Budget
 
-    if max_pairs is not None and max_pairs < 1:
-        raise UsageError(f"--max-pairs must be at least 1, got {max_pairs}")
-    if time_limit_s is not None and time_limit_s <= 0:
-        raise UsageError(f"--time-limit must be positive, got {time_limit_s:g}")
+    if max_pairs is not None:
+        _check_range("--max-pairs", max_pairs, 1, MAX_COUNT)
+    if time_limit_s is not None and not (0 < time_limit_s < math.inf):
+        raise UsageError(f"--time-limit must be a positive number of seconds, got "
+                         f"{time_limit_s:g}")
     return Budget(spec.max_pairs if max_pairs is None else max_pairs,
                   spec.time_limit_s if time_limit_s is None else time_limit_s)
 
@@ -450,8 +497,7 @@ def search(program: Program, codesign: str | None = None, *,
     from dslc.codesign.evaluate import PairEvaluator, ResultStore
     from dslc.codesign.planner import execute, make_plan
 
-    if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    _check_range("--jobs", jobs, 1, MAX_JOBS)
     instances = Instances(program.networks, program.accelerators)
     the_request = request(program, codesign, strategy=strategy, instances=instances)
     spec = the_request.spec
@@ -665,6 +711,7 @@ def export_timeloop(program: Program, *, mapping: str | None = None,
 
     Raises UsageError for unknown names or a missing choice, DiagnosticError E806 for what
     Timeloop cannot state, CannotRunError when a layer has no valid mapping."""
+    _check_range("the batch", batch, 1, MAX_BATCH)
     _needs_yaml()
     from dslc.interop.timeloop import export_study
 

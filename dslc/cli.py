@@ -39,6 +39,7 @@ from dslc.diagnostics.diagnostic import (
 )
 from dslc.diagnostics.render import (
     error_to_json,
+    group_identical,
     render_concise,
     render_full,
     render_json,
@@ -48,9 +49,12 @@ from dslc.diagnostics.render import (
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   context_settings={"help_option_names": ["-h", "--help"]},
                   help="dslc: hardware/software co-design of neural-network accelerators.")
-console = Console(highlight=False, soft_wrap=True)
-"""stdout: the result, nothing else."""
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+console = Console(highlight=False, soft_wrap=True, emoji=False, markup=False)
+"""stdout: the result, nothing else. Neither emoji codes (`:x:`) nor markup (`[bold]`) are
+ever substituted in what it prints, tables included: a file named `a:x:b.cd` does not
+print as `a❌b.cd` (styles are given as `style=`, never as markup)."""
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False,
+                      markup=False)
 """stderr: progress, notes and errors."""
 
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow",
@@ -89,6 +93,15 @@ MaxPairsOption = Annotated[int | None, typer.Option(
 TimeLimitOption = Annotated[float | None, typer.Option(
     "--time-limit", help="stop after this many seconds (overrides the request's)")]
 
+AllowOutsideOption = Annotated[bool, typer.Option(
+    "--allow-import-outside",
+    help="let imports read .cd files outside the spec's directory tree (absolute paths, "
+         "../); by default only the spec's directory and std/ are read")]
+
+ForceOption = Annotated[bool, typer.Option(
+    "--force", help="overwrite the files this command writes into --out if they exist "
+    "(other files there are never touched)")]
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -99,8 +112,9 @@ def _print_diagnostics(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic],
     if fmt is Format.json:
         out.print(render_json(list(diagnostics)), markup=False)
         return
-    for diagnostic in diagnostics:
-        text = render_full(diagnostic) if fmt is Format.full else render_concise(diagnostic)
+    for diagnostic, others in group_identical(list(diagnostics)):
+        text = render_full(diagnostic, others) if fmt is Format.full else \
+            render_concise(diagnostic, others)
         head, _, rest = text.partition("\n")
         out.print(head, style=_SEVERITY_STYLE[diagnostic.severity], markup=False)
         if rest:
@@ -181,6 +195,16 @@ def command(name: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R
     return register
 
 
+@contextmanager
+def _writing(out: Path | None) -> Iterator[None]:
+    """Writing results into `out`: an OS error (a full disk, a permission) is a
+    CannotRunError naming the directory, not a bug."""
+    try:
+        yield
+    except OSError as exc:
+        raise CannotRunError(f"cannot write into {out}: {exc.strerror or exc}") from None
+
+
 def _print_version(value: bool) -> None:
     if value:
         console.print(f"dslc {__version__}", markup=False)
@@ -234,9 +258,10 @@ def lint(
     files: Annotated[list[Path], typer.Argument(
         help="spec files, or directories to check every .cd file under")],
     format: Annotated[Format, typer.Option("--format", "-f", help="output format")] = Format.full,
+    allow_import_outside: AllowOutsideOption = False,
 ) -> None:
     """Check spec files: syntax, names, units, shapes, accelerators, mappings, spaces."""
-    result = api.lint(files)
+    result = api.lint(files, allow_outside_imports=allow_import_outside)
     _print_diagnostics(result.diagnostics, format, len(result.files), console)
     raise typer.Exit(1 if result.errors else 0)
 
@@ -257,6 +282,7 @@ def explain_command(code: Annotated[str, typer.Argument(help="a diagnostic code,
 def dump(
     file: FileArgument,
     stage: Annotated[Stage, typer.Option("--stage", help="which intermediate form")] = Stage.spec,
+    allow_import_outside: AllowOutsideOption = False,
 ) -> None:
     """Print an intermediate form: AST, spec models, layer graph or loop nests (JSON), or
     the table of layers (op, shapes, MACs, weights, totals)."""
@@ -265,7 +291,7 @@ def dump(
     if stage is Stage.ast:
         console.print(api.dump_ast(file), markup=False)
         return
-    program = api.compile(file)
+    program = api.compile(file, allow_outside_imports=allow_import_outside)
     if stage is Stage.layers:
         from dslc.report.layers import render_layers
 
@@ -281,12 +307,14 @@ def eval_command(
     file: FileArgument,
     mapping: Annotated[str, typer.Option("--mapping", "-m", help="name of a mapping block")],
     format: FormatOption = OutputFormat.table,
+    allow_import_outside: AllowOutsideOption = False,
 ) -> None:
     """Evaluate a fixed `mapping` block: accesses, energy, cycles, utilisation, area."""
     from dslc import export
     from dslc.report.cost import render_cost
 
-    cost = api.evaluate(api.compile(file), mapping)
+    program = api.compile(file, allow_outside_imports=allow_import_outside)
+    cost = api.evaluate(program, mapping)
     if format is OutputFormat.json:
         console.print(export.to_json(export.cost_to_json(cost)), markup=False)
     else:
@@ -316,6 +344,7 @@ def map_command(
     constraints: Annotated[str | None, typer.Option(
         help="map-space constraints, the body of a constraints block, e.g. "
              "'GLB { factors [K 4] } PE { idle y }'")] = None,
+    allow_import_outside: AllowOutsideOption = False,
 ) -> None:
     """Find the best mapping of one layer on one accelerator."""
     from dslc import export
@@ -323,7 +352,7 @@ def map_command(
 
     options = api.mapper_settings(search=search, budget=budget, objective=objective,
                                   seed=seed, imperfect=imperfect)
-    program = api.compile(file)
+    program = api.compile(file, allow_outside_imports=allow_import_outside)
     network, network_point = api.design_point(program, network, "network")
     accelerator, accelerator_point = api.design_point(program, accelerator, "accelerator")
     if constraints is not None:
@@ -373,6 +402,8 @@ def run_command(
     strategy: StrategyOption = None,
     max_pairs: MaxPairsOption = None,
     time_limit: TimeLimitOption = None,
+    allow_import_outside: AllowOutsideOption = False,
+    force: ForceOption = False,
 ) -> None:
     """Run a co-design request: map every layer of one network on one accelerator, or
     search network and accelerator spaces with the co-design planner."""
@@ -384,17 +415,22 @@ def run_command(
     quiet = format is OutputFormat.json
     note = ""
     shown: RenderableType
-    program = api.compile(file)
-    if api.is_single_design(program, codesign):
+    program = api.compile(file, allow_outside_imports=allow_import_outside)
+    single = api.is_single_design(program, codesign)
+    if out is not None:  # refused now, not after the search
+        api.check_out_dir(out, export.DESIGN_FILES if single else export.CODESIGN_FILES,
+                          force=force)
+    if single:
         with _kernel_compiled_elsewhere(), \
                 layer_progress(err_console, disable=not err_console.is_terminal) as progress:
             design = api.run(program, codesign, progress=progress)
-        written = export.write_design(out, design.result, design.problems,
-                                      design.objective) if out else ()
-        if out is not None and plot_breakdown(design.result, out / "breakdown.png"):
-            written = (*written, "breakdown.png")
-        elif out is not None:
-            note = " (breakdown.png needs the plot extra)"
+        with _writing(out):
+            written = export.write_design(out, design.result, design.problems,
+                                          design.objective) if out else ()
+            if out is not None and plot_breakdown(design.result, out / "breakdown.png"):
+                written = (*written, "breakdown.png")
+            elif out is not None:
+                note = " (breakdown.png needs the plot extra)"
         data = export.network_result_to_json(design.result, design.problems,
                                              objective=design.objective)
         shown = render_run(design.result, design.problems, design.codesign,
@@ -405,11 +441,12 @@ def run_command(
             found = api.search(program, codesign, store=cache, fresh=fresh, jobs=jobs,
                                scheduler=scheduler, strategy=strategy, max_pairs=max_pairs,
                                time_limit_s=time_limit, progress=progress)
-        written = export.write_codesign(out, found.outcome, found.notes) if out else ()
-        if out is not None and plot_pareto(found.outcome, out / "pareto.png"):
-            written = (*written, "pareto.png")
-        elif out is not None:
-            note = " (pareto.png needs the plot extra)"
+        with _writing(out):
+            written = export.write_codesign(out, found.outcome, found.notes) if out else ()
+            if out is not None and plot_pareto(found.outcome, out / "pareto.png"):
+                written = (*written, "pareto.png")
+            elif out is not None:
+                note = " (pareto.png needs the plot extra)"
         data = export.outcome_to_json(found.outcome, store_notes=found.notes)
         shown = render_outcome(found.outcome, reused=found.reused, store=found.store,
                                notes=found.notes, width=console.width)
@@ -424,14 +461,15 @@ def run_command(
 @command("plan")
 def plan_command(file: FileArgument, codesign: CodesignOption = None,
                  format: FormatOption = OutputFormat.table, strategy: StrategyOption = None,
-                 max_pairs: MaxPairsOption = None, time_limit: TimeLimitOption = None
-                 ) -> None:
+                 max_pairs: MaxPairsOption = None, time_limit: TimeLimitOption = None,
+                 allow_import_outside: AllowOutsideOption = False) -> None:
     """Print the co-design planner's plan (phases, what the constraints rule out, the most
     pairs the run evaluates) without evaluating any pair."""
     from dslc import export
     from dslc.report.codesign import render_plan
 
-    the_plan = api.plan(api.compile(file), codesign, strategy=strategy, max_pairs=max_pairs,
+    program = api.compile(file, allow_outside_imports=allow_import_outside)
+    the_plan = api.plan(program, codesign, strategy=strategy, max_pairs=max_pairs,
                         time_limit_s=time_limit)
     if format is OutputFormat.json:
         console.print(export.to_json(export.plan_to_json(the_plan)), markup=False)
@@ -480,7 +518,8 @@ def import_command(
     if out is None:
         console.print(imported.text, markup=False, end="")
         return
-    export.write_text(out, imported.text)
+    with _writing(out):
+        export.write_text(out, imported.text)
     err_console.print(f"wrote {out}: network `{imported.network.name}`, "
                       f"{len(imported.network.layers)} layers, {imported.macs:,} MACs, "
                       f"{imported.weights:,} weights", markup=False)
@@ -513,6 +552,8 @@ def export_command(
                       ] = "auto",
     objective: Annotated[str, typer.Option(help="energy, latency or edp")] = "edp",
     batch: Annotated[int, typer.Option(help="batch size N")] = 1,
+    allow_import_outside: AllowOutsideOption = False,
+    force: ForceOption = False,
 ) -> None:
     """Export problems, the architecture and mappings as another tool's files (Timeloop v3
     or AccelForge 1.0.467 YAML: docs/interop.md)."""
@@ -520,15 +561,18 @@ def export_command(
 
     if mapping is not None and (best or network or layer or accelerator):
         raise UsageError("--mapping exports that block; it takes no -n/-l/-a/--best")
-    program = api.compile(file)
+    api.check_out_dir(out, (), force=force)
+    program = api.compile(file, allow_outside_imports=allow_import_outside)
     options = api.mapper_settings(search=search, objective=objective)
     with _kernel_compiled_elsewhere() if mapping is None else nullcontext():
         writer = (api.export_accelforge if to is ExportTarget.accelforge
                   else api.export_timeloop)
         files = writer(program, mapping=mapping, network_name=network, layer=layer,
                        accelerator_name=accelerator, options=options, batch=batch)
-    for relative, text in files.items():
-        export.write_text(out / relative, text)
+    api.check_out_dir(out, sorted(files), force=force)
+    with _writing(out):
+        for relative, text in files.items():
+            export.write_text(out / relative, text)
     problems = sum(1 for name in files if name.startswith(("prob/", "workload/")))
     tables = ("the architecture (README.txt has the AccelForge call)"
               if to is ExportTarget.accelforge else "the architecture, its energy and area "
@@ -553,9 +597,11 @@ def import_timeloop_command(
 
     study = api.import_timeloop(directory)
     if out is not None:
-        export.write_text(out, export.study_to_cd(
-            study.arch, [(layer.name, layer.problem, layer.mapping) for layer in study.layers],
-            str(directory)))
+        with _writing(out):
+            export.write_text(out, export.study_to_cd(
+                study.arch,
+                [(layer.name, layer.problem, layer.mapping) for layer in study.layers],
+                str(directory)))
     if format is OutputFormat.json:
         console.print(export.to_json({
             "accelerator": study.accelerator.model_dump(mode="json"),

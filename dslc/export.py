@@ -43,8 +43,19 @@ from dslc.mapping.mapping import Mapping
 
 
 def to_json(data: Any) -> str:
-    """The text of a JSON document (two-space indent, keys in the order given)."""
-    return json.dumps(data, indent=2, sort_keys=False)
+    """The text of a JSON document (two-space indent, keys in the order given). A float
+    that is not finite (NaN, infinity) becomes null: the document is always strict JSON."""
+    return json.dumps(_strict(data), indent=2, sort_keys=False, allow_nan=False)
+
+
+def _strict(data: Any) -> Any:
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: _strict(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_strict(value) for value in data]
+    return data
 
 
 def write_text(path: Path, text: str) -> None:
@@ -677,6 +688,12 @@ def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[objec
         writer = csv.writer(handle)
         writer.writerow(columns)
         writer.writerows(rows)
+
+
+DESIGN_FILES = ("result.json", "layers.csv", "breakdown.png")
+"""What `dslc run --out DIR` writes for one design (the plot with the plot extra)."""
+CODESIGN_FILES = ("result.json", "pairs.csv", "pareto.png")
+"""What `dslc run --out DIR` writes for a co-design search (the plot with the plot extra)."""
 
 
 def write_design(directory: Path, result: NetworkMapResult, problems: dict[str, Problem],

@@ -149,7 +149,7 @@ def test_dump_of_a_broken_file_exits_1(files: Path) -> None:
 
 def test_internal_errors_exit_3(files: Path, monkeypatch: pytest.MonkeyPatch,
                                 capsys: pytest.CaptureFixture[str]) -> None:
-    def boom(paths: object) -> None:
+    def boom(paths: object, **options: object) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(api, "lint", boom)
@@ -236,7 +236,7 @@ def test_dslc_run_with_jobs_elaborates_once_and_workers_get_no_path(
 @pytest.mark.parametrize(("args", "message"), [
     (["run", "small.cd", "-c", "nope"], "no co-design request `nope`"),
     (["run", "small.cd", "--strategy", "bogus"], "unknown strategy `bogus`"),
-    (["run", "small.cd", "--jobs", "0"], "--jobs must be at least 1"),
+    (["run", "small.cd", "--jobs", "0"], "--jobs must be between 1 and 1,024, got 0"),
     (["map", "small.cd", "-n", "n", "-l", "a", "-a", "nope"], "no accelerator `nope`"),
     (["map", "small.cd", "-n", "m", "-l", "a", "-a", "acc"], "no network `m`"),
     (["map", "small.cd", "-n", "n", "-l", "a", "-a", "acc", "--search", "best"],

@@ -128,7 +128,7 @@ def test_success_writes_the_result_to_stdout_and_notes_to_stderr(here: Path) -> 
     result = runner.invoke(cli.app, ["run", "small.cd", "--out", "out", "-f", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["network"] == "n"
-    table = runner.invoke(cli.app, ["run", "small.cd", "--out", "out"])
+    table = runner.invoke(cli.app, ["run", "small.cd", "--out", "out", "--force"])
     assert table.exit_code == 0
     assert "wrote result.json, layers.csv and breakdown.png to out" in table.stderr
     assert "wrote" not in table.stdout
@@ -238,7 +238,7 @@ def test_accuracy_values(text: str, value: float | None) -> None:
     ("width,depth,accuracy\n8,1,0.7\n", "the accuracy table `acc.csv` has a column `depth` "
                                         "that is not a parameter of the searched networks"),
     ("width,accuracy\n8,0.7\n16,high\n",
-     "accuracy table `acc.csv`, line 3: accuracy `high` does not parse"),
+     "cannot read the accuracy table: acc.csv:3:2: accuracy `high` is not an accuracy"),
     ("width,accuracy\n12,0.7\n",
      "accuracy table `acc.csv`, line 2: `width = 12` is not a value of the parameter"),
     ("network,accuracy\nresnet,0.7\n",

@@ -35,7 +35,7 @@ from dslc.arch import ArchModel, resolve_accelerator
 from dslc.codesign.designs import Design, Instances, spec_digest
 from dslc.codesign.metrics import Metrics
 from dslc.codesign.request import Request
-from dslc.codesign.store import Record, ResultStore, StoreError
+from dslc.codesign.store import STORE_WAY_OUT, Record, ResultStore, StoreError
 from dslc.diagnostics.diagnostic import CannotRunError, UsageError
 from dslc.lower.lower import LoweredNetwork, lower_network
 from dslc.mapper import MapperOptions, NoValidMappingError, map_network
@@ -92,6 +92,21 @@ def _record(result: PairResult) -> Record:
         "layers": [[layer.name, layer.problem_key, layer.energy_pj, layer.cycles,
                     layer.utilization] for layer in result.layers],
     }
+
+
+def _plausible(result: PairResult) -> bool:
+    """Whether figures read back can be figures of a pair: finite, non-negative energies
+    and cycles, utilisations in [0, 1] (a record edited or damaged on disk is not)."""
+    figures: list[float] = []
+    if result.metrics is not None:
+        m = result.metrics
+        figures += [m.energy_pj, float(m.cycles), m.latency_s, m.area_mm2]
+    for layer in result.layers:
+        figures += [layer.energy_pj, float(layer.cycles)]
+        if not 0 <= layer.utilization <= 1:
+            return False
+    return all(math.isfinite(f) and f >= 0 for f in figures) and \
+        isinstance(result.failure, str)
 
 
 def _from_record(pair: Pair, record: Record, accuracy: float | None) -> PairResult:
@@ -167,7 +182,15 @@ class PairEvaluator:
         return None if record is None else self._read(pair, record)
 
     def _read(self, pair: Pair, record: Record) -> PairResult:
-        return _from_record(pair, record, self.request.accuracies.get(pair[0]))
+        try:
+            result = _from_record(pair, record, self.request.accuracies.get(pair[0]))
+        except (KeyError, IndexError, TypeError, ValueError):
+            result = None
+        if result is None or not _plausible(result):
+            raise StoreError(f"a stored record in the result store {self.store.path} does not "
+                             f"decode (the pair {pair[0].label} x {pair[1].label}): "
+                             f"{STORE_WAY_OUT}")
+        return result
 
     def compute(self, pair: Pair) -> PairResult:
         """Map every layer of the pair (no store lookup)."""

@@ -11,7 +11,6 @@ the objective over arrays of metrics (`objective_values`). It does not evaluate 
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,12 +22,14 @@ import numpy.typing as npt
 from dslc.codesign.designs import Design
 from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.spec.codesign import (
+    AccuracyTableError,
     BinaryOp,
     Constant,
     ConstraintSpec,
     MetricRef,
     ObjectiveSpec,
     parse_accuracy,
+    read_accuracy_table,
 )
 
 FloatArray = npt.NDArray[np.float64]
@@ -81,7 +82,12 @@ def _expression(node: MetricRef | Constant | BinaryOp, metrics: Metrics) -> floa
         return left * right
     if node.op == "/":
         return left / right if right else math.inf
-    return float(left ** right)
+    try:
+        return math.pow(left, right)
+    except OverflowError:  # as numpy's power: an infinite objective ranks last
+        return math.inf
+    except ValueError:  # a negative base to a fractional power: no real value
+        return math.nan
 
 
 def objective_value(objective: ObjectiveSpec, metrics: Metrics) -> float:
@@ -264,18 +270,15 @@ def load_accuracies(path: Path, networks: Sequence[Design]) -> dict[Design, floa
     with a `%` sign) and either a `network` column (a space name or a design label) or one
     column per network parameter. Networks the table does not list are absent from the result."""
     try:
-        with path.open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as exc:
-        raise AccuracyError(f"cannot read the accuracy table {path}: {exc.strerror}") from None
-    if not rows or "accuracy" not in rows[0]:
+        header, rows = read_accuracy_table(path)
+    except AccuracyTableError as exc:
+        raise AccuracyError(f"cannot read the accuracy table {exc}") from None
+    if "accuracy" not in header:
         raise AccuracyError(f"the accuracy table {path} needs an `accuracy` column")
     found: dict[Design, float] = {}
-    for number, row in enumerate(rows, start=2):
-        accuracy = parse_accuracy(row["accuracy"] or "")
-        if accuracy is None:
-            raise AccuracyError(f"{path}:{number}: accuracy `{row['accuracy']}` is not an "
-                                "accuracy (a fraction, a percentage, or `90.1%`)")
+    for _number, row in rows:
+        accuracy = parse_accuracy(row["accuracy"])
+        assert accuracy is not None  # read_accuracy_table checked every accuracy cell
         for design in networks:
             if _matches(design, row):
                 found[design] = accuracy

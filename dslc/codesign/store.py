@@ -26,6 +26,11 @@ The rules, which docs/design/codesign.md repeats:
   key); rows of another version, and the table of schema 1 (dslc 0.1: `pairs(key, record)`,
   no version), are never read back, and `notes` says how many there are. They are kept,
   not deleted, so the dslc that wrote them can still use them.
+- **Failures are errors, never bugs.** A damaged file, a schema this dslc does not know, a
+  table without the columns it needs, a record that does not decode, or a full disk is a
+  `StoreError` (a `CannotRunError`: exit 1) naming the file and the way out (`--fresh`,
+  another `--cache`, free space). Each batch of finished pairs is one transaction, so a
+  full disk stops the run with every earlier batch intact; a rerun reads them back.
 """
 
 from __future__ import annotations
@@ -76,8 +81,35 @@ _TABLES = (
 )
 
 
+_COLUMNS = {"meta": {"name", "value"}, "results": {"seq", "key", "model", "record"},
+            "owners": {"key", "request"}, "leases": {"key", "holder"},
+            "holders": {"holder", "host", "pid", "beat"}}
+"""The columns each table must have (a file with same-named tables of another program or
+version is refused, not misread)."""
+
+
 class StoreError(CannotRunError):
-    """The result store cannot be opened or written."""
+    """The result store cannot be opened or written, or what it holds does not decode."""
+
+
+STORE_WAY_OUT = ("run with --fresh to recompute this request's pairs, or use another store "
+                 "with --cache PATH (--cache :memory: keeps nothing)")
+"""What a user can do about a store whose content is unusable."""
+
+
+def _store_error(path: Path | None, exc: BaseException) -> StoreError:
+    """A StoreError naming the file, what went wrong and the way out, by kind of failure:
+    a damaged file, a full disk, anything else SQLite reports."""
+    text = str(exc)
+    if "malformed" in text or "not a database" in text or "encrypted" in text:
+        return StoreError(f"the result store {path} is damaged ({text}): delete it, or use "
+                          "another with --cache PATH (--cache :memory: keeps nothing)")
+    if "full" in text or getattr(exc, "errno", None) == 28:  # ENOSPC
+        return StoreError(f"the result store {path} cannot grow ({text}): the run stopped; "
+                          "the pairs stored before are intact, and a rerun reads them back. "
+                          "Free some space, or use another store with --cache PATH")
+    return StoreError(f"cannot use the result store {path}: {text}; choose another with "
+                      "--cache PATH, or --cache :memory: to keep nothing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +183,10 @@ class ResultStore:
                 self.connection.execute("PRAGMA synchronous=NORMAL")
                 self.notes = self._prepare()
             except (OSError, sqlite3.Error) as exc:
-                raise StoreError(f"cannot use the result store {path}: {exc}; choose another "
-                                 "with --cache PATH, or --cache :memory: to keep nothing"
-                                 ) from None
+                if self.connection is not None:
+                    self.connection.close()
+                    self.connection = None
+                raise _store_error(path, exc) from None
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -171,7 +204,7 @@ class ResultStore:
                 raise
             connection.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot use the result store {self.path}: {exc}") from None
+            raise _store_error(self.path, exc) from None
 
     def _prepare(self) -> tuple[str, ...]:
         """Create or check the schema; say what will not be read back."""
@@ -181,11 +214,25 @@ class ResultStore:
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
             if "meta" in tables:
                 row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
-                schema = int(row[0]) if row is not None else SCHEMA
+                try:
+                    schema = int(row[0]) if row is not None else SCHEMA
+                except (TypeError, ValueError):
+                    raise StoreError(f"the result store {self.path} has a schema this dslc "
+                                     f"does not know ({row[0]!r}): use another store with "
+                                     "--cache PATH") from None
                 if schema > SCHEMA:
                     raise StoreError(f"the result store {self.path} was written by a newer "
                                      f"dslc (store schema {schema}; this one reads {SCHEMA}): "
                                      "choose another with --cache PATH")
+            for table, needed in _COLUMNS.items():
+                if table not in tables:
+                    continue
+                columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                if not needed <= columns:
+                    raise StoreError(
+                        f"the result store {self.path} is not a store of this dslc (its "
+                        f"`{table}` table lacks {', '.join(sorted(needed - columns))}): use "
+                        "another store with --cache PATH")
             for statement in _TABLES:
                 db.execute(statement)
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
@@ -212,7 +259,14 @@ class ResultStore:
             for key, record in db.execute(
                     f"SELECT key, record FROM results WHERE seq > ? AND key IN ({marks})",
                     (self.since, *batch)):
-                found[key] = json.loads(record)
+                try:
+                    data = json.loads(record)
+                except (TypeError, ValueError):
+                    data = None
+                if not isinstance(data, dict):
+                    raise StoreError(f"a stored record in the result store {self.path} does "
+                                     f"not decode (key {str(key)[:16]}...): {STORE_WAY_OUT}")
+                found[key] = data
         return found
 
     def _own(self, db: sqlite3.Connection, keys: Sequence[str], request: str) -> None:
@@ -307,9 +361,12 @@ class ResultStore:
         """Rows this store would read back (of this cost model, written since `forget`)."""
         if self.connection is None:
             return len(self.memory)
-        return int(self.connection.execute(
-            "SELECT COUNT(*) FROM results WHERE model = ? AND seq > ?",
-            (self.model, self.since)).fetchone()[0])
+        try:
+            return int(self.connection.execute(
+                "SELECT COUNT(*) FROM results WHERE model = ? AND seq > ?",
+                (self.model, self.since)).fetchone()[0])
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc) from None
 
     def close(self) -> None:
         """Release this run's leases and close the file (a lease is left, to lapse, only

@@ -100,6 +100,20 @@ by keyword.
 A name refers to the wrong kind of thing: an accelerator where a network is expected, a
 parameter where a layer is expected, a template where an operator's input is expected.
 """),
+    Code("E212", "import refused", """
+An `import` dslc will not read: a file that does not end in `.cd`, that is not a regular
+file (a FIFO, a device such as `/dev/zero`, a directory), or that is larger than 16 MiB;
+a `std/...` path that leaves the shipped library; or, unless you allow it, an absolute path
+or a path that leaves the root file's directory tree (symbolic links resolved). A spec you
+received cannot read your other files: `--allow-import-outside` (in Python,
+`allow_outside_imports=True`) allows imports outside the tree. A refused file is not
+opened.
+"""),
+    Code("E213", "too many imports", """
+An import chain (a file importing a file importing ...) longer than 64 files, or a spec
+whose imports load more than 500 files in all. Import shared files from the root instead
+of through long chains.
+"""),
     Code("E301", "unit mismatch", """
 A quantity has the wrong dimension for its slot: a size where an energy is expected
 (`read = 64KiB`), a frequency where a time is expected. Sizes are bits, bytes (`B`, `KiB`,
@@ -109,7 +123,11 @@ A quantity has the wrong dimension for its slot: a size where an energy is expec
     Code("E302", "value out of range", """
 A value outside what its slot allows: a non-positive kernel, stride or channel count, a
 negative energy, a size that is not a whole number of bits, a mesh of zero PEs, a percentage
-above 100%.
+above 100%, or a value past the stated limits (docs/language/guide.md, "Limits"): a
+dimension above 2^31-1, a layer of more than 2^44 MACs per sample, a mesh axis above
+65,536, a clock outside 1 Hz to 1 THz, an energy above 1 mJ per action, a batch above 2^16,
+a memory above 2^60 bits. The cost model counts in 64-bit integers and doubles; the limits
+keep every figure finite.
 """),
     Code("E303", "wrong type", """
 A value of the wrong type: a list where a number is expected, a string where a tensor is
@@ -138,6 +156,13 @@ non-negative integer, or a template body whose `return` does not name a tensor.
     Code("E404", "invalid network structure", """
 A network without inputs or layers, an input with a non-positive dimension, or a layer whose
 value is not an operator call, template call or tensor.
+"""),
+    Code("E405", "network too large", """
+A network expands to more than 100,000 layers once its templates and repeats are expanded
+(`MAX_LAYERS`). A `repeat` whose first iteration's layers times its count would pass the
+limit is reported at the `repeat`, with the count, before it is expanded; otherwise the
+layer that passes the limit is. No real network comes near the limit: check the repeat
+counts (each at most 10,000) and the templates they call.
 """),
     Code("E501", "tensor with no home", """
 A tensor role (input, weight, output) is held by no memory, or the outermost memory (the
@@ -261,7 +286,10 @@ An accuracy table that does not exist or cannot be read, a table that cannot ser
 searched networks (no `accuracy` column, a column that is neither `network` nor one of their
 parameters, a parameter value outside its domain, an accuracy that does not parse: a
 fraction, a percentage or `90.1%` are accepted), or an accuracy constraint with no accuracy
-source (neither a table nor an `accuracy` property on the networks).
+source (neither a table nor an `accuracy` property on the networks). A table that is not
+valid UTF-8, a row with fewer or more cells than the header, and an accuracy that is `nan`,
+negative or above 100% are reported at their row and column (`acc.csv:3:2: ...`); tables
+are limited to 16 MiB.
 """),
     Code("E801", "model cannot be read", """
 `dslc import` could not read the model: the file does not exist, is not an ONNX model, has

@@ -3,6 +3,12 @@
 Turns `Diagnostic`s into the three `--format`s of `dslc lint`: `full` (source line with
 carets, help and notes, in the style of rustc), `concise` (one line each) and `json`
 (a list of objects). Pure functions of the diagnostics; colour is the CLI's business.
+
+Bounded output: identical diagnostics (same severity, code, message, label, help and
+notes, at different places) are shown once with their count and the first few other
+places (`group_identical`), and a source line longer than `MAX_SHOWN_LINE` characters is
+shown as an excerpt around the span, so rendering costs what the excerpts cost, not the
+lines' length (150,000 errors on one 3-MB line render in well under a second).
 """
 
 from __future__ import annotations
@@ -23,6 +29,13 @@ from dslc.diagnostics.diagnostic import (
 from dslc.diagnostics.span import Span
 
 _TAB = "    "
+MAX_SHOWN_LINE = 160
+"""Longest source line shown whole; a longer one is shown as an excerpt around the span."""
+_CONTEXT = 60
+"""Characters of context shown on each side of a span in an excerpt."""
+MAX_OTHER_PLACES = 10
+"""Other places of a repeated diagnostic listed in its note (and in JSON's `also_at`)."""
+_ELLIPSIS = "\N{HORIZONTAL ELLIPSIS}"
 
 
 def _clean(line: str) -> str:
@@ -36,21 +49,66 @@ def _snippet(span: Span, label: str, gutter: int, marker: str) -> list[str]:
     end_line, end_col = file.line_col(max(span.start, span.end - 1) if span.end > span.start
                                       else span.start)
     text = file.line_text(line)
-    prefix = _clean(text[: col - 1])
     if end_line == line:
         width = max(1, end_col - col + (1 if span.end > span.start else 0))
     else:
         width = max(1, len(text) - col + 1)
+    head, tail = "", ""
+    if len(text) > MAX_SHOWN_LINE:
+        # An excerpt: some context before the span, the span (at most MAX_SHOWN_LINE
+        # characters of it) and some context after, with ellipses where text is cut.
+        first = max(0, col - 1 - _CONTEXT)
+        last = min(len(text), col - 1 + min(width, MAX_SHOWN_LINE) + _CONTEXT)
+        head = _ELLIPSIS if first > 0 else ""
+        tail = _ELLIPSIS if last < len(text) else ""
+        width = min(width, MAX_SHOWN_LINE)
+        text, col = text[first:last], col - first
+    prefix = head + _clean(text[: col - 1])
     width = min(width, max(1, len(_clean(text[col - 1 :]))))
     pad = " " * gutter
-    lines = [f"{str(line).rjust(gutter)} | {_clean(text)}".rstrip()]
+    lines = [f"{str(line).rjust(gutter)} | {head}{_clean(text)}{tail}".rstrip()]
     carets = " " * len(prefix) + marker * width
     lines.append(f"{pad} | {carets} {label}".rstrip())
     return lines
 
 
-def render_full(diagnostic: Diagnostic) -> str:
-    """A multi-line rendering with the source line, carets, help and notes."""
+def _identity(diagnostic: Diagnostic) -> tuple[object, ...]:
+    return (diagnostic.severity, diagnostic.code, diagnostic.message, diagnostic.label,
+            diagnostic.help, diagnostic.notes)
+
+
+def group_identical(diagnostics: Sequence[Diagnostic]
+                    ) -> list[tuple[Diagnostic, tuple[Span | None, ...]]]:
+    """Each distinct diagnostic once, in order of first appearance, with the spans of its
+    repetitions (the same severity, code, message, label, help and notes elsewhere)."""
+    groups: dict[tuple[object, ...], tuple[Diagnostic, list[Span | None]]] = {}
+    for diagnostic in diagnostics:
+        key = _identity(diagnostic)
+        if key in groups:
+            groups[key][1].append(diagnostic.span)
+        else:
+            groups[key] = (diagnostic, [])
+    return [(first, tuple(others)) for first, others in groups.values()]
+
+
+def _places(others: Sequence[Span | None]) -> str:
+    shown = [span.location() if span is not None else "<input>"
+             for span in others[:MAX_OTHER_PLACES]]
+    more = len(others) - len(shown)
+    return ", ".join(shown) + (f" and {more:,} more" if more else "")
+
+
+def repeated_note(others: Sequence[Span | None]) -> str:
+    """The note of a diagnostic shown once for several places ('' for a single one)."""
+    if not others:
+        return ""
+    count = len(others) + 1
+    return f"reported {count:,} times; also at {_places(others)}"
+
+
+def render_full(diagnostic: Diagnostic, others: Sequence[Span | None] = ()) -> str:
+    """A multi-line rendering with the source line, carets, help and notes; `others` are
+    the places where the same diagnostic repeats (`group_identical`)."""
     head = f"{diagnostic.severity.value}[{diagnostic.code}]: {diagnostic.message}"
     out = [head]
     spans: list[Span] = [diagnostic.span] if diagnostic.span else []
@@ -63,9 +121,10 @@ def render_full(diagnostic: Diagnostic) -> str:
         out += _snippet(diagnostic.span, diagnostic.label, gutter, "^")
     for related in diagnostic.related:
         out += _related(related, gutter, diagnostic.span)
-    if diagnostic.help or diagnostic.notes:
+    notes = [*diagnostic.notes, *([repeated_note(others)] if others else [])]
+    if diagnostic.help or notes:
         out.append(f"{pad} |")
-    for note in diagnostic.notes:
+    for note in notes:
         out.append(f"{pad} = note: {note}")
     if diagnostic.help:
         out.append(f"{pad} = help: {diagnostic.help}")
@@ -83,15 +142,25 @@ def _related(related: Label, gutter: int, primary: Span | None) -> list[str]:
     return lines
 
 
-def render_concise(diagnostic: Diagnostic) -> str:
+def render_concise(diagnostic: Diagnostic, others: Sequence[Span | None] = ()) -> str:
     where = diagnostic.span.location() if diagnostic.span else "<input>"
     text = f"{where}: {diagnostic.severity.value}[{diagnostic.code}]: {diagnostic.message}"
     if diagnostic.help:
         text += f" (help: {diagnostic.help})"
+    if others:
+        text += f" ({repeated_note(others)})"
     return text
 
 
-def to_json_object(diagnostic: Diagnostic) -> dict[str, Any]:
+def _place_json(span: Span) -> dict[str, Any]:
+    line, col = span.file.line_col(span.start)
+    return {"file": span.file.path, "line": line, "column": col, "offset": span.start}
+
+
+def to_json_object(diagnostic: Diagnostic, others: Sequence[Span | None] = ()
+                   ) -> dict[str, Any]:
+    """One diagnostic as JSON; a repeated one (`others`) adds `count` (all its places) and
+    `also_at` (the first MAX_OTHER_PLACES other places)."""
     obj: dict[str, Any] = {
         "code": diagnostic.code,
         "severity": diagnostic.severity.value,
@@ -109,6 +178,10 @@ def to_json_object(diagnostic: Diagnostic) -> dict[str, Any]:
         obj["help"] = diagnostic.help
     if diagnostic.notes:
         obj["notes"] = list(diagnostic.notes)
+    if others:
+        obj["count"] = len(others) + 1
+        obj["also_at"] = [_place_json(span) for span in others[:MAX_OTHER_PLACES]
+                          if span is not None]
     return obj
 
 
@@ -117,7 +190,8 @@ def error_to_json(exc: UserError) -> dict[str, Any]:
     `{"diagnostics": [...]}`, every other kind as `{"error": {"kind", "message", "reasons",
     "exit_code"}}` (kind `usage` or `cannot_run`)."""
     if isinstance(exc, DiagnosticError):
-        return {"diagnostics": [to_json_object(d) for d in exc.diagnostics]}
+        return {"diagnostics": [to_json_object(d, others)
+                                for d, others in group_identical(exc.diagnostics)]}
     reasons = list(exc.reasons) if isinstance(exc, CannotRunError) else []
     kind = "usage" if isinstance(exc, UsageError) else "cannot_run"
     return {"error": {"kind": kind, "message": str(exc), "reasons": reasons,
@@ -125,7 +199,9 @@ def error_to_json(exc: UserError) -> dict[str, Any]:
 
 
 def render_json(diagnostics: Sequence[Diagnostic]) -> str:
-    return json.dumps([to_json_object(d) for d in diagnostics], indent=2)
+    """A JSON list, one object per distinct diagnostic (`group_identical`)."""
+    return json.dumps([to_json_object(d, others)
+                       for d, others in group_identical(diagnostics)], indent=2)
 
 
 def summary_line(diagnostics: Sequence[Diagnostic], files: int) -> str:

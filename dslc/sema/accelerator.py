@@ -11,6 +11,7 @@ It does not estimate missing energies (dslc.arch.resolve_accelerator does).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,6 +34,19 @@ from dslc.sema.evaluate import (
     describe,
     evaluate,
     fail,
+    within,
+)
+from dslc.sema.limits import (
+    MAX_AREA_UM2,
+    MAX_BANDWIDTH_WORDS,
+    MAX_CLOCK_HZ,
+    MAX_ENERGY_PJ,
+    MAX_INSTANCES,
+    MAX_MEMORY_BITS,
+    MAX_MESH_EXTENT,
+    MAX_WORD_BITS,
+    MIN_BANDWIDTH_WORDS,
+    MIN_CLOCK_HZ,
 )
 from dslc.spec.accelerator import (
     DATAFLOW_PRESETS,
@@ -47,6 +61,7 @@ from dslc.spec.base import Point
 from dslc.spec.constraints import MapConstraints
 from dslc.syntax import ast
 
+_LIMITS = "dslc/sema/limits.py and docs/language/guide.md list the limits"
 ACCELERATOR_PROPERTIES = {
     "word": "default word size of every level and the MAC (a size, e.g. `16b`)",
     "clock": "clock frequency (e.g. `200MHz`)",
@@ -156,17 +171,35 @@ class _AcceleratorBuilder:
         self.power_gated = True
         """The accelerator's `power_gated`: the default of its memories and compute."""
 
-    def size_bits(self, prop: Prop, word_bits: int, what: str) -> int:
+    def size_bits(self, prop: Prop, word_bits: int, what: str,
+                  maximum: int = MAX_MEMORY_BITS) -> int:
         quantity = as_quantity(prop.value, prop.span, what, ["size", "words"])
         bits = quantity.value * (word_bits if quantity.dimension == "words" else 1)
         if bits < 1 or abs(bits - round(bits)) > 1e-6:
             raise fail("E302", f"{what} must be a positive whole number of bits", prop.span)
+        if bits > maximum:
+            raise fail("E302", f"{what} must be at most {maximum:,} bits, found {bits:.3g}",
+                       prop.span, help=_LIMITS)
         return round(bits)
 
     def energy(self, props: dict[str, Prop], key: str, what: str) -> float | None:
         if key not in props:
             return None
-        return as_quantity(props[key].value, props[key].span, what, ["energy"]).value
+        value = as_quantity(props[key].value, props[key].span, what, ["energy"]).value
+        return within(value, props[key].span, what, 0, MAX_ENERGY_PJ, "pJ")
+
+    def leakage(self, prop: Prop, clock_hz: float) -> float:
+        """Leakage in pJ per cycle, from an energy per cycle or a power."""
+        quantity = as_quantity(prop.value, prop.span, "leakage", ["energy", "power"])
+        value = quantity.value if quantity.dimension == "energy" else \
+            quantity.value / clock_hz * 1e12
+        return within(value, prop.span, "leakage per cycle", 0, MAX_ENERGY_PJ, "pJ")
+
+    def area(self, props: dict[str, Prop]) -> float | None:
+        if "area" not in props:
+            return None
+        value = as_quantity(props["area"].value, props["area"].span, "area", ["area"]).value
+        return within(value, props["area"].span, "area", 0, MAX_AREA_UM2, "um2")
 
     def build(self, point: Point) -> AcceleratorSpec | None:
         top = [n for n in self.decl.body if isinstance(n, ast.Property | ast.SubBlock)]
@@ -177,16 +210,17 @@ class _AcceleratorBuilder:
         technology_nm = 45.0
         try:
             if "word" in props:
-                word_bits = self.size_bits(props["word"], 1, "the word size")
+                word_bits = self.size_bits(props["word"], 1, "the word size", MAX_WORD_BITS)
             elif not any(isinstance(n, ast.Property) and n.name.text == "word" for n in top):
                 self.diagnostics.append(error(
                     "E206", f"accelerator `{self.decl.name.text}` has no `word` size",
                     self.decl.name.span, help="add e.g. `word = 16b`"))
             if "clock" in props:
-                clock_hz = as_quantity(props["clock"].value, props["clock"].span, "the clock",
-                                       ["frequency"]).value
-                if clock_hz <= 0:
-                    raise fail("E302", "the clock must be positive", props["clock"].span)
+                # Kept at its default unless valid: memories convert powers with it.
+                clock_hz = within(as_quantity(props["clock"].value, props["clock"].span,
+                                              "the clock", ["frequency"]).value,
+                                  props["clock"].span, "the clock", MIN_CLOCK_HZ,
+                                  MAX_CLOCK_HZ, "Hz")
             elif not any(isinstance(n, ast.Property) and n.name.text == "clock" for n in top):
                 self.diagnostics.append(error(
                     "E206", f"accelerator `{self.decl.name.text}` has no `clock`",
@@ -255,6 +289,13 @@ class _AcceleratorBuilder:
                 "E504", f"fanout `{last_node.name.text}` has no memory below it",
                 last_node.name.span,
                 help="each PE needs a memory (register file) between the fanout and compute"))
+        instances = math.prod(level.mesh_x * level.mesh_y for level in hierarchy
+                              if isinstance(level, FanoutSpec))
+        if instances > MAX_INSTANCES:
+            self.diagnostics.append(error(
+                "E302", f"accelerator `{self.decl.name.text}` has {instances:,} compute "
+                f"instances, more than the limit of {MAX_INSTANCES:,}", self.decl.name.span,
+                label="the product of its fanouts' meshes", help=_LIMITS))
         self.check_homes(hierarchy, spans)
         self.check_diagonal(hierarchy, spans)
         constraints = self.constraints(hierarchy)
@@ -276,7 +317,7 @@ class _AcceleratorBuilder:
                               self.diagnostics)
         level_word = word_bits
         if "word" in props:
-            level_word = self.size_bits(props["word"], 1, "the word size")
+            level_word = self.size_bits(props["word"], 1, "the word size", MAX_WORD_BITS)
         size_bits = self.size_bits(props["size"], level_word, "the size") if "size" in props \
             else None
         width_bits = self.size_bits(props["width"], level_word, "the width") \
@@ -284,12 +325,7 @@ class _AcceleratorBuilder:
         if width_bits < level_word:
             raise fail("E302", f"the width ({width_bits}b) is narrower than a word "
                        f"({level_word}b)", props["width"].span)
-        leakage = None
-        if "leakage" in props:
-            quantity = as_quantity(props["leakage"].value, props["leakage"].span, "leakage",
-                                   ["energy", "power"])
-            leakage = quantity.value if quantity.dimension == "energy" else \
-                quantity.value / clock_hz * 1e12
+        leakage = self.leakage(props["leakage"], clock_hz) if "leakage" in props else None
         bandwidth = {k: self.bandwidth(props[k], level_word, clock_hz) for k in
                      ("bandwidth", "read_bandwidth", "write_bandwidth") if k in props}
         buffering = as_int(props["buffering"].value, props["buffering"].span, "buffering",
@@ -297,8 +333,7 @@ class _AcceleratorBuilder:
         holds: tuple[str, ...] = ROLES
         if "holds" in props:
             holds = self.roles(props["holds"])
-        area = as_quantity(props["area"].value, props["area"].span, "area", ["area"]).value \
-            if "area" in props else None
+        area = self.area(props)
         memory = MemorySpec(
             name=node.name.text, size_bits=size_bits, word_bits=level_word,
             width_bits=width_bits, read_energy_pj=self.energy(props, "read", "read energy"),
@@ -334,7 +369,8 @@ class _AcceleratorBuilder:
             quantity.value / clock_hz / word_bits
         if words <= 0:
             raise fail("E302", f"{prop.name} must be positive", prop.span)
-        return words
+        return within(words, prop.span, f"{prop.name} in words per cycle",
+                      MIN_BANDWIDTH_WORDS, MAX_BANDWIDTH_WORDS)
 
     def roles(self, prop: Prop) -> tuple[str, ...]:
         value = prop.value
@@ -365,7 +401,8 @@ class _AcceleratorBuilder:
         if isinstance(mesh, MeshValue):
             mesh_x, mesh_y = mesh.x, mesh.y
         else:
-            mesh_x, mesh_y = as_int(mesh, props["mesh"].span, "a mesh", minimum=1), 1
+            mesh_x, mesh_y = as_int(mesh, props["mesh"].span, "a mesh", minimum=1,
+                                    maximum=MAX_MESH_EXTENT), 1
         dataflow = DataflowSpec(preset="free")
         if "dataflow" in props:
             dataflow = self.dataflow(props["dataflow"])
@@ -423,16 +460,10 @@ class _AcceleratorBuilder:
     def compute(self, node: ast.Component, word_bits: int, clock_hz: float) -> ComputeSpec:
         props = collect_props(node.body, COMPUTE_PROPERTIES, f"compute `{node.name.text}`",
                               self.scope, self.ctx, self.diagnostics)
-        mac_word = self.size_bits(props["word"], 1, "the word size") if "word" in props \
-            else word_bits
-        leakage = 0.0
-        if "leakage" in props:
-            quantity = as_quantity(props["leakage"].value, props["leakage"].span, "leakage",
-                                   ["energy", "power"])
-            leakage = quantity.value if quantity.dimension == "energy" else \
-                quantity.value / clock_hz * 1e12
-        area = as_quantity(props["area"].value, props["area"].span, "area", ["area"]).value \
-            if "area" in props else None
+        mac_word = self.size_bits(props["word"], 1, "the word size", MAX_WORD_BITS) \
+            if "word" in props else word_bits
+        leakage = self.leakage(props["leakage"], clock_hz) if "leakage" in props else 0.0
+        area = self.area(props)
         return ComputeSpec(name=node.name.text, energy_pj=self.energy(props, "energy",
                                                                       "MAC energy"),
                            word_bits=mac_word, area_um2=area, leakage_pj_per_cycle=leakage,

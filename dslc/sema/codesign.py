@@ -10,7 +10,6 @@ constraint has an accuracy source. It does not run anything (dslc.codesign does)
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,6 +44,7 @@ from dslc.sema.evaluate import (
     evaluate,
     fail,
 )
+from dslc.sema.limits import MAX_BATCH, MAX_BUDGET, MAX_COUNT, MAX_EXPONENT
 from dslc.sema.spaces import Declarations, Declared, point_values
 from dslc.sema.units import UNITS
 from dslc.spec.codesign import (
@@ -53,6 +53,7 @@ from dslc.spec.codesign import (
     METRICS,
     STRATEGIES,
     AccuracyTable,
+    AccuracyTableError,
     BinaryOp,
     CoDesignSpec,
     Constant,
@@ -63,6 +64,7 @@ from dslc.spec.codesign import (
     ObjectiveExpr,
     ObjectiveSpec,
     parse_accuracy,
+    read_accuracy_table,
 )
 from dslc.spec.constraints import MapConstraints
 from dslc.syntax import ast
@@ -184,11 +186,10 @@ def check_accuracy_table(path: Path, networks: Sequence[Declared], span: Span
     a percentage above 1, or `90.1%` are accepted). One diagnostic per kind of problem."""
     shown = path.name
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            header, *rows = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not a readable CSV file"
-        return [error("E706", f"cannot read the accuracy table `{shown}`: {reason}", span)]
+        header_row, read = read_accuracy_table(path, shown)
+    except AccuracyTableError as exc:
+        return [error("E706", f"cannot read the accuracy table: {exc}", span)]
+    header = list(header_row)
     header = [column.strip() for column in header]
     domains: dict[str, set[str]] = {}
     for entry in networks:
@@ -213,10 +214,7 @@ def check_accuracy_table(path: Path, networks: Sequence[Declared], span: Span
             span, help="add a `network` column or one column per network parameter"))
     names = {entry.name for entry in networks}
     for kind in ("accuracy", "network", "param"):
-        for number, row in enumerate(rows, start=2):
-            if not any(cell.strip() for cell in row):
-                continue
-            cells = dict(zip(header, (cell.strip() for cell in row), strict=False))
+        for number, cells in read:
             problem = ""
             if kind == "accuracy" and parse_accuracy(cells.get("accuracy", "")) is None:
                 problem = (f"accuracy `{cells.get('accuracy', '')}` does not parse "
@@ -368,11 +366,11 @@ def _simple(name: str, value: Value, node: ast.Property, program: Declarations,
                            help=did_you_mean(item, table))
         return {name: names}
     if name == "batch":
-        return {"batch": as_int(value, span, "the batch", minimum=1)}
+        return {"batch": as_int(value, span, "the batch", minimum=1, maximum=MAX_BATCH)}
     if name == "top_k":
-        return {"top_k": as_int(value, span, "top_k", minimum=1)}
+        return {"top_k": as_int(value, span, "top_k", minimum=1, maximum=MAX_COUNT)}
     if name == "max_pairs":
-        return {"max_pairs": as_int(value, span, "max_pairs", minimum=1)}
+        return {"max_pairs": as_int(value, span, "max_pairs", minimum=1, maximum=MAX_COUNT)}
     if name == "time_limit":
         limit = as_quantity(value, span, "the time limit", ["time"])
         if limit.value <= 0:
@@ -412,6 +410,20 @@ def _objective_expr(expr: ast.Expr) -> ObjectiveExpr:
         return MetricRef(name=expr.ident.text)
     if isinstance(expr, ast.Number):
         return Constant(value=float(expr.value))
+    if isinstance(expr, ast.Binary) and expr.op == "^":
+        exponent = expr.right
+        power: float = 0.0
+        if isinstance(exponent, ast.Unary) and isinstance(exponent.operand, ast.Number):
+            power = -exponent.operand.value
+        elif isinstance(exponent, ast.Number):
+            power = exponent.value
+        if abs(power) > MAX_EXPONENT:
+            raise fail("E705", f"an objective's exponent must be between -{MAX_EXPONENT} and "
+                       f"{MAX_EXPONENT}, found {power:g}", exponent.span,
+                       label="the objective would overflow",
+                       help="a metric raised further overflows a double; rank by a lower "
+                            "power (the order of pairs is the same for any positive power "
+                            "of one metric)")
     if isinstance(expr, ast.Binary):
         return BinaryOp(op=expr.op if expr.op != "//" else "/",
                         left=_objective_expr(expr.left), right=_objective_expr(expr.right))
@@ -473,9 +485,9 @@ def _mapper(node: ast.SubBlock) -> MapperSpec:
         if key == "search":
             fields[key] = _choice(value, span, "a mapper search", MAPPER_SEARCHES)
         elif key == "budget":
-            fields[key] = as_int(value, span, "the budget", minimum=1)
+            fields[key] = as_int(value, span, "the budget", minimum=1, maximum=MAX_BUDGET)
         elif key == "seed":
-            fields[key] = as_int(value, span, "the seed", minimum=0)
+            fields[key] = as_int(value, span, "the seed", minimum=0, maximum=MAX_COUNT)
         elif key == "imperfect":
             fields[key] = as_bool(value, span, "imperfect")
         else:

@@ -16,10 +16,16 @@ from typing import Protocol
 
 from dslc.diagnostics.diagnostic import Diagnostic, did_you_mean, error
 from dslc.diagnostics.span import Span
+from dslc.sema.limits import MAX_MESH_EXTENT
 from dslc.sema.units import DIMENSION_NAMES, UNITS, format_quantity
 from dslc.syntax import ast
 
 MAX_RANGE = 100_000
+MAX_SUGGESTIONS = 64
+"""Distinct undefined names one scope tree suggests a did-you-mean for: each suggestion
+scans every name in scope, so past this many a file with thousands of distinct typos would
+cost time quadratic in its size; later ones get no suggestion. (A name suggested once is
+remembered, so 150,000 uses of one undefined name cost one scan.)"""
 
 
 class EvalError(Exception):
@@ -55,11 +61,20 @@ class Qty:
 class Sym:
     """A bare name that is not bound in scope: a preset, role, strategy, metric, ...
 
-    `candidates` are the names that were in scope, for a did-you-mean where a symbol is not
-    acceptable after all."""
+    `scope` is where it was met, for a did-you-mean where a symbol is not acceptable after
+    all (`suggest`); it is not compared, hashed or pickled."""
 
     name: str
-    candidates: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    scope: Scope | None = field(default=None, compare=False, repr=False)
+
+    def __reduce__(self) -> tuple[type[Sym], tuple[str]]:
+        return (Sym, (self.name,))
+
+    def suggest(self, extra: Iterable[str] = ()) -> str:
+        """A did-you-mean among the names in scope where it was met (and `extra`)."""
+        if self.scope is None:
+            return did_you_mean(self.name, extra)
+        return self.scope.suggest(self.name, extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +139,10 @@ class Scope:
     parent: Scope | None = None
     used: set[str] = field(default_factory=set)
     defined_at: dict[str, Span] = field(default_factory=dict)
+    suggestions: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
+    """This scope's memo of did-you-mean help by undefined name (see `suggest`)."""
+    suggested: int = 0
+    """At the root: how many did-you-mean scans its scope tree has made."""
 
     def lookup(self, name: str) -> Value | None:
         scope: Scope | None = self
@@ -144,6 +163,22 @@ class Scope:
 
     def child(self, names: dict[str, Value] | None = None) -> Scope:
         return Scope(dict(names or {}), self)
+
+    def suggest(self, name: str, extra: Iterable[str] = ()) -> str:
+        """A did-you-mean for an undefined `name` among the names in scope and `extra`,
+        remembered by this scope: one scan per distinct undefined name, and none past
+        MAX_SUGGESTIONS scans in the whole scope tree (then '')."""
+        extra = tuple(extra)
+        key = (name, extra)
+        if key not in self.suggestions:
+            root = self
+            while root.parent is not None:
+                root = root.parent
+            if root.suggested >= MAX_SUGGESTIONS:
+                return ""
+            root.suggested += 1
+            self.suggestions[key] = did_you_mean(name, [*self.all_names(), *extra])
+        return self.suggestions[key]
 
 
 class CallHandler(Protocol):
@@ -190,7 +225,7 @@ def evaluate(expr: ast.Expr, scope: Scope, ctx: EvalContext) -> Value:
         value = scope.lookup(name)
         if isinstance(value, Poison):
             raise Poisoned(name)
-        return Sym(name, tuple(sorted(scope.all_names()))) if value is None else value
+        return Sym(name, scope) if value is None else value
     if isinstance(expr, ast.ListExpr):
         return tuple(evaluate(item, scope, ctx) for item in expr.items)
     if isinstance(expr, ast.SetExpr):
@@ -212,8 +247,10 @@ def evaluate(expr: ast.Expr, scope: Scope, ctx: EvalContext) -> Value:
     if isinstance(expr, ast.Call):
         return _call(expr, scope, ctx)
     if isinstance(expr, ast.Mesh):
-        x = as_int(evaluate(expr.x, scope, ctx), expr.x.span, "a mesh extent", minimum=1)
-        y = as_int(evaluate(expr.y, scope, ctx), expr.y.span, "a mesh extent", minimum=1)
+        x = as_int(evaluate(expr.x, scope, ctx), expr.x.span, "a mesh extent", minimum=1,
+                   maximum=MAX_MESH_EXTENT)
+        y = as_int(evaluate(expr.y, scope, ctx), expr.y.span, "a mesh extent", minimum=1,
+                   maximum=MAX_MESH_EXTENT)
         return MeshValue(x, y)
     if isinstance(expr, ast.Einsum):
         if ctx.call is None:
@@ -241,7 +278,11 @@ def _range(expr: ast.RangeExpr, scope: Scope, ctx: EvalContext) -> Value:
                        f"{DIMENSION_NAMES.get(start.dimension, start.dimension)}", step_span)
         if step_value <= 0:
             raise fail("E302", "a range step must be positive", step_span)
-        count = math.floor((stop.value - start.value) / step_value + 1e-9) + 1
+        steps = (stop.value - start.value) / step_value
+        if not math.isfinite(steps) or steps + 1 > MAX_RANGE:
+            raise fail("E302", "range too large", expr.span,
+                       help=f"ranges are limited to {MAX_RANGE} values")
+        count = math.floor(steps + 1e-9) + 1
         if count > MAX_RANGE:
             raise fail("E302", "range too large", expr.span,
                        help=f"ranges are limited to {MAX_RANGE} values")
@@ -397,7 +438,7 @@ def _call(call: ast.Call, scope: Scope, ctx: EvalContext) -> Value:
 def _reject_symbol(value: Value, span: Span, what: str) -> None:
     if isinstance(value, Sym):
         raise fail("E201", f"undefined name `{value.name}`", span,
-                   label=f"expected {what}", help=did_you_mean(value.name, value.candidates))
+                   label=f"expected {what}", help=value.suggest())
 
 
 def as_number(value: Value, span: Span, what: str) -> int | float:
@@ -408,7 +449,8 @@ def as_number(value: Value, span: Span, what: str) -> int | float:
     return value
 
 
-def as_int(value: Value, span: Span, what: str, *, minimum: int | None = None) -> int:
+def as_int(value: Value, span: Span, what: str, *, minimum: int | None = None,
+           maximum: int | None = None) -> int:
     _reject_symbol(value, span, what)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -420,6 +462,27 @@ def as_int(value: Value, span: Span, what: str, *, minimum: int | None = None) -
                    help=_symbol_help(value))
     if minimum is not None and value < minimum:
         raise fail("E302", f"{what} must be at least {minimum}, found {value}", span)
+    if maximum is not None and value > maximum:
+        raise fail("E302", f"{what} must be at most {maximum:,}, found {_short(value)}", span,
+                   help="dslc/sema/limits.py and docs/language/guide.md list the limits")
+    return value
+
+
+def _short(value: int | float) -> str:
+    """A number for a message, even a 300-digit one."""
+    if isinstance(value, int) and abs(value) >= 10**15:
+        return f"about {float(value):.3g}" if abs(value) < 10**300 else "a number above 1e300"
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def within(value: float, span: Span, what: str, low: float, high: float, unit: str = ""
+           ) -> float:
+    """`value` if low <= value <= high, else E302 stating the range (in `unit`'s terms:
+    the caller passes values already converted)."""
+    if not (low <= value <= high):
+        raise fail("E302", f"{what} must be between {low:g}{unit} and {high:g}{unit}, found "
+                   f"{value:g}{unit}", span,
+                   help="dslc/sema/limits.py and docs/language/guide.md list the limits")
     return value
 
 
@@ -457,7 +520,10 @@ def as_symbol(value: Value, span: Span, what: str, allowed: Iterable[str],
     if isinstance(value, Sym):
         if value.name in allowed:
             return value.name
-        return _undefined(value.name, span, what, allowed, [*scope_names, *value.candidates])
+        raise fail("E201", f"undefined name `{value.name}`", span,
+                   label=f"not {what}" if what else "",
+                   help=value.suggest([*allowed, *scope_names])
+                   or f"expected one of {_list(allowed)}")
     raise fail("E303", f"expected one of {_list(allowed)} for {what}, found {describe(value)}",
                span)
 

@@ -16,6 +16,7 @@ It does not lower layers to loop nests (dslc.lower) or check accelerators.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,7 @@ from dslc.sema.evaluate import (
     evaluate,
     fail,
 )
+from dslc.sema.limits import MAX_DIM, MAX_LAYER_MACS, MAX_TENSOR_ELEMENTS
 from dslc.spec import network as spec
 from dslc.spec.base import Point
 from dslc.syntax import ast
@@ -93,7 +95,8 @@ class _Attributes:
         if attribute.name not in self.values:
             return self._default(attribute)
         value, span = self.values[attribute.name]
-        return as_int(value, span, f"`{attribute.name}`", minimum=attribute.minimum)
+        return as_int(value, span, f"`{attribute.name}`", minimum=attribute.minimum,
+                      maximum=MAX_DIM)
 
     def pair(self, attribute: Attribute) -> tuple[int, int]:
         key = attribute.name
@@ -104,9 +107,11 @@ class _Attributes:
         if isinstance(value, tuple):
             if len(value) != 2:
                 raise fail("E303", f"`{key}` takes an int or [height, width]", span)
-            return (as_int(value[0], span, f"`{key}`", minimum=attribute.minimum),
-                    as_int(value[1], span, f"`{key}`", minimum=attribute.minimum))
-        single = as_int(value, span, f"`{key}`", minimum=attribute.minimum)
+            return (as_int(value[0], span, f"`{key}`", minimum=attribute.minimum,
+                           maximum=MAX_DIM),
+                    as_int(value[1], span, f"`{key}`", minimum=attribute.minimum,
+                           maximum=MAX_DIM))
+        single = as_int(value, span, f"`{key}`", minimum=attribute.minimum, maximum=MAX_DIM)
         return (single, single)
 
     def pad_pair(self, attribute: Attribute) -> tuple[int, int] | Same:
@@ -131,8 +136,8 @@ class _Attributes:
         value, span = self.values[key]
         if not isinstance(value, tuple):
             raise fail("E303", f"`{key}` takes a list of integers", span)
-        return tuple(as_int(v, span, f"an entry of `{key}`", minimum=attribute.minimum)
-                     for v in value)
+        return tuple(as_int(v, span, f"an entry of `{key}`", minimum=attribute.minimum,
+                            maximum=MAX_DIM) for v in value)
 
     def missing(self, message: str) -> EvalError:
         return fail("E209", message, self.call)
@@ -156,6 +161,8 @@ class _Builder:
         self.accuracy: float | None = None
         self.name_stack: list[list[str | bool]] = []  # [name, claimed] per statement
         self.template_stack: list[str] = []
+        self.too_large = False
+        """Set once the network passed MAX_LAYERS (E405): later layers are not built."""
         self.ctx = EvalContext(call=self.call, shape_of=self.shape_of)
 
     # ---- statements -----------------------------------------------------------------------
@@ -208,9 +215,15 @@ class _Builder:
             raise fail("E404", "inputs belong to networks, not templates", stmt.span,
                        help="pass the tensor as a template parameter")
         dims = tuple(as_int(evaluate(item, scope, self.ctx), item.span,
-                            "an input dimension", minimum=1) for item in stmt.shape.items)
+                            "an input dimension", minimum=1, maximum=MAX_DIM)
+                     for item in stmt.shape.items)
         if not dims:
             raise fail("E404", f"input `{stmt.name.text}` has no dimensions", stmt.shape.span)
+        if math.prod(dims) > MAX_TENSOR_ELEMENTS:
+            raise fail("E302", f"input `{stmt.name.text}` has {math.prod(dims):.3g} elements, "
+                       f"more than the limit of 2^44 ({MAX_TENSOR_ELEMENTS:.3g})",
+                       stmt.shape.span,
+                       help="dslc/sema/limits.py and docs/language/guide.md list the limits")
         self.bind(stmt.name, TensorRef(stmt.name.text), scope)
         self.inputs.append(spec.InputSpec(name=stmt.name.text, shape=dims))
         self.shapes[stmt.name.text] = dims
@@ -258,7 +271,10 @@ class _Builder:
         if count > MAX_REPEAT:
             raise fail("E403", f"a repeat count must be at most {MAX_REPEAT}, found {count}",
                        stmt.count.span, help="a repeat count is a non-negative integer")
+        before = len(self.layers)
         for index in range(count):
+            if index == 1:
+                self.check_expansion(stmt, count, len(self.layers) - before)
             inner_prefix = f"{prefix}{stmt.name.text}.{index}."
             inner = scope.child({"prev": current})
             for layer in stmt.body:
@@ -276,6 +292,17 @@ class _Builder:
                            (stmt.result or stmt.body[-1].value).span)
             current = value
         self.bind(stmt.name, current, scope)
+
+    def check_expansion(self, stmt: ast.RepeatStmt, count: int, per_iteration: int) -> None:
+        """Before expanding the rest of a repeat: E405 when its first iteration's layers
+        times its count would take the network past MAX_LAYERS (so that nested repeats
+        are refused at the statement that multiplies, not after building 100,000 layers)."""
+        total = len(self.layers) + per_iteration * (count - 1)
+        if total > MAX_LAYERS:
+            raise fail("E405", f"network `{self.name}` would expand to {total:,} layers, more "
+                       f"than the limit of {MAX_LAYERS:,}", stmt.span,
+                       label=f"{count:,} repeats of {per_iteration:,} layers each",
+                       help="check the repeat counts and the templates they call")
 
     # ---- calls ----------------------------------------------------------------------------
 
@@ -389,7 +416,7 @@ class _Builder:
                     if isinstance(value, Sym):
                         raise fail("E201", f"undefined name `{value.name}`", arg.value.span,
                                    label="not a tensor in scope",
-                                   help=did_you_mean(value.name, scope.all_names()))
+                                   help=value.suggest())
                     raise fail("E303", f"`{op}` input must be a tensor, found "
                                f"{describe(value)}", arg.span,
                                help=help or "attributes are written `name = value`")
@@ -429,9 +456,14 @@ class _Builder:
 
     def add_layer(self, layer: spec.Layer, call: ast.Call | ast.Einsum,
                   attrs: dict[str, tuple[Value, Span]]) -> TensorRef:
+        if self.too_large:
+            raise Poisoned(layer.name)  # past the limit, reported once (below)
         if len(self.layers) >= MAX_LAYERS:
-            raise fail("E404", f"network `{self.name}` expands to more than {MAX_LAYERS} "
-                       "layers", call.span, help="check the repeat counts and templates")
+            self.too_large = True
+            raise fail("E405", f"network `{self.name}` expands to more than the limit of "
+                       f"{MAX_LAYERS:,} layers", call.span,
+                       label=f"layer {MAX_LAYERS + 1:,} is made here",
+                       help="check the repeat counts and templates, or split the network")
         result = infer_shape(layer, [self.shapes[name] for name in layer.inputs])
         if isinstance(result, ShapeProblem):
             span = call.span
@@ -445,10 +477,31 @@ class _Builder:
             shown = layer.name
             raise EvalError(error("E401", f"shape mismatch in `{shown}`: {result.message}",
                                   span, help=result.hint))
+        self.check_size(layer, result, call)
         self.layers.append(layer)
         self.shapes[layer.name] = result
         self.spans[layer.name] = call.span
         return TensorRef(layer.name)
+
+    def check_size(self, layer: spec.Layer, shape: tuple[int, ...],
+                   call: ast.Call | ast.Einsum) -> None:
+        """E302 for a layer past the limits of dslc/sema/limits.py: an output dimension
+        above MAX_DIM, more than MAX_TENSOR_ELEMENTS output elements or MAX_LAYER_MACS
+        MACs per sample (so that the cost model's 64-bit counts cannot overflow)."""
+        help = "dslc/sema/limits.py and docs/language/guide.md list the limits"
+        if any(d > MAX_DIM for d in shape):
+            raise fail("E302", f"`{layer.name}` has an output dimension above {MAX_DIM:,} "
+                       f"(shape {list(shape)})", call.span, help=help)
+        elements = math.prod(shape)
+        if elements > MAX_TENSOR_ELEMENTS:
+            raise fail("E302", f"`{layer.name}` outputs {elements:.3g} elements per sample, "
+                       f"more than the limit of 2^44 ({MAX_TENSOR_ELEMENTS:.3g})", call.span,
+                       help=help)
+        inputs = tuple(self.shapes[name] for name in layer.inputs)
+        macs = registry.for_layer(layer).workload(layer, inputs, shape).macs
+        if macs > MAX_LAYER_MACS:
+            raise fail("E302", f"`{layer.name}` has {macs:.3g} MACs per sample, more than the "
+                       f"limit of 2^44 ({MAX_LAYER_MACS:.3g})", call.span, help=help)
 
     # ---- einsum ---------------------------------------------------------------------------
 
@@ -468,7 +521,8 @@ class _Builder:
             if ident.text in dims:
                 raise fail("E202", f"dim `{ident.text}` declared twice", ident.span)
             dims[ident.text] = as_int(evaluate(bound_expr, scope, self.ctx), bound_expr.span,
-                                      f"the bound of dim `{ident.text}`", minimum=1)
+                                      f"the bound of dim `{ident.text}`", minimum=1,
+                                      maximum=MAX_DIM)
         if not dims:
             raise fail("E402", "einsum declares no dims", node.span,
                        help="add `dims K = 32, C = 16, ...`")

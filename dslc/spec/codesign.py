@@ -8,7 +8,11 @@ strategy, an optional reference design and mapper settings. Metrics: energy (pJ)
 
 from __future__ import annotations
 
+import csv
+import io
 import math
+import stat
+from pathlib import Path
 from typing import Literal, get_args
 
 from pydantic import Field
@@ -87,6 +91,69 @@ class AccuracyTable(Spec):
 
     path: str
     """The CSV path, resolved relative to the spec file."""
+
+
+MAX_TABLE_BYTES = 16 * 1024 * 1024
+"""Largest accuracy table read, in bytes (16 MiB)."""
+
+
+class AccuracyTableError(ValueError):
+    """An accuracy table that cannot be read; the message names the file, and the row and
+    column where there is one (`file:row:column: problem`)."""
+
+
+def read_accuracy_table(path: Path, shown: str | None = None
+                        ) -> tuple[tuple[str, ...], list[tuple[int, dict[str, str]]]]:
+    """An accuracy table's header and its non-blank rows (line number, cells by column),
+    with every `accuracy` cell checked by `parse_accuracy`. Raises AccuracyTableError for
+    a file that is not a regular file of at most MAX_TABLE_BYTES, invalid UTF-8, a CSV
+    error, a row with fewer or more cells than the header, or an accuracy that is not one
+    (not a number, NaN, negative, above 100%). Messages name the file as `shown` (default:
+    the path)."""
+    shown = str(path) if shown is None else shown
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise AccuracyTableError(f"{shown}: not a regular file")
+        if info.st_size > MAX_TABLE_BYTES:
+            raise AccuracyTableError(f"{shown}: {info.st_size:,} bytes, more than the limit "
+                                     f"of {MAX_TABLE_BYTES:,}")
+        data = path.read_bytes()[:MAX_TABLE_BYTES + 1]
+    except OSError as exc:
+        raise AccuracyTableError(f"{shown}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        row = data.count(b"\n", 0, exc.start) + 1
+        column = data.count(b",", line_start, exc.start) + 1
+        raise AccuracyTableError(f"{shown}:{row}:{column}: not valid UTF-8 (byte "
+                                 f"0x{data[exc.start]:02x}); save the table as UTF-8") from None
+    try:
+        lines = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise AccuracyTableError(f"{shown}: not a CSV file ({exc})") from None
+    if not lines:
+        raise AccuracyTableError(f"{shown}: empty, it needs a header row")
+    header = tuple(column.strip() for column in lines[0])
+    rows: list[tuple[int, dict[str, str]]] = []
+    for number, cells in enumerate(lines[1:], start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(header):
+            column = min(len(cells), len(header)) + 1
+            what = (f"column `{header[len(cells)]}` missing" if len(cells) < len(header)
+                    else "a cell past the last column")
+            raise AccuracyTableError(f"{shown}:{number}:{column}: the row has {len(cells)} "
+                                     f"cells and the header {len(header)} ({what})")
+        values = dict(zip(header, (cell.strip() for cell in cells), strict=True))
+        if "accuracy" in values and parse_accuracy(values["accuracy"]) is None:
+            column = header.index("accuracy") + 1
+            raise AccuracyTableError(
+                f"{shown}:{number}:{column}: accuracy `{values['accuracy'][:40]}` is not an "
+                "accuracy: a fraction in [0, 1], a percentage up to 100, or `90.1%`")
+        rows.append((number, values))
+    return header, rows
 
 
 def parse_accuracy(text: str) -> float | None:

@@ -1,0 +1,186 @@
+"""CLI options in their stated ranges (usage errors, exit 2, before any work), `--out`
+refused before the search when it cannot be written or would overwrite files the user did
+not name (unless --force), and write failures as errors, never E900 (issue 17)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dslc import api, cli
+
+runner = CliRunner()
+
+SMALL_DESIGN = """
+network n {
+    input x: [4, 6, 6]
+    layer a = conv(x, out = 4, kernel = 3)
+}
+accelerator acc {
+    word = 16b clock = 1GHz
+    memory DRAM { width = 64b }
+    memory GLB { size = 4KiB, width = 64b }
+    fanout PE { mesh = 2 x 2 }
+    memory RF { size = 64 words }
+    compute MAC { }
+}
+codesign one { networks = n accelerators = acc mapper { search = heuristic, budget = 200 } }
+"""
+SMALL_SPACE = SMALL_DESIGN.replace("network n {", "network n {\n    param k in {1, 3}").replace(
+    "kernel = 3)", "kernel = k)")
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "design.cd").write_text(SMALL_DESIGN)
+    (tmp_path / "space.cd").write_text(SMALL_SPACE)
+    return tmp_path
+
+
+MAP = ["map", "design.cd", "-n", "n", "-l", "a", "-a", "acc"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ([*MAP, "--batch", "0"], "the batch must be between 1 and 65,536, got 0"),
+    ([*MAP, "--batch", "65537"], "the batch must be between 1 and 65,536, got 65,537"),
+    ([*MAP, "--seed", "-1"], f"the seed must be between 0 and {2**63 - 1:,}, got -1"),
+    ([*MAP, "--budget", "0"], "the budget must be between 1 and 1,000,000,000, got 0"),
+    ([*MAP, "--budget", "10000000000"],
+     "the budget must be between 1 and 1,000,000,000, got 10,000,000,000"),
+    (["run", "space.cd", "--jobs", "0"], "--jobs must be between 1 and 1,024, got 0"),
+    (["run", "space.cd", "--jobs", "5000"], "--jobs must be between 1 and 1,024, got 5,000"),
+    (["run", "space.cd", "--max-pairs", "0"],
+     f"--max-pairs must be between 1 and {2**63 - 1:,}, got 0"),
+    (["run", "space.cd", "--time-limit", "0"],
+     "--time-limit must be a positive number of seconds, got 0"),
+    (["run", "space.cd", "--time-limit", "nan"],
+     "--time-limit must be a positive number of seconds, got nan"),
+    (["run", "space.cd", "--time-limit", "inf"],
+     "--time-limit must be a positive number of seconds, got inf"),
+    (["plan", "space.cd", "--max-pairs", "-3"],
+     f"--max-pairs must be between 1 and {2**63 - 1:,}, got -3"),
+    (["export", "design.cd", "-n", "n", "-a", "acc", "-o", "x", "--batch", "0"],
+     "the batch must be between 1 and 65,536, got 0"),
+])
+def test_options_out_of_range_are_usage_errors(here: Path, args: list[str],
+                                               message: str) -> None:
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 2, result.output
+    assert f"error: {message}" in result.output
+    assert "E900" not in result.output
+    as_json = runner.invoke(cli.app, [*args, "--format", "json"]) if args[0] != "export" \
+        else None
+    if as_json is not None:
+        assert as_json.exit_code == 2
+        error = json.loads(as_json.stdout)["error"]
+        assert (error["kind"], error["message"]) == ("usage", message)
+
+
+def _never_search(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+
+    def search(*args: object, **kwargs: object) -> None:
+        calls.append("search")
+        raise AssertionError("the search ran")
+
+    def run(*args: object, **kwargs: object) -> None:
+        calls.append("run")
+        raise AssertionError("the run ran")
+
+    monkeypatch.setattr(api, "search", search)
+    monkeypatch.setattr(api, "run", run)
+    return calls
+
+
+@pytest.mark.parametrize("spec", ["design.cd", "space.cd"])
+def test_out_at_an_existing_file_is_refused_before_the_search(
+        here: Path, monkeypatch: pytest.MonkeyPatch, spec: str) -> None:
+    calls = _never_search(monkeypatch)
+    (here / "taken").write_text("mine")
+    result = runner.invoke(cli.app, ["run", spec, "--out", "taken", "--cache", ":memory:"])
+    assert result.exit_code == 2, result.output
+    assert "error: --out taken is an existing file, not a directory" in result.output
+    assert calls == []
+    assert (here / "taken").read_text() == "mine"
+
+
+def test_out_under_a_file_or_unwritable_is_refused_before_the_search(
+        here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _never_search(monkeypatch)
+    (here / "file").write_text("x")
+    result = runner.invoke(cli.app, ["run", "design.cd", "--out", "file/sub"])
+    assert result.exit_code == 2
+    assert "is a file, not a directory" in result.output
+    locked = here / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):  # root ignores permissions: nothing to test
+            pytest.skip("running as root: every directory is writable")
+        result = runner.invoke(cli.app, ["run", "design.cd", "--out", "locked/out"])
+        assert result.exit_code == 2
+        assert "locked is not writable" in result.output
+    finally:
+        locked.chmod(0o700)
+    assert calls == []
+
+
+def test_out_never_overwrites_files_without_force(here: Path) -> None:
+    out = here / "out"
+    out.mkdir()
+    (out / "result.json").write_text("my notes")
+    (out / "other.txt").write_text("untouched")
+    refused = runner.invoke(cli.app, ["run", "design.cd", "--out", "out"])
+    assert refused.exit_code == 2
+    assert "already has result.json; give --force to overwrite them" in refused.output
+    assert (out / "result.json").read_text() == "my notes"
+    forced = runner.invoke(cli.app, ["run", "design.cd", "--out", "out", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert json.loads((out / "result.json").read_text())["network"] == "n"
+    assert (out / "other.txt").read_text() == "untouched"
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["result.json", "layers.csv", "other.txt"]
+        + (["breakdown.png"] if (out / "breakdown.png").exists() else []))
+
+
+def test_check_out_dir_refuses_names_leaving_the_directory(tmp_path: Path) -> None:
+    with pytest.raises(api.UsageError, match="would be written outside it"):
+        api.check_out_dir(tmp_path / "out", ["../escape.json"])
+    with pytest.raises(api.UsageError, match="would be written outside it"):
+        api.check_out_dir(tmp_path / "out", ["/etc/x"])
+    api.check_out_dir(tmp_path / "out", ["prob/a.yaml"])  # a subfolder is inside
+
+
+def test_a_write_failure_is_an_error_not_a_bug(here: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from dslc import export
+
+    def full(*args: object, **kwargs: object) -> tuple[str, ...]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export, "write_design", full)
+    result = runner.invoke(cli.app, ["run", "design.cd", "--out", "out", "-f", "json"])
+    assert result.exit_code == 1, result.output
+    error = json.loads(result.stdout)["error"]
+    assert error["kind"] == "cannot_run"
+    assert error["message"] == "cannot write into out: No space left on device"
+
+
+def test_user_text_is_never_rewritten_by_rich(here: Path) -> None:
+    # An --out named like an emoji code, and a spec file too: printed as given.
+    (here / "a:x:b.cd").write_text(SMALL_DESIGN)
+    result = runner.invoke(cli.app, ["run", "a:x:b.cd", "--out", "c:x:d [bold]e[/bold]"])
+    assert result.exit_code == 0, result.output
+    assert "to c:x:d [bold]e[/bold]" in result.stderr
+    assert "\N{CROSS MARK}" not in result.output
+    (here / "e:x:f.cd").write_text("network n { input x: [1] layer a = relu(y) }\n")
+    as_json = runner.invoke(cli.app, ["eval", "e:x:f.cd", "-m", "m", "-f", "json"])
+    assert as_json.exit_code == 1
+    assert "\N{CROSS MARK}" not in as_json.stdout
+    (diagnostic,) = json.loads(as_json.stdout)["diagnostics"]
+    assert diagnostic["file"] == "e:x:f.cd"

@@ -1,0 +1,138 @@
+"""Every numeric slot has a stated range (dslc/sema/limits.py, docs/language/guide.md
+"Limits"): a value at the limit elaborates, one past it is a diagnostic at the value (E302,
+E705 for an objective's exponent), never an internal error. The issue's inputs are among
+them: `mesh = (2^62) x 4`, `minimize energy ^ 100`, `1e-300b..1e300b step 1e-300b`, a clock
+of 1e-300 Hz, `out = 10^38`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from dslc import api
+from dslc.sema import limits
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "language" / "guide.md"
+
+ACCELERATOR = """
+accelerator a {{
+    word  = {word}
+    clock = {clock}
+    memory DRAM {{ width = {width}, read = {energy}, write = 100pJ, bandwidth = {bandwidth} }}
+    memory GLB  {{ size = {size}, area = {area} }}
+    fanout PE   {{ mesh = {mesh}, dataflow = weight_stationary }}
+    memory RF   {{ size = 64 words }}
+    compute MAC {{ energy = 1pJ }}
+}}
+"""
+GOOD = {"width": "64b", "word": "16b", "clock": "1GHz", "energy": "100pJ", "bandwidth": "8",
+        "size": "64KiB", "area": "1mm2", "mesh": "16 x 16"}
+
+
+def accelerator(**changes: str) -> str:
+    return ACCELERATOR.format(**(GOOD | changes))
+
+
+def network(shape: str, layer: str) -> str:
+    return f"network n {{ input x: {shape} layer a = {layer} }}\n"
+
+
+def codesign(**changes: str) -> str:
+    fields = {"objective": "minimize edp", "batch": "1", "budget": "100"} | changes
+    return accelerator() + network("[3, 8, 8]", "conv(x, out = 4, kernel = 1)") + f"""
+codesign c {{
+    networks = n
+    accelerators = a
+    batch = {fields["batch"]}
+    objective = {fields["objective"]}
+    mapper {{ search = heuristic, budget = {fields["budget"]}, seed = 1 }}
+}}
+"""
+
+
+def codes(text: str) -> list[str]:
+    return [d.code for d in api.compile(text=text).diagnostics if d.is_error]
+
+
+CASES = {
+    # slot: (a value at the limit, the value past it, the code past it)
+    "input dimension": (network(f"[{2**31 - 1}]", "relu(x)"),
+                        network(f"[{2**31}]", "relu(x)"), "E302"),
+    "operator attribute": (network("[1, 1, 1]", f"conv(x, out = {2**31 - 1}, kernel = 1)"),
+                           network("[1, 1, 1]", "conv(x, out = 10^38, kernel = 1)"), "E302"),
+    "layer MACs": (network("[65536, 1, 1]", f"conv(x, out = {2**28}, kernel = 1)"),
+                   network("[65536, 1, 1]", f"conv(x, out = {2**28 + 1}, kernel = 1)"), "E302"),
+    "tensor elements": (network(f"[{2**22}, {2**22}]", "relu(x)"),
+                        network(f"[{2**22}, {2**22 + 1}]", "relu(x)"), "E302"),
+    "mesh extent": (accelerator(mesh="65536 x 1"), accelerator(mesh="(2^62) x 4"), "E302"),
+    "word": (accelerator(word="65536b", width="65536b"),
+             accelerator(word="65537b", width="65537b"), "E302"),
+    "memory size": (accelerator(size=f"{2**60}b"), accelerator(size=f"{2**61}b"), "E302"),
+    "slow clock": (accelerator(clock="1Hz"), accelerator(clock="1e-300Hz"), "E302"),
+    "fast clock": (accelerator(clock="1000GHz"), accelerator(clock="1001GHz"), "E302"),
+    "energy": (accelerator(energy="1mJ"), accelerator(energy="1.5mJ"), "E302"),
+    "area": (accelerator(area="1000000mm2"), accelerator(area="2000000mm2"), "E302"),
+    "bandwidth": (accelerator(bandwidth=f"{2**32}"), accelerator(bandwidth=f"{2**33}"),
+                  "E302"),
+    "tiny bandwidth": (accelerator(bandwidth="0.000000001"),
+                       accelerator(bandwidth="1e-300"), "E302"),
+    "batch": (codesign(batch="65536"), codesign(batch="65537"), "E302"),
+    "budget": (codesign(budget="1000000000"), codesign(budget="1000000001"), "E302"),
+    "objective exponent": (codesign(objective="minimize energy ^ 8"),
+                           codesign(objective="minimize energy ^ 100"), "E705"),
+}
+
+
+@pytest.mark.parametrize("slot", sorted(CASES))
+def test_a_value_at_the_limit_elaborates_and_one_past_it_is_a_diagnostic(slot: str) -> None:
+    at_limit, past, code = CASES[slot]
+    assert codes(at_limit) == []
+    assert codes(past) == [code]
+
+
+def test_the_mesh_of_the_issue_names_the_limit() -> None:
+    (diagnostic,) = api.compile(text=accelerator(mesh="(2^62) x 4")).diagnostics
+    assert diagnostic.message == "a mesh extent must be at most 65,536, found about 4.61e+18"
+    assert diagnostic.span is not None and "2^62" in diagnostic.span.text
+
+
+def test_instances_past_the_limit() -> None:
+    nested = """
+accelerator a {
+    word = 16b
+    clock = 1GHz
+    memory DRAM { width = 64b }
+    fanout A { mesh = %s }
+    memory B { size = 64KiB }
+    fanout C { mesh = %s }
+    memory RF { size = 64 words }
+    compute MAC { energy = 1pJ }
+}
+"""
+    assert codes(nested % ("65536 x 65536", "1 x 1")) == []
+    (diagnostic,) = api.compile(text=nested % ("65536 x 65536", "2 x 1")).diagnostics
+    assert diagnostic.code == "E302"
+    assert diagnostic.message == (f"accelerator `a` has {2**33:,} compute instances, more "
+                                  f"than the limit of {2**32:,}")
+
+
+def test_a_quantity_range_too_large_to_count_is_e302() -> None:
+    text = accelerator(size="g").replace("word  =", "param g in 1e-300b..1e300b step 1e-300b\n"
+                                         "    word  =")
+    (diagnostic,) = api.compile(text=text).diagnostics
+    assert (diagnostic.code, diagnostic.message) == ("E302", "range too large")
+
+
+def test_the_guide_states_every_limit() -> None:
+    """docs/language/guide.md's "Limits" table gives each constant's value as written here."""
+    section = GUIDE.read_text().split("## Limits", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]+) \|", section, flags=re.MULTILINE))
+    constants = {name: getattr(limits, name) for name in dir(limits) if name.isupper()}
+    assert set(rows) == set(constants)
+    for name, value in constants.items():
+        stated = rows[name].strip().replace(",", "").replace(" ", "")
+        written = re.sub(r"\(.*?\)", "", stated)
+        number = eval(written.replace("^", "**"))  # e.g. 2^31-1, 1e12
+        assert number == value, name
