@@ -275,3 +275,29 @@ def run_candidate_keys(factors: IntArray, orders: IntArray, keeps: IntArray, ord
     compiled.candidate_keys(*(np.ascontiguousarray(a, dtype=np.int64)
                               for a in (factors, orders, keeps)), ordered, multipliers, keys)
     return keys
+
+
+def run_single_neighbourhood(factors: IntArray, orders: IntArray, keep: int,
+                             movable: BoolArray, others: list[int]
+                             ) -> tuple[IntArray, IntArray, IntArray]:
+    """A local descent's single moves, compiled (dslc.mapper.space.MapSpace.
+    single_neighbourhood: the same candidates in the same order)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    found: tuple[IntArray, IntArray, IntArray] = compiled.single_neighbourhood(
+        np.ascontiguousarray(factors, dtype=np.int64),
+        np.ascontiguousarray(orders, dtype=np.int64), keep, movable,
+        np.array(others, dtype=np.int64))
+    return found
+
+
+def run_exchange_neighbourhood(factors: IntArray, orders: IntArray, keep: int,
+                               movable: BoolArray) -> tuple[IntArray, IntArray, IntArray]:
+    """A local descent's exchange moves, compiled (dslc.mapper.space.MapSpace.
+    exchange_neighbourhood: the same candidates in the same order)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    found: tuple[IntArray, IntArray, IntArray] = compiled.exchange_neighbourhood(
+        np.ascontiguousarray(factors, dtype=np.int64),
+        np.ascontiguousarray(orders, dtype=np.int64), keep, movable)
+    return found

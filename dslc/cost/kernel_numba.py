@@ -736,3 +736,164 @@ def candidate_keys(factors: IntArray, orders: IntArray, keeps: IntArray, ordered
         key *= np.uint64(0x9E3779B97F4A7C15)
         key ^= key >> np.uint64(29)
         out[b] = key
+
+
+# -- the mapper's neighbourhoods (dslc.mapper.space.MapSpace.all_neighbours and
+# exchange_moves, dslc.mapper.search's descents): the same candidates in the same order,
+# built in one pass instead of a few dozen small numpy operations per descent step.
+
+@jit
+def factor_parts(value: int, whole: bool, out: IntArray) -> int:
+    """The distinct primes of `value` ascending (or, `whole`, its divisors above 1
+    ascending) into `out`; returns how many."""
+    count = 0
+    if whole:
+        for k in range(2, value + 1):
+            if value % k == 0:
+                out[count] = k
+                count += 1
+        return count
+    n = value
+    p = 2
+    while p * p <= n:
+        if n % p == 0:
+            out[count] = p
+            count += 1
+            while n % p == 0:
+                n //= p
+        p += 1
+    if n > 1:
+        out[count] = n
+        count += 1
+    return count
+
+
+@jit
+def factor_moves(factors: IntArray, movable: BoolArray, whole: bool) -> IntArray:
+    """[M, 4] (dim, source, destination, part) rows, as `MapSpace.factor_moves`."""
+    nslots, ndims = factors.shape
+    total = 0
+    parts = np.empty(64, dtype=np.int64)
+    for d in range(ndims):
+        dests = 0
+        for s in range(nslots):
+            if movable[d, s]:
+                dests += 1
+        for source in range(nslots):
+            value = factors[source, d]
+            if value == 1 or not movable[d, source]:
+                continue
+            if value > parts.size:
+                parts = np.empty(value, dtype=np.int64)
+            total += factor_parts(value, whole, parts) * (dests - 1)
+    moves = np.empty((total, 4), dtype=np.int64)
+    m = 0
+    for d in range(ndims):
+        for source in range(nslots):
+            value = factors[source, d]
+            if value == 1 or not movable[d, source]:
+                continue
+            count = factor_parts(value, whole, parts)
+            for i in range(count):
+                for dest in range(nslots):
+                    if dest != source and movable[d, dest]:
+                        moves[m, 0] = d
+                        moves[m, 1] = source
+                        moves[m, 2] = dest
+                        moves[m, 3] = parts[i]
+                        m += 1
+    return moves
+
+
+@jit
+def single_neighbourhood(factors: IntArray, orders: IntArray, keep: int, movable: BoolArray,
+                         others: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """A descent's single moves, batch last, as `MapSpace.all_neighbours` (each distinct
+    prime of each factor to each other slot, then each pair of real loops of an ordered
+    level swapped; keep `keep`) followed by the tiling with each keep set of `others`."""
+    nslots, ndims = factors.shape
+    nlevels = orders.shape[0]
+    moves = factor_moves(factors, movable, False)
+    nmoves = moves.shape[0]
+    nswaps = 0
+    for level in range(nlevels - 1):
+        real = 0
+        for p in range(ndims):
+            if factors[level, orders[level, p]] > 1:
+                real += 1
+        nswaps += real * (real - 1) // 2
+    size = nmoves + nswaps + others.size
+    out_f = np.empty((nslots, ndims, size), dtype=np.int64)
+    out_o = np.empty((nlevels, ndims, size), dtype=np.int64)
+    out_k = np.empty(size, dtype=np.int64)
+    for b in range(size):
+        for s in range(nslots):
+            for d in range(ndims):
+                out_f[s, d, b] = factors[s, d]
+        for level in range(nlevels):
+            for p in range(ndims):
+                out_o[level, p, b] = orders[level, p]
+        out_k[b] = keep
+    for m in range(nmoves):
+        d, source, dest, part = moves[m, 0], moves[m, 1], moves[m, 2], moves[m, 3]
+        out_f[source, d, m] //= part
+        out_f[dest, d, m] *= part
+    b = nmoves
+    for level in range(nlevels - 1):
+        for a in range(ndims):
+            if factors[level, orders[level, a]] <= 1:
+                continue
+            for c in range(a + 1, ndims):
+                if factors[level, orders[level, c]] <= 1:
+                    continue
+                out_o[level, a, b] = orders[level, c]
+                out_o[level, c, b] = orders[level, a]
+                b += 1
+    for i in range(others.size):
+        out_k[b] = others[i]
+        b += 1
+    return out_f, out_o, out_k
+
+
+@jit
+def exchange_neighbourhood(factors: IntArray, orders: IntArray, keep: int,
+                           movable: BoolArray) -> tuple[IntArray, IntArray, IntArray]:
+    """A descent's exchange moves, batch last, as `MapSpace.exchange_moves` over the moves
+    of whole divisors, applied (`apply_moves`) and kept where both moves were possible
+    (`valid_moved` without factor bounds)."""
+    nslots, ndims = factors.shape
+    nlevels = orders.shape[0]
+    moves = factor_moves(factors, movable, True)
+    nmoves = moves.shape[0]
+    pairs = np.empty((0, 2), dtype=np.int64)
+    count = 0
+    for i in range(nmoves):
+        for j in range(nmoves):
+            if moves[i, 2] != moves[j, 1] or moves[i, 0] == moves[j, 0]:
+                continue
+            ratio = moves[i, 3] / moves[j, 3]
+            if ratio > 2 or ratio < 0.5:
+                continue
+            # (The moves are of different dims: both can always be made.)
+            if count == pairs.shape[0]:
+                grown = np.empty((max(64, 2 * count), 2), dtype=np.int64)
+                grown[:count] = pairs[:count]
+                pairs = grown
+            pairs[count, 0] = i
+            pairs[count, 1] = j
+            count += 1
+    out_f = np.empty((nslots, ndims, count), dtype=np.int64)
+    out_o = np.empty((nlevels, ndims, count), dtype=np.int64)
+    out_k = np.full(count, keep, dtype=np.int64)
+    for b in range(count):
+        for s in range(nslots):
+            for d in range(ndims):
+                out_f[s, d, b] = factors[s, d]
+        for level in range(nlevels):
+            for p in range(ndims):
+                out_o[level, p, b] = orders[level, p]
+        for m in (pairs[b, 0], pairs[b, 1]):
+            d, source, dest, part = moves[m, 0], moves[m, 1], moves[m, 2], moves[m, 3]
+            out_f[source, d, b] //= part
+            out_f[dest, d, b] *= part
+    return out_f, out_o, out_k

@@ -248,7 +248,7 @@ class _Search:
                                         imperfect=options.imperfect)
         self.evaluated = 0
         self.best = _Best()
-        self.seen: dict[int, int] = {}
+        self.seen = _Seen()
         """The key (`candidate_keys`) of each candidate seen, to its column of
         `seen_scores`."""
         self.seen_scores = np.full((len(self.scores), 1024), np.inf)
@@ -270,7 +270,7 @@ class _Search:
             keys = candidate_keys(space, factors, orders, keeps)
             _, first = np.unique(keys, return_index=True)
             first.sort()
-            fresh = first[[key not in self.seen for key in keys[first].tolist()]]
+            fresh = first[self.seen.find(keys[first]) < 0]
             factors, orders, keeps = factors[:, :, fresh], orders[:, :, fresh], keeps[fresh]
             keys = keys[fresh]
         scores = self._evaluate(factors, orders, keeps, keys)
@@ -292,8 +292,7 @@ class _Search:
         unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         order = np.argsort(first)  # evaluate in batch order: ties go to the earlier one
         seen = self.seen
-        columns = np.array([seen.get(key, -1) for key in unique[order].tolist()],
-                           dtype=np.int64)
+        columns = seen.find(unique[order])
         fresh = columns < 0
         at = first[order[fresh]]
         # New keys take the next columns of the remembered scores, in this order.
@@ -329,7 +328,7 @@ class _Search:
                                   orders[:, :, best].copy(), int(keeps[best]))
         if keys is not None:
             start = len(self.seen)
-            self.seen.update(zip(keys.tolist(), range(start, start + len(keys)), strict=True))
+            self.seen.add(keys)
             if start + len(keys) > self.seen_scores.shape[1]:
                 grown = np.full((len(self.scores), 2 * (start + len(keys))), np.inf)
                 grown[:, :start] = self.seen_scores[:, :start]
@@ -474,22 +473,9 @@ class _Search:
                     return False
                 descent.exchange = True
             factors, orders, keep = descent.factors, descent.orders, descent.keep
-            if not descent.exchange:
-                f_moved, o_moved = space.all_neighbours(factors, orders)
-                others = self.keep_neighbours[keep]
-                moves = (np.concatenate([f_moved, np.repeat(factors[:, :, None], len(others),
-                                                            axis=2)], axis=2),
-                         np.concatenate([o_moved, np.repeat(orders[:, :, None], len(others),
-                                                            axis=2)], axis=2),
-                         np.concatenate([np.full(f_moved.shape[-1], keep, dtype=np.int64),
-                                         np.array(others, dtype=np.int64)]))
-            else:
-                first, second = space.exchange_moves(space.factor_moves(factors, whole=True))
-                f_pairs = space.apply_moves(factors, first, second)
-                f_pairs = f_pairs[:, :, space.valid_moved(f_pairs)]
-                count = f_pairs.shape[-1]
-                moves = (f_pairs, np.repeat(orders[:, :, None], count, axis=2),
-                         np.full(count, keep, dtype=np.int64))
+            moves = space.exchange_neighbourhood(factors, orders, keep) if descent.exchange \
+                else space.single_neighbourhood(factors, orders, keep,
+                                                self.keep_neighbours[keep])
             shuffled = self.rng.permutation(moves[0].shape[-1])
             descent.moves = (moves[0][:, :, shuffled], moves[1][:, :, shuffled],
                              moves[2][shuffled])
@@ -652,6 +638,41 @@ class _Search:
     def _seed(self, budget: int) -> _Pool:
         """The best few of `_seed_pools`."""
         return _Pool.select(list(self._seed_pools(budget)), self.space)
+
+
+class _Seen:
+    """The keys of the candidates seen (`candidate_keys`), each with its column of the
+    remembered scores (the n-th key added has column n): sorted arrays searched with
+    `np.searchsorted`, one vector operation per batch where a dict took a Python lookup per
+    candidate."""
+
+    __slots__ = ("keys", "columns")
+
+    def __init__(self) -> None:
+        self.keys = np.empty(0, dtype=np.uint64)
+        """[N] the keys, ascending."""
+        self.columns = np.empty(0, dtype=np.int64)
+        """[N] the column of each key."""
+
+    def __len__(self) -> int:
+        return int(self.keys.size)
+
+    def find(self, keys: npt.NDArray[np.uint64]) -> IntArray:
+        """[B] the column of each key, -1 for a key not seen."""
+        if self.keys.size == 0:
+            return np.full(keys.size, -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
+        found: IntArray = np.where(self.keys[at] == keys, self.columns[at], -1)
+        return found
+
+    def add(self, keys: npt.NDArray[np.uint64]) -> None:
+        """Remember `keys` (distinct, none seen before), in this order, at the next
+        columns."""
+        order = np.argsort(keys, kind="stable")
+        columns = self.keys.size + order
+        at = np.searchsorted(self.keys, keys[order])
+        self.keys = np.insert(self.keys, at, keys[order])
+        self.columns = np.insert(self.columns, at, columns)
 
 
 @dataclass(slots=True)
