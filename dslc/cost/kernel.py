@@ -301,3 +301,19 @@ def run_exchange_neighbourhood(factors: IntArray, orders: IntArray, keep: int,
         np.ascontiguousarray(factors, dtype=np.int64),
         np.ascontiguousarray(orders, dtype=np.int64), keep, movable)
     return found
+
+
+def run_filled_cuts(tables: KernelTables, order_dims: IntArray, order_values: IntArray,
+                    unrolled_x: IntArray, unrolled_y: IntArray, nlevels: int) -> IntArray:
+    """[B, n] the levels of the mapper's filled seeds' primes, compiled
+    (`kernel_numba.filled_cuts`: the cuts of dslc.mapper.search's numpy path)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    found: IntArray = compiled.filled_cuts(
+        *(np.ascontiguousarray(a, dtype=np.int64)
+          for a in (order_dims, order_values, unrolled_x, unrolled_y)), nlevels,
+        tables.ints, tables.fanout_owner, tables.fanout_mesh, tables.allowed,
+        tables.level_ints, tables.axis_count, tables.axis_terms, tables.axis_dim,
+        tables.axis_coef, tables.whole_words, tables.kept, tables.first_keeper,
+        tables.static_valid, tables.bounds)
+    return found

@@ -897,3 +897,58 @@ def exchange_neighbourhood(factors: IntArray, orders: IntArray, keep: int,
             out_f[source, d, b] //= part
             out_f[dest, d, b] *= part
     return out_f, out_o, out_k
+
+
+@jit
+def filled_cuts(order_dims: IntArray, order_values: IntArray, unrolled_x: IntArray,
+                unrolled_y: IntArray, nlevels: int, ints: IntArray, fanout_owner: IntArray,
+                fanout_mesh: IntArray, allowed: BoolArray, level_ints: IntArray,
+                axis_count: IntArray, axis_terms: IntArray, axis_dim: IntArray,
+                axis_coef: IntArray, whole_words: IntArray, kept: BoolArray,
+                first_keeper: IntArray, static_valid: BoolArray, bounds: IntArray
+                ) -> IntArray:
+    """[B, n] the level of each prime of the mapper's filled seeds (dslc.mapper.search
+    `_Search._filled`): for each row of `order_dims`/`order_values` (primes innermost
+    first), from the innermost ordered level out, the longest run of the next primes that
+    still fits (`fits`, keep choice 0, spatial factors `unrolled_x/y [F, D]`); what is left
+    stays at level 0. The same cuts as the numpy path, each level's candidates in one
+    `fits` call."""
+    size, n = order_dims.shape
+    ndims = bounds.size
+    nfanouts = unrolled_x.shape[0]
+    cut = np.zeros(size, dtype=np.int64)
+    slot_of = np.zeros((size, n), dtype=np.int64)
+    for level in range(nlevels - 1, 0, -1):
+        total = 0
+        for r in range(size):
+            total += n + 1 - cut[r]
+        ft = np.ones((nlevels, ndims, total), dtype=np.int64)
+        sx = np.empty((nfanouts, ndims, total), dtype=np.int64)
+        sy = np.empty((nfanouts, ndims, total), dtype=np.int64)
+        keep_ids = np.zeros(total, dtype=np.int64)
+        valid = np.empty(total, dtype=np.bool_)
+        c = 0
+        for r in range(size):
+            for k in range(n + 1 - cut[r]):
+                for i in range(n):
+                    at = level if cut[r] <= i < cut[r] + k else slot_of[r, i]
+                    ft[at, order_dims[r, i], c] *= order_values[r, i]
+                for f in range(nfanouts):
+                    for d in range(ndims):
+                        sx[f, d, c] = unrolled_x[f, d]
+                        sy[f, d, c] = unrolled_y[f, d]
+                c += 1
+        fits(ft, sx, sy, keep_ids, ints, fanout_owner, fanout_mesh, allowed, level_ints,
+             axis_count, axis_terms, axis_dim, axis_coef, whole_words, kept, first_keeper,
+             static_valid, bounds, valid)
+        c = 0
+        for r in range(size):
+            ends = n + 1 - cut[r]
+            longest = 0
+            while longest + 1 < ends and valid[c + longest + 1]:
+                longest += 1
+            for i in range(cut[r], cut[r] + longest):
+                slot_of[r, i] = level
+            cut[r] += longest
+            c += ends
+    return slot_of

@@ -531,31 +531,10 @@ class _Search:
             # [size, n]: each row an order of the primes, innermost first.
             ranks = np.argsort(self.rng.random((size, n)), axis=1)
             order_dims, order_values = dims[ranks], values[ranks]
-            cut = np.zeros(size, dtype=np.int64)  # loops placed so far, from the inside
-            slot_of = np.zeros((size, n), dtype=np.int64)  # 0: the outermost level
-            for level in range(levels - 1, 0, -1):
-                # Every cut from here to the end, for every order: the largest that fits.
-                ends = cut[:, None] + np.arange(n + 1)[None, :]  # [size, n+1]
-                valid = ends <= n
-                trial = np.repeat(slot_of[:, None, :], n + 1, axis=1)  # [size, n+1, n]
-                position = np.arange(n)[None, None, :]
-                placing = (position >= cut[:, None, None]) & (position < ends[:, :, None])
-                trial[placing] = level
-                factors = self._assemble(trial.reshape(-1, n), order_dims, order_values,
-                                         unrolled, n + 1)
-                identity = np.broadcast_to(np.arange(space.ndims)[None, :, None],
-                                           (levels, space.ndims, factors.shape[-1]))
-                fits = self.evaluator.fits(space.batch(
-                    factors, np.ascontiguousarray(identity),
-                    np.zeros(factors.shape[-1], dtype=np.int64))).reshape(size, n + 1)
-                fits &= valid
-                # The longest prefix of cuts that fits (cutting nothing always does).
-                fits[:, 0] = True
-                longest = np.argmin(np.concatenate([fits, np.zeros((size, 1), bool)], axis=1),
-                                    axis=1) - 1
-                chosen = trial[np.arange(size), longest]
-                slot_of = chosen
-                cut = cut + longest
+            tables = self.evaluator.compiled_tables
+            slot_of = self._filled_cuts(order_dims, order_values, unrolled) \
+                if tables is None else kernel.run_filled_cuts(
+                    tables, order_dims, order_values, *self._spatial_xy(unrolled), levels)
             factors = self._assemble(slot_of, order_dims, order_values, unrolled, 1)
             # Per level, outer to inner: the dims by their innermost prime there, the one
             # placed outermost first; dims without a loop there after them.
@@ -572,6 +551,51 @@ class _Search:
         factors = np.concatenate([f for f, _ in parts], axis=2)
         orders = np.concatenate([o for _, o in parts], axis=2)
         return self.run_batch(factors, orders, np.zeros(factors.shape[-1], dtype=np.int64))
+
+    def _filled_cuts(self, order_dims: IntArray, order_values: IntArray,
+                     unrolled: IntArray) -> IntArray:
+        """[B, n] the level of each prime of each row (primes innermost first): from the
+        innermost ordered level out, the longest run of the next primes that still fits
+        (the numpy path; `kernel.run_filled_cuts` is the compiled one)."""
+        space = self.space
+        levels = space.nlevels
+        size, n = order_dims.shape
+        cut = np.zeros(size, dtype=np.int64)  # loops placed so far, from the inside
+        slot_of = np.zeros((size, n), dtype=np.int64)  # 0: the outermost level
+        for level in range(levels - 1, 0, -1):
+            # Every cut from here to the end, for every order: the largest that fits.
+            ends = cut[:, None] + np.arange(n + 1)[None, :]  # [size, n+1]
+            valid = ends <= n
+            trial = np.repeat(slot_of[:, None, :], n + 1, axis=1)  # [size, n+1, n]
+            position = np.arange(n)[None, None, :]
+            placing = (position >= cut[:, None, None]) & (position < ends[:, :, None])
+            trial[placing] = level
+            factors = self._assemble(trial.reshape(-1, n), order_dims, order_values,
+                                     unrolled, n + 1)
+            identity = np.broadcast_to(np.arange(space.ndims)[None, :, None],
+                                       (levels, space.ndims, factors.shape[-1]))
+            fits = self.evaluator.fits(space.batch(
+                factors, np.ascontiguousarray(identity),
+                np.zeros(factors.shape[-1], dtype=np.int64))).reshape(size, n + 1)
+            fits &= valid
+            # The longest prefix of cuts that fits (cutting nothing always does).
+            fits[:, 0] = True
+            longest = np.argmin(np.concatenate([fits, np.zeros((size, 1), bool)], axis=1),
+                                axis=1) - 1
+            chosen = trial[np.arange(size), longest]
+            slot_of = chosen
+            cut = cut + longest
+        return slot_of
+
+    def _spatial_xy(self, unrolled: IntArray) -> tuple[IntArray, IntArray]:
+        """`unrolled [spatial slots, D]` as the cost model's [F, D] X and Y factors."""
+        space = self.space
+        sx = np.ones((len(space.arch.fanouts), space.ndims), dtype=np.int64)
+        sy = np.ones_like(sx)
+        for i, s in enumerate(space.spatial_slots):
+            slot = space.slots[s]
+            (sx if slot.axis == "x" else sy)[slot.fanout] = unrolled[i]
+        return sx, sy
 
     def _assemble(self, slot_of: IntArray, dims: IntArray, values: IntArray,
                   unrolled: IntArray, repeat: int) -> IntArray:
@@ -646,7 +670,7 @@ class _Seen:
     `np.searchsorted`, one vector operation per batch where a dict took a Python lookup per
     candidate."""
 
-    __slots__ = ("keys", "columns")
+    __slots__ = ("columns", "keys")
 
     def __init__(self) -> None:
         self.keys = np.empty(0, dtype=np.uint64)
