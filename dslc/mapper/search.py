@@ -364,7 +364,7 @@ class _Search:
         copies of the best found (a few random moves away) and, in turn, from fresh seeds,
         until the budget is spent or nothing new is evaluated."""
         budget = self.options.budget
-        outer, sampled = self._seed_pools(budget)
+        outer, sampled = self._seed_pools(budget, every_unrolling=True)
         spatial = self._diverse(outer, UNROLLINGS, by_use=True)
         filled = self._filled(spatial)
         starts = _Pool.join([self._diverse(filled, FILLED_STARTS),
@@ -638,17 +638,34 @@ class _Search:
         descents."""
         return max(16, min(ROUND, self.options.budget // 8))
 
-    def _seed_pools(self, budget: int) -> tuple[_Pool, _Pool]:
+    def _seed_pools(self, budget: int, *, every_unrolling: bool = False
+                    ) -> tuple[_Pool, _Pool]:
         """`_seeds()` seeds with every temporal factor outermost (keeping what the memories
         hold) and as many random samples spread over up to SEED_KEEP_SETS random keep sets,
-        evaluated (each pool empty when the budget was spent before it)."""
+        evaluated (each pool empty when the budget was spent before it). With
+        `every_unrolling`, when the space has at most `_seeds()` spatial unrollings (and no
+        constraints nor padded factors), the outermost seeds are those unrollings, each
+        once, rather than random ones: the unrollings that fill the arrays (often two dims
+        on one axis, P 4 x Q 4) are then sure to be among them."""
         space = self.space
         keeps = len(space.keep_choices)
         drawn = self.rng.choice(keeps, size=min(keeps, SEED_KEEP_SETS), replace=False)
         count = self._seeds()
-        outer_f, outer_o = space.sample(self.rng, count, outer=True)
+        unrolled = space.unrollings(count) \
+            if every_unrolling and space.constraints.empty and not self.options.imperfect \
+            else None
+        if unrolled is not None:
+            outer_f = np.ones((len(space.slots), space.ndims, unrolled.shape[-1]),
+                              dtype=np.int64)
+            outer_f[space.nlevels:] = unrolled
+            outer_f[0] = np.array(space.problem.bounds, dtype=np.int64)[:, None] \
+                // np.prod(unrolled, axis=0)
+            outer_o = space.random_orders(self.rng, unrolled.shape[-1])
+        else:
+            outer_f, outer_o = space.sample(self.rng, count, outer=True)
         sample_f, sample_o = space.sample(self.rng, count)
-        pools = [_Pool(outer_f, outer_o, np.zeros(count, dtype=np.int64), np.empty(0)),
+        pools = [_Pool(outer_f, outer_o, np.zeros(outer_f.shape[-1], dtype=np.int64),
+                       np.empty(0)),
                  _Pool(sample_f, sample_o, drawn[np.arange(count) % len(drawn)],
                        np.empty(0))]
         evaluated = []

@@ -625,6 +625,31 @@ class MapSpace:
             factors[0] = temporal
         return factors, self.random_orders(rng, size)
 
+    def unrollings(self, limit: int) -> IntArray | None:
+        """[spatial slots, D, U] every distinct spatial unrolling (the spatial parts of the
+        dims' splits, combined within the meshes), in lexicographic order of the dims'
+        parts; None when there are more than `limit` (or no spatial slot)."""
+        slots = list(self.spatial_slots)
+        if not slots:
+            return None
+        extents = np.array([self.slots[s].extent for s in slots], dtype=np.int64)
+        products = np.ones((1, len(slots)), dtype=np.int64)
+        picks = np.zeros((1, 0), dtype=np.int64)
+        parts = []
+        for splits in self.splits:
+            options = np.unique(splits[:, slots], axis=0)  # [k, spatial slots], sorted
+            parts.append(options)
+            grown = (products[:, None, :] * options[None, :, :]).reshape(-1, len(slots))
+            inside = np.all(grown <= extents, axis=1)
+            picks = np.concatenate([np.repeat(picks, len(options), axis=0),
+                                    np.tile(np.arange(len(options)), len(picks))[:, None]],
+                                   axis=1)[inside]
+            products = grown[inside]
+            if len(products) > limit:
+                return None
+        found = np.stack([parts[d][picks[:, d]] for d in range(self.ndims)], axis=1)
+        return np.ascontiguousarray(found.transpose(2, 1, 0))
+
     def neighbours(self, rng: np.random.Generator, factors: IntArray, orders: IntArray,
                    size: int) -> tuple[IntArray, IntArray, IntArray]:
         """`size` candidates, each one or two moves from a random parent: a prime factor of
