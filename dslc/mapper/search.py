@@ -661,6 +661,10 @@ class _Search:
             outer_f[0] = np.array(space.problem.bounds, dtype=np.int64)[:, None] \
                 // np.prod(unrolled, axis=0)
             outer_o = space.random_orders(self.rng, unrolled.shape[-1])
+            if unrolled.shape[-1] < count:  # the rest random, as without
+                more_f, more_o = space.sample(self.rng, count - unrolled.shape[-1], outer=True)
+                outer_f = np.concatenate([outer_f, more_f], axis=2)
+                outer_o = np.concatenate([outer_o, more_o], axis=2)
         else:
             outer_f, outer_o = space.sample(self.rng, count, outer=True)
         sample_f, sample_o = space.sample(self.rng, count)
