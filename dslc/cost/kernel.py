@@ -291,15 +291,25 @@ def run_single_neighbourhood(factors: IntArray, orders: IntArray, keep: int,
     return found
 
 
-def run_exchange_neighbourhood(factors: IntArray, orders: IntArray, keep: int,
-                               movable: BoolArray) -> tuple[IntArray, IntArray, IntArray]:
-    """A local descent's exchange moves, compiled (dslc.mapper.space.MapSpace.
-    exchange_neighbourhood: the same candidates in the same order)."""
+def run_exchange_pairs(factors: IntArray, movable: BoolArray) -> tuple[IntArray, IntArray]:
+    """A local descent's exchange moves as (moves, pairs), compiled
+    (`kernel_numba.exchange_pairs`; `run_exchange_take` builds the candidates)."""
     compiled = _module()
     assert compiled is not None, "the compiled kernel is not available"
-    found: tuple[IntArray, IntArray, IntArray] = compiled.exchange_neighbourhood(
+    found: tuple[IntArray, IntArray] = compiled.exchange_pairs(
+        np.ascontiguousarray(factors, dtype=np.int64), movable)
+    return found
+
+
+def run_exchange_take(factors: IntArray, orders: IntArray, keep: int, moves: IntArray,
+                      pairs: IntArray, take: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """The candidates of exchange pairs `take`, batch last (`kernel_numba.exchange_take`)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    found: tuple[IntArray, IntArray, IntArray] = compiled.exchange_take(
         np.ascontiguousarray(factors, dtype=np.int64),
-        np.ascontiguousarray(orders, dtype=np.int64), keep, movable)
+        np.ascontiguousarray(orders, dtype=np.int64), keep, moves, pairs,
+        np.ascontiguousarray(take, dtype=np.int64))
     return found
 
 

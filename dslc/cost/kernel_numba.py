@@ -856,16 +856,14 @@ def single_neighbourhood(factors: IntArray, orders: IntArray, keep: int, movable
 
 
 @jit
-def exchange_neighbourhood(factors: IntArray, orders: IntArray, keep: int,
-                           movable: BoolArray) -> tuple[IntArray, IntArray, IntArray]:
-    """A descent's exchange moves, batch last, as `MapSpace.exchange_moves` over the moves
-    of whole divisors, applied (`apply_moves`) and kept where both moves were possible
-    (`valid_moved` without factor bounds)."""
-    nslots, ndims = factors.shape
-    nlevels = orders.shape[0]
+def exchange_pairs(factors: IntArray, movable: BoolArray) -> tuple[IntArray, IntArray]:
+    """A descent's exchange moves from `factors [S, D]`, as `MapSpace.exchange_moves` over
+    the moves of whole divisors: the moves [M, 4] and the pairs [P, 2] (first move, second
+    move), in the same order. Both moves of a pair are of different dims, so both can
+    always be made (`exchange_take` makes them)."""
     moves = factor_moves(factors, movable, True)
     nmoves = moves.shape[0]
-    pairs = np.empty((0, 2), dtype=np.int64)
+    pairs = np.empty((max(64, nmoves), 2), dtype=np.int64)
     count = 0
     for i in range(nmoves):
         for j in range(nmoves):
@@ -874,14 +872,24 @@ def exchange_neighbourhood(factors: IntArray, orders: IntArray, keep: int,
             ratio = moves[i, 3] / moves[j, 3]
             if ratio > 2 or ratio < 0.5:
                 continue
-            # (The moves are of different dims: both can always be made.)
             if count == pairs.shape[0]:
-                grown = np.empty((max(64, 2 * count), 2), dtype=np.int64)
+                grown = np.empty((2 * count, 2), dtype=np.int64)
                 grown[:count] = pairs[:count]
                 pairs = grown
             pairs[count, 0] = i
             pairs[count, 1] = j
             count += 1
+    return moves, pairs[:count].copy()
+
+
+@jit
+def exchange_take(factors: IntArray, orders: IntArray, keep: int, moves: IntArray,
+                  pairs: IntArray, take: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """The candidates of pairs `take` (indices into `pairs`), batch last: `factors` with
+    both moves of the pair made, `orders` and `keep` unchanged."""
+    nslots, ndims = factors.shape
+    nlevels = orders.shape[0]
+    count = take.size
     out_f = np.empty((nslots, ndims, count), dtype=np.int64)
     out_o = np.empty((nlevels, ndims, count), dtype=np.int64)
     out_k = np.full(count, keep, dtype=np.int64)
@@ -892,7 +900,7 @@ def exchange_neighbourhood(factors: IntArray, orders: IntArray, keep: int,
         for level in range(nlevels):
             for p in range(ndims):
                 out_o[level, p, b] = orders[level, p]
-        for m in (pairs[b, 0], pairs[b, 1]):
+        for m in (pairs[take[b], 0], pairs[take[b], 1]):
             d, source, dest, part = moves[m, 0], moves[m, 1], moves[m, 2], moves[m, 3]
             out_f[source, d, b] //= part
             out_f[dest, d, b] *= part

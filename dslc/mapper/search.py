@@ -26,7 +26,7 @@ It does not map whole networks (dslc.mapper.network) nor print.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
 
 import numpy as np
@@ -39,7 +39,7 @@ from dslc.cost.model import evaluate
 from dslc.cost.result import Cost
 from dslc.lower.problem import Problem
 from dslc.mapper.errors import NoValidMappingError
-from dslc.mapper.space import BoolArray, IntArray, MapSpace, prime_factors
+from dslc.mapper.space import BoolArray, IntArray, MapSpace, Neighbourhood, prime_factors
 from dslc.mapping.mapping import Mapping, mapping_issues
 from dslc.spec.constraints import NO_CONSTRAINTS, MapConstraints
 
@@ -435,50 +435,47 @@ class _Search:
             if not active:
                 return
             share = max(CHUNK // len(active), MIN_SHARE)
-            taken = []
+            parts = []
             for descent in active:
                 assert descent.moves is not None
-                end = min(descent.at + share, descent.moves[0].shape[-1])
-                taken.append(np.arange(descent.at, end))
+                end = min(descent.at + share, descent.moves.size)
+                parts.append(descent.moves.take(descent.order[descent.at:end]))
                 descent.at = end
-            scores = self.score_all(
-                *(np.concatenate([d.moves[i][..., t] for d, t in zip(active, taken,
-                                                                      strict=True)
-                                  if d.moves is not None], axis=-1) for i in range(3)))
+            factors, orders, keeps = (np.concatenate([part[i] for part in parts], axis=-1)
+                                      for i in range(3))
+            scores = self.score_all(factors, orders, keeps)
             offset = 0
-            for descent, take in zip(active, taken, strict=True):
-                mine = scores[:, offset:offset + len(take)]
-                offset += len(take)
+            for descent, part in zip(active, parts, strict=True):
+                count = part[2].size
+                mine = scores[:, offset:offset + count]
                 best = int(np.argmin(mine[0])) if len(mine) == 1 else \
                     int(np.lexsort(mine[::-1])[0])
                 value = tuple(float(v) for v in mine[:, best])
-                if value < descent.score and descent.moves is not None:
-                    factors, orders, keeps = descent.moves
-                    column = int(take[best])
+                if value < descent.score:
+                    column = offset + best
                     descent.factors = factors[:, :, column]
                     descent.orders = orders[:, :, column]
                     descent.keep, descent.score = int(keeps[column]), value
                     descent.steps += 1
                     descent.moves, descent.exchange, descent.at = None, False, 0
+                offset += count
 
     def _ready(self, descent: _Descent) -> bool:
         """Give `descent` candidates to take (its next neighbourhood when it moved or
         exhausted one); False when it has ended."""
         space = self.space
         while descent.steps < DESCENT_STEPS:
-            if descent.moves is not None and descent.at < descent.moves[0].shape[-1]:
+            if descent.moves is not None and descent.at < descent.moves.size:
                 return True
             if descent.moves is not None:  # exhausted: next neighbourhood, or the end
                 if descent.exchange:
                     return False
                 descent.exchange = True
             factors, orders, keep = descent.factors, descent.orders, descent.keep
-            moves = space.exchange_neighbourhood(factors, orders, keep) if descent.exchange \
-                else space.single_neighbourhood(factors, orders, keep,
-                                                self.keep_neighbours[keep])
-            shuffled = self.rng.permutation(moves[0].shape[-1])
-            descent.moves = (moves[0][:, :, shuffled], moves[1][:, :, shuffled],
-                             moves[2][shuffled])
+            descent.moves = space.exchange_neighbourhood(factors, orders, keep) \
+                if descent.exchange else space.single_neighbourhood(
+                    factors, orders, keep, self.keep_neighbours[keep])
+            descent.order = self.rng.permutation(descent.moves.size)
             descent.at = 0
         return False
 
@@ -731,8 +728,10 @@ class _Descent:
     steps: int = 0
     exchange: bool = False
     """Taking the exchange neighbourhood (the single moves did not improve)."""
-    moves: tuple[IntArray, IntArray, IntArray] | None = None
-    """The neighbourhood being taken (factors, orders, keeps), shuffled."""
+    moves: Neighbourhood | None = None
+    """The neighbourhood being taken."""
+    order: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    """The order it is taken in (a random permutation of its candidates)."""
     at: int = 0
     """How much of it was taken."""
 

@@ -79,6 +79,27 @@ class Slot:
         return self.fanout >= 0
 
 
+Candidates = tuple[IntArray, IntArray, IntArray]
+"""(factors [S, D, B], orders [L, D, B], keep choices [B])."""
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbourhood:
+    """The candidates a local descent may move to from one candidate: `size` of them,
+    `take(indices)` builds those at `indices` (batch last), so a descent that moves after
+    one share of a large neighbourhood does not build the rest."""
+
+    size: int
+    take: Callable[[IntArray], Candidates]
+
+    @staticmethod
+    def of(candidates: Candidates) -> Neighbourhood:
+        """A neighbourhood of candidates already built."""
+        factors, orders, keeps = candidates
+        return Neighbourhood(int(keeps.size), lambda at: (factors[:, :, at], orders[:, :, at],
+                                                          keeps[at]))
+
+
 def prime_factors(n: int) -> tuple[int, ...]:
     """Prime factors with multiplicity, ascending (1 has none)."""
     found = []
@@ -781,37 +802,40 @@ class MapSpace:
         return stacked_f, stacked_o
 
     def single_neighbourhood(self, factors: IntArray, orders: IntArray, keep: int,
-                             others: list[int]) -> tuple[IntArray, IntArray, IntArray]:
+                             others: list[int]) -> Neighbourhood:
         """A local descent's single moves from one candidate (`factors [S, D]`, `orders
-        [L, D]`, keep choice `keep`), batch last: `all_neighbours` with keep `keep`, then the
-        tiling with each keep choice of `others`. Compiled when the kernel is available and
-        no constraint bounds a factor or pins an order (the same candidates in the same
+        [L, D]`, keep choice `keep`): `all_neighbours` with keep `keep`, then the tiling
+        with each keep choice of `others`. Compiled when the kernel is available and no
+        constraint bounds a factor or pins an order (the same candidates in the same
         order)."""
         if kernel.available() and not self._bounds and not self._order_rules:
-            return kernel.run_single_neighbourhood(factors, orders, keep, self._move_table,
-                                                   others)
+            return Neighbourhood.of(kernel.run_single_neighbourhood(
+                factors, orders, keep, self._move_table, others))
         f_moved, o_moved = self.all_neighbours(factors, orders)
-        return (np.concatenate([f_moved, np.repeat(factors[:, :, None], len(others),
-                                                   axis=2)], axis=2),
-                np.concatenate([o_moved, np.repeat(orders[:, :, None], len(others),
-                                                   axis=2)], axis=2),
-                np.concatenate([np.full(f_moved.shape[-1], keep, dtype=np.int64),
-                                np.array(others, dtype=np.int64)]))
+        return Neighbourhood.of((
+            np.concatenate([f_moved, np.repeat(factors[:, :, None], len(others), axis=2)],
+                           axis=2),
+            np.concatenate([o_moved, np.repeat(orders[:, :, None], len(others), axis=2)],
+                           axis=2),
+            np.concatenate([np.full(f_moved.shape[-1], keep, dtype=np.int64),
+                            np.array(others, dtype=np.int64)])))
 
     def exchange_neighbourhood(self, factors: IntArray, orders: IntArray, keep: int
-                               ) -> tuple[IntArray, IntArray, IntArray]:
-        """A local descent's exchange moves from one candidate, batch last: every pair of
+                               ) -> Neighbourhood:
+        """A local descent's exchange moves from one candidate: every pair of
         `exchange_moves` over the moves of whole divisors (`factor_moves(whole=True)`)
         that can be made and keeps the factor bounds, with its order and keep choice.
-        Compiled as `single_neighbourhood` is."""
+        Compiled as `single_neighbourhood` is; then only the candidates taken are built."""
         if kernel.available() and not self._bounds and not self._order_rules:
-            return kernel.run_exchange_neighbourhood(factors, orders, keep, self._move_table)
+            moves, pairs = kernel.run_exchange_pairs(factors, self._move_table)
+            return Neighbourhood(len(pairs), lambda take: kernel.run_exchange_take(
+                factors, orders, keep, moves, pairs, take))
         first, second = self.exchange_moves(self.factor_moves(factors, whole=True))
         f_pairs = self.apply_moves(factors, first, second)
         f_pairs = f_pairs[:, :, self.valid_moved(f_pairs)]
         count = f_pairs.shape[-1]
-        return (f_pairs, np.repeat(orders[:, :, None], count, axis=2),
-                np.full(count, keep, dtype=np.int64))
+        return Neighbourhood.of((f_pairs, np.repeat(orders[:, :, None], count, axis=2),
+                                 np.full(count, keep, dtype=np.int64)))
 
     def canonical(self, factors: IntArray, orders: IntArray) -> IntArray:
         """[B, K] one row per candidate, equal for candidates equivalent under rules 1-2
