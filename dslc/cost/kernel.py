@@ -327,3 +327,21 @@ def run_filled_cuts(tables: KernelTables, order_dims: IntArray, order_values: In
         tables.axis_coef, tables.whole_words, tables.kept, tables.first_keeper,
         tables.static_valid, tables.bounds)
     return found
+
+
+def run_random_moves(factors: IntArray, orders: IntArray, parents: IntArray,
+                     draws: list[npt.NDArray[Any]], primes: IntArray, movable: BoolArray,
+                     check_source: bool) -> tuple[IntArray, IntArray]:
+    """The mapper's random children from their parents and draws (moving, dim, source,
+    destination, pick, level, a, b; [rounds, B] each), compiled
+    (`kernel_numba.random_moves`)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    moving, *rest = draws
+    found: tuple[IntArray, IntArray] = compiled.random_moves(
+        np.ascontiguousarray(factors, dtype=np.int64),
+        np.ascontiguousarray(orders, dtype=np.int64),
+        np.ascontiguousarray(parents, dtype=np.int64), np.ascontiguousarray(moving),
+        *(np.ascontiguousarray(a, dtype=np.int64) for a in rest), primes, movable,
+        check_source)
+    return found

@@ -960,3 +960,49 @@ def filled_cuts(order_dims: IntArray, order_values: IntArray, unrolled_x: IntArr
             cut[r] += longest
             c += ends
     return slot_of
+
+
+@jit
+def random_moves(factors: IntArray, orders: IntArray, parents: IntArray, moving: BoolArray,
+                 dims: IntArray, source: IntArray, dest: IntArray, pick: IntArray,
+                 level: IntArray, a: IntArray, b: IntArray, primes: IntArray,
+                 movable: BoolArray, check_source: bool) -> tuple[IntArray, IntArray]:
+    """The mapper's random children (dslc.mapper.space.MapSpace.neighbours): per child, a
+    copy of its parent, then per round r (rows of the draws) a prime of dim `dims` moved
+    from slot `source` to `dest` where `moving`, else two positions of one level's order
+    swapped; a move that cannot be made leaves the child as it was. The numpy twin's
+    rules exactly (`MapSpace._random_moves`)."""
+    nslots, ndims = factors.shape[0], factors.shape[1]
+    nlevels = orders.shape[0]
+    size = parents.size
+    child_f = np.empty((nslots, ndims, size), dtype=np.int64)
+    child_o = np.empty((nlevels, ndims, size), dtype=np.int64)
+    top = primes.shape[0] - 1
+    for c in range(size):
+        parent = parents[c]
+        for s in range(nslots):
+            for d in range(ndims):
+                child_f[s, d, c] = factors[s, d, parent]
+        for lv in range(nlevels):
+            for p in range(ndims):
+                child_o[lv, p, c] = orders[lv, p, parent]
+        for r in range(moving.shape[0]):
+            if moving[r, c]:
+                d, src, dst = dims[r, c], source[r, c], dest[r, c]
+                value = child_f[src, d, c]
+                row = min(value, top)
+                count = 0
+                for k in range(primes.shape[1]):
+                    if primes[row, k] != 0:
+                        count += 1
+                prime = primes[row, pick[r, c] % max(1, count)]
+                if value > 1 and dst != src and movable[d, dst] and prime > 0 \
+                        and (not check_source or movable[d, src]):
+                    child_f[src, d, c] //= prime
+                    child_f[dst, d, c] *= prime
+            else:
+                lv, x, y = level[r, c], a[r, c], b[r, c]
+                first = child_o[lv, x, c]
+                child_o[lv, x, c] = child_o[lv, y, c]
+                child_o[lv, y, c] = first
+    return child_f, child_o

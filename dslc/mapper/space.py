@@ -35,7 +35,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -677,20 +677,48 @@ class MapSpace:
         a dim moved to another allowed slot, or two loops of a level swapped. Returns the
         children's factors and orders and the index of each child's parent."""
         parents = rng.integers(0, factors.shape[-1], size)
+        # Every draw first, in the order the moves use them (the compiled moves and the
+        # numpy ones then give the same children).
+        draws: list[tuple[npt.NDArray[Any], ...]] = []
+        for _ in range(2):
+            moving = rng.random(size) < 0.7
+            dim = rng.integers(0, self.ndims, size)
+            source = rng.integers(0, len(self.slots), size)
+            dest = rng.integers(0, len(self.slots), size)
+            pick = rng.integers(0, 1 << 30, size)
+            level = rng.integers(0, self.nlevels, size)
+            a = rng.integers(0, self.ndims, size)
+            b = rng.integers(0, self.ndims, size)
+            draws.append((moving, dim, source, dest, pick, level, a, b))
+        if kernel.available():
+            stacked = [np.stack([draw[i] for draw in draws]) for i in range(8)]
+            child_f, child_o = kernel.run_random_moves(
+                factors, orders, parents, stacked, self._primes, self._move_table,
+                self._move_table is not self._allowed_table)
+        else:
+            child_f, child_o = self._random_moves(factors, orders, parents, draws)
+        if self._bounds:  # undo the moves that break a factor bound
+            broken = ~self.valid_factors(child_f)
+            child_f[:, :, broken] = factors[:, :, parents[broken]]
+        if self._order_rules:
+            self.repair_orders(child_o)
+        return child_f, child_o, parents
+
+    def _random_moves(self, factors: IntArray, orders: IntArray, parents: IntArray,
+                      draws: list[tuple[npt.NDArray[Any], ...]]) -> tuple[IntArray, IntArray]:
+        """`neighbours`' children from their parents and draws, in numpy (the compiled
+        twin is `kernel_numba.random_moves`)."""
+        size = parents.size
         child_f = factors[:, :, parents].copy()
         child_o = orders[:, :, parents].copy()
         columns = np.arange(size)
-        for _ in range(2):
-            moving = rng.random(size) < 0.7
+        for moving, d, source, dest, pick, level, a, b in draws:
             # Factor move: pick a dim, a source slot holding a factor > 1, a prime of it and a
             # destination slot the dim may use; rejected draws leave the child unchanged.
-            d = rng.integers(0, self.ndims, size)
-            source = rng.integers(0, len(self.slots), size)
-            dest = rng.integers(0, len(self.slots), size)
             value = child_f[source, d, columns]
             primes = self._primes[np.minimum(value, len(self._primes) - 1)]
             nprimes = np.maximum(1, np.count_nonzero(primes, axis=1))
-            prime = primes[columns, rng.integers(0, 1 << 30, size) % nprimes]
+            prime = primes[columns, pick % nprimes]
             ok = moving & (value > 1) & (dest != source) & self._move_table[d, dest] \
                 & (prime > 0)
             if self._move_table is not self._allowed_table:
@@ -700,20 +728,12 @@ class MapSpace:
             child_f[dest[ok], d[ok], rows] *= prime[ok]
             # Order move: swap two positions of one level's order.
             swapping = ~moving
-            level = rng.integers(0, self.nlevels, size)
-            a = rng.integers(0, self.ndims, size)
-            b = rng.integers(0, self.ndims, size)
             rows = columns[swapping]
             first = child_o[level[swapping], a[swapping], rows].copy()
             child_o[level[swapping], a[swapping], rows] = child_o[level[swapping], b[swapping],
                                                                   rows]
             child_o[level[swapping], b[swapping], rows] = first
-        if self._bounds:  # undo the moves that break a factor bound
-            broken = ~self.valid_factors(child_f)
-            child_f[:, :, broken] = factors[:, :, parents[broken]]
-        if self._order_rules:
-            self.repair_orders(child_o)
-        return child_f, child_o, parents
+        return child_f, child_o
 
     def factor_moves(self, factors: IntArray, *, whole: bool = False) -> IntArray:
         """[M, 4] every single factor move from `factors [S, D]`: rows (dim, source slot,

@@ -231,3 +231,21 @@ def test_the_first_seeds_hold_the_unrolling_that_fills_the_output_stationary_arr
     chosen_used = np.prod(chosen.factors[space.nlevels:], axis=(0, 1))
     assert (chosen_used[:full] == 256).all()
     assert (chosen_used[full:] < 256).all()
+
+
+@needs_kernel
+@pytest.mark.parametrize("case", CASES)
+def test_compiled_random_children_equal_the_numpy_ones(case: tuple[str, str, str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    network, layer, accelerator = case
+    space = MapSpace(_problem(network, layer), _arch(accelerator))
+    factors, orders = space.sample(np.random.default_rng(2), 16)
+    compiled = space.neighbours(np.random.default_rng(9), factors, orders, 2048)
+    _without_kernel(monkeypatch)
+    plain = space.neighbours(np.random.default_rng(9), factors, orders, 2048)
+    for x, y in zip(compiled, plain, strict=True):
+        assert np.array_equal(x, y)
+    # Moves happened: children differ from their parents, and keep each dim's product.
+    children, _, parents = compiled
+    assert np.count_nonzero(np.any(children != factors[:, :, parents], axis=(0, 1))) > 500
+    assert (np.prod(children, axis=0) == np.array(space.problem.bounds)[:, None]).all()
