@@ -345,3 +345,26 @@ def run_random_moves(factors: IntArray, orders: IntArray, parents: IntArray,
         *(np.ascontiguousarray(a, dtype=np.int64) for a in rest), primes, movable,
         check_source)
     return found
+
+
+def run_seen_claim(table_keys: npt.NDArray[np.uint64], table_columns: IntArray, count: int,
+                   keys: npt.NDArray[np.uint64]) -> tuple[IntArray, IntArray]:
+    """([B] the column of each key, [F] the positions of the keys inserted) of the mapper's
+    remembered keys (`kernel_numba.seen_claim`, which updates the table in place)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    columns = np.empty(keys.size, dtype=np.int64)
+    fresh = np.empty(keys.size, dtype=np.int64)
+    inserted = compiled.seen_claim(table_keys, table_columns, count,
+                                   np.ascontiguousarray(keys, dtype=np.uint64), columns, fresh)
+    return columns, fresh[:inserted]
+
+
+def run_seen_grow(table_keys: npt.NDArray[np.uint64], table_columns: IntArray
+                  ) -> tuple[npt.NDArray[np.uint64], IntArray]:
+    """The mapper's remembered keys in a table twice the size (`kernel_numba.seen_grow`)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    found: tuple[npt.NDArray[np.uint64], IntArray] = compiled.seen_grow(table_keys,
+                                                                          table_columns)
+    return found

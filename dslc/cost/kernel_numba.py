@@ -1006,3 +1006,51 @@ def random_moves(factors: IntArray, orders: IntArray, parents: IntArray, moving:
                 child_o[lv, x, c] = child_o[lv, y, c]
                 child_o[lv, y, c] = first
     return child_f, child_o
+
+
+@jit
+def seen_claim(table_keys: npt.NDArray[np.uint64], table_columns: IntArray, count: int,
+               keys: npt.NDArray[np.uint64], columns: IntArray, fresh: IntArray) -> int:
+    """The mapper's remembered keys (dslc.mapper.search._Seen), an open-addressing hash
+    table with linear probing (size a power of two, at most half full; the keys are
+    mixed already, so their low bits index it): each key's column into `columns`; a key
+    not held is inserted at column `count`, `count + 1`, ... in batch order and its
+    position written to `fresh`. Returns how many were inserted."""
+    mask = np.uint64(table_keys.size - 1)
+    inserted = 0
+    for b in range(keys.size):
+        key = keys[b]
+        slot = key & mask
+        while True:
+            column = table_columns[slot]
+            if column < 0:
+                table_keys[slot] = key
+                table_columns[slot] = count + inserted
+                columns[b] = count + inserted
+                fresh[inserted] = b
+                inserted += 1
+                break
+            if table_keys[slot] == key:
+                columns[b] = column
+                break
+            slot = (slot + np.uint64(1)) & mask
+    return inserted
+
+
+@jit
+def seen_grow(table_keys: npt.NDArray[np.uint64], table_columns: IntArray
+              ) -> tuple[npt.NDArray[np.uint64], IntArray]:
+    """`seen_claim`'s table at twice the size, every key re-inserted."""
+    size = 2 * table_keys.size
+    keys = np.zeros(size, dtype=np.uint64)
+    columns = np.full(size, -1, dtype=np.int64)
+    mask = np.uint64(size - 1)
+    for i in range(table_keys.size):
+        if table_columns[i] < 0:
+            continue
+        slot = table_keys[i] & mask
+        while columns[slot] >= 0:
+            slot = (slot + np.uint64(1)) & mask
+        keys[slot] = table_keys[i]
+        columns[slot] = table_columns[i]
+    return keys, columns

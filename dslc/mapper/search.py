@@ -263,17 +263,14 @@ class _Search:
         space = self.space
         ok = space.within_meshes(factors)
         factors, orders, keeps = factors[:, :, ok], orders[:, :, ok], keeps[ok]
-        keys = None
+        remember = False
         if factors.shape[-1] and dedupe:
             # First occurrences of candidates not seen before, in batch order, by a 64-bit
-            # key of each canonical row (`candidate_keys`).
-            keys = candidate_keys(space, factors, orders, keeps)
-            _, first = np.unique(keys, return_index=True)
-            first.sort()
-            fresh = first[self.seen.find(keys[first]) < 0]
+            # key of each canonical row (`candidate_keys`); they take the next columns.
+            _, fresh = self.seen.claim(candidate_keys(space, factors, orders, keeps))
             factors, orders, keeps = factors[:, :, fresh], orders[:, :, fresh], keeps[fresh]
-            keys = keys[fresh]
-        scores = self._evaluate(factors, orders, keeps, keys)
+            remember = True
+        scores = self._evaluate(factors, orders, keeps, remember)
         fitting = np.flatnonzero(np.isfinite(scores[0]))
         return _Pool(factors[:, :, fitting], orders[:, :, fitting], keeps[fitting],
                      scores[:, fitting])
@@ -288,25 +285,18 @@ class _Search:
         if inside.size == 0:
             return scores
         factors, orders, keeps = factors[:, :, inside], orders[:, :, inside], keeps[inside]
-        keys = candidate_keys(space, factors, orders, keeps)
-        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        order = np.argsort(first)  # evaluate in batch order: ties go to the earlier one
-        seen = self.seen
-        columns = seen.find(unique[order])
-        fresh = columns < 0
-        at = first[order[fresh]]
-        # New keys take the next columns of the remembered scores, in this order.
-        columns[fresh] = len(seen) + np.arange(int(np.count_nonzero(fresh)))
-        self._evaluate(factors[:, :, at], orders[:, :, at], keeps[at], keys[at])
-        by_key = np.empty_like(columns)
-        by_key[order] = columns
-        scores[:, inside] = self.seen_scores[:, by_key[inverse.reshape(-1)]]
+        # Each distinct key's first occurrence not seen before is evaluated (in batch
+        # order: ties go to the earlier one) and takes the next column of the scores.
+        columns, fresh = self.seen.claim(candidate_keys(space, factors, orders, keeps))
+        self._evaluate(factors[:, :, fresh], orders[:, :, fresh], keeps[fresh], True)
+        scores[:, inside] = self.seen_scores[:, columns]
         return scores
 
     def _evaluate(self, factors: IntArray, orders: IntArray, keeps: IntArray,
-                  keys: npt.NDArray[np.uint64] | None) -> FloatArray:
+                  remember: bool) -> FloatArray:
         """[K, B] the scores of candidates not evaluated before (inf: does not fit, or
-        invalid); counts them, updates the best and, given their keys, remembers them."""
+        invalid); counts them, updates the best and, with `remember`, stores their scores
+        in the last B columns `seen.claim` gave out (their keys')."""
         scores = np.full((len(self.scores), factors.shape[-1]), np.inf)
         if factors.shape[-1] == 0:
             return scores
@@ -326,14 +316,14 @@ class _Search:
             if value < self.best.score:
                 self.best = _Best(value, factors[:, :, best].copy(),
                                   orders[:, :, best].copy(), int(keeps[best]))
-        if keys is not None:
-            start = len(self.seen)
-            self.seen.add(keys)
-            if start + len(keys) > self.seen_scores.shape[1]:
-                grown = np.full((len(self.scores), 2 * (start + len(keys))), np.inf)
+        if remember:
+            end = len(self.seen)
+            start = end - scores.shape[1]
+            if end > self.seen_scores.shape[1]:
+                grown = np.full((len(self.scores), 2 * end), np.inf)
                 grown[:, :start] = self.seen_scores[:, :start]
                 self.seen_scores = grown
-            self.seen_scores[:, start:start + len(keys)] = scores
+            self.seen_scores[:, start:end] = scores
         return scores
 
     def exhaustive(self) -> None:
@@ -684,37 +674,64 @@ class _Search:
 
 class _Seen:
     """The keys of the candidates seen (`candidate_keys`), each with its column of the
-    remembered scores (the n-th key added has column n): sorted arrays searched with
-    `np.searchsorted`, one vector operation per batch where a dict took a Python lookup per
-    candidate."""
+    remembered scores (the n-th key claimed has column n). With the compiled kernel, an
+    open-addressing hash table (`kernel_numba.seen_claim`); without, sorted arrays searched
+    with `np.searchsorted`: one pass or a few vector operations per batch where a dict took
+    a Python lookup per candidate. Both give the same columns."""
 
-    __slots__ = ("columns", "keys")
+    __slots__ = ("columns", "compiled", "count", "keys")
 
     def __init__(self) -> None:
-        self.keys = np.empty(0, dtype=np.uint64)
-        """[N] the keys, ascending."""
-        self.columns = np.empty(0, dtype=np.int64)
-        """[N] the column of each key."""
+        self.compiled = kernel.available()
+        """Which of the two tables (fixed for the search)."""
+        self.count = 0
+        """Keys held."""
+        size = 1 << 12 if self.compiled else 0
+        self.keys = np.zeros(size, dtype=np.uint64)
+        """The hash table's keys (compiled), or the keys ascending."""
+        self.columns = np.full(size, -1, dtype=np.int64)
+        """The column of each key (-1: an empty slot of the hash table)."""
 
     def __len__(self) -> int:
-        return int(self.keys.size)
+        return self.count
+
+    def claim(self, keys: npt.NDArray[np.uint64]) -> tuple[IntArray, IntArray]:
+        """([B] the column of each key, [F] the positions of the first occurrences of the
+        keys not seen before, ascending): those keys are now held, at the next columns in
+        that order."""
+        if self.compiled:
+            while 2 * (self.count + keys.size) > self.keys.size:
+                self.keys, self.columns = kernel.run_seen_grow(self.keys, self.columns)
+            columns, fresh = kernel.run_seen_claim(self.keys, self.columns, self.count, keys)
+            self.count += fresh.size
+            return columns, fresh
+        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        order = np.argsort(first)  # first occurrences in batch order
+        found = self.find(unique[order])
+        new = found < 0
+        fresh = first[order[new]]
+        found[new] = self.count + np.arange(fresh.size)
+        self.add(keys[fresh])
+        by_key = np.empty_like(found)
+        by_key[order] = found
+        return by_key[inverse.reshape(-1)], fresh
 
     def find(self, keys: npt.NDArray[np.uint64]) -> IntArray:
-        """[B] the column of each key, -1 for a key not seen."""
-        if self.keys.size == 0:
+        """[B] the column of each key, -1 for a key not seen (sorted arrays)."""
+        if self.count == 0:
             return np.full(keys.size, -1, dtype=np.int64)
-        at = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
+        at = np.minimum(np.searchsorted(self.keys, keys), self.count - 1)
         found: IntArray = np.where(self.keys[at] == keys, self.columns[at], -1)
         return found
 
     def add(self, keys: npt.NDArray[np.uint64]) -> None:
-        """Remember `keys` (distinct, none seen before), in this order, at the next
-        columns."""
+        """Hold `keys` (distinct, none seen before), in this order, at the next columns
+        (sorted arrays)."""
         order = np.argsort(keys, kind="stable")
-        columns = self.keys.size + order
         at = np.searchsorted(self.keys, keys[order])
         self.keys = np.insert(self.keys, at, keys[order])
-        self.columns = np.insert(self.columns, at, columns)
+        self.columns = np.insert(self.columns, at, self.count + order)
+        self.count += keys.size
 
 
 @dataclass(slots=True)

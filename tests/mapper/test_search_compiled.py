@@ -131,20 +131,31 @@ def _primes(n: int) -> list[int]:
     return [*found, n] if n > 1 else found
 
 
-def test_seen_keys_behave_as_a_dict() -> None:
+@pytest.mark.parametrize("jit", [True, False])
+def test_seen_keys_behave_as_a_dict(jit: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if jit and not kernel.available():
+        pytest.skip("numba not installed")
+    if not jit:
+        _without_kernel(monkeypatch)
     rng = np.random.default_rng(11)
     seen, reference = _Seen(), {}
+    assert seen.compiled == jit
     universe = rng.integers(0, 1 << 63, 3000, dtype=np.uint64) * np.uint64(2)
-    for _ in range(40):
+    for _ in range(40):  # past the compiled table's first size (4,096 slots, half full)
         asked = rng.choice(universe, 200)
-        expected = [reference.get(int(key), -1) for key in asked]
-        assert seen.find(asked).tolist() == expected
-        fresh = [int(key) for key in dict.fromkeys(asked.tolist()) if int(key) not in reference]
-        seen.add(np.array(fresh, dtype=np.uint64))
-        for key in fresh:
-            reference[key] = len(reference)
+        fresh_expected = []
+        for position, key in enumerate(asked.tolist()):
+            if key not in reference:
+                reference[key] = len(reference)
+                fresh_expected.append(position)
+        columns, fresh = seen.claim(asked)
+        assert columns.tolist() == [reference[key] for key in asked.tolist()]
+        assert fresh.tolist() == fresh_expected
         assert len(seen) == len(reference)
-    assert seen.find(universe).tolist() == [reference.get(int(k), -1) for k in universe]
+    assert len(reference) > 2048
+    columns, fresh = seen.claim(np.array(list(reference), dtype=np.uint64))
+    assert columns.tolist() == list(reference.values())
+    assert fresh.size == 0
 
 
 @pytest.mark.parametrize("case", CASES)
