@@ -11,7 +11,8 @@ evaluated, in batches (the compiled kernel, or numpy without numba).
 
 Strategies: `exhaustive` evaluates every candidate of the map space (up to its exact
 equivalences); `heuristic` is a seeded iterated local search: seeds (every temporal factor
-at the outermost level with random spatial unrollings, random samples, and seeds that fill
+at the outermost level with every spatial unrolling when there are at most a seed pool's
+worth, else random ones; random samples; and seeds that fill
 the memories from the inside out, LOMA-style, for the unrollings using the most PEs), local
 descents from the best of them (single moves: a factor to another slot, two loops swapped,
 the keep set changed by one tensor at one level; then exchange moves that grow a tile in one
@@ -19,7 +20,9 @@ dim while shrinking it in another), then rounds of random moves from the best fe
 descending again and restarting from kicked copies of the elite or fresh seeds when it
 stalls. `random` evaluates random samples only. `auto` is exhaustive when the space is
 within the budget, else heuristic. Every candidate's score is remembered by its key, so a
-candidate is evaluated once and the budget counts distinct candidates.
+candidate is evaluated once and the budget counts distinct candidates. With numba, the
+neighbourhoods, the random children, the filled seeds' cuts and the remembered keys run
+compiled (dslc.cost.kernel_numba), each giving what its numpy twin gives.
 It does not map whole networks (dslc.mapper.network) nor print.
 """
 
