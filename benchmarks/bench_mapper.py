@@ -5,12 +5,21 @@ docs/performance.md. Throughput: random valid-or-not mappings of ResNet-18's lay
 conv on simple_ws_16x16 (DRAM > GLB > 16x16 PEs > RF), the batched model's two engines
 (compiled kernel and numpy, alternating) and the scalar model, in one run.
 Network time: ResNet-18 and MobileNetV2 on three shipped accelerators, default options.
+Search rate (`--search`, with `--baseline DIR` a checkout of another build): the heuristic's
+candidates evaluated per second end to end (the search alone, and `map_problem` with the
+map-space count and the final scalar evaluation) on the layers of the throughput table, each
+build in its own worker process, the two alternating case by case, medians of 3.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -24,6 +33,44 @@ from dslc.mapper import MapperOptions, map_network
 from dslc.mapper.space import MapSpace
 
 SPECS = "dslc/std"
+ROOT = Path(__file__).resolve().parent.parent
+LAYERS = (("resnet18", "conv1.conv"), ("resnet18", "layer1.0.a"),
+          ("resnet18", "layer2.down_block.a"), ("resnet18", "fc"), ("mobilenet_v2", "b2.d"))
+ACCELERATORS = ("simple_ws_16x16", "eyeriss_like", "tpu_like")
+
+# A worker runs the default heuristic search on the cases it reads (JSON lines) with the
+# build it runs in: the search alone (`_Search` and its `heuristic`, as every build since
+# the heuristic's rewrite has them) and `map_problem`; one JSON line each.
+SEARCH_WORKER = r"""
+import json, sys, time
+from dslc import api
+from dslc.arch import resolve_accelerator
+from dslc.lower.lower import lower_network
+from dslc.mapper import MapperOptions, map_problem
+from dslc.mapper.search import _Search
+
+problems, archs = {}, {}
+for line in sys.stdin:
+    network, layer, accelerator = json.loads(line)
+    if network not in problems:
+        problems[network] = lower_network(api.network(api.compile(
+            f"dslc/std/networks/{network}.cd"), network), 1)
+    if accelerator not in archs:
+        archs[accelerator] = resolve_accelerator(api.accelerator(api.compile(
+            f"dslc/std/accelerators/{accelerator}.cd"), accelerator))
+    problem, arch = problems[network].problem(layer), archs[accelerator]
+    options = MapperOptions(search="heuristic")
+    start = time.perf_counter()
+    search = _Search(problem, arch, options)
+    search.heuristic()
+    searched = time.perf_counter() - start
+    start = time.perf_counter()
+    found = map_problem(problem, arch, options)
+    whole = time.perf_counter() - start
+    print(json.dumps({"evaluated": search.evaluated, "search_s": searched,
+                      "map_s": whole, "map_evaluated": found.evaluated,
+                      "edp": found.cost.energy_pj * found.cost.cycles}), flush=True)
+"""
 
 
 def throughput() -> None:
@@ -119,8 +166,81 @@ def networks() -> None:
                   f"{result.energy_pj / 1e9:10.3f} {result.cycles:12,d}", flush=True)
 
 
+def _worker(build: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", SEARCH_WORKER], cwd=build,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(build)})
+
+
+def _ask(worker: subprocess.Popen[str], case: tuple[str, str, str]) -> dict[str, float]:
+    assert worker.stdin is not None and worker.stdout is not None
+    worker.stdin.write(json.dumps(case) + "\n")
+    worker.stdin.flush()
+    answer: dict[str, float] = json.loads(worker.stdout.readline())
+    return answer
+
+
+def search_rate(baseline: Path | None, repeats: int = 3) -> None:
+    """Candidates per second of the default heuristic on the throughput layers, this build
+    against `baseline` (alternating, medians of `repeats`)."""
+    builds = {"this": ROOT} if baseline is None else {"this": ROOT, "baseline": baseline}
+    workers = {name: _worker(path) for name, path in builds.items()}
+    cases = [(network, layer, accel) for network, layer in LAYERS for accel in ACCELERATORS]
+    for worker in workers.values():  # warm up: imports, the kernel's load or compile
+        _ask(worker, cases[0])
+    header = f"{'layer':28s} {'accelerator':16s}"
+    for name in builds:
+        header += f" {name + ' search/s':>16s} {name + ' map/s':>14s}"
+    if baseline is not None:
+        header += f" {'search ratio':>12s} {'map ratio':>9s} {'same':>4s}"
+    print(header, flush=True)
+    totals = {name: [0.0, 0.0, 0] for name in builds}
+    for index, case in enumerate(cases):
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in builds}
+        for repeat in range(repeats):
+            names = list(builds) if (index + repeat) % 2 == 0 else list(builds)[::-1]
+            for name in names:
+                runs[name].append(_ask(workers[name], case))
+        line = f"{case[1]:28s} {case[2]:16s}"
+        rates = {}
+        for name, answers in runs.items():
+            search_s = float(np.median([a["search_s"] for a in answers]))
+            map_s = float(np.median([a["map_s"] for a in answers]))
+            evaluated = answers[0]["evaluated"]
+            rates[name] = (evaluated / search_s, answers[0]["map_evaluated"] / map_s)
+            totals[name][0] += search_s
+            totals[name][1] += map_s
+            totals[name][2] += int(evaluated)
+            line += f" {rates[name][0]:16,.0f} {rates[name][1]:14,.0f}"
+        if baseline is not None:
+            same = runs["this"][0]["edp"] == runs["baseline"][0]["edp"] and \
+                runs["this"][0]["evaluated"] == runs["baseline"][0]["evaluated"]
+            line += (f" {rates['this'][0] / rates['baseline'][0]:12.2f}"
+                     f" {rates['this'][1] / rates['baseline'][1]:9.2f}"
+                     f" {'yes' if same else 'no':>4s}")
+        print(line, flush=True)
+    for name, (search_s, map_s, evaluated) in totals.items():
+        print(f"{name}: {evaluated:,} candidates, search {search_s:.2f} s "
+              f"({evaluated / search_s:,.0f}/s), map_problem {map_s:.2f} s")
+    if baseline is not None:
+        print(f"search time ratio (this / baseline): "
+              f"{totals['this'][0] / totals['baseline'][0]:.3f}")
+    for worker in workers.values():
+        assert worker.stdin is not None
+        worker.stdin.close()
+        worker.wait()
+
+
 if __name__ == "__main__":
-    throughput()
-    if kernel.available():
-        throughput_layers()
-    networks()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--search", action="store_true",
+                        help="only the search rate (against --baseline when given)")
+    parser.add_argument("--baseline", type=Path, help="a checkout of the build to time against")
+    args = parser.parse_args()
+    if args.search:
+        search_rate(args.baseline)
+    else:
+        throughput()
+        if kernel.available():
+            throughput_layers()
+        networks()

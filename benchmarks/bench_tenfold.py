@@ -16,9 +16,12 @@ with the default objective (EDP) and seed:
   the two builds' runs alternate case by case, so load on the machine falls on both alike.
 
 Gap = default / tenfold - 1 (0: the default already found what ten times the budget finds;
-negative when the longer run's path ended worse). Output: one line per case, then per
-accelerator the cases within 1% of the ten-fold search, the worst and mean gap, and the
-total time of each build's default search with their ratio. Figures go in
+negative when the longer run's path ended worse). With `--reference TABLE` (an earlier run's
+`--out`, valid while the cost model is unchanged), the reference is the better of that
+table's ten-fold EDP and this run's (a stricter reference), and `--no-tenfold` skips this
+run's ten-fold searches (the reference's alone: fast, for iterating). Output: one line per
+case, then per accelerator the cases within 1% of the ten-fold search, the worst and mean
+gap, and the total time of each build's default search with their ratio. Figures go in
 docs/performance.md ("Mapping quality").
 """
 
@@ -124,9 +127,24 @@ def distinct_layers(networks: list[str]) -> list[tuple[str, str]]:
     return list(found.values())
 
 
+def read_reference(path: Path) -> dict[tuple[str, str, str], float]:
+    """The ten-fold EDP of each case of an earlier run's table (the `--out` file, e.g.
+    benchmarks/results/tenfold.txt): (network, layer, accelerator) -> EDP. Valid while the
+    cost model is unchanged: a mapping's EDP does not depend on the search that found it."""
+    found = {}
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 5 and fields[0] in NETWORKS:
+            found[fields[0], fields[1], fields[2]] = float(fields[4])
+    return found
+
+
 def run_share(cases: list[tuple[str, str, str]], baseline: Path | None,
-              printed: list[str], rows_file: Path | None) -> list[dict[str, Any]]:
-    """Map `cases` with one worker per build (this one and the baseline)."""
+              printed: list[str], rows_file: Path | None,
+              reference: dict[tuple[str, str, str], float], tenfold: bool
+              ) -> list[dict[str, Any]]:
+    """Map `cases` with one worker per build (this one and the baseline); the ten-fold
+    searches too unless not `tenfold` (then `reference` must hold every case)."""
     mine = Worker.start(ROOT)
     other = Worker.start(baseline) if baseline is not None else None
     rows = []
@@ -142,14 +160,24 @@ def run_share(cases: list[tuple[str, str, str]], baseline: Path | None,
                 worker = mine if kind == "default" else other
                 assert worker is not None
                 row[kind] = worker.map(network, layer, accelerator, 1)
-            row["tenfold"] = mine.map(network, layer, accelerator, 10)
-            row["gap"] = row["default"]["edp"] / row["tenfold"]["edp"] - 1
+            known = [reference[network, layer, accelerator]] \
+                if (network, layer, accelerator) in reference else []
+            if tenfold:
+                row["tenfold"] = mine.map(network, layer, accelerator, 10)
+                known.append(row["tenfold"]["edp"])
+            if known == []:
+                raise SystemExit(f"no ten-fold result for {network} {layer} {accelerator}")
+            # The stricter of this build's ten-fold search and the reference's.
+            row["reference"] = min(known)
+            row["gap"] = row["default"]["edp"] / row["reference"] - 1
             line = (f"{network:20s} {layer:24s} {accelerator:16s} "
-                    f"{row['default']['edp']:11.4e} {row['tenfold']['edp']:11.4e} "
+                    f"{row['default']['edp']:11.4e} {row['reference']:11.4e} "
                     f"{100 * row['gap']:8.3f} {row['default']['seconds']:7.2f}")
             if "baseline" in row:
                 line += (f" {row['baseline']['edp']:11.4e} "
                          f"{row['baseline']['seconds']:7.2f}")
+            if reference and "tenfold" in row:  # this run's own ten-fold search
+                line += f" {row['tenfold']['edp']:11.4e}"
             print(line, flush=True)
             printed.append(line)
             rows.append(row)
@@ -173,6 +201,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the table here")
     parser.add_argument("--rows", type=Path,
                         help="append each case as a JSON line here as it finishes")
+    parser.add_argument("--reference", type=Path, metavar="TABLE",
+                        help="an earlier run's table (--out): the gap is then to the better "
+                             "of its ten-fold result and this run's")
+    parser.add_argument("--no-tenfold", action="store_true",
+                        help="run no ten-fold search: compare with --reference alone")
     parser.add_argument("--summarize", type=Path, metavar="ROWS",
                         help="only print the summary of the cases in a --rows file")
     args = parser.parse_args()
@@ -181,19 +214,24 @@ def main() -> None:
         print("\n".join(summarize(rows, sorted({r["accelerator"] for r in rows}),
                                    all("baseline" in r for r in rows))))
         return
+    reference = read_reference(args.reference) if args.reference is not None else {}
+    if args.no_tenfold and not reference:
+        parser.error("--no-tenfold needs --reference")
     layers = distinct_layers(args.networks.split(","))
     # Layer-major, so that a run stopped early has covered every accelerator alike.
     cases = [(network, layer, accelerator) for network, layer in layers
              for accelerator in args.accelerators.split(",")]
     header = (f"{'network':20s} {'layer':24s} {'accelerator':16s} {'default':>11s} "
-              f"{'tenfold':>11s} {'gap %':>8s} {'seconds':>7s}"
-              + (f" {'baseline':>11s} {'seconds':>7s}" if args.baseline else ""))
+              f"{'reference' if reference else 'tenfold':>11s} {'gap %':>8s} {'seconds':>7s}"
+              + (f" {'baseline':>11s} {'seconds':>7s}" if args.baseline else "")
+              + (f" {'tenfold':>11s}" if reference and not args.no_tenfold else ""))
     print(header, flush=True)
     printed = [header]
     shares = [cases[i::args.jobs] for i in range(args.jobs)]
     with ThreadPoolExecutor(args.jobs) as pool:
         parts = list(pool.map(lambda share: run_share(share, args.baseline, printed,
-                                                        args.rows), shares))
+                                                        args.rows, reference,
+                                                        not args.no_tenfold), shares))
     rows = [row for part in parts for row in part]
     summary = summarize(rows, args.accelerators.split(","), args.baseline is not None)
     print("\n".join(summary), flush=True)

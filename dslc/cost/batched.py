@@ -250,6 +250,12 @@ class BatchEvaluator:
         return "numpy" if self._compiled is None else "numba"
 
     @property
+    def compiled_tables(self) -> kernel.KernelTables | None:
+        """The kernel's tables when the compiled kernel runs here, else None (for compiled
+        callers of `kernel_numba.fits`: the mapper's filled seeds)."""
+        return self._compiled
+
+    @property
     def _compiled(self) -> kernel.KernelTables | None:
         """The kernel's tables when the compiled kernel runs here, else None."""
         return self.tables if self.tables is not None and kernel.available() else None

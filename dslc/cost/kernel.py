@@ -275,3 +275,98 @@ def run_candidate_keys(factors: IntArray, orders: IntArray, keeps: IntArray, ord
     compiled.candidate_keys(*(np.ascontiguousarray(a, dtype=np.int64)
                               for a in (factors, orders, keeps)), ordered, multipliers, keys)
     return keys
+
+
+def run_single_neighbourhood(factors: IntArray, orders: IntArray, keep: int,
+                             movable: BoolArray, others: list[int]
+                             ) -> tuple[IntArray, IntArray, IntArray]:
+    """A local descent's single moves, compiled (dslc.mapper.space.MapSpace.
+    single_neighbourhood: the same candidates in the same order)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    found: tuple[IntArray, IntArray, IntArray] = compiled.single_neighbourhood(
+        np.ascontiguousarray(factors, dtype=np.int64),
+        np.ascontiguousarray(orders, dtype=np.int64), keep, movable,
+        np.array(others, dtype=np.int64))
+    return found
+
+
+def run_exchange_pairs(factors: IntArray, movable: BoolArray) -> tuple[IntArray, IntArray]:
+    """A local descent's exchange moves as (moves, pairs), compiled
+    (`kernel_numba.exchange_pairs`; `run_exchange_take` builds the candidates)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    found: tuple[IntArray, IntArray] = compiled.exchange_pairs(
+        np.ascontiguousarray(factors, dtype=np.int64), movable)
+    return found
+
+
+def run_exchange_take(factors: IntArray, orders: IntArray, keep: int, moves: IntArray,
+                      pairs: IntArray, take: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """The candidates of exchange pairs `take`, batch last (`kernel_numba.exchange_take`)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    found: tuple[IntArray, IntArray, IntArray] = compiled.exchange_take(
+        np.ascontiguousarray(factors, dtype=np.int64),
+        np.ascontiguousarray(orders, dtype=np.int64), keep, moves, pairs,
+        np.ascontiguousarray(take, dtype=np.int64))
+    return found
+
+
+def run_filled_cuts(tables: KernelTables, order_dims: IntArray, order_values: IntArray,
+                    unrolled_x: IntArray, unrolled_y: IntArray, nlevels: int) -> IntArray:
+    """[B, n] the levels of the mapper's filled seeds' primes, compiled
+    (`kernel_numba.filled_cuts`: the cuts of dslc.mapper.search's numpy path)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    found: IntArray = compiled.filled_cuts(
+        *(np.ascontiguousarray(a, dtype=np.int64)
+          for a in (order_dims, order_values, unrolled_x, unrolled_y)), nlevels,
+        tables.ints, tables.fanout_owner, tables.fanout_mesh, tables.allowed,
+        tables.level_ints, tables.axis_count, tables.axis_terms, tables.axis_dim,
+        tables.axis_coef, tables.whole_words, tables.kept, tables.first_keeper,
+        tables.static_valid, tables.bounds)
+    return found
+
+
+def run_random_moves(factors: IntArray, orders: IntArray, parents: IntArray,
+                     draws: list[npt.NDArray[Any]], primes: IntArray,
+                     prime_values: IntArray | None, movable: BoolArray,
+                     check_source: bool) -> tuple[IntArray, IntArray]:
+    """The mapper's random children from their parents and draws (moving, dim, source,
+    destination, pick, level, a, b; [rounds, B] each), compiled
+    (`kernel_numba.random_moves`)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    moving, *rest = draws
+    found: tuple[IntArray, IntArray] = compiled.random_moves(
+        np.ascontiguousarray(factors, dtype=np.int64),
+        np.ascontiguousarray(orders, dtype=np.int64),
+        np.ascontiguousarray(parents, dtype=np.int64), np.ascontiguousarray(moving),
+        *(np.ascontiguousarray(a, dtype=np.int64) for a in rest), primes,
+        np.zeros(0, dtype=np.int64) if prime_values is None else prime_values, movable,
+        check_source)
+    return found
+
+
+def run_seen_claim(table_keys: npt.NDArray[np.uint64], table_columns: IntArray, count: int,
+                   keys: npt.NDArray[np.uint64]) -> tuple[IntArray, IntArray]:
+    """([B] the column of each key, [F] the positions of the keys inserted) of the mapper's
+    remembered keys (`kernel_numba.seen_claim`, which updates the table in place)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    columns = np.empty(keys.size, dtype=np.int64)
+    fresh = np.empty(keys.size, dtype=np.int64)
+    inserted = compiled.seen_claim(table_keys, table_columns, count,
+                                   np.ascontiguousarray(keys, dtype=np.uint64), columns, fresh)
+    return columns, fresh[:inserted]
+
+
+def run_seen_grow(table_keys: npt.NDArray[np.uint64], table_columns: IntArray
+                  ) -> tuple[npt.NDArray[np.uint64], IntArray]:
+    """The mapper's remembered keys in a table twice the size (`kernel_numba.seen_grow`)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    found: tuple[npt.NDArray[np.uint64], IntArray] = compiled.seen_grow(table_keys,
+                                                                          table_columns)
+    return found

@@ -736,3 +736,348 @@ def candidate_keys(factors: IntArray, orders: IntArray, keeps: IntArray, ordered
         key *= np.uint64(0x9E3779B97F4A7C15)
         key ^= key >> np.uint64(29)
         out[b] = key
+
+
+# -- the mapper's neighbourhoods (dslc.mapper.space.MapSpace.all_neighbours and
+# exchange_moves, dslc.mapper.search's descents): the same candidates in the same order,
+# built in one pass instead of a few dozen small numpy operations per descent step.
+
+@jit
+def factor_parts(value: int, whole: bool, out: IntArray) -> int:
+    """The distinct primes of `value` ascending (or, `whole`, its divisors above 1
+    ascending) into `out` (room for `part_room(value, whole)`); returns how many. Both by
+    trial division up to the square root, so a huge factor costs its root, not itself."""
+    count = 0
+    if whole:
+        k = 2
+        while k * k <= value:
+            if value % k == 0:
+                out[count] = k
+                count += 1
+            k += 1
+        # The cofactors of the small divisors, largest small divisor first: ascending.
+        for i in range(count - 1, -1, -1):
+            big = value // out[i]
+            if big != out[i]:
+                out[count] = big
+                count += 1
+        if value > 1:
+            out[count] = value
+            count += 1
+        return count
+    n = value
+    p = 2
+    while p * p <= n:
+        if n % p == 0:
+            out[count] = p
+            count += 1
+            while n % p == 0:
+                n //= p
+        p += 1
+    if n > 1:
+        out[count] = n
+        count += 1
+    return count
+
+
+@jit
+def part_room(value: int, whole: bool) -> int:
+    """Room `factor_parts` needs: a 64-bit value has at most 15 distinct primes, and at
+    most 2 sqrt(value) divisors."""
+    if not whole:
+        return 64
+    return 2 * int(np.sqrt(value)) + 4
+
+
+@jit
+def factor_moves(factors: IntArray, movable: BoolArray, whole: bool) -> IntArray:
+    """[M, 4] (dim, source, destination, part) rows, as `MapSpace.factor_moves`."""
+    nslots, ndims = factors.shape
+    total = 0
+    parts = np.empty(64, dtype=np.int64)
+    for d in range(ndims):
+        dests = 0
+        for s in range(nslots):
+            if movable[d, s]:
+                dests += 1
+        for source in range(nslots):
+            value = factors[source, d]
+            if value == 1 or not movable[d, source]:
+                continue
+            room = part_room(value, whole)
+            if room > parts.size:
+                parts = np.empty(room, dtype=np.int64)
+            total += factor_parts(value, whole, parts) * (dests - 1)
+    moves = np.empty((total, 4), dtype=np.int64)
+    m = 0
+    for d in range(ndims):
+        for source in range(nslots):
+            value = factors[source, d]
+            if value == 1 or not movable[d, source]:
+                continue
+            count = factor_parts(value, whole, parts)
+            for i in range(count):
+                for dest in range(nslots):
+                    if dest != source and movable[d, dest]:
+                        moves[m, 0] = d
+                        moves[m, 1] = source
+                        moves[m, 2] = dest
+                        moves[m, 3] = parts[i]
+                        m += 1
+    return moves
+
+
+@jit
+def single_neighbourhood(factors: IntArray, orders: IntArray, keep: int, movable: BoolArray,
+                         others: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """A descent's single moves, batch last, as `MapSpace.all_neighbours` (each distinct
+    prime of each factor to each other slot, then each pair of real loops of an ordered
+    level swapped; keep `keep`) followed by the tiling with each keep set of `others`."""
+    nslots, ndims = factors.shape
+    nlevels = orders.shape[0]
+    moves = factor_moves(factors, movable, False)
+    nmoves = moves.shape[0]
+    nswaps = 0
+    for level in range(nlevels - 1):
+        real = 0
+        for p in range(ndims):
+            if factors[level, orders[level, p]] > 1:
+                real += 1
+        nswaps += real * (real - 1) // 2
+    size = nmoves + nswaps + others.size
+    out_f = np.empty((nslots, ndims, size), dtype=np.int64)
+    out_o = np.empty((nlevels, ndims, size), dtype=np.int64)
+    out_k = np.empty(size, dtype=np.int64)
+    for b in range(size):
+        for s in range(nslots):
+            for d in range(ndims):
+                out_f[s, d, b] = factors[s, d]
+        for level in range(nlevels):
+            for p in range(ndims):
+                out_o[level, p, b] = orders[level, p]
+        out_k[b] = keep
+    for m in range(nmoves):
+        d, source, dest, part = moves[m, 0], moves[m, 1], moves[m, 2], moves[m, 3]
+        out_f[source, d, m] //= part
+        out_f[dest, d, m] *= part
+    b = nmoves
+    for level in range(nlevels - 1):
+        for a in range(ndims):
+            if factors[level, orders[level, a]] <= 1:
+                continue
+            for c in range(a + 1, ndims):
+                if factors[level, orders[level, c]] <= 1:
+                    continue
+                out_o[level, a, b] = orders[level, c]
+                out_o[level, c, b] = orders[level, a]
+                b += 1
+    for i in range(others.size):
+        out_k[b] = others[i]
+        b += 1
+    return out_f, out_o, out_k
+
+
+@jit
+def exchange_pairs(factors: IntArray, movable: BoolArray) -> tuple[IntArray, IntArray]:
+    """A descent's exchange moves from `factors [S, D]`, as `MapSpace.exchange_moves` over
+    the moves of whole divisors: the moves [M, 4] and the pairs [P, 2] (first move, second
+    move), in the same order. Both moves of a pair are of different dims, so both can
+    always be made (`exchange_take` makes them)."""
+    moves = factor_moves(factors, movable, True)
+    nmoves = moves.shape[0]
+    pairs = np.empty((max(64, nmoves), 2), dtype=np.int64)
+    count = 0
+    for i in range(nmoves):
+        for j in range(nmoves):
+            if moves[i, 2] != moves[j, 1] or moves[i, 0] == moves[j, 0]:
+                continue
+            ratio = moves[i, 3] / moves[j, 3]
+            if ratio > 2 or ratio < 0.5:
+                continue
+            if count == pairs.shape[0]:
+                grown = np.empty((2 * count, 2), dtype=np.int64)
+                grown[:count] = pairs[:count]
+                pairs = grown
+            pairs[count, 0] = i
+            pairs[count, 1] = j
+            count += 1
+    return moves, pairs[:count].copy()
+
+
+@jit
+def exchange_take(factors: IntArray, orders: IntArray, keep: int, moves: IntArray,
+                  pairs: IntArray, take: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """The candidates of pairs `take` (indices into `pairs`), batch last: `factors` with
+    both moves of the pair made, `orders` and `keep` unchanged."""
+    nslots, ndims = factors.shape
+    nlevels = orders.shape[0]
+    count = take.size
+    out_f = np.empty((nslots, ndims, count), dtype=np.int64)
+    out_o = np.empty((nlevels, ndims, count), dtype=np.int64)
+    out_k = np.full(count, keep, dtype=np.int64)
+    for b in range(count):
+        for s in range(nslots):
+            for d in range(ndims):
+                out_f[s, d, b] = factors[s, d]
+        for level in range(nlevels):
+            for p in range(ndims):
+                out_o[level, p, b] = orders[level, p]
+        for m in (pairs[take[b], 0], pairs[take[b], 1]):
+            d, source, dest, part = moves[m, 0], moves[m, 1], moves[m, 2], moves[m, 3]
+            out_f[source, d, b] //= part
+            out_f[dest, d, b] *= part
+    return out_f, out_o, out_k
+
+
+@jit
+def filled_cuts(order_dims: IntArray, order_values: IntArray, unrolled_x: IntArray,
+                unrolled_y: IntArray, nlevels: int, ints: IntArray, fanout_owner: IntArray,
+                fanout_mesh: IntArray, allowed: BoolArray, level_ints: IntArray,
+                axis_count: IntArray, axis_terms: IntArray, axis_dim: IntArray,
+                axis_coef: IntArray, whole_words: IntArray, kept: BoolArray,
+                first_keeper: IntArray, static_valid: BoolArray, bounds: IntArray
+                ) -> IntArray:
+    """[B, n] the level of each prime of the mapper's filled seeds (dslc.mapper.search
+    `_Search._filled`): for each row of `order_dims`/`order_values` (primes innermost
+    first), from the innermost ordered level out, the longest run of the next primes that
+    still fits (`fits`, keep choice 0, spatial factors `unrolled_x/y [F, D]`); what is left
+    stays at level 0. The same cuts as the numpy path, each level's candidates in one
+    `fits` call."""
+    size, n = order_dims.shape
+    ndims = bounds.size
+    nfanouts = unrolled_x.shape[0]
+    cut = np.zeros(size, dtype=np.int64)
+    slot_of = np.zeros((size, n), dtype=np.int64)
+    for level in range(nlevels - 1, 0, -1):
+        total = 0
+        for r in range(size):
+            total += n + 1 - cut[r]
+        ft = np.ones((nlevels, ndims, total), dtype=np.int64)
+        sx = np.empty((nfanouts, ndims, total), dtype=np.int64)
+        sy = np.empty((nfanouts, ndims, total), dtype=np.int64)
+        keep_ids = np.zeros(total, dtype=np.int64)
+        valid = np.empty(total, dtype=np.bool_)
+        c = 0
+        for r in range(size):
+            for k in range(n + 1 - cut[r]):
+                for i in range(n):
+                    at = level if cut[r] <= i < cut[r] + k else slot_of[r, i]
+                    ft[at, order_dims[r, i], c] *= order_values[r, i]
+                for f in range(nfanouts):
+                    for d in range(ndims):
+                        sx[f, d, c] = unrolled_x[f, d]
+                        sy[f, d, c] = unrolled_y[f, d]
+                c += 1
+        fits(ft, sx, sy, keep_ids, ints, fanout_owner, fanout_mesh, allowed, level_ints,
+             axis_count, axis_terms, axis_dim, axis_coef, whole_words, kept, first_keeper,
+             static_valid, bounds, valid)
+        c = 0
+        for r in range(size):
+            ends = n + 1 - cut[r]
+            longest = 0
+            while longest + 1 < ends and valid[c + longest + 1]:
+                longest += 1
+            for i in range(cut[r], cut[r] + longest):
+                slot_of[r, i] = level
+            cut[r] += longest
+            c += ends
+    return slot_of
+
+
+@jit
+def random_moves(factors: IntArray, orders: IntArray, parents: IntArray, moving: BoolArray,
+                 dims: IntArray, source: IntArray, dest: IntArray, pick: IntArray,
+                 level: IntArray, a: IntArray, b: IntArray, primes: IntArray,
+                 prime_values: IntArray, movable: BoolArray,
+                 check_source: bool) -> tuple[IntArray, IntArray]:
+    """The mapper's random children (dslc.mapper.space.MapSpace.neighbours): per child, a
+    copy of its parent, then per round r (rows of the draws) a prime of dim `dims` moved
+    from slot `source` to `dest` where `moving`, else two positions of one level's order
+    swapped; a move that cannot be made leaves the child as it was. `primes` has a row per
+    value, or, when `prime_values` is not empty, a row per entry of it (sorted values). The
+    numpy twin's rules exactly (`MapSpace._random_moves`)."""
+    nslots, ndims = factors.shape[0], factors.shape[1]
+    nlevels = orders.shape[0]
+    size = parents.size
+    child_f = np.empty((nslots, ndims, size), dtype=np.int64)
+    child_o = np.empty((nlevels, ndims, size), dtype=np.int64)
+    top = primes.shape[0] - 1
+    for c in range(size):
+        parent = parents[c]
+        for s in range(nslots):
+            for d in range(ndims):
+                child_f[s, d, c] = factors[s, d, parent]
+        for lv in range(nlevels):
+            for p in range(ndims):
+                child_o[lv, p, c] = orders[lv, p, parent]
+        for r in range(moving.shape[0]):
+            if moving[r, c]:
+                d, src, dst = dims[r, c], source[r, c], dest[r, c]
+                value = child_f[src, d, c]
+                if prime_values.size:
+                    row = min(np.searchsorted(prime_values, value), top)
+                else:
+                    row = min(value, top)
+                count = 0
+                for k in range(primes.shape[1]):
+                    if primes[row, k] != 0:
+                        count += 1
+                prime = primes[row, pick[r, c] % max(1, count)]
+                if value > 1 and dst != src and movable[d, dst] and prime > 0 \
+                        and (not check_source or movable[d, src]):
+                    child_f[src, d, c] //= prime
+                    child_f[dst, d, c] *= prime
+            else:
+                lv, x, y = level[r, c], a[r, c], b[r, c]
+                first = child_o[lv, x, c]
+                child_o[lv, x, c] = child_o[lv, y, c]
+                child_o[lv, y, c] = first
+    return child_f, child_o
+
+
+@jit
+def seen_claim(table_keys: npt.NDArray[np.uint64], table_columns: IntArray, count: int,
+               keys: npt.NDArray[np.uint64], columns: IntArray, fresh: IntArray) -> int:
+    """The mapper's remembered keys (dslc.mapper.search._Seen), an open-addressing hash
+    table with linear probing (size a power of two, at most half full; the keys are
+    mixed already, so their low bits index it): each key's column into `columns`; a key
+    not held is inserted at column `count`, `count + 1`, ... in batch order and its
+    position written to `fresh`. Returns how many were inserted."""
+    mask = np.uint64(table_keys.size - 1)
+    inserted = 0
+    for b in range(keys.size):
+        key = keys[b]
+        slot = key & mask
+        while True:
+            column = table_columns[slot]
+            if column < 0:
+                table_keys[slot] = key
+                table_columns[slot] = count + inserted
+                columns[b] = count + inserted
+                fresh[inserted] = b
+                inserted += 1
+                break
+            if table_keys[slot] == key:
+                columns[b] = column
+                break
+            slot = (slot + np.uint64(1)) & mask
+    return inserted
+
+
+@jit
+def seen_grow(table_keys: npt.NDArray[np.uint64], table_columns: IntArray
+              ) -> tuple[npt.NDArray[np.uint64], IntArray]:
+    """`seen_claim`'s table at twice the size, every key re-inserted."""
+    size = 2 * table_keys.size
+    keys = np.zeros(size, dtype=np.uint64)
+    columns = np.full(size, -1, dtype=np.int64)
+    mask = np.uint64(size - 1)
+    for i in range(table_keys.size):
+        if table_columns[i] < 0:
+            continue
+        slot = table_keys[i] & mask
+        while columns[slot] >= 0:
+            slot = (slot + np.uint64(1)) & mask
+        keys[slot] = table_keys[i]
+        columns[slot] = table_columns[i]
+    return keys, columns

@@ -11,7 +11,8 @@ evaluated, in batches (the compiled kernel, or numpy without numba).
 
 Strategies: `exhaustive` evaluates every candidate of the map space (up to its exact
 equivalences); `heuristic` is a seeded iterated local search: seeds (every temporal factor
-at the outermost level with random spatial unrollings, random samples, and seeds that fill
+at the outermost level with every spatial unrolling when there are at most a seed pool's
+worth, else random ones; random samples; and seeds that fill
 the memories from the inside out, LOMA-style, for the unrollings using the most PEs), local
 descents from the best of them (single moves: a factor to another slot, two loops swapped,
 the keep set changed by one tensor at one level; then exchange moves that grow a tile in one
@@ -19,14 +20,16 @@ dim while shrinking it in another), then rounds of random moves from the best fe
 descending again and restarting from kicked copies of the elite or fresh seeds when it
 stalls. `random` evaluates random samples only. `auto` is exhaustive when the space is
 within the budget, else heuristic. Every candidate's score is remembered by its key, so a
-candidate is evaluated once and the budget counts distinct candidates.
+candidate is evaluated once and the budget counts distinct candidates. With numba, the
+neighbourhoods, the random children, the filled seeds' cuts and the remembered keys run
+compiled (dslc.cost.kernel_numba), each giving what its numpy twin gives.
 It does not map whole networks (dslc.mapper.network) nor print.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
 
 import numpy as np
@@ -39,7 +42,7 @@ from dslc.cost.model import evaluate
 from dslc.cost.result import Cost
 from dslc.lower.problem import Problem
 from dslc.mapper.errors import NoValidMappingError
-from dslc.mapper.space import BoolArray, IntArray, MapSpace, prime_factors
+from dslc.mapper.space import BoolArray, IntArray, MapSpace, Neighbourhood, prime_factors
 from dslc.mapping.mapping import Mapping, mapping_issues
 from dslc.spec.constraints import NO_CONSTRAINTS, MapConstraints
 
@@ -253,7 +256,7 @@ class _Search:
                                         imperfect=options.imperfect)
         self.evaluated = 0
         self.best = _Best()
-        self.seen: dict[int, int] = {}
+        self.seen = _Seen()
         """The key (`candidate_keys`) of each candidate seen, to its column of
         `seen_scores`."""
         self.seen_scores = np.full((len(self.scores), 1024), np.inf)
@@ -268,17 +271,14 @@ class _Search:
         space = self.space
         ok = space.within_meshes(factors)
         factors, orders, keeps = factors[:, :, ok], orders[:, :, ok], keeps[ok]
-        keys = None
+        remember = False
         if factors.shape[-1] and dedupe:
             # First occurrences of candidates not seen before, in batch order, by a 64-bit
-            # key of each canonical row (`candidate_keys`).
-            keys = candidate_keys(space, factors, orders, keeps)
-            _, first = np.unique(keys, return_index=True)
-            first.sort()
-            fresh = first[[key not in self.seen for key in keys[first].tolist()]]
+            # key of each canonical row (`candidate_keys`); they take the next columns.
+            _, fresh = self.seen.claim(candidate_keys(space, factors, orders, keeps))
             factors, orders, keeps = factors[:, :, fresh], orders[:, :, fresh], keeps[fresh]
-            keys = keys[fresh]
-        scores = self._evaluate(factors, orders, keeps, keys)
+            remember = True
+        scores = self._evaluate(factors, orders, keeps, remember)
         fitting = np.flatnonzero(np.isfinite(scores[0]))
         return _Pool(factors[:, :, fitting], orders[:, :, fitting], keeps[fitting],
                      scores[:, fitting])
@@ -293,26 +293,18 @@ class _Search:
         if inside.size == 0:
             return scores
         factors, orders, keeps = factors[:, :, inside], orders[:, :, inside], keeps[inside]
-        keys = candidate_keys(space, factors, orders, keeps)
-        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        order = np.argsort(first)  # evaluate in batch order: ties go to the earlier one
-        seen = self.seen
-        columns = np.array([seen.get(key, -1) for key in unique[order].tolist()],
-                           dtype=np.int64)
-        fresh = columns < 0
-        at = first[order[fresh]]
-        # New keys take the next columns of the remembered scores, in this order.
-        columns[fresh] = len(seen) + np.arange(int(np.count_nonzero(fresh)))
-        self._evaluate(factors[:, :, at], orders[:, :, at], keeps[at], keys[at])
-        by_key = np.empty_like(columns)
-        by_key[order] = columns
-        scores[:, inside] = self.seen_scores[:, by_key[inverse.reshape(-1)]]
+        # Each distinct key's first occurrence not seen before is evaluated (in batch
+        # order: ties go to the earlier one) and takes the next column of the scores.
+        columns, fresh = self.seen.claim(candidate_keys(space, factors, orders, keeps))
+        self._evaluate(factors[:, :, fresh], orders[:, :, fresh], keeps[fresh], True)
+        scores[:, inside] = self.seen_scores[:, columns]
         return scores
 
     def _evaluate(self, factors: IntArray, orders: IntArray, keeps: IntArray,
-                  keys: npt.NDArray[np.uint64] | None) -> FloatArray:
+                  remember: bool) -> FloatArray:
         """[K, B] the scores of candidates not evaluated before (inf: does not fit, or
-        invalid); counts them, updates the best and, given their keys, remembers them."""
+        invalid); counts them, updates the best and, with `remember`, stores their scores
+        in the last B columns `seen.claim` gave out (their keys')."""
         scores = np.full((len(self.scores), factors.shape[-1]), np.inf)
         if factors.shape[-1] == 0:
             return scores
@@ -332,14 +324,14 @@ class _Search:
             if value < self.best.score:
                 self.best = _Best(value, factors[:, :, best].copy(),
                                   orders[:, :, best].copy(), int(keeps[best]))
-        if keys is not None:
-            start = len(self.seen)
-            self.seen.update(zip(keys.tolist(), range(start, start + len(keys)), strict=True))
-            if start + len(keys) > self.seen_scores.shape[1]:
-                grown = np.full((len(self.scores), 2 * (start + len(keys))), np.inf)
+        if remember:
+            end = len(self.seen)
+            start = end - scores.shape[1]
+            if end > self.seen_scores.shape[1]:
+                grown = np.full((len(self.scores), 2 * end), np.inf)
                 grown[:, :start] = self.seen_scores[:, :start]
                 self.seen_scores = grown
-            self.seen_scores[:, start:start + len(keys)] = scores
+            self.seen_scores[:, start:end] = scores
         return scores
 
     def exhaustive(self) -> None:
@@ -370,7 +362,7 @@ class _Search:
         copies of the best found (a few random moves away) and, in turn, from fresh seeds,
         until the budget is spent or nothing new is evaluated."""
         budget = self.options.budget
-        outer, sampled = self._seed_pools(budget)
+        outer, sampled = self._seed_pools(budget, every_unrolling=True)
         spatial = self._diverse(outer, UNROLLINGS, by_use=True)
         filled = self._filled(spatial)
         starts = _Pool.join([self._diverse(filled, FILLED_STARTS),
@@ -441,63 +433,47 @@ class _Search:
             if not active:
                 return
             share = max(CHUNK // len(active), MIN_SHARE)
-            taken = []
+            parts = []
             for descent in active:
                 assert descent.moves is not None
-                end = min(descent.at + share, descent.moves[0].shape[-1])
-                taken.append(np.arange(descent.at, end))
+                end = min(descent.at + share, descent.moves.size)
+                parts.append(descent.moves.take(descent.order[descent.at:end]))
                 descent.at = end
-            scores = self.score_all(
-                *(np.concatenate([d.moves[i][..., t] for d, t in zip(active, taken,
-                                                                      strict=True)
-                                  if d.moves is not None], axis=-1) for i in range(3)))
+            factors, orders, keeps = (np.concatenate([part[i] for part in parts], axis=-1)
+                                      for i in range(3))
+            scores = self.score_all(factors, orders, keeps)
             offset = 0
-            for descent, take in zip(active, taken, strict=True):
-                mine = scores[:, offset:offset + len(take)]
-                offset += len(take)
+            for descent, part in zip(active, parts, strict=True):
+                count = part[2].size
+                mine = scores[:, offset:offset + count]
                 best = int(np.argmin(mine[0])) if len(mine) == 1 else \
                     int(np.lexsort(mine[::-1])[0])
                 value = tuple(float(v) for v in mine[:, best])
-                if value < descent.score and descent.moves is not None:
-                    factors, orders, keeps = descent.moves
-                    column = int(take[best])
+                if value < descent.score:
+                    column = offset + best
                     descent.factors = factors[:, :, column]
                     descent.orders = orders[:, :, column]
                     descent.keep, descent.score = int(keeps[column]), value
                     descent.steps += 1
                     descent.moves, descent.exchange, descent.at = None, False, 0
+                offset += count
 
     def _ready(self, descent: _Descent) -> bool:
         """Give `descent` candidates to take (its next neighbourhood when it moved or
         exhausted one); False when it has ended."""
         space = self.space
         while descent.steps < DESCENT_STEPS:
-            if descent.moves is not None and descent.at < descent.moves[0].shape[-1]:
+            if descent.moves is not None and descent.at < descent.moves.size:
                 return True
             if descent.moves is not None:  # exhausted: next neighbourhood, or the end
                 if descent.exchange:
                     return False
                 descent.exchange = True
             factors, orders, keep = descent.factors, descent.orders, descent.keep
-            if not descent.exchange:
-                f_moved, o_moved = space.all_neighbours(factors, orders)
-                others = self.keep_neighbours[keep]
-                moves = (np.concatenate([f_moved, np.repeat(factors[:, :, None], len(others),
-                                                            axis=2)], axis=2),
-                         np.concatenate([o_moved, np.repeat(orders[:, :, None], len(others),
-                                                            axis=2)], axis=2),
-                         np.concatenate([np.full(f_moved.shape[-1], keep, dtype=np.int64),
-                                         np.array(others, dtype=np.int64)]))
-            else:
-                first, second = space.exchange_moves(space.factor_moves(factors, whole=True))
-                f_pairs = space.apply_moves(factors, first, second)
-                f_pairs = f_pairs[:, :, space.valid_moved(f_pairs)]
-                count = f_pairs.shape[-1]
-                moves = (f_pairs, np.repeat(orders[:, :, None], count, axis=2),
-                         np.full(count, keep, dtype=np.int64))
-            shuffled = self.rng.permutation(moves[0].shape[-1])
-            descent.moves = (moves[0][:, :, shuffled], moves[1][:, :, shuffled],
-                             moves[2][shuffled])
+            descent.moves = space.exchange_neighbourhood(factors, orders, keep) \
+                if descent.exchange else space.single_neighbourhood(
+                    factors, orders, keep, self.keep_neighbours[keep])
+            descent.order = self.rng.permutation(descent.moves.size)
             descent.at = 0
         return False
 
@@ -550,31 +526,10 @@ class _Search:
             # [size, n]: each row an order of the primes, innermost first.
             ranks = np.argsort(self.rng.random((size, n)), axis=1)
             order_dims, order_values = dims[ranks], values[ranks]
-            cut = np.zeros(size, dtype=np.int64)  # loops placed so far, from the inside
-            slot_of = np.zeros((size, n), dtype=np.int64)  # 0: the outermost level
-            for level in range(levels - 1, 0, -1):
-                # Every cut from here to the end, for every order: the largest that fits.
-                ends = cut[:, None] + np.arange(n + 1)[None, :]  # [size, n+1]
-                valid = ends <= n
-                trial = np.repeat(slot_of[:, None, :], n + 1, axis=1)  # [size, n+1, n]
-                position = np.arange(n)[None, None, :]
-                placing = (position >= cut[:, None, None]) & (position < ends[:, :, None])
-                trial[placing] = level
-                factors = self._assemble(trial.reshape(-1, n), order_dims, order_values,
-                                         unrolled, n + 1)
-                identity = np.broadcast_to(np.arange(space.ndims)[None, :, None],
-                                           (levels, space.ndims, factors.shape[-1]))
-                fits = self.evaluator.fits(space.batch(
-                    factors, np.ascontiguousarray(identity),
-                    np.zeros(factors.shape[-1], dtype=np.int64))).reshape(size, n + 1)
-                fits &= valid
-                # The longest prefix of cuts that fits (cutting nothing always does).
-                fits[:, 0] = True
-                longest = np.argmin(np.concatenate([fits, np.zeros((size, 1), bool)], axis=1),
-                                    axis=1) - 1
-                chosen = trial[np.arange(size), longest]
-                slot_of = chosen
-                cut = cut + longest
+            tables = self.evaluator.compiled_tables
+            slot_of = self._filled_cuts(order_dims, order_values, unrolled) \
+                if tables is None else kernel.run_filled_cuts(
+                    tables, order_dims, order_values, *self._spatial_xy(unrolled), levels)
             factors = self._assemble(slot_of, order_dims, order_values, unrolled, 1)
             # Per level, outer to inner: the dims by their innermost prime there, the one
             # placed outermost first; dims without a loop there after them.
@@ -591,6 +546,51 @@ class _Search:
         factors = np.concatenate([f for f, _ in parts], axis=2)
         orders = np.concatenate([o for _, o in parts], axis=2)
         return self.run_batch(factors, orders, np.zeros(factors.shape[-1], dtype=np.int64))
+
+    def _filled_cuts(self, order_dims: IntArray, order_values: IntArray,
+                     unrolled: IntArray) -> IntArray:
+        """[B, n] the level of each prime of each row (primes innermost first): from the
+        innermost ordered level out, the longest run of the next primes that still fits
+        (the numpy path; `kernel.run_filled_cuts` is the compiled one)."""
+        space = self.space
+        levels = space.nlevels
+        size, n = order_dims.shape
+        cut = np.zeros(size, dtype=np.int64)  # loops placed so far, from the inside
+        slot_of = np.zeros((size, n), dtype=np.int64)  # 0: the outermost level
+        for level in range(levels - 1, 0, -1):
+            # Every cut from here to the end, for every order: the largest that fits.
+            ends = cut[:, None] + np.arange(n + 1)[None, :]  # [size, n+1]
+            valid = ends <= n
+            trial = np.repeat(slot_of[:, None, :], n + 1, axis=1)  # [size, n+1, n]
+            position = np.arange(n)[None, None, :]
+            placing = (position >= cut[:, None, None]) & (position < ends[:, :, None])
+            trial[placing] = level
+            factors = self._assemble(trial.reshape(-1, n), order_dims, order_values,
+                                     unrolled, n + 1)
+            identity = np.broadcast_to(np.arange(space.ndims)[None, :, None],
+                                       (levels, space.ndims, factors.shape[-1]))
+            fits = self.evaluator.fits(space.batch(
+                factors, np.ascontiguousarray(identity),
+                np.zeros(factors.shape[-1], dtype=np.int64))).reshape(size, n + 1)
+            fits &= valid
+            # The longest prefix of cuts that fits (cutting nothing always does).
+            fits[:, 0] = True
+            longest = np.argmin(np.concatenate([fits, np.zeros((size, 1), bool)], axis=1),
+                                axis=1) - 1
+            chosen = trial[np.arange(size), longest]
+            slot_of = chosen
+            cut = cut + longest
+        return slot_of
+
+    def _spatial_xy(self, unrolled: IntArray) -> tuple[IntArray, IntArray]:
+        """`unrolled [spatial slots, D]` as the cost model's [F, D] X and Y factors."""
+        space = self.space
+        sx = np.ones((len(space.arch.fanouts), space.ndims), dtype=np.int64)
+        sy = np.ones_like(sx)
+        for i, s in enumerate(space.spatial_slots):
+            slot = space.slots[s]
+            (sx if slot.axis == "x" else sy)[slot.fanout] = unrolled[i]
+        return sx, sy
 
     def _assemble(self, slot_of: IntArray, dims: IntArray, values: IntArray,
                   unrolled: IntArray, repeat: int) -> IntArray:
@@ -633,17 +633,38 @@ class _Search:
         descents."""
         return max(16, min(ROUND, self.options.budget // 8))
 
-    def _seed_pools(self, budget: int) -> tuple[_Pool, _Pool]:
+    def _seed_pools(self, budget: int, *, every_unrolling: bool = False
+                    ) -> tuple[_Pool, _Pool]:
         """`_seeds()` seeds with every temporal factor outermost (keeping what the memories
         hold) and as many random samples spread over up to SEED_KEEP_SETS random keep sets,
-        evaluated (each pool empty when the budget was spent before it)."""
+        evaluated (each pool empty when the budget was spent before it). With
+        `every_unrolling`, when the space has at most `_seeds()` spatial unrollings (and no
+        constraints nor padded factors), the outermost seeds are those unrollings, each
+        once, rather than random ones: the unrollings that fill the arrays (often two dims
+        on one axis, P 4 x Q 4) are then sure to be among them."""
         space = self.space
         keeps = len(space.keep_choices)
         drawn = self.rng.choice(keeps, size=min(keeps, SEED_KEEP_SETS), replace=False)
         count = self._seeds()
-        outer_f, outer_o = space.sample(self.rng, count, outer=True)
+        unrolled = space.unrollings(count) \
+            if every_unrolling and space.constraints.empty and not self.options.imperfect \
+            else None
+        if unrolled is not None:
+            outer_f = np.ones((len(space.slots), space.ndims, unrolled.shape[-1]),
+                              dtype=np.int64)
+            outer_f[space.nlevels:] = unrolled
+            outer_f[0] = np.array(space.problem.bounds, dtype=np.int64)[:, None] \
+                // np.prod(unrolled, axis=0)
+            outer_o = space.random_orders(self.rng, unrolled.shape[-1])
+            if unrolled.shape[-1] < count:  # the rest random, as without
+                more_f, more_o = space.sample(self.rng, count - unrolled.shape[-1], outer=True)
+                outer_f = np.concatenate([outer_f, more_f], axis=2)
+                outer_o = np.concatenate([outer_o, more_o], axis=2)
+        else:
+            outer_f, outer_o = space.sample(self.rng, count, outer=True)
         sample_f, sample_o = space.sample(self.rng, count)
-        pools = [_Pool(outer_f, outer_o, np.zeros(count, dtype=np.int64), np.empty(0)),
+        pools = [_Pool(outer_f, outer_o, np.zeros(outer_f.shape[-1], dtype=np.int64),
+                       np.empty(0)),
                  _Pool(sample_f, sample_o, drawn[np.arange(count) % len(drawn)],
                        np.empty(0))]
         evaluated = []
@@ -659,6 +680,68 @@ class _Search:
         return _Pool.select(list(self._seed_pools(budget)), self.space)
 
 
+class _Seen:
+    """The keys of the candidates seen (`candidate_keys`), each with its column of the
+    remembered scores (the n-th key claimed has column n). With the compiled kernel, an
+    open-addressing hash table (`kernel_numba.seen_claim`); without, sorted arrays searched
+    with `np.searchsorted`: one pass or a few vector operations per batch where a dict took
+    a Python lookup per candidate. Both give the same columns."""
+
+    __slots__ = ("columns", "compiled", "count", "keys")
+
+    def __init__(self) -> None:
+        self.compiled = kernel.available()
+        """Which of the two tables (fixed for the search)."""
+        self.count = 0
+        """Keys held."""
+        size = 1 << 12 if self.compiled else 0
+        self.keys = np.zeros(size, dtype=np.uint64)
+        """The hash table's keys (compiled), or the keys ascending."""
+        self.columns = np.full(size, -1, dtype=np.int64)
+        """The column of each key (-1: an empty slot of the hash table)."""
+
+    def __len__(self) -> int:
+        return self.count
+
+    def claim(self, keys: npt.NDArray[np.uint64]) -> tuple[IntArray, IntArray]:
+        """([B] the column of each key, [F] the positions of the first occurrences of the
+        keys not seen before, ascending): those keys are now held, at the next columns in
+        that order."""
+        if self.compiled:
+            while 2 * (self.count + keys.size) > self.keys.size:
+                self.keys, self.columns = kernel.run_seen_grow(self.keys, self.columns)
+            columns, fresh = kernel.run_seen_claim(self.keys, self.columns, self.count, keys)
+            self.count += fresh.size
+            return columns, fresh
+        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        order = np.argsort(first)  # first occurrences in batch order
+        found = self.find(unique[order])
+        new = found < 0
+        fresh = first[order[new]]
+        found[new] = self.count + np.arange(fresh.size)
+        self.add(keys[fresh])
+        by_key = np.empty_like(found)
+        by_key[order] = found
+        return by_key[inverse.reshape(-1)], fresh
+
+    def find(self, keys: npt.NDArray[np.uint64]) -> IntArray:
+        """[B] the column of each key, -1 for a key not seen (sorted arrays)."""
+        if self.count == 0:
+            return np.full(keys.size, -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.keys, keys), self.count - 1)
+        found: IntArray = np.where(self.keys[at] == keys, self.columns[at], -1)
+        return found
+
+    def add(self, keys: npt.NDArray[np.uint64]) -> None:
+        """Hold `keys` (distinct, none seen before), in this order, at the next columns
+        (sorted arrays)."""
+        order = np.argsort(keys, kind="stable")
+        at = np.searchsorted(self.keys, keys[order])
+        self.keys = np.insert(self.keys, at, keys[order])
+        self.columns = np.insert(self.columns, at, self.count + order)
+        self.count += keys.size
+
+
 @dataclass(slots=True)
 class _Descent:
     """One local descent in progress (`_Search.descend`)."""
@@ -670,8 +753,10 @@ class _Descent:
     steps: int = 0
     exchange: bool = False
     """Taking the exchange neighbourhood (the single moves did not improve)."""
-    moves: tuple[IntArray, IntArray, IntArray] | None = None
-    """The neighbourhood being taken (factors, orders, keeps), shuffled."""
+    moves: Neighbourhood | None = None
+    """The neighbourhood being taken."""
+    order: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    """The order it is taken in (a random permutation of its candidates)."""
     at: int = 0
     """How much of it was taken."""
 

@@ -46,6 +46,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dslc.arch import ArchModel
+from dslc.cost import kernel
 from dslc.cost.batched import MappingBatch
 from dslc.lower.problem import Problem
 from dslc.mapper.constraints import (
@@ -106,6 +107,27 @@ DENSE_PRIMES = 1 << 12
 (else a row per divisor of the totals)."""
 MAX_BOUND = (1 << 62) - 1
 """The largest bound (padded total) the map space takes: the cost model counts in int64."""
+
+
+Candidates = tuple[IntArray, IntArray, IntArray]
+"""(factors [S, D, B], orders [L, D, B], keep choices [B])."""
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbourhood:
+    """The candidates a local descent may move to from one candidate: `size` of them,
+    `take(indices)` builds those at `indices` (batch last), so a descent that moves after
+    one share of a large neighbourhood does not build the rest."""
+
+    size: int
+    take: Callable[[IntArray], Candidates]
+
+    @staticmethod
+    def of(candidates: Candidates) -> Neighbourhood:
+        """A neighbourhood of candidates already built."""
+        factors, orders, keeps = candidates
+        return Neighbourhood(int(keeps.size), lambda at: (factors[:, :, at], orders[:, :, at],
+                                                          keeps[at]))
 
 
 def ordered_splits(n: int, slots: int) -> list[tuple[int, ...]]:
@@ -1231,26 +1253,80 @@ class MapSpace:
             factors[0] = temporal
         return factors, self.random_orders(rng, size)
 
+    def unrollings(self, limit: int) -> IntArray | None:
+        """[spatial slots, D, U] every distinct spatial unrolling (the spatial parts of the
+        dims' splits, combined within the meshes), in lexicographic order of the dims'
+        parts; None when there are more than `limit` (or no spatial slot)."""
+        slots = list(self.spatial_slots)
+        if not slots:
+            return None
+        extents = np.array([self.slots[s].extent for s in slots], dtype=np.int64)
+        products = np.ones((1, len(slots)), dtype=np.int64)
+        picks = np.zeros((1, 0), dtype=np.int64)
+        parts = []
+        for splits in self.splits:
+            options = np.unique(splits[:, slots], axis=0)  # [k, spatial slots], sorted
+            parts.append(options)
+            grown = (products[:, None, :] * options[None, :, :]).reshape(-1, len(slots))
+            inside = np.all(grown <= extents, axis=1)
+            picks = np.concatenate([np.repeat(picks, len(options), axis=0),
+                                    np.tile(np.arange(len(options)), len(picks))[:, None]],
+                                   axis=1)[inside]
+            products = grown[inside]
+            if len(products) > limit:
+                return None
+        found = np.stack([parts[d][picks[:, d]] for d in range(self.ndims)], axis=1)
+        return np.ascontiguousarray(found.transpose(2, 1, 0))
+
     def neighbours(self, rng: np.random.Generator, factors: IntArray, orders: IntArray,
                    size: int) -> tuple[IntArray, IntArray, IntArray]:
         """`size` candidates, each one or two moves from a random parent: a prime factor of
         a dim moved to another allowed slot, or two loops of a level swapped. Returns the
         children's factors and orders and the index of each child's parent."""
         parents = rng.integers(0, factors.shape[-1], size)
+        # Every draw first, in the order the moves use them (the compiled moves and the
+        # numpy ones then give the same children).
+        draws: list[tuple[npt.NDArray[Any], ...]] = []
+        for _ in range(2):
+            moving = rng.random(size) < 0.7
+            dim = rng.integers(0, self.ndims, size)
+            source = rng.integers(0, len(self.slots), size)
+            dest = rng.integers(0, len(self.slots), size)
+            pick = rng.integers(0, 1 << 30, size)
+            level = rng.integers(0, self.nlevels, size)
+            a = rng.integers(0, self.ndims, size)
+            b = rng.integers(0, self.ndims, size)
+            draws.append((moving, dim, source, dest, pick, level, a, b))
+        if kernel.available():
+            stacked = [np.stack([draw[i] for draw in draws]) for i in range(8)]
+            child_f, child_o = kernel.run_random_moves(
+                factors, orders, parents, stacked, self._primes, self._prime_values,
+                self._move_table,
+                self._move_table is not self._allowed_table)
+        else:
+            child_f, child_o = self._random_moves(factors, orders, parents, draws)
+        if self._bounds:  # undo the moves that break a factor bound
+            broken = ~self.valid_factors(child_f)
+            child_f[:, :, broken] = factors[:, :, parents[broken]]
+        if self._order_rules:
+            self.repair_orders(child_o)
+        return child_f, child_o, parents
+
+    def _random_moves(self, factors: IntArray, orders: IntArray, parents: IntArray,
+                      draws: list[tuple[npt.NDArray[Any], ...]]) -> tuple[IntArray, IntArray]:
+        """`neighbours`' children from their parents and draws, in numpy (the compiled
+        twin is `kernel_numba.random_moves`)."""
+        size = parents.size
         child_f = factors[:, :, parents].copy()
         child_o = orders[:, :, parents].copy()
         columns = np.arange(size)
-        for _ in range(2):
-            moving = rng.random(size) < 0.7
+        for moving, d, source, dest, pick, level, a, b in draws:
             # Factor move: pick a dim, a source slot holding a factor > 1, a prime of it and a
             # destination slot the dim may use; rejected draws leave the child unchanged.
-            d = rng.integers(0, self.ndims, size)
-            source = rng.integers(0, len(self.slots), size)
-            dest = rng.integers(0, len(self.slots), size)
             value = child_f[source, d, columns]
             primes = self._primes[self._prime_rows(value)]
             nprimes = np.maximum(1, np.count_nonzero(primes, axis=1))
-            prime = primes[columns, rng.integers(0, 1 << 30, size) % nprimes]
+            prime = primes[columns, pick % nprimes]
             ok = moving & (value > 1) & (dest != source) & self._move_table[d, dest] \
                 & (prime > 0)
             if self._move_table is not self._allowed_table:
@@ -1260,20 +1336,12 @@ class MapSpace:
             child_f[dest[ok], d[ok], rows] *= prime[ok]
             # Order move: swap two positions of one level's order.
             swapping = ~moving
-            level = rng.integers(0, self.nlevels, size)
-            a = rng.integers(0, self.ndims, size)
-            b = rng.integers(0, self.ndims, size)
             rows = columns[swapping]
             first = child_o[level[swapping], a[swapping], rows].copy()
             child_o[level[swapping], a[swapping], rows] = child_o[level[swapping], b[swapping],
                                                                   rows]
             child_o[level[swapping], b[swapping], rows] = first
-        if self._bounds:  # undo the moves that break a factor bound
-            broken = ~self.valid_factors(child_f)
-            child_f[:, :, broken] = factors[:, :, parents[broken]]
-        if self._order_rules:
-            self.repair_orders(child_o)
-        return child_f, child_o, parents
+        return child_f, child_o
 
     def factor_moves(self, factors: IntArray, *, whole: bool = False) -> IntArray:
         """[M, 4] every single factor move from `factors [S, D]`: rows (dim, source slot,
@@ -1360,6 +1428,42 @@ class MapSpace:
         if self._order_rules:
             self.repair_orders(stacked_o)
         return stacked_f, stacked_o
+
+    def single_neighbourhood(self, factors: IntArray, orders: IntArray, keep: int,
+                             others: list[int]) -> Neighbourhood:
+        """A local descent's single moves from one candidate (`factors [S, D]`, `orders
+        [L, D]`, keep choice `keep`): `all_neighbours` with keep `keep`, then the tiling
+        with each keep choice of `others`. Compiled when the kernel is available and no
+        constraint bounds a factor or pins an order (the same candidates in the same
+        order)."""
+        if kernel.available() and not self._bounds and not self._order_rules:
+            return Neighbourhood.of(kernel.run_single_neighbourhood(
+                factors, orders, keep, self._move_table, others))
+        f_moved, o_moved = self.all_neighbours(factors, orders)
+        return Neighbourhood.of((
+            np.concatenate([f_moved, np.repeat(factors[:, :, None], len(others), axis=2)],
+                           axis=2),
+            np.concatenate([o_moved, np.repeat(orders[:, :, None], len(others), axis=2)],
+                           axis=2),
+            np.concatenate([np.full(f_moved.shape[-1], keep, dtype=np.int64),
+                            np.array(others, dtype=np.int64)])))
+
+    def exchange_neighbourhood(self, factors: IntArray, orders: IntArray, keep: int
+                               ) -> Neighbourhood:
+        """A local descent's exchange moves from one candidate: every pair of
+        `exchange_moves` over the moves of whole divisors (`factor_moves(whole=True)`)
+        that can be made and keeps the factor bounds, with its order and keep choice.
+        Compiled as `single_neighbourhood` is; then only the candidates taken are built."""
+        if kernel.available() and not self._bounds and not self._order_rules:
+            moves, pairs = kernel.run_exchange_pairs(factors, self._move_table)
+            return Neighbourhood(len(pairs), lambda take: kernel.run_exchange_take(
+                factors, orders, keep, moves, pairs, take))
+        first, second = self.exchange_moves(self.factor_moves(factors, whole=True))
+        f_pairs = self.apply_moves(factors, first, second)
+        f_pairs = f_pairs[:, :, self.valid_moved(f_pairs)]
+        count = f_pairs.shape[-1]
+        return Neighbourhood.of((f_pairs, np.repeat(orders[:, :, None], count, axis=2),
+                                 np.full(count, keep, dtype=np.int64)))
 
     def canonical(self, factors: IntArray, orders: IntArray) -> IntArray:
         """[B, K] one row per candidate, equal for candidates equivalent under rules 1-2
