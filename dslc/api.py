@@ -467,10 +467,18 @@ def search(program: Program, codesign: str | None = None, *,
         try:
             the_plan = make_plan(spec, the_request.network_designs,
                                  the_request.accelerator_designs, prepared.bounds, budget)
-            outcome = execute(the_plan, spec, the_request.network_designs,
-                              the_request.accelerator_designs, evaluator,
-                              bounds=prepared.bounds, jobs=jobs, scheduler=scheduler,
-                              progress=progress)
+            if the_plan.strategy == "differentiable":
+                from dslc.learn.strategy import run_differentiable
+
+                outcome = run_differentiable(
+                    the_plan, evaluator, bounds=prepared.bounds, jobs=jobs,
+                    scheduler=scheduler, progress=progress,
+                    directory=None if store_path is None else store_path.parent)
+            else:
+                outcome = execute(the_plan, spec, the_request.network_designs,
+                                  the_request.accelerator_designs, evaluator,
+                                  bounds=prepared.bounds, jobs=jobs, scheduler=scheduler,
+                                  progress=progress)
         finally:
             evaluator.close()  # its worker processes or Dask client, kept across phases
     finally:

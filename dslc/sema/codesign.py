@@ -39,6 +39,7 @@ from dslc.sema.evaluate import (
     Value,
     as_bool,
     as_int,
+    as_number,
     as_quantity,
     as_symbol,
     describe,
@@ -58,6 +59,7 @@ from dslc.spec.codesign import (
     Constant,
     ConstraintSpec,
     DesignPoint,
+    DifferentiableSpec,
     MapperSpec,
     MetricRef,
     ObjectiveExpr,
@@ -74,13 +76,29 @@ CODESIGN_PROPERTIES = {
     "objective": "`minimize EXPR` or `maximize EXPR` over energy, latency, cycles, edp, area, "
                  "accuracy (default: minimize edp)",
     "accuracy": "accuracy source: `table(\"file.csv\")`",
-    "strategy": "auto, exhaustive, semi_decoupled or random (default auto)",
+    "strategy": "auto, exhaustive, semi_decoupled, random or differentiable (default auto)",
     "reference": "the semi-decoupled reference accelerator, e.g. `acc(rows = 14)`",
     "top_k": "networks kept after ranking on the reference (default: the planner decides)",
     "max_pairs": "stop after evaluating this many pairs (the answer is then unverified unless "
                  "certified by then)",
     "time_limit": "stop after this much wall time, e.g. `30min` (as max_pairs)",
     "mapper": "mapping-search settings block",
+    "differentiable": "settings block of the differentiable strategy (DANCE): "
+                      "`differentiable { cost_weight = 1, steps = 300 }`",
+}
+DIFFERENTIABLE_PROPERTIES = {
+    "cost_weight": "weight of the expected log objective in the search's loss (default 1): "
+                   "loss = accuracy loss + cost_weight x E[log objective]",
+    "weights": "further cost weights to sweep, e.g. `[0.01, 0.1]` (each a search; their "
+               "re-checked candidates give an accuracy-cost front)",
+    "steps": "gradient steps of each search (default 300)",
+    "candidates": "proposals re-checked with the exact model per search, 1 to 10 "
+                  "(default 10)",
+    "seed": "seed of the evaluator's samples, its training and the search (default 1)",
+    "train_fraction": "pairs costed exactly to train the evaluator, a fraction of all "
+                      "pairs (default 0.03; at least 64 pairs)",
+    "heldout_pairs": "pairs costed exactly to measure the evaluator, and as many on "
+                     "accelerators never trained on (default 300)",
 }
 MAPPER_PROPERTIES = {
     "search": "auto, exhaustive, heuristic or random",
@@ -117,13 +135,16 @@ def elaborate_codesign(decl: ast.CoDesignDecl, program: Declarations, file: Path
                 raise fail("E202", f"property `{name}` given twice", node.name.span)
             seen.add(name)
             if isinstance(node, ast.SubBlock):
+                if name == "differentiable":
+                    fields["differentiable"] = _differentiable(node)
+                    continue
                 if name != "mapper":
                     raise fail("E303", f"`{name}` takes a value, not a block", node.span)
                 mapper_node = node
                 fields["mapper"] = _mapper(node)
                 continue
-            if name == "mapper":
-                raise fail("E303", "`mapper` is a block: `mapper { search = auto }`", node.span)
+            if name in ("mapper", "differentiable"):
+                raise fail("E303", f"`{name}` is a block: `{name} {{ ... }}`", node.span)
             if name == "objective":
                 fields["objective"] = _objective(node.value)
             elif name == "reference":
@@ -164,6 +185,14 @@ def elaborate_codesign(decl: ast.CoDesignDecl, program: Declarations, file: Path
         sink.extend(check_accuracy_table(
             Path(table.path), [program.networks[n] for n in names if n in program.networks],
             node.value.span))
+    if fields.get("strategy") == "differentiable" and \
+            len(fields.get("accelerators", ())) > 1:  # type: ignore[arg-type]
+        node = next(n for n in decl.body if isinstance(n, ast.Property)
+                    and n.name.text == "accelerators")
+        sink.append(error("E705", "the differentiable strategy searches one accelerator "
+                          "space", node.value.span,
+                          help="its hardware generator proposes values of one space's "
+                          "parameters: name one accelerator (space)"))
     mapper = fields.get("mapper")
     if isinstance(mapper, MapperSpec) and mapper_node is not None and "accelerators" in fields:
         found = _map_constraints(decl, mapper_node, fields, program, sink)
@@ -481,6 +510,52 @@ def _mapper(node: ast.SubBlock) -> MapperSpec:
         else:
             fields[key] = _objectives(value, item.value)
     return MapperSpec(**fields)
+
+
+def _differentiable(node: ast.SubBlock) -> DifferentiableSpec:
+    """The `differentiable { ... }` block (DIFFERENTIABLE_PROPERTIES)."""
+    fields: dict[str, object] = {}
+    for item in node.body:
+        if not isinstance(item, ast.Property) or \
+                item.name.text not in DIFFERENTIABLE_PROPERTIES:
+            name = item.name.text
+            raise fail("E205", f"unknown differentiable property `{name}`", item.name.span,
+                       help=did_you_mean(name, DIFFERENTIABLE_PROPERTIES) or
+                       "valid: " + ", ".join(DIFFERENTIABLE_PROPERTIES))
+        key = item.name.text
+        if key in fields:
+            raise fail("E202", f"property `{key}` given twice", item.name.span)
+        value = evaluate(item.value, Scope({}), EvalContext())
+        span = item.value.span
+        if key in ("steps", "heldout_pairs"):
+            fields[key] = as_int(value, span, f"`{key}`", minimum=1)
+        elif key == "seed":
+            fields[key] = as_int(value, span, "the seed", minimum=0)
+        elif key == "candidates":
+            count = as_int(value, span, "`candidates`", minimum=1)
+            if count > 10:
+                raise fail("E705", f"at most 10 candidates are re-checked, got {count}", span,
+                           help="the search proposes; the exact model re-checks a few")
+            fields[key] = count
+        elif key == "weights":
+            items = value if isinstance(value, tuple) else (value,)
+            fields[key] = tuple(_positive(v, span, "a cost weight") for v in items)
+        elif key == "train_fraction":
+            fraction = _positive(value, span, "the training fraction")
+            if fraction > 1:
+                raise fail("E705", f"the training fraction is at most 1, got {fraction:g}",
+                           span, help="e.g. `train_fraction = 0.03` (3% of the pairs)")
+            fields[key] = fraction
+        else:
+            fields[key] = _positive(value, span, "the cost weight")
+    return DifferentiableSpec(**fields)
+
+
+def _positive(value: Value, span: Span, what: str) -> float:
+    number = as_number(value, span, what)
+    if not number > 0:
+        raise fail("E705", f"{what} must be positive, got {number:g}", span)
+    return float(number)
 
 
 def _objectives(value: Value, written: ast.Expr) -> str | tuple[str, ...]:

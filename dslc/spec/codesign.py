@@ -17,7 +17,7 @@ from dslc.spec.base import Point, Spec
 from dslc.spec.constraints import MapConstraints
 
 Metric = Literal["energy", "latency", "cycles", "edp", "area", "accuracy"]
-Strategy = Literal["auto", "exhaustive", "semi_decoupled", "random"]
+Strategy = Literal["auto", "exhaustive", "semi_decoupled", "random", "differentiable"]
 MapperSearch = Literal["auto", "exhaustive", "heuristic", "random"]
 LayerObjective = Literal["energy", "latency", "edp"]
 """What one layer's mapping can minimise in a request's `mapper` block."""
@@ -134,6 +134,30 @@ class MapperSpec(Spec):
     accelerator's own."""
 
 
+class DifferentiableSpec(Spec):
+    """Settings of the differentiable strategy (DANCE; docs/design/differentiable.md)."""
+
+    cost_weight: float = Field(default=1.0, gt=0)
+    """Weight of the expected cost in the search's loss: loss = accuracy loss + cost_weight
+    x E[log objective] (+ constraint penalties). Without an accuracy source it only scales
+    the loss; with one, a larger weight trades accuracy for cost."""
+    weights: tuple[float, ...] = ()
+    """Further cost weights to sweep (each a search of its own): the re-checked candidates
+    of all of them give an accuracy-cost front."""
+    steps: int = Field(default=300, gt=0)
+    """Gradient steps of the search."""
+    candidates: int = Field(default=10, gt=0, le=10)
+    """The search's best proposals (by the evaluator) evaluated with the exact model."""
+    seed: int = 1
+    """Seed of the evaluator's samples and training and of the search."""
+    train_fraction: float = Field(default=0.03, gt=0, le=1)
+    """The pairs costed exactly to train the evaluator, as a fraction of all pairs (at
+    least MIN_TRAIN of them)."""
+    heldout_pairs: int = Field(default=300, gt=0)
+    """Pairs (not trained on) costed exactly to report the evaluator's quality, as many
+    again on accelerators never seen in training."""
+
+
 class CoDesignSpec(Spec):
     """A co-design request."""
 
@@ -152,7 +176,7 @@ class CoDesignSpec(Spec):
     accuracy: AccuracyTable | None = None
     """Where accuracies come from, besides networks that declare their own."""
     strategy: Strategy = "auto"
-    """auto, exhaustive, semi_decoupled or random."""
+    """auto, exhaustive, semi_decoupled, random or differentiable."""
     reference: DesignPoint | None = None
     """The reference accelerator of the semi-decoupled strategy (None: the planner picks)."""
     max_pairs: int | None = Field(default=None, gt=0)
@@ -164,3 +188,5 @@ class CoDesignSpec(Spec):
     """Networks kept after ranking on the reference (None: the planner decides)."""
     mapper: MapperSpec = MapperSpec()
     """Mapping-search settings."""
+    differentiable: DifferentiableSpec = DifferentiableSpec()
+    """Settings of the differentiable strategy (used when it is the strategy)."""

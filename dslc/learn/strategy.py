@@ -1,0 +1,77 @@
+"""`strategy = differentiable`: the evaluator, the search, and the exact re-check, as one run.
+
+In: a differentiable `Plan`, the `Request`, its `PairEvaluator` (the exact model and the
+result store) and the pair bounds. Out: an `Outcome` (dslc.codesign.planner) whose pairs are
+every pair costed exactly (the evaluator's samples and the re-checked candidates), whose
+`best` is the best re-checked candidate by the exact model (never the evaluator's word),
+and whose `learned` holds the evaluator's quality, the main search's trajectory and every
+candidate with what the evaluator predicted for it. The answer is `unverified` (with the
+gap to the pair bounds when the objective has them).
+
+One search per cost weight: the request's `cost_weight`, then each of `weights`; each
+proposes `candidates` pairs, and all of them are evaluated exactly. It does not train
+networks (accuracy is known or absent here; a trained accuracy source plugs into
+dslc.learn.search's accuracy term).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from dslc.codesign.bounds import PairBounds
+from dslc.codesign.evaluate import Pair, PairEvaluator
+from dslc.codesign.learned import Candidate, LearnedSearch, TrajectoryStep
+from dslc.codesign.planner import Outcome, PhaseProgress, Plan, session
+from dslc.learn.evaluator import Settings, needs_torch, train_evaluator
+from dslc.learn.search import search
+
+
+def accuracy_mode(accuracies: int, networks: int) -> str:
+    """`known accuracy` when every network's accuracy is known, else `cost-only`."""
+    return "known accuracy" if networks and accuracies == networks else "cost-only"
+
+
+def run_differentiable(plan: Plan, evaluator: PairEvaluator, *,
+                       bounds: PairBounds | None = None, jobs: int = 1,
+                       scheduler: str | None = None, progress: PhaseProgress | None = None,
+                       directory: Path | None = None) -> Outcome:
+    """Run the plan (see the module docstring)."""
+    needs_torch()
+    request = evaluator.request
+    spec = request.spec
+    settings = spec.differentiable
+    running = session(plan, spec, request.network_designs, request.accelerator_designs,
+                      evaluator, bounds=bounds, jobs=jobs, scheduler=scheduler,
+                      progress=progress)
+    trained, quality, space, sampled = train_evaluator(
+        evaluator, Settings(settings.train_fraction, settings.heldout_pairs, settings.seed),
+        directory=directory, jobs=jobs, scheduler=scheduler, progress=progress)
+    running.record(sampled)
+    mode = accuracy_mode(len(request.accuracies), len(space.networks))
+    weights = (settings.cost_weight, *settings.weights)
+    candidates: list[Candidate] = []
+    trajectory: tuple[TrajectoryStep, ...] = ()
+    for k, weight in enumerate(weights):
+        found = search(trained, space, spec.objective, spec.constraints, cost_weight=weight,
+                       steps=settings.steps, seed=settings.seed, accuracy=mode != "cost-only",
+                       count=settings.candidates)
+        if k == 0:
+            trajectory = found.trajectory
+        candidates += [Candidate(space.networks[i], space.accelerators[j], predicted, weight)
+                       for i, j, predicted, _ in found.proposals]
+    pairs: list[Pair] = list(dict.fromkeys((c.network, c.accelerator) for c in candidates))
+    running.evaluate("re-check", pairs)
+    scored = sorted((running.score(pair), k, pair) for k, pair in enumerate(pairs))
+    answer = scored[0][2] if scored and math.isfinite(scored[0][0]) else None
+    log = [f"evaluator: trained on {quality.train_pairs:,} pairs"
+           f"{' (read back)' if quality.reused else ''}; held-out Spearman "
+           f"{quality.spearman:.4f}, Kendall {quality.kendall:.4f}",
+           f"re-checked {len(pairs)} candidates with the exact model"]
+    sampled_best = min((running.score(p) for p in sampled), default=math.inf)
+    if answer is not None and sampled_best < scored[0][0]:
+        log.append("a pair costed to train the evaluator beats the search's answer "
+                   f"({sampled_best:.6g} < {scored[0][0]:.6g})")
+    learned = LearnedSearch(quality, mode, settings.cost_weight, settings.steps, trajectory,
+                            tuple(candidates), answer, weights)
+    return running.finish(answer, learned, log)
