@@ -57,6 +57,7 @@ from dslc.syntax.ast import Ident
 
 if TYPE_CHECKING:
     from dslc.codesign.designs import Instances
+    from dslc.codesign.learned import EvaluatorQuality
     from dslc.codesign.planner import Budget, Outcome, Plan
     from dslc.codesign.request import Request
     from dslc.cost.result import Cost
@@ -486,6 +487,46 @@ def search(program: Program, codesign: str | None = None, *,
     return CoDesignRun(spec.name, outcome, the_request.options,
                        None if store_path is None else str(store_path), evaluator.reused,
                        results.notes)
+
+
+def learn_evaluator(program: Program, codesign: str | None = None, *,
+                    store: str | Path | None = None, jobs: int = 1,
+                    progress: Callable[[str, int, int, float], None] | None = None
+                    ) -> EvaluatorQuality:
+    """Train the learned cost evaluator of a request (dslc.learn.evaluator) with its
+    `differentiable` settings, or read it back from beside the store, and measure it on
+    held-out pairs and on accelerators never trained on. Needs the learn extra (torch);
+    raises UsageError for a request over several accelerator spaces."""
+    from dslc.codesign.designs import Instances
+    from dslc.codesign.evaluate import PairEvaluator, ResultStore
+    from dslc.learn.evaluator import Settings, needs_torch, train_evaluator
+
+    needs_torch()
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    instances = Instances(program.networks, program.accelerators)
+    the_request = request(program, codesign, instances=instances)
+    spec = the_request.spec
+    if len(spec.accelerators) != 1:
+        raise UsageError(f"co-design `{spec.name}` searches {len(spec.accelerators)} "
+                         "accelerator spaces; the evaluator encodes one")
+    store_path = default_store(program, spec.name) if store is None else \
+        None if str(store) == ":memory:" else Path(store)
+    results = ResultStore(store_path)
+    settings = spec.differentiable
+    try:
+        evaluator = PairEvaluator(the_request, results, instances)
+        try:
+            _, quality, _, _ = train_evaluator(
+                evaluator, Settings(settings.train_fraction, settings.heldout_pairs,
+                                    settings.seed),
+                directory=None if store_path is None else store_path.parent, jobs=jobs,
+                progress=progress)
+        finally:
+            evaluator.close()
+    finally:
+        results.close()
+    return quality
 
 
 @dataclass(frozen=True, slots=True)

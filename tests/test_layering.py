@@ -37,12 +37,15 @@ ALLOWED: dict[str, frozenset[str]] = {
                        "spec", "syntax"}),
     # the joint search
     "codesign": frozenset({"arch", "cost", "diagnostics", "lower", "mapper", "space", "spec"}),
+    # learned models: the cost evaluator, the differentiable search (torch inside functions)
+    "learn": frozenset({"arch", "codesign", "diagnostics", "lower", "spec"}),
     # models in, other tools' files out and in
     "interop": frozenset({"arch", "diagnostics", "lower", "mapping", "ops", "spec"}),
     # the edges: results out, the facade, the terminal
     "export": frozenset({"arch", "codesign", "cost", "lower", "mapper", "mapping"}),
     "api": frozenset({"arch", "codesign", "cost", "diagnostics", "export", "graph", "interop",
-                      "lower", "mapper", "mapping", "sema", "space", "spec", "syntax"}),
+                      "learn", "lower", "mapper", "mapping", "sema", "space", "spec",
+                      "syntax"}),
     "report": frozenset({"api", "codesign", "cost", "export", "lower", "mapper", "mapping"}),
     "cli": frozenset({"api", "cost", "diagnostics", "export", "report"}),
 }

@@ -200,8 +200,8 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
         visited_networks[choice] = None
         visited_accelerators[accelerator] = None
         trajectory.append(TrajectoryStep(
-            step, float(loss), expected_cost,
-            None if accuracy_loss is None else float(accuracy_loss),
+            step, float(loss.detach()), expected_cost,
+            None if accuracy_loss is None else float(accuracy_loss.detach()),
             space.networks[choice], space.accelerators[accelerator]))
     with torch.no_grad():
         log_p, arch = distribution()
