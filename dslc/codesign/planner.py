@@ -187,7 +187,7 @@ def make_plan(spec: CoDesignSpec, networks: Designs, accelerators: Designs,
                     **common)  # type: ignore[arg-type]
     if strategy == "differentiable":
         settings = spec.differentiable
-        sampled = min(total, max(64, math.ceil(settings.train_fraction * total)) +
+        sampled = min(total, max(32, math.ceil(settings.train_fraction * total)) +
                       2 * settings.heldout_pairs)
         checks = settings.candidates * (1 + len(settings.weights))
         return Plan(strategy, reason + ": train an evaluator network on exactly costed pairs, "

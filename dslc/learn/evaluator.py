@@ -50,7 +50,7 @@ from dslc.lower.lower import lower_network
 from dslc.spec.codesign import BinaryOp, Constant, MetricRef, ObjectiveSpec
 
 FloatArray = npt.NDArray[np.float64]
-MIN_TRAIN = 64
+MIN_TRAIN = 32
 """Fewest pairs the evaluator trains on, whatever the fraction."""
 UNSEEN_FRACTION = 0.1
 """At most this fraction of the accelerators is kept out of training, to report how the
