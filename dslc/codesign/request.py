@@ -23,7 +23,13 @@ from dslc.codesign.metrics import load_accuracies
 from dslc.mapper.search import MapperOptions
 from dslc.space import DesignSpace
 from dslc.spec.accelerator import AcceleratorSpec
-from dslc.spec.codesign import LAYER_OBJECTIVES, CoDesignSpec, LayerObjective, MetricRef
+from dslc.spec.codesign import (
+    LAYER_OBJECTIVES,
+    AccuracyTable,
+    CoDesignSpec,
+    LayerObjective,
+    MetricRef,
+)
 from dslc.spec.network import NetworkSpec
 
 
@@ -104,7 +110,7 @@ def make_request(spec: CoDesignSpec, networks: Mapping[str, DesignSpace[NetworkS
         declared = built.network(design).accuracy
         if declared is not None:
             accuracies[design] = declared
-    if spec.accuracy is not None:
+    if isinstance(spec.accuracy, AccuracyTable):
         accuracies.update(load_accuracies(Path(spec.accuracy.path), network_designs.designs))
     options = mapper_options(spec)
     key = hashlib.sha256("|".join([source_digest, spec.model_dump_json(), repr(options)])
