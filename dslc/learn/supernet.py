@@ -321,7 +321,7 @@ class Supernet(nn.Module):
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()  # type: ignore[no-untyped-call]
                     optimizer.step()
-                    total += float(loss) * len(rows)
+                    total += float(loss.detach()) * len(rows)
                     count += len(rows)
                 losses.append(total / max(count, 1))
         return losses
@@ -340,7 +340,7 @@ class Supernet(nn.Module):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
-        return float(loss), [c.detach() for c in choice]
+        return float(loss.detach()), [c.detach() for c in choice]
 
     def accuracy(self, point: Mapping[str, object], split: str = "test") -> float:
         """The accuracy of the network at `point` with the shared (inherited) weights, on

@@ -19,7 +19,6 @@ does, through the result store).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ import torch.nn.functional as F
 from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.learn.datasets import Dataset, load
 from dslc.learn.modules import NetworkModule
+from dslc.spec.codesign import dataset_input_problem
 from dslc.spec.network import NetworkSpec
 
 TRAINING_VERSION = 1
@@ -54,24 +54,13 @@ class TrainResult:
     """Learned parameters (weights, biases, normalisation)."""
 
 
-def input_problem(shape: tuple[int, ...], wanted: tuple[int, ...]) -> str | None:
-    """Why a network input of `shape` cannot take a dataset's samples of shape `wanted`
-    (None when it can: equal shapes, equal up to size-1 axes, or the samples flattened)."""
-    squeeze = tuple(s for s in shape if s != 1)
-    if shape == wanted or squeeze == tuple(s for s in wanted if s != 1) or \
-            shape == (math.prod(wanted),):
-        return None
-    return (f"its input is [{', '.join(map(str, shape))}] but the samples are "
-            f"[{', '.join(map(str, wanted))}]")
-
-
 def check_input(network: NetworkSpec, dataset: Dataset) -> None:
     """Raise CannotRunError when the network cannot take the dataset's samples or does not
     output one score per class."""
     if len(network.inputs) != 1:
         raise CannotRunError(f"network `{network.name}` has {len(network.inputs)} inputs; "
                              f"training on `{dataset.name}` needs exactly one")
-    problem = input_problem(network.inputs[0].shape, dataset.input_shape)
+    problem = dataset_input_problem(network.inputs[0].shape, dataset.name)
     if problem is not None:
         raise CannotRunError(f"network `{network.name}` cannot train on `{dataset.name}`: "
                              f"{problem}")

@@ -99,6 +99,18 @@ DATASET_CLASSES = 10
 """Classes of every dataset in DATASETS."""
 
 
+def dataset_input_problem(shape: tuple[int, ...], dataset: str) -> str | None:
+    """Why a network input of `shape` cannot take `dataset`'s samples (None when it can:
+    the dataset's shape, the same up to size-1 axes, or the samples flattened)."""
+    wanted = DATASETS[dataset]
+    size = math.prod(wanted)
+    if shape == wanted or shape == (size,) or \
+            tuple(s for s in shape if s != 1) == tuple(s for s in wanted if s != 1):
+        return None
+    return (f"its input is [{', '.join(map(str, shape))}] but the samples are "
+            f"[{', '.join(map(str, wanted))}]")
+
+
 class TrainedAccuracy(Spec):
     """Accuracy from training each network on a dataset that ships inside a package: the
     test accuracy after `epochs` epochs from `seed` (dslc.learn.train)."""
