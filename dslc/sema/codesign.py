@@ -213,11 +213,12 @@ def _trained(call: ast.Call) -> TrainedAccuracy:
         value = evaluate(arg.value, Scope({}), EvalContext())
         span = arg.value.span
         if key == "dataset":
-            if not isinstance(value, Sym) or value.name not in DATASETS:
-                shown = f"`{value.name}`" if isinstance(value, Sym) else describe(value)
-                raise fail("E706", f"unknown dataset {shown}", span,
-                           help=(did_you_mean(value.name, DATASETS)
-                                 if isinstance(value, Sym) else "") or
+            if not isinstance(value, Sym):
+                raise fail("E706", f"a dataset is a name, found {describe(value)}", span,
+                           help="datasets: " + ", ".join(DATASETS))
+            if value.name not in DATASETS:
+                raise fail("E706", f"unknown dataset `{value.name}`", span,
+                           help=did_you_mean(value.name, DATASETS) or
                            "datasets: " + ", ".join(DATASETS))
             fields[key] = value.name
         elif key == "epochs":
