@@ -116,6 +116,7 @@ class TrainedAccuracy(Spec):
     test accuracy after `epochs` epochs from `seed` (dslc.learn.train)."""
 
     kind: Literal["trained"] = "trained"
+    """Tells this source from a table (which has a `path`) in JSON."""
     dataset: Dataset
     """digits or mnist1d."""
     epochs: int = Field(default=10, gt=0)
