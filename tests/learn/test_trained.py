@@ -86,3 +86,29 @@ def test_the_same_seed_gives_the_same_accuracies() -> None:
     first = api.request(program, store=":memory:").accuracies
     again = api.request(program, store=":memory:").accuracies
     assert first == again and len(first) == 2
+
+
+def test_trained_rows_outlive_a_new_cost_model(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from dslc.codesign.designs import Instances
+    from dslc.codesign.store import ResultStore
+    from dslc.codesign.trained import trained_accuracies
+
+    program = _program(1)
+    spec = program.codesigns["c"]  # type: ignore[attr-defined]
+    request = api.request(program, store=":memory:")
+    designs = request.network_designs.designs
+    instances = Instances(program.networks, program.accelerators)  # type: ignore[attr-defined]
+    path = tmp_path / "store.sqlite"
+    old = ResultStore(path, model=1)
+    first = trained_accuracies(spec.accuracy, designs, instances, old, "r1")
+    old.close()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("trained again instead of reading back")
+
+    monkeypatch.setattr(train, "train_network", refuse)
+    new = ResultStore(path, model=2)
+    assert new.notes == ()  # the trained rows are not reported as stale pairs
+    assert trained_accuracies(spec.accuracy, designs, instances, new, "r2") == first
+    new.close()
