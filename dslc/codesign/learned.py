@@ -1,9 +1,9 @@
 """What a learned (differentiable) co-design search reports, as plain data.
 
-In: figures computed by dslc.learn (the evaluator's quality, the search's trajectory, what
+In: figures computed by dslc.codesign.dance (the evaluator's quality, the search's trajectory, what
 the evaluator predicted for each candidate the exact model re-checked). Out: frozen values
 that an `Outcome` carries (`Outcome.learned`) and that dslc.export and dslc.report render.
-It imports no torch and computes nothing: dslc.learn trains and searches
+It imports no torch and computes nothing: dslc.codesign.dance trains and searches
 (docs/design/differentiable.md).
 """
 

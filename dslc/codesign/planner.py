@@ -532,7 +532,7 @@ def execute(plan: Plan, spec: CoDesignSpec, networks: Designs, accelerators: Des
             scheduler: str | None = None, progress: PhaseProgress | None = None) -> Outcome:
     """Run the plan; see the module docstring for what each strategy evaluates."""
     if plan.strategy == "differentiable":
-        raise ValueError("the differentiable strategy runs in dslc.learn (api.search), "
+        raise ValueError("the differentiable strategy runs in dslc.codesign.dance (api.search), "
                          "not in execute")
     run = _Run(spec, evaluator, jobs, scheduler, progress, plan.budget, time.monotonic())
     log: list[str] = []
@@ -822,7 +822,7 @@ def _outcome(plan: Plan, run: _Run, state: _State, kept: Sequence[Design],
 
 @dataclass(slots=True)
 class Session:
-    """A run whose pairs another strategy chooses (dslc.learn's differentiable search):
+    """A run whose pairs another strategy chooses (dslc.codesign.dance's differentiable search):
     it evaluates pairs as the planner's strategies do (store, workers, progress) and builds
     the `Outcome`."""
 

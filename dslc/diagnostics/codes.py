@@ -261,7 +261,10 @@ An accuracy table that does not exist or cannot be read, a table that cannot ser
 searched networks (no `accuracy` column, a column that is neither `network` nor one of their
 parameters, a parameter value outside its domain, an accuracy that does not parse: a
 fraction, a percentage or `90.1%` are accepted), or an accuracy constraint with no accuracy
-source (neither a table nor an `accuracy` property on the networks).
+source (neither a table nor an `accuracy` property on the networks). For `accuracy =
+trained(dataset = .., ..)`: a dataset that is not `digits` or `mnist1d`, or a searched
+network that does not have exactly one input of the dataset's shape ([1, 8, 8] for digits,
+[1, 1, 40] for mnist1d; the same up to size-1 axes, or flattened, is accepted).
 """),
     Code("E801", "model cannot be read", """
 `dslc import` could not read the model: the file does not exist, is not an ONNX model, has

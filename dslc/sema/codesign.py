@@ -4,8 +4,9 @@ Checks that the named networks and accelerators exist, that the objective and co
 use known metrics with the right units, that the strategy and mapper settings are valid
 (the mapping objective: one, or a lexicographic list; the map-space `constraints` block,
 read and checked by dslc.sema.constraints against each searched accelerator's first point),
-that a reference point lies inside one of the named design spaces, and that an accuracy
-constraint has an accuracy source. It does not run anything (dslc.codesign does).
+that a reference point lies inside one of the named design spaces, that an accuracy
+constraint has an accuracy source, and that `trained(...)` names a dataset, valid epochs
+and seed, and networks whose input fits the dataset. It does not run anything (dslc.codesign does).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from dslc.sema.evaluate import (
 from dslc.sema.spaces import Declarations, Declared, point_values
 from dslc.sema.units import UNITS
 from dslc.spec.codesign import (
+    DATASETS,
     LAYER_OBJECTIVES,
     MAPPER_SEARCHES,
     METRICS,
@@ -64,6 +66,8 @@ from dslc.spec.codesign import (
     MetricRef,
     ObjectiveExpr,
     ObjectiveSpec,
+    TrainedAccuracy,
+    dataset_input_problem,
     parse_accuracy,
 )
 from dslc.spec.constraints import MapConstraints
@@ -75,7 +79,9 @@ CODESIGN_PROPERTIES = {
     "batch": "batch size (default 1)",
     "objective": "`minimize EXPR` or `maximize EXPR` over energy, latency, cycles, edp, area, "
                  "accuracy (default: minimize edp)",
-    "accuracy": "accuracy source: `table(\"file.csv\")`",
+    "accuracy": "accuracy source: `table(\"file.csv\")`, or "
+                "`trained(dataset = digits, epochs = 10, seed = 1)` (datasets: digits, "
+                "mnist1d; needs the `learn` extra)",
     "strategy": "auto, exhaustive, semi_decoupled, random or differentiable (default auto)",
     "reference": "the semi-decoupled reference accelerator, e.g. `acc(rows = 14)`",
     "top_k": "networks kept after ranking on the reference (default: the planner decides)",
@@ -149,6 +155,9 @@ def elaborate_codesign(decl: ast.CoDesignDecl, program: Declarations, file: Path
                 fields["objective"] = _objective(node.value)
             elif name == "reference":
                 fields["reference"] = _reference(node.value, program)
+            elif name == "accuracy" and isinstance(node.value, ast.Call) and \
+                    node.value.func.text == "trained":
+                fields["accuracy"] = _trained(node.value)
             else:
                 value = evaluate(node.value, Scope({}), ctx)
                 fields.update(_simple(name, value, node, program, file))
@@ -193,6 +202,13 @@ def elaborate_codesign(decl: ast.CoDesignDecl, program: Declarations, file: Path
                           "space", node.value.span,
                           help="its hardware generator proposes values of one space's "
                           "parameters: name one accelerator (space)"))
+    if isinstance(table, TrainedAccuracy) and "networks" in fields:
+        node = next(n for n in decl.body if isinstance(n, ast.Property)
+                    and n.name.text == "accuracy")
+        names = fields["networks"]  # type: ignore[assignment]
+        sink.extend(check_trained_inputs(
+            table, [program.networks[n] for n in names if n in program.networks],
+            node.value.span))
     mapper = fields.get("mapper")
     if isinstance(mapper, MapperSpec) and mapper_node is not None and "accelerators" in fields:
         found = _map_constraints(decl, mapper_node, fields, program, sink)
@@ -202,6 +218,76 @@ def elaborate_codesign(decl: ast.CoDesignDecl, program: Declarations, file: Path
         raise DiagnosticError(sink)
     fields["constraints"] = tuple(constraints)
     return CoDesignSpec(**fields)
+
+
+TRAINED_ARGUMENTS = {"dataset": "digits or mnist1d", "epochs": "passes over the training "
+                     "split (default 10)", "seed": "seed of the weights and batch order "
+                     "(default 1)"}
+
+
+def _trained(call: ast.Call) -> TrainedAccuracy:
+    """`trained(dataset = NAME, epochs = N, seed = N)`: keywords only, dataset required."""
+    fields: dict[str, object] = {}
+    for arg in call.args:
+        if arg.keyword is None:
+            raise fail("E208", "`trained` takes keyword arguments only", arg.span,
+                       help="e.g. `trained(dataset = digits, epochs = 10, seed = 1)`")
+        key = arg.keyword.text
+        if key not in TRAINED_ARGUMENTS:
+            raise fail("E205", f"`trained` has no argument `{key}`", arg.keyword.span,
+                       help=did_you_mean(key, TRAINED_ARGUMENTS) or
+                       "arguments: " + ", ".join(TRAINED_ARGUMENTS))
+        if key in fields:
+            raise fail("E202", f"argument `{key}` given twice", arg.keyword.span)
+        value = evaluate(arg.value, Scope({}), EvalContext())
+        span = arg.value.span
+        if key == "dataset":
+            if not isinstance(value, Sym):
+                raise fail("E706", f"a dataset is a name, found {describe(value)}", span,
+                           help="datasets: " + ", ".join(DATASETS))
+            if value.name not in DATASETS:
+                raise fail("E706", f"unknown dataset `{value.name}`", span,
+                           help=did_you_mean(value.name, DATASETS) or
+                           "datasets: " + ", ".join(DATASETS))
+            fields[key] = value.name
+        elif key == "epochs":
+            fields[key] = as_int(value, span, "the epochs", minimum=1)
+        else:
+            fields[key] = as_int(value, span, "the seed", minimum=0)
+    if "dataset" not in fields:
+        raise fail("E209", "`trained` needs a `dataset`", call.span,
+                   help="datasets: " + ", ".join(DATASETS))
+    return TrainedAccuracy(**fields)
+
+
+def check_trained_inputs(source: TrainedAccuracy, networks: Sequence[Declared], span: Span
+                         ) -> list[Diagnostic]:
+    """E706 for a network that cannot take the dataset's samples: not one input, or an
+    input whose shape (where it is a constant) is not the dataset's (`dataset_input_problem`:
+    equal, equal up to size-1 axes, or flattened)."""
+    found: list[Diagnostic] = []
+    for entry in networks:
+        inputs = [s for s in entry.decl.body if isinstance(s, ast.InputStmt)]
+        name = entry.decl.name.text
+        if len(inputs) != 1:
+            found.append(error("E706", f"network `{name}` has {len(inputs)} inputs; training "
+                               f"on `{source.dataset}` needs exactly one", span,
+                               related=[Label(entry.decl.name.span, "declared here")]))
+            continue
+        try:
+            sizes = [evaluate(item, Scope({}), EvalContext()) for item in inputs[0].shape.items]
+        except EvalError:
+            continue  # reported where the network is elaborated
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in sizes):
+            continue  # a shape that depends on parameters: checked when trained
+        problem = dataset_input_problem(tuple(sizes), source.dataset)  # type: ignore[arg-type]
+        if problem is not None:
+            wanted = DATASETS[source.dataset]
+            found.append(error(
+                "E706", f"network `{name}` cannot train on `{source.dataset}`: {problem}",
+                span, related=[Label(inputs[0].shape.span, "this input")],
+                help=f"give it `input x: [{', '.join(map(str, wanted))}]`"))
+    return found
 
 
 def check_accuracy_table(path: Path, networks: Sequence[Declared], span: Span

@@ -89,6 +89,42 @@ class AccuracyTable(Spec):
     """The CSV path, resolved relative to the spec file."""
 
 
+Dataset = Literal["digits", "mnist1d"]
+DATASETS: dict[str, tuple[int, ...]] = {"digits": (1, 8, 8), "mnist1d": (1, 1, 40)}
+"""The datasets `trained(...)` can train on, with the input shape (batch excluded) a network
+must take: scikit-learn's 8x8 handwritten digits as [1, 8, 8] and MNIST-1D's 40-sample
+signals as [1, 1, 40] (a 1-D signal is a one-row image: convolve it with `kernel = [1, k]`).
+Both have 10 classes (dslc.learn.datasets loads them)."""
+DATASET_CLASSES = 10
+"""Classes of every dataset in DATASETS."""
+
+
+def dataset_input_problem(shape: tuple[int, ...], dataset: str) -> str | None:
+    """Why a network input of `shape` cannot take `dataset`'s samples (None when it can:
+    the dataset's shape, the same up to size-1 axes, or the samples flattened)."""
+    wanted = DATASETS[dataset]
+    size = math.prod(wanted)
+    if shape == wanted or shape == (size,) or \
+            tuple(s for s in shape if s != 1) == tuple(s for s in wanted if s != 1):
+        return None
+    return (f"its input is [{', '.join(map(str, shape))}] but the samples are "
+            f"[{', '.join(map(str, wanted))}]")
+
+
+class TrainedAccuracy(Spec):
+    """Accuracy from training each network on a dataset that ships inside a package: the
+    test accuracy after `epochs` epochs from `seed` (dslc.learn.train)."""
+
+    kind: Literal["trained"] = "trained"
+    """Tells this source from a table (which has a `path`) in JSON."""
+    dataset: Dataset
+    """digits or mnist1d."""
+    epochs: int = Field(default=10, gt=0)
+    """Passes over the training split."""
+    seed: int = Field(default=1, ge=0)
+    """Seeds the initial weights and the order of the batches."""
+
+
 def parse_accuracy(text: str) -> float | None:
     """An accuracy as a table writes it, as a fraction: `0.901`, a percentage above 1
     (`90.1`) or with its sign (`90.1%`); None when the text is none of these."""
@@ -173,8 +209,9 @@ class CoDesignSpec(Spec):
     """The objective."""
     constraints: tuple[ConstraintSpec, ...] = ()
     """Constraints every reported design must meet."""
-    accuracy: AccuracyTable | None = None
-    """Where accuracies come from, besides networks that declare their own."""
+    accuracy: AccuracyTable | TrainedAccuracy | None = None
+    """Where accuracies come from, besides networks that declare their own: a table, or
+    training each network."""
     strategy: Strategy = "auto"
     """auto, exhaustive, semi_decoupled, random or differentiable."""
     reference: DesignPoint | None = None

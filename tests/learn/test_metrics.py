@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dslc.codesign.dance.evaluator import mape
 from dslc.codesign.metrics import kendall, spearman
-from dslc.learn.evaluator import mape
 
 
 def test_mape_is_the_mean_relative_error() -> None:

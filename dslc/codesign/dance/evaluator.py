@@ -12,13 +12,13 @@ of all pairs, at least MIN_TRAIN) come from groups on the other accelerators, an
 `heldout_pairs` held-out pairs from those groups' accelerators with other networks. All of
 them are costed exactly by the mapper through the `PairEvaluator` (so the result store keeps
 them, and a rerun or a later exact search reads them back). The MLP maps a network row and an
-accelerator row (dslc.learn.features) to log energy, log latency and log area, and is
+accelerator row (dslc.codesign.dance.features) to log energy, log latency and log area, and is
 trained by full-batch Adam on the mean squared error of the standardised targets. A trained
 evaluator is saved in `directory` under its key (the spaces' spec digests, the pair key's
 mapper options and cost model version, the feature version and the training settings) and
 read back instead of trained when the key matches.
 
-It does not search (dslc.learn.search). torch is imported by the functions that need it.
+It does not search (dslc.codesign.dance.search). torch is imported by the functions that need it.
 """
 
 from __future__ import annotations
@@ -35,17 +35,17 @@ import numpy as np
 import numpy.typing as npt
 
 from dslc.arch import resolve_accelerator
-from dslc.codesign.designs import Design
-from dslc.codesign.evaluate import Pair, PairEvaluator, PairResult
-from dslc.codesign.learned import EvaluatorQuality
-from dslc.codesign.metrics import kendall, objective_values, spearman
-from dslc.diagnostics.diagnostic import CannotRunError
-from dslc.learn.features import (
+from dslc.codesign.dance.features import (
     FEATURE_VERSION,
     HardwareEncoding,
     hardware_encoding,
     network_features,
 )
+from dslc.codesign.designs import Design
+from dslc.codesign.evaluate import Pair, PairEvaluator, PairResult
+from dslc.codesign.learned import EvaluatorQuality
+from dslc.codesign.metrics import kendall, objective_values, spearman
+from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.lower.lower import lower_network
 from dslc.spec.codesign import BinaryOp, Constant, MetricRef, ObjectiveSpec
 
@@ -91,7 +91,7 @@ class LearnedSpace:
     networks: tuple[Design, ...]
     accelerators: tuple[Design, ...]
     network_rows: FloatArray
-    """[networks, features]: dslc.learn.features.network_features."""
+    """[networks, features]: dslc.codesign.dance.features.network_features."""
     network_names: tuple[str, ...]
     encoding: HardwareEncoding
     accelerator_rows: FloatArray

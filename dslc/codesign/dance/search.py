@@ -1,11 +1,11 @@
 """The differentiable search (DANCE): architecture parameters, a hardware generator, and a
 loss of accuracy plus weighted cost through the learned evaluator, trained together.
 
-In: a `TrainedEvaluator` and its `LearnedSpace` (dslc.learn.evaluator), the request's
+In: a `TrainedEvaluator` and its `LearnedSpace` (dslc.codesign.dance.evaluator), the request's
 objective and constraints, a cost weight, a step count and a seed. Out: `SearchResult`:
 the trajectory (per step: loss, expected cost, the most likely network and accelerator)
 and the proposed (network, accelerator) pairs ranked by the evaluator, which the caller
-re-checks with the exact model (dslc.learn.strategy): the evaluator's word is never the
+re-checks with the exact model (dslc.codesign.dance.strategy): the evaluator's word is never the
 answer.
 
 The parts (docs/design/differentiable.md):
@@ -41,14 +41,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dslc.codesign.learned import Prediction, TrajectoryStep
-from dslc.learn.evaluator import (
+from dslc.codesign.dance.evaluator import (
     LearnedSpace,
     TrainedEvaluator,
     needs_torch,
     objective_of,
     torch_objective,
 )
+from dslc.codesign.learned import Prediction, TrajectoryStep
 from dslc.spec.codesign import ConstraintSpec, ObjectiveSpec
 
 SAMPLES = 8

@@ -13,8 +13,8 @@ Out: float matrices, one row per design, with their column names:
   flag one-hot (and one-hot per space when there are several).
 
 `HardwareEncoding` says where each accelerator parameter's columns are, so the generator
-(dslc.learn.search) can build the same row from a relaxed (soft one-hot) choice. It does not
-train or predict anything (dslc.learn.evaluator does).
+(dslc.codesign.dance.search) can build the same row from a relaxed (soft one-hot) choice.
+It does not train or predict anything (dslc.codesign.dance.evaluator does).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ gap to the pair bounds when the objective has them).
 One search per cost weight: the request's `cost_weight`, then each of `weights`; each
 proposes `candidates` pairs, and all of them are evaluated exactly. It does not train
 networks (accuracy is known or absent here; a trained accuracy source plugs into
-dslc.learn.search's accuracy term).
+dslc.codesign.dance.search's accuracy term).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ import math
 from pathlib import Path
 
 from dslc.codesign.bounds import PairBounds
+from dslc.codesign.dance.evaluator import Settings, needs_torch, train_evaluator
+from dslc.codesign.dance.search import search
 from dslc.codesign.evaluate import Pair, PairEvaluator
 from dslc.codesign.learned import Candidate, LearnedSearch, TrajectoryStep
 from dslc.codesign.planner import Outcome, PhaseProgress, Plan, session
-from dslc.learn.evaluator import Settings, needs_torch, train_evaluator
-from dslc.learn.search import search
 
 
 def accuracy_mode(accuracies: int, networks: int) -> str:
