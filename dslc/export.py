@@ -566,21 +566,26 @@ def outcome_to_json(outcome: Outcome, top: int = 10, *, store_notes: Sequence[st
 def _prediction_json(predicted: Prediction, objective: str) -> dict[str, Any]:
     return {"energy_pj": predicted.energy_pj, "latency_s": predicted.latency_s,
             "edp": predicted.energy_pj * predicted.latency_s,
-            "area_mm2": predicted.area_mm2,
+            "area_mm2": predicted.area_mm2, "accuracy": predicted.accuracy,
             "objective": _finite_or_none(_sign(objective) * predicted.objective)}
 
 
 def evaluator_json(quality: EvaluatorQuality) -> dict[str, Any]:
     """The evaluator's quality (`dslc learn evaluator --format json`, and `evaluator` of a
-    differentiable run without `train_seconds` and `reused`, which vary by run)."""
+    differentiable run; not `train_seconds` and `reused`, which vary by run). A figure
+    over fewer than two pairs is null."""
     return {
-        "spearman": quality.spearman, "kendall": quality.kendall,
-        "mape_energy": quality.mape_energy, "mape_latency": quality.mape_latency,
-        "mape_area": quality.mape_area, "train_pairs": quality.train_pairs,
+        "spearman": _finite_or_none(quality.spearman),
+        "kendall": _finite_or_none(quality.kendall),
+        "mape_energy": _finite_or_none(quality.mape_energy),
+        "mape_latency": _finite_or_none(quality.mape_latency),
+        "mape_area": _finite_or_none(quality.mape_area), "train_pairs": quality.train_pairs,
         "heldout_pairs": quality.heldout_pairs, "unseen_pairs": quality.unseen_pairs,
-        "unseen_spearman": quality.unseen_spearman, "unseen_kendall": quality.unseen_kendall,
-        "unseen_mape_energy": quality.unseen_mape_energy,
-        "unseen_mape_latency": quality.unseen_mape_latency, "key": quality.key}
+        "unseen_spearman": _finite_or_none(quality.unseen_spearman),
+        "unseen_kendall": _finite_or_none(quality.unseen_kendall),
+        "unseen_mape_energy": _finite_or_none(quality.unseen_mape_energy),
+        "unseen_mape_latency": _finite_or_none(quality.unseen_mape_latency),
+        "key": quality.key}
 
 
 def learned_json(outcome: Outcome) -> dict[str, Any]:

@@ -59,6 +59,9 @@ class Prediction:
     area_mm2: float
     objective: float
     """The request's objective from the predicted metrics (lower is better)."""
+    accuracy: float | None = None
+    """The accuracy the search assumed: known, or the supernet's (inherited weights) with
+    trained accuracy; None when unknown."""
 
 
 @dataclass(frozen=True, slots=True)

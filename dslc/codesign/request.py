@@ -111,7 +111,8 @@ def make_request(spec: CoDesignSpec, networks: Mapping[str, DesignSpace[NetworkS
     in `instances` when given, so that evaluation does not build them again); raises
     DiagnosticError where a design does not build and AccuracyError for a bad table. With
     `accuracy = trained(...)` every network design is trained, or read back from `store`
-    (None: trained in memory), and `progress` hears of it (dslc.codesign.trained)."""
+    (None: trained in memory), and `progress` hears of it (dslc.codesign.trained); not with
+    `strategy = differentiable`, which trains only the networks it proposes."""
     named_networks = {name: networks[name] for name in spec.networks}
     named_accelerators = {name: accelerators[name] for name in spec.accelerators}
     network_designs = designs_of([named_networks[n] for n in spec.networks], "network")
@@ -128,7 +129,9 @@ def make_request(spec: CoDesignSpec, networks: Mapping[str, DesignSpace[NetworkS
     key = request_key(spec, source_digest)
     if isinstance(spec.accuracy, AccuracyTable):
         accuracies.update(load_accuracies(Path(spec.accuracy.path), network_designs.designs))
-    elif isinstance(spec.accuracy, TrainedAccuracy):
+    elif isinstance(spec.accuracy, TrainedAccuracy) and spec.strategy != "differentiable":
+        # The differentiable strategy trains a supernet instead, and only the networks it
+        # proposes stand-alone (dslc.codesign.dance.strategy).
         accuracies.update(trained_accuracies(spec.accuracy, network_designs.designs, built,
                                              store, key, progress=progress))
     return Request(spec, named_networks, named_accelerators, network_designs,

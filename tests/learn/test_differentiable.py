@@ -175,3 +175,32 @@ def test_the_table_shows_predicted_beside_exact(runs: Runs, tmp_path: Path) -> N
     assert (tmp_path / "result.json").is_file()
     pytest.importorskip("matplotlib")
     assert (tmp_path / "trajectory.png").is_file()
+
+
+TINY = Path(__file__).with_name("tiny_trained.cd")
+
+
+@pytest.mark.skipif(pytest.importorskip("sklearn") is None, reason="needs scikit-learn")
+def test_trained_accuracy_runs_the_supernet_and_retrains_the_answer() -> None:
+    from dslc.learn.train import train_network
+
+    torch.set_num_threads(1)
+    program = api.compile(TINY)
+    outcome = api.search(program, store=":memory:").outcome
+    learned = outcome.learned
+    assert learned is not None and learned.mode == "trained accuracy"
+    assert any("supernet" in line for line in outcome.log)
+    assert all(step.accuracy_loss is not None for step in learned.trajectory)
+    best = outcome.best
+    assert best is not None and best.metrics is not None
+    # the answer's accuracy is training's word: the network trained stand-alone, here again
+    network = program.networks["tiny_digits"].instantiate(best.network.point)
+    assert best.metrics.accuracy == train_network(network, "digits", epochs=1,
+                                                  seed=1).accuracy
+    # the other networks were never trained: only the proposals carry an accuracy
+    proposed = {c.network for c in learned.candidates}
+    assert {pair[0] for pair, result in outcome.results.items()
+            if result.metrics is not None and result.metrics.accuracy is not None} == proposed
+    data = outcome_to_json(outcome)
+    assert json.loads(json.dumps(data, allow_nan=False))["mode"] == "trained accuracy"
+    assert data["best"]["predicted"]["accuracy"] is not None

@@ -49,6 +49,7 @@ from dslc.codesign.dance.evaluator import (
     torch_objective,
 )
 from dslc.codesign.learned import Prediction, TrajectoryStep
+from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.spec.codesign import ConstraintSpec, ObjectiveSpec
 
 SAMPLES = 8
@@ -62,6 +63,8 @@ GENERATOR_RATE = 0.01
 GENERATOR_HIDDEN = 64
 PENALTY = 10.0
 """Loss per unit of log excess over a constraint's limit."""
+BATCH = 64
+"""Mini-batch of the supernet's training split per step (trained accuracy)."""
 TOP_NETWORKS = 4
 TOP_ACCELERATORS = 16
 BOUNDED = ("energy", "latency", "edp", "area", "cycles")
@@ -112,16 +115,24 @@ def _network_digits(space: LearnedSpace) -> tuple[list[str], list[list[tuple[str
 
 def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveSpec,
            constraints: tuple[ConstraintSpec, ...], *, cost_weight: float, steps: int,
-           seed: int, accuracy: bool, count: int) -> SearchResult:
+           seed: int, accuracy: bool, count: int, supernet: Any = None) -> SearchResult:
     """Train the architecture parameters and the generator together (see the module
-    docstring) and propose `count` pairs."""
+    docstring) and propose `count` pairs. With a `supernet` (dslc.learn.supernet, trained
+    weights, one network space), its architecture logits are the search's (reset to zero
+    first) and each step is its `arch_step` on a seeded mini-batch of the training split,
+    the cost term added: the accuracy loss is the supernet's cross-entropy, and the
+    proposals' accuracies are the supernet's (inherited weights) for ranking them."""
     torch = needs_torch()
     torch.manual_seed(seed)
     noise = torch.Generator().manual_seed(seed)
     spaces, params, space_of, digits = _network_digits(space)
     space_logits = torch.zeros(len(spaces), dtype=torch.float32, requires_grad=True)
-    logits = [[torch.zeros(len(values), dtype=torch.float32, requires_grad=True)
-               for _, values in params[s]] for s in range(len(spaces))]
+    if supernet is None:
+        logits = [[torch.zeros(len(values), dtype=torch.float32, requires_grad=True)
+                   for _, values in params[s]] for s in range(len(spaces))]
+    else:
+        logits = [_supernet_logits(torch, supernet, params)]
+        train_x, train_y = supernet.data.split("train")
     arch_width = sum(len(values) for s in range(len(spaces)) for _, values in params[s]) + \
         (len(spaces) if len(spaces) > 1 else 0)
     encoding = space.encoding
@@ -161,6 +172,9 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
     def split(out: Any) -> list[Any]:
         return list(torch.split(out, widths, dim=-1))
 
+    # With a supernet the accuracy is its loss's business, not a penalty's.
+    penalised = constraints if supernet is None else tuple(
+        c for c in constraints if c.metric != "accuracy")
     trajectory: list[TrajectoryStep] = []
     visited_networks: dict[int, None] = {}
     visited_accelerators: dict[int, None] = {}
@@ -183,14 +197,25 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
                                    accelerators[None, :, :].expand(n, s, -1)
                                    .reshape(n * s, -1)).reshape(n, s, 3)
         cost = _log_cost(torch, objective, logs, clock, known[:, None].expand(n, s))
-        cost = cost + _penalty(torch, constraints, logs, clock, known[:, None].expand(n, s),
+        cost = cost + _penalty(torch, penalised, logs, clock, known[:, None].expand(n, s),
                                unknown[:, None].expand(n, s))
         expected = torch.sum(p[:, None] * cost, 0).mean()
-        accuracy_loss = torch.sum(p * (1.0 - known)) if accuracy else None
-        loss = cost_weight * expected + (accuracy_loss if accuracy_loss is not None else 0.0)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
+        if supernet is not None:
+            rows_batch = torch.randint(0, len(train_y), (BATCH,), generator=noise)
+            total, _ = supernet.arch_step(train_x[rows_batch], train_y[rows_batch], optimiser,
+                                          tau=tau, generator=noise,
+                                          extra=cost_weight * expected)
+            loss_value = total
+            accuracy_value: float | None = total - float(cost_weight * expected.detach())
+        else:
+            accuracy_loss = torch.sum(p * (1.0 - known)) if accuracy else None
+            loss = cost_weight * expected + (accuracy_loss if accuracy_loss is not None
+                                             else 0.0)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            loss_value = float(loss.detach())
+            accuracy_value = None if accuracy_loss is None else float(accuracy_loss.detach())
         with torch.no_grad():
             choice = int(torch.argmax(p))
             best_hw = tuple(int(torch.argmax(t)) for t in hardware)
@@ -200,8 +225,7 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
         visited_networks[choice] = None
         visited_accelerators[accelerator] = None
         trajectory.append(TrajectoryStep(
-            step, float(loss.detach()), expected_cost,
-            None if accuracy_loss is None else float(accuracy_loss.detach()),
+            step, loss_value, expected_cost, accuracy_value,
             space.networks[choice], space.accelerators[accelerator]))
     with torch.no_grad():
         log_p, arch = distribution()
@@ -219,6 +243,9 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
     pairs = np.array([(i, j) for i in nets for j in accs], dtype=np.int64)
     predicted = trained.predict_pairs(space, pairs)
     accuracy_values = space.accuracies[pairs[:, 0]]
+    if supernet is not None:
+        inherited = {i: supernet.accuracy(dict(space.networks[i].point)) for i in nets}
+        accuracy_values = np.array([inherited[int(i)] for i in pairs[:, 0]])
     clock_hz = space.clock_hz[pairs[:, 1]]
     values = objective_of(objective, predicted, clock_hz, accuracy_values)
     feasible = _feasible(constraints, predicted, clock_hz, accuracy_values)
@@ -227,9 +254,32 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
     proposals = tuple(
         (int(pairs[k, 0]), int(pairs[k, 1]),
          Prediction(float(predicted[k, 0]), float(predicted[k, 1]), float(predicted[k, 2]),
-                    float(values[k])), bool(feasible[k]))
+                    float(values[k]), None if math.isnan(accuracy_values[k])
+                    else float(accuracy_values[k])), bool(feasible[k]))
         for k in order[:count])
     return SearchResult(cost_weight, tuple(trajectory), proposals, p)
+
+
+def _supernet_logits(torch: Any, supernet: Any, params: list[list[tuple[str, list[Any]]]]
+                     ) -> list[Any]:
+    """The supernet's architecture logits in the search's parameter order (reset to zero:
+    each search starts uniform)."""
+    if len(params) != 1:
+        raise CannotRunError("the differentiable strategy with trained accuracy searches one "
+                             "network space (its supernet)")
+    names = list(supernet.param_names)
+    found = []
+    for name, values in params[0]:
+        k = names.index(name)
+        if tuple(values) != tuple(supernet.param_values[k]):
+            raise CannotRunError(f"the supernet orders the values of `{name}` differently "
+                                 "(a bug in dslc)")
+        with torch.no_grad():
+            supernet.arch_logits[k].zero_()
+        found.append(supernet.arch_logits[k])
+    for bank in supernet.banks.parameters():
+        bank.requires_grad_(False)  # the search moves architecture parameters only
+    return found
 
 
 def _metrics(torch: Any, logs: Any, clock: float, accuracy: Any) -> dict[str, Any]:
