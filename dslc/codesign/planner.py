@@ -815,7 +815,11 @@ def _outcome(plan: Plan, run: _Run, state: _State, kept: Sequence[Design],
     if optimality == "unverified" and bounds is not None and bounds.objective is not None:
         waiting = ~state.evaluated(run) & bounds.feasible
         left = float(bounds.objective[waiting].min()) if waiting.any() else math.inf
-        gap = _gap(best_score, left) if waiting.any() else 1.0
+        if learned is not None:
+            # The strategy's answer need not be the best evaluated pair (a sample of the
+            # evaluator's may beat it): the optimum is no better than either.
+            left = min(left, min(run.scores.values(), default=math.inf))
+        gap = _gap(best_score, left) if waiting.any() or learned is not None else 1.0
     return Outcome(plan, run.results, run.scores, best, front, tuple(kept), check, optimality,
                    gap, report, log, tuple(run.spec.constraints), learned)
 

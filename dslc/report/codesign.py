@@ -308,7 +308,7 @@ def _learned_parts(outcome: Outcome, width: int) -> list[RenderableType]:
              else f"search: {learned.mode}"),
     ]
     designs = design_columns(outcome)
-    headers = ["#", *designs.headers(), "predicted", "exact", "ratio"]
+    headers = ["#", *designs.headers(), "pred.", "exact", "ratio"]
     rows: list[list[str]] = []
     seen: set[tuple[object, object]] = set()
     for candidate in learned.candidates:
@@ -323,8 +323,8 @@ def _learned_parts(outcome: Outcome, width: int) -> list[RenderableType]:
                      else "infeasible",
                      f"{predicted / exact:.3f}" if math.isfinite(exact) and exact else ""])
     parts.extend(_tables(f"candidates re-checked with the exact model ({len(rows)}; "
-                         "objective as the evaluator predicted and as it is)", headers, rows,
-                         {"#", "predicted", "exact", "ratio"}, width))
+                         "objective predicted by the evaluator and exact)", headers, rows,
+                         {"#", "pred.", "exact", "ratio"}, width))
     return parts
 
 
