@@ -83,7 +83,8 @@ FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="outp
 CodesignOption = Annotated[str | None, typer.Option(
     "--codesign", "-c", help="co-design request (default: the only one)")]
 StrategyOption = Annotated[str | None, typer.Option(
-    help="override the request's strategy (auto, exhaustive, semi_decoupled, random)")]
+    help="override the request's strategy (auto, exhaustive, semi_decoupled, random, "
+         "differentiable)")]
 MaxPairsOption = Annotated[int | None, typer.Option(
     "--max-pairs", help="evaluate at most this many pairs (overrides the request's)")]
 TimeLimitOption = Annotated[float | None, typer.Option(

@@ -121,6 +121,20 @@ def test_a_saved_evaluator_is_read_back(runs: Runs) -> None:
     assert quality.mape_energy == learned.evaluator.mape_energy
 
 
+def test_dslc_learn_evaluator_reports_the_saved_evaluator(runs: Runs) -> None:
+    result = CliRunner().invoke(app, ["learn", "evaluator", str(SMALL), "--format", "json",
+                                      "--cache", str(runs.store)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    learned = runs.learned.learned
+    assert learned is not None
+    assert data == outcome_to_json(runs.learned)["evaluator"]
+    table = CliRunner().invoke(app, ["learn", "evaluator", str(SMALL), "--cache",
+                                     str(runs.store)], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert "unseen accelerators" in table.output and "read back from disk" in table.output
+
+
 def _documented_keys() -> list[str]:
     """The keys of the differentiable strategy's JSON table in docs/cli.md: the first
     column's names, and the sub-keys each `evaluator`/`predicted`/`trajectory` row names."""

@@ -86,3 +86,20 @@ accelerator other {
     assert found.code == "E705"
     assert "one accelerator space" in found.message
     assert found.span.text == "[family, other]"
+
+
+def test_without_torch_the_commands_say_how_to_install(monkeypatch, tmp_path: Path) -> None:
+    import sys
+
+    from typer.testing import CliRunner
+
+    from dslc.cli import app
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
+    spec = tmp_path / "small.cd"
+    spec.write_text(SMALL)
+    for args in (["learn", "evaluator", str(spec)], ["run", str(spec)]):
+        result = CliRunner().invoke(app, [*args, "--cache", ":memory:"])
+        assert result.exit_code == 1, result.output
+        assert 'pip install -e ".[learn]"' in result.output
+        assert "Traceback" not in result.output

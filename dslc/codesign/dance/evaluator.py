@@ -69,13 +69,13 @@ TARGETS = ("energy_pj", "latency_s", "area_mm2")
 
 
 def needs_torch() -> Any:
-    """torch, or a CannotRunError saying how to install it."""
-    try:
-        import torch
-    except ImportError:
-        raise CannotRunError("the learned evaluator and the differentiable strategy need "
-                             "PyTorch: pip install -e \".[learn]\" (torch==2.13.0, CPU)"
-                             ) from None
+    """torch, or a CannotRunError saying how to install the learn extra
+    (dslc.learn.require)."""
+    from dslc.learn import require
+
+    require("the learned evaluator and the differentiable strategy")
+    import torch
+
     return torch
 
 
