@@ -5,6 +5,7 @@ every bad argument or a network whose input does not fit the dataset, and withou
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import pytest
@@ -104,3 +105,13 @@ def test_without_the_learn_extra_it_says_how_to_install(monkeypatch: pytest.Monk
         api.search(program, store=":memory:")
     assert "`torch` is not installed" in str(caught.value)
     assert "trained(dataset = digits" in str(caught.value)
+
+
+@pytest.mark.parametrize("module", ["datasets", "modules", "train", "supernet"])
+def test_the_learning_modules_say_how_to_install(module: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in sys.modules if n.startswith("dslc.learn.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(CannotRunError, match=r'pip install -e "\.\[learn\]"'):
+        importlib.import_module(f"dslc.learn.{module}")
