@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from dslc import api
+from dslc.cli import app
 from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.spec.codesign import TrainedAccuracy
 
@@ -115,3 +118,13 @@ def test_the_learning_modules_say_how_to_install(module: str,
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(CannotRunError, match=r'pip install -e "\.\[learn\]"'):
         importlib.import_module(f"dslc.learn.{module}")
+
+
+def test_dslc_run_without_the_extra_exits_1_with_the_pip_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = tmp_path / "trained.cd"
+    spec.write_text(_request("digits_space", "trained(dataset = digits, epochs = 1)"))
+    monkeypatch.setitem(sys.modules, "torch", None)
+    result = CliRunner().invoke(app, ["run", str(spec), "--cache", ":memory:"])
+    assert result.exit_code == 1
+    assert 'pip install -e ".[learn]"' in result.output
