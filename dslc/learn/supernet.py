@@ -234,7 +234,8 @@ class Supernet(nn.Module):
         (a symbol's most probable value)."""
         found: dict[str, float | ParamValue] = {}
         for name, values, probs in zip(self.param_names, self.param_values,
-                                       self.probabilities(), strict=True):
+                                       [p.detach() for p in self.probabilities()],
+                                       strict=True):
             if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
                 found[name] = float(sum(float(p) * float(v)
                                         for p, v in zip(probs, values, strict=True)))
