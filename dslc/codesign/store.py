@@ -24,9 +24,9 @@ The rules, which docs/design/codesign.md repeats:
   stopped is taken over. Closing the store releases the run's leases.
 - **Nothing stale is trusted.** Rows carry the cost model's version (and it is in every
   pair's key; trained accuracies, `trained-` keys, do not depend on it and are read back
-  whatever version wrote them); rows of another version, and the table of schema 1 (dslc
-  0.1: `pairs(key, record)`, no version), are never read back, and `notes` says how many
-  there are. They are kept, not deleted, so the dslc that wrote them can still use them.
+  whatever version wrote them); pair rows of another version, and the table of schema 1
+  (dslc 0.1: `pairs(key, record)`, no version), are never read back, and `notes` says how
+  many there are. They are kept, not deleted, so the dslc that wrote them can still use them.
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ package's way); their states are restored afterwards. It does not train (dslc.le
 
 from __future__ import annotations
 
+from dslc.learn import require
+
+require("the datasets")  # a CannotRunError with the pip line, not an ImportError
+
 import functools
 import random
 from dataclasses import dataclass

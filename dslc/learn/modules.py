@@ -34,6 +34,10 @@ parameters come on top and are not modelled by the cost model. It does not train
 
 from __future__ import annotations
 
+from dslc.learn import require
+
+require("networks as PyTorch modules")  # a CannotRunError with the pip line, not an ImportError
+
 import math
 import string
 from collections.abc import Callable, Mapping, Sequence

@@ -30,16 +30,20 @@ architecture parameters and their distributions, accuracies of points.
   distribution); `arch_step` takes one gradient step on the architecture parameters for a
   batch (the caller's optimiser, and an extra differentiable term such as a cost, to add).
 
-Weight sharing works when every layer name has one operator across the space and its
-non-sliceable attributes (stride, padding, dilation, groups) do not vary in ways that
-change the bank's meaning: grouped convolutions (1 < groups < channels) whose group count
-varies, dwconv multipliers that vary, and einsum layers whose index expressions vary are
-refused with a `SupernetError` naming the layer. Everything the shipped digits and mnist1d
-spaces and the examples use is covered. It does not train stand-alone networks
-(dslc.learn.train) nor cost anything (dslc.codesign).
+Weight sharing works when every layer name has one operator across the space and its non-
+sliceable attributes (stride, padding, dilation, groups) do not vary in ways that change the
+bank's meaning: convolutions whose `groups` vary, dwconv multipliers that vary, elementwise
+layers whose function varies and einsum layers whose tensors vary are refused with a
+`SupernetError` naming the layer. Everything the shipped digits and mnist1d spaces and the
+examples use is covered. It does not train stand-alone networks (dslc.learn.train) nor cost
+anything (dslc.codesign).
 """
 
 from __future__ import annotations
+
+from dslc.learn import require
+
+require("the supernet")  # a CannotRunError with the pip line, not an ImportError
 
 import math
 from collections.abc import Mapping, Sequence
@@ -76,7 +80,7 @@ def _signature(layer: Layer) -> tuple[object, ...]:
     """What must be equal between two points' layers of one name for them to share a bank
     (beyond the op): attributes the slicing does not absorb."""
     if isinstance(layer, ConvLayer):
-        return ("groups>1",) if layer.groups > 1 else ()
+        return (layer.groups,)
     if isinstance(layer, DepthwiseConvLayer):
         return (layer.multiplier,)
     if isinstance(layer, EinsumLayer):
@@ -230,7 +234,8 @@ class Supernet(nn.Module):
         (a symbol's most probable value)."""
         found: dict[str, float | ParamValue] = {}
         for name, values, probs in zip(self.param_names, self.param_values,
-                                       self.probabilities(), strict=True):
+                                       [p.detach() for p in self.probabilities()],
+                                       strict=True):
             if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
                 found[name] = float(sum(float(p) * float(v)
                                         for p, v in zip(probs, values, strict=True)))

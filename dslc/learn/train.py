@@ -19,6 +19,10 @@ does, through the result store).
 
 from __future__ import annotations
 
+from dslc.learn import require
+
+require("training networks")  # a CannotRunError with the pip line, not an ImportError
+
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager

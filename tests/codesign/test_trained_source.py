@@ -5,11 +5,15 @@ every bad argument or a network whose input does not fit the dataset, and withou
 
 from __future__ import annotations
 
+import importlib
 import sys
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from dslc import api
+from dslc.cli import app
 from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.spec.codesign import TrainedAccuracy
 
@@ -104,3 +108,23 @@ def test_without_the_learn_extra_it_says_how_to_install(monkeypatch: pytest.Monk
         api.search(program, store=":memory:")
     assert "`torch` is not installed" in str(caught.value)
     assert "trained(dataset = digits" in str(caught.value)
+
+
+@pytest.mark.parametrize("module", ["datasets", "modules", "train", "supernet"])
+def test_the_learning_modules_say_how_to_install(module: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in sys.modules if n.startswith("dslc.learn.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(CannotRunError, match=r'pip install -e "\.\[learn\]"'):
+        importlib.import_module(f"dslc.learn.{module}")
+
+
+def test_dslc_run_without_the_extra_exits_1_with_the_pip_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = tmp_path / "trained.cd"
+    spec.write_text(_request("digits_space", "trained(dataset = digits, epochs = 1)"))
+    monkeypatch.setitem(sys.modules, "torch", None)
+    result = CliRunner().invoke(app, ["run", str(spec), "--cache", ":memory:"])
+    assert result.exit_code == 1
+    assert 'pip install -e ".[learn]"' in result.output

@@ -60,7 +60,18 @@ def test_splits_are_seeded() -> None:
 
 def test_mnist1d_is_built_locally_with_the_documented_split() -> None:
     pytest.importorskip("mnist1d")
+    import random
+
+    import numpy as np
+
+    from dslc.learn import datasets
+
+    datasets._load.cache_clear()  # build it here, to watch the global generators
+    numpy_before, python_before = np.random.get_state()[1].copy(), random.getstate()
     data = load("mnist1d")
+    # mnist1d seeds numpy's and Python's global generators; load restores both.
+    assert np.array_equal(np.random.get_state()[1], numpy_before)
+    assert random.getstate() == python_before
     assert (len(data.train_y), len(data.test_y)) == (4000, 1000)
     assert tuple(data.test_x.shape) == (1000, 1, 1, 40)
     # make_dataset standardises the whole set: mean 0, standard deviation 1.
