@@ -53,15 +53,17 @@ from dslc.sema.program import Program, elaborate
 from dslc.space import DesignSpace, GivenPoint
 from dslc.spec.accelerator import AcceleratorSpec
 from dslc.spec.base import ParamValue, Point, SpaceSpec
-from dslc.spec.codesign import STRATEGIES, CoDesignSpec
+from dslc.spec.codesign import STRATEGIES, CoDesignSpec, TrainedAccuracy
 from dslc.spec.constraints import MapConstraints
 from dslc.spec.network import NetworkSpec
 from dslc.syntax.ast import Ident
 
 if TYPE_CHECKING:
     from dslc.codesign.designs import Instances
+    from dslc.codesign.learned import EvaluatorQuality
     from dslc.codesign.planner import Budget, Outcome, Plan
     from dslc.codesign.request import Request
+    from dslc.codesign.store import ResultStore
     from dslc.cost.result import Cost
     from dslc.interop.timeloop import StudyLayer
     from dslc.mapper.network import MapCache, NetworkMapResult
@@ -396,14 +398,27 @@ def _with_strategy(spec: CoDesignSpec, strategy: str | None) -> CoDesignSpec:
 
 
 def request(program: Program, codesign: str | None = None, *, strategy: str | None = None,
-            instances: Instances | None = None) -> Request:
+            instances: Instances | None = None, store: ResultStore | str | Path | None = None,
+            progress: Callable[[str, int, int, float], None] | None = None) -> Request:
     """A co-design request, elaborated for the planner and its workers (see
-    dslc.codesign.request); `strategy` overrides the request's."""
+    dslc.codesign.request); `strategy` overrides the request's. With `accuracy =
+    trained(...)` its networks are trained or read back from `store` (an open ResultStore, a
+    path, or None: `default_store`; ":memory:" keeps nothing), and `progress` hears of
+    it."""
     from dslc.codesign.request import make_request
+    from dslc.codesign.store import ResultStore
 
     spec = _with_strategy(_codesign(program, codesign), strategy)
-    return make_request(spec, program.networks, program.accelerators, program.digest,
-                        instances=instances)
+    if isinstance(store, ResultStore) or not isinstance(spec.accuracy, TrainedAccuracy):
+        opened = store if isinstance(store, ResultStore) else None
+        return make_request(spec, program.networks, program.accelerators, program.digest,
+                            instances=instances, store=opened, progress=progress)
+    results = ResultStore(_store_path(program, spec.name, store))
+    try:
+        return make_request(spec, program.networks, program.accelerators, program.digest,
+                            instances=instances, store=results, progress=progress)
+    finally:
+        results.close()
 
 
 def _budget(spec: CoDesignSpec, max_pairs: int | None, time_limit_s: float | None) -> Budget:
@@ -480,6 +495,13 @@ def default_store(program: Program, codesign: str) -> Path | None:
     return program.root.parent / ".dslc" / f"{program.root.stem}.{codesign}.sqlite"
 
 
+def _store_path(program: Program, codesign: str, store: str | Path | None) -> Path | None:
+    """The result store's path: `default_store` for None, None (memory) for ":memory:"."""
+    if store is None:
+        return default_store(program, codesign)
+    return None if str(store) == ":memory:" else Path(store)
+
+
 def search(program: Program, codesign: str | None = None, *,
            store: str | Path | None = None, fresh: bool = False, jobs: int = 1,
            scheduler: str | None = None, strategy: str | None = None,
@@ -496,28 +518,38 @@ def search(program: Program, codesign: str | None = None, *,
     from dslc.codesign.designs import Instances
     from dslc.codesign.evaluate import PairEvaluator, ResultStore
     from dslc.codesign.planner import execute, make_plan
+    from dslc.codesign.request import request_key
 
     _check_range("--jobs", jobs, 1, MAX_JOBS)
     instances = Instances(program.networks, program.accelerators)
-    the_request = request(program, codesign, strategy=strategy, instances=instances)
-    spec = the_request.spec
+    spec = _with_strategy(_codesign(program, codesign), strategy)
     budget = _budget(spec, max_pairs, time_limit_s)
-    prepared = prepare(the_request, instances)
-    store_path = default_store(program, spec.name) if store is None else \
-        None if str(store) == ":memory:" else Path(store)
+    store_path = _store_path(program, spec.name, store)
     results = ResultStore(store_path)
     try:
         if fresh:
-            results.forget(the_request.key)
+            results.forget(request_key(spec, program.digest))
+        # Trained accuracies are read back from (or written to) the same store as pairs.
+        the_request = request(program, codesign, strategy=strategy, instances=instances,
+                              store=results, progress=progress)
+        prepared = prepare(the_request, instances)
         evaluator = PairEvaluator(the_request, results, instances,
                                   lowered=dict(prepared.lowered), archs=dict(prepared.archs))
         try:
             the_plan = make_plan(spec, the_request.network_designs,
                                  the_request.accelerator_designs, prepared.bounds, budget)
-            outcome = execute(the_plan, spec, the_request.network_designs,
-                              the_request.accelerator_designs, evaluator,
-                              bounds=prepared.bounds, jobs=jobs, scheduler=scheduler,
-                              progress=progress)
+            if the_plan.strategy == "differentiable":
+                from dslc.codesign.dance.strategy import run_differentiable
+
+                outcome = run_differentiable(
+                    the_plan, evaluator, bounds=prepared.bounds, jobs=jobs,
+                    scheduler=scheduler, progress=progress,
+                    directory=None if store_path is None else store_path.parent)
+            else:
+                outcome = execute(the_plan, spec, the_request.network_designs,
+                                  the_request.accelerator_designs, evaluator,
+                                  bounds=prepared.bounds, jobs=jobs, scheduler=scheduler,
+                                  progress=progress)
         finally:
             evaluator.close()  # its worker processes or Dask client, kept across phases
     finally:
@@ -525,6 +557,46 @@ def search(program: Program, codesign: str | None = None, *,
     return CoDesignRun(spec.name, outcome, the_request.options,
                        None if store_path is None else str(store_path), evaluator.reused,
                        results.notes)
+
+
+def learn_evaluator(program: Program, codesign: str | None = None, *,
+                    store: str | Path | None = None, jobs: int = 1,
+                    progress: Callable[[str, int, int, float], None] | None = None
+                    ) -> EvaluatorQuality:
+    """Train the learned cost evaluator of a request (dslc.codesign.dance.evaluator) with its
+    `differentiable` settings, or read it back from beside the store, and measure it on
+    held-out pairs and on accelerators never trained on. Needs the learn extra (torch);
+    raises UsageError for a request over several accelerator spaces."""
+    from dslc.codesign.dance.evaluator import Settings, needs_torch, train_evaluator
+    from dslc.codesign.designs import Instances
+    from dslc.codesign.evaluate import PairEvaluator, ResultStore
+
+    needs_torch()
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    instances = Instances(program.networks, program.accelerators)
+    the_request = request(program, codesign, instances=instances)
+    spec = the_request.spec
+    if len(spec.accelerators) != 1:
+        raise UsageError(f"co-design `{spec.name}` searches {len(spec.accelerators)} "
+                         "accelerator spaces; the evaluator encodes one")
+    store_path = default_store(program, spec.name) if store is None else \
+        None if str(store) == ":memory:" else Path(store)
+    results = ResultStore(store_path)
+    settings = spec.differentiable
+    try:
+        evaluator = PairEvaluator(the_request, results, instances)
+        try:
+            _, quality, _, _ = train_evaluator(
+                evaluator, Settings(settings.train_fraction, settings.heldout_pairs,
+                                    settings.seed),
+                directory=None if store_path is None else store_path.parent, jobs=jobs,
+                progress=progress)
+        finally:
+            evaluator.close()
+    finally:
+        results.close()
+    return quality
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,7 +87,8 @@ FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="outp
 CodesignOption = Annotated[str | None, typer.Option(
     "--codesign", "-c", help="co-design request (default: the only one)")]
 StrategyOption = Annotated[str | None, typer.Option(
-    help="override the request's strategy (auto, exhaustive, semi_decoupled, random)")]
+    help="override the request's strategy (auto, exhaustive, semi_decoupled, random, "
+         "differentiable)")]
 MaxPairsOption = Annotated[int | None, typer.Option(
     "--max-pairs", help="evaluate at most this many pairs (overrides the request's)")]
 TimeLimitOption = Annotated[float | None, typer.Option(
@@ -170,7 +171,13 @@ def _wants_json(args: list[str]) -> bool:
     return False
 
 
-def command(name: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
+learn_app = typer.Typer(no_args_is_help=True,
+                         help="learned models for co-design (needs the learn extra)")
+app.add_typer(learn_app, name="learn")
+
+
+def command(name: str | None = None, group: typer.Typer | None = None
+            ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Register a command that reports the API's errors by kind: a `UserError` with its
     exit code, an interrupt with 130, anything else as a bug (exit 3)."""
     def register(function: Callable[P, R]) -> Callable[P, R]:
@@ -190,7 +197,7 @@ def command(name: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R
             except Exception as exc:  # anything else is a bug in dslc, never the user's
                 _report_bug(exc, as_json)
                 raise typer.Exit(BUG) from None
-        app.command(name=name)(guarded)
+        (app if group is None else group).command(name=name)(guarded)
         return guarded
     return register
 
@@ -408,7 +415,7 @@ def run_command(
     """Run a co-design request: map every layer of one network on one accelerator, or
     search network and accelerator spaces with the co-design planner."""
     from dslc import export
-    from dslc.report.codesign import plot_pareto, render_outcome
+    from dslc.report.codesign import plot_pareto, plot_trajectory, render_outcome
     from dslc.report.progress import layer_progress, pair_progress
     from dslc.report.run import plot_breakdown, render_run
 
@@ -445,6 +452,8 @@ def run_command(
             written = export.write_codesign(out, found.outcome, found.notes) if out else ()
             if out is not None and plot_pareto(found.outcome, out / "pareto.png"):
                 written = (*written, "pareto.png")
+                if plot_trajectory(found.outcome, out / "trajectory.png"):
+                    written = (*written, "trajectory.png")
             elif out is not None:
                 note = " (pareto.png needs the plot extra)"
         data = export.outcome_to_json(found.outcome, store_notes=found.notes)
@@ -475,6 +484,34 @@ def plan_command(file: FileArgument, codesign: CodesignOption = None,
         console.print(export.to_json(export.plan_to_json(the_plan)), markup=False)
         return
     console.print(render_plan(the_plan))
+
+
+@command("evaluator", group=learn_app)
+def learn_evaluator_command(
+    file: FileArgument,
+    codesign: CodesignOption = None,
+    format: FormatOption = OutputFormat.table,
+    cache: Annotated[Path | None, typer.Option(
+        help="SQLite store of finished pairs (default: .dslc/ beside the spec); the trained "
+             "evaluator is saved beside it")] = None,
+    jobs: Annotated[int, typer.Option(help="worker processes for the exact costing")] = 1,
+) -> None:
+    """Train (or read back) the learned cost evaluator of a co-design request (its
+    `differentiable` settings: training fraction, held-out pairs, seed) and report how well
+    it predicts the exact model on pairs it was not trained on."""
+    from dslc import export
+    from dslc.report.codesign import render_evaluator
+    from dslc.report.progress import pair_progress
+
+    program = api.compile(file)
+    with _kernel_compiled_elsewhere(), \
+            pair_progress(err_console, disable=not err_console.is_terminal) as progress:
+        quality = api.learn_evaluator(program, codesign, store=cache, jobs=jobs,
+                                      progress=progress)
+    if format is OutputFormat.json:
+        console.print(export.to_json(export.evaluator_json(quality)), markup=False)
+        return
+    console.print(render_evaluator(quality))
 
 
 def _shape_option(text: str | None) -> tuple[int, ...]:

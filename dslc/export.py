@@ -33,6 +33,7 @@ from typing import Any
 from dslc.arch import ArchModel, FanoutModel
 from dslc.codesign.designs import Design
 from dslc.codesign.evaluate import PairResult
+from dslc.codesign.learned import EvaluatorQuality, Prediction
 from dslc.codesign.planner import BoundsReport, Outcome, Plan
 from dslc.cost.result import Cost
 from dslc.lower.problem import Problem
@@ -580,17 +581,87 @@ def outcome_to_json(outcome: Outcome, top: int = 10, *, store_notes: Sequence[st
         "bounds": bounds_json(outcome.bounds),
         "log": list(outcome.log),
         "store_notes": list(store_notes),
-        "best": None if best is None else {
-            **pair_json(best, scores[(best.network, best.accelerator)], objective),
-            "layers": [{"name": layer.name, "problem_key": layer.problem_key,
-                        "energy_pj": layer.energy_pj, "cycles": layer.cycles,
-                        "utilization": layer.utilization} for layer in best.layers]},
+        "best": None if best is None else outcome_best_json(outcome),
         "top": [pair_json(outcome.results[pair], scores[pair], objective,
                           outcome.failure(pair)) for pair in ranked[:top]],
         "infeasibility": infeasibility_json(outcome),
         "pareto": [pair_json(result, scores[(result.network, result.accelerator)], objective)
                    for result in outcome.pareto],
+        **({} if outcome.learned is None else learned_json(outcome)),
     }
+
+
+def _prediction_json(predicted: Prediction, objective: str) -> dict[str, Any]:
+    return {"energy_pj": predicted.energy_pj, "latency_s": predicted.latency_s,
+            "edp": predicted.energy_pj * predicted.latency_s,
+            "area_mm2": predicted.area_mm2, "accuracy": predicted.accuracy,
+            "objective": _finite_or_none(_sign(objective) * predicted.objective)}
+
+
+def evaluator_json(quality: EvaluatorQuality) -> dict[str, Any]:
+    """The evaluator's quality (`dslc learn evaluator --format json`, and `evaluator` of a
+    differentiable run; not `train_seconds` and `reused`, which vary by run). A figure
+    over fewer than two pairs is null."""
+    return {
+        "spearman": _finite_or_none(quality.spearman),
+        "kendall": _finite_or_none(quality.kendall),
+        "mape_energy": _finite_or_none(quality.mape_energy),
+        "mape_latency": _finite_or_none(quality.mape_latency),
+        "mape_area": _finite_or_none(quality.mape_area), "train_pairs": quality.train_pairs,
+        "heldout_pairs": quality.heldout_pairs, "unseen_pairs": quality.unseen_pairs,
+        "unseen_spearman": _finite_or_none(quality.unseen_spearman),
+        "unseen_kendall": _finite_or_none(quality.unseen_kendall),
+        "unseen_mape_energy": _finite_or_none(quality.unseen_mape_energy),
+        "unseen_mape_latency": _finite_or_none(quality.unseen_mape_latency),
+        "key": quality.key}
+
+
+def learned_json(outcome: Outcome) -> dict[str, Any]:
+    """The differentiable strategy's keys (docs/cli.md): `evaluator`, `mode`,
+    `cost_weight`, `weights`, `candidates_checked`, `candidates`, `trajectory`, and
+    `predicted` added to `best`."""
+    learned = outcome.learned
+    assert learned is not None
+    objective = outcome.plan.objective
+    quality = learned.evaluator
+    predicted = {(c.network, c.accelerator): c.predicted for c in learned.candidates}
+    extra: dict[str, Any] = {
+        "mode": learned.mode,
+        "cost_weight": learned.cost_weight,
+        "weights": list(learned.weights),
+        "evaluator": evaluator_json(quality),
+        "candidates_checked": len(predicted),
+        "candidates": [{
+            **pair_json(outcome.results[(c.network, c.accelerator)],
+                        outcome.scores[(c.network, c.accelerator)], objective,
+                        outcome.failure((c.network, c.accelerator))),
+            "predicted": _prediction_json(c.predicted, objective),
+            "cost_weight": c.cost_weight} for c in learned.candidates],
+        "trajectory": [{"step": step.step, "loss": step.loss,
+                        "expected_cost": step.expected_cost,
+                        "accuracy_loss": step.accuracy_loss,
+                        "network": step.network.label,
+                        "accelerator": step.accelerator.label}
+                       for step in learned.trajectory],
+    }
+    best = outcome.best
+    if best is not None:
+        found = predicted.get((best.network, best.accelerator))
+        extra["best"] = {**outcome_best_json(outcome),
+                         "predicted": None if found is None
+                         else _prediction_json(found, objective)}
+    return extra
+
+
+def outcome_best_json(outcome: Outcome) -> dict[str, Any]:
+    """`best` of the JSON object (null when nothing feasible was found)."""
+    best = outcome.best
+    assert best is not None
+    return {**pair_json(best, outcome.scores[(best.network, best.accelerator)],
+                        outcome.plan.objective),
+            "layers": [{"name": layer.name, "problem_key": layer.problem_key,
+                        "energy_pj": layer.energy_pj, "cycles": layer.cycles,
+                        "utilization": layer.utilization} for layer in best.layers]}
 
 
 PAIR_CSV_COLUMNS = ("network", "accelerator", "objective", "energy_pj", "cycles", "latency_s",
@@ -692,8 +763,9 @@ def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[objec
 
 DESIGN_FILES = ("result.json", "layers.csv", "breakdown.png")
 """What `dslc run --out DIR` writes for one design (the plot with the plot extra)."""
-CODESIGN_FILES = ("result.json", "pairs.csv", "pareto.png")
-"""What `dslc run --out DIR` writes for a co-design search (the plot with the plot extra)."""
+CODESIGN_FILES = ("result.json", "pairs.csv", "pareto.png", "trajectory.png")
+"""What `dslc run --out DIR` writes for a co-design search (the plots with the plot extra;
+trajectory.png for a differentiable search)."""
 
 
 def write_design(directory: Path, result: NetworkMapResult, problems: dict[str, Problem],

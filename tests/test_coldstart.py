@@ -1,6 +1,7 @@
-"""Cold start: `dslc lint` loads no numpy, numba or networkx; on a machine whose numba cache
-lacks the kernel, `dslc map` and `dslc run` start compiling it in a background process,
-say so on stderr and run on the numpy path meanwhile (the same numbers).
+"""Cold start: `dslc lint` loads no numpy, numba, networkx or torch (nor dslc.learn); on a
+machine whose numba cache lacks the kernel, `dslc map` and `dslc run` start compiling it in
+a background process, say so on stderr and run on the numpy path meanwhile (the same
+numbers).
 benchmarks/bench_coldstart.py measures the cold/warm ratio (docs/performance.md)."""
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from tests.report.test_reports import QUICKSTART_LIKE as SMALL
 REPO = Path(__file__).resolve().parent.parent
 runner = CliRunner()
 
-HEAVY = ("numpy", "numba", "networkx")
+HEAVY = ("numpy", "numba", "networkx", "torch", "sklearn", "mnist1d", "dslc.learn")
+"""Modules lint must not load: the cost model's and the learning extra's (the shipped
+digits/mnist1d spaces and examples/trained.cd are linted too)."""
 
 
 def test_lint_imports_no_numpy_numba_or_networkx() -> None:

@@ -26,7 +26,7 @@ def test_the_library_is_package_data() -> None:
     assert std_root() == Path(dslc.__file__).resolve().parent / "std"
     assert "std/networks/resnet18.cd" in LIBRARY
     assert "std/accelerators/eyeriss_like.cd" in LIBRARY
-    assert len(LIBRARY) == 12
+    assert len(LIBRARY) == 14
 
 
 def test_std_imports_resolve_outside_the_checkout(tmp_path: Path,

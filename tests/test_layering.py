@@ -35,18 +35,21 @@ ALLOWED: dict[str, frozenset[str]] = {
     # elaboration: source to spec values and design spaces
     "sema": frozenset({"arch", "diagnostics", "graph", "lower", "mapping", "ops", "space",
                        "spec", "syntax"}),
+    # networks that run and train (torch, lazily: dslc.learn.require first)
+    "learn": frozenset({"diagnostics", "graph", "ops", "space", "spec"}),
     # the joint search
-    "codesign": frozenset({"arch", "cost", "diagnostics", "lower", "mapper", "space", "spec"}),
+    "codesign": frozenset({"arch", "cost", "diagnostics", "learn", "lower", "mapper", "space",
+                           "spec"}),
     # models in, other tools' files out and in
     "interop": frozenset({"arch", "diagnostics", "lower", "mapping", "ops", "spec"}),
     # the edges: results out, the facade, the terminal
     "export": frozenset({"arch", "codesign", "cost", "lower", "mapper", "mapping"}),
     "api": frozenset({"arch", "codesign", "cost", "diagnostics", "export", "graph", "interop",
-                      "lower", "mapper", "mapping", "sema", "space", "spec", "syntax"}),
+                      "learn", "lower", "mapper", "mapping", "sema", "space", "spec", "syntax"}),
     "report": frozenset({"api", "codesign", "cost", "export", "lower", "mapper", "mapping"}),
     "cli": frozenset({"api", "cost", "diagnostics", "export", "report"}),
 }
-CORE = ("cost", "mapping", "mapper", "codesign", "lower", "graph", "sema")
+CORE = ("cost", "mapping", "mapper", "codesign", "lower", "graph", "sema", "learn")
 """The issue's core packages: none of them may import the edges (api, cli, report)."""
 
 

@@ -42,6 +42,7 @@ import numpy.typing as npt
 from dslc.codesign.bounds import PairBounds
 from dslc.codesign.designs import Design, Designs
 from dslc.codesign.evaluate import Pair, PairEvaluator, PairResult
+from dslc.codesign.learned import LearnedSearch
 from dslc.codesign.metrics import (
     Metrics,
     kendall,
@@ -183,6 +184,20 @@ def make_plan(spec: CoDesignSpec, networks: Designs, accelerators: Designs,
         return Plan(strategy, reason, n, a, None, "", n,
                     (Phase("evaluate", total, "every (network, accelerator) pair"),),
                     at_most=None if bounds is None else min(total, budget.max_pairs or total),
+                    **common)  # type: ignore[arg-type]
+    if strategy == "differentiable":
+        settings = spec.differentiable
+        sampled = min(total, max(32, math.ceil(settings.train_fraction * total)) +
+                      2 * settings.heldout_pairs)
+        checks = settings.candidates * (1 + len(settings.weights))
+        return Plan(strategy, reason + ": train an evaluator network on exactly costed pairs, "
+                    "search networks and a hardware generator by gradient descent through it, "
+                    "re-check the best proposals exactly", n, a, None, "", n,
+                    (Phase("sample", sampled, "pairs costed exactly to train the evaluator and "
+                           "measure it (held out, and on accelerators never trained on)"),
+                     Phase("re-check", checks, f"the best {settings.candidates} proposals of "
+                           "each search, evaluated with the exact model")),
+                    at_most=None if bounds is None else min(total, sampled + checks),
                     **common)  # type: ignore[arg-type]
     if strategy == "random":
         count = min(max(1, math.ceil(total * RANDOM_FRACTION)), budget.max_pairs or total)
@@ -345,6 +360,9 @@ class Outcome:
     """What happened, in order (widening, fallbacks, why a run stopped)."""
     constraints: tuple[ConstraintSpec, ...] = ()
     """The request's constraints (to say why a pair is infeasible)."""
+    learned: LearnedSearch | None = None
+    """The differentiable strategy's report (its evaluator, trajectory and candidates);
+    None for the other strategies."""
 
     @property
     def pairs_evaluated(self) -> int:
@@ -513,6 +531,9 @@ def execute(plan: Plan, spec: CoDesignSpec, networks: Designs, accelerators: Des
             evaluator: PairEvaluator, *, bounds: PairBounds | None = None, jobs: int = 1,
             scheduler: str | None = None, progress: PhaseProgress | None = None) -> Outcome:
     """Run the plan; see the module docstring for what each strategy evaluates."""
+    if plan.strategy == "differentiable":
+        raise ValueError("the differentiable strategy runs in dslc.codesign.dance (api.search), "
+                         "not in execute")
     run = _Run(spec, evaluator, jobs, scheduler, progress, plan.budget, time.monotonic())
     log: list[str] = []
     state = _State(networks.designs, accelerators.designs, bounds)
@@ -762,11 +783,17 @@ def _bounds_report(run: _Run, state: _State, best: float) -> BoundsReport | None
 
 
 def _outcome(plan: Plan, run: _Run, state: _State, kept: Sequence[Design],
-             check: RankCheck | None, optimality: Optimality, log: list[str]) -> Outcome:
+             check: RankCheck | None, optimality: Optimality, log: list[str], *,
+             answer: Pair | None = None, learned: LearnedSearch | None = None) -> Outcome:
+    """The outcome of a run; `answer` (the differentiable strategy's) overrides the best
+    of every evaluated pair."""
     pairs = sorted((pair for pair, score in run.scores.items() if math.isfinite(score)),
                    key=lambda pair: _rank_key(run.scores[pair], pair))
     best = run.results[pairs[0]] if pairs else None
     best_score = run.scores[pairs[0]] if pairs else math.inf
+    if learned is not None:
+        best = None if answer is None else run.results[answer]
+        best_score = math.inf if answer is None else run.scores[answer]
     front: list[PairResult] = []
     if pairs:
         rows = []
@@ -788,6 +815,50 @@ def _outcome(plan: Plan, run: _Run, state: _State, kept: Sequence[Design],
     if optimality == "unverified" and bounds is not None and bounds.objective is not None:
         waiting = ~state.evaluated(run) & bounds.feasible
         left = float(bounds.objective[waiting].min()) if waiting.any() else math.inf
-        gap = _gap(best_score, left) if waiting.any() else 1.0
+        if learned is not None:
+            # The strategy's answer need not be the best evaluated pair (a sample of the
+            # evaluator's may beat it): the optimum is no better than either.
+            left = min(left, min(run.scores.values(), default=math.inf))
+        gap = _gap(best_score, left) if waiting.any() or learned is not None else 1.0
     return Outcome(plan, run.results, run.scores, best, front, tuple(kept), check, optimality,
-                   gap, report, log, tuple(run.spec.constraints))
+                   gap, report, log, tuple(run.spec.constraints), learned)
+
+
+@dataclass(slots=True)
+class Session:
+    """A run whose pairs another strategy chooses (dslc.codesign.dance's differentiable search):
+    it evaluates pairs as the planner's strategies do (store, workers, progress) and builds
+    the `Outcome`."""
+
+    plan: Plan
+    run: _Run
+    state: _State
+
+    def evaluate(self, phase: str, pairs: Sequence[Pair]) -> list[PairResult]:
+        """Every pair, read back or computed (no budget: the plan has none)."""
+        self.run.evaluate(phase, pairs)
+        return [self.run.results[pair] for pair in pairs]
+
+    def record(self, results: dict[Pair, PairResult]) -> None:
+        """Pairs evaluated already (through the same evaluator), as they are."""
+        for pair, result in results.items():
+            self.run.results[pair] = result
+            self.run.scores[pair] = _score(self.run.spec, result)
+
+    def score(self, pair: Pair) -> float:
+        """An evaluated pair's objective (inf when infeasible)."""
+        return self.run.scores[pair]
+
+    def finish(self, answer: Pair | None, learned: LearnedSearch, log: list[str]) -> Outcome:
+        """The outcome, its best the strategy's `answer` (an evaluated pair)."""
+        return _outcome(self.plan, self.run, self.state, (), None, "unverified", log,
+                        answer=answer, learned=learned)
+
+
+def session(plan: Plan, spec: CoDesignSpec, networks: Designs, accelerators: Designs,
+            evaluator: PairEvaluator, *, bounds: PairBounds | None = None, jobs: int = 1,
+            scheduler: str | None = None, progress: PhaseProgress | None = None) -> Session:
+    """A `Session` over the request's pairs."""
+    return Session(plan, _Run(spec, evaluator, jobs, scheduler, progress, Budget(),
+                              time.monotonic()),
+                   _State(networks.designs, accelerators.designs, bounds))

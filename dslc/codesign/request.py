@@ -4,9 +4,10 @@ In: a `CoDesignSpec` and the `DesignSpace`s it names (from a compiled program). 
 frozen `Request` holding the spec, those spaces, their `Designs`, the mapper options
 (`mapper_options`: the one place that decides which objective layers are mapped by, and with
 which map-space constraints; `Request.options_for` adds an accelerator's own) and the
-accuracy of every network design that has one (declared in the network or read from the
-request's accuracy table). A `Request` is self-contained and picklable: worker processes and
-Dask workers receive it as it is, never a file path.
+accuracy of every network design that has one (declared in the network, read from the
+request's accuracy table, or trained: dslc.codesign.trained). A `Request` is
+self-contained and picklable: worker processes and Dask workers receive it as it is, never a
+file path.
 
 It does not evaluate pairs (dslc.codesign.evaluate) nor plan (dslc.codesign.planner).
 """
@@ -20,10 +21,19 @@ from pathlib import Path
 
 from dslc.codesign.designs import Design, Designs, Instances, designs_of
 from dslc.codesign.metrics import load_accuracies
+from dslc.codesign.store import ResultStore
+from dslc.codesign.trained import Progress, trained_accuracies
 from dslc.mapper.search import MapperOptions
 from dslc.space import DesignSpace
 from dslc.spec.accelerator import AcceleratorSpec
-from dslc.spec.codesign import LAYER_OBJECTIVES, CoDesignSpec, LayerObjective, MetricRef
+from dslc.spec.codesign import (
+    LAYER_OBJECTIVES,
+    AccuracyTable,
+    CoDesignSpec,
+    LayerObjective,
+    MetricRef,
+    TrainedAccuracy,
+)
 from dslc.spec.network import NetworkSpec
 
 
@@ -85,13 +95,24 @@ class Request:
         return options_for(self.options, accelerator)
 
 
+def request_key(spec: CoDesignSpec, source_digest: str) -> str:
+    """`Request.key`: the program's source digest, the request's spec and its mapper
+    options."""
+    text = "|".join([source_digest, spec.model_dump_json(), repr(mapper_options(spec))])
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
 def make_request(spec: CoDesignSpec, networks: Mapping[str, DesignSpace[NetworkSpec]],
                  accelerators: Mapping[str, DesignSpace[AcceleratorSpec]], source_digest: str,
-                 *, instances: Instances | None = None) -> Request:
+                 *, instances: Instances | None = None, store: ResultStore | None = None,
+                 progress: Progress | None = None) -> Request:
     """The request for `spec` over the named spaces (taken from `networks` and
     `accelerators`). Builds every network design once to read its declared accuracy (kept
     in `instances` when given, so that evaluation does not build them again); raises
-    DiagnosticError where a design does not build and AccuracyError for a bad table."""
+    DiagnosticError where a design does not build and AccuracyError for a bad table. With
+    `accuracy = trained(...)` every network design is trained, or read back from `store`
+    (None: trained in memory), and `progress` hears of it (dslc.codesign.trained); not with
+    `strategy = differentiable`, which trains only the networks it proposes."""
     named_networks = {name: networks[name] for name in spec.networks}
     named_accelerators = {name: accelerators[name] for name in spec.accelerators}
     network_designs = designs_of([named_networks[n] for n in spec.networks], "network")
@@ -104,10 +125,14 @@ def make_request(spec: CoDesignSpec, networks: Mapping[str, DesignSpace[NetworkS
         declared = built.network(design).accuracy
         if declared is not None:
             accuracies[design] = declared
-    if spec.accuracy is not None:
-        accuracies.update(load_accuracies(Path(spec.accuracy.path), network_designs.designs))
     options = mapper_options(spec)
-    key = hashlib.sha256("|".join([source_digest, spec.model_dump_json(), repr(options)])
-                         .encode()).hexdigest()[:24]
+    key = request_key(spec, source_digest)
+    if isinstance(spec.accuracy, AccuracyTable):
+        accuracies.update(load_accuracies(Path(spec.accuracy.path), network_designs.designs))
+    elif isinstance(spec.accuracy, TrainedAccuracy) and spec.strategy != "differentiable":
+        # The differentiable strategy trains a supernet instead, and only the networks it
+        # proposes stand-alone (dslc.codesign.dance.strategy).
+        accuracies.update(trained_accuracies(spec.accuracy, network_designs.designs, built,
+                                             store, key, progress=progress))
     return Request(spec, named_networks, named_accelerators, network_designs,
                    accelerator_designs, options, accuracies, key)

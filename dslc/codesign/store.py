@@ -23,9 +23,10 @@ The rules, which docs/design/codesign.md repeats:
   thread has written within `STALE_SECONDS`; a lease of a run that ended, was killed or is
   stopped is taken over. Closing the store releases the run's leases.
 - **Nothing stale is trusted.** Rows carry the cost model's version (and it is in every
-  key); rows of another version, and the table of schema 1 (dslc 0.1: `pairs(key, record)`,
-  no version), are never read back, and `notes` says how many there are. They are kept,
-  not deleted, so the dslc that wrote them can still use them.
+  pair's key; trained accuracies, `trained-` keys, do not depend on it and are read back
+  whatever version wrote them); pair rows of another version, and the table of schema 1
+  (dslc 0.1: `pairs(key, record)`, no version), are never read back, and `notes` says how
+  many there are. They are kept, not deleted, so the dslc that wrote them can still use them.
 - **Failures are errors, never bugs.** A damaged file, a schema this dslc does not know, a
   table without the columns it needs, a record that does not decode, or a full disk is a
   `StoreError` (a `CannotRunError`: exit 1) naming the file and the way out (`--fresh`,
@@ -243,9 +244,10 @@ class ResultStore:
                     notes.append(f"{old} pairs in {self.path} were stored by an older dslc "
                                  "that did not record the cost model's version: they are not "
                                  "read back, and the pairs this run needs are computed again")
+            # Trained accuracies (dslc.codesign.trained) do not depend on the cost model.
             for model, count in db.execute("SELECT model, COUNT(*) FROM results WHERE "
-                                           "model != ? GROUP BY model ORDER BY model",
-                                           (self.model,)):
+                                           "model != ? AND key NOT LIKE 'trained-%' "
+                                           "GROUP BY model ORDER BY model", (self.model,)):
                 notes.append(f"{count} pairs in {self.path} were computed with cost model "
                              f"version {model} (this dslc's is {self.model}): they are not "
                              "read back, and the pairs this run needs are computed again")

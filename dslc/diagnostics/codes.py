@@ -289,7 +289,10 @@ fraction, a percentage or `90.1%` are accepted), or an accuracy constraint with 
 source (neither a table nor an `accuracy` property on the networks). A table that is not
 valid UTF-8, a row with fewer or more cells than the header, and an accuracy that is `nan`,
 negative or above 100% are reported at their row and column (`acc.csv:3:2: ...`); tables
-are limited to 16 MiB.
+are limited to 16 MiB. For `accuracy =
+trained(dataset = .., ..)`: a dataset that is not `digits` or `mnist1d`, or a searched
+network that does not have exactly one input of the dataset's shape ([1, 8, 8] for digits,
+[1, 1, 40] for mnist1d; the same up to size-1 axes, or flattened, is accepted).
 """),
     Code("E801", "model cannot be read", """
 `dslc import` could not read the model: the file does not exist, is not an ONNX model, has

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dslc.codesign.evaluate import Pair, PairResult
+from dslc.codesign.learned import EvaluatorQuality
 from dslc.codesign.planner import Outcome, Plan
 from dslc.report.cost import format_area, format_count, format_edp, format_energy, format_seconds
 
@@ -217,6 +218,8 @@ def render_outcome(outcome: Outcome, top: int = 10, *, reused: int = 0,
             parts.append(Text("bounds: evaluated / bound, median " + ", ".join(
                 f"{name} {value:.2f}" for name, value in tight.items())))
     parts.extend(Text(line) for line in outcome.log)
+    if outcome.learned is not None:
+        parts.extend(_learned_parts(outcome, width))
     verdict = {
         "exhaustive": "exhaustive (every pair evaluated)",
         "certified": "certified (as good as evaluating every pair with this mapper)",
@@ -261,6 +264,121 @@ def render_outcome(outcome: Outcome, top: int = 10, *, reused: int = 0,
         parts.append(Text(f"{reused} pairs read back from {store}"))
     parts.extend(Text(note) for note in notes)
     return Group(*parts)
+
+
+def render_evaluator(quality: EvaluatorQuality) -> RenderableType:
+    """`dslc learn evaluator`'s report: the samples and the quality on held-out pairs and
+    on accelerators never trained on."""
+    table = Table(title="learned cost evaluator against the exact model",
+                  title_justify="left")
+    for column in ("pairs", "count", "Spearman", "Kendall", "energy error",
+                   "latency error", "area error"):
+        table.add_column(column, justify="left" if column == "pairs" else "right")
+    table.add_row("training", f"{quality.train_pairs:,}", "", "", "", "", "")
+    table.add_row("held out", f"{quality.heldout_pairs:,}", f"{quality.spearman:.4f}",
+                  f"{quality.kendall:.4f}", f"{quality.mape_energy:.2%}",
+                  f"{quality.mape_latency:.2%}", f"{quality.mape_area:.2%}")
+    table.add_row("unseen accelerators", f"{quality.unseen_pairs:,}",
+                  f"{quality.unseen_spearman:.4f}", f"{quality.unseen_kendall:.4f}",
+                  f"{quality.unseen_mape_energy:.2%}", f"{quality.unseen_mape_latency:.2%}",
+                  "")
+    how = "read back from disk" if quality.reused else \
+        f"trained in {quality.train_seconds:.1f} s"
+    return Group(table, Text(f"Spearman and Kendall of the objective, errors as mean absolute "
+                             f"percentage; evaluator {quality.key} {how}"))
+
+
+def _learned_parts(outcome: Outcome, width: int) -> list[RenderableType]:
+    """The differentiable strategy's evaluator, search and candidates: what the evaluator
+    predicted beside what the exact model gave."""
+    learned = outcome.learned
+    assert learned is not None
+    q = learned.evaluator
+    parts: list[RenderableType] = [
+        Text(f"evaluator: {q.train_pairs:,} training pairs"
+             f"{' (read back from disk)' if q.reused else ''}; held-out ({q.heldout_pairs:,}"
+             f" pairs): Spearman {q.spearman:.4f}, Kendall {q.kendall:.4f}, error energy "
+             f"{q.mape_energy:.2%}, latency {q.mape_latency:.2%}, area {q.mape_area:.2%}; "
+             f"unseen accelerators ({q.unseen_pairs:,} pairs): Spearman "
+             f"{q.unseen_spearman:.4f}, Kendall {q.unseen_kendall:.4f}"),
+        Text(f"search: {learned.mode}, cost weight "
+             + ", ".join(f"{w:g}" for w in learned.weights)
+             + f", {learned.steps} steps; final choice {learned.trajectory[-1].network.label}"
+             f" on {learned.trajectory[-1].accelerator.label}" if learned.trajectory
+             else f"search: {learned.mode}"),
+    ]
+    designs = design_columns(outcome)
+    headers = ["#", *designs.headers(), "pred.", "exact", "ratio"]
+    rows: list[list[str]] = []
+    seen: set[tuple[object, object]] = set()
+    for candidate in learned.candidates:
+        pair = (candidate.network, candidate.accelerator)
+        if pair in seen:
+            continue
+        seen.add(pair)
+        exact = outcome.scores[pair]
+        predicted = candidate.predicted.objective
+        rows.append([str(len(rows) + 1), *designs.cells(outcome.results[pair]),
+                     f"{predicted:.5g}", f"{exact:.5g}" if math.isfinite(exact)
+                     else "infeasible",
+                     f"{predicted / exact:.3f}" if math.isfinite(exact) and exact else ""])
+    parts.extend(_tables(f"candidates re-checked with the exact model ({len(rows)}; "
+                         "objective predicted by the evaluator and exact)", headers, rows,
+                         {"#", "pred.", "exact", "ratio"}, width))
+    return parts
+
+
+def trajectory_figure(outcome: Outcome) -> object:
+    """The differentiable search's trajectory: the loss and the expected cost per step,
+    with the steps where the most likely network or accelerator changed marked."""
+    import matplotlib.pyplot as plt
+
+    learned = outcome.learned
+    assert learned is not None
+    steps = [s.step for s in learned.trajectory]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    left.plot(steps, [s.loss for s in learned.trajectory], color="tab:blue")
+    left.set_xlabel("step")
+    left.set_ylabel("loss")
+    left.set_title("loss")
+    right.plot(steps, [s.expected_cost for s in learned.trajectory], color="tab:orange",
+               label="expected objective (evaluator)")
+    right.set_yscale("log")
+    right.set_xlabel("step")
+    right.set_ylabel(outcome.plan.objective)
+    right.set_title("expected cost")
+    changes = [s.step for previous, s in zip(learned.trajectory, learned.trajectory[1:],
+                                             strict=False)
+               if (s.network, s.accelerator) != (previous.network, previous.accelerator)]
+    for k, step in enumerate(changes):
+        right.axvline(step, color="grey", linewidth=0.6, linestyle=":",
+                      label="choice changed" if k == 0 else None)
+    best = outcome.best
+    if best is not None:
+        right.axhline(outcome.scores[(best.network, best.accelerator)], color="tab:green",
+                      linestyle="--", label="answer (exact)")
+    right.legend(fontsize="small")
+    last = learned.trajectory[-1] if learned.trajectory else None
+    figure.suptitle(f"differentiable search ({learned.mode}, cost weight "
+                    f"{learned.cost_weight:g})" + ("" if last is None else
+                                                   f": ends on {last.network.label}"))
+    figure.tight_layout()
+    return figure
+
+
+def plot_trajectory(outcome: Outcome, path: Path) -> bool:
+    """Write `trajectory_figure` as a PNG; False when matplotlib is not installed or the
+    outcome is not a differentiable search's."""
+    if outcome.learned is None:
+        return False
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    figure = trajectory_figure(outcome)
+    figure.savefig(path, dpi=120, metadata={"Software": None})  # type: ignore[attr-defined]
+    plt.close(figure)  # type: ignore[arg-type]
+    return True
 
 
 _ENERGY_UNITS = (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3), ("pJ", 1.0))

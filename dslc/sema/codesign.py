@@ -4,8 +4,9 @@ Checks that the named networks and accelerators exist, that the objective and co
 use known metrics with the right units, that the strategy and mapper settings are valid
 (the mapping objective: one, or a lexicographic list; the map-space `constraints` block,
 read and checked by dslc.sema.constraints against each searched accelerator's first point),
-that a reference point lies inside one of the named design spaces, and that an accuracy
-constraint has an accuracy source. It does not run anything (dslc.codesign does).
+that a reference point lies inside one of the named design spaces, that an accuracy
+constraint has an accuracy source, and that `trained(...)` names a dataset, valid epochs
+and seed, and networks whose input fits the dataset. It does not run anything (dslc.codesign does).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from dslc.sema.evaluate import (
     Value,
     as_bool,
     as_int,
+    as_number,
     as_quantity,
     as_symbol,
     describe,
@@ -48,6 +50,7 @@ from dslc.sema.limits import MAX_BATCH, MAX_BUDGET, MAX_COUNT, MAX_EXPONENT
 from dslc.sema.spaces import Declarations, Declared, point_values
 from dslc.sema.units import UNITS
 from dslc.spec.codesign import (
+    DATASETS,
     LAYER_OBJECTIVES,
     MAPPER_SEARCHES,
     METRICS,
@@ -59,10 +62,13 @@ from dslc.spec.codesign import (
     Constant,
     ConstraintSpec,
     DesignPoint,
+    DifferentiableSpec,
     MapperSpec,
     MetricRef,
     ObjectiveExpr,
     ObjectiveSpec,
+    TrainedAccuracy,
+    dataset_input_problem,
     parse_accuracy,
     read_accuracy_table,
 )
@@ -75,14 +81,32 @@ CODESIGN_PROPERTIES = {
     "batch": "batch size (default 1)",
     "objective": "`minimize EXPR` or `maximize EXPR` over energy, latency, cycles, edp, area, "
                  "accuracy (default: minimize edp)",
-    "accuracy": "accuracy source: `table(\"file.csv\")`",
-    "strategy": "auto, exhaustive, semi_decoupled or random (default auto)",
+    "accuracy": "accuracy source: `table(\"file.csv\")`, or "
+                "`trained(dataset = digits, epochs = 10, seed = 1)` (datasets: digits, "
+                "mnist1d; needs the `learn` extra)",
+    "strategy": "auto, exhaustive, semi_decoupled, random or differentiable (default auto)",
     "reference": "the semi-decoupled reference accelerator, e.g. `acc(rows = 14)`",
     "top_k": "networks kept after ranking on the reference (default: the planner decides)",
     "max_pairs": "stop after evaluating this many pairs (the answer is then unverified unless "
                  "certified by then)",
     "time_limit": "stop after this much wall time, e.g. `30min` (as max_pairs)",
     "mapper": "mapping-search settings block",
+    "differentiable": "settings block of the differentiable strategy (DANCE): "
+                      "`differentiable { cost_weight = 1, steps = 300 }`",
+}
+DIFFERENTIABLE_PROPERTIES = {
+    "cost_weight": "weight of the expected log objective in the search's loss (default 1): "
+                   "loss = accuracy loss + cost_weight x E[log objective]",
+    "weights": "further cost weights to sweep, e.g. `[0.01, 0.1]` (each a search; their "
+               "re-checked candidates give an accuracy-cost front)",
+    "steps": "gradient steps of each search (default 300)",
+    "candidates": "proposals re-checked with the exact model per search, 1 to 10 "
+                  "(default 10)",
+    "seed": "seed of the evaluator's samples, its training and the search (default 1)",
+    "train_fraction": "pairs costed exactly to train the evaluator, a fraction of all "
+                      "pairs (default 0.03; at least 64 pairs)",
+    "heldout_pairs": "pairs costed exactly to measure the evaluator, and as many on "
+                     "accelerators never trained on (default 300)",
 }
 MAPPER_PROPERTIES = {
     "search": "auto, exhaustive, heuristic or random",
@@ -119,17 +143,23 @@ def elaborate_codesign(decl: ast.CoDesignDecl, program: Declarations, file: Path
                 raise fail("E202", f"property `{name}` given twice", node.name.span)
             seen.add(name)
             if isinstance(node, ast.SubBlock):
+                if name == "differentiable":
+                    fields["differentiable"] = _differentiable(node)
+                    continue
                 if name != "mapper":
                     raise fail("E303", f"`{name}` takes a value, not a block", node.span)
                 mapper_node = node
                 fields["mapper"] = _mapper(node)
                 continue
-            if name == "mapper":
-                raise fail("E303", "`mapper` is a block: `mapper { search = auto }`", node.span)
+            if name in ("mapper", "differentiable"):
+                raise fail("E303", f"`{name}` is a block: `{name} {{ ... }}`", node.span)
             if name == "objective":
                 fields["objective"] = _objective(node.value)
             elif name == "reference":
                 fields["reference"] = _reference(node.value, program)
+            elif name == "accuracy" and isinstance(node.value, ast.Call) and \
+                    node.value.func.text == "trained":
+                fields["accuracy"] = _trained(node.value)
             else:
                 value = evaluate(node.value, Scope({}), ctx)
                 fields.update(_simple(name, value, node, program, file))
@@ -166,6 +196,21 @@ def elaborate_codesign(decl: ast.CoDesignDecl, program: Declarations, file: Path
         sink.extend(check_accuracy_table(
             Path(table.path), [program.networks[n] for n in names if n in program.networks],
             node.value.span))
+    if fields.get("strategy") == "differentiable" and \
+            len(fields.get("accelerators", ())) > 1:  # type: ignore[arg-type]
+        node = next(n for n in decl.body if isinstance(n, ast.Property)
+                    and n.name.text == "accelerators")
+        sink.append(error("E705", "the differentiable strategy searches one accelerator "
+                          "space", node.value.span,
+                          help="its hardware generator proposes values of one space's "
+                          "parameters: name one accelerator (space)"))
+    if isinstance(table, TrainedAccuracy) and "networks" in fields:
+        node = next(n for n in decl.body if isinstance(n, ast.Property)
+                    and n.name.text == "accuracy")
+        names = fields["networks"]  # type: ignore[assignment]
+        sink.extend(check_trained_inputs(
+            table, [program.networks[n] for n in names if n in program.networks],
+            node.value.span))
     mapper = fields.get("mapper")
     if isinstance(mapper, MapperSpec) and mapper_node is not None and "accelerators" in fields:
         found = _map_constraints(decl, mapper_node, fields, program, sink)
@@ -175,6 +220,76 @@ def elaborate_codesign(decl: ast.CoDesignDecl, program: Declarations, file: Path
         raise DiagnosticError(sink)
     fields["constraints"] = tuple(constraints)
     return CoDesignSpec(**fields)
+
+
+TRAINED_ARGUMENTS = {"dataset": "digits or mnist1d", "epochs": "passes over the training "
+                     "split (default 10)", "seed": "seed of the weights and batch order "
+                     "(default 1)"}
+
+
+def _trained(call: ast.Call) -> TrainedAccuracy:
+    """`trained(dataset = NAME, epochs = N, seed = N)`: keywords only, dataset required."""
+    fields: dict[str, object] = {}
+    for arg in call.args:
+        if arg.keyword is None:
+            raise fail("E208", "`trained` takes keyword arguments only", arg.span,
+                       help="e.g. `trained(dataset = digits, epochs = 10, seed = 1)`")
+        key = arg.keyword.text
+        if key not in TRAINED_ARGUMENTS:
+            raise fail("E205", f"`trained` has no argument `{key}`", arg.keyword.span,
+                       help=did_you_mean(key, TRAINED_ARGUMENTS) or
+                       "arguments: " + ", ".join(TRAINED_ARGUMENTS))
+        if key in fields:
+            raise fail("E202", f"argument `{key}` given twice", arg.keyword.span)
+        value = evaluate(arg.value, Scope({}), EvalContext())
+        span = arg.value.span
+        if key == "dataset":
+            if not isinstance(value, Sym):
+                raise fail("E706", f"a dataset is a name, found {describe(value)}", span,
+                           help="datasets: " + ", ".join(DATASETS))
+            if value.name not in DATASETS:
+                raise fail("E706", f"unknown dataset `{value.name}`", span,
+                           help=did_you_mean(value.name, DATASETS) or
+                           "datasets: " + ", ".join(DATASETS))
+            fields[key] = value.name
+        elif key == "epochs":
+            fields[key] = as_int(value, span, "the epochs", minimum=1)
+        else:
+            fields[key] = as_int(value, span, "the seed", minimum=0)
+    if "dataset" not in fields:
+        raise fail("E209", "`trained` needs a `dataset`", call.span,
+                   help="datasets: " + ", ".join(DATASETS))
+    return TrainedAccuracy(**fields)
+
+
+def check_trained_inputs(source: TrainedAccuracy, networks: Sequence[Declared], span: Span
+                         ) -> list[Diagnostic]:
+    """E706 for a network that cannot take the dataset's samples: not one input, or an
+    input whose shape (where it is a constant) is not the dataset's (`dataset_input_problem`:
+    equal, equal up to size-1 axes, or flattened)."""
+    found: list[Diagnostic] = []
+    for entry in networks:
+        inputs = [s for s in entry.decl.body if isinstance(s, ast.InputStmt)]
+        name = entry.decl.name.text
+        if len(inputs) != 1:
+            found.append(error("E706", f"network `{name}` has {len(inputs)} inputs; training "
+                               f"on `{source.dataset}` needs exactly one", span,
+                               related=[Label(entry.decl.name.span, "declared here")]))
+            continue
+        try:
+            sizes = [evaluate(item, Scope({}), EvalContext()) for item in inputs[0].shape.items]
+        except EvalError:
+            continue  # reported where the network is elaborated
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in sizes):
+            continue  # a shape that depends on parameters: checked when trained
+        problem = dataset_input_problem(tuple(sizes), source.dataset)  # type: ignore[arg-type]
+        if problem is not None:
+            wanted = DATASETS[source.dataset]
+            found.append(error(
+                "E706", f"network `{name}` cannot train on `{source.dataset}`: {problem}",
+                span, related=[Label(inputs[0].shape.span, "this input")],
+                help=f"give it `input x: [{', '.join(map(str, wanted))}]`"))
+    return found
 
 
 def check_accuracy_table(path: Path, networks: Sequence[Declared], span: Span
@@ -493,6 +608,52 @@ def _mapper(node: ast.SubBlock) -> MapperSpec:
         else:
             fields[key] = _objectives(value, item.value)
     return MapperSpec(**fields)
+
+
+def _differentiable(node: ast.SubBlock) -> DifferentiableSpec:
+    """The `differentiable { ... }` block (DIFFERENTIABLE_PROPERTIES)."""
+    fields: dict[str, object] = {}
+    for item in node.body:
+        if not isinstance(item, ast.Property) or \
+                item.name.text not in DIFFERENTIABLE_PROPERTIES:
+            name = item.name.text
+            raise fail("E205", f"unknown differentiable property `{name}`", item.name.span,
+                       help=did_you_mean(name, DIFFERENTIABLE_PROPERTIES) or
+                       "valid: " + ", ".join(DIFFERENTIABLE_PROPERTIES))
+        key = item.name.text
+        if key in fields:
+            raise fail("E202", f"property `{key}` given twice", item.name.span)
+        value = evaluate(item.value, Scope({}), EvalContext())
+        span = item.value.span
+        if key in ("steps", "heldout_pairs"):
+            fields[key] = as_int(value, span, f"`{key}`", minimum=1)
+        elif key == "seed":
+            fields[key] = as_int(value, span, "the seed", minimum=0)
+        elif key == "candidates":
+            count = as_int(value, span, "`candidates`", minimum=1)
+            if count > 10:
+                raise fail("E705", f"at most 10 candidates are re-checked, got {count}", span,
+                           help="the search proposes; the exact model re-checks a few")
+            fields[key] = count
+        elif key == "weights":
+            items = value if isinstance(value, tuple) else (value,)
+            fields[key] = tuple(_positive(v, span, "a cost weight") for v in items)
+        elif key == "train_fraction":
+            fraction = _positive(value, span, "the training fraction")
+            if fraction > 1:
+                raise fail("E705", f"the training fraction is at most 1, got {fraction:g}",
+                           span, help="e.g. `train_fraction = 0.03` (3% of the pairs)")
+            fields[key] = fraction
+        else:
+            fields[key] = _positive(value, span, "the cost weight")
+    return DifferentiableSpec(**fields)
+
+
+def _positive(value: Value, span: Span, what: str) -> float:
+    number = as_number(value, span, what)
+    if not number > 0:
+        raise fail("E705", f"{what} must be positive, got {number:g}", span)
+    return float(number)
 
 
 def _objectives(value: Value, written: ast.Expr) -> str | tuple[str, ...]:

@@ -21,7 +21,7 @@ from dslc.spec.base import Point, Spec
 from dslc.spec.constraints import MapConstraints
 
 Metric = Literal["energy", "latency", "cycles", "edp", "area", "accuracy"]
-Strategy = Literal["auto", "exhaustive", "semi_decoupled", "random"]
+Strategy = Literal["auto", "exhaustive", "semi_decoupled", "random", "differentiable"]
 MapperSearch = Literal["auto", "exhaustive", "heuristic", "random"]
 LayerObjective = Literal["energy", "latency", "edp"]
 """What one layer's mapping can minimise in a request's `mapper` block."""
@@ -155,6 +155,41 @@ def read_accuracy_table(path: Path, shown: str | None = None
         rows.append((number, values))
     return header, rows
 
+Dataset = Literal["digits", "mnist1d"]
+DATASETS: dict[str, tuple[int, ...]] = {"digits": (1, 8, 8), "mnist1d": (1, 1, 40)}
+"""The datasets `trained(...)` can train on, with the input shape (batch excluded) a network
+must take: scikit-learn's 8x8 handwritten digits as [1, 8, 8] and MNIST-1D's 40-sample
+signals as [1, 1, 40] (a 1-D signal is a one-row image: convolve it with `kernel = [1, k]`).
+Both have 10 classes (dslc.learn.datasets loads them)."""
+DATASET_CLASSES = 10
+"""Classes of every dataset in DATASETS."""
+
+
+def dataset_input_problem(shape: tuple[int, ...], dataset: str) -> str | None:
+    """Why a network input of `shape` cannot take `dataset`'s samples (None when it can:
+    the dataset's shape, the same up to size-1 axes, or the samples flattened)."""
+    wanted = DATASETS[dataset]
+    size = math.prod(wanted)
+    if shape == wanted or shape == (size,) or \
+            tuple(s for s in shape if s != 1) == tuple(s for s in wanted if s != 1):
+        return None
+    return (f"its input is [{', '.join(map(str, shape))}] but the samples are "
+            f"[{', '.join(map(str, wanted))}]")
+
+
+class TrainedAccuracy(Spec):
+    """Accuracy from training each network on a dataset that ships inside a package: the
+    test accuracy after `epochs` epochs from `seed` (dslc.learn.train)."""
+
+    kind: Literal["trained"] = "trained"
+    """Tells this source from a table (which has a `path`) in JSON."""
+    dataset: Dataset
+    """digits or mnist1d."""
+    epochs: int = Field(default=10, gt=0)
+    """Passes over the training split."""
+    seed: int = Field(default=1, ge=0)
+    """Seeds the initial weights and the order of the batches."""
+
 
 def parse_accuracy(text: str) -> float | None:
     """An accuracy as a table writes it, as a fraction: `0.901`, a percentage above 1
@@ -201,6 +236,30 @@ class MapperSpec(Spec):
     accelerator's own."""
 
 
+class DifferentiableSpec(Spec):
+    """Settings of the differentiable strategy (DANCE; docs/design/differentiable.md)."""
+
+    cost_weight: float = Field(default=1.0, gt=0)
+    """Weight of the expected cost in the search's loss: loss = accuracy loss + cost_weight
+    x E[log objective] (+ constraint penalties). Without an accuracy source it only scales
+    the loss; with one, a larger weight trades accuracy for cost."""
+    weights: tuple[float, ...] = ()
+    """Further cost weights to sweep (each a search of its own): the re-checked candidates
+    of all of them give an accuracy-cost front."""
+    steps: int = Field(default=300, gt=0)
+    """Gradient steps of the search."""
+    candidates: int = Field(default=10, gt=0, le=10)
+    """The search's best proposals (by the evaluator) evaluated with the exact model."""
+    seed: int = 1
+    """Seed of the evaluator's samples and training and of the search."""
+    train_fraction: float = Field(default=0.03, gt=0, le=1)
+    """The pairs costed exactly to train the evaluator, as a fraction of all pairs (at
+    least MIN_TRAIN of them)."""
+    heldout_pairs: int = Field(default=300, gt=0)
+    """Pairs (not trained on) costed exactly to report the evaluator's quality, as many
+    again on accelerators never seen in training."""
+
+
 class CoDesignSpec(Spec):
     """A co-design request."""
 
@@ -216,10 +275,11 @@ class CoDesignSpec(Spec):
     """The objective."""
     constraints: tuple[ConstraintSpec, ...] = ()
     """Constraints every reported design must meet."""
-    accuracy: AccuracyTable | None = None
-    """Where accuracies come from, besides networks that declare their own."""
+    accuracy: AccuracyTable | TrainedAccuracy | None = None
+    """Where accuracies come from, besides networks that declare their own: a table, or
+    training each network."""
     strategy: Strategy = "auto"
-    """auto, exhaustive, semi_decoupled or random."""
+    """auto, exhaustive, semi_decoupled, random or differentiable."""
     reference: DesignPoint | None = None
     """The reference accelerator of the semi-decoupled strategy (None: the planner picks)."""
     max_pairs: int | None = Field(default=None, gt=0)
@@ -231,3 +291,5 @@ class CoDesignSpec(Spec):
     """Networks kept after ranking on the reference (None: the planner decides)."""
     mapper: MapperSpec = MapperSpec()
     """Mapping-search settings."""
+    differentiable: DifferentiableSpec = DifferentiableSpec()
+    """Settings of the differentiable strategy (used when it is the strategy)."""

@@ -1,0 +1,431 @@
+"""The learned cost evaluator: an MLP that predicts what the exact cost model gives a pair.
+
+In: a co-design `Request`, its `PairEvaluator` (the exact model, with its result store) and
+the request's `differentiable` settings. Out: a `TrainedEvaluator` (the network, its input
+and output normalisation, the request's designs as feature rows) and its `EvaluatorQuality`.
+
+Pairs are drawn with the settings' seed, in groups of one accelerator and several networks
+(a layer searched on an accelerator then serves the group's other networks): a few
+accelerators (at most UNSEEN_FRACTION of them, drawn with `DesignSpace.sample`) are never
+trained on and carry `heldout_pairs` pairs to test on; the training pairs (`train_fraction`
+of all pairs, at least MIN_TRAIN) come from groups on the other accelerators, and
+`heldout_pairs` held-out pairs from those groups' accelerators with other networks. All of
+them are costed exactly by the mapper through the `PairEvaluator` (so the result store keeps
+them, and a rerun or a later exact search reads them back). The MLP maps a network row and an
+accelerator row (dslc.codesign.dance.features) to log energy, log latency and log area, and is
+trained by full-batch Adam on the mean squared error of the standardised targets. A trained
+evaluator is saved in `directory` under its key (the spaces' spec digests, the pair key's
+mapper options and cost model version, the feature version and the training settings) and
+read back instead of trained when the key matches.
+
+It does not search (dslc.codesign.dance.search). torch is imported by the functions that need it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from dslc.arch import resolve_accelerator
+from dslc.codesign.dance.features import (
+    FEATURE_VERSION,
+    HardwareEncoding,
+    hardware_encoding,
+    network_features,
+)
+from dslc.codesign.designs import Design
+from dslc.codesign.evaluate import Pair, PairEvaluator, PairResult
+from dslc.codesign.learned import EvaluatorQuality
+from dslc.codesign.metrics import kendall, objective_values, spearman
+from dslc.diagnostics.diagnostic import CannotRunError
+from dslc.lower.lower import lower_network
+from dslc.spec.codesign import BinaryOp, Constant, MetricRef, ObjectiveSpec
+
+FloatArray = npt.NDArray[np.float64]
+MIN_TRAIN = 32
+"""Fewest pairs the evaluator trains on, whatever the fraction."""
+UNSEEN_FRACTION = 0.1
+"""At most this fraction of the accelerators is kept out of training, to report how the
+evaluator does on new hardware (as few as hold `heldout_pairs` in groups)."""
+SAMPLING_VERSION = 2
+"""Bumped whenever the draw of pairs changes (part of a saved evaluator's key)."""
+PER_ACCELERATOR = 8
+"""Fewest networks sampled with each sampled accelerator."""
+HIDDEN = 128
+"""Width of the MLP's two hidden layers."""
+EPOCHS = 1000
+"""Full-batch Adam steps."""
+LEARNING_RATE = 3e-3
+TARGETS = ("energy_pj", "latency_s", "area_mm2")
+"""What the evaluator predicts, each as its natural log."""
+
+
+def needs_torch() -> Any:
+    """torch, or a CannotRunError saying how to install the learn extra
+    (dslc.learn.require)."""
+    from dslc.learn import require
+
+    require("the learned evaluator and the differentiable strategy")
+    import torch
+
+    return torch
+
+
+def mape(predicted: FloatArray, exact: FloatArray) -> float:
+    """Mean absolute percentage error, as a fraction (0.02 is 2%)."""
+    return float(np.mean(np.abs(predicted - exact) / np.abs(exact)))
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedSpace:
+    """The request's designs as the evaluator sees them."""
+
+    networks: tuple[Design, ...]
+    accelerators: tuple[Design, ...]
+    network_rows: FloatArray
+    """[networks, features]: dslc.codesign.dance.features.network_features."""
+    network_names: tuple[str, ...]
+    encoding: HardwareEncoding
+    accelerator_rows: FloatArray
+    """[accelerators, features]: `encoding.rows`."""
+    clock_hz: FloatArray
+    """[accelerators]: each accelerator's clock (cycles = latency x clock)."""
+    accuracies: FloatArray
+    """[networks]: the known accuracy of each network (NaN: unknown)."""
+    digest: str
+    """The spec digests of every design, hashed."""
+
+    @property
+    def pairs_total(self) -> int:
+        return len(self.networks) * len(self.accelerators)
+
+
+def learned_space(evaluator: PairEvaluator) -> LearnedSpace:
+    """Every design of the evaluator's request, lowered, resolved and encoded."""
+    request = evaluator.request
+    networks = request.network_designs.designs
+    accelerators = request.accelerator_designs.designs
+    lowered = []
+    for design in networks:
+        found = evaluator.lowered.get(design)
+        if found is None:
+            found = evaluator.lowered[design] = lower_network(
+                evaluator.built.network(design), batch=request.spec.batch)
+        lowered.append(found)
+    rows, names = network_features(networks, lowered)
+    encoding = hardware_encoding(accelerators)
+    clocks = []
+    for design in accelerators:
+        arch = evaluator.archs.get(design)
+        if arch is None:
+            arch = evaluator.archs[design] = resolve_accelerator(
+                evaluator.built.accelerator(design))
+        clocks.append(arch.clock_hz)
+    digest = hashlib.sha256("|".join(evaluator._digest(d) for d in (*networks, *accelerators))
+                            .encode()).hexdigest()[:24]
+    accuracies = np.array([request.accuracies.get(d, math.nan) for d in networks])
+    return LearnedSpace(networks, accelerators, rows, names, encoding,
+                        encoding.rows(accelerators), np.array(clocks), accuracies, digest)
+
+
+@dataclass(frozen=True, slots=True)
+class Samples:
+    """The pairs costed exactly for the evaluator, as [network index, accelerator index]."""
+
+    train: npt.NDArray[np.int64]
+    heldout: npt.NDArray[np.int64]
+    unseen: npt.NDArray[np.int64]
+    unseen_accelerators: tuple[int, ...]
+
+
+def draw_samples(space: LearnedSpace, evaluator: PairEvaluator, train_fraction: float,
+                 heldout: int, seed: int) -> Samples:
+    """The seeded draw of the module docstring (every pair set disjoint). Pairs come in
+    groups of one accelerator and `per` networks: a layer searched on an accelerator is
+    then reused by the group's other networks (the exact costing is most of the time)."""
+    n, a = len(space.networks), len(space.accelerators)
+    request = evaluator.request
+    index = {d.point: j for j, d in enumerate(space.accelerators)}
+    accelerator_space = request.accelerators[space.encoding.space]
+    rng = np.random.default_rng(seed)
+    train = min(n * a, max(MIN_TRAIN, math.ceil(train_fraction * n * a)))
+    per = min(n, max(PER_ACCELERATOR, math.ceil(train / a)))
+    count = min(max(1, round(UNSEEN_FRACTION * a)), math.ceil(heldout / per)) \
+        if a > 1 else 0
+    unseen = tuple(sorted(index[p] for p in accelerator_space.sample(count, seed)))
+    seen = [j for j in range(a) if j not in set(unseen)]
+    groups = min(len(seen), math.ceil(train / per))
+    chosen = sorted(rng.choice(len(seen), size=groups, replace=False).tolist())
+    train_pairs: list[tuple[int, int]] = []
+    held_pairs: list[tuple[int, int]] = []
+    for g, column in enumerate(chosen):
+        j = seen[column]
+        take = min(per, train - len(train_pairs)) if g < groups - 1 else \
+            train - len(train_pairs)
+        take = min(take, n)
+        # the group's other networks are candidates for the held-out pairs
+        order = rng.permutation(n).tolist()
+        train_pairs += [(i, j) for i in order[:take]]
+        held_pairs += [(i, j) for i in order[take:]]
+    pick = rng.choice(len(held_pairs), size=min(heldout, len(held_pairs)), replace=False)
+    held = [held_pairs[k] for k in sorted(pick.tolist())]
+    unseen_pairs = []
+    if unseen:
+        per_unseen = math.ceil(heldout / len(unseen))
+        for j in unseen:
+            networks = sorted(rng.choice(n, size=min(n, per_unseen), replace=False).tolist())
+            unseen_pairs += [(i, j) for i in networks]
+        unseen_pairs = unseen_pairs[:heldout] if len(unseen_pairs) > heldout else unseen_pairs
+
+    def array(pairs: list[tuple[int, int]]) -> npt.NDArray[np.int64]:
+        return _sorted(np.array(pairs, dtype=np.int64).reshape(-1, 2))
+
+    return Samples(array(train_pairs), array(held), array(unseen_pairs), unseen)
+
+
+def _sorted(pairs: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Pairs by accelerator then network (how the evaluator's chunks go)."""
+    if len(pairs) == 0:
+        return pairs
+    return pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]
+
+
+def exact_metrics(results: Sequence[PairResult]) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """[pairs, 3] energy, latency, area of evaluated pairs, and which have a mapping."""
+    values = np.full((len(results), 3), np.nan)
+    ok = np.zeros(len(results), dtype=bool)
+    for i, result in enumerate(results):
+        if result.metrics is not None:
+            values[i] = (result.metrics.energy_pj, result.metrics.latency_s,
+                         result.metrics.area_mm2)
+            ok[i] = True
+    return values, ok
+
+
+def objective_of(objective: ObjectiveSpec, metrics: FloatArray, clock_hz: FloatArray,
+                 accuracy: FloatArray) -> FloatArray:
+    """The objective to minimise for rows of [energy, latency, area] (numpy)."""
+    energy, latency, area = metrics[:, 0], metrics[:, 1], metrics[:, 2]
+    return objective_values(objective, {
+        "energy": energy, "latency": latency, "area": area, "edp": energy * latency,
+        "cycles": latency * clock_hz, "accuracy": accuracy})
+
+
+def torch_objective(objective: ObjectiveSpec, values: dict[str, Any]) -> Any:
+    """The objective to minimise over torch tensors of metrics (keyed as the language
+    names them), for the search's gradient."""
+
+    def walk(node: MetricRef | Constant | BinaryOp) -> Any:
+        if isinstance(node, MetricRef):
+            return values[node.name]
+        if isinstance(node, Constant):
+            return node.value
+        left, right = walk(node.left), walk(node.right)
+        if node.op == "+":
+            return left + right
+        if node.op == "-":
+            return left - right
+        if node.op == "*":
+            return left * right
+        if node.op == "/":
+            return left / right
+        return left ** right
+
+    value = walk(objective.expression)
+    return -value if objective.sense == "maximize" else value
+
+
+@dataclass(slots=True)
+class TrainedEvaluator:
+    """The trained MLP with its normalisation; predicts for rows of features."""
+
+    model: Any
+    """The torch module: [network row | accelerator row] standardised -> 3 standardised
+    log targets."""
+    x_mean: Any
+    x_std: Any
+    y_mean: Any
+    y_std: Any
+    network_width: int
+
+    def log_metrics(self, network_rows: Any, accelerator_rows: Any) -> Any:
+        """[rows, 3] log energy, latency, area (torch, differentiable in both inputs)."""
+        torch = needs_torch()
+        x = torch.cat([network_rows, accelerator_rows], dim=-1)
+        y = self.model((x - self.x_mean) / self.x_std)
+        return y * self.y_std + self.y_mean
+
+    def predict(self, network_rows: FloatArray, accelerator_rows: FloatArray) -> FloatArray:
+        """[rows, 3] energy (pJ), latency (s), area (mm2) (numpy)."""
+        torch = needs_torch()
+        with torch.no_grad():
+            logs = self.log_metrics(torch.as_tensor(network_rows, dtype=torch.float32),
+                                    torch.as_tensor(accelerator_rows, dtype=torch.float32))
+        found: FloatArray = np.exp(logs.numpy().astype(np.float64))
+        return found
+
+    def predict_pairs(self, space: LearnedSpace, pairs: npt.NDArray[np.int64]) -> FloatArray:
+        return self.predict(space.network_rows[pairs[:, 0]],
+                            space.accelerator_rows[pairs[:, 1]])
+
+    def state(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "x_mean": self.x_mean,
+                "x_std": self.x_std, "y_mean": self.y_mean, "y_std": self.y_std,
+                "network_width": self.network_width}
+
+
+def _mlp(width: int) -> Any:
+    torch = needs_torch()
+    return torch.nn.Sequential(
+        torch.nn.Linear(width, HIDDEN), torch.nn.SiLU(),
+        torch.nn.Linear(HIDDEN, HIDDEN), torch.nn.SiLU(),
+        torch.nn.Linear(HIDDEN, len(TARGETS))).float()
+
+
+def _from_state(state: dict[str, Any]) -> TrainedEvaluator:
+    width = int(state["x_mean"].shape[0])
+    model = _mlp(width)
+    model.load_state_dict(state["model"])
+    model.eval()
+    return TrainedEvaluator(model, state["x_mean"], state["x_std"], state["y_mean"],
+                            state["y_std"], int(state["network_width"]))
+
+
+def fit(x: FloatArray, y: FloatArray, network_width: int, seed: int,
+        epochs: int = EPOCHS) -> TrainedEvaluator:
+    """Train the MLP on rows `x` (network | accelerator features) and targets `y` (log
+    energy, latency, area), seeded."""
+    torch = needs_torch()
+    torch.manual_seed(seed)
+    xs = torch.as_tensor(x, dtype=torch.float32)
+    ys = torch.as_tensor(y, dtype=torch.float32)
+    x_mean, x_std = xs.mean(0), xs.std(0, unbiased=False)
+    x_std = torch.where(x_std > 1e-12, x_std, torch.ones_like(x_std))
+    y_mean, y_std = ys.mean(0), ys.std(0, unbiased=False)
+    y_std = torch.where(y_std > 1e-12, y_std, torch.ones_like(y_std))
+    inputs, targets = (xs - x_mean) / x_std, (ys - y_mean) / y_std
+    model = _mlp(xs.shape[1])
+    optimiser = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
+    for _ in range(epochs):
+        optimiser.zero_grad()
+        loss = torch.mean((model(inputs) - targets) ** 2)
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+    model.eval()
+    return TrainedEvaluator(model, x_mean, x_std, y_mean, y_std, network_width)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What the evaluator's samples and training take from the request."""
+
+    train_fraction: float
+    heldout_pairs: int
+    seed: int
+
+
+def evaluator_key(space: LearnedSpace, evaluator: PairEvaluator, settings: Settings) -> str:
+    """The key a trained evaluator is saved under (see the module docstring)."""
+    probe = evaluator.key((space.networks[0], space.accelerators[0]))  # options + version
+    text = "|".join([space.digest, probe, f"features {FEATURE_VERSION}",
+                     f"mlp {HIDDEN} {EPOCHS} {LEARNING_RATE}", f"samples {SAMPLING_VERSION}",
+                     repr(settings)])
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+Progress = Callable[[str, int, int, float], None]
+
+
+def train_evaluator(evaluator: PairEvaluator, settings: Settings, *,
+                    directory: Path | None = None, jobs: int = 1,
+                    scheduler: str | None = None, progress: Progress | None = None,
+                    space: LearnedSpace | None = None
+                    ) -> tuple[TrainedEvaluator, EvaluatorQuality, LearnedSpace,
+                               dict[Pair, PairResult]]:
+    """Sample, cost exactly, train (or read back) and measure the evaluator. Returns it,
+    its quality, the encoded space and every pair it costed exactly."""
+    torch = needs_torch()
+    if space is None:
+        space = learned_space(evaluator)
+    samples = draw_samples(space, evaluator, settings.train_fraction, settings.heldout_pairs,
+                           settings.seed)
+    everything = np.concatenate([samples.train, samples.heldout, samples.unseen])
+    pairs = [(space.networks[i], space.accelerators[j]) for i, j in everything.tolist()]
+
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            progress("sample", done, total, math.inf)
+
+    results = evaluator.evaluate_many(pairs, jobs=jobs, scheduler=scheduler, progress=report)
+    exact, ok = exact_metrics(results)
+    parts = np.cumsum([len(samples.train), len(samples.heldout)])
+    train_ok = ok[:parts[0]]
+    if train_ok.sum() < 2:
+        raise CannotRunError(f"only {int(train_ok.sum())} of the evaluator's "
+                             f"{len(samples.train)} training pairs have a valid mapping: "
+                             "nothing to learn from")
+    key = evaluator_key(space, evaluator, settings)
+    path = None if directory is None else directory / f"evaluator-{key}.pt"
+    started = time.perf_counter()
+    reused = path is not None and path.is_file()
+    if reused:
+        assert path is not None
+        trained = _from_state(torch.load(path, weights_only=True))
+    else:
+        x = np.concatenate([space.network_rows[samples.train[:, 0]],
+                            space.accelerator_rows[samples.train[:, 1]]], axis=1)[train_ok]
+        y = np.log(exact[:parts[0]][train_ok])
+        trained = fit(x, y, space.network_rows.shape[1], settings.seed)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".part")
+            torch.save(trained.state(), partial)
+            partial.replace(path)
+    seconds = time.perf_counter() - started
+    quality = measure(trained, space, evaluator.request.spec.objective,
+                      samples, exact, ok, key=key, seconds=seconds, reused=reused)
+    return trained, quality, space, dict(zip(pairs, results, strict=True))
+
+
+def measure(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveSpec,
+            samples: Samples, exact: FloatArray, ok: npt.NDArray[np.bool_], *, key: str,
+            seconds: float, reused: bool) -> EvaluatorQuality:
+    """The evaluator's quality on the held-out and unseen pairs (the rows of `exact` and
+    `ok` follow train, held-out, unseen)."""
+    first, second = len(samples.train), len(samples.train) + len(samples.heldout)
+
+    def figures(pairs: npt.NDArray[np.int64], rows: slice) -> tuple[float, float, float,
+                                                                   float, float]:
+        good = ok[rows]
+        if good.sum() < 2:
+            return (math.nan,) * 5
+        chosen = pairs[good]
+        predicted = trained.predict_pairs(space, chosen)
+        measured = exact[rows][good]
+        clock = space.clock_hz[chosen[:, 1]]
+        accuracy = space.accuracies[chosen[:, 0]]
+        a = objective_of(objective, predicted, clock, accuracy)
+        b = objective_of(objective, measured, clock, accuracy)
+        finite = np.isfinite(a) & np.isfinite(b)
+        return (spearman(a[finite], b[finite]), kendall(a[finite], b[finite]),
+                mape(predicted[:, 0], measured[:, 0]), mape(predicted[:, 1], measured[:, 1]),
+                mape(predicted[:, 2], measured[:, 2]))
+
+    held = figures(samples.heldout, slice(first, second))
+    unseen = figures(samples.unseen, slice(second, None))
+    return EvaluatorQuality(
+        train_pairs=len(samples.train), heldout_pairs=len(samples.heldout),
+        unseen_pairs=len(samples.unseen), spearman=held[0], kendall=held[1],
+        mape_energy=held[2], mape_latency=held[3], mape_area=held[4],
+        unseen_spearman=unseen[0], unseen_kendall=unseen[1], unseen_mape_energy=unseen[2],
+        unseen_mape_latency=unseen[3], train_seconds=seconds, reused=reused, key=key)

@@ -1,0 +1,132 @@
+"""`strategy = differentiable`: the evaluator, the search, and the exact re-check, as one run.
+
+In: a differentiable `Plan`, the `Request`, its `PairEvaluator` (the exact model and the
+result store) and the pair bounds. Out: an `Outcome` (dslc.codesign.planner) whose pairs are
+every pair costed exactly (the evaluator's samples and the re-checked candidates), whose
+`best` is the best re-checked candidate by the exact model (never the evaluator's word),
+and whose `learned` holds the evaluator's quality, the main search's trajectory and every
+candidate with what the evaluator predicted for it. The answer is `unverified` (with the
+gap to the pair bounds when the objective has them).
+
+One search per cost weight: the request's `cost_weight`, then each of `weights`; each
+proposes `candidates` pairs, and all of them are evaluated exactly. With `accuracy =
+trained(...)` a weight-sharing supernet (dslc.learn.supernet) is trained first
+(SUPERNET_EPOCHS x the request's epochs) and gives the search its accuracy term; the
+proposed networks alone are then trained stand-alone (dslc.codesign.trained: or read back
+from the store), and their pairs carry that accuracy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+
+from dslc.codesign.bounds import PairBounds
+from dslc.codesign.dance.evaluator import Settings, needs_torch, train_evaluator
+from dslc.codesign.dance.search import search
+from dslc.codesign.evaluate import Pair, PairEvaluator, PairResult
+from dslc.codesign.learned import Candidate, LearnedSearch, TrajectoryStep
+from dslc.codesign.metrics import kendall
+from dslc.codesign.planner import Outcome, PhaseProgress, Plan, session
+from dslc.codesign.trained import trained_accuracies
+from dslc.diagnostics.diagnostic import CannotRunError
+from dslc.spec.codesign import TrainedAccuracy
+
+SUPERNET_EPOCHS = 3
+"""The supernet's weights train for this many times the request's `trained(epochs)` before
+the search (single-path, uniform sampling)."""
+
+
+def accuracy_mode(accuracies: int, networks: int, trained: bool = False) -> str:
+    """`trained accuracy` with `accuracy = trained(...)` (a supernet), `known accuracy`
+    when every network's accuracy is known, else `cost-only`."""
+    if trained:
+        return "trained accuracy"
+    return "known accuracy" if networks and accuracies == networks else "cost-only"
+
+
+def _with_accuracy(result: PairResult, accuracy: float) -> PairResult:
+    if result.metrics is None:
+        return result
+    return dataclasses.replace(result, metrics=dataclasses.replace(result.metrics,
+                                                                   accuracy=accuracy))
+
+
+def run_differentiable(plan: Plan, evaluator: PairEvaluator, *,
+                       bounds: PairBounds | None = None, jobs: int = 1,
+                       scheduler: str | None = None, progress: PhaseProgress | None = None,
+                       directory: Path | None = None) -> Outcome:
+    """Run the plan (see the module docstring)."""
+    needs_torch()
+    request = evaluator.request
+    spec = request.spec
+    settings = spec.differentiable
+    running = session(plan, spec, request.network_designs, request.accelerator_designs,
+                      evaluator, bounds=bounds, jobs=jobs, scheduler=scheduler,
+                      progress=progress)
+    trained, quality, space, sampled = train_evaluator(
+        evaluator, Settings(settings.train_fraction, settings.heldout_pairs, settings.seed),
+        directory=directory, jobs=jobs, scheduler=scheduler, progress=progress)
+    running.record(sampled)
+    source = spec.accuracy
+    mode = accuracy_mode(len(request.accuracies), len(space.networks),
+                         isinstance(source, TrainedAccuracy))
+    supernet = None
+    log: list[str] = []
+    if isinstance(source, TrainedAccuracy):
+        from dslc.learn import require
+
+        require("the differentiable strategy with trained accuracy")
+        from dslc.learn.supernet import Supernet
+
+        if len(spec.networks) != 1:
+            raise CannotRunError("the differentiable strategy with trained accuracy searches "
+                                 "one network space (its supernet)")
+        supernet = Supernet(request.networks[spec.networks[0]], source.dataset,
+                            seed=source.seed)
+        epochs = SUPERNET_EPOCHS * source.epochs
+        supernet.train_weights(epochs, seed=source.seed)
+        log.append(f"supernet: {epochs} epochs of single-path training on {source.dataset}")
+    weights = (settings.cost_weight, *settings.weights)
+    candidates: list[Candidate] = []
+    trajectory: tuple[TrajectoryStep, ...] = ()
+    for k, weight in enumerate(weights):
+        found = search(trained, space, spec.objective, spec.constraints, cost_weight=weight,
+                       steps=settings.steps, seed=settings.seed, accuracy=mode != "cost-only",
+                       count=settings.candidates, supernet=supernet)
+        if k == 0:
+            trajectory = found.trajectory
+        candidates += [Candidate(space.networks[i], space.accelerators[j], predicted, weight)
+                       for i, j, predicted, _ in found.proposals]
+    pairs: list[Pair] = list(dict.fromkeys((c.network, c.accelerator) for c in candidates))
+    checked = running.evaluate("re-check", pairs)
+    if isinstance(source, TrainedAccuracy):
+        # The proposed networks, trained stand-alone (or read back from the store): their
+        # accuracy is training's word, not the supernet's.
+        networks = list(dict.fromkeys(network for network, _ in pairs))
+        accuracies = trained_accuracies(source, networks, evaluator.built, evaluator.store,
+                                        request.key)
+        running.record({pair: _with_accuracy(result, accuracies[pair[0]])
+                        for pair, result in zip(pairs, checked, strict=True)})
+        inherited = {c.network: c.predicted.accuracy for c in candidates}
+        if len(networks) >= 3:
+            tau = kendall(np.array([inherited[n] or 0.0 for n in networks]),
+                          np.array([accuracies[n] for n in networks]))
+            log.append(f"supernet against stand-alone accuracy over the {len(networks)} "
+                       f"proposed networks: Kendall {tau:.3f}")
+    scored = sorted((running.score(pair), k, pair) for k, pair in enumerate(pairs))
+    answer = scored[0][2] if scored and math.isfinite(scored[0][0]) else None
+    log += [f"evaluator: trained on {quality.train_pairs:,} pairs"
+           f"{' (read back)' if quality.reused else ''}; held-out Spearman "
+           f"{quality.spearman:.4f}, Kendall {quality.kendall:.4f}",
+           f"re-checked {len(pairs)} candidates with the exact model"]
+    sampled_best = min((running.score(p) for p in sampled), default=math.inf)
+    if answer is not None and sampled_best < scored[0][0]:
+        log.append("a pair costed to train the evaluator beats the search's answer "
+                   f"({sampled_best:.6g} < {scored[0][0]:.6g})")
+    learned = LearnedSearch(quality, mode, settings.cost_weight, settings.steps, trajectory,
+                            tuple(candidates), answer, weights)
+    return running.finish(answer, learned, log)
