@@ -6,8 +6,7 @@ memory). Out: the test accuracy of every network design. A design is trained onl
 store holds no result for its key: the digest of the concrete network spec (as pairs' keys
 use it: `spec_digest`), the dataset, the epochs, the seed and the training recipe's version
 (`dslc.learn.train.TRAINING_VERSION`); training is deterministic, so a stored result is
-what training again would give. Two designs with the same concrete network share one key
-(and one training). Records are `{"kind": "trained", "accuracy", "train_accuracy",
+what training again would give. Records are `{"kind": "trained", "accuracy", "train_accuracy",
 "seconds", "parameters"}`; they live beside the pairs' rows, owned by the request like them.
 
 Without the `learn` extra this raises the CannotRunError of `dslc.learn.require` (the pip

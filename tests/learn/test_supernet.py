@@ -6,6 +6,7 @@ determinism, and spaces it refuses."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ pytest.importorskip("sklearn")
 
 import torch.nn.functional as F  # noqa: E402
 
+import dslc  # noqa: E402
 from dslc import api  # noqa: E402
 from dslc.learn.modules import NetworkModule  # noqa: E402
 from dslc.learn.supernet import Supernet, SupernetError, kendall_tau  # noqa: E402
@@ -153,3 +155,21 @@ def test_kendall_tau_by_hand() -> None:
     # tau-b with a tie in the first: concordant 2, discordant 0, ties in a 1:
     # 2 / sqrt(3 * 2).
     assert kendall_tau([1, 1, 2], [1, 2, 3]) == pytest.approx(2 / math.sqrt(6))
+
+
+@pytest.mark.parametrize(("file", "name", "dataset", "params"), [
+    ("digits_space.cd", "digits_space", "digits", ("k", "w", "d", "w2")),
+    ("mnist1d_space.cd", "mnist1d_space", "mnist1d", ("k", "w", "d", "h")),
+])
+def test_the_shipped_spaces_share_weights(file: str, name: str, dataset: str,
+                                          params: tuple[str, ...]) -> None:
+    if dataset == "mnist1d":
+        pytest.importorskip("mnist1d")
+    space = api.compile(Path(dslc.__file__).parent / "std" / "networks" / file).networks[name]
+    supernet = Supernet(space, dataset, seed=1)
+    assert supernet.param_names == params
+    x = supernet.data.test_x[:4]
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(3):
+        choice = supernet.sample(1.0, generator)
+        assert tuple(supernet(x, choice).shape) == (4, 10)
