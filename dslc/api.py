@@ -572,16 +572,14 @@ def learn_evaluator(program: Program, codesign: str | None = None, *,
     from dslc.codesign.evaluate import PairEvaluator, ResultStore
 
     needs_torch()
-    if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    _check_range("--jobs", jobs, 1, MAX_JOBS)
     instances = Instances(program.networks, program.accelerators)
     the_request = request(program, codesign, instances=instances)
     spec = the_request.spec
     if len(spec.accelerators) != 1:
         raise UsageError(f"co-design `{spec.name}` searches {len(spec.accelerators)} "
                          "accelerator spaces; the evaluator encodes one")
-    store_path = default_store(program, spec.name) if store is None else \
-        None if str(store) == ":memory:" else Path(store)
+    store_path = _store_path(program, spec.name, store)
     results = ResultStore(store_path)
     settings = spec.differentiable
     try:

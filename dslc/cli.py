@@ -495,6 +495,7 @@ def learn_evaluator_command(
         help="SQLite store of finished pairs (default: .dslc/ beside the spec); the trained "
              "evaluator is saved beside it")] = None,
     jobs: Annotated[int, typer.Option(help="worker processes for the exact costing")] = 1,
+    allow_import_outside: AllowOutsideOption = False,
 ) -> None:
     """Train (or read back) the learned cost evaluator of a co-design request (its
     `differentiable` settings: training fraction, held-out pairs, seed) and report how well
@@ -503,7 +504,7 @@ def learn_evaluator_command(
     from dslc.report.codesign import render_evaluator
     from dslc.report.progress import pair_progress
 
-    program = api.compile(file)
+    program = api.compile(file, allow_outside_imports=allow_import_outside)
     with _kernel_compiled_elsewhere(), \
             pair_progress(err_console, disable=not err_console.is_terminal) as progress:
         quality = api.learn_evaluator(program, codesign, store=cache, jobs=jobs,

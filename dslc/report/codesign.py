@@ -22,6 +22,7 @@ from dslc.codesign.evaluate import Pair, PairResult
 from dslc.codesign.learned import EvaluatorQuality
 from dslc.codesign.planner import Outcome, Plan
 from dslc.report.cost import format_area, format_count, format_edp, format_energy, format_seconds
+from dslc.report.figures import save_png
 
 
 def render_plan(plan: Plan) -> RenderableType:
@@ -371,14 +372,7 @@ def plot_trajectory(outcome: Outcome, path: Path) -> bool:
     outcome is not a differentiable search's."""
     if outcome.learned is None:
         return False
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    figure = trajectory_figure(outcome)
-    figure.savefig(path, dpi=120, metadata={"Software": None})  # type: ignore[attr-defined]
-    plt.close(figure)  # type: ignore[arg-type]
-    return True
+    return save_png(lambda: trajectory_figure(outcome), path, dpi=120)
 
 
 _ENERGY_UNITS = (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3), ("pJ", 1.0))
@@ -583,11 +577,4 @@ def pareto_figure(outcome: Outcome) -> object:
 def plot_pareto(outcome: Outcome, path: Path) -> bool:
     """Write `pareto_figure` as a PNG; False when matplotlib (the `plot` extra) is not
     installed."""
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    figure = pareto_figure(outcome)
-    figure.savefig(path, dpi=120, metadata={"Software": None})  # type: ignore[attr-defined]
-    plt.close(figure)  # type: ignore[arg-type]
-    return True
+    return save_png(lambda: pareto_figure(outcome), path, dpi=120)

@@ -19,6 +19,7 @@ from dslc.export import energy_by_level, network_energy_by_level, spatial_summar
 from dslc.lower.problem import Problem
 from dslc.mapper.network import NetworkMapResult
 from dslc.report.cost import format_area, format_count, format_edp, format_energy, format_seconds
+from dslc.report.figures import save_png
 
 
 def run_table(result: NetworkMapResult, problems: dict[str, Problem]) -> Table:
@@ -108,14 +109,7 @@ def breakdown_figure(result: NetworkMapResult) -> object:
 
 def plot_breakdown(result: NetworkMapResult, path: Path) -> bool:
     """Write `breakdown_figure` as a PNG; False without matplotlib (the `plot` extra)."""
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    figure = breakdown_figure(result)
-    figure.savefig(path, dpi=110, metadata={"Software": None})  # type: ignore[attr-defined]
-    plt.close(figure)  # type: ignore[arg-type]
-    return True
+    return save_png(lambda: breakdown_figure(result), path, dpi=110)
 
 
 def render_run(result: NetworkMapResult, problems: dict[str, Problem], codesign: str,

@@ -135,6 +135,15 @@ def test_dslc_learn_evaluator_reports_the_saved_evaluator(runs: Runs) -> None:
     assert "unseen accelerators" in table.output and "read back from disk" in table.output
 
 
+@pytest.mark.parametrize("jobs", ["0", "5000"])
+def test_dslc_learn_evaluator_checks_jobs_as_run_does(jobs: str) -> None:
+    # The same stated range as `dslc run --jobs` (1 to 1,024), refused before any costing.
+    result = CliRunner().invoke(app, ["learn", "evaluator", str(SMALL), "--jobs", jobs,
+                                      "--cache", ":memory:"])
+    assert result.exit_code == 2, result.output
+    assert f"--jobs must be between 1 and 1,024, got {int(jobs):,}" in result.output
+
+
 def _documented_keys() -> list[str]:
     """The keys of the differentiable strategy's JSON table in docs/cli.md: the first
     column's names, and the sub-keys each `evaluator`/`predicted`/`trajectory` row names."""
