@@ -12,9 +12,10 @@ the objective over arrays of metrics (`objective_values`). It does not evaluate 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -68,19 +69,31 @@ class Metrics:
         raise KeyError(metric)
 
 
-def _expression(node: MetricRef | Constant | BinaryOp, metrics: Metrics) -> float:
+Expression = MetricRef | Constant | BinaryOp
+T = TypeVar("T")
+
+
+def fold_expression(node: Expression, metric: Callable[[str], T], constant: Callable[[float], T],
+                    apply: Callable[[str, T, T], T]) -> T:
+    """An objective expression evaluated bottom-up: `metric(name)` at metrics,
+    `constant(value)` at numbers, `apply(op, left, right)` at `+ - * / ^`. Scalars, numpy
+    arrays and torch tensors (the differentiable search) each bring their own `apply`."""
     if isinstance(node, MetricRef):
-        return metrics.value(node.name)
+        return metric(node.name)
     if isinstance(node, Constant):
-        return node.value
-    left, right = _expression(node.left, metrics), _expression(node.right, metrics)
-    if node.op == "+":
+        return constant(node.value)
+    return apply(node.op, fold_expression(node.left, metric, constant, apply),
+                 fold_expression(node.right, metric, constant, apply))
+
+
+def _scalar_op(op: str, left: float, right: float) -> float:
+    if op == "+":
         return left + right
-    if node.op == "-":
+    if op == "-":
         return left - right
-    if node.op == "*":
+    if op == "*":
         return left * right
-    if node.op == "/":
+    if op == "/":
         return left / right if right else math.inf
     try:
         return math.pow(left, right)
@@ -93,7 +106,7 @@ def _expression(node: MetricRef | Constant | BinaryOp, metrics: Metrics) -> floa
 def objective_value(objective: ObjectiveSpec, metrics: Metrics) -> float:
     """The objective as a value to minimise (maximised objectives are negated; NaN, e.g.
     an unknown accuracy, ranks last)."""
-    value = _expression(objective.expression, metrics)
+    value = fold_expression(objective.expression, metrics.value, float, _scalar_op)
     if math.isnan(value):
         return math.inf
     return -value if objective.sense == "maximize" else value
@@ -219,29 +232,23 @@ def objective_monotone(objective: ObjectiveSpec) -> tuple[bool, str]:
                    f"{' or '.join(bad)} grows, so lower bounds on them do not bound it")
 
 
-def _array_expression(node: MetricRef | Constant | BinaryOp,
-                      values: dict[str, FloatArray]) -> FloatArray:
-    if isinstance(node, MetricRef):
-        return values[node.name]
-    if isinstance(node, Constant):
-        return np.asarray(node.value, dtype=np.float64)
-    left = _array_expression(node.left, values)
-    right = _array_expression(node.right, values)
+def _array_op(op: str, left: FloatArray, right: FloatArray) -> FloatArray:
     with np.errstate(all="ignore"):
-        if node.op == "+":
+        if op == "+":
             return left + right
-        if node.op == "-":
+        if op == "-":
             return left - right
-        if node.op == "*":
+        if op == "*":
             return left * right
-        if node.op == "/":
+        if op == "/":
             return np.where(right != 0, left / np.where(right != 0, right, 1.0), np.inf)
         return np.asarray(np.power(left, right), dtype=np.float64)
 
 
 def objective_values(objective: ObjectiveSpec, values: dict[str, FloatArray]) -> FloatArray:
     """`objective_value` over arrays of metrics (keyed by metric name, broadcasting)."""
-    value = _array_expression(objective.expression, values)
+    value = fold_expression(objective.expression, values.__getitem__,
+                            lambda c: np.asarray(c, dtype=np.float64), _array_op)
     value = -value if objective.sense == "maximize" else value
     return np.where(np.isnan(value), np.inf, value)
 
