@@ -47,7 +47,6 @@ from dslc.lower.problem import Problem
 from dslc.mapping.mapping import Mapping as MappingIR
 from dslc.mapping.mapping import mapping_from_spec
 from dslc.sema.constraints import constraints_from_text
-from dslc.sema.limits import MAX_BATCH, MAX_BUDGET, MAX_COUNT
 from dslc.sema.loader import load
 from dslc.sema.program import Program, elaborate
 from dslc.space import DesignSpace, GivenPoint
@@ -55,6 +54,7 @@ from dslc.spec.accelerator import AcceleratorSpec
 from dslc.spec.base import ParamValue, Point, SpaceSpec
 from dslc.spec.codesign import STRATEGIES, CoDesignSpec, TrainedAccuracy
 from dslc.spec.constraints import MapConstraints
+from dslc.spec.limits import MAX_BATCH, MAX_BUDGET, MAX_COUNT
 from dslc.spec.network import NetworkSpec
 from dslc.syntax.ast import Ident
 

@@ -15,7 +15,9 @@ the mappings, equal to what was written. What Timeloop has no word for (which te
 level may hold, dataflow presets, power gating, shared read/write bandwidth, leakage per
 cycle, diagonal multicast, the exact clock) travels as `dslc_*` attributes, which Timeloop
 and Accelergy ignore. Problems: `DiagnosticError` E805 (a file that cannot be read: bad YAML,
-missing keys) and E806 (a feature with no counterpart: more than one fanout below a memory,
+missing keys), E302 (a figure outside the language's limits, dslc/spec/limits.py: the
+spec models carry them, so an imported study is held to what a `.cd` file is) and E806 (a
+feature with no counterpart: more than one fanout below a memory,
 imperfect factors, a dim twice at one level; Timeloop-side features such as sparse
 optimisations, networks-on-chip or mapspace constraints on import). It does not evaluate
 costs (the API does) nor run Timeloop.
@@ -27,7 +29,9 @@ import math
 import re
 from collections.abc import Mapping as MappingType
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from dslc.arch import ArchModel, LevelModel
 from dslc.diagnostics.diagnostic import DiagnosticError, error
@@ -40,6 +44,7 @@ from dslc.spec.accelerator import (
     FanoutSpec,
     MemorySpec,
 )
+from dslc.spec.limits import MAX_DIM, MAX_LAYER_MACS, MAX_TENSOR_ELEMENTS
 
 TIMELOOP_NAMES = {"weight": "Weights", "input": "Inputs", "output": "Outputs"}
 """dslc's default tensor names and the Timeloop exercises' data-space names."""
@@ -66,6 +71,27 @@ class Study:
 
 def _unsupported(message: str, hint: str = "") -> DiagnosticError:
     return DiagnosticError([error("E806", message, None, help=hint)])
+
+
+_LIMITS_HELP = ("dslc holds imported studies to the limits of its language "
+                "(docs/language/guide.md, \"Limits\"; dslc/spec/limits.py)")
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _out_of_range(path: str, message: str) -> DiagnosticError:
+    return DiagnosticError([error("E302", f"{path}: {message}", None, help=_LIMITS_HELP)])
+
+
+def _built(model: type[_Model], path: str, what: str, **fields: Any) -> _Model:
+    """`model(**fields)`, a value outside the spec's stated range being E302 naming the file,
+    the component and the field (the spec models carry the language's limits)."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "its figures"
+        raise _out_of_range(path, f"{what}: {field} = {first.get('input')!r}: "
+                                  f"{first['msg'].lower()}") from None
 
 
 def _unreadable(path: str, message: str) -> DiagnosticError:
@@ -360,8 +386,9 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
             kind = str(component.get("class", ""))
             energies = ert.get(name, {})
             if kind in COMPUTE_CLASSES:
-                compute = ComputeSpec(
-                    name=name, energy_pj=energies.get("MAC", energies.get("mac_random")),
+                compute = _built(
+                    ComputeSpec, path, f"compute `{name}`", name=name,
+                    energy_pj=energies.get("MAC", energies.get("mac_random")),
                     word_bits=int(attrs.get("datawidth", attrs.get("word-bits", 16))),
                     area_um2=art.get(name),
                     leakage_pj_per_cycle=float(attrs.get("dslc_leakage_pj_per_cycle",
@@ -375,8 +402,9 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
                 entries = int(attrs["depth"]) * block
             read = energies.get("read", attrs.get("vector-access-energy"))
             write = energies.get("write", read)
-            hierarchy.append(MemorySpec(
-                name=name, size_bits=None if entries is None else int(entries) * word,
+            hierarchy.append(_built(
+                MemorySpec, path, f"memory `{name}`", name=name,
+                size_bits=None if entries is None else int(entries) * word,
                 word_bits=word, width_bits=int(attrs.get("width", word * block)),
                 read_energy_pj=read, write_energy_pj=write,
                 update_energy_pj=energies.get("update", write),
@@ -401,18 +429,20 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
         if count is not None and count // instances > 1:
             mesh = attrs.get("dslc_mesh") or [count // instances, 1]
             dataflow = DataflowSpec(**attrs.get("dslc_dataflow", {"preset": "free"}))
-            hierarchy.append(FanoutSpec(name=_base_name(str(child["name"])),
-                                        mesh_x=int(mesh[0]), mesh_y=int(mesh[1]),
-                                        dataflow=dataflow,
-                                        diagonal=bool(attrs.get("dslc_diagonal", False))))
+            fanout = _base_name(str(child["name"]))
+            hierarchy.append(_built(FanoutSpec, path, f"fanout `{fanout}`", name=fanout,
+                                    mesh_x=int(mesh[0]), mesh_y=int(mesh[1]),
+                                    dataflow=dataflow,
+                                    diagonal=bool(attrs.get("dslc_diagonal", False))))
             instances = count
         node = child
     if compute is None:
         raise _unreadable(path, "no compute component (class intmac, fpmac or mac)")
     name = str(attributes.get("dslc_accelerator") or path.rsplit("/", 1)[-1].split(".")[0])
-    return AcceleratorSpec(name=name, word_bits=compute.word_bits, clock_hz=clock,
-                           technology_nm=_technology(attributes.get("technology", "45nm")),
-                           hierarchy=tuple(hierarchy), compute=compute)
+    return _built(AcceleratorSpec, path, f"accelerator `{name}`", name=name,
+                  word_bits=compute.word_bits, clock_hz=clock,
+                  technology_nm=_technology(attributes.get("technology", "45nm")),
+                  hierarchy=tuple(hierarchy), compute=compute)
 
 
 def _read_problem(path: str, data: dict[str, Any], name: str) -> Problem:
@@ -444,8 +474,22 @@ def _read_problem(path: str, data: dict[str, Any], name: str) -> Problem:
     missing = [d for d in dims if d not in instance]
     if missing:
         raise _unreadable(path, f"`instance` has no bound for {', '.join(missing)}")
-    return Problem(name, dims, tuple(int(instance[d]) for d in dims), tuple(tensors),
-                   op=str(shape.get("name", "einsum")))
+    bounds = tuple(int(instance[d]) for d in dims)
+    for dim, bound in zip(dims, bounds, strict=True):
+        if not 1 <= bound <= MAX_DIM:
+            raise _out_of_range(path, f"`instance` bound {dim} = {bound} is outside 1 to "
+                                      f"{MAX_DIM:,}")
+    problem_value = Problem(name, dims, bounds, tuple(tensors),
+                            op=str(shape.get("name", "einsum")))
+    if problem_value.macs > MAX_LAYER_MACS:
+        raise _out_of_range(path, f"{problem_value.macs:,} MACs, more than the limit of 2^44 "
+                                  f"({MAX_LAYER_MACS:,})")
+    for tensor in problem_value.tensors:
+        elements = problem_value.tensor_size(tensor)
+        if elements > MAX_TENSOR_ELEMENTS:
+            raise _out_of_range(path, f"tensor {tensor.name} has {elements:,} elements, more "
+                                      f"than the limit of 2^44 ({MAX_TENSOR_ELEMENTS:,})")
+    return problem_value
 
 
 def _factors(text: Any, path: str) -> dict[str, int]:
@@ -529,7 +573,8 @@ def read_study(files: MappingType[str, str]) -> Study:
     E805 like a missing key."""
     try:
         return _read_study(files)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, ArithmeticError
+            ) as exc:
         raise _unreadable("the study", f"a value of the wrong form ({type(exc).__name__}: "
                           f"{exc})") from None
 

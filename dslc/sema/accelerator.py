@@ -36,18 +36,6 @@ from dslc.sema.evaluate import (
     fail,
     within,
 )
-from dslc.sema.limits import (
-    MAX_AREA_UM2,
-    MAX_BANDWIDTH_WORDS,
-    MAX_CLOCK_HZ,
-    MAX_ENERGY_PJ,
-    MAX_INSTANCES,
-    MAX_MEMORY_BITS,
-    MAX_MESH_EXTENT,
-    MAX_WORD_BITS,
-    MIN_BANDWIDTH_WORDS,
-    MIN_CLOCK_HZ,
-)
 from dslc.spec.accelerator import (
     DATAFLOW_PRESETS,
     ROLES,
@@ -59,9 +47,21 @@ from dslc.spec.accelerator import (
 )
 from dslc.spec.base import Point
 from dslc.spec.constraints import MapConstraints
+from dslc.spec.limits import (
+    MAX_AREA_UM2,
+    MAX_BANDWIDTH_WORDS,
+    MAX_CLOCK_HZ,
+    MAX_ENERGY_PJ,
+    MAX_INSTANCES,
+    MAX_MEMORY_BITS,
+    MAX_MESH_EXTENT,
+    MAX_WORD_BITS,
+    MIN_BANDWIDTH_WORDS,
+    MIN_CLOCK_HZ,
+)
 from dslc.syntax import ast
 
-_LIMITS = "dslc/sema/limits.py and docs/language/guide.md list the limits"
+_LIMITS = "dslc/spec/limits.py and docs/language/guide.md list the limits"
 ACCELERATOR_PROPERTIES = {
     "word": "default word size of every level and the MAC (a size, e.g. `16b`)",
     "clock": "clock frequency (e.g. `200MHz`)",

@@ -46,7 +46,6 @@ from dslc.sema.evaluate import (
     evaluate,
     fail,
 )
-from dslc.sema.limits import MAX_BATCH, MAX_BUDGET, MAX_COUNT, MAX_EXPONENT
 from dslc.sema.spaces import Declarations, Declared, point_values
 from dslc.sema.units import UNITS
 from dslc.spec.codesign import (
@@ -73,6 +72,7 @@ from dslc.spec.codesign import (
     read_accuracy_table,
 )
 from dslc.spec.constraints import MapConstraints
+from dslc.spec.limits import MAX_BATCH, MAX_BUDGET, MAX_COUNT, MAX_EXPONENT
 from dslc.syntax import ast
 
 CODESIGN_PROPERTIES = {

@@ -16,8 +16,8 @@ from typing import Protocol
 
 from dslc.diagnostics.diagnostic import Diagnostic, did_you_mean, error
 from dslc.diagnostics.span import Span
-from dslc.sema.limits import MAX_MESH_EXTENT
 from dslc.sema.units import DIMENSION_NAMES, UNITS, format_quantity
+from dslc.spec.limits import MAX_MESH_EXTENT
 from dslc.syntax import ast
 
 MAX_RANGE = 100_000
@@ -464,7 +464,7 @@ def as_int(value: Value, span: Span, what: str, *, minimum: int | None = None,
         raise fail("E302", f"{what} must be at least {minimum}, found {value}", span)
     if maximum is not None and value > maximum:
         raise fail("E302", f"{what} must be at most {maximum:,}, found {_short(value)}", span,
-                   help="dslc/sema/limits.py and docs/language/guide.md list the limits")
+                   help="dslc/spec/limits.py and docs/language/guide.md list the limits")
     return value
 
 
@@ -482,7 +482,7 @@ def within(value: float, span: Span, what: str, low: float, high: float, unit: s
     if not (low <= value <= high):
         raise fail("E302", f"{what} must be between {low:g}{unit} and {high:g}{unit}, found "
                    f"{value:g}{unit}", span,
-                   help="dslc/sema/limits.py and docs/language/guide.md list the limits")
+                   help="dslc/spec/limits.py and docs/language/guide.md list the limits")
     return value
 
 

@@ -45,9 +45,9 @@ from dslc.sema.evaluate import (
     evaluate,
     fail,
 )
-from dslc.sema.limits import MAX_DIM, MAX_LAYER_MACS, MAX_TENSOR_ELEMENTS
 from dslc.spec import network as spec
 from dslc.spec.base import Point
+from dslc.spec.limits import MAX_DIM, MAX_LAYER_MACS, MAX_TENSOR_ELEMENTS
 from dslc.syntax import ast
 
 MAX_TEMPLATE_DEPTH = 32
@@ -223,7 +223,7 @@ class _Builder:
             raise fail("E302", f"input `{stmt.name.text}` has {math.prod(dims):.3g} elements, "
                        f"more than the limit of 2^44 ({MAX_TENSOR_ELEMENTS:.3g})",
                        stmt.shape.span,
-                       help="dslc/sema/limits.py and docs/language/guide.md list the limits")
+                       help="dslc/spec/limits.py and docs/language/guide.md list the limits")
         self.bind(stmt.name, TensorRef(stmt.name.text), scope)
         self.inputs.append(spec.InputSpec(name=stmt.name.text, shape=dims))
         self.shapes[stmt.name.text] = dims
@@ -485,10 +485,10 @@ class _Builder:
 
     def check_size(self, layer: spec.Layer, shape: tuple[int, ...],
                    call: ast.Call | ast.Einsum) -> None:
-        """E302 for a layer past the limits of dslc/sema/limits.py: an output dimension
+        """E302 for a layer past the limits of dslc/spec/limits.py: an output dimension
         above MAX_DIM, more than MAX_TENSOR_ELEMENTS output elements or MAX_LAYER_MACS
         MACs per sample (so that the cost model's 64-bit counts cannot overflow)."""
-        help = "dslc/sema/limits.py and docs/language/guide.md list the limits"
+        help = "dslc/spec/limits.py and docs/language/guide.md list the limits"
         if any(d > MAX_DIM for d in shape):
             raise fail("E302", f"`{layer.name}` has an output dimension above {MAX_DIM:,} "
                        f"(shape {list(shape)})", call.span, help=help)

@@ -12,10 +12,22 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dslc.spec.base import Point, Spec
 from dslc.spec.constraints import MapConstraints
+from dslc.spec.limits import (
+    MAX_AREA_UM2,
+    MAX_BANDWIDTH_WORDS,
+    MAX_CLOCK_HZ,
+    MAX_ENERGY_PJ,
+    MAX_INSTANCES,
+    MAX_MEMORY_BITS,
+    MAX_MESH_EXTENT,
+    MAX_WORD_BITS,
+    MIN_BANDWIDTH_WORDS,
+    MIN_CLOCK_HZ,
+)
 
 Role = Literal["input", "weight", "output"]
 ROLES: tuple[Role, ...] = ("input", "weight", "output")
@@ -31,29 +43,31 @@ class MemorySpec(Spec):
     kind: Literal["memory"] = "memory"
     name: str
     """The level's name (unique in the accelerator)."""
-    size_bits: int | None = Field(default=None, gt=0)
+    size_bits: int | None = Field(default=None, gt=0, le=MAX_MEMORY_BITS)
     """Capacity in bits; None is unbounded (DRAM)."""
-    word_bits: int = Field(gt=0)
+    word_bits: int = Field(gt=0, le=MAX_WORD_BITS)
     """Bits per data word held here (the accelerator's word unless overridden)."""
-    width_bits: int = Field(gt=0)
+    width_bits: int = Field(gt=0, le=MAX_MEMORY_BITS)
     """Bits moved per access; block = width / word words share one access's energy."""
-    read_energy_pj: float | None = Field(default=None, ge=0)
+    read_energy_pj: float | None = Field(default=None, ge=0, le=MAX_ENERGY_PJ)
     """Energy of one read access of a full block, in pJ; None is estimated."""
-    write_energy_pj: float | None = Field(default=None, ge=0)
+    write_energy_pj: float | None = Field(default=None, ge=0, le=MAX_ENERGY_PJ)
     """Energy of one write (fill) access of a full block, in pJ; None is estimated."""
-    update_energy_pj: float | None = Field(default=None, ge=0)
+    update_energy_pj: float | None = Field(default=None, ge=0, le=MAX_ENERGY_PJ)
     """Energy of one partial-sum update access; None uses the write energy."""
-    leakage_pj_per_cycle: float | None = Field(default=None, ge=0)
+    leakage_pj_per_cycle: float | None = Field(default=None, ge=0, le=MAX_ENERGY_PJ)
     """Static energy per cycle per instance, in pJ; None is estimated."""
-    read_bandwidth_words: float | None = Field(default=None, gt=0)
+    read_bandwidth_words: float | None = Field(default=None, ge=MIN_BANDWIDTH_WORDS,
+                                               le=MAX_BANDWIDTH_WORDS)
     """Words read per cycle per instance; None is unlimited."""
-    write_bandwidth_words: float | None = Field(default=None, gt=0)
+    write_bandwidth_words: float | None = Field(default=None, ge=MIN_BANDWIDTH_WORDS,
+                                                le=MAX_BANDWIDTH_WORDS)
     """Words written (filled or updated) per cycle per instance; None is unlimited."""
     shared_bandwidth: bool = False
     """Whether reads and writes share one port (bandwidth counted on their sum)."""
     buffering: int = Field(default=1, ge=1)
     """Multiple buffering: each kept tile occupies this many copies (2 = double buffered)."""
-    area_um2: float | None = Field(default=None, ge=0)
+    area_um2: float | None = Field(default=None, ge=0, le=MAX_AREA_UM2)
     """Area of one instance in um^2; None is estimated."""
     holds: tuple[Role, ...] = ROLES
     """Tensor roles this level may keep; the others bypass it."""
@@ -85,9 +99,9 @@ class FanoutSpec(Spec):
     kind: Literal["fanout"] = "fanout"
     name: str
     """The fanout's name (the mapping refers to its spatial loops by it)."""
-    mesh_x: int = Field(gt=0)
+    mesh_x: int = Field(gt=0, le=MAX_MESH_EXTENT)
     """Instances along X."""
-    mesh_y: int = Field(default=1, gt=0)
+    mesh_y: int = Field(default=1, gt=0, le=MAX_MESH_EXTENT)
     """Instances along Y."""
     dataflow: DataflowSpec = DataflowSpec(preset="free")
     """Which loops may be unrolled on X and Y."""
@@ -107,13 +121,13 @@ class ComputeSpec(Spec):
 
     name: str
     """The unit's name."""
-    energy_pj: float | None = Field(default=None, ge=0)
+    energy_pj: float | None = Field(default=None, ge=0, le=MAX_ENERGY_PJ)
     """Energy of one MAC in pJ; None is estimated from the word size and technology."""
-    word_bits: int = Field(gt=0)
+    word_bits: int = Field(gt=0, le=MAX_WORD_BITS)
     """Operand precision in bits."""
-    area_um2: float | None = Field(default=None, ge=0)
+    area_um2: float | None = Field(default=None, ge=0, le=MAX_AREA_UM2)
     """Area of one MAC unit in um^2; None is estimated."""
-    leakage_pj_per_cycle: float = Field(default=0.0, ge=0)
+    leakage_pj_per_cycle: float = Field(default=0.0, ge=0, le=MAX_ENERGY_PJ)
     """Static energy per cycle per MAC unit, in pJ."""
     power_gated: bool = True
     """Whether idle MAC units are power gated: leakage is charged on the units a mapping
@@ -125,11 +139,11 @@ class AcceleratorSpec(Spec):
 
     name: str
     """The accelerator's name."""
-    word_bits: int = Field(gt=0)
+    word_bits: int = Field(gt=0, le=MAX_WORD_BITS)
     """Default word size in bits."""
-    clock_hz: float = Field(gt=0)
+    clock_hz: float = Field(ge=MIN_CLOCK_HZ, le=MAX_CLOCK_HZ)
     """Clock frequency in Hz (cycles to seconds)."""
-    technology_nm: float = Field(default=45.0, gt=0)
+    technology_nm: float = Field(default=45.0, ge=1, le=1000)
     """Process node in nm, used by the energy and area estimator."""
     hierarchy: tuple[MemorySpec | FanoutSpec, ...]
     """Memories and fanouts, outermost (DRAM) first."""
@@ -140,6 +154,13 @@ class AcceleratorSpec(Spec):
     constraints: MapConstraints = MapConstraints()
     """Map-space constraints every mapping on this accelerator obeys (its `constraints`
     block; empty: none)."""
+
+    @model_validator(mode="after")
+    def _instances_within_limit(self) -> AcceleratorSpec:
+        if self.mac_units > MAX_INSTANCES:
+            raise ValueError(f"{self.mac_units:,} compute instances, more than the limit of "
+                             f"{MAX_INSTANCES:,}")
+        return self
 
     @property
     def memories(self) -> tuple[MemorySpec, ...]:

@@ -1,4 +1,4 @@
-"""Every numeric slot has a stated range (dslc/sema/limits.py, docs/language/guide.md
+"""Every numeric slot has a stated range (dslc/spec/limits.py, docs/language/guide.md
 "Limits"): a value at the limit elaborates, one past it is a diagnostic at the value (E302,
 E705 for an objective's exponent), never an internal error. The issue's inputs are among
 them: `mesh = (2^62) x 4`, `minimize energy ^ 100`, `1e-300b..1e300b step 1e-300b`, a clock
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dslc import api
-from dslc.sema import limits
+from dslc.spec import limits
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "language" / "guide.md"
 
@@ -136,3 +136,63 @@ def test_the_guide_states_every_limit() -> None:
         written = re.sub(r"\(.*?\)", "", stated)
         number = eval(written.replace("^", "**"))  # e.g. 2^31-1, 1e12
         assert number == value, name
+
+
+SPEC_CASES = {
+    # (model, the field, a value at the limit, the value past it)
+    "memory size": ("memory", "size_bits", limits.MAX_MEMORY_BITS, limits.MAX_MEMORY_BITS + 1),
+    "memory word": ("memory", "word_bits", limits.MAX_WORD_BITS, limits.MAX_WORD_BITS + 1),
+    "read energy": ("memory", "read_energy_pj", limits.MAX_ENERGY_PJ, 2e9),
+    "leakage": ("memory", "leakage_pj_per_cycle", limits.MAX_ENERGY_PJ, float("inf")),
+    "bandwidth": ("memory", "read_bandwidth_words", limits.MIN_BANDWIDTH_WORDS, 1e-12),
+    "area": ("memory", "area_um2", limits.MAX_AREA_UM2, float("nan")),
+    "mesh": ("fanout", "mesh_x", limits.MAX_MESH_EXTENT, 2**62),
+    "MAC energy": ("compute", "energy_pj", limits.MAX_ENERGY_PJ, -1.0),
+    "clock": ("accelerator", "clock_hz", limits.MIN_CLOCK_HZ, 1e-300),
+}
+
+
+def _spec(kind: str, field: str, value: object) -> object:
+    from dslc.spec.accelerator import AcceleratorSpec, ComputeSpec, FanoutSpec, MemorySpec
+
+    memory = {"name": "GLB", "word_bits": 16, "width_bits": 64}
+    fanout = {"name": "PE", "mesh_x": 4}
+    compute = {"name": "MAC", "word_bits": 16}
+    if kind == "memory":
+        return MemorySpec(**(memory | {field: value}))
+    if kind == "fanout":
+        return FanoutSpec(**(fanout | {field: value}))
+    if kind == "compute":
+        return ComputeSpec(**(compute | {field: value}))
+    accelerator = {"name": "a", "word_bits": 16, "clock_hz": 1e9,
+                   "compute": ComputeSpec(**compute), "hierarchy": (MemorySpec(**memory),)}
+    return AcceleratorSpec(**(accelerator | {field: value}))
+
+
+@pytest.mark.parametrize("case", sorted(SPEC_CASES))
+def test_the_spec_models_carry_the_limits(case: str) -> None:
+    """A spec built without the language (an import, the Python API) is held to the same
+    ranges: the limit itself is accepted, the value past it is a validation error."""
+    from pydantic import ValidationError
+
+    kind, field, at_limit, past = SPEC_CASES[case]
+    assert getattr(_spec(kind, field, at_limit), field) == at_limit
+    with pytest.raises(ValidationError):
+        _spec(kind, field, past)
+
+
+def test_the_spec_models_limit_the_instances() -> None:
+    from pydantic import ValidationError
+
+    from dslc.spec.accelerator import AcceleratorSpec, ComputeSpec, FanoutSpec, MemorySpec
+
+    def with_meshes(*meshes: tuple[int, int]) -> AcceleratorSpec:
+        return AcceleratorSpec(
+            name="a", word_bits=16, clock_hz=1e9, compute=ComputeSpec(name="MAC", word_bits=16),
+            hierarchy=(MemorySpec(name="DRAM", word_bits=16, width_bits=64),
+                       *(FanoutSpec(name=f"F{i}", mesh_x=x, mesh_y=y)
+                         for i, (x, y) in enumerate(meshes))))
+
+    assert with_meshes((2**16, 2**16)).mac_units == limits.MAX_INSTANCES
+    with pytest.raises(ValidationError, match="more than the limit"):
+        with_meshes((2**16, 2**16), (2, 1))

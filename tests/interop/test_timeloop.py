@@ -208,3 +208,30 @@ def test_study_as_a_spec_costs_the_same(tmp_path: Path, monkeypatch: pytest.Monk
         original.energy_pj, original.cycles, original.area_mm2)
     assert [[(t.reads, t.fills, t.updates) for t in level.tensors] for level in cost.levels] \
         == [[(t.reads, t.fills, t.updates) for t in level.tensors] for level in original.levels]
+
+
+@pytest.mark.parametrize(("path", "old", "new", "says"), [
+    ("arch/eyeriss_like.arch.yaml", "entries: 55296", "entries: 1000000000000000000000",
+     "memory `GLB`: size_bits"),
+    ("arch/eyeriss_like.arch.yaml", "dslc_mesh: [14, 12]", "dslc_mesh: [4611686018427387904, 4]",
+     "fanout `PE`: mesh_x"),
+    ("arch/eyeriss_like.arch.yaml", "dslc_clock_hz: 200000000.0", "dslc_clock_hz: 1.0e-300",
+     "accelerator `eyeriss_like`: clock_hz"),
+    ("prob/layer1.0.a.prob.yaml", "instance: {N: 1,", "instance: {N: 0,",
+     "`instance` bound N = 0 is outside 1 to 2,147,483,647"),
+    ("prob/layer1.0.a.prob.yaml", "K: 64,", "K: 2000000000,",
+     "3,612,672,000,000,000 MACs, more than the limit"),
+])
+def test_values_past_the_limits_are_e302(path: str, old: str, new: str, says: str) -> None:
+    """An imported study is held to the language's limits (dslc/spec/limits.py): a figure
+    past one is E302 naming the file, the component and the field, not a study that runs
+    into the cost model's integer overflow. (K = 2e9: 2e9 x 64 x 56 x 56 x 3 x 3 MACs.)"""
+    program = api.compile(REPO / "examples" / "mapping.cd")
+    files = dict(api.export_timeloop(program, mapping="rs_conv3x3"))
+    assert old in files[path]
+    files[path] = files[path].replace(old, new, 1)
+    with pytest.raises(DiagnosticError) as caught:
+        read_study(files)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == "E302"
+    assert diagnostic.message.startswith(f"{path}: ") and says in diagnostic.message

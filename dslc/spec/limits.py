@@ -1,14 +1,16 @@
 """The stated range of every numeric slot of the language, checked in elaboration.
 
 What it owns: the limits below, one constant each, which docs/language/guide.md
-("Limits") states and tests/sema/test_limits.py checks both ways (a value at the limit
+("Limits") states and tests/hardening/test_limits.py checks both ways (a value at the limit
 elaborates, one past it is a diagnostic). Why these values: the cost model's kernel counts
 in 64-bit integers (tile sizes, accesses, cycles are products of loop bounds) and its
 energies, latencies and objectives in doubles, so every input is bounded such that those
 products stay below 2^63 and every float stays finite: a layer's MACs per sample at most
 2^44, times a batch of at most 2^16, is 2^60; an energy per action of at most 1e9 pJ times
 2^62 actions is below 1e28 pJ. Sizes and clocks are bounded to what hardware could be.
-It does not check anything itself: sema's builders do, with E302 at the offending value.
+It does not check anything itself: sema's builders do, with E302 at the offending value,
+and the accelerator spec models (dslc.spec.accelerator) carry these bounds in their fields so
+that a spec built without the language (an import, the Python API) is held to them.
 """
 
 from __future__ import annotations
