@@ -370,3 +370,26 @@ def run_seen_grow(table_keys: npt.NDArray[np.uint64], table_columns: IntArray
     found: tuple[npt.NDArray[np.uint64], IntArray] = compiled.seen_grow(table_keys,
                                                                           table_columns)
     return found
+
+
+def run_search_batch(tables: KernelTables, factors: IntArray, orders: IntArray,
+                     keeps: IntArray, spatial: IntArray, multipliers: npt.NDArray[np.uint64],
+                     table_keys: npt.NDArray[np.uint64], table_columns: IntArray, count: int,
+                     seen_scores: FloatArray, objectives: IntArray
+                     ) -> tuple[FloatArray, IntArray, int, int]:
+    """One batch of the mapper's search in one call (`kernel_numba.search_batch`: mesh
+    check, keys, the remembered table, pruning, costing and scoring; `spatial [S - L, 3]`
+    the fanout, axis (0: X) and extent of each spatial slot): ([K, B] every candidate's
+    scores, the positions of the candidates not seen before, how many of those fit, the
+    position of the best of them or -1). The table and `seen_scores` are updated in place
+    and must have room for B more keys."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    scores = np.empty((objectives.size, factors.shape[-1]))
+    fresh = np.empty(factors.shape[-1], dtype=np.int64)
+    inserted, fitting, best = compiled.search_batch(
+        *(np.ascontiguousarray(a, dtype=np.int64) for a in (factors, orders, keeps)),
+        np.ascontiguousarray(spatial[:, 0]), np.ascontiguousarray(spatial[:, 1]),
+        np.ascontiguousarray(spatial[:, 2]), multipliers, table_keys, table_columns, count,
+        seen_scores, objectives, *tables.arguments(), scores, fresh)
+    return scores, fresh[:inserted], int(fitting), int(best)

@@ -714,28 +714,35 @@ def candidate_keys(factors: IntArray, orders: IntArray, keeps: IntArray, ordered
     """The mapper's de-duplication keys (dslc.mapper.search.candidate_keys) in one pass per
     candidate: the same sums modulo 2^64 over the factors, the loop ranks and the keep
     choice, the same mixing."""
-    nslots, ndims, size = factors.shape
+    for b in range(factors.shape[2]):
+        out[b] = candidate_key(factors, orders, keeps, ordered, multipliers, b)
+
+
+@jit
+def candidate_key(factors: IntArray, orders: IntArray, keeps: IntArray, ordered: int,
+                  multipliers: npt.NDArray[np.uint64], b: int) -> np.uint64:
+    """`candidate_keys` of candidate `b`."""
+    nslots, ndims = factors.shape[0], factors.shape[1]
     ranks_at = nslots * ndims
     keep_at = ranks_at + ordered * ndims
-    for b in range(size):
-        key = np.uint64(0)
-        column = 0
-        for s in range(nslots):
-            for d in range(ndims):
-                key += np.uint64(factors[s, d, b]) * multipliers[column]
-                column += 1
-        for level in range(ordered):
-            rank = 0
-            for position in range(ndims):
-                dim = orders[level, position, b]
-                if factors[level, np.uint64(dim), b] > 1:
-                    rank += 1
-                    key += np.uint64(rank) * multipliers[ranks_at + level * ndims + dim]
-        key += np.uint64(keeps[b]) * multipliers[keep_at]
-        key ^= key >> np.uint64(31)
-        key *= np.uint64(0x9E3779B97F4A7C15)
-        key ^= key >> np.uint64(29)
-        out[b] = key
+    key = np.uint64(0)
+    column = 0
+    for s in range(nslots):
+        for d in range(ndims):
+            key += np.uint64(factors[s, d, b]) * multipliers[column]
+            column += 1
+    for level in range(ordered):
+        rank = 0
+        for position in range(ndims):
+            dim = orders[level, position, b]
+            if factors[level, np.uint64(dim), b] > 1:
+                rank += 1
+                key += np.uint64(rank) * multipliers[ranks_at + level * ndims + dim]
+    key += np.uint64(keeps[b]) * multipliers[keep_at]
+    key ^= key >> np.uint64(31)
+    key *= np.uint64(0x9E3779B97F4A7C15)
+    key ^= key >> np.uint64(29)
+    return key
 
 
 # -- the mapper's neighbourhoods (dslc.mapper.space.MapSpace.all_neighbours and
@@ -1043,25 +1050,32 @@ def seen_claim(table_keys: npt.NDArray[np.uint64], table_columns: IntArray, coun
     mixed already, so their low bits index it): each key's column into `columns`; a key
     not held is inserted at column `count`, `count + 1`, ... in batch order and its
     position written to `fresh`. Returns how many were inserted."""
-    mask = np.uint64(table_keys.size - 1)
     inserted = 0
     for b in range(keys.size):
-        key = keys[b]
-        slot = key & mask
-        while True:
-            column = table_columns[slot]
-            if column < 0:
-                table_keys[slot] = key
-                table_columns[slot] = count + inserted
-                columns[b] = count + inserted
-                fresh[inserted] = b
-                inserted += 1
-                break
-            if table_keys[slot] == key:
-                columns[b] = column
-                break
-            slot = (slot + np.uint64(1)) & mask
+        column = seen_probe(table_keys, table_columns, keys[b], count + inserted)
+        columns[b] = column
+        if column == count + inserted:
+            fresh[inserted] = b
+            inserted += 1
     return inserted
+
+
+@jit
+def seen_probe(table_keys: npt.NDArray[np.uint64], table_columns: IntArray,
+               key: np.uint64, new_column: int) -> int:
+    """The column of `key` in `seen_claim`'s table; a key not held is inserted with
+    `new_column` (which is then returned: columns below it are taken)."""
+    mask = np.uint64(table_keys.size - 1)
+    slot = key & mask
+    while True:
+        column = table_columns[slot]
+        if column < 0:
+            table_keys[slot] = key
+            table_columns[slot] = new_column
+            return new_column
+        if table_keys[slot] == key:
+            return int(column)
+        slot = (slot + np.uint64(1)) & mask
 
 
 @jit
@@ -1081,3 +1095,159 @@ def seen_grow(table_keys: npt.NDArray[np.uint64], table_columns: IntArray
         keys[slot] = table_keys[i]
         columns[slot] = table_columns[i]
     return keys, columns
+
+
+# -- the mapper's batches (dslc.mapper.search._Search.run_batch and score_all): every step
+# between the candidates and their scores in one call.
+
+OBJECTIVE_ENERGY = 0
+OBJECTIVE_CYCLES = 1
+OBJECTIVE_EDP = 2
+"""Codes of the mapper's named objectives (dslc.mapper.search.OBJECTIVES) for
+`search_batch`: energy (pJ), cycles, energy x cycles."""
+
+
+@jit
+def search_batch(factors: IntArray, orders: IntArray, keeps: IntArray,
+                 spatial_fanout: IntArray, spatial_axis: IntArray, spatial_extent: IntArray,
+                 multipliers: npt.NDArray[np.uint64], table_keys: npt.NDArray[np.uint64],
+                 table_columns: IntArray, count: int, seen_scores: FloatArray,
+                 objectives: IntArray, ints: IntArray, fanout_owner: IntArray,
+                 fanout_block: IntArray, level_blocks: IntArray, fanout_mesh: IntArray,
+                 allowed: BoolArray, level_ints: IntArray, level_floats: FloatArray,
+                 shared: BoolArray, axis_count: IntArray, axis_terms: IntArray,
+                 axis_dim: IntArray, axis_coef: IntArray, coef_dense: IntArray,
+                 tensor_flags: IntArray, relevant: BoolArray, simple: BoolArray,
+                 whole_words: IntArray, kept: BoolArray, first_keeper: IntArray,
+                 static_valid: BoolArray, bounds: IntArray, compute_floats: FloatArray,
+                 compute_instances: int, out_scores: FloatArray, out_fresh: IntArray
+                 ) -> tuple[int, int, int]:
+    """One batch of the mapper's search (`factors [S, D, B]`: the temporal slots, then the
+    spatial slots, slot i >= L on fanout `spatial_fanout[i - L]`'s axis `spatial_axis`
+    (0: X) with at most `spatial_extent` instances; `orders [L, D, B]`, `keeps [B]`), as
+    `_Search.score_all` does it in numpy: candidates outside the meshes score inf; the
+    others' keys (`candidate_key`) are claimed in `seen_claim`'s table, each distinct key
+    not held before, in batch order, taking columns `count`, `count + 1`, ...; those
+    candidates are pruned (`fits`), the fitting ones costed (`kernel`, totals only) and
+    scored (`objectives`: OBJECTIVE_* codes, inf where invalid or not fitting) into their
+    columns of `seen_scores [K, >= count + B]`. Writes every candidate's scores into
+    `out_scores [K, B]` and the positions of the new ones into `out_fresh`; returns (how
+    many were new, how many of them fit, the position of the best new one: the first of
+    the least scores in lexicographic order, -1 when none has a finite score). The table
+    must have room: at most half full after `count + B` keys."""
+    nslots, ndims, size = factors.shape
+    nlevels = orders.shape[0]
+    nfanouts = fanout_owner.size
+    nobj = objectives.size
+    ordered = nlevels - 1
+    columns = np.full(size, -1, dtype=np.int64)
+    fresh = 0
+    for b in range(size):
+        inside = True
+        for i in range(nslots - nlevels):
+            product = 1
+            for d in range(ndims):
+                product *= factors[nlevels + i, d, b]
+            if product > spatial_extent[i]:
+                inside = False
+        if not inside:
+            continue
+        key = candidate_key(factors, orders, keeps, ordered, multipliers, b)
+        column = seen_probe(table_keys, table_columns, key, count + fresh)
+        columns[b] = column
+        if column == count + fresh:
+            out_fresh[fresh] = b
+            fresh += 1
+    # The new candidates' cost-model arrays, then the fitting ones'.
+    ft = np.empty((nlevels, ndims, fresh), dtype=np.int64)
+    sx = np.ones((nfanouts, ndims, fresh), dtype=np.int64)
+    sy = np.ones((nfanouts, ndims, fresh), dtype=np.int64)
+    keep_ids = np.empty(fresh, dtype=np.int64)
+    for k in range(fresh):
+        b = out_fresh[k]
+        for s in range(nlevels):
+            for d in range(ndims):
+                ft[s, d, k] = factors[s, d, b]
+        for i in range(nslots - nlevels):
+            target = sx if spatial_axis[i] == 0 else sy
+            for d in range(ndims):
+                target[spatial_fanout[i], d, k] = factors[nlevels + i, d, b]
+        keep_ids[k] = keeps[b]
+    valid = np.empty(fresh, dtype=np.bool_)
+    fits(ft, sx, sy, keep_ids, ints, fanout_owner, fanout_mesh, allowed, level_ints,
+         axis_count, axis_terms, axis_dim, axis_coef, whole_words, kept, first_keeper,
+         static_valid, bounds, valid)
+    fitting = 0
+    for k in range(fresh):
+        if valid[k]:
+            fitting += 1
+    e_ft = np.empty((nlevels, ndims, fitting), dtype=np.int64)
+    e_order = np.empty((nlevels, ndims, fitting), dtype=np.int64)
+    e_sx = np.empty((nfanouts, ndims, fitting), dtype=np.int64)
+    e_sy = np.empty((nfanouts, ndims, fitting), dtype=np.int64)
+    e_keep = np.empty(fitting, dtype=np.int64)
+    j = 0
+    for k in range(fresh):
+        if not valid[k]:
+            continue
+        b = out_fresh[k]
+        for s in range(nlevels):
+            for d in range(ndims):
+                e_ft[s, d, j] = ft[s, d, k]
+                e_order[s, d, j] = orders[s, d, b]
+        for f in range(nfanouts):
+            for d in range(ndims):
+                e_sx[f, d, j] = sx[f, d, k]
+                e_sy[f, d, j] = sy[f, d, k]
+        e_keep[j] = keep_ids[k]
+        j += 1
+    ntensors = ints[2]
+    out_valid = np.empty(fitting, dtype=np.bool_)
+    out_energy = np.empty(fitting)
+    out_cycles = np.empty(fitting, dtype=np.int64)
+    kernel(e_ft, e_order, e_sx, e_sy, e_keep, ints, fanout_owner, fanout_block,
+           level_blocks, fanout_mesh, allowed, level_ints, level_floats, shared, axis_count,
+           axis_terms, axis_dim, axis_coef, coef_dense, tensor_flags, relevant, simple,
+           whole_words, kept, first_keeper, static_valid, bounds, compute_floats,
+           compute_instances, out_valid, out_energy, out_cycles,
+           np.empty(fitting, dtype=np.int64), np.empty(fitting),
+           np.empty((nlevels, ntensors, BLOCK), dtype=np.int64),
+           np.empty((nlevels, ntensors, BLOCK), dtype=np.int64),
+           np.empty((nlevels, ntensors, BLOCK), dtype=np.int64),
+           np.empty((nlevels, BLOCK), dtype=np.int64), np.empty((nlevels, ntensors, BLOCK)),
+           np.empty((nlevels, BLOCK)), np.empty(BLOCK))
+    # Scores into the new columns (the numpy path's operations: cycles as float64).
+    j = 0
+    for k in range(fresh):
+        column = count + k
+        for o in range(nobj):
+            seen_scores[o, column] = np.inf
+        if not valid[k]:
+            continue
+        if out_valid[j]:
+            energy, cycles = out_energy[j], np.float64(out_cycles[j])
+            for o in range(nobj):
+                code = objectives[o]
+                seen_scores[o, column] = energy if code == OBJECTIVE_ENERGY else (
+                    cycles if code == OBJECTIVE_CYCLES else energy * cycles)
+        j += 1
+    best = -1
+    for k in range(fresh):
+        column = count + k
+        if not np.isfinite(seen_scores[0, column]):
+            continue
+        if best < 0:
+            best = k
+            continue
+        for o in range(nobj):
+            here, there = seen_scores[o, column], seen_scores[o, count + best]
+            if here < there:
+                best = k
+                break
+            if here > there:
+                break
+    for b in range(size):
+        column = columns[b]
+        for o in range(nobj):
+            out_scores[o, b] = np.inf if column < 0 else seen_scores[o, column]
+    return fresh, fitting, -1 if best < 0 else out_fresh[best]

@@ -57,6 +57,9 @@ OBJECTIVES: dict[ObjectiveName, Objective] = {
     "cycles": lambda energy, cycles: cycles,
     "edp": lambda energy, cycles: energy * cycles,
 }
+_OBJECTIVE_CODES: dict[ObjectiveName, int] = {"energy": 0, "latency": 1, "cycles": 1, "edp": 2}
+"""Each objective as the compiled batch's code (`kernel_numba.OBJECTIVE_*`): the same
+operations as OBJECTIVES."""
 Objectives = ObjectiveName | tuple[ObjectiveName, ...]
 """One objective, or several in lexicographic order (the least of the first, then the
 least of the second among those, ...: Timeloop's `optimization-metrics`)."""
@@ -263,11 +266,30 @@ class _Search:
         """[K, >= len(seen)] the scores of the candidates seen (inf: did not fit, or
         invalid)."""
         self.keep_neighbours = _keep_neighbours(self.space.keep_choices)
+        self.objective_codes = None if options.score is not None else np.array(
+            [_OBJECTIVE_CODES[name] for name in (
+                options.objective if isinstance(options.objective, tuple)
+                else (options.objective,))], dtype=np.int64)
+        """The objectives as `kernel_numba.search_batch` codes (None: a custom score, which
+        only Python computes)."""
+        space = self.space
+        self.spatial_slots = np.array(
+            [(space.slots[s].fanout, 0 if space.slots[s].axis == "x" else 1,
+              space.slots[s].extent) for s in space.spatial_slots],
+            dtype=np.int64).reshape(-1, 3)
+        """[S - L, 3] each spatial slot's fanout, axis (0: X) and mesh extent."""
 
     def run_batch(self, factors: IntArray, orders: IntArray, keeps: IntArray,
                   *, dedupe: bool = True) -> _Pool:
         """Prune (meshes, capacity, already seen), evaluate (each candidate with its keep
         choice), update the best; returns the candidates evaluated now, with their scores."""
+        if dedupe:
+            compiled = self._compiled_batch(factors, orders, keeps)
+            if compiled is not None:
+                scores, fresh = compiled
+                chosen = fresh[np.isfinite(scores[0, fresh])]
+                return _Pool(factors[:, :, chosen], orders[:, :, chosen], keeps[chosen],
+                             scores[:, chosen])
         space = self.space
         ok = space.within_meshes(factors)
         factors, orders, keeps = factors[:, :, ok], orders[:, :, ok], keeps[ok]
@@ -287,6 +309,9 @@ class _Search:
         """[K, B] the scores of every candidate in batch order (inf: outside the meshes,
         does not fit, or invalid): those seen before from memory, the others evaluated
         (each distinct one once) and remembered."""
+        compiled = self._compiled_batch(factors, orders, keeps)
+        if compiled is not None:
+            return compiled[0]
         space = self.space
         scores = np.full((len(self.scores), factors.shape[-1]), np.inf)
         inside = np.flatnonzero(space.within_meshes(factors))
@@ -299,6 +324,36 @@ class _Search:
         self._evaluate(factors[:, :, fresh], orders[:, :, fresh], keeps[fresh], True)
         scores[:, inside] = self.seen_scores[:, columns]
         return scores
+
+    def _compiled_batch(self, factors: IntArray, orders: IntArray, keeps: IntArray
+                        ) -> tuple[FloatArray, IntArray] | None:
+        """`score_all` in one compiled call (`kernel.run_search_batch`): ([K, B] every
+        candidate's scores, the positions of those evaluated now), the count and the best
+        updated as `_evaluate` does; None when it cannot run (no compiled kernel, or a
+        custom score), and the numpy steps then do the same."""
+        tables = self.evaluator.compiled_tables
+        seen = self.seen
+        if tables is None or self.objective_codes is None or not seen.compiled:
+            return None
+        size = factors.shape[-1]
+        while 2 * (seen.count + size) > seen.keys.size:
+            seen.keys, seen.columns = kernel.run_seen_grow(seen.keys, seen.columns)
+        end = seen.count + size
+        if end > self.seen_scores.shape[1]:
+            grown = np.full((len(self.scores), 2 * end), np.inf)
+            grown[:, :seen.count] = self.seen_scores[:, :seen.count]
+            self.seen_scores = grown
+        scores, fresh, fitting, best = kernel.run_search_batch(
+            tables, factors, orders, keeps, self.spatial_slots, _KEY_MULTIPLIERS, seen.keys,
+            seen.columns, seen.count, self.seen_scores, self.objective_codes)
+        seen.count += fresh.size
+        self.evaluated += fitting
+        if best >= 0:
+            value = tuple(float(v) for v in scores[:, best])
+            if value < self.best.score:
+                self.best = _Best(value, factors[:, :, best].copy(),
+                                  orders[:, :, best].copy(), int(keeps[best]))
+        return scores, fresh
 
     def _evaluate(self, factors: IntArray, orders: IntArray, keeps: IntArray,
                   remember: bool) -> FloatArray:
