@@ -947,47 +947,58 @@ def filled_cuts(order_dims: IntArray, order_values: IntArray, unrolled_x: IntArr
     """[B, n] the level of each prime of the mapper's filled seeds (dslc.mapper.search
     `_Search._filled`): for each row of `order_dims`/`order_values` (primes innermost
     first), from the innermost ordered level out, the longest run of the next primes that
-    still fits (`fits`, keep choice 0, spatial factors `unrolled_x/y [F, D]`); what is left
-    stays at level 0. The same cuts as the numpy path, each level's candidates in one
-    `fits` call."""
+    still fits (`fits`, keep choice 0, spatial factors `unrolled_x/y [F, D]`): every
+    shorter run fitting too, as the numpy path has it; what is left stays at level 0. The
+    same cuts as the numpy path, which tries every run length at once; here each row tries
+    one more prime per round until one does not fit (one `fits` call per round for the
+    rows still growing), so the runs that cannot fit are not built."""
     size, n = order_dims.shape
     ndims = bounds.size
     nfanouts = unrolled_x.shape[0]
     cut = np.zeros(size, dtype=np.int64)
     slot_of = np.zeros((size, n), dtype=np.int64)
+    growing = np.empty(size, dtype=np.int64)
+    longest = np.zeros(size, dtype=np.int64)
+    valid = np.empty(size, dtype=np.bool_)
     for level in range(nlevels - 1, 0, -1):
-        total = 0
+        count = 0
         for r in range(size):
-            total += n + 1 - cut[r]
-        ft = np.ones((nlevels, ndims, total), dtype=np.int64)
-        sx = np.empty((nfanouts, ndims, total), dtype=np.int64)
-        sy = np.empty((nfanouts, ndims, total), dtype=np.int64)
-        keep_ids = np.zeros(total, dtype=np.int64)
-        valid = np.empty(total, dtype=np.bool_)
-        c = 0
-        for r in range(size):
-            for k in range(n + 1 - cut[r]):
-                for i in range(n):
-                    at = level if cut[r] <= i < cut[r] + k else slot_of[r, i]
-                    ft[at, order_dims[r, i], c] *= order_values[r, i]
+            longest[r] = 0
+            if cut[r] < n:
+                growing[count] = r
+                count += 1
+        while count:
+            # Each growing row with one more prime at this level than fits so far.
+            ft = np.ones((nlevels, ndims, count), dtype=np.int64)
+            sx = np.empty((nfanouts, ndims, count), dtype=np.int64)
+            sy = np.empty((nfanouts, ndims, count), dtype=np.int64)
+            for c in range(count):
                 for f in range(nfanouts):
                     for d in range(ndims):
                         sx[f, d, c] = unrolled_x[f, d]
                         sy[f, d, c] = unrolled_y[f, d]
-                c += 1
-        fits(ft, sx, sy, keep_ids, ints, fanout_owner, fanout_mesh, allowed, level_ints,
-             axis_count, axis_terms, axis_dim, axis_coef, whole_words, kept, first_keeper,
-             static_valid, bounds, valid)
-        c = 0
+                r = growing[c]
+                end = cut[r] + longest[r] + 1
+                for i in range(n):
+                    at = level if cut[r] <= i < end else slot_of[r, i]
+                    ft[at, order_dims[r, i], c] *= order_values[r, i]
+            fits(ft, sx, sy, np.zeros(count, dtype=np.int64), ints,
+                 fanout_owner, fanout_mesh, allowed, level_ints, axis_count, axis_terms,
+                 axis_dim, axis_coef, whole_words, kept, first_keeper, static_valid, bounds,
+                 valid)
+            still = 0
+            for c in range(count):
+                r = growing[c]
+                if valid[c]:
+                    longest[r] += 1
+                    if cut[r] + longest[r] < n:
+                        growing[still] = r
+                        still += 1
+            count = still
         for r in range(size):
-            ends = n + 1 - cut[r]
-            longest = 0
-            while longest + 1 < ends and valid[c + longest + 1]:
-                longest += 1
-            for i in range(cut[r], cut[r] + longest):
+            for i in range(cut[r], cut[r] + longest[r]):
                 slot_of[r, i] = level
-            cut[r] += longest
-            c += ends
+            cut[r] += longest[r]
     return slot_of
 
 

@@ -676,9 +676,14 @@ class _Search:
         # The most instances used first, then the best score.
         ranked = np.lexsort([*pool.scores[::-1], -used] if by_use else pool.scores[::-1])
         ranked = ranked[np.isfinite(pool.scores[0][ranked])]
-        spatial = spatial.reshape(-1, pool.size)[:, ranked]
-        _, first = np.unique(spatial.T, axis=0, return_index=True)
-        chosen = ranked[np.sort(first)[:count]]
+        # The first of each distinct unrolling in rank order (rows compared as bytes).
+        rows = np.ascontiguousarray(spatial.reshape(-1, pool.size)[:, ranked].T)
+        first: dict[bytes, int] = {}
+        for i in range(rows.shape[0]):
+            if len(first) == count:
+                break
+            first.setdefault(rows[i].tobytes(), i)
+        chosen = ranked[np.array(sorted(first.values()), dtype=np.int64)]
         return _Pool(pool.factors[:, :, chosen], pool.orders[:, :, chosen],
                      pool.keeps[chosen], pool.scores[:, chosen])
 
@@ -857,11 +862,18 @@ class _Pool:
 
 
 def _keep_neighbours(choices: tuple[tuple[frozenset[str], ...], ...]) -> list[list[int]]:
-    """Per keep set, the keep sets that differ from it by one tensor at one level."""
-    def distance(a: tuple[frozenset[str], ...], b: tuple[frozenset[str], ...]) -> int:
-        return sum(len(x ^ y) for x, y in zip(a, b, strict=True))
-    return [[j for j, other in enumerate(choices) if distance(choice, other) == 1]
-            for choice in choices]
+    """Per keep set, the keep sets that differ from it by one tensor at one level (in the
+    order of `choices`). Each keep set as a row of (level, tensor) flags, the distances of
+    all pairs in one matrix product."""
+    if not choices:
+        return []
+    names = sorted({name for choice in choices for level in choice for name in level})
+    flags = np.array([[name in level for level in choice for name in names]
+                      for choice in choices], dtype=np.int64)
+    # |a ^ b| = |a| + |b| - 2 |a & b| per pair of rows.
+    sizes = flags.sum(axis=1)
+    distance = sizes[:, None] + sizes[None, :] - 2 * (flags @ flags.T)
+    return [np.flatnonzero(row == 1).tolist() for row in distance]
 
 
 def _explain_nothing_fits(problem: Problem, arch: ArchModel, space: MapSpace) -> tuple[str, ...]:
