@@ -835,12 +835,32 @@ def factor_moves(factors: IntArray, movable: BoolArray, whole: bool) -> IntArray
 
 
 @jit
+def parent_copies(factors: IntArray, orders: IntArray, keep: int, count: int
+                  ) -> tuple[IntArray, IntArray, IntArray]:
+    """`count` copies of one candidate (`factors [S, D]`, `orders [L, D]`, keep choice
+    `keep`), batch last: what a descent's neighbourhoods then change."""
+    nslots, ndims = factors.shape
+    nlevels = orders.shape[0]
+    out_f = np.empty((nslots, ndims, count), dtype=np.int64)
+    out_o = np.empty((nlevels, ndims, count), dtype=np.int64)
+    out_k = np.full(count, keep, dtype=np.int64)
+    for b in range(count):
+        for s in range(nslots):
+            for d in range(ndims):
+                out_f[s, d, b] = factors[s, d]
+        for level in range(nlevels):
+            for p in range(ndims):
+                out_o[level, p, b] = orders[level, p]
+    return out_f, out_o, out_k
+
+
+@jit
 def single_neighbourhood(factors: IntArray, orders: IntArray, keep: int, movable: BoolArray,
                          others: IntArray) -> tuple[IntArray, IntArray, IntArray]:
     """A descent's single moves, batch last, as `MapSpace.all_neighbours` (each distinct
     prime of each factor to each other slot, then each pair of real loops of an ordered
     level swapped; keep `keep`) followed by the tiling with each keep set of `others`."""
-    nslots, ndims = factors.shape
+    ndims = factors.shape[1]
     nlevels = orders.shape[0]
     moves = factor_moves(factors, movable, False)
     nmoves = moves.shape[0]
@@ -852,17 +872,7 @@ def single_neighbourhood(factors: IntArray, orders: IntArray, keep: int, movable
                 real += 1
         nswaps += real * (real - 1) // 2
     size = nmoves + nswaps + others.size
-    out_f = np.empty((nslots, ndims, size), dtype=np.int64)
-    out_o = np.empty((nlevels, ndims, size), dtype=np.int64)
-    out_k = np.empty(size, dtype=np.int64)
-    for b in range(size):
-        for s in range(nslots):
-            for d in range(ndims):
-                out_f[s, d, b] = factors[s, d]
-        for level in range(nlevels):
-            for p in range(ndims):
-                out_o[level, p, b] = orders[level, p]
-        out_k[b] = keep
+    out_f, out_o, out_k = parent_copies(factors, orders, keep, size)
     for m in range(nmoves):
         d, source, dest, part = moves[m, 0], moves[m, 1], moves[m, 2], moves[m, 3]
         out_f[source, d, m] //= part
@@ -916,19 +926,8 @@ def exchange_take(factors: IntArray, orders: IntArray, keep: int, moves: IntArra
                   pairs: IntArray, take: IntArray) -> tuple[IntArray, IntArray, IntArray]:
     """The candidates of pairs `take` (indices into `pairs`), batch last: `factors` with
     both moves of the pair made, `orders` and `keep` unchanged."""
-    nslots, ndims = factors.shape
-    nlevels = orders.shape[0]
-    count = take.size
-    out_f = np.empty((nslots, ndims, count), dtype=np.int64)
-    out_o = np.empty((nlevels, ndims, count), dtype=np.int64)
-    out_k = np.full(count, keep, dtype=np.int64)
-    for b in range(count):
-        for s in range(nslots):
-            for d in range(ndims):
-                out_f[s, d, b] = factors[s, d]
-        for level in range(nlevels):
-            for p in range(ndims):
-                out_o[level, p, b] = orders[level, p]
+    out_f, out_o, out_k = parent_copies(factors, orders, keep, take.size)
+    for b in range(take.size):
         for m in (pairs[take[b], 0], pairs[take[b], 1]):
             d, source, dest, part = moves[m, 0], moves[m, 1], moves[m, 2], moves[m, 3]
             out_f[source, d, b] //= part
