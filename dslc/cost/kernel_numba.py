@@ -742,7 +742,8 @@ def candidate_key(factors: IntArray, orders: IntArray, keeps: IntArray, ordered:
     key ^= key >> np.uint64(31)
     key *= np.uint64(0x9E3779B97F4A7C15)
     key ^= key >> np.uint64(29)
-    return key
+    mixed: np.uint64 = key
+    return mixed
 
 
 # -- the mapper's neighbourhoods (dslc.mapper.space.MapSpace.all_neighbours and
