@@ -389,7 +389,6 @@ def run_search_batch(tables: KernelTables, factors: IntArray, orders: IntArray,
     fresh = np.empty(factors.shape[-1], dtype=np.int64)
     inserted, fitting, best = compiled.search_batch(
         *(np.ascontiguousarray(a, dtype=np.int64) for a in (factors, orders, keeps)),
-        np.ascontiguousarray(spatial[:, 0]), np.ascontiguousarray(spatial[:, 1]),
-        np.ascontiguousarray(spatial[:, 2]), multipliers, table_keys, table_columns, count,
+        *np.ascontiguousarray(spatial.T), multipliers, table_keys, table_columns, count,
         seen_scores, objectives, *tables.arguments(), scores, fresh)
     return scores, fresh[:inserted], int(fitting), int(best)

@@ -278,6 +278,11 @@ class _Search:
               space.slots[s].extent) for s in space.spatial_slots],
             dtype=np.int64).reshape(-1, 3)
         """[S - L, 3] each spatial slot's fanout, axis (0: X) and mesh extent."""
+        tables = self.evaluator.compiled_tables
+        self.batch_tables = tables if self.seen.compiled and self.objective_codes is not None \
+            else None
+        """The kernel's tables when a batch runs in one compiled call (`_compiled_batch`;
+        fixed for the search, as `_Seen`'s table is), else None."""
 
     def run_batch(self, factors: IntArray, orders: IntArray, keeps: IntArray,
                   *, dedupe: bool = True) -> _Pool:
@@ -331,10 +336,10 @@ class _Search:
         candidate's scores, the positions of those evaluated now), the count and the best
         updated as `_evaluate` does; None when it cannot run (no compiled kernel, or a
         custom score), and the numpy steps then do the same."""
-        tables = self.evaluator.compiled_tables
-        seen = self.seen
-        if tables is None or self.objective_codes is None or not seen.compiled:
+        tables, codes = self.batch_tables, self.objective_codes
+        if tables is None or codes is None:
             return None
+        seen = self.seen
         size = factors.shape[-1]
         while 2 * (seen.count + size) > seen.keys.size:
             seen.keys, seen.columns = kernel.run_seen_grow(seen.keys, seen.columns)
@@ -345,7 +350,7 @@ class _Search:
             self.seen_scores = grown
         scores, fresh, fitting, best = kernel.run_search_batch(
             tables, factors, orders, keeps, self.spatial_slots, _KEY_MULTIPLIERS, seen.keys,
-            seen.columns, seen.count, self.seen_scores, self.objective_codes)
+            seen.columns, seen.count, self.seen_scores, codes)
         seen.count += fresh.size
         self.evaluated += fitting
         if best >= 0:
