@@ -711,39 +711,37 @@ def fits(ft: IntArray, sx: IntArray, sy: IntArray, keep_ids: IntArray, ints: Int
 @jit
 def candidate_keys(factors: IntArray, orders: IntArray, keeps: IntArray, ordered: int,
                    multipliers: npt.NDArray[np.uint64], out: npt.NDArray[np.uint64]) -> None:
-    """The mapper's de-duplication keys (dslc.mapper.search.candidate_keys) in one pass per
-    candidate: the same sums modulo 2^64 over the factors, the loop ranks and the keep
-    choice, the same mixing."""
-    for b in range(factors.shape[2]):
-        out[b] = candidate_key(factors, orders, keeps, ordered, multipliers, b)
-
-
-@jit
-def candidate_key(factors: IntArray, orders: IntArray, keeps: IntArray, ordered: int,
-                  multipliers: npt.NDArray[np.uint64], b: int) -> np.uint64:
-    """`candidate_keys` of candidate `b`."""
-    nslots, ndims = factors.shape[0], factors.shape[1]
+    """The mapper's de-duplication keys (dslc.mapper.search.candidate_keys): the same sums
+    modulo 2^64 over the factors (one pass per column), the loop ranks and the keep choice
+    (one pass per candidate), the same mixing."""
+    nslots, ndims, size = factors.shape
     ranks_at = nslots * ndims
     keep_at = ranks_at + ordered * ndims
-    key = np.uint64(0)
+    # The factors' terms column by column (contiguous rows, batch last), then each
+    # candidate's loop ranks, its keep choice and the mixing.
+    for b in range(size):
+        out[b] = np.uint64(0)
     column = 0
     for s in range(nslots):
         for d in range(ndims):
-            key += np.uint64(factors[s, d, b]) * multipliers[column]
+            multiplier = multipliers[column]
+            for b in range(size):
+                out[b] += np.uint64(factors[s, d, b]) * multiplier
             column += 1
-    for level in range(ordered):
-        rank = 0
-        for position in range(ndims):
-            dim = orders[level, position, b]
-            if factors[level, np.uint64(dim), b] > 1:
-                rank += 1
-                key += np.uint64(rank) * multipliers[ranks_at + level * ndims + dim]
-    key += np.uint64(keeps[b]) * multipliers[keep_at]
-    key ^= key >> np.uint64(31)
-    key *= np.uint64(0x9E3779B97F4A7C15)
-    key ^= key >> np.uint64(29)
-    mixed: np.uint64 = key
-    return mixed
+    for b in range(size):
+        key = out[b]
+        for level in range(ordered):
+            rank = 0
+            for position in range(ndims):
+                dim = orders[level, position, b]
+                if factors[level, np.uint64(dim), b] > 1:
+                    rank += 1
+                    key += np.uint64(rank) * multipliers[ranks_at + level * ndims + dim]
+        key += np.uint64(keeps[b]) * multipliers[keep_at]
+        key ^= key >> np.uint64(31)
+        key *= np.uint64(0x9E3779B97F4A7C15)
+        key ^= key >> np.uint64(29)
+        out[b] = key
 
 
 # -- the mapper's neighbourhoods (dslc.mapper.space.MapSpace.all_neighbours and
@@ -845,13 +843,12 @@ def parent_copies(factors: IntArray, orders: IntArray, keep: int, count: int
     out_f = np.empty((nslots, ndims, count), dtype=np.int64)
     out_o = np.empty((nlevels, ndims, count), dtype=np.int64)
     out_k = np.full(count, keep, dtype=np.int64)
-    for b in range(count):
-        for s in range(nslots):
-            for d in range(ndims):
-                out_f[s, d, b] = factors[s, d]
-        for level in range(nlevels):
-            for p in range(ndims):
-                out_o[level, p, b] = orders[level, p]
+    for s in range(nslots):  # row by row: contiguous writes (batch last)
+        for d in range(ndims):
+            out_f[s, d, :] = factors[s, d]
+    for level in range(nlevels):
+        for p in range(ndims):
+            out_o[level, p, :] = orders[level, p]
     return out_f, out_o, out_k
 
 
@@ -1020,14 +1017,16 @@ def random_moves(factors: IntArray, orders: IntArray, parents: IntArray, moving:
     child_f = np.empty((nslots, ndims, size), dtype=np.int64)
     child_o = np.empty((nlevels, ndims, size), dtype=np.int64)
     top = primes.shape[0] - 1
+    # The copies row by row (batch last: each row's writes contiguous), then the moves.
+    for s in range(nslots):
+        for d in range(ndims):
+            for c in range(size):
+                child_f[s, d, c] = factors[s, d, parents[c]]
+    for lv in range(nlevels):
+        for p in range(ndims):
+            for c in range(size):
+                child_o[lv, p, c] = orders[lv, p, parents[c]]
     for c in range(size):
-        parent = parents[c]
-        for s in range(nslots):
-            for d in range(ndims):
-                child_f[s, d, c] = factors[s, d, parent]
-        for lv in range(nlevels):
-            for p in range(ndims):
-                child_o[lv, p, c] = orders[lv, p, parent]
         for r in range(moving.shape[0]):
             if moving[r, c]:
                 d, src, dst = dims[r, c], source[r, c], dest[r, c]
@@ -1137,7 +1136,7 @@ def search_batch(factors: IntArray, orders: IntArray, keeps: IntArray,
     spatial slots, slot i >= L on fanout `spatial_fanout[i - L]`'s axis `spatial_axis`
     (0: X) with at most `spatial_extent` instances; `orders [L, D, B]`, `keeps [B]`), as
     `_Search.score_all` does it in numpy: candidates outside the meshes score inf; the
-    others' keys (`candidate_key`) are claimed in `seen_claim`'s table, each distinct key
+    others' keys (`candidate_keys`) are claimed in `seen_claim`'s table, each distinct key
     not held before, in batch order, taking columns `count`, `count + 1`, ...; those
     candidates are pruned (`fits`), the fitting ones costed (`kernel`, totals only) and
     scored (`objectives`: OBJECTIVE_* codes, inf where invalid or not fitting) into their
@@ -1152,6 +1151,8 @@ def search_batch(factors: IntArray, orders: IntArray, keeps: IntArray,
     nobj = objectives.size
     ordered = nlevels - 1
     columns = np.full(size, -1, dtype=np.int64)
+    keys = np.empty(size, dtype=np.uint64)
+    candidate_keys(factors, orders, keeps, ordered, multipliers, keys)
     fresh = 0
     for b in range(size):
         inside = True
@@ -1163,8 +1164,7 @@ def search_batch(factors: IntArray, orders: IntArray, keeps: IntArray,
                 inside = False
         if not inside:
             continue
-        key = candidate_key(factors, orders, keeps, ordered, multipliers, b)
-        column = seen_probe(table_keys, table_columns, key, count + fresh)
+        column = seen_probe(table_keys, table_columns, keys[b], count + fresh)
         columns[b] = column
         if column == count + fresh:
             out_fresh[fresh] = b
@@ -1174,16 +1174,17 @@ def search_batch(factors: IntArray, orders: IntArray, keeps: IntArray,
     sx = np.ones((nfanouts, ndims, fresh), dtype=np.int64)
     sy = np.ones((nfanouts, ndims, fresh), dtype=np.int64)
     keep_ids = np.empty(fresh, dtype=np.int64)
+    for s in range(nlevels):  # row by row: contiguous writes
+        for d in range(ndims):
+            for k in range(fresh):
+                ft[s, d, k] = factors[s, d, out_fresh[k]]
+    for i in range(nslots - nlevels):
+        target = sx if spatial_axis[i] == 0 else sy
+        for d in range(ndims):
+            for k in range(fresh):
+                target[spatial_fanout[i], d, k] = factors[nlevels + i, d, out_fresh[k]]
     for k in range(fresh):
-        b = out_fresh[k]
-        for s in range(nlevels):
-            for d in range(ndims):
-                ft[s, d, k] = factors[s, d, b]
-        for i in range(nslots - nlevels):
-            target = sx if spatial_axis[i] == 0 else sy
-            for d in range(ndims):
-                target[spatial_fanout[i], d, k] = factors[nlevels + i, d, b]
-        keep_ids[k] = keeps[b]
+        keep_ids[k] = keeps[out_fresh[k]]
     valid = np.empty(fresh, dtype=np.bool_)
     fits(ft, sx, sy, keep_ids, ints, fanout_owner, fanout_mesh, allowed, level_ints,
          axis_count, axis_terms, axis_dim, axis_coef, whole_words, kept, first_keeper,
@@ -1197,21 +1198,24 @@ def search_batch(factors: IntArray, orders: IntArray, keeps: IntArray,
     e_sx = np.empty((nfanouts, ndims, fitting), dtype=np.int64)
     e_sy = np.empty((nfanouts, ndims, fitting), dtype=np.int64)
     e_keep = np.empty(fitting, dtype=np.int64)
+    chosen = np.empty(fitting, dtype=np.int64)
     j = 0
     for k in range(fresh):
-        if not valid[k]:
-            continue
-        b = out_fresh[k]
-        for s in range(nlevels):
-            for d in range(ndims):
-                e_ft[s, d, j] = ft[s, d, k]
-                e_order[s, d, j] = orders[s, d, b]
-        for f in range(nfanouts):
-            for d in range(ndims):
-                e_sx[f, d, j] = sx[f, d, k]
-                e_sy[f, d, j] = sy[f, d, k]
-        e_keep[j] = keep_ids[k]
-        j += 1
+        if valid[k]:
+            chosen[j] = k
+            j += 1
+    for s in range(nlevels):  # row by row: contiguous writes
+        for d in range(ndims):
+            for j in range(fitting):
+                e_ft[s, d, j] = ft[s, d, chosen[j]]
+                e_order[s, d, j] = orders[s, d, out_fresh[chosen[j]]]
+    for f in range(nfanouts):
+        for d in range(ndims):
+            for j in range(fitting):
+                e_sx[f, d, j] = sx[f, d, chosen[j]]
+                e_sy[f, d, j] = sy[f, d, chosen[j]]
+    for j in range(fitting):
+        e_keep[j] = keep_ids[chosen[j]]
     ntensors = ints[2]
     out_valid = np.empty(fitting, dtype=np.bool_)
     out_energy = np.empty(fitting)
