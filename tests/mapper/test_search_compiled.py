@@ -96,7 +96,8 @@ def test_compiled_neighbourhoods_equal_the_numpy_ones(case: tuple[str, str, str]
 
 
 @needs_kernel
-@pytest.mark.parametrize("case", CASES[:3])
+@pytest.mark.parametrize("case", [*CASES, ("resnet18", "conv1.conv", "simple_ws_16x16"),
+                                  ("mobilenet_v2", "b2.d", "eyeriss_like")])
 def test_compiled_filled_cuts_equal_the_numpy_ones(case: tuple[str, str, str]) -> None:
     network, layer, accelerator = case
     search = _Search(_problem(network, layer), _arch(accelerator), MapperOptions())
