@@ -21,8 +21,10 @@ descending again and restarting from kicked copies of the elite or fresh seeds w
 stalls. `random` evaluates random samples only. `auto` is exhaustive when the space is
 within the budget, else heuristic. Every candidate's score is remembered by its key, so a
 candidate is evaluated once and the budget counts distinct candidates. With numba, the
-neighbourhoods, the random children, the filled seeds' cuts and the remembered keys run
-compiled (dslc.cost.kernel_numba), each giving what its numpy twin gives.
+neighbourhoods, the random children, the filled seeds' cuts and each batch (mesh check,
+keys, remembered table, pruning, costing and scoring: `_compiled_batch`, one call) run
+compiled (dslc.cost.kernel_numba), each giving what its numpy twin gives; the strategy and
+every random draw stay here.
 It does not map whole networks (dslc.mapper.network) nor print.
 """
 
