@@ -392,3 +392,12 @@ def run_search_batch(tables: KernelTables, factors: IntArray, orders: IntArray,
         *np.ascontiguousarray(spatial.T), multipliers, table_keys, table_columns, count,
         seen_scores, objectives, *tables.arguments(), scores, fresh)
     return scores, fresh[:inserted], int(fitting), int(best)
+
+
+def run_argsort_middle(keys: FloatArray) -> IntArray | None:
+    """`np.argsort(keys, axis=1)` of `keys [L, D, B]`, compiled (`kernel_numba.
+    argsort_middle`); None when a column holds equal keys (numpy's sort then decides)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    out = np.empty(keys.shape, dtype=np.int64)
+    return out if compiled.argsort_middle(np.ascontiguousarray(keys), out) else None

@@ -1266,3 +1266,29 @@ def search_batch(factors: IntArray, orders: IntArray, keeps: IntArray,
         for o in range(nobj):
             out_scores[o, b] = np.inf if column < 0 else seen_scores[o, column]
     return fresh, fitting, -1 if best < 0 else out_fresh[best]
+
+
+@jit
+def argsort_middle(keys: FloatArray, out: IntArray) -> bool:
+    """`np.argsort(keys, axis=1)` of `keys [L, D, B]` into `out` (the mapper's random loop
+    orders, dslc.mapper.space.MapSpace.random_orders), by counting: the position of dim i
+    in a column is how many of its keys are below key i, D^2 comparisons run along the batch
+    without a branch (a sort of a handful of keys per column costs more in mispredicted
+    branches, numpy's too). Distinct keys have one argsort; returns False when a column
+    holds equal keys (`out` is then not to be used: numpy's sort decides their order)."""
+    nlevels, ndims, size = keys.shape
+    rank = np.empty(size, dtype=np.int64)
+    ties = 0
+    for level in range(nlevels):
+        for i in range(ndims):
+            for b in range(size):
+                rank[b] = 0
+            for j in range(ndims):
+                if j == i:
+                    continue
+                for b in range(size):
+                    rank[b] += keys[level, j, b] < keys[level, i, b]
+                    ties += keys[level, j, b] == keys[level, i, b]
+            for b in range(size):
+                out[level, rank[b], b] = i
+    return ties == 0

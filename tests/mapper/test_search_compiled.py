@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dslc import api
 from dslc.arch import ArchModel, resolve_accelerator
@@ -341,3 +343,25 @@ def test_the_compiled_batch_scores_by_the_objectives_definitions() -> None:
         assert scores[1, b] == cost.energy_pj * float(cost.cycles)
         finite += 1
     assert 0 < finite < factors.shape[-1]
+
+
+@needs_kernel
+@settings(max_examples=60, deadline=None)
+@given(levels=st.integers(1, 4), dims=st.integers(1, 9), size=st.integers(1, 40),
+       distinct=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_compiled_random_orders_sort_as_numpy(levels: int, dims: int, size: int,
+                                              distinct: bool, seed: int) -> None:
+    """`kernel.run_argsort_middle` (the random loop orders' sort, by counting) is
+    `np.argsort(keys, axis=1)` on distinct keys, and refuses (None) keys with a tie."""
+    rng = np.random.default_rng(seed)
+    keys = rng.random((levels, dims, size)) if distinct else \
+        rng.integers(0, 3, (levels, dims, size)).astype(np.float64)
+    tied = bool(np.any(np.diff(np.sort(keys, axis=1), axis=1) == 0))
+    found = kernel.run_argsort_middle(keys)
+    if tied:
+        assert found is None
+    else:
+        assert found is not None
+        assert np.array_equal(found, np.argsort(keys, axis=1))
+        # Each column is a permutation that sorts its keys.
+        assert np.all(np.diff(np.take_along_axis(keys, found, axis=1), axis=1) > 0)
