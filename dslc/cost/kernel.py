@@ -29,6 +29,12 @@ Validity alone (`BatchEvaluator.fits`, the mapper's pruning) runs here too when 
 is available: `run_fits` runs only the stages that depend on the factors (coverage, meshes
 and dataflow, tiles, backing stores, capacity: `shape_block`) and counts nothing; the numpy
 path is the fallback, as for `run`.
+
+The mapper's compiled pieces are dispatched here too (`run_single_neighbourhood`,
+`run_exchange_*`, `run_random_moves`, `run_filled_cuts`, `run_seen_*`, `run_argsort_middle`,
+and `run_search_batch`: a whole batch of the search in one call); docs/design/mapper.md,
+"What runs compiled", lists each with its numpy twin. They do not decide anything of the
+search's strategy, nor draw random numbers.
 """
 
 from __future__ import annotations
