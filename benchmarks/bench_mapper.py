@@ -9,6 +9,9 @@ Search rate (`--search`, with `--baseline DIR` a checkout of another build): the
 candidates evaluated per second end to end (the search alone, and `map_problem` with the
 map-space count and the final scalar evaluation) on the layers of the throughput table, each
 build in its own worker process, the two alternating case by case, medians of 3.
+Kernel share (`--kernel-share`): per case, the search's rate against the compiled kernel's
+alone (`fits` and `totals`, best of 3) on the very candidates the search evaluated, all in
+one batch: how far the search is from its kernel, and the ceiling of any faster loop.
 """
 
 from __future__ import annotations
@@ -231,13 +234,75 @@ def search_rate(baseline: Path | None, repeats: int = 3) -> None:
         worker.wait()
 
 
+def kernel_share() -> None:
+    """Per case of the search rate: the default heuristic's candidates per second against
+    the compiled kernel's on the same candidates (those each batch evaluated, recorded
+    from `kernel.run_search_batch`, then pruned and costed in one batch, best of 3)."""
+    if not kernel.available():
+        print("the compiled kernel is not available")
+        return
+    from dslc.mapper.search import _Search
+    recorded: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    run_search_batch = kernel.run_search_batch
+
+    def recording(tables: kernel.KernelTables, factors: np.ndarray, orders: np.ndarray,
+                  keeps: np.ndarray, *rest: object) -> tuple[np.ndarray, np.ndarray, int, int]:
+        found = run_search_batch(tables, factors, orders, keeps, *rest)  # type: ignore[arg-type]
+        fresh = found[1]
+        recorded.append((factors[:, :, fresh], orders[:, :, fresh], keeps[fresh]))
+        return found
+
+    print(f"{'layer':22s} {'accelerator':16s} {'evaluated':>9s} {'search/s':>10s} "
+          f"{'kernel/s':>11s} {'kernel share':>12s}")
+    totals = [0.0, 0.0, 0]
+    for network, layer in LAYERS:
+        problem = lower_network(api.network(api.compile(f"{SPECS}/networks/{network}.cd"),
+                                            network), 1).problem(layer)
+        assert problem is not None
+        for accel in ACCELERATORS:
+            arch = resolve_accelerator(api.accelerator(
+                api.compile(f"{SPECS}/accelerators/{accel}.cd"), accel))
+            options = MapperOptions(search="heuristic")
+            recorded.clear()
+            kernel.run_search_batch = recording  # type: ignore[assignment]
+            try:
+                _Search(problem, arch, options).heuristic()
+            finally:
+                kernel.run_search_batch = run_search_batch  # type: ignore[assignment]
+            start = time.perf_counter()
+            search = _Search(problem, arch, options)
+            search.heuristic()
+            search_s = time.perf_counter() - start
+            evaluator, space = search.evaluator, search.space
+            factors, orders, keeps = (np.concatenate([r[i] for r in recorded], axis=-1)
+                                      for i in range(3))
+            kernel_s = float("inf")
+            for _ in range(3):
+                start = time.perf_counter()
+                fit = evaluator.fits(space.batch(factors, orders, keeps))
+                evaluator.totals(space.batch(factors[:, :, fit], orders[:, :, fit], keeps[fit]))
+                kernel_s = min(kernel_s, time.perf_counter() - start)
+            totals[0] += search_s
+            totals[1] += kernel_s
+            totals[2] += search.evaluated
+            print(f"{layer:22s} {accel:16s} {search.evaluated:9,d} "
+                  f"{search.evaluated / search_s:10,.0f} {search.evaluated / kernel_s:11,.0f} "
+                  f"{kernel_s / search_s:12.0%}", flush=True)
+    print(f"all: {totals[2]:,} candidates, search {totals[2] / totals[0]:,.0f}/s, kernel alone "
+          f"{totals[2] / totals[1]:,.0f}/s, kernel share {totals[1] / totals[0]:.0%}")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--search", action="store_true",
                         help="only the search rate (against --baseline when given)")
     parser.add_argument("--baseline", type=Path, help="a checkout of the build to time against")
+    parser.add_argument("--kernel-share", action="store_true",
+                        help="only the search's rate against its kernel's on its candidates")
     args = parser.parse_args()
-    if args.search:
+    if args.kernel_share:
+        kernel_share()
+    elif args.search:
         search_rate(args.baseline)
     else:
         throughput()

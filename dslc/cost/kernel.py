@@ -29,6 +29,12 @@ Validity alone (`BatchEvaluator.fits`, the mapper's pruning) runs here too when 
 is available: `run_fits` runs only the stages that depend on the factors (coverage, meshes
 and dataflow, tiles, backing stores, capacity: `shape_block`) and counts nothing; the numpy
 path is the fallback, as for `run`.
+
+The mapper's compiled pieces are dispatched here too (`run_single_neighbourhood`,
+`run_exchange_*`, `run_random_moves`, `run_filled_cuts`, `run_seen_*`, `run_argsort_middle`,
+and `run_search_batch`: a whole batch of the search in one call); docs/design/mapper.md,
+"What runs compiled", lists each with its numpy twin. They do not decide anything of the
+search's strategy, nor draw random numbers.
 """
 
 from __future__ import annotations
@@ -370,3 +376,34 @@ def run_seen_grow(table_keys: npt.NDArray[np.uint64], table_columns: IntArray
     found: tuple[npt.NDArray[np.uint64], IntArray] = compiled.seen_grow(table_keys,
                                                                           table_columns)
     return found
+
+
+def run_search_batch(tables: KernelTables, factors: IntArray, orders: IntArray,
+                     keeps: IntArray, spatial: IntArray, multipliers: npt.NDArray[np.uint64],
+                     table_keys: npt.NDArray[np.uint64], table_columns: IntArray, count: int,
+                     seen_scores: FloatArray, objectives: IntArray
+                     ) -> tuple[FloatArray, IntArray, int, int]:
+    """One batch of the mapper's search in one call (`kernel_numba.search_batch`: mesh
+    check, keys, the remembered table, pruning, costing and scoring; `spatial [S - L, 3]`
+    the fanout, axis (0: X) and extent of each spatial slot): ([K, B] every candidate's
+    scores, the positions of the candidates not seen before, how many of those fit, the
+    position of the best of them or -1). The table and `seen_scores` are updated in place
+    and must have room for B more keys."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    scores = np.empty((objectives.size, factors.shape[-1]))
+    fresh = np.empty(factors.shape[-1], dtype=np.int64)
+    inserted, fitting, best = compiled.search_batch(
+        *(np.ascontiguousarray(a, dtype=np.int64) for a in (factors, orders, keeps)),
+        *np.ascontiguousarray(spatial.T), multipliers, table_keys, table_columns, count,
+        seen_scores, objectives, *tables.arguments(), scores, fresh)
+    return scores, fresh[:inserted], int(fitting), int(best)
+
+
+def run_argsort_middle(keys: FloatArray) -> IntArray | None:
+    """`np.argsort(keys, axis=1)` of `keys [L, D, B]`, compiled (`kernel_numba.
+    argsort_middle`); None when a column holds equal keys (numpy's sort then decides)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    out = np.empty(keys.shape, dtype=np.int64)
+    return out if compiled.argsort_middle(np.ascontiguousarray(keys), out) else None

@@ -711,19 +711,25 @@ def fits(ft: IntArray, sx: IntArray, sy: IntArray, keep_ids: IntArray, ints: Int
 @jit
 def candidate_keys(factors: IntArray, orders: IntArray, keeps: IntArray, ordered: int,
                    multipliers: npt.NDArray[np.uint64], out: npt.NDArray[np.uint64]) -> None:
-    """The mapper's de-duplication keys (dslc.mapper.search.candidate_keys) in one pass per
-    candidate: the same sums modulo 2^64 over the factors, the loop ranks and the keep
-    choice, the same mixing."""
+    """The mapper's de-duplication keys (dslc.mapper.search.candidate_keys): the same sums
+    modulo 2^64 over the factors (one pass per column), the loop ranks and the keep choice
+    (one pass per candidate), the same mixing."""
     nslots, ndims, size = factors.shape
     ranks_at = nslots * ndims
     keep_at = ranks_at + ordered * ndims
+    # The factors' terms column by column (contiguous rows, batch last), then each
+    # candidate's loop ranks, its keep choice and the mixing.
     for b in range(size):
-        key = np.uint64(0)
-        column = 0
-        for s in range(nslots):
-            for d in range(ndims):
-                key += np.uint64(factors[s, d, b]) * multipliers[column]
-                column += 1
+        out[b] = np.uint64(0)
+    column = 0
+    for s in range(nslots):
+        for d in range(ndims):
+            multiplier = multipliers[column]
+            for b in range(size):
+                out[b] += np.uint64(factors[s, d, b]) * multiplier
+            column += 1
+    for b in range(size):
+        key = out[b]
         for level in range(ordered):
             rank = 0
             for position in range(ndims):
@@ -828,12 +834,31 @@ def factor_moves(factors: IntArray, movable: BoolArray, whole: bool) -> IntArray
 
 
 @jit
+def parent_copies(factors: IntArray, orders: IntArray, keep: int, count: int
+                  ) -> tuple[IntArray, IntArray, IntArray]:
+    """`count` copies of one candidate (`factors [S, D]`, `orders [L, D]`, keep choice
+    `keep`), batch last: what a descent's neighbourhoods then change."""
+    nslots, ndims = factors.shape
+    nlevels = orders.shape[0]
+    out_f = np.empty((nslots, ndims, count), dtype=np.int64)
+    out_o = np.empty((nlevels, ndims, count), dtype=np.int64)
+    out_k = np.full(count, keep, dtype=np.int64)
+    for s in range(nslots):  # row by row: contiguous writes (batch last)
+        for d in range(ndims):
+            out_f[s, d, :] = factors[s, d]
+    for level in range(nlevels):
+        for p in range(ndims):
+            out_o[level, p, :] = orders[level, p]
+    return out_f, out_o, out_k
+
+
+@jit
 def single_neighbourhood(factors: IntArray, orders: IntArray, keep: int, movable: BoolArray,
                          others: IntArray) -> tuple[IntArray, IntArray, IntArray]:
     """A descent's single moves, batch last, as `MapSpace.all_neighbours` (each distinct
     prime of each factor to each other slot, then each pair of real loops of an ordered
     level swapped; keep `keep`) followed by the tiling with each keep set of `others`."""
-    nslots, ndims = factors.shape
+    ndims = factors.shape[1]
     nlevels = orders.shape[0]
     moves = factor_moves(factors, movable, False)
     nmoves = moves.shape[0]
@@ -845,17 +870,7 @@ def single_neighbourhood(factors: IntArray, orders: IntArray, keep: int, movable
                 real += 1
         nswaps += real * (real - 1) // 2
     size = nmoves + nswaps + others.size
-    out_f = np.empty((nslots, ndims, size), dtype=np.int64)
-    out_o = np.empty((nlevels, ndims, size), dtype=np.int64)
-    out_k = np.empty(size, dtype=np.int64)
-    for b in range(size):
-        for s in range(nslots):
-            for d in range(ndims):
-                out_f[s, d, b] = factors[s, d]
-        for level in range(nlevels):
-            for p in range(ndims):
-                out_o[level, p, b] = orders[level, p]
-        out_k[b] = keep
+    out_f, out_o, out_k = parent_copies(factors, orders, keep, size)
     for m in range(nmoves):
         d, source, dest, part = moves[m, 0], moves[m, 1], moves[m, 2], moves[m, 3]
         out_f[source, d, m] //= part
@@ -909,19 +924,8 @@ def exchange_take(factors: IntArray, orders: IntArray, keep: int, moves: IntArra
                   pairs: IntArray, take: IntArray) -> tuple[IntArray, IntArray, IntArray]:
     """The candidates of pairs `take` (indices into `pairs`), batch last: `factors` with
     both moves of the pair made, `orders` and `keep` unchanged."""
-    nslots, ndims = factors.shape
-    nlevels = orders.shape[0]
-    count = take.size
-    out_f = np.empty((nslots, ndims, count), dtype=np.int64)
-    out_o = np.empty((nlevels, ndims, count), dtype=np.int64)
-    out_k = np.full(count, keep, dtype=np.int64)
-    for b in range(count):
-        for s in range(nslots):
-            for d in range(ndims):
-                out_f[s, d, b] = factors[s, d]
-        for level in range(nlevels):
-            for p in range(ndims):
-                out_o[level, p, b] = orders[level, p]
+    out_f, out_o, out_k = parent_copies(factors, orders, keep, take.size)
+    for b in range(take.size):
         for m in (pairs[take[b], 0], pairs[take[b], 1]):
             d, source, dest, part = moves[m, 0], moves[m, 1], moves[m, 2], moves[m, 3]
             out_f[source, d, b] //= part
@@ -940,47 +944,58 @@ def filled_cuts(order_dims: IntArray, order_values: IntArray, unrolled_x: IntArr
     """[B, n] the level of each prime of the mapper's filled seeds (dslc.mapper.search
     `_Search._filled`): for each row of `order_dims`/`order_values` (primes innermost
     first), from the innermost ordered level out, the longest run of the next primes that
-    still fits (`fits`, keep choice 0, spatial factors `unrolled_x/y [F, D]`); what is left
-    stays at level 0. The same cuts as the numpy path, each level's candidates in one
-    `fits` call."""
+    still fits (`fits`, keep choice 0, spatial factors `unrolled_x/y [F, D]`): every
+    shorter run fitting too, as the numpy path has it; what is left stays at level 0. The
+    same cuts as the numpy path, which tries every run length at once; here each row tries
+    one more prime per round until one does not fit (one `fits` call per round for the
+    rows still growing), so the runs that cannot fit are not built."""
     size, n = order_dims.shape
     ndims = bounds.size
     nfanouts = unrolled_x.shape[0]
     cut = np.zeros(size, dtype=np.int64)
     slot_of = np.zeros((size, n), dtype=np.int64)
+    growing = np.empty(size, dtype=np.int64)
+    longest = np.zeros(size, dtype=np.int64)
+    valid = np.empty(size, dtype=np.bool_)
     for level in range(nlevels - 1, 0, -1):
-        total = 0
+        count = 0
         for r in range(size):
-            total += n + 1 - cut[r]
-        ft = np.ones((nlevels, ndims, total), dtype=np.int64)
-        sx = np.empty((nfanouts, ndims, total), dtype=np.int64)
-        sy = np.empty((nfanouts, ndims, total), dtype=np.int64)
-        keep_ids = np.zeros(total, dtype=np.int64)
-        valid = np.empty(total, dtype=np.bool_)
-        c = 0
-        for r in range(size):
-            for k in range(n + 1 - cut[r]):
-                for i in range(n):
-                    at = level if cut[r] <= i < cut[r] + k else slot_of[r, i]
-                    ft[at, order_dims[r, i], c] *= order_values[r, i]
+            longest[r] = 0
+            if cut[r] < n:
+                growing[count] = r
+                count += 1
+        while count:
+            # Each growing row with one more prime at this level than fits so far.
+            ft = np.ones((nlevels, ndims, count), dtype=np.int64)
+            sx = np.empty((nfanouts, ndims, count), dtype=np.int64)
+            sy = np.empty((nfanouts, ndims, count), dtype=np.int64)
+            for c in range(count):
                 for f in range(nfanouts):
                     for d in range(ndims):
                         sx[f, d, c] = unrolled_x[f, d]
                         sy[f, d, c] = unrolled_y[f, d]
-                c += 1
-        fits(ft, sx, sy, keep_ids, ints, fanout_owner, fanout_mesh, allowed, level_ints,
-             axis_count, axis_terms, axis_dim, axis_coef, whole_words, kept, first_keeper,
-             static_valid, bounds, valid)
-        c = 0
+                r = growing[c]
+                end = cut[r] + longest[r] + 1
+                for i in range(n):
+                    at = level if cut[r] <= i < end else slot_of[r, i]
+                    ft[at, order_dims[r, i], c] *= order_values[r, i]
+            fits(ft, sx, sy, np.zeros(count, dtype=np.int64), ints,
+                 fanout_owner, fanout_mesh, allowed, level_ints, axis_count, axis_terms,
+                 axis_dim, axis_coef, whole_words, kept, first_keeper, static_valid, bounds,
+                 valid)
+            still = 0
+            for c in range(count):
+                r = growing[c]
+                if valid[c]:
+                    longest[r] += 1
+                    if cut[r] + longest[r] < n:
+                        growing[still] = r
+                        still += 1
+            count = still
         for r in range(size):
-            ends = n + 1 - cut[r]
-            longest = 0
-            while longest + 1 < ends and valid[c + longest + 1]:
-                longest += 1
-            for i in range(cut[r], cut[r] + longest):
+            for i in range(cut[r], cut[r] + longest[r]):
                 slot_of[r, i] = level
-            cut[r] += longest
-            c += ends
+            cut[r] += longest[r]
     return slot_of
 
 
@@ -1002,14 +1017,16 @@ def random_moves(factors: IntArray, orders: IntArray, parents: IntArray, moving:
     child_f = np.empty((nslots, ndims, size), dtype=np.int64)
     child_o = np.empty((nlevels, ndims, size), dtype=np.int64)
     top = primes.shape[0] - 1
+    # The copies row by row (batch last: each row's writes contiguous), then the moves.
+    for s in range(nslots):
+        for d in range(ndims):
+            for c in range(size):
+                child_f[s, d, c] = factors[s, d, parents[c]]
+    for lv in range(nlevels):
+        for p in range(ndims):
+            for c in range(size):
+                child_o[lv, p, c] = orders[lv, p, parents[c]]
     for c in range(size):
-        parent = parents[c]
-        for s in range(nslots):
-            for d in range(ndims):
-                child_f[s, d, c] = factors[s, d, parent]
-        for lv in range(nlevels):
-            for p in range(ndims):
-                child_o[lv, p, c] = orders[lv, p, parent]
         for r in range(moving.shape[0]):
             if moving[r, c]:
                 d, src, dst = dims[r, c], source[r, c], dest[r, c]
@@ -1043,25 +1060,32 @@ def seen_claim(table_keys: npt.NDArray[np.uint64], table_columns: IntArray, coun
     mixed already, so their low bits index it): each key's column into `columns`; a key
     not held is inserted at column `count`, `count + 1`, ... in batch order and its
     position written to `fresh`. Returns how many were inserted."""
-    mask = np.uint64(table_keys.size - 1)
     inserted = 0
     for b in range(keys.size):
-        key = keys[b]
-        slot = key & mask
-        while True:
-            column = table_columns[slot]
-            if column < 0:
-                table_keys[slot] = key
-                table_columns[slot] = count + inserted
-                columns[b] = count + inserted
-                fresh[inserted] = b
-                inserted += 1
-                break
-            if table_keys[slot] == key:
-                columns[b] = column
-                break
-            slot = (slot + np.uint64(1)) & mask
+        column = seen_probe(table_keys, table_columns, keys[b], count + inserted)
+        columns[b] = column
+        if column == count + inserted:
+            fresh[inserted] = b
+            inserted += 1
     return inserted
+
+
+@jit
+def seen_probe(table_keys: npt.NDArray[np.uint64], table_columns: IntArray,
+               key: np.uint64, new_column: int) -> int:
+    """The column of `key` in `seen_claim`'s table; a key not held is inserted with
+    `new_column` (which is then returned: columns below it are taken)."""
+    mask = np.uint64(table_keys.size - 1)
+    slot = key & mask
+    while True:
+        column = table_columns[slot]
+        if column < 0:
+            table_keys[slot] = key
+            table_columns[slot] = new_column
+            return new_column
+        if table_keys[slot] == key:
+            return int(column)
+        slot = (slot + np.uint64(1)) & mask
 
 
 @jit
@@ -1081,3 +1105,190 @@ def seen_grow(table_keys: npt.NDArray[np.uint64], table_columns: IntArray
         keys[slot] = table_keys[i]
         columns[slot] = table_columns[i]
     return keys, columns
+
+
+# -- the mapper's batches (dslc.mapper.search._Search.run_batch and score_all): every step
+# between the candidates and their scores in one call.
+
+OBJECTIVE_ENERGY = 0
+OBJECTIVE_CYCLES = 1
+OBJECTIVE_EDP = 2
+"""Codes of the mapper's named objectives (dslc.mapper.search.OBJECTIVES) for
+`search_batch`: energy (pJ), cycles, energy x cycles."""
+
+
+@jit
+def search_batch(factors: IntArray, orders: IntArray, keeps: IntArray,
+                 spatial_fanout: IntArray, spatial_axis: IntArray, spatial_extent: IntArray,
+                 multipliers: npt.NDArray[np.uint64], table_keys: npt.NDArray[np.uint64],
+                 table_columns: IntArray, count: int, seen_scores: FloatArray,
+                 objectives: IntArray, ints: IntArray, fanout_owner: IntArray,
+                 fanout_block: IntArray, level_blocks: IntArray, fanout_mesh: IntArray,
+                 allowed: BoolArray, level_ints: IntArray, level_floats: FloatArray,
+                 shared: BoolArray, axis_count: IntArray, axis_terms: IntArray,
+                 axis_dim: IntArray, axis_coef: IntArray, coef_dense: IntArray,
+                 tensor_flags: IntArray, relevant: BoolArray, simple: BoolArray,
+                 whole_words: IntArray, kept: BoolArray, first_keeper: IntArray,
+                 static_valid: BoolArray, bounds: IntArray, compute_floats: FloatArray,
+                 compute_instances: int, out_scores: FloatArray, out_fresh: IntArray
+                 ) -> tuple[int, int, int]:
+    """One batch of the mapper's search (`factors [S, D, B]`: the temporal slots, then the
+    spatial slots, slot i >= L on fanout `spatial_fanout[i - L]`'s axis `spatial_axis`
+    (0: X) with at most `spatial_extent` instances; `orders [L, D, B]`, `keeps [B]`), as
+    `_Search.score_all` does it in numpy: candidates outside the meshes score inf; the
+    others' keys (`candidate_keys`) are claimed in `seen_claim`'s table, each distinct key
+    not held before, in batch order, taking columns `count`, `count + 1`, ...; those
+    candidates are pruned (`fits`), the fitting ones costed (`kernel`, totals only) and
+    scored (`objectives`: OBJECTIVE_* codes, inf where invalid or not fitting) into their
+    columns of `seen_scores [K, >= count + B]`. Writes every candidate's scores into
+    `out_scores [K, B]` and the positions of the new ones into `out_fresh`; returns (how
+    many were new, how many of them fit, the position of the best new one: the first of
+    the least scores in lexicographic order, -1 when none has a finite score). The table
+    must have room: at most half full after `count + B` keys."""
+    nslots, ndims, size = factors.shape
+    nlevels = orders.shape[0]
+    nfanouts = fanout_owner.size
+    nobj = objectives.size
+    ordered = nlevels - 1
+    columns = np.full(size, -1, dtype=np.int64)
+    keys = np.empty(size, dtype=np.uint64)
+    candidate_keys(factors, orders, keeps, ordered, multipliers, keys)
+    fresh = 0
+    for b in range(size):
+        inside = True
+        for i in range(nslots - nlevels):
+            product = 1
+            for d in range(ndims):
+                product *= factors[nlevels + i, d, b]
+            if product > spatial_extent[i]:
+                inside = False
+        if not inside:
+            continue
+        column = seen_probe(table_keys, table_columns, keys[b], count + fresh)
+        columns[b] = column
+        if column == count + fresh:
+            out_fresh[fresh] = b
+            fresh += 1
+    # The new candidates' cost-model arrays, then the fitting ones'.
+    ft = np.empty((nlevels, ndims, fresh), dtype=np.int64)
+    sx = np.ones((nfanouts, ndims, fresh), dtype=np.int64)
+    sy = np.ones((nfanouts, ndims, fresh), dtype=np.int64)
+    keep_ids = np.empty(fresh, dtype=np.int64)
+    for s in range(nlevels):  # row by row: contiguous writes
+        for d in range(ndims):
+            for k in range(fresh):
+                ft[s, d, k] = factors[s, d, out_fresh[k]]
+    for i in range(nslots - nlevels):
+        target = sx if spatial_axis[i] == 0 else sy
+        for d in range(ndims):
+            for k in range(fresh):
+                target[spatial_fanout[i], d, k] = factors[nlevels + i, d, out_fresh[k]]
+    for k in range(fresh):
+        keep_ids[k] = keeps[out_fresh[k]]
+    valid = np.empty(fresh, dtype=np.bool_)
+    fits(ft, sx, sy, keep_ids, ints, fanout_owner, fanout_mesh, allowed, level_ints,
+         axis_count, axis_terms, axis_dim, axis_coef, whole_words, kept, first_keeper,
+         static_valid, bounds, valid)
+    fitting = 0
+    for k in range(fresh):
+        if valid[k]:
+            fitting += 1
+    e_ft = np.empty((nlevels, ndims, fitting), dtype=np.int64)
+    e_order = np.empty((nlevels, ndims, fitting), dtype=np.int64)
+    e_sx = np.empty((nfanouts, ndims, fitting), dtype=np.int64)
+    e_sy = np.empty((nfanouts, ndims, fitting), dtype=np.int64)
+    e_keep = np.empty(fitting, dtype=np.int64)
+    chosen = np.empty(fitting, dtype=np.int64)
+    j = 0
+    for k in range(fresh):
+        if valid[k]:
+            chosen[j] = k
+            j += 1
+    for s in range(nlevels):  # row by row: contiguous writes
+        for d in range(ndims):
+            for j in range(fitting):
+                e_ft[s, d, j] = ft[s, d, chosen[j]]
+                e_order[s, d, j] = orders[s, d, out_fresh[chosen[j]]]
+    for f in range(nfanouts):
+        for d in range(ndims):
+            for j in range(fitting):
+                e_sx[f, d, j] = sx[f, d, chosen[j]]
+                e_sy[f, d, j] = sy[f, d, chosen[j]]
+    for j in range(fitting):
+        e_keep[j] = keep_ids[chosen[j]]
+    ntensors = ints[2]
+    out_valid = np.empty(fitting, dtype=np.bool_)
+    out_energy = np.empty(fitting)
+    out_cycles = np.empty(fitting, dtype=np.int64)
+    kernel(e_ft, e_order, e_sx, e_sy, e_keep, ints, fanout_owner, fanout_block,
+           level_blocks, fanout_mesh, allowed, level_ints, level_floats, shared, axis_count,
+           axis_terms, axis_dim, axis_coef, coef_dense, tensor_flags, relevant, simple,
+           whole_words, kept, first_keeper, static_valid, bounds, compute_floats,
+           compute_instances, out_valid, out_energy, out_cycles,
+           np.empty(fitting, dtype=np.int64), np.empty(fitting),
+           np.empty((nlevels, ntensors, BLOCK), dtype=np.int64),
+           np.empty((nlevels, ntensors, BLOCK), dtype=np.int64),
+           np.empty((nlevels, ntensors, BLOCK), dtype=np.int64),
+           np.empty((nlevels, BLOCK), dtype=np.int64), np.empty((nlevels, ntensors, BLOCK)),
+           np.empty((nlevels, BLOCK)), np.empty(BLOCK))
+    # Scores into the new columns (the numpy path's operations: cycles as float64).
+    j = 0
+    for k in range(fresh):
+        column = count + k
+        for o in range(nobj):
+            seen_scores[o, column] = np.inf
+        if not valid[k]:
+            continue
+        if out_valid[j]:
+            energy, cycles = out_energy[j], np.float64(out_cycles[j])
+            for o in range(nobj):
+                code = objectives[o]
+                seen_scores[o, column] = energy if code == OBJECTIVE_ENERGY else (
+                    cycles if code == OBJECTIVE_CYCLES else energy * cycles)
+        j += 1
+    best = -1
+    for k in range(fresh):
+        column = count + k
+        if not np.isfinite(seen_scores[0, column]):
+            continue
+        if best < 0:
+            best = k
+            continue
+        for o in range(nobj):
+            here, there = seen_scores[o, column], seen_scores[o, count + best]
+            if here < there:
+                best = k
+                break
+            if here > there:
+                break
+    for b in range(size):
+        column = columns[b]
+        for o in range(nobj):
+            out_scores[o, b] = np.inf if column < 0 else seen_scores[o, column]
+    return fresh, fitting, -1 if best < 0 else out_fresh[best]
+
+
+@jit
+def argsort_middle(keys: FloatArray, out: IntArray) -> bool:
+    """`np.argsort(keys, axis=1)` of `keys [L, D, B]` into `out` (the mapper's random loop
+    orders, dslc.mapper.space.MapSpace.random_orders), by counting: the position of dim i
+    in a column is how many of its keys are below key i, D^2 comparisons run along the batch
+    without a branch (a sort of a handful of keys per column costs more in mispredicted
+    branches, numpy's too). Distinct keys have one argsort; returns False when a column
+    holds equal keys (`out` is then not to be used: numpy's sort decides their order)."""
+    nlevels, ndims, size = keys.shape
+    rank = np.empty(size, dtype=np.int64)
+    ties = 0
+    for level in range(nlevels):
+        for i in range(ndims):
+            for b in range(size):
+                rank[b] = 0
+            for j in range(ndims):
+                if j == i:
+                    continue
+                for b in range(size):
+                    rank[b] += keys[level, j, b] < keys[level, i, b]
+                    ties += keys[level, j, b] == keys[level, i, b]
+            for b in range(size):
+                out[level, rank[b], b] = i
+    return ties == 0

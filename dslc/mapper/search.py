@@ -21,8 +21,10 @@ descending again and restarting from kicked copies of the elite or fresh seeds w
 stalls. `random` evaluates random samples only. `auto` is exhaustive when the space is
 within the budget, else heuristic. Every candidate's score is remembered by its key, so a
 candidate is evaluated once and the budget counts distinct candidates. With numba, the
-neighbourhoods, the random children, the filled seeds' cuts and the remembered keys run
-compiled (dslc.cost.kernel_numba), each giving what its numpy twin gives.
+neighbourhoods, the random children, the filled seeds' cuts and each batch (mesh check,
+keys, remembered table, pruning, costing and scoring: `_compiled_batch`, one call) run
+compiled (dslc.cost.kernel_numba), each giving what its numpy twin gives; the strategy and
+every random draw stay here.
 It does not map whole networks (dslc.mapper.network) nor print.
 """
 
@@ -57,6 +59,9 @@ OBJECTIVES: dict[ObjectiveName, Objective] = {
     "cycles": lambda energy, cycles: cycles,
     "edp": lambda energy, cycles: energy * cycles,
 }
+_OBJECTIVE_CODES: dict[ObjectiveName, int] = {"energy": 0, "latency": 1, "cycles": 1, "edp": 2}
+"""Each objective as the compiled batch's code (`kernel_numba.OBJECTIVE_*`): the same
+operations as OBJECTIVES."""
 Objectives = ObjectiveName | tuple[ObjectiveName, ...]
 """One objective, or several in lexicographic order (the least of the first, then the
 least of the second among those, ...: Timeloop's `optimization-metrics`)."""
@@ -263,11 +268,35 @@ class _Search:
         """[K, >= len(seen)] the scores of the candidates seen (inf: did not fit, or
         invalid)."""
         self.keep_neighbours = _keep_neighbours(self.space.keep_choices)
+        self.objective_codes = None if options.score is not None else np.array(
+            [_OBJECTIVE_CODES[name] for name in (
+                options.objective if isinstance(options.objective, tuple)
+                else (options.objective,))], dtype=np.int64)
+        """The objectives as `kernel_numba.search_batch` codes (None: a custom score, which
+        only Python computes)."""
+        space = self.space
+        self.spatial_slots = np.array(
+            [(space.slots[s].fanout, 0 if space.slots[s].axis == "x" else 1,
+              space.slots[s].extent) for s in space.spatial_slots],
+            dtype=np.int64).reshape(-1, 3)
+        """[S - L, 3] each spatial slot's fanout, axis (0: X) and mesh extent."""
+        tables = self.evaluator.compiled_tables
+        self.batch_tables = tables if self.seen.compiled and self.objective_codes is not None \
+            else None
+        """The kernel's tables when a batch runs in one compiled call (`_compiled_batch`;
+        fixed for the search, as `_Seen`'s table is), else None."""
 
     def run_batch(self, factors: IntArray, orders: IntArray, keeps: IntArray,
                   *, dedupe: bool = True) -> _Pool:
         """Prune (meshes, capacity, already seen), evaluate (each candidate with its keep
         choice), update the best; returns the candidates evaluated now, with their scores."""
+        if dedupe:
+            compiled = self._compiled_batch(factors, orders, keeps)
+            if compiled is not None:
+                scores, fresh = compiled
+                chosen = fresh[np.isfinite(scores[0, fresh])]
+                return _Pool(factors[:, :, chosen], orders[:, :, chosen], keeps[chosen],
+                             scores[:, chosen])
         space = self.space
         ok = space.within_meshes(factors)
         factors, orders, keeps = factors[:, :, ok], orders[:, :, ok], keeps[ok]
@@ -287,6 +316,9 @@ class _Search:
         """[K, B] the scores of every candidate in batch order (inf: outside the meshes,
         does not fit, or invalid): those seen before from memory, the others evaluated
         (each distinct one once) and remembered."""
+        compiled = self._compiled_batch(factors, orders, keeps)
+        if compiled is not None:
+            return compiled[0]
         space = self.space
         scores = np.full((len(self.scores), factors.shape[-1]), np.inf)
         inside = np.flatnonzero(space.within_meshes(factors))
@@ -299,6 +331,36 @@ class _Search:
         self._evaluate(factors[:, :, fresh], orders[:, :, fresh], keeps[fresh], True)
         scores[:, inside] = self.seen_scores[:, columns]
         return scores
+
+    def _compiled_batch(self, factors: IntArray, orders: IntArray, keeps: IntArray
+                        ) -> tuple[FloatArray, IntArray] | None:
+        """`score_all` in one compiled call (`kernel.run_search_batch`): ([K, B] every
+        candidate's scores, the positions of those evaluated now), the count and the best
+        updated as `_evaluate` does; None when it cannot run (no compiled kernel, or a
+        custom score), and the numpy steps then do the same."""
+        tables, codes = self.batch_tables, self.objective_codes
+        if tables is None or codes is None:
+            return None
+        seen = self.seen
+        size = factors.shape[-1]
+        while 2 * (seen.count + size) > seen.keys.size:
+            seen.keys, seen.columns = kernel.run_seen_grow(seen.keys, seen.columns)
+        end = seen.count + size
+        if end > self.seen_scores.shape[1]:
+            grown = np.full((len(self.scores), 2 * end), np.inf)
+            grown[:, :seen.count] = self.seen_scores[:, :seen.count]
+            self.seen_scores = grown
+        scores, fresh, fitting, best = kernel.run_search_batch(
+            tables, factors, orders, keeps, self.spatial_slots, _KEY_MULTIPLIERS, seen.keys,
+            seen.columns, seen.count, self.seen_scores, codes)
+        seen.count += fresh.size
+        self.evaluated += fitting
+        if best >= 0:
+            value = tuple(float(v) for v in scores[:, best])
+            if value < self.best.score:
+                self.best = _Best(value, factors[:, :, best].copy(),
+                                  orders[:, :, best].copy(), int(keeps[best]))
+        return scores, fresh
 
     def _evaluate(self, factors: IntArray, orders: IntArray, keeps: IntArray,
                   remember: bool) -> FloatArray:
@@ -621,9 +683,14 @@ class _Search:
         # The most instances used first, then the best score.
         ranked = np.lexsort([*pool.scores[::-1], -used] if by_use else pool.scores[::-1])
         ranked = ranked[np.isfinite(pool.scores[0][ranked])]
-        spatial = spatial.reshape(-1, pool.size)[:, ranked]
-        _, first = np.unique(spatial.T, axis=0, return_index=True)
-        chosen = ranked[np.sort(first)[:count]]
+        # The first of each distinct unrolling in rank order (rows compared as bytes).
+        rows = np.ascontiguousarray(spatial.reshape(-1, pool.size)[:, ranked].T)
+        first: dict[bytes, int] = {}
+        for i in range(rows.shape[0]):
+            if len(first) == count:
+                break
+            first.setdefault(rows[i].tobytes(), i)
+        chosen = ranked[np.array(sorted(first.values()), dtype=np.int64)]
         return _Pool(pool.factors[:, :, chosen], pool.orders[:, :, chosen],
                      pool.keeps[chosen], pool.scores[:, chosen])
 
@@ -802,11 +869,18 @@ class _Pool:
 
 
 def _keep_neighbours(choices: tuple[tuple[frozenset[str], ...], ...]) -> list[list[int]]:
-    """Per keep set, the keep sets that differ from it by one tensor at one level."""
-    def distance(a: tuple[frozenset[str], ...], b: tuple[frozenset[str], ...]) -> int:
-        return sum(len(x ^ y) for x, y in zip(a, b, strict=True))
-    return [[j for j, other in enumerate(choices) if distance(choice, other) == 1]
-            for choice in choices]
+    """Per keep set, the keep sets that differ from it by one tensor at one level (in the
+    order of `choices`). Each keep set as a row of (level, tensor) flags, the distances of
+    all pairs in one matrix product."""
+    if not choices:
+        return []
+    names = sorted({name for choice in choices for level in choice for name in level})
+    flags = np.array([[name in level for level in choice for name in names]
+                      for choice in choices], dtype=np.int64)
+    # |a ^ b| = |a| + |b| - 2 |a & b| per pair of rows.
+    sizes = flags.sum(axis=1)
+    distance = sizes[:, None] + sizes[None, :] - 2 * (flags @ flags.T)
+    return [np.flatnonzero(row == 1).tolist() for row in distance]
 
 
 def _explain_nothing_fits(problem: Problem, arch: ArchModel, space: MapSpace) -> tuple[str, ...]:

@@ -12,15 +12,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dslc import api
 from dslc.arch import ArchModel, resolve_accelerator
 from dslc.cost import kernel
+from dslc.cost.model import evaluate
 from dslc.lower.lower import lower_network
 from dslc.lower.problem import Problem
 from dslc.mapper import MapperOptions, map_problem
 from dslc.mapper.search import _Search, _Seen
 from dslc.mapper.space import MapSpace
+from dslc.mapping.mapping import mapping_issues
 
 SPECS = Path(__file__).resolve().parents[2] / "dslc" / "std"
 
@@ -94,7 +98,8 @@ def test_compiled_neighbourhoods_equal_the_numpy_ones(case: tuple[str, str, str]
 
 
 @needs_kernel
-@pytest.mark.parametrize("case", CASES[:3])
+@pytest.mark.parametrize("case", [*CASES, ("resnet18", "conv1.conv", "simple_ws_16x16"),
+                                  ("mobilenet_v2", "b2.d", "eyeriss_like")])
 def test_compiled_filled_cuts_equal_the_numpy_ones(case: tuple[str, str, str]) -> None:
     network, layer, accelerator = case
     search = _Search(_problem(network, layer), _arch(accelerator), MapperOptions())
@@ -260,3 +265,103 @@ def test_compiled_random_children_equal_the_numpy_ones(case: tuple[str, str, str
     children, _, parents = compiled
     assert np.count_nonzero(np.any(children != factors[:, :, parents], axis=(0, 1))) > 500
     assert (np.prod(children, axis=0) == np.array(space.problem.bounds)[:, None]).all()
+
+
+def _batches(search: _Search, rng: np.random.Generator) -> list[tuple[np.ndarray, ...]]:
+    """Batches as a search meets them: random samples (some outside the meshes, some not
+    fitting), their children, and repeats (of a whole batch, and within a batch)."""
+    space = search.space
+    keeps = len(space.keep_choices)
+    factors, orders = space.sample(rng, 300)
+    sampled = (factors, orders, rng.integers(0, keeps, 300))
+    child_f, child_o, parents = space.neighbours(rng, factors, orders, 400)
+    children = (child_f, child_o, sampled[2][parents])
+    twice = tuple(np.concatenate([a, a[..., :50]], axis=-1) for a in children)
+    wide = factors.copy()  # every spatial factor of a dim on one slot: outside a mesh
+    for s in space.spatial_slots:
+        wide[s] = np.where(wide[s] > 1, wide[s] * 64, 1)
+    return [sampled, children, twice, sampled, (wide, orders, sampled[2])]
+
+
+@needs_kernel
+@pytest.mark.parametrize("objective", ["edp", "energy", "latency", ("latency", "energy")])
+@pytest.mark.parametrize("case", CASES)
+def test_the_compiled_batch_equals_the_numpy_steps(case: tuple[str, str, str],
+                                                   objective: object) -> None:
+    """`_Search._compiled_batch` (one call: meshes, keys, remembered table, pruning,
+    costing, scoring) against the separate steps it replaces, batch by batch: every
+    candidate's scores, the new candidates and their columns, the count and the best."""
+    network, layer, accelerator = case
+    problem, arch = _problem(network, layer), _arch(accelerator)
+    options = MapperOptions(objective=objective)  # type: ignore[arg-type]
+    compiled, plain = _Search(problem, arch, options), _Search(problem, arch, options)
+    plain.objective_codes = None  # the numpy steps (the same compiled kernel and table)
+    batches = _batches(compiled, np.random.default_rng(11))
+    for i, (factors, orders, keeps) in enumerate(batches):
+        if i % 2:  # run_batch's pool, then score_all's scores
+            a = compiled.run_batch(factors, orders, keeps)
+            b = plain.run_batch(factors, orders, keeps)
+            for x, y in zip((a.factors, a.orders, a.keeps, a.scores),
+                            (b.factors, b.orders, b.keeps, b.scores), strict=True):
+                assert np.array_equal(x, y)
+        else:
+            assert np.array_equal(compiled.score_all(factors, orders, keeps),
+                                  plain.score_all(factors, orders, keeps))
+        assert compiled.evaluated == plain.evaluated
+        assert len(compiled.seen) == len(plain.seen)
+        assert compiled.best.score == plain.best.score
+        assert compiled.best.keep == plain.best.keep
+        assert np.array_equal(compiled.best.factors, plain.best.factors)
+        assert np.array_equal(compiled.best.orders, plain.best.orders)
+    count = len(plain.seen)
+    assert np.array_equal(compiled.seen_scores[:, :count], plain.seen_scores[:, :count])
+    # The batches hold repeats and candidates outside the meshes: fewer were new than given.
+    assert 0 < plain.evaluated <= count < sum(b[2].size for b in batches)
+
+
+@needs_kernel
+def test_the_compiled_batch_scores_by_the_objectives_definitions() -> None:
+    """The compiled batch's scores are the objectives of the scalar model's cost of each
+    new candidate that fits (energy, cycles, their product), and inf for the others."""
+    problem, arch = _problem("resnet18", "layer1.0.a"), _arch("eyeriss_like")
+    search = _Search(problem, arch, MapperOptions(objective=("energy", "latency")))
+    search.objective_codes = np.array([0, 2], dtype=np.int64)  # energy, then EDP
+    space = search.space
+    factors, orders, keeps = _batches(search, np.random.default_rng(5))[0]
+    scores = search.score_all(factors, orders, keeps)
+    finite = 0
+    for b in range(factors.shape[-1]):
+        mapping = space.to_mapping(factors[:, :, b], orders[:, :, b],
+                                   space.keep_choices[int(keeps[b])])
+        fits = bool(space.within_meshes(factors[:, :, b:b + 1])[0]) and \
+            not mapping_issues(mapping, problem, arch)
+        if not fits:
+            assert np.isinf(scores[:, b]).all()
+            continue
+        cost = evaluate(problem, arch, mapping)
+        assert scores[0, b] == cost.energy_pj
+        assert scores[1, b] == cost.energy_pj * float(cost.cycles)
+        finite += 1
+    assert 0 < finite < factors.shape[-1]
+
+
+@needs_kernel
+@settings(max_examples=60, deadline=None)
+@given(levels=st.integers(1, 4), dims=st.integers(1, 9), size=st.integers(1, 40),
+       distinct=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_compiled_random_orders_sort_as_numpy(levels: int, dims: int, size: int,
+                                              distinct: bool, seed: int) -> None:
+    """`kernel.run_argsort_middle` (the random loop orders' sort, by counting) is
+    `np.argsort(keys, axis=1)` on distinct keys, and refuses (None) keys with a tie."""
+    rng = np.random.default_rng(seed)
+    keys = rng.random((levels, dims, size)) if distinct else \
+        rng.integers(0, 3, (levels, dims, size)).astype(np.float64)
+    tied = bool(np.any(np.diff(np.sort(keys, axis=1), axis=1) == 0))
+    found = kernel.run_argsort_middle(keys)
+    if tied:
+        assert found is None
+    else:
+        assert found is not None
+        assert np.array_equal(found, np.argsort(keys, axis=1))
+        # Each column is a permutation that sorts its keys.
+        assert np.all(np.diff(np.take_along_axis(keys, found, axis=1), axis=1) > 0)
