@@ -111,3 +111,6 @@ class LearnedSearch:
     """The best re-checked candidate by the exact model (None: none is feasible)."""
     weights: tuple[float, ...] = ()
     """The cost weights searched (the request's first)."""
+    estimates: tuple[tuple[Design, float], ...] = ()
+    """Trained accuracy: the supernet's accuracy (inherited weights) of every network
+    design, the accuracies the search assumed (empty in the other modes)."""
