@@ -88,8 +88,11 @@ class Candidate:
     network: Design
     accelerator: Design
     predicted: Prediction
-    cost_weight: float
-    """The cost weight of the search that proposed it."""
+    cost_weight: float | None
+    """The cost weight of the search that proposed it (None: a refinement round)."""
+    round: int = 0
+    """0: proposed by a search of the weight sweep; k >= 1: by the k-th refinement round
+    (trained accuracy with an accuracy constraint, docs/design/differentiable.md)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,7 +49,6 @@ from dslc.codesign.dance.evaluator import (
     torch_objective,
 )
 from dslc.codesign.learned import Prediction, TrajectoryStep
-from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.spec.codesign import ConstraintSpec, ObjectiveSpec
 
 SAMPLES = 8
@@ -230,8 +229,8 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
     if estimates is not None:
         if len(space.networks) * len(space.accelerators) <= PREDICT_ALL:
             accs = list(range(len(space.accelerators)))
-        proposals = _front_proposals(trained, space, objective, constraints, accuracies,
-                                     int(np.argmax(p)), accs, count)
+        costs = network_costs(trained, space, objective, constraints, accuracies, accs)
+        proposals = _front_proposals(costs, accuracies, int(np.argmax(p)), count)
         return SearchResult(cost_weight, tuple(trajectory), proposals, p)
     nets = list(dict.fromkeys([*top_networks, *visited_networks]))
     pairs = np.array([(i, j) for i in nets for j in accs], dtype=np.int64)
@@ -251,47 +250,86 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
     return SearchResult(cost_weight, tuple(trajectory), proposals, p)
 
 
-def _front_proposals(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveSpec,
-                     constraints: tuple[ConstraintSpec, ...],
-                     accuracies: npt.NDArray[np.float64], choice: int, accelerators: list[int],
-                     count: int) -> tuple[tuple[int, int, Prediction, bool], ...]:
-    """Trained accuracy's proposals: `count` pairs from the predicted accuracy-cost front,
-    centred on the search's choice.
+@dataclass(frozen=True, slots=True)
+class NetworkCosts:
+    """The evaluator's word on every network with each accelerator considered (trained
+    accuracy's proposals and refinement rounds)."""
 
-    Every network is paired with each of `accelerators` and predicted; a network's
-    predicted cost is the objective of its best accelerator (those meeting the constraints
-    other than accuracy by the evaluator's word first). The predicted front: the networks
-    no other network beats in both the supernet's accuracy and that cost. The search's
-    choice (`choice`, the most likely network) comes first, then the front networks by
-    their distance along the front from the front network nearest the choice's accuracy:
-    the one nearest, then one step less accurate (cheaper), one step more accurate, two
-    less, two more, ... The supernet's accuracy is an estimate (weight sharing ranks, but
-    compresses the top: docs/design/differentiable.md), so both sides of the choice are
-    proposed; stand-alone training then decides which meets an accuracy constraint.
-    ceil(count / 2) networks are proposed, each with its best predicted accelerator, then
-    their second best in the same order, to `count` pairs. "Predicted feasible" in the
-    result ignores accuracy constraints (training decides those)."""
+    pairs: npt.NDArray[np.int64]
+    """[rows, 2]: (network index, accelerator index)."""
+    predicted: npt.NDArray[np.float64]
+    """[rows, 3]: predicted energy (pJ), latency (s), area (mm2)."""
+    values: npt.NDArray[np.float64]
+    """[rows]: the request's objective from the predicted metrics (lower is better)."""
+    feasible: npt.NDArray[np.bool_]
+    """[rows]: meets the constraints other than accuracy, by the evaluator's word."""
+    accuracy: npt.NDArray[np.float64]
+    """[rows]: the accuracy assumed (the supernet's)."""
+    ranked: dict[int, tuple[int, ...]]
+    """Per network, its rows best first (predicted feasible first, then the objective)."""
+
+    def prediction(self, row: int) -> Prediction:
+        return Prediction(float(self.predicted[row, 0]), float(self.predicted[row, 1]),
+                          float(self.predicted[row, 2]), float(self.values[row]),
+                          float(self.accuracy[row]))
+
+    def cost(self, network: int) -> float:
+        """A network's predicted objective on its best accelerator (inf when no
+        accelerator is predicted to meet the constraints other than accuracy)."""
+        row = self.ranked[network][0]
+        return float(self.values[row]) if self.feasible[row] else math.inf
+
+    def rows_of(self, networks: list[int], count: int) -> list[int]:
+        """Each network's best row, then each one's second best, ..., to `count` rows."""
+        depth = max((len(self.ranked[i]) for i in networks), default=0)
+        return [self.ranked[i][r] for r in range(depth) for i in networks
+                if r < len(self.ranked[i])][:count]
+
+
+def network_costs(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveSpec,
+                  constraints: tuple[ConstraintSpec, ...], accuracies: npt.NDArray[np.float64],
+                  accelerators: list[int]) -> NetworkCosts:
+    """Predict every network with each of `accelerators` (see `NetworkCosts`)."""
     others = tuple(c for c in constraints if c.metric != "accuracy")
     n = len(space.networks)
     pairs = np.array([(i, j) for i in range(n) for j in accelerators], dtype=np.int64)
     predicted = trained.predict_pairs(space, pairs)
     clock_hz = space.clock_hz[pairs[:, 1]]
-    accuracy_values = accuracies[pairs[:, 0]]
-    values = objective_of(objective, predicted, clock_hz, accuracy_values)
-    feasible = _feasible(others, predicted, clock_hz, accuracy_values)
+    accuracy = np.asarray(accuracies, dtype=np.float64)[pairs[:, 0]]
+    values = objective_of(objective, predicted, clock_hz, accuracy)
+    feasible = _feasible(others, predicted, clock_hz, accuracy)
     ranked: dict[int, list[int]] = {}
     for k in sorted(range(len(pairs)), key=lambda k: (not feasible[k], values[k],
                                                       int(pairs[k, 1]))):
         ranked.setdefault(int(pairs[k, 0]), []).append(k)
-    best = {i: ranked[i][0] for i in ranked}
+    return NetworkCosts(pairs, predicted, values, feasible, accuracy,
+                        {i: tuple(rows) for i, rows in ranked.items()})
+
+
+def _front_proposals(costs: NetworkCosts, accuracies: npt.NDArray[np.float64], choice: int,
+                     count: int) -> tuple[tuple[int, int, Prediction, bool], ...]:
+    """Trained accuracy's proposals: `count` pairs from the predicted accuracy-cost front,
+    centred on the search's choice.
+
+    A network's predicted cost is the objective on its best accelerator (`NetworkCosts`).
+    The predicted front: the networks no other network beats in both the supernet's
+    accuracy and that cost. The search's choice (`choice`, the most likely network) comes
+    first, then the front networks by their distance along the front from the front network
+    nearest the choice's accuracy: the one nearest, then one step less accurate (cheaper),
+    one step more accurate, two less, two more, ... The supernet's accuracy is an estimate
+    (weight sharing ranks, but compresses the top: docs/design/differentiable.md), so both
+    sides of the choice are proposed. ceil(count / 2) networks are proposed, each with its
+    best predicted accelerator, then their second best in the same order, to `count`
+    pairs. "Predicted feasible" in the result ignores accuracy constraints (stand-alone
+    training decides those)."""
     # The front: by accuracy descending (cheaper first on ties), keep a network when it is
     # cheaper than every more accurate one; then listed from cheapest to most accurate.
     front: list[int] = []
     cheapest = math.inf
-    for i in sorted(best, key=lambda i: (-accuracies[i], values[best[i]], i)):
-        if feasible[best[i]] and values[best[i]] < cheapest:
+    for i in sorted(costs.ranked, key=lambda i: (-accuracies[i], costs.cost(i), i)):
+        if costs.cost(i) < cheapest:
             front.append(i)
-            cheapest = float(values[best[i]])
+            cheapest = costs.cost(i)
     front.reverse()
     networks = [choice]
     if front:
@@ -302,13 +340,8 @@ def _front_proposals(trained: TrainedEvaluator, space: LearnedSpace, objective: 
                 if 0 <= f < len(front) and front[f] not in networks:
                     networks.append(front[f])
     networks = networks[:max(1, math.ceil(count / 2))]
-    order = [ranked[i][r] for r in range(len(accelerators)) for i in networks
-             if r < len(ranked[i])][:count]
-    return tuple(
-        (int(pairs[k, 0]), int(pairs[k, 1]),
-         Prediction(float(predicted[k, 0]), float(predicted[k, 1]), float(predicted[k, 2]),
-                    float(values[k]), float(accuracy_values[k])), bool(feasible[k]))
-        for k in order)
+    return tuple((int(costs.pairs[k, 0]), int(costs.pairs[k, 1]), costs.prediction(k),
+                  bool(costs.feasible[k])) for k in costs.rows_of(networks, count))
 
 
 def _metrics(torch: Any, logs: Any, clock: float, accuracy: Any) -> dict[str, Any]:
