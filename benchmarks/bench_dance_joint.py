@@ -255,6 +255,7 @@ def main() -> None:
                                   "hypervolume_ratio": hv / hv_exhaustive,
                                   "hypervolume_all_ratio": hv_all / hv_exhaustive,
                                   "refinement_rounds": rounds, "kendall": tau,
+                                  "sweep_front": front(swept),
                                   "log": list(outcome.log)}
         best = outcome.best
         if best is None or best.metrics is None:

@@ -24,12 +24,18 @@ The parts (docs/design/differentiable.md):
   distribution and the generator's samples, with the objective computed from the
   evaluator's predicted energy, latency and area; a broken constraint adds PENALTY x its
   log excess. The accuracy loss is the expected error (1 - accuracy) when every network's
-  accuracy is known (declared or tabled), absent in cost-only mode.
+  accuracy is known (declared or tabled), absent in cost-only mode. With trained accuracy
+  the caller passes the supernet's accuracy of every network (`estimates`), which then
+  stands for the known accuracy: the same exact expectation and the same penalties.
 
-The proposals: the TOP_NETWORKS most likely networks and the networks the trajectory
-visited, each with the TOP_ACCELERATORS most likely accelerators under the generator (the
-product of its per-parameter probabilities) and the accelerators the trajectory visited,
-ranked by the evaluator's predicted objective (predicted-feasible first).
+The proposals, known accuracy or cost-only: the TOP_NETWORKS most likely networks and the
+networks the trajectory visited, each with the TOP_ACCELERATORS most likely accelerators
+under the generator (the product of its per-parameter probabilities) and the accelerators
+the trajectory visited, ranked by the evaluator's predicted objective (predicted-feasible
+first). Trained accuracy: pairs from the predicted accuracy-cost front around the search's
+choice (`_front_proposals`; every network with every accelerator when there are at most
+PREDICT_ALL pairs). `network_costs` is that prediction table, which the strategy's
+refinement rounds use too (dslc.codesign.dance.strategy).
 """
 
 from __future__ import annotations

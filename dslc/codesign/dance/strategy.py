@@ -10,10 +10,14 @@ gap to the pair bounds when the objective has them).
 
 One search per cost weight: the request's `cost_weight`, then each of `weights`; each
 proposes `candidates` pairs, and all of them are evaluated exactly. With `accuracy =
-trained(...)` a weight-sharing supernet (dslc.learn.supernet) is trained first
-(SUPERNET_EPOCHS x the request's epochs) and gives the search its accuracy term; the
-proposed networks alone are then trained stand-alone (dslc.codesign.trained: or read back
-from the store), and their pairs carry that accuracy.
+trained(...)` a weight-sharing supernet (dslc.learn.supernet, seeded by the search's seed)
+is trained first (SUPERNET_EPOCHS x the request's epochs) and measures every network's
+accuracy with its inherited weights once (ESTIMATE_SPLIT): the searches take those as the
+networks' accuracies. The proposed networks alone are then trained stand-alone
+(dslc.codesign.trained: or read back from the store), and their pairs carry that accuracy.
+With an accuracy lower bound, refinement rounds (`_refine`) then add networks that may
+meet it and beat the answer so far. The supernet's and the evaluator's words only choose
+what to train and cost: the answer is the exact model's and training's.
 """
 
 from __future__ import annotations
@@ -175,10 +179,12 @@ def run_differentiable(plan: Plan, evaluator: PairEvaluator, *,
         if len(spec.networks) != 1:
             raise CannotRunError("the differentiable strategy with trained accuracy searches "
                                  "one network space (its supernet)")
+        # Seeded by the search's seed (the supernet is part of the search); `trained(seed)`
+        # seeds the stand-alone training, whose accuracy is the answer's.
         supernet = Supernet(request.networks[spec.networks[0]], source.dataset,
-                            seed=source.seed)
+                            seed=settings.seed)
         epochs = SUPERNET_EPOCHS * source.epochs
-        supernet.train_weights(epochs, seed=source.seed)
+        supernet.train_weights(epochs, seed=settings.seed)
         # The supernet's word on every network, once: the search's accuracy term is then an
         # exact expectation, and its accuracy constraints penalties, as with known accuracy.
         estimates = np.array([supernet.accuracy(dict(d.point), ESTIMATE_SPLIT)
