@@ -214,6 +214,13 @@ def main() -> None:
         f"{exhaustive_front[-1][1]:.4g} to {exhaustive_front[0][1]:.4g} pJ*s; hypervolume "
         f"{hv_exhaustive:.4f} (normalised box: accuracy {box[0]:.1%} to {box[1]:.1%}, EDP "
         f"{box[2]:.4g} to {box[3]:.4g} pJ*s)")
+    measured = ROOT / "benchmarks" / "results" / "learn_digits.json"
+    if measured.is_file():
+        # the stand-alone accuracies against bench_learn.py's, trained in another process
+        rows = {r["network"]: r["accuracy"] for r in json.loads(measured.read_text())["rows"]}
+        same = sum(rows.get(n.label) == a for n, a in accuracy.items())
+        say(f"  stand-alone accuracies equal to benchmarks/results/learn_digits.json's: "
+            f"{same} of {len(accuracy)}")
     say(f"  constrained optimum (accuracy >= 97%): {optimum[2][0].label} on "
         f"{optimum[2][1].label}, {exhaustive[optimum[2]][0]:.1%}, EDP {optimum[0]:.4g}")
     figures["reference"] = {"pairs": len(exhaustive), "front": exhaustive_front,

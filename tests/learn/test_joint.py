@@ -138,6 +138,9 @@ def test_refinement_rounds_propose_only_networks_that_may_meet_the_constraint(
     learned = outcome.learned
     assert learned is not None
     assert any(c.round >= 1 for c in learned.candidates)  # the rounds ran here
+    rows = outcome_to_json(outcome)["candidates"]
+    assert [(r["round"], r["cost_weight"]) for r in rows] == \
+        [(c.round, c.cost_weight) for c in learned.candidates]
     estimates = dict(learned.estimates)
     sweep = [c for c in learned.candidates if c.round == 0]
     assert sweep and all(c.cost_weight in (0.1, 1.0) for c in sweep)
@@ -177,3 +180,24 @@ def test_a_constraint_nothing_meets_gives_no_answer_and_says_so() -> None:
         metrics = outcome.results[(c.network, c.accelerator)].metrics
         assert metrics is not None and metrics.accuracy is not None
         assert metrics.accuracy < 0.999 and math.isfinite(metrics.edp)
+
+
+def test_the_table_shows_the_supernets_accuracy_beside_trainings(swept) -> None:  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    from dslc.report.codesign import _learned_parts
+
+    outcome = swept
+    console = Console(width=400, record=True)
+    for part in _learned_parts(outcome, 400):
+        console.print(part)
+    text = console.export_text()
+    assert "acc. supernet" in text and "acc. trained" in text
+    learned = outcome.learned
+    assert learned is not None
+    for c in learned.candidates:  # each row: the estimate and the stand-alone accuracy
+        metrics = outcome.results[(c.network, c.accelerator)].metrics
+        assert metrics is not None and metrics.accuracy is not None
+        assert c.predicted.accuracy is not None
+        assert f"{100 * c.predicted.accuracy:.1f}%" in text
+        assert f"{100 * metrics.accuracy:.1f}%" in text
