@@ -102,9 +102,12 @@ def _refine(running: Session, evaluator: PairEvaluator, source: TrainedAccuracy,
     estimate plus that optimism does, and *may* beat the answer so far when the
     evaluator's cost on its best accelerator is below the answer's exact objective times
     1 + EVALUATOR_SLACK. Each round proposes up to ceil(candidates / 2) such networks,
-    cheapest predicted first, with their best two accelerators; they are trained
-    stand-alone and re-checked like the sweep's proposals, and the next round starts from
-    the new answer and optimism. Stops when no network qualifies or after REFINE_ROUNDS."""
+    cheapest predicted first: each one's best predicted accelerator, then each one's second
+    best, ..., to `candidates` pairs; they are trained stand-alone and re-checked like the
+    sweep's proposals, and the next round starts from the new answer and optimism. Stops
+    when no network qualifies or after REFINE_ROUNDS. (The optimism is the error the
+    supernet has been seen to make, not a bound on it: a network it underrates by more
+    can still be missed.)"""
     settings = evaluator.request.spec.differentiable
     n, m = len(space.networks), len(space.accelerators)
     accelerators = list(range(m)) if n * m <= PREDICT_ALL else sorted(
