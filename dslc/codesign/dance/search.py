@@ -176,7 +176,6 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
     def split(out: Any) -> list[Any]:
         return list(torch.split(out, widths, dim=-1))
 
-    penalised = constraints
     trajectory: list[TrajectoryStep] = []
     visited_networks: dict[int, None] = {}
     visited_accelerators: dict[int, None] = {}
@@ -199,7 +198,7 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
                                    accelerators[None, :, :].expand(n, s, -1)
                                    .reshape(n * s, -1)).reshape(n, s, 3)
         cost = _log_cost(torch, objective, logs, clock, known[:, None].expand(n, s))
-        cost = cost + _penalty(torch, penalised, logs, clock, known[:, None].expand(n, s),
+        cost = cost + _penalty(torch, constraints, logs, clock, known[:, None].expand(n, s),
                                unknown[:, None].expand(n, s))
         expected = torch.sum(p[:, None] * cost, 0).mean()
         accuracy_loss = torch.sum(p * (1.0 - known)) if accuracy else None
