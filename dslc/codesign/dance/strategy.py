@@ -56,7 +56,8 @@ REFINE_ROUNDS = 3
 """Refinement rounds at most (trained accuracy with an accuracy constraint: `_refine`)."""
 EVALUATOR_SLACK = 0.10
 """A refinement round considers networks whose predicted cost is below the answer's
-exact objective times 1 + this (the evaluator's error is a few percent)."""
+exact objective times 1 + this: a margin for the evaluator's error (a few percent on the
+held-out pairs of examples/codesign.cd; more on some pairs: docs/design/differentiable.md)."""
 ESTIMATE_SPLIT = "test"
 """The split the supernet's accuracy of each network is measured on: the split the
 stand-alone accuracy (and so the constraint) is stated on (docs/design/differentiable.md)."""
