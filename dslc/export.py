@@ -636,7 +636,7 @@ def learned_json(outcome: Outcome) -> dict[str, Any]:
                         outcome.scores[(c.network, c.accelerator)], objective,
                         outcome.failure((c.network, c.accelerator))),
             "predicted": _prediction_json(c.predicted, objective),
-            "cost_weight": c.cost_weight} for c in learned.candidates],
+            "cost_weight": c.cost_weight, "round": c.round} for c in learned.candidates],
         "trajectory": [{"step": step.step, "loss": step.loss,
                         "expected_cost": step.expected_cost,
                         "accuracy_loss": step.accuracy_loss,

@@ -88,8 +88,11 @@ class Candidate:
     network: Design
     accelerator: Design
     predicted: Prediction
-    cost_weight: float
-    """The cost weight of the search that proposed it."""
+    cost_weight: float | None
+    """The cost weight of the search that proposed it (None: a refinement round)."""
+    round: int = 0
+    """0: proposed by a search of the weight sweep; k >= 1: by the k-th refinement round
+    (trained accuracy with an accuracy constraint, docs/design/differentiable.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +114,6 @@ class LearnedSearch:
     """The best re-checked candidate by the exact model (None: none is feasible)."""
     weights: tuple[float, ...] = ()
     """The cost weights searched (the request's first)."""
+    estimates: tuple[tuple[Design, float], ...] = ()
+    """Trained accuracy: the supernet's accuracy (inherited weights) of every network
+    design, the accuracies the search assumed (empty in the other modes)."""

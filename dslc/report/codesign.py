@@ -309,7 +309,10 @@ def _learned_parts(outcome: Outcome, width: int) -> list[RenderableType]:
              else f"search: {learned.mode}"),
     ]
     designs = design_columns(outcome)
-    headers = ["#", *designs.headers(), "pred.", "exact", "ratio"]
+    # With trained accuracy, the supernet's accuracy beside stand-alone training's.
+    trained = learned.mode == "trained accuracy"
+    headers = ["#", *designs.headers(), "pred.", "exact", "ratio",
+               *(["acc. supernet", "acc. trained"] if trained else [])]
     rows: list[list[str]] = []
     seen: set[tuple[object, object]] = set()
     for candidate in learned.candidates:
@@ -319,14 +322,25 @@ def _learned_parts(outcome: Outcome, width: int) -> list[RenderableType]:
         seen.add(pair)
         exact = outcome.scores[pair]
         predicted = candidate.predicted.objective
-        rows.append([str(len(rows) + 1), *designs.cells(outcome.results[pair]),
-                     f"{predicted:.5g}", f"{exact:.5g}" if math.isfinite(exact)
-                     else "infeasible",
-                     f"{predicted / exact:.3f}" if math.isfinite(exact) and exact else ""])
+        row = [str(len(rows) + 1), *designs.cells(outcome.results[pair]),
+               f"{predicted:.5g}", f"{exact:.5g}" if math.isfinite(exact) else "infeasible",
+               f"{predicted / exact:.3f}" if math.isfinite(exact) and exact else ""]
+        if trained:
+            metrics = outcome.results[pair].metrics
+            row += [_percent(candidate.predicted.accuracy),
+                    _percent(None if metrics is None else metrics.accuracy)]
+        rows.append(row)
     parts.extend(_tables(f"candidates re-checked with the exact model ({len(rows)}; "
-                         "objective predicted by the evaluator and exact)", headers, rows,
-                         {"#", "pred.", "exact", "ratio"}, width))
+                         "objective predicted by the evaluator and exact"
+                         + ("; accuracy estimated by the supernet and trained stand-alone"
+                            if trained else "") + ")", headers, rows,
+                         {"#", "pred.", "exact", "ratio", "acc. supernet", "acc. trained"},
+                         width))
     return parts
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}%"
 
 
 def trajectory_figure(outcome: Outcome) -> object:

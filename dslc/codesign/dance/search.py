@@ -24,12 +24,18 @@ The parts (docs/design/differentiable.md):
   distribution and the generator's samples, with the objective computed from the
   evaluator's predicted energy, latency and area; a broken constraint adds PENALTY x its
   log excess. The accuracy loss is the expected error (1 - accuracy) when every network's
-  accuracy is known (declared or tabled), absent in cost-only mode.
+  accuracy is known (declared or tabled), absent in cost-only mode. With trained accuracy
+  the caller passes the supernet's accuracy of every network (`estimates`), which then
+  stands for the known accuracy: the same exact expectation and the same penalties.
 
-The proposals: the TOP_NETWORKS most likely networks and the networks the trajectory
-visited, each with the TOP_ACCELERATORS most likely accelerators under the generator (the
-product of its per-parameter probabilities) and the accelerators the trajectory visited,
-ranked by the evaluator's predicted objective (predicted-feasible first).
+The proposals, known accuracy or cost-only: the TOP_NETWORKS most likely networks and the
+networks the trajectory visited, each with the TOP_ACCELERATORS most likely accelerators
+under the generator (the product of its per-parameter probabilities) and the accelerators
+the trajectory visited, ranked by the evaluator's predicted objective (predicted-feasible
+first). Trained accuracy: pairs from the predicted accuracy-cost front around the search's
+choice (`_front_proposals`; every network with every accelerator when there are at most
+PREDICT_ALL pairs). `network_costs` is that prediction table, which the strategy's
+refinement rounds use too (dslc.codesign.dance.strategy).
 """
 
 from __future__ import annotations
@@ -49,7 +55,6 @@ from dslc.codesign.dance.evaluator import (
     torch_objective,
 )
 from dslc.codesign.learned import Prediction, TrajectoryStep
-from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.spec.codesign import ConstraintSpec, ObjectiveSpec
 
 SAMPLES = 8
@@ -63,8 +68,9 @@ GENERATOR_RATE = 0.01
 GENERATOR_HIDDEN = 64
 PENALTY = 10.0
 """Loss per unit of log excess over a constraint's limit."""
-BATCH = 64
-"""Mini-batch of the supernet's training split per step (trained accuracy)."""
+PREDICT_ALL = 200_000
+"""Trained accuracy: the front is predicted over every pair up to this many, else over the
+generator's most likely and visited accelerators."""
 TOP_NETWORKS = 4
 TOP_ACCELERATORS = 16
 BOUNDED = ("energy", "latency", "edp", "area", "cycles")
@@ -115,24 +121,21 @@ def _network_digits(space: LearnedSpace) -> tuple[list[str], list[list[tuple[str
 
 def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveSpec,
            constraints: tuple[ConstraintSpec, ...], *, cost_weight: float, steps: int,
-           seed: int, accuracy: bool, count: int, supernet: Any = None) -> SearchResult:
+           seed: int, accuracy: bool, count: int,
+           estimates: npt.NDArray[np.float64] | None = None) -> SearchResult:
     """Train the architecture parameters and the generator together (see the module
-    docstring) and propose `count` pairs. With a `supernet` (dslc.learn.supernet, trained
-    weights, one network space), its architecture logits are the search's (reset to zero
-    first) and each step is its `arch_step` on a seeded mini-batch of the training split,
-    the cost term added: the accuracy loss is the supernet's cross-entropy, and the
-    proposals' accuracies are the supernet's (inherited weights) for ranking them."""
+    docstring) and propose `count` pairs. With `estimates` (trained accuracy: the
+    supernet's accuracy of every network design, in `space.networks` order) those stand
+    for the accuracies: the accuracy loss is their exact expectation, the accuracy
+    constraints are penalties on them, and the proposals come from the predicted front
+    (`_front_proposals`)."""
     torch = needs_torch()
     torch.manual_seed(seed)
     noise = torch.Generator().manual_seed(seed)
     spaces, params, space_of, digits = _network_digits(space)
     space_logits = torch.zeros(len(spaces), dtype=torch.float32, requires_grad=True)
-    if supernet is None:
-        logits = [[torch.zeros(len(values), dtype=torch.float32, requires_grad=True)
-                   for _, values in params[s]] for s in range(len(spaces))]
-    else:
-        logits = [_supernet_logits(torch, supernet, params)]
-        train_x, train_y = supernet.data.split("train")
+    logits = [[torch.zeros(len(values), dtype=torch.float32, requires_grad=True)
+               for _, values in params[s]] for s in range(len(spaces))]
     arch_width = sum(len(values) for s in range(len(spaces)) for _, values in params[s]) + \
         (len(spaces) if len(spaces) > 1 else 0)
     encoding = space.encoding
@@ -148,8 +151,9 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
     networks = torch.as_tensor(space.network_rows, dtype=torch.float32)
     space_index = torch.as_tensor(space_of)
     digit_index = [torch.as_tensor(d) for d in digits]
-    known = torch.as_tensor(np.nan_to_num(space.accuracies, nan=0.0), dtype=torch.float32)
-    unknown = torch.as_tensor(np.isnan(space.accuracies))
+    accuracies = space.accuracies if estimates is None else np.asarray(estimates, float)
+    known = torch.as_tensor(np.nan_to_num(accuracies, nan=0.0), dtype=torch.float32)
+    unknown = torch.as_tensor(np.isnan(accuracies))
     design_of = {encoding.digits(d): j for j, d in enumerate(space.accelerators)}
     clock = float(np.median(space.clock_hz))
     optimiser = torch.optim.Adam([
@@ -172,9 +176,6 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
     def split(out: Any) -> list[Any]:
         return list(torch.split(out, widths, dim=-1))
 
-    # With a supernet the accuracy is its loss's business, not a penalty's.
-    penalised = constraints if supernet is None else tuple(
-        c for c in constraints if c.metric != "accuracy")
     trajectory: list[TrajectoryStep] = []
     visited_networks: dict[int, None] = {}
     visited_accelerators: dict[int, None] = {}
@@ -197,25 +198,16 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
                                    accelerators[None, :, :].expand(n, s, -1)
                                    .reshape(n * s, -1)).reshape(n, s, 3)
         cost = _log_cost(torch, objective, logs, clock, known[:, None].expand(n, s))
-        cost = cost + _penalty(torch, penalised, logs, clock, known[:, None].expand(n, s),
+        cost = cost + _penalty(torch, constraints, logs, clock, known[:, None].expand(n, s),
                                unknown[:, None].expand(n, s))
         expected = torch.sum(p[:, None] * cost, 0).mean()
-        if supernet is not None:
-            rows_batch = torch.randint(0, len(train_y), (BATCH,), generator=noise)
-            total, _ = supernet.arch_step(train_x[rows_batch], train_y[rows_batch], optimiser,
-                                          tau=tau, generator=noise,
-                                          extra=cost_weight * expected)
-            loss_value = total
-            accuracy_value: float | None = total - float(cost_weight * expected.detach())
-        else:
-            accuracy_loss = torch.sum(p * (1.0 - known)) if accuracy else None
-            loss = cost_weight * expected + (accuracy_loss if accuracy_loss is not None
-                                             else 0.0)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            loss_value = float(loss.detach())
-            accuracy_value = None if accuracy_loss is None else float(accuracy_loss.detach())
+        accuracy_loss = torch.sum(p * (1.0 - known)) if accuracy else None
+        loss = cost_weight * expected + (accuracy_loss if accuracy_loss is not None else 0.0)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        loss_value = float(loss.detach())
+        accuracy_value = None if accuracy_loss is None else float(accuracy_loss.detach())
         with torch.no_grad():
             choice = int(torch.argmax(p))
             best_hw = tuple(int(torch.argmax(t)) for t in hardware)
@@ -238,14 +230,17 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
                 log_q[j] += probabilities[encoding.digits(design)[k]]
     top_networks = [int(i) for i in np.argsort(-p, kind="stable")[:TOP_NETWORKS]]
     top_accelerators = [int(j) for j in np.argsort(-log_q, kind="stable")[:TOP_ACCELERATORS]]
-    nets = list(dict.fromkeys([*top_networks, *visited_networks]))
     accs = list(dict.fromkeys([*top_accelerators, *visited_accelerators]))
+    if estimates is not None:
+        if len(space.networks) * len(space.accelerators) <= PREDICT_ALL:
+            accs = list(range(len(space.accelerators)))
+        costs = network_costs(trained, space, objective, constraints, accuracies, accs)
+        proposals = _front_proposals(costs, accuracies, int(np.argmax(p)), count)
+        return SearchResult(cost_weight, tuple(trajectory), proposals, p)
+    nets = list(dict.fromkeys([*top_networks, *visited_networks]))
     pairs = np.array([(i, j) for i in nets for j in accs], dtype=np.int64)
     predicted = trained.predict_pairs(space, pairs)
     accuracy_values = space.accuracies[pairs[:, 0]]
-    if supernet is not None:
-        inherited = {i: supernet.accuracy(dict(space.networks[i].point)) for i in nets}
-        accuracy_values = np.array([inherited[int(i)] for i in pairs[:, 0]])
     clock_hz = space.clock_hz[pairs[:, 1]]
     values = objective_of(objective, predicted, clock_hz, accuracy_values)
     feasible = _feasible(constraints, predicted, clock_hz, accuracy_values)
@@ -260,26 +255,98 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
     return SearchResult(cost_weight, tuple(trajectory), proposals, p)
 
 
-def _supernet_logits(torch: Any, supernet: Any, params: list[list[tuple[str, list[Any]]]]
-                     ) -> list[Any]:
-    """The supernet's architecture logits in the search's parameter order (reset to zero:
-    each search starts uniform)."""
-    if len(params) != 1:
-        raise CannotRunError("the differentiable strategy with trained accuracy searches one "
-                             "network space (its supernet)")
-    names = list(supernet.param_names)
-    found = []
-    for name, values in params[0]:
-        k = names.index(name)
-        if tuple(values) != tuple(supernet.param_values[k]):
-            raise CannotRunError(f"the supernet orders the values of `{name}` differently "
-                                 "(a bug in dslc)")
-        with torch.no_grad():
-            supernet.arch_logits[k].zero_()
-        found.append(supernet.arch_logits[k])
-    for bank in supernet.banks.parameters():
-        bank.requires_grad_(False)  # the search moves architecture parameters only
-    return found
+@dataclass(frozen=True, slots=True)
+class NetworkCosts:
+    """The evaluator's word on every network with each accelerator considered (trained
+    accuracy's proposals and refinement rounds)."""
+
+    pairs: npt.NDArray[np.int64]
+    """[rows, 2]: (network index, accelerator index)."""
+    predicted: npt.NDArray[np.float64]
+    """[rows, 3]: predicted energy (pJ), latency (s), area (mm2)."""
+    values: npt.NDArray[np.float64]
+    """[rows]: the request's objective from the predicted metrics (lower is better)."""
+    feasible: npt.NDArray[np.bool_]
+    """[rows]: meets the constraints other than accuracy, by the evaluator's word."""
+    accuracy: npt.NDArray[np.float64]
+    """[rows]: the accuracy assumed (the supernet's)."""
+    ranked: dict[int, tuple[int, ...]]
+    """Per network, its rows best first (predicted feasible first, then the objective)."""
+
+    def prediction(self, row: int) -> Prediction:
+        return Prediction(float(self.predicted[row, 0]), float(self.predicted[row, 1]),
+                          float(self.predicted[row, 2]), float(self.values[row]),
+                          float(self.accuracy[row]))
+
+    def cost(self, network: int) -> float:
+        """A network's predicted objective on its best accelerator (inf when no
+        accelerator is predicted to meet the constraints other than accuracy)."""
+        row = self.ranked[network][0]
+        return float(self.values[row]) if self.feasible[row] else math.inf
+
+    def rows_of(self, networks: list[int], count: int) -> list[int]:
+        """Each network's best row, then each one's second best, ..., to `count` rows."""
+        depth = max((len(self.ranked[i]) for i in networks), default=0)
+        return [self.ranked[i][r] for r in range(depth) for i in networks
+                if r < len(self.ranked[i])][:count]
+
+
+def network_costs(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveSpec,
+                  constraints: tuple[ConstraintSpec, ...], accuracies: npt.NDArray[np.float64],
+                  accelerators: list[int]) -> NetworkCosts:
+    """Predict every network with each of `accelerators` (see `NetworkCosts`)."""
+    others = tuple(c for c in constraints if c.metric != "accuracy")
+    n = len(space.networks)
+    pairs = np.array([(i, j) for i in range(n) for j in accelerators], dtype=np.int64)
+    predicted = trained.predict_pairs(space, pairs)
+    clock_hz = space.clock_hz[pairs[:, 1]]
+    accuracy = np.asarray(accuracies, dtype=np.float64)[pairs[:, 0]]
+    values = objective_of(objective, predicted, clock_hz, accuracy)
+    feasible = _feasible(others, predicted, clock_hz, accuracy)
+    ranked: dict[int, list[int]] = {}
+    for k in sorted(range(len(pairs)), key=lambda k: (not feasible[k], values[k],
+                                                      int(pairs[k, 1]))):
+        ranked.setdefault(int(pairs[k, 0]), []).append(k)
+    return NetworkCosts(pairs, predicted, values, feasible, accuracy,
+                        {i: tuple(rows) for i, rows in ranked.items()})
+
+
+def _front_proposals(costs: NetworkCosts, accuracies: npt.NDArray[np.float64], choice: int,
+                     count: int) -> tuple[tuple[int, int, Prediction, bool], ...]:
+    """Trained accuracy's proposals: `count` pairs from the predicted accuracy-cost front,
+    centred on the search's choice.
+
+    A network's predicted cost is the objective on its best accelerator (`NetworkCosts`).
+    The predicted front: the networks no other network beats in both the supernet's
+    accuracy and that cost. The search's choice (`choice`, the most likely network) comes
+    first, then the front networks by their distance along the front from the front network
+    nearest the choice's accuracy: the one nearest, then one step less accurate (cheaper),
+    one step more accurate, two less, two more, ... The supernet's accuracy is an estimate
+    (weight sharing ranks, but compresses the top: docs/design/differentiable.md), so both
+    sides of the choice are proposed. ceil(count / 2) networks are proposed, each with its
+    best predicted accelerator, then their second best in the same order, to `count`
+    pairs. "Predicted feasible" in the result ignores accuracy constraints (stand-alone
+    training decides those)."""
+    # The front: by accuracy descending (cheaper first on ties), keep a network when it is
+    # cheaper than every more accurate one; then listed from cheapest to most accurate.
+    front: list[int] = []
+    cheapest = math.inf
+    for i in sorted(costs.ranked, key=lambda i: (-accuracies[i], costs.cost(i), i)):
+        if costs.cost(i) < cheapest:
+            front.append(i)
+            cheapest = costs.cost(i)
+    front.reverse()
+    networks = [choice]
+    if front:
+        anchor = min(range(len(front)), key=lambda f: (abs(accuracies[front[f]]
+                                                            - accuracies[choice]), f))
+        for step in range(len(front)):
+            for f in (anchor - step, anchor + step):
+                if 0 <= f < len(front) and front[f] not in networks:
+                    networks.append(front[f])
+    networks = networks[:max(1, math.ceil(count / 2))]
+    return tuple((int(costs.pairs[k, 0]), int(costs.pairs[k, 1]), costs.prediction(k),
+                  bool(costs.feasible[k])) for k in costs.rows_of(networks, count))
 
 
 def _metrics(torch: Any, logs: Any, clock: float, accuracy: Any) -> dict[str, Any]:
