@@ -60,12 +60,18 @@ SAMPLING_VERSION = 2
 """Bumped whenever the draw of pairs changes (part of a saved evaluator's key)."""
 PER_ACCELERATOR = 8
 """Fewest networks sampled with each sampled accelerator."""
-HIDDEN = 128
-"""Width of the layer MLP's two hidden layers."""
+HIDDEN = 256
+"""Width of the layer MLP's hidden layers."""
+DEPTH = 3
+"""Hidden layers of the layer MLP."""
 AREA_HIDDEN = 32
-"""Width of the area MLP's hidden layer."""
-EPOCHS = 1500
-"""Full-batch Adam steps."""
+"""Width of the area MLP's one hidden layer."""
+STEPS = 4000
+"""Adam steps of the layer MLP."""
+BATCH = 256
+"""Items per step (a seeded draw with replacement)."""
+AREA_STEPS = 1500
+"""Adam steps of the area MLP (full batch: one row per trained-on accelerator)."""
 LEARNING_RATE = 3e-3
 TARGETS = ("energy_pj", "latency_s", "area_mm2")
 """What the evaluator predicts for a pair, each as its natural log."""
@@ -263,11 +269,16 @@ class TrainedEvaluator:
     Area depends on the accelerator alone: its own MLP."""
 
     layer_model: Any
-    """torch module: [layer row | accelerator row] standardised -> 2 standardised logs."""
+    """torch module: [layer row | accelerator row] standardised -> 2 standardised logs per
+    MAC."""
     area_model: Any
     """torch module: accelerator row standardised -> standardised log area."""
     layer_rows: Any
     """[layers, features] float32 tensor: the space's distinct layers (`LayerTable.rows`)."""
+    layer_log_macs: Any
+    """[layers] float32 tensor: the log of each distinct layer's MACs. The layer MLP
+    predicts the log energy and latency *per MAC*, whose range is far narrower than the
+    layers' (what the MLP need not learn, it cannot get wrong)."""
     x_mean: Any
     x_std: Any
     y_mean: Any
@@ -289,7 +300,8 @@ class TrainedEvaluator:
         count, width = accelerator_rows.shape[0], self.network_width
         x = torch.cat([self.layer_rows[None].expand(count, width, -1),
                        accelerator_rows[:, None, :].expand(count, width, -1)], dim=-1)
-        return self.layer_model((x - self.x_mean) / self.x_std) * self.y_std + self.y_mean
+        per_mac = self.layer_model((x - self.x_mean) / self.x_std) * self.y_std + self.y_mean
+        return per_mac + self.layer_log_macs[None, :, None]
 
     def log_area(self, accelerator_rows: Any) -> Any:
         """[accelerators] log area (mm2) (torch, differentiable in the rows)."""
@@ -335,6 +347,7 @@ class TrainedEvaluator:
     def state(self) -> dict[str, Any]:
         return {"layer_model": self.layer_model.state_dict(),
                 "area_model": self.area_model.state_dict(), "layer_rows": self.layer_rows,
+                "layer_log_macs": self.layer_log_macs,
                 "x_mean": self.x_mean, "x_std": self.x_std, "y_mean": self.y_mean,
                 "y_std": self.y_std, "a_mean": self.a_mean, "a_std": self.a_std,
                 "area_mean": self.area_mean, "area_std": self.area_std}
@@ -359,7 +372,7 @@ def _mlp(width: int, hidden: int, layers: int, out: int) -> Any:
 
 
 def _layer_mlp(width: int) -> Any:
-    return _mlp(width, HIDDEN, 2, len(LAYER_TARGETS))
+    return _mlp(width, HIDDEN, DEPTH, len(LAYER_TARGETS))
 
 
 def _area_mlp(width: int) -> Any:
@@ -373,7 +386,8 @@ def _from_state(state: dict[str, Any]) -> TrainedEvaluator:
     area_model = _area_mlp(int(state["a_mean"].shape[0]))
     area_model.load_state_dict(state["area_model"])
     area_model.eval()
-    return TrainedEvaluator(layer_model, area_model, state["layer_rows"], state["x_mean"],
+    return TrainedEvaluator(layer_model, area_model, state["layer_rows"],
+                            state["layer_log_macs"], state["x_mean"],
                             state["x_std"], state["y_mean"], state["y_std"], state["a_mean"],
                             state["a_std"], state["area_mean"], state["area_std"])
 
@@ -442,56 +456,54 @@ def _standardise(torch: Any, values: Any) -> tuple[Any, Any]:
 
 
 def fit(space: LearnedSpace, samples: LayerSamples, seed: int,
-        epochs: int = EPOCHS) -> TrainedEvaluator:
-    """Train the layer MLP on the items' log figures and on the pairs' log totals (each the
-    log of the count-weighted sum of its items' predictions), and the area MLP on the
-    accelerators' log areas; full-batch Adam with cosine decay, seeded."""
+        steps: int = STEPS) -> TrainedEvaluator:
+    """Train the layer MLP on the items' log figures per MAC (Adam on seeded mini-batches
+    of BATCH items, cosine decay) and the area MLP on the accelerators' log areas
+    (full-batch), seeded."""
     torch = needs_torch()
     torch.manual_seed(seed)
+    draw = torch.Generator().manual_seed(seed)
     f32 = torch.float32
     layer_rows = torch.as_tensor(space.layers.rows, dtype=f32)
     accelerator_rows = torch.as_tensor(space.accelerator_rows, dtype=f32)
-    x = torch.cat([layer_rows[torch.as_tensor(samples.layer)],
-                   accelerator_rows[torch.as_tensor(samples.accelerator)]], dim=1)
-    y = torch.as_tensor(samples.logs, dtype=f32)
+    layer = torch.as_tensor(samples.layer)
+    x = torch.cat([layer_rows[layer], accelerator_rows[torch.as_tensor(samples.accelerator)]],
+                  dim=1)
+    log_macs = torch.as_tensor(space.layers.log_macs, dtype=f32)
+    y = torch.as_tensor(samples.logs, dtype=f32) - log_macs[layer][:, None]
     x_mean, x_std = _standardise(torch, x)
     y_mean, y_std = _standardise(torch, y)
     inputs, targets = (x - x_mean) / x_std, (y - y_mean) / y_std
-    counts = torch.as_tensor(samples.pair_counts, dtype=f32)
-    totals = torch.as_tensor(samples.pair_logs, dtype=f32)
     layer_model = _layer_mlp(x.shape[1])
-    optimiser = torch.optim.Adam(layer_model.parameters(), lr=LEARNING_RATE)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
-    for _ in range(epochs):
-        optimiser.zero_grad()
-        out = layer_model(inputs)
-        # the pairs' totals, in the same standardised units as the items
-        logs = out * y_std + y_mean
-        top = logs.detach().amax(0)
-        summed = torch.log((counts @ torch.exp(logs - top)).clamp_min(1e-30)) + top
-        loss = torch.mean((out - targets) ** 2) + \
-            torch.mean(((summed - totals) / y_std) ** 2)
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-    layer_model.eval()
+    _train(torch, layer_model, inputs, targets, steps, draw)
     a = accelerator_rows[torch.as_tensor(samples.area_accelerators)]
     area = torch.as_tensor(samples.area_logs, dtype=f32)[:, None]
     a_mean, a_std = _standardise(torch, accelerator_rows)
     area_mean, area_std = _standardise(torch, area)
     area_model = _area_mlp(a.shape[1])
-    optimiser = torch.optim.Adam(area_model.parameters(), lr=LEARNING_RATE)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
-    a_inputs, a_targets = (a - a_mean) / a_std, (area - area_mean) / area_std
-    for _ in range(epochs):
+    _train(torch, area_model, (a - a_mean) / a_std, (area - area_mean) / area_std,
+           AREA_STEPS, draw)
+    return TrainedEvaluator(layer_model, area_model, layer_rows, log_macs, x_mean, x_std,
+                            y_mean, y_std, a_mean, a_std, area_mean[0], area_std[0])
+
+
+def _train(torch: Any, model: Any, inputs: Any, targets: Any, steps: int, draw: Any) -> None:
+    """Adam with cosine decay on the mean squared error: mini-batches of BATCH rows drawn
+    with `draw`, or the full batch when there are no more rows than that."""
+    optimiser = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps)
+    rows = len(inputs)
+    for _ in range(steps):
         optimiser.zero_grad()
-        loss = torch.mean((area_model(a_inputs) - a_targets) ** 2)
+        if rows > BATCH:
+            chosen = torch.randint(0, rows, (BATCH,), generator=draw)
+            loss = torch.mean((model(inputs[chosen]) - targets[chosen]) ** 2)
+        else:
+            loss = torch.mean((model(inputs) - targets) ** 2)
         loss.backward()
         optimiser.step()
         schedule.step()
-    area_model.eval()
-    return TrainedEvaluator(layer_model, area_model, layer_rows, x_mean, x_std, y_mean, y_std,
-                            a_mean, a_std, area_mean[0], area_std[0])
+    model.eval()
 
 
 @dataclass(frozen=True, slots=True)
@@ -507,7 +519,8 @@ def evaluator_key(space: LearnedSpace, evaluator: PairEvaluator, settings: Setti
     """The key a trained evaluator is saved under (see the module docstring)."""
     probe = evaluator.key((space.networks[0], space.accelerators[0]))  # options + version
     text = "|".join([space.digest, probe, f"features {FEATURE_VERSION}",
-                     f"model {MODEL_VERSION} {HIDDEN} {AREA_HIDDEN} {EPOCHS} {LEARNING_RATE}", f"samples {SAMPLING_VERSION}",
+                     f"model {MODEL_VERSION} {HIDDEN} {DEPTH} {STEPS} {BATCH} {AREA_HIDDEN} "
+                     f"{AREA_STEPS} {LEARNING_RATE}", f"samples {SAMPLING_VERSION}",
                      repr(settings)])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 

@@ -54,6 +54,8 @@ class LayerTable:
     """The feature columns' names."""
     counts: FloatArray
     """[networks, layers]: how many of each network's MAC layers lower to each key."""
+    log_macs: FloatArray
+    """[layers]: the natural log of each layer's MACs."""
 
 
 def layer_table(lowered: Sequence[LoweredNetwork]) -> LayerTable:
@@ -70,7 +72,8 @@ def layer_table(lowered: Sequence[LoweredNetwork]) -> LayerTable:
     for i, net in enumerate(lowered):
         for problem in net.problems:
             counts[i, column[problem.key]] += 1.0
-    return LayerTable(keys, rows, names, counts)
+    log_macs = np.array([math.log(problems[key].macs) for key in keys])
+    return LayerTable(keys, rows, names, counts, log_macs)
 
 
 def layer_features(problems: Sequence[Problem]) -> tuple[FloatArray, tuple[str, ...]]:
