@@ -114,21 +114,27 @@ def test_the_grid_is_differentiable_in_the_accelerator_rows(small) -> None:
 
 def test_the_training_items_add_up_to_the_exact_pairs(small) -> None:
     evaluator, space = small
-    pairs = np.array([(0, 0), (1, 0), (5, 0), (2, 7), (4, 11)], dtype=np.int64)
+    points = [dict(d.point) for d in space.networks]
+    # two networks of the same width (k = 1 and k = 3) share layers b and fc
+    first = next(i for i, p in enumerate(points) if p["w"] == 16 and p["k"] == 1)
+    second = next(i for i, p in enumerate(points) if p["w"] == 16 and p["k"] == 3)
+    other = next(i for i, p in enumerate(points) if p["w"] == 8)
+    pairs = np.array([(first, 0), (second, 0), (other, 7), (first, 11)], dtype=np.int64)
     results = evaluator.evaluate_many([(space.networks[i], space.accelerators[j])
                                        for i, j in pairs.tolist()])
+    assert all(r.metrics is not None for r in results)
     samples = ev.layer_samples(space, pairs, results)
-    assert len(samples.pair_logs) == sum(r.metrics is not None for r in results)
-    for p, result in enumerate(r for r in results if r.metrics is not None):
+    # accelerator 0: a (k = 1), a (k = 3), b, fc; accelerators 7 and 11: three each
+    assert len(samples.layer) == 4 + 3 + 3
+    assert sorted(samples.area_accelerators.tolist()) == [0, 7, 11]
+    for p, result in enumerate(results):
         assert result.metrics is not None
         energy = math.fsum(layer.energy_pj for layer in result.layers)
         assert energy == pytest.approx(result.metrics.energy_pj, rel=1e-12)
         summed = samples.pair_counts[p] @ np.exp(samples.logs)
         assert summed[0] == pytest.approx(result.metrics.energy_pj, rel=1e-9)
         assert summed[1] == pytest.approx(result.metrics.latency_s, rel=1e-9)
-    # accelerator 0's network-0 items are counted once in the table, not per pair
-    assert len(set(zip(samples.layer.tolist(), samples.accelerator.tolist()))) == \
-        len(samples.layer)
+        assert samples.pair_logs[p, 0] == pytest.approx(math.log(result.metrics.energy_pj))
 
 
 def _synthetic(space: ev.LearnedSpace) -> tuple[npt.NDArray[np.float64],

@@ -1,8 +1,8 @@
-"""The learned cost evaluator: an MLP that predicts what the exact cost model gives a pair.
+"""The learned cost evaluator: predicts what the exact cost model gives a pair, layer by layer.
 
 In: a co-design `Request`, its `PairEvaluator` (the exact model, with its result store) and
-the request's `differentiable` settings. Out: a `TrainedEvaluator` (the network, its input
-and output normalisation, the request's designs as feature rows) and its `EvaluatorQuality`.
+the request's `differentiable` settings. Out: a `TrainedEvaluator` (a per-layer MLP, an area
+MLP, their normalisation and the space's distinct layers) and its `EvaluatorQuality`.
 
 Pairs are drawn with the settings' seed, in groups of one accelerator and several networks
 (a layer searched on an accelerator then serves the group's other networks): a few
@@ -11,12 +11,18 @@ trained on and carry `heldout_pairs` pairs to test on; the training pairs (`trai
 of all pairs, at least MIN_TRAIN) come from groups on the other accelerators, and
 `heldout_pairs` held-out pairs from those groups' accelerators with other networks. All of
 them are costed exactly by the mapper through the `PairEvaluator` (so the result store keeps
-them, and a rerun or a later exact search reads them back). The MLP maps a network row and an
-accelerator row (dslc.codesign.dance.features) to log energy, log latency and log area, and is
-trained by full-batch Adam on the mean squared error of the standardised targets. A trained
-evaluator is saved in `directory` under its key (the spaces' spec digests, the pair key's
-mapper options and cost model version, the feature version and the training settings) and
-read back instead of trained when the key matches.
+them, and a rerun or a later exact search reads them back).
+
+The exact model's network energy and cycles are sums over the network's MAC layers, each
+distinct layer mapped on its own (dslc.mapper.network); the area is the accelerator's. So the
+layer MLP maps a distinct layer's row and an accelerator row (dslc.codesign.dance.features) to
+the layer's log energy and log latency per MAC, trained on the distinct (layer, accelerator)
+items of the training pairs (their per-layer figures come with every costed pair: no extra
+exact costing), and a pair's prediction is the count-weighted sum of its layers' in linear
+space; a small MLP maps the accelerator row to its log area. A trained evaluator is saved
+in `directory` under its key (the spaces' spec digests, the pair key's mapper options and
+cost model version, the feature, sampling and model versions, the model's sizes and the
+settings) and read back instead of trained when the key matches.
 
 It does not search (dslc.codesign.dance.search). torch is imported by the functions that need it.
 """
@@ -422,7 +428,7 @@ def layer_samples(space: LearnedSpace, pairs: npt.NDArray[np.int64],
     pair_items: list[dict[tuple[int, int], float]] = []
     pair_logs: list[tuple[float, float]] = []
     areas: dict[int, float] = {}
-    for (i, j), result in zip(pairs.tolist(), results, strict=True):
+    for (_, j), result in zip(pairs.tolist(), results, strict=True):
         if result.metrics is None:
             continue
         clock = float(space.clock_hz[j])

@@ -1,16 +1,17 @@
-"""Features of networks and accelerators for the learned cost evaluator (numpy, no torch).
+"""Features of layers and accelerators for the learned cost evaluator (numpy, no torch).
 
 In: the lowered networks of a request's network designs and the accelerator designs' points.
-Out: float matrices, one row per design, with their column names:
+Out: float matrices with their column names:
 
-- a network row: per operator kind (`conv`, `dwconv`, `dense`, ...) the layer count and the
-  log of the summed MACs, weight, input and output words; the log of the total MACs, of the
-  largest layer's MACs and of the words moved by layers without MACs; per loop dimension
-  name the MAC-weighted mean of the log of its bound (how large K, C, P... are where the
-  work is); and the design's point, one-hot per parameter value (and per space when the
-  request has several);
+- `layer_table`: the distinct MAC layers (loop nests, by `Problem.key`) of all the networks,
+  one feature row each (`layer_features`: the operator one-hot; per operator and loop
+  dimension the log of its bound; the log of the MACs, of each tensor role's words and of
+  the MACs per word; the largest input stride; which dimensions index which role), and per
+  network how many of its layers lower to each: the network's row is that count vector,
+  because the exact model's network cost is the sum of its layers' (the evaluator sums its
+  per-layer predictions with these weights);
 - an accelerator row: per parameter of its space, a numeric value as its log2 and a name or
-  flag one-hot (and one-hot per space when there are several).
+  flag one-hot.
 
 `HardwareEncoding` says where each accelerator parameter's columns are, so the generator
 (dslc.codesign.dance.search) can build the same row from a relaxed (soft one-hot) choice.
@@ -115,16 +116,6 @@ def layer_features(problems: Sequence[Problem]) -> tuple[FloatArray, tuple[str, 
             rows[r, column[f"log macs per {role} word"]] = math.log(macs / max(1, words[role]))
         rows[r, column["stride"]] = float(stride)
     return rows, tuple(names)
-
-
-def _point_values(designs: Sequence[Design]) -> list[tuple[str, str, ParamValue]]:
-    """Every (space, parameter, value) the designs take, in first-seen order per
-    parameter (the space's declaration order of values)."""
-    found: dict[tuple[str, str, ParamValue], None] = {}
-    for design in designs:
-        for param, value in design.point:
-            found[(design.space, param, value)] = None
-    return sorted(found, key=lambda item: (item[0], item[1], _order(item[2])))
 
 
 def _order(value: ParamValue) -> tuple[int, float, str]:
