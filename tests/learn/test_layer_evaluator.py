@@ -19,7 +19,8 @@ torch = pytest.importorskip("torch")
 from dslc import api  # noqa: E402
 from dslc.codesign.dance import evaluator as ev  # noqa: E402
 from dslc.codesign.designs import Instances  # noqa: E402
-from dslc.codesign.evaluate import PairEvaluator, ResultStore  # noqa: E402
+from dslc.codesign.evaluate import LayerFigure, PairEvaluator, PairResult, ResultStore  # noqa: E402
+from dslc.codesign.metrics import Metrics  # noqa: E402
 
 SMALL = Path(__file__).with_name("small.cd")
 
@@ -194,3 +195,21 @@ def test_the_model_version_is_in_the_key(small, monkeypatch: pytest.MonkeyPatch)
     assert ev.evaluator_key(space, evaluator, settings) == key
     monkeypatch.setattr(ev, "MODEL_VERSION", ev.MODEL_VERSION - 1)
     assert ev.evaluator_key(space, evaluator, settings) != key
+
+
+def test_pairs_without_a_mapping_or_a_log_teach_nothing(small) -> None:
+    _, space = small
+    network, accelerator = space.networks[0], space.accelerators[0]
+    key = space.layers.keys[int(np.flatnonzero(space.network_rows[0])[0])]
+    failed = PairResult(network, accelerator, None, (), "no mapping")
+    free = PairResult(network, accelerator, Metrics(0.0, 10, 5e-8, 1.0, None),
+                      (LayerFigure("a", key, 0.0, 10, 1.0),))
+    good = PairResult(network, accelerator, Metrics(8.0, 10, 5e-8, 2.0, None),
+                      (LayerFigure("a", key, 8.0, 10, 1.0),))
+    samples = ev.layer_samples(space, np.array([(0, 0)] * 3, dtype=np.int64),
+                               [failed, free, good])
+    assert len(samples.pair_logs) == 1 and len(samples.layer) == 1
+    assert samples.logs[0, 0] == pytest.approx(math.log(8.0))
+    # the latency of a layer is its cycles over the clock: small.cd runs at 200 MHz
+    assert samples.logs[0, 1] == pytest.approx(math.log(10 / 200e6))
+    assert samples.area_logs.tolist() == pytest.approx([math.log(2.0)])

@@ -429,8 +429,11 @@ def layer_samples(space: LearnedSpace, pairs: npt.NDArray[np.int64],
     pair_logs: list[tuple[float, float]] = []
     areas: dict[int, float] = {}
     for (_, j), result in zip(pairs.tolist(), results, strict=True):
-        if result.metrics is None:
-            continue
+        metrics = result.metrics
+        if metrics is None or min(metrics.energy_pj, metrics.latency_s, metrics.area_mm2,
+                                  *(f.energy_pj for f in result.layers),
+                                  *(f.cycles for f in result.layers)) <= 0:
+            continue  # no mapping, or a figure without a log (a spec charging nothing)
         clock = float(space.clock_hz[j])
         mine: dict[tuple[int, int], float] = {}
         for figure in result.layers:
@@ -439,9 +442,8 @@ def layer_samples(space: LearnedSpace, pairs: npt.NDArray[np.int64],
                                     math.log(figure.cycles / clock)))
             mine[item] = mine.get(item, 0.0) + 1.0
         pair_items.append(mine)
-        pair_logs.append((math.log(result.metrics.energy_pj),
-                          math.log(result.metrics.latency_s)))
-        areas[j] = math.log(result.metrics.area_mm2)
+        pair_logs.append((math.log(metrics.energy_pj), math.log(metrics.latency_s)))
+        areas[j] = math.log(metrics.area_mm2)
     order = sorted(items, key=lambda item: (item[1], item[0]))
     index = {item: k for k, item in enumerate(order)}
     counts = np.zeros((len(pair_items), len(order)))
@@ -557,11 +559,11 @@ def train_evaluator(evaluator: PairEvaluator, settings: Settings, *,
     results = evaluator.evaluate_many(pairs, jobs=jobs, scheduler=scheduler, progress=report)
     exact, ok = exact_metrics(results)
     parts = np.cumsum([len(samples.train), len(samples.heldout)])
-    train_ok = ok[:parts[0]]
-    if train_ok.sum() < 2:
-        raise CannotRunError(f"only {int(train_ok.sum())} of the evaluator's "
-                             f"{len(samples.train)} training pairs have a valid mapping: "
-                             "nothing to learn from")
+    items = layer_samples(space, samples.train, results[:parts[0]])
+    if len(items.pair_logs) < 2:
+        raise CannotRunError(f"only {len(items.pair_logs)} of the evaluator's "
+                             f"{len(samples.train)} training pairs have a valid mapping "
+                             "with positive energy, latency and area: nothing to learn from")
     key = evaluator_key(space, evaluator, settings)
     path = None if directory is None else directory / f"evaluator-{key}.pt"
     started = time.perf_counter()
@@ -570,8 +572,7 @@ def train_evaluator(evaluator: PairEvaluator, settings: Settings, *,
         assert path is not None
         trained = _from_state(torch.load(path, weights_only=True))
     else:
-        trained = fit(space, layer_samples(space, samples.train, results[:parts[0]]),
-                      settings.seed)
+        trained = fit(space, items, settings.seed)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(".part")
