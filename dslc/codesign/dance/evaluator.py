@@ -467,7 +467,18 @@ def fit(space: LearnedSpace, samples: LayerSamples, seed: int,
         steps: int = STEPS) -> TrainedEvaluator:
     """Train the layer MLP on the items' log figures per MAC (Adam on seeded mini-batches
     of BATCH items, cosine decay) and the area MLP on the accelerators' log areas
-    (full-batch), seeded."""
+    (full-batch), seeded, on one thread (dslc.learn.train.deterministic: small matrices
+    gain nothing from a second thread, and on a loaded machine the threads' waiting cost
+    several times the work)."""
+    needs_torch()
+    from dslc.learn.train import deterministic
+
+    with deterministic():
+        return _fit(space, samples, seed, steps)
+
+
+def _fit(space: LearnedSpace, samples: LayerSamples, seed: int, steps: int
+         ) -> TrainedEvaluator:
     torch = needs_torch()
     torch.manual_seed(seed)
     draw = torch.Generator().manual_seed(seed)
