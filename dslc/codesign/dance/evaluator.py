@@ -1,8 +1,8 @@
-"""The learned cost evaluator: an MLP that predicts what the exact cost model gives a pair.
+"""The learned cost evaluator: predicts what the exact cost model gives a pair, layer by layer.
 
 In: a co-design `Request`, its `PairEvaluator` (the exact model, with its result store) and
-the request's `differentiable` settings. Out: a `TrainedEvaluator` (the network, its input
-and output normalisation, the request's designs as feature rows) and its `EvaluatorQuality`.
+the request's `differentiable` settings. Out: a `TrainedEvaluator` (a per-layer MLP, an area
+MLP, their normalisation and the space's distinct layers) and its `EvaluatorQuality`.
 
 Pairs are drawn with the settings' seed, in groups of one accelerator and several networks
 (a layer searched on an accelerator then serves the group's other networks): a few
@@ -11,12 +11,18 @@ trained on and carry `heldout_pairs` pairs to test on; the training pairs (`trai
 of all pairs, at least MIN_TRAIN) come from groups on the other accelerators, and
 `heldout_pairs` held-out pairs from those groups' accelerators with other networks. All of
 them are costed exactly by the mapper through the `PairEvaluator` (so the result store keeps
-them, and a rerun or a later exact search reads them back). The MLP maps a network row and an
-accelerator row (dslc.codesign.dance.features) to log energy, log latency and log area, and is
-trained by full-batch Adam on the mean squared error of the standardised targets. A trained
-evaluator is saved in `directory` under its key (the spaces' spec digests, the pair key's
-mapper options and cost model version, the feature version and the training settings) and
-read back instead of trained when the key matches.
+them, and a rerun or a later exact search reads them back).
+
+The exact model's network energy and cycles are sums over the network's MAC layers, each
+distinct layer mapped on its own (dslc.mapper.network); the area is the accelerator's. So the
+layer MLP maps a distinct layer's row and an accelerator row (dslc.codesign.dance.features) to
+the layer's log energy and log latency per MAC, trained on the distinct (layer, accelerator)
+items of the training pairs (their per-layer figures come with every costed pair: no extra
+exact costing), and a pair's prediction is the count-weighted sum of its layers' in linear
+space; a small MLP maps the accelerator row to its log area. A trained evaluator is saved
+in `directory` under its key (the spaces' spec digests, the pair key's mapper options and
+cost model version, the feature, sampling and model versions, the model's sizes and the
+settings) and read back instead of trained when the key matches.
 
 It does not search (dslc.codesign.dance.search). torch is imported by the functions that need it.
 """
@@ -38,8 +44,9 @@ from dslc.arch import resolve_accelerator
 from dslc.codesign.dance.features import (
     FEATURE_VERSION,
     HardwareEncoding,
+    LayerTable,
     hardware_encoding,
-    network_features,
+    layer_table,
 )
 from dslc.codesign.designs import Design
 from dslc.codesign.evaluate import Pair, PairEvaluator, PairResult
@@ -59,13 +66,27 @@ SAMPLING_VERSION = 2
 """Bumped whenever the draw of pairs changes (part of a saved evaluator's key)."""
 PER_ACCELERATOR = 8
 """Fewest networks sampled with each sampled accelerator."""
-HIDDEN = 128
-"""Width of the MLP's two hidden layers."""
-EPOCHS = 1000
-"""Full-batch Adam steps."""
+HIDDEN = 256
+"""Width of the layer MLP's hidden layers."""
+DEPTH = 3
+"""Hidden layers of the layer MLP."""
+AREA_HIDDEN = 32
+"""Width of the area MLP's one hidden layer."""
+STEPS = 4000
+"""Adam steps of the layer MLP."""
+BATCH = 256
+"""Items per step (a seeded draw with replacement)."""
+AREA_STEPS = 1500
+"""Adam steps of the area MLP (full batch: one row per trained-on accelerator)."""
 LEARNING_RATE = 3e-3
 TARGETS = ("energy_pj", "latency_s", "area_mm2")
-"""What the evaluator predicts, each as its natural log."""
+"""What the evaluator predicts for a pair, each as its natural log."""
+LAYER_TARGETS = ("energy_pj", "latency_s")
+"""What the layer MLP predicts for a (layer, accelerator), each as its natural log (the
+latency is the layer's cycles over the accelerator's clock)."""
+MODEL_VERSION = 2
+"""Bumped whenever the model or its training changes (part of a saved evaluator's key):
+2 is the per-layer model (1 was one MLP from network aggregates)."""
 
 
 def needs_torch() -> Any:
@@ -91,8 +112,10 @@ class LearnedSpace:
     networks: tuple[Design, ...]
     accelerators: tuple[Design, ...]
     network_rows: FloatArray
-    """[networks, features]: dslc.codesign.dance.features.network_features."""
-    network_names: tuple[str, ...]
+    """[networks, layers]: how many of each network's MAC layers are each distinct layer
+    (`layers.counts`): the evaluator sums its per-layer predictions with these weights."""
+    layers: LayerTable
+    """The distinct MAC layers of every network and their features."""
     encoding: HardwareEncoding
     accelerator_rows: FloatArray
     """[accelerators, features]: `encoding.rows`."""
@@ -120,7 +143,7 @@ def learned_space(evaluator: PairEvaluator) -> LearnedSpace:
             found = evaluator.lowered[design] = lower_network(
                 evaluator.built.network(design), batch=request.spec.batch)
         lowered.append(found)
-    rows, names = network_features(networks, lowered)
+    table = layer_table(lowered)
     encoding = hardware_encoding(accelerators)
     clocks = []
     for design in accelerators:
@@ -132,7 +155,7 @@ def learned_space(evaluator: PairEvaluator) -> LearnedSpace:
     digest = hashlib.sha256("|".join(evaluator._digest(d) for d in (*networks, *accelerators))
                             .encode()).hexdigest()[:24]
     accuracies = np.array([request.accuracies.get(d, math.nan) for d in networks])
-    return LearnedSpace(networks, accelerators, rows, names, encoding,
+    return LearnedSpace(networks, accelerators, table.counts, table, encoding,
                         encoding.rows(accelerators), np.array(clocks), accuracies, digest)
 
 
@@ -242,31 +265,85 @@ def torch_objective(objective: ObjectiveSpec, values: dict[str, Any]) -> Any:
 
 @dataclass(slots=True)
 class TrainedEvaluator:
-    """The trained MLP with its normalisation; predicts for rows of features."""
+    """The trained per-layer and area MLPs with their normalisation, and the space's
+    distinct layers; predicts for rows of (layer counts, accelerator features).
 
-    model: Any
-    """The torch module: [network row | accelerator row] standardised -> 3 standardised
-    log targets."""
+    A network's energy is the sum of its MAC layers' energies and its cycles the sum of
+    theirs (dslc.mapper.network.NetworkMapResult), each layer mapped on its own: so the
+    layer MLP predicts one distinct layer's log energy and log latency on an accelerator,
+    and a pair's prediction is the count-weighted sum of its layers' (in linear space).
+    Area depends on the accelerator alone: its own MLP."""
+
+    layer_model: Any
+    """torch module: [layer row | accelerator row] standardised -> 2 standardised logs per
+    MAC."""
+    area_model: Any
+    """torch module: accelerator row standardised -> standardised log area."""
+    layer_rows: Any
+    """[layers, features] float32 tensor: the space's distinct layers (`LayerTable.rows`)."""
+    layer_log_macs: Any
+    """[layers] float32 tensor: the log of each distinct layer's MACs. The layer MLP
+    predicts the log energy and latency *per MAC*, whose range is far narrower than the
+    layers' (what the MLP need not learn, it cannot get wrong)."""
     x_mean: Any
     x_std: Any
     y_mean: Any
     y_std: Any
-    network_width: int
+    a_mean: Any
+    a_std: Any
+    area_mean: Any
+    area_std: Any
+
+    @property
+    def network_width(self) -> int:
+        """Columns of a network row: the number of distinct layers."""
+        return int(self.layer_rows.shape[0])
+
+    def layer_log_metrics(self, accelerator_rows: Any) -> Any:
+        """[accelerators, layers, 2] log energy (pJ) and log latency (s) of every distinct
+        layer on each accelerator row (torch, differentiable in the rows)."""
+        torch = needs_torch()
+        count, width = accelerator_rows.shape[0], self.network_width
+        x = torch.cat([self.layer_rows[None].expand(count, width, -1),
+                       accelerator_rows[:, None, :].expand(count, width, -1)], dim=-1)
+        per_mac = self.layer_model((x - self.x_mean) / self.x_std) * self.y_std + self.y_mean
+        return per_mac + self.layer_log_macs[None, :, None]
+
+    def log_area(self, accelerator_rows: Any) -> Any:
+        """[accelerators] log area (mm2) (torch, differentiable in the rows)."""
+        found = self.area_model((accelerator_rows - self.a_mean) / self.a_std)
+        return found[..., 0] * self.area_std + self.area_mean
 
     def log_metrics(self, network_rows: Any, accelerator_rows: Any) -> Any:
-        """[rows, 3] log energy, latency, area (torch, differentiable in both inputs)."""
+        """[rows, 3] log energy, latency, area of row-aligned network rows (layer counts)
+        and accelerator rows (torch, differentiable in both inputs). Costs a layer MLP
+        pass per (row, distinct layer): for a product of networks and accelerators use
+        `log_metrics_grid`."""
         torch = needs_torch()
-        x = torch.cat([network_rows, accelerator_rows], dim=-1)
-        y = self.model((x - self.x_mean) / self.x_std)
-        return y * self.y_std + self.y_mean
+        summed = _log_sum(torch, network_rows, self.layer_log_metrics(accelerator_rows))
+        return torch.cat([summed, self.log_area(accelerator_rows)[:, None]], dim=-1)
+
+    def log_metrics_grid(self, network_rows: Any, accelerator_rows: Any) -> Any:
+        """[networks, accelerators, 3] log energy, latency, area of every network row with
+        every accelerator row (torch, differentiable in both): one layer MLP pass per
+        (accelerator row, distinct layer), the networks' sums a weighted reduction."""
+        torch = needs_torch()
+        layers = self.layer_log_metrics(accelerator_rows)  # [a, L, 2]
+        summed = _log_sum(torch, network_rows[:, None, :], layers[None])  # [n, a, 2]
+        area = self.log_area(accelerator_rows)[None, :, None].expand(
+            network_rows.shape[0], -1, -1)
+        return torch.cat([summed, area], dim=-1)
 
     def predict(self, network_rows: FloatArray, accelerator_rows: FloatArray) -> FloatArray:
-        """[rows, 3] energy (pJ), latency (s), area (mm2) (numpy)."""
+        """[rows, 3] energy (pJ), latency (s), area (mm2) of row-aligned rows (numpy)."""
         torch = needs_torch()
+        distinct, inverse = np.unique(accelerator_rows, axis=0, return_inverse=True)
         with torch.no_grad():
-            logs = self.log_metrics(torch.as_tensor(network_rows, dtype=torch.float32),
-                                    torch.as_tensor(accelerator_rows, dtype=torch.float32))
-        found: FloatArray = np.exp(logs.numpy().astype(np.float64))
+            grid = self.log_metrics_grid(torch.as_tensor(network_rows, dtype=torch.float32),
+                                         torch.as_tensor(distinct, dtype=torch.float32))
+        logs = grid.numpy().astype(np.float64)[np.arange(len(network_rows)),
+                                               inverse.reshape(-1)]
+        found: FloatArray = np.exp(logs)
         return found
 
     def predict_pairs(self, space: LearnedSpace, pairs: npt.NDArray[np.int64]) -> FloatArray:
@@ -274,52 +351,178 @@ class TrainedEvaluator:
                             space.accelerator_rows[pairs[:, 1]])
 
     def state(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "x_mean": self.x_mean,
-                "x_std": self.x_std, "y_mean": self.y_mean, "y_std": self.y_std,
-                "network_width": self.network_width}
+        return {"layer_model": self.layer_model.state_dict(),
+                "area_model": self.area_model.state_dict(), "layer_rows": self.layer_rows,
+                "layer_log_macs": self.layer_log_macs,
+                "x_mean": self.x_mean, "x_std": self.x_std, "y_mean": self.y_mean,
+                "y_std": self.y_std, "a_mean": self.a_mean, "a_std": self.a_std,
+                "area_mean": self.area_mean, "area_std": self.area_std}
 
 
-def _mlp(width: int) -> Any:
+def _log_sum(torch: Any, counts: Any, logs: Any) -> Any:
+    """log sum_l counts[..., l] exp(logs[..., l, :]) (broadcast), computed from the largest
+    counted term so that nothing overflows; differentiable in both."""
+    counted = (counts > 0)[..., None]
+    top = torch.where(counted, logs, torch.full_like(logs, -1e30)).amax(dim=-2, keepdim=True)
+    top = top.detach().clamp_min(-80.0)
+    total = torch.sum(counts[..., None] * torch.exp(logs - top), dim=-2)
+    return torch.log(total.clamp_min(1e-30)) + top[..., 0, :]
+
+
+def _mlp(width: int, hidden: int, layers: int, out: int) -> Any:
     torch = needs_torch()
-    return torch.nn.Sequential(
-        torch.nn.Linear(width, HIDDEN), torch.nn.SiLU(),
-        torch.nn.Linear(HIDDEN, HIDDEN), torch.nn.SiLU(),
-        torch.nn.Linear(HIDDEN, len(TARGETS))).float()
+    parts: list[Any] = [torch.nn.Linear(width, hidden), torch.nn.SiLU()]
+    for _ in range(layers - 1):
+        parts += [torch.nn.Linear(hidden, hidden), torch.nn.SiLU()]
+    return torch.nn.Sequential(*parts, torch.nn.Linear(hidden, out)).float()
+
+
+def _layer_mlp(width: int) -> Any:
+    return _mlp(width, HIDDEN, DEPTH, len(LAYER_TARGETS))
+
+
+def _area_mlp(width: int) -> Any:
+    return _mlp(width, AREA_HIDDEN, 1, 1)
 
 
 def _from_state(state: dict[str, Any]) -> TrainedEvaluator:
-    width = int(state["x_mean"].shape[0])
-    model = _mlp(width)
-    model.load_state_dict(state["model"])
-    model.eval()
-    return TrainedEvaluator(model, state["x_mean"], state["x_std"], state["y_mean"],
-                            state["y_std"], int(state["network_width"]))
+    layer_model = _layer_mlp(int(state["x_mean"].shape[0]))
+    layer_model.load_state_dict(state["layer_model"])
+    layer_model.eval()
+    area_model = _area_mlp(int(state["a_mean"].shape[0]))
+    area_model.load_state_dict(state["area_model"])
+    area_model.eval()
+    return TrainedEvaluator(layer_model, area_model, state["layer_rows"],
+                            state["layer_log_macs"], state["x_mean"],
+                            state["x_std"], state["y_mean"], state["y_std"], state["a_mean"],
+                            state["a_std"], state["area_mean"], state["area_std"])
 
 
-def fit(x: FloatArray, y: FloatArray, network_width: int, seed: int,
-        epochs: int = EPOCHS) -> TrainedEvaluator:
-    """Train the MLP on rows `x` (network | accelerator features) and targets `y` (log
-    energy, latency, area), seeded."""
+@dataclass(frozen=True, slots=True)
+class LayerSamples:
+    """What the evaluator trains on, from the exactly costed training pairs: every distinct
+    (layer, accelerator) they mapped, with its figures, and each pair as a sum of them."""
+
+    layer: npt.NDArray[np.int64]
+    """[items]: the layer (column of the layer table) of each item."""
+    accelerator: npt.NDArray[np.int64]
+    """[items]: the accelerator (index in the space) of each item."""
+    logs: FloatArray
+    """[items, 2]: log energy (pJ) and log latency (cycles / clock, s) of each item."""
+    pair_counts: FloatArray
+    """[pairs, items]: how many layers of each pair are each item."""
+    pair_logs: FloatArray
+    """[pairs, 2]: each pair's exact log energy and log latency."""
+    area_accelerators: npt.NDArray[np.int64]
+    """The distinct accelerators of the pairs (each one's area is known exactly)."""
+    area_logs: FloatArray
+    """[len(area_accelerators)]: their log areas."""
+
+
+def layer_samples(space: LearnedSpace, pairs: npt.NDArray[np.int64],
+                  results: Sequence[PairResult]) -> LayerSamples:
+    """The items of `pairs` (those with a mapping) and their exact figures, read from the
+    pairs' per-layer results (no extra exact costing)."""
+    column = {key: k for k, key in enumerate(space.layers.keys)}
+    items: dict[tuple[int, int], tuple[float, float]] = {}
+    pair_items: list[dict[tuple[int, int], float]] = []
+    pair_logs: list[tuple[float, float]] = []
+    areas: dict[int, float] = {}
+    for (_, j), result in zip(pairs.tolist(), results, strict=True):
+        metrics = result.metrics
+        if metrics is None or min(metrics.energy_pj, metrics.latency_s, metrics.area_mm2,
+                                  *(f.energy_pj for f in result.layers),
+                                  *(f.cycles for f in result.layers)) <= 0:
+            continue  # no mapping, or a figure without a log (a spec charging nothing)
+        clock = float(space.clock_hz[j])
+        mine: dict[tuple[int, int], float] = {}
+        for figure in result.layers:
+            item = (column[figure.problem_key], j)
+            items.setdefault(item, (math.log(figure.energy_pj),
+                                    math.log(figure.cycles / clock)))
+            mine[item] = mine.get(item, 0.0) + 1.0
+        pair_items.append(mine)
+        pair_logs.append((math.log(metrics.energy_pj), math.log(metrics.latency_s)))
+        areas[j] = math.log(metrics.area_mm2)
+    order = sorted(items, key=lambda item: (item[1], item[0]))
+    index = {item: k for k, item in enumerate(order)}
+    counts = np.zeros((len(pair_items), len(order)))
+    for p, mine in enumerate(pair_items):
+        for item, count in mine.items():
+            counts[p, index[item]] = count
+    chosen = sorted(areas)
+    return LayerSamples(np.array([k for k, _ in order], dtype=np.int64).reshape(-1),
+                        np.array([j for _, j in order], dtype=np.int64).reshape(-1),
+                        np.array([items[item] for item in order]).reshape(-1, 2), counts,
+                        np.array(pair_logs).reshape(-1, 2), np.array(chosen, dtype=np.int64),
+                        np.array([areas[j] for j in chosen]))
+
+
+def _standardise(torch: Any, values: Any) -> tuple[Any, Any]:
+    mean, std = values.mean(0), values.std(0, unbiased=False)
+    return mean, torch.where(std > 1e-12, std, torch.ones_like(std))
+
+
+def fit(space: LearnedSpace, samples: LayerSamples, seed: int,
+        steps: int = STEPS) -> TrainedEvaluator:
+    """Train the layer MLP on the items' log figures per MAC (Adam on seeded mini-batches
+    of BATCH items, cosine decay) and the area MLP on the accelerators' log areas
+    (full-batch), seeded, on one thread (dslc.learn.train.deterministic: small matrices
+    gain nothing from a second thread, and on a loaded machine the threads' waiting cost
+    several times the work)."""
+    needs_torch()
+    from dslc.learn.train import deterministic
+
+    with deterministic():
+        return _fit(space, samples, seed, steps)
+
+
+def _fit(space: LearnedSpace, samples: LayerSamples, seed: int, steps: int
+         ) -> TrainedEvaluator:
     torch = needs_torch()
     torch.manual_seed(seed)
-    xs = torch.as_tensor(x, dtype=torch.float32)
-    ys = torch.as_tensor(y, dtype=torch.float32)
-    x_mean, x_std = xs.mean(0), xs.std(0, unbiased=False)
-    x_std = torch.where(x_std > 1e-12, x_std, torch.ones_like(x_std))
-    y_mean, y_std = ys.mean(0), ys.std(0, unbiased=False)
-    y_std = torch.where(y_std > 1e-12, y_std, torch.ones_like(y_std))
-    inputs, targets = (xs - x_mean) / x_std, (ys - y_mean) / y_std
-    model = _mlp(xs.shape[1])
+    draw = torch.Generator().manual_seed(seed)
+    f32 = torch.float32
+    layer_rows = torch.as_tensor(space.layers.rows, dtype=f32)
+    accelerator_rows = torch.as_tensor(space.accelerator_rows, dtype=f32)
+    layer = torch.as_tensor(samples.layer)
+    x = torch.cat([layer_rows[layer], accelerator_rows[torch.as_tensor(samples.accelerator)]],
+                  dim=1)
+    log_macs = torch.as_tensor(space.layers.log_macs, dtype=f32)
+    y = torch.as_tensor(samples.logs, dtype=f32) - log_macs[layer][:, None]
+    x_mean, x_std = _standardise(torch, x)
+    y_mean, y_std = _standardise(torch, y)
+    inputs, targets = (x - x_mean) / x_std, (y - y_mean) / y_std
+    layer_model = _layer_mlp(x.shape[1])
+    _train(torch, layer_model, inputs, targets, steps, draw)
+    a = accelerator_rows[torch.as_tensor(samples.area_accelerators)]
+    area = torch.as_tensor(samples.area_logs, dtype=f32)[:, None]
+    a_mean, a_std = _standardise(torch, accelerator_rows)
+    area_mean, area_std = _standardise(torch, area)
+    area_model = _area_mlp(a.shape[1])
+    _train(torch, area_model, (a - a_mean) / a_std, (area - area_mean) / area_std,
+           AREA_STEPS, draw)
+    return TrainedEvaluator(layer_model, area_model, layer_rows, log_macs, x_mean, x_std,
+                            y_mean, y_std, a_mean, a_std, area_mean[0], area_std[0])
+
+
+def _train(torch: Any, model: Any, inputs: Any, targets: Any, steps: int, draw: Any) -> None:
+    """Adam with cosine decay on the mean squared error: mini-batches of BATCH rows drawn
+    with `draw`, or the full batch when there are no more rows than that."""
     optimiser = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
-    for _ in range(epochs):
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps)
+    rows = len(inputs)
+    for _ in range(steps):
         optimiser.zero_grad()
-        loss = torch.mean((model(inputs) - targets) ** 2)
+        if rows > BATCH:
+            chosen = torch.randint(0, rows, (BATCH,), generator=draw)
+            loss = torch.mean((model(inputs[chosen]) - targets[chosen]) ** 2)
+        else:
+            loss = torch.mean((model(inputs) - targets) ** 2)
         loss.backward()
         optimiser.step()
         schedule.step()
     model.eval()
-    return TrainedEvaluator(model, x_mean, x_std, y_mean, y_std, network_width)
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,7 +538,8 @@ def evaluator_key(space: LearnedSpace, evaluator: PairEvaluator, settings: Setti
     """The key a trained evaluator is saved under (see the module docstring)."""
     probe = evaluator.key((space.networks[0], space.accelerators[0]))  # options + version
     text = "|".join([space.digest, probe, f"features {FEATURE_VERSION}",
-                     f"mlp {HIDDEN} {EPOCHS} {LEARNING_RATE}", f"samples {SAMPLING_VERSION}",
+                     f"model {MODEL_VERSION} {HIDDEN} {DEPTH} {STEPS} {BATCH} {AREA_HIDDEN} "
+                     f"{AREA_STEPS} {LEARNING_RATE}", f"samples {SAMPLING_VERSION}",
                      repr(settings)])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
@@ -366,11 +570,11 @@ def train_evaluator(evaluator: PairEvaluator, settings: Settings, *,
     results = evaluator.evaluate_many(pairs, jobs=jobs, scheduler=scheduler, progress=report)
     exact, ok = exact_metrics(results)
     parts = np.cumsum([len(samples.train), len(samples.heldout)])
-    train_ok = ok[:parts[0]]
-    if train_ok.sum() < 2:
-        raise CannotRunError(f"only {int(train_ok.sum())} of the evaluator's "
-                             f"{len(samples.train)} training pairs have a valid mapping: "
-                             "nothing to learn from")
+    items = layer_samples(space, samples.train, results[:parts[0]])
+    if len(items.pair_logs) < 2:
+        raise CannotRunError(f"only {len(items.pair_logs)} of the evaluator's "
+                             f"{len(samples.train)} training pairs have a valid mapping "
+                             "with positive energy, latency and area: nothing to learn from")
     key = evaluator_key(space, evaluator, settings)
     path = None if directory is None else directory / f"evaluator-{key}.pt"
     started = time.perf_counter()
@@ -379,10 +583,7 @@ def train_evaluator(evaluator: PairEvaluator, settings: Settings, *,
         assert path is not None
         trained = _from_state(torch.load(path, weights_only=True))
     else:
-        x = np.concatenate([space.network_rows[samples.train[:, 0]],
-                            space.accelerator_rows[samples.train[:, 1]]], axis=1)[train_ok]
-        y = np.log(exact[:parts[0]][train_ok])
-        trained = fit(x, y, space.network_rows.shape[1], settings.seed)
+        trained = fit(space, items, settings.seed)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(".part")

@@ -1,16 +1,17 @@
-"""Features of networks and accelerators for the learned cost evaluator (numpy, no torch).
+"""Features of layers and accelerators for the learned cost evaluator (numpy, no torch).
 
 In: the lowered networks of a request's network designs and the accelerator designs' points.
-Out: float matrices, one row per design, with their column names:
+Out: float matrices with their column names:
 
-- a network row: per operator kind (`conv`, `dwconv`, `dense`, ...) the layer count and the
-  log of the summed MACs, weight, input and output words; the log of the total MACs, of the
-  largest layer's MACs and of the words moved by layers without MACs; per loop dimension
-  name the MAC-weighted mean of the log of its bound (how large K, C, P... are where the
-  work is); and the design's point, one-hot per parameter value (and per space when the
-  request has several);
+- `layer_table`: the distinct MAC layers (loop nests, by `Problem.key`) of all the networks,
+  one feature row each (`layer_features`: the operator one-hot; per operator and loop
+  dimension the log of its bound; the log of the MACs, of each tensor role's words and of
+  the MACs per word; the largest input stride; which dimensions index which role), and per
+  network how many of its layers lower to each: the network's row is that count vector,
+  because the exact model's network cost is the sum of its layers' (the evaluator sums its
+  per-layer predictions with these weights);
 - an accelerator row: per parameter of its space, a numeric value as its log2 and a name or
-  flag one-hot (and one-hot per space when there are several).
+  flag one-hot.
 
 `HardwareEncoding` says where each accelerator parameter's columns are, so the generator
 (dslc.codesign.dance.search) can build the same row from a relaxed (soft one-hot) choice.
@@ -28,10 +29,12 @@ import numpy.typing as npt
 
 from dslc.codesign.designs import Design
 from dslc.lower.lower import LoweredNetwork
+from dslc.lower.problem import Problem
 from dslc.spec.base import ParamValue
 
 FloatArray = npt.NDArray[np.float64]
-FEATURE_VERSION = 1
+ROLES = ("input", "weight", "output")
+FEATURE_VERSION = 2
 """Bumped whenever a feature changes (part of a saved evaluator's key)."""
 
 
@@ -39,66 +42,80 @@ def _log(value: float) -> float:
     return math.log(1.0 + value)
 
 
-def network_features(designs: Sequence[Design], lowered: Sequence[LoweredNetwork]
-                     ) -> tuple[FloatArray, tuple[str, ...]]:
-    """One row per network design (see the module docstring), and the column names."""
-    kinds = sorted({layer.op for net in lowered for layer in net.layers
-                    if layer.problem is not None})
-    dims = sorted({dim for net in lowered for problem in net.problems for dim in problem.dims})
-    values = _point_values(designs)
-    spaces = sorted({design.space for design in designs})
-    names: list[str] = []
-    for kind in kinds:
-        names += [f"{kind}.count", f"{kind}.log_macs", f"{kind}.log_weights",
-                  f"{kind}.log_inputs", f"{kind}.log_outputs"]
-    names += ["log_macs", "log_max_macs", "log_moved", "layers"]
-    names += [f"dim.{dim}" for dim in dims]
-    names += [f"space={space}" for space in spaces] if len(spaces) > 1 else []
-    names += [f"{space}.{param}={value!r}" for space, param, value in values]
-    rows = np.zeros((len(designs), len(names)))
-    column = {name: i for i, name in enumerate(names)}
-    for row, (design, net) in enumerate(zip(designs, lowered, strict=True)):
-        sums = {kind: np.zeros(5) for kind in kinds}
-        log_bounds = {dim: 0.0 for dim in dims}
-        total = 0.0
-        largest = 0.0
+@dataclass(frozen=True, slots=True)
+class LayerTable:
+    """The distinct MAC layers (loop nests) of a request's networks, and how many times
+    each network runs each one."""
+
+    keys: tuple[str, ...]
+    """Every distinct `Problem.key`, sorted."""
+    rows: FloatArray
+    """[layers, features]: one row per key (`layer_features`)."""
+    names: tuple[str, ...]
+    """The feature columns' names."""
+    counts: FloatArray
+    """[networks, layers]: how many of each network's MAC layers lower to each key."""
+    log_macs: FloatArray
+    """[layers]: the natural log of each layer's MACs."""
+
+
+def layer_table(lowered: Sequence[LoweredNetwork]) -> LayerTable:
+    """The distinct layers of `lowered` (one network each) and their features (see the
+    module docstring)."""
+    problems: dict[str, Problem] = {}
+    for net in lowered:
         for problem in net.problems:
-            macs = problem.macs
-            total += macs
-            largest = max(largest, macs)
-            sizes = {"input": 0, "weight": 0, "output": 0}
-            for tensor in problem.tensors:
-                sizes[tensor.role] += problem.tensor_size(tensor)
-            sums[problem.op] += (1, macs, sizes["weight"], sizes["input"], sizes["output"])
-            for dim, bound in zip(problem.dims, problem.bounds, strict=True):
-                log_bounds[dim] += macs * math.log(bound)
-        for kind in kinds:
-            count, summed, weights, inputs, outputs = sums[kind].tolist()
-            start = column[f"{kind}.count"]
-            rows[row, start:start + 5] = (count, _log(summed), _log(weights), _log(inputs),
-                                          _log(outputs))
-        moved = sum(m.input_words + m.output_words for m in net.movements)
-        rows[row, column["log_macs"]] = _log(total)
-        rows[row, column["log_max_macs"]] = _log(largest)
-        rows[row, column["log_moved"]] = _log(moved)
-        rows[row, column["layers"]] = len(net.problems)
-        for dim in dims:
-            rows[row, column[f"dim.{dim}"]] = log_bounds[dim] / max(total, 1)
-        if len(spaces) > 1:
-            rows[row, column[f"space={design.space}"]] = 1.0
-        for param, value in design.point:
-            rows[row, column[f"{design.space}.{param}={value!r}"]] = 1.0
+            problems.setdefault(problem.key, problem)
+    keys = tuple(sorted(problems))
+    rows, names = layer_features([problems[key] for key in keys])
+    column = {key: k for k, key in enumerate(keys)}
+    counts = np.zeros((len(lowered), len(keys)))
+    for i, net in enumerate(lowered):
+        for problem in net.problems:
+            counts[i, column[problem.key]] += 1.0
+    log_macs = np.array([math.log(problems[key].macs) for key in keys])
+    return LayerTable(keys, rows, names, counts, log_macs)
+
+
+def layer_features(problems: Sequence[Problem]) -> tuple[FloatArray, tuple[str, ...]]:
+    """One row per loop nest: the operator one-hot; per operator and loop dimension the
+    log of its bound (an operator's dims mean different things: `N` is the batch of a
+    convolution and a column count of a matmul); the log of the MACs and of each tensor
+    role's words, and of the MACs per word (its reuse); the largest stride of an input
+    axis; and per role and dimension whether the dimension indexes that role's tensor
+    (what makes a dimension a reuse dimension for it)."""
+    ops = sorted({p.op for p in problems})
+    op_dims = sorted({(p.op, dim) for p in problems for dim in p.dims})
+    dims = sorted({dim for p in problems for dim in p.dims})
+    names: list[str] = [f"op={op}" for op in ops]
+    names += [f"{op}.log {dim}" for op, dim in op_dims]
+    names += ["log macs"]
+    names += [f"log {role} words" for role in ROLES]
+    names += [f"log macs per {role} word" for role in ROLES]
+    names += ["stride"]
+    names += [f"{role} indexed by {dim}" for role in ROLES for dim in dims]
+    column = {name: k for k, name in enumerate(names)}
+    rows = np.zeros((len(problems), len(names)))
+    for r, problem in enumerate(problems):
+        rows[r, column[f"op={problem.op}"]] = 1.0
+        for dim, bound in zip(problem.dims, problem.bounds, strict=True):
+            rows[r, column[f"{problem.op}.log {dim}"]] = math.log(bound)
+        macs = problem.macs
+        rows[r, column["log macs"]] = math.log(macs)
+        words = {role: 0 for role in ROLES}
+        stride = 1
+        for tensor in problem.tensors:
+            words[tensor.role] += problem.tensor_size(tensor)
+            if tensor.role == "input":
+                stride = max([stride, *(abs(c) for axis in tensor.axes
+                                        for _, c in axis.terms)])
+            for d in tensor.dims():
+                rows[r, column[f"{tensor.role} indexed by {problem.dims[d]}"]] = 1.0
+        for role in ROLES:
+            rows[r, column[f"log {role} words"]] = _log(words[role])
+            rows[r, column[f"log macs per {role} word"]] = math.log(macs / max(1, words[role]))
+        rows[r, column["stride"]] = float(stride)
     return rows, tuple(names)
-
-
-def _point_values(designs: Sequence[Design]) -> list[tuple[str, str, ParamValue]]:
-    """Every (space, parameter, value) the designs take, in first-seen order per
-    parameter (the space's declaration order of values)."""
-    found: dict[tuple[str, str, ParamValue], None] = {}
-    for design in designs:
-        for param, value in design.point:
-            found[(design.space, param, value)] = None
-    return sorted(found, key=lambda item: (item[0], item[1], _order(item[2])))
 
 
 def _order(value: ParamValue) -> tuple[int, float, str]:

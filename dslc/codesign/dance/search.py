@@ -194,9 +194,7 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
             rows.append((hard - soft.detach() + soft) @ values)
         accelerators = torch.cat(rows, dim=-1)  # [SAMPLES, width]
         n, s = networks.shape[0], SAMPLES
-        logs = trained.log_metrics(networks[:, None, :].expand(n, s, -1).reshape(n * s, -1),
-                                   accelerators[None, :, :].expand(n, s, -1)
-                                   .reshape(n * s, -1)).reshape(n, s, 3)
+        logs = trained.log_metrics_grid(networks, accelerators)  # [n, s, 3]
         cost = _log_cost(torch, objective, logs, clock, known[:, None].expand(n, s))
         cost = cost + _penalty(torch, constraints, logs, clock, known[:, None].expand(n, s),
                                unknown[:, None].expand(n, s))
