@@ -81,18 +81,14 @@ MIN_SHARE = 64
 DESCENT_STEPS = 50
 """At most this many steps per descent."""
 FILLED_STARTS = 12
-"""Unrollings whose filled seeds (`_filled`) it first descends from."""
-FILLED_PER_UNROLLING = 3
-"""Filled seeds of each of those unrollings it first descends from (the best few: the best
-seed of an unrolling is often not the one whose descent ends best)."""
+"""Unrollings whose seeds filled from the inside out (`_filled`) it first descends from,
+the best seed of each."""
 SAMPLED_STARTS = 2
 """Random seeds it first descends from."""
-SINGLE_SHARE = 0.6
-"""The share of the budget left after the seeds that the first descents (single moves
-only) may spend; the exchange descents and the rounds have the rest."""
-EXCHANGE_STARTS = 4
-"""Ends of the first descents (the best distinct ones) that descend again with exchange
-moves."""
+MORE_FILLED_STARTS = 2
+"""Filled seeds of each of those unrollings (the second best, then the third, ...) it
+descends from next, while the budget lasts: the best seed of an unrolling is not always
+the one whose descent ends best."""
 
 
 def search_named(name: str) -> Search:
@@ -373,15 +369,15 @@ class _Search:
         outer, sampled = self._seed_pools(budget, every_unrolling=True)
         spatial = self._diverse(outer, UNROLLINGS, by_use=True)
         filled = self._filled(spatial)
-        starts = _Pool.join([self._diverse(filled, FILLED_STARTS, per=FILLED_PER_UNROLLING),
-                             self._diverse(sampled, SAMPLED_STARTS)], self.space)
-        # Descents of single moves from many starts first (a single neighbourhood is a
-        # tenth of an exchange one, so a descent costs a fifth), then exchange moves from
-        # the best few of their ends: the optimum's basin is decided by the start.
-        left = max(0, budget - self.evaluated)
-        ends = self.descend(starts, budget=self.evaluated + int(left * SINGLE_SHARE),
-                            exchange=False)
-        self.descend(self._distinct(ends, EXCHANGE_STARTS))
+        # The best filled seed of each unrolling and the best random samples, then the
+        # next best filled seeds of each unrolling (in that order: descents seldom leave
+        # the basin they start in, and which seed's basin holds the best mapping differs
+        # from layer to layer; most budgets end within the first ones).
+        firsts = self._diverse(filled, FILLED_STARTS)
+        starts = _Pool.join([firsts, self._diverse(sampled, SAMPLED_STARTS),
+                             self._diverse(filled, FILLED_STARTS, per=1 + MORE_FILLED_STARTS,
+                                           skip=1)], self.space)
+        self.descend(starts)
         # Then evolve a population (random moves from the best few), descending from the
         # best when it stalls, and restarting from kicked copies of the elite and from fresh
         # seeds in turn.
@@ -423,26 +419,20 @@ class _Search:
                                np.array([best.keep]), np.array(best.score)[:, None]),
                          budget=budget)
 
-    def descend(self, starts: _Pool, budget: int | None = 0, *,
-                exchange: bool = True) -> _Pool:
+    def descend(self, starts: _Pool, budget: int | None = 0) -> None:
         """Local descents from each of `starts`, in order, LANES at a time in lockstep (one
         batch serves them all):
         each takes its neighbourhood of single moves (factor moves and loop swaps, and
-        its tiling with a neighbouring keep set) and, when none improves and `exchange`,
-        of exchange moves (`MapSpace.exchange_moves`: a tile grows in one dim as it shrinks
-        in another, which a full memory needs), in a random order, a share of CHUNK
-        candidates per batch, and moves to the best of the first share that improves. A
-        descent ends at a local optimum of its neighbourhoods or after DESCENT_STEPS moves;
-        all end at the budget (`budget` 0: the search's; None: none). Returns where each
-        descent ended (in the order of `starts`; a descent the budget did not reach, its
-        start)."""
+        its tiling with a neighbouring keep set) and, when none improves, of exchange moves
+        (`MapSpace.exchange_moves`: a tile grows in one dim as it shrinks in another, which
+        a full memory needs), in a random order, a share of CHUNK candidates per batch,
+        and moves to the best of the first share that improves. A descent ends at a local
+        optimum of both neighbourhoods or after DESCENT_STEPS moves; all end at the budget
+        (`budget` 0: the search's; None: none)."""
         limit = self.options.budget if budget == 0 else budget
-        descents = [_Descent(starts.factors[:, :, i], starts.orders[:, :, i],
-                             int(starts.keeps[i]),
-                             tuple(float(v) for v in starts.scores[:, i]),
-                             single_only=not exchange)
-                    for i in range(starts.size)]
-        waiting = descents[::-1]
+        waiting = [_Descent(starts.factors[:, :, i], starts.orders[:, :, i],
+                            int(starts.keeps[i]), tuple(float(v) for v in starts.scores[:, i]))
+                   for i in range(starts.size)][::-1]
         active: list[_Descent] = []
         while limit is None or self.evaluated < limit:
             active = [descent for descent in active if self._ready(descent)]
@@ -451,7 +441,7 @@ class _Search:
                 if self._ready(descent):
                     active.append(descent)
             if not active:
-                break
+                return
             share = max(CHUNK // len(active), MIN_SHARE)
             parts = []
             for descent in active:
@@ -477,24 +467,6 @@ class _Search:
                     descent.steps += 1
                     descent.moves, descent.exchange, descent.at = None, False, 0
                 offset += count
-        if not descents:
-            return _Pool.join([], self.space)
-        return _Pool(np.stack([d.factors for d in descents], axis=-1),
-                     np.stack([d.orders for d in descents], axis=-1),
-                     np.array([d.keep for d in descents], dtype=np.int64),
-                     np.array([d.score for d in descents], dtype=np.float64).T)
-
-    def _distinct(self, pool: _Pool, count: int) -> _Pool:
-        """The `count` best of `pool` that differ in their scores (descents from different
-        starts often end at one optimum), best first."""
-        if pool.size == 0:
-            return pool
-        ranked = np.lexsort(pool.scores[::-1])
-        ranked = ranked[np.isfinite(pool.scores[0][ranked])]
-        _, first = np.unique(pool.scores[:, ranked].T, axis=0, return_index=True)
-        chosen = ranked[np.sort(first)[:count]]
-        return _Pool(pool.factors[:, :, chosen], pool.orders[:, :, chosen],
-                     pool.keeps[chosen], pool.scores[:, chosen])
 
     def _ready(self, descent: _Descent) -> bool:
         """Give `descent` candidates to take (its next neighbourhood when it moved or
@@ -504,7 +476,7 @@ class _Search:
             if descent.moves is not None and descent.at < descent.moves.size:
                 return True
             if descent.moves is not None:  # exhausted: next neighbourhood, or the end
-                if descent.exchange or descent.single_only:
+                if descent.exchange:
                     return False
                 descent.exchange = True
             factors, orders, keep = descent.factors, descent.orders, descent.keep
@@ -648,12 +620,13 @@ class _Search:
         factors[space.nlevels:] = unrolled[:, :, None]
         return factors
 
-    def _diverse(self, pool: _Pool, count: int, *, by_use: bool = False,
-                 per: int = 1) -> _Pool:
-        """Up to `count` spatial unrollings (the factors of the spatial slots) of `pool`, in
-        the order of their best, and the best `per` candidates of each: all unrollings'
-        best first, then their second best, ... (a descent seldom changes a whole
-        unrolling, so starts that differ in it explore what moves do not reach)."""
+    def _diverse(self, pool: _Pool, count: int, *, by_use: bool = False, per: int = 1,
+                 skip: int = 0) -> _Pool:
+        """The first `count` spatial unrollings (the factors of the spatial slots) of
+        `pool` in the order of their best candidate, and of each its best `per` candidates
+        less the best `skip`: every unrolling's best first, then every one's second best,
+        ... (a descent seldom changes a whole unrolling, so starts that differ in it
+        explore what moves do not reach)."""
         if pool.size == 0:
             return pool
         spatial = pool.factors[self.space.nlevels:]
@@ -662,21 +635,18 @@ class _Search:
         ranked = np.lexsort([*pool.scores[::-1], -used] if by_use else pool.scores[::-1])
         ranked = ranked[np.isfinite(pool.scores[0][ranked])]
         spatial = spatial.reshape(-1, pool.size)[:, ranked]
-        _, first, inverse = np.unique(spatial.T, axis=0, return_index=True,
-                                      return_inverse=True)
-        inverse = inverse.reshape(-1)
-        # Each unrolling's rank (by its best) and each candidate's rank within it.
-        kept = np.zeros(first.size, dtype=bool)
-        kept[np.argsort(first)[:count]] = True
-        position = np.empty(first.size, dtype=np.int64)
-        position[np.argsort(first)] = np.arange(first.size)
-        within = np.zeros(ranked.size, dtype=np.int64)
-        seen = np.zeros(first.size, dtype=np.int64)
-        for i, u in enumerate(inverse.tolist()):
-            within[i] = seen[u]
-            seen[u] += 1
-        take = np.flatnonzero(kept[inverse] & (within < per))
-        take = take[np.lexsort([position[inverse[take]], within[take]])]
+        _, first, unrolling = np.unique(spatial.T, axis=0, return_index=True,
+                                        return_inverse=True)
+        unrolling = unrolling.reshape(-1)
+        # Each unrolling's place (by its best) and each candidate's rank within its own.
+        place = np.empty(first.size, dtype=np.int64)
+        place[np.argsort(first)] = np.arange(first.size)
+        rank = np.empty(ranked.size, dtype=np.int64)
+        for members in np.split(np.argsort(unrolling, kind="stable"),
+                                np.cumsum(np.bincount(unrolling))[:-1]):
+            rank[members] = np.arange(members.size)
+        take = np.flatnonzero((place[unrolling] < count) & (rank >= skip) & (rank < per))
+        take = take[np.lexsort([place[unrolling[take]], rank[take]])]
         chosen = ranked[take]
         return _Pool(pool.factors[:, :, chosen], pool.orders[:, :, chosen],
                      pool.keeps[chosen], pool.scores[:, chosen])
@@ -807,8 +777,6 @@ class _Descent:
     steps: int = 0
     exchange: bool = False
     """Taking the exchange neighbourhood (the single moves did not improve)."""
-    single_only: bool = False
-    """Ends at a local optimum of the single moves (takes no exchange neighbourhood)."""
     moves: Neighbourhood | None = None
     """The neighbourhood being taken."""
     order: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))

@@ -156,6 +156,40 @@ def test_filled_seeds_fit_and_keep_their_unrolling() -> None:
             np.moveaxis(seeds.factors[space.nlevels:], 2, 0)} <= spatial
 
 
+def test_diverse_starts_are_the_best_few_of_each_unrolling_rank_by_rank() -> None:
+    # Written from the definition with plain sorting: unrollings (the spatial slots'
+    # factors) ranked by their best score, the best `per` candidates of each of the first
+    # `count` less the best `skip`, all unrollings' best first, then their second best.
+    problem = conv1d(16, 12, 3)
+    search = _Search(problem, THREE_LEVEL, MapperOptions())
+    space = search.space
+    outer, sampled = search._seed_pools(10_000)
+    pool = _Pool.join([outer, sampled], space)
+    groups: dict[bytes, list[tuple[float, int]]] = {}
+    for i in range(pool.size):
+        if np.isfinite(pool.scores[0, i]):
+            key = pool.factors[space.nlevels:, :, i].tobytes()
+            groups.setdefault(key, []).append((float(pool.scores[0, i]), i))
+    ranked = sorted((sorted(members) for members in groups.values()),
+                    key=lambda members: members[0])
+    assert len(ranked) >= 3 and sum(len(m) >= 2 for m in ranked[:3]) >= 2
+    for count, per, skip in ((3, 2, 1), (2, 3, 1), (len(ranked), 3, 2)):
+        expected = [members[rank][0] for rank in range(skip, per)
+                    for members in ranked[:count] if rank < len(members)]
+        assert expected
+        chosen = search._diverse(pool, count, per=per, skip=skip)
+        assert chosen.scores[0].tolist() == expected
+    for count, per in ((3, 1), (3, 2), (2, 3), (len(ranked), 2)):
+        expected = [members[rank][0] for rank in range(per)
+                    for members in ranked[:count] if rank < len(members)]
+        chosen = search._diverse(pool, count, per=per)
+        assert chosen.scores[0].tolist() == expected
+        spatial = [chosen.factors[space.nlevels:, :, i].tobytes() for i in range(chosen.size)]
+        assert spatial[:min(count, len(ranked))] == [
+            pool.factors[space.nlevels:, :, members[0][1]].tobytes()
+            for members in ranked[:count]]
+
+
 def test_the_deceptive_eyeriss_layer_is_solved_by_the_default_search() -> None:
     # ResNet-18's layer3 1x1 downsampling conv on eyeriss_like: its best mappings unroll C on
     # the PE rows and let the psum scratchpad hold nothing, several moves and two capacity
