@@ -19,7 +19,8 @@ while the budget lasts (single moves: a factor to another slot, two loops swappe
 the keep set changed by one tensor at one level; then exchange moves that grow a tile in one
 dim while shrinking it in another), then rounds of random moves from the best few,
 descending again and restarting from kicked copies of the elite or fresh seeds when it
-stalls. `random` evaluates random samples only. `auto` is exhaustive when the space is
+stalls; it ends polishing the best with swap moves (two dims trade whole divisors between
+two slots). `random` evaluates random samples only. `auto` is exhaustive when the space is
 within the budget, else heuristic. Every candidate's score is remembered by its key, so a
 candidate is evaluated once and the budget counts distinct candidates. With numba, the
 neighbourhoods, the random children, the filled seeds' cuts and the remembered keys run
