@@ -87,6 +87,8 @@ FILLED_STARTS = 12
 the best seed of each."""
 SAMPLED_STARTS = 2
 """Random seeds it first descends from."""
+POLISH_SHARE = 0.1
+"""The largest swap neighbourhood the polish takes, as a share of the budget."""
 MORE_FILLED_STARTS = 2
 """Filled seeds of each of those unrollings (the second best, then the third, ...) it
 descends from next, while the budget lasts: the best seed of an unrolling is not always
@@ -422,7 +424,8 @@ class _Search:
         K 2 between two levels (ResNet-50 `l4.skip` on eyeriss_like: 7% better) is a pair
         of moves each of which alone breaks a capacity or loses reuse. A few hundred
         candidates per swap neighbourhood: the best only, past the budget as the last
-        descent is."""
+        descent is, and only while a neighbourhood is at most POLISH_SHARE of the budget
+        (small budgets, as co-design's mapper uses, are not doubled by it)."""
         space = self.space
         while self.best.factors is not None and self.best.orders is not None:
             score = self.best.score
@@ -431,7 +434,7 @@ class _Search:
             swapped = space.apply_moves(factors, first, second)
             swapped = swapped[:, :, space.valid_moved(swapped)]
             count = swapped.shape[-1]
-            if count == 0:
+            if count == 0 or count > POLISH_SHARE * self.options.budget:
                 return
             # The best's orders obey any order rule already; swaps change only factors.
             self.score_all(swapped, np.repeat(orders[:, :, None], count, axis=2),

@@ -120,7 +120,7 @@ def test_the_heuristic_ends_where_no_swap_improves() -> None:
     first, second = space.swap_moves(space.factor_moves(best.factors, whole=True))
     children = space.apply_moves(best.factors, first, second)
     children = children[:, :, space.valid_moved(children)]
-    assert children.shape[-1] > 0
+    assert 0 < children.shape[-1] <= 0.1 * 2000  # within the polish's share: it ran
     fits = search.evaluator.fits(space.batch(
         children, np.repeat(best.orders[:, :, None], children.shape[-1], axis=2),
         np.full(children.shape[-1], best.keep, dtype=np.int64)))
