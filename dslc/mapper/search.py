@@ -14,11 +14,13 @@ equivalences); `heuristic` is a seeded iterated local search: seeds (every tempo
 at the outermost level with every spatial unrolling when there are at most a seed pool's
 worth, else random ones; random samples; and seeds that fill
 the memories from the inside out, LOMA-style, for the unrollings using the most PEs), local
-descents from the best of them (single moves: a factor to another slot, two loops swapped,
+descents from the best of them, then from the next best filled seeds of each unrolling
+while the budget lasts (single moves: a factor to another slot, two loops swapped,
 the keep set changed by one tensor at one level; then exchange moves that grow a tile in one
 dim while shrinking it in another), then rounds of random moves from the best few,
 descending again and restarting from kicked copies of the elite or fresh seeds when it
-stalls. `random` evaluates random samples only. `auto` is exhaustive when the space is
+stalls; it ends polishing the best with swap moves (two dims trade whole divisors between
+two slots). `random` evaluates random samples only. `auto` is exhaustive when the space is
 within the budget, else heuristic. Every candidate's score is remembered by its key, so a
 candidate is evaluated once and the budget counts distinct candidates. With numba, the
 neighbourhoods, the random children, the filled seeds' cuts and each batch (mesh check,
@@ -86,10 +88,16 @@ MIN_SHARE = 64
 DESCENT_STEPS = 50
 """At most this many steps per descent."""
 FILLED_STARTS = 12
-"""Seeds filled from the inside out (`_filled`) it first descends from, the best of each
-unrolling."""
+"""Unrollings whose seeds filled from the inside out (`_filled`) it first descends from,
+the best seed of each."""
 SAMPLED_STARTS = 2
 """Random seeds it first descends from."""
+POLISH_SHARE = 0.1
+"""The largest swap neighbourhood the polish takes, as a share of the budget."""
+MORE_FILLED_STARTS = 2
+"""Filled seeds of each of those unrollings (the second best, then the third, ...) it
+descends from next, while the budget lasts: the best seed of an unrolling is not always
+the one whose descent ends best."""
 
 
 def search_named(name: str) -> Search:
@@ -427,8 +435,14 @@ class _Search:
         outer, sampled = self._seed_pools(budget, every_unrolling=True)
         spatial = self._diverse(outer, UNROLLINGS, by_use=True)
         filled = self._filled(spatial)
-        starts = _Pool.join([self._diverse(filled, FILLED_STARTS),
-                             self._diverse(sampled, SAMPLED_STARTS)], self.space)
+        # The best filled seed of each unrolling and the best random samples, then the
+        # next best filled seeds of each unrolling (in that order: descents seldom leave
+        # the basin they start in, and which seed's basin holds the best mapping differs
+        # from layer to layer; most budgets end within the first ones).
+        firsts = self._diverse(filled, FILLED_STARTS)
+        starts = _Pool.join([firsts, self._diverse(sampled, SAMPLED_STARTS),
+                             self._diverse(filled, FILLED_STARTS, per=1 + MORE_FILLED_STARTS,
+                                           skip=1)], self.space)
         self.descend(starts)
         # Then evolve a population (random moves from the best few), descending from the
         # best when it stalls, and restarting from kicked copies of the elite and from fresh
@@ -463,6 +477,33 @@ class _Search:
             else:
                 stalls += 1
         self._descend_best(budget=None)
+        self._polish()
+
+    def _polish(self) -> None:
+        """Swap moves (`MapSpace.swap_moves`: two dims trade whole divisors between two
+        slots, in opposite directions) from the best, and a descent from a better one found,
+        until none improves. An exchange move trades within a factor of 2; a swap of C 8 for
+        K 2 between two levels (ResNet-50 `l4.skip` on eyeriss_like: 7% better) is a pair
+        of moves each of which alone breaks a capacity or loses reuse. A few hundred
+        candidates per swap neighbourhood: the best only, past the budget as the last
+        descent is, and only while a neighbourhood is at most POLISH_SHARE of the budget
+        (small budgets, as co-design's mapper uses, are not doubled by it)."""
+        space = self.space
+        while self.best.factors is not None and self.best.orders is not None:
+            score = self.best.score
+            factors, orders = self.best.factors, self.best.orders
+            first, second = space.swap_moves(space.factor_moves(factors, whole=True))
+            swapped = space.apply_moves(factors, first, second)
+            swapped = swapped[:, :, space.valid_moved(swapped)]
+            count = swapped.shape[-1]
+            if count == 0 or count > POLISH_SHARE * self.options.budget:
+                return
+            # The best's orders obey any order rule already; swaps change only factors.
+            self.score_all(swapped, np.repeat(orders[:, :, None], count, axis=2),
+                           np.full(count, self.best.keep, dtype=np.int64))
+            if self.best.score >= score:  # score_all keeps the best of what it evaluates
+                return
+            self._descend_best(budget=None)
 
     def _descend_best(self, budget: int | None = 0) -> None:
         best = self.best
@@ -672,10 +713,13 @@ class _Search:
         factors[space.nlevels:] = unrolled[:, :, None]
         return factors
 
-    def _diverse(self, pool: _Pool, count: int, *, by_use: bool = False) -> _Pool:
-        """Up to `count` candidates of `pool`, the best of each spatial unrolling (the
-        factors of the spatial slots) in the order of their best: a descent seldom changes
-        a whole unrolling, so starts that differ in it explore what moves do not reach."""
+    def _diverse(self, pool: _Pool, count: int, *, by_use: bool = False, per: int = 1,
+                 skip: int = 0) -> _Pool:
+        """The first `count` spatial unrollings (the factors of the spatial slots) of
+        `pool` in the order of their best candidate, and of each its best `per` candidates
+        less the best `skip`: every unrolling's best first, then every one's second best,
+        ... (a descent seldom changes a whole unrolling, so starts that differ in it
+        explore what moves do not reach)."""
         if pool.size == 0:
             return pool
         spatial = pool.factors[self.space.nlevels:]
@@ -683,14 +727,31 @@ class _Search:
         # The most instances used first, then the best score.
         ranked = np.lexsort([*pool.scores[::-1], -used] if by_use else pool.scores[::-1])
         ranked = ranked[np.isfinite(pool.scores[0][ranked])]
-        # The first of each distinct unrolling in rank order (rows compared as bytes).
-        rows = np.ascontiguousarray(spatial.reshape(-1, pool.size)[:, ranked].T)
-        first: dict[bytes, int] = {}
-        for i in range(rows.shape[0]):
-            if len(first) == count:
-                break
-            first.setdefault(rows[i].tobytes(), i)
-        chosen = ranked[np.array(sorted(first.values()), dtype=np.int64)]
+        if per == 1 and skip == 0:
+            # Each unrolling's best alone: the first of each distinct unrolling in rank
+            # order (rows compared as bytes), the common case kept cheap.
+            rows = np.ascontiguousarray(spatial.reshape(-1, pool.size)[:, ranked].T)
+            first: dict[bytes, int] = {}
+            for i in range(rows.shape[0]):
+                if len(first) == count:
+                    break
+                first.setdefault(rows[i].tobytes(), i)
+            chosen = ranked[np.array(sorted(first.values()), dtype=np.int64)]
+        else:
+            spatial = spatial.reshape(-1, pool.size)[:, ranked]
+            _, best_of, unrolling = np.unique(spatial.T, axis=0, return_index=True,
+                                              return_inverse=True)
+            unrolling = unrolling.reshape(-1)
+            # Each unrolling's place (by its best) and each candidate's rank within its own.
+            place = np.empty(best_of.size, dtype=np.int64)
+            place[np.argsort(best_of)] = np.arange(best_of.size)
+            rank = np.empty(ranked.size, dtype=np.int64)
+            for members in np.split(np.argsort(unrolling, kind="stable"),
+                                    np.cumsum(np.bincount(unrolling))[:-1]):
+                rank[members] = np.arange(members.size)
+            take = np.flatnonzero((place[unrolling] < count) & (rank >= skip) & (rank < per))
+            take = take[np.lexsort([place[unrolling[take]], rank[take]])]
+            chosen = ranked[take]
         return _Pool(pool.factors[:, :, chosen], pool.orders[:, :, chosen],
                      pool.keeps[chosen], pool.scores[:, chosen])
 

@@ -1401,6 +1401,18 @@ class MapSpace:
                                    & (ratio <= 2) & (ratio >= 0.5))
         return moves[first], moves[second]
 
+    def swap_moves(self, moves: IntArray) -> tuple[IntArray, IntArray]:
+        """Pairs of factor moves (rows of `factor_moves`, usually of whole divisors) by
+        which two dims trade between two slots: the first moves a divisor of one dim from
+        slot a to slot b, the second a divisor of another dim from b to a, of any sizes
+        (an exchange move keeps them within a factor of 2). Each unordered pair once (the
+        first move's dim lower). Returns the first and second moves, one pair per row."""
+        d, source, dest, _ = moves.T
+        first, second = np.nonzero((dest[:, None] == source[None, :])
+                                   & (source[:, None] == dest[None, :])
+                                   & (d[:, None] < d[None, :]))
+        return moves[first], moves[second]
+
     def order_swaps(self, factors: IntArray, orders: IntArray) -> IntArray:
         """[L, D, M] `orders [L, D]` with one pair of real loops of one ordered level swapped,
         for every such pair (the innermost level's order does not count: rule 2); not yet

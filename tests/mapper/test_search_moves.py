@@ -9,6 +9,7 @@ import itertools
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from dslc import api
 from dslc.arch import resolve_accelerator
@@ -77,6 +78,54 @@ def test_exchange_moves_trade_through_one_slot_between_two_dims() -> None:
     children = space.apply_moves(factors, first, second)
     assert space.valid_moved(children).all()  # different dims: both moves always possible
     assert (np.prod(children, axis=0) == np.array(problem.bounds)[:, None]).all()
+
+
+def test_swap_moves_trade_two_dims_between_two_slots_in_opposite_directions() -> None:
+    problem = conv1d(12, 8, 3)
+    space = MapSpace(problem, THREE_LEVEL)
+    found_any = False
+    for seed in range(4):
+        factors, _ = _candidate(space, seed)
+        moves = [tuple(int(v) for v in row)
+                 for row in space.factor_moves(factors, whole=True)]
+        # Any sizes (4 for 2 too), each unordered pair once, the lower dim's move first.
+        expected = {(a, b) for a, b in itertools.product(moves, moves)
+                    if a[1] == b[2] and a[2] == b[1] and a[0] < b[0]}
+        first, second = space.swap_moves(np.array(moves))
+        pairs = {(tuple(int(v) for v in a), tuple(int(v) for v in b))
+                 for a, b in zip(first, second, strict=True)}
+        assert pairs == expected
+        assert len(pairs) == len(first)
+        found_any |= any(a[3] / b[3] > 2 or b[3] / a[3] > 2 for a, b in expected)
+        children = space.apply_moves(factors, first, second)
+        assert space.valid_moved(children).all()
+        assert (np.prod(children, axis=0) == np.array(problem.bounds)[:, None]).all()
+    assert found_any  # some swap is no exchange move (sizes more than 2 apart)
+
+
+def test_the_heuristic_ends_where_no_swap_improves() -> None:
+    # The polish step: no swap from the returned best is better under the scalar model.
+    problem = conv1d(16, 12, 3)
+    search = _Search(problem, THREE_LEVEL, MapperOptions(budget=2000))
+    search.heuristic()
+    space, best = search.space, search.best
+    assert best.factors is not None and best.orders is not None
+    keep = space.keep_choices[best.keep]
+
+    def edp(factors: np.ndarray) -> float:
+        cost = evaluate(problem, THREE_LEVEL, space.to_mapping(factors, best.orders, keep))
+        return float(cost.energy_pj * cost.cycles)
+
+    found = edp(best.factors)
+    first, second = space.swap_moves(space.factor_moves(best.factors, whole=True))
+    children = space.apply_moves(best.factors, first, second)
+    children = children[:, :, space.valid_moved(children)]
+    assert 0 < children.shape[-1] <= 0.1 * 2000  # within the polish's share: it ran
+    fits = search.evaluator.fits(space.batch(
+        children, np.repeat(best.orders[:, :, None], children.shape[-1], axis=2),
+        np.full(children.shape[-1], best.keep, dtype=np.int64)))
+    assert all(edp(children[:, :, i]) >= found * (1 - 1e-12)
+               for i in np.flatnonzero(fits))
 
 
 def test_a_second_move_whose_prime_has_left_marks_the_column_invalid() -> None:
@@ -156,6 +205,40 @@ def test_filled_seeds_fit_and_keep_their_unrolling() -> None:
             np.moveaxis(seeds.factors[space.nlevels:], 2, 0)} <= spatial
 
 
+def test_diverse_starts_are_the_best_few_of_each_unrolling_rank_by_rank() -> None:
+    # Written from the definition with plain sorting: unrollings (the spatial slots'
+    # factors) ranked by their best score, the best `per` candidates of each of the first
+    # `count` less the best `skip`, all unrollings' best first, then their second best.
+    problem = conv1d(16, 12, 3)
+    search = _Search(problem, THREE_LEVEL, MapperOptions())
+    space = search.space
+    outer, sampled = search._seed_pools(10_000)
+    pool = _Pool.join([outer, sampled], space)
+    groups: dict[bytes, list[tuple[float, int]]] = {}
+    for i in range(pool.size):
+        if np.isfinite(pool.scores[0, i]):
+            key = pool.factors[space.nlevels:, :, i].tobytes()
+            groups.setdefault(key, []).append((float(pool.scores[0, i]), i))
+    ranked = sorted((sorted(members) for members in groups.values()),
+                    key=lambda members: members[0])
+    assert len(ranked) >= 3 and sum(len(m) >= 2 for m in ranked[:3]) >= 2
+    for count, per, skip in ((3, 2, 1), (2, 3, 1), (len(ranked), 3, 2)):
+        expected = [members[rank][0] for rank in range(skip, per)
+                    for members in ranked[:count] if rank < len(members)]
+        assert expected
+        chosen = search._diverse(pool, count, per=per, skip=skip)
+        assert chosen.scores[0].tolist() == expected
+    for count, per in ((3, 1), (3, 2), (2, 3), (len(ranked), 2)):
+        expected = [members[rank][0] for rank in range(per)
+                    for members in ranked[:count] if rank < len(members)]
+        chosen = search._diverse(pool, count, per=per)
+        assert chosen.scores[0].tolist() == expected
+        spatial = [chosen.factors[space.nlevels:, :, i].tobytes() for i in range(chosen.size)]
+        assert spatial[:min(count, len(ranked))] == [
+            pool.factors[space.nlevels:, :, members[0][1]].tobytes()
+            for members in ranked[:count]]
+
+
 def test_the_deceptive_eyeriss_layer_is_solved_by_the_default_search() -> None:
     # ResNet-18's layer3 1x1 downsampling conv on eyeriss_like: its best mappings unroll C on
     # the PE rows and let the psum scratchpad hold nothing, several moves and two capacity
@@ -171,6 +254,21 @@ def test_the_deceptive_eyeriss_layer_is_solved_by_the_default_search() -> None:
     found = map_problem(problem, arch, MapperOptions())
     assert found.cost.energy_pj * found.cost.cycles <= 4.7941e12 * 1.01
     assert found.evaluated <= MapperOptions().budget + 1024
+
+
+@pytest.mark.slow
+def test_a_swap_of_unequal_factors_reaches_the_best_known_l4_skip_mapping() -> None:
+    # ResNet-50's l4.skip (1x1, K 2048, C 1024, 7x7) on eyeriss_like: the descents end at
+    # EDP 2.9294e15, where moving C 8 from the global buffer to DRAM while K 2 moves the
+    # other way (a swap, sizes 4x apart: no exchange move) reaches 2.7331e15, the best any
+    # search of up to 100,000 candidates found (benchmarks/results/tenfold.txt).
+    program = api.compile(SPECS / "networks" / "resnet50.cd")
+    problem = lower_network(api.network(program, "resnet50"), 1).problem("l4.skip")
+    assert problem is not None
+    arch = resolve_accelerator(api.accelerator(
+        api.compile(SPECS / "accelerators" / "eyeriss_like.cd"), "eyeriss_like"))
+    found = map_problem(problem, arch, MapperOptions())
+    assert found.cost.energy_pj * found.cost.cycles <= 2.7331e15 * 1.01
 
 
 def test_two_level_heuristic_under_the_default_budget_is_the_exhaustive_optimum() -> None:
