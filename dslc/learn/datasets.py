@@ -9,6 +9,11 @@ dataset), shaped [1, 1, 40], its own split 4,000 train / 1,000 test. Both have 1
 The input shapes are `dslc.spec.codesign.DATASETS`, which sema checks networks against
 without importing this module.
 
+Two more splits partition the training split, for choices made before the test split is
+looked at (the differentiable search's supernet): `validation`, every fifth training sample
+in a seeded permutation (VALIDATION_SHARE, at least one), and `fit`, the rest. Stand-alone
+training uses the whole `train` split and reports `test` accuracy.
+
 A dataset is built once per process and seed (about 0.3 s for digits, 7 s for mnist1d here)
 and kept. Building mnist1d seeds numpy's and Python's global random generators (the
 package's way); their states are restored afterwards. It does not train (dslc.learn.train).
@@ -35,6 +40,8 @@ DEFAULT_SEEDS = {"digits": 0, "mnist1d": 42}
 (42 is the seed of the published MNIST-1D)."""
 DIGITS_TEST = 450
 """Test images of the digits split (a quarter of 1,797, rounded up); the rest train."""
+VALIDATION_SHARE = 0.2
+"""The share of the training split held out as `validation` (the rest is `fit`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +60,27 @@ class Dataset:
     classes: int
 
     def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """The inputs and labels of `train` or `test`."""
+        """The inputs and labels of `train`, `test`, or the training split's two parts,
+        `fit` and `validation` (module docstring)."""
         if name == "train":
             return self.train_x, self.train_y
         if name == "test":
             return self.test_x, self.test_y
-        raise UsageError(f"unknown split `{name}` (train, test)")
+        if name in ("fit", "validation"):
+            rows = self.validation_rows()
+            if name == "fit":
+                rows = np.setdiff1d(np.arange(len(self.train_y)), rows)
+            index = torch.from_numpy(rows)
+            return self.train_x[index], self.train_y[index]
+        raise UsageError(f"unknown split `{name}` (train, test, fit, validation)")
+
+    def validation_rows(self) -> np.ndarray:
+        """The training split's rows held out as `validation`, in ascending order: the first
+        VALIDATION_SHARE of a permutation seeded by the dataset's seed."""
+        count = len(self.train_y)
+        size = max(1, round(VALIDATION_SHARE * count))
+        permutation = np.random.default_rng(self.seed).permutation(count)
+        return np.sort(permutation[:size])
 
 
 def load(name: str, *, seed: int | None = None) -> Dataset:

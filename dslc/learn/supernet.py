@@ -291,17 +291,19 @@ class Supernet(nn.Module):
     # ---- training and evaluation ------------------------------------------------------------
 
     def train_weights(self, epochs: int, *, seed: int, batch: int = 32, lr: float = 3e-3,
-                      sampling: str = "uniform", tau: float = 1.0) -> list[float]:
-        """Train the shared weights by single-path sampling, `epochs` passes over the
-        training split: each mini-batch trains one point, drawn uniformly (`uniform`) or
-        from the architecture distribution (`arch`, Gumbel-softmax at `tau`); the
-        architecture parameters do not move. Returns each epoch's mean loss."""
+                      sampling: str = "uniform", tau: float = 1.0,
+                      split: str = "train") -> list[float]:
+        """Train the shared weights by single-path sampling, `epochs` passes over `split`
+        (the training split, or its `fit` part when `validation` is kept for estimates):
+        each mini-batch trains one point, drawn uniformly (`uniform`) or from the
+        architecture distribution (`arch`, Gumbel-softmax at `tau`); the architecture
+        parameters do not move. Returns each epoch's mean loss."""
         if sampling not in ("uniform", "arch"):
             raise CannotRunError(f"unknown sampling `{sampling}` (uniform, arch)")
         weights = list(self.banks.parameters())
         optimizer = torch.optim.Adam(weights, lr=lr)
         generator = torch.Generator().manual_seed(seed)
-        x, y = self.data.train_x, self.data.train_y
+        x, y = self.data.split(split)
         losses: list[float] = []
         with deterministic():
             torch.manual_seed(seed)
@@ -349,7 +351,7 @@ class Supernet(nn.Module):
 
     def accuracy(self, point: Mapping[str, object], split: str = "test") -> float:
         """The accuracy of the network at `point` with the shared (inherited) weights, on
-        `split` (train or test), evaluated in batches of EVAL_BATCH with batch
+        `split` (train, test, fit or validation), evaluated in batches of EVAL_BATCH with batch
         statistics."""
         x, y = self.data.split(split)
         digits = self.digits(point)

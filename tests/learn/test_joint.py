@@ -201,3 +201,30 @@ def test_the_table_shows_the_supernets_accuracy_beside_trainings(swept) -> None:
         assert c.predicted.accuracy is not None
         assert f"{100 * c.predicted.accuracy:.1f}%" in text
         assert f"{100 * metrics.accuracy:.1f}%" in text
+
+
+def test_the_supernet_is_trained_on_fit_and_estimates_on_validation_never_test(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The supernet's estimates choose what is trained and re-checked: they come from the
+    validation part of the training split, and its weights from the rest (`fit`), so the
+    test split, on which the answer's accuracy is reported, plays no part in the choice."""
+    from dslc.learn import supernet as module
+
+    estimated: list[str] = []
+    trained: list[str] = []
+    accuracy, train_weights = module.Supernet.accuracy, module.Supernet.train_weights
+
+    def recording_accuracy(self, point, split="test"):  # type: ignore[no-untyped-def]
+        estimated.append(split)
+        return accuracy(self, point, split)
+
+    def recording_training(self, epochs, **options):  # type: ignore[no-untyped-def]
+        trained.append(options.get("split", "train"))
+        return train_weights(self, epochs, **options)
+
+    monkeypatch.setattr(module.Supernet, "accuracy", recording_accuracy)
+    monkeypatch.setattr(module.Supernet, "train_weights", recording_training)
+    outcome = _run(tiny("accuracy >= 80%"))
+    assert outcome.learned is not None and len(outcome.learned.estimates) == 4
+    assert trained == ["fit"]
+    assert estimated == ["validation"] * 4

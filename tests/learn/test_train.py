@@ -85,7 +85,27 @@ def test_unknown_dataset_or_split() -> None:
     with pytest.raises(UsageError, match="unknown dataset `cifar`"):
         load("cifar")
     with pytest.raises(UsageError, match="unknown split"):
-        load("digits").split("validation")
+        load("digits").split("holdout")
+
+
+def test_fit_and_validation_partition_the_training_split() -> None:
+    """`validation` (a fifth of the training split, seeded by the dataset's seed) and `fit`
+    (the rest) are disjoint, together the training split, and never test samples."""
+    data = load("digits")
+    fit_x, fit_y = data.split("fit")
+    validation_x, validation_y = data.split("validation")
+    assert (len(fit_y), len(validation_y)) == (1347 - 269, 269)  # round(0.2 x 1,347)
+    rows = data.validation_rows()
+    assert list(rows) == sorted(set(rows.tolist())) and len(rows) == 269
+    assert torch.equal(validation_x, data.train_x[torch.from_numpy(rows)])
+    # Together the training split, sample for sample (as multisets of rows).
+    together = torch.cat([fit_x, validation_x]).reshape(1347, -1)
+    assert torch.equal(together.sum(dim=0), data.train_x.reshape(1347, -1).sum(dim=0))
+    assert torch.equal(torch.sort(torch.cat([fit_y, validation_y])).values,
+                       torch.sort(data.train_y).values)
+    # Seeded: the same rows again; another dataset seed draws others.
+    assert list(load("digits").validation_rows()) == list(rows)
+    assert list(load("digits", seed=5).validation_rows()) != list(rows)
 
 
 def test_training_is_deterministic_and_learns() -> None:

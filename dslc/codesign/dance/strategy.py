@@ -11,10 +11,12 @@ gap to the pair bounds when the objective has them).
 One search per cost weight: the request's `cost_weight`, then each of `weights`; each
 proposes `candidates` pairs, and all of them are evaluated exactly. With `accuracy =
 trained(...)` a weight-sharing supernet (dslc.learn.supernet, seeded by the search's seed)
-is trained first (SUPERNET_EPOCHS x the request's epochs) and measures every network's
-accuracy with its inherited weights once (ESTIMATE_SPLIT): the searches take those as the
-networks' accuracies. The proposed networks alone are then trained stand-alone
-(dslc.codesign.trained: or read back from the store), and their pairs carry that accuracy.
+is trained first (SUPERNET_EPOCHS x the request's epochs, on the `fit` part of the training
+split) and measures every network's accuracy with its inherited weights once on the
+`validation` part (ESTIMATE_SPLIT; never the test split the answer's accuracy is reported
+on): the searches take those as the networks' accuracies. The proposed networks alone are
+then trained stand-alone (dslc.codesign.trained: or read back from the store), and their
+pairs carry that accuracy.
 With an accuracy lower bound, refinement rounds (`_refine`) then add networks that may
 meet it and beat the answer so far. The supernet's and the evaluator's words only choose
 what to train and cost: the answer is the exact model's and training's.
@@ -58,9 +60,12 @@ EVALUATOR_SLACK = 0.10
 """A refinement round considers networks whose predicted cost is below the answer's
 exact objective times 1 + this: a margin for the evaluator's error (a few percent on the
 held-out pairs of examples/codesign.cd; more on some pairs: docs/design/differentiable.md)."""
-ESTIMATE_SPLIT = "test"
-"""The split the supernet's accuracy of each network is measured on: the split the
-stand-alone accuracy (and so the constraint) is stated on (docs/design/differentiable.md)."""
+ESTIMATE_SPLIT = "validation"
+"""The split the supernet's accuracy of each network is measured on: held out of its
+training (which uses `fit`, the rest of the training split), and not the test split, on
+which the stand-alone accuracy of the answer is reported (docs/design/differentiable.md)."""
+SUPERNET_SPLIT = "fit"
+"""The split the supernet's shared weights are trained on."""
 
 
 def accuracy_mode(accuracies: int, networks: int, trained: bool = False) -> str:
@@ -188,12 +193,13 @@ def run_differentiable(plan: Plan, evaluator: PairEvaluator, *,
         supernet = Supernet(request.networks[spec.networks[0]], source.dataset,
                             seed=settings.seed)
         epochs = SUPERNET_EPOCHS * source.epochs
-        supernet.train_weights(epochs, seed=settings.seed)
+        supernet.train_weights(epochs, seed=settings.seed, split=SUPERNET_SPLIT)
         # The supernet's word on every network, once: the search's accuracy term is then an
         # exact expectation, and its accuracy constraints penalties, as with known accuracy.
         estimates = np.array([supernet.accuracy(dict(d.point), ESTIMATE_SPLIT)
                               for d in space.networks])
-        log.append(f"supernet: {epochs} epochs of single-path training on {source.dataset}; "
+        log.append(f"supernet: {epochs} epochs of single-path training on {source.dataset} "
+                   f"({SUPERNET_SPLIT} split); "
                    f"its {ESTIMATE_SPLIT} accuracy of the {len(estimates)} networks, "
                    f"{estimates.min():.1%} to {estimates.max():.1%}")
     weights = (settings.cost_weight, *settings.weights)
