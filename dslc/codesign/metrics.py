@@ -12,10 +12,11 @@ the objective over arrays of metrics (`objective_values`). It does not evaluate 
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -86,13 +87,16 @@ def fold_expression(node: Expression, metric: Callable[[str], T], constant: Call
                  fold_expression(node.right, metric, constant, apply))
 
 
+PLAIN_OPERATIONS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+    "^": operator.pow}
+"""The operations of an objective expression without guards (torch tensors, for the
+differentiable search's gradient); the scalar and array ones guard division and powers."""
+
+
 def _scalar_op(op: str, left: float, right: float) -> float:
-    if op == "+":
-        return left + right
-    if op == "-":
-        return left - right
-    if op == "*":
-        return left * right
+    if op in ("+", "-", "*"):
+        return float(PLAIN_OPERATIONS[op](left, right))
     if op == "/":
         return left / right if right else math.inf
     try:
@@ -234,12 +238,8 @@ def objective_monotone(objective: ObjectiveSpec) -> tuple[bool, str]:
 
 def _array_op(op: str, left: FloatArray, right: FloatArray) -> FloatArray:
     with np.errstate(all="ignore"):
-        if op == "+":
-            return left + right
-        if op == "-":
-            return left - right
-        if op == "*":
-            return left * right
+        if op in ("+", "-", "*"):
+            return np.asarray(PLAIN_OPERATIONS[op](left, right), dtype=np.float64)
         if op == "/":
             return np.where(right != 0, left / np.where(right != 0, right, 1.0), np.inf)
         return np.asarray(np.power(left, right), dtype=np.float64)

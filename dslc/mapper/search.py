@@ -727,31 +727,26 @@ class _Search:
         # The most instances used first, then the best score.
         ranked = np.lexsort([*pool.scores[::-1], -used] if by_use else pool.scores[::-1])
         ranked = ranked[np.isfinite(pool.scores[0][ranked])]
-        if per == 1 and skip == 0:
-            # Each unrolling's best alone: the first of each distinct unrolling in rank
-            # order (rows compared as bytes), the common case kept cheap.
-            rows = np.ascontiguousarray(spatial.reshape(-1, pool.size)[:, ranked].T)
-            first: dict[bytes, int] = {}
-            for i in range(rows.shape[0]):
-                if len(first) == count:
-                    break
-                first.setdefault(rows[i].tobytes(), i)
-            chosen = ranked[np.array(sorted(first.values()), dtype=np.int64)]
-        else:
-            spatial = spatial.reshape(-1, pool.size)[:, ranked]
-            _, best_of, unrolling = np.unique(spatial.T, axis=0, return_index=True,
-                                              return_inverse=True)
-            unrolling = unrolling.reshape(-1)
-            # Each unrolling's place (by its best) and each candidate's rank within its own.
-            place = np.empty(best_of.size, dtype=np.int64)
-            place[np.argsort(best_of)] = np.arange(best_of.size)
-            rank = np.empty(ranked.size, dtype=np.int64)
-            for members in np.split(np.argsort(unrolling, kind="stable"),
-                                    np.cumsum(np.bincount(unrolling))[:-1]):
-                rank[members] = np.arange(members.size)
-            take = np.flatnonzero((place[unrolling] < count) & (rank >= skip) & (rank < per))
-            take = take[np.lexsort([place[unrolling[take]], rank[take]])]
-            chosen = ranked[take]
+        # In rank order: each unrolling's place (its first appearance) and each candidate's
+        # rank within its unrolling (rows compared as bytes).
+        rows = np.ascontiguousarray(spatial.reshape(-1, pool.size)[:, ranked].T)
+        place: dict[bytes, int] = {}
+        seen: dict[bytes, int] = {}
+        taken: list[tuple[int, int, int]] = []
+        for i in range(rows.shape[0]):
+            key = rows[i].tobytes()
+            if key not in place:
+                if len(place) == count:
+                    if per == 1:
+                        break  # every later candidate is a second or a later unrolling
+                    continue
+                place[key] = len(place)
+                seen[key] = 0
+            rank = seen[key]
+            seen[key] = rank + 1
+            if skip <= rank < per:
+                taken.append((rank, place[key], i))
+        chosen = ranked[np.array([i for _, _, i in sorted(taken)], dtype=np.int64)]
         return _Pool(pool.factors[:, :, chosen], pool.orders[:, :, chosen],
                      pool.keeps[chosen], pool.scores[:, chosen])
 

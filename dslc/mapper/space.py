@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any, Literal
@@ -533,6 +533,19 @@ def _moves(reach: tuple[int, ...], value: int) -> tuple[IntArray, IntArray]:
     return array[:, 0], array[:, 1]
 
 
+def _shifted(state: npt.NDArray[Any], reach: Sequence[tuple[int, ...]], part: Part
+             ) -> tuple[npt.NDArray[Any], list[IntArray]]:
+    """`state`'s entries whose spatial products stay reachable times `part` (its leading
+    axes, one per spatial axis), and the indices they move to along each axis."""
+    source = state
+    targets = []
+    for axis, (products, value) in enumerate(zip(reach, part, strict=True)):
+        src, dst = _moves(products, value)
+        source = np.take(source, src, axis=axis)
+        targets.append(dst)
+    return source, targets
+
+
 def _run(signatures: list[Signature], classes: list[int], extents: tuple[int, ...],
          levels: int, width: int, dtype: type, signed: bool, track: _Programme
          ) -> int | float:
@@ -556,12 +569,7 @@ def _run(signatures: list[Signature], classes: list[int], extents: tuple[int, ..
         for signature in signatures[position:end]:
             grown = np.zeros_like(state)
             for part, masks in signature:
-                source = state
-                targets = []
-                for a in range(nspatial):
-                    src, dst = _moves(reach[a], part[a])
-                    source = np.take(source, src, axis=a)
-                    targets.append(dst)
+                source, targets = _shifted(state, reach, part)
                 acc = np.zeros_like(source)
                 for mask, ways in masks:
                     into = [slice(None)] * source.ndim
@@ -707,12 +715,7 @@ def _symmetric_run(weights: list[list[tuple[Part, list[int]]]], classes: list[in
         shape[nspatial + d] = caps[d] + 1
         grown = np.zeros(shape, dtype=dtype)
         for part, vector in dim:
-            source = splits
-            targets = []
-            for a in range(nspatial):
-                src, dst = _moves(reach[a], part[a])
-                source = np.take(source, src, axis=a)
-                targets.append(dst)
+            source, targets = _shifted(splits, reach, part)
             grown[np.ix_(*targets) if nspatial else ()] += source * _dim_axis(
                 source, nspatial + d, np.array(vector, dtype=dtype))
         splits = grown

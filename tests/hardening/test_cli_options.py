@@ -12,26 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from dslc import api, cli
+from tests.test_cli import SMALL_DESIGN, SMALL_SPACE
 
 runner = CliRunner()
-
-SMALL_DESIGN = """
-network n {
-    input x: [4, 6, 6]
-    layer a = conv(x, out = 4, kernel = 3)
-}
-accelerator acc {
-    word = 16b clock = 1GHz
-    memory DRAM { width = 64b }
-    memory GLB { size = 4KiB, width = 64b }
-    fanout PE { mesh = 2 x 2 }
-    memory RF { size = 64 words }
-    compute MAC { }
-}
-codesign one { networks = n accelerators = acc mapper { search = heuristic, budget = 200 } }
-"""
-SMALL_SPACE = SMALL_DESIGN.replace("network n {", "network n {\n    param k in {1, 3}").replace(
-    "kernel = 3)", "kernel = k)")
 
 
 @pytest.fixture

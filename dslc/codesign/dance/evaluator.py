@@ -51,7 +51,13 @@ from dslc.codesign.dance.features import (
 from dslc.codesign.designs import Design
 from dslc.codesign.evaluate import Pair, PairEvaluator, PairResult
 from dslc.codesign.learned import EvaluatorQuality
-from dslc.codesign.metrics import fold_expression, kendall, objective_values, spearman
+from dslc.codesign.metrics import (
+    PLAIN_OPERATIONS,
+    fold_expression,
+    kendall,
+    objective_values,
+    spearman,
+)
 from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.lower.lower import lower_network
 from dslc.spec.codesign import ObjectiveSpec
@@ -242,24 +248,12 @@ def objective_of(objective: ObjectiveSpec, metrics: FloatArray, clock_hz: FloatA
         "cycles": latency * clock_hz, "accuracy": accuracy})
 
 
-def _tensor_op(op: str, left: Any, right: Any) -> Any:
-    if op == "+":
-        return left + right
-    if op == "-":
-        return left - right
-    if op == "*":
-        return left * right
-    if op == "/":
-        return left / right
-    return left ** right
-
-
 def torch_objective(objective: ObjectiveSpec, values: dict[str, Any]) -> Any:
     """The objective to minimise over torch tensors of metrics (keyed as the language
     names them), for the search's gradient: plain tensor arithmetic without the exact
     model's guards, so the gradient flows through every operation."""
     value = fold_expression(objective.expression, values.__getitem__, lambda c: c,
-                            _tensor_op)
+                            lambda op, left, right: PLAIN_OPERATIONS[op](left, right))
     return -value if objective.sense == "maximize" else value
 
 
