@@ -407,3 +407,27 @@ def run_argsort_middle(keys: FloatArray) -> IntArray | None:
     assert compiled is not None, "the compiled kernel is not available"
     out = np.empty(keys.shape, dtype=np.int64)
     return out if compiled.argsort_middle(np.ascontiguousarray(keys), out) else None
+
+
+def run_descend(rng: np.random.Generator, tables: KernelTables, starts: tuple[IntArray, ...],
+                start_scores: FloatArray, limit: int, evaluated: int,
+                best: tuple[FloatArray, IntArray, IntArray, IntArray], movable: BoolArray,
+                keep_neighbours: tuple[IntArray, IntArray], shape: tuple[int, int, int, int],
+                spatial: IntArray, multipliers: npt.NDArray[np.uint64],
+                table_keys: npt.NDArray[np.uint64], table_columns: IntArray, count: int,
+                seen_scores: FloatArray, objectives: IntArray
+                ) -> tuple[int, int, npt.NDArray[np.uint64], IntArray, FloatArray]:
+    """The mapper's local descents from `starts` (factors, orders, keep choices; batch
+    last) in one call (`kernel_numba.descend`: the descents of dslc.mapper.search
+    `_Search.descend`, the same candidates, batches and random draws from `rng`). `best`
+    (scores [K], factors, orders, keep [1]) is updated in place; `keep_neighbours` is each
+    keep choice's neighbours as (offsets, values); `shape` is (lanes, chunk, least share,
+    most steps). Returns (evaluated, count, table keys, table columns, seen scores)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    found: tuple[int, int, npt.NDArray[np.uint64], IntArray, FloatArray] = compiled.descend(
+        rng, *(np.ascontiguousarray(a, dtype=np.int64) for a in starts),
+        np.ascontiguousarray(start_scores, dtype=np.float64), limit, evaluated, *best,
+        movable, *keep_neighbours, *shape, *np.ascontiguousarray(spatial.T), multipliers,
+        table_keys, table_columns, count, seen_scores, objectives, *tables.arguments())
+    return found

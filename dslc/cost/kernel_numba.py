@@ -1292,3 +1292,215 @@ def argsort_middle(keys: FloatArray, out: IntArray) -> bool:
             for b in range(size):
                 out[level, rank[b], b] = i
     return ties == 0
+
+
+# -- the mapper's local descents (dslc.mapper.search._Search.descend): every step of a
+# group of descents in one call.
+
+@jit
+def lex_less(a: FloatArray, b: FloatArray) -> bool:
+    """Whether scores `a` come before `b` in lexicographic order (Python's tuple `<`)."""
+    for o in range(a.size):
+        if a[o] != b[o]:
+            return bool(a[o] < b[o])
+    return False
+
+
+@jit
+def descent_ready(i: int, rng: np.random.Generator, cur_f: list[IntArray],
+                  cur_o: list[IntArray], cur_k: IntArray, steps: IntArray, exchange: BoolArray,
+                  has_moves: BoolArray, at: IntArray, sizes: IntArray,
+                  single_f: list[IntArray], single_o: list[IntArray],
+                  single_k: list[IntArray], pair_moves: list[IntArray],
+                  pair_list: list[IntArray], permutation: list[IntArray],
+                  movable: BoolArray, keep_offsets: IntArray, keep_values: IntArray,
+                  max_steps: int) -> bool:
+    """`_Search._ready` for descent `i`: its next neighbourhood (single moves, then
+    exchange moves) and the random order it is taken in, drawn from `rng` as numpy's
+    `Generator.permutation` draws it; False when the descent has ended."""
+    while steps[i] < max_steps:
+        if has_moves[i] and at[i] < sizes[i]:
+            return True
+        if has_moves[i]:
+            if exchange[i]:
+                return False
+            exchange[i] = True
+        keep = cur_k[i]
+        if exchange[i]:
+            moves, pairs = exchange_pairs(cur_f[i], movable)
+            pair_moves[i] = moves
+            pair_list[i] = pairs
+            sizes[i] = pairs.shape[0]
+        else:
+            found_f, found_o, found_k = single_neighbourhood(
+                cur_f[i], cur_o[i], keep, movable,
+                keep_values[keep_offsets[keep]:keep_offsets[keep + 1]])
+            single_f[i] = found_f
+            single_o[i] = found_o
+            single_k[i] = found_k
+            sizes[i] = found_k.size
+        has_moves[i] = True
+        permutation[i] = rng.permutation(sizes[i])
+        at[i] = 0
+    return False
+
+
+@jit
+def descend(rng: np.random.Generator, start_f: IntArray, start_o: IntArray,
+            start_k: IntArray, start_s: FloatArray, limit: int, evaluated: int,
+            best_s: FloatArray, best_f: IntArray, best_o: IntArray, best_k: IntArray,
+            movable: BoolArray, keep_offsets: IntArray, keep_values: IntArray, lanes: int,
+            chunk: int, min_share: int, max_steps: int,
+            spatial_fanout: IntArray, spatial_axis: IntArray, spatial_extent: IntArray,
+            multipliers: npt.NDArray[np.uint64], table_keys: npt.NDArray[np.uint64],
+            table_columns: IntArray, count: int, seen_scores: FloatArray,
+            objectives: IntArray, ints: IntArray, fanout_owner: IntArray,
+            fanout_block: IntArray, level_blocks: IntArray, fanout_mesh: IntArray,
+            allowed: BoolArray, level_ints: IntArray, level_floats: FloatArray,
+            shared: BoolArray, axis_count: IntArray, axis_terms: IntArray,
+            axis_dim: IntArray, axis_coef: IntArray, coef_dense: IntArray,
+            tensor_flags: IntArray, relevant: BoolArray, simple: BoolArray,
+            whole_words: IntArray, kept: BoolArray, first_keeper: IntArray,
+            static_valid: BoolArray, bounds: IntArray, compute_floats: FloatArray,
+            compute_instances: int
+            ) -> tuple[int, int, npt.NDArray[np.uint64], IntArray, FloatArray]:
+    """Local descents from each start (`start_f [S, D, N]`, `start_o [L, D, N]`, keep
+    choices `start_k [N]`, scores `start_s [K, N]`), exactly as
+    `dslc.mapper.search._Search.descend` runs them with `search_batch` per batch: `lanes`
+    at a time in lockstep, in the order given, each taking a share of max(chunk // active,
+    min_share) of its neighbourhood per batch in the random order `descent_ready` drew, and
+    moving to the first least of its share when that is better than where it is; at most
+    `max_steps` moves each; while `evaluated < limit` (limit < 0: no limit). Every random
+    number is drawn from `rng` (a numpy Generator, whose state advances) in the order the
+    Python loop draws it, so the same seed gives the same descents. The search's best
+    (`best_s [K]`, `best_f [S, D]`, `best_o [L, D]`, `best_k [1]`) is updated in place.
+    Returns (evaluated, count, the table's keys and columns, seen_scores): the remembered
+    table and scores, grown when they had no room (then new arrays)."""
+    nslots, ndims, nstarts = start_f.shape
+    nlevels = start_o.shape[0]
+    nobj = objectives.size
+    cur_f = [np.ascontiguousarray(start_f[:, :, i]) for i in range(nstarts)]
+    cur_o = [np.ascontiguousarray(start_o[:, :, i]) for i in range(nstarts)]
+    cur_k = start_k.copy()
+    cur_s = start_s.copy()
+    steps = np.zeros(nstarts, dtype=np.int64)
+    exchange = np.zeros(nstarts, dtype=np.bool_)
+    has_moves = np.zeros(nstarts, dtype=np.bool_)
+    at = np.zeros(nstarts, dtype=np.int64)
+    sizes = np.zeros(nstarts, dtype=np.int64)
+    empty3 = np.empty((0, 0, 0), dtype=np.int64)
+    empty2 = np.empty((0, 0), dtype=np.int64)
+    empty1 = np.empty(0, dtype=np.int64)
+    single_f = [empty3 for _ in range(nstarts)]
+    single_o = [empty3 for _ in range(nstarts)]
+    single_k = [empty1 for _ in range(nstarts)]
+    pair_moves = [empty2 for _ in range(nstarts)]
+    pair_list = [empty2 for _ in range(nstarts)]
+    permutation = [empty1 for _ in range(nstarts)]
+    active = np.empty(lanes, dtype=np.int64)
+    nactive = 0
+    waiting = 0  # the next start to take
+    takes = np.empty(lanes, dtype=np.int64)
+    while limit < 0 or evaluated < limit:
+        kept_lanes = 0
+        for a in range(nactive):
+            i = active[a]
+            if descent_ready(i, rng, cur_f, cur_o, cur_k, steps, exchange, has_moves, at,
+                             sizes, single_f, single_o, single_k, pair_moves, pair_list,
+                             permutation, movable, keep_offsets, keep_values, max_steps):
+                active[kept_lanes] = i
+                kept_lanes += 1
+        nactive = kept_lanes
+        while waiting < nstarts and nactive < lanes:
+            i = waiting
+            waiting += 1
+            if descent_ready(i, rng, cur_f, cur_o, cur_k, steps, exchange, has_moves, at,
+                             sizes, single_f, single_o, single_k, pair_moves, pair_list,
+                             permutation, movable, keep_offsets, keep_values, max_steps):
+                active[nactive] = i
+                nactive += 1
+        if nactive == 0:
+            break
+        share = max(chunk // nactive, min_share)
+        size = 0
+        for a in range(nactive):
+            i = active[a]
+            takes[a] = min(at[i] + share, sizes[i]) - at[i]
+            size += takes[a]
+        factors = np.empty((nslots, ndims, size), dtype=np.int64)
+        orders = np.empty((nlevels, ndims, size), dtype=np.int64)
+        keeps = np.empty(size, dtype=np.int64)
+        b = 0
+        for a in range(nactive):
+            i = active[a]
+            order = permutation[i]
+            for j in range(at[i], at[i] + takes[a]):
+                c = order[j]
+                if exchange[i]:
+                    for s in range(nslots):
+                        for d in range(ndims):
+                            factors[s, d, b] = cur_f[i][s, d]
+                    for m in (pair_list[i][c, 0], pair_list[i][c, 1]):
+                        moves = pair_moves[i]
+                        d, source, dest, part = moves[m, 0], moves[m, 1], moves[m, 2], \
+                            moves[m, 3]
+                        factors[source, d, b] //= part
+                        factors[dest, d, b] *= part
+                    for lv in range(nlevels):
+                        for p in range(ndims):
+                            orders[lv, p, b] = cur_o[i][lv, p]
+                    keeps[b] = cur_k[i]
+                else:
+                    for s in range(nslots):
+                        for d in range(ndims):
+                            factors[s, d, b] = single_f[i][s, d, c]
+                    for lv in range(nlevels):
+                        for p in range(ndims):
+                            orders[lv, p, b] = single_o[i][lv, p, c]
+                    keeps[b] = single_k[i][c]
+                b += 1
+            at[i] += takes[a]
+        # The batch, as `_Search._compiled_batch` runs it (the table and the scores grown
+        # first when they have no room).
+        while 2 * (count + size) > table_keys.size:
+            table_keys, table_columns = seen_grow(table_keys, table_columns)
+        end = count + size
+        if end > seen_scores.shape[1]:
+            grown = np.full((nobj, 2 * end), np.inf)
+            grown[:, :count] = seen_scores[:, :count]
+            seen_scores = grown
+        out_scores = np.empty((nobj, size))
+        out_fresh = np.empty(size, dtype=np.int64)
+        fresh, fitting, best = search_batch(
+            factors, orders, keeps, spatial_fanout, spatial_axis, spatial_extent,
+            multipliers, table_keys, table_columns, count, seen_scores, objectives, ints,
+            fanout_owner, fanout_block, level_blocks, fanout_mesh, allowed, level_ints,
+            level_floats, shared, axis_count, axis_terms, axis_dim, axis_coef, coef_dense,
+            tensor_flags, relevant, simple, whole_words, kept, first_keeper, static_valid,
+            bounds, compute_floats, compute_instances, out_scores, out_fresh)
+        count += fresh
+        evaluated += fitting
+        if best >= 0 and lex_less(out_scores[:, best], best_s):
+            best_s[:] = out_scores[:, best]
+            best_f[:, :] = factors[:, :, best]
+            best_o[:, :] = orders[:, :, best]
+            best_k[0] = keeps[best]
+        # Each descent moves to the first least of its share when it improves.
+        offset = 0
+        for a in range(nactive):
+            i = active[a]
+            least = offset
+            for j in range(offset + 1, offset + takes[a]):
+                if lex_less(out_scores[:, j], out_scores[:, least]):
+                    least = j
+            if lex_less(out_scores[:, least], cur_s[:, i]):
+                cur_f[i] = np.ascontiguousarray(factors[:, :, least])
+                cur_o[i] = np.ascontiguousarray(orders[:, :, least])
+                cur_k[i] = keeps[least]
+                cur_s[:, i] = out_scores[:, least]
+                steps[i] += 1
+                has_moves[i] = False
+                exchange[i] = False
+                at[i] = 0
+            offset += takes[a]
+    return evaluated, count, table_keys, table_columns, seen_scores

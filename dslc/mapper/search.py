@@ -276,6 +276,11 @@ class _Search:
         """[K, >= len(seen)] the scores of the candidates seen (inf: did not fit, or
         invalid)."""
         self.keep_neighbours = _keep_neighbours(self.space.keep_choices)
+        self.keep_table = (
+            np.cumsum([0] + [len(n) for n in self.keep_neighbours], dtype=np.int64),
+            np.array([k for n in self.keep_neighbours for k in n], dtype=np.int64))
+        """`keep_neighbours` as (offsets, values): keep choice k's are values[offsets[k]:
+        offsets[k + 1]]."""
         self.objective_codes = None if options.score is not None else np.array(
             [_OBJECTIVE_CODES[name] for name in (
                 options.objective if isinstance(options.objective, tuple)
@@ -523,6 +528,8 @@ class _Search:
         optimum of both neighbourhoods or after DESCENT_STEPS moves; all end at the budget
         (`budget` 0: the search's; None: none)."""
         limit = self.options.budget if budget == 0 else budget
+        if self._compiled_descend(starts, limit):
+            return
         waiting = [_Descent(starts.factors[:, :, i], starts.orders[:, :, i],
                             int(starts.keeps[i]), tuple(float(v) for v in starts.scores[:, i]))
                    for i in range(starts.size)][::-1]
@@ -560,6 +567,37 @@ class _Search:
                     descent.steps += 1
                     descent.moves, descent.exchange, descent.at = None, False, 0
                 offset += count
+
+    def _compiled_descend(self, starts: _Pool, limit: int | None) -> bool:
+        """`descend` in one compiled call (`kernel.run_descend`: the same batches, moves
+        and random draws, so the same descents); False when it cannot run (no compiled
+        batch, or constraints whose neighbourhoods are built in numpy)."""
+        tables, codes = self.batch_tables, self.objective_codes
+        space = self.space
+        if tables is None or codes is None or not space.compiled_moves or starts.size == 0:
+            return False
+        seen = self.seen
+        nobj = len(self.scores)
+        best = self.best
+        best_s = np.full(nobj, np.inf)
+        best_s[:len(best.score)] = best.score
+        best_f = np.ones((len(space.slots), space.ndims), dtype=np.int64) \
+            if best.factors is None else best.factors.copy()
+        best_o = np.zeros((space.nlevels, space.ndims), dtype=np.int64) \
+            if best.orders is None else best.orders.copy()
+        best_k = np.array([best.keep], dtype=np.int64)
+        before = best_s.copy()
+        (self.evaluated, seen.count, seen.keys, seen.columns,
+         self.seen_scores) = kernel.run_descend(
+            self.rng, tables, (starts.factors, starts.orders, starts.keeps), starts.scores,
+            -1 if limit is None else limit, self.evaluated, (best_s, best_f, best_o, best_k),
+            space.move_table, self.keep_table, (LANES, CHUNK, MIN_SHARE, DESCENT_STEPS),
+            self.spatial_slots, _KEY_MULTIPLIERS, seen.keys, seen.columns, seen.count,
+            self.seen_scores, codes)
+        if not np.array_equal(best_s, before):
+            self.best = _Best(tuple(float(v) for v in best_s), best_f, best_o,
+                              int(best_k[0]))
+        return True
 
     def _ready(self, descent: _Descent) -> bool:
         """Give `descent` candidates to take (its next neighbourhood when it moved or

@@ -1446,6 +1446,17 @@ class MapSpace:
             self.repair_orders(stacked_o)
         return stacked_f, stacked_o
 
+    @property
+    def compiled_moves(self) -> bool:
+        """Whether the descents' neighbourhoods are compiled: the kernel is available and
+        no constraint bounds a factor or pins an order (those are repaired in numpy)."""
+        return kernel.available() and not self._bounds and not self._order_rules
+
+    @property
+    def move_table(self) -> BoolArray:
+        """[D, S] the slots each dim's factors may move between (pinned slots excluded)."""
+        return self._move_table
+
     def single_neighbourhood(self, factors: IntArray, orders: IntArray, keep: int,
                              others: list[int]) -> Neighbourhood:
         """A local descent's single moves from one candidate (`factors [S, D]`, `orders
@@ -1453,7 +1464,7 @@ class MapSpace:
         with each keep choice of `others`. Compiled when the kernel is available and no
         constraint bounds a factor or pins an order (the same candidates in the same
         order)."""
-        if kernel.available() and not self._bounds and not self._order_rules:
+        if self.compiled_moves:
             return Neighbourhood.of(kernel.run_single_neighbourhood(
                 factors, orders, keep, self._move_table, others))
         f_moved, o_moved = self.all_neighbours(factors, orders)
@@ -1471,7 +1482,7 @@ class MapSpace:
         `exchange_moves` over the moves of whole divisors (`factor_moves(whole=True)`)
         that can be made and keeps the factor bounds, with its order and keep choice.
         Compiled as `single_neighbourhood` is; then only the candidates taken are built."""
-        if kernel.available() and not self._bounds and not self._order_rules:
+        if self.compiled_moves:
             moves, pairs = kernel.run_exchange_pairs(factors, self._move_table)
             return Neighbourhood(len(pairs), lambda take: kernel.run_exchange_take(
                 factors, orders, keep, moves, pairs, take))
