@@ -728,16 +728,22 @@ def candidate_keys(factors: IntArray, orders: IntArray, keeps: IntArray, ordered
             for b in range(size):
                 out[b] += np.uint64(factors[s, d, b]) * multiplier
             column += 1
-    for b in range(size):
-        key = out[b]
-        for level in range(ordered):
-            rank = 0
-            for position in range(ndims):
+    # The loop ranks level by level and position by position, the batch innermost (rows
+    # of the batch stay in cache; sums modulo 2^64 do not depend on the order of terms).
+    rank = np.empty(size, dtype=np.uint64)
+    for level in range(ordered):
+        for b in range(size):
+            rank[b] = np.uint64(0)
+        row = ranks_at + level * ndims
+        for position in range(ndims):
+            for b in range(size):
                 dim = orders[level, position, b]
-                if factors[level, np.uint64(dim), b] > 1:
-                    rank += 1
-                    key += np.uint64(rank) * multipliers[ranks_at + level * ndims + dim]
-        key += np.uint64(keeps[b]) * multipliers[keep_at]
+                if factors[level, dim, b] > 1:
+                    rank[b] += np.uint64(1)
+                    out[b] += rank[b] * multipliers[row + dim]
+    keep_multiplier = multipliers[keep_at]
+    for b in range(size):
+        key = out[b] + np.uint64(keeps[b]) * keep_multiplier
         key ^= key >> np.uint64(31)
         key *= np.uint64(0x9E3779B97F4A7C15)
         key ^= key >> np.uint64(29)

@@ -22,7 +22,7 @@ from dslc.cost.model import evaluate
 from dslc.lower.lower import lower_network
 from dslc.lower.problem import Problem
 from dslc.mapper import MapperOptions, map_problem
-from dslc.mapper.search import _Search, _Seen
+from dslc.mapper.search import _Pool, _Search, _Seen
 from dslc.mapper.space import MapSpace
 from dslc.mapping.mapping import mapping_issues
 
@@ -365,3 +365,69 @@ def test_compiled_random_orders_sort_as_numpy(levels: int, dims: int, size: int,
         assert np.array_equal(found, np.argsort(keys, axis=1))
         # Each column is a permutation that sorts its keys.
         assert np.all(np.diff(np.take_along_axis(keys, found, axis=1), axis=1) > 0)
+
+
+def _python_descents(search: _Search, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`search` descends in the Python loop (`_Search._ready` and `score_all` per batch)."""
+    monkeypatch.setattr(search, "_compiled_descend", lambda starts, limit: False)
+
+
+def _same_state(a: _Search, b: _Search) -> None:
+    assert a.evaluated == b.evaluated
+    assert len(a.seen) == len(b.seen)
+    assert a.best.score == b.best.score
+    assert a.best.keep == b.best.keep
+    assert np.array_equal(a.best.factors, b.best.factors)  # type: ignore[arg-type]
+    assert np.array_equal(a.best.orders, b.best.orders)  # type: ignore[arg-type]
+    count = len(a.seen)
+    assert np.array_equal(a.seen_scores[:, :count], b.seen_scores[:, :count])
+    assert a.rng.random() == b.rng.random()  # the same draws were made
+
+
+@needs_kernel
+@pytest.mark.parametrize("objective", ["edp", ("latency", "energy")])
+@pytest.mark.parametrize("budget", [700, 3000, None])
+@pytest.mark.parametrize("case", CASES)
+def test_the_compiled_descents_equal_the_python_ones(
+        case: tuple[str, str, str], budget: int | None, objective: object,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kernel_numba.descend` (a group of descents in one call) against `_Search.descend`'s
+    Python loop from the same state: the same batches (evaluated count, remembered
+    candidates and scores), the same best, and the same random draws; at a budget that
+    ends the descents mid-way (700), a larger one and none."""
+    network, layer, accelerator = case
+    problem, arch = _problem(network, layer), _arch(accelerator)
+    options = MapperOptions(budget=3000, objective=objective)  # type: ignore[arg-type]
+    compiled, plain = _Search(problem, arch, options), _Search(problem, arch, options)
+    _python_descents(plain, monkeypatch)
+    calls = []
+    run_descend = kernel.run_descend
+
+    def counted(*args: object) -> object:
+        calls.append(1)
+        return run_descend(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kernel, "run_descend", counted)
+    for search in (compiled, plain):
+        outer, sampled = search._seed_pools(3000)
+        starts = _Pool.select([outer, sampled], search.space)
+        search.descend(starts, budget=budget)
+        # Then from the best, with the remembered table and the best already filled.
+        search._descend_best(budget=None)
+    assert len(calls) == 2  # the compiled search's two groups of descents, one call each
+    assert compiled.evaluated > 0
+    _same_state(compiled, plain)
+
+
+@needs_kernel
+@pytest.mark.parametrize("case", CASES[:3])
+def test_the_search_with_compiled_descents_equals_the_python_loop(
+        case: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    network, layer, accelerator = case
+    problem, arch = _problem(network, layer), _arch(accelerator)
+    options = MapperOptions(search="heuristic", budget=4000, seed=3)
+    compiled, plain = _Search(problem, arch, options), _Search(problem, arch, options)
+    _python_descents(plain, monkeypatch)
+    compiled.heuristic()
+    plain.heuristic()
+    _same_state(compiled, plain)
