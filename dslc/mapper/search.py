@@ -23,10 +23,12 @@ stalls; it ends polishing the best with swap moves (two dims trade whole divisor
 two slots). `random` evaluates random samples only. `auto` is exhaustive when the space is
 within the budget, else heuristic. Every candidate's score is remembered by its key, so a
 candidate is evaluated once and the budget counts distinct candidates. With numba, the
-neighbourhoods, the random children, the filled seeds' cuts and each batch (mesh check,
-keys, remembered table, pruning, costing and scoring: `_compiled_batch`, one call) run
-compiled (dslc.cost.kernel_numba), each giving what its numpy twin gives; the strategy and
-every random draw stay here.
+neighbourhoods, the random children, the filled seeds' cuts, each batch (mesh check,
+keys, remembered table, pruning, costing and scoring: `_compiled_batch`, one call) and each
+group of descents (`_compiled_descend`, one call: neighbourhoods, their random orders drawn
+from the search's Generator as the Python loop draws them, batches, moves) run compiled
+(dslc.cost.kernel_numba), each giving what its Python or numpy twin gives; the strategy and
+every other random draw stay here.
 It does not map whole networks (dslc.mapper.network) nor print.
 """
 
