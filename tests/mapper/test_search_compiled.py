@@ -431,3 +431,15 @@ def test_the_search_with_compiled_descents_equals_the_python_loop(
     compiled.heuristic()
     plain.heuristic()
     _same_state(compiled, plain)
+
+
+@needs_kernel
+def test_the_compiled_permutation_draws_as_numpy() -> None:
+    """`kernel_numba.draw_permutation` (the descents' random orders) gives numpy's
+    `Generator.permutation` and leaves the Generator in the same state."""
+    compiled = kernel._module()
+    assert compiled is not None
+    a, b = np.random.default_rng(17), np.random.default_rng(17)
+    for n in (0, 1, 2, 3, 64, 1000, 70_000):
+        assert np.array_equal(compiled.draw_permutation(a, n), b.permutation(n))
+    assert a.random() == b.random()
