@@ -1518,50 +1518,49 @@ def descend(rng: np.random.Generator, start_f: IntArray, start_o: IntArray,
         factors = np.empty((nslots, ndims, size), dtype=np.int64)
         orders = np.empty((nlevels, ndims, size), dtype=np.int64)
         keeps = np.empty(size, dtype=np.int64)
+        # Each descent's share: copies of where it is (filled row by row: contiguous
+        # writes), then each candidate's move.
         b = 0
         for a in range(nactive):
             i = active[a]
+            here_f, here_o = cur_f[i], cur_o[i]
+            for s in range(nslots):
+                for d in range(ndims):
+                    value = here_f[s, d]
+                    for k in range(b, b + takes[a]):
+                        factors[s, d, k] = value
+            for lv in range(nlevels):
+                for p in range(ndims):
+                    value = here_o[lv, p]
+                    for k in range(b, b + takes[a]):
+                        orders[lv, p, k] = value
+            for k in range(b, b + takes[a]):
+                keeps[k] = cur_k[i]
             order = permutation[i]
+            moves = pair_moves[i]
+            listed = pair_list[i]
+            nmoves = moves.shape[0]
             for j in range(at[i], at[i] + takes[a]):
                 c = order[j]
                 if exchange[i]:
-                    for s in range(nslots):
-                        for d in range(ndims):
-                            factors[s, d, b] = cur_f[i][s, d]
-                    for m in (pair_list[i][c, 0], pair_list[i][c, 1]):
-                        moves = pair_moves[i]
+                    for m in (listed[c, 0], listed[c, 1]):
                         d, source, dest, part = moves[m, 0], moves[m, 1], moves[m, 2], \
                             moves[m, 3]
                         factors[source, d, b] //= part
                         factors[dest, d, b] *= part
-                    for lv in range(nlevels):
-                        for p in range(ndims):
-                            orders[lv, p, b] = cur_o[i][lv, p]
-                    keeps[b] = cur_k[i]
+                elif c < nmoves:
+                    d, source, dest, part = moves[c, 0], moves[c, 1], moves[c, 2], \
+                        moves[c, 3]
+                    factors[source, d, b] //= part
+                    factors[dest, d, b] *= part
+                elif c < nmoves + listed.shape[0]:
+                    w = c - nmoves
+                    lv, x, y = listed[w, 0], listed[w, 1], listed[w, 2]
+                    orders[lv, x, b] = here_o[lv, y]
+                    orders[lv, y, b] = here_o[lv, x]
                 else:
-                    for s in range(nslots):
-                        for d in range(ndims):
-                            factors[s, d, b] = cur_f[i][s, d]
-                    for lv in range(nlevels):
-                        for p in range(ndims):
-                            orders[lv, p, b] = cur_o[i][lv, p]
-                    keeps[b] = cur_k[i]
-                    moves = pair_moves[i]
-                    swaps = pair_list[i]
-                    if c < moves.shape[0]:
-                        d, source, dest, part = moves[c, 0], moves[c, 1], moves[c, 2], \
-                            moves[c, 3]
-                        factors[source, d, b] //= part
-                        factors[dest, d, b] *= part
-                    elif c < moves.shape[0] + swaps.shape[0]:
-                        w = c - moves.shape[0]
-                        lv, x, y = swaps[w, 0], swaps[w, 1], swaps[w, 2]
-                        orders[lv, x, b] = cur_o[i][lv, y]
-                        orders[lv, y, b] = cur_o[i][lv, x]
-                    else:
-                        keep = cur_k[i]
-                        keeps[b] = keep_values[keep_offsets[keep] + c - moves.shape[0]
-                                               - swaps.shape[0]]
+                    keep = cur_k[i]
+                    keeps[b] = keep_values[keep_offsets[keep] + c - nmoves - listed.shape[0]]
                 b += 1
             at[i] += takes[a]
         # The batch, as `_Search._compiled_batch` runs it (the table and the scores grown
