@@ -15,8 +15,10 @@ them, and a rerun or a later exact search reads them back).
 
 The exact model's network energy and cycles are sums over the network's MAC layers, each
 distinct layer mapped on its own (dslc.mapper.network); the area is the accelerator's. So the
-layer MLP maps a distinct layer's row and an accelerator row (dslc.codesign.dance.features) to
-the layer's log energy and log latency per MAC, trained on the distinct (layer, accelerator)
+layer MLP maps a distinct layer's row, an accelerator row and their pair features (the
+analytical bounds and traffic estimates, dslc.codesign.dance.features, tabulated over the
+accelerator grid) to the log ratio of the layer's energy and latency to their bounds (at
+least 0: no mapping beats a bound), trained on the distinct (layer, accelerator)
 items of the training pairs (their per-layer figures come with every costed pair: no extra
 exact costing), and a pair's prediction is the count-weighted sum of its layers' in linear
 space; a small MLP maps the accelerator row to its log area. A trained evaluator is saved

@@ -11,10 +11,17 @@ Out: float matrices with their column names:
   because the exact model's network cost is the sum of its layers' (the evaluator sums its
   per-layer predictions with these weights);
 - an accelerator row: per parameter of its space, a numeric value as its log2 and a name or
-  flag one-hot.
+  flag one-hot (the value columns), then a one-hot of its value (the choice columns);
+- `pair_features`: per (accelerator, layer), what the analytical model says without a
+  mapping search, per MAC, as logs: the lower bounds on energy and latency
+  (dslc.cost.bounds) and `traffic_estimate`, the words a one-level tiling moves from the
+  outermost memory through a buffer of the first on-chip level's capacity and of all
+  on-chip levels' together.
 
 `HardwareEncoding` says where each accelerator parameter's columns are, so the generator
-(dslc.codesign.dance.search) can build the same row from a relaxed (soft one-hot) choice.
+(dslc.codesign.dance.search) can build the same row from a relaxed (soft one-hot) choice,
+and the evaluator can look up the pair features of a row from its choice columns (over the
+grid of every parameter's values, `grid_shape`).
 It does not train or predict anything (dslc.codesign.dance.evaluator does).
 """
 
