@@ -15,8 +15,10 @@ them, and a rerun or a later exact search reads them back).
 
 The exact model's network energy and cycles are sums over the network's MAC layers, each
 distinct layer mapped on its own (dslc.mapper.network); the area is the accelerator's. So the
-layer MLP maps a distinct layer's row and an accelerator row (dslc.codesign.dance.features) to
-the layer's log energy and log latency per MAC, trained on the distinct (layer, accelerator)
+layer MLP maps a distinct layer's row, an accelerator row and their pair features (the
+analytical bounds and traffic estimates, dslc.codesign.dance.features, tabulated over the
+accelerator grid) to the log ratio of the layer's energy and latency to their bounds (at
+least 0: no mapping beats a bound), trained on the distinct (layer, accelerator)
 items of the training pairs (their per-layer figures come with every costed pair: no extra
 exact costing), and a pair's prediction is the count-weighted sum of its layers' in linear
 space; a small MLP maps the accelerator row to its log area. A trained evaluator is saved
@@ -43,10 +45,12 @@ import numpy.typing as npt
 from dslc.arch import resolve_accelerator
 from dslc.codesign.dance.features import (
     FEATURE_VERSION,
+    PAIR_NAMES,
     HardwareEncoding,
     LayerTable,
     hardware_encoding,
     layer_table,
+    pair_features,
 )
 from dslc.codesign.designs import Design
 from dslc.codesign.evaluate import Pair, PairEvaluator, PairResult
@@ -60,6 +64,7 @@ from dslc.codesign.metrics import (
 )
 from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.lower.lower import lower_network
+from dslc.lower.problem import Problem
 from dslc.spec.codesign import ObjectiveSpec
 
 FloatArray = npt.NDArray[np.float64]
@@ -90,9 +95,11 @@ TARGETS = ("energy_pj", "latency_s", "area_mm2")
 LAYER_TARGETS = ("energy_pj", "latency_s")
 """What the layer MLP predicts for a (layer, accelerator), each as its natural log (the
 latency is the layer's cycles over the accelerator's clock)."""
-MODEL_VERSION = 2
+MODEL_VERSION = 3
 """Bumped whenever the model or its training changes (part of a saved evaluator's key):
-2 is the per-layer model (1 was one MLP from network aggregates)."""
+3 predicts each layer's log ratio to the analytical bounds, at least 0, from the layer,
+the accelerator and the (layer, accelerator) features (2 predicted the log per MAC from
+the layer and the accelerator; 1 was one MLP from network aggregates)."""
 
 
 def needs_torch() -> Any:
@@ -125,6 +132,10 @@ class LearnedSpace:
     encoding: HardwareEncoding
     accelerator_rows: FloatArray
     """[accelerators, features]: `encoding.rows`."""
+    pair_table: FloatArray
+    """[grid cells, layers, len(PAIR_NAMES)]: `features.pair_features` of every distinct
+    layer on every cell of the encoding's grid (`HardwareEncoding.grid_shape`); a cell
+    that is no design of the space holds the designs' mean."""
     clock_hz: FloatArray
     """[accelerators]: each accelerator's clock (cycles = latency x clock)."""
     accuracies: FloatArray
@@ -152,17 +163,30 @@ def learned_space(evaluator: PairEvaluator) -> LearnedSpace:
     table = layer_table(lowered)
     encoding = hardware_encoding(accelerators)
     clocks = []
+    archs = []
     for design in accelerators:
         arch = evaluator.archs.get(design)
         if arch is None:
             arch = evaluator.archs[design] = resolve_accelerator(
                 evaluator.built.accelerator(design))
         clocks.append(arch.clock_hz)
+        archs.append(arch)
+    problems: dict[str, Problem] = {}
+    for net in lowered:
+        for problem in net.problems:
+            problems.setdefault(problem.key, problem)
+    features = pair_features([problems[key] for key in table.keys], archs,
+                             imperfect=request.options.imperfect)
+    cells = [encoding.cell(d) for d in accelerators]
+    grid: FloatArray = np.broadcast_to(
+        features.mean(axis=0), (math.prod(encoding.grid_shape), *features.shape[1:])).copy()
+    grid[cells] = features
     digest = hashlib.sha256("|".join(evaluator._digest(d) for d in (*networks, *accelerators))
                             .encode()).hexdigest()[:24]
     accuracies = np.array([request.accuracies.get(d, math.nan) for d in networks])
     return LearnedSpace(networks, accelerators, table.counts, table, encoding,
-                        encoding.rows(accelerators), np.array(clocks), accuracies, digest)
+                        encoding.rows(accelerators), grid, np.array(clocks), accuracies,
+                        digest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,25 +284,36 @@ def torch_objective(objective: ObjectiveSpec, values: dict[str, Any]) -> Any:
 @dataclass(slots=True)
 class TrainedEvaluator:
     """The trained per-layer and area MLPs with their normalisation, and the space's
-    distinct layers; predicts for rows of (layer counts, accelerator features).
+    distinct layers and (layer, accelerator) features; predicts for rows of (layer counts,
+    accelerator features).
 
     A network's energy is the sum of its MAC layers' energies and its cycles the sum of
     theirs (dslc.mapper.network.NetworkMapResult), each layer mapped on its own: so the
     layer MLP predicts one distinct layer's log energy and log latency on an accelerator,
     and a pair's prediction is the count-weighted sum of its layers' (in linear space).
-    Area depends on the accelerator alone: its own MLP."""
+    What it predicts is how far above the analytical lower bounds (dslc.cost.bounds) the
+    mapper's answer lies, as a log ratio, at least 0 (no mapping beats the bound): the
+    bounds carry the products of access counts and per-access energies an MLP on raw
+    parameters learns poorly. Area depends on the accelerator alone: its own MLP."""
 
     layer_model: Any
-    """torch module: [layer row | accelerator row] standardised -> 2 standardised logs per
-    MAC."""
+    """torch module: [layer row | accelerator value columns | pair features]
+    standardised -> 2 standardised log ratios to the bounds (energy, latency)."""
     area_model: Any
-    """torch module: accelerator row standardised -> standardised log area."""
+    """torch module: accelerator value columns standardised -> standardised log area."""
     layer_rows: Any
     """[layers, features] float32 tensor: the space's distinct layers (`LayerTable.rows`)."""
     layer_log_macs: Any
-    """[layers] float32 tensor: the log of each distinct layer's MACs. The layer MLP
-    predicts the log energy and latency *per MAC*, whose range is far narrower than the
-    layers' (what the MLP need not learn, it cannot get wrong)."""
+    """[layers] float32 tensor: the log of each distinct layer's MACs (the pair features
+    are per MAC)."""
+    pair_table: Any
+    """[grid cells, layers, len(PAIR_NAMES)] float32 tensor: `LearnedSpace.pair_table`."""
+    grid_shape: Any
+    """[parameters] int64 tensor: `HardwareEncoding.grid_shape`."""
+    value_columns: Any
+    """[columns] int64 tensor: `HardwareEncoding.value_columns`."""
+    choice_slices: Any
+    """[parameters, 2] int64 tensor: `HardwareEncoding.choice_slices`."""
     x_mean: Any
     x_std: Any
     y_mean: Any
@@ -293,19 +328,47 @@ class TrainedEvaluator:
         """Columns of a network row: the number of distinct layers."""
         return int(self.layer_rows.shape[0])
 
+    def pair_rows(self, accelerator_rows: Any) -> Any:
+        """[accelerators, layers, len(PAIR_NAMES)] the (layer, accelerator) features of each
+        accelerator row, looked up from its choice columns. With a gradient to compute, the
+        multilinear extension of the table in the one-hots (the same value at a hard
+        choice, and a gradient that says what each other value of a parameter would give);
+        else a gather at each parameter's chosen value."""
+        torch = needs_torch()
+        count = accelerator_rows.shape[0]
+        shape = [int(d) for d in self.grid_shape.tolist()]
+        table = self.pair_table
+        choices = [accelerator_rows[:, int(a):int(b)] for a, b in self.choice_slices.tolist()]
+        if not choices:
+            return table[0][None].expand(count, -1, -1)
+        if torch.is_grad_enabled() and accelerator_rows.requires_grad:
+            found = choices[0] @ table.reshape(shape[0], -1)
+            for k in range(1, len(choices)):
+                found = torch.einsum("svr,sv->sr", found.reshape(count, shape[k], -1),
+                                     choices[k])
+            return found.reshape(count, *table.shape[1:])
+        cell = torch.zeros(count, dtype=torch.int64)
+        for size, choice in zip(shape, choices, strict=True):
+            cell = cell * size + choice.argmax(-1)
+        return table[cell]
+
     def layer_log_metrics(self, accelerator_rows: Any) -> Any:
         """[accelerators, layers, 2] log energy (pJ) and log latency (s) of every distinct
         layer on each accelerator row (torch, differentiable in the rows)."""
         torch = needs_torch()
         count, width = accelerator_rows.shape[0], self.network_width
+        pairs = self.pair_rows(accelerator_rows)
+        values = accelerator_rows[:, self.value_columns]
         x = torch.cat([self.layer_rows[None].expand(count, width, -1),
-                       accelerator_rows[:, None, :].expand(count, width, -1)], dim=-1)
-        per_mac = self.layer_model((x - self.x_mean) / self.x_std) * self.y_std + self.y_mean
-        return per_mac + self.layer_log_macs[None, :, None]
+                       values[:, None, :].expand(count, width, -1), pairs], dim=-1)
+        above = self.layer_model((x - self.x_mean) / self.x_std) * self.y_std + self.y_mean
+        bounds = pairs[..., :len(LAYER_TARGETS)] + self.layer_log_macs[None, :, None]
+        return bounds + above.clamp_min(0.0)
 
     def log_area(self, accelerator_rows: Any) -> Any:
         """[accelerators] log area (mm2) (torch, differentiable in the rows)."""
-        found = self.area_model((accelerator_rows - self.a_mean) / self.a_std)
+        values = accelerator_rows[..., self.value_columns]
+        found = self.area_model((values - self.a_mean) / self.a_std)
         return found[..., 0] * self.area_std + self.area_mean
 
     def log_metrics(self, network_rows: Any, accelerator_rows: Any) -> Any:
@@ -347,7 +410,9 @@ class TrainedEvaluator:
     def state(self) -> dict[str, Any]:
         return {"layer_model": self.layer_model.state_dict(),
                 "area_model": self.area_model.state_dict(), "layer_rows": self.layer_rows,
-                "layer_log_macs": self.layer_log_macs,
+                "layer_log_macs": self.layer_log_macs, "pair_table": self.pair_table,
+                "grid_shape": self.grid_shape, "value_columns": self.value_columns,
+                "choice_slices": self.choice_slices,
                 "x_mean": self.x_mean, "x_std": self.x_std, "y_mean": self.y_mean,
                 "y_std": self.y_std, "a_mean": self.a_mean, "a_std": self.a_std,
                 "area_mean": self.area_mean, "area_std": self.area_std}
@@ -387,7 +452,9 @@ def _from_state(state: dict[str, Any]) -> TrainedEvaluator:
     area_model.load_state_dict(state["area_model"])
     area_model.eval()
     return TrainedEvaluator(layer_model, area_model, state["layer_rows"],
-                            state["layer_log_macs"], state["x_mean"],
+                            state["layer_log_macs"], state["pair_table"],
+                            state["grid_shape"], state["value_columns"],
+                            state["choice_slices"], state["x_mean"],
                             state["x_std"], state["y_mean"], state["y_std"], state["a_mean"],
                             state["a_std"], state["area_mean"], state["area_std"])
 
@@ -471,32 +538,52 @@ def fit(space: LearnedSpace, samples: LayerSamples, seed: int,
         return _fit(space, samples, seed, steps)
 
 
+def encoding_tensors(space: LearnedSpace) -> dict[str, Any]:
+    """The space's pair table and where its encoding's columns are, as the tensors a
+    `TrainedEvaluator` holds (keyed as its fields)."""
+    torch = needs_torch()
+    encoding = space.encoding
+    assert space.pair_table.shape[2] == len(PAIR_NAMES)
+    return {"pair_table": torch.as_tensor(space.pair_table, dtype=torch.float32),
+            "grid_shape": torch.as_tensor(encoding.grid_shape, dtype=torch.int64),
+            "value_columns": torch.as_tensor(encoding.value_columns, dtype=torch.int64),
+            "choice_slices": torch.as_tensor(encoding.choice_slices,
+                                             dtype=torch.int64).reshape(-1, 2)}
+
+
 def _fit(space: LearnedSpace, samples: LayerSamples, seed: int, steps: int
          ) -> TrainedEvaluator:
     torch = needs_torch()
     torch.manual_seed(seed)
     draw = torch.Generator().manual_seed(seed)
     f32 = torch.float32
+    encoded = encoding_tensors(space)
     layer_rows = torch.as_tensor(space.layers.rows, dtype=f32)
-    accelerator_rows = torch.as_tensor(space.accelerator_rows, dtype=f32)
+    values = torch.as_tensor(space.accelerator_rows, dtype=f32)[:, encoded["value_columns"]]
+    cells = torch.as_tensor([space.encoding.cell(d) for d in space.accelerators])
     layer = torch.as_tensor(samples.layer)
-    x = torch.cat([layer_rows[layer], accelerator_rows[torch.as_tensor(samples.accelerator)]],
-                  dim=1)
+    accelerator = torch.as_tensor(samples.accelerator)
+    pairs = encoded["pair_table"][cells[accelerator], layer]  # [items, len(PAIR_NAMES)]
+    x = torch.cat([layer_rows[layer], values[accelerator], pairs], dim=1)
     log_macs = torch.as_tensor(space.layers.log_macs, dtype=f32)
-    y = torch.as_tensor(samples.logs, dtype=f32) - log_macs[layer][:, None]
+    bounds = pairs[:, :len(LAYER_TARGETS)] + log_macs[layer][:, None]
+    y = torch.as_tensor(samples.logs, dtype=f32) - bounds
     x_mean, x_std = _standardise(torch, x)
     y_mean, y_std = _standardise(torch, y)
     inputs, targets = (x - x_mean) / x_std, (y - y_mean) / y_std
     layer_model = _layer_mlp(x.shape[1])
     _train(torch, layer_model, inputs, targets, steps, draw)
-    a = accelerator_rows[torch.as_tensor(samples.area_accelerators)]
+    a = values[torch.as_tensor(samples.area_accelerators)]
     area = torch.as_tensor(samples.area_logs, dtype=f32)[:, None]
-    a_mean, a_std = _standardise(torch, accelerator_rows)
+    a_mean, a_std = _standardise(torch, values)
     area_mean, area_std = _standardise(torch, area)
+    torch.manual_seed(seed)  # the area MLP's start does not depend on the layer MLP's size
     area_model = _area_mlp(a.shape[1])
     _train(torch, area_model, (a - a_mean) / a_std, (area - area_mean) / area_std,
            AREA_STEPS, draw)
-    return TrainedEvaluator(layer_model, area_model, layer_rows, log_macs, x_mean, x_std,
+    return TrainedEvaluator(layer_model, area_model, layer_rows, log_macs,
+                            encoded["pair_table"], encoded["grid_shape"],
+                            encoded["value_columns"], encoded["choice_slices"], x_mean, x_std,
                             y_mean, y_std, a_mean, a_std, area_mean[0], area_std[0])
 
 

@@ -11,10 +11,17 @@ Out: float matrices with their column names:
   because the exact model's network cost is the sum of its layers' (the evaluator sums its
   per-layer predictions with these weights);
 - an accelerator row: per parameter of its space, a numeric value as its log2 and a name or
-  flag one-hot.
+  flag one-hot (the value columns), then a one-hot of its value (the choice columns);
+- `pair_features`: per (accelerator, layer), what the analytical model says without a
+  mapping search, per MAC, as logs: the lower bounds on energy and latency
+  (dslc.cost.bounds) and `traffic_estimate`, the words a one-level tiling moves from the
+  outermost memory through a buffer of the first on-chip level's capacity and of all
+  on-chip levels' together.
 
 `HardwareEncoding` says where each accelerator parameter's columns are, so the generator
-(dslc.codesign.dance.search) can build the same row from a relaxed (soft one-hot) choice.
+(dslc.codesign.dance.search) can build the same row from a relaxed (soft one-hot) choice,
+and the evaluator can look up the pair features of a row from its choice columns (over the
+grid of every parameter's values, `grid_shape`).
 It does not train or predict anything (dslc.codesign.dance.evaluator does).
 """
 
@@ -27,15 +34,21 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from dslc.arch import ArchModel
 from dslc.codesign.designs import Design
+from dslc.cost.bounds import arch_table, layer_bounds
 from dslc.lower.lower import LoweredNetwork
 from dslc.lower.problem import Problem
 from dslc.spec.base import ParamValue
 
 FloatArray = npt.NDArray[np.float64]
 ROLES = ("input", "weight", "output")
-FEATURE_VERSION = 2
-"""Bumped whenever a feature changes (part of a saved evaluator's key)."""
+FEATURE_VERSION = 3
+"""Bumped whenever a feature changes (part of a saved evaluator's key): 3 added the
+(layer, accelerator) features (`pair_features`) and the choice columns."""
+PAIR_NAMES = ("log bound energy per mac", "log bound latency per mac",
+              "log traffic per mac, first on-chip level", "log traffic per mac, on chip")
+"""The (layer, accelerator) features of `pair_features`, in column order."""
 
 
 def _log(value: float) -> float:
@@ -118,6 +131,98 @@ def layer_features(problems: Sequence[Problem]) -> tuple[FloatArray, tuple[str, 
     return rows, tuple(names)
 
 
+def _tile_choices(bound: int) -> FloatArray:
+    """A dimension's tile sizes: the powers of two below its bound, and the bound."""
+    found = {1, bound}
+    size = 2
+    while size < bound:
+        found.add(size)
+        size *= 2
+    return np.array(sorted(found), dtype=np.float64)
+
+
+def traffic_estimate(problem: Problem, capacities: FloatArray) -> FloatArray:
+    """[len(capacities)] an estimate of the words a layer moves between the outermost
+    memory and one buffer of each capacity (in words), without a mapping search: the
+    fewest over one-level tilings (per dimension a tile of a power of two or the whole
+    bound, n = ceil(bound / tile) tiles) whose tiles of every tensor fit in the buffer
+    together, and over which tensor stays resident. The resident tensor s is fetched once
+    per tile of its own (its footprint x the tiles of the dimensions indexing it); every
+    other tensor once per tile iteration (its footprint x the product of all n), an output
+    twice when a dimension it does not depend on is split (its partial sums go out and
+    come back). A tensor's footprint in a tile is the product over its axes of the tiles'
+    extents (a sliding window `p + r` spans tile_p + tile_r - 1), at most its size. The
+    smallest tiling (every tile 1) always counts, whatever the capacity. Not a bound and
+    not the mapper's answer: a feature that says how much re-fetching a small buffer forces
+    (dslc.codesign.dance.evaluator)."""
+    bounds = problem.bounds
+    grids = np.meshgrid(*(_tile_choices(b) for b in bounds), indexing="ij")
+    tiles = np.stack([g.reshape(-1) for g in grids], 1)  # [tilings, dims]
+    counts = np.ceil(np.array(bounds, dtype=np.float64)[None, :] / tiles)
+    iterations = counts.prod(axis=1)
+    footprints, own = [], []
+    for tensor in problem.tensors:
+        footprint = np.ones(len(tiles))
+        for axis in tensor.axes:
+            extent = np.ones(len(tiles))
+            for d, coefficient in axis.terms:
+                extent = extent + abs(coefficient) * (tiles[:, d] - 1)
+            footprint = footprint * extent
+        footprints.append(np.minimum(footprint, float(problem.tensor_size(tensor))))
+        dims = sorted(tensor.dims())
+        own.append(counts[:, dims].prod(axis=1) if dims else np.ones(len(tiles)))
+    best = np.full(len(tiles), np.inf)
+    for s in range(len(problem.tensors)):
+        traffic = footprints[s] * own[s]
+        for t, tensor in enumerate(problem.tensors):
+            if t == s:
+                continue
+            moved = footprints[t] * iterations
+            if tensor.role == "output":
+                moved = np.where(iterations > own[t], 2.0 * moved, moved)
+            traffic = traffic + moved
+        best = np.minimum(best, traffic)
+    total = np.sum(footprints, axis=0)
+    order = np.argsort(total, kind="stable")
+    least = np.minimum.accumulate(best[order])
+    fits = np.searchsorted(total[order], capacities, side="right") - 1
+    found: FloatArray = least[np.maximum(fits, 0)]
+    return found
+
+
+def pair_features(problems: Sequence[Problem], archs: Sequence[ArchModel], *,
+                  imperfect: bool = False) -> FloatArray:
+    """[accelerators, layers, len(PAIR_NAMES)] what the analytical model says of each layer
+    on each accelerator without a mapping search, per MAC and as natural logs: the lower
+    bounds on energy (pJ) and latency (s) of dslc.cost.bounds, and `traffic_estimate` for
+    a buffer of the first on-chip level's capacity (level 1, all its instances) and of all
+    on-chip levels' together (every level below the outermost). An infinite bound (no
+    valid mapping of the layer on that accelerator) is replaced by the layer's largest
+    finite one (a row the search may still score); a zero energy bound by a thousandth of
+    a femtojoule per MAC."""
+    table = arch_table(archs)
+    sizes = np.where(np.isfinite(table.size_words), table.size_words, 0.0) * table.instances
+    sizes = np.where(table.valid, sizes, 0.0)
+    first = sizes[:, 1] if sizes.shape[1] > 1 else np.zeros(len(archs))
+    on_chip = sizes[:, 1:].sum(axis=1)
+    clock = np.array([arch.clock_hz for arch in archs])
+    found = np.zeros((len(archs), len(problems), len(PAIR_NAMES)))
+    for k, problem in enumerate(problems):
+        macs = float(problem.macs)
+        bound = layer_bounds(problem, table, imperfect=imperfect)
+        energy = bound.energy_pj.astype(np.float64)
+        cycles = bound.cycles.astype(np.float64)
+        finite = np.isfinite(energy)
+        if not finite.all():
+            energy = np.where(finite, energy, energy[finite].max() if finite.any() else macs)
+            cycles = np.where(finite, cycles, cycles[finite].max() if finite.any() else macs)
+        found[:, k, 0] = np.log(np.maximum(energy, 1e-6 * macs) / macs)
+        found[:, k, 1] = np.log(cycles / clock / macs)
+        found[:, k, 2] = np.log(traffic_estimate(problem, first) / macs)
+        found[:, k, 3] = np.log(traffic_estimate(problem, on_chip) / macs)
+    return found
+
+
 def _order(value: ParamValue) -> tuple[int, float, str]:
     if isinstance(value, bool):
         return (0, float(value), "")
@@ -133,30 +238,44 @@ def _numeric(values: Sequence[ParamValue]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class HardwareParam:
-    """One parameter of the accelerator space and where its columns are."""
+    """One parameter of the accelerator space and where its columns are: its *value*
+    columns (what the layer and area MLPs read) followed by its *choice* columns (a one-hot
+    of the value, from which the evaluator looks up the (layer, accelerator) features of
+    `pair_features`; dslc.codesign.dance.evaluator)."""
 
     name: str
     values: tuple[ParamValue, ...]
     """Its values, in the order the generator's distribution lists them."""
     numeric: bool
-    """A positive number (one column: log2 of the value), else one-hot columns."""
+    """A positive number (one value column: log2 of the value), else one-hot columns."""
     start: int
     """Its first column."""
 
     @property
-    def width(self) -> int:
+    def value_width(self) -> int:
         return 1 if self.numeric else len(self.values)
 
+    @property
+    def width(self) -> int:
+        return self.value_width + len(self.values)
+
     def column_values(self) -> FloatArray:
-        """[values, width]: the columns each value writes."""
+        """[values, width]: the columns each value writes (value columns, then the
+        one-hot choice columns)."""
         if self.numeric:
-            return np.array([[math.log2(float(v))] for v in self.values])
-        return np.eye(len(self.values))
+            shown = np.array([[math.log2(float(v))] for v in self.values])
+        else:
+            shown = np.eye(len(self.values))
+        found: FloatArray = np.concatenate([shown, np.eye(len(self.values))], axis=1)
+        return found
 
 
 @dataclass(frozen=True, slots=True)
 class HardwareEncoding:
-    """How an accelerator design becomes a feature row."""
+    """How an accelerator design becomes a feature row: per parameter (in `params` order)
+    its value columns and its choice columns (`HardwareParam`). The parameters' values
+    span a grid (`grid_shape`, mixed radix, the last parameter fastest) over which the
+    evaluator tabulates the (layer, accelerator) features."""
 
     space: str
     params: tuple[HardwareParam, ...]
@@ -170,12 +289,34 @@ class HardwareEncoding:
         names: list[str] = []
         for p in self.params:
             names += [f"log2 {p.name}"] if p.numeric else [f"{p.name}={v!r}" for v in p.values]
+            names += [f"{p.name} is {v!r}" for v in p.values]
         return tuple(names)
+
+    @property
+    def value_columns(self) -> tuple[int, ...]:
+        """The value columns of every parameter (what the MLPs read), in order."""
+        return tuple(c for p in self.params for c in range(p.start, p.start + p.value_width))
+
+    @property
+    def choice_slices(self) -> tuple[tuple[int, int], ...]:
+        """Per parameter, the [start, end) of its choice (one-hot) columns."""
+        return tuple((p.start + p.value_width, p.start + p.width) for p in self.params)
+
+    @property
+    def grid_shape(self) -> tuple[int, ...]:
+        return tuple(len(p.values) for p in self.params)
 
     def digits(self, design: Design) -> tuple[int, ...]:
         """The index of each parameter's value in the design."""
         point = dict(design.point)
         return tuple(p.values.index(point[p.name]) for p in self.params)
+
+    def cell(self, design: Design) -> int:
+        """The design's position in the grid (mixed radix of `digits`)."""
+        index = 0
+        for p, digit in zip(self.params, self.digits(design), strict=True):
+            index = index * len(p.values) + digit
+        return index
 
     def row(self, design: Design) -> FloatArray:
         found: FloatArray = self.rows([design])[0]

@@ -19,7 +19,8 @@ The parts (docs/design/differentiable.md):
   parameter: a distribution over each discrete hardware choice. Each step draws SAMPLES
   straight-through Gumbel-softmax choices (hard one-hots forward, soft gradients back,
   temperature annealed from TAU_START to TAU_END) and builds the evaluator's accelerator
-  row from them (a numeric parameter's log2 value, a name's one-hot).
+  row from them (a numeric parameter's log2 value, a name's one-hot, then the choice's
+  one-hot, from which the evaluator looks up the (layer, accelerator) features).
 - *Loss*: accuracy loss + cost_weight x E[log objective], the expectation over the networks'
   distribution and the generator's samples, with the objective computed from the
   evaluator's predicted energy, latency and area; a broken constraint adds PENALTY x its
