@@ -16,23 +16,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from dslc import api  # noqa: E402
 from dslc.codesign.dance import evaluator as ev  # noqa: E402
-from dslc.codesign.designs import Instances  # noqa: E402
-from dslc.codesign.evaluate import LayerFigure, PairEvaluator, PairResult, ResultStore  # noqa: E402
+from dslc.codesign.evaluate import LayerFigure, PairResult  # noqa: E402
 from dslc.codesign.metrics import Metrics  # noqa: E402
 
 SMALL = Path(__file__).with_name("small.cd")
 
-
-@pytest.fixture(scope="module")
-def small() -> tuple[PairEvaluator, ev.LearnedSpace]:
-    torch.set_num_threads(1)
-    program = api.compile(SMALL)
-    instances = Instances(program.networks, program.accelerators)
-    request = api.request(program, None, instances=instances)
-    evaluator = PairEvaluator(request, ResultStore(None), instances)
-    return evaluator, ev.learned_space(evaluator)
 
 
 def _macs(w: int, k: int) -> dict[str, int]:

@@ -18,8 +18,6 @@ torch = pytest.importorskip("torch")
 from dslc import api  # noqa: E402
 from dslc.codesign.dance import evaluator as ev  # noqa: E402
 from dslc.codesign.dance.features import PAIR_NAMES, traffic_estimate  # noqa: E402
-from dslc.codesign.designs import Instances  # noqa: E402
-from dslc.codesign.evaluate import PairEvaluator, ResultStore  # noqa: E402
 from dslc.cost.bounds import arch_table, layer_bounds  # noqa: E402
 from dslc.lower.lower import lower_network  # noqa: E402
 
@@ -31,15 +29,6 @@ network tiny {
 }
 """
 
-
-@pytest.fixture(scope="module")
-def small() -> tuple[PairEvaluator, ev.LearnedSpace]:
-    torch.set_num_threads(1)
-    program = api.compile(SMALL)
-    instances = Instances(program.networks, program.accelerators)
-    request = api.request(program, None, instances=instances)
-    evaluator = PairEvaluator(request, ResultStore(None), instances)
-    return evaluator, ev.learned_space(evaluator)
 
 
 def test_the_traffic_estimate_of_a_tiny_dense_layer() -> None:
