@@ -96,8 +96,14 @@ POLISH_SHARE = 0.1
 """The largest swap neighbourhood the polish takes, as a share of the budget."""
 MORE_FILLED_STARTS = 2
 """Filled seeds of each of those unrollings (the second best, then the third, ...) it
-descends from next, while the budget lasts: the best seed of an unrolling is not always
-the one whose descent ends best."""
+descends from next: the best seed of an unrolling is not always the one whose descent
+ends best."""
+STARTS_SHARE = 3
+"""The descents from the starts (the filled seeds of each unrolling and the random
+samples) run to their ends within this many times the budget; the rounds and restarts
+then take what is left of the budget, if anything. Which start's basin holds the best
+mapping differs from layer to layer and is not the best seed's, so the starts are the
+search's spread; the rounds mostly refine what the descents found."""
 
 
 def search_named(name: str) -> Search:
@@ -438,12 +444,12 @@ class _Search:
         # The best filled seed of each unrolling and the best random samples, then the
         # next best filled seeds of each unrolling (in that order: descents seldom leave
         # the basin they start in, and which seed's basin holds the best mapping differs
-        # from layer to layer; most budgets end within the first ones).
+        # from layer to layer), each descent to its end, within STARTS_SHARE budgets.
         firsts = self._diverse(filled, FILLED_STARTS)
         starts = _Pool.join([firsts, self._diverse(sampled, SAMPLED_STARTS),
                              self._diverse(filled, FILLED_STARTS, per=1 + MORE_FILLED_STARTS,
                                            skip=1)], self.space)
-        self.descend(starts)
+        self.descend(starts, budget=STARTS_SHARE * budget)
         # Then evolve a population (random moves from the best few), descending from the
         # best when it stalls, and restarting from kicked copies of the elite and from fresh
         # seeds in turn.
