@@ -14,8 +14,8 @@ equivalences); `heuristic` is a seeded iterated local search: seeds (every tempo
 at the outermost level with every spatial unrolling when there are at most a seed pool's
 worth, else random ones; random samples; and seeds that fill
 the memories from the inside out, LOMA-style, for the unrollings using the most PEs), local
-descents from the best of them, then from the next best filled seeds of each unrolling
-while the budget lasts (single moves: a factor to another slot, two loops swapped,
+descents from the best of them, then from the next best filled seeds of each unrolling,
+each to its end within three budgets (single moves: a factor to another slot, two loops swapped,
 the keep set changed by one tensor at one level; then exchange moves that grow a tile in one
 dim while shrinking it in another), then rounds of random moves from the best few,
 descending again and restarting from kicked copies of the elite or fresh seeds when it
@@ -150,7 +150,9 @@ class MapperOptions:
 
     search: Search = "auto"
     budget: int = 10000
-    """Candidates evaluated per (problem, accelerator) by the heuristic and random searches."""
+    """Candidates evaluated per (problem, accelerator) by the heuristic and random searches
+    (the heuristic's descents from its starts run to their ends within STARTS_SHARE times
+    it, and its last descent and polish past it: `MapResult.evaluated` counts them all)."""
     seed: int = 1
     objective: Objectives = "edp"
     """What to minimise: an OBJECTIVES name, or several in lexicographic order (a tuple of
