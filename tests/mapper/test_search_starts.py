@@ -60,10 +60,10 @@ class _Watched(_Search):
         return ready
 
 
-@pytest.mark.parametrize("case", [("vgg16", "s4.first.conv", "shidiannao_like"),
-                                  ("resnet50", "l2.spatial", "eyeriss_like")])
+@pytest.mark.parametrize("case", [("vgg16", "s3.first.conv", "nvdla_like"),
+                                  ("resnet18", "layer1.0.a", "simple_os_16x16")])
 def test_every_start_descends_to_its_end_past_the_budget(case: tuple[str, str, str]) -> None:
-    # On these layers the starts' descents take more than the default budget: cut there
+    # On these layers the starts' descents take about twice the default budget: cut there
     # (as before), the later starts, whose basins hold the best mapping known, never ran.
     network, layer, accelerator = case
     options = MapperOptions()
@@ -74,21 +74,21 @@ def test_every_start_descends_to_its_end_past_the_budget(case: tuple[str, str, s
     assert first["starts"] == search_module.FILLED_STARTS * (
         1 + search_module.MORE_FILLED_STARTS) + search_module.SAMPLED_STARTS
     assert first["budget"] == STARTS_SHARE * options.budget
-    assert first["after"] > options.budget
-    assert first["after"] < STARTS_SHARE * options.budget
+    assert options.budget < first["after"] < STARTS_SHARE * options.budget
     assert first["ended"] == first["starts"]
 
 
-def test_a_small_budget_bounds_the_starts_descents() -> None:
-    # Co-design maps with small budgets (500): the starts' descents stop within
-    # STARTS_SHARE budgets (one batch of CHUNK candidates may overshoot), not at their ends.
-    options = MapperOptions(budget=500)
+@pytest.mark.parametrize("budget", [500, 10_000])
+def test_the_starts_descents_stop_within_their_share(budget: int) -> None:
+    # VGG-16 `s4.first.conv` on shidiannao_like: its starts' descents would take more than
+    # three budgets even at the default budget; co-design maps with small budgets (500).
+    # They stop within STARTS_SHARE budgets (one batch of CHUNK candidates may overshoot).
+    options = MapperOptions(budget=budget)
     search = _Watched(_problem("vgg16", "s4.first.conv"), _arch("shidiannao_like"), options)
     search.heuristic()
     first = search.calls[0]
     assert first["ended"] < first["starts"]
-    assert STARTS_SHARE * options.budget <= first["after"] \
-        < STARTS_SHARE * options.budget + CHUNK
+    assert STARTS_SHARE * budget <= first["after"] < STARTS_SHARE * budget + CHUNK
 
 
 # Where the search that cut the starts' descents at the budget missed what ten times its
