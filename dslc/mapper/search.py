@@ -15,7 +15,7 @@ at the outermost level with every spatial unrolling when there are at most a see
 worth, else random ones; random samples; and seeds that fill
 the memories from the inside out, LOMA-style, for the unrollings using the most PEs), local
 descents from the best of them, then from the next best filled seeds of each unrolling,
-each to its end within three budgets (single moves: a factor to another slot, two loops swapped,
+each to its end within five budgets (single moves: a factor to another slot, two loops swapped,
 the keep set changed by one tensor at one level; then exchange moves that grow a tile in one
 dim while shrinking it in another), then rounds of random moves from the best few,
 descending again and restarting from kicked copies of the elite or fresh seeds when it
@@ -94,11 +94,11 @@ SAMPLED_STARTS = 2
 """Random seeds it first descends from."""
 POLISH_SHARE = 0.1
 """The largest swap neighbourhood the polish takes, as a share of the budget."""
-MORE_FILLED_STARTS = 2
+MORE_FILLED_STARTS = 4
 """Filled seeds of each of those unrollings (the second best, then the third, ...) it
 descends from next: the best seed of an unrolling is not always the one whose descent
 ends best."""
-STARTS_SHARE = 3
+STARTS_SHARE = 5
 """The descents from the starts (the filled seeds of each unrolling and the random
 samples) run to their ends within this many times the budget; the rounds and restarts
 then take what is left of the budget, if anything. Which start's basin holds the best
