@@ -14,8 +14,8 @@ equivalences); `heuristic` is a seeded iterated local search: seeds (every tempo
 at the outermost level with every spatial unrolling when there are at most a seed pool's
 worth, else random ones; random samples; and seeds that fill
 the memories from the inside out, LOMA-style, for the unrollings using the most PEs), local
-descents from the best of them, then from the next best filled seeds of each unrolling
-while the budget lasts (single moves: a factor to another slot, two loops swapped,
+descents from the best of them, then from the next best filled seeds of each unrolling,
+each to its end within five budgets (single moves: a factor to another slot, two loops swapped,
 the keep set changed by one tensor at one level; then exchange moves that grow a tile in one
 dim while shrinking it in another), then rounds of random moves from the best few,
 descending again and restarting from kicked copies of the elite or fresh seeds when it
@@ -96,10 +96,16 @@ SAMPLED_STARTS = 2
 """Random seeds it first descends from."""
 POLISH_SHARE = 0.1
 """The largest swap neighbourhood the polish takes, as a share of the budget."""
-MORE_FILLED_STARTS = 2
+MORE_FILLED_STARTS = 4
 """Filled seeds of each of those unrollings (the second best, then the third, ...) it
-descends from next, while the budget lasts: the best seed of an unrolling is not always
-the one whose descent ends best."""
+descends from next: the best seed of an unrolling is not always the one whose descent
+ends best."""
+STARTS_SHARE = 5
+"""The descents from the starts (the filled seeds of each unrolling and the random
+samples) run to their ends within this many times the budget; the rounds and restarts
+then take what is left of the budget, if anything. Which start's basin holds the best
+mapping differs from layer to layer and is not the best seed's, so the starts are the
+search's spread; the rounds mostly refine what the descents found."""
 
 
 def search_named(name: str) -> Search:
@@ -146,7 +152,9 @@ class MapperOptions:
 
     search: Search = "auto"
     budget: int = 10000
-    """Candidates evaluated per (problem, accelerator) by the heuristic and random searches."""
+    """Candidates evaluated per (problem, accelerator) by the heuristic and random searches
+    (the heuristic's descents from its starts run to their ends within STARTS_SHARE times
+    it, and its last descent and polish past it: `MapResult.evaluated` counts them all)."""
     seed: int = 1
     objective: Objectives = "edp"
     """What to minimise: an OBJECTIVES name, or several in lexicographic order (a tuple of
@@ -445,12 +453,12 @@ class _Search:
         # The best filled seed of each unrolling and the best random samples, then the
         # next best filled seeds of each unrolling (in that order: descents seldom leave
         # the basin they start in, and which seed's basin holds the best mapping differs
-        # from layer to layer; most budgets end within the first ones).
+        # from layer to layer), each descent to its end, within STARTS_SHARE budgets.
         firsts = self._diverse(filled, FILLED_STARTS)
         starts = _Pool.join([firsts, self._diverse(sampled, SAMPLED_STARTS),
                              self._diverse(filled, FILLED_STARTS, per=1 + MORE_FILLED_STARTS,
                                            skip=1)], self.space)
-        self.descend(starts)
+        self.descend(starts, budget=STARTS_SHARE * budget)
         # Then evolve a population (random moves from the best few), descending from the
         # best when it stalls, and restarting from kicked copies of the elite and from fresh
         # seeds in turn.

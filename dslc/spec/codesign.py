@@ -222,7 +222,8 @@ class MapperSpec(Spec):
     search: MapperSearch = "auto"
     """auto, exhaustive, heuristic or random."""
     budget: int = Field(default=10000, gt=0)
-    """Maximum mappings evaluated per layer and accelerator by the heuristic search."""
+    """Mappings evaluated per layer and accelerator by the heuristic search (its descents
+    from its starts run to their ends within five times it: docs/design/mapper.md)."""
     seed: int = 1
     """Seed of every random choice, for determinism."""
     imperfect: bool = False

@@ -22,10 +22,12 @@ from dslc.diagnostics.diagnostic import Severity
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "crossing.cd"
 EXHAUSTIVE_BEST = ("vit(depth=1, dmodel=64, patch=8)",
-                   "crossing_array(cols=4, flow=output_stationary, glb=16KiB, rf=16 words, "
+                   "crossing_array(cols=4, flow=row_stationary, glb=16KiB, rf=16 words, "
                    "rows=32)")
-"""The exhaustive optimum (benchmarks/results/codesign.txt)."""
-EXHAUSTIVE_OBJECTIVE = 467.660851
+"""The exhaustive optimum (benchmarks/results/codesign.txt). With the mapper before cost
+model 4 (its starts' descents cut at the budget) it was the output-stationary array of the
+same shape, 467.660851: the row-stationary one's layers now map better."""
+EXHAUSTIVE_OBJECTIVE = 467.076211
 """Its objective, EDP x area in pJ*s*mm2."""
 
 runner = CliRunner()

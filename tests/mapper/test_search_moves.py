@@ -16,7 +16,7 @@ from dslc.arch import resolve_accelerator
 from dslc.cost.model import evaluate
 from dslc.lower.lower import lower_network
 from dslc.mapper import MapperOptions, map_problem
-from dslc.mapper.search import _Pool, _Search
+from dslc.mapper.search import STARTS_SHARE, _Pool, _Search
 from dslc.mapper.space import MapSpace, prime_factors
 from tests.mapper.test_mapper import (
     THREE_LEVEL,
@@ -253,7 +253,8 @@ def test_the_deceptive_eyeriss_layer_is_solved_by_the_default_search() -> None:
         api.compile(SPECS / "accelerators" / "eyeriss_like.cd"), "eyeriss_like"))
     found = map_problem(problem, arch, MapperOptions())
     assert found.cost.energy_pj * found.cost.cycles <= 4.7941e12 * 1.01
-    assert found.evaluated <= MapperOptions().budget + 1024
+    # The starts' descents run to their ends within STARTS_SHARE budgets (a batch over).
+    assert found.evaluated <= STARTS_SHARE * MapperOptions().budget + 1024
 
 
 @pytest.mark.slow
