@@ -53,6 +53,12 @@ class _Watched(_Search):
         call["after"] = self.evaluated
         call["ended"] = len(self.ended)
 
+    def _compiled_descend(self, starts: Any, limit: int | None) -> bool:
+        # The Python loop, whose `_ready` this class watches: the compiled descents give the
+        # same descents, evaluated counts and random stream (tests/mapper/
+        # test_search_compiled.py), but end inside one compiled call.
+        return False
+
     def _ready(self, descent: _Descent) -> bool:
         ready = super()._ready(descent)
         if not ready:
