@@ -211,3 +211,21 @@ def test_pairs_without_a_mapping_or_a_log_teach_nothing(small) -> None:
     # the latency of a layer is its cycles over the clock: small.cd runs at 200 MHz
     assert samples.logs[0, 1] == pytest.approx(math.log(10 / 200e6))
     assert samples.area_logs.tolist() == pytest.approx([math.log(2.0)])
+
+
+def test_the_items_are_drawn_by_their_shares_of_their_pairs_figures() -> None:
+    # Two pairs of three items, counted by hand. Energies 1, 3, 6 pJ and latencies 2, 2, 4
+    # s; pair 0 = item 0 + item 1, pair 1 = 2 x item 1 + item 2.
+    # Energy shares: pair 0 1/4, 3/4, 0; pair 1 0, 6/12, 6/12 -> 0.25, 1.25, 0.5.
+    # Latency shares: pair 0 2/4, 2/4, 0; pair 1 0, 4/8, 4/8 -> 0.5, 1.0, 0.5.
+    # Summed 0.75, 2.25, 1.0 of 4, mixed half and half with the uniform 1/3 each.
+    samples = ev.LayerSamples(
+        layer=np.array([0, 1, 2]), accelerator=np.array([0, 0, 0]),
+        logs=np.log(np.array([[1.0, 2.0], [3.0, 2.0], [6.0, 4.0]])),
+        pair_counts=np.array([[1.0, 1.0, 0.0], [0.0, 2.0, 1.0]]),
+        pair_logs=np.log(np.array([[4.0, 4.0], [12.0, 8.0]])),
+        area_accelerators=np.array([0]), area_logs=np.array([0.0]))
+    assert ev.SHARE_DRAWS == 0.5
+    expected = 0.5 * np.array([0.75, 2.25, 1.0]) / 4 + 0.5 / 3
+    np.testing.assert_allclose(ev.item_weights(samples), expected, rtol=1e-12)
+    assert ev.item_weights(samples).sum() == pytest.approx(1.0)

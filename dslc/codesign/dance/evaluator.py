@@ -90,16 +90,20 @@ BATCH = 256
 AREA_STEPS = 1500
 """Adam steps of the area MLP (full batch: one row per trained-on accelerator)."""
 LEARNING_RATE = 3e-3
+SHARE_DRAWS = 0.5
+"""Share of the layer MLP's draws made in proportion to the items' shares of their pairs'
+energy and latency (`item_weights`); the rest uniform."""
 TARGETS = ("energy_pj", "latency_s", "area_mm2")
 """What the evaluator predicts for a pair, each as its natural log."""
 LAYER_TARGETS = ("energy_pj", "latency_s")
 """What the layer MLP predicts for a (layer, accelerator), each as its natural log (the
 latency is the layer's cycles over the accelerator's clock)."""
-MODEL_VERSION = 3
-"""Bumped whenever the model or its training changes (part of a saved evaluator's key):
-3 predicts each layer's log ratio to the analytical bounds, at least 0, from the layer,
-the accelerator and the (layer, accelerator) features (2 predicted the log per MAC from
-the layer and the accelerator; 1 was one MLP from network aggregates)."""
+MODEL_VERSION = 4
+"""Bumped whenever the model or its training changes (part of a saved evaluator's key): 4
+draws half of each mini-batch by the items' shares of their pairs' energy and latency
+(`item_weights`); 3 predicts each layer's log ratio to the analytical bounds, at least 0,
+from the layer, the accelerator and the (layer, accelerator) features (2 predicted the log
+per MAC from the layer and the accelerator; 1 was one MLP from network aggregates)."""
 
 
 def needs_torch() -> Any:
@@ -572,7 +576,8 @@ def _fit(space: LearnedSpace, samples: LayerSamples, seed: int, steps: int
     y_mean, y_std = _standardise(torch, y)
     inputs, targets = (x - x_mean) / x_std, (y - y_mean) / y_std
     layer_model = _layer_mlp(x.shape[1])
-    _train(torch, layer_model, inputs, targets, steps, draw)
+    _train(torch, layer_model, inputs, targets, steps, draw,
+           torch.as_tensor(item_weights(samples), dtype=torch.float64))
     a = values[torch.as_tensor(samples.area_accelerators)]
     area = torch.as_tensor(samples.area_logs, dtype=f32)[:, None]
     a_mean, a_std = _standardise(torch, values)
@@ -587,16 +592,41 @@ def _fit(space: LearnedSpace, samples: LayerSamples, seed: int, steps: int
                             y_mean, y_std, a_mean, a_std, area_mean[0], area_std[0])
 
 
-def _train(torch: Any, model: Any, inputs: Any, targets: Any, steps: int, draw: Any) -> None:
+def item_weights(samples: LayerSamples) -> FloatArray:
+    """Each item's weight in the layer MLP's draws: the sum over the training pairs of its
+    share of the pair's energy and of its latency (a pair's layers' figures add up to the
+    pair's, so a layer holding 90% of a pair's energy moves the pair's error nine times as
+    much as one holding 10%), mixed with the uniform weight at SHARE_DRAWS."""
+    logs = samples.logs
+    counts = samples.pair_counts
+    shares = np.zeros(len(logs))
+    for metric in range(logs.shape[1]):
+        parts = counts * np.exp(logs[:, metric] - logs[:, metric].max())[None, :]
+        totals = parts.sum(axis=1, keepdims=True)
+        shares += (parts / np.where(totals > 0, totals, 1.0)).sum(axis=0)
+    total = shares.sum()
+    uniform = np.full(len(logs), 1.0 / max(len(logs), 1))
+    if total <= 0:
+        return uniform
+    weights: FloatArray = SHARE_DRAWS * shares / total + (1.0 - SHARE_DRAWS) * uniform
+    return weights
+
+
+def _train(torch: Any, model: Any, inputs: Any, targets: Any, steps: int, draw: Any,
+           weights: Any = None) -> None:
     """Adam with cosine decay on the mean squared error: mini-batches of BATCH rows drawn
-    with `draw`, or the full batch when there are no more rows than that."""
+    with `draw` (in proportion to `weights`, else uniformly), or the full batch when there
+    are no more rows than that."""
     optimiser = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps)
     rows = len(inputs)
     for _ in range(steps):
         optimiser.zero_grad()
         if rows > BATCH:
-            chosen = torch.randint(0, rows, (BATCH,), generator=draw)
+            if weights is None:
+                chosen = torch.randint(0, rows, (BATCH,), generator=draw)
+            else:
+                chosen = torch.multinomial(weights, BATCH, replacement=True, generator=draw)
             loss = torch.mean((model(inputs[chosen]) - targets[chosen]) ** 2)
         else:
             loss = torch.mean((model(inputs) - targets) ** 2)
@@ -620,7 +650,7 @@ def evaluator_key(space: LearnedSpace, evaluator: PairEvaluator, settings: Setti
     probe = evaluator.key((space.networks[0], space.accelerators[0]))  # options + version
     text = "|".join([space.digest, probe, f"features {FEATURE_VERSION}",
                      f"model {MODEL_VERSION} {HIDDEN} {DEPTH} {STEPS} {BATCH} {AREA_HIDDEN} "
-                     f"{AREA_STEPS} {LEARNING_RATE}", f"samples {SAMPLING_VERSION}",
+                     f"{AREA_STEPS} {LEARNING_RATE} {SHARE_DRAWS}", f"samples {SAMPLING_VERSION}",
                      repr(settings)])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
