@@ -340,7 +340,9 @@ def map_command(
     format: FormatOption = OutputFormat.table,
     search: Annotated[str, typer.Option(help="auto, exhaustive, heuristic or random")
                       ] = "auto",
-    budget: Annotated[int, typer.Option(help="mappings evaluated by the heuristic")] = 10000,
+    budget: Annotated[int, typer.Option(
+        help="mappings the heuristic evaluates (its starts' descents may run to five times it)"
+    )] = 10000,
     objective: Annotated[str, typer.Option(
         help="energy, latency or edp, or a comma-separated lexicographic order such as "
              "latency,energy")] = "edp",

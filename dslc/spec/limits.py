@@ -52,6 +52,7 @@ MAX_EXPONENT = 8
 """Largest magnitude of an exponent in a co-design objective (`energy * latency ^ 2`):
 metrics raised further overflow a double."""
 MAX_BUDGET = 10**9
-"""Largest mapper budget (mappings evaluated per layer and accelerator by the heuristic)."""
+"""Largest mapper budget (mappings evaluated per layer and accelerator by the heuristic;
+its starts' descents may take up to dslc.mapper.search.STARTS_SHARE times it)."""
 MAX_COUNT = 2**63 - 1
 """Largest seed, `top_k` and `max_pairs` (a 64-bit integer)."""

@@ -17,7 +17,13 @@ torch = pytest.importorskip("torch")
 
 from dslc import api  # noqa: E402
 from dslc.codesign.dance import evaluator as ev  # noqa: E402
-from dslc.codesign.dance.features import PAIR_NAMES, traffic_estimate  # noqa: E402
+from dslc.codesign.dance.features import (  # noqa: E402
+    MAX_TILINGS,
+    PAIR_NAMES,
+    _tile_choices,
+    _tilings,
+    traffic_estimate,
+)
 from dslc.cost.bounds import arch_table, layer_bounds  # noqa: E402
 from dslc.lower.lower import lower_network  # noqa: E402
 
@@ -109,3 +115,19 @@ def test_the_lookup_is_the_gather_and_its_gradient_the_other_values(small) -> No
             assert float(live.grad[j, a + v]) == pytest.approx(
                 float(table[cell, layer, feature]), rel=1e-5)
     assert float(live.grad[j, list(space.encoding.value_columns)].abs().sum()) == 0.0
+
+
+def test_the_tilings_of_many_large_dimensions_are_capped() -> None:
+    # A dozen dimensions of 12 (5 sizes each: 1, 2, 4, 8, 12) would be 5^12 = 244 million
+    # tilings; 25 dimensions of 2 (sizes 1, 2) 2^25. Both are cut to at most MAX_TILINGS,
+    # and the every-tile-1 tiling stays.
+    assert _tile_choices(12).tolist() == [1, 2, 4, 8, 12]
+    assert _tile_choices(100, 2).tolist() == [1, 4, 16, 64, 100]
+    for bounds in ((12,) * 12, (2,) * 25):
+        tiles = _tilings(bounds)
+        assert 0 < len(tiles) <= MAX_TILINGS
+        assert bool((tiles == 1).all(axis=1).any())
+        for d, bound in enumerate(bounds):
+            assert set(tiles[:, d].tolist()) <= set(_tile_choices(bound).tolist())
+    # Under the cap nothing is thinned: the tiny dense layer's 1 x 3 x 3 sizes.
+    assert len(_tilings((1, 4, 4))) == 9

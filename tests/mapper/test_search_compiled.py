@@ -36,7 +36,8 @@ CASES = (("resnet18", "layer1.0.a", "eyeriss_like"),
          ("transformer_encoder", "ffn1", "tpu_like"))
 
 
-def _problem(network: str, layer: str) -> Problem:
+def library_problem(network: str, layer: str) -> Problem:
+    """Layer `layer` of the shipped network `network`, batch 1."""
     lowered = lower_network(api.network(api.compile(SPECS / "networks" / f"{network}.cd"),
                                         network), 1)
     problem = lowered.problem(layer)
@@ -44,7 +45,8 @@ def _problem(network: str, layer: str) -> Problem:
     return problem
 
 
-def _arch(name: str) -> ArchModel:
+def library_arch(name: str) -> ArchModel:
+    """The shipped accelerator `name`, resolved."""
     return resolve_accelerator(api.accelerator(
         api.compile(SPECS / "accelerators" / f"{name}.cd"), name))
 
@@ -65,7 +67,7 @@ def _every(neighbourhood_take: object, size: int) -> tuple[np.ndarray, ...]:
 def test_compiled_neighbourhoods_equal_the_numpy_ones(case: tuple[str, str, str],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     network, layer, accelerator = case
-    search = _Search(_problem(network, layer), _arch(accelerator), MapperOptions())
+    search = _Search(library_problem(network, layer), library_arch(accelerator), MapperOptions())
     space = search.space
     rng = np.random.default_rng(7)
     factors, orders = space.sample(rng, 6)
@@ -102,7 +104,7 @@ def test_compiled_neighbourhoods_equal_the_numpy_ones(case: tuple[str, str, str]
                                   ("mobilenet_v2", "b2.d", "eyeriss_like")])
 def test_compiled_filled_cuts_equal_the_numpy_ones(case: tuple[str, str, str]) -> None:
     network, layer, accelerator = case
-    search = _Search(_problem(network, layer), _arch(accelerator), MapperOptions())
+    search = _Search(library_problem(network, layer), library_arch(accelerator), MapperOptions())
     space = search.space
     tables = search.evaluator.compiled_tables
     assert tables is not None
@@ -167,7 +169,7 @@ def test_seen_keys_behave_as_a_dict(jit: bool, monkeypatch: pytest.MonkeyPatch) 
 def test_unrollings_are_every_spatial_split_within_the_meshes(case: tuple[str, str, str]
                                                               ) -> None:
     network, layer, accelerator = case
-    space = MapSpace(_problem(network, layer), _arch(accelerator))
+    space = MapSpace(library_problem(network, layer), library_arch(accelerator))
     slots = list(space.spatial_slots)
     extents = [space.slots[s].extent for s in slots]
     options = [sorted({tuple(int(v) for v in row[slots]) for row in splits})
@@ -192,7 +194,7 @@ def test_the_search_gives_the_same_result_without_numba(
     if not kernel.available():
         pytest.skip("numba not installed: one engine only")
     network, layer, accelerator = case
-    problem, arch = _problem(network, layer), _arch(accelerator)
+    problem, arch = library_problem(network, layer), library_arch(accelerator)
     options = MapperOptions(budget=3000)
     compiled = map_problem(problem, arch, options)
     _without_kernel(monkeypatch)
@@ -220,7 +222,7 @@ HARD = (("mobilenet_v2", "b2.d", "simple_os_16x16"),
 def test_the_default_search_is_within_one_percent_of_ten_times_its_budget(
         case: tuple[str, str, str]) -> None:
     network, layer, accelerator = case
-    problem, arch = _problem(network, layer), _arch(accelerator)
+    problem, arch = library_problem(network, layer), library_arch(accelerator)
     default = map_problem(problem, arch, MapperOptions())
     tenfold = map_problem(problem, arch, MapperOptions(budget=10 * MapperOptions().budget))
     found = default.cost.energy_pj * default.cost.cycles
@@ -231,7 +233,7 @@ def test_the_first_seeds_hold_the_unrolling_that_fills_the_output_stationary_arr
     # MobileNetV2's depthwise b2.d (C 96, P = Q = 56, 3x3) on simple_os_16x16: a 16-wide
     # row takes P and Q (56 = 8 x 7, so 16 only as P 4 x Q 4, P 2 x Q 8, P 8 x Q 2), the
     # other row C 16; 256 PEs. Random samples seldom hit a P x Q product of exactly 16.
-    search = _Search(_problem("mobilenet_v2", "b2.d"), _arch("simple_os_16x16"),
+    search = _Search(library_problem("mobilenet_v2", "b2.d"), library_arch("simple_os_16x16"),
                      MapperOptions())
     space = search.space
     outer, _ = search._seed_pools(10_000, every_unrolling=True)
@@ -254,7 +256,7 @@ def test_the_first_seeds_hold_the_unrolling_that_fills_the_output_stationary_arr
 def test_compiled_random_children_equal_the_numpy_ones(case: tuple[str, str, str],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     network, layer, accelerator = case
-    space = MapSpace(_problem(network, layer), _arch(accelerator))
+    space = MapSpace(library_problem(network, layer), library_arch(accelerator))
     factors, orders = space.sample(np.random.default_rng(2), 16)
     compiled = space.neighbours(np.random.default_rng(9), factors, orders, 2048)
     _without_kernel(monkeypatch)
@@ -292,7 +294,7 @@ def test_the_compiled_batch_equals_the_numpy_steps(case: tuple[str, str, str],
     costing, scoring) against the separate steps it replaces, batch by batch: every
     candidate's scores, the new candidates and their columns, the count and the best."""
     network, layer, accelerator = case
-    problem, arch = _problem(network, layer), _arch(accelerator)
+    problem, arch = library_problem(network, layer), library_arch(accelerator)
     options = MapperOptions(objective=objective)  # type: ignore[arg-type]
     compiled, plain = _Search(problem, arch, options), _Search(problem, arch, options)
     plain.objective_codes = None  # the numpy steps (the same compiled kernel and table)
@@ -323,7 +325,7 @@ def test_the_compiled_batch_equals_the_numpy_steps(case: tuple[str, str, str],
 def test_the_compiled_batch_scores_by_the_objectives_definitions() -> None:
     """The compiled batch's scores are the objectives of the scalar model's cost of each
     new candidate that fits (energy, cycles, their product), and inf for the others."""
-    problem, arch = _problem("resnet18", "layer1.0.a"), _arch("eyeriss_like")
+    problem, arch = library_problem("resnet18", "layer1.0.a"), library_arch("eyeriss_like")
     search = _Search(problem, arch, MapperOptions(objective=("energy", "latency")))
     search.objective_codes = np.array([0, 2], dtype=np.int64)  # energy, then EDP
     space = search.space
@@ -396,7 +398,7 @@ def test_the_compiled_descents_equal_the_python_ones(
     candidates and scores), the same best, and the same random draws; at a budget that
     ends the descents mid-way (700), a larger one and none."""
     network, layer, accelerator = case
-    problem, arch = _problem(network, layer), _arch(accelerator)
+    problem, arch = library_problem(network, layer), library_arch(accelerator)
     options = MapperOptions(budget=3000, objective=objective)  # type: ignore[arg-type]
     compiled, plain = _Search(problem, arch, options), _Search(problem, arch, options)
     _python_descents(plain, monkeypatch)
@@ -424,7 +426,7 @@ def test_the_compiled_descents_equal_the_python_ones(
 def test_the_search_with_compiled_descents_equals_the_python_loop(
         case: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     network, layer, accelerator = case
-    problem, arch = _problem(network, layer), _arch(accelerator)
+    problem, arch = library_problem(network, layer), library_arch(accelerator)
     options = MapperOptions(search="heuristic", budget=4000, seed=3)
     compiled, plain = _Search(problem, arch, options), _Search(problem, arch, options)
     _python_descents(plain, monkeypatch)

@@ -10,28 +10,12 @@ from typing import Any
 
 import pytest
 
-from dslc import api
-from dslc.arch import ArchModel, resolve_accelerator
-from dslc.lower.lower import lower_network
-from dslc.lower.problem import Problem
 from dslc.mapper import MapperOptions, map_problem
 from dslc.mapper import search as search_module
 from dslc.mapper.search import CHUNK, STARTS_SHARE, _Descent, _Search
+from tests.mapper.test_search_compiled import library_arch, library_problem
 
 SPECS = Path(__file__).resolve().parents[2] / "dslc" / "std"
-
-
-def _problem(network: str, layer: str) -> Problem:
-    lowered = lower_network(api.network(api.compile(SPECS / "networks" / f"{network}.cd"),
-                                        network), 1)
-    problem = lowered.problem(layer)
-    assert problem is not None
-    return problem
-
-
-def _arch(name: str) -> ArchModel:
-    return resolve_accelerator(api.accelerator(
-        api.compile(SPECS / "accelerators" / f"{name}.cd"), name))
 
 
 class _Watched(_Search):
@@ -74,7 +58,7 @@ def test_every_start_descends_to_its_end_past_the_budget(case: tuple[str, str, s
     # ran.
     network, layer, accelerator = case
     options = MapperOptions()
-    search = _Watched(_problem(network, layer), _arch(accelerator), options)
+    search = _Watched(library_problem(network, layer), library_arch(accelerator), options)
     search.heuristic()
     first = search.calls[0]
     # Every unrolling's five best filled seeds and the best random samples.
@@ -92,7 +76,8 @@ def test_the_starts_descents_stop_within_their_share(budget: int) -> None:
     # (500).
     # They stop within STARTS_SHARE budgets (one batch of CHUNK candidates may overshoot).
     options = MapperOptions(budget=budget)
-    search = _Watched(_problem("vgg16", "s1.rest.0.c"), _arch("shidiannao_like"), options)
+    search = _Watched(library_problem("vgg16", "s1.rest.0.c"), library_arch("shidiannao_like"),
+                      options)
     search.heuristic()
     first = search.calls[0]
     assert first["ended"] < first["starts"]
@@ -116,7 +101,7 @@ LATER_STARTS = (("vgg16", "s4.first.conv", "shidiannao_like"),
 def test_the_default_search_reaches_the_later_starts_basins(case: tuple[str, str, str]
                                                             ) -> None:
     network, layer, accelerator = case
-    problem, arch = _problem(network, layer), _arch(accelerator)
+    problem, arch = library_problem(network, layer), library_arch(accelerator)
     default = map_problem(problem, arch, MapperOptions())
     tenfold = map_problem(problem, arch, MapperOptions(budget=10 * MapperOptions().budget))
     found = default.cost.energy_pj * default.cost.cycles

@@ -131,33 +131,60 @@ def layer_features(problems: Sequence[Problem]) -> tuple[FloatArray, tuple[str, 
     return rows, tuple(names)
 
 
-def _tile_choices(bound: int) -> FloatArray:
-    """A dimension's tile sizes: the powers of two below its bound, and the bound."""
+MAX_TILINGS = 1 << 20
+"""Most one-level tilings `traffic_estimate` weighs for one layer: past it, the dimensions
+with the most tile sizes take every other power of two (then every fourth, ...), so a
+layer of many large dimensions (an einsum of a dozen indices) costs seconds and megabytes,
+not hours and gigabytes. A layer under it (every shipped one) is estimated as before the
+cap, so FEATURE_VERSION stayed."""
+
+
+def _tile_choices(bound: int, stride: int = 1) -> FloatArray:
+    """A dimension's tile sizes: 1, the powers of two 2^stride, 2^(2 stride), ... below its
+    bound, and the bound."""
     found = {1, bound}
-    size = 2
+    size = 1 << stride
     while size < bound:
         found.add(size)
-        size *= 2
+        size <<= stride
     return np.array(sorted(found), dtype=np.float64)
 
 
+def _tilings(bounds: Sequence[int]) -> FloatArray:
+    """[tilings, dims] every combination of the dimensions' tile sizes (`_tile_choices`),
+    at most MAX_TILINGS: while there are more, the dimension with the most sizes (the first
+    of equals) doubles its stride, and once none has more than 1 and its bound, keeps tiles
+    of 1 only (a layer of over 20 dimensions larger than 1)."""
+    strides = [1] * len(bounds)
+    choices = [_tile_choices(b) for b in bounds]
+    while math.prod(len(c) for c in choices) > MAX_TILINGS:
+        widest = max(range(len(bounds)), key=lambda d: (len(choices[d]), -d))
+        if len(choices[widest]) > 2:
+            strides[widest] *= 2
+            choices[widest] = _tile_choices(bounds[widest], strides[widest])
+        else:
+            choices[widest] = np.ones(1)
+    grids = np.meshgrid(*choices, indexing="ij")
+    found: FloatArray = np.stack([g.reshape(-1) for g in grids], 1)
+    return found
+
+
 def traffic_estimate(problem: Problem, capacities: FloatArray) -> FloatArray:
-    """[len(capacities)] an estimate of the words a layer moves between the outermost
-    memory and one buffer of each capacity (in words), without a mapping search: the
-    fewest over one-level tilings (per dimension a tile of a power of two or the whole
-    bound, n = ceil(bound / tile) tiles) whose tiles of every tensor fit in the buffer
-    together, and over which tensor stays resident. The resident tensor s is fetched once
-    per tile of its own (its footprint x the tiles of the dimensions indexing it); every
-    other tensor once per tile iteration (its footprint x the product of all n), an output
-    twice when a dimension it does not depend on is split (its partial sums go out and
-    come back). A tensor's footprint in a tile is the product over its axes of the tiles'
-    extents (a sliding window `p + r` spans tile_p + tile_r - 1), at most its size. The
-    smallest tiling (every tile 1) always counts, whatever the capacity. Not a bound and
-    not the mapper's answer: a feature that says how much re-fetching a small buffer forces
-    (dslc.codesign.dance.evaluator)."""
+    """[len(capacities)] an estimate of the words a layer moves between the outermost memory
+    and one buffer of each capacity (in words), without a mapping search: the fewest over
+    one-level tilings (per dimension a tile of a power of two or the whole bound, n =
+    ceil(bound / tile) tiles; at most MAX_TILINGS of them, `_tilings`) whose tiles of every
+    tensor fit in the buffer together, and over which tensor stays resident. The resident
+    tensor s is fetched once per tile of its own (its footprint x the tiles of the
+    dimensions indexing it); every other tensor once per tile iteration (its footprint x the
+    product of all n), an output twice when a dimension it does not depend on is split (its
+    partial sums go out and come back). A tensor's footprint in a tile is the product over
+    its axes of the tiles' extents (a sliding window `p + r` spans tile_p + tile_r - 1), at
+    most its size. The smallest tiling (every tile 1) always counts, whatever the capacity.
+    Not a bound and not the mapper's answer: a feature that says how much re-fetching a
+    small buffer forces (dslc.codesign.dance.evaluator)."""
     bounds = problem.bounds
-    grids = np.meshgrid(*(_tile_choices(b) for b in bounds), indexing="ij")
-    tiles = np.stack([g.reshape(-1) for g in grids], 1)  # [tilings, dims]
+    tiles = _tilings(bounds)
     counts = np.ceil(np.array(bounds, dtype=np.float64)[None, :] / tiles)
     iterations = counts.prod(axis=1)
     footprints, own = [], []
