@@ -43,6 +43,8 @@ NETWORKS = ("alexnet", "vgg16", "resnet18", "resnet50", "mobilenet_v2",
 ACCELERATORS = ("eyeriss_like", "simple_ws_16x16", "simple_os_16x16", "tpu_like",
                 "nvdla_like", "shidiannao_like")
 ROOT = Path(__file__).resolve().parent.parent
+SEED = 1
+"""The searches' seed (`--seed`)."""
 
 # A worker maps the cases it reads (JSON lines on stdin) with the build it runs in and
 # answers one JSON line each. It uses only the API every build since 0.2 has, and the
@@ -68,8 +70,9 @@ for line in sys.stdin:
         archs[accelerator] = resolve_accelerator(api.accelerator(api.compile(
             f"{LIBRARY}/accelerators/{accelerator}.cd"), accelerator))
     options = MapperOptions()
-    if case["scale"] != 1:
-        options = MapperOptions(budget=options.budget * case["scale"])
+    if case["scale"] != 1 or case.get("seed", 1) != 1:
+        options = MapperOptions(budget=options.budget * case["scale"],
+                                seed=case.get("seed", 1))
     start = time.perf_counter()
     found = map_problem(problems[network][case["layer"]], archs[accelerator], options)
     seconds = time.perf_counter() - start
@@ -96,8 +99,8 @@ class Worker:
     def map(self, network: str, layer: str, accelerator: str, scale: int) -> dict[str, Any]:
         assert self.process.stdin is not None and self.process.stdout is not None
         self.process.stdin.write(json.dumps({"network": network, "layer": layer,
-                                             "accelerator": accelerator,
-                                             "scale": scale}) + "\n")
+                                             "accelerator": accelerator, "scale": scale,
+                                             "seed": SEED}) + "\n")
         self.process.stdin.flush()
         answer = self.process.stdout.readline()
         if not answer:
@@ -206,9 +209,13 @@ def main() -> None:
                              "of its ten-fold result and this run's")
     parser.add_argument("--no-tenfold", action="store_true",
                         help="run no ten-fold search: compare with --reference alone")
+    parser.add_argument("--seed", type=int, default=1,
+                        help="the searches' seed (default 1, MapperOptions' default)")
     parser.add_argument("--summarize", type=Path, metavar="ROWS",
                         help="only print the summary of the cases in a --rows file")
     args = parser.parse_args()
+    global SEED
+    SEED = args.seed
     if args.summarize is not None:
         rows = [json.loads(line) for line in args.summarize.read_text().splitlines()]
         print("\n".join(summarize(rows, sorted({r["accelerator"] for r in rows}),

@@ -34,6 +34,7 @@ It does not map whole networks (dslc.mapper.network) nor print.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
@@ -95,6 +96,9 @@ the best seed of each."""
 SAMPLED_STARTS = 2
 """Random seeds it first descends from."""
 POLISH_SHARE = 0.1
+RESPLIT_SHARE = 0.5
+"""The largest re-split neighbourhood of two memories the polish takes, its loop order
+swaps included, as a share of the budget (the re-splits alone: at most POLISH_SHARE)."""
 """The largest swap neighbourhood the polish takes, as a share of the budget."""
 MORE_FILLED_STARTS = 4
 """Filled seeds of each of those unrollings (the second best, then the third, ...) it
@@ -497,28 +501,73 @@ class _Search:
     def _polish(self) -> None:
         """Swap moves (`MapSpace.swap_moves`: two dims trade whole divisors between two
         slots, in opposite directions) from the best, and a descent from a better one found,
-        until none improves. An exchange move trades within a factor of 2; a swap of C 8 for
-        K 2 between two levels (ResNet-50 `l4.skip` on eyeriss_like: 7% better) is a pair
-        of moves each of which alone breaks a capacity or loses reuse. A few hundred
-        candidates per swap neighbourhood: the best only, past the budget as the last
-        descent is, and only while a neighbourhood is at most POLISH_SHARE of the budget
-        (small budgets, as co-design's mapper uses, are not doubled by it)."""
-        space = self.space
-        while self.best.factors is not None and self.best.orders is not None:
-            score = self.best.score
-            factors, orders = self.best.factors, self.best.orders
-            first, second = space.swap_moves(space.factor_moves(factors, whole=True))
-            swapped = space.apply_moves(factors, first, second)
-            swapped = swapped[:, :, space.valid_moved(swapped)]
-            count = swapped.shape[-1]
-            if count == 0 or count > POLISH_SHARE * self.options.budget:
-                return
-            # The best's orders obey any order rule already; swaps change only factors.
-            self.score_all(swapped, np.repeat(orders[:, :, None], count, axis=2),
-                           np.full(count, self.best.keep, dtype=np.int64))
-            if self.best.score >= score:  # score_all keeps the best of what it evaluates
-                return
+        until none improves; then the re-splits of each pair of memories' loops
+        (`MapSpace.resplits`), and a descent and the swaps again from a better one. An
+        exchange move trades within a factor of 2; a swap of C 8 for K 2 between two levels
+        (ResNet-50 `l4.skip` on eyeriss_like: 7% better) is a pair of moves each of which
+        alone breaks a capacity or loses reuse, and a re-split moves any number of dims at
+        once (VGG-16 `s3.first.conv` on simple_os_16x16: 2.1% better). A few hundred to a
+        few thousand candidates per neighbourhood: the best only, past the budget as the
+        last descent is, and only neighbourhoods of at most POLISH_SHARE of the budget
+        (the re-splits with their order swaps: RESPLIT_SHARE), so small budgets, as
+        co-design's mapper uses, are not doubled by it. The re-splits come only after the
+        swaps end, so the polish ends where it did without them or better."""
+        while self._polish_step(self._swapped) or self._polish_step(self._resplit):
             self._descend_best(budget=None)
+
+    def _polish_step(self, neighbourhood: Callable[[IntArray, IntArray, int],
+                                                   tuple[IntArray, IntArray] | None]) -> bool:
+        """Score `neighbourhood(best factors, best orders, largest size)` with the best's
+        keep set; True when it holds a better mapping (then the best)."""
+        best = self.best
+        if best.factors is None or best.orders is None:
+            return False
+        found = neighbourhood(best.factors, best.orders,
+                              int(POLISH_SHARE * self.options.budget))
+        if found is None or found[0].shape[-1] == 0:
+            return False
+        factors, orders = found
+        self.score_all(factors, orders, np.full(factors.shape[-1], best.keep, dtype=np.int64))
+        return self.best.score < best.score  # score_all keeps the best it evaluates
+
+    def _swapped(self, factors: IntArray, orders: IntArray, largest: int
+                 ) -> tuple[IntArray, IntArray] | None:
+        """The swap neighbourhood of `factors` with `orders`, or None when it is over
+        `largest`."""
+        space = self.space
+        first, second = space.swap_moves(space.factor_moves(factors, whole=True))
+        swapped = space.apply_moves(factors, first, second)
+        swapped = swapped[:, :, space.valid_moved(swapped)]
+        if swapped.shape[-1] > largest:
+            return None
+        # The best's orders obey any order rule already; swaps change only factors.
+        return swapped, np.repeat(orders[:, :, None], swapped.shape[-1], axis=2)
+
+    def _resplit(self, factors: IntArray, orders: IntArray, largest: int
+                 ) -> tuple[IntArray, IntArray] | None:
+        """The re-splits (`MapSpace.resplits`) of each pair of memories whose count is at
+        most `largest`, each with `orders` and with each swap of two of its loops in those
+        two memories (`MapSpace.with_order_swaps`: a tiling that moves loops between two
+        memories often wants them in another order, which the descent after it would
+        reach only through a worse first step), the pair's whole neighbourhood at most
+        RESPLIT_SHARE of the budget; None when no pair has one."""
+        space = self.space
+        most = int(RESPLIT_SHARE * self.options.budget)
+        temporal = [s for s, slot in enumerate(space.slots) if not slot.spatial]
+        parts: list[tuple[IntArray, IntArray]] = []
+        for a, b in itertools.combinations(temporal, 2):
+            if not 0 < space.resplit_count(factors, a, b) <= min(largest, most):
+                continue
+            split = space.resplits(factors, a, b)
+            split = split[:, :, space.valid_moved(split)]
+            found = space.with_order_swaps(split, orders, (space.slots[a].level,
+                                                           space.slots[b].level))
+            if found[0].shape[-1] <= most:
+                parts.append(found)
+        if not parts:
+            return None
+        return (np.concatenate([f for f, _ in parts], axis=2),
+                np.concatenate([o for _, o in parts], axis=2))
 
     def _descend_best(self, budget: int | None = 0) -> None:
         best = self.best
