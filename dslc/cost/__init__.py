@@ -9,7 +9,7 @@ twin for the mapper (`kernel` its compiled engine); `result.Cost` is what a mapp
 search. The rules and their limits are in docs/design/cost-model.md.
 """
 
-COST_MODEL_VERSION = 4
+COST_MODEL_VERSION = 5
 """The version of the figures a mapping gets. Bump it whenever a counting rule (here), an
 estimator table (dslc.arch) or the mapper's search (dslc.mapper) can change any figure of
 any mapping: co-design result stores key every pair by it (dslc.codesign.store), so results
