@@ -561,8 +561,8 @@ class _Search:
             split = space.resplits(factors, a, b)
             split = split[:, :, space.valid_moved(split)]
             found = space.with_order_swaps(split, orders, (space.slots[a].level,
-                                                           space.slots[b].level))
-            if found[0].shape[-1] <= most:
+                                                           space.slots[b].level), most)
+            if found is not None:
                 parts.append(found)
         if not parts:
             return None

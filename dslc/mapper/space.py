@@ -1441,26 +1441,32 @@ class MapSpace:
         current = np.all(in_a == factors[a][:, None], axis=0)
         return children[:, :, ~current]
 
-    def with_order_swaps(self, factors: IntArray, orders: IntArray, levels: Sequence[int]
-                         ) -> tuple[IntArray, IntArray]:
+    def with_order_swaps(self, factors: IntArray, orders: IntArray, levels: Sequence[int],
+                         largest: int | None = None) -> tuple[IntArray, IntArray] | None:
         """`factors [S, D, M]` each with `orders [L, D]`, then again with each swap of two
         loops of one of `levels` that are real (factor above 1) in that column (the
         innermost level's order does not count); repaired to the order constraints.
-        Returns (factors, orders), batch last."""
+        Returns (factors, orders), batch last, or None when there would be more than
+        `largest` columns (counted before any is built)."""
         count = factors.shape[-1]
-        parts_f, parts_o = [factors], [np.repeat(orders[:, :, None], count, axis=2)]
+        swaps: list[tuple[int, int, int, BoolArray]] = []
         for level in sorted(set(levels)):
             if level == self.nlevels - 1:
                 continue
             level_factors = factors[level]  # temporal slot `level` is level `level`
             for i, j in itertools.combinations(range(self.ndims), 2):
-                real = (level_factors[orders[level, i]] > 1) & (level_factors[orders[level, j]] > 1)
-                if not real.any():
-                    continue
-                swapped = orders.copy()
-                swapped[level, i], swapped[level, j] = orders[level, j], orders[level, i]
-                parts_f.append(factors[:, :, real])
-                parts_o.append(np.repeat(swapped[:, :, None], int(real.sum()), axis=2))
+                real = (level_factors[orders[level, i]] > 1) \
+                    & (level_factors[orders[level, j]] > 1)
+                if real.any():
+                    swaps.append((level, i, j, real))
+        if largest is not None and count + sum(int(r.sum()) for *_, r in swaps) > largest:
+            return None
+        parts_f, parts_o = [factors], [np.repeat(orders[:, :, None], count, axis=2)]
+        for level, i, j, real in swaps:
+            swapped = orders.copy()
+            swapped[level, i], swapped[level, j] = orders[level, j], orders[level, i]
+            parts_f.append(factors[:, :, real])
+            parts_o.append(np.repeat(swapped[:, :, None], int(real.sum()), axis=2))
         joined_o = np.concatenate(parts_o, axis=2)
         if self._order_rules:
             self.repair_orders(joined_o)

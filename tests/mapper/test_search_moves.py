@@ -316,7 +316,9 @@ def test_order_swaps_of_resplits_swap_real_loops_of_the_given_levels() -> None:
     space = MapSpace(problem, THREE_LEVEL)
     factors, orders = _candidate(space, 2)
     split = space.resplits(factors, 0, 1)
-    found_f, found_o = space.with_order_swaps(split, orders, (0, 1))
+    found = space.with_order_swaps(split, orders, (0, 1))
+    assert found is not None
+    found_f, found_o = found
     expected = set()
     for i in range(split.shape[-1]):
         child = split[:, :, i]
@@ -332,6 +334,9 @@ def test_order_swaps_of_resplits_swap_real_loops_of_the_given_levels() -> None:
     assert len(pairs) == len(set(pairs)) == len(expected)
     assert set(pairs) == expected
     assert len(expected) > split.shape[-1]  # some re-split has two real loops to swap
+    # Over a limit, nothing is built.
+    assert space.with_order_swaps(split, orders, (0, 1), len(expected)) is not None
+    assert space.with_order_swaps(split, orders, (0, 1), len(expected) - 1) is None
 
 
 def test_the_heuristic_ends_where_no_resplit_improves() -> None:
