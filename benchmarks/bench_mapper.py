@@ -273,15 +273,18 @@ def kernel_share() -> None:
             batches.clear()
             recorded.clear()
             kernel.run_search_batch = recording  # type: ignore[assignment]
-            # The descents in the Python loop, which hands each batch to run_search_batch
-            # (the compiled descents run the same batches within one call).
+            # The descents and rounds in their Python loops, which hand each batch to
+            # run_search_batch (the compiled ones run the same batches within one call).
             compiled_descend = _Search._compiled_descend
+            compiled_rounds = _Search._compiled_rounds
             _Search._compiled_descend = lambda self, starts, limit: False  # type: ignore
+            _Search._compiled_rounds = lambda self, *args: None  # type: ignore
             try:
                 _Search(problem, arch, options).heuristic()
             finally:
                 kernel.run_search_batch = run_search_batch  # type: ignore[assignment]
                 _Search._compiled_descend = compiled_descend  # type: ignore[method-assign]
+                _Search._compiled_rounds = compiled_rounds  # type: ignore[method-assign]
             search_s = batch_s = kernel_s = float("inf")
             for _ in range(3):
                 start = time.perf_counter()

@@ -76,6 +76,10 @@ POPULATION = 16
 """Parents kept between rounds of the local search."""
 ROUND = 1024
 """Candidates generated per round (before pruning)."""
+STALLS = 4
+"""Rounds without a better best before a restart."""
+IDLE_ROUNDS = 20
+"""Rounds (and restarts) in a row that evaluate nothing new before the search ends."""
 SEED_KEEP_SETS = 8
 """Keep sets the random seeds of one restart are spread over."""
 UNROLLINGS = 12
@@ -466,8 +470,8 @@ class _Search:
         elite = population
         best = self.best.score
         stalls = restarts = idle = 0
-        while self.evaluated < budget and idle < 20:
-            if population.size == 0 or stalls >= 4:
+        while self.evaluated < budget and idle < IDLE_ROUNDS:
+            if population.size == 0 or stalls >= STALLS:
                 self._descend_best()
                 restarts += 1
                 stalls = 0
@@ -480,17 +484,10 @@ class _Search:
                 if population.size == 0:
                     idle += 1
                     continue
-            before = self.evaluated
-            children = self._neighbours(population)
-            evaluated = self.run_batch(children.factors, children.orders, children.keeps)
-            idle = idle + 1 if self.evaluated == before else 0
-            population = _Pool.select([population, evaluated], self.space)
-            elite = _Pool.select([elite, evaluated], self.space)
-            if self.best.score < best:
-                best = self.best.score
-                stalls = 0
-            else:
-                stalls += 1
+            # Every round until a restart is due or the loop ends: compiled, or in Python.
+            population, elite, best, stalls, idle = \
+                self._compiled_rounds(population, elite, best, (stalls, idle, budget)) \
+                or self._rounds(population, elite, best, (stalls, idle, budget))
         self._descend_best(budget=None)
         self._polish()
 
@@ -608,6 +605,73 @@ class _Search:
             self.best = _Best(tuple(float(v) for v in best_s), best_f, best_o,
                               int(best_k[0]))
         return True
+
+    def _rounds(self, population: _Pool, elite: _Pool, best: tuple[float, ...],
+                counters: tuple[int, int, int]
+                ) -> tuple[_Pool, _Pool, tuple[float, ...], int, int]:
+        """The rounds of `heuristic` from `population` and `elite` (`best`: the score the
+        stalls count against; `counters`: stalls, idle rounds, budget) until a restart is
+        due (STALLS rounds without a better best, or no population) or the loop ends (the
+        budget spent, or IDLE_ROUNDS rounds in a row evaluating nothing new): ROUND random
+        children of the population per round (`_neighbours`), their batch, the population
+        and the elite re-selected. Returns (population, elite, best, stalls, idle). The
+        Python twin of `_compiled_rounds`."""
+        stalls, idle, budget = counters
+        while self.evaluated < budget and idle < IDLE_ROUNDS and population.size \
+                and stalls < STALLS:
+            before = self.evaluated
+            children = self._neighbours(population)
+            evaluated = self.run_batch(children.factors, children.orders, children.keeps)
+            idle = idle + 1 if self.evaluated == before else 0
+            population = _Pool.select([population, evaluated], self.space)
+            elite = _Pool.select([elite, evaluated], self.space)
+            if self.best.score < best:
+                best = self.best.score
+                stalls = 0
+            else:
+                stalls += 1
+        return population, elite, best, stalls, idle
+
+    def _compiled_rounds(self, population: _Pool, elite: _Pool, best: tuple[float, ...],
+                         counters: tuple[int, int, int]
+                         ) -> tuple[_Pool, _Pool, tuple[float, ...], int, int] | None:
+        """The rounds of `heuristic` from `population` and `elite` (`best`: the score the
+        stalls count against; `counters`: stalls, idle rounds, budget) until a restart is
+        due or the loop ends, in one compiled call (`kernel.run_rounds`: the same children,
+        batches, selections and random draws): (population, elite, best, stalls, idle);
+        None when it cannot run (as `_compiled_descend`), and the Python loop then does."""
+        tables, codes = self.batch_tables, self.objective_codes
+        space = self.space
+        if tables is None or codes is None or not space.compiled_moves:
+            return None
+        seen = self.seen
+        nobj = len(self.scores)
+        current = self.best
+        best_s = np.full(nobj, np.inf)
+        best_s[:len(current.score)] = current.score
+        best_f = np.ones((len(space.slots), space.ndims), dtype=np.int64) \
+            if current.factors is None else current.factors.copy()
+        best_o = np.zeros((space.nlevels, space.ndims), dtype=np.int64) \
+            if current.orders is None else current.orders.copy()
+        best_k = np.array([current.keep], dtype=np.int64)
+        before = best_s.copy()
+        reference = np.full(nobj, np.inf)
+        reference[:len(best)] = best
+        stalls, idle, budget = counters
+        (self.evaluated, seen.count, seen.keys, seen.columns, self.seen_scores,
+         *pools, stalls, idle) = kernel.run_rounds(
+            self.rng, tables,
+            (population.factors, population.orders, population.keeps, population.scores),
+            (elite.factors, elite.orders, elite.keeps, elite.scores), reference,
+            (stalls, idle, STALLS, IDLE_ROUNDS, budget, self.evaluated),
+            (best_s, best_f, best_o, best_k), (ROUND, POPULATION), self.keep_table,
+            space.random_move_tables, self.spatial_slots, _KEY_MULTIPLIERS, seen.keys,
+            seen.columns, seen.count, self.seen_scores, codes)
+        if not np.array_equal(best_s, before):
+            self.best = _Best(tuple(float(v) for v in best_s), best_f, best_o,
+                              int(best_k[0]))
+        return (_Pool(*pools[:4]), _Pool(*pools[4:]), tuple(float(v) for v in reference),
+                int(stalls), int(idle))
 
     def _ready(self, descent: _Descent) -> bool:
         """Give `descent` candidates to take (its next neighbourhood when it moved or
