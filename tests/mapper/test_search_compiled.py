@@ -1,8 +1,9 @@
 """The heuristic's compiled pieces (dslc/cost/kernel_numba.py: a descent's neighbourhoods,
 the filled seeds' cuts, the descents, the rounds) against the numpy code they replace, the
-remembered keys (`_Seen`) against a dict, the spatial unrollings (`MapSpace.unrollings`) against a brute force, the
-whole search's result with and without numba, and the layers where the search used to miss
-what ten times its budget finds (slow: each runs that ten-fold search)."""
+remembered keys (`_Seen`) against a dict, the spatial unrollings (`MapSpace.unrollings`)
+against a brute force, the whole search's result with and without numba, and the layers
+where the search used to miss what ten times its budget finds (slow: each runs that
+ten-fold search)."""
 
 from __future__ import annotations
 
