@@ -1700,10 +1700,11 @@ def rounds(rng: np.random.Generator, pop_f: IntArray, pop_o: IntArray, pop_k: In
            ) -> tuple[int, int, npt.NDArray[np.uint64], IntArray, FloatArray, IntArray,
                       IntArray, IntArray, FloatArray, IntArray, IntArray, IntArray,
                       FloatArray, int, int]:
-    """The rounds of `dslc.mapper.search._Search.heuristic` while `evaluated < budget`,
-    `idle < most_idle`, the population (`pop_*`: factors [S, D, P], orders, keeps, scores
-    [K, P]) is not empty and `stalls < most_stalls`, exactly as its Python loop runs them
-    (`_neighbours`, `run_batch`, `_Pool.select`): per round `round_size` children of
+    """The rounds of `dslc.mapper.search._Search.heuristic` (`_rounds`): one round, then
+    more while `evaluated < budget`, `idle < most_idle`, the population (`pop_*`: factors
+    [S, D, P], orders, keeps, scores [K, P]; not empty when called) is not empty and
+    `stalls < most_stalls`, exactly as its Python loop runs them (`_neighbours`,
+    `run_batch`, `_Pool.select`): per round `round_size` children of
     random parents (`MapSpace.neighbours`' draws, then `random_moves`; with more than one
     keep choice, a neighbouring keep choice drawn per parent and a quarter of the children
     moved to their parent's), one `search_batch`, the population and the elite (`eli_*`)
@@ -1727,8 +1728,10 @@ def rounds(rng: np.random.Generator, pop_f: IntArray, pop_o: IntArray, pop_k: In
     level = np.empty((2, size), dtype=np.int64)
     pos_a = np.empty((2, size), dtype=np.int64)
     pos_b = np.empty((2, size), dtype=np.int64)
-    while evaluated < budget and idle < most_idle and pop_k.size > 0 \
-            and stalls < most_stalls:
+    first = True  # the caller checked the budget before its restart: this round runs
+    while first or (evaluated < budget and idle < most_idle and pop_k.size > 0
+                    and stalls < most_stalls):
+        first = False
         before = evaluated
         nparents = pop_k.size
         parents = rng.integers(0, nparents, size)

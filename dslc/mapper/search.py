@@ -609,16 +609,21 @@ class _Search:
     def _rounds(self, population: _Pool, elite: _Pool, best: tuple[float, ...],
                 counters: tuple[int, int, int]
                 ) -> tuple[_Pool, _Pool, tuple[float, ...], int, int]:
-        """The rounds of `heuristic` from `population` and `elite` (`best`: the score the
-        stalls count against; `counters`: stalls, idle rounds, budget) until a restart is
-        due (STALLS rounds without a better best, or no population) or the loop ends (the
-        budget spent, or IDLE_ROUNDS rounds in a row evaluating nothing new): ROUND random
-        children of the population per round (`_neighbours`), their batch, the population
-        and the elite re-selected. Returns (population, elite, best, stalls, idle). The
-        Python twin of `_compiled_rounds`."""
+        """The rounds of `heuristic` from `population` (not empty) and `elite` (`best`: the
+        score the stalls count against; `counters`: stalls, below STALLS, idle rounds,
+        budget): one round, then more until a restart is due (STALLS rounds without a
+        better best, or no population) or the loop ends (the budget spent, or IDLE_ROUNDS
+        rounds in a row evaluating nothing new): ROUND random children of the population
+        per round (`_neighbours`), their batch, the population and the elite re-selected.
+        The first round runs whatever the count: `heuristic` checks the budget before a
+        restart's descent and kicked or fresh seeds, and a round follows them (a budget
+        spent by the restart still sees that round). Returns (population, elite, best,
+        stalls, idle). The Python twin of `_compiled_rounds`."""
         stalls, idle, budget = counters
-        while self.evaluated < budget and idle < IDLE_ROUNDS and population.size \
-                and stalls < STALLS:
+        first = True  # `heuristic` checked the budget before its restart: this round runs
+        while first or (self.evaluated < budget and idle < IDLE_ROUNDS and population.size
+                        and stalls < STALLS):
+            first = False
             before = self.evaluated
             children = self._neighbours(population)
             evaluated = self.run_batch(children.factors, children.orders, children.keeps)
@@ -635,9 +640,8 @@ class _Search:
     def _compiled_rounds(self, population: _Pool, elite: _Pool, best: tuple[float, ...],
                          counters: tuple[int, int, int]
                          ) -> tuple[_Pool, _Pool, tuple[float, ...], int, int] | None:
-        """The rounds of `heuristic` from `population` and `elite` (`best`: the score the
-        stalls count against; `counters`: stalls, idle rounds, budget) until a restart is
-        due or the loop ends, in one compiled call (`kernel.run_rounds`: the same children,
+        """`_rounds` (the first round, then more until a restart is due or the loop ends)
+        in one compiled call (`kernel.run_rounds`: the same children,
         batches, selections and random draws): (population, elite, best, stalls, idle);
         None when it cannot run (as `_compiled_descend`), and the Python loop then does."""
         tables, codes = self.batch_tables, self.objective_codes
