@@ -32,11 +32,13 @@ path is the fallback, as for `run`.
 
 The mapper's compiled pieces are dispatched here too (`run_single_neighbourhood`,
 `run_exchange_*`, `run_random_moves`, `run_filled_cuts`, `run_seen_*`, `run_argsort_middle`,
-`run_search_batch`: a whole batch of the search in one call, and `run_descend`: a group of
-local descents in one call); docs/design/mapper.md, "What runs compiled", lists each with
-its numpy twin. They do not decide anything of the search's strategy; only `run_descend`
-draws random numbers (each neighbourhood's order), from the search's own numpy `Generator`
-and exactly as the Python loop draws them.
+`run_search_batch`: a whole batch of the search in one call, `run_descend`: a group of
+local descents in one call, and `run_rounds`: the heuristic's rounds until a restart is due,
+in one call); docs/design/mapper.md, "What runs compiled", lists each with its numpy twin.
+They do not decide anything of the search's strategy; only `run_descend` (each
+neighbourhood's order) and `run_rounds` (the children's parents and moves, the keep moves)
+draw random numbers, from the search's own numpy `Generator` and exactly as the Python
+loops draw them.
 """
 
 from __future__ import annotations

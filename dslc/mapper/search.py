@@ -24,11 +24,13 @@ two slots). `random` evaluates random samples only. `auto` is exhaustive when th
 within the budget, else heuristic. Every candidate's score is remembered by its key, so a
 candidate is evaluated once and the budget counts distinct candidates. With numba, the
 neighbourhoods, the random children, the filled seeds' cuts, each batch (mesh check,
-keys, remembered table, pruning, costing and scoring: `_compiled_batch`, one call) and each
+keys, remembered table, pruning, costing and scoring: `_compiled_batch`, one call), each
 group of descents (`_compiled_descend`, one call: neighbourhoods, their random orders drawn
-from the search's Generator as the Python loop draws them, batches, moves) run compiled
-(dslc.cost.kernel_numba), each giving what its Python or numpy twin gives; the strategy and
-every other random draw stay here.
+from the search's Generator as the Python loop draws them, batches, moves) and the rounds
+between restarts (`_compiled_rounds`, one call: children, batches, selections, stalls, with
+their draws from the same Generator) run compiled (dslc.cost.kernel_numba), each giving
+what its Python or numpy twin gives; the rest of the strategy (seeds, restarts, the
+polish) and every other random draw stay here.
 It does not map whole networks (dslc.mapper.network) nor print.
 """
 
