@@ -439,7 +439,8 @@ def run_descend(rng: np.random.Generator, tables: KernelTables, starts: tuple[In
 
 def run_rounds(rng: np.random.Generator, tables: KernelTables,
                population: tuple[IntArray, IntArray, IntArray, FloatArray],
-               elite: tuple[IntArray, IntArray, IntArray, FloatArray], reference: FloatArray,
+               elite: tuple[IntArray, IntArray, IntArray, FloatArray], kick: bool,
+               reference: FloatArray,
                counters: tuple[int, int, int, int, int, int],
                best: tuple[FloatArray, IntArray, IntArray, IntArray],
                shape: tuple[int, int], keep_neighbours: tuple[IntArray, IntArray],
@@ -449,19 +450,20 @@ def run_rounds(rng: np.random.Generator, tables: KernelTables,
                objectives: IntArray) -> tuple[Any, ...]:
     """The mapper's rounds until a restart is due (`kernel_numba.rounds`: the rounds of
     dslc.mapper.search `_Search.heuristic`, the same children, batches, selections and
-    random draws from `rng`). `population` and `elite` are (factors, orders, keeps,
-    scores); `counters` (stalls, idle, most stalls, most idle, budget, evaluated); `best`
-    and `reference` (the best the stalls are counted against) are updated in place;
-    `shape` is (children per round, population); `moves` is
-    `MapSpace.random_move_tables`. Returns (evaluated, count, table keys, table columns,
-    seen scores, the population's four arrays, the elite's, stalls, idle)."""
+    random draws from `rng`; with `kick`, first a restart's kicked copies of the elite).
+    `population` and `elite` are (factors, orders, keeps, scores); `counters` (stalls,
+    idle, most stalls, most idle, budget, evaluated); `best` and `reference` (the best the
+    stalls are counted against) are updated in place; `shape` is (children per round,
+    population); `moves` is `MapSpace.random_move_tables`. Returns (evaluated, count, table
+    keys, table columns, seen scores, the population's four arrays, the elite's, stalls,
+    idle)."""
     compiled = _module()
     assert compiled is not None, "the compiled kernel is not available"
     pools = [np.ascontiguousarray(a, dtype=dtype) for pool in (population, elite)
              for a, dtype in zip(pool, (np.int64, np.int64, np.int64, np.float64),
                                  strict=True)]
     found: tuple[Any, ...] = compiled.rounds(
-        rng, *pools, reference, *counters, *best, *shape, *keep_neighbours, *moves,
+        rng, *pools, kick, reference, *counters, *best, *shape, *keep_neighbours, *moves,
         *np.ascontiguousarray(spatial.T), multipliers, table_keys, table_columns, count,
         seen_scores, objectives, *tables.arguments())
     return found

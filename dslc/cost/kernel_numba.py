@@ -1678,9 +1678,46 @@ def pool_select(a_f: IntArray, a_o: IntArray, a_k: IntArray, a_s: FloatArray,
 
 
 @jit
+def random_children(rng: np.random.Generator, pop_f: IntArray, pop_o: IntArray, size: int,
+                    primes: IntArray, prime_values: IntArray, movable: BoolArray,
+                    check_source: bool) -> tuple[IntArray, IntArray, IntArray]:
+    """`MapSpace.neighbours` (dslc.mapper.space): `size` children of random parents of
+    `pop_f [S, D, P]`, `pop_o [L, D, P]`, one or two moves each, every draw made from `rng`
+    as numpy makes it there (numba's `Generator.integers` and `random` are numpy's
+    algorithms on the same bit generator), then `random_moves`. Returns (factors, orders,
+    parents)."""
+    nslots, ndims = pop_f.shape[0], pop_f.shape[1]
+    nlevels = pop_o.shape[0]
+    moving = np.empty((2, size), dtype=np.bool_)
+    dims = np.empty((2, size), dtype=np.int64)
+    source = np.empty((2, size), dtype=np.int64)
+    dest = np.empty((2, size), dtype=np.int64)
+    pick = np.empty((2, size), dtype=np.int64)
+    level = np.empty((2, size), dtype=np.int64)
+    pos_a = np.empty((2, size), dtype=np.int64)
+    pos_b = np.empty((2, size), dtype=np.int64)
+    parents = rng.integers(0, pop_f.shape[2], size)
+    for r in range(2):  # in `neighbours`' order
+        uniform = rng.random(size)
+        for c in range(size):
+            moving[r, c] = uniform[c] < 0.7
+        dims[r] = rng.integers(0, ndims, size)
+        source[r] = rng.integers(0, nslots, size)
+        dest[r] = rng.integers(0, nslots, size)
+        pick[r] = rng.integers(0, 1 << 30, size)
+        level[r] = rng.integers(0, nlevels, size)
+        pos_a[r] = rng.integers(0, ndims, size)
+        pos_b[r] = rng.integers(0, ndims, size)
+    factors, orders = random_moves(pop_f, pop_o, parents, moving, dims, source, dest, pick,
+                                   level, pos_a, pos_b, primes, prime_values, movable,
+                                   check_source)
+    return factors, orders, parents
+
+
+@jit
 def rounds(rng: np.random.Generator, pop_f: IntArray, pop_o: IntArray, pop_k: IntArray,
            pop_s: FloatArray, eli_f: IntArray, eli_o: IntArray, eli_k: IntArray,
-           eli_s: FloatArray, reference: FloatArray, stalls: int, idle: int,
+           eli_s: FloatArray, kick: bool, reference: FloatArray, stalls: int, idle: int,
            most_stalls: int, most_idle: int, budget: int, evaluated: int,
            best_s: FloatArray, best_f: IntArray, best_o: IntArray, best_k: IntArray,
            round_size: int, population: int, keep_offsets: IntArray, keep_values: IntArray,
@@ -1704,7 +1741,9 @@ def rounds(rng: np.random.Generator, pop_f: IntArray, pop_o: IntArray, pop_k: In
     more while `evaluated < budget`, `idle < most_idle`, the population (`pop_*`: factors
     [S, D, P], orders, keeps, scores [K, P]; not empty when called) is not empty and
     `stalls < most_stalls`, exactly as its Python loop runs them (`_neighbours`,
-    `run_batch`, `_Pool.select`): per round `round_size` children of
+    `run_batch`, `_Pool.select`); with `kick`, first the restart's kicked copies of the
+    elite (`_kicked`: two rounds of moves each, one batch, the population the best of them;
+    none: an idle restart, and it returns): per round `round_size` children of
     random parents (`MapSpace.neighbours`' draws, then `random_moves`; with more than one
     keep choice, a neighbouring keep choice drawn per parent and a quarter of the children
     moved to their parent's), one `search_batch`, the population and the elite (`eli_*`)
@@ -1715,54 +1754,41 @@ def rounds(rng: np.random.Generator, pop_f: IntArray, pop_o: IntArray, pop_k: In
     `random` are numpy's algorithms on the same bit generator). Returns (evaluated, count,
     the table's keys and columns, seen_scores, the population's four arrays, the elite's,
     stalls, idle)."""
-    nslots, ndims = pop_f.shape[0], pop_f.shape[1]
-    nlevels = pop_o.shape[0]
     nobj = objectives.size
     nkeeps = keep_offsets.size - 1
     size = round_size
-    moving = np.empty((2, size), dtype=np.bool_)
-    dims = np.empty((2, size), dtype=np.int64)
-    source = np.empty((2, size), dtype=np.int64)
-    dest = np.empty((2, size), dtype=np.int64)
-    pick = np.empty((2, size), dtype=np.int64)
-    level = np.empty((2, size), dtype=np.int64)
-    pos_a = np.empty((2, size), dtype=np.int64)
-    pos_b = np.empty((2, size), dtype=np.int64)
+    kicking = kick
     first = True  # the caller checked the budget before its restart: this round runs
-    while first or (evaluated < budget and idle < most_idle and pop_k.size > 0
-                    and stalls < most_stalls):
-        first = False
-        before = evaluated
-        nparents = pop_k.size
-        parents = rng.integers(0, nparents, size)
-        for r in range(2):  # MapSpace.neighbours' draws, in its order
-            uniform = rng.random(size)
-            for c in range(size):
-                moving[r, c] = uniform[c] < 0.7
-            dims[r] = rng.integers(0, ndims, size)
-            source[r] = rng.integers(0, nslots, size)
-            dest[r] = rng.integers(0, nslots, size)
-            pick[r] = rng.integers(0, 1 << 30, size)
-            level[r] = rng.integers(0, nlevels, size)
-            pos_a[r] = rng.integers(0, ndims, size)
-            pos_b[r] = rng.integers(0, ndims, size)
-        factors, orders = random_moves(pop_f, pop_o, parents, moving, dims, source, dest,
-                                       pick, level, pos_a, pos_b, primes, prime_values,
-                                       movable, check_source)
+    before = evaluated
+    while kicking or first or (evaluated < budget and idle < most_idle and pop_k.size > 0
+                               and stalls < most_stalls):
         keeps = np.empty(size, dtype=np.int64)
-        for c in range(size):
-            keeps[c] = pop_k[parents[c]]
-        if nkeeps > 1:  # `_neighbours`: a neighbouring keep choice per parent, then who moves
-            moved = np.empty(nparents, dtype=np.int64)
-            for p in range(nparents):
-                keep = pop_k[p]
-                options = keep_offsets[keep + 1] - keep_offsets[keep]
-                moved[p] = keep if options == 0 else \
-                    keep_values[keep_offsets[keep] + rng.integers(0, options)]
-            uniform = rng.random(size)
+        if kicking:  # `_kicked`: two rounds of moves from the elite, the parents' keeps
+            kicked_f, kicked_o, parents = random_children(
+                rng, eli_f, eli_o, size, primes, prime_values, movable, check_source)
+            factors, orders, again = random_children(
+                rng, kicked_f, kicked_o, size, primes, prime_values, movable, check_source)
             for c in range(size):
-                if uniform[c] < 0.25:
-                    keeps[c] = moved[parents[c]]
+                keeps[c] = eli_k[parents[again[c]]]
+        else:  # `_neighbours`
+            first = False
+            before = evaluated
+            nparents = pop_k.size
+            factors, orders, parents = random_children(
+                rng, pop_f, pop_o, size, primes, prime_values, movable, check_source)
+            for c in range(size):
+                keeps[c] = pop_k[parents[c]]
+            if nkeeps > 1:  # a neighbouring keep choice per parent, then who moves to it
+                moved = np.empty(nparents, dtype=np.int64)
+                for p in range(nparents):
+                    keep = pop_k[p]
+                    options = keep_offsets[keep + 1] - keep_offsets[keep]
+                    moved[p] = keep if options == 0 else \
+                        keep_values[keep_offsets[keep] + rng.integers(0, options)]
+                uniform = rng.random(size)
+                for c in range(size):
+                    if uniform[c] < 0.25:
+                        keeps[c] = moved[parents[c]]
         # The batch, as `_Search._compiled_batch` runs it.
         while 2 * (count + size) > table_keys.size:
             table_keys, table_columns = seen_grow(table_keys, table_columns)
@@ -1795,6 +1821,15 @@ def rounds(rng: np.random.Generator, pop_f: IntArray, pop_o: IntArray, pop_k: In
                 out_fresh[taken] = out_fresh[j]
                 taken += 1
         chosen = out_fresh[:taken]
+        if kicking:  # the population is the best of the kicked copies (`_kicked`)
+            kicking = False
+            pop_f, pop_o, pop_k, pop_s = pool_select(
+                pop_f[:, :, :0].copy(), pop_o[:, :, :0].copy(), pop_k[:0].copy(),
+                np.empty((nobj, 0)), factors, orders, keeps, out_scores, chosen, population)
+            if pop_k.size == 0:  # `heuristic` counts an idle restart and goes on
+                idle += 1
+                break
+            continue
         pop_f, pop_o, pop_k, pop_s = pool_select(pop_f, pop_o, pop_k, pop_s, factors,
                                                  orders, keeps, out_scores, chosen,
                                                  population)

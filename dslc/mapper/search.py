@@ -473,23 +473,25 @@ class _Search:
         best = self.best.score
         stalls = restarts = idle = 0
         while self.evaluated < budget and idle < IDLE_ROUNDS:
+            kick = False
             if population.size == 0 or stalls >= STALLS:
                 self._descend_best()
                 restarts += 1
                 stalls = 0
                 if restarts % 2 and elite.size:
-                    population = self._kicked(elite)
+                    kick = True  # the rounds start from kicked copies of the elite
                 else:
                     seeds = self._seed(budget)
                     if seeds.size:
                         population = seeds
-                if population.size == 0:
-                    idle += 1
-                    continue
+                    if population.size == 0:
+                        idle += 1
+                        continue
             # Every round until a restart is due or the loop ends: compiled, or in Python.
+            counters = (stalls, idle, budget)
             population, elite, best, stalls, idle = \
-                self._compiled_rounds(population, elite, best, (stalls, idle, budget)) \
-                or self._rounds(population, elite, best, (stalls, idle, budget))
+                self._compiled_rounds(population, elite, best, counters, kick) \
+                or self._rounds(population, elite, best, counters, kick)
         self._descend_best(budget=None)
         self._polish()
 
@@ -609,7 +611,7 @@ class _Search:
         return True
 
     def _rounds(self, population: _Pool, elite: _Pool, best: tuple[float, ...],
-                counters: tuple[int, int, int]
+                counters: tuple[int, int, int], kick: bool = False
                 ) -> tuple[_Pool, _Pool, tuple[float, ...], int, int]:
         """The rounds of `heuristic` from `population` (not empty) and `elite` (`best`: the
         score the stalls count against; `counters`: stalls, below STALLS, idle rounds,
@@ -619,9 +621,15 @@ class _Search:
         per round (`_neighbours`), their batch, the population and the elite re-selected.
         The first round runs whatever the count: `heuristic` checks the budget before a
         restart's descent and kicked or fresh seeds, and a round follows them (a budget
-        spent by the restart still sees that round). Returns (population, elite, best,
-        stalls, idle). The Python twin of `_compiled_rounds`."""
+        spent by the restart still sees that round). With `kick` (a restart), the
+        population is first the kicked copies of the elite (`_kicked`); when none fits the
+        restart was idle and no round runs. Returns (population, elite, best, stalls,
+        idle). The Python twin of `_compiled_rounds`."""
         stalls, idle, budget = counters
+        if kick:
+            population = self._kicked(elite)
+            if population.size == 0:
+                return population, elite, best, stalls, idle + 1
         first = True  # `heuristic` checked the budget before its restart: this round runs
         while first or (self.evaluated < budget and idle < IDLE_ROUNDS and population.size
                         and stalls < STALLS):
@@ -640,12 +648,13 @@ class _Search:
         return population, elite, best, stalls, idle
 
     def _compiled_rounds(self, population: _Pool, elite: _Pool, best: tuple[float, ...],
-                         counters: tuple[int, int, int]
+                         counters: tuple[int, int, int], kick: bool = False
                          ) -> tuple[_Pool, _Pool, tuple[float, ...], int, int] | None:
-        """`_rounds` (the first round, then more until a restart is due or the loop ends)
-        in one compiled call (`kernel.run_rounds`: the same children,
-        batches, selections and random draws): (population, elite, best, stalls, idle);
-        None when it cannot run (as `_compiled_descend`), and the Python loop then does."""
+        """`_rounds` (a restart's kicked copies with `kick`, the first round, then more
+        until a restart is due or the loop ends) in one compiled call (`kernel.run_rounds`:
+        the same children, batches, selections and random draws): (population, elite,
+        best, stalls, idle); None when it cannot run (as `_compiled_descend`), and the
+        Python loop then does."""
         tables, codes = self.batch_tables, self.objective_codes
         space = self.space
         if tables is None or codes is None or not space.compiled_moves:
@@ -668,7 +677,7 @@ class _Search:
          *pools, stalls, idle) = kernel.run_rounds(
             self.rng, tables,
             (population.factors, population.orders, population.keeps, population.scores),
-            (elite.factors, elite.orders, elite.keeps, elite.scores), reference,
+            (elite.factors, elite.orders, elite.keeps, elite.scores), kick, reference,
             (stalls, idle, STALLS, IDLE_ROUNDS, budget, self.evaluated),
             (best_s, best_f, best_o, best_k), (ROUND, POPULATION), self.keep_table,
             space.random_move_tables, self.spatial_slots, _KEY_MULTIPLIERS, seen.keys,

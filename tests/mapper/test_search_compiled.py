@@ -449,18 +449,20 @@ def _same_pool(a: _Pool, b: _Pool) -> None:
 
 
 @needs_kernel
+@pytest.mark.parametrize("kick", [False, True])
 @pytest.mark.parametrize("objective", ["edp", ("latency", "energy")])
 @pytest.mark.parametrize("budget", [2500, 6000])
 @pytest.mark.parametrize("case", CASES)
 def test_the_compiled_rounds_equal_the_python_ones(
-        case: tuple[str, str, str], budget: int, objective: object,
+        case: tuple[str, str, str], budget: int, objective: object, kick: bool,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """`kernel_numba.rounds` (the rounds until a restart is due, in one call) against
     `_Search._rounds`' Python loop from the same state (seeds evaluated, a population and
     an elite of them): the same children and batches (evaluated count, remembered
     candidates and scores), the same population, elite, best, stalls and idle rounds, and
     the same random draws; at a budget the rounds end at (2,500: the seeds took about
-    2,000) and one where they stall first."""
+    2,000) and one where they stall first; from the population, or (`kick`, a restart)
+    from kicked copies of the elite."""
     network, layer, accelerator = case
     problem, arch = library_problem(network, layer), library_arch(accelerator)
     options = MapperOptions(budget=budget, objective=objective)  # type: ignore[arg-type]
@@ -481,8 +483,8 @@ def test_the_compiled_rounds_equal_the_python_ones(
         elite = _Pool.select([sampled], search.space)
         best = (float("inf"),)
         state = (1, 0, budget)
-        rounds = search._compiled_rounds(population, elite, best, state) \
-            or search._rounds(population, elite, best, state)
+        rounds = search._compiled_rounds(population, elite, best, state, kick) \
+            or search._rounds(population, elite, best, state, kick)
         found.append(rounds)
     assert len(calls) == 1
     (pop_a, elite_a, best_a, *counts_a), (pop_b, elite_b, best_b, *counts_b) = found
