@@ -27,10 +27,10 @@ neighbourhoods, the random children, the filled seeds' cuts, each batch (mesh ch
 keys, remembered table, pruning, costing and scoring: `_compiled_batch`, one call), each
 group of descents (`_compiled_descend`, one call: neighbourhoods, their random orders drawn
 from the search's Generator as the Python loop draws them, batches, moves) and the rounds
-between restarts (`_compiled_rounds`, one call: children, batches, selections, stalls, with
-their draws from the same Generator) run compiled (dslc.cost.kernel_numba), each giving
-what its Python or numpy twin gives; the rest of the strategy (seeds, restarts, the
-polish) and every other random draw stay here.
+between restarts (`_compiled_rounds`, one call: kicked restarts, children, batches,
+selections, stalls, with their draws from the same Generator) run compiled
+(dslc.cost.kernel_numba), each giving what its Python or numpy twin gives; the rest of the
+strategy (seeds, fresh-seed restarts, the polish) and every other random draw stay here.
 It does not map whole networks (dslc.mapper.network) nor print.
 """
 
