@@ -5,10 +5,11 @@ docs/performance.md. Throughput: random valid-or-not mappings of ResNet-18's lay
 conv on simple_ws_16x16 (DRAM > GLB > 16x16 PEs > RF), the batched model's two engines
 (compiled kernel and numpy, alternating) and the scalar model, in one run.
 Network time: ResNet-18 and MobileNetV2 on three shipped accelerators, default options.
-Search rate (`--search`, with `--baseline DIR` a checkout of another build): the heuristic's
-candidates evaluated per second end to end (the search alone, and `map_problem` with the
-map-space count and the final scalar evaluation) on the layers of the throughput table, each
-build in its own worker process, the two alternating case by case, medians of 3.
+Search rate (`--search`, with `--baseline DIR` a checkout of another build, `--budget N` the
+search's budget, default 10,000): the heuristic's candidates evaluated per second end to end
+(the search alone, and `map_problem` with the map-space count and the final scalar
+evaluation) on the layers of the throughput table, each build in its own worker process, the
+two alternating case by case, medians of 3.
 Kernel share (`--kernel-share`): per case, the search's rate against the compiled kernel's
 alone (`fits` and `totals`, best of 3) on the very candidates the search evaluated, all in
 one batch: how far the search is from its kernel, and the ceiling of any faster loop; and
@@ -56,7 +57,7 @@ from dslc.mapper.search import _Search
 
 problems, archs = {}, {}
 for line in sys.stdin:
-    network, layer, accelerator = json.loads(line)
+    network, layer, accelerator, budget = json.loads(line)
     if network not in problems:
         problems[network] = lower_network(api.network(api.compile(
             f"dslc/std/networks/{network}.cd"), network), 1)
@@ -64,7 +65,7 @@ for line in sys.stdin:
         archs[accelerator] = resolve_accelerator(api.accelerator(api.compile(
             f"dslc/std/accelerators/{accelerator}.cd"), accelerator))
     problem, arch = problems[network].problem(layer), archs[accelerator]
-    options = MapperOptions(search="heuristic")
+    options = MapperOptions(search="heuristic", budget=budget)
     start = time.perf_counter()
     search = _Search(problem, arch, options)
     search.heuristic()
@@ -177,22 +178,23 @@ def _worker(build: Path) -> subprocess.Popen[str]:
                             env={**os.environ, "PYTHONPATH": str(build)})
 
 
-def _ask(worker: subprocess.Popen[str], case: tuple[str, str, str]) -> dict[str, float]:
+def _ask(worker: subprocess.Popen[str], case: tuple[str, str, str],
+         budget: int) -> dict[str, float]:
     assert worker.stdin is not None and worker.stdout is not None
-    worker.stdin.write(json.dumps(case) + "\n")
+    worker.stdin.write(json.dumps([*case, budget]) + "\n")
     worker.stdin.flush()
     answer: dict[str, float] = json.loads(worker.stdout.readline())
     return answer
 
 
-def search_rate(baseline: Path | None, repeats: int = 3) -> None:
-    """Candidates per second of the default heuristic on the throughput layers, this build
-    against `baseline` (alternating, medians of `repeats`)."""
+def search_rate(baseline: Path | None, repeats: int = 3, budget: int = 10_000) -> None:
+    """Candidates per second of the default heuristic (at `budget`) on the throughput
+    layers, this build against `baseline` (alternating, medians of `repeats`)."""
     builds = {"this": ROOT} if baseline is None else {"this": ROOT, "baseline": baseline}
     workers = {name: _worker(path) for name, path in builds.items()}
     cases = [(network, layer, accel) for network, layer in LAYERS for accel in ACCELERATORS]
     for worker in workers.values():  # warm up: imports, the kernel's load or compile
-        _ask(worker, cases[0])
+        _ask(worker, cases[0], budget)
     header = f"{'layer':28s} {'accelerator':16s}"
     for name in builds:
         header += f" {name + ' search/s':>16s} {name + ' map/s':>14s}"
@@ -205,7 +207,7 @@ def search_rate(baseline: Path | None, repeats: int = 3) -> None:
         for repeat in range(repeats):
             names = list(builds) if (index + repeat) % 2 == 0 else list(builds)[::-1]
             for name in names:
-                runs[name].append(_ask(workers[name], case))
+                runs[name].append(_ask(workers[name], case, budget))
         line = f"{case[1]:28s} {case[2]:16s}"
         rates = {}
         for name, answers in runs.items():
@@ -273,15 +275,18 @@ def kernel_share() -> None:
             batches.clear()
             recorded.clear()
             kernel.run_search_batch = recording  # type: ignore[assignment]
-            # The descents in the Python loop, which hands each batch to run_search_batch
-            # (the compiled descents run the same batches within one call).
+            # The descents and rounds in their Python loops, which hand each batch to
+            # run_search_batch (the compiled ones run the same batches within one call).
             compiled_descend = _Search._compiled_descend
+            compiled_rounds = _Search._compiled_rounds
             _Search._compiled_descend = lambda self, starts, limit: False  # type: ignore
+            _Search._compiled_rounds = lambda self, *args: None  # type: ignore
             try:
                 _Search(problem, arch, options).heuristic()
             finally:
                 kernel.run_search_batch = run_search_batch  # type: ignore[assignment]
                 _Search._compiled_descend = compiled_descend  # type: ignore[method-assign]
+                _Search._compiled_rounds = compiled_rounds  # type: ignore[method-assign]
             search_s = batch_s = kernel_s = float("inf")
             for _ in range(3):
                 start = time.perf_counter()
@@ -321,13 +326,15 @@ if __name__ == "__main__":
     parser.add_argument("--search", action="store_true",
                         help="only the search rate (against --baseline when given)")
     parser.add_argument("--baseline", type=Path, help="a checkout of the build to time against")
+    parser.add_argument("--budget", type=int, default=10_000,
+                        help="the search rate's budget (default: the mapper's, 10,000)")
     parser.add_argument("--kernel-share", action="store_true",
                         help="only the search's rate against its kernel's on its candidates")
     args = parser.parse_args()
     if args.kernel_share:
         kernel_share()
     elif args.search:
-        search_rate(args.baseline)
+        search_rate(args.baseline, budget=args.budget)
     else:
         throughput()
         if kernel.available():

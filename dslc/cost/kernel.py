@@ -32,11 +32,13 @@ path is the fallback, as for `run`.
 
 The mapper's compiled pieces are dispatched here too (`run_single_neighbourhood`,
 `run_exchange_*`, `run_random_moves`, `run_filled_cuts`, `run_seen_*`, `run_argsort_middle`,
-`run_search_batch`: a whole batch of the search in one call, and `run_descend`: a group of
-local descents in one call); docs/design/mapper.md, "What runs compiled", lists each with
-its numpy twin. They do not decide anything of the search's strategy; only `run_descend`
-draws random numbers (each neighbourhood's order), from the search's own numpy `Generator`
-and exactly as the Python loop draws them.
+`run_search_batch`: a whole batch of the search in one call, `run_descend`: a group of
+local descents in one call, and `run_rounds`: the heuristic's rounds until a restart is due,
+in one call); docs/design/mapper.md, "What runs compiled", lists each with its numpy twin.
+They do not decide anything of the search's strategy; only `run_descend` (each
+neighbourhood's order) and `run_rounds` (the children's parents and moves, the keep moves)
+draw random numbers, from the search's own numpy `Generator` and exactly as the Python
+loops draw them.
 """
 
 from __future__ import annotations
@@ -432,4 +434,36 @@ def run_descend(rng: np.random.Generator, tables: KernelTables, starts: tuple[In
         np.ascontiguousarray(start_scores, dtype=np.float64), limit, evaluated, *best,
         movable, *keep_neighbours, *shape, *np.ascontiguousarray(spatial.T), multipliers,
         table_keys, table_columns, count, seen_scores, objectives, *tables.arguments())
+    return found
+
+
+def run_rounds(rng: np.random.Generator, tables: KernelTables,
+               population: tuple[IntArray, IntArray, IntArray, FloatArray],
+               elite: tuple[IntArray, IntArray, IntArray, FloatArray], kick: bool,
+               reference: FloatArray,
+               counters: tuple[int, int, int, int, int, int],
+               best: tuple[FloatArray, IntArray, IntArray, IntArray],
+               shape: tuple[int, int], keep_neighbours: tuple[IntArray, IntArray],
+               moves: tuple[IntArray, IntArray, BoolArray, bool], spatial: IntArray,
+               multipliers: npt.NDArray[np.uint64], table_keys: npt.NDArray[np.uint64],
+               table_columns: IntArray, count: int, seen_scores: FloatArray,
+               objectives: IntArray) -> tuple[Any, ...]:
+    """The mapper's rounds until a restart is due (`kernel_numba.rounds`: the rounds of
+    dslc.mapper.search `_Search.heuristic`, the same children, batches, selections and
+    random draws from `rng`; with `kick`, first a restart's kicked copies of the elite).
+    `population` and `elite` are (factors, orders, keeps, scores); `counters` (stalls,
+    idle, most stalls, most idle, budget, evaluated); `best` and `reference` (the best the
+    stalls are counted against) are updated in place; `shape` is (children per round,
+    population); `moves` is `MapSpace.random_move_tables`. Returns (evaluated, count, table
+    keys, table columns, seen scores, the population's four arrays, the elite's, stalls,
+    idle)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    pools = [np.ascontiguousarray(a, dtype=dtype) for pool in (population, elite)
+             for a, dtype in zip(pool, (np.int64, np.int64, np.int64, np.float64),
+                                 strict=True)]
+    found: tuple[Any, ...] = compiled.rounds(
+        rng, *pools, kick, reference, *counters, *best, *shape, *keep_neighbours, *moves,
+        *np.ascontiguousarray(spatial.T), multipliers, table_keys, table_columns, count,
+        seen_scores, objectives, *tables.arguments())
     return found

@@ -1607,3 +1607,239 @@ def descend(rng: np.random.Generator, start_f: IntArray, start_o: IntArray,
                 at[i] = 0
             offset += takes[a]
     return evaluated, count, table_keys, table_columns, seen_scores
+
+
+# -- the mapper's rounds (dslc.mapper.search._Search.heuristic, after the starts' descents):
+# random children of the population, their batch, the selection of the population and the
+# elite, the stalls, in one call until a restart is due.
+
+@jit
+def lex_less_at(a: FloatArray, i: int, b: FloatArray, j: int) -> bool:
+    """`lex_less(a[:, i], b[:, j])` without the column views."""
+    for o in range(a.shape[0]):
+        if a[o, i] != b[o, j]:
+            return bool(a[o, i] < b[o, j])
+    return False
+
+
+@jit
+def pool_select(a_f: IntArray, a_o: IntArray, a_k: IntArray, a_s: FloatArray,
+                b_f: IntArray, b_o: IntArray, b_k: IntArray, b_s: FloatArray,
+                b_cols: IntArray, most: int
+                ) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
+    """`_Pool.select([a, b])` (dslc.mapper.search) where pool b is the batch's columns
+    `b_cols` (factors `b_f [S, D, B]`, ...): the `most` best candidates with a finite first
+    score, in lexicographic order of their scores, ties in the order given (a, then b), as
+    numpy's stable sort ranks them: each candidate goes after every one before it that is
+    not worse."""
+    na = a_k.size
+    total = na + b_cols.size
+    top = np.empty(most, dtype=np.int64)  # < na: a's column; else b_cols[index - na]
+    n = 0
+    for i in range(total):
+        x_s, x = (a_s, i) if i < na else (b_s, b_cols[i - na])
+        if not np.isfinite(x_s[0, x]):
+            continue
+        at = n
+        while at > 0:
+            t = top[at - 1]
+            y_s, y = (a_s, t) if t < na else (b_s, b_cols[t - na])
+            if not lex_less_at(x_s, x, y_s, y):
+                break
+            at -= 1
+        if at >= most:
+            continue
+        last = min(n, most - 1)
+        for j in range(last, at, -1):
+            top[j] = top[j - 1]
+        top[at] = i
+        n = min(n + 1, most)
+    nslots, ndims = a_f.shape[0], a_f.shape[1]
+    nlevels = a_o.shape[0]
+    nobj = b_s.shape[0]
+    out_f = np.empty((nslots, ndims, n), dtype=np.int64)
+    out_o = np.empty((nlevels, ndims, n), dtype=np.int64)
+    out_k = np.empty(n, dtype=np.int64)
+    out_s = np.empty((nobj, n))
+    for j in range(n):
+        t = top[j]
+        if t < na:
+            out_f[:, :, j] = a_f[:, :, t]
+            out_o[:, :, j] = a_o[:, :, t]
+            out_k[j] = a_k[t]
+            out_s[:, j] = a_s[:, t]
+        else:
+            c = b_cols[t - na]
+            out_f[:, :, j] = b_f[:, :, c]
+            out_o[:, :, j] = b_o[:, :, c]
+            out_k[j] = b_k[c]
+            out_s[:, j] = b_s[:, c]
+    return out_f, out_o, out_k, out_s
+
+
+@jit
+def random_children(rng: np.random.Generator, pop_f: IntArray, pop_o: IntArray, size: int,
+                    primes: IntArray, prime_values: IntArray, movable: BoolArray,
+                    check_source: bool) -> tuple[IntArray, IntArray, IntArray]:
+    """`MapSpace.neighbours` (dslc.mapper.space): `size` children of random parents of
+    `pop_f [S, D, P]`, `pop_o [L, D, P]`, one or two moves each, every draw made from `rng`
+    as numpy makes it there (numba's `Generator.integers` and `random` are numpy's
+    algorithms on the same bit generator), then `random_moves`. Returns (factors, orders,
+    parents)."""
+    nslots, ndims = pop_f.shape[0], pop_f.shape[1]
+    nlevels = pop_o.shape[0]
+    moving = np.empty((2, size), dtype=np.bool_)
+    dims = np.empty((2, size), dtype=np.int64)
+    source = np.empty((2, size), dtype=np.int64)
+    dest = np.empty((2, size), dtype=np.int64)
+    pick = np.empty((2, size), dtype=np.int64)
+    level = np.empty((2, size), dtype=np.int64)
+    pos_a = np.empty((2, size), dtype=np.int64)
+    pos_b = np.empty((2, size), dtype=np.int64)
+    parents = rng.integers(0, pop_f.shape[2], size)
+    for r in range(2):  # in `neighbours`' order
+        uniform = rng.random(size)
+        for c in range(size):
+            moving[r, c] = uniform[c] < 0.7
+        dims[r] = rng.integers(0, ndims, size)
+        source[r] = rng.integers(0, nslots, size)
+        dest[r] = rng.integers(0, nslots, size)
+        pick[r] = rng.integers(0, 1 << 30, size)
+        level[r] = rng.integers(0, nlevels, size)
+        pos_a[r] = rng.integers(0, ndims, size)
+        pos_b[r] = rng.integers(0, ndims, size)
+    factors, orders = random_moves(pop_f, pop_o, parents, moving, dims, source, dest, pick,
+                                   level, pos_a, pos_b, primes, prime_values, movable,
+                                   check_source)
+    return factors, orders, parents
+
+
+@jit
+def rounds(rng: np.random.Generator, pop_f: IntArray, pop_o: IntArray, pop_k: IntArray,
+           pop_s: FloatArray, eli_f: IntArray, eli_o: IntArray, eli_k: IntArray,
+           eli_s: FloatArray, kick: bool, reference: FloatArray, stalls: int, idle: int,
+           most_stalls: int, most_idle: int, budget: int, evaluated: int,
+           best_s: FloatArray, best_f: IntArray, best_o: IntArray, best_k: IntArray,
+           round_size: int, population: int, keep_offsets: IntArray, keep_values: IntArray,
+           primes: IntArray, prime_values: IntArray, movable: BoolArray, check_source: bool,
+           spatial_fanout: IntArray, spatial_axis: IntArray, spatial_extent: IntArray,
+           multipliers: npt.NDArray[np.uint64], table_keys: npt.NDArray[np.uint64],
+           table_columns: IntArray, count: int, seen_scores: FloatArray,
+           objectives: IntArray, ints: IntArray, fanout_owner: IntArray,
+           fanout_block: IntArray, level_blocks: IntArray, fanout_mesh: IntArray,
+           allowed: BoolArray, level_ints: IntArray, level_floats: FloatArray,
+           shared: BoolArray, axis_count: IntArray, axis_terms: IntArray,
+           axis_dim: IntArray, axis_coef: IntArray, coef_dense: IntArray,
+           tensor_flags: IntArray, relevant: BoolArray, simple: BoolArray,
+           whole_words: IntArray, kept: BoolArray, first_keeper: IntArray,
+           static_valid: BoolArray, bounds: IntArray, compute_floats: FloatArray,
+           compute_instances: int
+           ) -> tuple[int, int, npt.NDArray[np.uint64], IntArray, FloatArray, IntArray,
+                      IntArray, IntArray, FloatArray, IntArray, IntArray, IntArray,
+                      FloatArray, int, int]:
+    """The rounds of `dslc.mapper.search._Search.heuristic` (`_rounds`): one round, then
+    more while `evaluated < budget`, `idle < most_idle`, the population (`pop_*`: factors
+    [S, D, P], orders, keeps, scores [K, P]; not empty when called) is not empty and
+    `stalls < most_stalls`, exactly as its Python loop runs them (`_neighbours`,
+    `run_batch`, `_Pool.select`); with `kick`, first the restart's kicked copies of the
+    elite (`_kicked`: two rounds of moves each, one batch, the population the best of them;
+    none: an idle restart, and it returns): per round `round_size` children of
+    random parents (`MapSpace.neighbours`' draws, then `random_moves`; with more than one
+    keep choice, a neighbouring keep choice drawn per parent and a quarter of the children
+    moved to their parent's), one `search_batch`, the population and the elite (`eli_*`)
+    re-selected from themselves and the candidates evaluated (the best `population`), a
+    stall counted unless the search's best (`best_*`, updated in place) beat `reference`
+    (updated in place), an idle round counted when nothing new was evaluated. Every random
+    number is drawn from `rng` as numpy draws it there (numba's `Generator.integers` and
+    `random` are numpy's algorithms on the same bit generator). Returns (evaluated, count,
+    the table's keys and columns, seen_scores, the population's four arrays, the elite's,
+    stalls, idle)."""
+    nobj = objectives.size
+    nkeeps = keep_offsets.size - 1
+    size = round_size
+    kicking = kick
+    first = True  # the caller checked the budget before its restart: this round runs
+    before = evaluated
+    while kicking or first or (evaluated < budget and idle < most_idle and pop_k.size > 0
+                               and stalls < most_stalls):
+        keeps = np.empty(size, dtype=np.int64)
+        if kicking:  # `_kicked`: two rounds of moves from the elite, the parents' keeps
+            kicked_f, kicked_o, parents = random_children(
+                rng, eli_f, eli_o, size, primes, prime_values, movable, check_source)
+            factors, orders, again = random_children(
+                rng, kicked_f, kicked_o, size, primes, prime_values, movable, check_source)
+            for c in range(size):
+                keeps[c] = eli_k[parents[again[c]]]
+        else:  # `_neighbours`
+            first = False
+            before = evaluated
+            nparents = pop_k.size
+            factors, orders, parents = random_children(
+                rng, pop_f, pop_o, size, primes, prime_values, movable, check_source)
+            for c in range(size):
+                keeps[c] = pop_k[parents[c]]
+            if nkeeps > 1:  # a neighbouring keep choice per parent, then who moves to it
+                moved = np.empty(nparents, dtype=np.int64)
+                for p in range(nparents):
+                    keep = pop_k[p]
+                    options = keep_offsets[keep + 1] - keep_offsets[keep]
+                    moved[p] = keep if options == 0 else \
+                        keep_values[keep_offsets[keep] + rng.integers(0, options)]
+                uniform = rng.random(size)
+                for c in range(size):
+                    if uniform[c] < 0.25:
+                        keeps[c] = moved[parents[c]]
+        # The batch, as `_Search._compiled_batch` runs it.
+        while 2 * (count + size) > table_keys.size:
+            table_keys, table_columns = seen_grow(table_keys, table_columns)
+        end = count + size
+        if end > seen_scores.shape[1]:
+            grown = np.full((nobj, 2 * end), np.inf)
+            grown[:, :count] = seen_scores[:, :count]
+            seen_scores = grown
+        out_scores = np.empty((nobj, size))
+        out_fresh = np.empty(size, dtype=np.int64)
+        fresh, fitting, best = search_batch(
+            factors, orders, keeps, spatial_fanout, spatial_axis, spatial_extent,
+            multipliers, table_keys, table_columns, count, seen_scores, objectives, ints,
+            fanout_owner, fanout_block, level_blocks, fanout_mesh, allowed, level_ints,
+            level_floats, shared, axis_count, axis_terms, axis_dim, axis_coef, coef_dense,
+            tensor_flags, relevant, simple, whole_words, kept, first_keeper, static_valid,
+            bounds, compute_floats, compute_instances, out_scores, out_fresh)
+        count += fresh
+        evaluated += fitting
+        if best >= 0 and lex_less(out_scores[:, best], best_s):
+            best_s[:] = out_scores[:, best]
+            best_f[:, :] = factors[:, :, best]
+            best_o[:, :] = orders[:, :, best]
+            best_k[0] = keeps[best]
+        idle = idle + 1 if evaluated == before else 0
+        # `run_batch`'s pool: the new candidates that fit, in batch order.
+        taken = 0
+        for j in range(fresh):
+            if np.isfinite(out_scores[0, out_fresh[j]]):
+                out_fresh[taken] = out_fresh[j]
+                taken += 1
+        chosen = out_fresh[:taken]
+        if kicking:  # the population is the best of the kicked copies (`_kicked`)
+            kicking = False
+            pop_f, pop_o, pop_k, pop_s = pool_select(
+                pop_f[:, :, :0].copy(), pop_o[:, :, :0].copy(), pop_k[:0].copy(),
+                np.empty((nobj, 0)), factors, orders, keeps, out_scores, chosen, population)
+            if pop_k.size == 0:  # `heuristic` counts an idle restart and goes on
+                idle += 1
+                break
+            continue
+        pop_f, pop_o, pop_k, pop_s = pool_select(pop_f, pop_o, pop_k, pop_s, factors,
+                                                 orders, keeps, out_scores, chosen,
+                                                 population)
+        eli_f, eli_o, eli_k, eli_s = pool_select(eli_f, eli_o, eli_k, eli_s, factors,
+                                                 orders, keeps, out_scores, chosen,
+                                                 population)
+        if lex_less(best_s, reference):
+            reference[:] = best_s
+            stalls = 0
+        else:
+            stalls += 1
+    return (evaluated, count, table_keys, table_columns, seen_scores, pop_f, pop_o, pop_k,
+            pop_s, eli_f, eli_o, eli_k, eli_s, stalls, idle)

@@ -24,11 +24,13 @@ two slots). `random` evaluates random samples only. `auto` is exhaustive when th
 within the budget, else heuristic. Every candidate's score is remembered by its key, so a
 candidate is evaluated once and the budget counts distinct candidates. With numba, the
 neighbourhoods, the random children, the filled seeds' cuts, each batch (mesh check,
-keys, remembered table, pruning, costing and scoring: `_compiled_batch`, one call) and each
+keys, remembered table, pruning, costing and scoring: `_compiled_batch`, one call), each
 group of descents (`_compiled_descend`, one call: neighbourhoods, their random orders drawn
-from the search's Generator as the Python loop draws them, batches, moves) run compiled
-(dslc.cost.kernel_numba), each giving what its Python or numpy twin gives; the strategy and
-every other random draw stay here.
+from the search's Generator as the Python loop draws them, batches, moves) and the rounds
+between restarts (`_compiled_rounds`, one call: kicked restarts, children, batches,
+selections, stalls, with their draws from the same Generator) run compiled
+(dslc.cost.kernel_numba), each giving what its Python or numpy twin gives; the rest of the
+strategy (seeds, fresh-seed restarts, the polish) and every other random draw stay here.
 It does not map whole networks (dslc.mapper.network) nor print.
 """
 
@@ -77,6 +79,10 @@ POPULATION = 16
 """Parents kept between rounds of the local search."""
 ROUND = 1024
 """Candidates generated per round (before pruning)."""
+STALLS = 4
+"""Rounds without a better best before a restart."""
+IDLE_ROUNDS = 20
+"""Rounds (and restarts) in a row that evaluate nothing new before the search ends."""
 SEED_KEEP_SETS = 8
 """Keep sets the random seeds of one restart are spread over."""
 UNROLLINGS = 12
@@ -470,31 +476,26 @@ class _Search:
         elite = population
         best = self.best.score
         stalls = restarts = idle = 0
-        while self.evaluated < budget and idle < 20:
-            if population.size == 0 or stalls >= 4:
+        while self.evaluated < budget and idle < IDLE_ROUNDS:
+            kick = False
+            if population.size == 0 or stalls >= STALLS:
                 self._descend_best()
                 restarts += 1
                 stalls = 0
                 if restarts % 2 and elite.size:
-                    population = self._kicked(elite)
+                    kick = True  # the rounds start from kicked copies of the elite
                 else:
                     seeds = self._seed(budget)
                     if seeds.size:
                         population = seeds
-                if population.size == 0:
-                    idle += 1
-                    continue
-            before = self.evaluated
-            children = self._neighbours(population)
-            evaluated = self.run_batch(children.factors, children.orders, children.keeps)
-            idle = idle + 1 if self.evaluated == before else 0
-            population = _Pool.select([population, evaluated], self.space)
-            elite = _Pool.select([elite, evaluated], self.space)
-            if self.best.score < best:
-                best = self.best.score
-                stalls = 0
-            else:
-                stalls += 1
+                    if population.size == 0:
+                        idle += 1
+                        continue
+            # Every round until a restart is due or the loop ends: compiled, or in Python.
+            counters = (stalls, idle, budget)
+            population, elite, best, stalls, idle = \
+                self._compiled_rounds(population, elite, best, counters, kick) \
+                or self._rounds(population, elite, best, counters, kick)
         self._descend_best(budget=None)
         self._polish()
 
@@ -657,6 +658,84 @@ class _Search:
             self.best = _Best(tuple(float(v) for v in best_s), best_f, best_o,
                               int(best_k[0]))
         return True
+
+    def _rounds(self, population: _Pool, elite: _Pool, best: tuple[float, ...],
+                counters: tuple[int, int, int], kick: bool = False
+                ) -> tuple[_Pool, _Pool, tuple[float, ...], int, int]:
+        """The rounds of `heuristic` from `population` (not empty) and `elite` (`best`: the
+        score the stalls count against; `counters`: stalls, below STALLS, idle rounds,
+        budget): one round, then more until a restart is due (STALLS rounds without a
+        better best, or no population) or the loop ends (the budget spent, or IDLE_ROUNDS
+        rounds in a row evaluating nothing new): ROUND random children of the population
+        per round (`_neighbours`), their batch, the population and the elite re-selected.
+        The first round runs whatever the count: `heuristic` checks the budget before a
+        restart's descent and kicked or fresh seeds, and a round follows them (a budget
+        spent by the restart still sees that round). With `kick` (a restart), the
+        population is first the kicked copies of the elite (`_kicked`); when none fits the
+        restart was idle and no round runs. Returns (population, elite, best, stalls,
+        idle). The Python twin of `_compiled_rounds`."""
+        stalls, idle, budget = counters
+        if kick:
+            population = self._kicked(elite)
+            if population.size == 0:
+                return population, elite, best, stalls, idle + 1
+        first = True  # `heuristic` checked the budget before its restart: this round runs
+        while first or (self.evaluated < budget and idle < IDLE_ROUNDS and population.size
+                        and stalls < STALLS):
+            first = False
+            before = self.evaluated
+            children = self._neighbours(population)
+            evaluated = self.run_batch(children.factors, children.orders, children.keeps)
+            idle = idle + 1 if self.evaluated == before else 0
+            population = _Pool.select([population, evaluated], self.space)
+            elite = _Pool.select([elite, evaluated], self.space)
+            if self.best.score < best:
+                best = self.best.score
+                stalls = 0
+            else:
+                stalls += 1
+        return population, elite, best, stalls, idle
+
+    def _compiled_rounds(self, population: _Pool, elite: _Pool, best: tuple[float, ...],
+                         counters: tuple[int, int, int], kick: bool = False
+                         ) -> tuple[_Pool, _Pool, tuple[float, ...], int, int] | None:
+        """`_rounds` (a restart's kicked copies with `kick`, the first round, then more
+        until a restart is due or the loop ends) in one compiled call (`kernel.run_rounds`:
+        the same children, batches, selections and random draws): (population, elite,
+        best, stalls, idle); None when it cannot run (as `_compiled_descend`), and the
+        Python loop then does."""
+        tables, codes = self.batch_tables, self.objective_codes
+        space = self.space
+        if tables is None or codes is None or not space.compiled_moves:
+            return None
+        seen = self.seen
+        nobj = len(self.scores)
+        current = self.best
+        best_s = np.full(nobj, np.inf)
+        best_s[:len(current.score)] = current.score
+        best_f = np.ones((len(space.slots), space.ndims), dtype=np.int64) \
+            if current.factors is None else current.factors.copy()
+        best_o = np.zeros((space.nlevels, space.ndims), dtype=np.int64) \
+            if current.orders is None else current.orders.copy()
+        best_k = np.array([current.keep], dtype=np.int64)
+        before = best_s.copy()
+        reference = np.full(nobj, np.inf)
+        reference[:len(best)] = best
+        stalls, idle, budget = counters
+        (self.evaluated, seen.count, seen.keys, seen.columns, self.seen_scores,
+         *pools, stalls, idle) = kernel.run_rounds(
+            self.rng, tables,
+            (population.factors, population.orders, population.keeps, population.scores),
+            (elite.factors, elite.orders, elite.keeps, elite.scores), kick, reference,
+            (stalls, idle, STALLS, IDLE_ROUNDS, budget, self.evaluated),
+            (best_s, best_f, best_o, best_k), (ROUND, POPULATION), self.keep_table,
+            space.random_move_tables, self.spatial_slots, _KEY_MULTIPLIERS, seen.keys,
+            seen.columns, seen.count, self.seen_scores, codes)
+        if not np.array_equal(best_s, before):
+            self.best = _Best(tuple(float(v) for v in best_s), best_f, best_o,
+                              int(best_k[0]))
+        return (_Pool(*pools[:4]), _Pool(*pools[4:]), tuple(float(v) for v in reference),
+                int(stalls), int(idle))
 
     def _ready(self, descent: _Descent) -> bool:
         """Give `descent` candidates to take (its next neighbourhood when it moved or

@@ -1516,6 +1516,17 @@ class MapSpace:
         return kernel.available() and not self._bounds and not self._order_rules
 
     @property
+    def random_move_tables(self) -> tuple[IntArray, IntArray, BoolArray, bool]:
+        """What `kernel_numba.random_moves` takes besides the children's parents and draws
+        (as `neighbours` passes them): the primes table, the values its rows stand for
+        (empty: every value up to its length), the move table, and whether a move's source
+        slot is checked against it."""
+        return (self._primes,
+                np.zeros(0, dtype=np.int64) if self._prime_values is None
+                else self._prime_values,
+                self._move_table, self._move_table is not self._allowed_table)
+
+    @property
     def move_table(self) -> BoolArray:
         """[D, S] the slots each dim's factors may move between (pinned slots excluded)."""
         return self._move_table

@@ -1,8 +1,9 @@
 """The heuristic's compiled pieces (dslc/cost/kernel_numba.py: a descent's neighbourhoods,
-the filled seeds' cuts) against the numpy code they replace, the remembered keys (`_Seen`)
-against a dict, the spatial unrollings (`MapSpace.unrollings`) against a brute force, the
-whole search's result with and without numba, and the layers where the search used to miss
-what ten times its budget finds (slow: each runs that ten-fold search)."""
+the filled seeds' cuts, the descents, the rounds) against the numpy code they replace, the
+remembered keys (`_Seen`) against a dict, the spatial unrollings (`MapSpace.unrollings`)
+against a brute force, the whole search's result with and without numba, and the layers
+where the search used to miss what ten times its budget finds (slow: each runs that
+ten-fold search)."""
 
 from __future__ import annotations
 
@@ -433,6 +434,133 @@ def test_the_search_with_compiled_descents_equals_the_python_loop(
     compiled.heuristic()
     plain.heuristic()
     _same_state(compiled, plain)
+
+
+def _python_rounds(search: _Search, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`search` runs its rounds in the Python loop (`_Search._rounds`)."""
+    monkeypatch.setattr(search, "_compiled_rounds", lambda *args: None)
+
+
+def _same_pool(a: _Pool, b: _Pool) -> None:
+    for x, y in zip((a.factors, a.orders, a.keeps, a.scores),
+                    (b.factors, b.orders, b.keeps, b.scores), strict=True):
+        assert x.shape == y.shape
+        assert np.array_equal(x, y)
+
+
+@needs_kernel
+@pytest.mark.parametrize("kick", [False, True])
+@pytest.mark.parametrize("objective", ["edp", ("latency", "energy")])
+@pytest.mark.parametrize("budget", [2500, 6000])
+@pytest.mark.parametrize("case", CASES)
+def test_the_compiled_rounds_equal_the_python_ones(
+        case: tuple[str, str, str], budget: int, objective: object, kick: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kernel_numba.rounds` (the rounds until a restart is due, in one call) against
+    `_Search._rounds`' Python loop from the same state (seeds evaluated, a population and
+    an elite of them): the same children and batches (evaluated count, remembered
+    candidates and scores), the same population, elite, best, stalls and idle rounds, and
+    the same random draws; at a budget the rounds end at (2,500: the seeds took about
+    2,000) and one where they stall first; from the population, or (`kick`, a restart)
+    from kicked copies of the elite."""
+    network, layer, accelerator = case
+    problem, arch = library_problem(network, layer), library_arch(accelerator)
+    options = MapperOptions(budget=budget, objective=objective)  # type: ignore[arg-type]
+    compiled, plain = _Search(problem, arch, options), _Search(problem, arch, options)
+    _python_rounds(plain, monkeypatch)
+    calls = []
+    run_rounds = kernel.run_rounds
+
+    def counted(*args: object) -> object:
+        calls.append(1)
+        return run_rounds(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kernel, "run_rounds", counted)
+    found = []
+    for search in (compiled, plain):
+        outer, sampled = search._seed_pools(budget)
+        population = _Pool.select([outer, sampled], search.space)
+        elite = _Pool.select([sampled], search.space)
+        best = (float("inf"),)
+        state = (1, 0, budget)
+        rounds = search._compiled_rounds(population, elite, best, state, kick) \
+            or search._rounds(population, elite, best, state, kick)
+        found.append(rounds)
+    assert len(calls) == 1
+    (pop_a, elite_a, best_a, *counts_a), (pop_b, elite_b, best_b, *counts_b) = found
+    _same_pool(pop_a, pop_b)
+    _same_pool(elite_a, elite_b)
+    assert best_a == best_b[:len(best_a)] and best_a[:len(best_b)] == best_b
+    assert counts_a == counts_b
+    assert pop_a.size == 16
+    _same_state(compiled, plain)
+
+
+@needs_kernel
+@pytest.mark.parametrize("case", CASES[1:])
+def test_the_search_with_compiled_rounds_equals_the_python_loop(
+        case: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole heuristic searches whose starts' descents leave the rounds part of the budget
+    (50,000: the starts' descents took 20,000-36,000 of it; 15-41 stretches of rounds with
+    restarts between them), with the compiled rounds and with the Python loop: the same
+    state at the end. (On CASES[0] the starts' descents take 66,000.)"""
+    network, layer, accelerator = case
+    problem, arch = library_problem(network, layer), library_arch(accelerator)
+    options = MapperOptions(search="heuristic", budget=50_000, seed=5)
+    compiled, plain = _Search(problem, arch, options), _Search(problem, arch, options)
+    _python_rounds(plain, monkeypatch)
+    calls = []
+    run_rounds = kernel.run_rounds
+
+    def counted(*args: object) -> object:
+        calls.append(1)
+        return run_rounds(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kernel, "run_rounds", counted)
+    compiled.heuristic()
+    rounds = len(calls)
+    plain.heuristic()
+    assert rounds >= 15 and len(calls) == rounds  # the Python loop made no compiled call
+    _same_state(compiled, plain)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_restart_that_spends_the_budget_is_still_followed_by_a_round(
+        compiled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The heuristic checks its budget before a restart (a descent from the best, then
+    kicked copies of the elite or fresh seeds) and runs a round after it even when the
+    restart spent the budget: ResNet-18 `fc` on simple_os_16x16 evaluates 10,236
+    candidates (benchmarks/results/tenfold_final.txt's search; without that round,
+    10,066), with the compiled rounds or the Python loop."""
+    if not compiled:
+        monkeypatch.setattr(_Search, "_compiled_rounds", lambda *args: None)
+    elif not kernel.available():
+        pytest.skip("numba not installed")
+    found = map_problem(library_problem("resnet18", "fc"), library_arch("simple_os_16x16"),
+                        MapperOptions())
+    assert found.evaluated == 10_236
+    assert found.cost.energy_pj * found.cost.cycles == pytest.approx(1.3210754954250e13,
+                                                                    rel=1e-12)
+
+
+@needs_kernel
+def test_the_compiled_draws_are_numpys() -> None:
+    """numba's `Generator.integers` (Lemire's bounded draw, as numpy's) and `random` (as
+    `kernel_numba.rounds` draws them) give numpy's numbers and leave the Generator in the
+    same state, for the bounds the rounds use (1: no draw at all, up to 2^30)."""
+    from numba import njit
+
+    @njit
+    def draw(rng: np.random.Generator, high: int, size: int) -> tuple[object, ...]:
+        return rng.integers(0, high, size), rng.random(size), rng.integers(0, high)
+
+    a, b = np.random.default_rng(23), np.random.default_rng(23)
+    for high in (1, 2, 3, 7, 16, 1 << 30):
+        expected = (b.integers(0, high, 1024), b.random(1024), b.integers(0, high))
+        found = draw(a, high, 1024)
+        for x, y in zip(found, expected, strict=True):
+            assert np.array_equal(x, y)
+    assert a.random() == b.random()
 
 
 @needs_kernel
