@@ -637,27 +637,37 @@ class _Search:
         if tables is None or codes is None or not space.compiled_moves or starts.size == 0:
             return False
         seen = self.seen
-        nobj = len(self.scores)
-        best = self.best
-        best_s = np.full(nobj, np.inf)
-        best_s[:len(best.score)] = best.score
-        best_f = np.ones((len(space.slots), space.ndims), dtype=np.int64) \
-            if best.factors is None else best.factors.copy()
-        best_o = np.zeros((space.nlevels, space.ndims), dtype=np.int64) \
-            if best.orders is None else best.orders.copy()
-        best_k = np.array([best.keep], dtype=np.int64)
-        before = best_s.copy()
+        state = self._best_state()
+        before = state[0].copy()
         (self.evaluated, seen.count, seen.keys, seen.columns,
          self.seen_scores) = kernel.run_descend(
             self.rng, tables, (starts.factors, starts.orders, starts.keeps), starts.scores,
-            -1 if limit is None else limit, self.evaluated, (best_s, best_f, best_o, best_k),
+            -1 if limit is None else limit, self.evaluated, state,
             space.move_table, self.keep_table, (LANES, CHUNK, MIN_SHARE, DESCENT_STEPS),
             self.spatial_slots, _KEY_MULTIPLIERS, seen.keys, seen.columns, seen.count,
             self.seen_scores, codes)
-        if not np.array_equal(best_s, before):
-            self.best = _Best(tuple(float(v) for v in best_s), best_f, best_o,
-                              int(best_k[0]))
+        self._take_best(state, before)
         return True
+
+    def _best_state(self) -> tuple[FloatArray, IntArray, IntArray, IntArray]:
+        """The best as the compiled calls take it, to update in place: scores (inf when
+        none yet), factors, orders and keep choice (placeholders when none)."""
+        space, best = self.space, self.best
+        scores = np.full(len(self.scores), np.inf)
+        scores[:len(best.score)] = best.score
+        factors = np.ones((len(space.slots), space.ndims), dtype=np.int64) \
+            if best.factors is None else best.factors.copy()
+        orders = np.zeros((space.nlevels, space.ndims), dtype=np.int64) \
+            if best.orders is None else best.orders.copy()
+        return scores, factors, orders, np.array([best.keep], dtype=np.int64)
+
+    def _take_best(self, state: tuple[FloatArray, IntArray, IntArray, IntArray],
+                   before: FloatArray) -> None:
+        """The best from a compiled call's `_best_state`, when its scores moved from
+        `before`."""
+        scores, factors, orders, keep = state
+        if not np.array_equal(scores, before):
+            self.best = _Best(tuple(float(v) for v in scores), factors, orders, int(keep[0]))
 
     def _rounds(self, population: _Pool, elite: _Pool, best: tuple[float, ...],
                 counters: tuple[int, int, int], kick: bool = False
@@ -709,17 +719,9 @@ class _Search:
         if tables is None or codes is None or not space.compiled_moves:
             return None
         seen = self.seen
-        nobj = len(self.scores)
-        current = self.best
-        best_s = np.full(nobj, np.inf)
-        best_s[:len(current.score)] = current.score
-        best_f = np.ones((len(space.slots), space.ndims), dtype=np.int64) \
-            if current.factors is None else current.factors.copy()
-        best_o = np.zeros((space.nlevels, space.ndims), dtype=np.int64) \
-            if current.orders is None else current.orders.copy()
-        best_k = np.array([current.keep], dtype=np.int64)
-        before = best_s.copy()
-        reference = np.full(nobj, np.inf)
+        state = self._best_state()
+        before = state[0].copy()
+        reference = np.full(len(self.scores), np.inf)
         reference[:len(best)] = best
         stalls, idle, budget = counters
         (self.evaluated, seen.count, seen.keys, seen.columns, self.seen_scores,
@@ -728,12 +730,10 @@ class _Search:
             (population.factors, population.orders, population.keeps, population.scores),
             (elite.factors, elite.orders, elite.keeps, elite.scores), kick, reference,
             (stalls, idle, STALLS, IDLE_ROUNDS, budget, self.evaluated),
-            (best_s, best_f, best_o, best_k), (ROUND, POPULATION), self.keep_table,
+            state, (ROUND, POPULATION), self.keep_table,
             space.random_move_tables, self.spatial_slots, _KEY_MULTIPLIERS, seen.keys,
             seen.columns, seen.count, self.seen_scores, codes)
-        if not np.array_equal(best_s, before):
-            self.best = _Best(tuple(float(v) for v in best_s), best_f, best_o,
-                              int(best_k[0]))
+        self._take_best(state, before)
         return (_Pool(*pools[:4]), _Pool(*pools[4:]), tuple(float(v) for v in reference),
                 int(stalls), int(idle))
 
