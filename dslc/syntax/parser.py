@@ -1,26 +1,32 @@
 """Text → AST, with syntax errors as diagnostics.
 
 `read_source` decodes a file (a bad encoding is diagnostic E104); `parse` runs the LALR
-parser and the AST transformer. Syntax errors become E101 (unexpected character), E102
-(unexpected token) or E103 (unexpected end of input) with the span of the offending text,
-what was expected, and the unclosed bracket where that is the cause. Nesting deeper than
-`MAX_DEPTH` is E106, so later recursive stages never meet a tree that could exhaust the stack.
-Only the first syntax error of a file is reported: after it, the parser's guesses mislead.
+parser, whose reductions build the AST (`transform.reduction_callbacks`; no parse tree).
+Syntax errors become E101 (unexpected character), E102 (unexpected token) or E103
+(unexpected end of input) with the span of the offending text, what was expected, and the
+unclosed bracket where that is the cause. Nesting deeper than `MAX_DEPTH` is E106, so later
+recursive stages never meet a tree that could exhaust the stack. Only the first syntax
+error of a file is reported: after it, the parser's guesses mislead. A file with a syntax
+error or nested too deeply is parsed again by a tree-building parser, whose exception and
+tree give the diagnostic as they always have.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.exceptions import UnexpectedEOF
+from lark.grammar import Rule
 
-from dslc.diagnostics.diagnostic import Diagnostic, Label, error
+from dslc.diagnostics.diagnostic import Diagnostic, InternalError, Label, error
 from dslc.diagnostics.span import SourceFile, Span
 from dslc.syntax import ast
-from dslc.syntax.transform import ToAst
+from dslc.syntax.transform import Extent, ToAst, reduction_callbacks
 
 MAX_DEPTH = 120
 MAX_SOURCE_CHARS = 4_000_000
@@ -38,11 +44,36 @@ _TERMINAL_NAMES = {
 _OPENERS = {"{": "}", "(": ")", "[": "]"}
 
 
+def _grammar() -> str:
+    return resources.files("dslc.syntax").joinpath("grammar.lark").read_text("utf-8")
+
+
 @functools.cache
 def _parser() -> Lark:
-    grammar = resources.files("dslc.syntax").joinpath("grammar.lark").read_text("utf-8")
-    return Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True,
+    """The tree-building parser: grammar introspection, and the diagnostics of files the
+    fast parser refuses."""
+    return Lark(_grammar(), parser="lalr", lexer="contextual", propagate_positions=True,
                 maybe_placeholders=True, cache=False, start=["start", "constraint_targets"])
+
+
+@functools.cache
+def _fast_parser() -> tuple[Lark, dict[Rule, Callable[[list[Any]], Any]]]:
+    """The same LALR parser with its reduction callbacks exposed, so that each parse can
+    install a `ToAst`'s (lark builds a parse tree through these callbacks, and building
+    and then transforming it was most of lint's time on large files). Lark takes a
+    transformer only at construction and only without positions, so the callbacks are
+    replaced in the dictionary its LALR parser reads (the same in lark 1.1.9 to 1.3.1)."""
+    lark = Lark(_grammar(), parser="lalr", lexer="contextual", propagate_positions=False,
+                maybe_placeholders=True, cache=False, start=["start", "constraint_targets"])
+    callbacks = getattr(getattr(getattr(getattr(lark, "parser", None), "parser", None),
+                                "parser", None), "callbacks", None)
+    if not isinstance(callbacks, dict) or set(callbacks) != set(lark.rules):
+        raise InternalError("this lark version keeps its LALR callbacks elsewhere")
+    return lark, callbacks
+
+
+# The fast parser's callbacks belong to one parse at a time.
+_FAST_LOCK = threading.Lock()
 
 
 def grammar_rule_names() -> frozenset[str]:
@@ -196,20 +227,37 @@ def _parse(file: SourceFile, start: str) -> tuple[Any, list[Diagnostic]]:
     if len(file.text) > MAX_SOURCE_CHARS:
         return None, [error("E107", "file too large", Span(file, 0, 0),
                             help=f"spec files are limited to {MAX_SOURCE_CHARS} characters")]
-    try:
-        tree = _parser().parse(file.text, start=start)
-    except UnexpectedInput as exc:
-        return None, [_syntax_diagnostic(file, exc)]
-    except RecursionError:
-        return None, [error("E106", "expression or block nested too deeply",
-                            Span(file, 0, 0), help="split it into named parts")]
-    deep = _too_deep(tree, file)
-    if deep is not None:
-        return None, [deep]
+    lark, callbacks = _fast_parser()
     transformer = ToAst(file)
-    module = transformer.transform(tree)
+    built = reduction_callbacks(transformer, lark.rules)
+    try:
+        with _FAST_LOCK:
+            callbacks.update(built)
+            root = lark.parse(file.text, start=start)
+    except (UnexpectedInput, RecursionError):
+        return None, [_refusal(file, start)]
+    assert isinstance(root, Extent)
+    # `_too_deep` counts the root as depth 0, an `Extent` its own level as 1.
+    if root.depth - 1 > MAX_DEPTH:
+        return None, [_refusal(file, start)]
     if transformer.diagnostics:
         # A number that could not be represented stands as 0 in the tree; elaborating it
         # would report follow-on errors about a value the user never wrote.
         return None, transformer.diagnostics
-    return module, transformer.diagnostics
+    return root.value, []
+
+
+def _refusal(file: SourceFile, start: str) -> Diagnostic:
+    """Why the fast parser refused a file (a syntax error, or nesting too deep), from the
+    tree-building parser's exception or tree: the diagnostic as it has always been."""
+    try:
+        tree = _parser().parse(file.text, start=start)
+    except UnexpectedInput as exc:
+        return _syntax_diagnostic(file, exc)
+    except RecursionError:
+        return error("E106", "expression or block nested too deeply", Span(file, 0, 0),
+                     help="split it into named parts")
+    deep = _too_deep(tree, file)
+    if deep is None:
+        raise InternalError("the two parsers disagree about a file")
+    return deep
