@@ -48,38 +48,35 @@ def _grammar() -> str:
     return resources.files("dslc.syntax").joinpath("grammar.lark").read_text("utf-8")
 
 
-@functools.cache
-def _parser() -> Lark:
-    """The tree-building parser: grammar introspection, and the diagnostics of files the
-    fast parser refuses."""
-    return Lark(_grammar(), parser="lalr", lexer="contextual", propagate_positions=True,
-                maybe_placeholders=True, cache=False, start=["start", "constraint_targets"])
+Callbacks = dict[Rule, Callable[[list[Any]], Any]]
 
 
 @functools.cache
-def _fast_parser() -> tuple[Lark, dict[Rule, Callable[[list[Any]], Any]]]:
-    """The same LALR parser with its reduction callbacks exposed, so that each parse can
-    install a `ToAst`'s (lark builds a parse tree through these callbacks, and building
-    and then transforming it was most of lint's time on large files). Lark takes a
-    transformer only at construction and only without positions, so the callbacks are
-    replaced in the dictionary its LALR parser reads (the same in lark 1.1.9 to 1.3.1)."""
-    lark = Lark(_grammar(), parser="lalr", lexer="contextual", propagate_positions=False,
+def _lark() -> tuple[Lark, Callbacks, Callbacks]:
+    """The parser, the dictionary of reduction callbacks its LALR parser reads on every
+    reduction, and a copy of lark's own (which build a parse tree with positions). Each
+    parse installs its callbacks in that dictionary: a `ToAst`'s, which build the AST with
+    no tree (building a tree and then transforming it was most of lint's time on large
+    files; lark takes a transformer only at construction, and then without positions), or
+    lark's, for the diagnostics of a file that failed. An `InternalError` if this lark
+    keeps them elsewhere (its `_Parser.callbacks` since long before 1.1.9, to 1.3.1)."""
+    lark = Lark(_grammar(), parser="lalr", lexer="contextual", propagate_positions=True,
                 maybe_placeholders=True, cache=False, start=["start", "constraint_targets"])
     callbacks = getattr(getattr(getattr(getattr(lark, "parser", None), "parser", None),
                                 "parser", None), "callbacks", None)
     if not isinstance(callbacks, dict) or set(callbacks) != set(lark.rules):
         raise InternalError("this lark version keeps its LALR callbacks elsewhere")
-    return lark, callbacks
+    return lark, callbacks, dict(callbacks)
 
 
-# The fast parser's callbacks belong to one parse at a time.
-_FAST_LOCK = threading.Lock()
+# The callbacks installed belong to one parse at a time.
+_LOCK = threading.Lock()
 
 
 def grammar_rule_names() -> frozenset[str]:
     """Every rule and alias the transformer must handle."""
     names: set[str] = set()
-    for rule in _parser().rules:
+    for rule in _lark()[0].rules:
         if rule.options.expand1 and rule.alias is None:
             continue
         names.add(rule.alias or rule.origin.name)
@@ -227,19 +224,21 @@ def _parse(file: SourceFile, start: str) -> tuple[Any, list[Diagnostic]]:
     if len(file.text) > MAX_SOURCE_CHARS:
         return None, [error("E107", "file too large", Span(file, 0, 0),
                             help=f"spec files are limited to {MAX_SOURCE_CHARS} characters")]
-    lark, callbacks = _fast_parser()
+    lark, callbacks, tree_callbacks = _lark()
     transformer = ToAst(file)
     built = reduction_callbacks(transformer, lark.rules)
-    try:
-        with _FAST_LOCK:
-            callbacks.update(built)
+    with _LOCK:
+        callbacks.update(built)
+        try:
             root = lark.parse(file.text, start=start)
-    except (UnexpectedInput, RecursionError):
-        return None, [_refusal(file, start)]
-    assert isinstance(root, Extent)
-    # `_too_deep` counts the root as depth 0, an `Extent` its own level as 1.
-    if root.depth - 1 > MAX_DEPTH:
-        return None, [_refusal(file, start)]
+        except (UnexpectedInput, RecursionError):
+            # The same parse building lark's tree: its exception or tree says what is wrong.
+            callbacks.update(tree_callbacks)
+            return None, [_refusal(lark, file, start)]
+        assert isinstance(root, Extent)
+        if root.depth - 1 > MAX_DEPTH:  # `_too_deep` counts the root as depth 0
+            callbacks.update(tree_callbacks)
+            return None, [_refusal(lark, file, start)]
     if transformer.diagnostics:
         # A number that could not be represented stands as 0 in the tree; elaborating it
         # would report follow-on errors about a value the user never wrote.
@@ -247,11 +246,11 @@ def _parse(file: SourceFile, start: str) -> tuple[Any, list[Diagnostic]]:
     return root.value, []
 
 
-def _refusal(file: SourceFile, start: str) -> Diagnostic:
-    """Why the fast parser refused a file (a syntax error, or nesting too deep), from the
-    tree-building parser's exception or tree: the diagnostic as it has always been."""
+def _refusal(lark: Lark, file: SourceFile, start: str) -> Diagnostic:
+    """Why a file failed (a syntax error, or nesting too deep), from lark's exception or
+    tree when it builds one: the diagnostic as it has always been."""
     try:
-        tree = _parser().parse(file.text, start=start)
+        tree = lark.parse(file.text, start=start)
     except UnexpectedInput as exc:
         return _syntax_diagnostic(file, exc)
     except RecursionError:
@@ -259,5 +258,5 @@ def _refusal(file: SourceFile, start: str) -> Diagnostic:
                      help="split it into named parts")
     deep = _too_deep(tree, file)
     if deep is None:
-        raise InternalError("the two parsers disagree about a file")
+        raise InternalError("the AST and lark's tree disagree about a file's depth")
     return deep
