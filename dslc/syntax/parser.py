@@ -7,8 +7,8 @@ Syntax errors become E101 (unexpected character), E102 (unexpected token) or E10
 unclosed bracket where that is the cause. Nesting deeper than `MAX_DEPTH` is E106, so later
 recursive stages never meet a tree that could exhaust the stack. Only the first syntax
 error of a file is reported: after it, the parser's guesses mislead. A file with a syntax
-error or nested too deeply is parsed again by a tree-building parser, whose exception and
-tree give the diagnostic as they always have.
+error or nested too deeply is parsed again with lark's own callbacks, which build its
+parse tree, so that lark's exception or tree gives the diagnostic as it always has.
 """
 
 from __future__ import annotations
@@ -44,10 +44,6 @@ _TERMINAL_NAMES = {
 _OPENERS = {"{": "}", "(": ")", "[": "]"}
 
 
-def _grammar() -> str:
-    return resources.files("dslc.syntax").joinpath("grammar.lark").read_text("utf-8")
-
-
 Callbacks = dict[Rule, Callable[[list[Any]], Any]]
 
 
@@ -59,8 +55,9 @@ def _lark() -> tuple[Lark, Callbacks, Callbacks]:
     no tree (building a tree and then transforming it was most of lint's time on large
     files; lark takes a transformer only at construction, and then without positions), or
     lark's, for the diagnostics of a file that failed. An `InternalError` if this lark
-    keeps them elsewhere (its `_Parser.callbacks` since long before 1.1.9, to 1.3.1)."""
-    lark = Lark(_grammar(), parser="lalr", lexer="contextual", propagate_positions=True,
+    keeps them elsewhere (its `_Parser.callbacks`, from long before 1.1.9 to 1.3.1)."""
+    grammar = resources.files("dslc.syntax").joinpath("grammar.lark").read_text("utf-8")
+    lark = Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True,
                 maybe_placeholders=True, cache=False, start=["start", "constraint_targets"])
     callbacks = getattr(getattr(getattr(getattr(lark, "parser", None), "parser", None),
                                 "parser", None), "callbacks", None)

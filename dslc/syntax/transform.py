@@ -1,12 +1,13 @@
 """Lark's LALR reductions → AST, built while the parser runs.
 
 `ToAst` has exactly one method per grammar rule or alias (a test checks that the two sets
-agree); `reduction_callbacks` turns lark's compiled rules into the parser's reduction callbacks,
-and a rule without a method is an `InternalError` there, so lark trees never leak into the
-AST. No parse tree is built: each reduction gets the values of its symbols and returns an
-`Extent` (the value, the positions lark's `propagate_positions` would give it, and its depth
-in lark's tree), which is most of what made `dslc lint` slow on large files. Numbers that
-cannot be represented become diagnostics collected on the transformer, never exceptions.
+agree); `reduction_callbacks` turns lark's compiled rules into the parser's reduction
+callbacks, and a rule without a method is an `InternalError` there, so lark trees never
+leak into the AST. No parse tree is built: each reduction gets the values of its symbols
+and returns an `Extent` (the value, the positions lark's `propagate_positions` would give
+its tree, and its depth in that tree); building lark's tree and then transforming it was
+most of `dslc lint`'s time on large files. Numbers that cannot be represented become
+diagnostics collected on the transformer, never exceptions.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ _BINARY_OPS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//",
 
 _first = operator.itemgetter(0)
 
-# What a reduction does with each symbol of its rule (see `ToAst.callbacks`).
+# What a reduction does with each symbol of its rule (see `reduction_callbacks`).
 _DROP, _KEEP, _SPLICE = 0, 1, 2
 
 
