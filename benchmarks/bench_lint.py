@@ -8,12 +8,23 @@ statement stays flat as N doubles: the output gives wall and CPU seconds and CPU
 microseconds per statement for each, and the ratio of the largest size's per-statement
 CPU time to the smallest's (about 1 when linear). `--full` adds the issue's
 150,000 statements and its nested repeat (10,000 x 10,000, refused by E405 at the repeat).
-Figures go in docs/performance.md.
+
+`--baseline DIR` compares this checkout with another one (a worktree of an older commit):
+each input is linted in a fresh process of each build in turn, `--repeat` times,
+alternating which goes first, so that the load of a shared machine falls on both alike;
+it prints each run and the ratio of the median CPU times, and checks that both builds
+report the same diagnostics. Figures go in docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,24 +52,98 @@ def one_line(count: int, operand: str) -> str:
 def lint_seconds(path: Path) -> tuple[float, float, int]:
     """Wall and CPU seconds of linting and rendering `path`, and its diagnostic count (CPU
     time is what the load of a shared machine does not inflate)."""
+    seconds, cpu, found, _ = lint_timed(path)
+    return seconds, cpu, found
+
+
+def lint_timed(path: Path) -> tuple[float, float, int, str]:
+    """`lint_seconds` and a digest of what lint found: the rendered text and every
+    diagnostic's fields (code, spans, message, label, help, notes, related)."""
     start, cpu = time.perf_counter(), time.process_time()
     found = api.lint([path])
     text = "\n".join(render_full(d, others)
                      for d, others in group_identical(list(found.diagnostics)))
-    assert text is not None
-    return (time.perf_counter() - start, time.process_time() - cpu,
-            len(found.diagnostics))
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    digest = hashlib.sha256(text.encode())
+    for diagnostic in found.diagnostics:
+        digest.update(repr(diagnostic).encode())
+    return seconds, cpu, len(found.diagnostics), digest.hexdigest()[:16]
+
+
+def lint_once(path: Path) -> None:
+    """The `--one` worker: lint `path` after a warm-up (the grammar's construction is not
+    per statement) and print the figures and the diagnostics' digest as JSON."""
+    warm = path.with_name(f"warm-up-{os.getpid()}.cd")
+    warm.write_text(one_line(1, "x"))
+    api.lint([warm])
+    seconds, cpu, found, digest = lint_timed(path)
+    print(json.dumps({"wall": seconds, "cpu": cpu, "found": found, "digest": digest,
+                      "package": str(Path(api.__file__).parent)}))
+
+
+def run_build(root: Path, path: Path) -> dict[str, object]:
+    """Lint `path` in a fresh process importing dslc from the checkout `root`."""
+    env = dict(os.environ, PYTHONPATH=str(root))
+    done = subprocess.run([sys.executable, __file__, "--one", str(path)], env=env,
+                          capture_output=True, text=True, check=True)
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert Path(str(result["package"])).is_relative_to(root), result["package"]
+    return result
+
+
+def compare(baseline: Path, inputs: list[tuple[str, Path, int]], repeat: int) -> None:
+    """Each input in both builds, alternating; medians of CPU time and their ratio."""
+    here = Path(__file__).resolve().parent.parent
+    for label, path, size in inputs:
+        cpus: dict[str, list[float]] = {"before": [], "after": []}
+        found: dict[str, object] = {}
+        for turn in range(repeat):
+            order = (("before", baseline), ("after", here))
+            for name, root in order if turn % 2 == 0 else order[::-1]:
+                result = run_build(root, path)
+                cpus[name].append(float(str(result["cpu"])))
+                seen = (result["found"], result["digest"])
+                assert found.setdefault(name, seen) == seen
+                print(f"  {label} {name:6}: {float(str(result['wall'])):7.2f} s wall, "
+                      f"{cpus[name][-1]:7.2f} s CPU, {result['found']} diagnostics",
+                      flush=True)
+        assert found["before"] == found["after"], found
+        before, after = (statistics.median(cpus[k]) for k in ("before", "after"))
+        per = (f", {before / size * 1e6:.1f} -> {after / size * 1e6:.1f} us CPU/statement"
+               if size else "")
+        print(f"{label}: median CPU {before:.2f} s -> {after:.2f} s{per}, "
+              f"{before / after:.2f}x", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="5000,10000,20000")
     parser.add_argument("--full", action="store_true")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout to compare with, alternating")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--one", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one is not None:
+        lint_once(args.one)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.full:
         sizes.append(150_000)
     with tempfile.TemporaryDirectory() as folder:
+        if args.baseline is not None:
+            inputs: list[tuple[str, Path, int]] = []
+            for size in sizes:
+                for kind, operand in (("valid", "x"), ("errors", "y")):
+                    path = Path(folder) / f"{kind}{size}.cd"
+                    path.write_text(one_line(size, operand))
+                    inputs.append((f"{kind} {size:,}", path, size))
+            if args.full:
+                path = Path(folder) / "nested.cd"
+                path.write_text(NESTED)
+                inputs.append(("nested repeat", path, 0))
+            compare(args.baseline.resolve(), inputs, args.repeat)
+            return
         per: dict[str, list[float]] = {"valid": [], "errors": []}
         for size in sizes:
             for kind, operand in (("valid", "x"), ("errors", "y")):

@@ -1,26 +1,32 @@
 """Text → AST, with syntax errors as diagnostics.
 
 `read_source` decodes a file (a bad encoding is diagnostic E104); `parse` runs the LALR
-parser and the AST transformer. Syntax errors become E101 (unexpected character), E102
-(unexpected token) or E103 (unexpected end of input) with the span of the offending text,
-what was expected, and the unclosed bracket where that is the cause. Nesting deeper than
-`MAX_DEPTH` is E106, so later recursive stages never meet a tree that could exhaust the stack.
-Only the first syntax error of a file is reported: after it, the parser's guesses mislead.
+parser, whose reductions build the AST (`transform.reduction_callbacks`; no parse tree).
+Syntax errors become E101 (unexpected character), E102 (unexpected token) or E103
+(unexpected end of input) with the span of the offending text, what was expected, and the
+unclosed bracket where that is the cause. Nesting deeper than `MAX_DEPTH` is E106, so later
+recursive stages never meet a tree that could exhaust the stack. Only the first syntax
+error of a file is reported: after it, the parser's guesses mislead. A file with a syntax
+error or nested too deeply is parsed again with lark's own callbacks, which build its
+parse tree, so that lark's exception or tree gives the diagnostic as it always has.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.exceptions import UnexpectedEOF
+from lark.grammar import Rule
 
-from dslc.diagnostics.diagnostic import Diagnostic, Label, error
+from dslc.diagnostics.diagnostic import Diagnostic, InternalError, Label, error
 from dslc.diagnostics.span import SourceFile, Span
 from dslc.syntax import ast
-from dslc.syntax.transform import ToAst
+from dslc.syntax.transform import Extent, ToAst, reduction_callbacks
 
 MAX_DEPTH = 120
 MAX_SOURCE_CHARS = 4_000_000
@@ -38,17 +44,36 @@ _TERMINAL_NAMES = {
 _OPENERS = {"{": "}", "(": ")", "[": "]"}
 
 
+Callbacks = dict[Rule, Callable[[list[Any]], Any]]
+
+
 @functools.cache
-def _parser() -> Lark:
+def _lark() -> tuple[Lark, Callbacks, Callbacks]:
+    """The parser, the dictionary of reduction callbacks its LALR parser reads on every
+    reduction, and a copy of lark's own (which build a parse tree with positions). Each
+    parse installs its callbacks in that dictionary: a `ToAst`'s, which build the AST with
+    no tree (building a tree and then transforming it was most of lint's time on large
+    files; lark takes a transformer only at construction, and then without positions), or
+    lark's, for the diagnostics of a file that failed. An `InternalError` if this lark
+    keeps them elsewhere (its `_Parser.callbacks`, from long before 1.1.9 to 1.3.1)."""
     grammar = resources.files("dslc.syntax").joinpath("grammar.lark").read_text("utf-8")
-    return Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True,
+    lark = Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True,
                 maybe_placeholders=True, cache=False, start=["start", "constraint_targets"])
+    callbacks = getattr(getattr(getattr(getattr(lark, "parser", None), "parser", None),
+                                "parser", None), "callbacks", None)
+    if not isinstance(callbacks, dict) or set(callbacks) != set(lark.rules):
+        raise InternalError("this lark version keeps its LALR callbacks elsewhere")
+    return lark, callbacks, dict(callbacks)
+
+
+# The callbacks installed belong to one parse at a time.
+_LOCK = threading.Lock()
 
 
 def grammar_rule_names() -> frozenset[str]:
     """Every rule and alias the transformer must handle."""
     names: set[str] = set()
-    for rule in _parser().rules:
+    for rule in _lark()[0].rules:
         if rule.options.expand1 and rule.alias is None:
             continue
         names.add(rule.alias or rule.origin.name)
@@ -196,20 +221,39 @@ def _parse(file: SourceFile, start: str) -> tuple[Any, list[Diagnostic]]:
     if len(file.text) > MAX_SOURCE_CHARS:
         return None, [error("E107", "file too large", Span(file, 0, 0),
                             help=f"spec files are limited to {MAX_SOURCE_CHARS} characters")]
-    try:
-        tree = _parser().parse(file.text, start=start)
-    except UnexpectedInput as exc:
-        return None, [_syntax_diagnostic(file, exc)]
-    except RecursionError:
-        return None, [error("E106", "expression or block nested too deeply",
-                            Span(file, 0, 0), help="split it into named parts")]
-    deep = _too_deep(tree, file)
-    if deep is not None:
-        return None, [deep]
+    lark, callbacks, tree_callbacks = _lark()
     transformer = ToAst(file)
-    module = transformer.transform(tree)
+    built = reduction_callbacks(transformer, lark.rules)
+    with _LOCK:
+        callbacks.update(built)
+        try:
+            root = lark.parse(file.text, start=start)
+        except (UnexpectedInput, RecursionError):
+            # The same parse building lark's tree: its exception or tree says what is wrong.
+            callbacks.update(tree_callbacks)
+            return None, [_refusal(lark, file, start)]
+        assert isinstance(root, Extent)
+        if root.depth - 1 > MAX_DEPTH:  # `_too_deep` counts the root as depth 0
+            callbacks.update(tree_callbacks)
+            return None, [_refusal(lark, file, start)]
     if transformer.diagnostics:
         # A number that could not be represented stands as 0 in the tree; elaborating it
         # would report follow-on errors about a value the user never wrote.
         return None, transformer.diagnostics
-    return module, transformer.diagnostics
+    return root.value, []
+
+
+def _refusal(lark: Lark, file: SourceFile, start: str) -> Diagnostic:
+    """Why a file failed (a syntax error, or nesting too deep), from lark's exception or
+    tree when it builds one: the diagnostic as it has always been."""
+    try:
+        tree = lark.parse(file.text, start=start)
+    except UnexpectedInput as exc:
+        return _syntax_diagnostic(file, exc)
+    except RecursionError:
+        return error("E106", "expression or block nested too deeply", Span(file, 0, 0),
+                     help="split it into named parts")
+    deep = _too_deep(tree, file)
+    if deep is None:
+        raise InternalError("the AST and lark's tree disagree about a file's depth")
+    return deep

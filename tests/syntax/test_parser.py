@@ -8,6 +8,7 @@ separately where they matter.
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -574,6 +575,52 @@ def test_quantity_span_includes_a_spelled_unit() -> None:
     prop = component.body[0]
     assert isinstance(prop, ast.Property)
     assert prop.value.span.text == "12 words"
+
+
+
+def test_spans_as_lark_propagated_them() -> None:
+    # The reductions give each node the extent lark's `propagate_positions` gave its tree:
+    # from its first symbol to its last, keywords and brackets included, and a grouped
+    # expression counts with its parentheses in its parent but not in itself.
+    text = "codesign c { v = (a + b) * (c), w = ((f(x))) }"
+    decl = parse_ok(text).items[0]
+    assert isinstance(decl, ast.CoDesignDecl)
+    first, second = decl.body
+    assert isinstance(first, ast.Property) and isinstance(second, ast.Property)
+    product = first.value
+    assert isinstance(product, ast.Binary)
+    assert (product.span.start, product.span.end) == (17, 30)
+    assert product.span.text == "(a + b) * (c)"
+    assert (product.left.span.start, product.left.span.end) == (18, 23)
+    assert (product.right.span.start, product.right.span.end) == (28, 29)
+    assert first.span.text == "v = (a + b) * (c),"
+    assert second.value.span.text == "f(x)"
+    assert second.span.text == "w = ((f(x)))"
+    assert decl.span.text == text
+
+
+def test_nesting_limit_is_counted_on_lark_tree_levels() -> None:
+    # Three levels (the module, `codesign`, the property) above the value: 117 nested
+    # lists or negations are the most that parse, and E106 points at the 121st level.
+    for depth in (117, 118):
+        for value in ("[" * depth + "1" + "]" * depth, "-" * depth + "1"):
+            module, diagnostics = parse(SourceFile.of("t.cd", f"codesign c {{ v = {value} }}"))
+            if depth == 117:
+                assert module is not None and diagnostics == []
+            else:
+                assert module is None and [d.code for d in diagnostics] == ["E106"]
+                assert diagnostics[0].span is not None
+                assert diagnostics[0].span.start == 135
+
+
+def test_parsing_in_threads_gives_each_file_its_own_tree() -> None:
+    texts = [f"network n{i} {{\n    input x: [3, 8, 8]\n" + "".join(
+        f"    layer a{j} = relu(x)\n" for j in range(200 + i)) + "}\n" for i in range(8)]
+    expected = [parse_ok(text) for text in texts]
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(lambda text: parse(SourceFile.of("t.cd", text))[0], texts * 3))
+    assert found == expected * 3
+    assert [len(m.items[0].body) for m in found[:8]] == [201 + i for i in range(8)]
 
 
 # ---- syntax errors --------------------------------------------------------------------------
