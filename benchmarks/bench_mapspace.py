@@ -16,7 +16,7 @@ prints tables). Figures go in docs/performance.md ("Map-space construction and c
   show`) and now, alternating per network in one process (two rounds, caches cleared before
   each network), on the distinct layers of three networks on two accelerators; the sizes
   must agree wherever the new count is exact.
-- huge: `dslc map`'s work for one layer with a dim of 2^24, 2^30 * 3 and 2^31 - 1 on
+- huge: `dslc map`'s work for one layer with a dim of 2^24, 2^29 * 3 and 2^31 - 1 on
   eyeriss_like: construction, count and search seconds in one process.
 """
 
@@ -148,7 +148,7 @@ def huge() -> None:
     arch = resolve_accelerator(api.accelerator(
         api.compile(STD / "accelerators" / "eyeriss_like.cd"), "eyeriss_like"))
     print(f"{'K':>12s} {'build s':>8s} {'count s':>8s} {'map s':>7s}  size")
-    for bound in (2 ** 24, 2 ** 30 * 3, 2 ** 31 - 1):
+    for bound in (2 ** 24, 2 ** 29 * 3, 2 ** 31 - 1):
         text = (f"network n {{ input x: [4, 8, 8] layer a = conv(x, out = {bound}, "
                 "kernel = 1) }\n")
         problem = lower_network(api.network(api.compile(text=text), "n"), 1).problem("a")
