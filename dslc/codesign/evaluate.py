@@ -457,6 +457,7 @@ class _ProcessWorkers:
         # ProcessPoolExecutor cannot stop a running task (Python 3.14 adds
         # terminate_workers): terminate its processes, which it then reports broken.
         processes = list((self.pool._processes or {}).values())
+        manager = getattr(self.pool, "_executor_manager_thread", None)  # typeshed: mistyped
         self.pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             process.terminate()
@@ -464,6 +465,12 @@ class _ProcessWorkers:
             process.join(timeout=STOP_SECONDS)
             if process.is_alive():
                 process.kill()
+        # Then let the pool's manager thread see them gone and close its wake-up pipe:
+        # interpreter exit wakes every manager thread still alive, and one closing that
+        # pipe meanwhile makes the wake-up fail (Python 3.11: "OSError: [Errno 9] Bad
+        # file descriptor" printed after "interrupted").
+        if isinstance(manager, threading.Thread):
+            manager.join(timeout=STOP_SECONDS)
 
 
 class _DaskWorkers:
