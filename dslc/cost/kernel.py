@@ -382,6 +382,18 @@ def run_seen_grow(table_keys: npt.NDArray[np.uint64], table_columns: IntArray
     return found
 
 
+def run_seen_room(table_keys: npt.NDArray[np.uint64], table_columns: IntArray,
+                  seen_scores: FloatArray, count: int, size: int
+                  ) -> tuple[npt.NDArray[np.uint64], IntArray, FloatArray]:
+    """The mapper's remembered keys and scores with room for `size` more candidates after
+    `count` (`kernel_numba.seen_room`, as the compiled descents and rounds grow them)."""
+    compiled = _module()
+    assert compiled is not None, "the compiled kernel is not available"
+    found: tuple[npt.NDArray[np.uint64], IntArray, FloatArray] = compiled.seen_room(
+        table_keys, table_columns, seen_scores, count, size)
+    return found
+
+
 def run_search_batch(tables: KernelTables, factors: IntArray, orders: IntArray,
                      keeps: IntArray, spatial: IntArray, multipliers: npt.NDArray[np.uint64],
                      table_keys: npt.NDArray[np.uint64], table_columns: IntArray, count: int,

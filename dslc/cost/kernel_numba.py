@@ -1144,6 +1144,35 @@ def seen_grow(table_keys: npt.NDArray[np.uint64], table_columns: IntArray
     return keys, columns
 
 
+@jit
+def seen_room(table_keys: npt.NDArray[np.uint64], table_columns: IntArray,
+              seen_scores: FloatArray, count: int, size: int
+              ) -> tuple[npt.NDArray[np.uint64], IntArray, FloatArray]:
+    """The remembered table and scores with room for `size` more candidates after `count`
+    (each doubled as often as needed, as `_Search` grows them before a batch)."""
+    while 2 * (count + size) > table_keys.size:
+        table_keys, table_columns = seen_grow(table_keys, table_columns)
+    end = count + size
+    if end > seen_scores.shape[1]:
+        grown = np.full((seen_scores.shape[0], 2 * end), np.inf)
+        grown[:, :count] = seen_scores[:, :count]
+        seen_scores = grown
+    return table_keys, table_columns, seen_scores
+
+
+@jit
+def take_best(best: int, scores: FloatArray, factors: IntArray, orders: IntArray,
+              keeps: IntArray, best_s: FloatArray, best_f: IntArray, best_o: IntArray,
+              best_k: IntArray) -> None:
+    """The search's best (`best_s`, `best_f`, `best_o`, `best_k`, in place) replaced by
+    candidate `best` of a batch (-1: none fitted) when its scores come first."""
+    if best >= 0 and lex_less(scores[:, best], best_s):
+        best_s[:] = scores[:, best]
+        best_f[:, :] = factors[:, :, best]
+        best_o[:, :] = orders[:, :, best]
+        best_k[0] = keeps[best]
+
+
 # -- the mapper's batches (dslc.mapper.search._Search.run_batch and score_all): every step
 # between the candidates and their scores in one call.
 
@@ -1565,13 +1594,8 @@ def descend(rng: np.random.Generator, start_f: IntArray, start_o: IntArray,
             at[i] += takes[a]
         # The batch, as `_Search._compiled_batch` runs it (the table and the scores grown
         # first when they have no room).
-        while 2 * (count + size) > table_keys.size:
-            table_keys, table_columns = seen_grow(table_keys, table_columns)
-        end = count + size
-        if end > seen_scores.shape[1]:
-            grown = np.full((nobj, 2 * end), np.inf)
-            grown[:, :count] = seen_scores[:, :count]
-            seen_scores = grown
+        table_keys, table_columns, seen_scores = seen_room(table_keys, table_columns,
+                                                           seen_scores, count, size)
         out_scores = np.empty((nobj, size))
         out_fresh = np.empty(size, dtype=np.int64)
         fresh, fitting, best = search_batch(
@@ -1583,11 +1607,7 @@ def descend(rng: np.random.Generator, start_f: IntArray, start_o: IntArray,
             bounds, compute_floats, compute_instances, out_scores, out_fresh)
         count += fresh
         evaluated += fitting
-        if best >= 0 and lex_less(out_scores[:, best], best_s):
-            best_s[:] = out_scores[:, best]
-            best_f[:, :] = factors[:, :, best]
-            best_o[:, :] = orders[:, :, best]
-            best_k[0] = keeps[best]
+        take_best(best, out_scores, factors, orders, keeps, best_s, best_f, best_o, best_k)
         # Each descent moves to the first least of its share when it improves.
         offset = 0
         for a in range(nactive):
@@ -1790,13 +1810,8 @@ def rounds(rng: np.random.Generator, pop_f: IntArray, pop_o: IntArray, pop_k: In
                     if uniform[c] < 0.25:
                         keeps[c] = moved[parents[c]]
         # The batch, as `_Search._compiled_batch` runs it.
-        while 2 * (count + size) > table_keys.size:
-            table_keys, table_columns = seen_grow(table_keys, table_columns)
-        end = count + size
-        if end > seen_scores.shape[1]:
-            grown = np.full((nobj, 2 * end), np.inf)
-            grown[:, :count] = seen_scores[:, :count]
-            seen_scores = grown
+        table_keys, table_columns, seen_scores = seen_room(table_keys, table_columns,
+                                                           seen_scores, count, size)
         out_scores = np.empty((nobj, size))
         out_fresh = np.empty(size, dtype=np.int64)
         fresh, fitting, best = search_batch(
@@ -1808,11 +1823,7 @@ def rounds(rng: np.random.Generator, pop_f: IntArray, pop_o: IntArray, pop_k: In
             bounds, compute_floats, compute_instances, out_scores, out_fresh)
         count += fresh
         evaluated += fitting
-        if best >= 0 and lex_less(out_scores[:, best], best_s):
-            best_s[:] = out_scores[:, best]
-            best_f[:, :] = factors[:, :, best]
-            best_o[:, :] = orders[:, :, best]
-            best_k[0] = keeps[best]
+        take_best(best, out_scores, factors, orders, keeps, best_s, best_f, best_o, best_k)
         idle = idle + 1 if evaluated == before else 0
         # `run_batch`'s pool: the new candidates that fit, in batch order.
         taken = 0

@@ -20,9 +20,11 @@ the keep set changed by one tensor at one level; then exchange moves that grow a
 dim while shrinking it in another), then rounds of random moves from the best few,
 descending again and restarting from kicked copies of the elite or fresh seeds when it
 stalls; it ends polishing the best with swap moves (two dims trade whole divisors between
-two slots). `random` evaluates random samples only. `auto` is exhaustive when the space is
-within the budget, else heuristic. Every candidate's score is remembered by its key, so a
-candidate is evaluated once and the budget counts distinct candidates. With numba, the
+two slots) and re-splits (the loops two memories hold together split anew, all dims at
+once, with those levels' loop order swaps). `random` evaluates random samples only.
+`auto` is exhaustive when the space is within the budget, else heuristic. Every
+candidate's score is remembered by its key, so a candidate is evaluated once and the
+budget counts distinct candidates. With numba, the
 neighbourhoods, the random children, the filled seeds' cuts, each batch (mesh check,
 keys, remembered table, pruning, costing and scoring: `_compiled_batch`, one call), each
 group of descents (`_compiled_descend`, one call: neighbourhoods, their random orders drawn
@@ -376,13 +378,8 @@ class _Search:
             return None
         seen = self.seen
         size = factors.shape[-1]
-        while 2 * (seen.count + size) > seen.keys.size:
-            seen.keys, seen.columns = kernel.run_seen_grow(seen.keys, seen.columns)
-        end = seen.count + size
-        if end > self.seen_scores.shape[1]:
-            grown = np.full((len(self.scores), 2 * end), np.inf)
-            grown[:, :seen.count] = self.seen_scores[:, :seen.count]
-            self.seen_scores = grown
+        seen.keys, seen.columns, self.seen_scores = kernel.run_seen_room(
+            seen.keys, seen.columns, self.seen_scores, seen.count, size)
         scores, fresh, fitting, best = kernel.run_search_batch(
             tables, factors, orders, keeps, self.spatial_slots, _KEY_MULTIPLIERS, seen.keys,
             seen.columns, seen.count, self.seen_scores, codes)
@@ -554,15 +551,14 @@ class _Search:
         RESPLIT_SHARE of the budget; None when no pair has one."""
         space = self.space
         most = int(RESPLIT_SHARE * self.options.budget)
-        temporal = [s for s, slot in enumerate(space.slots) if not slot.spatial]
         parts: list[tuple[IntArray, IntArray]] = []
-        for a, b in itertools.combinations(temporal, 2):
+        # Temporal slot a is memory level a (MapSpace.slots lists them first).
+        for a, b in itertools.combinations(range(space.nlevels), 2):
             if not 0 < space.resplit_count(factors, a, b) <= min(largest, most):
                 continue
             split = space.resplits(factors, a, b)
             split = split[:, :, space.valid_moved(split)]
-            found = space.with_order_swaps(split, orders, (space.slots[a].level,
-                                                           space.slots[b].level), most)
+            found = space.with_order_swaps(split, orders, (a, b), most)
             if found is not None:
                 parts.append(found)
         if not parts:

@@ -6,6 +6,7 @@ capacities, and a layer built to defeat a local search that the default search n
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -104,8 +105,11 @@ def test_swap_moves_trade_two_dims_between_two_slots_in_opposite_directions() ->
     assert found_any  # some swap is no exchange move (sizes more than 2 apart)
 
 
-def test_the_heuristic_ends_where_no_swap_improves() -> None:
-    # The polish step: no swap from the returned best is better under the scalar model.
+def _none_better_than_the_best(neighbourhood: Callable[[_Search], list[tuple[
+        np.ndarray, np.ndarray]]]) -> int:
+    """Map conv1d K 16, P 12, R 3 on the three-level hierarchy (budget 2,000) and check that
+    no candidate of `neighbourhood(search)` (factors [S, D, M], orders [L, D, M], the best's
+    keep set) that fits is better than the best under the scalar model; how many fit."""
     problem = conv1d(16, 12, 3)
     search = _Search(problem, THREE_LEVEL, MapperOptions(budget=2000))
     search.heuristic()
@@ -113,20 +117,33 @@ def test_the_heuristic_ends_where_no_swap_improves() -> None:
     assert best.factors is not None and best.orders is not None
     keep = space.keep_choices[best.keep]
 
-    def edp(factors: np.ndarray) -> float:
-        cost = evaluate(problem, THREE_LEVEL, space.to_mapping(factors, best.orders, keep))
+    def edp(factors: np.ndarray, orders: np.ndarray) -> float:
+        cost = evaluate(problem, THREE_LEVEL, space.to_mapping(factors, orders, keep))
         return float(cost.energy_pj * cost.cycles)
 
-    found = edp(best.factors)
-    first, second = space.swap_moves(space.factor_moves(best.factors, whole=True))
-    children = space.apply_moves(best.factors, first, second)
-    children = children[:, :, space.valid_moved(children)]
-    assert 0 < children.shape[-1] <= 0.1 * 2000  # within the polish's share: it ran
-    fits = search.evaluator.fits(space.batch(
-        children, np.repeat(best.orders[:, :, None], children.shape[-1], axis=2),
-        np.full(children.shape[-1], best.keep, dtype=np.int64)))
-    assert all(edp(children[:, :, i]) >= found * (1 - 1e-12)
-               for i in np.flatnonzero(fits))
+    found = edp(best.factors, best.orders)
+    checked = 0
+    for factors, orders in neighbourhood(search):
+        fits = search.evaluator.fits(space.batch(
+            factors, orders, np.full(factors.shape[-1], best.keep, dtype=np.int64)))
+        assert all(edp(factors[:, :, i], orders[:, :, i]) >= found * (1 - 1e-12)
+                   for i in np.flatnonzero(fits))
+        checked += int(fits.sum())
+    return checked
+
+
+def test_the_heuristic_ends_where_no_swap_improves() -> None:
+    # The polish step: no swap from the returned best is better under the scalar model.
+    def swaps(search: _Search) -> list[tuple[np.ndarray, np.ndarray]]:
+        space, best = search.space, search.best
+        assert best.factors is not None and best.orders is not None
+        first, second = space.swap_moves(space.factor_moves(best.factors, whole=True))
+        children = space.apply_moves(best.factors, first, second)
+        children = children[:, :, space.valid_moved(children)]
+        assert 0 < children.shape[-1] <= 0.1 * 2000  # within the polish's share: it ran
+        return [(children, np.repeat(best.orders[:, :, None], children.shape[-1], axis=2))]
+
+    assert _none_better_than_the_best(swaps) > 0
 
 
 def test_a_second_move_whose_prime_has_left_marks_the_column_invalid() -> None:
@@ -341,31 +358,22 @@ def test_order_swaps_of_resplits_swap_real_loops_of_the_given_levels() -> None:
 
 def test_the_heuristic_ends_where_no_resplit_improves() -> None:
     # The polish's second step: no re-split of any two memories' loops from the returned
-    # best (each within the polish's share of the budget) is better under the scalar model.
-    problem = conv1d(16, 12, 3)
-    search = _Search(problem, THREE_LEVEL, MapperOptions(budget=2000))
-    search.heuristic()
-    space, best = search.space, search.best
-    assert best.factors is not None and best.orders is not None
-    keep = space.keep_choices[best.keep]
+    # best, with the best's orders or one swap of two of those levels' loops, is better
+    # under the scalar model (each pair within the polish's shares of the budget).
+    def resplits(search: _Search) -> list[tuple[np.ndarray, np.ndarray]]:
+        space, best = search.space, search.best
+        assert best.factors is not None and best.orders is not None
+        found = []
+        for a, b in itertools.combinations((0, 1, 2), 2):
+            if space.resplit_count(best.factors, a, b) > 0.1 * 2000:
+                continue
+            split = space.resplits(best.factors, a, b)
+            swapped = space.with_order_swaps(split, best.orders, (a, b), 1000)
+            if swapped is not None:
+                found.append(swapped)
+        return found
 
-    def edp(factors: np.ndarray) -> float:
-        cost = evaluate(problem, THREE_LEVEL, space.to_mapping(factors, best.orders, keep))
-        return float(cost.energy_pj * cost.cycles)
-
-    found = edp(best.factors)
-    checked = 0
-    for a, b in itertools.combinations((0, 1, 2), 2):
-        if space.resplit_count(best.factors, a, b) > 0.1 * 2000:
-            continue
-        children = space.resplits(best.factors, a, b)
-        fits = search.evaluator.fits(space.batch(
-            children, np.repeat(best.orders[:, :, None], children.shape[-1], axis=2),
-            np.full(children.shape[-1], best.keep, dtype=np.int64)))
-        assert all(edp(children[:, :, i]) >= found * (1 - 1e-12)
-                   for i in np.flatnonzero(fits))
-        checked += int(fits.sum())
-    assert checked > 0
+    assert _none_better_than_the_best(resplits) > 0
 
 
 def test_resplits_reach_the_exhaustive_optimum_where_single_moves_and_swaps_stop(

@@ -10,10 +10,14 @@ from typing import Any
 
 import pytest
 
-from dslc.mapper import MapperOptions, map_problem
+from dslc.mapper import MapperOptions
 from dslc.mapper import search as search_module
 from dslc.mapper.search import CHUNK, STARTS_SHARE, _Descent, _Search
-from tests.mapper.test_search_compiled import library_arch, library_problem
+from tests.mapper.test_search_compiled import (
+    library_arch,
+    library_problem,
+    within_one_percent_of_ten_times_the_budget,
+)
 
 SPECS = Path(__file__).resolve().parents[2] / "dslc" / "std"
 
@@ -100,9 +104,4 @@ LATER_STARTS = (("vgg16", "s4.first.conv", "shidiannao_like"),
 @pytest.mark.parametrize("case", LATER_STARTS)
 def test_the_default_search_reaches_the_later_starts_basins(case: tuple[str, str, str]
                                                             ) -> None:
-    network, layer, accelerator = case
-    problem, arch = library_problem(network, layer), library_arch(accelerator)
-    default = map_problem(problem, arch, MapperOptions())
-    tenfold = map_problem(problem, arch, MapperOptions(budget=10 * MapperOptions().budget))
-    found = default.cost.energy_pj * default.cost.cycles
-    assert found <= 1.01 * tenfold.cost.energy_pj * tenfold.cost.cycles
+    within_one_percent_of_ten_times_the_budget(*case)
