@@ -510,6 +510,8 @@ def cycles_energy(start: int, base: int, n: int, imperfect: bool, macs: int,
     """Cycles (bandwidth bounds) and energy, in the numpy path's order of
     floating-point operations. Totals go to `start + bb`, the breakdown to `base + bb`."""
     nlevels, ntensors = out_reads.shape[0], out_reads.shape[1]
+    r_sum = np.empty(n, dtype=np.int64)
+    w_sum = np.empty(n, dtype=np.int64)
     mac_energy_const, mac_energy, mac_leak, slack, quantum = (
         compute_floats[0], compute_floats[1], compute_floats[2], compute_floats[3],
         compute_floats[4])
@@ -518,12 +520,21 @@ def cycles_energy(start: int, base: int, n: int, imperfect: bool, macs: int,
     for i in range(nlevels):
         read_bw = level_floats[i, 4]
         write_bw = level_floats[i, 5]
+        # Unlimited bandwidths bound nothing (ceil_bandwidth gives 0).
+        if np.isnan(read_bw) and (shared[i] or np.isnan(write_bw)):
+            continue
+        # The words read and written across the tensors, the block innermost (integer
+        # sums: the same whatever their order).
         for bb in range(n):
-            r_words = 0
-            w_words = 0
-            for t in range(ntensors):
-                r_words += out_reads[i, t, base + bb]
-                w_words += out_fills[i, t, base + bb] + out_updates[i, t, base + bb]
+            r_sum[bb] = 0
+            w_sum[bb] = 0
+        for t in range(ntensors):
+            for bb in range(n):
+                r_sum[bb] += out_reads[i, t, base + bb]
+                w_sum[bb] += out_fills[i, t, base + bb] + out_updates[i, t, base + bb]
+        for bb in range(n):
+            r_words = r_sum[bb]
+            w_words = w_sum[bb]
             if shared[i]:
                 bound = ceil_bandwidth(r_words + w_words, read_bw, slack)
             else:
@@ -1219,16 +1230,31 @@ def search_batch(factors: IntArray, orders: IntArray, keeps: IntArray,
     columns = np.full(size, -1, dtype=np.int64)
     keys = np.empty(size, dtype=np.uint64)
     candidate_keys(factors, orders, keeps, ordered, multipliers, keys)
+    # Within the meshes: each spatial slot's product, the batch innermost.
+    inside = np.ones(size, dtype=np.bool_)
+    product = np.empty(size, dtype=np.int64)
+    for i in range(nslots - nlevels):
+        for b in range(size):
+            product[b] = 1
+        for d in range(ndims):
+            for b in range(size):
+                product[b] *= factors[nlevels + i, d, b]
+        extent = spatial_extent[i]
+        for b in range(size):
+            inside[b] &= product[b] <= extent
+    # Touch each key's slot first: independent loads whose cache misses overlap, where the
+    # probes below wait on one miss at a time (the table is cold after the last batch's
+    # costing; the probes' misses were 5% of the search). The sum is stored only so that
+    # the loads stay.
+    mask = np.uint64(table_keys.size - 1)
+    touched = np.int64(0)
+    for b in range(size):
+        slot = keys[b] & mask
+        touched += table_columns[slot] + np.int64(table_keys[slot] & np.uint64(1))
+    product[0] = touched
     fresh = 0
     for b in range(size):
-        inside = True
-        for i in range(nslots - nlevels):
-            product = 1
-            for d in range(ndims):
-                product *= factors[nlevels + i, d, b]
-            if product > spatial_extent[i]:
-                inside = False
-        if not inside:
+        if not inside[b]:
             continue
         column = seen_probe(table_keys, table_columns, keys[b], count + fresh)
         columns[b] = column
@@ -1614,9 +1640,9 @@ def descend(rng: np.random.Generator, start_f: IntArray, start_o: IntArray,
             i = active[a]
             least = offset
             for j in range(offset + 1, offset + takes[a]):
-                if lex_less(out_scores[:, j], out_scores[:, least]):
+                if lex_less_at(out_scores, j, out_scores, least):
                     least = j
-            if lex_less(out_scores[:, least], cur_s[:, i]):
+            if lex_less_at(out_scores, least, cur_s, i):
                 cur_f[i] = np.ascontiguousarray(factors[:, :, least])
                 cur_o[i] = np.ascontiguousarray(orders[:, :, least])
                 cur_k[i] = keeps[least]
