@@ -1,7 +1,8 @@
 """Benchmark: map-space construction and counting against the whole mapping time.
 
-Run: `python benchmarks/bench_mapspace.py [networks|deep|huge]` (all three by default;
-prints tables). Figures go in docs/performance.md ("Map-space construction and counting").
+Run: `python benchmarks/bench_mapspace.py [networks|deep|huge|compare|jobs]` (all but
+`jobs` by default; prints tables). Figures go in docs/performance.md ("Map-space
+construction and counting").
 
 - networks: every shipped network (dslc/std/networks) on every shipped accelerator
   (dslc/std/accelerators), default mapper options, one process. Per pair: distinct layers,
@@ -16,6 +17,9 @@ prints tables). Figures go in docs/performance.md ("Map-space construction and c
   show`) and now, alternating per network in one process (two rounds, caches cleared before
   each network), on the distinct layers of three networks on two accelerators; the sizes
   must agree wherever the new count is exact.
+- jobs: every shipped network on every shipped accelerator mapped in one process and with
+  `jobs=2` (the distinct layers in two worker processes), alternating per pair after a
+  warm-up: both times, their ratio, and whether every layer's result is the same.
 - huge: `dslc map`'s work for one layer with a dim of 2^24, 2^29 * 3 and 2^31 - 1 on
   eyeriss_like: construction, count and search seconds in one process.
 """
@@ -87,6 +91,33 @@ def networks() -> None:
                   f"{per_layer:9.3f} {per_layer / reference[1]:7.2f}", flush=True)
     MapSpace.__init__ = _init  # type: ignore[method-assign]
     MapSpace.count = _count  # type: ignore[method-assign]
+
+
+def jobs() -> None:
+    lowered = {name: lower_network(api.network(
+        api.compile(STD / "networks" / f"{name}.cd"), name), 1) for name in NETWORKS}
+    archs = {accel: resolve_accelerator(api.accelerator(
+        api.compile(STD / "accelerators" / f"{accel}.cd"), accel)) for accel in ACCELERATORS}
+    map_network(lowered["resnet18"], archs["tpu_like"], MapperOptions())  # warm-up
+    print(f"{'accelerator':16s} {'network':20s} {'distinct':>8s} {'1 job s':>8s} "
+          f"{'2 jobs s':>8s} {'ratio':>6s} same", flush=True)
+    sums = [0.0, 0.0]
+    for accel, arch in archs.items():
+        for name in NETWORKS:
+            seconds, layers = [], []
+            for count in (1, 2):
+                start = time.perf_counter()
+                result = map_network(lowered[name], arch, MapperOptions(), jobs=count)
+                seconds.append(time.perf_counter() - start)
+                layers.append([(layer.name, layer.energy_pj, layer.cycles,
+                                layer.result.evaluated) for layer in result.layers])
+            sums[0] += seconds[0]
+            sums[1] += seconds[1]
+            print(f"{accel:16s} {name:20s} {result.distinct:8d} {seconds[0]:8.2f} "
+                  f"{seconds[1]:8.2f} {seconds[1] / seconds[0]:6.2f} "
+                  f"{'yes' if layers[0] == layers[1] else 'NO'}", flush=True)
+    print(f"all: {sums[0]:.1f} s in one process, {sums[1]:.1f} s with 2 jobs, ratio "
+          f"{sums[1] / sums[0]:.2f}")
 
 
 def deep_spec(levels: int) -> str:
@@ -216,4 +247,5 @@ def compare() -> None:
 if __name__ == "__main__":
     stages = sys.argv[1:] or ["huge", "deep", "compare", "networks"]
     for stage in stages:
-        {"networks": networks, "deep": deep, "huge": huge, "compare": compare}[stage]()
+        {"networks": networks, "deep": deep, "huge": huge, "compare": compare,
+         "jobs": jobs}[stage]()

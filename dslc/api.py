@@ -639,14 +639,16 @@ class DesignRun:
 
 def run(program: Program, codesign: str | None = None, *,
         progress: Callable[[int, int, str], None] | None = None,
-        cache: MapCache | None = None) -> DesignRun:
-    """Run a co-design request of one network and one accelerator: map every layer.
+        cache: MapCache | None = None, jobs: int = 1) -> DesignRun:
+    """Run a co-design request of one network and one accelerator: map every layer, the
+    distinct layers in `jobs` worker processes (the same results whatever `jobs`).
 
     Raises UsageError for an unknown or ambiguous request, or one over spaces (that is
     `search`'s job), NoValidMappingError (a CannotRunError) when a layer fits nowhere."""
     from dslc.codesign.request import mapper_options, options_for
     from dslc.mapper.network import map_network
 
+    _check_range("--jobs", jobs, 1, MAX_JOBS)
     spec = _codesign(program, codesign)
     if not is_single_design(program, spec.name):
         raise UsageError(f"co-design `{spec.name}` searches network or accelerator spaces: "
@@ -657,7 +659,7 @@ def run(program: Program, codesign: str | None = None, *,
     arch = resolve_accelerator(accelerator_spec)
     lowered = lower_network(network_spec, batch=spec.batch)
     result = map_network(lowered, arch, options_for(options, accelerator_spec), cache=cache,
-                         progress=progress)
+                         progress=progress, jobs=jobs)
     problems = {key: shared.problem for key, shared in lowered.distinct().items()}
     return DesignRun(spec.name, result, problems, options,
                      f"{spec.objective.sense} {spec.objective.text}")

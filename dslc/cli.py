@@ -405,7 +405,9 @@ def run_command(
         help="SQLite store of finished pairs (default: .dslc/ beside the spec)")] = None,
     fresh: Annotated[bool, typer.Option(
         help="forget this request's stored pairs (not other requests') and recompute")] = False,
-    jobs: Annotated[int, typer.Option(help="worker processes for pair evaluations")] = 1,
+    jobs: Annotated[int, typer.Option(
+        help="worker processes: the distinct layers of one design, or the pairs of a search")
+    ] = 1,
     scheduler: Annotated[str | None, typer.Option(
         help="Dask scheduler address (needs the dask extra)")] = None,
     strategy: StrategyOption = None,
@@ -432,7 +434,7 @@ def run_command(
     if single:
         with _kernel_compiled_elsewhere(), \
                 layer_progress(err_console, disable=not err_console.is_terminal) as progress:
-            design = api.run(program, codesign, progress=progress)
+            design = api.run(program, codesign, progress=progress, jobs=jobs)
         with _writing(out):
             written = export.write_design(out, design.result, design.problems,
                                           design.objective) if out else ()

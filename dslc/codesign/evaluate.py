@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-import multiprocessing
-import os
 import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,6 +38,7 @@ from dslc.diagnostics.diagnostic import CannotRunError, UsageError
 from dslc.lower.lower import LoweredNetwork, lower_network
 from dslc.mapper import MapperOptions, NoValidMappingError, map_network
 from dslc.mapper.network import MapCache
+from dslc.mapper.processes import process_pool, sigint_blocked, stop_pool
 
 __all__ = ["CHUNK_PAIRS", "LayerFigure", "Pair", "PairEvaluator", "PairProgress",
            "PairResult", "ResultStore", "StoreError", "WorkerLostError"]
@@ -48,15 +47,10 @@ CHUNK_PAIRS = 64
 """Most pairs sent to a worker at once."""
 WAIT_SECONDS = 0.25
 """How often a run whose only pairs left are another run's looks for them in the store."""
-WATCH_SECONDS = 0.5
-"""How often a worker process checks that its parent is alive."""
-STOP_SECONDS = 2.0
-"""How long an interrupted run waits for a terminated worker before killing it."""
 Pair = tuple[Design, Design]
 """(network design, accelerator design)."""
 PairProgress = Callable[[int, int], None]
 """Called as pairs finish: (done, total)."""
-_FORK = multiprocessing.get_context("fork")
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,13 +422,10 @@ class _ProcessWorkers:
         self.kind = f"{jobs} processes"
         self.count = jobs
         self.slots = 2 * jobs
-        # Forked, so that a worker's parent is this process (what the watchdog watches).
-        self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_FORK,
-                                        initializer=_start_worker,
-                                        initargs=(request, os.getpid()))
+        self.pool = process_pool(jobs, _keep_request, (request,))
 
     def submit(self, pairs: list[Pair]) -> Hashable:
-        with _sigint_blocked():
+        with sigint_blocked():
             return self.pool.submit(_evaluate_chunk, pairs)
 
     def finished(self, handles: list[Hashable]) -> list[tuple[Hashable, list[PairResult]]]:
@@ -454,23 +445,7 @@ class _ProcessWorkers:
         self.pool.shutdown()
 
     def stop(self) -> None:
-        # ProcessPoolExecutor cannot stop a running task (Python 3.14 adds
-        # terminate_workers): terminate its processes, which it then reports broken.
-        processes = list((self.pool._processes or {}).values())
-        manager = getattr(self.pool, "_executor_manager_thread", None)  # typeshed: mistyped
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.join(timeout=STOP_SECONDS)
-            if process.is_alive():
-                process.kill()
-        # Then let the pool's manager thread see them gone and close its wake-up pipe:
-        # interpreter exit wakes every manager thread still alive, and one closing that
-        # pipe meanwhile makes the wake-up fail (Python 3.11: "OSError: [Errno 9] Bad
-        # file descriptor" printed after "interrupted").
-        if isinstance(manager, threading.Thread):
-            manager.join(timeout=STOP_SECONDS)
+        stop_pool(self.pool)
 
 
 class _DaskWorkers:
@@ -515,18 +490,6 @@ class _DaskWorkers:
 
 
 @contextmanager
-def _sigint_blocked() -> Iterator[None]:
-    """Block SIGINT while workers may be forked: a worker starts with it blocked and
-    ignores it before unblocking, and a Ctrl-C pressed meanwhile reaches the parent when
-    this ends."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-@contextmanager
 def _interrupts_held() -> Iterator[None]:
     """Hold a Ctrl-C (SIGINT) that comes during the block, and raise it after. Blocking the
     signal would not do: another thread of the process may take it. Only the main thread
@@ -553,20 +516,10 @@ _WORKER_REQUEST: list[Request] = []
 """The request a process-pool worker was started with."""
 
 
-def _start_worker(request: Request, parent: int) -> None:
-    """A process-pool worker's start: ignore SIGINT, keep the request, and exit as soon
-    as `parent` is no longer this process's parent (it died: nobody would read results)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+def _keep_request(request: Request) -> None:
+    """A process-pool worker's start (after dslc.mapper.processes.start_worker): keep the
+    request."""
     _WORKER_REQUEST[:] = [request]
-    threading.Thread(target=_exit_with, args=(parent,), name="dslc-watchdog",
-                     daemon=True).start()
-
-
-def _exit_with(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(WATCH_SECONDS)
-    os._exit(1)
 
 
 def _evaluate_chunk(pairs: list[Pair]) -> list[PairResult]:

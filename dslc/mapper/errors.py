@@ -15,3 +15,9 @@ class NoValidMappingError(CannotRunError):
 
     def __init__(self, problem: str, accelerator: str, reasons: tuple[str, ...]) -> None:
         super().__init__(f"no valid mapping of `{problem}` on `{accelerator}`", reasons)
+        self.problem = problem
+        self.accelerator = accelerator
+
+    def __reduce__(self) -> tuple[type[NoValidMappingError], tuple[str, str, tuple[str, ...]]]:
+        # Raised in a worker process of a layer-parallel map_network, re-raised here.
+        return type(self), (self.problem, self.accelerator, self.reasons)

@@ -5,20 +5,28 @@ In: a `LoweredNetwork`, the resolved accelerator (`ArchModel`, dslc.arch) and
 per MAC layer (network order) the best mapping and cost and the layer's lower bounds, and
 the network totals. Each distinct problem (same canonical key) is searched once per
 accelerator (`ArchModel.key`) and options; the cache keeps results across networks (a
-co-design maps many networks that share layers). Layers without MACs (pooling,
-elementwise) are not mapped: their data movement is reported by the lowering.
+co-design maps many networks that share layers). With `jobs` > 1 the distinct problems not
+in the cache are searched in that many worker processes (dslc.mapper.processes), the
+largest first; each search is seeded alone, so the results are those of one process. Layers
+without MACs (pooling, elementwise) are not mapped: their data movement is reported by the
+lowering.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from dslc.arch import ArchModel
 from dslc.cost.bounds import arch_table, layer_bounds
+from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.lower.lower import LoweredNetwork
+from dslc.lower.problem import Problem
+from dslc.mapper.processes import process_pool, sigint_blocked, stop_pool
 from dslc.mapper.search import MapperOptions, MapResult, map_problem
 
 Progress = Callable[[int, int, str], None]
@@ -90,14 +98,40 @@ class NetworkMapResult:
 
 def map_network(lowered: LoweredNetwork, arch: ArchModel,
                 options: MapperOptions | None = None, *, cache: MapCache | None = None,
-                progress: Progress | None = None) -> NetworkMapResult:
-    """Map every MAC layer of `lowered` (each distinct problem once; see module doc)."""
+                progress: Progress | None = None, jobs: int = 1) -> NetworkMapResult:
+    """Map every MAC layer of `lowered` (each distinct problem once, in `jobs` processes;
+    see module doc). A layer that fits nowhere raises NoValidMappingError, the first such
+    layer in the network's order whatever `jobs`."""
     options = options or MapperOptions()
     cache = cache if cache is not None else MapCache()
     start = time.perf_counter()
     distinct = lowered.distinct()
     results: dict[str, tuple[MapResult, str]] = {}
+    todo = [key for key in distinct if (key, arch.key, options) not in cache.results]
+    if jobs > 1 and len(todo) > 1:
+        done = 0
+
+        def finished(key: str, found: MapResult) -> None:
+            nonlocal done
+            cache.misses += 1
+            cache.results[(key, arch.key, options)] = found
+            done += 1
+            if progress is not None:
+                progress(done, len(distinct), distinct[key].layers[0])
+
+        for key in distinct:
+            if key not in todo:
+                cache.hits += 1
+                done += 1
+                if progress is not None:
+                    progress(done, len(distinct), distinct[key].layers[0])
+        _map_in_processes([(key, distinct[key].problem) for key in todo], arch, options,
+                          jobs, finished)
+        results = {key: (cache.results[(key, arch.key, options)], shared.layers[0])
+                   for key, shared in distinct.items()}
     for done, (key, shared) in enumerate(distinct.items(), start=1):
+        if key in results:
+            continue
         entry = (key, arch.key, options)
         found = cache.results.get(entry)
         if found is None:
@@ -126,3 +160,39 @@ def map_network(lowered: LoweredNetwork, arch: ArchModel,
     area = layers[0].result.cost.area_mm2 if layers else 0.0
     return NetworkMapResult(lowered.network, arch.name, arch.clock_hz, area, tuple(layers),
                             len(distinct), time.perf_counter() - start)
+
+
+def _map_in_processes(problems: Sequence[tuple[str, Problem]], arch: ArchModel,
+                      options: MapperOptions, jobs: int,
+                      finished: Callable[[str, MapResult], None]) -> None:
+    """`map_problem` of each (key, problem) in at most `jobs` worker processes, the most
+    MACs first (the longest searches, as a rule, so that none starts last); `finished` as
+    each ends. Errors wait until every search has ended, then the first problem's (in the
+    order given) is raised; an interrupt stops the workers at once and propagates."""
+    ordered = sorted(range(len(problems)), key=lambda i: (-problems[i][1].macs, i))
+    pool = process_pool(min(jobs, len(problems)))
+    failed: dict[int, BaseException] = {}
+    try:
+        with sigint_blocked():
+            pending: dict[Future[MapResult], int] = {
+                pool.submit(map_problem, problems[i][1], arch, options): i for i in ordered}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: pending[f]):
+                i = pending.pop(future)
+                error = future.exception()
+                if error is None:
+                    finished(problems[i][0], future.result())
+                else:
+                    failed[i] = error
+    except BaseException:
+        stop_pool(pool)
+        raise
+    pool.shutdown()
+    if failed:
+        error = failed[min(failed)]
+        if isinstance(error, BrokenProcessPool):
+            raise CannotRunError("a worker process ended without finishing its layer "
+                                 "(killed, or out of memory?)",
+                                 ("run again, or with fewer --jobs",)) from error
+        raise error
