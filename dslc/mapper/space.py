@@ -679,6 +679,35 @@ def _dim_axis(array: npt.NDArray[Any], axis: int, vector: npt.NDArray[Any]
     return vector.reshape(view)
 
 
+@lru_cache(maxsize=64)
+def _prime_table_of(values: Sequence[int]) -> IntArray:
+    """[V, P] the distinct primes (ascending, 0-padded) of each value (0: none). Shared by
+    every map space asking for the same values (a network's layers mostly ask for the same
+    few tables, and one took milliseconds to build): never written."""
+    primes = [sorted(set(prime_factors(v))) if v else [] for v in values]
+    width = max(1, max(len(p) for p in primes))
+    table = np.zeros((len(primes), width), dtype=np.int64)
+    for row, ps in enumerate(primes):
+        table[row, :len(ps)] = ps
+    return table
+
+
+@lru_cache(maxsize=256)
+def _level_subsets(classes: tuple[int, ...]) -> tuple[tuple[tuple[slice, ...],
+                                                          tuple[slice, ...], int], ...]:
+    """`_symmetric_run`'s step of one level, per set of dims with a loop there: the slices
+    of the counts it moves (into, from) and its distinct loop orders (dims of one class
+    are interchangeable). The same for every layer with these classes."""
+    subsets = []
+    for chosen in itertools.product((0, 1), repeat=len(classes)):
+        members = [classes[d] for d in range(len(classes)) if chosen[d]]
+        sizes = tuple(members.count(c) for c in sorted(set(members)))
+        subsets.append((tuple(slice(1, None) if bit else slice(None) for bit in chosen),
+                        tuple(slice(0, -1) if bit else slice(None) for bit in chosen),
+                        orders_of_sizes(sizes) if members else 1))
+    return tuple(subsets)
+
+
 def _symmetric_run(weights: list[list[tuple[Part, list[int]]]], classes: list[int],
                    reach: list[tuple[int, ...]], levels: int, dtype: type
                    ) -> tuple[int | float, float]:
@@ -690,17 +719,11 @@ def _symmetric_run(weights: list[list[tuple[Part, list[int]]]], classes: list[in
     ndims = len(weights)
     ways: npt.NDArray[Any] = np.zeros([cap + 1 for cap in caps], dtype=dtype)
     ways[(0,) * ndims] = 1
-    subsets = []
-    for chosen in itertools.product((0, 1), repeat=ndims):
-        members = [classes[d] for d in range(ndims) if chosen[d]]
-        sizes = tuple(members.count(c) for c in sorted(set(members)))
-        subsets.append((chosen, orders_of_sizes(sizes) if members else 1))
     peak = 0.0
+    subsets = _level_subsets(tuple(classes))
     for _ in range(levels):
         grown = np.zeros_like(ways)
-        for chosen, orders in subsets:
-            into = tuple(slice(1, None) if bit else slice(None) for bit in chosen)
-            fro = tuple(slice(0, -1) if bit else slice(None) for bit in chosen)
+        for into, fro, orders in subsets:
             grown[into] += orders * ways[fro]
         ways = grown
         if dtype is float:
@@ -1002,17 +1025,11 @@ class MapSpace:
         totals = sorted({t for d in range(self.ndims) for t in self.padded_totals(d)})
         top = totals[-1] if totals else 1
         if top <= DENSE_PRIMES:
-            values: list[int] = list(range(top + 1))
             self._prime_values = None
-        else:
-            values = sorted({v for t in totals for v in divisors(t)})
-            self._prime_values = np.array(values, dtype=np.int64)
-        primes = [sorted(set(prime_factors(v))) if v else [] for v in values]
-        width = max(1, max(len(p) for p in primes))
-        table = np.zeros((len(values), width), dtype=np.int64)
-        for row, ps in enumerate(primes):
-            table[row, :len(ps)] = ps
-        return table
+            return _prime_table_of(range(top + 1))
+        values = tuple(sorted({v for t in totals for v in divisors(t)}))
+        self._prime_values = np.array(values, dtype=np.int64)
+        return _prime_table_of(values)
 
     def _prime_rows(self, values: IntArray) -> IntArray:
         """The rows of `_primes` for these factor values."""
