@@ -23,6 +23,7 @@ from dslc.arch import resolve_accelerator
 from dslc.lower.lower import lower_network
 from dslc.mapper import MapperOptions, NoValidMappingError, map_network
 from dslc.mapper.network import MapCache
+from tests.codesign.test_interrupt import _children, _ended
 
 NETWORK = """
 network chain {
@@ -136,22 +137,6 @@ def test_dslc_run_of_one_design_with_jobs_prints_what_one_process_prints(
         printed.append(document)
     assert printed[0] == printed[1]
     assert len(printed[0]["layers"]) == 8
-
-
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with suppress(OSError):
-            found.update(int(child) for child in (task / "children").read_text().split())
-    return found
-
-
-def _ended(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(),
