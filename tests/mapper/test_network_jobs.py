@@ -21,6 +21,7 @@ import pytest
 from dslc import api
 from dslc.arch import resolve_accelerator
 from dslc.lower.lower import lower_network
+from dslc.lower.problem import Problem
 from dslc.mapper import MapperOptions, NoValidMappingError, map_network
 from dslc.mapper.network import MapCache
 from tests.codesign.test_interrupt import _children, _ended
@@ -168,3 +169,36 @@ def test_ctrl_c_stops_dslc_run_with_jobs_within_seconds(tmp_path: Path) -> None:
         with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
+
+
+def test_the_searches_start_with_the_most_macs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The workers take the searches in the order they are submitted: the longest (the most
+    # MACs, as a rule) first, so that none starts when the others are ending.
+    from concurrent.futures import Future
+
+    import dslc.mapper.network as network_module
+
+    submitted: list[str] = []
+
+    class Recording:
+        def submit(self, search: object, problem: Problem, *args: object) -> Future[str]:
+            submitted.append(problem.name)
+            future: Future[str] = Future()
+            future.set_result(problem.name)
+            return future
+
+        def shutdown(self) -> None:
+            pass
+
+    monkeypatch.setattr(network_module, "process_pool", lambda jobs: Recording())
+    program = api.compile(text=NETWORK + ARRAY.replace("DRAM_SIZE", ""))
+    lowered = lower_network(api.network(program, "chain"), 1)
+    arch = resolve_accelerator(api.accelerator(program, "array"))
+    problems = [(key, shared.problem) for key, shared in lowered.distinct().items()]
+    ended: list[str] = []
+    network_module._map_in_processes(problems, arch, MapperOptions(), 2,
+                                     lambda key, found: ended.append(str(found)))
+    macs = {problem.name: problem.macs for _, problem in problems}
+    assert submitted == sorted(macs, key=lambda name: -macs[name])
+    assert macs[submitted[0]] == max(macs.values()) and submitted[-1] == "f"
+    assert sorted(ended) == sorted(macs)
