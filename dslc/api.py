@@ -392,9 +392,13 @@ def codesign_names(program: Program) -> tuple[str, ...]:
 def _codesign(program: Program, codesign: str | None) -> CoDesignSpec:
     names = sorted(_clean(program).codesigns)
     if codesign is None:
+        if not names:
+            raise UsageError(f"{_source(program)} has no co-design request: add a `codesign` "
+                             "block, or map one layer with `dslc map` and cost a fixed "
+                             "mapping with `dslc eval`")
         if len(names) != 1:
             raise UsageError(f"{_source(program)} has {len(names)} co-design requests; name "
-                             f"one ({', '.join(names) or 'none'})")
+                             f"one with --codesign ({', '.join(names)})")
         codesign = names[0]
     spec: CoDesignSpec = _named(program.codesigns, codesign, "co-design request", program)
     return spec

@@ -253,6 +253,20 @@ def test_usage_errors_name_what_exists(files: Path, args: list[str], message: st
     assert "Traceback" not in result.output and "E900" not in result.output
 
 
+def test_dslc_run_says_how_to_pick_a_request_or_what_to_run_instead(files: Path) -> None:
+    (files / "none.cd").write_text(SMALL_SPACE.split("codesign")[0])
+    (files / "two.cd").write_text(SMALL_SPACE + SMALL_SPACE[SMALL_SPACE.index("codesign"):]
+                                  .replace("codesign ", "codesign other_", 1))
+    for name, message in (
+            ("none.cd", "error: none.cd has no co-design request: add a `codesign` block, or "
+                        "map one layer with `dslc map` and cost a fixed mapping with `dslc "
+                        "eval`"),
+            ("two.cd", "error: two.cd has 2 co-design requests; name one with --codesign (")):
+        result = runner.invoke(cli.app, ["run", name])
+        assert result.exit_code == 2, result.output
+        assert message in " ".join(result.output.split()), result.output
+
+
 @pytest.mark.parametrize("error", [KeyError("k"), ValueError("v"), RuntimeError("r"),
                                    StopIteration(), ZeroDivisionError("z")],
                          ids=lambda e: type(e).__name__)
