@@ -196,3 +196,24 @@ def test_the_spec_models_limit_the_instances() -> None:
     assert with_meshes((2**16, 2**16)).mac_units == limits.MAX_INSTANCES
     with pytest.raises(ValidationError, match="more than the limit"):
         with_meshes((2**16, 2**16), (2, 1))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (accelerator(word="65537b", width="65537b"),
+     "the word size must be at most 65,536 bits, found 65,537"),
+    (accelerator(size=f"{2**61}b"),
+     f"the size must be at most {2**60:,} bits, found {2**61:,}"),
+    (accelerator(energy="1.0000001mJ"),
+     "read energy must be between 0pJ and 1e+09pJ, found 1.0000001e+09pJ"),
+    (accelerator(bandwidth=f"{2**32 + 1}"), "bandwidth in words per cycle must be between "
+     "1e-09 and 4.29497e+09, found 4294967297"),
+    (accelerator(clock="1.0000000001e12Hz"),
+     "the clock must be between 1Hz and 1e+12Hz, found 1.0000000001e+12Hz"),
+])
+def test_a_value_just_past_a_limit_is_not_shown_as_the_limit(text: str, message: str
+                                                               ) -> None:
+    """The value found is printed with the digits that tell it from the limit (it was
+    `must be at most 65,536 bits, found 6.55e+04`, `between 0pJ and 1e+09pJ, found
+    1e+09pJ`)."""
+    errors = [d for d in api.compile(text=text).diagnostics if d.is_error]
+    assert [(d.code, d.message) for d in errors] == [("E302", message)]
