@@ -12,8 +12,11 @@ at and past both ends."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -153,3 +156,46 @@ def test_every_extreme_value_alone() -> None:
 @given(specs())
 def test_extreme_values_give_a_diagnostic_or_a_sane_result(slots: dict[str, str]) -> None:
     check(slots)
+
+
+@pytest.mark.parametrize(("objective", "extra", "lines"), [
+    ("minimize energy / 0", [], [
+        "the objective `minimize energy / 0` is not a finite number for any of the 2 evaluated "
+        "pairs that meet the constraints, so none can be ranked: it overflows a double or "
+        "divides by zero: write it so that it stays finite",
+        "no evaluated design has a finite objective"]),
+    ("minimize energy * 1e300 * 1e300", [], [
+        "the objective `minimize energy * 1e300 * 1e300` is not a finite number for any of "
+        "the 2 evaluated pairs that meet the constraints, so none can be ranked: it overflows "
+        "a double or divides by zero: write it so that it stays finite",
+        "no evaluated design has a finite objective"]),
+    ("maximize accuracy / edp", [], [
+        "the objective `maximize accuracy / edp` is not a finite number for any of the 2 "
+        "evaluated pairs that meet the constraints, so none can be ranked: the accuracy it "
+        "needs is unknown: declare it or list it in an accuracy table",
+        "no evaluated design has a finite objective"]),
+    ("minimize edp", ["--time-limit", "1e-300"], ["no pair was evaluated"]),
+])
+def test_a_run_without_a_ranked_pair_says_why(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, objective: str, extra: list[str],
+        lines: list[str]) -> None:
+    """No pair ranked, yet none breaks a constraint: the run says why (it printed `no
+    evaluated design meets the constraints`, with no constraint, and JSON said nothing)."""
+    from typer.testing import CliRunner
+
+    from dslc import cli
+    from tests.test_cli import SMALL_SPACE
+
+    monkeypatch.chdir(tmp_path)
+    Path("space.cd").write_text(SMALL_SPACE.replace(
+        "codesign one {", f"codesign one {{ objective = {objective} strategy = exhaustive"))
+    runner = CliRunner()
+    args = ["run", "space.cd", "--cache", ":memory:", *extra]
+    table = runner.invoke(cli.app, args, terminal_width=400)
+    assert table.exit_code == 0, table.output
+    shown = [line.strip() for line in table.stdout.splitlines()]
+    assert all(line in shown for line in lines), table.stdout
+    assert "no evaluated design meets the constraints" not in table.stdout
+    data = json.loads(runner.invoke(cli.app, [*args, "--format", "json"]).stdout)
+    assert data["best"] is None
+    assert [line for line in data["log"] if line in lines] == lines[:-1]
