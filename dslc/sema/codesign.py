@@ -89,7 +89,7 @@ CODESIGN_PROPERTIES = {
     "top_k": "networks kept after ranking on the reference (default: the planner decides)",
     "max_pairs": "stop after evaluating this many pairs (the answer is then unverified unless "
                  "certified by then)",
-    "time_limit": "stop after this much wall time, e.g. `30min` (as max_pairs)",
+    "time_limit": "stop after this much wall time, e.g. `1800s` (as max_pairs)",
     "mapper": "mapping-search settings block",
     "differentiable": "settings block of the differentiable strategy (DANCE): "
                       "`differentiable { cost_weight = 1, steps = 300 }`",
