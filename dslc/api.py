@@ -445,15 +445,27 @@ def request(program: Program, codesign: str | None = None, *, strategy: str | No
         results.close()
 
 
-def _budget(spec: CoDesignSpec, max_pairs: int | None, time_limit_s: float | None) -> Budget:
-    """The request's work caps, overridden by the caller's where given."""
-    from dslc.codesign.planner import Budget
-
+def check_search_options(*, jobs: int = 1, strategy: str | None = None,
+                         max_pairs: int | None = None, time_limit_s: float | None = None
+                         ) -> None:
+    """UsageError for a `search` option outside its stated range (`--jobs`, `--strategy`,
+    `--max-pairs`, `--time-limit`). `search` and `plan` check them; `dslc run` checks them
+    before it reads the spec, also when the request is one design, which uses none."""
+    _check_range("--jobs", jobs, 1, MAX_JOBS)
+    if strategy is not None and strategy not in STRATEGIES:
+        raise UsageError(f"unknown strategy `{strategy}` ({', '.join(STRATEGIES)})")
     if max_pairs is not None:
         _check_range("--max-pairs", max_pairs, 1, MAX_COUNT)
     if time_limit_s is not None and not (0 < time_limit_s < math.inf):
         raise UsageError(f"--time-limit must be a positive number of seconds, got "
                          f"{time_limit_s:g}")
+
+
+def _budget(spec: CoDesignSpec, max_pairs: int | None, time_limit_s: float | None) -> Budget:
+    """The request's work caps, overridden by the caller's where given."""
+    from dslc.codesign.planner import Budget
+
+    check_search_options(max_pairs=max_pairs, time_limit_s=time_limit_s)
     return Budget(spec.max_pairs if max_pairs is None else max_pairs,
                   spec.time_limit_s if time_limit_s is None else time_limit_s)
 

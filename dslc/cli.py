@@ -426,6 +426,9 @@ def run_command(
     quiet = format is OutputFormat.json
     note = ""
     shown: RenderableType
+    # Checked first, also for a request of one design, which uses none of them.
+    api.check_search_options(jobs=jobs, strategy=strategy, max_pairs=max_pairs,
+                             time_limit_s=time_limit)
     program = api.compile(file, allow_outside_imports=allow_import_outside)
     single = api.is_single_design(program, codesign)
     if out is not None:  # refused now, not after the search
@@ -481,6 +484,7 @@ def plan_command(file: FileArgument, codesign: CodesignOption = None,
     from dslc import export
     from dslc.report.codesign import render_plan
 
+    api.check_search_options(strategy=strategy, max_pairs=max_pairs, time_limit_s=time_limit)
     program = api.compile(file, allow_outside_imports=allow_import_outside)
     the_plan = api.plan(program, codesign, strategy=strategy, max_pairs=max_pairs,
                         time_limit_s=time_limit)
@@ -508,6 +512,7 @@ def learn_evaluator_command(
     from dslc.report.codesign import render_evaluator
     from dslc.report.progress import pair_progress
 
+    api.check_search_options(jobs=jobs)
     program = api.compile(file, allow_outside_imports=allow_import_outside)
     with _kernel_compiled_elsewhere(), \
             pair_progress(err_console, disable=not err_console.is_terminal) as progress:

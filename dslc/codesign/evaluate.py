@@ -178,9 +178,10 @@ class PairEvaluator:
     def _read(self, pair: Pair, record: Record) -> PairResult:
         try:
             result = _from_record(pair, record, self.request.accuracies.get(pair[0]))
+            plausible = _plausible(result)  # a figure of the wrong type is a TypeError
         except (KeyError, IndexError, TypeError, ValueError):
-            result = None
-        if result is None or not _plausible(result):
+            plausible = False
+        if not plausible:
             raise StoreError(f"a stored record in the result store {self.store.path} does not "
                              f"decode (the pair {pair[0].label} x {pair[1].label}): "
                              f"{STORE_WAY_OUT}")

@@ -794,6 +794,18 @@ def _outcome(plan: Plan, run: _Run, state: _State, kept: Sequence[Design],
     if learned is not None:
         best = None if answer is None else run.results[answer]
         best_score = math.inf if answer is None else run.scores[answer]
+    if best is None and learned is None:
+        unranked = [result.metrics for result in run.results.values()
+                    if result.metrics is not None
+                    and not violations(run.spec.constraints, result.metrics)]
+        if unranked:
+            why = ("the accuracy it needs is unknown: declare it or list it in an accuracy "
+                   "table" if all(m.accuracy is None for m in unranked)
+                   and "accuracy" in plan.objective else "it overflows a double or divides "
+                   "by zero: write it so that it stays finite")
+            log.append(f"the objective `{plan.objective}` is not a finite number for any of "
+                       f"the {len(unranked):,} evaluated pairs that meet the constraints, so "
+                       f"none can be ranked: {why}")
     front: list[PairResult] = []
     if pairs:
         rows = []

@@ -263,7 +263,7 @@ class ResultStore:
                     (self.since, *batch)):
                 try:
                     data = json.loads(record)
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, RecursionError):  # nested past the stack
                     data = None
                 if not isinstance(data, dict):
                     raise StoreError(f"a stored record in the result store {self.path} does "
@@ -321,8 +321,8 @@ class ResultStore:
             for key, holder, host, pid, beat in db.execute(
                     "SELECT l.key, l.holder, h.host, h.pid, h.beat FROM leases l LEFT JOIN "
                     f"holders h ON h.holder = l.holder WHERE l.key IN ({marks})", batch):
-                if holder != self.holder and host is not None and now - beat < STALE_SECONDS \
-                        and (host != self.host or _running(pid)):
+                if holder != self.holder and host is not None and _live(host, pid, beat,
+                                                                        now, self.host):
                     held.add(key)
         return held
 
@@ -405,6 +405,17 @@ def _set_wal(connection: sqlite3.Connection) -> None:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
+
+
+def _live(host: object, pid: object, beat: object, now: float, here: str) -> bool:
+    """Whether a lease holder (its row of `holders`) is a live run: it beat within
+    STALE_SECONDS, and its process exists when it is on this host. A row whose pid is not
+    a process id or whose beat is not a number (a file edited by hand or by another
+    program) holds nothing."""
+    if isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid < 2**31 or \
+            isinstance(beat, bool) or not isinstance(beat, int | float):
+        return False
+    return now - beat < STALE_SECONDS and (host != here or _running(pid))
 
 
 def _running(pid: int) -> bool:

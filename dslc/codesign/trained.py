@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable, Sequence
 
 from dslc.codesign.designs import Design, Instances, spec_digest
-from dslc.codesign.store import Record, ResultStore
+from dslc.codesign.store import STORE_WAY_OUT, Record, ResultStore, StoreError
 from dslc.spec.codesign import TrainedAccuracy
 
 Progress = Callable[[str, int, int, float], None]
@@ -76,4 +76,17 @@ def trained_accuracies(source: TrainedAccuracy, designs: Sequence[Design],
     finally:
         if store is None:
             results.close()
-    return {design: float(found[keys[design]]["accuracy"]) for design in designs}
+    return {design: stored_accuracy(found[keys[design]], results, design)
+            for design in designs}
+
+
+def stored_accuracy(record: Record, store: ResultStore, design: Design) -> float:
+    """The accuracy of a training record; StoreError (the way out: --fresh) for one that
+    does not decode as a trained accuracy, a real number in [0, 1] (a row edited or damaged
+    on disk)."""
+    accuracy = record.get("accuracy")
+    if isinstance(accuracy, bool) or not isinstance(accuracy, int | float) or \
+            not 0 <= accuracy <= 1:
+        raise StoreError(f"a stored record in the result store {store.path} does not decode "
+                         f"(the trained accuracy of {design.label}): {STORE_WAY_OUT}")
+    return float(accuracy)

@@ -126,7 +126,8 @@ negative energy, a size that is not a whole number of bits, a mesh of zero PEs, 
 above 100%, or a value past the stated limits (docs/language/guide.md, "Limits"): a
 dimension above 2^31-1, a layer of more than 2^44 MACs per sample, a mesh axis above
 65,536, a clock outside 1 Hz to 1 THz, an energy above 1 mJ per action, a batch above 2^16,
-a memory above 2^60 bits. The cost model counts in 64-bit integers and doubles; the limits
+a memory above 2^60 bits, a co-design over more than 100,000 network or accelerator designs
+or 10^7 pairs. The cost model counts in 64-bit integers and doubles; the limits
 keep every figure finite. `dslc import-timeloop` reports a figure of a study past these
 limits with the same code, naming the file, the component and the field.
 """),

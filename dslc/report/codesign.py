@@ -241,7 +241,12 @@ def render_outcome(outcome: Outcome, top: int = 10, *, reused: int = 0,
     front_rows = [[str(rank), *_row(result, accuracy, designs)]
                   for rank, result in enumerate(outcome.pareto, start=1)]
     headers = ["#", *designs.headers(), *metric_columns]
-    if not ranked:
+    if not ranked and any(not outcome.failure(pair) for pair in outcome.results):
+        # Feasible pairs whose objective is not finite: the log says why.
+        parts.append(Text("no evaluated design has a finite objective", style="bold red"))
+    elif not ranked and not outcome.results and not outcome.constraints:
+        parts.append(Text("no pair was evaluated", style="bold red"))
+    elif not ranked:
         parts.append(Text("no evaluated design meets the constraints", style="bold red"))
         parts.extend(Text(line) for line in _why_infeasible(outcome))
     else:

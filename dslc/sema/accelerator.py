@@ -178,7 +178,8 @@ class _AcceleratorBuilder:
         if bits < 1 or abs(bits - round(bits)) > 1e-6:
             raise fail("E302", f"{what} must be a positive whole number of bits", prop.span)
         if bits > maximum:
-            raise fail("E302", f"{what} must be at most {maximum:,} bits, found {bits:.3g}",
+            found = f"{round(bits):,}" if bits < 1e21 else f"{bits:.3g}"
+            raise fail("E302", f"{what} must be at most {maximum:,} bits, found {found}",
                        prop.span, help=_LIMITS)
         return round(bits)
 

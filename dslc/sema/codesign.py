@@ -11,6 +11,7 @@ and seed, and networks whose input fits the dataset. It does not run anything (d
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -72,7 +73,14 @@ from dslc.spec.codesign import (
     read_accuracy_table,
 )
 from dslc.spec.constraints import MapConstraints
-from dslc.spec.limits import MAX_BATCH, MAX_BUDGET, MAX_COUNT, MAX_EXPONENT
+from dslc.spec.limits import (
+    MAX_BATCH,
+    MAX_BUDGET,
+    MAX_COUNT,
+    MAX_EXPONENT,
+    MAX_SEARCH_DESIGNS,
+    MAX_SEARCH_PAIRS,
+)
 from dslc.syntax import ast
 
 CODESIGN_PROPERTIES = {
@@ -89,7 +97,7 @@ CODESIGN_PROPERTIES = {
     "top_k": "networks kept after ranking on the reference (default: the planner decides)",
     "max_pairs": "stop after evaluating this many pairs (the answer is then unverified unless "
                  "certified by then)",
-    "time_limit": "stop after this much wall time, e.g. `30min` (as max_pairs)",
+    "time_limit": "stop after this much wall time, e.g. `1800s` (as max_pairs)",
     "mapper": "mapping-search settings block",
     "differentiable": "settings block of the differentiable strategy (DANCE): "
                       "`differentiable { cost_weight = 1, steps = 300 }`",
@@ -165,6 +173,7 @@ def elaborate_codesign(decl: ast.CoDesignDecl, program: Declarations, file: Path
                 fields.update(_simple(name, value, node, program, file))
         except EvalError as exc:
             sink.append(exc.diagnostic)
+    sink.extend(_too_many_designs(decl, fields, program))
     for required in ("networks", "accelerators"):
         if required not in seen:
             sink.append(error("E206", f"co-design `{decl.name.text}` has no `{required}`",
@@ -289,6 +298,41 @@ def check_trained_inputs(source: TrainedAccuracy, networks: Sequence[Declared], 
                 "E706", f"network `{name}` cannot train on `{source.dataset}`: {problem}",
                 span, related=[Label(inputs[0].shape.span, "this input")],
                 help=f"give it `input x: [{', '.join(map(str, wanted))}]`"))
+    return found
+
+
+def _too_many_designs(decl: ast.CoDesignDecl, fields: dict[str, object],
+                      program: Declarations) -> list[Diagnostic]:
+    """E302 when a request searches more network or accelerator designs than
+    MAX_SEARCH_DESIGNS, or more pairs than MAX_SEARCH_PAIRS: the planner builds every
+    design and bounds every pair before it evaluates one, whatever `max_pairs` says."""
+    sizes: dict[str, int] = {}
+    for name, table in (("networks", program.networks),
+                        ("accelerators", program.accelerators)):
+        listed = fields.get(name)
+        if isinstance(listed, tuple):
+            sizes[name] = sum(table[item].size for item in listed if item in table)
+    found: list[Diagnostic] = []
+    for name, size in sizes.items():
+        if size > MAX_SEARCH_DESIGNS:
+            node = next(n for n in decl.body if isinstance(n, ast.Property)
+                        and n.name.text == name)
+            found.append(error(
+                "E302", f"co-design `{decl.name.text}` searches {size:,} {name[:-1]} designs, "
+                f"more than the limit of {MAX_SEARCH_DESIGNS:,}", node.value.span,
+                label=f"{size:,} designs: the product of the parameters' domains",
+                help="narrow the parameters' domains, or split the search into requests over "
+                     "parts of the space; dslc/spec/limits.py and docs/language/guide.md list "
+                     "the limits"))
+    pairs = math.prod(sizes.values()) if len(sizes) == 2 else 0
+    if not found and pairs > MAX_SEARCH_PAIRS:
+        found.append(error(
+            "E302", f"co-design `{decl.name.text}` searches {sizes['networks']:,} networks x "
+            f"{sizes['accelerators']:,} accelerators = {pairs:,} pairs, more than the limit "
+            f"of {MAX_SEARCH_PAIRS:,}", decl.name.span,
+            help="every pair is bounded before any is evaluated (max_pairs does not change "
+                 "that): narrow the parameters' domains, or split the search; "
+                 "dslc/spec/limits.py and docs/language/guide.md list the limits"))
     return found
 
 

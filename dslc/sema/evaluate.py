@@ -475,13 +475,23 @@ def _short(value: int | float) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
 
+def past(value: float, *limits: float) -> str:
+    """`value` for a message saying it is past `limits` (written `:g`): with as many digits
+    as it takes to differ from each of them (1.0000001e9 is not shown as 1e+09)."""
+    for digits in range(6, 18):
+        shown = f"{value:.{digits}g}"
+        if all(shown != f"{limit:.{digits}g}" for limit in limits):
+            return shown
+    return repr(value)
+
+
 def within(value: float, span: Span, what: str, low: float, high: float, unit: str = ""
            ) -> float:
     """`value` if low <= value <= high, else E302 stating the range (in `unit`'s terms:
     the caller passes values already converted)."""
     if not (low <= value <= high):
         raise fail("E302", f"{what} must be between {low:g}{unit} and {high:g}{unit}, found "
-                   f"{value:g}{unit}", span,
+                   f"{past(value, low, high)}{unit}", span,
                    help="dslc/spec/limits.py and docs/language/guide.md list the limits")
     return value
 

@@ -56,3 +56,11 @@ MAX_BUDGET = 10**9
 its starts' descents may take up to dslc.mapper.search.STARTS_SHARE times it)."""
 MAX_COUNT = 2**63 - 1
 """Largest seed, `top_k` and `max_pairs` (a 64-bit integer)."""
+MAX_SEARCH_DESIGNS = 100_000
+"""Most network designs, and most accelerator designs, a co-design request searches (the
+points of its listed spaces): the planner builds and lowers every one before evaluating a
+pair (about 4 ms a network design), whatever `max_pairs` says."""
+MAX_SEARCH_PAIRS = 10**7
+"""Most (network, accelerator) pairs a co-design request searches: the planner bounds every
+pair in arrays before it evaluates one (10^6 pairs plan in seconds,
+docs/performance.md "Co-design at scale")."""

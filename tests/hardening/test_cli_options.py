@@ -64,6 +64,28 @@ def test_options_out_of_range_are_usage_errors(here: Path, args: list[str],
         assert (error["kind"], error["message"]) == ("usage", message)
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["--jobs", "-3"], "--jobs must be between 1 and 1,024, got -3"),
+    (["--jobs", "1025"], "--jobs must be between 1 and 1,024, got 1,025"),
+    (["--max-pairs", "0"], f"--max-pairs must be between 1 and {2**63 - 1:,}, got 0"),
+    (["--time-limit", "nan"], "--time-limit must be a positive number of seconds, got nan"),
+    (["--time-limit", "-1"], "--time-limit must be a positive number of seconds, got -1"),
+    (["--strategy", "bogus"], "unknown strategy `bogus` (auto, exhaustive, semi_decoupled, "
+                              "random, differentiable)"),
+])
+def test_run_of_one_design_checks_the_search_options_too(
+        here: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str) -> None:
+    """A request of one design uses none of the search's options, but a wrong one is still
+    a usage error, before the spec is read (it was silently ignored)."""
+    calls = _never_search(monkeypatch)
+    monkeypatch.setattr(api, "compile", lambda *a, **k: calls.append("compile"))
+    for command in (["run", "design.cd"], ["run", "design.cd", "--format", "json"]):
+        result = runner.invoke(cli.app, [*command, *args])
+        assert result.exit_code == 2, result.output
+        assert f"error: {message}" in result.output
+    assert calls == []
+
+
 def _never_search(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
 

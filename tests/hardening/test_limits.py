@@ -196,3 +196,67 @@ def test_the_spec_models_limit_the_instances() -> None:
     assert with_meshes((2**16, 2**16)).mac_units == limits.MAX_INSTANCES
     with pytest.raises(ValidationError, match="more than the limit"):
         with_meshes((2**16, 2**16), (2, 1))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (accelerator(word="65537b", width="65537b"),
+     "the word size must be at most 65,536 bits, found 65,537"),
+    (accelerator(size=f"{2**61}b"),
+     f"the size must be at most {2**60:,} bits, found {2**61:,}"),
+    (accelerator(energy="1.0000001mJ"),
+     "read energy must be between 0pJ and 1e+09pJ, found 1.0000001e+09pJ"),
+    (accelerator(bandwidth=f"{2**32 + 1}"), "bandwidth in words per cycle must be between "
+     "1e-09 and 4.29497e+09, found 4294967297"),
+    (accelerator(clock="1.0000000001e12Hz"),
+     "the clock must be between 1Hz and 1e+12Hz, found 1.0000000001e+12Hz"),
+])
+def test_a_value_just_past_a_limit_is_not_shown_as_the_limit(text: str, message: str
+                                                               ) -> None:
+    """The value found is printed with the digits that tell it from the limit (it was
+    `must be at most 65,536 bits, found 6.55e+04`, `between 0pJ and 1e+09pJ, found
+    1e+09pJ`)."""
+    errors = [d for d in api.compile(text=text).diagnostics if d.is_error]
+    assert [(d.code, d.message) for d in errors] == [("E302", message)]
+
+
+def _search(networks: str, accelerators: str) -> str:
+    """A request over a network space and an accelerator space of the given domains."""
+    return f"""
+network n {{
+    param a in {networks}
+    input x: [3, 8, 8]
+    layer l = conv(x, out = 4, kernel = 1)
+}}
+accelerator acc {{
+    param r in {accelerators}
+    word = 16b clock = 1GHz
+    memory DRAM {{ width = 64b }}
+    fanout PE {{ mesh = 2 x 2 }}
+    memory RF {{ size = 64 words }}
+    compute MAC {{ }}
+}}
+codesign c {{ networks = n accelerators = acc max_pairs = 10 }}
+"""
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (_search("1..1000 param b in 1..101", "1..1"),
+     "co-design `c` searches 101,000 network designs, more than the limit of 100,000"),
+    (_search("1..1", "1..1000 param s in 1..1000 param t in 1..1000"),
+     "co-design `c` searches 1,000,000,000 accelerator designs, more than the limit of "
+     "100,000"),
+    (_search("1..4000", "1..2501"), "co-design `c` searches 4,000 networks x 2,501 "
+     "accelerators = 10,004,000 pairs, more than the limit of 10,000,000"),
+])
+def test_a_search_over_too_many_designs_or_pairs_is_a_diagnostic(text: str, message: str
+                                                                 ) -> None:
+    """The planner builds every design and bounds every pair before evaluating one,
+    whatever `max_pairs` says: a request over 10^9 network designs planned for ever (and
+    grew its memory) with `max_pairs = 10`. Past the limits it is E302 at lint."""
+    errors = [d for d in api.compile(text=text).diagnostics if d.is_error]
+    assert [(d.code, d.message) for d in errors] == [("E302", message)]
+
+
+def test_a_search_at_the_limits_elaborates() -> None:
+    assert codes(_search("1..1000 param b in 1..100", "1..1")) == []
+    assert codes(_search("1..4000", "1..2500")) == []

@@ -98,8 +98,13 @@ def test_tables_of_another_program(tmp_path: Path) -> None:
     {"failure": "", "metrics": {"energy_pj": -5.0, "cycles": 10, "latency_s": 1e-6,
                                 "area_mm2": 1.0}, "layers": []}),
     json.dumps({"failure": "", "metrics": None, "layers": [["a", "k", 1.0, 10, 1.5]]}),
-    json.dumps({"metrics": None})], ids=["not json", "a list", "negative energy",
-                                          "utilisation above 1", "missing keys"])
+    json.dumps({"metrics": None}),
+    json.dumps({"failure": "", "metrics": {"energy_pj": "abc", "cycles": 10,
+                                           "latency_s": 1e-6, "area_mm2": 1.0}, "layers": []}),
+    json.dumps({"failure": "", "metrics": None, "layers": [["a", "k", 1.0, 10, "x"]]}),
+    "[" * 100_000 + "]" * 100_000],
+    ids=["not json", "a list", "negative energy", "utilisation above 1", "missing keys",
+         "an energy that is text", "a utilisation that is text", "nested past the stack"])
 def test_a_record_that_does_not_decode(filled: Path, tmp_path: Path, record: str) -> None:
     store = _copy(filled, tmp_path)
     with sqlite3.connect(store) as db:
@@ -156,3 +161,46 @@ def test_a_full_disk_stops_the_run_with_the_rows_written_so_far_intact(
     batches.clear()
     code, data = _run(tmp_path / "other.sqlite")
     assert "cannot grow (database or disk is full)" in _error(code, data)
+
+
+@pytest.mark.parametrize(("pid", "beat"), [("not a pid", 1e18), (2**62, 1e18), (-1, 1e18),
+                                           (1, "not a time")])
+def test_a_lease_holder_that_does_not_decode_holds_nothing(
+        filled: Path, tmp_path: Path, pid: object, beat: object) -> None:
+    """A `holders` row whose pid or heartbeat is not a number (edited by hand, or by another
+    program) leases nothing: the run computes the pairs (it gave E900 TypeError)."""
+    import socket
+
+    store = _copy(filled, tmp_path)
+    with sqlite3.connect(store) as db:
+        db.execute("INSERT INTO leases SELECT key, 'other' FROM results")
+        db.execute("DELETE FROM results")
+        db.execute("INSERT INTO holders VALUES ('other', ?, ?, ?)",
+                   (socket.gethostname(), pid, beat))
+    code, data = _run(store)
+    assert code == 0, data
+    assert data["pairs_evaluated"] == FEW
+
+
+@pytest.mark.parametrize("record", [{}, {"accuracy": "0.9"}, {"accuracy": 1.5},
+                                    {"accuracy": -0.1}, {"accuracy": True},
+                                    {"accuracy": float("nan")}])
+def test_a_trained_accuracy_that_does_not_decode(tmp_path: Path, record: dict[str, object]
+                                                 ) -> None:
+    """A stored training record without an accuracy in [0, 1] is a StoreError naming the
+    file and --fresh (it was E900 KeyError or ValueError, or a NaN accuracy)."""
+    from dslc.codesign.designs import Design
+    from dslc.codesign.trained import stored_accuracy
+
+    store = ResultStore(tmp_path / "store.sqlite")
+    try:
+        design = Design("network", "n", 0, (("w", 4),))
+        with pytest.raises(StoreError) as caught:
+            stored_accuracy(record, store, design)
+    finally:
+        store.close()
+    assert str(caught.value) == (
+        f"a stored record in the result store {tmp_path / 'store.sqlite'} does not decode "
+        "(the trained accuracy of n(w=4)): run with --fresh to recompute this request's "
+        "pairs, or use another store with --cache PATH (--cache :memory: keeps nothing)")
+    assert stored_accuracy({"accuracy": 0.5}, store, design) == 0.5

@@ -410,3 +410,20 @@ def test_repeat_count_limits() -> None:
     assert codes(base.format(n=-1)) == ["E403"]
     assert codes(base.format(n="1.5")) == ["E403"]
     assert codes(base.format(n=10**9)) == ["E403"]
+
+
+def test_the_codesign_properties_examples_elaborate() -> None:
+    """Each `e.g. `...`` of a co-design property's help (the reference's table) is a value
+    the property takes (`time_limit`'s said `30min`, which is not a quantity)."""
+    import re
+
+    from dslc.sema.codesign import CODESIGN_PROPERTIES
+
+    base = """
+network n { input x: [3, 8, 8] layer a = conv(x, out = 4, kernel = 3) }
+accelerator acc { word = 16b clock = 1GHz memory DRAM { width = 64b }
+    fanout PE { mesh = 2 x 2 } memory RF { size = 64 words } compute MAC { } }
+"""
+    for name in ("time_limit",):
+        (example,) = re.findall(r"e\.g\. `([^`]+)`", CODESIGN_PROPERTIES[name])
+        clean(base + f"codesign c {{ networks = n accelerators = acc {name} = {example} }}")
