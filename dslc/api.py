@@ -450,7 +450,8 @@ def check_search_options(*, jobs: int = 1, strategy: str | None = None,
                          ) -> None:
     """UsageError for a `search` option outside its stated range (`--jobs`, `--strategy`,
     `--max-pairs`, `--time-limit`). `search` and `plan` check them; `dslc run` checks them
-    before it reads the spec, also when the request is one design, which uses none."""
+    before it reads the spec, also when the request is one design, which uses only
+    `--jobs`."""
     _check_range("--jobs", jobs, 1, MAX_JOBS)
     if strategy is not None and strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy `{strategy}` ({', '.join(STRATEGIES)})")

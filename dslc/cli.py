@@ -426,7 +426,7 @@ def run_command(
     quiet = format is OutputFormat.json
     note = ""
     shown: RenderableType
-    # Checked first, also for a request of one design, which uses none of them.
+    # Checked first, also for a request of one design, which uses only --jobs.
     api.check_search_options(jobs=jobs, strategy=strategy, max_pairs=max_pairs,
                              time_limit_s=time_limit)
     program = api.compile(file, allow_outside_imports=allow_import_outside)
