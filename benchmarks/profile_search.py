@@ -3,8 +3,10 @@
 numba's compiled functions carry no symbols a sampling profiler can see. This script loads
 the compiled kernel, writes a perf map (`/tmp/perf-PID.map`: each function of the object code
 in numba's cache for `dslc.cost.kernel_numba`, at the address numba's execution engine gives
-it, with its size from `nm -S`), then runs the 15 searches of `bench_mapper.py --search` over
-and over while `perf record` samples this process, and prints `perf report`'s top symbols.
+it, with its size from `nm -S`), then runs the 15 searches of `bench_mapper.py --search` (or,
+with `--network NET --accelerator ACC`, `map_network` of a shipped network, where Python's
+share is larger) over and over while `perf record` samples this process, and prints
+`perf report`'s top symbols and the shares of the libraries (`[JIT]`: compiled code).
 Two entries without a name recur: numba's reference counts (`lock incq`/`lock decq`
 helpers) and the like; `--keep` keeps the perf data to disassemble them.
 
@@ -30,7 +32,7 @@ from dslc import api
 from dslc.arch import resolve_accelerator
 from dslc.cost import kernel
 from dslc.lower.lower import lower_network
-from dslc.mapper import MapperOptions
+from dslc.mapper import MapperOptions, map_network
 from dslc.mapper.search import _Search
 
 
@@ -82,31 +84,45 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="how long perf samples")
     parser.add_argument("--top", type=int, default=30, help="symbols to print")
     parser.add_argument("--keep", type=Path, help="keep perf's data in this file")
+    parser.add_argument("--network", help="profile map_network of this shipped network")
+    parser.add_argument("--accelerator", default="tpu_like", help="... on this accelerator")
     args = parser.parse_args()
     if not kernel.available():
         sys.exit("the compiled kernel is not available (pip install -e '.[fast]')")
-    cases = []
-    for network, layer in LAYERS:
-        problem = lower_network(api.network(api.compile(f"{SPECS}/networks/{network}.cd"),
-                                            network), 1).problem(layer)
-        assert problem is not None
-        for accel in ACCELERATORS:
-            cases.append((problem, resolve_accelerator(api.accelerator(
-                api.compile(f"{SPECS}/accelerators/{accel}.cd"), accel))))
     options = MapperOptions(search="heuristic")
-    for problem, arch in cases:  # loads (or compiles) every compiled function used
-        _Search(problem, arch, options).heuristic()
+    if args.network is not None:
+        lowered = lower_network(api.network(api.compile(
+            f"{SPECS}/networks/{args.network}.cd"), args.network), 1)
+        arch = resolve_accelerator(api.accelerator(api.compile(
+            f"{SPECS}/accelerators/{args.accelerator}.cd"), args.accelerator))
+
+        def work() -> None:
+            map_network(lowered, arch, MapperOptions())
+    else:
+        cases = []
+        for network, layer in LAYERS:
+            problem = lower_network(api.network(api.compile(
+                f"{SPECS}/networks/{network}.cd"), network), 1).problem(layer)
+            assert problem is not None
+            for accel in ACCELERATORS:
+                cases.append((problem, resolve_accelerator(api.accelerator(
+                    api.compile(f"{SPECS}/accelerators/{accel}.cd"), accel))))
+
+        def work() -> None:
+            for problem, arch in cases:
+                _Search(problem, arch, options).heuristic()
+    work()  # loads (or compiles) every compiled function used
     print(f"perf map: {write_perf_map()} compiled functions", flush=True)
     data = args.keep or Path(tempfile.mkdtemp()) / "perf.data"
     perf = subprocess.Popen(["perf", "record", "-q", "-F", "1999", "-p", str(os.getpid()),
                              "-o", str(data), "--", "sleep", str(args.seconds)])
     while perf.poll() is None:
-        for problem, arch in cases:
-            _Search(problem, arch, options).heuristic()
-    report = subprocess.run(["perf", "report", "-i", str(data), "--sort", "symbol", "--stdio"],
-                            capture_output=True, text=True).stdout
-    print("\n".join([line for line in report.splitlines()
-                     if line.strip() and not line.startswith("#")][:args.top]))
+        work()
+    for sort, top in (("symbol", args.top), ("dso", 8)):
+        report = subprocess.run(["perf", "report", "-i", str(data), "--sort", sort, "--stdio"],
+                                capture_output=True, text=True).stdout
+        print("\n".join([line for line in report.splitlines()
+                         if line.strip() and not line.startswith("#")][:top]))
     Path(f"/tmp/perf-{os.getpid()}.map").unlink()
 
 
