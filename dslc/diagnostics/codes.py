@@ -287,7 +287,8 @@ energy, latency, cycles, edp, area, accuracy.
 An accuracy table that does not exist or cannot be read, a table that cannot serve the
 searched networks (no `accuracy` column, a column that is neither `network` nor one of their
 parameters, a parameter value outside its domain, an accuracy that does not parse: a
-fraction, a percentage or `90.1%` are accepted), or an accuracy constraint with no accuracy
+fraction, a percentage or `90.1%` are accepted; two rows naming the same network with
+different accuracies), or an accuracy constraint with no accuracy
 source (neither a table nor an `accuracy` property on the networks). A table that is not
 valid UTF-8, a row with fewer or more cells than the header, and an accuracy that is `nan`,
 negative or above 100% are reported at their row and column (`acc.csv:3:2: ...`); tables

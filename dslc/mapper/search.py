@@ -1129,6 +1129,14 @@ def map_problem(problem: Problem, arch: ArchModel,
     """The best mapping of `problem` on `arch` under `options` (see module doc)."""
     options = options or MapperOptions()
     search = _Search(problem, arch, options)
+    space = search.space
+    columns = (len(space.slots) + space.nlevels - 1) * space.ndims + 1
+    if columns > _KEY_MULTIPLIERS.size:  # a candidate's key has one multiplier per column
+        raise NoValidMappingError(problem.name, arch.name, (
+            f"its map space has {len(space.slots)} loop slots ({space.nlevels} memory levels "
+            f"and the fanouts' axes) over {space.ndims} dims: a candidate has {columns:,} "
+            f"columns, more than the {_KEY_MULTIPLIERS.size:,} the mapper handles; use fewer "
+            "memory levels or fanouts",))
     size = search.space.count()
     strategy: Search = options.search
     if strategy == "auto":

@@ -392,7 +392,38 @@ def check_accuracy_table(path: Path, networks: Sequence[Declared], span: Span
                 found.append(error("E706", f"accuracy table `{shown}`, line {number}: "
                                    f"{problem}", span))
                 break
+    found.extend(_conflicting_rows(shown, read, span))
     return found
+
+
+def _conflicting_rows(shown: str, rows: Sequence[tuple[int, dict[str, str]]], span: Span
+                      ) -> list[Diagnostic]:
+    """E706 for two rows that name the same network (every cell but the accuracy equal, a
+    number by its value) with different accuracies: which one counts would be the row
+    order's accident."""
+    first: dict[tuple[tuple[str, str], ...], tuple[int, float | None, str]] = {}
+    for number, cells in rows:
+        key = tuple(sorted((column, _canonical(text)) for column, text in cells.items()
+                           if column != "accuracy"))
+        written = cells.get("accuracy", "")
+        accuracy = parse_accuracy(written)
+        if key not in first:
+            first[key] = (number, accuracy, written)
+        elif first[key][1] != accuracy:
+            line, _, before = first[key]
+            named = ", ".join(f"{c} = {cells[c]}" for c, _ in key) or "every network"
+            return [error("E706", f"accuracy table `{shown}`, lines {line} and {number} "
+                          f"both give the accuracy of `{named}`, differently ({before} and "
+                          f"{written})", span, help="keep one row per network")]
+    return []
+
+
+def _canonical(text: str) -> str:
+    """A cell as a key: a number by its value (`4` and `4.0` are the same network)."""
+    try:
+        return repr(float(text))
+    except ValueError:
+        return text
 
 
 def _number_in(text: str, values: set[str]) -> bool:

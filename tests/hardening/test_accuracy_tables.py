@@ -112,3 +112,24 @@ def test_valid_tables_load_and_the_json_has_no_nan(here: Path) -> None:
 def test_to_json_never_writes_nan_or_infinity() -> None:
     text = to_json({"a": math.nan, "b": [math.inf, -math.inf, 1.5], "c": {"d": (math.nan,)}})
     assert json.loads(text) == {"a": None, "b": [None, None, 1.5], "c": {"d": [None]}}
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    (b"width,accuracy\n8,0.5\n16,0.7\n8,0.6\n", "accuracy table `acc.csv`, lines 2 and 4 both "
+     "give the accuracy of `width = 8`, differently (0.5 and 0.6)"),
+    (b"width,accuracy\n8,0.5\n 8.0 ,70%\n", "accuracy table `acc.csv`, lines 2 and 3 both "
+     "give the accuracy of `width = 8.0`, differently (0.5 and 70%)"),
+])
+def test_two_rows_for_one_network_with_different_accuracies(here: Path, table: bytes,
+                                                          message: str) -> None:
+    """Which of two conflicting rows counted was the row order's accident (the last one,
+    silently)."""
+    (here / "acc.csv").write_bytes(table)
+    (error,) = [d for d in api.lint(["t.cd"]).diagnostics if d.is_error]
+    assert (error.code, error.message, error.help) == ("E706", message,
+                                                       "keep one row per network")
+
+
+def test_a_repeated_row_with_the_same_accuracy_is_fine(here: Path) -> None:
+    (here / "acc.csv").write_bytes(b"width,accuracy\n8,0.5\n16,0.7\n8.0,50%\n")
+    assert [d for d in api.lint(["t.cd"]).diagnostics if d.is_error] == []
