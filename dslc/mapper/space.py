@@ -830,11 +830,17 @@ class MapSpace:
                      "(the cost model counts in 64-bit integers)"
                      for name, bound in zip(problem.dims, problem.bounds, strict=True)
                      if -(-bound * 5 // 4) > MAX_BOUND]
-        volume = math.prod(-(-bound * 5 // 4) for bound in problem.bounds)
+        # Padded factorisations may round each dim up by a quarter (`padded_totals`); exact
+        # ones multiply to the bounds.
+        volume = math.prod(-(-bound * 5 // 4) for bound in problem.bounds) if imperfect \
+            else math.prod(problem.bounds)
         if not too_large and volume > MAX_BOUND:
+            digits = len(str(volume)) - 1
+            padded = f", padded factorisations (--imperfect) up to about 10^{digits}" \
+                if imperfect else ""
             too_large.append(f"the bounds multiply to {math.prod(problem.bounds):,} "
-                             "iterations (with padding up to a quarter more per dim): the "
-                             "cost model takes below 2^62 (it counts in 64-bit integers)")
+                             f"iterations{padded}: the cost model takes below 2^62 (it counts "
+                             "in 64-bit integers)")
         if too_large:
             raise NoValidMappingError(problem.name, arch.name, tuple(too_large))
         self.nlevels = len(arch.levels)

@@ -367,6 +367,23 @@ def test_bounds_beyond_the_cost_model_are_reasons() -> None:
     assert "multiply to" in product.value.reasons[0]
 
 
+def test_many_dims_of_one_are_not_a_huge_product() -> None:
+    # 200 dims of bound 1 beside a matmul's 8 x 8 x 8: exact factorisations multiply to 512
+    # iterations, which the cost model takes (the check once counted every dim as if padded
+    # by a quarter, 2 for a bound of 1: 2^200 * 1,000, and refused with "the bounds multiply
+    # to 512 iterations"). Padded ones may round each bound 1 up to 2, past 2^62: refused,
+    # saying so.
+    dims = ("M", "N", "K", *(f"U{i}" for i in range(200)))
+    base = matmul(8, 8, 8)
+    problem = Problem("wide", dims, (8, 8, 8, *(1,) * 200), base.tensors, op="einsum")
+    assert MapSpace(problem, TWO_LEVEL).ndims == 203
+    with pytest.raises(NoValidMappingError) as padded:
+        MapSpace(problem, TWO_LEVEL, imperfect=True)
+    assert padded.value.reasons == (
+        "the bounds multiply to 512 iterations, padded factorisations (--imperfect) up to "
+        "about 10^63: the cost model takes below 2^62 (it counts in 64-bit integers)",)
+
+
 @pytest.mark.parametrize("levels", [8, 16])
 def test_deep_hierarchies_map_with_a_valid_mapping(levels: int) -> None:
     # The hierarchy is generated: `levels` memories, a 4 x 4 fanout half-way. The search
