@@ -230,6 +230,8 @@ def test_the_shipped_library_and_examples_lint_clean_as_directories() -> None:
 @pytest.mark.parametrize(("text", "value"), [
     ("0.901", 0.901), ("90.1", 0.901), ("90.1%", 0.901), (" 70 % ", 0.70), ("1", 1.0),
     ("0", 0.0), ("abc", None), ("", None), ("101", None), ("-0.5", None), ("nan", None),
+    ("9e1", 0.9), (".5", 0.5), ("1_0", None), ("0_5%", None), ("infinity", None),
+    ("\uff19\uff10", None), ("0x1", None), ("1e400", None),
 ])
 def test_accuracy_values(text: str, value: float | None) -> None:
     parsed = parse_accuracy(text)
@@ -246,6 +248,10 @@ def test_accuracy_values(text: str, value: float | None) -> None:
      "cannot read the accuracy table: acc.csv:3:2: accuracy `high` is not an accuracy"),
     ("width,accuracy\n12,0.7\n",
      "accuracy table `acc.csv`, line 2: `width = 12` is not a value of the parameter"),
+    ("width,accuracy\n8.0,0.7\n1_6,0.75\n",  # `1_6` is not 16 (Python's float says it is)
+     "accuracy table `acc.csv`, line 3: `width = 1_6` is not a value of the parameter"),
+    ("width,accuracy\n8,0.7\n16,7_5\n",
+     "cannot read the accuracy table: acc.csv:3:2: accuracy `7_5` is not an accuracy"),
     ("network,accuracy\nresnet,0.7\n",
      "accuracy table `acc.csv`, line 2: `resnet` is not one of the searched networks (n)"),
     ("accuracy\n0.7\n", "the accuracy table `acc.csv` does not say which network a row is"),

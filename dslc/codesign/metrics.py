@@ -31,6 +31,7 @@ from dslc.spec.codesign import (
     MetricRef,
     ObjectiveSpec,
     parse_accuracy,
+    parse_decimal,
     read_accuracy_table,
 )
 
@@ -302,10 +303,7 @@ def _matches(design: Design, row: dict[str, str]) -> bool:
             continue
         value = params[key]
         if isinstance(value, (int, float)):
-            try:
-                if float(text) != float(value):
-                    return False
-            except ValueError:
+            if parse_decimal(text) != float(value):
                 return False
         elif str(value) != text:
             return False

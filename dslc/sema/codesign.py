@@ -70,6 +70,7 @@ from dslc.spec.codesign import (
     TrainedAccuracy,
     dataset_input_problem,
     parse_accuracy,
+    parse_decimal,
     read_accuracy_table,
 )
 from dslc.spec.constraints import MapConstraints
@@ -420,24 +421,13 @@ def _conflicting_rows(shown: str, rows: Sequence[tuple[int, dict[str, str]]], sp
 
 def _canonical(text: str) -> str:
     """A cell as a key: a number by its value (`4` and `4.0` are the same network)."""
-    try:
-        return repr(float(text))
-    except ValueError:
-        return text
+    number = parse_decimal(text)
+    return text if number is None else repr(number)
 
 
 def _number_in(text: str, values: set[str]) -> bool:
-    try:
-        number = float(text)
-    except ValueError:
-        return False
-    for value in values:
-        try:
-            if float(value) == number:
-                return True
-        except ValueError:
-            continue
-    return False
+    number = parse_decimal(text)
+    return number is not None and any(parse_decimal(value) == number for value in values)
 
 
 def _map_constraints(decl: ast.CoDesignDecl, mapper: ast.SubBlock, fields: dict[str, object],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import stat
 from pathlib import Path
 from typing import Literal, get_args
@@ -191,16 +192,26 @@ class TrainedAccuracy(Spec):
     """Seeds the initial weights and the order of the batches."""
 
 
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def parse_decimal(text: str) -> float | None:
+    """A table's number written in decimal (`12`, `0.75`, `-3`, `1e-3`; spaces around it
+    allowed), or None: Python's `float` alone would also read `1_0` as 10, `nan`,
+    `infinity` and full-width digits."""
+    stripped = text.strip()
+    if not stripped.isascii() or _DECIMAL.fullmatch(stripped) is None:
+        return None
+    return float(stripped)
+
+
 def parse_accuracy(text: str) -> float | None:
     """An accuracy as a table writes it, as a fraction: `0.901`, a percentage above 1
     (`90.1`) or with its sign (`90.1%`); None when the text is none of these."""
     stripped = text.strip()
     percent = stripped.endswith("%")
-    try:
-        value = float(stripped.removesuffix("%").strip())
-    except ValueError:
-        return None
-    if not math.isfinite(value) or value < 0:
+    value = parse_decimal(stripped.removesuffix("%"))
+    if value is None or not math.isfinite(value) or value < 0:
         return None
     if percent or value > 1:
         value /= 100
