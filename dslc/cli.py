@@ -40,6 +40,7 @@ from dslc.diagnostics.diagnostic import (
 from dslc.diagnostics.render import (
     error_to_json,
     group_identical,
+    printable,
     render_concise,
     render_full,
     render_json,
@@ -139,9 +140,10 @@ def _report(exc: UserError, as_json: bool) -> None:
         _print_diagnostics(list(exc.diagnostics), Format.full, None, err_console)
         return
     reasons = exc.reasons if isinstance(exc, CannotRunError) else ()
-    err_console.print(f"error: {exc}{':' if reasons else ''}", style="bold red", markup=False)
+    err_console.print(f"error: {printable(str(exc))}{':' if reasons else ''}",
+                      style="bold red", markup=False)
     for reason in reasons:
-        err_console.print(f"  - {reason}", markup=False)
+        err_console.print(f"  - {printable(reason)}", markup=False)
 
 
 def _report_bug(exc: BaseException, as_json: bool) -> None:

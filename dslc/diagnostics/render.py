@@ -14,6 +14,7 @@ lines' length (150,000 errors on one 3-MB line render in well under a second).
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,15 @@ _CONTEXT = 60
 MAX_OTHER_PLACES = 10
 """Other places of a repeated diagnostic listed in its note (and in JSON's `also_at`)."""
 _ELLIPSIS = "\N{HORIZONTAL ELLIPSIS}"
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters (an escape sequence in a file name, say) shown as
+    U+FFFD, so that nothing a user wrote drives the terminal; newlines and tabs stay."""
+    if text.isprintable():
+        return text
+    return "".join("\N{REPLACEMENT CHARACTER}" if unicodedata.category(c) == "Cc"
+                   and c not in "\n\t" else c for c in text)
 
 
 def _clean(line: str) -> str:
@@ -109,25 +119,25 @@ def repeated_note(others: Sequence[Span | None]) -> str:
 def render_full(diagnostic: Diagnostic, others: Sequence[Span | None] = ()) -> str:
     """A multi-line rendering with the source line, carets, help and notes; `others` are
     the places where the same diagnostic repeats (`group_identical`)."""
-    head = f"{diagnostic.severity.value}[{diagnostic.code}]: {diagnostic.message}"
+    head = f"{diagnostic.severity.value}[{diagnostic.code}]: {printable(diagnostic.message)}"
     out = [head]
     spans: list[Span] = [diagnostic.span] if diagnostic.span else []
     spans += [r.span for r in diagnostic.related]
     gutter = max((len(str(s.file.line_col(s.start)[0])) for s in spans), default=1)
     pad = " " * gutter
     if diagnostic.span is not None:
-        out.append(f"{pad}--> {diagnostic.span.location()}")
+        out.append(f"{pad}--> {printable(diagnostic.span.location())}")
         out.append(f"{pad} |")
-        out += _snippet(diagnostic.span, diagnostic.label, gutter, "^")
+        out += _snippet(diagnostic.span, printable(diagnostic.label), gutter, "^")
     for related in diagnostic.related:
         out += _related(related, gutter, diagnostic.span)
     notes = [*diagnostic.notes, *([repeated_note(others)] if others else [])]
     if diagnostic.help or notes:
         out.append(f"{pad} |")
     for note in notes:
-        out.append(f"{pad} = note: {note}")
+        out.append(f"{pad} = note: {printable(note)}")
     if diagnostic.help:
-        out.append(f"{pad} = help: {diagnostic.help}")
+        out.append(f"{pad} = help: {printable(diagnostic.help)}")
     return "\n".join(out)
 
 
@@ -135,10 +145,10 @@ def _related(related: Label, gutter: int, primary: Span | None) -> list[str]:
     pad = " " * gutter
     lines = []
     if primary is None or related.span.file.path != primary.file.path:
-        lines.append(f"{pad}::: {related.span.location()}")
+        lines.append(f"{pad}::: {printable(related.span.location())}")
     else:
         lines.append(f"{pad} |")
-    lines += _snippet(related.span, related.message, gutter, "-")
+    lines += _snippet(related.span, printable(related.message), gutter, "-")
     return lines
 
 
@@ -149,7 +159,7 @@ def render_concise(diagnostic: Diagnostic, others: Sequence[Span | None] = ()) -
         text += f" (help: {diagnostic.help})"
     if others:
         text += f" ({repeated_note(others)})"
-    return text
+    return printable(text)
 
 
 def _place_json(span: Span) -> dict[str, Any]:

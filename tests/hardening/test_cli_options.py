@@ -189,3 +189,19 @@ def test_user_text_is_never_rewritten_by_rich(here: Path) -> None:
     assert "\N{CROSS MARK}" not in as_json.stdout
     (diagnostic,) = json.loads(as_json.stdout)["diagnostics"]
     assert diagnostic["file"] == "e:x:f.cd"
+
+
+def test_control_characters_a_user_wrote_never_reach_the_terminal(here: Path) -> None:
+    # A file name with an escape sequence (clear the screen, red) and a bell: the
+    # diagnostics and errors that name it show U+FFFD in their place, in every format but
+    # JSON, which escapes them itself and keeps the name exact.
+    name = "a\x1b[2J\x1b[31mb\x07.cd"
+    (here / name).write_text("network n { input x: [1] layer a = relu(y) }\n")
+    for args in (["lint", name], ["lint", name, "-f", "concise"],
+                 ["run", "missing\x1b[2J.cd"], ["eval", name, "-m", "m"]):
+        result = runner.invoke(cli.app, args)
+        assert result.exit_code in (1, 2), result.output
+        assert "\x1b" not in result.output and "\x07" not in result.output, args
+        assert "\N{REPLACEMENT CHARACTER}" in result.output, args
+    as_json = runner.invoke(cli.app, ["lint", name, "-f", "json"])
+    assert json.loads(as_json.stdout)[0]["file"] == name
