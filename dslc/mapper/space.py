@@ -320,6 +320,27 @@ def _sampled_rules(rng: np.random.Generator, m: int, temporal: tuple[int, ...],
     return rows
 
 
+_ROW_MULTIPLIERS = np.random.default_rng(0xD15C).integers(
+    0, 1 << 63, size=4096, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+"""Odd 64-bit multipliers, one per column: `_distinct_rows`' keys."""
+
+
+def _distinct_rows(rows: IntArray, totals: IntArray) -> tuple[IntArray, IntArray]:
+    """Each distinct row once (any order) with its total (equal rows have equal totals):
+    by a 64-bit key per row, checked against the rows themselves, which is what
+    `np.unique(rows, axis=0)` gives without sorting rows of a hundred columns and more (an
+    array of many fanouts: 10^5 rows of 150 slots took seconds)."""
+    if len(rows) == 0 or rows.shape[1] > _ROW_MULTIPLIERS.size:
+        found, first_at = np.unique(rows, axis=0, return_index=True)
+        return found, totals[first_at]
+    keys = rows.astype(np.uint64) @ _ROW_MULTIPLIERS[:rows.shape[1]]
+    _, first_at, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    if not np.array_equal(rows[first_at][inverse.reshape(-1)], rows):  # two rows, one key
+        found, first_at = np.unique(rows, axis=0, return_index=True)
+        return found, totals[first_at]
+    return rows[first_at], totals[first_at]
+
+
 @lru_cache(maxsize=4096)
 def split_table(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
                 slots: tuple[Slot, ...], nest: tuple[int, ...],
@@ -353,9 +374,15 @@ def split_table(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
         picks = rng.choice(len(candidates), size=SAMPLED_ROWS, p=weights / weights.sum())
         drawn = np.bincount(picks, minlength=len(candidates))
         first = next((s for s in nest if s in temporal), None)
+    undrawn: list[int] = []
     for i, (total, part, m, _) in enumerate(candidates):
         if exact:
             rows_t = _temporal_rows(m, len(temporal))
+        elif drawn[i] == 0:
+            # No sample (and no random draw): only the outermost split below, built for
+            # all such parts at once (an array of many fanouts has 10^5 parts or more).
+            undrawn.append(i)
+            continue
         else:
             rows_t = _sampled_rules(rng, m, temporal, rules, int(drawn[i]))
             if first is not None:  # the split with every temporal factor outermost
@@ -370,6 +397,13 @@ def split_table(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
             rows[:, s] = part[i_s]
         blocks.append(rows)
         block_totals.append(np.full(len(rows), total, dtype=np.int64))
+    if undrawn and first is not None:
+        # The order of the rows does not matter: the sample is made unique and sorted below.
+        rows = np.ones((len(undrawn), len(slots)), dtype=np.int64)
+        rows[:, first] = [candidates[i][2] for i in undrawn]
+        rows[:, list(spatial_all)] = [candidates[i][1] for i in undrawn]
+        blocks.append(rows)
+        block_totals.append(np.array([candidates[i][0] for i in undrawn], dtype=np.int64))
     rows = np.concatenate(blocks) if blocks else np.ones((0, len(slots)), dtype=np.int64)
     row_totals = np.concatenate(block_totals) if blocks else np.ones(0, dtype=np.int64)
     keep = np.ones(len(rows), dtype=np.bool_)
@@ -381,8 +415,7 @@ def split_table(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
         keep &= factor_holds(op, value, rows[:, slot], row_totals)
     rows, row_totals = rows[keep], row_totals[keep]
     if not exact:
-        rows, first_at = np.unique(rows, axis=0, return_index=True)
-        row_totals = row_totals[first_at]
+        rows, row_totals = _distinct_rows(rows, row_totals)
     totals_rank = np.searchsorted(np.array(totals), row_totals)
     order = np.lexsort([*(rows[:, s] for s in reversed(allowed)), totals_rank])
     rows = np.ascontiguousarray(rows[order])

@@ -441,3 +441,23 @@ def test_json_says_when_the_size_is_bounded(tmp_path: Path,
     assert small["mapspace_bounds"] == [small["mapspace_size"]] * 2
     table = runner.invoke(cli.app, ["map", "deep.cd", "--imperfect", *args[:-2]])
     assert table.exit_code == 0 and " of between " in table.stdout
+
+
+@pytest.mark.parametrize("colliding", [False, True], ids=["keys", "every key equal"])
+def test_distinct_rows_are_numpys_unique_rows(monkeypatch: pytest.MonkeyPatch,
+                                              colliding: bool) -> None:
+    # The sampled split tables keep each distinct row once by a 64-bit key per row; when
+    # two different rows share a key (forced here: every multiplier 0), numpy's unique of
+    # the rows decides. Either way: the rows np.unique keeps, each with its total.
+    if colliding:
+        monkeypatch.setattr(space_module, "_ROW_MULTIPLIERS",
+                            np.zeros(4096, dtype=np.uint64))
+    rng = np.random.default_rng(7)
+    rows = rng.integers(1, 4, size=(500, 9))
+    rows = np.concatenate([rows, rows[:200], rows[::7]])
+    totals = np.prod(rows, axis=1)
+    found, found_totals = space_module._distinct_rows(rows, totals)
+    expected = np.unique(rows, axis=0)
+    order = np.lexsort(found.T[::-1])
+    assert np.array_equal(found[order], expected)
+    assert np.array_equal(found_totals[order], np.prod(expected, axis=1))
