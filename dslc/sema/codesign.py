@@ -78,9 +78,11 @@ from dslc.spec.limits import (
     MAX_BATCH,
     MAX_BUDGET,
     MAX_COUNT,
+    MAX_EPOCHS,
     MAX_EXPONENT,
     MAX_SEARCH_DESIGNS,
     MAX_SEARCH_PAIRS,
+    MAX_STEPS,
 )
 from dslc.syntax import ast
 
@@ -263,9 +265,9 @@ def _trained(call: ast.Call) -> TrainedAccuracy:
                            "datasets: " + ", ".join(DATASETS))
             fields[key] = value.name
         elif key == "epochs":
-            fields[key] = as_int(value, span, "the epochs", minimum=1)
+            fields[key] = as_int(value, span, "the epochs", minimum=1, maximum=MAX_EPOCHS)
         else:
-            fields[key] = as_int(value, span, "the seed", minimum=0)
+            fields[key] = as_int(value, span, "the seed", minimum=0, maximum=MAX_COUNT)
     if "dataset" not in fields:
         raise fail("E209", "`trained` needs a `dataset`", call.span,
                    help="datasets: " + ", ".join(DATASETS))
@@ -691,9 +693,10 @@ def _differentiable(node: ast.SubBlock) -> DifferentiableSpec:
         value = evaluate(item.value, Scope({}), EvalContext())
         span = item.value.span
         if key in ("steps", "heldout_pairs"):
-            fields[key] = as_int(value, span, f"`{key}`", minimum=1)
+            fields[key] = as_int(value, span, f"`{key}`", minimum=1,
+                                 maximum=MAX_STEPS if key == "steps" else MAX_SEARCH_PAIRS)
         elif key == "seed":
-            fields[key] = as_int(value, span, "the seed", minimum=0)
+            fields[key] = as_int(value, span, "the seed", minimum=0, maximum=MAX_COUNT)
         elif key == "candidates":
             count = as_int(value, span, "`candidates`", minimum=1)
             if count > 10:

@@ -20,6 +20,13 @@ from pydantic import Field
 
 from dslc.spec.base import Point, Spec
 from dslc.spec.constraints import MapConstraints
+from dslc.spec.limits import (
+    MAX_BUDGET,
+    MAX_COUNT,
+    MAX_EPOCHS,
+    MAX_SEARCH_PAIRS,
+    MAX_STEPS,
+)
 
 Metric = Literal["energy", "latency", "cycles", "edp", "area", "accuracy"]
 Strategy = Literal["auto", "exhaustive", "semi_decoupled", "random", "differentiable"]
@@ -186,9 +193,9 @@ class TrainedAccuracy(Spec):
     """Tells this source from a table (which has a `path`) in JSON."""
     dataset: Dataset
     """digits or mnist1d."""
-    epochs: int = Field(default=10, gt=0)
+    epochs: int = Field(default=10, gt=0, le=MAX_EPOCHS)
     """Passes over the training split."""
-    seed: int = Field(default=1, ge=0)
+    seed: int = Field(default=1, ge=0, le=MAX_COUNT)
     """Seeds the initial weights and the order of the batches."""
 
 
@@ -232,10 +239,10 @@ class MapperSpec(Spec):
 
     search: MapperSearch = "auto"
     """auto, exhaustive, heuristic or random."""
-    budget: int = Field(default=10000, gt=0)
+    budget: int = Field(default=10000, gt=0, le=MAX_BUDGET)
     """Mappings evaluated per layer and accelerator by the heuristic search (its descents
     from its starts run to their ends within five times it: docs/design/mapper.md)."""
-    seed: int = 1
+    seed: int = Field(default=1, ge=0, le=MAX_COUNT)
     """Seed of every random choice, for determinism."""
     imperfect: bool = False
     """Allow imperfect (ceil-covering) factorisations."""
@@ -258,16 +265,16 @@ class DifferentiableSpec(Spec):
     weights: tuple[float, ...] = ()
     """Further cost weights to sweep (each a search of its own): the re-checked candidates
     of all of them give an accuracy-cost front."""
-    steps: int = Field(default=300, gt=0)
+    steps: int = Field(default=300, gt=0, le=MAX_STEPS)
     """Gradient steps of the search."""
     candidates: int = Field(default=10, gt=0, le=10)
     """The search's best proposals (by the evaluator) evaluated with the exact model."""
-    seed: int = 1
+    seed: int = Field(default=1, ge=0, le=MAX_COUNT)
     """Seed of the evaluator's samples and training and of the search."""
     train_fraction: float = Field(default=0.03, gt=0, le=1)
     """The pairs costed exactly to train the evaluator, as a fraction of all pairs (at
     least MIN_TRAIN of them)."""
-    heldout_pairs: int = Field(default=300, gt=0)
+    heldout_pairs: int = Field(default=300, gt=0, le=MAX_SEARCH_PAIRS)
     """Pairs (not trained on) costed exactly to report the evaluator's quality, as many
     again on accelerators never seen in training."""
 

@@ -56,6 +56,10 @@ MAX_BUDGET = 10**9
 its starts' descents may take up to dslc.mapper.search.STARTS_SHARE times it)."""
 MAX_COUNT = 2**63 - 1
 """Largest seed, `top_k` and `max_pairs` (a 64-bit integer)."""
+MAX_STEPS = 10**6
+"""Most gradient steps of a differentiable search (`steps`; the default 300 take seconds)."""
+MAX_EPOCHS = 10**4
+"""Most epochs of training a network for a `trained` accuracy (the default is 10)."""
 MAX_SEARCH_DESIGNS = 100_000
 """Most network designs, and most accelerator designs, a co-design request searches (the
 points of its listed spaces): the planner builds and lowers every one before evaluating a

@@ -52,6 +52,22 @@ codesign c {{
 """
 
 
+def differentiable(setting: str) -> str:
+    """`codesign()` with a differentiable block of one `setting`."""
+    return codesign().replace("mapper {", f"differentiable {{ {setting} }}\n    mapper {{")
+
+
+def trained(argument: str) -> str:
+    """A co-design whose accuracy is trained on the digits, with `argument`."""
+    return accelerator() + network("[1, 8, 8]", "dense(flatten(x), out = 10)") + f"""
+codesign c {{
+    networks = n
+    accelerators = a
+    accuracy = trained(dataset = digits, {argument})
+}}
+"""
+
+
 def codes(text: str) -> list[str]:
     return [d.code for d in api.compile(text=text).diagnostics if d.is_error]
 
@@ -82,6 +98,16 @@ CASES = {
     "budget": (codesign(budget="1000000000"), codesign(budget="1000000001"), "E302"),
     "objective exponent": (codesign(objective="minimize energy ^ 8"),
                            codesign(objective="minimize energy ^ 100"), "E705"),
+    "mapper seed": (codesign().replace("seed = 1", f"seed = {2**63 - 1}"),
+                    codesign().replace("seed = 1", "seed = 2^63"), "E302"),
+    "differentiable steps": (differentiable(f"steps = {10**6}"),
+                             differentiable(f"steps = {10**6 + 1}"), "E302"),
+    "differentiable seed": (differentiable(f"seed = {2**63 - 1}"),
+                            differentiable("seed = 10^30"), "E302"),
+    "held-out pairs": (differentiable(f"heldout_pairs = {10**7}"),
+                       differentiable("heldout_pairs = 10^12"), "E302"),
+    "trained epochs": (trained("epochs = 10000"), trained("epochs = 10001"), "E302"),
+    "trained seed": (trained(f"seed = {2**63 - 1}"), trained("seed = 10^30"), "E302"),
 }
 
 
