@@ -1488,8 +1488,16 @@ class MapSpace:
         leave it, 2.1% lower EDP). Not yet filtered by the constraints' bounds
         (`valid_moved`)."""
         choices = self._resplit_choices(factors, a, b)
-        grids = np.meshgrid(*[np.array(c, dtype=np.int64) for c in choices], indexing="ij")
-        in_a = np.stack([grid.reshape(-1) for grid in grids])  # [D, M]
+        # Every combination, the first dim varying slowest (np.meshgrid's "ij" order, which
+        # takes at most 32 arrays: an einsum may have more dims).
+        sizes = [len(c) for c in choices]
+        total = math.prod(sizes)
+        in_a = np.empty((len(choices), total), dtype=np.int64)  # [D, M]
+        after = total
+        for d, c in enumerate(choices):
+            after //= sizes[d]
+            in_a[d] = np.tile(np.repeat(np.array(c, dtype=np.int64), after),
+                              total // (after * sizes[d]))
         joint = factors[a] * factors[b]
         children = np.repeat(factors[:, :, None], in_a.shape[1], axis=2)
         children[a] = in_a

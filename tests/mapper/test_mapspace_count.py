@@ -34,7 +34,7 @@ from dslc.mapping.factors import count_proper_splits, count_splits, divisors, pr
 from dslc.mapping.mapping import check_mapping
 from dslc.spec.accelerator import DataflowSpec, FanoutSpec, MemorySpec
 from dslc.spec.constraints import FactorRule, MapConstraints, SlotConstraint
-from tests.mapper.test_mapper import accelerator, axis, conv1d, matmul, memory
+from tests.mapper.test_mapper import THREE_LEVEL, accelerator, axis, conv1d, matmul, memory
 
 runner = CliRunner()
 
@@ -377,6 +377,13 @@ def test_many_dims_of_one_are_not_a_huge_product() -> None:
     base = matmul(8, 8, 8)
     problem = Problem("wide", dims, (8, 8, 8, *(1,) * 200), base.tensors, op="einsum")
     assert MapSpace(problem, TWO_LEVEL).ndims == 203
+    # Mapped like the matmul itself (the same space), through the polish's re-splits, whose
+    # combinations of dims once went through np.meshgrid (at most 32 arrays: an internal
+    # error past 32 dims).
+    result = map_problem(problem, THREE_LEVEL, MapperOptions(budget=500))
+    assert result.mapspace_size == map_problem(base, THREE_LEVEL,
+                                               MapperOptions(budget=500)).mapspace_size
+    assert check_mapping(result.mapping, problem, THREE_LEVEL) == ()
     with pytest.raises(NoValidMappingError) as padded:
         MapSpace(problem, TWO_LEVEL, imperfect=True)
     assert padded.value.reasons == (
