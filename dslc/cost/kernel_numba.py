@@ -501,17 +501,17 @@ def cycles_energy(start: int, base: int, n: int, imperfect: bool, macs: int,
                   compute_floats: FloatArray, compute_instances: int, compute_gated: bool,
                   spatial: IntArray, extents: IntArray,
                   compute_cycles: IntArray, utilized: IntArray, valid: BoolArray,
-                  cycles: IntArray, energy_sum: FloatArray, out_valid: BoolArray,
-                  out_energy: FloatArray, out_cycles: IntArray,
+                  cycles: IntArray, energy_sum: FloatArray, r_sum: IntArray,
+                  w_sum: IntArray, out_valid: BoolArray, out_energy: FloatArray,
+                  out_cycles: IntArray,
                   out_compute_cycles: IntArray, out_utilization: FloatArray,
                   out_reads: IntArray, out_fills: IntArray, out_updates: IntArray,
                   out_utilized: IntArray, out_tensor_energy: FloatArray,
                   out_leakage: FloatArray, out_compute_energy: FloatArray) -> None:
     """Cycles (bandwidth bounds) and energy, in the numpy path's order of
-    floating-point operations. Totals go to `start + bb`, the breakdown to `base + bb`."""
+    floating-point operations. Totals go to `start + bb`, the breakdown to `base + bb`;
+    `r_sum` and `w_sum` are scratch of a block's length."""
     nlevels, ntensors = out_reads.shape[0], out_reads.shape[1]
-    r_sum = np.empty(n, dtype=np.int64)
-    w_sum = np.empty(n, dtype=np.int64)
     mac_energy_const, mac_energy, mac_leak, slack, quantum = (
         compute_floats[0], compute_floats[1], compute_floats[2], compute_floats[3],
         compute_floats[4])
@@ -662,9 +662,10 @@ def kernel(ft: IntArray, order: IntArray, sx: IntArray, sy: IntArray, keep_ids: 
                    out_fills, out_updates)
         cycles_energy(start, base, n, imperfect, macs, level_ints, level_floats, shared,
                       compute_floats, compute_instances, compute_gated, spatial, extents,
-                      compute_cycles, utilized, valid, cycles, energy_sum, out_valid, out_energy,
-                      out_cycles, out_compute_cycles, out_utilization, out_reads,
-                      out_fills, out_updates, out_utilized, out_tensor_energy,
+                      compute_cycles, utilized, valid, cycles, energy_sum,
+                      below, child,  # free once the counts are in: scratch of a block
+                      out_valid, out_energy, out_cycles, out_compute_cycles, out_utilization,
+                      out_reads, out_fills, out_updates, out_utilized, out_tensor_energy,
                       out_leakage, out_compute_energy)
 
 

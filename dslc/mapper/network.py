@@ -106,43 +106,32 @@ def map_network(lowered: LoweredNetwork, arch: ArchModel,
     cache = cache if cache is not None else MapCache()
     start = time.perf_counter()
     distinct = lowered.distinct()
-    results: dict[str, tuple[MapResult, str]] = {}
-    todo = [key for key in distinct if (key, arch.key, options) not in cache.results]
-    if jobs > 1 and len(todo) > 1:
-        done = 0
+    todo = {key for key in distinct if (key, arch.key, options) not in cache.results}
+    done = 0
 
-        def finished(key: str, found: MapResult) -> None:
-            nonlocal done
+    def finished(key: str, found: MapResult | None = None) -> None:
+        """A distinct problem's result is in the cache: `found` now, or held before."""
+        nonlocal done
+        if found is None:
+            cache.hits += 1
+        else:
             cache.misses += 1
             cache.results[(key, arch.key, options)] = found
-            done += 1
-            if progress is not None:
-                progress(done, len(distinct), distinct[key].layers[0])
-
-        for key in distinct:
-            if key not in todo:
-                cache.hits += 1
-                done += 1
-                if progress is not None:
-                    progress(done, len(distinct), distinct[key].layers[0])
-        _map_in_processes([(key, distinct[key].problem) for key in todo], arch, options,
-                          jobs, finished)
-        results = {key: (cache.results[(key, arch.key, options)], shared.layers[0])
-                   for key, shared in distinct.items()}
-    for done, (key, shared) in enumerate(distinct.items(), start=1):
-        if key in results:
-            continue
-        entry = (key, arch.key, options)
-        found = cache.results.get(entry)
-        if found is None:
-            cache.misses += 1
-            found = map_problem(shared.problem, arch, options)
-            cache.results[entry] = found
-        else:
-            cache.hits += 1
-        results[key] = (found, shared.layers[0])
+        done += 1
         if progress is not None:
-            progress(done, len(distinct), shared.layers[0])
+            progress(done, len(distinct), distinct[key].layers[0])
+
+    if jobs > 1 and len(todo) > 1:
+        for key in distinct:  # what the cache holds first, then the searches as they end
+            if key not in todo:
+                finished(key)
+        _map_in_processes([(key, distinct[key].problem) for key in distinct if key in todo],
+                          arch, options, jobs, finished)
+    else:
+        for key, shared in distinct.items():
+            finished(key, map_problem(shared.problem, arch, options) if key in todo else None)
+    results = {key: (cache.results[(key, arch.key, options)], shared.layers[0])
+               for key, shared in distinct.items()}
     layers = []
     table = arch_table([arch])
     bounds: dict[str, tuple[int, float]] = {}

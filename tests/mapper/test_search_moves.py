@@ -16,7 +16,7 @@ from dslc import api
 from dslc.arch import resolve_accelerator
 from dslc.cost.model import evaluate
 from dslc.lower.lower import lower_network
-from dslc.mapper import MapperOptions, map_problem
+from dslc.mapper import MapperOptions, MapResult, map_problem
 from dslc.mapper import search as search_module
 from dslc.mapper.search import STARTS_SHARE, _Pool, _Search
 from dslc.mapper.space import MapSpace, prime_factors
@@ -30,6 +30,17 @@ from tests.mapper.test_mapper import (
 )
 
 SPECS = Path(__file__).resolve().parents[2] / "dslc" / "std"
+
+
+def _mapped_shipped(network: str, layer: str, accelerator: str) -> MapResult:
+    """`map_problem` with the default options of a layer of a shipped network on a shipped
+    accelerator."""
+    problem = lower_network(api.network(api.compile(SPECS / "networks" / f"{network}.cd"),
+                                        network), 1).problem(layer)
+    assert problem is not None
+    arch = resolve_accelerator(api.accelerator(
+        api.compile(SPECS / "accelerators" / f"{accelerator}.cd"), accelerator))
+    return map_problem(problem, arch, MapperOptions())
 
 
 def _divisors(n: int) -> list[int]:
@@ -263,13 +274,7 @@ def test_the_deceptive_eyeriss_layer_is_solved_by_the_default_search() -> None:
     # walls away from where a local search from small tiles settles (the previous search's
     # default found EDP 6.28e12, 31% off). 4.7941e12 pJ*cycles is the best found by any
     # search of up to 300,000 candidates with either search (benchmarks/bench_tenfold.py).
-    program = api.compile(SPECS / "networks" / "resnet18.cd")
-    lowered = lower_network(api.network(program, "resnet18"), 1)
-    problem = lowered.problem("layer3.down_block.skip")
-    assert problem is not None
-    arch = resolve_accelerator(api.accelerator(
-        api.compile(SPECS / "accelerators" / "eyeriss_like.cd"), "eyeriss_like"))
-    found = map_problem(problem, arch, MapperOptions())
+    found = _mapped_shipped("resnet18", "layer3.down_block.skip", "eyeriss_like")
     assert found.cost.energy_pj * found.cost.cycles <= 4.7941e12 * 1.01
     # The starts' descents run to their ends within STARTS_SHARE budgets (a batch over).
     assert found.evaluated <= STARTS_SHARE * MapperOptions().budget + 1024
@@ -281,12 +286,7 @@ def test_a_swap_of_unequal_factors_reaches_the_best_known_l4_skip_mapping() -> N
     # EDP 2.9294e15, where moving C 8 from the global buffer to DRAM while K 2 moves the
     # other way (a swap, sizes 4x apart: no exchange move) reaches 2.7331e15, the best any
     # search of up to 100,000 candidates found (benchmarks/results/tenfold.txt).
-    program = api.compile(SPECS / "networks" / "resnet50.cd")
-    problem = lower_network(api.network(program, "resnet50"), 1).problem("l4.skip")
-    assert problem is not None
-    arch = resolve_accelerator(api.accelerator(
-        api.compile(SPECS / "accelerators" / "eyeriss_like.cd"), "eyeriss_like"))
-    found = map_problem(problem, arch, MapperOptions())
+    found = _mapped_shipped("resnet50", "l4.skip", "eyeriss_like")
     assert found.cost.energy_pj * found.cost.cycles <= 2.7331e15 * 1.01
 
 
@@ -406,10 +406,5 @@ def test_a_resplit_reaches_the_best_known_s3_first_conv_mapping() -> None:
     # K 8), where moving Q 7 into the register file as C 16 and S 3 leave it reaches
     # 1.7535e16, the best any search of up to 100,000 candidates found
     # (benchmarks/results/tenfold.txt).
-    program = api.compile(SPECS / "networks" / "vgg16.cd")
-    problem = lower_network(api.network(program, "vgg16"), 1).problem("s3.first.conv")
-    assert problem is not None
-    arch = resolve_accelerator(api.accelerator(
-        api.compile(SPECS / "accelerators" / "simple_os_16x16.cd"), "simple_os_16x16"))
-    found = map_problem(problem, arch, MapperOptions())
+    found = _mapped_shipped("vgg16", "s3.first.conv", "simple_os_16x16")
     assert found.cost.energy_pj * found.cost.cycles <= 1.7535e16 * 1.001
