@@ -33,10 +33,15 @@ class SourceFile:
         line_index = bisect.bisect_right(self._line_starts, offset) - 1
         return line_index + 1, offset - self._line_starts[line_index] + 1
 
-    def line_text(self, line: int) -> str:
-        """The text of a 1-based line, without its newline."""
+    def line_bounds(self, line: int) -> tuple[int, int]:
+        """The offsets [start, end) of a 1-based line's text, without its newline."""
         start = self._line_starts[line - 1]
         end = self._line_starts[line] - 1 if line < len(self._line_starts) else len(self.text)
+        return start, end
+
+    def line_text(self, line: int) -> str:
+        """The text of a 1-based line, without its newline."""
+        start, end = self.line_bounds(line)
         return self.text[start:end]
 
     @property

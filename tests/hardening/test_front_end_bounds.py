@@ -180,3 +180,92 @@ def test_lint_prints_a_file_name_as_written(tmp_path: Path) -> None:
         assert "\N{CROSS MARK}" not in result.stdout
     result = runner.invoke(cli.app, ["lint", str(spec), "--format", "json"])
     assert json.loads(result.stdout)[0]["file"].endswith("a:x:b.cd")
+
+
+def test_the_excerpt_of_a_later_line_is_cut_from_that_line() -> None:
+    # Line 1 long, line 2 long with the span in it, line 3 short: each excerpt is cut from
+    # its own line (the excerpt is sliced from the file by the line's offsets).
+    first = "a" * 500
+    second = "x" * 1000 + "BAD" + "y" * 1000
+    source = SourceFile.of("s.cd", f"{first}\n{second}\nshort line\n")
+    start = len(first) + 1 + 1000
+    shown = render_full(error("E101", "bad", Span(source, start, start + 3), label="here"))
+    text_line, caret_line = shown.splitlines()[3:5]
+    assert text_line == "2 | \N{HORIZONTAL ELLIPSIS}" + "x" * 60 + "BAD" + "y" * 60 \
+        + "\N{HORIZONTAL ELLIPSIS}"
+    assert caret_line == "  | " + " " * 61 + "^^^ here"
+    short = len(first) + 1 + len(second) + 1 + len("short ")
+    shown = render_full(error("E101", "bad", Span(source, short, short + 4), label="here"))
+    assert shown.splitlines()[3:5] == ["3 | short line", "  |       ^^^^ here"]
+
+
+def _distinct_errors(count: int) -> str:
+    body = " ".join(f"layer a{i} = relu(b{i})" for i in range(count))
+    return f"network n {{\n    input x: [3, 8, 8]\n    {body}\n}}\n"
+
+
+def test_lint_prints_the_first_distinct_diagnostics_and_counts_the_rest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 150 distinct errors: the first 100 printed, one line for the other 50; the summary
+    # counts all 150; JSON lists all 150; the option shows fewer, or all with 0.
+    monkeypatch.chdir(tmp_path)
+    Path("many.cd").write_text(_distinct_errors(150))
+    runner = CliRunner()
+    shown = runner.invoke(cli.app, ["lint", "many.cd"])
+    assert shown.exit_code == 1
+    heads = [line for line in shown.stdout.splitlines() if line.startswith("error[E201]")]
+    assert heads == [f"error[E201]: undefined name `b{i}`" for i in range(100)]
+    lines = shown.stdout.rstrip("\n").splitlines()
+    assert lines[-2:] == [
+        "... and 50 more distinct diagnostics not shown (--max-diagnostics 0 shows them all)",
+        "1 file checked: 150 errors"]
+    three = runner.invoke(cli.app, ["lint", "--max-diagnostics", "3", "-f", "concise",
+                                    "many.cd"])
+    assert three.exit_code == 1
+    assert three.stdout.splitlines() == [
+        # Column: 4 spaces and `layer aI = relu(` (16 characters), then 20 per statement
+        # (`layer aI = relu(bI) `).
+        f"many.cd:3:{21 + 20 * i}: error[E201]: undefined name `b{i}`"
+        for i in range(3)] + [
+        "... and 147 more distinct diagnostics not shown (--max-diagnostics 0 shows them all)",
+        "1 file checked: 150 errors"]
+    every = runner.invoke(cli.app, ["lint", "--max-diagnostics", "0", "many.cd"])
+    assert sum(line.startswith("error[E201]") for line in every.stdout.splitlines()) == 150
+    assert "more distinct" not in every.stdout
+    listed = runner.invoke(cli.app, ["lint", "-f", "json", "--max-diagnostics", "1",
+                                     "many.cd"])
+    assert [d["message"] for d in json.loads(listed.stdout)] == [
+        f"undefined name `b{i}`" for i in range(150)]
+    refused = runner.invoke(cli.app, ["lint", "--max-diagnostics", "-1", "many.cd"])
+    assert refused.exit_code == 2
+
+
+def test_identical_diagnostics_count_once_against_the_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 200 uses of one undefined name and 2 other names: three distinct diagnostics, so a
+    # limit of 2 hides one, and the repeated one still says how often it was reported.
+    monkeypatch.chdir(tmp_path)
+    body = " ".join(f"layer a{i} = relu(y)" for i in range(200))
+    Path("mixed.cd").write_text(
+        f"network n {{\n    input x: [3, 8, 8]\n    {body}\n"
+        "    layer p = relu(q)\n    layer r = relu(s)\n}\n")
+    result = CliRunner().invoke(cli.app, ["lint", "--max-diagnostics", "2", "mixed.cd"])
+    assert result.exit_code == 1
+    heads = [line for line in result.stdout.splitlines() if line.startswith("error[")]
+    assert heads == ["error[E201]: undefined name `y`", "error[E201]: undefined name `q`"]
+    assert "reported 200 times" in result.stdout
+    assert "... and 1 more distinct diagnostic not shown" in result.stdout
+    assert result.stdout.rstrip("\n").endswith("1 file checked: 202 errors")
+
+
+def test_other_commands_print_at_most_the_default_number(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `dslc map` of a spec with 120 distinct errors prints 100 of them on stderr and says
+    # how to see the rest.
+    monkeypatch.chdir(tmp_path)
+    Path("many.cd").write_text(_distinct_errors(120))
+    result = CliRunner().invoke(cli.app, ["map", "many.cd", "-n", "n", "-l", "a0", "-a", "x"])
+    assert result.exit_code == 1
+    assert sum(line.startswith("error[E201]") for line in result.stderr.splitlines()) == 100
+    assert "... and 20 more distinct diagnostics not shown (dslc lint --max-diagnostics 0 " \
+        "shows them all)" in result.stderr
