@@ -44,6 +44,11 @@ BLOCK = 256
 
 
 jit = njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+jit_inline = njit(cache=True, nogil=True, boundscheck=False, error_model="numpy",
+                  inline="always")
+"""For the small helpers taking arrays that run once per candidate: inlined in numba's IR,
+so a call takes no reference on each array argument (two atomic operations each; the
+reference counts were 6% of the search's time)."""
 
 
 @jit
@@ -1119,7 +1124,7 @@ def seen_claim(table_keys: npt.NDArray[np.uint64], table_columns: IntArray, coun
     return inserted
 
 
-@jit
+@jit_inline
 def seen_probe(table_keys: npt.NDArray[np.uint64], table_columns: IntArray,
                key: np.uint64, new_column: int) -> int:
     """The column of `key` in `seen_claim`'s table; a key not held is inserted with
@@ -1411,7 +1416,7 @@ else:  # pragma: no cover - a numba without the module: its own permutation
         return rng.permutation(n)
 
 
-@jit
+@jit_inline
 def lex_less(a: FloatArray, b: FloatArray) -> bool:
     """Whether scores `a` come before `b` in lexicographic order (Python's tuple `<`)."""
     for o in range(a.size):
@@ -1660,7 +1665,7 @@ def descend(rng: np.random.Generator, start_f: IntArray, start_o: IntArray,
 # random children of the population, their batch, the selection of the population and the
 # elite, the stalls, in one call until a restart is due.
 
-@jit
+@jit_inline
 def lex_less_at(a: FloatArray, i: int, b: FloatArray, j: int) -> bool:
     """`lex_less(a[:, i], b[:, j])` without the column views."""
     for o in range(a.shape[0]):

@@ -899,26 +899,31 @@ class _Search:
         # The most instances used first, then the best score.
         ranked = np.lexsort([*pool.scores[::-1], -used] if by_use else pool.scores[::-1])
         ranked = ranked[np.isfinite(pool.scores[0][ranked])]
-        # In rank order: each unrolling's place (its first appearance) and each candidate's
-        # rank within its unrolling (rows compared as bytes).
+        # In rank order: each unrolling's place (the order of first appearances) and each
+        # candidate's rank within its unrolling; the first `count` unrollings' candidates
+        # of ranks skip..per-1 are taken, by rank, then place, then rank order.
         rows = np.ascontiguousarray(spatial.reshape(-1, pool.size)[:, ranked].T)
-        place: dict[bytes, int] = {}
-        seen: dict[bytes, int] = {}
-        taken: list[tuple[int, int, int]] = []
-        for i in range(rows.shape[0]):
-            key = rows[i].tobytes()
-            if key not in place:
-                if len(place) == count:
-                    if per == 1:
-                        break  # every later candidate is a second or a later unrolling
-                    continue
-                place[key] = len(place)
-                seen[key] = 0
-            rank = seen[key]
-            seen[key] = rank + 1
-            if skip <= rank < per:
-                taken.append((rank, place[key], i))
-        chosen = ranked[np.array([i for _, _, i in sorted(taken)], dtype=np.int64)]
+        size = rows.shape[0]
+        if size == 0:
+            chosen = ranked
+        else:
+            if rows.shape[1] == 0:  # no spatial slot: one (empty) unrolling
+                first, group = np.zeros(1, np.int64), np.zeros(size, np.int64)
+            else:
+                whole = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1])))
+                _, first, group = np.unique(whole.ravel(), return_index=True,
+                                            return_inverse=True)
+                group = group.ravel()
+            place = np.empty(first.size, dtype=np.int64)
+            place[np.argsort(first, kind="stable")] = np.arange(first.size)
+            by_group = np.argsort(group, kind="stable")
+            rank = np.empty(size, dtype=np.int64)
+            starts = np.searchsorted(group[by_group], group[by_group], side="left")
+            rank[by_group] = np.arange(size) - starts
+            here = place[group]
+            taken = np.flatnonzero((here < count) & (rank >= skip) & (rank < per))
+            taken = taken[np.lexsort((taken, here[taken], rank[taken]))]
+            chosen = ranked[taken]
         return _Pool(pool.factors[:, :, chosen], pool.orders[:, :, chosen],
                      pool.keeps[chosen], pool.scores[:, chosen])
 

@@ -408,3 +408,49 @@ def test_a_resplit_reaches_the_best_known_s3_first_conv_mapping() -> None:
     # (benchmarks/results/tenfold.txt).
     found = _mapped_shipped("vgg16", "s3.first.conv", "simple_os_16x16")
     assert found.cost.energy_pj * found.cost.cycles <= 1.7535e16 * 1.001
+
+
+def _order_swaps_by_definition(space: MapSpace, factors: np.ndarray, orders: np.ndarray,
+                               levels: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """`with_order_swaps` as one loop: the columns with `orders`, then for each level
+    (ascending, the innermost left out), each pair of positions i < j, each column where
+    both loops are real, in order: that column with the two loops swapped."""
+    built_f = [factors[:, :, c] for c in range(factors.shape[-1])]
+    built_o = [orders.copy() for _ in built_f]
+    for level in sorted(set(levels)):
+        if level == space.nlevels - 1:
+            continue
+        for i, j in itertools.combinations(range(space.ndims), 2):
+            for c in range(factors.shape[-1]):
+                if factors[level, orders[level, i], c] > 1 \
+                        and factors[level, orders[level, j], c] > 1:
+                    swapped = orders.copy()
+                    swapped[level, i], swapped[level, j] = orders[level, j], orders[level, i]
+                    built_f.append(factors[:, :, c])
+                    built_o.append(swapped)
+    joined_o = np.stack(built_o, axis=-1)
+    space.repair_orders(joined_o)
+    return np.stack(built_f, axis=-1), joined_o
+
+
+@pytest.mark.parametrize("constrained", [False, True])
+def test_order_swaps_are_built_in_the_order_of_their_definition(constrained: bool) -> None:
+    # The exact columns and their order (the search's candidates, so its results, depend
+    # on it), with and without an order rule to repair to.
+    from dslc.spec.constraints import MapConstraints, OrderConstraint
+    problem = conv1d(12, 8, 3)
+    constraints = MapConstraints(orders=(OrderConstraint(target="BUF", inner=("P",)),)) \
+        if constrained else MapConstraints()
+    space = MapSpace(problem, THREE_LEVEL, constraints=constraints)
+    checked = 0
+    for seed in range(12):
+        factors, orders = _candidate(space, seed)
+        for a, b in ((0, 1), (0, 2), (1, 2)):
+            split = space.resplits(factors, a, b)
+            found = space.with_order_swaps(split, orders, (a, b))
+            assert found is not None
+            expected = _order_swaps_by_definition(space, split, orders, (a, b))
+            assert np.array_equal(found[0], expected[0])
+            assert np.array_equal(found[1], expected[1])
+            checked += found[0].shape[-1] - split.shape[-1]
+    assert checked > 0  # some swaps were built
