@@ -908,14 +908,12 @@ def import_timeloop(directory: str | Path) -> TimeloopStudy:
     Raises DiagnosticError E805/E806, CannotRunError for a mapping that cannot run."""
     _needs_yaml()
     from dslc.cost.model import evaluate as evaluate_mapping
-    from dslc.interop.timeloop import read_study
+    from dslc.interop.timeloop import read_files, read_study
 
     root = Path(directory)
     if not root.is_dir():
         raise UsageError(f"{directory} is not a directory")
-    files = {p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
-             for p in sorted(root.rglob("*.yaml"))}
-    study = read_study(files)
+    study = read_study(read_files(root))
     try:
         arch = resolve_accelerator(study.accelerator)
     except ValueError as exc:
