@@ -26,6 +26,7 @@ import gc
 import math
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -743,12 +744,26 @@ def _needs(module: str, extra: str) -> None:
                              f"'dslc[{extra}]'")
 
 
-def _checked_import(imported: ImportedNetwork) -> ImportedModel:
+def _checked_import(imported: ImportedNetwork, source: str) -> ImportedModel:
+    """The text checked by compiling it. The importer takes the model's word for its
+    shapes, so a model that contradicts itself (a weight that does not fit its input, a
+    reshape to the wrong size) can give a network that does not check: that is E801 with
+    the checker's first errors, and no file is written."""
+    from dslc.sema.network import MAX_LAYERS
+
+    if len(imported.layers) > MAX_LAYERS:
+        raise DiagnosticError([error(
+            "E405", f"{source}: {len(imported.layers):,} layers, more than a network may "
+            f"have ({MAX_LAYERS:,})", None)])
     text = network_text(imported)
     program = compile(text=text)
     if program.errors:
-        raise InternalError("the imported network does not compile: "
-                            + "; ".join(d.message for d in program.errors[:3]))
+        raise DiagnosticError([error(
+            "E801", f"{source}: the network the model gives does not check: "
+            + "; ".join(d.message for d in program.errors[:3]), None,
+            help="the model's shapes may contradict each other: check it with "
+            "onnx.checker.check_model(model, full_check=True); if it passes, this is a "
+            "bug in dslc's importer, please report it")])
     spec = network(program, imported.name)
     graph = build_graph(spec)
     return ImportedModel(text, spec, imported.header, graph.total_macs(),
@@ -776,13 +791,35 @@ def import_onnx(model: str | Path | bytes, *, name: str | None = None,
         data, where = model, source or "<onnx>"
     else:
         where = source or str(model)
-        try:
-            data = Path(model).read_bytes()
-        except OSError as exc:
-            raise DiagnosticError([error("E801", f"cannot read {model}: {exc.strerror}",
-                                         None)]) from None
+        data = _model_bytes(Path(model))
     stem = Path(where).stem if not isinstance(model, bytes) else "imported"
-    return _checked_import(read_onnx(data, where, _network_name(name, stem), skip_unknown))
+    return _checked_import(read_onnx(data, where, _network_name(name, stem), skip_unknown),
+                           where)
+
+
+MAX_MODEL_BYTES = 2**31 - 1
+"""Largest ONNX file read: protobuf's limit on one message (larger models keep their
+weights in external files, which dslc does not read: it needs shapes only)."""
+
+
+def _model_bytes(path: Path) -> bytes:
+    """A model file's bytes: a regular file (a FIFO blocked, /dev/zero was read until memory
+    ran out) of at most MAX_MODEL_BYTES."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise DiagnosticError([error("E801", f"cannot read {path}: not a regular file",
+                                         None)])
+        if info.st_size > MAX_MODEL_BYTES:
+            raise DiagnosticError([error(
+                "E801", f"cannot read {path}: {info.st_size:,} bytes, more than protobuf's "
+                f"limit of {MAX_MODEL_BYTES:,}", None,
+                help="save the weights as external data (dslc reads only the graph)")])
+        with path.open("rb") as stream:
+            return stream.read(MAX_MODEL_BYTES + 1)
+    except OSError as exc:
+        raise DiagnosticError([error("E801", f"cannot read {path}: {exc.strerror}",
+                                     None)]) from None
 
 
 def import_torch(target: str, input_shape: Sequence[int], *, name: str | None = None,

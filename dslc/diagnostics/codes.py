@@ -298,9 +298,13 @@ network that does not have exactly one input of the dataset's shape ([1, 8, 8] f
 [1, 1, 40] for mnist1d; the same up to size-1 axes, or flattened, is accepted).
 """),
     Code("E801", "model cannot be read", """
-`dslc import` could not read the model: the file does not exist, is not an ONNX model, has
-no nodes, or its inputs have symbolic sizes other than the batch (dslc networks have
-concrete shapes; export the model with a fixed input shape).
+`dslc import` could not read the model: the file does not exist, is not a regular file,
+is not an ONNX model, has no nodes, is not a valid ONNX graph (a value produced twice, an
+input nothing before the node produces: a cycle or nodes out of order, a node missing
+required inputs), fails ONNX shape inference, its inputs have symbolic sizes other than
+the batch or sizes outside 1 to 2^31-1 (dslc networks have concrete shapes; export the
+model with a fixed input shape), or its shapes contradict each other so that the network
+it gives does not check.
 """),
     Code("E802", "operators dslc cannot express", """
 The model uses ONNX operators that have no dslc counterpart. One message lists every such
