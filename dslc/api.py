@@ -822,6 +822,12 @@ def _model_bytes(path: Path) -> bytes:
                                      None)]) from None
 
 
+MAX_TORCH_INPUT_ELEMENTS = 2**28
+"""Most elements of the zero input `import_torch` traces a module on (1 GiB of float32;
+ImageNet's 1x3x224x224 is 150,528): torch allocates it and every activation, so a mistyped
+`--input 1,3,100000,100000` asked for 120 GB before anything was checked."""
+
+
 def import_torch(target: str, input_shape: Sequence[int], *, name: str | None = None,
                  skip_unknown: bool = False) -> ImportedModel:
     """Export the module `pkg.module:factory` builds to ONNX on an input of `input_shape`
@@ -834,6 +840,11 @@ def import_torch(target: str, input_shape: Sequence[int], *, name: str | None = 
     if not input_shape or any(d < 1 for d in input_shape):
         raise UsageError(f"bad input shape {list(input_shape)}: give positive sizes, batch "
                          "first, e.g. 1,3,224,224")
+    if math.prod(input_shape) > MAX_TORCH_INPUT_ELEMENTS:
+        raise UsageError(f"input shape {list(input_shape)}: {math.prod(input_shape):,} "
+                         f"elements, more than the {MAX_TORCH_INPUT_ELEMENTS:,} dslc traces "
+                         "the module on (torch allocates the zero input and every "
+                         "activation); shapes only need a small batch")
     data = export_torch(target, input_shape)
     stem = target.rpartition(":")[2]
     return import_onnx(data, name=_network_name(name, stem), skip_unknown=skip_unknown,

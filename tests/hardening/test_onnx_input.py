@@ -192,3 +192,14 @@ def test_a_model_path_that_is_not_a_file_is_e801(tmp_path: Path) -> None:
     with pytest.raises(DiagnosticError) as caught:
         api.import_onnx("/dev/null")
     assert caught.value.diagnostics[0].message == "cannot read /dev/null: not a regular file"
+
+
+def test_a_torch_input_too_large_to_trace_is_a_usage_error() -> None:
+    """torch allocates the zero input (and every activation) it traces on: a mistyped
+    `--input 1,3,100000,100000` asked for 120 GB before anything was checked."""
+    pytest.importorskip("torch")
+    from dslc.diagnostics.diagnostic import UsageError
+
+    with pytest.raises(UsageError) as caught:
+        api.import_torch("no_such_module:build", [1, 3, 100_000, 100_000])
+    assert "30,000,000,000 elements, more than the 268,435,456" in str(caught.value)
