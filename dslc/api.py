@@ -26,6 +26,7 @@ import gc
 import math
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -743,12 +744,26 @@ def _needs(module: str, extra: str) -> None:
                              f"'dslc[{extra}]'")
 
 
-def _checked_import(imported: ImportedNetwork) -> ImportedModel:
+def _checked_import(imported: ImportedNetwork, source: str) -> ImportedModel:
+    """The text checked by compiling it. The importer takes the model's word for its
+    shapes, so a model that contradicts itself (a weight that does not fit its input, a
+    reshape to the wrong size) can give a network that does not check: that is E801 with
+    the checker's first errors, and no file is written."""
+    from dslc.sema.network import MAX_LAYERS
+
+    if len(imported.layers) > MAX_LAYERS:
+        raise DiagnosticError([error(
+            "E405", f"{source}: {len(imported.layers):,} layers, more than a network may "
+            f"have ({MAX_LAYERS:,})", None)])
     text = network_text(imported)
     program = compile(text=text)
     if program.errors:
-        raise InternalError("the imported network does not compile: "
-                            + "; ".join(d.message for d in program.errors[:3]))
+        raise DiagnosticError([error(
+            "E801", f"{source}: the network the model gives does not check: "
+            + "; ".join(d.message for d in program.errors[:3]), None,
+            help="the model's shapes may contradict each other: check it with "
+            "onnx.checker.check_model(model, full_check=True); if it passes, this is a "
+            "bug in dslc's importer, please report it")])
     spec = network(program, imported.name)
     graph = build_graph(spec)
     return ImportedModel(text, spec, imported.header, graph.total_macs(),
@@ -776,13 +791,41 @@ def import_onnx(model: str | Path | bytes, *, name: str | None = None,
         data, where = model, source or "<onnx>"
     else:
         where = source or str(model)
-        try:
-            data = Path(model).read_bytes()
-        except OSError as exc:
-            raise DiagnosticError([error("E801", f"cannot read {model}: {exc.strerror}",
-                                         None)]) from None
+        data = _model_bytes(Path(model))
     stem = Path(where).stem if not isinstance(model, bytes) else "imported"
-    return _checked_import(read_onnx(data, where, _network_name(name, stem), skip_unknown))
+    return _checked_import(read_onnx(data, where, _network_name(name, stem), skip_unknown),
+                           where)
+
+
+MAX_MODEL_BYTES = 2**31 - 1
+"""Largest ONNX file read: protobuf's limit on one message (larger models keep their
+weights in external files, which dslc does not read: it needs shapes only)."""
+
+
+def _model_bytes(path: Path) -> bytes:
+    """A model file's bytes: a regular file (a FIFO blocked, /dev/zero was read until memory
+    ran out) of at most MAX_MODEL_BYTES."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise DiagnosticError([error("E801", f"cannot read {path}: not a regular file",
+                                         None)])
+        if info.st_size > MAX_MODEL_BYTES:
+            raise DiagnosticError([error(
+                "E801", f"cannot read {path}: {info.st_size:,} bytes, more than protobuf's "
+                f"limit of {MAX_MODEL_BYTES:,}", None,
+                help="save the weights as external data (dslc reads only the graph)")])
+        with path.open("rb") as stream:
+            return stream.read(MAX_MODEL_BYTES + 1)
+    except OSError as exc:
+        raise DiagnosticError([error("E801", f"cannot read {path}: {exc.strerror}",
+                                     None)]) from None
+
+
+MAX_TORCH_INPUT_ELEMENTS = 2**28
+"""Most elements of the zero input `import_torch` traces a module on (1 GiB of float32;
+ImageNet's 1x3x224x224 is 150,528): torch allocates it and every activation, so a mistyped
+`--input 1,3,100000,100000` asked for 120 GB before anything was checked."""
 
 
 def import_torch(target: str, input_shape: Sequence[int], *, name: str | None = None,
@@ -797,6 +840,11 @@ def import_torch(target: str, input_shape: Sequence[int], *, name: str | None = 
     if not input_shape or any(d < 1 for d in input_shape):
         raise UsageError(f"bad input shape {list(input_shape)}: give positive sizes, batch "
                          "first, e.g. 1,3,224,224")
+    if math.prod(input_shape) > MAX_TORCH_INPUT_ELEMENTS:
+        raise UsageError(f"input shape {list(input_shape)}: {math.prod(input_shape):,} "
+                         f"elements, more than the {MAX_TORCH_INPUT_ELEMENTS:,} dslc traces "
+                         "the module on (torch allocates the zero input and every "
+                         "activation); shapes only need a small batch")
     data = export_torch(target, input_shape)
     stem = target.rpartition(":")[2]
     return import_onnx(data, name=_network_name(name, stem), skip_unknown=skip_unknown,
@@ -908,14 +956,12 @@ def import_timeloop(directory: str | Path) -> TimeloopStudy:
     Raises DiagnosticError E805/E806, CannotRunError for a mapping that cannot run."""
     _needs_yaml()
     from dslc.cost.model import evaluate as evaluate_mapping
-    from dslc.interop.timeloop import read_study
+    from dslc.interop.timeloop import read_files, read_study
 
     root = Path(directory)
     if not root.is_dir():
         raise UsageError(f"{directory} is not a directory")
-    files = {p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
-             for p in sorted(root.rglob("*.yaml"))}
-    study = read_study(files)
+    study = read_study(read_files(root))
     try:
         arch = resolve_accelerator(study.accelerator)
     except ValueError as exc:

@@ -230,6 +230,15 @@ def _identifier(name: str) -> str:
     return f"l{text}" if text[0].isdigit() else text
 
 
+def _unique(name: str, taken: set[str]) -> str:
+    """`name`, or `name_2`, `name_3`, ... when taken; the result is taken."""
+    found, index = name, 2
+    while found in taken:
+        found, index = f"{name}_{index}", index + 1
+    taken.add(found)
+    return found
+
+
 def _dataflow_cd(fanout: FanoutModel) -> str:
     flow = fanout.dataflow
     if flow.preset is not None:
@@ -290,17 +299,25 @@ def study_to_cd(arch: ArchModel, layers: Sequence[tuple[str, Problem, Mapping]],
     """A Timeloop study as a spec: the accelerator, one network per layer (its loop nest as
     an `einsum` layer, one network input per input tensor) and one mapping block per
     layer."""
-    blocks = [f"# Imported from the Timeloop study {source} by `dslc import-timeloop`.",
+    # A file name may hold a line break or a terminal escape: the comment keeps one line.
+    shown = "".join(c if c.isprintable() else "\ufffd" for c in source)
+    blocks = [f"# Imported from the Timeloop study {shown} by `dslc import-timeloop`.",
               "# One network per problem file (an einsum layer with Timeloop's dims and "
               "projections), one mapping per mapping file.", "", accelerator_to_cd(arch)]
+    # Networks, mappings and the accelerator share one namespace: layers `a.b` and `a_b`
+    # would both be `a_b`, and a layer `x_mapping` would meet layer x's mapping.
+    taken = {arch.name}
     for name, problem, mapping in layers:
-        ident = _identifier(name)
+        ident = _unique(_identifier(name), taken)
+        mapping_name = _unique(f"{ident}_mapping", taken)
         inputs = [t for t in problem.tensors if t.role == "input"]
         lines = ["", f"network {ident} {{"]
-        for tensor in inputs:
+        local = {ident}
+        data = [_unique(f"{_identifier(t.name)}_data", local) for t in inputs]
+        for tensor, data_name in zip(inputs, data, strict=True):
             shape = ", ".join(str(axis.extent(problem.bounds)) for axis in tensor.axes)
-            lines.append(f"    input {_identifier(tensor.name)}_data: [{shape}]")
-        args = ", ".join(f"{_identifier(t.name)}_data" for t in inputs)
+            lines.append(f"    input {data_name}: [{shape}]")
+        args = ", ".join(data)
         lines.append(f"    layer {ident} = einsum({args}) {{")
         lines.append("        dims " + ", ".join(
             f"{d} = {b}" for d, b in zip(problem.dims, problem.bounds, strict=True)))
@@ -308,8 +325,7 @@ def study_to_cd(arch: ArchModel, layers: Sequence[tuple[str, Problem, Mapping]],
             axes = ", ".join(_index(problem, axis) for axis in tensor.axes)
             lines.append(f"        {tensor.role} {tensor.name}[{axes}]")
         lines += ["    }", "}", "",
-                  mapping_to_cd(mapping, problem, arch, f"{ident}_mapping",
-                                f"{ident}.{ident}")]
+                  mapping_to_cd(mapping, problem, arch, mapping_name, f"{ident}.{ident}")]
         blocks += lines
     return "\n".join(blocks) + "\n"
 

@@ -298,9 +298,13 @@ network that does not have exactly one input of the dataset's shape ([1, 8, 8] f
 [1, 1, 40] for mnist1d; the same up to size-1 axes, or flattened, is accepted).
 """),
     Code("E801", "model cannot be read", """
-`dslc import` could not read the model: the file does not exist, is not an ONNX model, has
-no nodes, or its inputs have symbolic sizes other than the batch (dslc networks have
-concrete shapes; export the model with a fixed input shape).
+`dslc import` could not read the model: the file does not exist, is not a regular file,
+is not an ONNX model, has no nodes, is not a valid ONNX graph (a value produced twice, an
+input nothing before the node produces: a cycle or nodes out of order, a node missing
+required inputs), fails ONNX shape inference, its inputs have symbolic sizes other than
+the batch or sizes outside 1 to 2^31-1 (dslc networks have concrete shapes; export the
+model with a fixed input shape), or its shapes contradict each other so that the network
+it gives does not check.
 """),
     Code("E802", "operators dslc cannot express", """
 The model uses ONNX operators that have no dslc counterpart. One message lists every such
@@ -322,9 +326,14 @@ over other axes than the spatial ones. `--skip-unknown` skips these nodes too.
 """),
     Code("E805", "Timeloop file cannot be read", """
 `dslc import-timeloop` could not read a study: a file is not YAML, a required key
-(`architecture`, `problem`, `shape`, `instance`, `mapping`, ...) is missing, a factor is
-malformed, or the directory lacks an architecture file (`*.arch.yaml`), problem files
-(`*.prob.yaml`) or the mapping file beside a problem (`<layer>.map.yaml`).
+(`architecture`, `problem`, `shape`, `instance`, `mapping`, ...) is missing, a value has the
+wrong form (a fraction for a count, a string for a list or a flag, a name that is not an
+identifier, an unknown dim or data space, a mesh that does not match its instances), or
+the directory lacks an architecture file (`*.arch.yaml`), problem files (`*.prob.yaml`) or
+the mapping file beside a problem (`<layer>.map.yaml`). Files that are links out of the
+study's directory, FIFOs or devices are refused without being opened; files over 1 MiB,
+not UTF-8, or over 1,000,000 values once YAML aliases are expanded are refused too
+(docs/interop.md).
 """),
     Code("E806", "Timeloop feature without a dslc counterpart", """
 Exporting: something Timeloop v3 cannot state, such as two fanouts directly below one

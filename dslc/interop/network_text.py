@@ -93,17 +93,25 @@ def layer_line(layer: ImportedLayer) -> str:
     return f"layer {layer.name} = {layer.op}({', '.join(parts)})"
 
 
+def comment_text(text: str) -> str:
+    """`text` safe in a comment: a model's names and producer string are the model's word,
+    and a line break would end the comment (the rest read as spec), an escape sequence
+    would reach the terminal that prints the file; both become U+FFFD."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in text)
+
+
 def network_text(network: ImportedNetwork) -> str:
     """The `.cd` text: the header as comments, then the network block, one layer a line
     with its source node as a trailing comment."""
     lines = [f"# {line}" if line else "#" for text in network.header
-             for line in textwrap.wrap(text, 94, break_on_hyphens=False) or [""]]
+             for line in textwrap.wrap(comment_text(text), 94, break_on_hyphens=False)
+             or [""]]
     lines += ["", f"network {network.name} {{"]
     lines += [f"    input {name}: [{', '.join(str(d) for d in shape)}]"
               for name, shape in network.inputs]
     statements = [layer_line(layer) for layer in network.layers]
     width = min(max((len(s) for s in statements), default=0), 88)
-    lines += [f"    {s.ljust(width)}  # {layer.source}"
+    lines += [f"    {s.ljust(width)}  # {comment_text(layer.source)}"
               for s, layer in zip(statements, network.layers, strict=True)]
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -5,8 +5,15 @@ operators it understands (`HANDLED`). In: the bytes of an ONNX model. Out: an
 `ImportedNetwork` (dslc.interop.network_text) whose header says what was folded, skipped
 and counted; problems are `DiagnosticError`s (E801 unreadable model, E802 operators dslc
 cannot express, listed together with node names and counts, E803 a known operator used in a
-way dslc cannot express). It does not compile the result (dslc.api does, and a network that
-does not compile is a bug here) and does not know PyTorch.
+way dslc cannot express). It does not compile the result (dslc.api does; a network that
+does not compile comes from a model whose shapes contradict each other) and does not know
+PyTorch. It reads the graph, not the weights: a constant's values are read only when they
+matter (clip bounds, reduction axes), and data in external files never (their location
+is the model's word and may name any file).
+
+Checked before the pass (E801): the graph is one the ONNX standard allows (each value
+produced once, every input produced before the node that reads it, required inputs
+present), since the pass trusts node order and names.
 
 Conventions: axis 0 of every activation is the batch and is dropped (dslc shapes exclude
 it); a symbolic batch is set to 1. Convolution and dense weights are the constant operands
@@ -31,6 +38,7 @@ from typing import Any
 
 from dslc.diagnostics.diagnostic import Diagnostic, DiagnosticError, error
 from dslc.interop.network_text import AttrValue, ImportedLayer, ImportedNetwork, Names
+from dslc.spec.limits import MAX_DIM
 
 Shape = tuple[int, ...]
 
@@ -89,7 +97,60 @@ def _load(data: bytes, source: str) -> Any:
             "pass an .onnx file, or a PyTorch module with --torch")]) from None
     if not model.graph.node:
         raise DiagnosticError([_diagnostic("E801", "the ONNX graph has no nodes", source)])
+    _check_graph(model.graph, source)
     return model
+
+
+REQUIRED_INPUTS = {"Conv": 2, "Gemm": 2, "MatMul": 2, "BatchNormalization": 5,
+                   "LayerNormalization": 2, "Add": 2, "Sub": 2, "Mul": 2, "Div": 2,
+                   "Reshape": 2}
+"""Inputs the ONNX operator schemas require of the operators read here (others need one)."""
+
+
+def _check_graph(graph: Any, source: str) -> None:
+    """E801 for a graph the ONNX standard does not allow, which the one pass in node order
+    would misread: a name produced twice (the later value silently replaced the earlier),
+    an input no earlier node, initializer or graph input produces (a cycle, nodes out of
+    topological order: they were folded away as constants), a node without outputs, or a
+    known operator with fewer inputs than its schema requires."""
+    produced: dict[str, str] = {}
+    problems: list[str] = []
+
+    def produce(name: str, by: str) -> None:
+        if name in produced:
+            problems.append(f"`{name}` is produced twice ({produced[name]} and {by})")
+        produced[name] = by
+
+    for tensor in graph.initializer:
+        produce(tensor.name, "an initializer")
+    for value in graph.input:
+        if value.name not in produced or produced[value.name] != "an initializer":
+            produce(value.name, "a graph input")
+    later = {o: i for i, node in enumerate(graph.node) for o in node.output if o}
+    for index, node in enumerate(graph.node):
+        label = f"{node.op_type} node `{node.name or index}`"
+        if not [o for o in node.output if o]:
+            problems.append(f"{label} has no outputs")
+        required = REQUIRED_INPUTS.get(node.op_type, 1) if node.op_type in HANDLED else 0
+        if node.op_type != "Constant" and len([i for i in node.input[:required] if i]) \
+                < required:
+            problems.append(f"{label} has {len([i for i in node.input if i])} inputs; "
+                            f"{node.op_type} needs {required}")
+        for name in node.input:
+            if name and name not in produced:
+                where = ("a later node (a cycle, or nodes out of topological order)"
+                         if later.get(name, -1) >= index else "nothing in the graph")
+                problems.append(f"{label} reads `{name}`, produced by {where}")
+        for name in node.output:
+            if name:
+                produce(name, label)
+        if len(problems) >= 5:
+            break
+    if problems:
+        raise DiagnosticError([_diagnostic(
+            "E801", "the graph is not a valid ONNX graph: " + "; ".join(problems[:5]), source,
+            "check it with onnx.checker.check_model(model, full_check=True); ONNX graphs "
+            "list their nodes in topological order and produce each value once")])
 
 
 def _static_inputs(model: Any, source: str) -> None:
@@ -102,7 +163,11 @@ def _static_inputs(model: Any, source: str) -> None:
             continue
         dims = value.type.tensor_type.shape.dim
         for axis, dim in enumerate(dims):
-            if dim.HasField("dim_value") and dim.dim_value > 0:
+            if dim.HasField("dim_value") and not 0 < dim.dim_value <= MAX_DIM:
+                problems.append(f"input `{value.name}` axis {axis} is {dim.dim_value}, "
+                                f"outside 1 to {MAX_DIM:,}")
+                continue
+            if dim.HasField("dim_value"):
                 continue
             if axis == 0:
                 dim.Clear()
@@ -114,15 +179,22 @@ def _static_inputs(model: Any, source: str) -> None:
             problems.append(f"input `{value.name}` has no shape")
     if problems:
         raise DiagnosticError([_diagnostic(
-            "E801", "the model's inputs have symbolic sizes: " + "; ".join(problems), source,
+            "E801", "the model's inputs have symbolic or impossible sizes: "
+            + "; ".join(problems), source,
             "export the model with a fixed input shape (dslc networks have concrete shapes)")])
 
 
-def _shapes(model: Any) -> dict[str, Shape]:
+def _shapes(model: Any, source: str) -> dict[str, Shape]:
     import onnx
 
-    inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False,
-                                                 data_prop=True)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, check_type=False,
+                                                     strict_mode=False, data_prop=True)
+    except Exception as exc:  # onnx raises InferenceError, ValidationError and others
+        raise DiagnosticError([_diagnostic(
+            "E801", "ONNX shape inference fails on the model "
+            f"({type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]})", source,
+            "check it with onnx.checker.check_model(model, full_check=True)")]) from None
     shapes: dict[str, Shape] = {}
     graph = inferred.graph
     for value in (*graph.input, *graph.value_info, *graph.output):
@@ -148,6 +220,12 @@ def _pair(values: Sequence[int], what: str) -> tuple[int, int]:
         raise _Unsupported(f"{what} has {len(values)} spatial axes; dslc's are 2-D",
                            "dslc convolutions and pools work on [C, H, W]")
     return int(values[0]), int(values[1])
+
+
+def _positive(values: tuple[int, int], what: str) -> tuple[int, int]:
+    if min(values) < 1 or max(values) > MAX_DIM:
+        raise _Unsupported(f"{what} {list(values)} are not sizes (1 to {MAX_DIM:,})")
+    return values
 
 
 def _scalar(value: AttrValue | tuple[int, int]) -> AttrValue:
@@ -194,15 +272,14 @@ class _Reader:
     """One pass over the graph's nodes in order (ONNX graphs are topologically sorted)."""
 
     def __init__(self, model: Any, source: str, name: str, skip_unknown: bool) -> None:
-        import onnx.numpy_helper
-
         self.model = model
         self.source = source
         self.skip_unknown = skip_unknown
-        self.shapes = _shapes(model)
+        self.shapes = _shapes(model, source)
         graph = model.graph
-        self.constants: dict[str, Any] = {
-            t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+        # TensorProtos, read as arrays only when a value matters (clip bounds, reduction
+        # axes): dslc needs shapes, and a tensor's data may name an external file.
+        self.constants: dict[str, Any] = {t.name: t for t in graph.initializer}
         self.const_names: set[str] = set(self.constants)
         self.names = Names()
         self.tensor: dict[str, str] = {}      # ONNX activation name -> dslc tensor name
@@ -236,20 +313,41 @@ class _Reader:
             raise _Unsupported(f"`{onnx_name}` has shape {list(shape)}, without the batch "
                                f"({self.batch}) as its first axis",
                                "dslc layers keep the batch; export with the batch axis kept")
+        if not all(0 < d <= MAX_DIM for d in shape):
+            raise _Unsupported(f"`{onnx_name}` has shape {list(shape)}, with sizes outside "
+                               f"1 to {MAX_DIM:,}")
         return shape[1:]
 
     def is_act(self, onnx_name: str) -> bool:
         return onnx_name in self.tensor
 
     def const(self, onnx_name: str) -> Any:
+        """The value of a constant, as an array. Data in an external file is never read:
+        its location is the model's word, and may name any file."""
+        import onnx
+        import onnx.numpy_helper
+
         if onnx_name not in self.constants:
             raise _Unsupported(f"`{onnx_name}` is computed, not a constant dslc can read")
-        return self.constants[onnx_name]
+        tensor = self.constants[onnx_name]
+        if tensor.data_location == onnx.TensorProto.EXTERNAL or tensor.external_data:
+            raise _Unsupported(f"the value of `{onnx_name}` is stored in an external file, "
+                               "which dslc does not read",
+                               "store small constants (clip bounds, axes) in the model")
+        try:
+            return onnx.numpy_helper.to_array(tensor)
+        except Exception as exc:  # a tensor whose data does not match its dims
+            raise _Unsupported(f"constant `{onnx_name}` cannot be read ({type(exc).__name__}"
+                               f": {str(exc)[:200]})") from None
 
     def const_shape(self, onnx_name: str) -> Shape:
         if onnx_name not in self.shapes:
             raise _Unsupported(f"constant `{onnx_name}` has no known shape")
-        return self.shapes[onnx_name]
+        shape = self.shapes[onnx_name]
+        if not all(0 < d <= MAX_DIM for d in shape):
+            raise _Unsupported(f"constant `{onnx_name}` has shape {list(shape)}, with sizes "
+                               f"outside 1 to {MAX_DIM:,}")
+        return shape
 
     def numel(self, onnx_name: str) -> int:
         return math.prod(self.const_shape(onnx_name)) if onnx_name else 0
@@ -299,14 +397,12 @@ class _Reader:
     # -- the pass ---------------------------------------------------------------------------
 
     def run(self) -> ImportedNetwork:
-        import onnx.numpy_helper
-
         for node in self.model.graph.node:
             acts = [i for i in node.input if i and self.is_act(i)]
             if node.op_type == "Constant":
                 attrs = _attributes(node)
                 if "value" in attrs:
-                    self.constants[node.output[0]] = onnx.numpy_helper.to_array(attrs["value"])
+                    self.constants[node.output[0]] = attrs["value"]
                 self.const_names.add(node.output[0])
                 continue
             if not acts:  # shape arithmetic on constants: folded
@@ -477,8 +573,8 @@ class _Reader:
             raise _Unsupported(f"a {len(in_shape) - 1}-D convolution; dslc's are 2-D",
                                "dslc convolutions work on [C, H, W]")
         kernel = _pair(w_shape[2:], "the kernel")
-        stride = _pair(attrs.get("strides", [1, 1]), "strides")
-        dilation = _pair(attrs.get("dilations", [1, 1]), "dilations")
+        stride = _positive(_pair(attrs.get("strides", [1, 1]), "strides"), "strides")
+        dilation = _positive(_pair(attrs.get("dilations", [1, 1]), "dilations"), "dilations")
         auto = attrs.get("auto_pad", b"NOTSET")
         auto = auto.decode() if isinstance(auto, bytes) else str(auto)
         pads = [] if auto not in ("NOTSET", "VALID") else list(attrs.get("pads", [0] * 4))
@@ -487,6 +583,12 @@ class _Reader:
                           pads, self.counts, node.name or node.output[0])
         groups = int(attrs.get("group", 1))
         channels, out_channels = in_shape[0], w_shape[0]
+        if groups < 1 or channels % groups or out_channels % groups or \
+                w_shape[1] * groups != channels or out_shape[0] != out_channels:
+            raise _Unsupported(
+                f"a weight of shape {list(w_shape)} in {groups} groups does not take "
+                f"{channels} input channels to {out_shape[0]} output channels",
+                "the weight's shape is [out, in / group, kh, kw]")
         self.counts.weights += math.prod(w_shape)
         self.counts.biases += self.numel(node.input[2]) if len(node.input) > 2 else 0
         window: list[tuple[str, AttrValue]] = [("kernel", _scalar(kernel))]
@@ -536,8 +638,8 @@ class _Reader:
         if len(in_shape) != 3:
             raise _Unsupported("pooling over other than two spatial axes",
                                "dslc pools [C, H, W]")
-        kernel = _pair(attrs.get("kernel_shape", []), "the window")
-        stride = _pair(attrs.get("strides", [1, 1]), "strides")
+        kernel = _positive(_pair(attrs.get("kernel_shape", []), "the window"), "the window")
+        stride = _positive(_pair(attrs.get("strides", [1, 1]), "strides"), "strides")
         if tuple(attrs.get("dilations", [1, 1])) != (1, 1):
             raise _Unsupported("dilated pooling", "dslc's pools are not dilated")
         auto = attrs.get("auto_pad", b"NOTSET")
@@ -614,6 +716,8 @@ class _Reader:
     def transpose(self, node: Any, acts: list[str], attrs: dict[str, Any]) -> None:
         rank = len(self.shape(acts[0])) + 1
         perm = [int(p) for p in attrs.get("perm", list(range(rank))[::-1])]
+        if sorted(perm) != list(range(rank)):
+            raise _Unsupported(f"perm {perm} is not a permutation of the {rank} axes")
         if perm[0] != 0:
             raise _Unsupported(f"perm {perm} moves the batch axis",
                                "dslc transposes keep the batch first")

@@ -1,7 +1,9 @@
 """Timeloop v3 YAML out and in: problem, architecture (with Accelergy ERT/ART tables) and
 mapping files, in the layout of the public Timeloop exercises.
 
-Owns `export_study(arch, layers) -> {relative path: text}` and `read_study(files) -> Study`.
+Owns `export_study(arch, layers) -> {relative path: text}`, `read_files(directory) ->
+{relative path: text}` (only regular files inside the directory, bounded in size) and
+`read_study(files) -> Study`.
 A study directory holds `arch/<ACC>.arch.yaml` (the v0.4 `subtree`/`local` tree that
 `timeloop-model` reads), `arch/components/<ACC>.ERT.yaml` and `<ACC>.ART.yaml` (per-action
 energies and areas, as Accelergy would produce them), and per layer `prob/<LAYER>.prob.yaml`
@@ -25,10 +27,15 @@ costs (the API does) nor run Timeloop.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import re
+import stat
+from collections.abc import Iterator
 from collections.abc import Mapping as MappingType
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -44,7 +51,7 @@ from dslc.spec.accelerator import (
     FanoutSpec,
     MemorySpec,
 )
-from dslc.spec.limits import MAX_DIM, MAX_LAYER_MACS, MAX_TENSOR_ELEMENTS
+from dslc.spec.limits import MAX_DIM, MAX_INSTANCES, MAX_LAYER_MACS, MAX_TENSOR_ELEMENTS
 
 TIMELOOP_NAMES = {"weight": "Weights", "input": "Inputs", "output": "Outputs"}
 """dslc's default tensor names and the Timeloop exercises' data-space names."""
@@ -84,19 +91,31 @@ def _out_of_range(path: str, message: str) -> DiagnosticError:
 
 def _built(model: type[_Model], path: str, what: str, **fields: Any) -> _Model:
     """`model(**fields)`, a value outside the spec's stated range being E302 naming the file,
-    the component and the field (the spec models carry the language's limits)."""
+    the component and the field (the spec models carry the language's limits), a value of
+    the wrong type (a string for a number, a fraction for a count) E805."""
     try:
         return model(**fields)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "its figures"
-        raise _out_of_range(path, f"{what}: {field} = {first.get('input')!r}: "
-                                  f"{first['msg'].lower()}") from None
+        value = first.get("input")
+        shown = repr(value)[:80] if isinstance(value, (bool, int, float, str)) else \
+            _kind(value)
+        message = f"{what}: {field} = {shown}: {first['msg'].lower()}"
+        if first["type"] in _RANGE_ERRORS:
+            raise _out_of_range(path, message) from None
+        raise _unreadable(path, message) from None
 
 
-def _unreadable(path: str, message: str) -> DiagnosticError:
-    return DiagnosticError([error("E805", f"{path}: {message}", None,
-                                  help="docs/interop.md describes the files dslc reads")])
+_RANGE_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than",
+                           "less_than_equal", "finite_number"})
+"""pydantic's error types for a value of the right type outside its field's range."""
+
+
+def _unreadable(path: str, message: str,
+                help: str = "docs/interop.md describes the files dslc reads"
+                ) -> DiagnosticError:
+    return DiagnosticError([error("E805", f"{path}: {message}", None, help=help)])
 
 
 def file_stem(name: str) -> str:
@@ -312,169 +331,432 @@ def export_study(arch: ArchModel, layers: tuple[StudyLayer, ...]) -> dict[str, s
 
 # ---- in -------------------------------------------------------------------------------------
 
+MAX_STUDY_FILE_BYTES = 1 << 20
+"""Largest study file read, in bytes (1 MiB; Timeloop's files are kilobytes, and PyYAML takes
+seconds a megabyte)."""
+MAX_STUDY_FILES = 2_000
+"""Most `.yaml` files a study directory may hold (two per layer, plus the architecture)."""
+MAX_STUDY_ENTRIES = 100_000
+"""Most directory entries looked at while finding a study's files (a study named by
+mistake as a home directory stops here, with a diagnostic)."""
+MAX_YAML_NODES = 1_000_000
+"""Most YAML nodes in one file with every alias expanded: anchors and aliases can make a
+small file stand for a huge tree (the "billion laughs"), which reading would then walk."""
+
+
+def read_files(directory: Path) -> dict[str, str]:
+    """The text of every `*.yaml` file under `directory`, by relative path. Only regular
+    files inside the directory are read: a link that leads out of it, a FIFO or a device is
+    E805 and is never opened, so a study received from someone else cannot read the
+    recipient's other files; a linked directory is not entered. Files are at most
+    MAX_STUDY_FILE_BYTES and UTF-8."""
+    root = directory.resolve()
+    found: dict[str, str] = {}
+    entries = 0
+    for folder, subdirs, names in os.walk(root):  # followlinks=False: links to directories
+        subdirs.sort()                            # are listed, not entered
+        entries += len(subdirs) + len(names)
+        if entries > MAX_STUDY_ENTRIES:
+            raise _unreadable(str(directory), f"more than {MAX_STUDY_ENTRIES:,} entries; a "
+                              "study is a directory of Timeloop files")
+        for name in sorted(names):
+            if not name.endswith(".yaml"):
+                continue
+            path = Path(folder) / name
+            relative = path.relative_to(root).as_posix()
+            found[relative] = _read_file(path, relative, root)
+            if len(found) > MAX_STUDY_FILES:
+                raise _unreadable(str(directory), f"more than {MAX_STUDY_FILES:,} .yaml "
+                                  "files; a study is a directory of Timeloop files")
+    return found
+
+
+def _read_file(path: Path, relative: str, root: Path) -> str:
+    target = path.resolve()
+    if target != root and root not in target.parents:
+        raise _unreadable(relative, f"a link to `{target}`, outside the study's directory: "
+                          "not read", help="copy the file into the study's directory")
+    try:
+        info = target.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise _unreadable(relative, "not a regular file: not read")
+        if info.st_size > MAX_STUDY_FILE_BYTES:
+            raise _unreadable(relative, f"{info.st_size:,} bytes, more than the limit of "
+                              f"{MAX_STUDY_FILE_BYTES:,}")
+        with target.open("rb") as stream:
+            data = stream.read(MAX_STUDY_FILE_BYTES + 1)
+    except OSError as exc:
+        raise _unreadable(relative, f"cannot be read ({exc.strerror})") from None
+    if len(data) > MAX_STUDY_FILE_BYTES:
+        raise _unreadable(relative, f"more than the limit of {MAX_STUDY_FILE_BYTES:,} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _unreadable(relative, f"not UTF-8 text (byte {exc.start})") from None
+
+
+def _yaml_size(root: Any, path: str) -> None:
+    """E805 unless the node tree, aliases expanded, has at most MAX_YAML_NODES nodes and no
+    node inside itself (a recursive alias). Iterative, memoised by node: linear in the
+    file."""
+    import yaml
+
+    def children(node: Any) -> list[Any]:
+        if isinstance(node, yaml.SequenceNode):
+            return list(node.value)
+        if isinstance(node, yaml.MappingNode):
+            return [part for pair in node.value for part in pair]
+        return []
+
+    size: dict[int, int] = {}
+    entered: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            size[key] = 1 + sum(size[id(child)] for child in children(node))
+            if size[key] > MAX_YAML_NODES:
+                raise _unreadable(path, f"more than {MAX_YAML_NODES:,} values once its "
+                                  "aliases are expanded")
+            continue
+        if key in size:
+            continue
+        if key in entered:  # entered and not finished: it is its own ancestor
+            raise _unreadable(path, "an alias inside its own anchor (a recursive value)")
+        entered.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children(node))
+
 
 def _load(path: str, text: str) -> dict[str, Any]:
     import yaml
 
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = loader_class(text)
     try:
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is not None:
+            _yaml_size(node, path)
+        data = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise _unreadable(path, f"not YAML ({str(exc).splitlines()[0]})") from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise _unreadable(path, "expected a mapping at the top")
     return data
 
 
 def _get(data: MappingType[str, Any], key: str, path: str, *alternatives: str) -> Any:
+    if not isinstance(data, MappingType):
+        raise _unreadable(path, f"expected a mapping holding `{key}`, found "
+                          f"{_kind(data)}")
     for name in (key, *alternatives):
-        if isinstance(data, MappingType) and name in data:
+        if name in data:
             return data[name]
     raise _unreadable(path, f"missing `{key}`")
+
+
+def _kind(value: Any) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+            list: "a list", dict: "a mapping", type(None): "nothing"}.get(
+                type(value), type(value).__name__)
+
+
+def _wrong(path: str, what: str, expected: str, value: Any) -> DiagnosticError:
+    shown = repr(value) if isinstance(value, (bool, int, float, str)) else _kind(value)
+    return _unreadable(path, f"{what}: expected {expected}, found {shown[:80]}")
+
+
+def _mapping(value: Any, path: str, what: str) -> MappingType[str, Any]:
+    if not isinstance(value, MappingType):
+        raise _wrong(path, what, "a mapping", value)
+    return value
+
+
+def _list(value: Any, path: str, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise _wrong(path, what, "a list", value)
+    return value
+
+
+def _whole(value: Any, path: str, what: str) -> int:
+    """A whole number: an int, an integral float, or decimal digits (never a boolean, and
+    never a fraction rounded away)."""
+    if isinstance(value, bool):
+        raise _wrong(path, what, "a whole number", value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value.strip()):
+        return int(value)
+    raise _wrong(path, what, "a whole number", value)
+
+
+def _number(value: Any, path: str, what: str) -> float:
+    if isinstance(value, bool):
+        raise _wrong(path, what, "a number", value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return float(value)
+    raise _wrong(path, what, "a number", value)
+
+
+def _flag(value: Any, path: str, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise _wrong(path, what, "true or false", value)
+    return value
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _name(value: Any, path: str, what: str) -> str:
+    """A name that dslc's language can write (letters, digits and _), so that the study
+    written as a spec (`-o`) reads back."""
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or \
+            not _NAME.fullmatch(str(value)):
+        raise _wrong(path, what, "a name of letters, digits and _", value)
+    return str(value)
 
 
 def _base_name(name: str) -> str:
     return re.sub(r"\[.*\]$", "", name)
 
 
-def _instances_of(name: str) -> int | None:
-    match = re.search(r"\[(\d+)\.\.(\d+)\]$", name)
-    return int(match[2]) - int(match[1]) + 1 if match else None
+def _instances_of(name: str, path: str) -> int | None:
+    match = re.search(r"\[([0-9]+)\.\.([0-9]+)\]$", name)
+    if match is None:
+        return None
+    first, last = int(match[1]), int(match[2])
+    if last < first or last - first >= MAX_INSTANCES:
+        raise _unreadable(path, f"`{name}`: the range of instances is empty or larger "
+                          f"than {MAX_INSTANCES:,}")
+    return last - first + 1
 
 
-def _technology(value: Any) -> float:
-    text = str(value).strip().removesuffix("nm")
+def _technology(value: Any, path: str) -> float:
+    text = str(value).strip().removesuffix("nm").strip()
     try:
         return float(text)
     except ValueError:
-        return 45.0
+        raise _wrong(path, "`technology`", "a size such as 45nm", value) from None
 
 
 def _tables(files: MappingType[str, str], kind: str) -> dict[str, Any]:
-    """ERT actions or ART areas by component base name."""
+    """ERT actions or ART areas by component base name. A component given different
+    figures by two files is E805 (one of them would silently win)."""
     found: dict[str, Any] = {}
+    origin: dict[str, str] = {}
     for path, text in sorted(files.items()):
         if not path.endswith(f".{kind}.yaml") and not path.endswith(f"/{kind}.yaml"):
             continue
-        tables = _get(_get(_load(path, text), kind, path), "tables", path)
+        tables = _list(_get(_get(_load(path, text), kind, path), "tables", path), path,
+                       f"`{kind}.tables`")
         for table in tables:
+            table = _mapping(table, path, f"a table of `{kind}`")
             name = _base_name(str(table.get("name", "")).rsplit(".", 1)[-1])
+            value: Any
             if kind == "ERT":
-                found[name] = {a["name"]: float(a["energy"]) for a in table.get("actions", [])}
+                value = {}
+                for action in _list(table.get("actions", []), path, f"`{name}` actions"):
+                    action = _mapping(action, path, f"an action of `{name}`")
+                    value[str(_get(action, "name", path))] = _number(
+                        _get(action, "energy", path), path, f"`{name}` energy")
             else:
-                found[name] = float(table.get("area", 0.0))
+                value = _number(table.get("area", 0.0), path, f"`{name}` area")
+            if name in found and found[name] != value:
+                raise _unreadable(path, f"`{name}` has other figures in {origin[name]}",
+                                  help="keep one table per component")
+            found[name], origin[name] = value, path
     return found
 
 
 def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[str, Any]
                ) -> AcceleratorSpec:
-    tree = _get(data, "architecture", path)
+    tree = _mapping(_get(data, "architecture", path), path, "`architecture`")
     if "nodes" in tree:
         raise _unsupported(f"{path}: the `nodes` form (timeloopfe's !Container/!Component) "
                            "is not read; use the `subtree`/`local` form")
-    top = _get(tree, "subtree", path)[0]
-    attributes = top.get("attributes", {}) or {}
-    clock = float(attributes.get("dslc_clock_hz") or
-                  1 / float(attributes.get("global_cycle_seconds", 1e-9)))
+    subtrees = _list(_get(tree, "subtree", path), path, "`architecture.subtree`")
+    if len(subtrees) != 1:
+        raise _unreadable(path, f"`architecture.subtree` has {len(subtrees)} entries; "
+                          "expected the one system node")
+    top = _mapping(subtrees[0], path, "the system node")
+    attributes = _mapping(top.get("attributes") or {}, path, "the system's attributes")
+    if attributes.get("dslc_clock_hz") is not None:
+        clock = _number(attributes["dslc_clock_hz"], path, "`dslc_clock_hz`")
+    else:
+        seconds = _number(attributes.get("global_cycle_seconds", 1e-9), path,
+                          "`global_cycle_seconds`")
+        if not seconds > 0:
+            raise _out_of_range(path, f"`global_cycle_seconds` = {seconds!r}: a clock "
+                                      "period must be positive")
+        clock = 1 / seconds
     hierarchy: list[MemorySpec | FanoutSpec] = []
     compute: ComputeSpec | None = None
-    node: dict[str, Any] | None = top
+    node: MappingType[str, Any] | None = top
     instances = 1
     while node is not None:
-        for component in node.get("local", []) or []:
-            name = _base_name(str(_get(component, "name", path)))
-            attrs = component.get("attributes", {}) or {}
+        for component in _list(node.get("local") or [], path, "`local`"):
+            component = _mapping(component, path, "a component of `local`")
+            name = _name(_base_name(str(_get(component, "name", path))), path,
+                         "a component's name")
+            attrs = _mapping(component.get("attributes") or {}, path,
+                             f"`{name}` attributes")
             kind = str(component.get("class", ""))
             energies = ert.get(name, {})
+            what = f"`{name}`"
             if kind in COMPUTE_CLASSES:
                 compute = _built(
                     ComputeSpec, path, f"compute `{name}`", name=name,
                     energy_pj=energies.get("MAC", energies.get("mac_random")),
-                    word_bits=int(attrs.get("datawidth", attrs.get("word-bits", 16))),
+                    word_bits=attrs.get("datawidth", attrs.get("word-bits", 16)),
                     area_um2=art.get(name),
-                    leakage_pj_per_cycle=float(attrs.get("dslc_leakage_pj_per_cycle",
-                                                         energies.get("leak", 0.0))),
-                    power_gated=bool(attrs.get("dslc_power_gated", True)))
+                    leakage_pj_per_cycle=attrs.get("dslc_leakage_pj_per_cycle",
+                                                   energies.get("leak", 0.0)),
+                    power_gated=_flag(attrs.get("dslc_power_gated", True), path,
+                                      f"{what} `dslc_power_gated`"))
                 continue
-            word = int(attrs.get("word-bits", attrs.get("datawidth", 16)))
-            block = int(attrs.get("block-size", 1))
+            word = _whole(attrs.get("word-bits", attrs.get("datawidth", 16)), path,
+                          f"{what} `word-bits`")
+            block = _whole(attrs.get("block-size", 1), path, f"{what} `block-size`")
             entries = attrs.get("entries")
             if entries is None and attrs.get("depth") is not None:
-                entries = int(attrs["depth"]) * block
+                entries = _whole(attrs["depth"], path, f"{what} `depth`") * block
             read = energies.get("read", attrs.get("vector-access-energy"))
             write = energies.get("write", read)
+            holds = _list(attrs.get("dslc_holds", ["input", "weight", "output"]), path,
+                          f"{what} `dslc_holds`")
             hierarchy.append(_built(
                 MemorySpec, path, f"memory `{name}`", name=name,
-                size_bits=None if entries is None else int(entries) * word,
-                word_bits=word, width_bits=int(attrs.get("width", word * block)),
+                size_bits=None if entries is None else
+                _whole(entries, path, f"{what} `entries`") * word,
+                word_bits=word, width_bits=attrs.get("width", word * block),
                 read_energy_pj=read, write_energy_pj=write,
                 update_energy_pj=energies.get("update", write),
-                leakage_pj_per_cycle=float(attrs.get("dslc_leakage_pj_per_cycle",
-                                                     energies.get("leak", 0.0))),
+                leakage_pj_per_cycle=attrs.get("dslc_leakage_pj_per_cycle",
+                                               energies.get("leak", 0.0)),
                 read_bandwidth_words=attrs.get("read_bandwidth"),
                 write_bandwidth_words=attrs.get("write_bandwidth"),
-                shared_bandwidth=bool(attrs.get("dslc_shared_bandwidth", False)),
-                buffering=int(attrs.get("multiple-buffering", 1)),
+                shared_bandwidth=_flag(attrs.get("dslc_shared_bandwidth", False), path,
+                                       f"{what} `dslc_shared_bandwidth`"),
+                buffering=attrs.get("multiple-buffering", 1),
                 area_um2=art.get(name),
-                holds=tuple(attrs.get("dslc_holds", ("input", "weight", "output"))),
-                power_gated=bool(attrs.get("dslc_power_gated", True))))
-        children = node.get("subtree") or []
+                holds=tuple(holds),
+                power_gated=_flag(attrs.get("dslc_power_gated", True), path,
+                                  f"{what} `dslc_power_gated`")))
+        children = _list(node.get("subtree") or [], path, "`subtree`")
         if len(children) > 1:
             raise _unsupported(f"{path}: `{node.get('name')}` has {len(children)} subtrees; "
                                "dslc's hierarchies are one chain")
         if not children:
             break
-        child = children[0]
-        attrs = child.get("attributes", {}) or {}
-        count = _instances_of(str(child.get("name", "")))
+        child = _mapping(children[0], path, "a subtree")
+        attrs = _mapping(child.get("attributes") or {}, path, "a subtree's attributes")
+        count = _instances_of(str(child.get("name", "")), path)
+        if count is not None and count % instances != 0:
+            raise _unreadable(path, f"`{child.get('name')}`: {count} instances are not a "
+                              f"multiple of the {instances} above them")
         if count is not None and count // instances > 1:
-            mesh = attrs.get("dslc_mesh") or [count // instances, 1]
-            dataflow = DataflowSpec(**attrs.get("dslc_dataflow", {"preset": "free"}))
-            fanout = _base_name(str(child["name"]))
+            fanout = _name(_base_name(str(child["name"])), path, "a subtree's name")
+            mesh = _list(attrs.get("dslc_mesh") or [count // instances, 1], path,
+                         f"`{fanout}` `dslc_mesh`")
+            if len(mesh) != 2:
+                raise _wrong(path, f"`{fanout}` `dslc_mesh`", "[X, Y]", mesh)
+            mesh_x = _whole(mesh[0], path, f"`{fanout}` mesh X")
+            mesh_y = _whole(mesh[1], path, f"`{fanout}` mesh Y")
+            flow = _mapping(attrs.get("dslc_dataflow", {"preset": "free"}), path,
+                            f"`{fanout}` `dslc_dataflow`")
+            dataflow = _built(DataflowSpec, path, f"fanout `{fanout}` dataflow", **flow)
             hierarchy.append(_built(FanoutSpec, path, f"fanout `{fanout}`", name=fanout,
-                                    mesh_x=int(mesh[0]), mesh_y=int(mesh[1]),
-                                    dataflow=dataflow,
-                                    diagonal=bool(attrs.get("dslc_diagonal", False))))
+                                    mesh_x=mesh_x, mesh_y=mesh_y, dataflow=dataflow,
+                                    diagonal=_flag(attrs.get("dslc_diagonal", False), path,
+                                                   f"`{fanout}` `dslc_diagonal`")))
+            if mesh_x * mesh_y != count // instances:
+                raise _unreadable(path, f"`{child.get('name')}`: a mesh of {mesh_x} x "
+                                  f"{mesh_y} is not {count // instances} instances per "
+                                  "instance above")
             instances = count
         node = child
     if compute is None:
         raise _unreadable(path, "no compute component (class intmac, fpmac or mac)")
-    name = str(attributes.get("dslc_accelerator") or path.rsplit("/", 1)[-1].split(".")[0])
+    stem = path.rsplit("/", 1)[-1].split(".")[0]
+    name = (_name(attributes["dslc_accelerator"], path, "`dslc_accelerator`")
+            if attributes.get("dslc_accelerator") else _file_name(stem))
     return _built(AcceleratorSpec, path, f"accelerator `{name}`", name=name,
                   word_bits=compute.word_bits, clock_hz=clock,
-                  technology_nm=_technology(attributes.get("technology", "45nm")),
+                  technology_nm=_technology(attributes.get("technology", "45nm"), path),
                   hierarchy=tuple(hierarchy), compute=compute)
 
 
+def _file_name(stem: str) -> str:
+    """A name from a file's name (`eyeriss-v2` -> `eyeriss_v2`)."""
+    text = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", stem)).strip("_") or "study"
+    return f"t{text}" if text[0].isdigit() else text
+
+
 def _read_problem(path: str, data: dict[str, Any], name: str) -> Problem:
-    problem = _get(data, "problem", path)
-    shape = _get(problem, "shape", path)
-    dims = tuple(str(d) for d in _get(shape, "dimensions", path))
-    instance = _get(problem, "instance", path)
-    coefficients = {str(c["name"]): int(c.get("default", 1))
-                    for c in shape.get("coefficients", []) or []}
-    coefficients.update({k: int(v) for k, v in instance.items() if k in coefficients})
+    problem = _mapping(_get(data, "problem", path), path, "`problem`")
+    shape = _mapping(_get(problem, "shape", path), path, "`problem.shape`")
+    dims = tuple(_name(d, path, "a dimension") for d in
+                 _list(_get(shape, "dimensions", path), path, "`dimensions`"))
+    if len(set(dims)) != len(dims):
+        raise _unreadable(path, f"`dimensions` names a dim twice ({', '.join(dims)})")
+    instance = _mapping(_get(problem, "instance", path), path, "`instance`")
+    coefficients: dict[str, int] = {}
+    for entry in _list(shape.get("coefficients") or [], path, "`coefficients`"):
+        entry = _mapping(entry, path, "a coefficient")
+        coefficients[str(_get(entry, "name", path))] = _whole(
+            entry.get("default", 1), path, f"coefficient `{entry.get('name')}`")
+    coefficients.update({k: _whole(v, path, f"coefficient `{k}`")
+                         for k, v in instance.items() if k in coefficients})
     for key in ("densities", "sparse_optimizations"):
         if key in problem or key in instance:
             raise _unsupported(f"{path}: `{key}` (sparsity) has no dslc counterpart")
     tensors = []
-    for space in _get(shape, "data_spaces", path, "data-spaces"):
+    for space in _list(_get(shape, "data_spaces", path, "data-spaces"), path,
+                       "`data_spaces`"):
+        space = _mapping(space, path, "a data space")
+        space_name = _name(_get(space, "name", path), path, "a data space's name")
         axes = []
-        for axis in space["projection"]:
-            terms = sorted((dims.index(str(term[0])),
-                            coefficients[str(term[1])] if len(term) > 1 else 1)
-                           for term in axis)
-            axes.append(Projection(tuple(terms)))
-        space_name = str(space["name"])
+        for axis in _list(_get(space, "projection", path), path,
+                          f"`{space_name}` projection"):
+            terms = []
+            for term in _list(axis, path, f"an axis of `{space_name}`"):
+                term = _list(term, path, f"a term of `{space_name}`")
+                if not 1 <= len(term) <= 2 or str(term[0]) not in dims:
+                    raise _unreadable(path, f"`{space_name}`: the term {term!r} is not "
+                                      "[dim] or [dim, coefficient] of a declared dim")
+                if len(term) == 2 and str(term[1]) not in coefficients:
+                    raise _unreadable(path, f"`{space_name}`: coefficient `{term[1]}` is "
+                                      "not declared in `coefficients`")
+                terms.append((dims.index(str(term[0])),
+                              coefficients[str(term[1])] if len(term) == 2 else 1))
+            if not terms:
+                raise _unreadable(path, f"`{space_name}`: an axis with no terms")
+            axes.append(Projection(tuple(sorted(terms))))
         role: Role = "input"
         if space.get("read_write") or space.get("read-write"):
             role = "output"
         elif (space.get("dslc_role") or DSLC_NAMES.get(space_name)) == "weight":
             role = "weight"
         tensors.append(Tensor(DSLC_NAMES.get(space_name, space_name), role, tuple(axes)))
+    names = [t.name for t in tensors]
+    if len(set(names)) != len(names):
+        raise _unreadable(path, f"two data spaces share a name ({', '.join(names)})")
+    outputs = [t.name for t in tensors if t.role == "output"]
+    if len(outputs) != 1:
+        raise _unsupported(f"{path}: {len(outputs)} data spaces are `read_write` "
+                           f"({', '.join(outputs) or 'none'}); dslc's layers have one output")
     missing = [d for d in dims if d not in instance]
     if missing:
         raise _unreadable(path, f"`instance` has no bound for {', '.join(missing)}")
-    bounds = tuple(int(instance[d]) for d in dims)
+    bounds = tuple(_whole(instance[d], path, f"`instance` bound {d}") for d in dims)
     for dim, bound in zip(dims, bounds, strict=True):
         if not 1 <= bound <= MAX_DIM:
             raise _out_of_range(path, f"`instance` bound {dim} = {bound} is outside 1 to "
@@ -492,35 +774,66 @@ def _read_problem(path: str, data: dict[str, Any], name: str) -> Problem:
     return problem_value
 
 
-def _factors(text: Any, path: str) -> dict[str, int]:
+def _factors(text: Any, path: str, dims: tuple[str, ...], where: str) -> dict[str, int]:
     if isinstance(text, list):
         text = " ".join(str(t) for t in text)
+    if not isinstance(text, str):
+        raise _wrong(path, f"{where} `factors`", "`D=n ...`", text)
     found: dict[str, int] = {}
-    for part in str(text).split():
+    for part in text.split():
         dim, _, value = part.partition("=")
-        if not value.lstrip("-").isdigit():
-            raise _unreadable(path, f"bad factor `{part}`")
+        if not re.fullmatch(r"-?[0-9]+", value):
+            raise _unreadable(path, f"{where}: bad factor `{part}`")
+        if dim in found:
+            raise _unreadable(path, f"{where}: two factors for {dim}")
         found[dim] = int(value)
+        if found[dim] <= 0 or dim not in dims:
+            raise _unsupported(f"{path}: {where}: factor {dim}={value} (a residual or "
+                               "unknown dim) has no dslc counterpart")
     return found
 
 
-def _order(value: Any, dims: tuple[str, ...]) -> list[str]:
+def _order(value: Any, dims: tuple[str, ...], path: str, where: str) -> list[str]:
     if isinstance(value, list):
-        return [str(v) for v in value]
-    text = str(value or "")
-    return list(text) if all(len(d) == 1 for d in dims) else text.split()
+        order = [str(v) for v in value]
+    elif value is None or isinstance(value, str):
+        text = value or ""
+        order = list(text) if all(len(d) == 1 for d in dims) else text.split()
+    else:
+        raise _wrong(path, f"{where} `permutation`", "dims", value)
+    unknown = [d for d in order if d not in dims]
+    if unknown or len(set(order)) != len(order):
+        raise _unreadable(path, f"{where}: `permutation` {' '.join(order)} names "
+                          + (f"unknown dims ({', '.join(unknown)})" if unknown
+                             else "a dim twice"))
+    return order
+
+
+_ENTRY_KINDS = ("temporal", "spatial", "bypass")
 
 
 def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: AcceleratorSpec
                   ) -> Mapping:
     dims = problem.dims
-    entries = _get(data, "mapping", path)
-    by_level: dict[tuple[str, str], dict[str, Any]] = {}
+    entries = _list(_get(data, "mapping", path), path, "`mapping`")
+    memories = [c for c in arch.hierarchy if isinstance(c, MemorySpec)]
+    known = {m.name for m in memories}
+    tensor_names = {t.name for t in problem.tensors}
+    by_level: dict[tuple[str, str], MappingType[str, Any]] = {}
     for entry in entries:
+        entry = _mapping(entry, path, "a mapping entry")
         kind = str(entry.get("type", ""))
         kind = "bypass" if kind == "datatype" else kind
-        by_level[(str(entry.get("target", "")), kind)] = entry
-    memories = [c for c in arch.hierarchy if isinstance(c, MemorySpec)]
+        target = str(entry.get("target", ""))
+        if target not in known:
+            raise _unreadable(path, f"a mapping entry targets `{target}`, which is no "
+                              f"memory of the architecture ({', '.join(sorted(known))})")
+        if kind not in _ENTRY_KINDS:
+            raise _unreadable(path, f"`{target}`: entry type `{entry.get('type')}` is not "
+                              "temporal, spatial, datatype or bypass")
+        if (target, kind) in by_level:
+            raise _unreadable(path, f"`{target}` has two {kind} entries")
+        by_level[(target, kind)] = entry
     fanouts_below: dict[str, str] = {}
     last = ""
     for component in arch.hierarchy:
@@ -530,14 +843,11 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
             fanouts_below[last] = component.name
     levels = []
     for memory in memories:
+        where = f"`{memory.name}`"
         temporal_entry = by_level.get((memory.name, "temporal"), {})
-        factors = _factors(temporal_entry.get("factors", ""), path)
-        for dim, factor in factors.items():
-            if factor <= 0 or dim not in dims:
-                raise _unsupported(f"{path}: `{memory.name}`: factor {dim}={factor} (a "
-                                   "residual or unknown dim) has no dslc counterpart")
-        order = _order(temporal_entry.get("permutation"), dims)[::-1]  # outermost first
-        order += [d for d in dims if d not in order]
+        factors = _factors(temporal_entry.get("factors", ""), path, dims, where)
+        order = _order(temporal_entry.get("permutation"), dims, path, where)[::-1]
+        order += [d for d in dims if d not in order]  # outermost first
         temporal = tuple(Loop(dims.index(d), factors[d]) for d in order
                          if factors.get(d, 1) > 1)
         spatial: list[SpatialLoop] = []
@@ -547,9 +857,16 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
             if fanout is None:
                 raise _unreadable(path, f"spatial loops at `{memory.name}`, which has no "
                                   "fanout below it")
-            unrolled = _factors(spatial_entry.get("factors", ""), path)
-            permutation = _order(spatial_entry.get("permutation"), dims)
-            split = int(spatial_entry.get("split", len(permutation)))
+            unrolled = _factors(spatial_entry.get("factors", ""), path, dims,
+                                f"{where} spatial")
+            permutation = _order(spatial_entry.get("permutation"), dims, path,
+                                 f"{where} spatial")
+            permutation += [d for d in dims if d not in permutation]
+            split = _whole(spatial_entry.get("split", len(permutation)), path,
+                           f"{where} `split`")
+            if not 0 <= split <= len(permutation):
+                raise _unreadable(path, f"{where}: `split` = {split} is outside 0 to "
+                                  f"{len(permutation)}")
             for axis, part in (("x", permutation[:split]), ("y", permutation[split:])):
                 for d in part[::-1]:
                     if unrolled.get(d, 1) > 1:
@@ -559,10 +876,17 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
         if bypass_entry is None:
             keep = frozenset(t.name for t in problem.tensors if t.role in memory.holds)
         else:
-            bypassed = {DSLC_NAMES.get(str(n), str(n)) for n in bypass_entry.get("bypass", [])}
-            kept = {DSLC_NAMES.get(str(n), str(n)) for n in bypass_entry.get("keep", [])}
-            keep = frozenset(t.name for t in problem.tensors if t.name in kept or (
-                t.name not in bypassed and t.role in memory.holds))
+            lists = {}
+            for key in ("bypass", "keep"):
+                named = {DSLC_NAMES.get(str(n), str(n)) for n in
+                         _list(bypass_entry.get(key) or [], path, f"{where} `{key}`")}
+                if named - tensor_names:
+                    raise _unreadable(path, f"{where} `{key}` names "
+                                      f"{', '.join(sorted(named - tensor_names))}, not a "
+                                      "data space of the problem")
+                lists[key] = named
+            keep = frozenset(t.name for t in problem.tensors if t.name in lists["keep"] or (
+                t.name not in lists["bypass"] and t.role in memory.holds))
         levels.append(LevelMapping(memory.name, temporal, tuple(spatial), keep))
     return Mapping(tuple(levels))
 
@@ -570,35 +894,50 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
 def read_study(files: MappingType[str, str]) -> Study:
     """A study from its files by relative path (see the module docstring). A file whose
     values have the wrong shape or type (a string where a list belongs, a missing name) is
-    E805 like a missing key."""
-    try:
-        return _read_study(files)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, ArithmeticError
-            ) as exc:
-        raise _unreadable("the study", f"a value of the wrong form ({type(exc).__name__}: "
-                          f"{exc})") from None
-
-
-def _read_study(files: MappingType[str, str]) -> Study:
+    E805 naming the file."""
     arch_files = [p for p in sorted(files) if p.endswith(".arch.yaml")
                   or p.rsplit("/", 1)[-1] in ("arch.yaml", "architecture.yaml")]
     if len(arch_files) != 1:
         raise _unreadable("the directory", f"expected one architecture file (*.arch.yaml), "
                           f"found {len(arch_files)}")
     arch_path = arch_files[0]
-    accelerator = _read_arch(arch_path, _load(arch_path, files[arch_path]),
-                             _tables(files, "ERT"), _tables(files, "ART"))
+    with _reading("the ERT and ART tables"):
+        ert, art = _tables(files, "ERT"), _tables(files, "ART")
+    with _reading(arch_path):
+        accelerator = _read_arch(arch_path, _load(arch_path, files[arch_path]), ert, art)
     layers = []
+    stems: dict[str, str] = {}
     for path in sorted(p for p in files if p.endswith(".prob.yaml")):
         stem = path.rsplit("/", 1)[-1].removesuffix(".prob.yaml")
-        problem = _read_problem(path, _load(path, files[path]), stem)
-        map_path = next((p for p in files if p.rsplit("/", 1)[-1] == f"{stem}.map.yaml"),
-                        None)
-        if map_path is None:
+        if stem in stems:
+            raise _unreadable(path, f"another problem file has the same name, {stems[stem]}",
+                              help="a study holds one problem file per layer name")
+        stems[stem] = path
+        with _reading(path):
+            problem = _read_problem(path, _load(path, files[path]), stem)
+        map_paths = [p for p in sorted(files) if p.rsplit("/", 1)[-1] == f"{stem}.map.yaml"]
+        if not map_paths:
             raise _unreadable(path, f"no mapping file {stem}.map.yaml beside it")
-        mapping = _read_mapping(map_path, _load(map_path, files[map_path]), problem,
-                                accelerator)
+        if len(map_paths) > 1:
+            raise _unreadable(path, f"{len(map_paths)} mapping files are named "
+                              f"{stem}.map.yaml ({', '.join(map_paths)}); which one is "
+                              "meant?", help="keep one mapping file per problem file")
+        with _reading(map_paths[0]):
+            mapping = _read_mapping(map_paths[0], _load(map_paths[0], files[map_paths[0]]),
+                                    problem, accelerator)
         layers.append(StudyLayer(stem, problem, mapping))
     if not layers:
         raise _unreadable("the directory", "no problem files (*.prob.yaml)")
     return Study(accelerator, tuple(layers))
+
+
+@contextlib.contextmanager
+def _reading(path: str) -> Iterator[None]:
+    """A value of the wrong form that no check above caught (Python raising on it) is E805
+    naming the file, not an internal error."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, ArithmeticError,
+            RecursionError) as exc:
+        raise _unreadable(path, f"a value of the wrong form ({type(exc).__name__}: "
+                          f"{str(exc)[:200]})") from None
