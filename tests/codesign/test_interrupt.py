@@ -109,6 +109,24 @@ def _ended(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
+def as_in_a_terminal() -> None:
+    """A child's start (`preexec_fn`): SIGINT at its default, as a command typed in a
+    terminal has it. A test run started in the background (`cmd &` in a script, as CI may
+    start it) inherits SIGINT ignored, which its children inherit too: Ctrl-C could then not
+    be simulated, and dslc rightly keeps a signal its parent shell chose to ignore."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def default_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler in this process for the test (see `as_in_a_terminal`)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @contextmanager
 def _run(spec: Path, store: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`dslc run SPEC --jobs 2` in its own process group (as a shell runs a command, so that
@@ -117,7 +135,8 @@ def _run(spec: Path, store: Path) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "dslc.cli", "run", str(spec), "--jobs", "2", "--cache",
          str(store), "--format", "json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        preexec_fn=as_in_a_terminal)
     try:
         yield process
     finally:
@@ -230,6 +249,7 @@ def test_workers_serve_call_after_call_and_an_interrupt_ends_them() -> None:
         evaluator.close()
 
 
+@pytest.mark.usefixtures("default_sigint")
 def test_a_chunk_that_arrived_is_stored_whole_when_ctrl_c_comes_meanwhile(
         tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "store.sqlite")

@@ -24,7 +24,7 @@ from dslc.lower.lower import lower_network
 from dslc.lower.problem import Problem
 from dslc.mapper import MapperOptions, NoValidMappingError, map_network
 from dslc.mapper.network import MapCache
-from tests.codesign.test_interrupt import _children, _ended
+from tests.codesign.test_interrupt import _children, _ended, as_in_a_terminal
 
 NETWORK = """
 network chain {
@@ -121,7 +121,7 @@ def _run(spec: Path, jobs: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "dslc.cli", "run", str(spec), "--jobs",
                              str(jobs), "--format", "json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=as_in_a_terminal)
 
 
 def test_dslc_run_of_one_design_with_jobs_prints_what_one_process_prints(
