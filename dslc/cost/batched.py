@@ -698,7 +698,8 @@ class BatchEvaluator:
         for i, level in enumerate(self.arch.levels):
             if level.size_words is not None and self.kept[:, i].any():
                 used = np.sum(tiles[i] * kept[i], axis=0)
-                valid &= used * level.buffering <= level.size_words
+                # used x buffering <= size without the product (the kernel's `capacity`).
+                valid &= used <= level.size_words // level.buffering
         for f, fanout in enumerate(self.fanouts):
             valid &= np.prod(sx[f], axis=0) <= fanout.mesh_x
             valid &= np.prod(sy[f], axis=0) <= fanout.mesh_y

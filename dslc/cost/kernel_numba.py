@@ -495,9 +495,12 @@ def capacity(n: int, keep: IntArray, level_ints: IntArray, kept: BoolArray,
             for bb in range(n):
                 if kept[np.uint64(keep[bb]), i, t]:
                     counter[bb] += tiles[i, t, bb]
-        buffering = level_ints[i, 2]
+        # used x buffering <= size, as used <= size // buffering: the same for positive
+        # integers, without the product (a batched tensor of 2^60 words, buffered, passes
+        # 2^63).
+        room = size_words // level_ints[i, 2]
         for bb in range(n):
-            valid[bb] &= counter[bb] * buffering <= size_words
+            valid[bb] &= counter[bb] <= room
 
 
 @jit

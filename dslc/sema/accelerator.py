@@ -50,6 +50,7 @@ from dslc.spec.constraints import MapConstraints
 from dslc.spec.limits import (
     MAX_AREA_UM2,
     MAX_BANDWIDTH_WORDS,
+    MAX_BUFFERING,
     MAX_CLOCK_HZ,
     MAX_ENERGY_PJ,
     MAX_INSTANCES,
@@ -330,7 +331,7 @@ class _AcceleratorBuilder:
         bandwidth = {k: self.bandwidth(props[k], level_word, clock_hz) for k in
                      ("bandwidth", "read_bandwidth", "write_bandwidth") if k in props}
         buffering = as_int(props["buffering"].value, props["buffering"].span, "buffering",
-                           minimum=1) if "buffering" in props else 1
+                           minimum=1, maximum=MAX_BUFFERING) if "buffering" in props else 1
         holds: tuple[str, ...] = ROLES
         if "holds" in props:
             holds = self.roles(props["holds"])

@@ -19,6 +19,7 @@ from dslc.spec.constraints import MapConstraints
 from dslc.spec.limits import (
     MAX_AREA_UM2,
     MAX_BANDWIDTH_WORDS,
+    MAX_BUFFERING,
     MAX_CLOCK_HZ,
     MAX_ENERGY_PJ,
     MAX_INSTANCES,
@@ -65,7 +66,7 @@ class MemorySpec(Spec):
     """Words written (filled or updated) per cycle per instance; None is unlimited."""
     shared_bandwidth: bool = False
     """Whether reads and writes share one port (bandwidth counted on their sum)."""
-    buffering: int = Field(default=1, ge=1)
+    buffering: int = Field(default=1, ge=1, le=MAX_BUFFERING)
     """Multiple buffering: each kept tile occupies this many copies (2 = double buffered)."""
     area_um2: float | None = Field(default=None, ge=0, le=MAX_AREA_UM2)
     """Area of one instance in um^2; None is estimated."""

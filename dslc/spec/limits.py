@@ -34,6 +34,9 @@ MAX_WORD_BITS = 2**16
 """Largest word (of an accelerator, a memory or a compute block), in bits."""
 MAX_MEMORY_BITS = 2**60
 """Largest memory size or width, in bits (128 PiB)."""
+MAX_BUFFERING = 2**10
+"""Largest multiple buffering of a memory (`buffering`: copies of each kept tile it holds;
+designs use 1 or 2)."""
 MIN_CLOCK_HZ = 1.0
 """Slowest clock, in Hz."""
 MAX_CLOCK_HZ = 1e12

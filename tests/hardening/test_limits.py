@@ -175,6 +175,7 @@ SPEC_CASES = {
     "mesh": ("fanout", "mesh_x", limits.MAX_MESH_EXTENT, 2**62),
     "MAC energy": ("compute", "energy_pj", limits.MAX_ENERGY_PJ, -1.0),
     "clock": ("accelerator", "clock_hz", limits.MIN_CLOCK_HZ, 1e-300),
+    "buffering": ("memory", "buffering", limits.MAX_BUFFERING, limits.MAX_BUFFERING + 1),
 }
 
 
@@ -235,6 +236,7 @@ def test_the_spec_models_limit_the_instances() -> None:
      "1e-09 and 4.29497e+09, found 4294967297"),
     (accelerator(clock="1.0000000001e12Hz"),
      "the clock must be between 1Hz and 1e+12Hz, found 1.0000000001e+12Hz"),
+    (accelerator(area="1mm2, buffering = 1025"), "buffering must be at most 1,024, found 1,025"),
 ])
 def test_a_value_just_past_a_limit_is_not_shown_as_the_limit(text: str, message: str
                                                                ) -> None:
