@@ -48,6 +48,9 @@ class EvaluatorQuality:
     key: str
     """The evaluator's key: the spaces' spec digests, the mapper options, the cost model's
     version and the training settings."""
+    replaced: str = ""
+    """Why a saved evaluator under this key was not read back but trained afresh and
+    replaced (a truncated or corrupt file, another space's); empty otherwise."""
 
 
 @dataclass(frozen=True, slots=True)

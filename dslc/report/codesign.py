@@ -291,7 +291,8 @@ def render_evaluator(quality: EvaluatorQuality) -> RenderableType:
     how = "read back from disk" if quality.reused else \
         f"trained in {quality.train_seconds:.1f} s"
     return Group(table, Text(f"Spearman and Kendall of the objective, errors as mean absolute "
-                             f"percentage; evaluator {quality.key} {how}"))
+                             f"percentage; evaluator {quality.key} {how}"),
+                 *([Text(quality.replaced)] if quality.replaced else []))
 
 
 def _learned_parts(outcome: Outcome, width: int) -> list[RenderableType]:

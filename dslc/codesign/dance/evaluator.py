@@ -31,8 +31,11 @@ It does not search (dslc.codesign.dance.search). torch is imported by the functi
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
+import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -666,7 +669,7 @@ def train_evaluator(evaluator: PairEvaluator, settings: Settings, *,
                                dict[Pair, PairResult]]:
     """Sample, cost exactly, train (or read back) and measure the evaluator. Returns it,
     its quality, the encoded space and every pair it costed exactly."""
-    torch = needs_torch()
+    needs_torch()
     if space is None:
         space = learned_space(evaluator)
     samples = draw_samples(space, evaluator, settings.train_fraction, settings.heldout_pairs,
@@ -689,21 +692,72 @@ def train_evaluator(evaluator: PairEvaluator, settings: Settings, *,
     key = evaluator_key(space, evaluator, settings)
     path = None if directory is None else directory / f"evaluator-{key}.pt"
     started = time.perf_counter()
-    reused = path is not None and path.is_file()
-    if reused:
-        assert path is not None
-        trained = _from_state(torch.load(path, weights_only=True))
+    loaded, replaced = (None, "") if path is None else _read_back(path, space)
+    reused = loaded is not None
+    if loaded is not None:
+        trained = loaded
     else:
         trained = fit(space, items, settings.seed)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(".part")
-            torch.save(trained.state(), partial)
-            partial.replace(path)
+            replaced = _save(trained, path, replaced)
     seconds = time.perf_counter() - started
     quality = measure(trained, space, evaluator.request.spec.objective,
                       samples, exact, ok, key=key, seconds=seconds, reused=reused)
+    if replaced:
+        quality = dataclasses.replace(quality, replaced=replaced)
     return trained, quality, space, dict(zip(pairs, results, strict=True))
+
+
+def _save(trained: TrainedEvaluator, path: Path, replaced: str) -> str:
+    """Write `trained` at `path` through a new temporary file beside it (created, never
+    an existing file or link followed), then moved over it; returns `replaced`, or why it
+    could not be saved (the run goes on with the evaluator in memory)."""
+    torch = needs_torch()
+    partial: Path | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, name = tempfile.mkstemp(prefix=path.stem + ".", suffix=".part",
+                                            dir=path.parent)
+        partial = Path(name)
+        os.fchmod(descriptor, 0o644)  # as a file torch.save creates (mkstemp's is 0o600)
+        with os.fdopen(descriptor, "wb") as stream:
+            torch.save(trained.state(), stream)
+        partial.replace(path)
+    except OSError as exc:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+        return f"the evaluator could not be saved as {path} ({exc.strerror or exc})"
+    return replaced
+
+
+def _read_back(path: Path, space: LearnedSpace) -> tuple[TrainedEvaluator | None, str]:
+    """The evaluator saved at `path` (None when there is none), or None and why it cannot
+    be used: a file that does not load (truncated, corrupt, not torch's), or whose model
+    does not fit `space` (another space's, or another version's written under this key).
+    The caller then trains afresh and replaces it: the file is dslc's own, rebuilt from the
+    store."""
+    torch = needs_torch()
+    if not path.exists():
+        return None, ""
+    why = f"the saved evaluator {path} could not be read back"
+    try:
+        state = torch.load(path, weights_only=True)
+        trained = _from_state(state)
+        expected = encoding_tensors(space)
+        if tuple(trained.layer_rows.shape) != space.layers.rows.shape or not all(
+                getattr(trained, name).shape == tensor.shape and (
+                    torch.allclose(getattr(trained, name), tensor, rtol=1e-5, atol=0.0)
+                    if tensor.is_floating_point() else
+                    torch.equal(getattr(trained, name), tensor))
+                for name, tensor in expected.items()):
+            return None, f"{why} (it is another space's); trained afresh"
+        tensors = [*state["layer_model"].values(), *state["area_model"].values(),
+                   *(t for t in state.values() if isinstance(t, torch.Tensor))]
+        if not all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point()):
+            return None, f"{why} (it holds values that are not finite); trained afresh"
+    except Exception as exc:  # any file that does not load is retrained
+        return None, f"{why} ({type(exc).__name__}); trained afresh"
+    return trained, ""
 
 
 def measure(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveSpec,

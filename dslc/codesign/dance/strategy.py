@@ -240,6 +240,7 @@ def run_differentiable(plan: Plan, evaluator: PairEvaluator, *,
     log += [f"evaluator: trained on {quality.train_pairs:,} pairs"
            f"{' (read back)' if quality.reused else ''}; held-out Spearman "
            f"{quality.spearman:.4f}, Kendall {quality.kendall:.4f}",
+           *([quality.replaced] if quality.replaced else []),
            f"re-checked {len(pairs)} candidates with the exact model"]
     sampled_best = min((running.score(p) for p in sampled), default=math.inf)
     if answer is not None and sampled_best < scored[0][0]:
