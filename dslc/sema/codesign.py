@@ -46,6 +46,7 @@ from dslc.sema.evaluate import (
     describe,
     evaluate,
     fail,
+    within,
 )
 from dslc.sema.spaces import Declarations, Declared, point_values
 from dslc.sema.units import UNITS
@@ -77,12 +78,14 @@ from dslc.spec.constraints import MapConstraints
 from dslc.spec.limits import (
     MAX_BATCH,
     MAX_BUDGET,
+    MAX_COST_WEIGHT,
     MAX_COUNT,
     MAX_EPOCHS,
     MAX_EXPONENT,
     MAX_SEARCH_DESIGNS,
     MAX_SEARCH_PAIRS,
     MAX_STEPS,
+    MIN_COST_WEIGHT,
 )
 from dslc.syntax import ast
 
@@ -106,10 +109,10 @@ CODESIGN_PROPERTIES = {
                       "`differentiable { cost_weight = 1, steps = 300 }`",
 }
 DIFFERENTIABLE_PROPERTIES = {
-    "cost_weight": "weight of the expected log objective in the search's loss (default 1): "
-                   "loss = accuracy loss + cost_weight x E[log objective]",
-    "weights": "further cost weights to sweep, e.g. `[0.01, 0.1]` (each a search; their "
-               "re-checked candidates give an accuracy-cost front)",
+    "cost_weight": "weight of the expected log objective in the search's loss, 1e-6 to 1e6 "
+                   "(default 1): loss = accuracy loss + cost_weight x E[log objective]",
+    "weights": "further cost weights to sweep, each 1e-6 to 1e6, e.g. `[0.01, 0.1]` (each a "
+               "search; their re-checked candidates give an accuracy-cost front)",
     "steps": "gradient steps of each search (default 300)",
     "candidates": "proposals re-checked with the exact model per search, 1 to 10 "
                   "(default 10)",
@@ -705,7 +708,10 @@ def _differentiable(node: ast.SubBlock) -> DifferentiableSpec:
             fields[key] = count
         elif key == "weights":
             items = value if isinstance(value, tuple) else (value,)
-            fields[key] = tuple(_positive(v, span, "a cost weight") for v in items)
+            written = item.value.items if isinstance(item.value, ast.ListExpr) and \
+                len(item.value.items) == len(items) else [item.value] * len(items)
+            fields[key] = tuple(_cost_weight(v, w.span, "a cost weight")
+                                for v, w in zip(items, written, strict=True))
         elif key == "train_fraction":
             fraction = _positive(value, span, "the training fraction")
             if fraction > 1:
@@ -713,8 +719,14 @@ def _differentiable(node: ast.SubBlock) -> DifferentiableSpec:
                            span, help="e.g. `train_fraction = 0.03` (3% of the pairs)")
             fields[key] = fraction
         else:
-            fields[key] = _positive(value, span, "the cost weight")
+            fields[key] = _cost_weight(value, span, "the cost weight")
     return DifferentiableSpec(**fields)
+
+
+def _cost_weight(value: Value, span: Span, what: str) -> float:
+    """A cost weight, within MIN_COST_WEIGHT and MAX_COST_WEIGHT (E302)."""
+    return within(float(as_number(value, span, what)), span, what, MIN_COST_WEIGHT,
+                  MAX_COST_WEIGHT)
 
 
 def _positive(value: Value, span: Span, what: str) -> float:

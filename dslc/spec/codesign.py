@@ -14,7 +14,7 @@ import math
 import re
 import stat
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field
 
@@ -22,10 +22,12 @@ from dslc.spec.base import Point, Spec
 from dslc.spec.constraints import MapConstraints
 from dslc.spec.limits import (
     MAX_BUDGET,
+    MAX_COST_WEIGHT,
     MAX_COUNT,
     MAX_EPOCHS,
     MAX_SEARCH_PAIRS,
     MAX_STEPS,
+    MIN_COST_WEIGHT,
 )
 
 Metric = Literal["energy", "latency", "cycles", "edp", "area", "accuracy"]
@@ -258,11 +260,11 @@ class MapperSpec(Spec):
 class DifferentiableSpec(Spec):
     """Settings of the differentiable strategy (DANCE; docs/design/differentiable.md)."""
 
-    cost_weight: float = Field(default=1.0, gt=0)
+    cost_weight: float = Field(default=1.0, ge=MIN_COST_WEIGHT, le=MAX_COST_WEIGHT)
     """Weight of the expected cost in the search's loss: loss = accuracy loss + cost_weight
     x E[log objective] (+ constraint penalties). Without an accuracy source it only scales
     the loss; with one, a larger weight trades accuracy for cost."""
-    weights: tuple[float, ...] = ()
+    weights: tuple[Annotated[float, Field(ge=MIN_COST_WEIGHT, le=MAX_COST_WEIGHT)], ...] = ()
     """Further cost weights to sweep (each a search of its own): the re-checked candidates
     of all of them give an accuracy-cost front."""
     steps: int = Field(default=300, gt=0, le=MAX_STEPS)

@@ -61,6 +61,13 @@ MAX_COUNT = 2**63 - 1
 """Largest seed, `top_k` and `max_pairs` (a 64-bit integer)."""
 MAX_STEPS = 10**6
 """Most gradient steps of a differentiable search (`steps`; the default 300 take seconds)."""
+MIN_COST_WEIGHT = 1e-6
+"""Smallest cost weight of a differentiable search (`cost_weight`, each of `weights`): its
+gradient is the weight times the log objective's, and below about 1e-8 Adam's epsilon
+swallows it, so a search without an accuracy term stops moving."""
+MAX_COST_WEIGHT = 1e6
+"""Largest cost weight: the search's loss is float32, and a weight of 1e40 made it infinite
+and every step after the first NaN."""
 MAX_EPOCHS = 10**4
 """Most epochs of training a network for a `trained` accuracy (the default is 10)."""
 MAX_SEARCH_DESIGNS = 100_000

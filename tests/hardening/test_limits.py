@@ -104,6 +104,12 @@ CASES = {
                              differentiable(f"steps = {10**6 + 1}"), "E302"),
     "differentiable seed": (differentiable(f"seed = {2**63 - 1}"),
                             differentiable("seed = 10^30"), "E302"),
+    "large cost weight": (differentiable("cost_weight = 1e6"),
+                          differentiable("cost_weight = 1000001"), "E302"),
+    "small cost weight": (differentiable("cost_weight = 0.000001"),
+                          differentiable("cost_weight = 1e-300"), "E302"),
+    "swept cost weight": (differentiable("weights = [1e-6, 1, 1e6]"),
+                          differentiable("weights = [1, 1e40]"), "E302"),
     "held-out pairs": (differentiable(f"heldout_pairs = {10**7}"),
                        differentiable("heldout_pairs = 10^12"), "E302"),
     "trained epochs": (trained("epochs = 10000"), trained("epochs = 10001"), "E302"),
@@ -194,6 +200,21 @@ def _spec(kind: str, field: str, value: object) -> object:
     accelerator = {"name": "a", "word_bits": 16, "clock_hz": 1e9,
                    "compute": ComputeSpec(**compute), "hierarchy": (MemorySpec(**memory),)}
     return AcceleratorSpec(**(accelerator | {field: value}))
+
+
+def test_the_differentiable_settings_model_carries_the_cost_weights_range() -> None:
+    """A DifferentiableSpec built in Python is held to the cost weights' range too."""
+    from pydantic import ValidationError
+
+    from dslc.spec.codesign import DifferentiableSpec
+
+    low, high = limits.MIN_COST_WEIGHT, limits.MAX_COST_WEIGHT
+    assert DifferentiableSpec(cost_weight=low, weights=(low, high)).weights == (low, high)
+    for bad in (0.0, high * 2, float("inf"), float("nan")):
+        with pytest.raises(ValidationError):
+            DifferentiableSpec(cost_weight=bad)
+        with pytest.raises(ValidationError):
+            DifferentiableSpec(weights=(1.0, bad))
 
 
 @pytest.mark.parametrize("case", sorted(SPEC_CASES))

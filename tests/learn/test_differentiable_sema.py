@@ -65,7 +65,7 @@ def test_an_unknown_setting_is_e205_with_a_suggestion() -> None:
 
 
 def test_a_non_positive_weight_and_a_fraction_above_one() -> None:
-    assert only(with_block("cost_weight = 0")).code == "E705"
+    assert only(with_block("cost_weight = 0")).code == "E302"
     found = only(with_block("train_fraction = 1.5"))
     assert found.code == "E705" and found.span.text == "1.5"
 
