@@ -56,7 +56,7 @@ from dslc.codesign.dance.evaluator import (
     torch_objective,
 )
 from dslc.codesign.learned import Prediction, TrajectoryStep
-from dslc.spec.codesign import ConstraintSpec, ObjectiveSpec
+from dslc.spec.codesign import Constant, ConstraintSpec, MetricRef, ObjectiveExpr, ObjectiveSpec
 
 SAMPLES = 8
 """Gumbel-softmax hardware samples per step."""
@@ -177,6 +177,7 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
     def split(out: Any) -> list[Any]:
         return list(torch.split(out, widths, dim=-1))
 
+    sign = -1.0 if objective.sense == "maximize" else 1.0  # _log_cost minimises
     trajectory: list[TrajectoryStep] = []
     visited_networks: dict[int, None] = {}
     visited_accelerators: dict[int, None] = {}
@@ -204,7 +205,9 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
         loss = cost_weight * expected + (accuracy_loss if accuracy_loss is not None else 0.0)
         optimiser.zero_grad()
         loss.backward()
-        optimiser.step()
+        if all(bool(torch.isfinite(t.grad).all()) for group in optimiser.param_groups
+               for t in group["params"] if t.grad is not None):
+            optimiser.step()  # a step whose gradient is not finite would make every next NaN
         loss_value = float(loss.detach())
         accuracy_value = None if accuracy_loss is None else float(accuracy_loss.detach())
         with torch.no_grad():
@@ -212,7 +215,11 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
             best_hw = tuple(int(torch.argmax(t)) for t in hardware)
             accelerator = design_of[best_hw]
             plain = _log_cost(torch, objective, logs, clock, known[:, None].expand(n, s))
-            expected_cost = float(torch.exp(torch.sum(p[:, None] * plain, 0).mean()))
+            mean = sign * torch.sum(p[:, None] * plain, 0).mean()
+            expected_cost = float(torch.exp(mean))
+            if not math.isfinite(expected_cost):  # past float32: in float64, else inf
+                expected_cost = math.exp(min(float(mean), 709.0)) if float(mean) < 709.0 \
+                    else math.inf
         visited_networks[choice] = None
         visited_accelerators[accelerator] = None
         trajectory.append(TrajectoryStep(
@@ -357,10 +364,55 @@ def _metrics(torch: Any, logs: Any, clock: float, accuracy: Any) -> dict[str, An
 
 def _log_cost(torch: Any, objective: ObjectiveSpec, logs: Any, clock: float,
               accuracy: Any) -> Any:
-    """The log of the objective from predicted log metrics (a sum of logs for the usual
-    products, so that no value overflows)."""
+    """The log of the objective to minimise from predicted log metrics. The objective's
+    value in float32, then its log, when that is finite everywhere (a minimised objective
+    the search's float32 holds); else, and for a maximised one, the log computed in log
+    space (`_log_expression`: `energy ^ 8` overflowed float32 and turned every step NaN;
+    `maximize 1 / edp` was negative, clamped, and left the search without a gradient),
+    negated when maximised. An objective that has no log in log space (a difference, a
+    negative constant) keeps the value's log, clamped."""
     value = torch_objective(objective, _metrics(torch, logs, clock, accuracy))
-    return torch.log(torch.clamp(value, min=1e-30))
+    if objective.sense == "minimize" and bool(torch.isfinite(value).all()) and \
+            bool((value > 0).all()):
+        return torch.log(value.clamp_min(1e-30))
+    logged = _log_expression(torch, objective.expression, logs, clock, accuracy)
+    if logged is None:
+        return torch.log(torch.clamp(value, min=1e-30))
+    found = logged + torch.zeros_like(logs[..., 0])
+    return found if objective.sense == "minimize" else -found
+
+
+def _log_expression(torch: Any, expr: ObjectiveExpr, logs: Any, clock: float,
+                    accuracy: Any) -> Any:
+    """The log of an objective expression from log metrics, without forming its value:
+    products, quotients, constant powers and sums of metrics and positive constants; None
+    for any other expression (a difference, a non-positive constant, a power by a metric).
+    An unknown accuracy (0) counts as 1e-9, as the loss's penalties take it."""
+    if isinstance(expr, MetricRef):
+        found = {"energy": logs[..., 0], "latency": logs[..., 1], "area": logs[..., 2],
+                 "edp": logs[..., 0] + logs[..., 1],
+                 "cycles": logs[..., 1] + math.log(clock)}
+        if expr.name == "accuracy":
+            return torch.log(torch.clamp(accuracy, min=1e-9))
+        return found[expr.name]
+    if isinstance(expr, Constant):
+        return torch.tensor(math.log(expr.value)) if expr.value > 0 else None
+    if expr.op == "^":
+        base = _log_expression(torch, expr.left, logs, clock, accuracy)
+        if base is None or not isinstance(expr.right, Constant):
+            return None
+        return expr.right.value * base
+    if expr.op == "-":
+        return None
+    left = _log_expression(torch, expr.left, logs, clock, accuracy)
+    right = _log_expression(torch, expr.right, logs, clock, accuracy)
+    if left is None or right is None:
+        return None
+    if expr.op == "*":
+        return left + right
+    if expr.op == "/":
+        return left - right
+    return torch.logaddexp(left, right)
 
 
 def _penalty(torch: Any, constraints: tuple[ConstraintSpec, ...], logs: Any, clock: float,
