@@ -78,6 +78,7 @@ from dslc.spec.constraints import MapConstraints
 from dslc.spec.limits import (
     MAX_BATCH,
     MAX_BUDGET,
+    MAX_CANDIDATES,
     MAX_COST_WEIGHT,
     MAX_COUNT,
     MAX_EPOCHS,
@@ -701,11 +702,8 @@ def _differentiable(node: ast.SubBlock) -> DifferentiableSpec:
         elif key == "seed":
             fields[key] = as_int(value, span, "the seed", minimum=0, maximum=MAX_COUNT)
         elif key == "candidates":
-            count = as_int(value, span, "`candidates`", minimum=1)
-            if count > 10:
-                raise fail("E705", f"at most 10 candidates are re-checked, got {count}", span,
-                           help="the search proposes; the exact model re-checks a few")
-            fields[key] = count
+            fields[key] = as_int(value, span, "`candidates`", minimum=1,
+                                 maximum=MAX_CANDIDATES)
         elif key == "weights":
             items = value if isinstance(value, tuple) else (value,)
             written = item.value.items if isinstance(item.value, ast.ListExpr) and \
@@ -715,7 +713,7 @@ def _differentiable(node: ast.SubBlock) -> DifferentiableSpec:
         elif key == "train_fraction":
             fraction = _positive(value, span, "the training fraction")
             if fraction > 1:
-                raise fail("E705", f"the training fraction is at most 1, got {fraction:g}",
+                raise fail("E302", f"the training fraction is at most 1, got {fraction:g}",
                            span, help="e.g. `train_fraction = 0.03` (3% of the pairs)")
             fields[key] = fraction
         else:

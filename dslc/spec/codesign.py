@@ -22,6 +22,7 @@ from dslc.spec.base import Point, Spec
 from dslc.spec.constraints import MapConstraints
 from dslc.spec.limits import (
     MAX_BUDGET,
+    MAX_CANDIDATES,
     MAX_COST_WEIGHT,
     MAX_COUNT,
     MAX_EPOCHS,
@@ -269,7 +270,7 @@ class DifferentiableSpec(Spec):
     of all of them give an accuracy-cost front."""
     steps: int = Field(default=300, gt=0, le=MAX_STEPS)
     """Gradient steps of the search."""
-    candidates: int = Field(default=10, gt=0, le=10)
+    candidates: int = Field(default=10, gt=0, le=MAX_CANDIDATES)
     """The search's best proposals (by the evaluator) evaluated with the exact model."""
     seed: int = Field(default=1, ge=0, le=MAX_COUNT)
     """Seed of the evaluator's samples and training and of the search."""

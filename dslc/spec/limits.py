@@ -59,6 +59,9 @@ MAX_BUDGET = 10**9
 its starts' descents may take up to dslc.mapper.search.STARTS_SHARE times it)."""
 MAX_COUNT = 2**63 - 1
 """Largest seed, `top_k` and `max_pairs` (a 64-bit integer)."""
+MAX_CANDIDATES = 10
+"""Most proposals of a differentiable search re-checked with the exact model (`candidates`;
+a training fraction, `train_fraction`, is at most 1)."""
 MAX_STEPS = 10**6
 """Most gradient steps of a differentiable search (`steps`; the default 300 take seconds)."""
 MIN_COST_WEIGHT = 1e-6

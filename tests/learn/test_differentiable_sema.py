@@ -48,11 +48,11 @@ def test_defaults_when_the_block_is_absent() -> None:
     assert spec.differentiable.candidates == 10
 
 
-def test_more_than_ten_candidates_is_e705() -> None:
+def test_more_than_ten_candidates_is_e302() -> None:
     text = with_block("candidates = 11")
     found = only(text)
-    assert found.code == "E705"
-    assert "at most 10" in found.message
+    assert found.code == "E302"
+    assert found.message == "`candidates` must be at most 10, found 11"
     assert found.span.text == "11"
     assert found.help
 
@@ -67,7 +67,7 @@ def test_an_unknown_setting_is_e205_with_a_suggestion() -> None:
 def test_a_non_positive_weight_and_a_fraction_above_one() -> None:
     assert only(with_block("cost_weight = 0")).code == "E302"
     found = only(with_block("train_fraction = 1.5"))
-    assert found.code == "E705" and found.span.text == "1.5"
+    assert found.code == "E302" and found.span.text == "1.5"
 
 
 def test_one_accelerator_space_only() -> None:
