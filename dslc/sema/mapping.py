@@ -41,6 +41,7 @@ from dslc.sema.evaluate import (
 from dslc.sema.spaces import Declarations, point_values
 from dslc.spec.accelerator import AcceleratorSpec, FanoutSpec, MemorySpec
 from dslc.spec.base import Point
+from dslc.spec.limits import MAX_BATCH
 from dslc.spec.mapping import LoopSpec, MappingLevelSpec, MappingSpec
 from dslc.spec.network import NetworkSpec
 from dslc.syntax import ast
@@ -81,7 +82,7 @@ def elaborate_mapping(decl: ast.MappingDecl, program: Declarations) -> MappingSp
         if prop.name.text == "imperfect":
             imperfect = as_bool(value, prop.value.span, "imperfect")
         else:
-            batch = as_int(value, prop.value.span, "the batch", minimum=1)
+            batch = as_int(value, prop.value.span, "the batch", minimum=1, maximum=MAX_BATCH)
     try:
         network = program.network_space(network_name).instantiate(network_point)
         accelerator = program.accelerator_space(accelerator_name).instantiate(

@@ -21,6 +21,7 @@ from pydantic import Field
 from dslc.spec.base import Point, Spec
 from dslc.spec.constraints import MapConstraints
 from dslc.spec.limits import (
+    MAX_BATCH,
     MAX_BUDGET,
     MAX_CANDIDATES,
     MAX_COST_WEIGHT,
@@ -291,7 +292,7 @@ class CoDesignSpec(Spec):
     """Network (space) names to search."""
     accelerators: tuple[str, ...]
     """Accelerator (design space) names to search."""
-    batch: int = Field(default=1, gt=0)
+    batch: int = Field(default=1, gt=0, le=MAX_BATCH)
     """Batch size N."""
     objective: ObjectiveSpec = ObjectiveSpec()
     """The objective."""
@@ -304,12 +305,12 @@ class CoDesignSpec(Spec):
     """auto, exhaustive, semi_decoupled, random or differentiable."""
     reference: DesignPoint | None = None
     """The reference accelerator of the semi-decoupled strategy (None: the planner picks)."""
-    max_pairs: int | None = Field(default=None, gt=0)
+    max_pairs: int | None = Field(default=None, gt=0, le=MAX_COUNT)
     """Most pairs the search evaluates (None: no cap); a capped answer is unverified unless
     it was certified first."""
     time_limit_s: float | None = Field(default=None, gt=0)
     """Most wall time the search takes, in seconds (None: no cap)."""
-    top_k: int | None = Field(default=None, gt=0)
+    top_k: int | None = Field(default=None, gt=0, le=MAX_COUNT)
     """Networks kept after ranking on the reference (None: the planner decides)."""
     mapper: MapperSpec = MapperSpec()
     """Mapping-search settings."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from dslc.spec.base import Point, Spec
+from dslc.spec.limits import MAX_BATCH
 
 
 class LoopSpec(Spec):
@@ -53,7 +54,7 @@ class MappingSpec(Spec):
     """The accelerator."""
     accelerator_point: Point = ()
     """Parameter values picking a design from a design space."""
-    batch: int = Field(default=1, gt=0)
+    batch: int = Field(default=1, gt=0, le=MAX_BATCH)
     """The batch size N."""
     imperfect: bool = False
     """Allow factors whose product exceeds a dim's bound: the dim is padded (ceil

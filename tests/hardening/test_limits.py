@@ -309,3 +309,43 @@ def test_a_search_over_too_many_designs_or_pairs_is_a_diagnostic(text: str, mess
 def test_a_search_at_the_limits_elaborates() -> None:
     assert codes(_search("1..1000 param b in 1..100", "1..1")) == []
     assert codes(_search("1..4000", "1..2500")) == []
+
+
+def test_a_mappings_batch_has_the_batch_limit(tmp_path: Path) -> None:
+    """A `mapping` block's batch is held to MAX_BATCH like a co-design's (it had no maximum:
+    `batch = 10^20` linted clean and `dslc eval` costed it)."""
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    text = (examples / "mapping.cd").read_text()
+    header = "mapping rs_conv3x3 for resnet18.layer1.0.a on eyeriss_like {\n"
+    assert header in text
+    at_limit = text.replace(header, header + f"    batch = {limits.MAX_BATCH}\n").replace(
+        "DRAM         { temporal [K 4,", f"DRAM         {{ temporal [N {limits.MAX_BATCH}, K 4,")
+    spec = tmp_path / "mapping.cd"
+    spec.write_text(at_limit)
+    assert [d for d in api.compile(spec).diagnostics if d.is_error] == []
+    spec.write_text(at_limit.replace(f"batch = {limits.MAX_BATCH}",
+                                     f"batch = {limits.MAX_BATCH + 1}"))
+    errors = [d for d in api.compile(spec).diagnostics if d.is_error]
+    assert [(d.code, d.message) for d in errors] == [
+        ("E302", "the batch must be at most 65,536, found 65,537")]
+    assert errors[0].span is not None and errors[0].span.text == "65537"
+
+
+@pytest.mark.parametrize(("field", "past"), [
+    ("batch", limits.MAX_BATCH + 1), ("top_k", limits.MAX_COUNT + 1),
+    ("max_pairs", limits.MAX_COUNT + 1)])
+def test_the_codesign_and_mapping_models_carry_their_limits(field: str, past: int) -> None:
+    from pydantic import ValidationError
+
+    from dslc.spec.codesign import CoDesignSpec
+    from dslc.spec.mapping import MappingSpec
+
+    base = {"name": "c", "networks": ("n",), "accelerators": ("a",)}
+    assert getattr(CoDesignSpec(**base, **{field: past - 1}), field) == past - 1
+    with pytest.raises(ValidationError):
+        CoDesignSpec(**base, **{field: past})
+    if field == "batch":
+        fields = {"name": "m", "network": "n", "layer": "l", "accelerator": "a", "levels": ()}
+        assert MappingSpec(**fields, batch=past - 1).batch == past - 1
+        with pytest.raises(ValidationError):
+            MappingSpec(**fields, batch=past)
