@@ -229,3 +229,26 @@ def test_trained_accuracy_runs_the_supernet_and_retrains_the_answer() -> None:
     data = outcome_to_json(outcome)
     assert json.loads(json.dumps(data, allow_nan=False))["mode"] == "trained accuracy"
     assert data["best"]["predicted"]["accuracy"] is not None
+
+
+def test_a_space_of_one_pair_is_refused_before_any_costing(tmp_path: Path) -> None:
+    # One network design and one accelerator design: nothing to learn from, said as such
+    # (it was "only 1 of the evaluator's 1 training pairs have a valid mapping"), before a
+    # pair is costed.
+    text = SMALL.read_text()
+    for declaration in ("    param w in {8, 16, 32}\n", "    param k in {1, 3}\n",
+                        "    param rows in {4, 8, 16}\n", "    param cols in {4, 8}\n",
+                        "    param flow in {weight_stationary, output_stationary}\n"):
+        assert declaration in text
+        name, values = declaration.split(" in ")
+        first = values.strip().strip("{}").split(",")[0].strip()
+        text = text.replace(declaration, f"{name} in {{{first}}}\n")
+    spec = tmp_path / "one.cd"
+    spec.write_text(text)
+    store = tmp_path / "s.db"
+    result = CliRunner().invoke(app, ["learn", "evaluator", str(spec), "--cache", str(store)])
+    assert result.exit_code == 1, result.output
+    assert "the request's space has 1 (network, accelerator) pair" in result.stderr
+    assert "use the exhaustive strategy" in result.stderr
+    # `dslc run` of the one design maps it (a single design needs no search).
+    assert CliRunner().invoke(app, ["run", str(spec), "--cache", str(store)]).exit_code == 0

@@ -672,6 +672,11 @@ def train_evaluator(evaluator: PairEvaluator, settings: Settings, *,
     needs_torch()
     if space is None:
         space = learned_space(evaluator)
+    total_pairs = len(space.networks) * len(space.accelerators)
+    if total_pairs < 2:
+        raise CannotRunError(f"the request's space has {total_pairs} (network, accelerator) "
+                             "pair: a learned evaluator needs at least two to learn from; "
+                             "use the exhaustive strategy")
     samples = draw_samples(space, evaluator, settings.train_fraction, settings.heldout_pairs,
                            settings.seed)
     everything = np.concatenate([samples.train, samples.heldout, samples.unseen])
