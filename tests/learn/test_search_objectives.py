@@ -51,3 +51,24 @@ def test_the_loss_is_finite_and_the_search_ranks_as_its_log(
     plain = _search(trained, space, same_as)
     assert [(i, j) for i, j, _, _ in found.proposals][:1] == \
         [(i, j) for i, j, _, _ in plain.proposals][:1]
+
+
+def test_a_difference_that_is_never_positive_still_moves_the_search(
+        small: tuple[Any, Any], trained: Any) -> None:
+    # `minimize 0 - edp` has no log (a difference) and its value is negative everywhere:
+    # its clamped log was a constant loss. Through asinh, which keeps the order, the search
+    # moves, toward larger EDP: its first proposal is predicted above `minimize edp`'s.
+    _, space = small
+    objective = ObjectiveSpec(expression=BinaryOp(op="-", left=Constant(value=0.0),
+                                                  right=MetricRef(name="edp")), text="0 - edp")
+    found = _search(trained, space, objective)
+    steps = found.trajectory
+    assert all(math.isfinite(s.loss) for s in steps)
+    assert steps[-1].loss < steps[0].loss
+    plain = _search(trained, space, ObjectiveSpec(expression=MetricRef(name="edp"), text="edp"))
+    upward = _search(trained, space, ObjectiveSpec(sense="maximize",
+                                                   expression=MetricRef(name="edp"),
+                                                   text="edp"))
+    first = [(i, j) for i, j, _, _ in found.proposals][:1]
+    assert first == [(i, j) for i, j, _, _ in upward.proposals][:1]
+    assert first != [(i, j) for i, j, _, _ in plain.proposals][:1]

@@ -370,14 +370,16 @@ def _log_cost(torch: Any, objective: ObjectiveSpec, logs: Any, clock: float,
     space (`_log_expression`: `energy ^ 8` overflowed float32 and turned every step NaN;
     `maximize 1 / edp` was negative, clamped, and left the search without a gradient),
     negated when maximised. An objective that has no log in log space (a difference, a
-    negative constant) keeps the value's log, clamped."""
+    negative constant) and is not positive everywhere is taken through asinh, which keeps
+    its order and has a gradient at every sign (its log, clamped at 1e-30, had none where
+    the value to minimise was not positive: `minimize 0 - edp` did not move)."""
     value = torch_objective(objective, _metrics(torch, logs, clock, accuracy))
     if objective.sense == "minimize" and bool(torch.isfinite(value).all()) and \
             bool((value > 0).all()):
         return torch.log(value.clamp_min(1e-30))
     logged = _log_expression(torch, objective.expression, logs, clock, accuracy)
     if logged is None:
-        return torch.log(torch.clamp(value, min=1e-30))
+        return torch.asinh(value)
     found = logged + torch.zeros_like(logs[..., 0])
     return found if objective.sense == "minimize" else -found
 
