@@ -112,8 +112,9 @@ R = TypeVar("R")
 
 
 _ALL_DIAGNOSTICS_LINT = "--max-diagnostics 0 shows them all"
-_PRINT_CHUNK = 256
 _ALL_DIAGNOSTICS_OTHER = "dslc lint --max-diagnostics 0 shows them all"
+_PRINT_CHUNK = 256
+"""Diagnostics printed per write."""
 
 
 def _print_diagnostics(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic],
@@ -132,23 +133,20 @@ def _print_diagnostics(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic],
     # diagnostic) was most of the time of 150,000 of them, so text that is not styled (not
     # a terminal) is written as it is.
     styled = out.is_terminal
+    end = "\n\n" if fmt is Format.full else "\n"  # full: a blank line after each
     for first in range(0, len(shown), _PRINT_CHUNK):
         chunk = Text()
         for diagnostic, others in shown[first:first + _PRINT_CHUNK]:
             text = render_full(diagnostic, others) if fmt is Format.full else \
                 render_concise(diagnostic, others)
-            head, _, rest = text.partition("\n")
-            if chunk:
-                chunk.append("\n")
+            head, newline, rest = text.partition("\n")
+            # Only the head line is styled (and only on a terminal).
             chunk.append(head, style=_SEVERITY_STYLE[diagnostic.severity] if styled else "")
-            if rest:
-                chunk.append("\n" + rest)
-            if fmt is Format.full:
-                chunk.append("\n")
+            chunk.append(newline + rest + end)
         if styled:
-            out.print(chunk)
+            out.print(chunk, end="")
         else:
-            out.file.write(chunk.plain + "\n")
+            out.file.write(chunk.plain)
     if len(shown) < len(groups):
         out.print(hidden_line(len(groups) - len(shown), how), markup=False)
     if files is not None:

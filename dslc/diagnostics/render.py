@@ -37,11 +37,11 @@ MAX_SHOWN_LINE = 160
 _CONTEXT = 60
 """Characters of context shown on each side of a span in an excerpt."""
 MAX_OTHER_PLACES = 10
+"""Other places of a repeated diagnostic listed in its note (and in JSON's `also_at`)."""
 MAX_SHOWN_DIAGNOSTICS = 100
 """Distinct diagnostics the text formats print by default (`dslc lint --max-diagnostics`);
 the rest are counted in one line (`hidden_line`), as clang's `-ferror-limit` does: nobody
 reads 150,000 errors, and printing them takes a minute. JSON lists them all."""
-"""Other places of a repeated diagnostic listed in its note (and in JSON's `also_at`)."""
 _ELLIPSIS = "\N{HORIZONTAL ELLIPSIS}"
 
 

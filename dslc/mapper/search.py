@@ -904,26 +904,20 @@ class _Search:
         # of ranks skip..per-1 are taken, by rank, then place, then rank order.
         rows = np.ascontiguousarray(spatial.reshape(-1, pool.size)[:, ranked].T)
         size = rows.shape[0]
-        if size == 0:
-            chosen = ranked
+        if size == 0 or rows.shape[1] == 0:  # none, or no spatial slot: one unrolling
+            first, group = np.zeros(min(size, 1), np.int64), np.zeros(size, np.int64)
         else:
-            if rows.shape[1] == 0:  # no spatial slot: one (empty) unrolling
-                first, group = np.zeros(1, np.int64), np.zeros(size, np.int64)
-            else:
-                whole = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1])))
-                _, first, group = np.unique(whole.ravel(), return_index=True,
-                                            return_inverse=True)
-                group = group.ravel()
-            place = np.empty(first.size, dtype=np.int64)
-            place[np.argsort(first, kind="stable")] = np.arange(first.size)
-            by_group = np.argsort(group, kind="stable")
-            rank = np.empty(size, dtype=np.int64)
-            starts = np.searchsorted(group[by_group], group[by_group], side="left")
-            rank[by_group] = np.arange(size) - starts
-            here = place[group]
-            taken = np.flatnonzero((here < count) & (rank >= skip) & (rank < per))
-            taken = taken[np.lexsort((taken, here[taken], rank[taken]))]
-            chosen = ranked[taken]
+            whole = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1])))
+            _, first, group = np.unique(whole.ravel(), return_index=True, return_inverse=True)
+            group = group.ravel()
+        place = np.empty(first.size, dtype=np.int64)
+        place[np.argsort(first, kind="stable")] = np.arange(first.size)
+        by_group = np.argsort(group, kind="stable")
+        rank = np.empty(size, dtype=np.int64)
+        rank[by_group] = np.arange(size) - np.searchsorted(group[by_group], group[by_group])
+        here = place[group]
+        taken = np.flatnonzero((here < count) & (rank >= skip) & (rank < per))
+        chosen = ranked[taken[np.lexsort((taken, here[taken], rank[taken]))]]
         return _Pool(pool.factors[:, :, chosen], pool.orders[:, :, chosen],
                      pool.keeps[chosen], pool.scores[:, chosen])
 

@@ -1517,9 +1517,9 @@ class MapSpace:
         # columns where both loops are real: the swaps, pair by pair, each pair's columns
         # in order (arrays over all pairs at once: a loop over pairs was a few percent of
         # the search's time).
-        first, second = (np.array(p, dtype=np.int64).reshape(-1) for p in zip(
-            *itertools.combinations(range(self.ndims), 2), strict=True)) \
-            if self.ndims > 1 else (np.empty(0, np.int64), np.empty(0, np.int64))
+        positions = np.array(list(itertools.combinations(range(self.ndims), 2)),
+                             dtype=np.int64).reshape(-1, 2)
+        first, second = positions[:, 0], positions[:, 1]
         swap_pairs: list[IntArray] = []
         swap_columns: list[IntArray] = []
         swap_levels: list[int] = []
@@ -1542,11 +1542,9 @@ class MapSpace:
         moved = np.arange(count, count + total)
         swapped[at_level, i, moved] = orders[at_level, j]
         swapped[at_level, j, moved] = orders[at_level, i]
-        joined_f = np.concatenate([factors, factors[:, :, columns]], axis=2)
-        joined_o = swapped
         if self._order_rules:
-            self.repair_orders(joined_o)
-        return joined_f, joined_o
+            self.repair_orders(swapped)
+        return np.concatenate([factors, factors[:, :, columns]], axis=2), swapped
 
     def _resplit_choices(self, factors: IntArray, a: int, b: int) -> list[tuple[int, ...]]:
         """Per dim, the factors slot `a` may hold in `resplits` (ascending)."""
