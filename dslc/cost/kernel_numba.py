@@ -203,7 +203,7 @@ def validity(ft: IntArray, sx: IntArray, sy: IntArray, start: int, n: int,
                 & (other[bb] <= fanout_mesh[f, 1])
 
 
-@jit
+@jit_inline
 def tile_words(t: int, n: int, axis_count: IntArray, axis_terms: IntArray,
                axis_dim: IntArray, axis_coef: IntArray, extents: IntArray,
                tiles: IntArray, axis_extents: IntArray) -> None:
@@ -227,7 +227,7 @@ def tile_words(t: int, n: int, axis_count: IntArray, axis_terms: IntArray,
                 tiles[i, t, bb] *= axis_extents[i, a, bb]
 
 
-@jit
+@jit_inline
 def entries_plain(t: int, n: int, relevant: BoolArray, real_dim: IntArray,
                   real_cum: IntArray, real_above: IntArray, tiles: IntArray,
                   enter: IntArray) -> None:
@@ -245,7 +245,7 @@ def entries_plain(t: int, n: int, relevant: BoolArray, real_dim: IntArray,
             enter[i, bb] = tiles[i, t, bb] * reach
 
 
-@jit
+@jit_inline
 def entries_sliding(t: int, n: int, axis_count: IntArray, axis_terms: IntArray,
                     coef_dense: IntArray, simple: BoolArray, real_dim: IntArray,
                     real_cum: IntArray, real_step: IntArray, real_above: IntArray,
@@ -337,7 +337,7 @@ def block_geometry(sx: IntArray, sy: IntArray, start: int, n: int, fanout_block:
                     block_inner[b, d, bb] = below[d, bb] * block_spatial[b + 1, d, bb]
 
 
-@jit
+@jit_inline
 def box(t: int, n: int, axis_count: IntArray, axis_terms: IntArray, axis_dim: IntArray,
         axis_coef: IntArray, spans: IntArray, factors: IntArray, scale: bool,
         words: IntArray, other: IntArray) -> None:
@@ -361,7 +361,7 @@ def box(t: int, n: int, axis_count: IntArray, axis_terms: IntArray, axis_dim: In
             words[bb] *= other[bb]
 
 
-@jit
+@jit_inline
 def counts(t: int, base: int, n: int, keep: IntArray, level_blocks: IntArray,
            axis_count: IntArray, axis_terms: IntArray, axis_dim: IntArray,
            axis_coef: IntArray, tensor_flags: IntArray, kept: BoolArray, spatial: IntArray,
@@ -458,7 +458,7 @@ def counts(t: int, base: int, n: int, keep: IntArray, level_blocks: IntArray,
             above_keeps = True
 
 
-@jit
+@jit_inline
 def backing_store(t: int, n: int, keep: IntArray, imperfect: bool, axis_count: IntArray,
                   axis_terms: IntArray, axis_dim: IntArray, axis_coef: IntArray,
                   whole_words: IntArray, first_keeper: IntArray, extents: IntArray,
@@ -622,59 +622,106 @@ def kernel(ft: IntArray, order: IntArray, sx: IntArray, sy: IntArray, keep_ids: 
            out_utilized: IntArray, out_tensor_energy: FloatArray,
            out_leakage: FloatArray, out_compute_energy: FloatArray) -> None:
     nlevels, ndims, ntensors = ints[0], ints[1], ints[2]
-    imperfect, macs, compute_gated = ints[4] != 0, ints[5], ints[6] != 0
+    imperfect = ints[4] != 0
     size = ft.shape[2]
-    nslots = max((nlevels - 1) * ndims, 1)
-    blk = BLOCK
-    nblocks = max(level_blocks[nlevels], 1)
-    block_spatial = np.empty((nblocks, ndims, blk), dtype=np.int64)
-    block_inner = np.empty((nblocks, ndims, blk), dtype=np.int64)
-    child = np.empty(blk, dtype=np.int64)
     (spatial, extents, steps, compute_cycles, utilized, valid, covered, keep, counter, other,
      tiles, axis_extents) = shape_scratch(nlevels, ndims, ntensors, axis_terms.shape[1])
-    enter = np.empty((nlevels, blk), dtype=np.int64)
-    partition = np.empty((nlevels, blk), dtype=np.int64)
-    below = np.empty(blk, dtype=np.int64)
-    served = np.empty((nlevels, blk), dtype=np.int64)
-    cycles = np.empty(blk, dtype=np.int64)
-    energy_sum = np.empty(blk)
-    real_dim = np.empty((nslots + 1, blk), dtype=np.int64)
-    real_cum = np.empty((nslots + 1, blk), dtype=np.int64)
-    real_step = np.empty((nslots + 1, blk), dtype=np.int64)
-    real_above = np.empty((nlevels, blk), dtype=np.int64)
+    (block_spatial, block_inner, child, enter, partition, below, served, cycles, energy_sum,
+     real_dim, real_cum, real_step, real_above) = cost_scratch(nlevels, ndims,
+                                                               level_blocks[nlevels])
     # Without the breakdown (arrays of one block), each block overwrites the last.
     detail = out_reads.shape[2] == size
-    for start in range(0, size, blk):
-        n = min(blk, size - start)
-        base = start if detail else 0
+    for start in range(0, size, BLOCK):
+        n = min(BLOCK, size - start)
         shape_block(ft, sx, sy, keep_ids, start, n, imperfect, fanout_owner, fanout_mesh,
                     allowed, level_ints, axis_count, axis_terms, axis_dim, axis_coef,
                     whole_words, kept, first_keeper, static_valid, bounds, spatial, extents,
                     steps, compute_cycles, utilized, valid, covered, keep, counter, other,
                     tiles, axis_extents)
-        loop_slots(ft, order, start, n, steps, real_dim, real_cum, real_step, real_above)
-        block_geometry(sx, sy, start, n, fanout_block, level_blocks, extents, block_spatial,
-                       block_inner)
-        for t in range(ntensors):
-            if tensor_flags[t, 1]:
-                entries_sliding(t, n, axis_count, axis_terms, coef_dense, simple,
-                                real_dim, real_cum, real_step, real_above, tiles,
-                                axis_extents[t], enter)
-            else:
-                entries_plain(t, n, relevant, real_dim, real_cum, real_above, tiles,
-                              enter)
-            counts(t, base, n, keep, level_blocks, axis_count, axis_terms, axis_dim,
-                   axis_coef, tensor_flags, kept, spatial, extents, block_spatial,
-                   block_inner, compute_cycles,
-                   tiles, enter, partition, below, served, counter, other, child, out_reads,
-                   out_fills, out_updates)
-        cycles_energy(start, base, n, imperfect, macs, level_ints, level_floats, shared,
-                      compute_floats, compute_instances, compute_gated, spatial, extents,
-                      compute_cycles, utilized, valid, cycles, energy_sum,
-                      below, child,  # free once the counts are in: scratch of a block
-                      out_valid, out_energy, out_cycles, out_compute_cycles, out_utilization,
-                      out_reads, out_fills, out_updates, out_utilized, out_tensor_energy,
-                      out_leakage, out_compute_energy)
+        base = start if detail else 0
+        cost_block(ft, order, sx, sy, start, base, n, ints, fanout_block,
+                   level_blocks, level_ints, level_floats, shared, axis_count, axis_terms,
+                   axis_dim, axis_coef, coef_dense, tensor_flags, relevant, simple, kept,
+                   compute_floats, compute_instances, spatial, extents, steps,
+                   compute_cycles, utilized, valid, keep, counter, other, tiles,
+                   axis_extents, block_spatial, block_inner, child, enter, partition,
+                   below, served, cycles, energy_sum, real_dim, real_cum, real_step,
+                   real_above, out_valid, out_energy, out_cycles, out_compute_cycles,
+                   out_utilization, out_reads, out_fills, out_updates, out_utilized,
+                   out_tensor_energy, out_leakage, out_compute_energy)
+
+
+@jit
+def cost_scratch(nlevels: int, ndims: int, nblocks: int) -> tuple[
+        IntArray, IntArray, IntArray, IntArray, IntArray, IntArray, IntArray, IntArray,
+        FloatArray, IntArray, IntArray, IntArray, IntArray]:
+    """One block's arrays for `cost_block`: the multicast blocks' spatial factors and inner
+    extents, a child count, entries, partitions, what is below, what is served, cycles,
+    energy, and the real loops' dims, cumulative products, steps and levels above."""
+    blk = BLOCK
+    nslots = max((nlevels - 1) * ndims, 1)
+    nblocks = max(nblocks, 1)
+    return (np.empty((nblocks, ndims, blk), dtype=np.int64),
+            np.empty((nblocks, ndims, blk), dtype=np.int64), np.empty(blk, dtype=np.int64),
+            np.empty((nlevels, blk), dtype=np.int64), np.empty((nlevels, blk), dtype=np.int64),
+            np.empty(blk, dtype=np.int64), np.empty((nlevels, blk), dtype=np.int64),
+            np.empty(blk, dtype=np.int64), np.empty(blk),
+            np.empty((nslots + 1, blk), dtype=np.int64),
+            np.empty((nslots + 1, blk), dtype=np.int64),
+            np.empty((nslots + 1, blk), dtype=np.int64),
+            np.empty((nlevels, blk), dtype=np.int64))
+
+
+@jit
+def cost_block(ft: IntArray, order: IntArray, sx: IntArray, sy: IntArray, start: int,
+               base: int, n: int, ints: IntArray, fanout_block: IntArray,
+               level_blocks: IntArray, level_ints: IntArray, level_floats: FloatArray,
+               shared: BoolArray, axis_count: IntArray, axis_terms: IntArray,
+               axis_dim: IntArray, axis_coef: IntArray, coef_dense: IntArray,
+               tensor_flags: IntArray, relevant: BoolArray, simple: BoolArray,
+               kept: BoolArray, compute_floats: FloatArray, compute_instances: int,
+               spatial: IntArray, extents: IntArray, steps: IntArray,
+               compute_cycles: IntArray, utilized: IntArray, valid: BoolArray,
+               keep: IntArray, counter: IntArray, other: IntArray, tiles: IntArray,
+               axis_extents: IntArray, block_spatial: IntArray, block_inner: IntArray,
+               child: IntArray, enter: IntArray, partition: IntArray, below: IntArray,
+               served: IntArray, cycles: IntArray, energy_sum: FloatArray,
+               real_dim: IntArray, real_cum: IntArray, real_step: IntArray,
+               real_above: IntArray, out_valid: BoolArray, out_energy: FloatArray,
+               out_cycles: IntArray, out_compute_cycles: IntArray,
+               out_utilization: FloatArray, out_reads: IntArray, out_fills: IntArray,
+               out_updates: IntArray, out_utilized: IntArray,
+               out_tensor_energy: FloatArray, out_leakage: FloatArray,
+               out_compute_energy: FloatArray) -> None:
+    """The stages after `shape_block` for the block of `n` mappings at `start` of `ft`,
+    `order`, `sx`, `sy` (`shape_block`'s arrays hold them at 0 ... n - 1): the real loops,
+    the multicast blocks, every tensor's entries and counts, cycles and energy (totals to
+    `start + bb`, the breakdown to `base + bb`)."""
+    ntensors = ints[2]
+    imperfect, macs, compute_gated = ints[4] != 0, ints[5], ints[6] != 0
+    loop_slots(ft, order, start, n, steps, real_dim, real_cum, real_step, real_above)
+    block_geometry(sx, sy, start, n, fanout_block, level_blocks, extents, block_spatial,
+                   block_inner)
+    for t in range(ntensors):
+        if tensor_flags[t, 1]:
+            entries_sliding(t, n, axis_count, axis_terms, coef_dense, simple,
+                            real_dim, real_cum, real_step, real_above, tiles,
+                            axis_extents[t], enter)
+        else:
+            entries_plain(t, n, relevant, real_dim, real_cum, real_above, tiles,
+                          enter)
+        counts(t, base, n, keep, level_blocks, axis_count, axis_terms, axis_dim,
+               axis_coef, tensor_flags, kept, spatial, extents, block_spatial,
+               block_inner, compute_cycles,
+               tiles, enter, partition, below, served, counter, other, child, out_reads,
+               out_fills, out_updates)
+    cycles_energy(start, base, n, imperfect, macs, level_ints, level_floats, shared,
+                  compute_floats, compute_instances, compute_gated, spatial, extents,
+                  compute_cycles, utilized, valid, cycles, energy_sum,
+                  below, child,  # free once the counts are in: scratch of a block
+                  out_valid, out_energy, out_cycles, out_compute_cycles, out_utilization,
+                  out_reads, out_fills, out_updates, out_utilized, out_tensor_energy,
+                  out_leakage, out_compute_energy)
 
 
 @jit
@@ -729,10 +776,29 @@ def fits(ft: IntArray, sx: IntArray, sy: IntArray, keep_ids: IntArray, ints: Int
          first_keeper: IntArray, static_valid: BoolArray, bounds: IntArray,
          out_valid: BoolArray) -> None:
     """The kernel's `valid` alone (`shape_block` only)."""
-    imperfect = ints[4] != 0
-    size = ft.shape[2]
     (spatial, extents, steps, compute_cycles, utilized, valid, covered, keep, counter, other,
      tiles, axis_extents) = shape_scratch(ints[0], ints[1], ints[2], axis_terms.shape[1])
+    fits_first(ft.shape[2], ft, sx, sy, keep_ids, ints, fanout_owner, fanout_mesh, allowed,
+               level_ints, axis_count, axis_terms, axis_dim, axis_coef, whole_words, kept,
+               first_keeper, static_valid, bounds, spatial, extents, steps, compute_cycles,
+               utilized, valid, covered, keep, counter, other, tiles, axis_extents,
+               out_valid)
+
+
+@jit
+def fits_first(size: int, ft: IntArray, sx: IntArray, sy: IntArray, keep_ids: IntArray,
+               ints: IntArray, fanout_owner: IntArray, fanout_mesh: IntArray,
+               allowed: BoolArray, level_ints: IntArray, axis_count: IntArray,
+               axis_terms: IntArray, axis_dim: IntArray, axis_coef: IntArray,
+               whole_words: IntArray, kept: BoolArray, first_keeper: IntArray,
+               static_valid: BoolArray, bounds: IntArray, spatial: IntArray,
+               extents: IntArray, steps: IntArray, compute_cycles: IntArray,
+               utilized: IntArray, valid: BoolArray, covered: BoolArray, keep: IntArray,
+               counter: IntArray, other: IntArray, tiles: IntArray, axis_extents: IntArray,
+               out_valid: BoolArray) -> None:
+    """`fits` of the first `size` mappings, with `shape_scratch`'s arrays given (so that a
+    caller asking many times allocates them once)."""
+    imperfect = ints[4] != 0
     for start in range(0, size, BLOCK):
         n = min(BLOCK, size - start)
         shape_block(ft, sx, sy, keep_ids, start, n, imperfect, fanout_owner, fanout_mesh,
@@ -742,6 +808,129 @@ def fits(ft: IntArray, sx: IntArray, sy: IntArray, keep_ids: IntArray, ints: Int
                     tiles, axis_extents)
         for bb in range(n):
             out_valid[start + bb] = valid[bb]
+
+
+@jit
+def compact_block(n: int, valid: BoolArray, chosen: IntArray, spatial: IntArray,
+                  extents: IntArray, steps: IntArray, compute_cycles: IntArray,
+                  utilized: IntArray, keep: IntArray, tiles: IntArray,
+                  axis_extents: IntArray) -> int:
+    """`shape_block`'s arrays of the valid mappings of a block of `n` moved to its front in
+    block order (their positions into `chosen`); returns how many. Forward in place: a
+    valid mapping's position is never below the one it moves to."""
+    m = 0
+    for bb in range(n):
+        if valid[bb]:
+            chosen[m] = bb
+            m += 1
+    if m == n:
+        return m
+    for i in range(spatial.shape[0]):
+        for d in range(spatial.shape[1]):
+            for j in range(m):
+                spatial[i, d, j] = spatial[i, d, chosen[j]]
+                steps[i, d, j] = steps[i, d, chosen[j]]
+    for i in range(extents.shape[0]):
+        for d in range(extents.shape[1]):
+            for j in range(m):
+                extents[i, d, j] = extents[i, d, chosen[j]]
+    for i in range(utilized.shape[0]):
+        for j in range(m):
+            utilized[i, j] = utilized[i, chosen[j]]
+    for i in range(tiles.shape[0]):
+        for t in range(tiles.shape[1]):
+            for j in range(m):
+                tiles[i, t, j] = tiles[i, t, chosen[j]]
+    for t in range(axis_extents.shape[0]):
+        for i in range(axis_extents.shape[1]):
+            for a in range(axis_extents.shape[2]):
+                for j in range(m):
+                    axis_extents[t, i, a, j] = axis_extents[t, i, a, chosen[j]]
+    for j in range(m):
+        compute_cycles[j] = compute_cycles[chosen[j]]
+        keep[j] = keep[chosen[j]]
+        valid[j] = True
+    return m
+
+
+@jit
+def fit_and_cost(ft: IntArray, sx: IntArray, sy: IntArray, keep_ids: IntArray,
+                 orders: IntArray, order_at: IntArray, ints: IntArray,
+                 fanout_owner: IntArray, fanout_block: IntArray, level_blocks: IntArray,
+                 fanout_mesh: IntArray, allowed: BoolArray, level_ints: IntArray,
+                 level_floats: FloatArray, shared: BoolArray, axis_count: IntArray,
+                 axis_terms: IntArray, axis_dim: IntArray, axis_coef: IntArray,
+                 coef_dense: IntArray, tensor_flags: IntArray, relevant: BoolArray,
+                 simple: BoolArray, whole_words: IntArray, kept: BoolArray,
+                 first_keeper: IntArray, static_valid: BoolArray, bounds: IntArray,
+                 compute_floats: FloatArray, compute_instances: int, fitting: BoolArray,
+                 out_valid: BoolArray, out_energy: FloatArray, out_cycles: IntArray) -> int:
+    """`fits` on every mapping of `ft`, `sx`, `sy`, `keep_ids` (into `fitting`), then the
+    kernel's totals of the fitting ones, in order, into `out_valid`, `out_energy` and
+    `out_cycles` (at 0, 1, ...: as `kernel` on those mappings alone; mapping k's loop order
+    is `orders[:, :, order_at[k]]`); returns how many fit. Each block's stages that depend
+    on the factors alone (`shape_block`) run once, not again for the fitting mappings."""
+    nlevels, ndims, ntensors = ints[0], ints[1], ints[2]
+    imperfect = ints[4] != 0
+    size = ft.shape[2]
+    nfanouts = sx.shape[0]
+    (spatial, extents, steps, compute_cycles, utilized, valid, covered, keep, counter, other,
+     tiles, axis_extents) = shape_scratch(nlevels, ndims, ntensors, axis_terms.shape[1])
+    (block_spatial, block_inner, child, enter, partition, below, served, cycles, energy_sum,
+     real_dim, real_cum, real_step, real_above) = cost_scratch(nlevels, ndims,
+                                                               level_blocks[nlevels])
+    chosen = np.empty(BLOCK, dtype=np.int64)
+    # The fitting mappings' factors, orders and spatial factors, in order.
+    e_ft = np.empty((nlevels, ndims, size), dtype=np.int64)
+    e_order = np.empty((nlevels, ndims, size), dtype=np.int64)
+    e_sx = np.empty((nfanouts, ndims, size), dtype=np.int64)
+    e_sy = np.empty((nfanouts, ndims, size), dtype=np.int64)
+    # The breakdown's arrays: one block's, overwritten block by block.
+    out_reads = np.empty((nlevels, ntensors, BLOCK), dtype=np.int64)
+    out_fills = np.empty((nlevels, ntensors, BLOCK), dtype=np.int64)
+    out_updates = np.empty((nlevels, ntensors, BLOCK), dtype=np.int64)
+    out_utilized = np.empty((nlevels, BLOCK), dtype=np.int64)
+    out_tensor_energy = np.empty((nlevels, ntensors, BLOCK))
+    out_leakage = np.empty((nlevels, BLOCK))
+    out_compute_energy = np.empty(BLOCK)
+    out_compute_cycles = np.empty(size, dtype=np.int64)
+    out_utilization = np.empty(size)
+    done = 0
+    for start in range(0, size, BLOCK):
+        n = min(BLOCK, size - start)
+        shape_block(ft, sx, sy, keep_ids, start, n, imperfect, fanout_owner, fanout_mesh,
+                    allowed, level_ints, axis_count, axis_terms, axis_dim, axis_coef,
+                    whole_words, kept, first_keeper, static_valid, bounds, spatial, extents,
+                    steps, compute_cycles, utilized, valid, covered, keep, counter, other,
+                    tiles, axis_extents)
+        for bb in range(n):
+            fitting[start + bb] = valid[bb]
+        m = compact_block(n, valid, chosen, spatial, extents, steps, compute_cycles,
+                          utilized, keep, tiles, axis_extents)
+        if m == 0:
+            continue
+        for s in range(nlevels):
+            for d in range(ndims):
+                for j in range(m):
+                    e_ft[s, d, done + j] = ft[s, d, start + chosen[j]]
+                    e_order[s, d, done + j] = orders[s, d, order_at[start + chosen[j]]]
+        for f in range(nfanouts):
+            for d in range(ndims):
+                for j in range(m):
+                    e_sx[f, d, done + j] = sx[f, d, start + chosen[j]]
+                    e_sy[f, d, done + j] = sy[f, d, start + chosen[j]]
+        cost_block(e_ft, e_order, e_sx, e_sy, done, 0, m, ints, fanout_block,
+                   level_blocks, level_ints, level_floats, shared, axis_count, axis_terms,
+                   axis_dim, axis_coef, coef_dense, tensor_flags, relevant, simple, kept,
+                   compute_floats, compute_instances, spatial, extents, steps,
+                   compute_cycles, utilized, valid, keep, counter, other, tiles,
+                   axis_extents, block_spatial, block_inner, child, enter, partition,
+                   below, served, cycles, energy_sum, real_dim, real_cum, real_step,
+                   real_above, out_valid, out_energy, out_cycles, out_compute_cycles,
+                   out_utilization, out_reads, out_fills, out_updates, out_utilized,
+                   out_tensor_energy, out_leakage, out_compute_energy)
+        done += m
+    return done
 
 
 @jit
@@ -841,8 +1030,16 @@ def part_room(value: int, whole: bool) -> int:
 def factor_moves(factors: IntArray, movable: BoolArray, whole: bool) -> IntArray:
     """[M, 4] (dim, source, destination, part) rows, as `MapSpace.factor_moves`."""
     nslots, ndims = factors.shape
+    # Room for the most parts of any factor, first: an array grown inside the loop would
+    # take and drop a reference on every pass.
+    room = 64
+    for d in range(ndims):
+        for source in range(nslots):
+            value = factors[source, d]
+            if value != 1 and movable[d, source]:
+                room = max(room, part_room(value, whole))
+    parts = np.empty(room, dtype=np.int64)
     total = 0
-    parts = np.empty(64, dtype=np.int64)
     for d in range(ndims):
         dests = 0
         for s in range(nslots):
@@ -852,9 +1049,6 @@ def factor_moves(factors: IntArray, movable: BoolArray, whole: bool) -> IntArray
             value = factors[source, d]
             if value == 1 or not movable[d, source]:
                 continue
-            room = part_room(value, whole)
-            if room > parts.size:
-                parts = np.empty(room, dtype=np.int64)
             total += factor_parts(value, whole, parts) * (dests - 1)
     moves = np.empty((total, 4), dtype=np.int64)
     m = 0
@@ -942,7 +1136,6 @@ def exchange_pairs(factors: IntArray, movable: BoolArray) -> tuple[IntArray, Int
     always be made (`exchange_take` makes them)."""
     moves = factor_moves(factors, movable, True)
     nmoves = moves.shape[0]
-    pairs = np.empty((max(64, nmoves), 2), dtype=np.int64)
     # The moves by source slot, ascending within each (a counting sort): the second moves
     # of move i are those out of its destination, met in the same order as a scan of all.
     nslots = factors.shape[0]
@@ -956,24 +1149,36 @@ def exchange_pairs(factors: IntArray, movable: BoolArray) -> tuple[IntArray, Int
     for j in range(nmoves):
         by_source[filled[moves[j, 1]]] = j
         filled[moves[j, 1]] += 1
+    # Counted, then written: an array grown inside the loop would take and drop a
+    # reference on every pass (numba's reference counts were a third of a descent's).
     count = 0
     for i in range(nmoves):
         dest = moves[i, 2]
         for q in range(first[dest], first[dest + 1]):
             j = by_source[q]
-            if moves[i, 0] == moves[j, 0]:
-                continue
-            ratio = moves[i, 3] / moves[j, 3]
-            if ratio > 2 or ratio < 0.5:
-                continue
-            if count == pairs.shape[0]:
-                grown = np.empty((2 * count, 2), dtype=np.int64)
-                grown[:count] = pairs[:count]
-                pairs = grown
-            pairs[count, 0] = i
-            pairs[count, 1] = j
-            count += 1
-    return moves, pairs[:count].copy()
+            if exchange_pair(moves, i, j):
+                count += 1
+    pairs = np.empty((count, 2), dtype=np.int64)
+    count = 0
+    for i in range(nmoves):
+        dest = moves[i, 2]
+        for q in range(first[dest], first[dest + 1]):
+            j = by_source[q]
+            if exchange_pair(moves, i, j):
+                pairs[count, 0] = i
+                pairs[count, 1] = j
+                count += 1
+    return moves, pairs
+
+
+@jit_inline
+def exchange_pair(moves: IntArray, i: int, j: int) -> bool:
+    """Whether moves i and j (j out of i's destination) make an exchange: different dims,
+    parts within a factor of two of each other."""
+    if moves[i, 0] == moves[j, 0]:
+        return False
+    ratio = moves[i, 3] / moves[j, 3]
+    return not (ratio > 2 or ratio < 0.5)
 
 
 @jit
@@ -1014,6 +1219,20 @@ def filled_cuts(order_dims: IntArray, order_values: IntArray, unrolled_x: IntArr
     growing = np.empty(size, dtype=np.int64)
     longest = np.zeros(size, dtype=np.int64)
     valid = np.empty(size, dtype=np.bool_)
+    # One round's candidates (the first `count` columns) and the scratch of their `fits`,
+    # allocated once: a round may hold only a few rows.
+    ft = np.empty((nlevels, ndims, size), dtype=np.int64)
+    sx = np.empty((nfanouts, ndims, size), dtype=np.int64)
+    sy = np.empty((nfanouts, ndims, size), dtype=np.int64)
+    for c in range(size):
+        for f in range(nfanouts):
+            for d in range(ndims):
+                sx[f, d, c] = unrolled_x[f, d]
+                sy[f, d, c] = unrolled_y[f, d]
+    keep_ids = np.zeros(size, dtype=np.int64)
+    (spatial, extents, steps, compute_cycles, utilized, block_valid, covered, keep, counter,
+     other, tiles, axis_extents) = shape_scratch(ints[0], ints[1], ints[2],
+                                                 axis_terms.shape[1])
     for level in range(nlevels - 1, 0, -1):
         count = 0
         for r in range(size):
@@ -1023,23 +1242,21 @@ def filled_cuts(order_dims: IntArray, order_values: IntArray, unrolled_x: IntArr
                 count += 1
         while count:
             # Each growing row with one more prime at this level than fits so far.
-            ft = np.ones((nlevels, ndims, count), dtype=np.int64)
-            sx = np.empty((nfanouts, ndims, count), dtype=np.int64)
-            sy = np.empty((nfanouts, ndims, count), dtype=np.int64)
+            for i in range(nlevels):
+                for d in range(ndims):
+                    for c in range(count):
+                        ft[i, d, c] = 1
             for c in range(count):
-                for f in range(nfanouts):
-                    for d in range(ndims):
-                        sx[f, d, c] = unrolled_x[f, d]
-                        sy[f, d, c] = unrolled_y[f, d]
                 r = growing[c]
                 end = cut[r] + longest[r] + 1
                 for i in range(n):
                     at = level if cut[r] <= i < end else slot_of[r, i]
                     ft[at, order_dims[r, i], c] *= order_values[r, i]
-            fits(ft, sx, sy, np.zeros(count, dtype=np.int64), ints,
-                 fanout_owner, fanout_mesh, allowed, level_ints, axis_count, axis_terms,
-                 axis_dim, axis_coef, whole_words, kept, first_keeper, static_valid, bounds,
-                 valid)
+            fits_first(count, ft, sx, sy, keep_ids, ints, fanout_owner, fanout_mesh,
+                       allowed, level_ints, axis_count, axis_terms, axis_dim, axis_coef,
+                       whole_words, kept, first_keeper, static_valid, bounds, spatial,
+                       extents, steps, compute_cycles, utilized, block_valid, covered,
+                       keep, counter, other, tiles, axis_extents, valid)
             still = 0
             for c in range(count):
                 r = growing[c]
@@ -1287,51 +1504,16 @@ def search_batch(factors: IntArray, orders: IntArray, keeps: IntArray,
     for k in range(fresh):
         keep_ids[k] = keeps[out_fresh[k]]
     valid = np.empty(fresh, dtype=np.bool_)
-    fits(ft, sx, sy, keep_ids, ints, fanout_owner, fanout_mesh, allowed, level_ints,
-         axis_count, axis_terms, axis_dim, axis_coef, whole_words, kept, first_keeper,
-         static_valid, bounds, valid)
-    fitting = 0
-    for k in range(fresh):
-        if valid[k]:
-            fitting += 1
-    e_ft = np.empty((nlevels, ndims, fitting), dtype=np.int64)
-    e_order = np.empty((nlevels, ndims, fitting), dtype=np.int64)
-    e_sx = np.empty((nfanouts, ndims, fitting), dtype=np.int64)
-    e_sy = np.empty((nfanouts, ndims, fitting), dtype=np.int64)
-    e_keep = np.empty(fitting, dtype=np.int64)
-    chosen = np.empty(fitting, dtype=np.int64)
-    j = 0
-    for k in range(fresh):
-        if valid[k]:
-            chosen[j] = k
-            j += 1
-    for s in range(nlevels):  # row by row: contiguous writes
-        for d in range(ndims):
-            for j in range(fitting):
-                e_ft[s, d, j] = ft[s, d, chosen[j]]
-                e_order[s, d, j] = orders[s, d, out_fresh[chosen[j]]]
-    for f in range(nfanouts):
-        for d in range(ndims):
-            for j in range(fitting):
-                e_sx[f, d, j] = sx[f, d, chosen[j]]
-                e_sy[f, d, j] = sy[f, d, chosen[j]]
-    for j in range(fitting):
-        e_keep[j] = keep_ids[chosen[j]]
-    ntensors = ints[2]
-    out_valid = np.empty(fitting, dtype=np.bool_)
-    out_energy = np.empty(fitting)
-    out_cycles = np.empty(fitting, dtype=np.int64)
-    kernel(e_ft, e_order, e_sx, e_sy, e_keep, ints, fanout_owner, fanout_block,
-           level_blocks, fanout_mesh, allowed, level_ints, level_floats, shared, axis_count,
-           axis_terms, axis_dim, axis_coef, coef_dense, tensor_flags, relevant, simple,
-           whole_words, kept, first_keeper, static_valid, bounds, compute_floats,
-           compute_instances, out_valid, out_energy, out_cycles,
-           np.empty(fitting, dtype=np.int64), np.empty(fitting),
-           np.empty((nlevels, ntensors, BLOCK), dtype=np.int64),
-           np.empty((nlevels, ntensors, BLOCK), dtype=np.int64),
-           np.empty((nlevels, ntensors, BLOCK), dtype=np.int64),
-           np.empty((nlevels, BLOCK), dtype=np.int64), np.empty((nlevels, ntensors, BLOCK)),
-           np.empty((nlevels, BLOCK)), np.empty(BLOCK))
+    out_valid = np.empty(fresh, dtype=np.bool_)
+    out_energy = np.empty(fresh)
+    out_cycles = np.empty(fresh, dtype=np.int64)
+    fitting = fit_and_cost(ft, sx, sy, keep_ids, orders, out_fresh, ints, fanout_owner,
+                           fanout_block, level_blocks, fanout_mesh, allowed, level_ints,
+                           level_floats, shared, axis_count, axis_terms, axis_dim,
+                           axis_coef, coef_dense, tensor_flags, relevant, simple,
+                           whole_words, kept, first_keeper, static_valid, bounds,
+                           compute_floats, compute_instances, valid, out_valid, out_energy,
+                           out_cycles)
     # Scores into the new columns (the numpy path's operations: cycles as float64).
     j = 0
     for k in range(fresh):

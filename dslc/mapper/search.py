@@ -85,6 +85,9 @@ STALLS = 4
 """Rounds without a better best before a restart."""
 IDLE_ROUNDS = 20
 """Rounds (and restarts) in a row that evaluate nothing new before the search ends."""
+SEEN_START_SLOTS = 1 << 17
+"""The most slots the remembered keys' hash table starts with (2 MiB of keys and columns;
+it doubles as it fills)."""
 SEED_KEEP_SETS = 8
 """Keep sets the random seeds of one restart are spread over."""
 UNROLLINGS = 12
@@ -104,10 +107,10 @@ the best seed of each."""
 SAMPLED_STARTS = 2
 """Random seeds it first descends from."""
 POLISH_SHARE = 0.1
+"""The largest swap neighbourhood the polish takes, as a share of the budget."""
 RESPLIT_SHARE = 0.5
 """The largest re-split neighbourhood of two memories the polish takes, its loop order
 swaps included, as a share of the budget (the re-splits alone: at most POLISH_SHARE)."""
-"""The largest swap neighbourhood the polish takes, as a share of the budget."""
 MORE_FILLED_STARTS = 4
 """Filled seeds of each of those unrollings (the second best, then the third, ...) it
 descends from next: the best seed of an unrolling is not always the one whose descent
@@ -291,7 +294,7 @@ class _Search:
                                         imperfect=options.imperfect)
         self.evaluated = 0
         self.best = _Best()
-        self.seen = _Seen()
+        self.seen = _Seen(options.budget)
         """The key (`candidate_keys`) of each candidate seen, to its column of
         `seen_scores`."""
         self.seen_scores = np.full((len(self.scores), 1024), np.inf)
@@ -983,12 +986,14 @@ class _Seen:
 
     __slots__ = ("columns", "compiled", "count", "keys")
 
-    def __init__(self) -> None:
+    def __init__(self, budget: int) -> None:
         self.compiled = kernel.available()
         """Which of the two tables (fixed for the search)."""
         self.count = 0
         """Keys held."""
-        size = 1 << 12 if self.compiled else 0
+        # Sized for the keys a search of this budget usually claims, so that it rarely
+        # grows (doubling re-inserts every key).
+        size = _seen_start_slots(budget) if self.compiled else 0
         self.keys = np.zeros(size, dtype=np.uint64)
         """The hash table's keys (compiled), or the keys ascending."""
         self.columns = np.full(size, -1, dtype=np.int64)
@@ -1034,6 +1039,15 @@ class _Seen:
         self.keys = np.insert(self.keys, at, keys[order])
         self.columns = np.insert(self.columns, at, self.count + order)
         self.count += keys.size
+
+
+def _seen_start_slots(budget: int) -> int:
+    """The compiled table's first size for a search of `budget`: the least power of two of
+    at least 8 x budget slots (room for four keys per unit of budget, the table at most half
+    full; bench_mapper's searches claim 4.4 on average), at least 2^12 and at most
+    SEEN_START_SLOTS (a larger search's table grows as it fills)."""
+    wanted = max(8 * budget, 1 << 12)
+    return min(1 << (wanted - 1).bit_length(), SEEN_START_SLOTS)
 
 
 @dataclass(slots=True)

@@ -23,7 +23,7 @@ from dslc.cost.model import evaluate
 from dslc.lower.lower import lower_network
 from dslc.lower.problem import Problem
 from dslc.mapper import MapperOptions, map_problem
-from dslc.mapper.search import _Pool, _Search, _Seen
+from dslc.mapper.search import SEEN_START_SLOTS, _Pool, _Search, _Seen, _seen_start_slots
 from dslc.mapper.space import MapSpace
 from dslc.mapping.mapping import mapping_issues
 
@@ -146,8 +146,9 @@ def test_seen_keys_behave_as_a_dict(jit: bool, monkeypatch: pytest.MonkeyPatch) 
     if not jit:
         _without_kernel(monkeypatch)
     rng = np.random.default_rng(11)
-    seen, reference = _Seen(), {}
+    seen, reference = _Seen(budget=1), {}
     assert seen.compiled == jit
+    assert seen.keys.size == (1 << 12 if jit else 0)
     universe = rng.integers(0, 1 << 63, 3000, dtype=np.uint64) * np.uint64(2)
     for _ in range(40):  # past the compiled table's first size (4,096 slots, half full)
         asked = rng.choice(universe, 200)
@@ -164,6 +165,17 @@ def test_seen_keys_behave_as_a_dict(jit: bool, monkeypatch: pytest.MonkeyPatch) 
     columns, fresh = seen.claim(np.array(list(reference), dtype=np.uint64))
     assert columns.tolist() == list(reference.values())
     assert fresh.size == 0
+
+
+def test_seen_table_starts_sized_for_the_budget() -> None:
+    # 8 x budget slots rounded up to a power of two, within 2^12 .. SEEN_START_SLOTS.
+    assert SEEN_START_SLOTS == 1 << 17
+    assert _seen_start_slots(1) == 4096
+    assert _seen_start_slots(512) == 4096  # 4,096 slots exactly
+    assert _seen_start_slots(513) == 8192
+    assert _seen_start_slots(600) == 8192  # 4,800 slots wanted
+    assert _seen_start_slots(10_000) == 131_072  # 80,000 wanted
+    assert _seen_start_slots(10**9) == 131_072  # capped; it grows as it fills
 
 
 @pytest.mark.parametrize("case", CASES)
