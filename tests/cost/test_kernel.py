@@ -115,3 +115,55 @@ def test_tensors_without_a_closed_form_multicast_use_numpy() -> None:
     assert evaluator.tables is None
     with batch_engine("numba"):
         assert evaluator.engine == "numpy"
+
+
+@pytest.mark.parametrize(("network", "layer", "accelerator"), LAYERS)
+def test_fit_and_cost_equals_fits_then_the_totals_of_the_fitting(
+        network: str, layer: str | None, accelerator: str) -> None:
+    """The search's one pass (`kernel_numba.fit_and_cost`: each block's factor-only stages
+    once, its fitting mappings moved to the front and costed) against the two calls it
+    replaces, the numpy engine's: which fit, and the totals of those, in order. 3,001
+    mappings (blocks of 256 end mid-batch), loop orders reached through a shuffled index;
+    then the fitting ones alone (every block full) and the others alone (nothing costed)."""
+    from dslc.cost import kernel_numba
+    lowered = lower_network(api.network(api.compile(f"{SPECS}/networks/{network}.cd"), network), 1)
+    problem = next(p for p in lowered.problems if p.op == "dwconv") if layer is None \
+        else lowered.problem(layer)
+    assert problem is not None
+    arch = resolve_accelerator(api.accelerator(
+        api.compile(f"{SPECS}/accelerators/{accelerator}.cd"), accelerator))
+    space = MapSpace(problem, arch, bypass=True)
+    evaluator = BatchEvaluator(problem, arch, space.keep_choices[0],
+                               more_keeps=space.keep_choices[1:])
+    tables = evaluator.compiled_tables
+    assert tables is not None
+    rng = np.random.default_rng(len(problem.name))
+    factors, orders = space.sample(rng, 3001)
+    keeps = rng.integers(0, len(space.keep_choices), factors.shape[-1])
+    with batch_engine("numpy"):
+        whole = space.batch(factors, orders, keeps)
+        reference = evaluator.totals(whole)
+        fitting_at = np.flatnonzero(evaluator.fits(whole))
+    assert 0 < fitting_at.size < factors.shape[-1]
+    shuffle = rng.permutation(factors.shape[-1])  # orders[:, :, shuffle[k]] is mapping k's
+    shuffled_orders = np.empty_like(orders)
+    shuffled_orders[:, :, shuffle] = orders
+    for chosen in (np.arange(factors.shape[-1]), fitting_at,
+                   np.setdiff1d(np.arange(factors.shape[-1]), fitting_at)):
+        batch = space.batch(factors[:, :, chosen], orders[:, :, chosen], keeps[chosen])
+        size = chosen.size
+        fits = np.empty(size, dtype=np.bool_)
+        out_valid, out_energy = np.empty(size, dtype=np.bool_), np.empty(size)
+        out_cycles = np.empty(size, dtype=np.int64)
+        count = kernel_numba.fit_and_cost(
+            *(np.ascontiguousarray(a, dtype=np.int64) for a in (
+                batch.temporal_factors, batch.spatial_x, batch.spatial_y, batch.keep_ids())),
+            shuffled_orders, np.ascontiguousarray(shuffle[chosen]), *tables.arguments(),
+            fits, out_valid, out_energy, out_cycles)
+        expected = np.isin(chosen, fitting_at)
+        assert np.array_equal(fits, expected)
+        assert count == int(expected.sum())
+        kept = chosen[expected]
+        assert np.array_equal(out_valid[:count], reference.valid[kept])
+        assert np.array_equal(out_energy[:count], reference.energy_pj[kept])
+        assert np.array_equal(out_cycles[:count], reference.cycles[kept])
