@@ -134,6 +134,23 @@ def test_success_writes_the_result_to_stdout_and_notes_to_stderr(here: Path) -> 
     assert "wrote" not in table.stdout
 
 
+@pytest.mark.parametrize("spec", ["design", "space"])
+def test_the_note_of_files_written_is_on_stderr_under_json_too(here: Path, spec: str) -> None:
+    """docs/cli.md, "Streams": notes (`wrote ... to DIR`) go to stderr; with `--format json`
+    stdout is the one document, and the note still says where the files went (under JSON it
+    was dropped: `--out` wrote its files silently)."""
+    from tests.test_cli import SMALL_DESIGN, SMALL_SPACE
+
+    (here / "s.cd").write_text(SMALL_DESIGN if spec == "design" else SMALL_SPACE)
+    result = runner.invoke(cli.app, ["run", "s.cd", "--out", "out", "-f", "json", "--cache",
+                                     ":memory:"])
+    assert result.exit_code == 0, result.output
+    json.loads(result.stdout)  # stdout: the document alone
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("wrote ")]
+    files = "layers.csv and breakdown.png" if spec == "design" else "pairs.csv and pareto.png"
+    assert line == f"wrote result.json, {files} to out"
+
+
 def _main(argv: list[str], monkeypatch: pytest.MonkeyPatch,
           capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     monkeypatch.setattr(sys, "argv", ["dslc", *argv])
