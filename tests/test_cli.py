@@ -306,3 +306,22 @@ def test_a_spec_that_cannot_run_exits_1_with_its_reasons(files: Path) -> None:
     assert result.exit_code == 1, result.output
     assert "error: no valid mapping of `a` on `acc`:" in result.output
     assert "\n  - " in result.output
+
+
+@pytest.mark.parametrize(("args", "module", "extra"), [
+    (["import", "model.onnx"], "onnx", "onnx"),
+    (["import", "model.onnx", "-o", "net.cd"], "onnx", "onnx"),
+    (["import", "--torch", "pkg.mod:build", "--input", "1,3,8,8"], "torch", "torch")])
+def test_import_without_its_extra_exits_1_with_the_pip_line(
+        files: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], module: str,
+        extra: str) -> None:
+    """docs/cli.md, `dslc import`: "without the extra, exit 1 with the `pip install` line"
+    (whether or not the extra is installed here: the module is hidden)."""
+    monkeypatch.setitem(sys.modules, module, None)
+    (files / "model.onnx").write_bytes(b"not read")
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    assert f"error: this needs the `{module}` package: pip install 'dslc[{extra}]'" in \
+        result.stderr
+    assert not (files / "net.cd").exists()

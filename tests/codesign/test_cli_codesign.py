@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from dslc.cli import app
@@ -80,3 +81,31 @@ def test_an_unusable_store_is_an_error_not_a_traceback(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", str(TINY), "--cache", str(blocker / "x.sqlite")])
     assert result.exit_code == 1, result.output
     assert "cannot use the result store" in result.output and "--cache" in result.output
+
+
+def test_the_default_store_is_beside_the_spec_and_memory_writes_none(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/cli.md: every finished pair goes to `.dslc/<file>.<codesign>.sqlite` beside the
+    spec (not the working directory), a rerun reads the pairs back, and `--cache :memory:`
+    stores nothing."""
+    from tests.test_cli import SMALL_SPACE
+
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    (tmp_path / "specs").mkdir()
+    spec = tmp_path / "specs" / "small.cd"
+    spec.write_text(SMALL_SPACE.replace("codesign one", "codesign sweep"))
+    none = runner.invoke(app, ["run", str(spec), "--format", "json", "--cache", ":memory:"])
+    assert none.exit_code == 0, none.output
+    assert list(tmp_path.rglob("*.sqlite*")) == [] and not (work / ":memory:").exists()
+    first = runner.invoke(app, ["run", str(spec), "--format", "json"])
+    assert first.exit_code == 0, first.output
+    store = tmp_path / "specs" / ".dslc" / "small.sweep.sqlite"
+    assert store.is_file()
+    assert list(work.iterdir()) == []
+    again = runner.invoke(app, ["run", str(spec)])
+    assert again.exit_code == 0, again.output
+    # (the table may wrap the path: compared without whitespace; tmp paths have none)
+    assert f"2pairsreadbackfrom{store}" in "".join(again.stdout.split())
+    assert json.loads(first.stdout)["best"] == json.loads(none.stdout)["best"]
