@@ -81,3 +81,21 @@ def test_the_readme_sample_is_the_quickstart() -> None:
     sample = sample.split("```\n", 2)[1]
     quickstart = (REPO / "examples" / "quickstart.cd").read_text()
     assert sample == quickstart[quickstart.index('import "std'):]
+
+
+def test_dslc_std_points_the_library_elsewhere(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """README: "set `DSLC_STD=/path/to/library` to point elsewhere": `std/...` imports
+    then resolve under that directory, not the shipped one."""
+    library = tmp_path / "lib"
+    (library / "networks").mkdir(parents=True)
+    (library / "networks" / "mine.cd").write_text(
+        "network mine { input x: [3] layer a = relu(x) }\n")
+    (tmp_path / "spec.cd").write_text('import "std/networks/mine.cd"\n')
+    (tmp_path / "shipped.cd").write_text('import "std/networks/resnet18.cd"\n')
+    monkeypatch.setenv("DSLC_STD", str(library))
+    assert std_root() == library
+    program = api.compile(tmp_path / "spec.cd")
+    assert program.diagnostics == () and set(program.networks) == {"mine"}
+    missing = api.compile(tmp_path / "shipped.cd")
+    assert [d.code for d in missing.diagnostics] == ["E203"]
