@@ -260,3 +260,22 @@ def test_an_export_write_failure_is_exit_1_with_the_reason(
     assert result.exit_code == 1, result.output
     assert "error: cannot write into study: No space left on device" in result.output
     assert "E900" not in result.output
+
+
+def test_control_characters_in_an_accuracy_tables_header_never_reach_the_terminal(
+        here: Path) -> None:
+    """docs/cli.md: "a bell in an accuracy table's header" prints as U+FFFD in diagnostics
+    and errors; JSON escapes it and keeps the text exact."""
+    from tests.test_streams import TABLE_SPEC
+
+    (here / "t.cd").write_text(TABLE_SPEC)
+    (here / "acc.csv").write_text("width,de\x07pth\x1b[31m,accuracy\n8,1,0.7\n")
+    for args in (["lint", "t.cd"], ["lint", "t.cd", "-f", "concise"],
+                 ["run", "t.cd", "--cache", ":memory:"]):
+        result = runner.invoke(cli.app, args)
+        assert result.exit_code == 1, result.output
+        assert "\x07" not in result.output and "\x1b" not in result.output, args
+        assert "column `de\N{REPLACEMENT CHARACTER}pth\N{REPLACEMENT CHARACTER}[31m`" in \
+            result.output, args
+    as_json = runner.invoke(cli.app, ["lint", "t.cd", "-f", "json"])
+    assert "column `de\x07pth\x1b[31m`" in json.loads(as_json.stdout)[0]["message"]
