@@ -312,3 +312,21 @@ def test_progress_shows_when_stderr_is_a_terminal_whatever_stdout_is(
         assert result.exit_code == 0, result.output
         assert json.loads(out.getvalue())["network"] == "n"  # stdout: the JSON alone
         assert ("mapping" in err.getvalue()) is terminal  # the layer bar, on stderr only
+
+
+@pytest.mark.parametrize("command", [["run"], ["plan"], ["eval", "-m", "m"],
+                                     ["map", "-n", "n", "-l", "a", "-a", "a"]],
+                         ids=lambda command: command[0])
+def test_spec_errors_under_json_are_lints_diagnostics(here: Path, command: list[str]) -> None:
+    """docs/cli.md, "Streams": spec errors (exit 1) are `{"diagnostics": [...]}`, "each as
+    in `dslc lint --format json`"; the text form is on stderr as well."""
+    from tests.test_cli import BROKEN
+
+    (here / "broken.cd").write_text(BROKEN)
+    lint = runner.invoke(cli.app, ["lint", "broken.cd", "-f", "json"])
+    assert lint.exit_code == 1
+    name, *options = command
+    result = runner.invoke(cli.app, [name, "broken.cd", *options, "-f", "json"])
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout) == {"diagnostics": json.loads(lint.stdout)}
+    assert "error[E201]: undefined name `y`" in result.stderr
