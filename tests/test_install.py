@@ -59,12 +59,22 @@ def test_version() -> None:
     assert dslc.__version__ == importlib.metadata.version("dslc")
 
 
+COMMANDS = ["lint", "explain", "dump", "eval", "map", "run", "plan", "learn",
+            "learn evaluator", "import", "export", "import-timeloop", "compile-kernel"]
+
+
 @pytest.mark.parametrize("flag", ["-h", "--help"])
 def test_short_and_long_help(flag: str) -> None:
-    for args in ([flag], ["run", flag], ["lint", flag]):
+    """docs/cli.md: "`-h` and `--help` work on every command" (each documented one; the
+    list is checked against the app's commands)."""
+    registered = {command.name or (command.callback.__name__ if command.callback else "")
+                  for command in cli.app.registered_commands} | {
+        group.name for group in cli.app.registered_groups}
+    assert registered == {command.split()[0] for command in COMMANDS}
+    for args in ([flag], *([*command.split(), flag] for command in COMMANDS)):
         result = CliRunner().invoke(cli.app, args, prog_name="dslc")
-        assert result.exit_code == 0, result.output
-        assert "Usage: dslc" in result.output
+        assert result.exit_code == 0, (args, result.output)
+        assert f"Usage: dslc {' '.join(args[:-1])}".rstrip() in result.output, args
 
 
 def test_python_dash_m_dslc() -> None:
