@@ -52,8 +52,9 @@ def test_the_wheel_holds_the_library_and_the_grammar(tmp_path: Path) -> None:
     assert {"dslc/syntax/grammar.lark", "dslc/py.typed", "dslc/__main__.py"} <= names
 
 
-def test_version() -> None:
-    result = CliRunner().invoke(cli.app, ["--version"])
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version(flag: str) -> None:
+    result = CliRunner().invoke(cli.app, [flag])
     assert result.exit_code == 0
     assert result.output == f"dslc {importlib.metadata.version('dslc')}\n"
     assert dslc.__version__ == importlib.metadata.version("dslc")
