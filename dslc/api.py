@@ -165,7 +165,7 @@ def _collector_paused() -> Iterator[None]:
 
 def spec_files(paths: Sequence[str | Path]) -> tuple[Path, ...]:
     """The files `paths` name: a file as given, a directory as every `.cd` file under it
-    (sorted; hidden directories such as `.venv` and `.git` skipped)."""
+    (sorted; hidden files and directories such as `.venv` and `.git` skipped)."""
     found: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():

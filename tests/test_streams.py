@@ -223,6 +223,7 @@ def test_lint_a_directory(here: Path) -> None:
     (here / "specs" / "a.cd").write_text(SMALL)
     (here / "specs" / "more" / "b.cd").write_text("network n {")
     (here / "specs" / ".hidden" / "c.cd").write_text("network n {")
+    (here / "specs" / ".#a.cd").write_text("network n {")  # an editor's lock file: hidden
     (here / "specs" / "notes.txt").write_text("not a spec")
     result = runner.invoke(cli.app, ["lint", "specs", "-f", "concise"])
     assert result.exit_code == 1
