@@ -250,6 +250,8 @@ def design_point(program: Program, text: str, kind: str) -> tuple[str, Point | N
             names = ", ".join(p.name for p in space.params) or "none"
             raise UsageError(f"`{part}` is not `param = value` for a parameter of `{name}` "
                              f"(its parameters: {names})")
+        if key in given:  # as a spec's call would be E210: never the last one silently
+            raise UsageError(f"`{key}` is given twice in `{text.strip()}`")
         wanted = value.replace(" ", "")
         for candidate, label in zip(param.values, param.labels, strict=True):
             if wanted in (label.replace(" ", ""), str(candidate)):
