@@ -165,7 +165,7 @@ def _collector_paused() -> Iterator[None]:
 
 def spec_files(paths: Sequence[str | Path]) -> tuple[Path, ...]:
     """The files `paths` name: a file as given, a directory as every `.cd` file under it
-    (sorted; hidden directories such as `.venv` and `.git` skipped)."""
+    (sorted; hidden files and directories such as `.venv` and `.git` skipped)."""
     found: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
@@ -250,6 +250,8 @@ def design_point(program: Program, text: str, kind: str) -> tuple[str, Point | N
             names = ", ".join(p.name for p in space.params) or "none"
             raise UsageError(f"`{part}` is not `param = value` for a parameter of `{name}` "
                              f"(its parameters: {names})")
+        if key in given:  # as a spec's call would be E210: never the last one silently
+            raise UsageError(f"`{key}` is given twice in `{text.strip()}`")
         wanted = value.replace(" ", "")
         for candidate, label in zip(param.values, param.labels, strict=True):
             if wanted in (label.replace(" ", ""), str(candidate)):

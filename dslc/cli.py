@@ -503,9 +503,9 @@ def run_command(
                                notes=found.notes, width=console.width)
     if quiet:
         console.print(export.to_json(data), markup=False)
-        return
-    console.print(shown)
-    if out is not None:
+    else:
+        console.print(shown)
+    if out is not None:  # a note: on stderr whatever the format (docs/cli.md, "Streams")
         err_console.print(f"wrote {export.listing(written)} to {out}{note}", markup=False)
 
 
@@ -689,12 +689,12 @@ def import_timeloop_command(
             "accelerator": study.accelerator.model_dump(mode="json"),
             "layers": [{"name": layer.name, "cost": export.cost_to_json(layer.cost)}
                        for layer in study.layers]}), markup=False)
-        return
-    console.print(f"accelerator `{study.arch.name}`: {len(study.arch.levels)} memory levels, "
-                  f"{study.arch.compute.instances} MAC units", markup=False)
-    for layer in study.layers:
-        console.print(render_cost(layer.cost, per_instance=console.width >= 150))
-    if out is not None:
+    else:
+        console.print(f"accelerator `{study.arch.name}`: {len(study.arch.levels)} memory "
+                      f"levels, {study.arch.compute.instances} MAC units", markup=False)
+        for layer in study.layers:
+            console.print(render_cost(layer.cost, per_instance=console.width >= 150))
+    if out is not None:  # a note: on stderr whatever the format
         err_console.print(f"wrote {out}", markup=False)
 
 

@@ -167,10 +167,29 @@ def test_map_and_run_cli(tmp_path: Path) -> None:
     data = json.loads(mapped.stdout)
     assert data["macs"] == 8 * 8 * 8 * 8 * 9 and data["evaluated"] > 0
     assert [level["name"] for level in data["mapping"]["levels"]] == ["DRAM", "GLB", "RF"]
+    # docs/cli.md, `dslc map`: the `dslc eval` object plus these keys; `search` is the
+    # strategy that ran (`auto` resolved), `design` the network and accelerator as written.
+    assert list(data)[-6:] == ["mapping", "mapspace_size", "mapspace_bounds", "evaluated",
+                               "search", "design"]
+    assert data["search"] in ("exhaustive", "heuristic", "random")
+    assert data["design"] == {"network": "twin", "accelerator": "small"}
+    for level in data["mapping"]["levels"]:
+        assert list(level) == ["name", "temporal", "spatial", "fanouts", "keeps"]
     out = tmp_path / "out"
     ran = runner.invoke(cli.app, ["run", str(spec), "--format", "json", "--out", str(out)])
     assert ran.exit_code == 0, ran.output
     result = json.loads(ran.stdout)
+    # docs/cli.md, `dslc run` of one design: the JSON keys, and each layer's.
+    assert set(result) == {"network", "accelerator", "objective", "energy_pj", "cycles",
+                           "latency_s", "edp", "area_mm2", "distinct_problems",
+                           "energy_by_level_pj", "layers", "search_seconds"}
+    assert result["edp"] == result["energy_pj"] * result["latency_s"]
+    assert result["distinct_problems"] == 1  # b has a's loop nest
+    for layer in result["layers"]:
+        assert set(layer) == {"name", "problem_key", "energy_pj", "energy_by_level_pj",
+                              "cycles", "utilization", "bound_cycles", "bound_energy_pj",
+                              "mapspace_size", "mapspace_bounds", "evaluated", "shared_with",
+                              "mapping"}
     assert [layer["name"] for layer in result["layers"]] == ["a", "b"]
     assert result["layers"][1]["shared_with"] == "a"
     assert result["energy_pj"] == math.fsum(layer["energy_pj"] for layer in result["layers"])

@@ -138,6 +138,25 @@ def test_dump_ast_and_spec(files: Path) -> None:
     assert layer["out_channels"] == 4
 
 
+def test_dump_graph_and_problems_are_json(files: Path) -> None:
+    """docs/cli.md: `dslc dump --stage graph|problems` print JSON. CLEAN's one layer: a 3x3
+    conv of 3 channels to 4, padded, on 8x8: output [4, 8, 8], 4*8*8 outputs x 3*3*3 = 6,912
+    MACs."""
+    graph = runner.invoke(cli.app, ["dump", "clean.cd", "--stage", "graph"])
+    assert graph.exit_code == 0, graph.output
+    network = json.loads(graph.stdout)["n"]
+    assert (network["inputs"], network["macs"]) == ({"x": [3, 8, 8]}, 6912)
+    (layer,) = network["layers"]
+    assert (layer["name"], layer["op"], layer["inputs"], layer["shape"], layer["macs"]) == (
+        "a", "conv", ["x"], [4, 8, 8], 6912)
+    problems = runner.invoke(cli.app, ["dump", "clean.cd", "--stage", "problems"])
+    assert problems.exit_code == 0, problems.output
+    (problem,) = json.loads(problems.stdout)["n"]["problems"]
+    assert problem["dims"] == {"N": 1, "K": 4, "C": 3, "P": 8, "Q": 8, "R": 3, "S": 3}
+    assert (problem["key"], problem["layers"], problem["macs"]) == (layer["problem_key"],
+                                                                     ["a"], 6912)
+
+
 def test_dump_of_a_broken_file_exits_1(files: Path) -> None:
     for stage in ("ast", "spec"):
         text = "network n {" if stage == "ast" else BROKEN
@@ -306,3 +325,22 @@ def test_a_spec_that_cannot_run_exits_1_with_its_reasons(files: Path) -> None:
     assert result.exit_code == 1, result.output
     assert "error: no valid mapping of `a` on `acc`:" in result.output
     assert "\n  - " in result.output
+
+
+@pytest.mark.parametrize(("args", "module", "extra"), [
+    (["import", "model.onnx"], "onnx", "onnx"),
+    (["import", "model.onnx", "-o", "net.cd"], "onnx", "onnx"),
+    (["import", "--torch", "pkg.mod:build", "--input", "1,3,8,8"], "torch", "torch")])
+def test_import_without_its_extra_exits_1_with_the_pip_line(
+        files: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], module: str,
+        extra: str) -> None:
+    """docs/cli.md, `dslc import`: "without the extra, exit 1 with the `pip install` line"
+    (whether or not the extra is installed here: the module is hidden)."""
+    monkeypatch.setitem(sys.modules, module, None)
+    (files / "model.onnx").write_bytes(b"not read")
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    assert f"error: this needs the `{module}` package: pip install 'dslc[{extra}]'" in \
+        result.stderr
+    assert not (files / "net.cd").exists()

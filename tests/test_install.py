@@ -52,19 +52,30 @@ def test_the_wheel_holds_the_library_and_the_grammar(tmp_path: Path) -> None:
     assert {"dslc/syntax/grammar.lark", "dslc/py.typed", "dslc/__main__.py"} <= names
 
 
-def test_version() -> None:
-    result = CliRunner().invoke(cli.app, ["--version"])
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version(flag: str) -> None:
+    result = CliRunner().invoke(cli.app, [flag])
     assert result.exit_code == 0
     assert result.output == f"dslc {importlib.metadata.version('dslc')}\n"
     assert dslc.__version__ == importlib.metadata.version("dslc")
 
 
+COMMANDS = ["lint", "explain", "dump", "eval", "map", "run", "plan", "learn",
+            "learn evaluator", "import", "export", "import-timeloop", "compile-kernel"]
+
+
 @pytest.mark.parametrize("flag", ["-h", "--help"])
 def test_short_and_long_help(flag: str) -> None:
-    for args in ([flag], ["run", flag], ["lint", flag]):
+    """docs/cli.md: "`-h` and `--help` work on every command" (each documented one; the
+    list is checked against the app's commands)."""
+    registered = {command.name or (command.callback.__name__ if command.callback else "")
+                  for command in cli.app.registered_commands} | {
+        group.name for group in cli.app.registered_groups}
+    assert registered == {command.split()[0] for command in COMMANDS}
+    for args in ([flag], *([*command.split(), flag] for command in COMMANDS)):
         result = CliRunner().invoke(cli.app, args, prog_name="dslc")
-        assert result.exit_code == 0, result.output
-        assert "Usage: dslc" in result.output
+        assert result.exit_code == 0, (args, result.output)
+        assert f"Usage: dslc {' '.join(args[:-1])}".rstrip() in result.output, args
 
 
 def test_python_dash_m_dslc() -> None:
@@ -81,3 +92,21 @@ def test_the_readme_sample_is_the_quickstart() -> None:
     sample = sample.split("```\n", 2)[1]
     quickstart = (REPO / "examples" / "quickstart.cd").read_text()
     assert sample == quickstart[quickstart.index('import "std'):]
+
+
+def test_dslc_std_points_the_library_elsewhere(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """README: "set `DSLC_STD=/path/to/library` to point elsewhere": `std/...` imports
+    then resolve under that directory, not the shipped one."""
+    library = tmp_path / "lib"
+    (library / "networks").mkdir(parents=True)
+    (library / "networks" / "mine.cd").write_text(
+        "network mine { input x: [3] layer a = relu(x) }\n")
+    (tmp_path / "spec.cd").write_text('import "std/networks/mine.cd"\n')
+    (tmp_path / "shipped.cd").write_text('import "std/networks/resnet18.cd"\n')
+    monkeypatch.setenv("DSLC_STD", str(library))
+    assert std_root() == library
+    program = api.compile(tmp_path / "spec.cd")
+    assert program.diagnostics == () and set(program.networks) == {"mine"}
+    missing = api.compile(tmp_path / "shipped.cd")
+    assert [d.code for d in missing.diagnostics] == ["E203"]

@@ -58,6 +58,10 @@ def test_no_point_given_uses_the_first_and_says_so(tmp_path: Path) -> None:
                        "(its parameters: rows, glb, flow)"),
     ("grid(rows = 8)", "parameter"),  # glb and flow have several values: all are needed
     ("grid(", "`grid(` is not an accelerator name or `NAME(param = value, ...)`"),
+    # A parameter given twice was taken at its last value, silently (a spec says E210).
+    ("grid(rows = 4, glb = 4KiB, flow = weight_stationary, rows = 8)",
+     "`rows` is given twice in `grid(rows = 4, glb = 4KiB, flow = weight_stationary, "
+     "rows = 8)`"),
     ("nope(rows = 8)", "no accelerator `nope`"),
 ])
 def test_bad_points_are_usage_errors(accelerator: str, message: str) -> None:

@@ -134,6 +134,23 @@ def test_success_writes_the_result_to_stdout_and_notes_to_stderr(here: Path) -> 
     assert "wrote" not in table.stdout
 
 
+@pytest.mark.parametrize("spec", ["design", "space"])
+def test_the_note_of_files_written_is_on_stderr_under_json_too(here: Path, spec: str) -> None:
+    """docs/cli.md, "Streams": notes (`wrote ... to DIR`) go to stderr; with `--format json`
+    stdout is the one document, and the note still says where the files went (under JSON it
+    was dropped: `--out` wrote its files silently)."""
+    from tests.test_cli import SMALL_DESIGN, SMALL_SPACE
+
+    (here / "s.cd").write_text(SMALL_DESIGN if spec == "design" else SMALL_SPACE)
+    result = runner.invoke(cli.app, ["run", "s.cd", "--out", "out", "-f", "json", "--cache",
+                                     ":memory:"])
+    assert result.exit_code == 0, result.output
+    json.loads(result.stdout)  # stdout: the document alone
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("wrote ")]
+    files = "layers.csv and breakdown.png" if spec == "design" else "pairs.csv and pareto.png"
+    assert line == f"wrote result.json, {files} to out"
+
+
 def _main(argv: list[str], monkeypatch: pytest.MonkeyPatch,
           capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     monkeypatch.setattr(sys, "argv", ["dslc", *argv])
@@ -206,6 +223,7 @@ def test_lint_a_directory(here: Path) -> None:
     (here / "specs" / "a.cd").write_text(SMALL)
     (here / "specs" / "more" / "b.cd").write_text("network n {")
     (here / "specs" / ".hidden" / "c.cd").write_text("network n {")
+    (here / "specs" / ".#a.cd").write_text("network n {")  # an editor's lock file: hidden
     (here / "specs" / "notes.txt").write_text("not a spec")
     result = runner.invoke(cli.app, ["lint", "specs", "-f", "concise"])
     assert result.exit_code == 1
@@ -295,3 +313,21 @@ def test_progress_shows_when_stderr_is_a_terminal_whatever_stdout_is(
         assert result.exit_code == 0, result.output
         assert json.loads(out.getvalue())["network"] == "n"  # stdout: the JSON alone
         assert ("mapping" in err.getvalue()) is terminal  # the layer bar, on stderr only
+
+
+@pytest.mark.parametrize("command", [["run"], ["plan"], ["eval", "-m", "m"],
+                                     ["map", "-n", "n", "-l", "a", "-a", "a"]],
+                         ids=lambda command: command[0])
+def test_spec_errors_under_json_are_lints_diagnostics(here: Path, command: list[str]) -> None:
+    """docs/cli.md, "Streams": spec errors (exit 1) are `{"diagnostics": [...]}`, "each as
+    in `dslc lint --format json`"; the text form is on stderr as well."""
+    from tests.test_cli import BROKEN
+
+    (here / "broken.cd").write_text(BROKEN)
+    lint = runner.invoke(cli.app, ["lint", "broken.cd", "-f", "json"])
+    assert lint.exit_code == 1
+    name, *options = command
+    result = runner.invoke(cli.app, [name, "broken.cd", *options, "-f", "json"])
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout) == {"diagnostics": json.loads(lint.stdout)}
+    assert "error[E201]: undefined name `y`" in result.stderr

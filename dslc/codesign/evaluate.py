@@ -457,7 +457,15 @@ class _DaskWorkers:
             from dask.distributed import Client
         except ImportError:
             raise UsageError("--scheduler needs Dask: pip install 'dslc[dask]'") from None
-        client: Any = Client(scheduler)  # type: ignore[no-untyped-call]
+        try:
+            client: Any = Client(scheduler)  # type: ignore[no-untyped-call]
+        except ValueError as exc:  # not an address: `missing port number`, a wrong scheme
+            raise UsageError(f"--scheduler {scheduler} is not a Dask scheduler address: "
+                             f"{exc}") from None
+        except OSError as exc:  # nothing answers there (a timeout is an OSError too)
+            raise CannotRunError(f"cannot reach the Dask scheduler at {scheduler}",
+                                 (f"{exc}; is the scheduler running, and is the address "
+                                  "right?",)) from None
         self.kind = f"dask {scheduler}"
         self.client = client
         self.request = client.scatter(request, broadcast=True)

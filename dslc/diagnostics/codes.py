@@ -39,8 +39,9 @@ Spec files must be UTF-8 (a byte-order mark is allowed). The diagnostic points a
 byte that is not valid UTF-8. Re-save the file as UTF-8.
 """),
     Code("E105", "number too large", """
-A number literal cannot be represented (more than 300 digits or beyond 1e300). No hardware
-or network parameter needs such a value; check for a typo.
+A number literal is beyond 1e300 (in base units for a quantity: bits, pJ, Hz, s, um2),
+and cannot be represented. No hardware or network parameter needs such a value; check for
+a typo.
 """),
     Code("E106", "nesting too deep", """
 Expressions or blocks are nested more than 120 levels deep. Split the expression into named

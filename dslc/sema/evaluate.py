@@ -214,7 +214,7 @@ def evaluate(expr: ast.Expr, scope: Scope, ctx: EvalContext) -> Value:
         base = expr.value * unit.factor
         if not math.isfinite(base) or abs(base) > 1e300:
             raise fail("E105", "number too large", expr.span, label="cannot be represented",
-                       help="numbers must be below 1e300 in base units (bits, pJ, Hz, s, um2)")
+                       help="numbers must be at most 1e300 in base units (bits, pJ, Hz, s, um2)")
         return Qty(base, unit.dimension, expr.span.text)
     if isinstance(expr, ast.String):
         return expr.value

@@ -25,6 +25,8 @@ from dslc.diagnostics.span import SourceFile, Span
 from dslc.syntax import ast
 
 _MAX_NUMBER = 1e300
+_MAX_INT = 10**300
+_MAX_INT_DIGITS = len(str(_MAX_INT))
 _BINARY_OPS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "pow": "^"}
 
 _first = operator.itemgetter(0)
@@ -85,19 +87,23 @@ class ToAst:
         return ast.Ident(str(token), self._tok_span(token))
 
     def _number(self, text: str, span: Span) -> int | float:
+        """The literal's value; past 1e300 (by value: `000...01` is 1, and `1` with 300
+        zeros is 1e300 itself, which is allowed) it is E105 and 0."""
         try:
             if any(c in text for c in ".eE"):
                 value = float(text)
                 if math.isinf(value) or abs(value) > _MAX_NUMBER:
                     raise ValueError(text)
                 return value
-            if len(text) > 300:
+            digits = text.lstrip("0") or "0"
+            # More than 301 significant digits is past 10^300 without converting them.
+            if len(digits) > _MAX_INT_DIGITS or int(digits) > _MAX_INT:
                 raise ValueError(text)
-            return int(text)
+            return int(digits)
         except ValueError:
             self.diagnostics.append(error(
                 "E105", "number too large", span, label="cannot be represented",
-                help="numbers must be below 1e300"))
+                help="numbers must be at most 1e300"))
             return 0
 
     # ---- top level ------------------------------------------------------------------------

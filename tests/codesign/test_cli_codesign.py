@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from dslc.cli import app
@@ -18,6 +19,14 @@ def test_plan_json() -> None:
     result = runner.invoke(app, ["plan", str(TINY), "--format", "json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
+    # docs/cli.md, `dslc plan`: the JSON keys.
+    assert set(data) == {"strategy", "reason", "objective", "networks", "accelerators",
+                         "pairs_total", "pairs_planned", "reference", "reference_reason",
+                         "keep", "phases", "ruled_out", "at_most", "budget", "bounded",
+                         "bounds_note"}
+    assert data["budget"] == {"max_pairs": None, "time_limit_s": None}
+    assert data["objective"] == "minimize edp"
+    assert all(set(phase) == {"name", "pairs", "description"} for phase in data["phases"])
     assert data["strategy"] == "semi_decoupled"
     assert (data["networks"], data["accelerators"], data["pairs_total"]) == (12, 8, 96)
     assert data["reference"]["label"] == "grid(flow=weight_stationary, glb=4KiB, rows=4)"
@@ -34,10 +43,27 @@ def test_run_json_and_out_files(tmp_path: Path) -> None:
                                  str(tmp_path / "store.sqlite"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    for key in ("strategy", "pairs_total", "pairs_evaluated", "reduction", "reference",
-                "kept", "rank_check", "optimality", "gap", "bounds", "best", "pareto",
-                "store_notes"):
-        assert key in data
+    # docs/cli.md, "Co-design over spaces": the JSON fields, and those of their parts.
+    assert set(data) == {"strategy", "reason", "objective", "pairs_total", "pairs_evaluated",
+                         "reduction", "reference", "kept", "rank_check", "optimality", "gap",
+                         "bounds", "log", "store_notes", "best", "top", "pareto",
+                         "infeasibility"}
+    pair = {"network", "accelerator", "objective", "energy_pj", "cycles", "latency_s", "edp",
+            "area_mm2", "accuracy"}
+    assert set(data["best"]) == pair | {"layers"}
+    assert set(data["best"]["network"]) == {"name", "params", "label"}
+    assert all(set(layer) == {"name", "problem_key", "energy_pj", "cycles", "utilization"}
+               for layer in data["best"]["layers"])
+    assert len(data["top"]) == 10 and all(set(item) == pair for item in data["top"])
+    assert data["top"][0] == {key: data["best"][key] for key in pair}
+    assert [item["objective"] for item in data["top"]] == sorted(
+        item["objective"] for item in data["top"])
+    assert set(data["rank_check"]) == {"spearman", "kendall", "samples", "accelerators",
+                                       "winners", "keep", "passed"}
+    assert set(data["bounds"]) == {"bounded", "note", "ruled_out", "removed", "tightness"}
+    assert set(data["bounds"]["removed"]) == {"constraints", "bounds", "ranking"}
+    assert data["infeasibility"] == {"constraints": [], "ruled_out_unevaluated": 0,
+                                     "no_mapping": 0, "unknown_accuracy": [], "closest": None}
     assert data["pairs_total"] == 96
     assert data["reduction"] == data["pairs_total"] / data["pairs_evaluated"]
     assert set(data["rank_check"]) >= {"spearman", "kendall", "samples", "winners", "keep"}
@@ -80,3 +106,31 @@ def test_an_unusable_store_is_an_error_not_a_traceback(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", str(TINY), "--cache", str(blocker / "x.sqlite")])
     assert result.exit_code == 1, result.output
     assert "cannot use the result store" in result.output and "--cache" in result.output
+
+
+def test_the_default_store_is_beside_the_spec_and_memory_writes_none(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/cli.md: every finished pair goes to `.dslc/<file>.<codesign>.sqlite` beside the
+    spec (not the working directory), a rerun reads the pairs back, and `--cache :memory:`
+    stores nothing."""
+    from tests.test_cli import SMALL_SPACE
+
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    (tmp_path / "specs").mkdir()
+    spec = tmp_path / "specs" / "small.cd"
+    spec.write_text(SMALL_SPACE.replace("codesign one", "codesign sweep"))
+    none = runner.invoke(app, ["run", str(spec), "--format", "json", "--cache", ":memory:"])
+    assert none.exit_code == 0, none.output
+    assert list(tmp_path.rglob("*.sqlite*")) == [] and not (work / ":memory:").exists()
+    first = runner.invoke(app, ["run", str(spec), "--format", "json"])
+    assert first.exit_code == 0, first.output
+    store = tmp_path / "specs" / ".dslc" / "small.sweep.sqlite"
+    assert store.is_file()
+    assert list(work.iterdir()) == []
+    again = runner.invoke(app, ["run", str(spec)])
+    assert again.exit_code == 0, again.output
+    # (the table may wrap the path: compared without whitespace; tmp paths have none)
+    assert f"2pairsreadbackfrom{store}" in "".join(again.stdout.split())
+    assert json.loads(first.stdout)["best"] == json.loads(none.stdout)["best"]

@@ -157,3 +157,37 @@ def test_a_monotone_objective_at_the_bounds_bounds_it(text: str, energy: float,
     bound = Metrics(energy, int(latency * 1e9), latency, 2.0, accuracy)
     exact = objective_value(objective, real)
     assert objective_value(objective, bound) <= exact + 1e-12 * abs(exact)
+
+
+@pytest.mark.parametrize(("lines", "expected"), [
+    ("objective = minimize energy", "energy"),
+    ("objective = minimize latency", "latency"),
+    ("objective = minimize edp", "edp"),
+    ("objective = minimize energy * latency ^ 2", "edp"),
+    ("objective = minimize area", "edp"),
+    ("objective = minimize energy\n    mapper { objective = latency }", "latency"),
+    ("objective = minimize edp\n    mapper { objective = [latency, energy] }",
+     ("latency", "energy")),
+])
+def test_what_each_layers_mapping_minimises(lines: str, expected: object) -> None:
+    """docs/cli.md, `dslc run`: layers map with the `mapper` block's objective; else the
+    request's objective when it is energy, latency or edp; other expressions map by EDP."""
+    from dslc import api
+    from dslc.codesign.request import mapping_objective
+
+    text = f"""
+network n {{ input x: [4, 6, 6] layer a = conv(x, out = 4, kernel = 3) }}
+accelerator acc {{
+    word = 16b clock = 1GHz
+    memory DRAM {{ width = 64b }}
+    memory RF {{ size = 512 words }}
+    compute MAC {{ }}
+}}
+codesign c {{
+    networks = n accelerators = acc
+    {lines}
+}}
+"""
+    program = api.compile(text=text)
+    assert [d.message for d in program.diagnostics if d.is_error] == []
+    assert mapping_objective(program.codesigns["c"]) == expected

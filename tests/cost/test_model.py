@@ -322,11 +322,23 @@ def test_energy_parts_sum_exactly_to_the_totals() -> None:
 def test_json_shape() -> None:
     acc = accelerator(memory("DRAM"), memory("RF", 16))
     data = cost_to_json(run(CONV1D, acc, level("DRAM", ("P", 4)), level("RF", ("R", 3))))
-    assert list(data)[:8] == ["layer", "accelerator", "macs", "cycles", "compute_cycles",
-                              "latency_s", "utilization", "energy_pj"]
+    # docs/cli.md, `dslc eval`: "one object; keys in this order", each level's and the
+    # compute's keys as listed there.
+    assert list(data) == ["layer", "accelerator", "macs", "cycles", "compute_cycles",
+                          "latency_s", "utilization", "energy_pj", "area_mm2", "levels",
+                          "compute"]
     assert [lv["name"] for lv in data["levels"]] == ["DRAM", "RF"]
     rf = data["levels"][1]
-    assert set(rf) >= {"name", "instances", "utilized_instances", "energy_pj", "tensors"}
+    for lv in data["levels"]:
+        assert set(lv) == {"name", "instances", "utilized_instances", "energy_pj",
+                           "access_energy_pj", "leakage_energy_pj", "cycles",
+                           "capacity_words", "used_words", "area_um2", "tensors"}
+        assert lv["energy_pj"] == lv["access_energy_pj"] + lv["leakage_energy_pj"]
+    assert data["levels"][0]["capacity_words"] is None  # DRAM: unbounded
+    assert rf["capacity_words"] == 16
+    assert set(data["compute"]) == {"name", "instances", "utilized_instances", "macs",
+                                    "energy_per_mac_pj", "mac_energy_pj", "leakage_energy_pj",
+                                    "energy_pj", "area_um2"}
     assert set(rf["tensors"]) == {"weight", "input", "output"}
     assert rf["tensors"]["input"] == {
         "reads": 12, "fills": 6, "updates": 0, "reads_per_instance": 12,

@@ -32,6 +32,10 @@ MAP = ["map", "design.cd", "-n", "n", "-l", "a", "-a", "acc"]
     ([*MAP, "--batch", "0"], "the batch must be between 1 and 65,536, got 0"),
     ([*MAP, "--batch", "65537"], "the batch must be between 1 and 65,536, got 65,537"),
     ([*MAP, "--seed", "-1"], f"the seed must be between 0 and {2**63 - 1:,}, got -1"),
+    ([*MAP, "--seed", str(2**63)],
+     f"the seed must be between 0 and {2**63 - 1:,}, got {2**63:,}"),
+    (["plan", "space.cd", "--max-pairs", str(2**63)],
+     f"--max-pairs must be between 1 and {2**63 - 1:,}, got {2**63:,}"),
     ([*MAP, "--budget", "0"], "the budget must be between 1 and 1,000,000,000, got 0"),
     ([*MAP, "--budget", "10000000000"],
      "the budget must be between 1 and 1,000,000,000, got 10,000,000,000"),
@@ -205,3 +209,77 @@ def test_control_characters_a_user_wrote_never_reach_the_terminal(here: Path) ->
         assert "\N{REPLACEMENT CHARACTER}" in result.output, args
     as_json = runner.invoke(cli.app, ["lint", name, "-f", "json"])
     assert json.loads(as_json.stdout)[0]["file"] == name
+
+
+EXPORT = ["export", str(Path(__file__).resolve().parents[2] / "examples" / "mapping.cd"),
+          "--to", "timeloop", "--mapping", "rs_conv3x3", "-o", "study"]
+
+
+def test_export_never_overwrites_files_without_force(here: Path) -> None:
+    """docs/cli.md, "Files written": `dslc export` writes the study's files into DIR; if one
+    exists it refuses (exit 2) unless given --force, and other files are never touched."""
+    first = runner.invoke(cli.app, EXPORT)
+    assert first.exit_code == 0, first.output
+    written = sorted(p.relative_to(here / "study") for p in (here / "study").rglob("*")
+                     if p.is_file())
+    assert Path("README.txt") in written and Path("prob/layer1.0.a.prob.yaml") in written
+    (here / "study" / "README.txt").write_text("my notes")
+    (here / "study" / "other.txt").write_text("untouched")
+    refused = runner.invoke(cli.app, EXPORT)
+    assert refused.exit_code == 2, refused.output
+    assert "error: --out study already has README.txt, " in refused.output
+    assert "give --force to overwrite them" in refused.output
+    assert (here / "study" / "README.txt").read_text() == "my notes"
+    forced = runner.invoke(cli.app, [*EXPORT, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "timeloop-model" in (here / "study" / "README.txt").read_text()
+    assert (here / "study" / "other.txt").read_text() == "untouched"
+    assert sorted(p.relative_to(here / "study") for p in (here / "study").rglob("*")
+                  if p.is_file()) == sorted([*written, Path("other.txt")])
+
+
+def test_export_to_an_existing_file_is_refused_before_the_export(
+        here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the export ran")
+
+    monkeypatch.setattr(api, "export_timeloop", never)
+    (here / "study").write_text("mine")
+    result = runner.invoke(cli.app, EXPORT)
+    assert result.exit_code == 2, result.output
+    assert "error: --out study is an existing file, not a directory" in result.output
+    assert (here / "study").read_text() == "mine"
+
+
+def test_an_export_write_failure_is_exit_1_with_the_reason(
+        here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """"A write that fails (a full disk) is exit 1 with the reason", for export too."""
+    from dslc import export
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export, "write_text", full)
+    result = runner.invoke(cli.app, EXPORT)
+    assert result.exit_code == 1, result.output
+    assert "error: cannot write into study: No space left on device" in result.output
+    assert "E900" not in result.output
+
+
+def test_control_characters_in_an_accuracy_tables_header_never_reach_the_terminal(
+        here: Path) -> None:
+    """docs/cli.md: "a bell in an accuracy table's header" prints as U+FFFD in diagnostics
+    and errors; JSON escapes it and keeps the text exact."""
+    from tests.test_streams import TABLE_SPEC
+
+    (here / "t.cd").write_text(TABLE_SPEC)
+    (here / "acc.csv").write_text("width,de\x07pth\x1b[31m,accuracy\n8,1,0.7\n")
+    for args in (["lint", "t.cd"], ["lint", "t.cd", "-f", "concise"],
+                 ["run", "t.cd", "--cache", ":memory:"]):
+        result = runner.invoke(cli.app, args)
+        assert result.exit_code == 1, result.output
+        assert "\x07" not in result.output and "\x1b" not in result.output, args
+        assert "column `de\N{REPLACEMENT CHARACTER}pth\N{REPLACEMENT CHARACTER}[31m`" in \
+            result.output, args
+    as_json = runner.invoke(cli.app, ["lint", "t.cd", "-f", "json"])
+    assert "column `de\x07pth\x1b[31m`" in json.loads(as_json.stdout)[0]["message"]

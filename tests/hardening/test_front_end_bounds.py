@@ -269,3 +269,9 @@ def test_other_commands_print_at_most_the_default_number(
     assert sum(line.startswith("error[E201]") for line in result.stderr.splitlines()) == 100
     assert "... and 20 more distinct diagnostics not shown (dslc lint --max-diagnostics 0 " \
         "shows them all)" in result.stderr
+    # Under --format json the document lists them all, as lint's JSON does.
+    as_json = CliRunner().invoke(cli.app, ["map", "many.cd", "-n", "n", "-l", "a0", "-a",
+                                           "x", "-f", "json"])
+    assert as_json.exit_code == 1
+    assert [d["message"] for d in json.loads(as_json.stdout)["diagnostics"]] == [
+        f"undefined name `b{i}`" for i in range(120)]

@@ -145,3 +145,49 @@ def test_more_files_than_the_limit_is_e213(tmp_path: Path,
     # The root and f0..f3 are five files: f4 is the sixth, refused, and so is f5.
     found = _codes(spec)
     assert found == [("E213", "more than the limit of 5 imported files")] * 2
+
+
+OUTSIDE_DESIGN = """
+network n {
+    input x: [4, 6, 6]
+    layer a = conv(x, out = 4, kernel = 3)
+}
+accelerator acc {
+    word = 16b clock = 1GHz
+    memory DRAM { width = 64b }
+    memory GLB { size = 4KiB, width = 64b }
+    fanout PE { mesh = 2 x 2 }
+    memory RF { size = 64 words }
+    compute MAC { }
+}
+"""
+INSIDE = """import "../design.cd"
+mapping m for n.a on acc {
+    DRAM { }
+    GLB  { temporal [C 2, R 3], bypass [weight, input, output] }
+    PE   { spatial x [K 2], spatial y [C 2] }
+    RF   { temporal [K 2, S 3, Q 4, P 4] }
+}
+codesign c { networks = n accelerators = acc mapper { search = heuristic, budget = 50 } }
+"""
+
+
+@pytest.mark.parametrize("command", [
+    ["lint"], ["dump", "--stage", "spec"], ["eval", "-m", "m"],
+    ["map", "-n", "n", "-l", "a", "-a", "acc", "--budget", "50"], ["run"], ["plan"],
+    ["export", "--mapping", "m", "-o", "study"]], ids=lambda command: command[0])
+def test_every_command_that_reads_a_spec_takes_the_flag(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]) -> None:
+    """docs/cli.md: `--allow-import-outside` (on `lint`, `dump`, `eval`, `map`, `run`,
+    `plan`, `export`) lets imports read `../`; without it each refuses with E212, exit 1."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "design.cd").write_text(OUTSIDE_DESIGN)
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "spec.cd").write_text(INSIDE)
+    name, *options = command
+    args = [name, "project/spec.cd", *options]
+    refused = runner.invoke(cli.app, args)
+    assert refused.exit_code == 1, refused.output
+    assert "error[E212]: import of `../design.cd` refused" in refused.output
+    allowed = runner.invoke(cli.app, [*args, "--allow-import-outside"])
+    assert allowed.exit_code == 0, allowed.output

@@ -349,3 +349,22 @@ def test_the_codesign_and_mapping_models_carry_their_limits(field: str, past: in
         assert MappingSpec(**fields, batch=past - 1).batch == past - 1
         with pytest.raises(ValidationError):
             MappingSpec(**fields, batch=past)
+
+
+@pytest.mark.parametrize(("at_limit", "past", "code", "message"), [
+    ("network n { param p in 1..100000 input x: [p] layer a = relu(x) }",
+     "network n { param p in 1..100001 input x: [p] layer a = relu(x) }",
+     "E302", "range too large"),
+    ("network n { param p in 2..200000 step 2 input x: [p] layer a = relu(x) }",
+     "network n { param p in 2..200002 step 2 input x: [p] layer a = relu(x) }",
+     "E302", "range too large"),
+    ("network n { input x: [3] block b = repeat 10000 from x { relu(prev) } }",
+     "network n { input x: [3] block b = repeat 10001 from x { relu(prev) } }",
+     "E403", "a repeat count must be at most 10000, found 10001"),
+], ids=["range", "range with a step", "repeat"])
+def test_the_languages_own_bounds(at_limit: str, past: str, code: str, message: str) -> None:
+    """docs/language/guide.md, "Limits": "a range at most 100,000 values (E302), a `repeat`
+    count at most 10,000 (E403)": the limit elaborates, one more is the diagnostic."""
+    assert codes(at_limit) == []
+    errors = [d for d in api.compile(text=past).diagnostics if d.is_error]
+    assert [(d.code, d.message) for d in errors] == [(code, message)]

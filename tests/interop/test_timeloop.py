@@ -131,6 +131,15 @@ def test_cli_export_and_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert back.exit_code == 0, back.output
     assert json.loads(back.stdout)["layers"][0]["cost"]["cycles"] == 688128
     assert back.stderr == ""
+    # `-o STUDY.cd` writes the spec and says so on stderr, in either format (docs/cli.md:
+    # "`wrote STUDY.cd` on stderr"; under JSON the note was missing).
+    for args in ([], ["--format", "json"]):
+        Path("study.cd").unlink(missing_ok=True)
+        wrote = runner.invoke(cli.app, ["import-timeloop", "study", "-o", "study.cd", *args])
+        assert wrote.exit_code == 0, wrote.output
+        assert wrote.stderr == "wrote study.cd\n"
+        assert "mapping " in Path("study.cd").read_text()
+    assert json.loads(wrote.stdout)["layers"][0]["cost"]["cycles"] == 688128
 
 
 def test_unreadable_and_unsupported(tmp_path: Path) -> None:

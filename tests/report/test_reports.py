@@ -115,6 +115,47 @@ def test_pairs_csv_has_a_column_per_parameter(found: api.CoDesignRun, tmp_path: 
     assert best["glb_bits"] == str(4 * 1024 * 8)  # base units (bits), so it plots as a number
 
 
+SHARED_NAME = """network n {
+    param k in {1, 3}
+    param size in {4, 8}
+    input x: [4, 6, 6]
+    layer a = conv(x, out = size, kernel = k, pad = same)
+}
+accelerator acc {
+    param size in {32KiB, 64KiB}
+    word = 16b clock = 1GHz
+    memory DRAM { width = 64b }
+    memory GLB { size = size, width = 64b }
+    fanout PE { mesh = 2 x 2 }
+    memory RF { size = 64 words }
+    compute MAC { }
+}
+codesign sweep {
+    networks = n accelerators = acc strategy = exhaustive
+    mapper { search = heuristic, budget = 50 }
+}
+"""
+
+
+def test_pairs_csv_columns_as_documented_with_a_name_both_kinds_use(tmp_path: Path) -> None:
+    """docs/cli.md, `--out DIR`: pairs.csv has the columns `network, accelerator, objective,
+    energy_pj, cycles, latency_s, edp, area_mm2, accuracy, feasible, pareto`, then the
+    network's parameters and the accelerator's, each sorted by name, as `network.NAME` and
+    `accelerator.NAME` when both kinds use a name, numbers in base units (sizes in bits)."""
+    found = api.search(api.compile(text=SHARED_NAME), store=":memory:")
+    export.write_codesign(tmp_path, found.outcome)
+    with (tmp_path / "pairs.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == [
+        "network", "accelerator", "objective", "energy_pj", "cycles", "latency_s", "edp",
+        "area_mm2", "accuracy", "feasible", "pareto", "k", "network.size",
+        "accelerator.size_bits"]
+    assert len(rows) == 2 * 2 * 2 == found.outcome.pairs_evaluated
+    assert {(row["k"], row["network.size"], row["accelerator.size_bits"]) for row in rows} == {
+        (k, size, str(kib * 1024 * 8)) for k in ("1", "3") for size in ("4", "8")
+        for kib in (32, 64)}
+
+
 def test_to_pandas(found: api.CoDesignRun) -> None:
     pytest.importorskip("pandas")
     frame = found.to_pandas()

@@ -350,6 +350,26 @@ def test_dslc_map_takes_objectives_and_constraints(spec_file: Path) -> None:
     assert unknown.exit_code == 2
 
 
+@pytest.mark.parametrize(("constraints", "message"), [
+    ("GLB { factors [Z 4] }", "error: the constraints name dim `Z`, which layer `a` does not "
+                              "have (its dims: N, K, C, P, Q, R, S)"),
+    ("GLB { keep [psum] }", "error: the constraints name tensor `psum`, which layer `a` does "
+                            "not have (its tensors: input, output, weight)")])
+def test_dslc_map_constraints_on_a_dim_or_tensor_the_layer_lacks_are_usage_errors(
+        spec_file: Path, constraints: str, message: str) -> None:
+    """docs/cli.md, `dslc map`: mistakes in --constraints are diagnostics (exit 1), but "a
+    dim or tensor the layer does not have is a usage error (exit 2)"."""
+    args = ["map", "spec.cd", "-n", "net", "-l", "a", "-a", "tiny", "--constraints",
+            constraints]
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.stderr.split())
+    assert result.stdout == ""
+    as_json = runner.invoke(cli.app, [*args, "--format", "json"])
+    assert as_json.exit_code == 2
+    assert json.loads(as_json.stdout)["error"]["kind"] == "usage"
+
+
 def test_dslc_run_maps_with_the_requests_constraints(spec_file: Path) -> None:
     design = api.run(api.compile(spec_file))
     assert design.options.objective_text == "latency, energy"

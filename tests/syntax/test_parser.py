@@ -677,6 +677,24 @@ def test_number_too_large(literal: str) -> None:
     assert diagnostics[0].span is not None and diagnostics[0].span.text == literal
 
 
+@pytest.mark.parametrize(("literal", "value"), [
+    ("1" + "0" * 300, 10**300), ("1e300", 1e300), ("1" + "0" * 300 + ".0", 1e300),
+    ("0" * 400 + "7", 7), ("9" * 300, 10**300 - 1)])
+def test_a_number_at_most_1e300_is_its_value(literal: str, value: float) -> None:
+    """docs/language/guide.md: "a number literal at most 1e300 (E105)". The bound is on the
+    value: 10^300 written out in digits is the limit itself, and leading zeros add nothing
+    (both were E105, `number too large`, by counting 301 characters)."""
+    assert expr(literal) == value
+    assert type(expr(literal)) is type(value)
+
+
+@pytest.mark.parametrize("literal", ["1" + "0" * 299 + "1", "2" + "0" * 300])
+def test_an_integer_just_past_1e300_is_e105(literal: str) -> None:
+    diagnostic = parse_err(f"codesign c {{ v = {literal} }}")
+    assert diagnostic.code == "E105"
+    assert diagnostic.help == "numbers must be at most 1e300"
+
+
 def test_nesting_too_deep() -> None:
     deep = "[" * 200 + "1" + "]" * 200
     diagnostic = parse_err(f"codesign c {{ v = {deep} }}")
@@ -692,5 +710,7 @@ def test_parentheses_do_not_nest_the_tree() -> None:
 
 
 def test_file_too_large() -> None:
+    """docs/language/guide.md: "a file at most 4,000,000 characters (E107)"."""
     diagnostic = parse_err("#" * 4_000_001)
     assert diagnostic.code == "E107"
+    parse_ok("#" * 4_000_000)
