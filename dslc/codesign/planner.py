@@ -242,12 +242,11 @@ def _reference(spec: CoDesignSpec, accelerators: Designs) -> tuple[Design, str]:
     # bottleneck (a tiny buffer, a one-row array) would rank networks by that alone.
     first = accelerators.designs[0]
     space = [d for d in accelerators.designs if d.space == first.space]
-    values: dict[str, list[object]] = {}
+    values: dict[str, dict[object, None]] = {}  # each parameter's values, in order, once
     for design in space:
         for name, value in design.point:
-            if value not in values.setdefault(name, []):
-                values[name].append(value)
-    middle = tuple((name, options[(len(options) - 1) // 2]) for name, options in
+            values.setdefault(name, {})[value] = None
+    middle = tuple((name, list(options)[(len(options) - 1) // 2]) for name, options in
                    sorted(values.items()))
     for design in space:
         if design.point == middle:
@@ -264,16 +263,16 @@ def _covering(accelerators: Designs, exclude: Design) -> tuple[Design, ...]:
     by_point = {(d.space, d.point): d for d in accelerators.designs}
     chosen: list[Design] = []
     for space in dict.fromkeys(d.space for d in accelerators.designs):
-        options: dict[str, list[ParamValue]] = {}
+        options: dict[str, dict[ParamValue, None]] = {}  # in order, once (a dict: a list's
+        # `in` made this quadratic in a parameter's values)
         for design in accelerators.designs:
             if design.space != space:
                 continue
             for name, value in design.point:
-                found = options.setdefault(name, [])
-                if value not in found:
-                    found.append(value)
+                options.setdefault(name, {})[value] = None
         lists: dict[str, list[ParamValue]] = {}
-        for name, values in options.items():
+        for name, found in options.items():
+            values = list(found)
             if any(isinstance(v, str | bool) for v in values):
                 lists[name] = values
             else:
