@@ -16,7 +16,7 @@ from typing import Protocol
 
 from dslc.diagnostics.diagnostic import Diagnostic, did_you_mean, error
 from dslc.diagnostics.span import Span
-from dslc.sema.units import DIMENSION_NAMES, UNITS, format_quantity
+from dslc.sema.units import DIMENSION_NAMES, UNITS, format_quantity, in_base_units
 from dslc.spec.limits import MAX_MESH_EXTENT
 from dslc.syntax import ast
 
@@ -211,7 +211,7 @@ def evaluate(expr: ast.Expr, scope: Scope, ctx: EvalContext) -> Value:
         return expr.value
     if isinstance(expr, ast.Quantity):
         unit = UNITS[expr.unit]
-        base = expr.value * unit.factor
+        base = in_base_units(expr.value, unit.factor)
         if not math.isfinite(base) or abs(base) > 1e300:
             raise fail("E105", "number too large", expr.span, label="cannot be represented",
                        help="numbers must be below 1e300 in base units (bits, pJ, Hz, s, um2)")
