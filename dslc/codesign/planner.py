@@ -261,7 +261,7 @@ def _covering(accelerators: Designs, exclude: Design) -> tuple[Design, ...]:
     list, the shift chosen so that `exclude` (the reference, evaluated anyway) is not among
     them. Fixed designs are taken as they are."""
     by_point = {(d.space, d.point): d for d in accelerators.designs}
-    chosen: list[Design] = []
+    chosen: dict[Design, None] = {}  # in order, once
     for space in dict.fromkeys(d.space for d in accelerators.designs):
         options: dict[str, dict[ParamValue, None]] = {}  # in order, once (a dict: a list's
         # `in` made this quadratic in a parameter's values)
@@ -281,16 +281,36 @@ def _covering(accelerators: Designs, exclude: Design) -> tuple[Design, ...]:
         count = max((len(v) for v in lists.values()), default=1)
         # Shift the cycle until it misses `exclude`, so that the designs chosen cover every
         # value by themselves.
-        for shift in range(count + 1):
-            points = [tuple(sorted((name, values[(j + shift) % len(values)])
-                                   for name, values in lists.items())) for j in range(count)]
-            covers = [by_point.get((space, point)) for point in points]
-            if exclude not in covers or shift == count:
-                break
+        shift = _missing_shift(lists, count, exclude if exclude.space == space else None)
+        points = [tuple(sorted((name, values[(j + shift) % len(values)])
+                               for name, values in lists.items())) for j in range(count)]
+        covers = [by_point.get((space, point)) for point in points]
         for cover in covers:
-            if cover is not None and cover != exclude and cover not in chosen:
-                chosen.append(cover)
+            if cover is not None and cover != exclude:
+                chosen[cover] = None
     return tuple(chosen)
+
+
+def _missing_shift(lists: dict[str, list[ParamValue]], count: int, exclude: Design | None
+                   ) -> int:
+    """The first shift of `_covering`'s cycle (design j takes value j + shift of each list)
+    whose `count` designs miss `exclude`, else `count`. Design j is `exclude` only where j +
+    shift falls on its value's position in every list, and a longest list (of `count`
+    values) leaves one j to test: a step per parameter for each shift, not `count` designs
+    built for each (quadratic: 100,000 names of one parameter took hours)."""
+    if exclude is None:
+        return 0
+    given = dict(exclude.point)
+    at = {name: values.index(given[name]) if given[name] in values else -1
+          for name, values in lists.items()}
+    if any(position < 0 for position in at.values()):
+        return 0  # a value of `exclude` no design of the cycle takes
+    longest = next((name for name, values in lists.items() if len(values) == count), None)
+    for shift in range(count):
+        j = 0 if longest is None else (at[longest] - shift) % count
+        if any((j + shift) % len(values) != at[name] for name, values in lists.items()):
+            return shift
+    return count
 
 
 @dataclass(frozen=True, slots=True)

@@ -229,10 +229,19 @@ def evaluate(expr: ast.Expr, scope: Scope, ctx: EvalContext) -> Value:
     if isinstance(expr, ast.ListExpr):
         return tuple(evaluate(item, scope, ctx) for item in expr.items)
     if isinstance(expr, ast.SetExpr):
+        # Each value once, in order; looked up by hash (values are frozen dataclasses,
+        # numbers and strings): a scan of the list per value made a set of 100,000 names
+        # take minutes.
         items: list[Value] = []
+        seen: set[object] = set()
         for item in expr.items:
             value = evaluate(item, scope, ctx)
-            if value not in items:
+            try:
+                new = value not in seen
+                seen.add(value)
+            except TypeError:  # an unhashable value: compared with each one kept
+                new = value not in items
+            if new:
                 items.append(value)
         return SetValue(tuple(items))
     if isinstance(expr, ast.RangeExpr):

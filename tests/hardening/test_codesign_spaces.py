@@ -4,15 +4,18 @@ the space: values of one domain within `DesignSpace.resolve`'s relative 1e-9 of 
 built with the first, and the second's pairs reported the first's figures under its
 label), and a space of MAX_SEARCH_DESIGNS accelerators is enumerated, referenced and
 covered without a scan of the domain per design (a parameter of 100,000 values took an
-hour to build and a minute to plan)."""
+hour to build and a minute to plan), as are a parameter of 100,000 names (a set literal
+deduplicated by scans, the check's cycle rebuilt for every shift: minutes, hours)."""
 
 from __future__ import annotations
 
+import random
 import time
 
 from dslc import api
-from dslc.codesign.designs import Instances, designs_of
-from dslc.codesign.planner import _covering, _reference
+from dslc.codesign.designs import Design, Instances, designs_of
+from dslc.codesign.planner import _covering, _missing_shift, _reference
+from dslc.spec.base import ParamValue
 from dslc.spec.limits import MAX_SEARCH_DESIGNS
 
 CLOSE = """
@@ -104,3 +107,71 @@ def test_a_space_of_the_most_designs_is_enumerated_and_planned_in_linear_time() 
     assert sizes == [d.params()["rf"] for d in last]
     # Linear: seconds; the scans per design took minutes (and an hour to build them all).
     assert elapsed < 30, elapsed
+
+
+NAMED = """
+network n {
+    input x: [8, 8, 8]
+    layer a = conv(x, out = 8, kernel = 1)
+}
+accelerator grid {
+    param tag in {%s}
+    param rows in {2, 4}
+    word  = 16b
+    clock = 200MHz
+    memory DRAM { width = 64b, read = 100pJ, write = 100pJ }
+    memory GLB  { size = 16KiB, width = 64b }
+    fanout PE   { mesh = 4 x rows, dataflow = weight_stationary }
+    memory RF   { size = 32 words }
+    compute MAC { energy = 1pJ }
+}
+codesign c {
+    networks     = n
+    accelerators = grid
+    objective    = minimize edp
+}
+"""
+
+
+def test_a_parameter_of_many_names_is_read_and_covered_in_linear_time() -> None:
+    # A set of 50,000 names (the check covers every name: 50,000 designs): the set's
+    # values were deduplicated by a scan each and the check's cycle was rebuilt for every
+    # shift, minutes and hours.
+    names = [f"t{i}" for i in range(MAX_SEARCH_DESIGNS // 2)]
+    started = time.monotonic()
+    program = api.compile(text=NAMED % ", ".join(names))
+    designs = designs_of([program.accelerators["grid"]], "accelerator")
+    reference, _ = _reference(program.codesigns["c"], designs)
+    check = _covering(designs, exclude=reference)
+    elapsed = time.monotonic() - started
+    assert len(designs) == MAX_SEARCH_DESIGNS
+    assert reference.params() == {"tag": names[(len(names) - 1) // 2], "rows": 2}
+    assert reference not in check
+    assert {d.params()["tag"] for d in check} == set(names)
+    assert {d.params()["rows"] for d in check} == {2, 4}
+    assert elapsed < 30, elapsed
+
+
+def _brute_shift(lists: dict[str, list[ParamValue]], count: int,
+                 exclude: tuple[tuple[str, ParamValue], ...]) -> int:
+    """The shift `_covering` chose by building every cycle (its code before it was made
+    linear), for comparison."""
+    for shift in range(count + 1):
+        points = [tuple(sorted((name, values[(j + shift) % len(values)])
+                               for name, values in lists.items())) for j in range(count)]
+        if exclude not in points or shift == count:
+            return shift
+    raise AssertionError
+
+
+def test_the_checks_shift_is_the_first_that_misses_the_reference() -> None:
+    rng = random.Random(7)
+    for _ in range(3000):
+        lists = {f"p{k}": [f"v{k}_{i}" for i in range(rng.randint(1, 6))]
+                 for k in range(rng.randint(0, 3))}
+        count = max((len(v) for v in lists.values()), default=1)
+        point = tuple(sorted((name, rng.choice([*values, "elsewhere"]))
+                             for name, values in lists.items()))
+        exclude = Design("accelerator", "grid", 0, point)
+        assert _missing_shift(lists, count, exclude) == _brute_shift(lists, count, point), \
+            (lists, point)
