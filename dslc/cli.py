@@ -37,6 +37,7 @@ from dslc.diagnostics.diagnostic import (
     Severity,
     UsageError,
     UserError,
+    interrupted,
 )
 from dslc.diagnostics.render import (
     MAX_SHOWN_DIAGNOSTICS,
@@ -223,6 +224,9 @@ def command(name: str | None = None, group: typer.Typer | None = None
                 _report_interrupt(as_json)
                 raise typer.Exit(INTERRUPTED) from None
             except Exception as exc:  # anything else is a bug in dslc, never the user's
+                if interrupted(exc):  # a Ctrl-C the compiled kernel reported as its error
+                    _report_interrupt(as_json)
+                    raise typer.Exit(INTERRUPTED) from None
                 _report_bug(exc, as_json)
                 raise typer.Exit(BUG) from None
         (app if group is None else group).command(name=name)(guarded)
@@ -743,6 +747,9 @@ def main() -> None:
         _report_interrupt(as_json)
         sys.exit(INTERRUPTED)
     except Exception as exc:  # an unexpected exception is a bug in dslc, never the user's
+        if interrupted(exc):
+            _report_interrupt(as_json)
+            sys.exit(INTERRUPTED)
         _report_bug(exc, as_json)
         sys.exit(BUG)
     sys.exit(code if isinstance(code, int) else 0)

@@ -46,17 +46,31 @@ class PointBuilder(Protocol[S_co]):
         ...
 
 
-def _same(domain_value: ParamValue, given: object) -> bool:
+def _same(domain_value: ParamValue, given: object, *, exact: bool = False) -> bool:
     """Whether a given value names a domain value: numbers within a relative 1e-9 (values
-    in base units come from unit conversions), booleans and strings exactly."""
+    in base units come from unit conversions) or, with `exact`, equal; booleans and strings
+    exactly."""
     if isinstance(domain_value, bool) or isinstance(given, bool):
         return isinstance(domain_value, bool) and isinstance(given, bool) and \
             domain_value == given
     if isinstance(domain_value, str) or isinstance(given, str):
         return domain_value == given
     if isinstance(given, int | float):
+        if exact:
+            return float(domain_value) == float(given)
         return math.isclose(float(domain_value), float(given), rel_tol=1e-9, abs_tol=1e-12)
     return False
+
+
+def _digit(values: tuple[ParamValue, ...], given: object) -> int | None:
+    """The position of the domain value a given value names: the value equal to it, else
+    the nearest within `_same`'s tolerance (two values of one domain may lie within it of
+    each other: 2000000000 and 2000000001), else None."""
+    exact = next((i for i, v in enumerate(values) if _same(v, given, exact=True)), None)
+    if exact is not None or isinstance(given, bool) or not isinstance(given, int | float):
+        return exact
+    close = [i for i, v in enumerate(values) if _same(v, given)]
+    return min(close, key=lambda i: abs(float(values[i]) - float(given)), default=None)
 
 
 def value_text(value: ParamValue) -> str:
@@ -158,7 +172,7 @@ class DesignSpace(Generic[S]):
                 raise UsageError(f"no value for parameter `{param.name}` of {self.kind} "
                                  f"`{self.name}` (its values: {', '.join(param.labels)})")
             value = given[param.name]
-            digit = next((i for i, v in enumerate(param.values) if _same(v, value)), None)
+            digit = _digit(param.values, value)
             if digit is None:
                 raise UsageError(f"{value!r} is not a value of `{param.name}` in {self.kind} "
                                  f"`{self.name}` (its values: {', '.join(param.labels)})")
@@ -173,6 +187,19 @@ class DesignSpace(Generic[S]):
         not build."""
         digits = self._resolve_digits(point, fill=True)
         return self.builder.build(digits, self._point(digits))
+
+    def instantiate_at(self, index: int) -> S:
+        """The concrete spec of the index-th point in mixed-radix order: its values are the
+        domains' own, taken by position, so nothing is matched (and no domain scanned) as
+        `instantiate` matches the values it is given."""
+        digits = self._digits(index)
+        return self.builder.build(digits, self._point(digits))
+
+    def texts_at(self, index: int) -> tuple[str, ...]:
+        """`texts` of the index-th point, each value's spelling taken by position."""
+        named = sorted((param.name, param.labels[digit])
+                       for param, digit in zip(self.params, self._digits(index), strict=True))
+        return tuple(text for _, text in named)
 
     def texts(self, point: Point) -> tuple[str, ...]:
         """How each value of a (full, resolved) point is written in the source (`64KiB`),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dslc.space import DesignSpace, SpaceKind, value_text
+from dslc.space import DesignSpace, S, SpaceKind, value_text
 from dslc.spec.accelerator import AcceleratorSpec
 from dslc.spec.base import ParamValue, Point
 from dslc.spec.network import NetworkSpec
@@ -85,14 +85,17 @@ def designs_of(spaces: Sequence[DesignSpace[NetworkSpec]] | Sequence[DesignSpace
     found = []
     for space in spaces:
         for index, point in enumerate(space.points()):
-            found.append(Design(kind, space.name, index, point, space.texts(point),
+            found.append(Design(kind, space.name, index, point, space.texts_at(index),
                                 space.dimensions(point)))
     return Designs(kind, tuple(found))
 
 
 @dataclass(slots=True)
 class Instances:
-    """Concrete specs of designs, built once each (building evaluates the declaration)."""
+    """Concrete specs of designs, built once each (building evaluates the declaration), by
+    the design's index in its space: a point's values are never matched against the
+    domains again (values within `DesignSpace.resolve`'s tolerance of each other would
+    build one design for both, and each match scans the domain)."""
 
     networks: Mapping[str, DesignSpace[NetworkSpec]]
     accelerators: Mapping[str, DesignSpace[AcceleratorSpec]]
@@ -103,15 +106,22 @@ class Instances:
         found = self.built_networks.get(design)
         if found is None:
             found = self.built_networks[design] = \
-                self.networks[design.space].instantiate(design.point)
+                _space_at(self.networks[design.space], design)
         return found
 
     def accelerator(self, design: Design) -> AcceleratorSpec:
         found = self.built_accelerators.get(design)
         if found is None:
             found = self.built_accelerators[design] = \
-                self.accelerators[design.space].instantiate(design.point)
+                _space_at(self.accelerators[design.space], design)
         return found
+
+
+def _space_at(space: DesignSpace[S], design: Design) -> S:
+    """The spec of `design`, built from its index (`designs_of` numbers designs as their
+    space does)."""
+    assert space.point_at(design.index) == design.point, design
+    return space.instantiate_at(design.index)
 
 
 def spec_digest(spec: NetworkSpec | AcceleratorSpec, extra: str = "") -> str:

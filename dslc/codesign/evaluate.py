@@ -34,7 +34,7 @@ from dslc.codesign.designs import Design, Instances, spec_digest
 from dslc.codesign.metrics import Metrics
 from dslc.codesign.request import Request
 from dslc.codesign.store import STORE_WAY_OUT, Record, ResultStore, StoreError
-from dslc.diagnostics.diagnostic import CannotRunError, UsageError
+from dslc.diagnostics.diagnostic import CannotRunError, UsageError, interrupted
 from dslc.lower.lower import LoweredNetwork, lower_network
 from dslc.mapper import MapperOptions, NoValidMappingError, map_network
 from dslc.mapper.network import MapCache
@@ -397,7 +397,12 @@ class _InlineWorker:
     def finished(self, handles: list[Hashable]) -> list[tuple[Hashable, list[PairResult]]]:
         handle = min(self.pending)
         pairs = self.pending[handle]
-        result = self.evaluator.compute(pairs.pop(0))
+        try:
+            result = self.evaluator.compute(pairs.pop(0))
+        except Exception as exc:
+            if interrupted(exc):  # Ctrl-C inside the compiled kernel: an interrupt still
+                raise KeyboardInterrupt from None
+            raise
         if not pairs:
             del self.pending[handle]
         return [(handle, [result])]

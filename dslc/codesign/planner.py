@@ -30,6 +30,7 @@ Strategies (docs/design/codesign.md explains them):
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -242,12 +243,11 @@ def _reference(spec: CoDesignSpec, accelerators: Designs) -> tuple[Design, str]:
     # bottleneck (a tiny buffer, a one-row array) would rank networks by that alone.
     first = accelerators.designs[0]
     space = [d for d in accelerators.designs if d.space == first.space]
-    values: dict[str, list[object]] = {}
+    values: dict[str, dict[object, None]] = {}  # each parameter's values, in order, once
     for design in space:
         for name, value in design.point:
-            if value not in values.setdefault(name, []):
-                values[name].append(value)
-    middle = tuple((name, options[(len(options) - 1) // 2]) for name, options in
+            values.setdefault(name, {})[value] = None
+    middle = tuple((name, list(options)[(len(options) - 1) // 2]) for name, options in
                    sorted(values.items()))
     for design in space:
         if design.point == middle:
@@ -262,18 +262,18 @@ def _covering(accelerators: Designs, exclude: Design) -> tuple[Design, ...]:
     list, the shift chosen so that `exclude` (the reference, evaluated anyway) is not among
     them. Fixed designs are taken as they are."""
     by_point = {(d.space, d.point): d for d in accelerators.designs}
-    chosen: list[Design] = []
+    chosen: dict[Design, None] = {}  # in order, once
     for space in dict.fromkeys(d.space for d in accelerators.designs):
-        options: dict[str, list[ParamValue]] = {}
+        options: dict[str, dict[ParamValue, None]] = {}  # in order, once (a dict: a list's
+        # `in` made this quadratic in a parameter's values)
         for design in accelerators.designs:
             if design.space != space:
                 continue
             for name, value in design.point:
-                found = options.setdefault(name, [])
-                if value not in found:
-                    found.append(value)
+                options.setdefault(name, {})[value] = None
         lists: dict[str, list[ParamValue]] = {}
-        for name, values in options.items():
+        for name, found in options.items():
+            values = list(found)
             if any(isinstance(v, str | bool) for v in values):
                 lists[name] = values
             else:
@@ -282,16 +282,36 @@ def _covering(accelerators: Designs, exclude: Design) -> tuple[Design, ...]:
         count = max((len(v) for v in lists.values()), default=1)
         # Shift the cycle until it misses `exclude`, so that the designs chosen cover every
         # value by themselves.
-        for shift in range(count + 1):
-            points = [tuple(sorted((name, values[(j + shift) % len(values)])
-                                   for name, values in lists.items())) for j in range(count)]
-            covers = [by_point.get((space, point)) for point in points]
-            if exclude not in covers or shift == count:
-                break
+        shift = _missing_shift(lists, count, exclude if exclude.space == space else None)
+        points = [tuple(sorted((name, values[(j + shift) % len(values)])
+                               for name, values in lists.items())) for j in range(count)]
+        covers = [by_point.get((space, point)) for point in points]
         for cover in covers:
-            if cover is not None and cover != exclude and cover not in chosen:
-                chosen.append(cover)
+            if cover is not None and cover != exclude:
+                chosen[cover] = None
     return tuple(chosen)
+
+
+def _missing_shift(lists: dict[str, list[ParamValue]], count: int, exclude: Design | None
+                   ) -> int:
+    """The first shift of `_covering`'s cycle (design j takes value j + shift of each list)
+    whose `count` designs miss `exclude`, else `count`. Design j is `exclude` only where j +
+    shift falls on its value's position in every list, and a longest list (of `count`
+    values) leaves one j to test: a step per parameter for each shift, not `count` designs
+    built for each (quadratic: 100,000 names of one parameter took hours)."""
+    if exclude is None:
+        return 0
+    given = dict(exclude.point)
+    at = {name: values.index(given[name]) if given[name] in values else -1
+          for name, values in lists.items()}
+    if any(position < 0 for position in at.values()):
+        return 0  # a value of `exclude` no design of the cycle takes
+    longest = next((name for name, values in lists.items() if len(values) == count), None)
+    for shift in range(count):
+        j = 0 if longest is None else (at[longest] - shift) % count
+        if any((j + shift) % len(values) != at[name] for name, values in lists.items()):
+            return shift
+    return count
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,10 +506,16 @@ class _Run:
     started: float
     results: dict[Pair, PairResult] = field(default_factory=dict)
     scores: dict[Pair, float] = field(default_factory=dict)
+    best: float = math.inf
+    """The lowest score so far, kept as pairs are recorded (a minimum over every score at
+    each pair's progress report made a run quadratic in its pairs)."""
 
-    @property
-    def best(self) -> float:
-        return min(self.scores.values(), default=math.inf)
+    def record(self, pair: Pair, result: PairResult) -> None:
+        """An evaluated pair (a pair is recorded once: results are only added)."""
+        score = _score(self.spec, result)
+        self.results[pair] = result
+        self.scores[pair] = score
+        self.best = min(self.best, score)
 
     def room(self) -> int | None:
         """Pairs the budget still allows (None: no cap on pairs); raises _OutOfBudget
@@ -514,13 +540,9 @@ class _Run:
             if self.progress is not None:
                 self.progress(phase, done, total, self.best)
 
-        def record(pair: Pair, result: PairResult) -> None:
-            self.results[pair] = result
-            self.scores[pair] = _score(self.spec, result)
-
         if fresh:
             self.evaluator.evaluate_many(fresh, jobs=self.jobs, scheduler=self.scheduler,
-                                         progress=report, on_result=record)
+                                         progress=report, on_result=self.record)
             report(len(fresh), len(fresh))
         if cut:
             raise _OutOfBudget
@@ -572,10 +594,15 @@ class _State:
     bounds: PairBounds | None
     index_n: dict[Design, int] = field(init=False)
     index_a: dict[Design, int] = field(init=False)
+    done: npt.NDArray[np.bool_] = field(init=False)
+    """Where a pair is evaluated, as of the first `counted` of a run's results (a run only
+    adds results, in order: `evaluated` marks the new ones)."""
+    counted: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.index_n = {d: i for i, d in enumerate(self.networks)}
         self.index_a = {d: j for j, d in enumerate(self.accelerators)}
+        self.done = np.zeros(self.shape, dtype=bool)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -596,12 +623,21 @@ class _State:
                 for i, j in zip(rows.tolist(), columns.tolist(), strict=True)]
 
     def evaluated(self, run: _Run) -> npt.NDArray[np.bool_]:
-        done = np.zeros(self.shape, dtype=bool)
-        if run.results:
-            rows, columns = zip(*((self.index_n[n], self.index_a[a]) for n, a in run.results),
+        """Where a pair of `run` is evaluated (read-only). Only the results added since the
+        last call are marked: marking them all at every step of the certification made it
+        quadratic in the pairs evaluated."""
+        if len(run.results) < self.counted:  # another run's (not this state's): afresh
+            self.done[:] = False
+            self.counted = 0
+        if len(run.results) > self.counted:
+            fresh = itertools.islice(run.results, self.counted, None)
+            rows, columns = zip(*((self.index_n[n], self.index_a[a]) for n, a in fresh),
                                 strict=True)
-            done[list(rows), list(columns)] = True
-        return done
+            self.done[list(rows), list(columns)] = True
+            self.counted = len(run.results)
+        view = self.done.view()
+        view.flags.writeable = False
+        return view
 
 
 def _semi_decoupled(plan: Plan, spec: CoDesignSpec, networks: Designs, run: _Run,
@@ -659,7 +695,17 @@ def _certify(run: _Run, state: _State, objective: FloatArray, phase: str) -> Non
         if not open_pairs.any():
             return
         rows, columns = np.nonzero(open_pairs)
-        first = np.argsort(objective[rows, columns], kind="stable")[:step]
+        bounds = objective[rows, columns]
+        if len(bounds) > step:
+            # The `step` lowest bounds, as a stable sort of them all would take them (ties at
+            # the largest in row-major order), without sorting them all at every step.
+            cut = np.partition(bounds, step - 1)[step - 1]
+            below = np.flatnonzero(bounds < cut)
+            ties = np.flatnonzero(bounds == cut)[:step - len(below)]
+            lowest = np.sort(np.concatenate([below, ties]))
+            first = lowest[np.argsort(bounds[lowest], kind="stable")]
+        else:
+            first = np.argsort(bounds, kind="stable")
         run.evaluate(phase, [(state.networks[i], state.accelerators[j])
                              for i, j in zip(rows[first].tolist(), columns[first].tolist(),
                                              strict=True)])
@@ -854,8 +900,7 @@ class Session:
     def record(self, results: dict[Pair, PairResult]) -> None:
         """Pairs evaluated already (through the same evaluator), as they are."""
         for pair, result in results.items():
-            self.run.results[pair] = result
-            self.run.scores[pair] = _score(self.run.spec, result)
+            self.run.record(pair, result)
 
     def score(self, pair: Pair) -> float:
         """An evaluated pair's objective (inf when infeasible)."""

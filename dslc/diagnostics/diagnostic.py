@@ -114,6 +114,21 @@ class InternalError(Exception):
         super().__init__(f"internal error (this is a bug in dslc, please report it): {message}")
 
 
+def interrupted(exc: BaseException) -> bool:
+    """Whether `exc` is a Ctrl-C: a KeyboardInterrupt, or an error it caused. The mapper's
+    compiled kernel (numba) calls back into Python (to draw from a random generator, to
+    raise), where a pending SIGINT raises; the kernel then returns with that exception set
+    and Python reports a SystemError caused by it (through one SystemError per frame)."""
+    seen: set[int] = set()
+    found: BaseException | None = exc
+    while found is not None and id(found) not in seen:
+        if isinstance(found, KeyboardInterrupt):
+            return True
+        seen.add(id(found))
+        found = found.__cause__ or found.__context__
+    return False
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """A help line suggesting the closest candidate, or '' when nothing is close."""
     pool = sorted(set(candidates))

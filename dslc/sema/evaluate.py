@@ -16,7 +16,7 @@ from typing import Protocol
 
 from dslc.diagnostics.diagnostic import Diagnostic, did_you_mean, error
 from dslc.diagnostics.span import Span
-from dslc.sema.units import DIMENSION_NAMES, UNITS, format_quantity
+from dslc.sema.units import DIMENSION_NAMES, UNITS, format_quantity, in_base_units
 from dslc.spec.limits import MAX_MESH_EXTENT
 from dslc.syntax import ast
 
@@ -211,7 +211,7 @@ def evaluate(expr: ast.Expr, scope: Scope, ctx: EvalContext) -> Value:
         return expr.value
     if isinstance(expr, ast.Quantity):
         unit = UNITS[expr.unit]
-        base = expr.value * unit.factor
+        base = in_base_units(expr.value, unit.factor)
         if not math.isfinite(base) or abs(base) > 1e300:
             raise fail("E105", "number too large", expr.span, label="cannot be represented",
                        help="numbers must be at most 1e300 in base units (bits, pJ, Hz, s, um2)")
@@ -229,10 +229,19 @@ def evaluate(expr: ast.Expr, scope: Scope, ctx: EvalContext) -> Value:
     if isinstance(expr, ast.ListExpr):
         return tuple(evaluate(item, scope, ctx) for item in expr.items)
     if isinstance(expr, ast.SetExpr):
+        # Each value once, in order; looked up by hash (values are frozen dataclasses,
+        # numbers and strings): a scan of the list per value made a set of 100,000 names
+        # take minutes.
         items: list[Value] = []
+        seen: set[object] = set()
         for item in expr.items:
             value = evaluate(item, scope, ctx)
-            if value not in items:
+            try:
+                new = value not in seen
+                seen.add(value)
+            except TypeError:  # an unhashable value: compared with each one kept
+                new = value not in items
+            if new:
                 items.append(value)
         return SetValue(tuple(items))
     if isinstance(expr, ast.RangeExpr):

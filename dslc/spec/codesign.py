@@ -13,6 +13,7 @@ import io
 import math
 import re
 import stat
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Literal, get_args
 
@@ -225,7 +226,9 @@ def parse_accuracy(text: str) -> float | None:
     if value is None or not math.isfinite(value) or value < 0:
         return None
     if percent or value > 1:
-        value /= 100
+        # Rounded once from the decimal, as the language's `70%` is (dslc.sema.units): 70
+        # and 70% read as 0.7, equal to a bound `accuracy >= 70%` and to 0.7.
+        value = float(Fraction(repr(value)) / 100)
     return value if value <= 1 else None
 
 

@@ -269,3 +269,58 @@ def test_a_chunk_that_arrived_is_stored_whole_when_ctrl_c_comes_meanwhile(
     finally:
         evaluator.close()
         store.close()
+
+
+def _kernel_interrupted() -> SystemError:
+    """What a Ctrl-C inside the mapper's compiled kernel raises: numba's dispatcher returns
+    with the KeyboardInterrupt set, which Python reports as a SystemError caused by it
+    (through one SystemError per frame)."""
+    try:
+        try:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as exc:
+                raise SystemError("<function _numba_unpickle> returned a result with an "
+                                  "exception set") from exc
+        except SystemError as exc:
+            raise SystemError("CPUDispatcher(<function descend>) returned a result with an "
+                              "exception set") from exc
+    except SystemError as exc:
+        return exc
+
+
+def test_ctrl_c_inside_the_compiled_kernel_is_an_interrupt(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # In one process the pairs are mapped here, and a Ctrl-C that lands in the kernel came
+    # out as a SystemError: `dslc run` said E900, an internal error (exit 3), not 130.
+    compute = PairEvaluator.compute
+    computed: list[Pair] = []
+
+    def compute_then_interrupt(self: PairEvaluator, pair: Pair) -> PairResult:
+        if len(computed) == 2:
+            raise _kernel_interrupted()
+        computed.append(pair)
+        return compute(self, pair)
+
+    monkeypatch.setattr(PairEvaluator, "compute", compute_then_interrupt)
+    store = ResultStore(tmp_path / "store.sqlite")
+    evaluator = PairEvaluator(TINY_REQUEST, store)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            evaluator.evaluate_many(TINY_PAIRS[:6])
+        assert len(store) == 2  # the pairs that finished are stored
+    finally:
+        evaluator.close()
+        store.close()
+    spec = tmp_path / "tiny.cd"
+    spec.write_text(SPEC)
+    from typer.testing import CliRunner
+
+    from dslc import cli
+
+    for args in (["run", str(spec), "--cache", str(tmp_path / "cli.sqlite")],
+                 ["run", str(spec), "--cache", ":memory:", "-f", "json"]):
+        computed.clear()
+        result = CliRunner().invoke(cli.app, args)
+        assert result.exit_code == 130, result.output
+        assert "E900" not in result.output and "interrupted" in result.output
