@@ -65,12 +65,18 @@ def in_base_units(value: float, factor: float) -> float:
     `0.7` reads as (70 x 0.01 is 0.7000000000000001, above it, so `accuracy >= 70%` broke a
     network listed at 70), and `5us` is 5e-06, the latency of 1,000 cycles at 200 MHz (5 x
     1e-6 is below it). Infinite when the product overflows a double."""
-    if factor == 1 or not math.isfinite(value):
+    if factor == 1 or not math.isfinite(value) or (_whole(value) and _whole(factor)):
+        # Both exact as doubles already (64 KiB, 200 MHz): their product rounds once.
         return value * factor
     try:
         return float(Fraction(repr(value)) * Fraction(repr(factor)))
     except OverflowError:
         return math.inf
+
+
+def _whole(number: float) -> bool:
+    """Whether `number` is an integer a double holds exactly."""
+    return float(number).is_integer() and abs(number) <= 2**53
 
 
 def format_quantity(value: float, dimension: str) -> str:
