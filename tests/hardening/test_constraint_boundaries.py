@@ -81,3 +81,9 @@ def test_quantities_are_their_decimals_rounded_once() -> None:
             assert in_base_units(count, UNITS[unit].factor) == \
                 float(Decimal(count).scaleb(scale)), (count, unit)
     assert in_base_units(1e300, UNITS["J"].factor) == float("inf")
+    # Whole values in whole units (the direct product) and past 2^53 (exact digits, once
+    # rounded: 2^53 + 1 made a double first, then scaled by 10^6, rounds twice and lands
+    # one step lower).
+    for unit, scale in [("KiB", 8 * 1024), ("MHz", 10**6), ("GHz", 10**9), ("B", 8)]:
+        for count in (1, 3, 64, 1000, 2**40 + 7, 2**53 + 1, 2**60 + 1):
+            assert in_base_units(count, UNITS[unit].factor) == float(count * scale), (count, unit)
