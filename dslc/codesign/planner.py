@@ -561,7 +561,11 @@ def execute(plan: Plan, spec: CoDesignSpec, networks: Designs, accelerators: Des
     state = _State(networks.designs, accelerators.designs, bounds)
     try:
         if plan.strategy == "exhaustive":
-            run.evaluate("evaluate", state.pairs(np.ones(state.shape, dtype=bool)))
+            # Under a budget of pairs, only the first ones it allows (and one more, to see
+            # the cut) are listed: a list of every pair of 10^7 took minutes and gigabytes.
+            room = run.room()
+            run.evaluate("evaluate", state.pairs(np.ones(state.shape, dtype=bool),
+                                                 limit=None if room is None else room + 1))
         elif plan.strategy == "random":
             rng = np.random.default_rng(plan.seed)
             chosen = np.zeros(state.size, dtype=bool)
@@ -612,13 +616,16 @@ class _State:
     def size(self) -> int:
         return len(self.networks) * len(self.accelerators)
 
-    def pairs(self, mask: npt.NDArray[np.bool_], order: FloatArray | None = None
-              ) -> list[Pair]:
-        """The pairs where `mask` holds, in row-major order or by `order` (ascending)."""
+    def pairs(self, mask: npt.NDArray[np.bool_], order: FloatArray | None = None,
+              limit: int | None = None) -> list[Pair]:
+        """The pairs where `mask` holds, in row-major order or by `order` (ascending); with
+        `limit`, the first `limit` of them only."""
         rows, columns = np.nonzero(mask)
         if order is not None:
             ranking = np.argsort(order[rows, columns], kind="stable")
             rows, columns = rows[ranking], columns[ranking]
+        if limit is not None:
+            rows, columns = rows[:limit], columns[:limit]
         return [(self.networks[i], self.accelerators[j])
                 for i, j in zip(rows.tolist(), columns.tolist(), strict=True)]
 

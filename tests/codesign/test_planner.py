@@ -415,3 +415,30 @@ def test_store_resumes_and_jobs_agree(tmp_path: Path) -> None:
     assert exhaustive.outcome.optimality == "exhaustive"
     assert first.outcome.best is not None and exhaustive.outcome.best is not None
     assert first.outcome.best.metrics == exhaustive.outcome.best.metrics
+
+
+def test_an_exhaustive_run_under_a_budget_of_pairs_lists_only_what_it_allows(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # 400 x 250 = 100,000 pairs and a budget of 5: the first five in row-major order are
+    # evaluated, the answer is unverified, and no list of pairs longer than the budget and
+    # one (to see the cut) is built (every pair of 10^7 took minutes and gigabytes).
+    from dslc.codesign import planner
+    listed: list[int] = []
+    pairs = planner._State.pairs
+
+    def counted(self: planner._State, *args: object, **kwargs: object) -> list[Pair]:
+        found = pairs(self, *args, **kwargs)  # type: ignore[arg-type]
+        listed.append(len(found))
+        return found
+
+    monkeypatch.setattr(planner._State, "pairs", counted)
+    table = np.stack([np.arange(1.0, 100_001.0).reshape(400, 250),
+                      np.full((400, 250), 1e-6)], axis=-1)
+    outcome = run(table, "exhaustive", budget=Budget(max_pairs=5))
+    assert outcome.pairs_evaluated == 5
+    assert sorted((p[0].index, p[1].index) for p in outcome.results) == \
+        [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4)]
+    assert outcome.optimality == "unverified"
+    assert any("budget of 5 pairs" in line for line in outcome.log)
+    assert best_pair(outcome) == (0, 0)
+    assert max(listed) == 6
