@@ -40,8 +40,9 @@ from dslc.spec.network import NetworkSpec
 def mapping_objective(spec: CoDesignSpec) -> LayerObjective | tuple[LayerObjective, ...]:
     """What each layer's mapping minimises: the request's `mapper { objective }` when given
     (one, or several in lexicographic order); else the co-design objective when it is a
-    bare energy, latency or edp; else EDP (a layer's mapping cannot see accuracy or area,
-    and EDP balances the two it can see)."""
+    bare energy, latency or edp (minimised whatever the request's sense: a design's figures
+    are those of its best mappings, which `maximize` then compares); else EDP (a layer's
+    mapping cannot see accuracy or area, and EDP balances the two it can see)."""
     if spec.mapper.objective is not None:
         return spec.mapper.objective
     expression = spec.objective.expression

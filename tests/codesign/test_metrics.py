@@ -165,6 +165,7 @@ def test_a_monotone_objective_at_the_bounds_bounds_it(text: str, energy: float,
     ("objective = minimize edp", "edp"),
     ("objective = minimize energy * latency ^ 2", "edp"),
     ("objective = minimize area", "edp"),
+    ("objective = maximize energy", "energy"),  # still minimised: each design's best
     ("objective = minimize energy\n    mapper { objective = latency }", "latency"),
     ("objective = minimize edp\n    mapper { objective = [latency, energy] }",
      ("latency", "energy")),
