@@ -344,3 +344,19 @@ def test_import_without_its_extra_exits_1_with_the_pip_line(
     assert f"error: this needs the `{module}` package: pip install 'dslc[{extra}]'" in \
         result.stderr
     assert not (files / "net.cd").exists()
+
+
+def test_dslc_maps_defaults_are_the_documented_ones() -> None:
+    """docs/cli.md, `dslc map`: `[--format table] [--search auto] [--budget 10000]
+    [--seed 1] [--batch 1]`, no constraints, no padding."""
+    import typer.main
+    command = typer.main.get_command(cli.app)
+    map_command = command.commands["map"]  # type: ignore[attr-defined]
+    defaults = {param.name: param.default for param in map_command.params}
+    assert defaults["format"] == "table"
+    assert defaults["search"] == "auto"
+    assert defaults["budget"] == 10000
+    assert defaults["seed"] == 1
+    assert defaults["batch"] == 1
+    assert defaults["constraints"] is None
+    assert defaults["imperfect"] is False
