@@ -99,7 +99,13 @@ def _scalar_op(op: str, left: float, right: float) -> float:
     if op in ("+", "-", "*"):
         return float(PLAIN_OPERATIONS[op](left, right))
     if op == "/":
-        return left / right if right else math.inf
+        if right:
+            return left / right
+        # The limit from the positive side, where every metric lives: x / 0+ is +inf or
+        # -inf by the sign of x (a bound of (0 - accuracy) / energy at an energy bound of 0
+        # must be -inf, never above what the pair turns out to be), 0 / 0+ is 0, and an
+        # unknown (NaN) stays unknown.
+        return math.copysign(math.inf, left) if left and not math.isnan(left) else left * 0.0
     try:
         return math.pow(left, right)
     except OverflowError:  # as numpy's power: an infinite objective ranks last
@@ -209,8 +215,8 @@ def _shape(node: MetricRef | Constant | BinaryOp) -> _Shape:
     if node.op == "*":
         return _multiply(left, right)
     if node.op == "/":
-        # 1/b falls where b rises, on either side of zero (a zero divisor gives inf, the
-        # limit from the positive side, where every metric lives).
+        # 1/b falls where b rises, on either side of zero (a zero divisor gives the limit
+        # from the positive side, where every metric lives: x / 0 is inf with x's sign).
         inverse = _Shape(right.sign, tuple(_flip(d) for d in right.directions)) \
             if right.sign in "+-" else _Shape("?", _scale(right, "?"))
         return _multiply(left, inverse)
@@ -241,8 +247,9 @@ def _array_op(op: str, left: FloatArray, right: FloatArray) -> FloatArray:
     with np.errstate(all="ignore"):
         if op in ("+", "-", "*"):
             return np.asarray(PLAIN_OPERATIONS[op](left, right), dtype=np.float64)
-        if op == "/":
-            return np.where(right != 0, left / np.where(right != 0, right, 1.0), np.inf)
+        if op == "/":  # a zero divisor as in _scalar_op
+            limit = np.where(left > 0, np.inf, np.where(left < 0, -np.inf, left * 0.0))
+            return np.where(right != 0, left / np.where(right != 0, right, 1.0), limit)
         return np.asarray(np.power(left, right), dtype=np.float64)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -192,3 +193,35 @@ codesign c {{
     program = api.compile(text=text)
     assert [d.message for d in program.diagnostics if d.is_error] == []
     assert mapping_objective(program.codesigns["c"]) == expected
+
+
+def test_a_zero_divisor_is_the_limit_from_the_positive_side() -> None:
+    """x / 0 is +inf or -inf by the sign of x (energy, latency, area and EDP are never
+    negative: the limit as the divisor falls to 0 from above), 0 / 0 is 0, and an unknown
+    accuracy stays unknown (ranks last). So a lower bound of 0 on the divisor gives a lower
+    bound of the objective: (0 - accuracy) / energy at energy 0 is -inf, below any pair's
+    value (it was +inf, above every pair, which would rule the pair out)."""
+    def expression(left: Any, op: str, right: Any) -> BinaryOp:
+        return BinaryOp(op=op, left=left, right=right)
+
+    energy, accuracy = MetricRef(name="energy"), MetricRef(name="accuracy")
+    negative = ObjectiveSpec(expression=expression(
+        expression(Constant(value=0.0), "-", accuracy), "/", energy),
+        text="(0 - accuracy) / energy")
+    ratio = ObjectiveSpec(sense="maximize", expression=expression(accuracy, "/", energy),
+                          text="accuracy / energy")
+    at_zero = Metrics(0.0, 10, 1e-8, 1.0, accuracy=0.5)
+    assert objective_value(negative, at_zero) == -math.inf
+    assert objective_value(ratio, at_zero) == -math.inf  # maximised: +inf negated
+    assert objective_value(ratio, Metrics(0.0, 10, 1e-8, 1.0, accuracy=0.0)) == 0.0
+    assert objective_value(ratio, Metrics(0.0, 10, 1e-8, 1.0)) == math.inf  # unknown
+    # The array form agrees, value by value.
+    values = {"energy": np.array([0.0, 0.0, 0.0, 2.0]),
+              "accuracy": np.array([0.5, 0.0, np.nan, 0.5])}
+    assert objective_values(negative, values).tolist() == [-math.inf, 0.0, math.inf, -0.25]
+    assert objective_values(ratio, values).tolist() == [-math.inf, 0.0, math.inf, -0.25]
+    # As a bound: the value at an energy bound of 0 is at most the value at any energy.
+    for real in (1e-9, 1.0, 1e12):
+        assert objective_values(negative, {"energy": np.array([0.0]),
+                                           "accuracy": np.array([0.9])})[0] <= \
+            objective_value(negative, Metrics(real, 10, 1e-8, 1.0, accuracy=0.9))
