@@ -507,15 +507,18 @@ class _Run:
     results: dict[Pair, PairResult] = field(default_factory=dict)
     scores: dict[Pair, float] = field(default_factory=dict)
     best: float = math.inf
-    """The lowest score so far, kept as pairs are recorded (a minimum over every score at
-    each pair's progress report made a run quadratic in its pairs)."""
+    """The lowest finite score so far, kept as pairs are recorded (a minimum over every
+    score at each pair's progress report made a run quadratic in its pairs). Finite, as the
+    answer is (`_outcome` ranks the finite scores only): a score of -inf (x / 0 with x < 0)
+    would end the certification with no bound below it, before the best finite pair."""
 
     def record(self, pair: Pair, result: PairResult) -> None:
         """An evaluated pair (a pair is recorded once: results are only added)."""
         score = _score(self.spec, result)
         self.results[pair] = result
         self.scores[pair] = score
-        self.best = min(self.best, score)
+        if math.isfinite(score):
+            self.best = min(self.best, score)
 
     def room(self) -> int | None:
         """Pairs the budget still allows (None: no cap on pairs); raises _OutOfBudget

@@ -36,6 +36,7 @@ from dslc.mapper import MapperOptions
 from dslc.spec.codesign import (
     BinaryOp,
     CoDesignSpec,
+    Constant,
     ConstraintSpec,
     DesignPoint,
     MetricRef,
@@ -442,3 +443,27 @@ def test_an_exhaustive_run_under_a_budget_of_pairs_lists_only_what_it_allows(
     assert any("budget of 5 pairs" in line for line in outcome.log)
     assert best_pair(outcome) == (0, 0)
     assert max(listed) == 6
+
+
+def test_a_pair_of_infinite_objective_does_not_end_the_certification() -> None:
+    # minimize (0 - accuracy) / energy: a pair of zero energy scores -inf, which ranks last
+    # as any objective that is not a finite number; it must not stand as the best found
+    # for the bounds, or no bound is below it and the certification ends before the best
+    # finite pair, network 30 on accelerator 3 (energy 1: -0.9 / 1), is evaluated (which
+    # the outcome's own check then caught as an internal error).
+    n, a = 40, 4
+    energy = 10.0 + np.add.outer(np.arange(n), np.arange(a))
+    energy[0, 0] = 0.0
+    energy[30, 3] = 1.0
+    table = np.stack([energy, np.full((n, a), 1e-6)], axis=-1)
+    objective = ObjectiveSpec(
+        expression=BinaryOp(op="/", left=BinaryOp(op="-", left=Constant(value=0.0),
+                                                 right=MetricRef(name="accuracy")),
+                            right=MetricRef(name="energy")),
+        text="(0 - accuracy) / energy")
+    outcome = run(table, "semi_decoupled", top_k=1,
+                  spec=request("semi_decoupled", 1, objective=objective),
+                  accuracies=dict.fromkeys(range(n), 0.9))
+    assert best_pair(outcome) == (30, 3)
+    assert outcome.optimality == "certified"
+    assert outcome.pairs_evaluated < n * a
