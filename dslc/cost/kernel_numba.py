@@ -203,7 +203,7 @@ def validity(ft: IntArray, sx: IntArray, sy: IntArray, start: int, n: int,
                 & (other[bb] <= fanout_mesh[f, 1])
 
 
-@jit_inline
+@jit
 def tile_words(t: int, n: int, axis_count: IntArray, axis_terms: IntArray,
                axis_dim: IntArray, axis_coef: IntArray, extents: IntArray,
                tiles: IntArray, axis_extents: IntArray) -> None:
@@ -227,7 +227,7 @@ def tile_words(t: int, n: int, axis_count: IntArray, axis_terms: IntArray,
                 tiles[i, t, bb] *= axis_extents[i, a, bb]
 
 
-@jit_inline
+@jit
 def entries_plain(t: int, n: int, relevant: BoolArray, real_dim: IntArray,
                   real_cum: IntArray, real_above: IntArray, tiles: IntArray,
                   enter: IntArray) -> None:
@@ -245,7 +245,7 @@ def entries_plain(t: int, n: int, relevant: BoolArray, real_dim: IntArray,
             enter[i, bb] = tiles[i, t, bb] * reach
 
 
-@jit_inline
+@jit
 def entries_sliding(t: int, n: int, axis_count: IntArray, axis_terms: IntArray,
                     coef_dense: IntArray, simple: BoolArray, real_dim: IntArray,
                     real_cum: IntArray, real_step: IntArray, real_above: IntArray,
@@ -337,7 +337,7 @@ def block_geometry(sx: IntArray, sy: IntArray, start: int, n: int, fanout_block:
                     block_inner[b, d, bb] = below[d, bb] * block_spatial[b + 1, d, bb]
 
 
-@jit_inline
+@jit
 def box(t: int, n: int, axis_count: IntArray, axis_terms: IntArray, axis_dim: IntArray,
         axis_coef: IntArray, spans: IntArray, factors: IntArray, scale: bool,
         words: IntArray, other: IntArray) -> None:
@@ -361,7 +361,7 @@ def box(t: int, n: int, axis_count: IntArray, axis_terms: IntArray, axis_dim: In
             words[bb] *= other[bb]
 
 
-@jit_inline
+@jit
 def counts(t: int, base: int, n: int, keep: IntArray, level_blocks: IntArray,
            axis_count: IntArray, axis_terms: IntArray, axis_dim: IntArray,
            axis_coef: IntArray, tensor_flags: IntArray, kept: BoolArray, spatial: IntArray,
@@ -458,7 +458,7 @@ def counts(t: int, base: int, n: int, keep: IntArray, level_blocks: IntArray,
             above_keeps = True
 
 
-@jit_inline
+@jit
 def backing_store(t: int, n: int, keep: IntArray, imperfect: bool, axis_count: IntArray,
                   axis_terms: IntArray, axis_dim: IntArray, axis_coef: IntArray,
                   whole_words: IntArray, first_keeper: IntArray, extents: IntArray,
@@ -1441,7 +1441,8 @@ def search_batch(factors: IntArray, orders: IntArray, keeps: IntArray,
     `_Search.score_all` does it in numpy: candidates outside the meshes score inf; the
     others' keys (`candidate_keys`) are claimed in `seen_claim`'s table, each distinct key
     not held before, in batch order, taking columns `count`, `count + 1`, ...; those
-    candidates are pruned (`fits`), the fitting ones costed (`kernel`, totals only) and
+    candidates are pruned and the fitting ones costed in one pass (`fit_and_cost`: `fits`,
+    then `kernel`'s totals, without the factor-only stages twice) and
     scored (`objectives`: OBJECTIVE_* codes, inf where invalid or not fitting) into their
     columns of `seen_scores [K, >= count + B]`. Writes every candidate's scores into
     `out_scores [K, B]` and the positions of the new ones into `out_fresh`; returns (how
