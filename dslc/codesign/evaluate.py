@@ -418,6 +418,12 @@ class WorkerLostError(CannotRunError):
     """A worker process ended without finishing its chunk (killed, or out of memory)."""
 
 
+def _worker_lost() -> WorkerLostError:
+    return WorkerLostError("a worker process ended without finishing its pairs (killed, or "
+                           "out of memory?); the pairs finished are stored: run again to "
+                           "resume")
+
+
 class _ProcessWorkers:
     """`jobs` forked worker processes. Each receives the request once, when it starts,
     ignores SIGINT (Ctrl-C reaches the whole process group; the parent decides) and exits
@@ -431,8 +437,13 @@ class _ProcessWorkers:
         self.pool = process_pool(jobs, _keep_request, (request,))
 
     def submit(self, pairs: list[Pair]) -> Hashable:
-        with sigint_blocked():
-            return self.pool.submit(_evaluate_chunk, pairs)
+        # A worker lost since the last chunk ended breaks the pool before `finished` sees
+        # it: the next chunk's submit raises it then.
+        try:
+            with sigint_blocked():
+                return self.pool.submit(_evaluate_chunk, pairs)
+        except BrokenProcessPool as exc:
+            raise _worker_lost() from exc
 
     def finished(self, handles: list[Hashable]) -> list[tuple[Hashable, list[PairResult]]]:
         futures = [handle for handle in handles if isinstance(handle, Future)]
@@ -443,9 +454,7 @@ class _ProcessWorkers:
         try:
             return [(future, future.result()) for future in done]
         except BrokenProcessPool as exc:
-            raise WorkerLostError("a worker process ended without finishing its pairs "
-                                  "(killed, or out of memory?); the pairs finished are "
-                                  "stored: run again to resume") from exc
+            raise _worker_lost() from exc
 
     def close(self) -> None:
         self.pool.shutdown()

@@ -221,6 +221,23 @@ def test_a_worker_that_dies_stops_the_run_with_an_error(tmp_path: Path) -> None:
         db.close()
 
 
+def test_a_worker_lost_before_the_next_chunk_is_submitted_is_the_same_error() -> None:
+    # The race the test above can meet: the killed worker breaks the pool, and the next
+    # chunk's submit raises BrokenProcessPool before any result says so (it was E900).
+    from concurrent.futures.process import BrokenProcessPool
+
+    from dslc.codesign.evaluate import WorkerLostError, _ProcessWorkers
+
+    class BrokenPool:
+        def submit(self, *args: object) -> None:
+            raise BrokenProcessPool("A process in the process pool was terminated abruptly")
+
+    workers = _ProcessWorkers.__new__(_ProcessWorkers)
+    workers.pool = BrokenPool()  # type: ignore[assignment]
+    with pytest.raises(WorkerLostError, match="a worker process ended without finishing"):
+        workers.submit([])
+
+
 TINY_REQUEST = api.request(api.compile(text=(Path(__file__).parent / "tiny.cd").read_text()))
 TINY_PAIRS = [(n, a) for n in TINY_REQUEST.network_designs.designs
               for a in TINY_REQUEST.accelerator_designs.designs]
