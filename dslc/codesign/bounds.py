@@ -33,6 +33,7 @@ from dslc.lower.problem import Problem
 from dslc.spec.codesign import CoDesignSpec, ConstraintSpec
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 
@@ -133,6 +134,25 @@ def _closest(spec: CoDesignSpec, values: dict[str, FloatArray], impossible: Bool
     return int(i), int(j), breaks, float(worst[i, j])
 
 
+def exact_sums(usage: FloatArray, values: IntArray) -> FloatArray:
+    """`usage @ values` (whole counts [networks, problems] times integers [problems,
+    accelerators]) summed exactly, each sum then rounded once to float64. A network's
+    cycles are the exact integer sum of its layers' (dslc.mapper.network), so a bound summed
+    in floating point could round above them (three layers bounded at 2^53 + 3 cycles sum
+    to 3 x 2^53 + 9, which rounds to 3 x 2^53 + 8, where a float64 sum gives + 12), and a
+    pair that reaches its bound would be ruled out by it. Rounding the exact sum once keeps
+    the order: a bound at most the pair's cycles stays at most their float."""
+    counts = usage.astype(np.int64)
+    if values.size == 0 or counts.size == 0:
+        return np.zeros((counts.shape[0], values.shape[1]))
+    # int64 is exact while no sum can pass 2^62; past that, Python's integers.
+    largest = float(counts.sum(axis=1).max()) * float(np.abs(values).max())
+    if largest < 2.0 ** 62:
+        return np.asarray(counts @ values, dtype=np.float64)
+    exact = counts.astype(object) @ values.astype(object)
+    return np.array([[float(v) for v in row] for row in exact], dtype=np.float64)
+
+
 def pair_bounds(spec: CoDesignSpec, networks: Sequence[Design],
                 lowered: Sequence[LoweredNetwork], accelerators: Sequence[Design],
                 archs: Sequence[ArchModel], accuracies: dict[Design, float], *,
@@ -154,14 +174,14 @@ def pair_bounds(spec: CoDesignSpec, networks: Sequence[Design],
     usage[rows, columns] = counts
     table = arch_table(archs)
     energy = np.zeros((len(problems), len(archs)))
-    cycles = np.zeros((len(problems), len(archs)))
+    cycles = np.zeros((len(problems), len(archs)), dtype=np.int64)
     for k, problem in enumerate(problems):
         found = layer_bounds(problem, table, imperfect=imperfect)
         energy[k] = found.energy_pj
         cycles[k] = found.cycles
     impossible = (usage > 0).astype(np.float64) @ (~np.isfinite(energy)).astype(np.float64) > 0
     pair_energy = usage @ np.where(np.isfinite(energy), energy, 0.0)
-    pair_cycles = usage @ np.where(np.isfinite(energy), cycles, 0.0)
+    pair_cycles = exact_sums(usage, np.where(np.isfinite(energy), cycles, 0))
     pair_energy[impossible] = np.inf
     pair_cycles[impossible] = np.inf
     clock = np.array([arch.clock_hz for arch in archs])
