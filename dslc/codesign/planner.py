@@ -33,7 +33,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -80,6 +80,8 @@ correlate less than this (Spearman), keep at least twice the default."""
 CERTIFY_STEP = 16
 """Pairs evaluated per step of the certification sweep (times the jobs), between which the
 best found (and so what is left to evaluate) is updated."""
+CERTIFY_CHUNK = 4096
+"""Bounds the certification sorts at a time (at least four steps' worth)."""
 RANDOM_FRACTION = 0.1
 
 Optimality = Literal["exhaustive", "certified", "unverified"]
@@ -696,29 +698,52 @@ def _semi_decoupled(plan: Plan, spec: CoDesignSpec, networks: Designs, run: _Run
 
 
 def _certify(run: _Run, state: _State, objective: FloatArray, phase: str) -> None:
-    """Evaluate, in the order of their bounds (the lowest first), the pairs whose objective
-    bound is below the best found, a step at a time, until none is left: a pair whose bound
-    is above the optimum is then never evaluated (`objective` is inf where not to look)."""
+    """Evaluate, in the order of their bounds (the lowest first, ties in row-major order),
+    the pairs whose objective bound is below the best found, a step at a time, until none is
+    left: a pair whose bound is above the optimum is then never evaluated (`objective` is inf
+    where not to look). Each step takes the next pairs not yet evaluated whose bounds are
+    below the best found so far; the bounds come sorted a chunk at a time (`_by_bound`), not
+    scanned whole at every step."""
     step = CERTIFY_STEP * max(1, run.jobs)
+    flat = objective.ravel()
+    columns = objective.shape[1]
+    ascending = _by_bound(flat, max(CERTIFY_CHUNK, 4 * step))
     while True:
-        open_pairs = ~state.evaluated(run) & (objective < run.best)
-        if not open_pairs.any():
+        done = state.evaluated(run).ravel()
+        take: list[int] = []
+        for index in ascending:
+            if not flat[index] < run.best:
+                ascending = iter(())  # every later bound is at least this one
+                break
+            if not done[index]:
+                take.append(index)
+                if len(take) == step:
+                    break
+        if not take:
             return
-        rows, columns = np.nonzero(open_pairs)
-        bounds = objective[rows, columns]
-        if len(bounds) > step:
-            # The `step` lowest bounds, as a stable sort of them all would take them (ties at
-            # the largest in row-major order), without sorting them all at every step.
-            cut = np.partition(bounds, step - 1)[step - 1]
-            below = np.flatnonzero(bounds < cut)
-            ties = np.flatnonzero(bounds == cut)[:step - len(below)]
-            lowest = np.sort(np.concatenate([below, ties]))
-            first = lowest[np.argsort(bounds[lowest], kind="stable")]
+        run.evaluate(phase, [(state.networks[k // columns], state.accelerators[k % columns])
+                             for k in take])
+
+
+def _by_bound(flat: FloatArray, chunk: int) -> Iterator[int]:
+    """The positions of `flat`'s values below inf (not NaN), in ascending order of value,
+    equal values by position (a stable sort's order), sorted `chunk` at a time: the next
+    chunk is the `chunk` least of those after the last one given, found by a partition."""
+    positions = np.flatnonzero(flat < np.inf)
+    values = flat[positions]
+    while positions.size:
+        if positions.size > chunk:
+            cut = np.partition(values, chunk - 1)[chunk - 1]
+            below = np.flatnonzero(values < cut)
+            ties = np.flatnonzero(values == cut)[:chunk - below.size]
+            taken = np.sort(np.concatenate([below, ties]))
         else:
-            first = np.argsort(bounds, kind="stable")
-        run.evaluate(phase, [(state.networks[i], state.accelerators[j])
-                             for i, j in zip(rows[first].tolist(), columns[first].tolist(),
-                                             strict=True)])
+            taken = np.arange(positions.size)
+        # Positions ascend, so a stable sort of the taken values orders ties by position.
+        yield from positions[taken[np.argsort(values[taken], kind="stable")]].tolist()
+        rest = np.ones(positions.size, dtype=bool)
+        rest[taken] = False
+        positions, values = positions[rest], values[rest]
 
 
 def _check(run: _Run, state: _State, order: list[int], scores: list[float],

@@ -11,16 +11,18 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from dslc import api
+from dslc.codesign import planner
 from dslc.codesign.designs import Design
 from dslc.codesign.evaluate import Pair, PairResult
 from dslc.codesign.metrics import Metrics, pareto
-from dslc.codesign.planner import Budget, _certify, _Run, _State
+from dslc.codesign.planner import Budget, _by_bound, _certify, _Run, _State
 
 TINY = Path(__file__).parent / "tiny.cd"
 
@@ -31,11 +33,14 @@ class _Instant:
 
     edp: dict[Pair, float]
     calls: int = 0
+    steps: list[list[Pair]] = field(default_factory=list)
+    """The pairs of each call, in order."""
 
     def evaluate_many(self, pairs: Sequence[Pair], *, jobs: int, scheduler: str | None,
                       progress: Callable[[int, int], None],
                       on_result: Callable[[Pair, PairResult], None]) -> None:
         self.calls += 1
+        self.steps.append(list(pairs))
         for done, pair in enumerate(pairs, 1):
             on_result(pair, PairResult(pair[0], pair[1], Metrics(self.edp[pair], 1, 1.0, 1.0)))
             progress(done, len(pairs))
@@ -98,3 +103,64 @@ def test_the_pareto_front_is_every_undominated_row_and_takes_n_log_n() -> None:
     assert pareto(line[:, :2]) == list(range(count))
     assert pareto(np.ones((count, 3))) == list(range(count))
     assert time.monotonic() - started < 30
+
+
+def _certified_by_scans(bound: np.ndarray, edp: np.ndarray, step: int) -> list[list[int]]:
+    """The certification's steps as flat positions, the first way it was written: at every
+    step, every pair not yet evaluated whose bound is below the best found, the `step`
+    lowest in a stable sort of them all."""
+    done = np.zeros(bound.size, dtype=bool)
+    flat, scores = bound.ravel(), edp.ravel()
+    best, steps = math.inf, list[list[int]]()
+    while True:
+        open_pairs = np.flatnonzero(~done & (flat < best))
+        if not open_pairs.size:
+            return steps
+        taken = open_pairs[np.argsort(flat[open_pairs], kind="stable")][:step]
+        steps.append(taken.tolist())
+        done[taken] = True
+        best = min(best, float(scores[taken].min()))
+
+
+def test_the_certification_takes_the_pairs_a_full_sort_at_every_step_takes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bounds sorted a chunk at a time (here 12 at a time, steps of 3) give the steps a full
+    scan and sort at every step gave: ties in row-major order, NaN and inf bounds never
+    evaluated, -inf ones first, the sweep ending where the best found is at or below every
+    bound left, across chunk boundaries."""
+    spec = api.compile(TINY).codesigns["small"]
+    monkeypatch.setattr(planner, "CERTIFY_STEP", 3)
+    monkeypatch.setattr(planner, "CERTIFY_CHUNK", 7)  # chunks of max(7, 4 x 3) = 12
+    rng = np.random.default_rng(11)
+    for trial in range(200):
+        rows, cols = int(rng.integers(1, 12)), int(rng.integers(1, 12))
+        bound = rng.integers(0, 6, (rows, cols)).astype(float)
+        special = rng.random((rows, cols))
+        bound[special < 0.08] = math.inf
+        bound[(special >= 0.08) & (special < 0.12)] = math.nan
+        bound[(special >= 0.12) & (special < 0.14)] = -math.inf
+        edp = np.where(np.isfinite(bound), bound, 0.0) + rng.integers(0, 4, (rows, cols))
+        networks = tuple(Design("network", "n", i, (("i", i),)) for i in range(rows))
+        accelerators = tuple(Design("accelerator", "a", j, (("j", j),)) for j in range(cols))
+        instant = _Instant({(networks[i], accelerators[j]): float(edp[i, j])
+                            for i in range(rows) for j in range(cols)})
+        run = _Run(spec, instant, 1, None,  # type: ignore[arg-type]
+                   lambda phase, done, total, best: None, Budget(), time.monotonic())
+        _certify(run, _State(networks, accelerators, None), bound, "certify")
+        steps = [[networks.index(n) * cols + accelerators.index(a) for n, a in pairs]
+                 for pairs in instant.steps]
+        assert steps == _certified_by_scans(bound, edp, 3), trial
+
+
+def test_bounds_come_in_a_stable_sort_order_a_chunk_at_a_time() -> None:
+    rng = np.random.default_rng(12)
+    for trial in range(300):
+        size = int(rng.integers(0, 60))
+        flat = rng.integers(-2, 4, size).astype(float)
+        flat[rng.random(size) < 0.1] = math.inf
+        flat[rng.random(size) < 0.1] = math.nan
+        flat[rng.random(size) < 0.05] = -math.inf
+        finite = np.flatnonzero(flat < math.inf)
+        expected = finite[np.argsort(flat[finite], kind="stable")].tolist()
+        for chunk in (1, 2, 5, 64):
+            assert list(_by_bound(flat, chunk)) == expected, (trial, chunk)
