@@ -960,10 +960,7 @@ def import_timeloop(directory: str | Path) -> TimeloopStudy:
     from dslc.cost.model import evaluate as evaluate_mapping
     from dslc.interop.timeloop import read_files, read_study
 
-    root = Path(directory)
-    if not root.is_dir():
-        raise UsageError(f"{directory} is not a directory")
-    study = read_study(read_files(root))
+    study = read_study(read_files(Path(directory)))
     try:
         arch = resolve_accelerator(study.accelerator)
     except ValueError as exc:

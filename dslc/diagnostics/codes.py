@@ -329,12 +329,12 @@ over other axes than the spatial ones. `--skip-unknown` skips these nodes too.
 `dslc import-timeloop` could not read a study: a file is not YAML, a required key
 (`architecture`, `problem`, `shape`, `instance`, `mapping`, ...) is missing, a value has the
 wrong form (a fraction for a count, a string for a list or a flag, a name that is not an
-identifier, an unknown dim or data space, a mesh that does not match its instances), or
-the directory lacks an architecture file (`*.arch.yaml`), problem files (`*.prob.yaml`) or
-the mapping file beside a problem (`<layer>.map.yaml`). Files that are links out of the
-study's directory, FIFOs or devices are refused without being opened; files over 1 MiB,
-not UTF-8, or over 1,000,000 values once YAML aliases are expanded are refused too
-(docs/interop.md).
+identifier, an unknown dim or data space, a mesh that does not match its instances), the
+path given is not a directory, or the directory lacks an architecture file (`*.arch.yaml`),
+problem files (`*.prob.yaml`) or the mapping file beside a problem (`<layer>.map.yaml`).
+Files that are links out of the study's directory, FIFOs or devices are refused without
+being opened; files over 1 MiB, not UTF-8, or over 1,000,000 values once YAML aliases are
+expanded are refused too (docs/interop.md).
 """),
     Code("E806", "Timeloop feature without a dslc counterpart", """
 Exporting: something Timeloop v3 cannot state, such as two fanouts directly below one

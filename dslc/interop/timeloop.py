@@ -349,7 +349,13 @@ def read_files(directory: Path) -> dict[str, str]:
     files inside the directory are read: a link that leads out of it, a FIFO or a device is
     E805 and is never opened, so a study received from someone else cannot read the
     recipient's other files; a linked directory is not entered. Files are at most
-    MAX_STUDY_FILE_BYTES and UTF-8."""
+    MAX_STUDY_FILE_BYTES and UTF-8. A `directory` that is not one is E805 too, as a spec
+    file that is missing is E203."""
+    if not directory.is_dir():
+        missing = "no such directory" if not directory.exists() else "not a directory"
+        raise _unreadable(str(directory), f"{missing}; a study is a directory of Timeloop "
+                          "files", help="name the directory holding the study's .yaml files "
+                          "(what `dslc export --to timeloop` writes)")
     root = directory.resolve()
     found: dict[str, str] = {}
     entries = 0

@@ -47,6 +47,18 @@ def _refused(directory: Path) -> str:
     return diagnostic.message
 
 
+@pytest.mark.parametrize("form", ["table", "json"])
+def test_a_study_that_is_not_a_directory_is_e805_exit_1(tmp_path: Path, form: str) -> None:
+    """As a missing spec file is E203 (exit 1), not a usage error."""
+    (tmp_path / "file.yaml").write_text("architecture: {}\n")
+    for name, missing in (("absent", "no such directory"), ("file.yaml", "not a directory")):
+        assert _refused(tmp_path / name) == f"{tmp_path / name}: {missing}; a study is a " \
+            "directory of Timeloop files"
+        result = runner.invoke(cli.app, ["import-timeloop", str(tmp_path / name), "-f", form])
+        assert result.exit_code == 1, result.output
+        assert "E805" in result.output and missing in result.output
+
+
 def test_a_link_out_of_the_study_is_refused_unread(tmp_path: Path) -> None:
     secret = tmp_path / "elsewhere" / "secret.prob.yaml"
     secret.parent.mkdir()
