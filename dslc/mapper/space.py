@@ -272,8 +272,11 @@ def _compositions(e: int, t: int) -> IntArray:
 
 
 def _temporal_rows(m: int, t: int) -> IntArray:
-    """[count_splits(m, t), t] every ordered factorisation of m over t slots."""
-    rows = np.ones((1, t), dtype=np.int64) if t or m == 1 else np.zeros((0, 0), np.int64)
+    """[count_splits(m, t), t] every ordered factorisation of m over t slots (none when
+    there is no slot and m is above 1: a dim the constraints leave no temporal slot)."""
+    if t == 0:
+        return np.zeros((1 if m == 1 else 0, 0), dtype=np.int64)
+    rows = np.ones((1, t), dtype=np.int64)
     for p, e in prime_powers(m):
         powers = p ** _compositions(e, t)
         rows = (rows[:, None, :] * powers[None, :, :]).reshape(-1, t)
