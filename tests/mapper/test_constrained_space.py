@@ -416,7 +416,7 @@ def test_a_dim_the_constraints_leave_no_temporal_slot() -> None:
     def allowed(c: Candidate) -> bool:
         return all(c.factors[(level, "R")] == 1 for level in ("DRAM", "BUF", "RF"))
 
-    best, count = brute_force(PROBLEM, ARCH, allowed)
+    best, _ = brute_force(PROBLEM, ARCH, allowed)
     found = map_problem(PROBLEM, ARCH, MapperOptions(search="exhaustive", bypass=False,
                                                      constraints=everywhere))
     assert (found.cost.energy_pj * found.cost.cycles,) == best
@@ -426,3 +426,44 @@ def test_a_dim_the_constraints_leave_no_temporal_slot() -> None:
     chunks = list(space.enumerate())
     assert space.size() == sum(f.shape[-1] for f, _ in chunks)
     assert int(np.count_nonzero(space.splits[2][:, 3:] > 1)) == 2 == len(space.splits[2])
+
+
+def test_a_closed_order_and_an_open_one_that_agree_merge() -> None:
+    # The accelerator's `order [K, P]` at BUF already puts P last, so a request's
+    # `order [..., P]` adds nothing; the mapper took K first and P last for "P both first
+    # and last" and said no mapping exists (`dslc lint` was clean). The search equals the
+    # brute force over both orders written as plain predicates.
+    constraints = MapConstraints(orders=(
+        OrderConstraint(target="BUF", outer=("K", "P"), others=False, origin="acc"),
+        OrderConstraint(target="BUF", inner=("P",), origin="req")))
+
+    def allowed(c: Candidate) -> bool:
+        return c.factors[("BUF", "R")] == 1 and \
+            c.real_order("BUF") in ([], ["K"], ["P"], ["K", "P"])
+
+    best, _ = brute_force(PROBLEM, ARCH, allowed)
+    found = map_problem(PROBLEM, ARCH, MapperOptions(search="exhaustive", bypass=False,
+                                                     constraints=constraints))
+    assert (found.cost.energy_pj * found.cost.cycles,) == best
+    assert obeys(found.mapping, PROBLEM, allowed)
+    # Exactly the space of the closed order alone.
+    alone = MapConstraints(orders=constraints.orders[:1])
+    assert MapSpace(PROBLEM, ARCH, constraints=constraints).size() == \
+        MapSpace(PROBLEM, ARCH, constraints=alone).size()
+    # `[K, ...]` and `[..., K]` allow K at BUF only as its one loop, and `[K, P]` and
+    # `[..., K]` only K or P alone: no single order, so they disagree (as `dslc lint`
+    # says, E610; the first pair was "K both first and last").
+    for first, second, text in (
+            (OrderConstraint(target="BUF", outer=("K",)),
+             OrderConstraint(target="BUF", inner=("K",)), "order [K, ...] and order [..., K]"),
+            (OrderConstraint(target="BUF", inner=("K",)),
+             OrderConstraint(target="BUF", outer=("K", "P"), others=False),
+             "order [..., K] and order [K, P]")):
+        with pytest.raises(NoValidMappingError) as raised:
+            MapSpace(PROBLEM, ARCH, constraints=MapConstraints(orders=(first, second)))
+        assert raised.value.reasons == (f"the loop orders at `BUF` disagree: {text}",)
+    # Either written first, the closed order with the shared dim where both say is it.
+    assert MapSpace(PROBLEM, ARCH, constraints=MapConstraints(orders=(
+        OrderConstraint(target="BUF", inner=("P",)),
+        OrderConstraint(target="BUF", outer=("K", "P"), others=False)))).size() == \
+        MapSpace(PROBLEM, ARCH, constraints=alone).size()
