@@ -38,6 +38,7 @@ from dslc.mapping.constraints import (
     OrderRequirement,
     OrderRule,
     RuleOp,
+    merge_orders,
     requirements,
 )
 from dslc.mapping.mapping import tile_words
@@ -126,7 +127,7 @@ def resolve(problem: Problem, arch: ArchModel, constraints: MapConstraints,
             reasons.append(f"`{entry.target}` is a memory: spatial constraints belong to "
                            f"fanouts{where}")
     found = requirements(problem, arch, constraints)
-    orders, order_texts = _orders(problem, arch, constraints, found.orders, reasons)
+    orders, order_texts = _orders(arch, constraints, found.orders, reasons)
     for req in found.factors:
         where = _origin(req.entry.origin)
         d, dim = req.dim, problem.dims[req.dim]
@@ -173,7 +174,7 @@ def resolve(problem: Problem, arch: ArchModel, constraints: MapConstraints,
                     keep, bypass, sources)
 
 
-def _orders(problem: Problem, arch: ArchModel, constraints: MapConstraints,
+def _orders(arch: ArchModel, constraints: MapConstraints,
             found: Sequence[OrderRequirement], reasons: list[str]
             ) -> tuple[tuple[OrderRule | None, ...], list[list[str]]]:
     """Per level, the merged order rule (dims the problem lacks dropped), and the orders
@@ -196,30 +197,13 @@ def _orders(problem: Problem, arch: ArchModel, constraints: MapConstraints,
                            + " and ".join(texts[i]))
             continue
         merged[i] = combined
-    for i, rule_found in enumerate(merged):
-        if rule_found is None:
-            continue
-        both = set(rule_found.outer) & set(rule_found.inner)
-        if both:
-            dim = problem.dims[min(both)]
-            reasons.append(f"`{arch.levels[i].name}` orders `{dim}` both first and last: "
-                           + " and ".join(texts[i]))
     return tuple(merged), texts
 
 
 def _merge_orders(a: OrderRule, b: OrderRule) -> OrderRule | None:
-    """Both order rules at once, when one's outer list extends the other's (and likewise
-    the inner lists, from the innermost); None when they disagree."""
-    def extends(x: tuple[int, ...], y: tuple[int, ...], *,
-                from_end: bool) -> tuple[int, ...] | None:
-        short, long = (x, y) if len(x) <= len(y) else (y, x)
-        part = long[len(long) - len(short):] if from_end else long[:len(short)]
-        return long if part == short else None
-    outer = extends(a.outer, b.outer, from_end=False)
-    inner = extends(a.inner, b.inner, from_end=True)
-    if outer is None or inner is None:
-        return None
-    return OrderRule(outer, inner, a.others and b.others)
+    """Both order rules at once (`merge_orders`); None when they disagree."""
+    merged = merge_orders((a.outer, a.inner, a.others), (b.outer, b.inner, b.others))
+    return None if merged is None else OrderRule(*merged)
 
 
 def _keeps(arch: ArchModel, constraints: MapConstraints, found: Sequence[KeepRequirement],

@@ -272,8 +272,11 @@ def _compositions(e: int, t: int) -> IntArray:
 
 
 def _temporal_rows(m: int, t: int) -> IntArray:
-    """[count_splits(m, t), t] every ordered factorisation of m over t slots."""
-    rows = np.ones((1, t), dtype=np.int64) if t or m == 1 else np.zeros((0, 0), np.int64)
+    """[count_splits(m, t), t] every ordered factorisation of m over t slots (none when
+    there is no slot and m is above 1: a dim the constraints leave no temporal slot)."""
+    if t == 0:
+        return np.zeros((1 if m == 1 else 0, 0), dtype=np.int64)
+    rows = np.ones((1, t), dtype=np.int64)
     for p, e in prime_powers(m):
         powers = p ** _compositions(e, t)
         rows = (rows[:, None, :] * powers[None, :, :]).reshape(-1, t)
@@ -820,14 +823,16 @@ def count_symmetric(weights: list[list[tuple[Part, list[int]]]], classes: list[i
 def tiling_bounds(tables: list[SplitTable], extents: tuple[int, ...]) -> tuple[int, int]:
     """(fewest, most) factorisations of all dims together within the meshes: a programme
     over the spatial products only, exact when every table's counts are and it takes at
-    most OBJECT_WORK steps; else the dims apart (at least the splits without spatial
-    factors, which always fit; at most every split, meshes ignored)."""
+    most OBJECT_WORK steps; else the dims apart (at least the splits of one combination of
+    spatial parts that fits: those without spatial factors, or, when constraints force
+    some, `_one_unrolling`'s; at most every split, meshes ignored)."""
     ones = tuple(1 for _ in extents)
     reach = _reachable([tuple((part, ()) for part, *_ in table.parts) for table in tables],
                        extents)
     if math.prod(len(r) for r in reach) * sum(len(t.parts) for t in tables) > OBJECT_WORK:
-        return (math.prod(sum(low for part, _, low, _ in t.parts if part == ones)
-                          for t in tables), math.prod(t.most for t in tables))
+        fewest = math.prod(sum(low for part, _, low, _ in t.parts if part == ones)
+                           for t in tables)
+        return (fewest or _one_unrolling(tables, extents), math.prod(t.most for t in tables))
     states: dict[Part, tuple[int, int]] = {ones: (1, 1)}
     for table in tables:
         grown: dict[Part, tuple[int, int]] = {}
@@ -840,6 +845,26 @@ def tiling_bounds(tables: list[SplitTable], extents: tuple[int, ...]) -> tuple[i
                 grown[new] = (old[0] + low * part_low, old[1] + high * part_high)
         states = grown
     return (sum(low for low, _ in states.values()), sum(high for _, high in states.values()))
+
+
+def _one_unrolling(tables: list[SplitTable], extents: tuple[int, ...]) -> int:
+    """The splits of one combination of spatial parts, one per dim, that fits the meshes
+    (each dim's part using the fewest instances that still fits with the parts before it,
+    then the one with the most splits); 0 when that greedy choice finds none. A lower
+    bound on the factorisations when constraints force spatial factors on every split
+    of some dim (the splits without spatial factors then number 0)."""
+    products = [1] * len(extents)
+    total = 1
+    for table in tables:
+        fitting = [(math.prod(part), -low, part, low) for part, _, low, _ in table.parts
+                   if low and all(p * v <= e for p, v, e in zip(products, part, extents,
+                                                                strict=True))]
+        if not fitting:
+            return 0
+        *_, part, low = min(fitting)
+        products = [p * v for p, v in zip(products, part, strict=True)]
+        total *= low
+    return total
 
 
 class MapSpace:

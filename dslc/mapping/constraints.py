@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from dslc.arch import ArchModel
 from dslc.lower.problem import Problem
@@ -158,6 +158,43 @@ def requirements(problem: Problem, arch: ArchModel, constraints: MapConstraints
 
 
 # ---- the predicates -----------------------------------------------------------------------
+
+
+Name = TypeVar("Name", int, str)
+"""A dim in an order: its index (the mapper) or its name (dslc.sema)."""
+OrderLists = tuple[tuple[Name, ...], tuple[Name, ...], bool]
+"""An order as (outer, inner, others): `OrderRule`'s fields, or `OrderConstraint`'s."""
+
+
+def merge_orders(a: OrderLists[Name], b: OrderLists[Name]) -> OrderLists[Name] | None:
+    """One order that holds exactly when both do (on the loops of factor > 1), or None
+    when no single order does (the two disagree). One's outer dims must extend the
+    other's (and likewise the inner ones, from the innermost), and no dim may be both
+    outer and inner unless one order is closed (no `...`): its dims, in its order, are
+    then the only loops, and the other's outer dims among them must start it and its
+    inner dims among them end it (`order [K, C]` and `order [..., C]` are `order [K, C]`;
+    `[K, ...]` and `[..., K]` allow K only as the level's one loop: no single order).
+    dslc.sema (E610) and the mapper decide with this one merge."""
+    def extends(x: tuple[Name, ...], y: tuple[Name, ...], *,
+                from_end: bool) -> tuple[Name, ...] | None:
+        short, long = (x, y) if len(x) <= len(y) else (y, x)
+        part = long[len(long) - len(short):] if from_end else long[:len(short)]
+        return long if part == short else None
+    outer = extends(a[0], b[0], from_end=False)
+    inner = extends(a[1], b[1], from_end=True)
+    if outer is None or inner is None:
+        return None
+    if not set(outer) & set(inner):
+        return outer, inner, a[2] and b[2]
+    closed: list[OrderLists[Name]] = [rule for rule in (a, b) if not rule[2]]
+    if not closed:  # `[K, ...]` and `[..., K]`: K alone, or no K loop: no single order
+        return None
+    sequence = closed[0][0] + closed[0][1]
+    first = tuple(d for d in outer if d in sequence)
+    last = tuple(d for d in inner if d in sequence)
+    if sequence[:len(first)] == first and sequence[len(sequence) - len(last):] == last:
+        return sequence, (), False
+    return None
 
 
 def factor_holds(op: RuleOp, value: int, factor: Any, total: Any) -> Any:

@@ -39,6 +39,7 @@ from dslc.diagnostics.diagnostic import (
     warning,
 )
 from dslc.diagnostics.span import SourceFile, Span
+from dslc.mapping.constraints import merge_orders
 from dslc.sema.evaluate import EvalContext, EvalError, Scope, Sym, as_int, evaluate, fail
 from dslc.spec.accelerator import AcceleratorSpec, FanoutSpec, MemorySpec
 from dslc.spec.constraints import (
@@ -516,12 +517,15 @@ class _Checker:
                 for b in entries:
                     if a is b or a.origin == b.origin:
                         continue
-                    if not (_prefix(a.outer, b.outer) and _suffix(a.inner, b.inner)):
+                    if merge_orders((a.outer, a.inner, a.others),
+                                    (b.outer, b.inner, b.others)) is None:
                         self.report("E610", f"the loop orders at `{target}` disagree: "
                                     f"{a.text}{self.source(a.origin)} and "
                                     f"{b.text}{self.source(b.origin)}", span,
                                     help="one order's first dims must extend the other's, "
-                                         "and likewise its last dims")
+                                         "and likewise its last dims; a dim first in one "
+                                         "and last in the other needs an order without "
+                                         "`...` that has it there")
                         return
             # A closed order and a fixed factor above 1 of a dim it does not list.
             for entry in entries:
@@ -539,16 +543,6 @@ class _Checker:
                                         "only the dims it lists have loops there",
                                         self.spans.rules.get((target, "", rule.dim), span),
                                         help=f"add `{rule.dim}` to the order, or `...`")
-
-
-def _prefix(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    short, long = (a, b) if len(a) <= len(b) else (b, a)
-    return long[:len(short)] == short
-
-
-def _suffix(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    short, long = (a, b) if len(a) <= len(b) else (b, a)
-    return long[len(long) - len(short):] == short
 
 
 def _slot_text(target: str, axis: str) -> str:

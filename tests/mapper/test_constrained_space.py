@@ -397,3 +397,73 @@ def test_the_smallest_tiles_respect_the_constraints_when_nothing_fits() -> None:
     assert raised.value.reasons == (
         "tiles kept at `RF` need 8 words (weight 4, input 2, output 2), it holds 5: 3 words "
         "over", "(with the smallest tiles the map-space constraints allow)")
+
+
+def test_a_dim_the_constraints_leave_no_temporal_slot() -> None:
+    # R is forbidden at every memory. On DRAM > RF it has nowhere to go: the reason names
+    # it (this raised an internal ValueError, E900, building R's splits over no slot).
+    # On ARCH it may still be unrolled: R 2 fills PE x or PE y, and the exhaustive search
+    # equals the brute force under the same predicate.
+    everywhere = MapConstraints(slots=tuple(
+        SlotConstraint(target=level, forbid=("R",)) for level in ("DRAM", "BUF", "RF")))
+    two_level = accelerator(memory("DRAM", None, 200.0), memory("RF", 64, 1.0))
+    with pytest.raises(NoValidMappingError) as raised:
+        MapSpace(conv1d(2, 4, 3), two_level, constraints=everywhere)
+    assert raised.value.reasons == (
+        "no factorisation of `R` (bound 3) satisfies the constraints: `DRAM` forbids `R`; "
+        "`RF` forbids `R`",)
+
+    def allowed(c: Candidate) -> bool:
+        return all(c.factors[(level, "R")] == 1 for level in ("DRAM", "BUF", "RF"))
+
+    best, _ = brute_force(PROBLEM, ARCH, allowed)
+    found = map_problem(PROBLEM, ARCH, MapperOptions(search="exhaustive", bypass=False,
+                                                     constraints=everywhere))
+    assert (found.cost.energy_pj * found.cost.cycles,) == best
+    assert obeys(found.mapping, PROBLEM, allowed)
+    # R 2 on X or on Y (2 ways); K 2 and P 4 over DRAM, BUF, RF and the other axis.
+    space = MapSpace(PROBLEM, ARCH, bypass=False, constraints=everywhere)
+    chunks = list(space.enumerate())
+    assert space.size() == sum(f.shape[-1] for f, _ in chunks)
+    assert int(np.count_nonzero(space.splits[2][:, 3:] > 1)) == 2 == len(space.splits[2])
+
+
+def test_a_closed_order_and_an_open_one_that_agree_merge() -> None:
+    # The accelerator's `order [K, P]` at BUF already puts P last, so a request's
+    # `order [..., P]` adds nothing; the mapper took K first and P last for "P both first
+    # and last" and said no mapping exists (`dslc lint` was clean). The search equals the
+    # brute force over both orders written as plain predicates.
+    constraints = MapConstraints(orders=(
+        OrderConstraint(target="BUF", outer=("K", "P"), others=False, origin="acc"),
+        OrderConstraint(target="BUF", inner=("P",), origin="req")))
+
+    def allowed(c: Candidate) -> bool:
+        return c.factors[("BUF", "R")] == 1 and \
+            c.real_order("BUF") in ([], ["K"], ["P"], ["K", "P"])
+
+    best, _ = brute_force(PROBLEM, ARCH, allowed)
+    found = map_problem(PROBLEM, ARCH, MapperOptions(search="exhaustive", bypass=False,
+                                                     constraints=constraints))
+    assert (found.cost.energy_pj * found.cost.cycles,) == best
+    assert obeys(found.mapping, PROBLEM, allowed)
+    # Exactly the space of the closed order alone.
+    alone = MapConstraints(orders=constraints.orders[:1])
+    assert MapSpace(PROBLEM, ARCH, constraints=constraints).size() == \
+        MapSpace(PROBLEM, ARCH, constraints=alone).size()
+    # `[K, ...]` and `[..., K]` allow K at BUF only as its one loop, and `[K, P]` and
+    # `[..., K]` only K or P alone: no single order, so they disagree (as `dslc lint`
+    # says, E610; the first pair was "K both first and last").
+    for first, second, text in (
+            (OrderConstraint(target="BUF", outer=("K",)),
+             OrderConstraint(target="BUF", inner=("K",)), "order [K, ...] and order [..., K]"),
+            (OrderConstraint(target="BUF", inner=("K",)),
+             OrderConstraint(target="BUF", outer=("K", "P"), others=False),
+             "order [..., K] and order [K, P]")):
+        with pytest.raises(NoValidMappingError) as raised:
+            MapSpace(PROBLEM, ARCH, constraints=MapConstraints(orders=(first, second)))
+        assert raised.value.reasons == (f"the loop orders at `BUF` disagree: {text}",)
+    # Either written first, the closed order with the shared dim where both say is it.
+    assert MapSpace(PROBLEM, ARCH, constraints=MapConstraints(orders=(
+        OrderConstraint(target="BUF", inner=("P",)),
+        OrderConstraint(target="BUF", outer=("K", "P"), others=False)))).size() == \
+        MapSpace(PROBLEM, ARCH, constraints=alone).size()

@@ -29,6 +29,7 @@ from dslc.mapper.space import (
     distinct_orders,
     orders_of_sizes,
     split_table,
+    tiling_bounds,
 )
 from dslc.mapping.factors import count_proper_splits, count_splits, divisors, prime_factors
 from dslc.mapping.mapping import check_mapping
@@ -468,3 +469,21 @@ def test_distinct_rows_are_numpys_unique_rows(monkeypatch: pytest.MonkeyPatch,
     order = np.lexsort(found.T[::-1])
     assert np.array_equal(found[order], expected)
     assert np.array_equal(found_totals[order], np.prod(expected, axis=1))
+
+
+def test_bounds_of_a_space_whose_constraints_force_a_spatial_factor(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # `PE x [K 2]` leaves K no split without a spatial factor. When the meshes' programme
+    # is too large (OBJECT_WORK, forced to 0 here), the lower bound was the splits without
+    # spatial factors: 0 ("searched 8,608 of between 0 and 5.870e30 mappings" on a deep
+    # hierarchy). It is now one fitting combination's: K 2 on X (its 1 split), P 4 and R 2
+    # with no spatial factor (X is full; 6 and 3 splits over DRAM, BUF, RF): 18.
+    arch = accelerator(memory("DRAM", None, 200.0), memory("BUF", 16, 6.0),
+                       FanoutSpec(name="PE", mesh_x=2, mesh_y=2), memory("RF", 6, 1.0))
+    space = MapSpace(conv1d(2, 4, 2), arch, bypass=False, constraints=MapConstraints(slots=(
+        SlotConstraint(target="PE", axis="x", factors=(FactorRule(dim="K", value=2),)),)))
+    extents = (2, 2)
+    exact = tiling_bounds(list(space.split_tables), extents)
+    monkeypatch.setattr(space_module, "OBJECT_WORK", 0)
+    fewest, most = tiling_bounds(list(space.split_tables), extents)
+    assert fewest == 18 and 0 < fewest <= exact[0] == exact[1] <= most

@@ -384,3 +384,20 @@ def test_dslc_run_maps_with_the_requests_constraints(spec_file: Path) -> None:
     result = runner.invoke(cli.app, ["run", "spec.cd", "--format", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["layers"][0]["mapspace_size"] == layer.result.mapspace_size
+
+
+def test_orders_of_a_request_and_its_accelerator_agree_as_the_mapper_merges_them() -> None:
+    # `dslc lint` and the mapper decide with one merge (dslc.mapping.constraints
+    # `merge_orders`): `[K, C]` and `[..., C]` agree (C is last in both) and map; `[K, ...]`
+    # and `[..., K]` lint clean before but the mapper found no mapping ("K both first and
+    # last"); now both say they disagree.
+    text = request("search = heuristic, budget = 300, constraints { GLB { order [..., C] } }",
+                   "constraints { GLB { order [K, C] } }")
+    assert found(text) == []
+    (layer,) = api.run(program(text)).result.layers
+    glb = layer.result.mapping.level("GLB")
+    assert [loop.dim for loop in glb.temporal] in ([], [1], [2], [1, 2])  # K 1, C 2
+    clash = request("constraints { GLB { order [..., K] } }",
+                    "constraints { GLB { order [K, ...] } }")
+    assert found(clash) == [("E610", "the loop orders at `GLB` disagree: [K, ...] "
+                                     "(accelerator `tiny`) and [..., K]")]
