@@ -846,8 +846,10 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
         where = f"`{memory.name}`"
         temporal_entry = by_level.get((memory.name, "temporal"), {})
         factors = _factors(temporal_entry.get("factors", ""), path, dims, where)
-        order = _order(temporal_entry.get("permutation"), dims, path, where)[::-1]
-        order += [d for d in dims if d not in order]  # outermost first
+        # innermost first; dims the permutation leaves out go outermost, in declaration
+        # order, as Timeloop pads it ("padding with arbitrary order": appended)
+        order = _order(temporal_entry.get("permutation"), dims, path, where)
+        order = (order + [d for d in dims if d not in order])[::-1]  # outermost first
         temporal = tuple(Loop(dims.index(d), factors[d]) for d in order
                          if factors.get(d, 1) > 1)
         spatial: list[SpatialLoop] = []

@@ -244,3 +244,30 @@ def test_values_past_the_limits_are_e302(path: str, old: str, new: str, says: st
     [diagnostic] = caught.value.diagnostics
     assert diagnostic.code == "E302"
     assert diagnostic.message.startswith(f"{path}: ") and says in diagnostic.message
+
+
+# ---- read as timeloop-model reads them (NVlabs/timeloop src/mapping/parser.cpp) --------------
+
+
+def _rs_conv3x3_files() -> dict[str, str]:
+    return dict(api.export_timeloop(api.compile(REPO / "examples" / "mapping.cd"),
+                                    mapping="rs_conv3x3"))
+
+
+def test_a_partial_permutation_puts_the_missing_dims_outermost() -> None:
+    """Timeloop pads a permutation that leaves dims out by appending them (innermost first,
+    so outermost), in declaration order. They were put innermost: `QP` at DRAM with K = 4
+    read as P, Q, K (outer to inner) where Timeloop runs K, P, Q, another mapping with
+    another cost."""
+    files = _rs_conv3x3_files()
+    path = "map/layer1.0.a.map.yaml"
+    full = read_study(files).layers[0]
+    assert [(loop.dim, loop.factor) for loop in full.mapping.levels[0].temporal] == [
+        (1, 4), (3, 4), (4, 2)]  # K 4, P 4, Q 2 (dims N K C P Q R S)
+    files[path] = files[path].replace("permutation: QPKNCRS", "permutation: QP", 1)
+    partial = read_study(files).layers[0]
+    assert partial.mapping == full.mapping
+    files[path] = files[path].replace("permutation: QP", "permutation: KQ", 1)
+    # innermost first K, Q, then N C P R S appended: outer to inner S R P C N Q K
+    assert [(loop.dim, loop.factor) for loop in
+            read_study(files).layers[0].mapping.levels[0].temporal] == [(3, 4), (4, 2), (1, 4)]
