@@ -528,6 +528,27 @@ def _base_name(name: str) -> str:
     return re.sub(r"\[.*\]$", "", name)
 
 
+def _component_name(path: str) -> str:
+    """A table's component from its hierarchical name: the last part, without its range
+    (`system.PE[0..167].RF[0..3]` -> `RF`; the dots of a range do not split parts)."""
+    return _base_name(re.sub(r"\[[0-9]+\.\.[0-9]+\]", "", path).rsplit(".", 1)[-1])
+
+
+_ERT_ACTIONS = {
+    "read": ("random_read", "read"),
+    "write": ("random_fill", "random_write", "fill", "write"),
+    "update": ("random_update", "random_write", "update", "write"),
+    "compute": ("mac_random", "mult_random", "mac", "mult", "compute", "MAC"),
+}
+"""The ERT action names timeloop-model charges a storage read, fill and update and a MAC
+with, first found first (its `storageOperationMappings` and `arithmeticOperationMappings`,
+include/model/topology.hpp); `MAC`, which dslc also writes, last."""
+
+
+def _energy(energies: MappingType[str, float], kind: str) -> float | None:
+    return next((energies[name] for name in _ERT_ACTIONS[kind] if name in energies), None)
+
+
 def _instances_of(name: str, path: str) -> int | None:
     match = re.search(r"\[([0-9]+)\.\.([0-9]+)\]$", name)
     if match is None:
@@ -559,14 +580,17 @@ def _tables(files: MappingType[str, str], kind: str) -> dict[str, Any]:
                        f"`{kind}.tables`")
         for table in tables:
             table = _mapping(table, path, f"a table of `{kind}`")
-            name = _base_name(str(table.get("name", "")).rsplit(".", 1)[-1])
+            name = _component_name(str(table.get("name", "")))
             value: Any
             if kind == "ERT":
                 value = {}
                 for action in _list(table.get("actions", []), path, f"`{name}` actions"):
                     action = _mapping(action, path, f"an action of `{name}`")
-                    value[str(_get(action, "name", path))] = _number(
-                        _get(action, "energy", path), path, f"`{name}` energy")
+                    action_name = str(_get(action, "name", path))
+                    energy = _number(_get(action, "energy", path), path, f"`{name}` energy")
+                    # an action listed once per argument combination (Accelergy's
+                    # `address_delta`, `data_delta`): Timeloop charges the most expensive
+                    value[action_name] = max(energy, value.get(action_name, energy))
             else:
                 value = _number(table.get("area", 0.0), path, f"`{name}` area")
             if name in found and found[name] != value:
@@ -614,7 +638,7 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
             if kind in COMPUTE_CLASSES:
                 compute = _built(
                     ComputeSpec, path, f"compute `{name}`", name=name,
-                    energy_pj=energies.get("MAC", energies.get("mac_random")),
+                    energy_pj=_energy(energies, "compute"),
                     word_bits=attrs.get("datawidth", attrs.get("word-bits", 16)),
                     area_um2=art.get(name),
                     leakage_pj_per_cycle=attrs.get("dslc_leakage_pj_per_cycle",
@@ -628,8 +652,12 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
             entries = attrs.get("entries")
             if entries is None and attrs.get("depth") is not None:
                 entries = _whole(attrs["depth"], path, f"{what} `depth`") * block
-            read = energies.get("read", attrs.get("vector-access-energy"))
-            write = energies.get("write", read)
+            # an action the ERT lacks costs `vector-access-energy` in Timeloop (its own
+            # estimate when that is missing too, which dslc's estimator stands in for)
+            vector = attrs.get("vector-access-energy")
+            read = _first(_energy(energies, "read"), vector)
+            write = _first(_energy(energies, "write"), vector, read)
+            update = _first(_energy(energies, "update"), vector, write)
             holds = _list(attrs.get("dslc_holds", ["input", "weight", "output"]), path,
                           f"{what} `dslc_holds`")
             hierarchy.append(_built(
@@ -638,7 +666,7 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
                 _whole(entries, path, f"{what} `entries`") * word,
                 word_bits=word, width_bits=attrs.get("width", word * block),
                 read_energy_pj=read, write_energy_pj=write,
-                update_energy_pj=energies.get("update", write),
+                update_energy_pj=update,
                 leakage_pj_per_cycle=attrs.get("dslc_leakage_pj_per_cycle",
                                                energies.get("leak", 0.0)),
                 read_bandwidth_words=attrs.get("read_bandwidth"),
@@ -692,6 +720,10 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
                   word_bits=compute.word_bits, clock_hz=clock,
                   technology_nm=_technology(attributes.get("technology", "45nm"), path),
                   hierarchy=tuple(hierarchy), compute=compute)
+
+
+def _first(*values: Any) -> Any:
+    return next((value for value in values if value is not None), None)
 
 
 def _file_name(stem: str) -> str:

@@ -20,6 +20,7 @@ from dslc.diagnostics.diagnostic import DiagnosticError  # noqa: E402
 from dslc.interop.timeloop import read_study  # noqa: E402
 from dslc.lower.lower import lower_network  # noqa: E402
 from dslc.mapping.mapping import mapping_from_spec  # noqa: E402
+from dslc.spec.accelerator import MemorySpec  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -271,3 +272,50 @@ def test_a_partial_permutation_puts_the_missing_dims_outermost() -> None:
     # innermost first K, Q, then N C P R S appended: outer to inner S R P C N Q K
     assert [(loop.dim, loop.factor) for loop in
             read_study(files).layers[0].mapping.levels[0].temporal] == [(3, 4), (4, 2), (1, 4)]
+
+
+def _memory(study_files: dict[str, str], name: str) -> MemorySpec:
+    return next(c for c in read_study(study_files).accelerator.hierarchy
+                if isinstance(c, MemorySpec) and c.name == name)
+
+
+def test_energies_are_the_ert_actions_timeloop_charges() -> None:
+    """timeloop-model charges a read the first of `random_read`, `read` in the ERT, a fill
+    the first of `random_fill`, `random_write`, `fill`, `write`, an update the first of
+    `random_update`, `random_write`, `update`, `write`, a MAC the first of `mac_random`,
+    `mult_random`, `mac`, `mult`, `compute`, and an action listed once per argument
+    combination (Accelergy's `address_delta`, `data_delta`) the most expensive. The
+    importer read `read`, `write`, `update` and `MAC` only, and the last of repeated ones:
+    36 pJ GLB reads listed as 36 then 30 read as 30, a fill costed `write` where Timeloop
+    charges `random_fill`, and a MAC given only as `compute` was left to the estimator."""
+    files = _rs_conv3x3_files()
+    ert = "arch/components/eyeriss_like.ERT.yaml"
+    glb_read = "    - {name: read, arguments: null, energy: 36.0}\n"
+    assert files[ert].count(glb_read) == 1
+    files[ert] = files[ert].replace(glb_read, (
+        "    - {name: read, arguments: {address_delta: 1}, energy: 36.0}\n"
+        "    - {name: read, arguments: {address_delta: 0}, energy: 30.0}\n"
+        "    - {name: random_fill, arguments: null, energy: 40.0}\n"
+        "    - {name: random_update, arguments: null, energy: 41.0}\n"))
+    mac = ("    - {name: MAC, arguments: null, energy: 1.5}\n"
+           "    - {name: mac_random, arguments: null, energy: 1.5}\n")
+    assert mac in files[ert]
+    files[ert] = files[ert].replace(mac, "    - {name: compute, energy: 2.5}\n")
+    glb = _memory(files, "GLB")
+    assert (glb.read_energy_pj, glb.write_energy_pj, glb.update_energy_pj) == (36.0, 40.0, 41.0)
+    assert read_study(files).accelerator.compute.energy_pj == 2.5
+
+
+def test_a_table_named_with_a_range_at_its_end_is_that_component() -> None:
+    """`system.PE[0..167].psum_spad[0..0]` is `psum_spad` (Timeloop strips the range); it was
+    split at the range's dots, read as a component `0]` that nothing is, and psum_spad's
+    energies came from `vector-access-energy`."""
+    files = _rs_conv3x3_files()
+    ert = "arch/components/eyeriss_like.ERT.yaml"
+    table = "- name: system.PE[0..167].psum_spad\n    actions:\n    - {name: read, "
+    assert table in files[ert]
+    files[ert] = files[ert].replace(table, table.replace("psum_spad", "psum_spad[0..0]"), 1)
+    files[ert] = files[ert].replace(
+        table.replace("psum_spad", "psum_spad[0..0]") + "arguments: null, energy: 1.5}",
+        table.replace("psum_spad", "psum_spad[0..0]") + "arguments: null, energy: 2.0}", 1)
+    assert _memory(files, "psum_spad").read_energy_pj == 2.0
