@@ -183,7 +183,9 @@ def _arch_yaml(arch: ArchModel) -> dict[str, Any]:
                 "put a memory between the fanouts, or merge them into one mesh")
         for fanout in level.fanouts:
             mesh_x *= fanout.mesh_x
-            count = level.instances * fanout.instances
+            # a range counts instances per instance of the parent (Timeloop and Accelergy
+            # multiply them down the tree)
+            count = fanout.instances
             child: dict[str, Any] = {
                 "name": f"{fanout.name}[0..{count - 1}]",
                 "attributes": {"dslc_mesh": [fanout.mesh_x, fanout.mesh_y],
@@ -625,17 +627,22 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
     compute: ComputeSpec | None = None
     node: MappingType[str, Any] | None = top
     instances = 1
+    mesh_x_above = 1
     while node is not None:
         for component in _list(node.get("local") or [], path, "`local`"):
             component = _mapping(component, path, "a component of `local`")
-            name = _name(_base_name(str(_get(component, "name", path))), path,
-                         "a component's name")
+            full_name = str(_get(component, "name", path))
+            name = _name(_base_name(full_name), path, "a component's name")
             attrs = _mapping(component.get("attributes") or {}, path,
                              f"`{name}` attributes")
-            kind = str(component.get("class", ""))
+            kind = _component_class(component, name, path)
+            _check_instances(path, name, full_name, attrs, instances, mesh_x_above)
             energies = ert.get(name, {})
             what = f"`{name}`"
-            if kind in COMPUTE_CLASSES:
+            if kind == "compute":
+                if compute is not None:
+                    raise _unreadable(path, f"two compute components, `{compute.name}` and "
+                                      f"`{name}`; timeloop-model has one arithmetic level")
                 compute = _built(
                     ComputeSpec, path, f"compute `{name}`", name=name,
                     energy_pj=_energy(energies, "compute"),
@@ -686,14 +693,14 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
             break
         child = _mapping(children[0], path, "a subtree")
         attrs = _mapping(child.get("attributes") or {}, path, "a subtree's attributes")
-        count = _instances_of(str(child.get("name", "")), path)
-        if count is not None and count % instances != 0:
-            raise _unreadable(path, f"`{child.get('name')}`: {count} instances are not a "
-                              f"multiple of the {instances} above them")
-        if count is not None and count // instances > 1:
+        # `PE[0..15]` is 16 instances of the subtree per instance of its parent (Timeloop
+        # and Accelergy multiply the ranges down the tree)
+        count = _instances_of(str(child.get("name", "")), path) or 1
+        if count > 1:
             fanout = _name(_base_name(str(child["name"])), path, "a subtree's name")
-            mesh = _list(attrs.get("dslc_mesh") or [count // instances, 1], path,
-                         f"`{fanout}` `dslc_mesh`")
+            mesh = _list(attrs.get("dslc_mesh") or
+                         _mesh_from_mesh_x(child, count, mesh_x_above, path),
+                         path, f"`{fanout}` `dslc_mesh`")
             if len(mesh) != 2:
                 raise _wrong(path, f"`{fanout}` `dslc_mesh`", "[X, Y]", mesh)
             mesh_x = _whole(mesh[0], path, f"`{fanout}` mesh X")
@@ -705,11 +712,11 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
                                     mesh_x=mesh_x, mesh_y=mesh_y, dataflow=dataflow,
                                     diagonal=_flag(attrs.get("dslc_diagonal", False), path,
                                                    f"`{fanout}` `dslc_diagonal`")))
-            if mesh_x * mesh_y != count // instances:
+            if mesh_x * mesh_y != count:
                 raise _unreadable(path, f"`{child.get('name')}`: a mesh of {mesh_x} x "
-                                  f"{mesh_y} is not {count // instances} instances per "
-                                  "instance above")
-            instances = count
+                                  f"{mesh_y} is not {count} instances per instance above")
+            instances *= count
+            mesh_x_above *= mesh_x
         node = child
     if compute is None:
         raise _unreadable(path, "no compute component (class intmac, fpmac or mac)")
@@ -720,6 +727,68 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
                   word_bits=compute.word_bits, clock_hz=clock,
                   technology_nm=_technology(attributes.get("technology", "45nm"), path),
                   hierarchy=tuple(hierarchy), compute=compute)
+
+
+_STORAGE_CLASSES = ("DRAM", "SRAM", "regfile", "smartbuffer", "storage")
+_NETWORK_CLASSES = ("XY_NoC", "Legacy", "ReductionTree", "SimpleMulticast")
+
+
+def _component_class(component: MappingType[str, Any], name: str, path: str) -> str:
+    """`memory` or `compute`, as timeloop-model classes a component (a class containing a
+    storage class's name is storage, else one containing `mac` or `compute` is arithmetic;
+    include/model/topology.hpp). A network-on-chip is E806; another class, which Timeloop
+    skips, E806 too rather than a memory level Timeloop does not have."""
+    kind = component.get("class")
+    if not isinstance(kind, str) or not kind:
+        raise _wrong(path, f"`{name}` `class`", "a storage or compute class", kind)
+    if any(word in kind for word in _STORAGE_CLASSES):
+        return "memory"
+    if kind in COMPUTE_CLASSES or any(word in kind for word in ("mac", "compute")):
+        return "compute"
+    if any(word in kind for word in _NETWORK_CLASSES):
+        raise _unsupported(f"{path}: `{name}` is a network-on-chip (class {kind}), which "
+                           "dslc does not model", "remove it; dslc counts the accesses a "
+                           "network carries at the memories on either side")
+    raise _unsupported(f"{path}: `{name}` has class `{kind}`, neither storage "
+                       f"({', '.join(_STORAGE_CLASSES)}) nor compute (mac, intmac, fpmac, "
+                       "compute); timeloop-model skips it",
+                       "remove it, or give it the class it stands for")
+
+
+def _check_instances(path: str, name: str, full_name: str, attrs: MappingType[str, Any],
+                     instances: int, mesh_x: int) -> None:
+    """E806 for a component that is an array inside its subtree (`RF[0..3]`: Timeloop
+    multiplies its instances, dslc's fanouts multiply everything below them); E805 when its
+    `instances` or `meshX` (which timeloop-model takes over the tree's) contradict the
+    tree's."""
+    own = _instances_of(full_name, path) or 1
+    if own > 1:
+        raise _unsupported(f"{path}: `{full_name}`: {own} instances of one component inside "
+                           "its subtree; dslc's fanouts multiply every component below "
+                           "them", f"write `{name}` and the components below it in a "
+                           f"subtree `{name}_array[0..{own - 1}]`")
+    for key, tree in (("instances", instances), ("meshX", mesh_x)):
+        if key in attrs and _whole(attrs[key], path, f"`{name}` `{key}`") != tree:
+            raise _unreadable(path, f"`{name}`: `{key}` = {attrs[key]!r}, but the tree of "
+                              f"subtrees gives {tree:,} (timeloop-model would use "
+                              f"{attrs[key]!r})", help="make the subtrees' ranges "
+                              "(`PE[0..167]`) and dslc_mesh say what instances and meshX say")
+
+
+def _mesh_from_mesh_x(child: MappingType[str, Any], per_instance: int, mesh_x_above: int,
+                      path: str) -> list[int]:
+    """The fanout's mesh when `dslc_mesh` is not given: X from the `meshX` of the first of
+    its components that states one (Timeloop's mesh is meshX wide), else one row."""
+    for component in child.get("local") or []:
+        attrs = component.get("attributes") if isinstance(component, MappingType) else None
+        if isinstance(attrs, MappingType) and "meshX" in attrs:
+            width = _whole(attrs["meshX"], path, f"`{component.get('name')}` `meshX`")
+            if width > 0 and width % mesh_x_above == 0 and \
+                    per_instance % (width // mesh_x_above) == 0:
+                x = width // mesh_x_above
+                return [x, per_instance // x]
+            break
+    return [per_instance, 1]
 
 
 def _first(*values: Any) -> Any:

@@ -15,12 +15,12 @@ from typer.testing import CliRunner  # noqa: E402
 
 from dslc import api, cli  # noqa: E402
 from dslc.arch import ArchModel, resolve_accelerator  # noqa: E402
-from dslc.cost.model import evaluate  # noqa: E402
+from dslc.cost.model import Cost, evaluate  # noqa: E402
 from dslc.diagnostics.diagnostic import DiagnosticError  # noqa: E402
 from dslc.interop.timeloop import read_study  # noqa: E402
 from dslc.lower.lower import lower_network  # noqa: E402
 from dslc.mapping.mapping import mapping_from_spec  # noqa: E402
-from dslc.spec.accelerator import MemorySpec  # noqa: E402
+from dslc.spec.accelerator import FanoutSpec, MemorySpec  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -319,3 +319,91 @@ def test_a_table_named_with_a_range_at_its_end_is_that_component() -> None:
         table.replace("psum_spad", "psum_spad[0..0]") + "arguments: null, energy: 1.5}",
         table.replace("psum_spad", "psum_spad[0..0]") + "arguments: null, energy: 2.0}", 1)
     assert _memory(files, "psum_spad").read_energy_pj == 2.0
+
+
+NESTED = """
+network n {
+    input x: [16, 8, 8]
+    layer a = conv(x, out = 32, kernel = 3, pad = 1)
+}
+accelerator nested {
+    word = 16b
+    clock = 1GHz
+    memory DRAM    { width = 64b, read = 200pJ, write = 200pJ }
+    memory GLB     { size = 32KiB, width = 64b, read = 6pJ, write = 6pJ }
+    fanout cluster { mesh = 4 }
+    memory LB      { size = 1KiB, read = 2pJ, write = 2pJ }
+    fanout PE      { mesh = 4 x 4 }
+    memory RF      { size = 64 words, read = 0.5pJ, write = 0.5pJ }
+    compute MAC    { energy = 1pJ }
+}
+mapping m for n.a on nested {
+    DRAM    { temporal [K 2] }
+    GLB     { temporal [K 4, Q 2, C 4] }
+    cluster { spatial x [K 4] }
+    LB      { temporal [C 4, P 2] }
+    PE      { spatial x [P 4], spatial y [Q 4] }
+    RF      { temporal [R 3, S 3] }
+}
+"""
+
+
+def _nested_files() -> tuple[dict[str, str], Cost]:
+    program = api.compile(text=NESTED)
+    return dict(api.export_timeloop(program, mapping="m")), api.evaluate(program, "m")
+
+
+def test_subtree_ranges_count_per_instance_of_the_parent() -> None:
+    """Timeloop and Accelergy multiply ranges down the tree: `PE[0..15]` inside
+    `cluster[0..3]` is 64 PEs. The exporter wrote the total (`PE[0..63]`, 256 PEs to them),
+    and the importer divided by the instances above (a study's `PE[0..15]` inside
+    `cluster[0..3]` read as 4 PEs a cluster, 16 RFs where Timeloop has 64)."""
+    files, original = _nested_files()
+    tree = yaml.safe_load(files["arch/nested.arch.yaml"])["architecture"]["subtree"][0]
+    cluster = tree["subtree"][0]
+    assert cluster["name"] == "cluster[0..3]"
+    assert cluster["subtree"][0]["name"] == "PE[0..15]"
+    rf = cluster["subtree"][0]["local"][0]
+    assert (rf["name"], rf["attributes"]["instances"], rf["attributes"]["meshX"]) == (
+        "RF", 64, 16)
+    study = read_study(files)
+    arch = resolve_accelerator(study.accelerator)
+    assert [level.instances for level in arch.levels] == [1, 1, 4, 64]
+    assert evaluate(study.layers[0].problem, arch, study.layers[0].mapping) == original
+    # without dslc's attributes (instances, dslc_mesh), as Timeloop's own files: the mesh is
+    # meshX wide (RF meshX 16 = 4 clusters x 4 PEs across)
+    bare = dict(files)
+    bare["arch/nested.arch.yaml"] = "\n".join(
+        line for line in files["arch/nested.arch.yaml"].splitlines()
+        if "instances:" not in line and "dslc_mesh" not in line) + "\n"
+    study = read_study(bare)
+    fanouts = [c for c in study.accelerator.hierarchy if isinstance(c, FanoutSpec)]
+    assert [(f.name, f.mesh_x, f.mesh_y) for f in fanouts] == [("cluster", 4, 1), ("PE", 4, 4)]
+    arch = resolve_accelerator(study.accelerator)
+    assert evaluate(study.layers[0].problem, arch, study.layers[0].mapping) == original
+
+
+@pytest.mark.parametrize(("old", "new", "code", "says"), [
+    # Timeloop takes `instances` over the tree's ranges
+    ("instances: 64", "instances: 16", "E805",
+     "`RF`: `instances` = 16, but the tree of subtrees gives 64"),
+    ("meshX: 16", "meshX: 8", "E805", "`RF`: `meshX` = 8, but the tree of subtrees gives 16"),
+    # a local array: Timeloop multiplies that component alone
+    ("- name: RF\n", "- name: RF[0..1]\n", "E806", "`RF[0..1]`: 2 instances of one component"),
+    # a network was a memory level; a class Timeloop skips was one too
+    ("class: regfile", "class: XY_NoC", "E806", "`RF` is a network-on-chip (class XY_NoC)"),
+    ("class: regfile", "class: wire", "E806", "`RF` has class `wire`, neither storage"),
+    ("class: regfile", "class: intmac", "E805", "two compute components, `RF` and `MAC`"),
+])
+def test_what_timeloop_reads_otherwise_is_refused(old: str, new: str, code: str,
+                                                 says: str) -> None:
+    files, _ = _nested_files()
+    path = "arch/nested.arch.yaml"
+    assert old in files[path], files[path]
+    files[path] = files[path].replace(old, new, 1)
+    with pytest.raises(DiagnosticError) as caught:
+        read_study(files)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == code and diagnostic.message.startswith(f"{path}: "), \
+        diagnostic.message
+    assert says in diagnostic.message
