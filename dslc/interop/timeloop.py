@@ -251,11 +251,18 @@ def _problem_yaml(problem: Problem) -> dict[str, Any]:
         "instance": dict(zip(problem.dims, problem.bounds, strict=True))}}
 
 
-def _permutation(dims: list[str]) -> str | list[str]:
-    return "".join(dims) if all(len(d) == 1 for d in dims) else dims
+def _permutation(dims: list[str]) -> str:
+    return "".join(dims)  # one letter a dim (checked by _mapping_yaml)
 
 
 def _mapping_yaml(problem: Problem, arch: ArchModel, mapping: Mapping) -> dict[str, Any]:
+    unnamed = [d for d in problem.dims if not re.fullmatch(r"[A-Za-z]", d)]
+    if unnamed:
+        # timeloop-model reads a permutation one character a dim and `factors` as letters
+        # then digits (src/mapping/parser.cpp): `C2=4` is C = 2, and a permutation of
+        # longer names, written as a list, is not read at all (its order is then arbitrary)
+        raise _unsupported(f"dims {', '.join(unnamed)}: Timeloop's mappings name each dim "
+                           "by one letter", "name the einsum's dims with single letters")
     if mapping.imperfect:
         raise _unsupported("the mapping has imperfect (padded) factors, which Timeloop v3's "
                            "mappings cannot state", "export a perfect mapping")

@@ -407,3 +407,33 @@ def test_what_timeloop_reads_otherwise_is_refused(old: str, new: str, code: str,
     assert diagnostic.code == code and diagnostic.message.startswith(f"{path}: "), \
         diagnostic.message
     assert says in diagnostic.message
+
+
+def test_dims_timeloop_cannot_name_are_not_exported() -> None:
+    """timeloop-model reads a permutation one character a dim and `factors` as letters then
+    digits: dims KA and C2 were written with a list for a permutation (not read: Timeloop
+    orders the loops arbitrarily, with a warning) and `C2=4` (read as C = 2)."""
+    program = api.compile(text="""
+network n {
+    input x: [16, 18]
+    layer o = einsum(x) {
+        dims   KA = 32, C2 = 16, P = 16, R = 3
+        output O[ka, p]
+        weight W[ka, c2, r]
+        input  I[c2, p + r]
+    }
+}
+accelerator acc {
+    word = 16b
+    clock = 1GHz
+    memory DRAM { width = 64b, read = 200pJ, write = 200pJ }
+    memory RF   { size = 4KiB, read = 0.5pJ, write = 0.5pJ }
+    compute MAC { energy = 0.8pJ }
+}
+""")
+    with pytest.raises(DiagnosticError) as refused:
+        api.export_timeloop(program, network_name="n", layer="o", accelerator_name="acc",
+                            options=api.mapper_settings(search="heuristic", budget=100))
+    [diagnostic] = refused.value.diagnostics
+    assert diagnostic.code == "E806"
+    assert diagnostic.message == "dims KA, C2: Timeloop's mappings name each dim by one letter"
