@@ -995,6 +995,10 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
                                       f"{', '.join(sorted(named - tensor_names))}, not a "
                                       "data space of the problem")
                 lists[key] = named
+            both = lists["keep"] & lists["bypass"]
+            if both:  # Timeloop applies `bypass` after `keep`: the last word would win
+                raise _unreadable(path, f"{where} both keeps and bypasses "
+                                  f"{', '.join(sorted(both))}")
             keep = frozenset(t.name for t in problem.tensors if t.name in lists["keep"] or (
                 t.name not in lists["bypass"] and t.role in memory.holds))
         levels.append(LevelMapping(memory.name, temporal, tuple(spatial), keep))
