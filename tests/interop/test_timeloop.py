@@ -16,7 +16,7 @@ from typer.testing import CliRunner  # noqa: E402
 from dslc import api, cli  # noqa: E402
 from dslc.arch import ArchModel, resolve_accelerator  # noqa: E402
 from dslc.cost.model import Cost, evaluate  # noqa: E402
-from dslc.diagnostics.diagnostic import DiagnosticError  # noqa: E402
+from dslc.diagnostics.diagnostic import CannotRunError, DiagnosticError  # noqa: E402
 from dslc.interop.timeloop import read_study  # noqa: E402
 from dslc.lower.lower import lower_network  # noqa: E402
 from dslc.mapping.mapping import mapping_from_spec  # noqa: E402
@@ -437,3 +437,18 @@ accelerator acc {
     [diagnostic] = refused.value.diagnostics
     assert diagnostic.code == "E806"
     assert diagnostic.message == "dims KA, C2: Timeloop's mappings name each dim by one letter"
+
+
+def test_a_mapping_that_cannot_run_names_its_layer(tmp_path: Path) -> None:
+    """A study holds a mapping per layer; the error said only `the mapping cannot run`."""
+    files = _rs_conv3x3_files()
+    path = "map/layer1.0.a.map.yaml"
+    files[path] = files[path].replace("K=4 C=1", "K=2 C=1", 1)
+    for relative, text in files.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    with pytest.raises(CannotRunError) as caught:
+        api.import_timeloop(tmp_path)
+    assert str(caught.value) == (f"the mapping of layer layer1.0.a (layer1.0.a.map.yaml in "
+                                 f"{tmp_path}) cannot run")
+    assert caught.value.reasons == ("the factors of `K` multiply to 32, but its bound is 64",)
