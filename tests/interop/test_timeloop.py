@@ -452,3 +452,16 @@ def test_a_mapping_that_cannot_run_names_its_layer(tmp_path: Path) -> None:
     assert str(caught.value) == (f"the mapping of layer layer1.0.a (layer1.0.a.map.yaml in "
                                  f"{tmp_path}) cannot run")
     assert caught.value.reasons == ("the factors of `K` multiply to 32, but its bound is 64",)
+
+
+def test_a_spatial_entry_without_split_puts_every_loop_on_x() -> None:
+    """docs/interop.md: a missing `split` puts every spatial loop on X (Timeloop's default,
+    `split` = the number of dims)."""
+    files = _rs_conv3x3_files()
+    path = "map/layer1.0.a.map.yaml"
+    assert files[path].count("permutation: PCRNKQS, split: 1}") == 1
+    files[path] = files[path].replace("permutation: PCRNKQS, split: 1}",
+                                      "permutation: PCRNKQS}", 1)
+    glb = read_study(files).layers[0].mapping.levels[1]
+    assert [(loop.dim, loop.factor, loop.axis) for loop in glb.spatial] == [
+        (5, 3, "x"), (2, 4, "x"), (3, 14, "x")]  # permutation PCR...: P innermost
