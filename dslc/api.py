@@ -966,10 +966,15 @@ def import_timeloop(directory: str | Path) -> TimeloopStudy:
     except ValueError as exc:
         raise CannotRunError(f"the architecture in {directory} cannot be built",
                              [str(exc)]) from None
-    layers = tuple(TimeloopLayer(layer.name, layer.problem, layer.mapping,
-                                 evaluate_mapping(layer.problem, arch, layer.mapping))
-                   for layer in study.layers)
-    return TimeloopStudy(study.accelerator, arch, layers)
+    layers = []
+    for layer in study.layers:
+        try:
+            cost = evaluate_mapping(layer.problem, arch, layer.mapping)
+        except CannotRunError as exc:  # which of the study's mappings, among many
+            raise CannotRunError(f"the mapping of layer {layer.name} ({layer.name}.map.yaml "
+                                 f"in {directory}) cannot run", exc.reasons) from None
+        layers.append(TimeloopLayer(layer.name, layer.problem, layer.mapping, cost))
+    return TimeloopStudy(study.accelerator, arch, tuple(layers))
 
 
 def dump_spec(program: Program) -> dict[str, Any]:

@@ -183,7 +183,9 @@ def _arch_yaml(arch: ArchModel) -> dict[str, Any]:
                 "put a memory between the fanouts, or merge them into one mesh")
         for fanout in level.fanouts:
             mesh_x *= fanout.mesh_x
-            count = level.instances * fanout.instances
+            # a range counts instances per instance of the parent (Timeloop and Accelergy
+            # multiply them down the tree)
+            count = fanout.instances
             child: dict[str, Any] = {
                 "name": f"{fanout.name}[0..{count - 1}]",
                 "attributes": {"dslc_mesh": [fanout.mesh_x, fanout.mesh_y],
@@ -249,11 +251,18 @@ def _problem_yaml(problem: Problem) -> dict[str, Any]:
         "instance": dict(zip(problem.dims, problem.bounds, strict=True))}}
 
 
-def _permutation(dims: list[str]) -> str | list[str]:
-    return "".join(dims) if all(len(d) == 1 for d in dims) else dims
+def _permutation(dims: list[str]) -> str:
+    return "".join(dims)  # one letter a dim (checked by _mapping_yaml)
 
 
 def _mapping_yaml(problem: Problem, arch: ArchModel, mapping: Mapping) -> dict[str, Any]:
+    unnamed = [d for d in problem.dims if not re.fullmatch(r"[A-Za-z]", d)]
+    if unnamed:
+        # timeloop-model reads a permutation one character a dim and `factors` as letters
+        # then digits (src/mapping/parser.cpp): `C2=4` is C = 2, and a permutation of
+        # longer names, written as a list, is not read at all (its order is then arbitrary)
+        raise _unsupported(f"dims {', '.join(unnamed)}: Timeloop's mappings name each dim "
+                           "by one letter", "name the einsum's dims with single letters")
     if mapping.imperfect:
         raise _unsupported("the mapping has imperfect (padded) factors, which Timeloop v3's "
                            "mappings cannot state", "export a perfect mapping")
@@ -534,6 +543,27 @@ def _base_name(name: str) -> str:
     return re.sub(r"\[.*\]$", "", name)
 
 
+def _component_name(path: str) -> str:
+    """A table's component from its hierarchical name: the last part, without its range
+    (`system.PE[0..167].RF[0..3]` -> `RF`; the dots of a range do not split parts)."""
+    return _base_name(re.sub(r"\[[0-9]+\.\.[0-9]+\]", "", path).rsplit(".", 1)[-1])
+
+
+_ERT_ACTIONS = {
+    "read": ("random_read", "read"),
+    "write": ("random_fill", "random_write", "fill", "write"),
+    "update": ("random_update", "random_write", "update", "write"),
+    "compute": ("mac_random", "mult_random", "mac", "mult", "compute", "MAC"),
+}
+"""The ERT action names timeloop-model charges a storage read, fill and update and a MAC
+with, first found first (its `storageOperationMappings` and `arithmeticOperationMappings`,
+include/model/topology.hpp); `MAC`, which dslc also writes, last."""
+
+
+def _energy(energies: MappingType[str, float], kind: str) -> float | None:
+    return next((energies[name] for name in _ERT_ACTIONS[kind] if name in energies), None)
+
+
 def _instances_of(name: str, path: str) -> int | None:
     match = re.search(r"\[([0-9]+)\.\.([0-9]+)\]$", name)
     if match is None:
@@ -565,14 +595,17 @@ def _tables(files: MappingType[str, str], kind: str) -> dict[str, Any]:
                        f"`{kind}.tables`")
         for table in tables:
             table = _mapping(table, path, f"a table of `{kind}`")
-            name = _base_name(str(table.get("name", "")).rsplit(".", 1)[-1])
+            name = _component_name(str(table.get("name", "")))
             value: Any
             if kind == "ERT":
                 value = {}
                 for action in _list(table.get("actions", []), path, f"`{name}` actions"):
                     action = _mapping(action, path, f"an action of `{name}`")
-                    value[str(_get(action, "name", path))] = _number(
-                        _get(action, "energy", path), path, f"`{name}` energy")
+                    action_name = str(_get(action, "name", path))
+                    energy = _number(_get(action, "energy", path), path, f"`{name}` energy")
+                    # an action listed once per argument combination (Accelergy's
+                    # `address_delta`, `data_delta`): Timeloop charges the most expensive
+                    value[action_name] = max(energy, value.get(action_name, energy))
             else:
                 value = _number(table.get("area", 0.0), path, f"`{name}` area")
             if name in found and found[name] != value:
@@ -607,20 +640,25 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
     compute: ComputeSpec | None = None
     node: MappingType[str, Any] | None = top
     instances = 1
+    mesh_x_above = 1
     while node is not None:
         for component in _list(node.get("local") or [], path, "`local`"):
             component = _mapping(component, path, "a component of `local`")
-            name = _name(_base_name(str(_get(component, "name", path))), path,
-                         "a component's name")
+            full_name = str(_get(component, "name", path))
+            name = _name(_base_name(full_name), path, "a component's name")
             attrs = _mapping(component.get("attributes") or {}, path,
                              f"`{name}` attributes")
-            kind = str(component.get("class", ""))
+            kind = _component_class(component, name, path)
+            _check_instances(path, name, full_name, attrs, instances, mesh_x_above)
             energies = ert.get(name, {})
             what = f"`{name}`"
-            if kind in COMPUTE_CLASSES:
+            if kind == "compute":
+                if compute is not None:
+                    raise _unreadable(path, f"two compute components, `{compute.name}` and "
+                                      f"`{name}`; timeloop-model has one arithmetic level")
                 compute = _built(
                     ComputeSpec, path, f"compute `{name}`", name=name,
-                    energy_pj=energies.get("MAC", energies.get("mac_random")),
+                    energy_pj=_energy(energies, "compute"),
                     word_bits=attrs.get("datawidth", attrs.get("word-bits", 16)),
                     area_um2=art.get(name),
                     leakage_pj_per_cycle=attrs.get("dslc_leakage_pj_per_cycle",
@@ -634,8 +672,12 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
             entries = attrs.get("entries")
             if entries is None and attrs.get("depth") is not None:
                 entries = _whole(attrs["depth"], path, f"{what} `depth`") * block
-            read = energies.get("read", attrs.get("vector-access-energy"))
-            write = energies.get("write", read)
+            # an action the ERT lacks costs `vector-access-energy` in Timeloop (its own
+            # estimate when that is missing too, which dslc's estimator stands in for)
+            vector = attrs.get("vector-access-energy")
+            read = _first(_energy(energies, "read"), vector)
+            write = _first(_energy(energies, "write"), vector, read)
+            update = _first(_energy(energies, "update"), vector, write)
             holds = _list(attrs.get("dslc_holds", ["input", "weight", "output"]), path,
                           f"{what} `dslc_holds`")
             hierarchy.append(_built(
@@ -644,7 +686,7 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
                 _whole(entries, path, f"{what} `entries`") * word,
                 word_bits=word, width_bits=attrs.get("width", word * block),
                 read_energy_pj=read, write_energy_pj=write,
-                update_energy_pj=energies.get("update", write),
+                update_energy_pj=update,
                 leakage_pj_per_cycle=attrs.get("dslc_leakage_pj_per_cycle",
                                                energies.get("leak", 0.0)),
                 read_bandwidth_words=attrs.get("read_bandwidth"),
@@ -664,14 +706,14 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
             break
         child = _mapping(children[0], path, "a subtree")
         attrs = _mapping(child.get("attributes") or {}, path, "a subtree's attributes")
-        count = _instances_of(str(child.get("name", "")), path)
-        if count is not None and count % instances != 0:
-            raise _unreadable(path, f"`{child.get('name')}`: {count} instances are not a "
-                              f"multiple of the {instances} above them")
-        if count is not None and count // instances > 1:
+        # `PE[0..15]` is 16 instances of the subtree per instance of its parent (Timeloop
+        # and Accelergy multiply the ranges down the tree)
+        count = _instances_of(str(child.get("name", "")), path) or 1
+        if count > 1:
             fanout = _name(_base_name(str(child["name"])), path, "a subtree's name")
-            mesh = _list(attrs.get("dslc_mesh") or [count // instances, 1], path,
-                         f"`{fanout}` `dslc_mesh`")
+            mesh = _list(attrs.get("dslc_mesh") or
+                         _mesh_from_mesh_x(child, count, mesh_x_above, path),
+                         path, f"`{fanout}` `dslc_mesh`")
             if len(mesh) != 2:
                 raise _wrong(path, f"`{fanout}` `dslc_mesh`", "[X, Y]", mesh)
             mesh_x = _whole(mesh[0], path, f"`{fanout}` mesh X")
@@ -683,11 +725,11 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
                                     mesh_x=mesh_x, mesh_y=mesh_y, dataflow=dataflow,
                                     diagonal=_flag(attrs.get("dslc_diagonal", False), path,
                                                    f"`{fanout}` `dslc_diagonal`")))
-            if mesh_x * mesh_y != count // instances:
+            if mesh_x * mesh_y != count:
                 raise _unreadable(path, f"`{child.get('name')}`: a mesh of {mesh_x} x "
-                                  f"{mesh_y} is not {count // instances} instances per "
-                                  "instance above")
-            instances = count
+                                  f"{mesh_y} is not {count} instances per instance above")
+            instances *= count
+            mesh_x_above *= mesh_x
         node = child
     if compute is None:
         raise _unreadable(path, "no compute component (class intmac, fpmac or mac)")
@@ -698,6 +740,72 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
                   word_bits=compute.word_bits, clock_hz=clock,
                   technology_nm=_technology(attributes.get("technology", "45nm"), path),
                   hierarchy=tuple(hierarchy), compute=compute)
+
+
+_STORAGE_CLASSES = ("DRAM", "SRAM", "regfile", "smartbuffer", "storage")
+_NETWORK_CLASSES = ("XY_NoC", "Legacy", "ReductionTree", "SimpleMulticast")
+
+
+def _component_class(component: MappingType[str, Any], name: str, path: str) -> str:
+    """`memory` or `compute`, as timeloop-model classes a component (a class containing a
+    storage class's name is storage, else one containing `mac` or `compute` is arithmetic;
+    include/model/topology.hpp). A network-on-chip is E806; another class, which Timeloop
+    skips, E806 too rather than a memory level Timeloop does not have."""
+    kind = component.get("class")
+    if not isinstance(kind, str) or not kind:
+        raise _wrong(path, f"`{name}` `class`", "a storage or compute class", kind)
+    if any(word in kind for word in _STORAGE_CLASSES):
+        return "memory"
+    if kind in COMPUTE_CLASSES or any(word in kind for word in ("mac", "compute")):
+        return "compute"
+    if any(word in kind for word in _NETWORK_CLASSES):
+        raise _unsupported(f"{path}: `{name}` is a network-on-chip (class {kind}), which "
+                           "dslc does not model", "remove it; dslc counts the accesses a "
+                           "network carries at the memories on either side")
+    raise _unsupported(f"{path}: `{name}` has class `{kind}`, neither storage "
+                       f"({', '.join(_STORAGE_CLASSES)}) nor compute (mac, intmac, fpmac, "
+                       "compute); timeloop-model skips it",
+                       "remove it, or give it the class it stands for")
+
+
+def _check_instances(path: str, name: str, full_name: str, attrs: MappingType[str, Any],
+                     instances: int, mesh_x: int) -> None:
+    """E806 for a component that is an array inside its subtree (`RF[0..3]`: Timeloop
+    multiplies its instances, dslc's fanouts multiply everything below them); E805 when its
+    `instances` or `meshX` (which timeloop-model takes over the tree's) contradict the
+    tree's."""
+    own = _instances_of(full_name, path) or 1
+    if own > 1:
+        raise _unsupported(f"{path}: `{full_name}`: {own} instances of one component inside "
+                           "its subtree; dslc's fanouts multiply every component below "
+                           "them", f"write `{name}` and the components below it in a "
+                           f"subtree `{name}_array[0..{own - 1}]`")
+    for key, tree in (("instances", instances), ("meshX", mesh_x)):
+        if key in attrs and _whole(attrs[key], path, f"`{name}` `{key}`") != tree:
+            raise _unreadable(path, f"`{name}`: `{key}` = {attrs[key]!r}, but the tree of "
+                              f"subtrees gives {tree:,} (timeloop-model would use "
+                              f"{attrs[key]!r})", help="make the subtrees' ranges "
+                              "(`PE[0..167]`) and dslc_mesh say what instances and meshX say")
+
+
+def _mesh_from_mesh_x(child: MappingType[str, Any], per_instance: int, mesh_x_above: int,
+                      path: str) -> list[int]:
+    """The fanout's mesh when `dslc_mesh` is not given: X from the `meshX` of the first of
+    its components that states one (Timeloop's mesh is meshX wide), else one row."""
+    for component in child.get("local") or []:
+        attrs = component.get("attributes") if isinstance(component, MappingType) else None
+        if isinstance(attrs, MappingType) and "meshX" in attrs:
+            width = _whole(attrs["meshX"], path, f"`{component.get('name')}` `meshX`")
+            if width > 0 and width % mesh_x_above == 0 and \
+                    per_instance % (width // mesh_x_above) == 0:
+                x = width // mesh_x_above
+                return [x, per_instance // x]
+            break
+    return [per_instance, 1]
+
+
+def _first(*values: Any) -> Any:
+    return next((value for value in values if value is not None), None)
 
 
 def _file_name(stem: str) -> str:
@@ -852,8 +960,10 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
         where = f"`{memory.name}`"
         temporal_entry = by_level.get((memory.name, "temporal"), {})
         factors = _factors(temporal_entry.get("factors", ""), path, dims, where)
-        order = _order(temporal_entry.get("permutation"), dims, path, where)[::-1]
-        order += [d for d in dims if d not in order]  # outermost first
+        # innermost first; dims the permutation leaves out go outermost, in declaration
+        # order, as Timeloop pads it ("padding with arbitrary order": appended)
+        order = _order(temporal_entry.get("permutation"), dims, path, where)
+        order = (order + [d for d in dims if d not in order])[::-1]  # outermost first
         temporal = tuple(Loop(dims.index(d), factors[d]) for d in order
                          if factors.get(d, 1) > 1)
         spatial: list[SpatialLoop] = []
@@ -891,6 +1001,10 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
                                       f"{', '.join(sorted(named - tensor_names))}, not a "
                                       "data space of the problem")
                 lists[key] = named
+            both = lists["keep"] & lists["bypass"]
+            if both:  # Timeloop applies `bypass` after `keep`: the last word would win
+                raise _unreadable(path, f"{where} both keeps and bypasses "
+                                  f"{', '.join(sorted(both))}")
             keep = frozenset(t.name for t in problem.tensors if t.name in lists["keep"] or (
                 t.name not in lists["bypass"] and t.role in memory.holds))
         levels.append(LevelMapping(memory.name, temporal, tuple(spatial), keep))

@@ -192,6 +192,9 @@ def test_python_tags_are_not_constructed(tmp_path: Path) -> None:
      "`DRAM` `keep`: expected a list"),
     (MAP, "keep: [Weights, Inputs, Outputs]", "keep: [Weights, Inputs, Outputs, Psums]",
      "E805", "`DRAM` `keep` names Psums, not a data space of the problem"),
+    # kept (the importer read keep first), where Timeloop bypasses (it applies bypass last)
+    (MAP, "bypass: [Weights]", "bypass: [Weights, Inputs]", "E805",
+     "`GLB` both keeps and bypasses input"),
     (MAP, "K=4 C=1", "K=4 K=4 C=1", "E805", "`DRAM`: two factors for K"),
     (MAP, "K=4 C=1", "K=\u0664 C=1", "E805", "`DRAM`: bad factor `K=\u0664`"),
     (MAP, "permutation: QPKNCRS", "permutation: ZQPKNCRS", "E805",

@@ -15,11 +15,12 @@ from typer.testing import CliRunner  # noqa: E402
 
 from dslc import api, cli  # noqa: E402
 from dslc.arch import ArchModel, resolve_accelerator  # noqa: E402
-from dslc.cost.model import evaluate  # noqa: E402
-from dslc.diagnostics.diagnostic import DiagnosticError  # noqa: E402
+from dslc.cost.model import Cost, evaluate  # noqa: E402
+from dslc.diagnostics.diagnostic import CannotRunError, DiagnosticError  # noqa: E402
 from dslc.interop.timeloop import read_study  # noqa: E402
 from dslc.lower.lower import lower_network  # noqa: E402
 from dslc.mapping.mapping import mapping_from_spec  # noqa: E402
+from dslc.spec.accelerator import FanoutSpec, MemorySpec  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -244,3 +245,223 @@ def test_values_past_the_limits_are_e302(path: str, old: str, new: str, says: st
     [diagnostic] = caught.value.diagnostics
     assert diagnostic.code == "E302"
     assert diagnostic.message.startswith(f"{path}: ") and says in diagnostic.message
+
+
+# ---- read as timeloop-model reads them (NVlabs/timeloop src/mapping/parser.cpp) --------------
+
+
+def _rs_conv3x3_files() -> dict[str, str]:
+    return dict(api.export_timeloop(api.compile(REPO / "examples" / "mapping.cd"),
+                                    mapping="rs_conv3x3"))
+
+
+def test_a_partial_permutation_puts_the_missing_dims_outermost() -> None:
+    """Timeloop pads a permutation that leaves dims out by appending them (innermost first,
+    so outermost), in declaration order. They were put innermost: `QP` at DRAM with K = 4
+    read as P, Q, K (outer to inner) where Timeloop runs K, P, Q, another mapping with
+    another cost."""
+    files = _rs_conv3x3_files()
+    path = "map/layer1.0.a.map.yaml"
+    full = read_study(files).layers[0]
+    assert [(loop.dim, loop.factor) for loop in full.mapping.levels[0].temporal] == [
+        (1, 4), (3, 4), (4, 2)]  # K 4, P 4, Q 2 (dims N K C P Q R S)
+    files[path] = files[path].replace("permutation: QPKNCRS", "permutation: QP", 1)
+    partial = read_study(files).layers[0]
+    assert partial.mapping == full.mapping
+    files[path] = files[path].replace("permutation: QP", "permutation: KQ", 1)
+    # innermost first K, Q, then N C P R S appended: outer to inner S R P C N Q K
+    assert [(loop.dim, loop.factor) for loop in
+            read_study(files).layers[0].mapping.levels[0].temporal] == [(3, 4), (4, 2), (1, 4)]
+
+
+def _memory(study_files: dict[str, str], name: str) -> MemorySpec:
+    return next(c for c in read_study(study_files).accelerator.hierarchy
+                if isinstance(c, MemorySpec) and c.name == name)
+
+
+def test_energies_are_the_ert_actions_timeloop_charges() -> None:
+    """timeloop-model charges a read the first of `random_read`, `read` in the ERT, a fill
+    the first of `random_fill`, `random_write`, `fill`, `write`, an update the first of
+    `random_update`, `random_write`, `update`, `write`, a MAC the first of `mac_random`,
+    `mult_random`, `mac`, `mult`, `compute`, and an action listed once per argument
+    combination (Accelergy's `address_delta`, `data_delta`) the most expensive. The
+    importer read `read`, `write`, `update` and `MAC` only, and the last of repeated ones:
+    36 pJ GLB reads listed as 36 then 30 read as 30, a fill costed `write` where Timeloop
+    charges `random_fill`, and a MAC given only as `compute` was left to the estimator."""
+    files = _rs_conv3x3_files()
+    ert = "arch/components/eyeriss_like.ERT.yaml"
+    glb_read = "    - {name: read, arguments: null, energy: 36.0}\n"
+    assert files[ert].count(glb_read) == 1
+    files[ert] = files[ert].replace(glb_read, (
+        "    - {name: read, arguments: {address_delta: 1}, energy: 36.0}\n"
+        "    - {name: read, arguments: {address_delta: 0}, energy: 30.0}\n"
+        "    - {name: random_fill, arguments: null, energy: 40.0}\n"
+        "    - {name: random_update, arguments: null, energy: 41.0}\n"))
+    mac = ("    - {name: MAC, arguments: null, energy: 1.5}\n"
+           "    - {name: mac_random, arguments: null, energy: 1.5}\n")
+    assert mac in files[ert]
+    files[ert] = files[ert].replace(mac, "    - {name: compute, energy: 2.5}\n")
+    glb = _memory(files, "GLB")
+    assert (glb.read_energy_pj, glb.write_energy_pj, glb.update_energy_pj) == (36.0, 40.0, 41.0)
+    assert read_study(files).accelerator.compute.energy_pj == 2.5
+
+
+def test_a_table_named_with_a_range_at_its_end_is_that_component() -> None:
+    """`system.PE[0..167].psum_spad[0..0]` is `psum_spad` (Timeloop strips the range); it was
+    split at the range's dots, read as a component `0]` that nothing is, and psum_spad's
+    energies came from `vector-access-energy`."""
+    files = _rs_conv3x3_files()
+    ert = "arch/components/eyeriss_like.ERT.yaml"
+    table = "- name: system.PE[0..167].psum_spad\n    actions:\n    - {name: read, "
+    assert table in files[ert]
+    files[ert] = files[ert].replace(table, table.replace("psum_spad", "psum_spad[0..0]"), 1)
+    files[ert] = files[ert].replace(
+        table.replace("psum_spad", "psum_spad[0..0]") + "arguments: null, energy: 1.5}",
+        table.replace("psum_spad", "psum_spad[0..0]") + "arguments: null, energy: 2.0}", 1)
+    assert _memory(files, "psum_spad").read_energy_pj == 2.0
+
+
+NESTED = """
+network n {
+    input x: [16, 8, 8]
+    layer a = conv(x, out = 32, kernel = 3, pad = 1)
+}
+accelerator nested {
+    word = 16b
+    clock = 1GHz
+    memory DRAM    { width = 64b, read = 200pJ, write = 200pJ }
+    memory GLB     { size = 32KiB, width = 64b, read = 6pJ, write = 6pJ }
+    fanout cluster { mesh = 4 }
+    memory LB      { size = 1KiB, read = 2pJ, write = 2pJ }
+    fanout PE      { mesh = 4 x 4 }
+    memory RF      { size = 64 words, read = 0.5pJ, write = 0.5pJ }
+    compute MAC    { energy = 1pJ }
+}
+mapping m for n.a on nested {
+    DRAM    { temporal [K 2] }
+    GLB     { temporal [K 4, Q 2, C 4] }
+    cluster { spatial x [K 4] }
+    LB      { temporal [C 4, P 2] }
+    PE      { spatial x [P 4], spatial y [Q 4] }
+    RF      { temporal [R 3, S 3] }
+}
+"""
+
+
+def _nested_files() -> tuple[dict[str, str], Cost]:
+    program = api.compile(text=NESTED)
+    return dict(api.export_timeloop(program, mapping="m")), api.evaluate(program, "m")
+
+
+def test_subtree_ranges_count_per_instance_of_the_parent() -> None:
+    """Timeloop and Accelergy multiply ranges down the tree: `PE[0..15]` inside
+    `cluster[0..3]` is 64 PEs. The exporter wrote the total (`PE[0..63]`, 256 PEs to them),
+    and the importer divided by the instances above (a study's `PE[0..15]` inside
+    `cluster[0..3]` read as 4 PEs a cluster, 16 RFs where Timeloop has 64)."""
+    files, original = _nested_files()
+    tree = yaml.safe_load(files["arch/nested.arch.yaml"])["architecture"]["subtree"][0]
+    cluster = tree["subtree"][0]
+    assert cluster["name"] == "cluster[0..3]"
+    assert cluster["subtree"][0]["name"] == "PE[0..15]"
+    rf = cluster["subtree"][0]["local"][0]
+    assert (rf["name"], rf["attributes"]["instances"], rf["attributes"]["meshX"]) == (
+        "RF", 64, 16)
+    study = read_study(files)
+    arch = resolve_accelerator(study.accelerator)
+    assert [level.instances for level in arch.levels] == [1, 1, 4, 64]
+    assert evaluate(study.layers[0].problem, arch, study.layers[0].mapping) == original
+    # without dslc's attributes (instances, dslc_mesh), as Timeloop's own files: the mesh is
+    # meshX wide (RF meshX 16 = 4 clusters x 4 PEs across)
+    bare = dict(files)
+    bare["arch/nested.arch.yaml"] = "\n".join(
+        line for line in files["arch/nested.arch.yaml"].splitlines()
+        if "instances:" not in line and "dslc_mesh" not in line) + "\n"
+    study = read_study(bare)
+    fanouts = [c for c in study.accelerator.hierarchy if isinstance(c, FanoutSpec)]
+    assert [(f.name, f.mesh_x, f.mesh_y) for f in fanouts] == [("cluster", 4, 1), ("PE", 4, 4)]
+    arch = resolve_accelerator(study.accelerator)
+    assert evaluate(study.layers[0].problem, arch, study.layers[0].mapping) == original
+
+
+@pytest.mark.parametrize(("old", "new", "code", "says"), [
+    # Timeloop takes `instances` over the tree's ranges
+    ("instances: 64", "instances: 16", "E805",
+     "`RF`: `instances` = 16, but the tree of subtrees gives 64"),
+    ("meshX: 16", "meshX: 8", "E805", "`RF`: `meshX` = 8, but the tree of subtrees gives 16"),
+    # a local array: Timeloop multiplies that component alone
+    ("- name: RF\n", "- name: RF[0..1]\n", "E806", "`RF[0..1]`: 2 instances of one component"),
+    # a network was a memory level; a class Timeloop skips was one too
+    ("class: regfile", "class: XY_NoC", "E806", "`RF` is a network-on-chip (class XY_NoC)"),
+    ("class: regfile", "class: wire", "E806", "`RF` has class `wire`, neither storage"),
+    ("class: regfile", "class: intmac", "E805", "two compute components, `RF` and `MAC`"),
+])
+def test_what_timeloop_reads_otherwise_is_refused(old: str, new: str, code: str,
+                                                 says: str) -> None:
+    files, _ = _nested_files()
+    path = "arch/nested.arch.yaml"
+    assert old in files[path], files[path]
+    files[path] = files[path].replace(old, new, 1)
+    with pytest.raises(DiagnosticError) as caught:
+        read_study(files)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == code and diagnostic.message.startswith(f"{path}: "), \
+        diagnostic.message
+    assert says in diagnostic.message
+
+
+def test_dims_timeloop_cannot_name_are_not_exported() -> None:
+    """timeloop-model reads a permutation one character a dim and `factors` as letters then
+    digits: dims KA and C2 were written with a list for a permutation (not read: Timeloop
+    orders the loops arbitrarily, with a warning) and `C2=4` (read as C = 2)."""
+    program = api.compile(text="""
+network n {
+    input x: [16, 18]
+    layer o = einsum(x) {
+        dims   KA = 32, C2 = 16, P = 16, R = 3
+        output O[ka, p]
+        weight W[ka, c2, r]
+        input  I[c2, p + r]
+    }
+}
+accelerator acc {
+    word = 16b
+    clock = 1GHz
+    memory DRAM { width = 64b, read = 200pJ, write = 200pJ }
+    memory RF   { size = 4KiB, read = 0.5pJ, write = 0.5pJ }
+    compute MAC { energy = 0.8pJ }
+}
+""")
+    with pytest.raises(DiagnosticError) as refused:
+        api.export_timeloop(program, network_name="n", layer="o", accelerator_name="acc",
+                            options=api.mapper_settings(search="heuristic", budget=100))
+    [diagnostic] = refused.value.diagnostics
+    assert diagnostic.code == "E806"
+    assert diagnostic.message == "dims KA, C2: Timeloop's mappings name each dim by one letter"
+
+
+def test_a_mapping_that_cannot_run_names_its_layer(tmp_path: Path) -> None:
+    """A study holds a mapping per layer; the error said only `the mapping cannot run`."""
+    files = _rs_conv3x3_files()
+    path = "map/layer1.0.a.map.yaml"
+    files[path] = files[path].replace("K=4 C=1", "K=2 C=1", 1)
+    for relative, text in files.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    with pytest.raises(CannotRunError) as caught:
+        api.import_timeloop(tmp_path)
+    assert str(caught.value) == (f"the mapping of layer layer1.0.a (layer1.0.a.map.yaml in "
+                                 f"{tmp_path}) cannot run")
+    assert caught.value.reasons == ("the factors of `K` multiply to 32, but its bound is 64",)
+
+
+def test_a_spatial_entry_without_split_puts_every_loop_on_x() -> None:
+    """docs/interop.md: a missing `split` puts every spatial loop on X (Timeloop's default,
+    `split` = the number of dims)."""
+    files = _rs_conv3x3_files()
+    path = "map/layer1.0.a.map.yaml"
+    assert files[path].count("permutation: PCRNKQS, split: 1}") == 1
+    files[path] = files[path].replace("permutation: PCRNKQS, split: 1}",
+                                      "permutation: PCRNKQS}", 1)
+    glb = read_study(files).layers[0].mapping.levels[1]
+    assert [(loop.dim, loop.factor, loop.axis) for loop in glb.spatial] == [
+        (5, 3, "x"), (2, 4, "x"), (3, 14, "x")]  # permutation PCR...: P innermost
