@@ -909,8 +909,12 @@ def _factors(text: Any, path: str, dims: tuple[str, ...], where: str) -> dict[st
 
 def _order(value: Any, dims: tuple[str, ...], path: str, where: str) -> list[str]:
     if isinstance(value, list):
-        order = [str(v) for v in value]
-    elif value is None or isinstance(value, str):
+        # timeloop-model reads a permutation only as a string (src/mapping/parser.cpp): a
+        # list is not read, and the loops then come in an order of its own choosing
+        raise _unreadable(path, f"{where}: `permutation` is a list; timeloop-model reads a "
+                          "permutation only as a string of dims, innermost first, and "
+                          "ignores a list", help="write it as a string: `permutation: QPK`")
+    if value is None or isinstance(value, str):
         text = value or ""
         order = list(text) if all(len(d) == 1 for d in dims) else text.split()
     else:

@@ -274,6 +274,21 @@ def test_a_partial_permutation_puts_the_missing_dims_outermost() -> None:
             read_study(files).layers[0].mapping.levels[0].temporal] == [(3, 4), (4, 2), (1, 4)]
 
 
+def test_a_permutation_written_as_a_list_is_refused() -> None:
+    """timeloop-model reads a permutation only as a string and ignores a list (its loops
+    then come in an order of its own): dslc took the list's order, another mapping than
+    Timeloop's, without a word."""
+    files = _rs_conv3x3_files()
+    path = "map/layer1.0.a.map.yaml"
+    files[path] = files[path].replace("permutation: QPKNCRS",
+                                      "permutation: [Q, P, K, N, C, R, S]", 1)
+    with pytest.raises(DiagnosticError) as raised:
+        read_study(files)
+    [diagnostic] = raised.value.diagnostics
+    assert diagnostic.code == "E805"
+    assert diagnostic.message.startswith(f"{path}: `DRAM`: `permutation` is a list")
+
+
 def _memory(study_files: dict[str, str], name: str) -> MemorySpec:
     return next(c for c in read_study(study_files).accelerator.hierarchy
                 if isinstance(c, MemorySpec) and c.name == name)
