@@ -916,7 +916,9 @@ def _order(value: Any, dims: tuple[str, ...], path: str, where: str) -> list[str
                           "ignores a list", help="write it as a string: `permutation: QPK`")
     if value is None or isinstance(value, str):
         text = value or ""
-        order = list(text) if all(len(d) == 1 for d in dims) else text.split()
+        # one character a dim, blanks skipped, as timeloop-model reads it (`Q P K` is QPK)
+        order = [c for c in text if not c.isspace()] if all(len(d) == 1 for d in dims) \
+            else text.split()
     else:
         raise _wrong(path, f"{where} `permutation`", "dims", value)
     unknown = [d for d in order if d not in dims]

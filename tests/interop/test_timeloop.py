@@ -289,6 +289,16 @@ def test_a_permutation_written_as_a_list_is_refused() -> None:
     assert diagnostic.message.startswith(f"{path}: `DRAM`: `permutation` is a list")
 
 
+def test_a_permutation_with_blanks_reads_as_without() -> None:
+    """timeloop-model reads a permutation a character at a time, skipping blanks: `Q P K`
+    is `QPK` (dslc took the blanks for dims and refused it)."""
+    files = _rs_conv3x3_files()
+    path = "map/layer1.0.a.map.yaml"
+    full = read_study(files).layers[0]
+    files[path] = files[path].replace("permutation: QPKNCRS", "permutation: Q P  K", 1)
+    assert read_study(files).layers[0].mapping == full.mapping
+
+
 def _memory(study_files: dict[str, str], name: str) -> MemorySpec:
     return next(c for c in read_study(study_files).accelerator.hierarchy
                 if isinstance(c, MemorySpec) and c.name == name)
