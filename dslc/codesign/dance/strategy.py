@@ -24,7 +24,6 @@ what to train and cost: the answer is the exact model's and training's.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 
@@ -41,7 +40,7 @@ from dslc.codesign.dance.evaluator import (
 )
 from dslc.codesign.dance.search import PREDICT_ALL, network_costs, search
 from dslc.codesign.designs import Design
-from dslc.codesign.evaluate import Pair, PairEvaluator, PairResult
+from dslc.codesign.evaluate import Pair, PairEvaluator
 from dslc.codesign.learned import Candidate, LearnedSearch, TrajectoryStep
 from dslc.codesign.metrics import kendall
 from dslc.codesign.planner import Outcome, PhaseProgress, Plan, Session, session
@@ -76,22 +75,16 @@ def accuracy_mode(accuracies: int, networks: int, trained: bool = False) -> str:
     return "known accuracy" if networks and accuracies == networks else "cost-only"
 
 
-def _with_accuracy(result: PairResult, accuracy: float) -> PairResult:
-    if result.metrics is None:
-        return result
-    return dataclasses.replace(result, metrics=dataclasses.replace(result.metrics,
-                                                                   accuracy=accuracy))
-
-
 def _retrain(running: Session, evaluator: PairEvaluator, source: TrainedAccuracy,
-             pairs: list[Pair], checked: list[PairResult]) -> dict[Design, float]:
-    """Train the networks of `pairs` stand-alone (or read them back) and record the
-    re-checked pairs with that accuracy; returns every network's accuracy."""
+             pairs: list[Pair]) -> dict[Design, float]:
+    """Train the networks of `pairs` stand-alone (or read them back) and record every
+    evaluated pair of theirs with that accuracy (the re-checked ones and the evaluator's
+    samples alike: a sample of a network trained here is then ranked, and the log says
+    when it beats the answer); returns every network's accuracy."""
     networks = list(dict.fromkeys(network for network, _ in pairs))
     accuracies = trained_accuracies(source, networks, evaluator.built, evaluator.store,
                                     evaluator.request.key)
-    running.record({pair: _with_accuracy(result, accuracies[pair[0]])
-                    for pair, result in zip(pairs, checked, strict=True)})
+    running.attach_accuracies(accuracies)
     return accuracies
 
 
@@ -145,8 +138,8 @@ def _refine(running: Session, evaluator: PairEvaluator, source: TrainedAccuracy,
                          space.accelerators[int(costs.pairs[k, 1])], costs.prediction(k),
                          None, round_) for k in rows]
         fresh = list(dict.fromkeys((c.network, c.accelerator) for c in new))
-        checked = running.evaluate(f"refine {round_}", fresh)
-        accuracies.update(_retrain(running, evaluator, source, fresh, checked))
+        running.evaluate(f"refine {round_}", fresh)
+        accuracies.update(_retrain(running, evaluator, source, fresh))
         pairs += [p for p in fresh if p not in pairs]
         found += new
         log.append(f"refinement round {round_}: optimism {optimism:.1%}, "
@@ -214,12 +207,12 @@ def run_differentiable(plan: Plan, evaluator: PairEvaluator, *,
         candidates += [Candidate(space.networks[i], space.accelerators[j], predicted, weight)
                        for i, j, predicted, _ in found.proposals]
     pairs: list[Pair] = list(dict.fromkeys((c.network, c.accelerator) for c in candidates))
-    checked = running.evaluate("re-check", pairs)
+    running.evaluate("re-check", pairs)
     if isinstance(source, TrainedAccuracy):
         assert estimates is not None
         # The proposed networks, trained stand-alone (or read back from the store): their
         # accuracy is training's word, not the supernet's.
-        accuracies = _retrain(running, evaluator, source, pairs, checked)
+        accuracies = _retrain(running, evaluator, source, pairs)
         limits = [c for c in spec.constraints
                   if c.metric == "accuracy" and c.op in (">=", ">")]
         if limits:
