@@ -41,7 +41,7 @@ from dslc.codesign.dance.evaluator import (
 from dslc.codesign.dance.search import PREDICT_ALL, network_costs, search
 from dslc.codesign.designs import Design
 from dslc.codesign.evaluate import Pair, PairEvaluator
-from dslc.codesign.learned import Candidate, LearnedSearch, TrajectoryStep
+from dslc.codesign.learned import Candidate, LearnedSearch, TrajectoryStep, shown
 from dslc.codesign.metrics import kendall
 from dslc.codesign.planner import Outcome, PhaseProgress, Plan, Session, session
 from dslc.codesign.trained import trained_accuracies
@@ -232,7 +232,7 @@ def run_differentiable(plan: Plan, evaluator: PairEvaluator, *,
                    "by the exact model: no answer")
     log += [f"evaluator: trained on {quality.train_pairs:,} pairs"
            f"{' (read back)' if quality.reused else ''}; held-out Spearman "
-           f"{quality.spearman:.4f}, Kendall {quality.kendall:.4f}",
+           f"{shown(quality.spearman, '.4f')}, Kendall {shown(quality.kendall, '.4f')}",
            *([quality.replaced] if quality.replaced else []),
            f"re-checked {len(pairs)} candidates with the exact model"]
     sampled_best = min((running.score(p) for p in sampled), default=math.inf)
