@@ -54,8 +54,11 @@ from dslc.codesign.metrics import (
     violations,
 )
 from dslc.spec.base import ParamValue
-from dslc.spec.codesign import CoDesignSpec, ConstraintSpec, Strategy
+from dslc.spec.codesign import CoDesignSpec, ConstraintSpec, Strategy, TrainedAccuracy
 
+REFINE_ROUNDS = 3
+"""The differentiable strategy with trained accuracy and an accuracy lower bound: refinement
+rounds at most, each re-checking up to `candidates` pairs (dslc.codesign.dance.strategy)."""
 EXHAUSTIVE_PAIRS = 64
 """`auto` evaluates every pair up to this many pairs."""
 MIN_NETWORKS = 6
@@ -194,14 +197,21 @@ def make_plan(spec: CoDesignSpec, networks: Designs, accelerators: Designs,
         sampled = min(total, max(32, math.ceil(settings.train_fraction * total)) +
                       2 * settings.heldout_pairs)
         checks = settings.candidates * (1 + len(settings.weights))
+        steps = [Phase("sample", sampled, "pairs costed exactly to train the evaluator and "
+                       "measure it (held out, and on accelerators never trained on)"),
+                 Phase("re-check", checks, f"the best {settings.candidates} proposals of "
+                       "each search, evaluated with the exact model")]
+        if isinstance(spec.accuracy, TrainedAccuracy) and any(
+                c.metric == "accuracy" and c.op in (">=", ">") for c in spec.constraints):
+            steps.append(Phase("refine", REFINE_ROUNDS * settings.candidates,
+                               f"up to {REFINE_ROUNDS} rounds of {settings.candidates} pairs "
+                               "of networks that may meet the accuracy bound and beat the "
+                               "answer, trained stand-alone and re-checked"))
         return Plan(strategy, reason + ": train an evaluator network on exactly costed pairs, "
                     "search networks and a hardware generator by gradient descent through it, "
-                    "re-check the best proposals exactly", n, a, None, "", n,
-                    (Phase("sample", sampled, "pairs costed exactly to train the evaluator and "
-                           "measure it (held out, and on accelerators never trained on)"),
-                     Phase("re-check", checks, f"the best {settings.candidates} proposals of "
-                           "each search, evaluated with the exact model")),
-                    at_most=None if bounds is None else min(total, sampled + checks),
+                    "re-check the best proposals exactly", n, a, None, "", n, tuple(steps),
+                    at_most=None if bounds is None else min(
+                        total, sum(phase.pairs for phase in steps)),
                     **common)  # type: ignore[arg-type]
     if strategy == "random":
         count = min(max(1, math.ceil(total * RANDOM_FRACTION)), budget.max_pairs or total)

@@ -34,9 +34,12 @@ def render_plan(plan: Plan) -> RenderableType:
         lines.append(Text(f"ruled out by the constraints before evaluating: "
                           f"{plan.ruled_out:,} pairs"))
     if plan.at_most is not None:
+        # Only the semi-decoupled planner stops on its bounds; the others evaluate what
+        # their phases say (the differentiable strategy: its samples and re-checks).
         lines.append(Text(f"evaluates at most {plan.at_most:,} pairs (those the constraints "
-                          "and the budget allow); it stops as soon as no bound left can beat "
-                          "the best found"))
+                          "and the budget allow)" + (
+                              "; it stops as soon as no bound left can beat the best found"
+                              if plan.strategy == "semi_decoupled" else "")))
     if plan.budget.capped:
         caps = []
         if plan.budget.max_pairs is not None:

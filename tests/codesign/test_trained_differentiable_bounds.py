@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from dslc import api
@@ -169,3 +170,30 @@ def _arch(design, instances):  # type: ignore[no-untyped-def]
     from dslc.arch import resolve_accelerator
 
     return resolve_accelerator(instances.accelerator(design))
+
+
+def test_the_plan_counts_the_refinement_rounds_and_promises_no_bound_stop() -> None:
+    # 12 networks x 4 arrays = 48 pairs: the samples are min(48, max(32, 3% of 48) + 2 x 4
+    # held out) = 40, the re-check 3 (one search, 3 candidates), and the refinement rounds
+    # of an accuracy lower bound up to 3 x 3 more: at most min(48, 52) = 48 pairs, where the
+    # plan said 43 without the rounds.
+    text = _text().replace("param w in {4, 16}", "param w in {4, 8, 16, 32}").replace(
+        "param k in {1, 3}", "param k in {1, 3, 5}")
+    request, _, prepared = _prepared(text)
+    plan = make_plan(request.spec, request.network_designs, request.accelerator_designs,
+                     prepared.bounds)
+    assert [(p.name, p.pairs) for p in plan.phases] == [("sample", 40), ("re-check", 3),
+                                                          ("refine", 9)]
+    assert plan.at_most == 48
+    # no refinement without an accuracy lower bound
+    request, _, prepared = _prepared(text.replace("    constraint   accuracy >= 80%\n", ""))
+    plan = make_plan(request.spec, request.network_designs, request.accelerator_designs,
+                     prepared.bounds)
+    assert [p.name for p in plan.phases] == ["sample", "re-check"] and plan.at_most == 43
+    # the differentiable strategy does not stop on its bounds: the plan does not say it does
+    from dslc.report.codesign import render_plan
+
+    console = Console(width=200, record=True)
+    console.print(render_plan(plan))
+    shown = console.export_text()
+    assert "evaluates at most 43 pairs" in shown and "no bound left" not in shown

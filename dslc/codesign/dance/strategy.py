@@ -43,7 +43,14 @@ from dslc.codesign.designs import Design
 from dslc.codesign.evaluate import Pair, PairEvaluator
 from dslc.codesign.learned import Candidate, LearnedSearch, TrajectoryStep, shown
 from dslc.codesign.metrics import kendall
-from dslc.codesign.planner import Outcome, PhaseProgress, Plan, Session, session
+from dslc.codesign.planner import (
+    REFINE_ROUNDS,
+    Outcome,
+    PhaseProgress,
+    Plan,
+    Session,
+    session,
+)
 from dslc.codesign.trained import trained_accuracies
 from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.spec.codesign import ConstraintSpec, TrainedAccuracy
@@ -53,8 +60,6 @@ FloatArray = npt.NDArray[np.float64]
 SUPERNET_EPOCHS = 3
 """The supernet's weights train for this many times the request's `trained(epochs)` before
 the search (single-path, uniform sampling)."""
-REFINE_ROUNDS = 3
-"""Refinement rounds at most (trained accuracy with an accuracy constraint: `_refine`)."""
 EVALUATOR_SLACK = 0.10
 """A refinement round considers networks whose predicted cost is below the answer's
 exact objective times 1 + this: a margin for the evaluator's error (a few percent on the
