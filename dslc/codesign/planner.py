@@ -978,6 +978,12 @@ class Session:
         """An evaluated pair's objective (inf when infeasible)."""
         return self.run.scores[pair]
 
+    def meets(self, pair: Pair) -> bool:
+        """Whether an evaluated pair has a mapping and meets the constraints by the exact
+        model (whatever its objective: it may overflow)."""
+        metrics = self.run.results[pair].metrics
+        return metrics is not None and not violations(self.run.spec.constraints, metrics)
+
     def attach_accuracies(self, accuracies: Mapping[Design, float]) -> None:
         """Networks' accuracies learned during the run (trained stand-alone): every
         evaluated pair of one of them that has no accuracy is recorded again with it (an

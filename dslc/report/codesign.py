@@ -337,7 +337,8 @@ def _learned_parts(outcome: Outcome, width: int) -> list[RenderableType]:
         predicted = candidate.predicted.objective
         row = [str(len(rows) + 1), *designs.cells(outcome.results[pair]),
                shown(sign * predicted, ".5g"),
-               f"{sign * exact:.5g}" if math.isfinite(exact) else "infeasible",
+               f"{sign * exact:.5g}" if math.isfinite(exact) else
+               "not finite" if outcome.failure(pair) == "" else "infeasible",
                shown(predicted / exact, ".3f") if math.isfinite(exact) and exact else ""]
         if trained:
             metrics = outcome.results[pair].metrics

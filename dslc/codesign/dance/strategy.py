@@ -230,17 +230,27 @@ def run_differentiable(plan: Plan, evaluator: PairEvaluator, *,
                           np.array([accuracies[n] for n in networks]))
             log.append(f"supernet against stand-alone accuracy over the {len(networks)} "
                        f"networks trained: Kendall {tau:.3f}")
-    scored = sorted((running.score(pair), k, pair) for k, pair in enumerate(pairs))
-    answer = scored[0][2] if scored and math.isfinite(scored[0][0]) else None
+    # The answer is the best candidate whose objective is a finite number, as the planner
+    # ranks pairs (a maximised objective that overflows scores -inf: it cannot be ranked,
+    # and it took the first place here, leaving no answer though finite ones were there).
+    scored = sorted((running.score(pair), k, pair) for k, pair in enumerate(pairs)
+                    if math.isfinite(running.score(pair)))
+    answer = scored[0][2] if scored else None
     if answer is None:
-        log.append(f"none of the {len(pairs)} re-checked candidates meets the constraints "
-                   "by the exact model: no answer")
+        unranked = [pair for pair in pairs if running.meets(pair)]
+        log.append(
+            f"the objective is not a finite number for any of the {len(unranked)} re-checked "
+            "candidates that meet the constraints, so none can be ranked: no answer (write "
+            "the objective so that it stays finite)" if unranked else
+            f"none of the {len(pairs)} re-checked candidates meets the constraints "
+            "by the exact model: no answer")
     log += [f"evaluator: trained on {quality.train_pairs:,} pairs"
            f"{' (read back)' if quality.reused else ''}; held-out Spearman "
            f"{shown(quality.spearman, '.4f')}, Kendall {shown(quality.kendall, '.4f')}",
            *([quality.replaced] if quality.replaced else []),
            f"re-checked {len(pairs)} candidates with the exact model"]
-    sampled_best = min((running.score(p) for p in sampled), default=math.inf)
+    sampled_best = min((score for score in map(running.score, sampled)
+                        if math.isfinite(score)), default=math.inf)
     if answer is not None and sampled_best < scored[0][0]:
         log.append("a pair costed to train the evaluator beats the search's answer "
                    f"({sampled_best:.6g} < {scored[0][0]:.6g})")
