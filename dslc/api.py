@@ -431,12 +431,16 @@ def request(program: Program, codesign: str | None = None, *, strategy: str | No
     dslc.codesign.request); `strategy` overrides the request's. With `accuracy =
     trained(...)` its networks are trained or read back from `store` (an open ResultStore, a
     path, or None: `default_store`; ":memory:" keeps nothing), and `progress` hears of
-    it."""
+    it; not for the differentiable strategy, which trains during its search (no store is
+    opened here)."""
     from dslc.codesign.request import make_request
     from dslc.codesign.store import ResultStore
 
     spec = _with_strategy(_codesign(program, codesign), strategy)
-    if isinstance(store, ResultStore) or not isinstance(spec.accuracy, TrainedAccuracy):
+    # The differentiable strategy trains only what it proposes, later (make_request trains
+    # nothing for it): no store is opened, so `dslc plan` writes none beside the spec.
+    if isinstance(store, ResultStore) or not isinstance(spec.accuracy, TrainedAccuracy) or \
+            spec.strategy == "differentiable":
         opened = store if isinstance(store, ResultStore) else None
         return make_request(spec, program.networks, program.accelerators, program.digest,
                             instances=instances, store=opened, progress=progress)

@@ -16,6 +16,7 @@ evaluate pairs nor decide what to evaluate (dslc.codesign.planner).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from dslc.codesign.request import Request
 from dslc.cost.bounds import arch_table, layer_bounds
 from dslc.lower.lower import LoweredNetwork, lower_network
 from dslc.lower.problem import Problem
-from dslc.spec.codesign import CoDesignSpec, ConstraintSpec
+from dslc.spec.codesign import CoDesignSpec, ConstraintSpec, TrainedAccuracy
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -82,9 +83,12 @@ def _metric_arrays(bounds: PairBounds) -> dict[str, FloatArray]:
             "accuracy": bounds.accuracy[:, None]}
 
 
-def _breaks(constraint: ConstraintSpec, values: FloatArray) -> BoolArray:
+def _breaks(constraint: ConstraintSpec, values: FloatArray, *,
+            pending: bool = False) -> BoolArray:
     """Where a constraint is broken: for a bounded metric `values` is a lower bound, so
-    only `<`, `<=` and `==` can be decided; area and accuracy are exact."""
+    only `<`, `<=` and `==` can be decided; area and accuracy are exact. An unknown
+    accuracy (NaN) breaks any bound, unless `pending`: it is to be trained, and nothing is
+    decided about it yet."""
     bound = constraint.value
     op = constraint.op
     with np.errstate(invalid="ignore"):
@@ -96,6 +100,8 @@ def _breaks(constraint: ConstraintSpec, values: FloatArray) -> BoolArray:
             return np.zeros(values.shape, dtype=bool)
         ok = {"<=": values <= bound, "<": values < bound, ">=": values >= bound,
               ">": values > bound, "==": values == bound}[op]
+        if pending:
+            return np.asarray(~ok & ~np.isnan(values))
         return np.asarray(~ok | np.isnan(values))  # an unknown accuracy breaks any bound
 
 
@@ -156,9 +162,12 @@ def exact_sums(usage: FloatArray, values: IntArray) -> FloatArray:
 def pair_bounds(spec: CoDesignSpec, networks: Sequence[Design],
                 lowered: Sequence[LoweredNetwork], accelerators: Sequence[Design],
                 archs: Sequence[ArchModel], accuracies: dict[Design, float], *,
-                imperfect: bool = False) -> PairBounds:
+                imperfect: bool = False, pending: bool = False) -> PairBounds:
     """The bounds of every pair of `networks` (lowered, in the same order) and
-    `accelerators` (resolved, in the same order) under the request `spec`."""
+    `accelerators` (resolved, in the same order) under the request `spec`. With `pending`
+    the accuracies not in `accuracies` are still to be trained (the differentiable strategy
+    with `accuracy = trained(...)` trains only the networks it proposes): an accuracy
+    constraint rules none of their pairs out (`with_accuracies` adds them once trained)."""
     keys: dict[str, int] = {}
     problems: list[Problem] = []
     rows, columns, counts = [], [], []
@@ -200,8 +209,8 @@ def pair_bounds(spec: CoDesignSpec, networks: Sequence[Design],
     broken: list[tuple[str, int]] = []
     masks: list[BoolArray] = []
     for constraint in spec.constraints:
-        breaks = np.broadcast_to(_breaks(constraint, values[constraint.metric]),
-                                 pair_energy.shape)
+        breaks = np.broadcast_to(_breaks(constraint, values[constraint.metric],
+                                         pending=pending), pair_energy.shape)
         broken.append((constraint.text, int(breaks.sum())))
         masks.append(breaks)
         feasible = feasible & ~breaks
@@ -209,11 +218,41 @@ def pair_bounds(spec: CoDesignSpec, networks: Sequence[Design],
     monotone, note = objective_monotone(spec.objective)
     objective = None
     if monotone:
-        objective = np.broadcast_to(objective_values(spec.objective, values),
+        # An accuracy still to be trained gives its pairs no objective bound (NaN): inf
+        # would say they cannot compete.
+        objective = np.broadcast_to(objective_values(spec.objective, values,
+                                                     unknown=math.nan if pending else math.inf),
                                     pair_energy.shape).copy()
         objective[~feasible] = np.inf
     return PairBounds(pair_energy, pair_cycles, latency, edp, area, accuracy, feasible,
                       tuple(broken), objective, note, closest)
+
+
+def with_accuracies(bounds: PairBounds, spec: CoDesignSpec,
+                    accuracies: dict[int, float]) -> PairBounds:
+    """`bounds` (computed with `pending` accuracies) once some networks' accuracies are
+    known (network index -> accuracy, e.g. trained stand-alone): their accuracy is set, and
+    the accuracy constraints rule out the pairs of those that break them. The objective's
+    bound is not recomputed: where it depends on an accuracy unknown when it was bounded it
+    stays NaN (no bound), which leaves any gap unclaimed."""
+    accuracy = bounds.accuracy.copy()
+    for row, value in accuracies.items():
+        accuracy[row] = value
+    feasible = bounds.feasible.copy()
+    broken = dict(bounds.broken_by)
+    for constraint in spec.constraints:
+        if constraint.metric != "accuracy":
+            continue
+        breaks = np.broadcast_to(_breaks(constraint, accuracy[:, None], pending=True),
+                                 feasible.shape)
+        broken[constraint.text] = int(breaks.sum())
+        feasible &= ~breaks
+    objective = None
+    if bounds.objective is not None:
+        objective = bounds.objective.copy()
+        objective[~feasible] = np.inf
+    return dataclasses.replace(bounds, accuracy=accuracy, feasible=feasible,
+                               broken_by=tuple(broken.items()), objective=objective)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,5 +275,7 @@ def prepare(request: Request, instances: Instances) -> Prepared:
     archs = {d: resolve_accelerator(instances.accelerator(d)) for d in accelerators}
     bounds = pair_bounds(spec, networks, [lowered[d] for d in networks], accelerators,
                          [archs[d] for d in accelerators], dict(request.accuracies),
-                         imperfect=request.options.imperfect)
+                         imperfect=request.options.imperfect,
+                         pending=isinstance(spec.accuracy, TrainedAccuracy)
+                         and spec.strategy == "differentiable")
     return Prepared(lowered, archs, bounds)

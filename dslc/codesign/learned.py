@@ -9,9 +9,17 @@ It imports no torch and computes nothing: dslc.codesign.dance trains and searche
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from dslc.codesign.designs import Design
+
+
+def shown(value: float, spec: str) -> str:
+    """A quality figure as text: `format(value, spec)`, or `n/a` when it is not a finite
+    number (a Spearman over fewer than two pairs: a space small enough that the samples
+    take every pair leaves none held out). The text report and the log never show nan."""
+    return format(value, spec) if math.isfinite(value) else "n/a"
 
 
 @dataclass(frozen=True, slots=True)

@@ -253,12 +253,14 @@ def _array_op(op: str, left: FloatArray, right: FloatArray) -> FloatArray:
         return np.asarray(np.power(left, right), dtype=np.float64)
 
 
-def objective_values(objective: ObjectiveSpec, values: dict[str, FloatArray]) -> FloatArray:
-    """`objective_value` over arrays of metrics (keyed by metric name, broadcasting)."""
+def objective_values(objective: ObjectiveSpec, values: dict[str, FloatArray], *,
+                     unknown: float = math.inf) -> FloatArray:
+    """`objective_value` over arrays of metrics (keyed by metric name, broadcasting); a NaN
+    (an unknown accuracy) becomes `unknown`: inf ranks it last, NaN leaves it unknown."""
     value = fold_expression(objective.expression, values.__getitem__,
                             lambda c: np.asarray(c, dtype=np.float64), _array_op)
     value = -value if objective.sense == "maximize" else value
-    return np.where(np.isnan(value), np.inf, value)
+    return np.where(np.isnan(value), unknown, value)
 
 
 def violations(constraints: Sequence[ConstraintSpec], metrics: Metrics) -> tuple[str, ...]:

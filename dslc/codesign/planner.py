@@ -30,17 +30,18 @@ Strategies (docs/design/codesign.md explains them):
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from dslc.codesign.bounds import PairBounds
+from dslc.codesign.bounds import PairBounds, with_accuracies
 from dslc.codesign.designs import Design, Designs
 from dslc.codesign.evaluate import Pair, PairEvaluator, PairResult
 from dslc.codesign.learned import LearnedSearch
@@ -53,8 +54,11 @@ from dslc.codesign.metrics import (
     violations,
 )
 from dslc.spec.base import ParamValue
-from dslc.spec.codesign import CoDesignSpec, ConstraintSpec, Strategy
+from dslc.spec.codesign import CoDesignSpec, ConstraintSpec, Strategy, TrainedAccuracy
 
+REFINE_ROUNDS = 3
+"""The differentiable strategy with trained accuracy and an accuracy lower bound: refinement
+rounds at most, each re-checking up to `candidates` pairs (dslc.codesign.dance.strategy)."""
 EXHAUSTIVE_PAIRS = 64
 """`auto` evaluates every pair up to this many pairs."""
 MIN_NETWORKS = 6
@@ -193,14 +197,21 @@ def make_plan(spec: CoDesignSpec, networks: Designs, accelerators: Designs,
         sampled = min(total, max(32, math.ceil(settings.train_fraction * total)) +
                       2 * settings.heldout_pairs)
         checks = settings.candidates * (1 + len(settings.weights))
+        steps = [Phase("sample", sampled, "pairs costed exactly to train the evaluator and "
+                       "measure it (held out, and on accelerators never trained on)"),
+                 Phase("re-check", checks, f"the best {settings.candidates} proposals of "
+                       "each search, evaluated with the exact model")]
+        if isinstance(spec.accuracy, TrainedAccuracy) and any(
+                c.metric == "accuracy" and c.op in (">=", ">") for c in spec.constraints):
+            steps.append(Phase("refine", REFINE_ROUNDS * settings.candidates,
+                               f"up to {REFINE_ROUNDS} rounds of {settings.candidates} pairs "
+                               "of networks that may meet the accuracy bound and beat the "
+                               "answer, trained stand-alone and re-checked"))
         return Plan(strategy, reason + ": train an evaluator network on exactly costed pairs, "
                     "search networks and a hardware generator by gradient descent through it, "
-                    "re-check the best proposals exactly", n, a, None, "", n,
-                    (Phase("sample", sampled, "pairs costed exactly to train the evaluator and "
-                           "measure it (held out, and on accelerators never trained on)"),
-                     Phase("re-check", checks, f"the best {settings.candidates} proposals of "
-                           "each search, evaluated with the exact model")),
-                    at_most=None if bounds is None else min(total, sampled + checks),
+                    "re-check the best proposals exactly", n, a, None, "", n, tuple(steps),
+                    at_most=None if bounds is None else min(
+                        total, sum(phase.pairs for phase in steps)),
                     **common)  # type: ignore[arg-type]
     if strategy == "random":
         count = min(max(1, math.ceil(total * RANDOM_FRACTION)), budget.max_pairs or total)
@@ -907,6 +918,13 @@ def _outcome(plan: Plan, run: _Run, state: _State, kept: Sequence[Design],
     bounds = state.bounds
     if optimality == "unverified" and bounds is not None and bounds.objective is not None:
         waiting = ~state.evaluated(run) & bounds.feasible
+        if learned is not None:
+            # Evaluated pairs of networks never trained (trained accuracy): their exact
+            # figures are known but not whether they meet the accuracy the request asks
+            # for, so only their bound says how good they may be.
+            waiting = waiting | _open_accuracy(run, state, learned)
+        # NaN (an objective bound that needs an accuracy unknown when bounding) stays NaN
+        # and claims no gap.
         left = float(bounds.objective[waiting].min()) if waiting.any() else math.inf
         if learned is not None:
             # The strategy's answer need not be the best evaluated pair (a sample of the
@@ -915,6 +933,25 @@ def _outcome(plan: Plan, run: _Run, state: _State, kept: Sequence[Design],
         gap = _gap(best_score, left) if waiting.any() or learned is not None else 1.0
     return Outcome(plan, run.results, run.scores, best, front, tuple(kept), check, optimality,
                    gap, report, log, tuple(run.spec.constraints), learned)
+
+
+def _open_accuracy(run: _Run, state: _State, learned: LearnedSearch
+                   ) -> npt.NDArray[np.bool_]:
+    """Where an evaluated, otherwise feasible pair has no score only because its network's
+    accuracy is not known yet (trained accuracy: a network the differentiable strategy did
+    not train), when the request's constraints or objective need that accuracy."""
+    bounds = state.bounds
+    found = np.zeros(state.shape, dtype=bool)
+    if bounds is None or learned.mode != "trained accuracy" or not (
+            any(c.metric == "accuracy" for c in run.spec.constraints)
+            or "accuracy" in run.spec.objective.text):
+        return found
+    unknown = np.isnan(bounds.accuracy)
+    for pair, result in run.results.items():
+        i, j = state.index_n[pair[0]], state.index_a[pair[1]]
+        if unknown[i] and result.metrics is not None and result.metrics.accuracy is None:
+            found[i, j] = bool(bounds.feasible[i, j])
+    return found
 
 
 @dataclass(slots=True)
@@ -940,6 +977,30 @@ class Session:
     def score(self, pair: Pair) -> float:
         """An evaluated pair's objective (inf when infeasible)."""
         return self.run.scores[pair]
+
+    def meets(self, pair: Pair) -> bool:
+        """Whether an evaluated pair has a mapping and meets the constraints by the exact
+        model (whatever its objective: it may overflow)."""
+        metrics = self.run.results[pair].metrics
+        return metrics is not None and not violations(self.run.spec.constraints, metrics)
+
+    def attach_accuracies(self, accuracies: Mapping[Design, float]) -> None:
+        """Networks' accuracies learned during the run (trained stand-alone): every
+        evaluated pair of one of them that has no accuracy is recorded again with it (an
+        evaluator's sample of a network trained later was left unranked), and the bounds
+        learn them (an accuracy constraint then rules out the pairs of those that break
+        it: dslc.codesign.bounds.with_accuracies)."""
+        for pair, result in list(self.run.results.items()):
+            accuracy = accuracies.get(pair[0])
+            if accuracy is not None and result.metrics is not None and \
+                    result.metrics.accuracy is None:
+                self.run.record(pair, dataclasses.replace(
+                    result, metrics=dataclasses.replace(result.metrics, accuracy=accuracy)))
+        if self.state.bounds is not None:
+            self.state.bounds = with_accuracies(
+                self.state.bounds, self.run.spec,
+                {self.state.index_n[d]: a for d, a in accuracies.items()
+                 if d in self.state.index_n})
 
     def finish(self, answer: Pair | None, learned: LearnedSearch, log: list[str]) -> Outcome:
         """The outcome, its best the strategy's `answer` (an evaluated pair)."""

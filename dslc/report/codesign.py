@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dslc.codesign.evaluate import Pair, PairResult
-from dslc.codesign.learned import EvaluatorQuality
+from dslc.codesign.learned import EvaluatorQuality, shown
 from dslc.codesign.planner import Outcome, Plan
 from dslc.report.cost import format_area, format_count, format_edp, format_energy, format_seconds
 from dslc.report.figures import save_png
@@ -34,9 +34,12 @@ def render_plan(plan: Plan) -> RenderableType:
         lines.append(Text(f"ruled out by the constraints before evaluating: "
                           f"{plan.ruled_out:,} pairs"))
     if plan.at_most is not None:
+        # Only the semi-decoupled planner stops on its bounds; the others evaluate what
+        # their phases say (the differentiable strategy: its samples and re-checks).
         lines.append(Text(f"evaluates at most {plan.at_most:,} pairs (those the constraints "
-                          "and the budget allow); it stops as soon as no bound left can beat "
-                          "the best found"))
+                          "and the budget allow)" + (
+                              "; it stops as soon as no bound left can beat the best found"
+                              if plan.strategy == "semi_decoupled" else "")))
     if plan.budget.capped:
         caps = []
         if plan.budget.max_pairs is not None:
@@ -281,13 +284,13 @@ def render_evaluator(quality: EvaluatorQuality) -> RenderableType:
                    "latency error", "area error"):
         table.add_column(column, justify="left" if column == "pairs" else "right")
     table.add_row("training", f"{quality.train_pairs:,}", "", "", "", "", "")
-    table.add_row("held out", f"{quality.heldout_pairs:,}", f"{quality.spearman:.4f}",
-                  f"{quality.kendall:.4f}", f"{quality.mape_energy:.2%}",
-                  f"{quality.mape_latency:.2%}", f"{quality.mape_area:.2%}")
+    table.add_row("held out", f"{quality.heldout_pairs:,}", shown(quality.spearman, ".4f"),
+                  shown(quality.kendall, ".4f"), shown(quality.mape_energy, ".2%"),
+                  shown(quality.mape_latency, ".2%"), shown(quality.mape_area, ".2%"))
     table.add_row("unseen accelerators", f"{quality.unseen_pairs:,}",
-                  f"{quality.unseen_spearman:.4f}", f"{quality.unseen_kendall:.4f}",
-                  f"{quality.unseen_mape_energy:.2%}", f"{quality.unseen_mape_latency:.2%}",
-                  "")
+                  shown(quality.unseen_spearman, ".4f"), shown(quality.unseen_kendall, ".4f"),
+                  shown(quality.unseen_mape_energy, ".2%"),
+                  shown(quality.unseen_mape_latency, ".2%"), "")
     how = "read back from disk" if quality.reused else \
         f"trained in {quality.train_seconds:.1f} s"
     return Group(table, Text(f"Spearman and Kendall of the objective, errors as mean absolute "
@@ -304,10 +307,11 @@ def _learned_parts(outcome: Outcome, width: int) -> list[RenderableType]:
     parts: list[RenderableType] = [
         Text(f"evaluator: {q.train_pairs:,} training pairs"
              f"{' (read back from disk)' if q.reused else ''}; held-out ({q.heldout_pairs:,}"
-             f" pairs): Spearman {q.spearman:.4f}, Kendall {q.kendall:.4f}, error energy "
-             f"{q.mape_energy:.2%}, latency {q.mape_latency:.2%}, area {q.mape_area:.2%}; "
+             f" pairs): Spearman {shown(q.spearman, '.4f')}, Kendall {shown(q.kendall, '.4f')}"
+             f", error energy {shown(q.mape_energy, '.2%')}, latency "
+             f"{shown(q.mape_latency, '.2%')}, area {shown(q.mape_area, '.2%')}; "
              f"unseen accelerators ({q.unseen_pairs:,} pairs): Spearman "
-             f"{q.unseen_spearman:.4f}, Kendall {q.unseen_kendall:.4f}"),
+             f"{shown(q.unseen_spearman, '.4f')}, Kendall {shown(q.unseen_kendall, '.4f')}"),
         Text(f"search: {learned.mode}, cost weight "
              + ", ".join(f"{w:g}" for w in learned.weights)
              + f", {learned.steps} steps; final choice {learned.trajectory[-1].network.label}"
@@ -326,11 +330,16 @@ def _learned_parts(outcome: Outcome, width: int) -> list[RenderableType]:
         if pair in seen:
             continue
         seen.add(pair)
+        # Scores and predictions are values to minimise (a maximised objective negated):
+        # shown in the objective's own sense, as the JSON gives them.
+        sign = -1.0 if outcome.plan.objective.startswith("maximize") else 1.0
         exact = outcome.scores[pair]
         predicted = candidate.predicted.objective
         row = [str(len(rows) + 1), *designs.cells(outcome.results[pair]),
-               f"{predicted:.5g}", f"{exact:.5g}" if math.isfinite(exact) else "infeasible",
-               f"{predicted / exact:.3f}" if math.isfinite(exact) and exact else ""]
+               shown(sign * predicted, ".5g"),
+               f"{sign * exact:.5g}" if math.isfinite(exact) else
+               "not finite" if outcome.failure(pair) == "" else "infeasible",
+               shown(predicted / exact, ".3f") if math.isfinite(exact) and exact else ""]
         if trained:
             metrics = outcome.results[pair].metrics
             row += [_percent(candidate.predicted.accuracy),

@@ -132,6 +132,32 @@ def test_the_answer_is_trainings_and_the_exact_models_word(swept) -> None:  # ty
                                    for p in meeting)
 
 
+def test_every_evaluated_pair_of_a_trained_network_carries_its_accuracy(swept) -> None:  # type: ignore[no-untyped-def]
+    # The evaluator's samples of a network trained later kept no accuracy: unranked (a
+    # sample meeting the constraint below the answer was neither ranked nor logged) and
+    # "accuracy unknown" in the JSON, beside the same network's re-checked pair with it.
+    outcome = swept
+    learned = outcome.learned
+    assert learned is not None
+    trained = {c.network: outcome.results[(c.network, c.accelerator)].metrics.accuracy  # type: ignore[union-attr]
+               for c in learned.candidates}
+    checked = {(c.network, c.accelerator) for c in learned.candidates}
+    samples = [p for p in outcome.results if p[0] in trained and p not in checked]
+    assert samples  # the evaluator's samples of trained networks are here to check
+    for pair, result in outcome.results.items():
+        assert result.metrics is not None
+        if pair[0] in trained:
+            assert result.metrics.accuracy == trained[pair[0]]
+            feasible = result.metrics.accuracy >= 0.8
+            assert (outcome.scores[pair] == result.metrics.edp) == feasible
+        else:
+            assert result.metrics.accuracy is None and math.isinf(outcome.scores[pair])
+    assert outcome.best is not None
+    answer = outcome.scores[(outcome.best.network, outcome.best.accelerator)]
+    beaten = min(outcome.scores[p] for p in samples) < answer
+    assert beaten == any("beats the search's answer" in line for line in outcome.log)
+
+
 def test_refinement_rounds_propose_only_networks_that_may_meet_the_constraint(
         swept) -> None:  # type: ignore[no-untyped-def]
     outcome = swept

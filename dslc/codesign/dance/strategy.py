@@ -24,7 +24,6 @@ what to train and cost: the answer is the exact model's and training's.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 
@@ -41,10 +40,17 @@ from dslc.codesign.dance.evaluator import (
 )
 from dslc.codesign.dance.search import PREDICT_ALL, network_costs, search
 from dslc.codesign.designs import Design
-from dslc.codesign.evaluate import Pair, PairEvaluator, PairResult
-from dslc.codesign.learned import Candidate, LearnedSearch, TrajectoryStep
+from dslc.codesign.evaluate import Pair, PairEvaluator
+from dslc.codesign.learned import Candidate, LearnedSearch, TrajectoryStep, shown
 from dslc.codesign.metrics import kendall
-from dslc.codesign.planner import Outcome, PhaseProgress, Plan, Session, session
+from dslc.codesign.planner import (
+    REFINE_ROUNDS,
+    Outcome,
+    PhaseProgress,
+    Plan,
+    Session,
+    session,
+)
 from dslc.codesign.trained import trained_accuracies
 from dslc.diagnostics.diagnostic import CannotRunError
 from dslc.spec.codesign import ConstraintSpec, TrainedAccuracy
@@ -54,8 +60,6 @@ FloatArray = npt.NDArray[np.float64]
 SUPERNET_EPOCHS = 3
 """The supernet's weights train for this many times the request's `trained(epochs)` before
 the search (single-path, uniform sampling)."""
-REFINE_ROUNDS = 3
-"""Refinement rounds at most (trained accuracy with an accuracy constraint: `_refine`)."""
 EVALUATOR_SLACK = 0.10
 """A refinement round considers networks whose predicted cost is below the answer's
 exact objective times 1 + this: a margin for the evaluator's error (a few percent on the
@@ -76,22 +80,16 @@ def accuracy_mode(accuracies: int, networks: int, trained: bool = False) -> str:
     return "known accuracy" if networks and accuracies == networks else "cost-only"
 
 
-def _with_accuracy(result: PairResult, accuracy: float) -> PairResult:
-    if result.metrics is None:
-        return result
-    return dataclasses.replace(result, metrics=dataclasses.replace(result.metrics,
-                                                                   accuracy=accuracy))
-
-
 def _retrain(running: Session, evaluator: PairEvaluator, source: TrainedAccuracy,
-             pairs: list[Pair], checked: list[PairResult]) -> dict[Design, float]:
-    """Train the networks of `pairs` stand-alone (or read them back) and record the
-    re-checked pairs with that accuracy; returns every network's accuracy."""
+             pairs: list[Pair]) -> dict[Design, float]:
+    """Train the networks of `pairs` stand-alone (or read them back) and record every
+    evaluated pair of theirs with that accuracy (the re-checked ones and the evaluator's
+    samples alike: a sample of a network trained here is then ranked, and the log says
+    when it beats the answer); returns every network's accuracy."""
     networks = list(dict.fromkeys(network for network, _ in pairs))
     accuracies = trained_accuracies(source, networks, evaluator.built, evaluator.store,
                                     evaluator.request.key)
-    running.record({pair: _with_accuracy(result, accuracies[pair[0]])
-                    for pair, result in zip(pairs, checked, strict=True)})
+    running.attach_accuracies(accuracies)
     return accuracies
 
 
@@ -145,8 +143,8 @@ def _refine(running: Session, evaluator: PairEvaluator, source: TrainedAccuracy,
                          space.accelerators[int(costs.pairs[k, 1])], costs.prediction(k),
                          None, round_) for k in rows]
         fresh = list(dict.fromkeys((c.network, c.accelerator) for c in new))
-        checked = running.evaluate(f"refine {round_}", fresh)
-        accuracies.update(_retrain(running, evaluator, source, fresh, checked))
+        running.evaluate(f"refine {round_}", fresh)
+        accuracies.update(_retrain(running, evaluator, source, fresh))
         pairs += [p for p in fresh if p not in pairs]
         found += new
         log.append(f"refinement round {round_}: optimism {optimism:.1%}, "
@@ -214,12 +212,12 @@ def run_differentiable(plan: Plan, evaluator: PairEvaluator, *,
         candidates += [Candidate(space.networks[i], space.accelerators[j], predicted, weight)
                        for i, j, predicted, _ in found.proposals]
     pairs: list[Pair] = list(dict.fromkeys((c.network, c.accelerator) for c in candidates))
-    checked = running.evaluate("re-check", pairs)
+    running.evaluate("re-check", pairs)
     if isinstance(source, TrainedAccuracy):
         assert estimates is not None
         # The proposed networks, trained stand-alone (or read back from the store): their
         # accuracy is training's word, not the supernet's.
-        accuracies = _retrain(running, evaluator, source, pairs, checked)
+        accuracies = _retrain(running, evaluator, source, pairs)
         limits = [c for c in spec.constraints
                   if c.metric == "accuracy" and c.op in (">=", ">")]
         if limits:
@@ -232,17 +230,27 @@ def run_differentiable(plan: Plan, evaluator: PairEvaluator, *,
                           np.array([accuracies[n] for n in networks]))
             log.append(f"supernet against stand-alone accuracy over the {len(networks)} "
                        f"networks trained: Kendall {tau:.3f}")
-    scored = sorted((running.score(pair), k, pair) for k, pair in enumerate(pairs))
-    answer = scored[0][2] if scored and math.isfinite(scored[0][0]) else None
+    # The answer is the best candidate whose objective is a finite number, as the planner
+    # ranks pairs (a maximised objective that overflows scores -inf: it cannot be ranked,
+    # and it took the first place here, leaving no answer though finite ones were there).
+    scored = sorted((running.score(pair), k, pair) for k, pair in enumerate(pairs)
+                    if math.isfinite(running.score(pair)))
+    answer = scored[0][2] if scored else None
     if answer is None:
-        log.append(f"none of the {len(pairs)} re-checked candidates meets the constraints "
-                   "by the exact model: no answer")
+        unranked = [pair for pair in pairs if running.meets(pair)]
+        log.append(
+            f"the objective is not a finite number for any of the {len(unranked)} re-checked "
+            "candidates that meet the constraints, so none can be ranked: no answer (write "
+            "the objective so that it stays finite)" if unranked else
+            f"none of the {len(pairs)} re-checked candidates meets the constraints "
+            "by the exact model: no answer")
     log += [f"evaluator: trained on {quality.train_pairs:,} pairs"
            f"{' (read back)' if quality.reused else ''}; held-out Spearman "
-           f"{quality.spearman:.4f}, Kendall {quality.kendall:.4f}",
+           f"{shown(quality.spearman, '.4f')}, Kendall {shown(quality.kendall, '.4f')}",
            *([quality.replaced] if quality.replaced else []),
            f"re-checked {len(pairs)} candidates with the exact model"]
-    sampled_best = min((running.score(p) for p in sampled), default=math.inf)
+    sampled_best = min((score for score in map(running.score, sampled)
+                        if math.isfinite(score)), default=math.inf)
     if answer is not None and sampled_best < scored[0][0]:
         log.append("a pair costed to train the evaluator beats the search's answer "
                    f"({sampled_best:.6g} < {scored[0][0]:.6g})")
