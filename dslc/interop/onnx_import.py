@@ -235,11 +235,24 @@ def _scalar(value: AttrValue | tuple[int, int]) -> AttrValue:
     return value
 
 
+def _explicit_pads(auto_pad: str, attrs: dict[str, Any]) -> list[int]:
+    """The `pads` of a convolution or pool: [] under auto_pad SAME_UPPER or SAME_LOWER (the
+    output size decides), zeros under VALID (which ignores `pads`)."""
+    if auto_pad == "VALID":
+        return [0, 0, 0, 0]
+    if auto_pad != "NOTSET":
+        return []
+    return [int(p) for p in attrs.get("pads", [0, 0, 0, 0])]
+
+
 def _window_pad(in_hw: tuple[int, int], out_hw: tuple[int, int], kernel: tuple[int, int],
                 stride: tuple[int, int], dilation: tuple[int, int], pads: Sequence[int],
                 counts: _Counts, node_name: str) -> tuple[int, int]:
     """dslc's symmetric pad per axis that gives the inferred output size: the ONNX pads
     when symmetric, else the closest symmetric pad that keeps the output size (noted)."""
+    if pads and min(pads) < 0:
+        raise _Unsupported(f"pads {list(pads)} crop the input (a negative pad)",
+                           "dslc pads with zeros; crop with a Slice before the node")
     begins = list(pads[:2]) if pads else [0, 0]
     ends = list(pads[2:4]) if pads else [0, 0]
     chosen: list[int] = []
@@ -248,16 +261,18 @@ def _window_pad(in_hw: tuple[int, int], out_hw: tuple[int, int], kernel: tuple[i
         b, e = begins[axis], ends[axis]
         span = dilation[axis] * (kernel[axis] - 1) + 1
         candidates = [b] if b == e else [(b + e + 1) // 2, (b + e) // 2, b, e]
-        if not pads:  # auto_pad: whatever reproduces the output size
-            candidates = list(range(0, span))
+        if not pads:  # auto_pad: the least pad that reaches the output size, if any does
+            # (the output grows with the pad, so no larger pad can give it exactly)
+            needed = (out_hw[axis] - 1) * stride[axis] + span - in_hw[axis]
+            candidates = [max(0, (needed + 1) // 2)]
         fit = [p for p in candidates
                if (in_hw[axis] + 2 * p - span) // stride[axis] + 1 == out_hw[axis]
                and in_hw[axis] + 2 * p >= span]
         if not fit:
+            given = f"padding {b} before and {e} after" if pads else "auto_pad"
             raise _Unsupported(
-                f"padding {b} before and {e} after on axis {axis} gives an output of "
-                f"{out_hw[axis]}, which no symmetric padding gives (ceil_mode or "
-                "asymmetric padding)",
+                f"{given} on axis {axis} gives an output of {out_hw[axis]}, which no "
+                "symmetric padding gives (ceil_mode or asymmetric padding)",
                 "dslc pads symmetrically and rounds the output down")
         chosen.append(fit[0])
         noted = noted or b != e or not pads
@@ -577,7 +592,7 @@ class _Reader:
         dilation = _positive(_pair(attrs.get("dilations", [1, 1]), "dilations"), "dilations")
         auto = attrs.get("auto_pad", b"NOTSET")
         auto = auto.decode() if isinstance(auto, bytes) else str(auto)
-        pads = [] if auto not in ("NOTSET", "VALID") else list(attrs.get("pads", [0] * 4))
+        pads = _explicit_pads(auto, attrs)
         pad = _window_pad(_pair(in_shape[1:3], "the input"),
                           _pair(out_shape[1:3], "the output"), kernel, stride, dilation,
                           pads, self.counts, node.name or node.output[0])
@@ -644,7 +659,7 @@ class _Reader:
             raise _Unsupported("dilated pooling", "dslc's pools are not dilated")
         auto = attrs.get("auto_pad", b"NOTSET")
         auto = auto.decode() if isinstance(auto, bytes) else str(auto)
-        pads = [] if auto not in ("NOTSET", "VALID") else list(attrs.get("pads", [0] * 4))
+        pads = _explicit_pads(auto, attrs)
         pad = _window_pad(_pair(in_shape[1:3], "the input"),
                           _pair(out_shape[1:3], "the output"), kernel, stride, (1, 1),
                           pads, self.counts, node.name or node.output[0])

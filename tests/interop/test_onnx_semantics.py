@@ -1,0 +1,82 @@
+"""`dslc import` against what the model computes: hand-built ONNX graphs whose layers,
+shapes and MACs are derived by hand in each test, for the operator uses an import could
+get quietly wrong (padding rules, operands computed from activations, skipped nodes, the
+batch of several inputs, shared weights, operators of other domains)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+
+import onnx_graphs as graphs  # noqa: E402
+from onnx import helper  # noqa: E402
+
+from dslc import api  # noqa: E402
+from dslc.diagnostics.diagnostic import DiagnosticError  # noqa: E402
+from dslc.spec.network import ConvLayer, PoolLayer  # noqa: E402
+
+node = helper.make_node
+
+
+def _weight(name: str, shape: tuple[int, ...]) -> onnx.TensorProto:
+    return onnx.numpy_helper.from_array(np.zeros(shape, dtype=np.float32), name)
+
+
+def _error(data: bytes, code: str, **kwargs: object) -> str:
+    with pytest.raises(DiagnosticError) as caught:
+        api.import_onnx(data, source="m.onnx", **kwargs)  # type: ignore[arg-type]
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == code, diagnostic.message
+    return diagnostic.message
+
+
+def test_auto_pad_is_computed_not_searched() -> None:
+    # auto_pad SAME_UPPER with a dilation of 2^27: the pad was searched over every value
+    # below the dilated kernel's span (a list of 2^28 integers: MemoryError, or minutes and
+    # gigabytes); it is the least pad that reaches the output size, (7 + 2^28 + 1 - 8) / 2
+    conv = node("Conv", ["x", "w"], ["y"], name="wide", auto_pad="SAME_UPPER",
+                dilations=[2**27, 1])
+    data = graphs.model([conv], [("x", [1, 4, 8, 8])], [_weight("w", (4, 4, 3, 3))],
+                        ("y", [1, 4, 8, 8]))
+    start = time.perf_counter()
+    model = api.import_onnx(data)
+    assert time.perf_counter() - start < 5
+    [layer] = model.network.layers
+    assert isinstance(layer, ConvLayer)
+    assert (layer.pad, layer.dilation) == ((2**27, 1), (2**27, 1))
+    assert model.macs == 4 * 8 * 8 * 4 * 9
+
+
+def test_auto_pad_same_and_valid() -> None:
+    # SAME_UPPER, k3 s2 on 8: output 4, total pad max(0, 3*2 + 3 - 8) = 1 -> symmetric 1
+    # gives (8 + 2 - 3) // 2 + 1 = 4; SAME_LOWER k2 s1 needs 1 pad on one side only: E803;
+    # VALID ignores `pads`
+    same = node("Conv", ["x", "w"], ["y"], strides=[2, 2], auto_pad="SAME_UPPER")
+    model = api.import_onnx(graphs.model([same], [("x", [1, 4, 8, 8])],
+                                         [_weight("w", (8, 4, 3, 3))], ("y", [1, 8, 4, 4])))
+    [layer] = model.network.layers
+    assert isinstance(layer, ConvLayer) and layer.pad == (1, 1)
+    assert model.macs == 8 * 4 * 4 * 4 * 9
+    even = node("Conv", ["x", "w"], ["y"], auto_pad="SAME_LOWER")
+    message = _error(graphs.model([even], [("x", [1, 4, 8, 8])], [_weight("w", (8, 4, 2, 2))],
+                                  ("y", [1, 8, 8, 8])), "E803")
+    assert "auto_pad on axis 0 gives an output of 8" in message
+    valid = node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2],
+                 auto_pad="VALID")
+    model = api.import_onnx(graphs.model([valid], [("x", [1, 4, 9, 9])], [],
+                                         ("y", [1, 4, 4, 4])))
+    [pool] = model.network.layers
+    assert isinstance(pool, PoolLayer) and pool.pad == (0, 0)
+
+
+def test_negative_pads_are_e803() -> None:
+    # a negative pad crops; it was written as `pad = -1`, and the network then failed its
+    # own check as E801 'a bug in dslc's importer'
+    crop = node("Conv", ["x", "w"], ["y"], name="crop", pads=[-1, -1, -1, -1])
+    data = graphs.model([crop], [("x", [1, 4, 8, 8])], [_weight("w", (4, 4, 3, 3))],
+                        ("y", [1, 4, 4, 4]))
+    assert "crop the input" in _error(data, "E803")
