@@ -306,15 +306,19 @@ class _Reader:
         self.network_name = name
         self.tainted: set[str] = set()  # outputs of nodes that could not be imported
         self.suppressed = 0
-        self.batch = 1
-        for value in graph.input:
-            if value.name in self.const_names:
-                continue
-            shape = self.shapes.get(value.name, ())
-            self.batch = shape[0] if shape else 1
-            dslc_name = self.names.claim(value.name, "x")
-            self.tensor[value.name] = dslc_name
-            self.inputs.append((dslc_name, shape[1:]))
+        # The batch is the first input's axis 0 (the last input's was taken: a second
+        # input without a batch axis, [K, N], made every other tensor look unbatched).
+        # Inputs without it are activations all the same (so what reads them is refused
+        # with their shape), but are not declared: they cannot be written as dslc inputs.
+        activations = [v.name for v in graph.input if v.name not in self.const_names]
+        self.batch = next((self.shapes[n][0] for n in activations
+                           if len(self.shapes.get(n, ())) >= 2), 1)
+        for value_name in activations:
+            shape = self.shapes.get(value_name, ())
+            dslc_name = self.names.claim(value_name, "x")
+            self.tensor[value_name] = dslc_name
+            if len(shape) >= 2 and shape[0] == self.batch:
+                self.inputs.append((dslc_name, shape[1:]))
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -636,8 +640,21 @@ class _Reader:
         if len(node.input) > 2 and node.input[2]:
             self.counts.biases += self.numel(node.input[2])
         if self.is_act(b):
-            extra: list[tuple[str, AttrValue]] = [("transpose_b", True)] if trans_b else []
-            self.emit(node, "matmul", [a, b], extra)
+            a_shape, b_shape = self.shape(a), self.shape(b)
+            if min(len(a_shape), len(b_shape)) < 2:
+                raise _Unsupported(
+                    f"the product of activations {list(a_shape)} and {list(b_shape)} (batch "
+                    "axis dropped): dslc's matmul needs [.., M, K] and [.., K, N] after the "
+                    "batch", "a Gemm of two activations has only [batch, K]; give the "
+                    "operands a batch axis of their own (MatMul of [N, M, K] and [N, K, N])")
+            if a_shape[:-2] != b_shape[:-2]:
+                raise _Unsupported(
+                    f"MatMul broadcasts {list(a_shape)} against {list(b_shape)} (batch axis "
+                    "dropped): dslc's matmul needs equal leading axes",
+                    "expand the operand with fewer leading axes in the model")
+            # (only MatMul gets here: a Gemm's operands are [batch, K], refused above, so
+            # there is no transB to write as transpose_b)
+            self.emit(node, "matmul", [a, b])
             return
         w_shape = self.const_shape(b)
         if len(w_shape) != 2:
@@ -721,6 +738,8 @@ class _Reader:
         if len(acts) != len([i for i in node.input if i]):
             raise _Unsupported("a constant operand", "dslc concatenates activations")
         rank = len(self.shape(acts[0])) + 1
+        for other in acts[1:]:
+            self.shape(other)
         axis = int(attrs.get("axis", 1)) % rank
         if axis == 0:
             raise _Unsupported("concatenation along the batch axis")

@@ -80,3 +80,30 @@ def test_negative_pads_are_e803() -> None:
     data = graphs.model([crop], [("x", [1, 4, 8, 8])], [_weight("w", (4, 4, 3, 3))],
                         ("y", [1, 4, 4, 4]))
     assert "crop the input" in _error(data, "E803")
+
+
+def test_the_batch_is_the_first_inputs() -> None:
+    # x [1, 5, 8] times a second input w [8, 16] without a batch axis: the batch was the
+    # last input's axis 0 (8), and the refusal blamed x; w is the operand without a batch
+    matmul = node("MatMul", ["x", "w"], ["y"], name="mm")
+    data = graphs.model([matmul], [("x", [1, 5, 8]), ("w", [8, 16])], [], ("y", [1, 5, 16]))
+    message = _error(data, "E803")
+    assert "`w` has shape [8, 16], without the batch (1)" in message
+
+
+def test_products_of_activations_dslc_cannot_write_are_e803() -> None:
+    # Gemm's operands are [batch, K]: after the batch there is no [M, K] (was E801, 'a bug
+    # in dslc's importer', from a network that did not check)
+    gemm = node("Gemm", ["a", "b"], ["y"], name="g", transB=1)
+    data = graphs.model([gemm], [("a", [4, 8]), ("b", [4, 8])], [], ("y", [4, 4]))
+    assert "the product of activations [8] and [8]" in _error(data, "E803")
+    # MatMul broadcasting b's head axis of 1 against a's 4 (dslc's matmul needs equal
+    # leading axes; was E801 the same way)
+    matmul = node("MatMul", ["a", "b"], ["y"], name="mm")
+    data = graphs.model([matmul], [("a", [1, 4, 5, 8]), ("b", [1, 1, 8, 5])], [],
+                        ("y", [1, 4, 5, 5]))
+    assert "MatMul broadcasts [4, 5, 8] against [1, 8, 5]" in _error(data, "E803")
+    # equal leading axes import: 4 heads x 5 x 5 x 8 MACs
+    data = graphs.model([matmul], [("a", [1, 4, 5, 8]), ("b", [1, 4, 8, 5])], [],
+                        ("y", [1, 4, 5, 5]))
+    assert api.import_onnx(data).macs == 4 * 5 * 5 * 8
