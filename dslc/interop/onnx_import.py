@@ -52,6 +52,9 @@ ELEMENTWISE = {
 FOLDED = frozenset({"Identity", "Dropout", "Cast"})
 """Operators that pass their activation through unchanged."""
 
+OPERANDS = frozenset({"Add", "Sub", "Mul", "Div", "Concat", "MatMul", "Gemm"})
+"""Operators whose inputs may be several activations (the others take one, the first)."""
+
 HANDLED = frozenset({
     "Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
     "ReduceMean", "ReduceMax", "Add", "Sub", "Mul", "Div", "Concat", "Reshape", "Flatten",
@@ -534,6 +537,15 @@ class _Reader:
     def convert(self, node: Any, acts: list[str]) -> None:
         op = node.op_type
         attrs = _attributes(node)
+        if op not in OPERANDS:  # one activation, the first input; the rest are constants
+            for index, name in enumerate(node.input):
+                if name and (index == 0) != self.is_act(name):
+                    raise _Unsupported(
+                        f"input {index} (`{name}`) is "
+                        + ("a constant" if index == 0 else "computed from activations")
+                        + f"; dslc reads {op}'s first input as its activation and the "
+                        "others (weights, biases, scales, shapes) as constants",
+                        "an operand computed at run time has no dslc counterpart here")
         if op in FOLDED:
             self.alias(node, acts[0], op)
         elif op in ELEMENTWISE:
@@ -637,8 +649,11 @@ class _Reader:
                                "dslc's dense layers take the activation first")
         self.shape(a)
         self.shape(node.output[0])
-        if len(node.input) > 2 and node.input[2]:
-            self.counts.biases += self.numel(node.input[2])
+        addend = node.input[2] if len(node.input) > 2 and node.input[2] else ""
+        if addend and self.is_act(addend):  # Y = A B + C with C an activation: a residual
+            self.shape(addend)
+        elif addend:
+            self.counts.biases += self.numel(addend)
         if self.is_act(b):
             a_shape, b_shape = self.shape(a), self.shape(b)
             if min(len(a_shape), len(b_shape)) < 2:
@@ -662,7 +677,13 @@ class _Reader:
                                "dslc's dense layers have a [K, N] weight")
         out = w_shape[0] if trans_b else w_shape[1]
         self.counts.weights += math.prod(w_shape)
-        self.emit(node, "dense", [a], [("out", out)], b)
+        name = self.emit(node, "dense", [a], [("out", out)], b)
+        if addend and self.is_act(addend):  # it was dropped, and the residual edge with it
+            total = self.names.claim(f"{name}_add")
+            self.layers.append(ImportedLayer(total, "add", (name, self.tensor[addend]), (),
+                                             f"{node.op_type} {node.name} (C = {addend})"))
+            self.tensor[node.output[0]] = total
+            self.counts.ops[f"{node.op_type} C as add"] += 1
 
     def pool(self, node: Any, acts: list[str], attrs: dict[str, Any]) -> None:
         x = acts[0]

@@ -107,3 +107,29 @@ def test_products_of_activations_dslc_cannot_write_are_e803() -> None:
     data = graphs.model([matmul], [("a", [1, 4, 5, 8]), ("b", [1, 4, 8, 5])], [],
                         ("y", [1, 4, 5, 5]))
     assert api.import_onnx(data).macs == 4 * 5 * 5 * 8
+
+
+def test_gemm_adding_an_activation_keeps_the_residual() -> None:
+    # Y = relu(x) W^T + x: Gemm's C is the block's input, a residual; it was counted as 8
+    # biases and dropped, so the written `fc` did not depend on x
+    nodes = [node("Relu", ["x"], ["r"], name="act"),
+             node("Gemm", ["r", "fc.weight", "x"], ["y"], name="fc_gemm", transB=1)]
+    data = graphs.model(nodes, [("x", [1, 8])], [_weight("fc.weight", (8, 8))], ("y", [1, 8]))
+    model = api.import_onnx(data)
+    assert [(layer.name, layer.op, layer.inputs) for layer in model.network.layers] == [
+        ("act", "elementwise", ("x",)), ("fc", "dense", ("act",)), ("fc_add", "add", ("fc", "x"))]
+    assert model.macs == 8 * 8
+    assert any("Parameters: 64 = 64 weights" in line for line in model.header)
+
+
+def test_parameters_computed_from_activations_are_e803() -> None:
+    # a Conv bias read from a second input, a LayerNormalization scale computed from the
+    # activation (adaptive normalisation): both were taken as constants, the edge dropped
+    conv = node("Conv", ["x", "w", "b"], ["y"], name="biased")
+    data = graphs.model([conv], [("x", [1, 3, 8, 8]), ("b", [4])],
+                        [_weight("w", (4, 3, 3, 3))], ("y", [1, 4, 6, 6]))
+    assert "input 2 (`b`) is computed from activations" in _error(data, "E803")
+    nodes = [node("Relu", ["x"], ["s"], name="scale"),
+             node("LayerNormalization", ["x", "s"], ["y"], name="ln", axis=-1)]
+    data = graphs.model(nodes, [("x", [1, 5, 8])], [], ("y", [1, 5, 8]))
+    assert "input 1 (`s`) is computed from activations" in _error(data, "E803")
