@@ -81,6 +81,7 @@ class _Counts:
     folded: Counter[str] = field(default_factory=Counter)
     fused_norms: int = 0
     skipped: list[str] = field(default_factory=list)
+    after_lost: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
 
 
@@ -308,6 +309,7 @@ class _Reader:
         self.problems: list[Diagnostic] = []
         self.network_name = name
         self.tainted: set[str] = set()  # outputs of nodes that could not be imported
+        self.lost: set[str] = set()  # skipped nodes' outputs without a usable shape
         self.suppressed = 0
         # The batch is the first input's axis 0 (the last input's was taken: a second
         # input without a batch axis, [K, N], made every other tensor look unbatched).
@@ -427,6 +429,12 @@ class _Reader:
                     self.constants[node.output[0]] = attrs["value"]
                 self.const_names.add(node.output[0])
                 continue
+            if not acts and any(i in self.lost for i in node.input):
+                # reads what a skipped node left without a shape: left out too (it was
+                # folded as a constant computation, a Conv's MACs with it)
+                self.lost.update(node.output)
+                self.counts.after_lost[node.op_type] += 1
+                continue
             if not acts:  # shape arithmetic on constants: folded
                 self.const_names.update(node.output)
                 self.counts.folded["constant computations"] += 1
@@ -461,24 +469,30 @@ class _Reader:
                                self.header())
 
     def skip(self, node: Any, acts: Sequence[str]) -> None:
-        """Leave a node out: its output is its first activation input when the shapes
-        agree, else a new network input of its shape."""
+        """Leave a node out: each output is an activation input of its shape passed
+        through, else a new network input of its shape; an output without a usable shape
+        (none inferred, or no batch axis) is lost, and what reads only lost values is left
+        out with it (`run`). Every output counts: a Split's second output was neither, so
+        what read it was taken for constant computations and vanished."""
         label = f"{node.op_type} `{node.name or node.output[0]}`"
-        for output in node.output[:1]:
-            same = [a for a in acts if self.shapes.get(a) == self.shapes.get(output)]
+        outputs = [o for o in node.output if o]
+        said = []
+        for index, output in enumerate(outputs):
+            which = f"output {index + 1} " if len(outputs) > 1 else ""
+            shape = self.shapes.get(output)
+            same = [a for a in acts if shape is not None and self.shapes.get(a) == shape]
             if same:
                 self.tensor[output] = self.tensor[same[0]]
-                self.counts.skipped.append(f"{label} (passes its input through)")
-                continue
-            shape = self.shapes.get(output)
-            if shape is None or len(shape) < 2:
-                self.const_names.add(output)
-                self.counts.skipped.append(f"{label} (its output has no usable shape)")
-                continue
-            name = self.names.claim(output, "skipped")
-            self.tensor[output] = name
-            self.inputs.append((name, shape[1:]))
-            self.counts.skipped.append(f"{label} (its output is the input `{name}`)")
+                said.append(f"{which}passes its input through")
+            elif shape is None or len(shape) < 2 or shape[0] != self.batch:
+                self.lost.add(output)
+                said.append(f"{which or 'its output '}has no usable shape")
+            else:
+                name = self.names.claim(output, "skipped")
+                self.tensor[output] = name
+                self.inputs.append((name, shape[1:]))
+                said.append(f"{which or 'its output '}is the input `{name}`")
+        self.counts.skipped.append(f"{label} ({'; '.join(said)})")
 
     def check(self) -> None:
         if self.unknown:
@@ -529,6 +543,10 @@ class _Reader:
         if c.skipped:
             lines.append(f"Skipped (--skip-unknown), {len(c.skipped)}: "
                          + "; ".join(c.skipped) + ".")
+        if c.after_lost:
+            lines.append(f"Left out with them, as they read only skipped outputs without a "
+                         f"usable shape, {sum(c.after_lost.values())}: " + ", ".join(
+                             f"{k} x{n}" for k, n in sorted(c.after_lost.items())) + ".")
         lines += c.notes
         return tuple(lines)
 

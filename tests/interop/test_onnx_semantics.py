@@ -133,3 +133,44 @@ def test_parameters_computed_from_activations_are_e803() -> None:
              node("LayerNormalization", ["x", "s"], ["y"], name="ln", axis=-1)]
     data = graphs.model(nodes, [("x", [1, 5, 8])], [], ("y", [1, 5, 8]))
     assert "input 1 (`s`) is computed from activations" in _error(data, "E803")
+
+
+def test_skipped_nodes_second_outputs_are_inputs() -> None:
+    # Split (E802) into two [4, 6, 6] halves, a 3x3 conv (4 -> 4, pad 1) on each, added:
+    # the second half was never given a tensor, so conv_b was taken for a constant
+    # computation and the Add for a constant bias, and conv_b's MACs vanished
+    nodes = [node("Split", ["x", "sizes"], ["a", "b"], name="halves", axis=1),
+             node("Conv", ["a", "wa"], ["ca"], name="conv_a", pads=[1, 1, 1, 1]),
+             node("Conv", ["b", "wb"], ["cb"], name="conv_b", pads=[1, 1, 1, 1]),
+             node("Add", ["ca", "cb"], ["y"], name="sum")]
+    sizes = onnx.numpy_helper.from_array(np.array([4, 4], dtype=np.int64), "sizes")
+    data = graphs.model(nodes, [("x", [1, 8, 6, 6])],
+                        [sizes, _weight("wa", (4, 4, 3, 3)), _weight("wb", (4, 4, 3, 3))],
+                        ("y", [1, 4, 6, 6]))
+    model = api.import_onnx(data, skip_unknown=True)
+    assert [(layer.name, layer.inputs) for layer in model.network.layers] == [
+        ("conv_a", ("a",)), ("conv_b", ("b",)), ("sum", ("conv_a", "conv_b"))]
+    assert model.macs == 2 * 6 * 6 * 4 * 4 * 9
+    assert ("Skipped (--skip-unknown), 1: Split `halves` (output 1 is the input `a`; "
+            "output 2 is the input `b`)") in " ".join(model.header)
+
+
+def test_nodes_after_a_shapeless_skipped_output_are_not_constants() -> None:
+    # a custom operator ONNX cannot infer shapes for, then a conv: the conv read only the
+    # skipped output, was counted among 'constant computations' and its MACs vanished
+    # from a network that looked complete; it is now listed as left out
+    nodes = [node("Conv", ["x", "w1"], ["c"], name="first"),
+             node("Mystery", ["c"], ["m"], name="custom", domain="custom"),
+             node("Conv", ["m", "w2"], ["y"], name="second")]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4, 8, 8])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 8, 4, 4])],
+        initializer=[_weight("w1", (4, 4, 3, 3)), _weight("w2", (8, 4, 3, 3))])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("custom", 1)])
+    model = api.import_onnx(proto.SerializeToString(), skip_unknown=True)
+    assert [layer.name for layer in model.network.layers] == ["first"]
+    header = " ".join(model.header)
+    assert "constant computations" not in header
+    assert ("Left out with them, as they read only skipped outputs without a usable shape, "
+            "1: Conv x1.") in header
