@@ -63,6 +63,17 @@ HANDLED = frozenset({
 """Every ONNX operator the importer knows (the docs list what each becomes)."""
 
 
+DOMAINS = frozenset({"", "ai.onnx"})
+"""The standard operator set's names: an operator of another domain (com.microsoft's, a
+model's own functions) is unknown whatever its name."""
+
+
+def _known(node: Any) -> bool:
+    """Whether `node` is one of the standard operators the importer reads (a `Conv` of a
+    custom domain was read as ONNX's)."""
+    return node.op_type in HANDLED and node.domain in DOMAINS
+
+
 class _Unsupported(Exception):
     """A known operator used in a way dslc cannot express (becomes E803)."""
 
@@ -135,7 +146,7 @@ def _check_graph(graph: Any, source: str) -> None:
         label = f"{node.op_type} node `{node.name or index}`"
         if not [o for o in node.output if o]:
             problems.append(f"{label} has no outputs")
-        required = REQUIRED_INPUTS.get(node.op_type, 1) if node.op_type in HANDLED else 0
+        required = REQUIRED_INPUTS.get(node.op_type, 1) if _known(node) else 0
         if node.op_type != "Constant" and len([i for i in node.input[:required] if i]) \
                 < required:
             problems.append(f"{label} has {len([i for i in node.input if i])} inputs; "
@@ -310,6 +321,8 @@ class _Reader:
         self.network_name = name
         self.tainted: set[str] = set()  # outputs of nodes that could not be imported
         self.lost: set[str] = set()  # skipped nodes' outputs without a usable shape
+        self.read = {name for n in graph.node for name in n.input} | {
+            value.name for value in graph.output}
         self.suppressed = 0
         # The batch is the first input's axis 0 (the last input's was taken: a second
         # input without a batch axis, [K, N], made every other tensor look unbatched).
@@ -423,7 +436,7 @@ class _Reader:
     def run(self) -> ImportedNetwork:
         for node in self.model.graph.node:
             acts = [i for i in node.input if i and self.is_act(i)]
-            if node.op_type == "Constant":
+            if node.op_type == "Constant" and _known(node):
                 attrs = _attributes(node)
                 if "value" in attrs:
                     self.constants[node.output[0]] = attrs["value"]
@@ -439,8 +452,10 @@ class _Reader:
                 self.const_names.update(node.output)
                 self.counts.folded["constant computations"] += 1
                 continue
-            if node.op_type not in HANDLED:
-                self.unknown.setdefault(node.op_type, []).append(node.name or node.output[0])
+            if not _known(node):
+                kind = f"{node.domain}.{node.op_type}" if node.domain not in DOMAINS \
+                    else node.op_type
+                self.unknown.setdefault(kind, []).append(node.name or node.output[0])
                 self.tainted.update(node.output)
                 self.skip(node, acts)
                 continue
@@ -555,6 +570,10 @@ class _Reader:
     def convert(self, node: Any, acts: list[str]) -> None:
         op = node.op_type
         attrs = _attributes(node)
+        for index, extra in enumerate(node.output[1:], start=2):
+            if extra and extra in self.read:  # training outputs (a mask, batch statistics)
+                raise _Unsupported(f"its output {index} (`{extra}`) is used; dslc's layers "
+                                   "have one output", "export the model for inference")
         if op not in OPERANDS:  # one activation, the first input; the rest are constants
             for index, name in enumerate(node.input):
                 if name and (index == 0) != self.is_act(name):

@@ -174,3 +174,35 @@ def test_nodes_after_a_shapeless_skipped_output_are_not_constants() -> None:
     assert "constant computations" not in header
     assert ("Left out with them, as they read only skipped outputs without a usable shape, "
             "1: Conv x1.") in header
+
+
+def _with_domain(nodes: list[onnx.NodeProto], inputs: list[tuple[str, list[int]]],
+                 weights: list[onnx.TensorProto], output: tuple[str, list[int]]) -> bytes:
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, s)
+                     for n, s in inputs],
+        [helper.make_tensor_value_info(output[0], onnx.TensorProto.FLOAT, output[1])],
+        initializer=weights)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("custom", 1)])
+    return proto.SerializeToString()
+
+
+def test_operators_of_other_domains_are_unknown() -> None:
+    # a `Conv` of a custom domain is the model's own operator (a function, a vendor's
+    # kernel), not ONNX's: it was imported as a 3x3 convolution
+    conv = node("Conv", ["x", "w"], ["y"], name="vendor", domain="custom")
+    data = _with_domain([conv], [("x", [1, 4, 8, 8])], [_weight("w", (4, 4, 3, 3))],
+                        ("y", [1, 4, 6, 6]))
+    message = _error(data, "E802")
+    assert "custom.Conv x1 (`vendor`)" in message
+
+
+def test_used_training_outputs_are_e803() -> None:
+    # Dropout's mask used by a later node: the mask had no tensor, so the Mul reading it
+    # and the activation was taken for a constant scale
+    nodes = [node("Dropout", ["x"], ["d", "mask"], name="drop"),
+             node("Cast", ["mask"], ["m"], to=onnx.TensorProto.FLOAT),
+             node("Mul", ["d", "m"], ["y"], name="masked")]
+    data = graphs.model(nodes, [("x", [1, 8])], [], ("y", [1, 8]))
+    assert "its output 2 (`mask`) is used" in _error(data, "E803")
