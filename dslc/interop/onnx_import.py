@@ -485,10 +485,11 @@ class _Reader:
 
     def skip(self, node: Any, acts: Sequence[str]) -> None:
         """Leave a node out: each output is an activation input of its shape passed
-        through, else a new network input of its shape; an output without a usable shape
-        (none inferred, or no batch axis) is lost, and what reads only lost values is left
-        out with it (`run`). Every output counts: a Split's second output was neither, so
-        what read it was taken for constant computations and vanished."""
+        through, else a new network input of its shape (what reads one without the batch
+        axis is refused as usual); an output without a usable shape (none, or below rank
+        2) is lost, and what reads only lost values is left out with it (`run`). Every
+        output counts: a Split's second output was neither, so what read it was taken for
+        constant computations and vanished."""
         label = f"{node.op_type} `{node.name or node.output[0]}`"
         outputs = [o for o in node.output if o]
         said = []
@@ -499,7 +500,7 @@ class _Reader:
             if same:
                 self.tensor[output] = self.tensor[same[0]]
                 said.append(f"{which}passes its input through")
-            elif shape is None or len(shape) < 2 or shape[0] != self.batch:
+            elif shape is None or len(shape) < 2:
                 self.lost.add(output)
                 said.append(f"{which or 'its output '}has no usable shape")
             else:
