@@ -52,13 +52,17 @@ ELEMENTWISE = {
 FOLDED = frozenset({"Identity", "Dropout", "Cast"})
 """Operators that pass their activation through unchanged."""
 
+SHAPES = frozenset({"Shape", "Size"})
+"""Operators whose output is a constant, since dslc's shapes are (an exporter's
+`x.view(x.size(0), -1)` reads the shape of an activation)."""
+
 OPERANDS = frozenset({"Add", "Sub", "Mul", "Div", "Concat", "MatMul", "Gemm"})
 """Operators whose inputs may be several activations (the others take one, the first)."""
 
 HANDLED = frozenset({
     "Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
     "ReduceMean", "ReduceMax", "Add", "Sub", "Mul", "Div", "Concat", "Reshape", "Flatten",
-    "Squeeze", "Unsqueeze", "Transpose", "Clip", "Constant", *ELEMENTWISE, *FOLDED,
+    "Squeeze", "Unsqueeze", "Transpose", "Clip", "Constant", *ELEMENTWISE, *FOLDED, *SHAPES,
 })
 """Every ONNX operator the importer knows (the docs list what each becomes)."""
 
@@ -584,7 +588,10 @@ class _Reader:
                         + f"; dslc reads {op}'s first input as its activation and the "
                         "others (weights, biases, scales, shapes) as constants",
                         "an operand computed at run time has no dslc counterpart here")
-        if op in FOLDED:
+        if op in SHAPES:
+            self.const_names.update(node.output)
+            self.counts.folded[f"{op} of an activation"] += 1
+        elif op in FOLDED:
             self.alias(node, acts[0], op)
         elif op in ELEMENTWISE:
             if op == "BatchNormalization":

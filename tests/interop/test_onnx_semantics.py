@@ -206,3 +206,26 @@ def test_used_training_outputs_are_e803() -> None:
              node("Mul", ["d", "m"], ["y"], name="masked")]
     data = graphs.model(nodes, [("x", [1, 8])], [], ("y", [1, 8]))
     assert "its output 2 (`mask`) is used" in _error(data, "E803")
+
+
+def test_the_shape_of_an_activation_is_a_constant() -> None:
+    # x.view(x.size(0), -1) as older exporters write it: Shape, Gather, Unsqueeze, Concat,
+    # Reshape; dslc's shapes are static, so the Shape is a constant (it was E802)
+    ints = onnx.numpy_helper.from_array
+    nodes = [node("Conv", ["x", "w"], ["c"], name="conv"),
+             node("Shape", ["c"], ["s"], name="shape"),
+             node("Gather", ["s", "zero"], ["n"], axis=0),
+             node("Unsqueeze", ["n", "axis0"], ["nu"]),
+             node("Concat", ["nu", "rest"], ["target"], axis=0),
+             node("Reshape", ["c", "target"], ["f"], name="flat"),
+             node("Gemm", ["f", "fc.weight"], ["y"], name="fc", transB=1)]
+    weights = [_weight("w", (4, 4, 3, 3)), _weight("fc.weight", (10, 144)),
+               ints(np.array(0, dtype=np.int64), "zero"),
+               ints(np.array([0], dtype=np.int64), "axis0"),
+               ints(np.array([-1], dtype=np.int64), "rest")]
+    model = api.import_onnx(graphs.model(nodes, [("x", [1, 4, 8, 8])], weights, ("y", [1, 10])))
+    assert [(layer.name, layer.op) for layer in model.network.layers] == [
+        ("conv_1", "conv"), ("flat", "reshape"), ("fc", "dense")]
+    assert model.macs == 6 * 6 * 4 * 4 * 9 + 144 * 10
+    assert any("1 Shape of an activation, 3 constant computations" in line
+               for line in model.header)
