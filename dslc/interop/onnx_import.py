@@ -626,7 +626,12 @@ class _Reader:
     def clip(self, node: Any, acts: list[str], attrs: dict[str, Any]) -> None:
         def bound(index: int, key: str) -> float | None:
             if len(node.input) > index and node.input[index]:
-                return float(self.const(node.input[index]))
+                value = self.const(node.input[index])
+                if value.size != 1 or value.dtype.kind not in "biuf":
+                    raise _Unsupported(f"the clip bound `{node.input[index]}` is "
+                                       f"{value.size} values of type {value.dtype}, not one "
+                                       "number", "ONNX's Clip bounds are scalars")
+                return float(value.reshape(-1)[0])
             return float(attrs[key]) if key in attrs else None
         low, high = bound(1, "min"), bound(2, "max")
         self.shape(acts[0])
@@ -764,7 +769,9 @@ class _Reader:
         axes_value = attrs.get("axes")
         if axes_value is None and len(node.input) > 1 and node.input[1]:
             axes_value = [int(v) for v in self.const(node.input[1]).reshape(-1)]
-        axes = {a % rank for a in (axes_value or [])}
+        if any(not -rank <= int(a) < rank for a in axes_value or []):
+            raise _Unsupported(f"axes {list(axes_value or [])} are outside the {rank} axes")
+        axes = {int(a) % rank for a in (axes_value or [])}
         if rank != 4 or axes != {2, 3}:
             raise _Unsupported(f"{node.op_type} over axes {sorted(axes)} of a rank-{rank} "
                                "tensor; only the spatial axes of [N, C, H, W] are pooling",
@@ -806,7 +813,10 @@ class _Reader:
         rank = len(self.shape(acts[0])) + 1
         for other in acts[1:]:
             self.shape(other)
-        axis = int(attrs.get("axis", 1)) % rank
+        axis = int(attrs.get("axis", 1))
+        if not -rank <= axis < rank:  # (shape inference does not stop such a model)
+            raise _Unsupported(f"axis {axis} is outside the {rank} axes")
+        axis %= rank
         if axis == 0:
             raise _Unsupported("concatenation along the batch axis")
         self.shape(node.output[0])

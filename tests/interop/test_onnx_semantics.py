@@ -229,3 +229,28 @@ def test_the_shape_of_an_activation_is_a_constant() -> None:
     assert model.macs == 6 * 6 * 4 * 4 * 9 + 144 * 10
     assert any("1 Shape of an activation, 3 constant computations" in line
                for line in model.header)
+
+
+def test_bounds_and_axes_out_of_their_ranges() -> None:
+    # a Clip bound of two values was E900 (TypeError converting it to a float)
+    ints = onnx.numpy_helper.from_array
+    clip = node("Clip", ["x", "low", "high"], ["y"], name="clip")
+    data = graphs.model([clip], [("x", [1, 8])],
+                        [ints(np.zeros(2, dtype=np.float32), "low"),
+                         ints(np.array(6, dtype=np.float32), "high")], ("y", [1, 8]))
+    assert "the clip bound `low` is 2 values" in _error(data, "E803")
+    # axes past the rank (which ONNX's lenient shape inference lets through) were taken
+    # modulo the rank: ReduceMean over axes [6, 7] of a rank-4 tensor became a global
+    # pool, Concat on axis 5 a channel concatenation
+    graph = helper.make_graph(
+        [node("ReduceMean", ["x"], ["y"], name="mean", axes=[6, 7])], "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4, 8, 8])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4, 1, 1])])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    assert "axes [6, 7] are outside the 4 axes" in _error(proto.SerializeToString(), "E803")
+    graph = helper.make_graph(
+        [node("Concat", ["x", "x"], ["y"], name="cat", axis=5)], "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4, 8, 8])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 8, 8, 8])])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    assert "axis 5 is outside the 4 axes" in _error(proto.SerializeToString(), "E803")
