@@ -203,7 +203,20 @@ def _static_inputs(model: Any, source: str) -> None:
             "export the model with a fixed input shape (dslc networks have concrete shapes)")])
 
 
-def _shapes(model: Any, source: str) -> dict[str, Shape]:
+def _static(values: Any) -> dict[str, Shape]:
+    """The fully known shapes among ValueInfoProtos."""
+    shapes: dict[str, Shape] = {}
+    for value in values:
+        kind = value.type.WhichOneof("value")
+        if kind != "tensor_type" or not value.type.tensor_type.HasField("shape"):
+            continue
+        dims = value.type.tensor_type.shape.dim
+        if all(d.HasField("dim_value") for d in dims):
+            shapes[value.name] = tuple(int(d.dim_value) for d in dims)
+    return shapes
+
+
+def _infer(model: Any, source: str) -> dict[str, Shape]:
     import onnx
 
     try:
@@ -214,15 +227,42 @@ def _shapes(model: Any, source: str) -> dict[str, Shape]:
             "E801", "ONNX shape inference fails on the model "
             f"({type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]})", source,
             "check it with onnx.checker.check_model(model, full_check=True)")]) from None
-    shapes: dict[str, Shape] = {}
     graph = inferred.graph
-    for value in (*graph.input, *graph.value_info, *graph.output):
-        kind = value.type.WhichOneof("value")
-        if kind != "tensor_type" or not value.type.tensor_type.HasField("shape"):
-            continue
-        dims = value.type.tensor_type.shape.dim
-        if all(d.HasField("dim_value") for d in dims):
-            shapes[value.name] = tuple(int(d.dim_value) for d in dims)
+    return _static((*graph.input, *graph.value_info, *graph.output))
+
+
+def _shapes(model: Any, source: str) -> dict[str, Shape]:
+    """Every tensor's shape, inferred from the inputs and initializers alone. The shapes a
+    model records (value_info, the outputs' types) are the model's word: lenient shape
+    inference kept them where they disagreed with its own, so a model whose input size was
+    changed after export (stale value_info) imported with the old sizes, a convolution
+    with auto_pad padded to reach them. A recorded shape that disagrees is E801; recorded
+    shapes are used only where inference gives none (after an operator it does not know)."""
+    import copy
+
+    graph = model.graph
+    recorded = _static((*graph.value_info, *graph.output))
+    kept_info, kept_outputs = list(graph.value_info), [copy.deepcopy(o) for o in graph.output]
+    del graph.value_info[:]
+    for value in graph.output:
+        value.type.tensor_type.ClearField("shape")
+    try:
+        shapes = _infer(model, source)
+    finally:
+        graph.value_info.extend(kept_info)
+        for value, kept in zip(graph.output, kept_outputs, strict=True):
+            value.CopyFrom(kept)
+    wrong = [f"`{name}` is recorded as {list(shape)} but its inputs give "
+             f"{list(shapes[name])}" for name, shape in recorded.items()
+             if name in shapes and shapes[name] != shape]
+    if wrong:
+        raise DiagnosticError([_diagnostic(
+            "E801", f"the model's recorded shapes disagree with its inputs ({len(wrong)} "
+            f"tensor{'s' if len(wrong) != 1 else ''}): " + "; ".join(wrong[:3]), source,
+            "was the input size changed after export? clear the stale shapes "
+            "(del model.graph.value_info[:]) or export again with the new size")])
+    if any(name not in shapes for name in recorded):
+        shapes = {**_infer(model, source), **shapes}
     for tensor in graph.initializer:
         shapes[tensor.name] = tuple(int(d) for d in tensor.dims)
     return shapes

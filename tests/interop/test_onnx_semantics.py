@@ -254,3 +254,45 @@ def test_bounds_and_axes_out_of_their_ranges() -> None:
         [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 8, 8, 8])])
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     assert "axis 5 is outside the 4 axes" in _error(proto.SerializeToString(), "E803")
+
+
+def _recorded(nodes: list[onnx.NodeProto], recorded: list[tuple[str, list[int]]],
+              weights: list[onnx.TensorProto], output: tuple[str, list[int]]) -> bytes:
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4, 8, 8])],
+        [helper.make_tensor_value_info(output[0], onnx.TensorProto.FLOAT, output[1])],
+        initializer=weights,
+        value_info=[helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, s)
+                    for n, s in recorded])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("custom", 1)])
+    return proto.SerializeToString()
+
+
+def test_stale_recorded_shapes_are_e801() -> None:
+    # a model exported at 10x10 whose input was then set to 8x8, its value_info left
+    # stale: lenient shape inference kept the recorded [1, 8, 10, 10], and the auto_pad
+    # convolution was written with pad 2 to reach it: 8*10*10*4*9 = 28,800 MACs where the
+    # model computes 8*8*8*4*9 = 18,432
+    nodes = [node("Conv", ["x", "w"], ["c"], name="conv", auto_pad="SAME_UPPER"),
+             node("Relu", ["c"], ["y"], name="act")]
+    data = _recorded(nodes, [("c", [1, 8, 10, 10])], [_weight("w", (8, 4, 3, 3))],
+                     ("y", [1, 8, 8, 8]))
+    message = _error(data, "E801")
+    assert "`c` is recorded as [1, 8, 10, 10] but its inputs give [1, 8, 8, 8]" in message
+    fresh = _recorded(nodes, [("c", [1, 8, 8, 8])], [_weight("w", (8, 4, 3, 3))],
+                      ("y", [1, 8, 8, 8]))
+    assert api.import_onnx(fresh).macs == 8 * 8 * 8 * 4 * 9
+
+
+def test_recorded_shapes_serve_after_an_unknown_operator() -> None:
+    # where inference gives no shape (after a custom operator) the recorded one is used:
+    # the skipped output becomes an input of that shape and the conv after it is kept
+    nodes = [node("Mystery", ["x"], ["m"], name="custom", domain="custom"),
+             node("Conv", ["m", "w"], ["y"], name="conv")]
+    data = _recorded(nodes, [("m", [1, 4, 8, 8])], [_weight("w", (8, 4, 3, 3))],
+                     ("y", [1, 8, 6, 6]))
+    model = api.import_onnx(data, skip_unknown=True)
+    assert [(layer.name, layer.inputs) for layer in model.network.layers] == [
+        ("conv_1", ("x",))]
+    assert model.macs == 8 * 6 * 6 * 4 * 9
