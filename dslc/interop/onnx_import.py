@@ -52,12 +52,30 @@ ELEMENTWISE = {
 FOLDED = frozenset({"Identity", "Dropout", "Cast"})
 """Operators that pass their activation through unchanged."""
 
+SHAPES = frozenset({"Shape", "Size"})
+"""Operators whose output is a constant, since dslc's shapes are (an exporter's
+`x.view(x.size(0), -1)` reads the shape of an activation)."""
+
+OPERANDS = frozenset({"Add", "Sub", "Mul", "Div", "Concat", "MatMul", "Gemm"})
+"""Operators whose inputs may be several activations (the others take one, the first)."""
+
 HANDLED = frozenset({
     "Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
     "ReduceMean", "ReduceMax", "Add", "Sub", "Mul", "Div", "Concat", "Reshape", "Flatten",
-    "Squeeze", "Unsqueeze", "Transpose", "Clip", "Constant", *ELEMENTWISE, *FOLDED,
+    "Squeeze", "Unsqueeze", "Transpose", "Clip", "Constant", *ELEMENTWISE, *FOLDED, *SHAPES,
 })
 """Every ONNX operator the importer knows (the docs list what each becomes)."""
+
+
+DOMAINS = frozenset({"", "ai.onnx"})
+"""The standard operator set's names: an operator of another domain (com.microsoft's, a
+model's own functions) is unknown whatever its name."""
+
+
+def _known(node: Any) -> bool:
+    """Whether `node` is one of the standard operators the importer reads (a `Conv` of a
+    custom domain was read as ONNX's)."""
+    return node.op_type in HANDLED and node.domain in DOMAINS
 
 
 class _Unsupported(Exception):
@@ -78,6 +96,7 @@ class _Counts:
     folded: Counter[str] = field(default_factory=Counter)
     fused_norms: int = 0
     skipped: list[str] = field(default_factory=list)
+    after_lost: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
 
 
@@ -131,7 +150,7 @@ def _check_graph(graph: Any, source: str) -> None:
         label = f"{node.op_type} node `{node.name or index}`"
         if not [o for o in node.output if o]:
             problems.append(f"{label} has no outputs")
-        required = REQUIRED_INPUTS.get(node.op_type, 1) if node.op_type in HANDLED else 0
+        required = REQUIRED_INPUTS.get(node.op_type, 1) if _known(node) else 0
         if node.op_type != "Constant" and len([i for i in node.input[:required] if i]) \
                 < required:
             problems.append(f"{label} has {len([i for i in node.input if i])} inputs; "
@@ -184,7 +203,20 @@ def _static_inputs(model: Any, source: str) -> None:
             "export the model with a fixed input shape (dslc networks have concrete shapes)")])
 
 
-def _shapes(model: Any, source: str) -> dict[str, Shape]:
+def _static(values: Any) -> dict[str, Shape]:
+    """The fully known shapes among ValueInfoProtos."""
+    shapes: dict[str, Shape] = {}
+    for value in values:
+        kind = value.type.WhichOneof("value")
+        if kind != "tensor_type" or not value.type.tensor_type.HasField("shape"):
+            continue
+        dims = value.type.tensor_type.shape.dim
+        if all(d.HasField("dim_value") for d in dims):
+            shapes[value.name] = tuple(int(d.dim_value) for d in dims)
+    return shapes
+
+
+def _infer(model: Any, source: str) -> dict[str, Shape]:
     import onnx
 
     try:
@@ -195,15 +227,42 @@ def _shapes(model: Any, source: str) -> dict[str, Shape]:
             "E801", "ONNX shape inference fails on the model "
             f"({type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]})", source,
             "check it with onnx.checker.check_model(model, full_check=True)")]) from None
-    shapes: dict[str, Shape] = {}
     graph = inferred.graph
-    for value in (*graph.input, *graph.value_info, *graph.output):
-        kind = value.type.WhichOneof("value")
-        if kind != "tensor_type" or not value.type.tensor_type.HasField("shape"):
-            continue
-        dims = value.type.tensor_type.shape.dim
-        if all(d.HasField("dim_value") for d in dims):
-            shapes[value.name] = tuple(int(d.dim_value) for d in dims)
+    return _static((*graph.input, *graph.value_info, *graph.output))
+
+
+def _shapes(model: Any, source: str) -> dict[str, Shape]:
+    """Every tensor's shape, inferred from the inputs and initializers alone. The shapes a
+    model records (value_info, the outputs' types) are the model's word: lenient shape
+    inference kept them where they disagreed with its own, so a model whose input size was
+    changed after export (stale value_info) imported with the old sizes, a convolution
+    with auto_pad padded to reach them. A recorded shape that disagrees is E801; recorded
+    shapes are used only where inference gives none (after an operator it does not know)."""
+    import copy
+
+    graph = model.graph
+    recorded = _static((*graph.value_info, *graph.output))
+    kept_info, kept_outputs = list(graph.value_info), [copy.deepcopy(o) for o in graph.output]
+    del graph.value_info[:]
+    for value in graph.output:
+        value.type.tensor_type.ClearField("shape")
+    try:
+        shapes = _infer(model, source)
+    finally:
+        graph.value_info.extend(kept_info)
+        for value, kept in zip(graph.output, kept_outputs, strict=True):
+            value.CopyFrom(kept)
+    wrong = [f"`{name}` is recorded as {list(shape)} but its inputs give "
+             f"{list(shapes[name])}" for name, shape in recorded.items()
+             if name in shapes and shapes[name] != shape]
+    if wrong:
+        raise DiagnosticError([_diagnostic(
+            "E801", f"the model's recorded shapes disagree with its inputs ({len(wrong)} "
+            f"tensor{'s' if len(wrong) != 1 else ''}): " + "; ".join(wrong[:3]), source,
+            "was the input size changed after export? clear the stale shapes "
+            "(del model.graph.value_info[:]) or export again with the new size")])
+    if any(name not in shapes for name in recorded):
+        shapes = {**_infer(model, source), **shapes}
     for tensor in graph.initializer:
         shapes[tensor.name] = tuple(int(d) for d in tensor.dims)
     return shapes
@@ -235,11 +294,24 @@ def _scalar(value: AttrValue | tuple[int, int]) -> AttrValue:
     return value
 
 
+def _explicit_pads(auto_pad: str, attrs: dict[str, Any]) -> list[int]:
+    """The `pads` of a convolution or pool: [] under auto_pad SAME_UPPER or SAME_LOWER (the
+    output size decides), zeros under VALID (which ignores `pads`)."""
+    if auto_pad == "VALID":
+        return [0, 0, 0, 0]
+    if auto_pad != "NOTSET":
+        return []
+    return [int(p) for p in attrs.get("pads", [0, 0, 0, 0])]
+
+
 def _window_pad(in_hw: tuple[int, int], out_hw: tuple[int, int], kernel: tuple[int, int],
                 stride: tuple[int, int], dilation: tuple[int, int], pads: Sequence[int],
                 counts: _Counts, node_name: str) -> tuple[int, int]:
     """dslc's symmetric pad per axis that gives the inferred output size: the ONNX pads
     when symmetric, else the closest symmetric pad that keeps the output size (noted)."""
+    if pads and min(pads) < 0:
+        raise _Unsupported(f"pads {list(pads)} crop the input (a negative pad)",
+                           "dslc pads with zeros; crop with a Slice before the node")
     begins = list(pads[:2]) if pads else [0, 0]
     ends = list(pads[2:4]) if pads else [0, 0]
     chosen: list[int] = []
@@ -248,16 +320,18 @@ def _window_pad(in_hw: tuple[int, int], out_hw: tuple[int, int], kernel: tuple[i
         b, e = begins[axis], ends[axis]
         span = dilation[axis] * (kernel[axis] - 1) + 1
         candidates = [b] if b == e else [(b + e + 1) // 2, (b + e) // 2, b, e]
-        if not pads:  # auto_pad: whatever reproduces the output size
-            candidates = list(range(0, span))
+        if not pads:  # auto_pad: the least pad that reaches the output size, if any does
+            # (the output grows with the pad, so no larger pad can give it exactly)
+            needed = (out_hw[axis] - 1) * stride[axis] + span - in_hw[axis]
+            candidates = [max(0, (needed + 1) // 2)]
         fit = [p for p in candidates
                if (in_hw[axis] + 2 * p - span) // stride[axis] + 1 == out_hw[axis]
                and in_hw[axis] + 2 * p >= span]
         if not fit:
+            given = f"padding {b} before and {e} after" if pads else "auto_pad"
             raise _Unsupported(
-                f"padding {b} before and {e} after on axis {axis} gives an output of "
-                f"{out_hw[axis]}, which no symmetric padding gives (ceil_mode or "
-                "asymmetric padding)",
+                f"{given} on axis {axis} gives an output of {out_hw[axis]}, which no "
+                "symmetric padding gives (ceil_mode or asymmetric padding)",
                 "dslc pads symmetrically and rounds the output down")
         chosen.append(fit[0])
         noted = noted or b != e or not pads
@@ -290,16 +364,23 @@ class _Reader:
         self.problems: list[Diagnostic] = []
         self.network_name = name
         self.tainted: set[str] = set()  # outputs of nodes that could not be imported
+        self.lost: set[str] = set()  # skipped nodes' outputs without a usable shape
+        self.read = {name for n in graph.node for name in n.input} | {
+            value.name for value in graph.output}
         self.suppressed = 0
-        self.batch = 1
-        for value in graph.input:
-            if value.name in self.const_names:
-                continue
-            shape = self.shapes.get(value.name, ())
-            self.batch = shape[0] if shape else 1
-            dslc_name = self.names.claim(value.name, "x")
-            self.tensor[value.name] = dslc_name
-            self.inputs.append((dslc_name, shape[1:]))
+        # The batch is the first input's axis 0 (the last input's was taken: a second
+        # input without a batch axis, [K, N], made every other tensor look unbatched).
+        # Inputs without it are activations all the same (so what reads them is refused
+        # with their shape), but are not declared: they cannot be written as dslc inputs.
+        activations = [v.name for v in graph.input if v.name not in self.const_names]
+        self.batch = next((self.shapes[n][0] for n in activations
+                           if len(self.shapes.get(n, ())) >= 2), 1)
+        for value_name in activations:
+            shape = self.shapes.get(value_name, ())
+            dslc_name = self.names.claim(value_name, "x")
+            self.tensor[value_name] = dslc_name
+            if len(shape) >= 2 and shape[0] == self.batch:
+                self.inputs.append((dslc_name, shape[1:]))
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -399,18 +480,26 @@ class _Reader:
     def run(self) -> ImportedNetwork:
         for node in self.model.graph.node:
             acts = [i for i in node.input if i and self.is_act(i)]
-            if node.op_type == "Constant":
+            if node.op_type == "Constant" and _known(node):
                 attrs = _attributes(node)
                 if "value" in attrs:
                     self.constants[node.output[0]] = attrs["value"]
                 self.const_names.add(node.output[0])
                 continue
+            if not acts and any(i in self.lost for i in node.input):
+                # reads what a skipped node left without a shape: left out too (it was
+                # folded as a constant computation, a Conv's MACs with it)
+                self.lost.update(node.output)
+                self.counts.after_lost[node.op_type] += 1
+                continue
             if not acts:  # shape arithmetic on constants: folded
                 self.const_names.update(node.output)
                 self.counts.folded["constant computations"] += 1
                 continue
-            if node.op_type not in HANDLED:
-                self.unknown.setdefault(node.op_type, []).append(node.name or node.output[0])
+            if not _known(node):
+                kind = f"{node.domain}.{node.op_type}" if node.domain not in DOMAINS \
+                    else node.op_type
+                self.unknown.setdefault(kind, []).append(node.name or node.output[0])
                 self.tainted.update(node.output)
                 self.skip(node, acts)
                 continue
@@ -439,24 +528,31 @@ class _Reader:
                                self.header())
 
     def skip(self, node: Any, acts: Sequence[str]) -> None:
-        """Leave a node out: its output is its first activation input when the shapes
-        agree, else a new network input of its shape."""
+        """Leave a node out: each output is an activation input of its shape passed
+        through, else a new network input of its shape (what reads one without the batch
+        axis is refused as usual); an output without a usable shape (none, or below rank
+        2) is lost, and what reads only lost values is left out with it (`run`). Every
+        output counts: a Split's second output was neither, so what read it was taken for
+        constant computations and vanished."""
         label = f"{node.op_type} `{node.name or node.output[0]}`"
-        for output in node.output[:1]:
-            same = [a for a in acts if self.shapes.get(a) == self.shapes.get(output)]
+        outputs = [o for o in node.output if o]
+        said = []
+        for index, output in enumerate(outputs):
+            which = f"output {index + 1} " if len(outputs) > 1 else ""
+            shape = self.shapes.get(output)
+            same = [a for a in acts if shape is not None and self.shapes.get(a) == shape]
             if same:
                 self.tensor[output] = self.tensor[same[0]]
-                self.counts.skipped.append(f"{label} (passes its input through)")
-                continue
-            shape = self.shapes.get(output)
-            if shape is None or len(shape) < 2:
-                self.const_names.add(output)
-                self.counts.skipped.append(f"{label} (its output has no usable shape)")
-                continue
-            name = self.names.claim(output, "skipped")
-            self.tensor[output] = name
-            self.inputs.append((name, shape[1:]))
-            self.counts.skipped.append(f"{label} (its output is the input `{name}`)")
+                said.append(f"{which}passes its input through")
+            elif shape is None or len(shape) < 2:
+                self.lost.add(output)
+                said.append(f"{which or 'its output '}has no usable shape")
+            else:
+                name = self.names.claim(output, "skipped")
+                self.tensor[output] = name
+                self.inputs.append((name, shape[1:]))
+                said.append(f"{which or 'its output '}is the input `{name}`")
+        self.counts.skipped.append(f"{label} ({'; '.join(said)})")
 
     def check(self) -> None:
         if self.unknown:
@@ -507,6 +603,10 @@ class _Reader:
         if c.skipped:
             lines.append(f"Skipped (--skip-unknown), {len(c.skipped)}: "
                          + "; ".join(c.skipped) + ".")
+        if c.after_lost:
+            lines.append(f"Left out with them, as they read only skipped outputs without a "
+                         f"usable shape, {sum(c.after_lost.values())}: " + ", ".join(
+                             f"{k} x{n}" for k, n in sorted(c.after_lost.items())) + ".")
         lines += c.notes
         return tuple(lines)
 
@@ -515,7 +615,23 @@ class _Reader:
     def convert(self, node: Any, acts: list[str]) -> None:
         op = node.op_type
         attrs = _attributes(node)
-        if op in FOLDED:
+        for index, extra in enumerate(node.output[1:], start=2):
+            if extra and extra in self.read:  # training outputs (a mask, batch statistics)
+                raise _Unsupported(f"its output {index} (`{extra}`) is used; dslc's layers "
+                                   "have one output", "export the model for inference")
+        if op not in OPERANDS:  # one activation, the first input; the rest are constants
+            for index, name in enumerate(node.input):
+                if name and (index == 0) != self.is_act(name):
+                    raise _Unsupported(
+                        f"input {index} (`{name}`) is "
+                        + ("a constant" if index == 0 else "computed from activations")
+                        + f"; dslc reads {op}'s first input as its activation and the "
+                        "others (weights, biases, scales, shapes) as constants",
+                        "an operand computed at run time has no dslc counterpart here")
+        if op in SHAPES:
+            self.const_names.update(node.output)
+            self.counts.folded[f"{op} of an activation"] += 1
+        elif op in FOLDED:
             self.alias(node, acts[0], op)
         elif op in ELEMENTWISE:
             if op == "BatchNormalization":
@@ -550,7 +666,12 @@ class _Reader:
     def clip(self, node: Any, acts: list[str], attrs: dict[str, Any]) -> None:
         def bound(index: int, key: str) -> float | None:
             if len(node.input) > index and node.input[index]:
-                return float(self.const(node.input[index]))
+                value = self.const(node.input[index])
+                if value.size != 1 or value.dtype.kind not in "biuf":
+                    raise _Unsupported(f"the clip bound `{node.input[index]}` is "
+                                       f"{value.size} values of type {value.dtype}, not one "
+                                       "number", "ONNX's Clip bounds are scalars")
+                return float(value.reshape(-1)[0])
             return float(attrs[key]) if key in attrs else None
         low, high = bound(1, "min"), bound(2, "max")
         self.shape(acts[0])
@@ -577,7 +698,7 @@ class _Reader:
         dilation = _positive(_pair(attrs.get("dilations", [1, 1]), "dilations"), "dilations")
         auto = attrs.get("auto_pad", b"NOTSET")
         auto = auto.decode() if isinstance(auto, bytes) else str(auto)
-        pads = [] if auto not in ("NOTSET", "VALID") else list(attrs.get("pads", [0] * 4))
+        pads = _explicit_pads(auto, attrs)
         pad = _window_pad(_pair(in_shape[1:3], "the input"),
                           _pair(out_shape[1:3], "the output"), kernel, stride, dilation,
                           pads, self.counts, node.name or node.output[0])
@@ -618,11 +739,27 @@ class _Reader:
                                "dslc's dense layers take the activation first")
         self.shape(a)
         self.shape(node.output[0])
-        if len(node.input) > 2 and node.input[2]:
-            self.counts.biases += self.numel(node.input[2])
+        addend = node.input[2] if len(node.input) > 2 and node.input[2] else ""
+        if addend and self.is_act(addend):  # Y = A B + C with C an activation: a residual
+            self.shape(addend)
+        elif addend:
+            self.counts.biases += self.numel(addend)
         if self.is_act(b):
-            extra: list[tuple[str, AttrValue]] = [("transpose_b", True)] if trans_b else []
-            self.emit(node, "matmul", [a, b], extra)
+            a_shape, b_shape = self.shape(a), self.shape(b)
+            if min(len(a_shape), len(b_shape)) < 2:
+                raise _Unsupported(
+                    f"the product of activations {list(a_shape)} and {list(b_shape)} (batch "
+                    "axis dropped): dslc's matmul needs [.., M, K] and [.., K, N] after the "
+                    "batch", "a Gemm of two activations has only [batch, K]; give the "
+                    "operands a batch axis of their own (MatMul of [N, M, K] and [N, K, N])")
+            if a_shape[:-2] != b_shape[:-2]:
+                raise _Unsupported(
+                    f"MatMul broadcasts {list(a_shape)} against {list(b_shape)} (batch axis "
+                    "dropped): dslc's matmul needs equal leading axes",
+                    "expand the operand with fewer leading axes in the model")
+            # (only MatMul gets here: a Gemm's operands are [batch, K], refused above, so
+            # there is no transB to write as transpose_b)
+            self.emit(node, "matmul", [a, b])
             return
         w_shape = self.const_shape(b)
         if len(w_shape) != 2:
@@ -630,7 +767,13 @@ class _Reader:
                                "dslc's dense layers have a [K, N] weight")
         out = w_shape[0] if trans_b else w_shape[1]
         self.counts.weights += math.prod(w_shape)
-        self.emit(node, "dense", [a], [("out", out)], b)
+        name = self.emit(node, "dense", [a], [("out", out)], b)
+        if addend and self.is_act(addend):  # it was dropped, and the residual edge with it
+            total = self.names.claim(f"{name}_add")
+            self.layers.append(ImportedLayer(total, "add", (name, self.tensor[addend]), (),
+                                             f"{node.op_type} {node.name} (C = {addend})"))
+            self.tensor[node.output[0]] = total
+            self.counts.ops[f"{node.op_type} C as add"] += 1
 
     def pool(self, node: Any, acts: list[str], attrs: dict[str, Any]) -> None:
         x = acts[0]
@@ -644,7 +787,7 @@ class _Reader:
             raise _Unsupported("dilated pooling", "dslc's pools are not dilated")
         auto = attrs.get("auto_pad", b"NOTSET")
         auto = auto.decode() if isinstance(auto, bytes) else str(auto)
-        pads = [] if auto not in ("NOTSET", "VALID") else list(attrs.get("pads", [0] * 4))
+        pads = _explicit_pads(auto, attrs)
         pad = _window_pad(_pair(in_shape[1:3], "the input"),
                           _pair(out_shape[1:3], "the output"), kernel, stride, (1, 1),
                           pads, self.counts, node.name or node.output[0])
@@ -666,7 +809,9 @@ class _Reader:
         axes_value = attrs.get("axes")
         if axes_value is None and len(node.input) > 1 and node.input[1]:
             axes_value = [int(v) for v in self.const(node.input[1]).reshape(-1)]
-        axes = {a % rank for a in (axes_value or [])}
+        if any(not -rank <= int(a) < rank for a in axes_value or []):
+            raise _Unsupported(f"axes {list(axes_value or [])} are outside the {rank} axes")
+        axes = {int(a) % rank for a in (axes_value or [])}
         if rank != 4 or axes != {2, 3}:
             raise _Unsupported(f"{node.op_type} over axes {sorted(axes)} of a rank-{rank} "
                                "tensor; only the spatial axes of [N, C, H, W] are pooling",
@@ -706,7 +851,12 @@ class _Reader:
         if len(acts) != len([i for i in node.input if i]):
             raise _Unsupported("a constant operand", "dslc concatenates activations")
         rank = len(self.shape(acts[0])) + 1
-        axis = int(attrs.get("axis", 1)) % rank
+        for other in acts[1:]:
+            self.shape(other)
+        axis = int(attrs.get("axis", 1))
+        if not -rank <= axis < rank:  # (shape inference does not stop such a model)
+            raise _Unsupported(f"axis {axis} is outside the {rank} axes")
+        axis %= rank
         if axis == 0:
             raise _Unsupported("concatenation along the batch axis")
         self.shape(node.output[0])

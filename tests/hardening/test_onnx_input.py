@@ -160,7 +160,10 @@ def test_a_network_that_does_not_check_is_e801_not_an_internal_error() -> None:
     model = _model([node("Flatten", ["x"], ["y"], axis=2)], [("x", [1, 2, 4])], [],
                    [("y", [1, 7])])  # the declared output contradicts the input
     message = _refused(model)
-    assert message.startswith("m.onnx: the network the model gives does not check: ")
+    # (since review 8 caught before the network is written: recorded shapes are checked
+    # against the ones the inputs give)
+    assert message == ("m.onnx: the model's recorded shapes disagree with its inputs (1 "
+                       "tensor): `y` is recorded as [1, 7] but its inputs give [2, 4]")
 
 
 def test_too_many_layers_is_e405(monkeypatch: pytest.MonkeyPatch) -> None:
