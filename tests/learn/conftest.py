@@ -14,6 +14,7 @@ SMALL = Path(__file__).with_name("small.cd")
 @pytest.fixture(scope="module")
 def small() -> tuple[Any, Any]:
     torch = pytest.importorskip("torch")
+    pytest.importorskip("sklearn")  # the learn extra: dslc.learn.require needs both
     from dslc import api
     from dslc.codesign.dance import evaluator as ev
     from dslc.codesign.designs import Instances

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")  # the learn extra: dslc.learn.require needs both
 
 from typer.testing import CliRunner  # noqa: E402
 

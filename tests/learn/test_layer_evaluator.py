@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pytest
 
 torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")  # the learn extra: dslc.learn.require needs both
 
 from dslc.codesign.dance import evaluator as ev  # noqa: E402
 from dslc.codesign.evaluate import LayerFigure, PairResult  # noqa: E402

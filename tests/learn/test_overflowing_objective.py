@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")  # the learn extra: dslc.learn.require needs both
 
 from rich.console import Console  # noqa: E402
 

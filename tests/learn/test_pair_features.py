@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")  # the learn extra: dslc.learn.require needs both
 
 from dslc import api  # noqa: E402
 from dslc.codesign.dance import evaluator as ev  # noqa: E402

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")  # the learn extra: dslc.learn.require needs both
 
 from dslc.codesign.dance import evaluator as ev  # noqa: E402
 from dslc.codesign.dance.search import search  # noqa: E402
