@@ -21,11 +21,12 @@ from typer.testing import CliRunner
 
 from dslc import api
 from dslc.cli import app
-from dslc.codesign.bounds import pair_bounds, prepare, with_accuracies
+from dslc.codesign.bounds import Prepared, pair_bounds, prepare, with_accuracies
 from dslc.codesign.designs import Instances
 from dslc.codesign.evaluate import PairEvaluator
 from dslc.codesign.learned import EvaluatorQuality, LearnedSearch
-from dslc.codesign.planner import make_plan, session
+from dslc.codesign.planner import Session, make_plan, session
+from dslc.codesign.request import Request
 
 TINY = Path(__file__).parents[1] / "learn" / "tiny_trained.cd"
 
@@ -80,16 +81,24 @@ def test_an_accuracy_that_is_not_coming_still_rules_its_pairs_out() -> None:
     assert dict(bounds.broken_by)[text] == len(networks) * len(accelerators)
 
 
+def _running(request: Request, instances: Instances, prepared: Prepared
+             ) -> tuple[PairEvaluator, Session]:
+    """A session of the request's plan (as the differentiable strategy runs one), and the
+    evaluator it evaluates with."""
+    spec = request.spec
+    evaluator = PairEvaluator(request, instances=instances)
+    plan = make_plan(spec, request.network_designs, request.accelerator_designs,
+                     prepared.bounds)
+    return evaluator, session(plan, spec, request.network_designs, request.accelerator_designs,
+                              evaluator, bounds=prepared.bounds)
+
+
 def test_the_gap_counts_pairs_of_networks_never_trained() -> None:
     request, instances, prepared = _prepared(_text())
     spec = request.spec
     networks = request.network_designs.designs
     accelerators = request.accelerator_designs.designs
-    evaluator = PairEvaluator(request, instances=instances)
-    plan = make_plan(spec, request.network_designs, request.accelerator_designs,
-                     prepared.bounds)
-    running = session(plan, spec, request.network_designs, request.accelerator_designs,
-                      evaluator, bounds=prepared.bounds)
+    evaluator, running = _running(request, instances, prepared)
     # The answer: the largest network on its costliest accelerator, trained to 90%; one more
     # pair evaluated whose network is never trained.
     big = max(networks, key=lambda d: (dict(d.point)["w"], dict(d.point)["k"]))
@@ -132,14 +141,9 @@ def test_the_gap_needs_an_accuracy_in_the_objective_known_and_claims_none() -> N
     text = _text().replace("objective    = minimize edp",
                            "objective    = minimize edp / accuracy")
     request, instances, prepared = _prepared(text)
-    spec = request.spec
     networks = request.network_designs.designs
     accelerators = request.accelerator_designs.designs
-    evaluator = PairEvaluator(request, instances=instances)
-    plan = make_plan(spec, request.network_designs, request.accelerator_designs,
-                     prepared.bounds)
-    running = session(plan, spec, request.network_designs, request.accelerator_designs,
-                      evaluator, bounds=prepared.bounds)
+    _, running = _running(request, instances, prepared)
     answer = (networks[-1], accelerators[0])
     running.evaluate("check", [answer])
     running.attach_accuracies({networks[-1]: 0.9})
