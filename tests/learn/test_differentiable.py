@@ -109,6 +109,45 @@ def test_same_seed_same_search_with_the_evaluator_trained_afresh(runs: Runs,
     assert second.evaluator.spearman == first.evaluator.spearman
 
 
+def test_the_search_and_its_predictions_run_on_one_thread_whatever_the_callers(
+        runs: Runs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The search and the evaluator's predictions run on one thread, as its fitting does,
+    so a seed gives one search on any machine: with the caller at two threads they ran on
+    two (a sum's order, and so its last bits, may follow the thread count)."""
+    from dslc.codesign.dance import evaluator as evaluator_module
+    from dslc.codesign.dance import search as search_module
+
+    seen: list[int] = []
+    digits = search_module._network_digits
+    grid = evaluator_module.TrainedEvaluator.log_metrics_grid
+
+    def counted_digits(*args: object) -> object:
+        seen.append(torch.get_num_threads())
+        return digits(*args)  # type: ignore[arg-type]
+
+    def counted_grid(self: object, *args: object) -> object:
+        seen.append(torch.get_num_threads())
+        return grid(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search_module, "_network_digits", counted_digits)
+    monkeypatch.setattr(evaluator_module.TrainedEvaluator, "log_metrics_grid", counted_grid)
+    copy = tmp_path / "pairs.sqlite"
+    shutil.copy(runs.store, copy)
+    for saved in runs.store.parent.glob("evaluator-*.pt"):
+        shutil.copy(saved, tmp_path / saved.name)  # read back: no fitting
+    torch.set_num_threads(2)
+    try:
+        again = api.search(api.compile(SMALL), store=copy).outcome
+        assert torch.get_num_threads() == 2  # restored after
+    finally:
+        torch.set_num_threads(1)
+    assert seen and set(seen) == {1}
+    first, second = runs.learned.learned, again.learned
+    assert first is not None and second is not None and second.evaluator.reused
+    assert [s.loss for s in second.trajectory] == [s.loss for s in first.trajectory]
+    assert second.answer == first.answer
+
+
 def test_a_saved_evaluator_is_read_back(runs: Runs) -> None:
     saved = list(runs.store.parent.glob("evaluator-*.pt"))
     assert len(saved) == 1

@@ -399,10 +399,13 @@ class TrainedEvaluator:
         return torch.cat([summed, area], dim=-1)
 
     def predict(self, network_rows: FloatArray, accelerator_rows: FloatArray) -> FloatArray:
-        """[rows, 3] energy (pJ), latency (s), area (mm2) of row-aligned rows (numpy)."""
+        """[rows, 3] energy (pJ), latency (s), area (mm2) of row-aligned rows (numpy), on
+        one thread (dslc.learn.train.deterministic), as the evaluator was fitted."""
         torch = needs_torch()
+        from dslc.learn.train import deterministic
+
         distinct, inverse = np.unique(accelerator_rows, axis=0, return_inverse=True)
-        with torch.no_grad():
+        with torch.no_grad(), deterministic():  # one thread: the same figures anywhere
             grid = self.log_metrics_grid(torch.as_tensor(network_rows, dtype=torch.float32),
                                          torch.as_tensor(distinct, dtype=torch.float32))
         logs = grid.numpy().astype(np.float64)[np.arange(len(network_rows)),

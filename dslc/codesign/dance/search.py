@@ -131,134 +131,137 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
     constraints are penalties on them, and the proposals come from the predicted front
     (`_front_proposals`)."""
     torch = needs_torch()
-    torch.manual_seed(seed)
-    noise = torch.Generator().manual_seed(seed)
-    spaces, params, space_of, digits = _network_digits(space)
-    space_logits = torch.zeros(len(spaces), dtype=torch.float32, requires_grad=True)
-    logits = [[torch.zeros(len(values), dtype=torch.float32, requires_grad=True)
-               for _, values in params[s]] for s in range(len(spaces))]
-    arch_width = sum(len(values) for s in range(len(spaces)) for _, values in params[s]) + \
-        (len(spaces) if len(spaces) > 1 else 0)
-    encoding = space.encoding
-    widths = [len(p.values) for p in encoding.params]
-    generator = torch.nn.Sequential(
-        torch.nn.Linear(arch_width, GENERATOR_HIDDEN), torch.nn.Tanh(),
-        torch.nn.Linear(GENERATOR_HIDDEN, sum(widths))).float()
-    with torch.no_grad():
-        generator[2].weight.mul_(0.1)
-        generator[2].bias.zero_()
-    columns = [torch.as_tensor(p.column_values(), dtype=torch.float32)
-               for p in encoding.params]
-    networks = torch.as_tensor(space.network_rows, dtype=torch.float32)
-    space_index = torch.as_tensor(space_of)
-    digit_index = [torch.as_tensor(d) for d in digits]
-    accuracies = space.accuracies if estimates is None else np.asarray(estimates, float)
-    known = torch.as_tensor(np.nan_to_num(accuracies, nan=0.0), dtype=torch.float32)
-    unknown = torch.as_tensor(np.isnan(accuracies))
-    design_of = {encoding.digits(d): j for j, d in enumerate(space.accelerators)}
-    clock = float(np.median(space.clock_hz))
-    optimiser = torch.optim.Adam([
-        {"params": [space_logits, *(t for group in logits for t in group)], "lr": ARCH_RATE},
-        {"params": list(generator.parameters()), "lr": GENERATOR_RATE}])
+    from dslc.learn.train import deterministic
 
-    def distribution() -> tuple[Any, Any]:
-        """log p over the network designs, and the architecture parameters' input row."""
-        log_space = torch.log_softmax(space_logits, 0)
-        log_p = log_space[space_index].clone()
-        row = [torch.softmax(space_logits, 0)] if len(spaces) > 1 else []
-        for s in range(len(spaces)):
-            mine = space_index == s
-            for k, t in enumerate(logits[s]):
-                log_q = torch.log_softmax(t, 0)
-                log_p = log_p + torch.where(mine, log_q[digit_index[s][:, k]], 0.0)
-                row.append(torch.softmax(t, 0))
-        return log_p, torch.cat(row)
-
-    def split(out: Any) -> list[Any]:
-        return list(torch.split(out, widths, dim=-1))
-
-    sign = -1.0 if objective.sense == "maximize" else 1.0  # _log_cost minimises
-    trajectory: list[TrajectoryStep] = []
-    visited_networks: dict[int, None] = {}
-    visited_accelerators: dict[int, None] = {}
-    for step in range(steps):
-        tau = TAU_START * (TAU_END / TAU_START) ** (step / max(1, steps - 1))
-        log_p, arch = distribution()
-        p = torch.exp(log_p)
-        hardware = split(generator(arch))
-        rows = []
-        for param_logits, values in zip(hardware, columns, strict=True):
-            gumbel = -torch.log(-torch.log(
-                torch.rand((SAMPLES, param_logits.shape[0]), generator=noise,
-                           dtype=torch.float32).clamp_min(1e-12)))
-            soft = torch.softmax((param_logits + gumbel) / tau, -1)
-            hard = torch.nn.functional.one_hot(soft.argmax(-1), soft.shape[-1]).float()
-            rows.append((hard - soft.detach() + soft) @ values)
-        accelerators = torch.cat(rows, dim=-1)  # [SAMPLES, width]
-        n, s = networks.shape[0], SAMPLES
-        logs = trained.log_metrics_grid(networks, accelerators)  # [n, s, 3]
-        cost = _log_cost(torch, objective, logs, clock, known[:, None].expand(n, s))
-        cost = cost + _penalty(torch, constraints, logs, clock, known[:, None].expand(n, s),
-                               unknown[:, None].expand(n, s))
-        expected = torch.sum(p[:, None] * cost, 0).mean()
-        accuracy_loss = torch.sum(p * (1.0 - known)) if accuracy else None
-        loss = cost_weight * expected + (accuracy_loss if accuracy_loss is not None else 0.0)
-        optimiser.zero_grad()
-        loss.backward()
-        if all(bool(torch.isfinite(t.grad).all()) for group in optimiser.param_groups
-               for t in group["params"] if t.grad is not None):
-            optimiser.step()  # a step whose gradient is not finite would make every next NaN
-        loss_value = float(loss.detach())
-        accuracy_value = None if accuracy_loss is None else float(accuracy_loss.detach())
+    with deterministic():  # one thread: the same seed, the same search on any machine
+        torch.manual_seed(seed)
+        noise = torch.Generator().manual_seed(seed)
+        spaces, params, space_of, digits = _network_digits(space)
+        space_logits = torch.zeros(len(spaces), dtype=torch.float32, requires_grad=True)
+        logits = [[torch.zeros(len(values), dtype=torch.float32, requires_grad=True)
+                   for _, values in params[s]] for s in range(len(spaces))]
+        arch_width = sum(len(values) for s in range(len(spaces)) for _, values in params[s]) + \
+            (len(spaces) if len(spaces) > 1 else 0)
+        encoding = space.encoding
+        widths = [len(p.values) for p in encoding.params]
+        generator = torch.nn.Sequential(
+            torch.nn.Linear(arch_width, GENERATOR_HIDDEN), torch.nn.Tanh(),
+            torch.nn.Linear(GENERATOR_HIDDEN, sum(widths))).float()
         with torch.no_grad():
-            choice = int(torch.argmax(p))
-            best_hw = tuple(int(torch.argmax(t)) for t in hardware)
-            accelerator = design_of[best_hw]
-            plain = _log_cost(torch, objective, logs, clock, known[:, None].expand(n, s))
-            mean = sign * torch.sum(p[:, None] * plain, 0).mean()
-            expected_cost = float(torch.exp(mean))
-            if not math.isfinite(expected_cost):  # past float32: in float64, else inf
-                expected_cost = math.exp(min(float(mean), 709.0)) if float(mean) < 709.0 \
-                    else math.inf
-        visited_networks[choice] = None
-        visited_accelerators[accelerator] = None
-        trajectory.append(TrajectoryStep(
-            step, loss_value, expected_cost, accuracy_value,
-            space.networks[choice], space.accelerators[accelerator]))
-    with torch.no_grad():
-        log_p, arch = distribution()
-        p = torch.exp(log_p).numpy()
-        hardware = split(generator(arch))
-        log_q = np.zeros(len(space.accelerators))
-        for k, t in enumerate(hardware):
-            probabilities = torch.log_softmax(t, 0).numpy()
-            for j, design in enumerate(space.accelerators):
-                log_q[j] += probabilities[encoding.digits(design)[k]]
-    top_networks = [int(i) for i in np.argsort(-p, kind="stable")[:TOP_NETWORKS]]
-    top_accelerators = [int(j) for j in np.argsort(-log_q, kind="stable")[:TOP_ACCELERATORS]]
-    accs = list(dict.fromkeys([*top_accelerators, *visited_accelerators]))
-    if estimates is not None:
-        if len(space.networks) * len(space.accelerators) <= PREDICT_ALL:
-            accs = list(range(len(space.accelerators)))
-        costs = network_costs(trained, space, objective, constraints, accuracies, accs)
-        proposals = _front_proposals(costs, accuracies, int(np.argmax(p)), count)
+            generator[2].weight.mul_(0.1)
+            generator[2].bias.zero_()
+        columns = [torch.as_tensor(p.column_values(), dtype=torch.float32)
+                   for p in encoding.params]
+        networks = torch.as_tensor(space.network_rows, dtype=torch.float32)
+        space_index = torch.as_tensor(space_of)
+        digit_index = [torch.as_tensor(d) for d in digits]
+        accuracies = space.accuracies if estimates is None else np.asarray(estimates, float)
+        known = torch.as_tensor(np.nan_to_num(accuracies, nan=0.0), dtype=torch.float32)
+        unknown = torch.as_tensor(np.isnan(accuracies))
+        design_of = {encoding.digits(d): j for j, d in enumerate(space.accelerators)}
+        clock = float(np.median(space.clock_hz))
+        optimiser = torch.optim.Adam([
+            {"params": [space_logits, *(t for group in logits for t in group)], "lr": ARCH_RATE},
+            {"params": list(generator.parameters()), "lr": GENERATOR_RATE}])
+
+        def distribution() -> tuple[Any, Any]:
+            """log p over the network designs, and the architecture parameters' input row."""
+            log_space = torch.log_softmax(space_logits, 0)
+            log_p = log_space[space_index].clone()
+            row = [torch.softmax(space_logits, 0)] if len(spaces) > 1 else []
+            for s in range(len(spaces)):
+                mine = space_index == s
+                for k, t in enumerate(logits[s]):
+                    log_q = torch.log_softmax(t, 0)
+                    log_p = log_p + torch.where(mine, log_q[digit_index[s][:, k]], 0.0)
+                    row.append(torch.softmax(t, 0))
+            return log_p, torch.cat(row)
+
+        def split(out: Any) -> list[Any]:
+            return list(torch.split(out, widths, dim=-1))
+
+        sign = -1.0 if objective.sense == "maximize" else 1.0  # _log_cost minimises
+        trajectory: list[TrajectoryStep] = []
+        visited_networks: dict[int, None] = {}
+        visited_accelerators: dict[int, None] = {}
+        for step in range(steps):
+            tau = TAU_START * (TAU_END / TAU_START) ** (step / max(1, steps - 1))
+            log_p, arch = distribution()
+            p = torch.exp(log_p)
+            hardware = split(generator(arch))
+            rows = []
+            for param_logits, values in zip(hardware, columns, strict=True):
+                gumbel = -torch.log(-torch.log(
+                    torch.rand((SAMPLES, param_logits.shape[0]), generator=noise,
+                               dtype=torch.float32).clamp_min(1e-12)))
+                soft = torch.softmax((param_logits + gumbel) / tau, -1)
+                hard = torch.nn.functional.one_hot(soft.argmax(-1), soft.shape[-1]).float()
+                rows.append((hard - soft.detach() + soft) @ values)
+            accelerators = torch.cat(rows, dim=-1)  # [SAMPLES, width]
+            n, s = networks.shape[0], SAMPLES
+            logs = trained.log_metrics_grid(networks, accelerators)  # [n, s, 3]
+            cost = _log_cost(torch, objective, logs, clock, known[:, None].expand(n, s))
+            cost = cost + _penalty(torch, constraints, logs, clock, known[:, None].expand(n, s),
+                                   unknown[:, None].expand(n, s))
+            expected = torch.sum(p[:, None] * cost, 0).mean()
+            accuracy_loss = torch.sum(p * (1.0 - known)) if accuracy else None
+            loss = cost_weight * expected + (accuracy_loss if accuracy_loss is not None else 0.0)
+            optimiser.zero_grad()
+            loss.backward()
+            if all(bool(torch.isfinite(t.grad).all()) for group in optimiser.param_groups
+                   for t in group["params"] if t.grad is not None):
+                optimiser.step()  # a step whose gradient is not finite would make every next NaN
+            loss_value = float(loss.detach())
+            accuracy_value = None if accuracy_loss is None else float(accuracy_loss.detach())
+            with torch.no_grad():
+                choice = int(torch.argmax(p))
+                best_hw = tuple(int(torch.argmax(t)) for t in hardware)
+                accelerator = design_of[best_hw]
+                plain = _log_cost(torch, objective, logs, clock, known[:, None].expand(n, s))
+                mean = sign * torch.sum(p[:, None] * plain, 0).mean()
+                expected_cost = float(torch.exp(mean))
+                if not math.isfinite(expected_cost):  # past float32: in float64, else inf
+                    expected_cost = math.exp(min(float(mean), 709.0)) if float(mean) < 709.0 \
+                        else math.inf
+            visited_networks[choice] = None
+            visited_accelerators[accelerator] = None
+            trajectory.append(TrajectoryStep(
+                step, loss_value, expected_cost, accuracy_value,
+                space.networks[choice], space.accelerators[accelerator]))
+        with torch.no_grad():
+            log_p, arch = distribution()
+            p = torch.exp(log_p).numpy()
+            hardware = split(generator(arch))
+            log_q = np.zeros(len(space.accelerators))
+            for k, t in enumerate(hardware):
+                probabilities = torch.log_softmax(t, 0).numpy()
+                for j, design in enumerate(space.accelerators):
+                    log_q[j] += probabilities[encoding.digits(design)[k]]
+        top_networks = [int(i) for i in np.argsort(-p, kind="stable")[:TOP_NETWORKS]]
+        top_accelerators = [int(j) for j in np.argsort(-log_q, kind="stable")[:TOP_ACCELERATORS]]
+        accs = list(dict.fromkeys([*top_accelerators, *visited_accelerators]))
+        if estimates is not None:
+            if len(space.networks) * len(space.accelerators) <= PREDICT_ALL:
+                accs = list(range(len(space.accelerators)))
+            costs = network_costs(trained, space, objective, constraints, accuracies, accs)
+            proposals = _front_proposals(costs, accuracies, int(np.argmax(p)), count)
+            return SearchResult(cost_weight, tuple(trajectory), proposals, p)
+        nets = list(dict.fromkeys([*top_networks, *visited_networks]))
+        pairs = np.array([(i, j) for i in nets for j in accs], dtype=np.int64)
+        predicted = trained.predict_pairs(space, pairs)
+        accuracy_values = space.accuracies[pairs[:, 0]]
+        clock_hz = space.clock_hz[pairs[:, 1]]
+        values = objective_of(objective, predicted, clock_hz, accuracy_values)
+        feasible = _feasible(constraints, predicted, clock_hz, accuracy_values)
+        order = sorted(range(len(pairs)), key=lambda k: (not feasible[k], values[k],
+                                                          int(pairs[k, 0]), int(pairs[k, 1])))
+        proposals = tuple(
+            (int(pairs[k, 0]), int(pairs[k, 1]),
+             Prediction(float(predicted[k, 0]), float(predicted[k, 1]), float(predicted[k, 2]),
+                        float(values[k]), None if math.isnan(accuracy_values[k])
+                        else float(accuracy_values[k])), bool(feasible[k]))
+            for k in order[:count])
         return SearchResult(cost_weight, tuple(trajectory), proposals, p)
-    nets = list(dict.fromkeys([*top_networks, *visited_networks]))
-    pairs = np.array([(i, j) for i in nets for j in accs], dtype=np.int64)
-    predicted = trained.predict_pairs(space, pairs)
-    accuracy_values = space.accuracies[pairs[:, 0]]
-    clock_hz = space.clock_hz[pairs[:, 1]]
-    values = objective_of(objective, predicted, clock_hz, accuracy_values)
-    feasible = _feasible(constraints, predicted, clock_hz, accuracy_values)
-    order = sorted(range(len(pairs)), key=lambda k: (not feasible[k], values[k],
-                                                      int(pairs[k, 0]), int(pairs[k, 1])))
-    proposals = tuple(
-        (int(pairs[k, 0]), int(pairs[k, 1]),
-         Prediction(float(predicted[k, 0]), float(predicted[k, 1]), float(predicted[k, 2]),
-                    float(values[k]), None if math.isnan(accuracy_values[k])
-                    else float(accuracy_values[k])), bool(feasible[k]))
-        for k in order[:count])
-    return SearchResult(cost_weight, tuple(trajectory), proposals, p)
 
 
 @dataclass(frozen=True, slots=True)
