@@ -953,6 +953,9 @@ class TimeloopStudy:
     accelerator: AcceleratorSpec
     arch: ArchModel
     layers: tuple[TimeloopLayer, ...]
+    estimated: tuple[str, ...] = ()
+    """Components whose energies are dslc's estimate: the study gives none
+    (dslc.interop.timeloop `Study.estimated`)."""
 
 
 def import_timeloop(directory: str | Path) -> TimeloopStudy:
@@ -978,7 +981,7 @@ def import_timeloop(directory: str | Path) -> TimeloopStudy:
             raise CannotRunError(f"the mapping of layer {layer.name} ({layer.name}.map.yaml "
                                  f"in {directory}) cannot run", exc.reasons) from None
         layers.append(TimeloopLayer(layer.name, layer.problem, layer.mapping, cost))
-    return TimeloopStudy(study.accelerator, arch, tuple(layers))
+    return TimeloopStudy(study.accelerator, arch, tuple(layers), study.estimated)
 
 
 def dump_spec(program: Program) -> dict[str, Any]:

@@ -692,13 +692,18 @@ def import_timeloop_command(
         console.print(export.to_json({
             "accelerator": study.accelerator.model_dump(mode="json"),
             "layers": [{"name": layer.name, "cost": export.cost_to_json(layer.cost)}
-                       for layer in study.layers]}), markup=False)
+                       for layer in study.layers],
+            "estimated": list(study.estimated)}), markup=False)
     else:
         console.print(f"accelerator `{study.arch.name}`: {len(study.arch.levels)} memory "
                       f"levels, {study.arch.compute.instances} MAC units", markup=False)
         for layer in study.layers:
             console.print(render_cost(layer.cost, per_instance=console.width >= 150))
-    if out is not None:  # a note: on stderr whatever the format
+    if study.estimated:  # a note: on stderr whatever the format
+        err_console.print("no ERT entry or vector-access-energy gives the energies of "
+                          f"{', '.join(f'`{name}`' for name in study.estimated)}: they are "
+                          "dslc's estimate (Timeloop would use its own)", markup=False)
+    if out is not None:
         err_console.print(f"wrote {out}", markup=False)
 
 

@@ -75,6 +75,15 @@ class Study:
     accelerator: AcceleratorSpec
     layers: tuple[StudyLayer, ...]
 
+    @property
+    def estimated(self) -> tuple[str, ...]:
+        """The components whose access (or MAC) energy no ERT entry nor
+        `vector-access-energy` gives: dslc's estimator stands in for it, where Timeloop
+        would use an estimate of its own, so their energies need not be Timeloop's."""
+        return tuple(c.name for c in (*self.accelerator.hierarchy, self.accelerator.compute)
+                     if (isinstance(c, MemorySpec) and c.read_energy_pj is None)
+                     or (isinstance(c, ComputeSpec) and c.energy_pj is None))
+
 
 def _unsupported(message: str, hint: str = "") -> DiagnosticError:
     return DiagnosticError([error("E806", message, None, help=hint)])

@@ -131,6 +131,7 @@ def test_cli_export_and_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     back = runner.invoke(cli.app, ["import-timeloop", "study", "--format", "json"])
     assert back.exit_code == 0, back.output
     assert json.loads(back.stdout)["layers"][0]["cost"]["cycles"] == 688128
+    assert json.loads(back.stdout)["estimated"] == []  # the export gives every energy
     assert back.stderr == ""
     # `-o STUDY.cd` writes the spec and says so on stderr, in either format (docs/cli.md:
     # "`wrote STUDY.cd` on stderr"; under JSON the note was missing).
@@ -297,6 +298,33 @@ def test_a_permutation_with_blanks_reads_as_without() -> None:
     full = read_study(files).layers[0]
     files[path] = files[path].replace("permutation: QPKNCRS", "permutation: Q P  K", 1)
     assert read_study(files).layers[0].mapping == full.mapping
+
+
+def test_energies_no_table_gives_are_named_as_estimated(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A component with neither an ERT entry nor `vector-access-energy` gets dslc's
+    estimated energies, where Timeloop would use its own: `import-timeloop` names it, in
+    the JSON (`estimated`) and in a note on stderr, in either format."""
+    files = _rs_conv3x3_files()
+    ert, arch = "arch/components/eyeriss_like.ERT.yaml", "arch/eyeriss_like.arch.yaml"
+    start = files[ert].index("  - name: system.GLB\n")
+    end = files[ert].index("  - name: system.PE[0..167].ifmap_spad")
+    files[ert] = files[ert][:start] + files[ert][end:]
+    assert files[arch].count("vector-access-energy: 36.0\n") == 1
+    files[arch] = files[arch].replace("        vector-access-energy: 36.0\n", "", 1)
+    assert read_study(files).estimated == ("GLB",)
+    assert read_study(_rs_conv3x3_files()).estimated == ()
+    for relative, text in files.items():
+        (tmp_path / "study" / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "study" / relative).write_text(text)
+    monkeypatch.chdir(tmp_path)
+    note = ("no ERT entry or vector-access-energy gives the energies of `GLB`: they are "
+            "dslc's estimate (Timeloop would use its own)\n")
+    for args in ([], ["--format", "json"]):
+        result = runner.invoke(cli.app, ["import-timeloop", "study", *args])
+        assert result.exit_code == 0, result.output
+        assert result.stderr == note
+    assert json.loads(result.stdout)["estimated"] == ["GLB"]
 
 
 def _memory(study_files: dict[str, str], name: str) -> MemorySpec:
