@@ -877,9 +877,74 @@ def export_timeloop(program: Program, *, mapping: str | None = None,
     _check_range("the batch", batch, 1, MAX_BATCH)
     _needs_yaml()
     from dslc.interop.timeloop import export_study
+    from dslc.mapper.search import MapperOptions
 
-    return export_study(*_study_layers(program, mapping, network_name, layer,
-                                       accelerator_name, options, batch))
+    arch, layers = _study_layers(program, mapping, network_name, layer, accelerator_name,
+                                 options, batch)
+    notes: list[str] = []
+    if mapping is None and accelerator_name is not None:
+        # The mapper's mappings: one that Timeloop cannot state is searched again.
+        searched = (options or MapperOptions()).with_constraints(
+            accelerator(program, accelerator_name).constraints)
+        layers = tuple(_one_axis_per_dim(found, arch, searched, notes) for found in layers)
+    return export_study(arch, layers, tuple(notes))
+
+
+def _one_axis_per_dim(found: StudyLayer, arch: ArchModel, options: MapperOptions,
+                      notes: list[str]) -> StudyLayer:
+    """`found`, or when its mapping unrolls a dim on both axes of one fanout (Timeloop has
+    one spatial loop per dim and level: E806), the best mapping of its layer with that dim
+    on one axis only: searched with the dim forbidden on Y, and on X, the better kept (the
+    search's objective), until no dim is on both; a line for `notes` says so."""
+    from dslc.cost.model import evaluate as evaluate_mapping
+    from dslc.interop.timeloop import StudyLayer
+    from dslc.mapper.search import map_problem
+    from dslc.spec.constraints import SlotConstraint
+
+    first, extra, changes = found, MapConstraints(), []
+    while True:
+        # A dim on X and on Y of one fanout (two fanouts below one memory are E806 anyway).
+        doubled = sorted({(loop.fanout, found.problem.dims[loop.dim])
+                          for level in found.mapping.levels for loop in level.spatial
+                          if sum(other.dim == loop.dim and other.fanout == loop.fanout
+                                 for other in level.spatial) > 1})
+        if not doubled:
+            break
+        fanout, dim = doubled[0]
+        tries = []
+        for axis in ("y", "x"):
+            more = MapConstraints(slots=(*extra.slots, SlotConstraint(
+                target=fanout, axis=axis, forbid=(dim,), origin="dslc export --to timeloop")))
+            with contextlib.suppress(CannotRunError):
+                result = map_problem(found.problem, arch, replace(
+                    options, constraints=options.constraints.combined(more)))
+                tries.append((_scores(options, result.cost), axis, more, result))
+        if not tries:
+            raise DiagnosticError([error(
+                "E806", f"layer {found.name}: every mapping unrolls {dim} on both axes of "
+                f"`{fanout}`; Timeloop has one loop per dim and level", None,
+                help="export another layer, or a mapping block")])
+        _, axis, extra, result = min(tries, key=lambda t: t[0])
+        found = StudyLayer(found.name, found.problem, result.mapping)
+        changes.append((fanout, dim, axis))
+    if changes:
+        before = _scores(options, evaluate_mapping(first.problem, arch, first.mapping))[0]
+        after = _scores(options, evaluate_mapping(found.problem, arch, found.mapping))[0]
+        notes.append(f"layer {found.name}: the best mapping found unrolls "
+                     + " and ".join(f"{dim} on both axes of `{fanout}`"
+                                    for fanout, dim, _ in changes)
+                     + ", which Timeloop cannot state; written: the best with "
+                     + " and ".join(f"{dim} not on {axis.upper()}" for _, dim, axis in changes)
+                     + f" ({options.objective_text} {after / before:.3f}x the best found)")
+    return found
+
+
+def _scores(options: MapperOptions, cost: Cost) -> tuple[float, ...]:
+    """A cost's scores under the search's objectives (lexicographic: the first decides)."""
+    import numpy as np
+
+    energy, cycles = np.array([cost.energy_pj]), np.array([float(cost.cycles)])
+    return tuple(float(score(energy, cycles)[0]) for score in options.scorers())
 
 
 def export_accelforge(program: Program, *, mapping: str | None = None,

@@ -315,8 +315,15 @@ def _mapping_yaml(problem: Problem, arch: ArchModel, mapping: Mapping) -> dict[s
     return {"mapping": entries}
 
 
-def export_study(arch: ArchModel, layers: tuple[StudyLayer, ...]) -> dict[str, str]:
-    """The study's files by relative path (see the module docstring)."""
+NOTES_HEADING = "Mappings re-searched for Timeloop:"
+"""README.txt's heading over what an export of the mapper's mappings changed (`dslc export`
+prints those lines too)."""
+
+
+def export_study(arch: ArchModel, layers: tuple[StudyLayer, ...],
+                 notes: tuple[str, ...] = ()) -> dict[str, str]:
+    """The study's files by relative path (see the module docstring); `notes` (what the
+    export changed, one line each) go in README.txt under NOTES_HEADING."""
     acc = file_stem(arch.name)
     tree = _arch_yaml(arch)
     paths = tree.pop("_paths")
@@ -344,6 +351,8 @@ def export_study(arch: ArchModel, layers: tuple[StudyLayer, ...]) -> dict[str, s
         f"Timeloop v3 files written by dslc export for accelerator {arch.name}.\n"
         "Run each layer in this directory with:\n\n" + "\n".join(commands) + "\n\n"
         "dslc import-timeloop DIR reads them back (docs/interop.md).\n")
+    if notes:
+        files["README.txt"] += f"\n{NOTES_HEADING}\n" + "".join(f"- {n}\n" for n in notes)
     return files
 
 

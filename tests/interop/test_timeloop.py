@@ -17,7 +17,7 @@ from dslc import api, cli  # noqa: E402
 from dslc.arch import ArchModel, resolve_accelerator  # noqa: E402
 from dslc.cost.model import Cost, evaluate  # noqa: E402
 from dslc.diagnostics.diagnostic import CannotRunError, DiagnosticError  # noqa: E402
-from dslc.interop.timeloop import read_study  # noqa: E402
+from dslc.interop.timeloop import StudyLayer, export_study, read_study  # noqa: E402
 from dslc.lower.lower import lower_network  # noqa: E402
 from dslc.mapping.mapping import mapping_from_spec  # noqa: E402
 from dslc.spec.accelerator import FanoutSpec, MemorySpec  # noqa: E402
@@ -518,3 +518,44 @@ def test_a_spatial_entry_without_split_puts_every_loop_on_x() -> None:
     glb = read_study(files).layers[0].mapping.levels[1]
     assert [(loop.dim, loop.factor, loop.axis) for loop in glb.spatial] == [
         (5, 3, "x"), (2, 4, "x"), (3, 14, "x")]  # permutation PCR...: P innermost
+
+
+def test_a_best_mapping_with_a_dim_on_both_axes_is_searched_again_for_timeloop() -> None:
+    """Timeloop has one spatial loop per dim and level, so a mapping that unrolls P on
+    both X and Y of one fanout cannot be written (E806, and the whole export failed). The
+    export of the mapper's mappings searches such a layer again with the dim forbidden on
+    Y, and on X, writes the better, and says so in README.txt (and `dslc export` on
+    stderr); a layer whose best mapping Timeloop can state is written as found."""
+    program = api.compile("t.cd", text=b'import "std/networks/mobilenet_v2.cd"\n'
+                                       b'import "std/accelerators/simple_os_16x16.cd"\n'
+                                       b'import "std/accelerators/simple_ws_16x16.cd"\n')
+    options = api.mapper_settings(budget=2000)
+    found = api.map_layer(program, "mobilenet_v2", "b2.d", "simple_os_16x16", options=options)
+    dims = found.problem.dims
+
+    def doubled(mapping: object) -> list[str]:
+        return sorted({dims[loop.dim] for level in mapping.levels  # type: ignore[attr-defined]
+                       for loop in level.spatial
+                       if sum(o.dim == loop.dim for o in level.spatial) > 1})
+
+    assert doubled(found.result.mapping) == ["P"]  # the case: P on both X and Y
+    with pytest.raises(DiagnosticError, match="unrolls P twice"):  # as found: E806
+        export_study(found.arch, (StudyLayer("b2.d", found.problem, found.result.mapping),))
+    files = api.export_timeloop(program, network_name="mobilenet_v2", layer="b2.d",
+                                accelerator_name="simple_os_16x16", options=options)
+    [layer] = read_study(files).layers
+    assert doubled(layer.mapping) == []
+    readme = files["README.txt"]
+    assert readme.count("Mappings re-searched for Timeloop:") == 1
+    assert "- layer b2.d: the best mapping found unrolls P on both axes of `PE`" in readme
+    assert "which Timeloop cannot state; written: the best with P not on " in readme
+    # The written mapping is its layer's own cost model figure, read back exactly.
+    assert evaluate(layer.problem, found.arch, layer.mapping) == \
+        evaluate(found.problem, found.arch, layer.mapping)
+    # On simple_ws_16x16 the best mapping of b2.d is written as the mapper found it.
+    ws = api.map_layer(program, "mobilenet_v2", "b2.d", "simple_ws_16x16", options=options)
+    assert doubled(ws.result.mapping) == []
+    files = api.export_timeloop(program, network_name="mobilenet_v2", layer="b2.d",
+                                accelerator_name="simple_ws_16x16", options=options)
+    assert "re-searched" not in files["README.txt"]
+    assert read_study(files).layers[0].mapping == ws.result.mapping
