@@ -890,6 +890,15 @@ def export_timeloop(program: Program, *, mapping: str | None = None,
     return export_study(arch, layers, tuple(notes))
 
 
+def export_notes(files: Mapping[str, str]) -> str:
+    """What a Timeloop export of the mapper's mappings changed (README.txt's part under
+    its heading, the heading included), or "" when nothing."""
+    from dslc.interop.timeloop import NOTES_HEADING
+
+    readme = files.get("README.txt", "")
+    return readme[readme.index(NOTES_HEADING):].rstrip() if NOTES_HEADING in readme else ""
+
+
 def _one_axis_per_dim(found: StudyLayer, arch: ArchModel, options: MapperOptions,
                       notes: list[str]) -> StudyLayer:
     """`found`, or when its mapping unrolls a dim on both axes of one fanout (Timeloop has

@@ -666,11 +666,9 @@ def export_command(
     err_console.print(f"wrote {len(files)} files to {out}: {problems} "
                       f"problem{'s' if problems != 1 else ''} with their mappings, {tables}",
                       markup=False)
-    from dslc.interop.timeloop import NOTES_HEADING
-
-    readme = files.get("README.txt", "")
-    if to is ExportTarget.timeloop and NOTES_HEADING in readme:
-        err_console.print(readme[readme.index(NOTES_HEADING):].rstrip(), markup=False)
+    notes = api.export_notes(files) if to is ExportTarget.timeloop else ""
+    if notes:
+        err_console.print(notes, markup=False)
 
 
 @command("import-timeloop")

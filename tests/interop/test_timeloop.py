@@ -520,7 +520,8 @@ def test_a_spatial_entry_without_split_puts_every_loop_on_x() -> None:
         (5, 3, "x"), (2, 4, "x"), (3, 14, "x")]  # permutation PCR...: P innermost
 
 
-def test_a_best_mapping_with_a_dim_on_both_axes_is_searched_again_for_timeloop() -> None:
+def test_a_best_mapping_with_a_dim_on_both_axes_is_searched_again_for_timeloop(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Timeloop has one spatial loop per dim and level, so a mapping that unrolls P on
     both X and Y of one fanout cannot be written (E806, and the whole export failed). The
     export of the mapper's mappings searches such a layer again with the dim forbidden on
@@ -559,3 +560,13 @@ def test_a_best_mapping_with_a_dim_on_both_axes_is_searched_again_for_timeloop()
                                 accelerator_name="simple_ws_16x16", options=options)
     assert "re-searched" not in files["README.txt"]
     assert read_study(files).layers[0].mapping == ws.result.mapping
+    # `dslc export` prints the README's notes on stderr.
+    monkeypatch.chdir(tmp_path)
+    Path("t.cd").write_text('import "std/networks/mobilenet_v2.cd"\n'
+                            'import "std/accelerators/simple_os_16x16.cd"\n')
+    result = runner.invoke(cli.app, ["export", "t.cd", "-n", "mobilenet_v2", "-l", "b2.d",
+                                     "-a", "simple_os_16x16", "-o", "study"])
+    assert result.exit_code == 0, result.output
+    notes = (Path("study") / "README.txt").read_text().split("\n\n")[-1].rstrip()
+    assert notes.startswith("Mappings re-searched for Timeloop:\n- layer b2.d: ")
+    assert result.stderr.endswith(notes + "\n")
