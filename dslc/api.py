@@ -933,12 +933,12 @@ def _one_axis_per_dim(found: StudyLayer, arch: ArchModel, options: MapperOptions
                 "E806", f"layer {found.name}: every mapping unrolls {dim} on both axes of "
                 f"`{fanout}`; Timeloop has one loop per dim and level", None,
                 help="export another layer, or a mapping block")])
-        _, axis, extra, result = min(tries, key=lambda t: t[0])
+        scores, axis, extra, result = min(tries, key=lambda t: t[0])
         found = StudyLayer(found.name, found.problem, result.mapping)
         changes.append((fanout, dim, axis))
     if changes:
         before = _scores(options, evaluate_mapping(first.problem, arch, first.mapping))[0]
-        after = _scores(options, evaluate_mapping(found.problem, arch, found.mapping))[0]
+        after = scores[0]  # the last search's, of the mapping written
         notes.append(f"layer {found.name}: the best mapping found unrolls "
                      + " and ".join(f"{dim} on both axes of `{fanout}`"
                                     for fanout, dim, _ in changes)

@@ -294,9 +294,11 @@ def _scalar(value: AttrValue | tuple[int, int]) -> AttrValue:
     return value
 
 
-def _explicit_pads(auto_pad: str, attrs: dict[str, Any]) -> list[int]:
+def _explicit_pads(attrs: dict[str, Any]) -> list[int]:
     """The `pads` of a convolution or pool: [] under auto_pad SAME_UPPER or SAME_LOWER (the
     output size decides), zeros under VALID (which ignores `pads`)."""
+    auto = attrs.get("auto_pad", b"NOTSET")
+    auto_pad = auto.decode() if isinstance(auto, bytes) else str(auto)
     if auto_pad == "VALID":
         return [0, 0, 0, 0]
     if auto_pad != "NOTSET":
@@ -696,9 +698,7 @@ class _Reader:
         kernel = _pair(w_shape[2:], "the kernel")
         stride = _positive(_pair(attrs.get("strides", [1, 1]), "strides"), "strides")
         dilation = _positive(_pair(attrs.get("dilations", [1, 1]), "dilations"), "dilations")
-        auto = attrs.get("auto_pad", b"NOTSET")
-        auto = auto.decode() if isinstance(auto, bytes) else str(auto)
-        pads = _explicit_pads(auto, attrs)
+        pads = _explicit_pads(attrs)
         pad = _window_pad(_pair(in_shape[1:3], "the input"),
                           _pair(out_shape[1:3], "the output"), kernel, stride, dilation,
                           pads, self.counts, node.name or node.output[0])
@@ -785,9 +785,7 @@ class _Reader:
         stride = _positive(_pair(attrs.get("strides", [1, 1]), "strides"), "strides")
         if tuple(attrs.get("dilations", [1, 1])) != (1, 1):
             raise _Unsupported("dilated pooling", "dslc's pools are not dilated")
-        auto = attrs.get("auto_pad", b"NOTSET")
-        auto = auto.decode() if isinstance(auto, bytes) else str(auto)
-        pads = _explicit_pads(auto, attrs)
+        pads = _explicit_pads(attrs)
         pad = _window_pad(_pair(in_shape[1:3], "the input"),
                           _pair(out_shape[1:3], "the output"), kernel, stride, (1, 1),
                           pads, self.counts, node.name or node.output[0])
