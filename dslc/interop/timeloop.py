@@ -906,23 +906,64 @@ def _read_problem(path: str, data: dict[str, Any], name: str) -> Problem:
     return problem_value
 
 
-def _factors(text: Any, path: str, dims: tuple[str, ...], where: str) -> dict[str, int]:
+_FACTOR = re.compile(r"([A-Za-z]+)[ \t]*=*[ \t]*([0-9]+)(?:,([0-9]+))?")
+"""One factor as timeloop-model's `ParseUserFactors` (src/mapping/parser.cpp) matches it:
+letters, any `=` (none too: `K4`), digits, and an optional `,residual` (its imperfect
+factorisation)."""
+_FACTOR_SEPARATORS = " \t\r\n,"
+"""Between factors: blanks, and the commas with which timeloopfe joins a list of factors
+(its v4_to_v3 transpiler writes `K=4,C=1`)."""
+
+
+def _factors(text: Any, path: str, problem: Problem, where: str) -> dict[str, int]:
+    """The factors of one mapping entry, by dim, read as timeloop-model reads them
+    (src/mapping/parser.cpp, `ParseUserFactors`): `K=4`, `K4` and `K = 4` are K = 4,
+    anything from a `#` on is a comment, `K=0` is the whole bound of K ("Interpreting 0 to
+    mean full problem dimension"), and a list (timeloopfe's v4 form, which it joins before
+    timeloop-model sees it) is read as its items. What Timeloop would skip without a word
+    (`K<=4`, `C2=4` read as C = 2, stray text) is E805 rather than a silently different
+    mapping; a residual `K=4,3` (Timeloop's imperfect factorisation) is E806."""
     if isinstance(text, list):
         text = " ".join(str(t) for t in text)
     if not isinstance(text, str):
         raise _wrong(path, f"{where} `factors`", "`D=n ...`", text)
+    text = text.split("#", 1)[0]
+    dims = problem.dims
     found: dict[str, int] = {}
-    for part in text.split():
-        dim, _, value = part.partition("=")
-        if not re.fullmatch(r"-?[0-9]+", value):
-            raise _unreadable(path, f"{where}: bad factor `{part}`")
+    position = 0
+    while True:
+        while position < len(text) and text[position] in _FACTOR_SEPARATORS:
+            position += 1
+        if position == len(text):
+            return found
+        match = _FACTOR.match(text, position)
+        end = match.end() if match else position
+        if match is None or (end < len(text) and text[end] not in _FACTOR_SEPARATORS):
+            token = text[position:].split()[0][:40]
+            raise _unreadable(path, f"{where}: `{token}` is not a factor: timeloop-model "
+                              "reads letters, `=`, digits (`K=4`) and skips anything else, "
+                              "so it would not read this as written",
+                              help="write each factor as a dim's letters, `=` and a whole "
+                              "number (`K=4`); a bound such as `K<=4` belongs in a "
+                              "constraints file, not in a mapping")
+        dim, value, residual = match[1], int(match[2]), match[3]
+        position = end
+        if dim not in dims:
+            raise _unreadable(path, f"{where}: factor `{match[0]}` names {dim}, not a dim "
+                              f"of the problem ({', '.join(dims)})")
         if dim in found:
             raise _unreadable(path, f"{where}: two factors for {dim}")
-        found[dim] = int(value)
-        if found[dim] <= 0 or dim not in dims:
-            raise _unsupported(f"{path}: {where}: factor {dim}={value} (a residual or "
-                               "unknown dim) has no dslc counterpart")
-    return found
+        bound = problem.bounds[dims.index(dim)]
+        if value > MAX_DIM:
+            raise _out_of_range(path, f"{where}: factor {dim}={value} is outside 1 to "
+                                      f"{MAX_DIM:,}")
+        if residual is not None and int(residual) != (value or bound):
+            raise _unsupported(f"{path}: {where}: factor `{match[0]}` has a residual (the "
+                               "last iteration's factor, Timeloop's imperfect "
+                               "factorisation), which has no dslc counterpart",
+                               "use factors that divide the bounds")
+        # 0 is the dim's whole bound, as timeloop-model reads it (it warns, and goes on)
+        found[dim] = value or bound
 
 
 def _order(value: Any, dims: tuple[str, ...], path: str, where: str) -> list[str]:
@@ -947,7 +988,34 @@ def _order(value: Any, dims: tuple[str, ...], path: str, where: str) -> list[str
     return order
 
 
-_ENTRY_KINDS = ("temporal", "spatial", "bypass")
+_ENTRY_KINDS = {"temporal": "temporal", "spatial": "spatial", "bypass": "bypass",
+                "datatype": "bypass", "dataspace": "bypass"}
+"""A mapping entry's `type` and what it is: timeloop-model's `datatype` and `bypass`
+(src/mapping/parser.cpp, `ParseAndConstruct`) and timeloopfe's `dataspace` (its v4_to_v3
+transpiler renames it `bypass`) all keep and bypass data spaces."""
+_ENTRY_FEATURES = ("no_temporal_reuse", "rmw_on_first_writeback", "no_link_transfer",
+                   "no_multicast_no_reduction", "passthrough", "no_reuse",
+                   "rmw_first_update", "no_coalesce")
+"""Per-entry options timeloop-model (`ParseAndConstruct`) or timeloopfe reads that change
+what a level counts and that dslc does not model: E806 when they name a data space, not
+counts silently other than Timeloop's."""
+
+
+def _target(entry: MappingType[str, Any], memories: list[MemorySpec], path: str) -> str:
+    """The memory a mapping entry targets: its name, or as in timeloop-model
+    (`FindTargetStorageLevel`) a storage level's number, 0 the innermost."""
+    target = entry.get("target")
+    names = [m.name for m in memories]
+    if isinstance(target, int) and not isinstance(target, bool):
+        if not 0 <= target < len(names):
+            raise _unreadable(path, f"a mapping entry targets storage level {target}; the "
+                              f"architecture has levels 0 to {len(names) - 1} (0 the "
+                              "innermost)")
+        return names[len(names) - 1 - target]
+    if not isinstance(target, str) or target not in names:
+        raise _unreadable(path, f"a mapping entry targets `{target}`, which is no "
+                          f"memory of the architecture ({', '.join(sorted(names))})")
+    return target
 
 
 def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: AcceleratorSpec
@@ -955,20 +1023,23 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
     dims = problem.dims
     entries = _list(_get(data, "mapping", path), path, "`mapping`")
     memories = [c for c in arch.hierarchy if isinstance(c, MemorySpec)]
-    known = {m.name for m in memories}
     tensor_names = {t.name for t in problem.tensors}
     by_level: dict[tuple[str, str], MappingType[str, Any]] = {}
     for entry in entries:
         entry = _mapping(entry, path, "a mapping entry")
-        kind = str(entry.get("type", ""))
-        kind = "bypass" if kind == "datatype" else kind
-        target = str(entry.get("target", ""))
-        if target not in known:
-            raise _unreadable(path, f"a mapping entry targets `{target}`, which is no "
-                              f"memory of the architecture ({', '.join(sorted(known))})")
-        if kind not in _ENTRY_KINDS:
+        target = _target(entry, memories, path)
+        kind = _ENTRY_KINDS.get(str(entry.get("type", "")), "")
+        if entry.get("type") == "skew":
+            raise _unsupported(f"{path}: `{target}`: a `skew` entry has no dslc "
+                               "counterpart", "remove it")
+        if not kind:
             raise _unreadable(path, f"`{target}`: entry type `{entry.get('type')}` is not "
-                              "temporal, spatial, datatype or bypass")
+                              "temporal, spatial, datatype, bypass or dataspace")
+        used = [key for key in _ENTRY_FEATURES if entry.get(key)]
+        if used:
+            raise _unsupported(f"{path}: `{target}`: `{used[0]}` has no dslc counterpart "
+                               "(dslc counts every reuse, multicast and write-back as "
+                               "Timeloop does by default)", f"remove `{used[0]}`")
         if (target, kind) in by_level:
             raise _unreadable(path, f"`{target}` has two {kind} entries")
         by_level[(target, kind)] = entry
@@ -983,7 +1054,7 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
     for memory in memories:
         where = f"`{memory.name}`"
         temporal_entry = by_level.get((memory.name, "temporal"), {})
-        factors = _factors(temporal_entry.get("factors", ""), path, dims, where)
+        factors = _factors(temporal_entry.get("factors", ""), path, problem, where)
         # innermost first; dims the permutation leaves out go outermost, in declaration
         # order, as Timeloop pads it ("padding with arbitrary order": appended)
         order = _order(temporal_entry.get("permutation"), dims, path, where)
@@ -997,7 +1068,7 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
             if fanout is None:
                 raise _unreadable(path, f"spatial loops at `{memory.name}`, which has no "
                                   "fanout below it")
-            unrolled = _factors(spatial_entry.get("factors", ""), path, dims,
+            unrolled = _factors(spatial_entry.get("factors", ""), path, problem,
                                 f"{where} spatial")
             permutation = _order(spatial_entry.get("permutation"), dims, path,
                                  f"{where} spatial")

@@ -196,7 +196,7 @@ def test_python_tags_are_not_constructed(tmp_path: Path) -> None:
     (MAP, "bypass: [Weights]", "bypass: [Weights, Inputs]", "E805",
      "`GLB` both keeps and bypasses input"),
     (MAP, "K=4 C=1", "K=4 K=4 C=1", "E805", "`DRAM`: two factors for K"),
-    (MAP, "K=4 C=1", "K=\u0664 C=1", "E805", "`DRAM`: bad factor `K=\u0664`"),
+    (MAP, "K=4 C=1", "K=\u0664 C=1", "E805", "`DRAM`: `K=\u0664` is not a factor"),
     (MAP, "permutation: QPKNCRS", "permutation: ZQPKNCRS", "E805",
      "`permutation` Z Q P K N C R S names unknown dims (Z)"),
     (MAP, "permutation: QPKNCRS", "permutation: QQPKNCRS", "E805", "names a dim twice"),
