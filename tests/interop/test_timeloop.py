@@ -452,6 +452,11 @@ def test_subtree_ranges_count_per_instance_of_the_parent() -> None:
     ("class: regfile", "class: XY_NoC", "E806", "`RF` is a network-on-chip (class XY_NoC)"),
     ("class: regfile", "class: wire", "E806", "`RF` has class `wire`, neither storage"),
     ("class: regfile", "class: intmac", "E805", "two compute components, `RF` and `MAC`"),
+    # an adder is not Timeloop's arithmetic unit (topology.hpp computeClasses: mac, intmac,
+    # fpmac, compute); dslc took it for the MAC unit, a second one or the only one
+    ("class: regfile", "class: intadder", "E806",
+     "`RF` has class `intadder`: an adder is not the unit timeloop-model counts MACs on"),
+    ("class: intmac", "class: fpadder", "E806", "`MAC` has class `fpadder`: an adder is not"),
 ])
 def test_what_timeloop_reads_otherwise_is_refused(old: str, new: str, code: str,
                                                  says: str) -> None:
@@ -683,3 +688,64 @@ def test_entry_options_dslc_does_not_model_are_e806(old: str, new: str, says: st
         read_study(files)
     [diagnostic] = caught.value.diagnostics
     assert diagnostic.code == "E806" and says in diagnostic.message, diagnostic.message
+
+
+# ---- memory attributes as timeloop-model reads them (src/model/buffer.cpp,
+# BufferLevel::ParseSpecs; src/compound-config/hyphens-to-underscores.cpp) -----------------
+
+_GLB_SIZE = "        entries: 55296\n        depth: 13824\n"
+
+
+def _glb_bits(files: dict[str, str]) -> int | None:
+    glb = next(c for c in read_study(files).accelerator.hierarchy if c.name == "GLB")
+    assert isinstance(glb, MemorySpec)
+    return glb.size_bits
+
+
+@pytest.mark.parametrize(("size", "spelled"), [
+    # Timeloop v3 and timeloopfe spell `block_size` (hyphens are its deprecated spelling):
+    # the depth is 13,824 blocks of 4 words, 55,296 words of 16 bits; read as blocks of 1
+    ("        depth: 13824\n", True),
+    ("        memory_depth: 13824\n", False),
+    ("        data_storage_depth: 13824\n", False),
+    # 108 KiB of 16-bit words: 108 x 1024 x 8 / 16 = 55,296 words; read as unbounded
+    ("        sizeKB: 108\n", False),
+])
+def test_memory_sizes_timeloop_reads(size: str, spelled: bool) -> None:
+    files = _rs_conv3x3_files()
+    path = "arch/eyeriss_like.arch.yaml"
+    assert _glb_bits(files) == 55296 * 16
+    assert _GLB_SIZE in files[path]
+    files[path] = files[path].replace(_GLB_SIZE, size, 1)
+    if spelled:
+        for old in ("word-bits", "block-size", "multiple-buffering", "vector-access-energy"):
+            files[path] = files[path].replace(old, old.replace("-", "_"))
+    assert _glb_bits(files) == 884736
+
+
+def test_underscore_spellings_give_the_same_accelerator() -> None:
+    files = _rs_conv3x3_files()
+    path = "arch/eyeriss_like.arch.yaml"
+    original = read_study(files).accelerator
+    for old in ("word-bits", "block-size", "multiple-buffering", "vector-access-energy"):
+        files[path] = files[path].replace(old, old.replace("-", "_"))
+    assert read_study(files).accelerator == original
+    files[path] = files[path].replace("block_size: 4", "block_size: 4\n        block-size: 2", 1)
+    with pytest.raises(DiagnosticError) as caught:
+        read_study(files)
+    assert caught.value.diagnostics[0].message == (
+        f"{path}: `DRAM`: `block-size` and `block_size` (the same attribute to "
+        "timeloop-model) differ")
+
+
+def test_a_v4_study_with_tags_names_its_form() -> None:
+    """timeloopfe's `!Component` tags were "not YAML" (E805); read as plain values, the
+    study reaches the diagnostic that says what to do."""
+    files = _rs_conv3x3_files()
+    path = "arch/eyeriss_like.arch.yaml"
+    files[path] = ("architecture:\n  version: 0.4\n  nodes:\n  - !Container {name: system}\n"
+                   "  - !Component {name: MAC, class: intmac}\n")
+    with pytest.raises(DiagnosticError) as caught:
+        read_study(files)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == "E806" and "the `nodes` form" in diagnostic.message
