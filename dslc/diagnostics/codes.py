@@ -340,8 +340,9 @@ expanded are refused too (docs/interop.md).
 Exporting: something Timeloop v3 cannot state, such as two fanouts directly below one
 memory, imperfect (padded) factors, or two loops over one dim at one level. Importing:
 something dslc cannot model, such as sparsity (densities, sparse optimisations), residual
-factors, a branching architecture tree, or timeloopfe's `nodes` form. docs/interop.md lists
-them.
+factors (`K=4,3`), `skew` entries and options such as `no_temporal_reuse`, an adder
+(`intadder`, which timeloop-model neglects) in the architecture, a branching architecture
+tree, or timeloopfe's `nodes` form. docs/interop.md lists them.
 """),
     Code("W201", "unused parameter", """
 A parameter is declared but never used: every value of it gives the same network or

@@ -28,6 +28,7 @@ costs (the API does) nor run Timeloop.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import re
@@ -51,12 +52,21 @@ from dslc.spec.accelerator import (
     FanoutSpec,
     MemorySpec,
 )
-from dslc.spec.limits import MAX_DIM, MAX_INSTANCES, MAX_LAYER_MACS, MAX_TENSOR_ELEMENTS
+from dslc.spec.limits import (
+    MAX_DIM,
+    MAX_INSTANCES,
+    MAX_LAYER_MACS,
+    MAX_MEMORY_BITS,
+    MAX_TENSOR_ELEMENTS,
+)
 
 TIMELOOP_NAMES = {"weight": "Weights", "input": "Inputs", "output": "Outputs"}
 """dslc's default tensor names and the Timeloop exercises' data-space names."""
 DSLC_NAMES = {v: k for k, v in TIMELOOP_NAMES.items()}
-COMPUTE_CLASSES = ("intmac", "fpmac", "mac", "compute", "intadder", "fpadder")
+COMPUTE_CLASSES = ("mac", "intmac", "fpmac", "compute")
+"""timeloop-model's arithmetic classes (include/model/topology.hpp, `computeClasses`): a
+component whose class contains one is the unit it counts MACs on (`isComputeClass`). An
+adder (`intadder`, `fpadder`) is none of them, and Timeloop neglects it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,11 +472,32 @@ def _yaml_size(root: Any, path: str) -> None:
         stack.extend((child, False) for child in children(node))
 
 
+@functools.cache
+def _loader_class() -> type[Any]:
+    """The safe loader, which also reads local tags (timeloopfe's `!Component`,
+    `!Container`, `!Parallel`) as the plain values they tag, so that a v4 study reaches the
+    diagnostic that names its form instead of "not YAML". `!!python/...` tags are not local
+    and stay unconstructed."""
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader: type[Any] = type("StudyLoader", (base,), {})
+
+    def untagged(constructor: Any, suffix: str, node: Any) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            return constructor.construct_mapping(node, deep=True)
+        if isinstance(node, yaml.SequenceNode):
+            return constructor.construct_sequence(node, deep=True)
+        return constructor.construct_scalar(node)
+
+    loader.add_multi_constructor("!", untagged)
+    return loader
+
+
 def _load(path: str, text: str) -> dict[str, Any]:
     import yaml
 
-    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loader = loader_class(text)
+    loader = _loader_class()(text)
     try:
         node = loader.get_single_node()
         if node is not None:
@@ -664,8 +695,7 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
             component = _mapping(component, path, "a component of `local`")
             full_name = str(_get(component, "name", path))
             name = _name(_base_name(full_name), path, "a component's name")
-            attrs = _mapping(component.get("attributes") or {}, path,
-                             f"`{name}` attributes")
+            attrs = _attributes(component.get("attributes") or {}, path, name)
             kind = _component_class(component, name, path)
             _check_instances(path, name, full_name, attrs, instances, mesh_x_above)
             energies = ert.get(name, {})
@@ -677,22 +707,23 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
                 compute = _built(
                     ComputeSpec, path, f"compute `{name}`", name=name,
                     energy_pj=_energy(energies, "compute"),
-                    word_bits=attrs.get("datawidth", attrs.get("word-bits", 16)),
+                    word_bits=attrs.get("datawidth", attrs.get("word_bits", 16)),
                     area_um2=art.get(name),
                     leakage_pj_per_cycle=attrs.get("dslc_leakage_pj_per_cycle",
                                                    energies.get("leak", 0.0)),
                     power_gated=_flag(attrs.get("dslc_power_gated", True), path,
                                       f"{what} `dslc_power_gated`"))
                 continue
-            word = _whole(attrs.get("word-bits", attrs.get("datawidth", 16)), path,
-                          f"{what} `word-bits`")
-            block = _whole(attrs.get("block-size", 1), path, f"{what} `block-size`")
-            entries = attrs.get("entries")
-            if entries is None and attrs.get("depth") is not None:
-                entries = _whole(attrs["depth"], path, f"{what} `depth`") * block
+            word = _whole(attrs.get("word_bits", attrs.get("datawidth", 16)), path,
+                          f"{what} `word_bits`")
+            block = _whole(attrs.get("block_size", 1), path, f"{what} `block_size`")
+            if not 1 <= block <= MAX_MEMORY_BITS:
+                raise _out_of_range(path, f"memory `{name}`: block_size = {block}: a block "
+                                          f"holds 1 to 2^60 words")
+            entries = _size_words(attrs, word, block, path, name)
             # an action the ERT lacks costs `vector-access-energy` in Timeloop (its own
             # estimate when that is missing too, which dslc's estimator stands in for)
-            vector = attrs.get("vector-access-energy")
+            vector = attrs.get("vector_access_energy")
             read = _first(_energy(energies, "read"), vector)
             write = _first(_energy(energies, "write"), vector, read)
             update = _first(_energy(energies, "update"), vector, write)
@@ -700,8 +731,7 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
                           f"{what} `dslc_holds`")
             hierarchy.append(_built(
                 MemorySpec, path, f"memory `{name}`", name=name,
-                size_bits=None if entries is None else
-                _whole(entries, path, f"{what} `entries`") * word,
+                size_bits=None if entries is None else entries * word,
                 word_bits=word, width_bits=attrs.get("width", word * block),
                 read_energy_pj=read, write_energy_pj=write,
                 update_energy_pj=update,
@@ -711,7 +741,7 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
                 write_bandwidth_words=attrs.get("write_bandwidth"),
                 shared_bandwidth=_flag(attrs.get("dslc_shared_bandwidth", False), path,
                                        f"{what} `dslc_shared_bandwidth`"),
-                buffering=attrs.get("multiple-buffering", 1),
+                buffering=attrs.get("multiple_buffering", 1),
                 area_um2=art.get(name),
                 holds=tuple(holds),
                 power_gated=_flag(attrs.get("dslc_power_gated", True), path,
@@ -723,7 +753,7 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
         if not children:
             break
         child = _mapping(children[0], path, "a subtree")
-        attrs = _mapping(child.get("attributes") or {}, path, "a subtree's attributes")
+        attrs = _attributes(child.get("attributes") or {}, path, "a subtree")
         # `PE[0..15]` is 16 instances of the subtree per instance of its parent (Timeloop
         # and Accelergy multiply the ranges down the tree)
         count = _instances_of(str(child.get("name", "")), path) or 1
@@ -750,7 +780,8 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
             mesh_x_above *= mesh_x
         node = child
     if compute is None:
-        raise _unreadable(path, "no compute component (class intmac, fpmac or mac)")
+        raise _unreadable(path, "no compute component (a class containing mac, "
+                          "intmac, fpmac or compute)")
     stem = path.rsplit("/", 1)[-1].split(".")[0]
     name = (_name(attributes["dslc_accelerator"], path, "`dslc_accelerator`")
             if attributes.get("dslc_accelerator") else _file_name(stem))
@@ -774,8 +805,17 @@ def _component_class(component: MappingType[str, Any], name: str, path: str) -> 
         raise _wrong(path, f"`{name}` `class`", "a storage or compute class", kind)
     if any(word in kind for word in _STORAGE_CLASSES):
         return "memory"
-    if kind in COMPUTE_CLASSES or any(word in kind for word in ("mac", "compute")):
+    if any(word in kind for word in COMPUTE_CLASSES):
         return "compute"
+    if "adder" in kind:
+        # dslc took these for the MAC unit: timeloop-model's ParseTreeSpecs matches no class
+        # of its own in them and neglects the component ("unknown class")
+        raise _unsupported(
+            f"{path}: `{name}` has class `{kind}`: an adder is not the unit timeloop-model "
+            "counts MACs on (a class containing mac, intmac, fpmac or compute; "
+            "src/model/topology.cpp neglects any other), so its study leaves it out",
+            "remove it (timeloop-model's counts do not change), or give the unit every MAC "
+            "runs on the class intmac")
     if any(word in kind for word in _NETWORK_CLASSES):
         raise _unsupported(f"{path}: `{name}` is a network-on-chip (class {kind}), which "
                            "dslc does not model", "remove it; dslc counts the accesses a "
@@ -784,6 +824,51 @@ def _component_class(component: MappingType[str, Any], name: str, path: str) -> 
                        f"({', '.join(_STORAGE_CLASSES)}) nor compute (mac, intmac, fpmac, "
                        "compute); timeloop-model skips it",
                        "remove it, or give it the class it stands for")
+
+
+def _attributes(value: Any, path: str, name: str) -> dict[str, Any]:
+    """A component's attributes with `-` in their names read as `_`, as timeloop-model reads
+    them (src/compound-config/hyphens-to-underscores.cpp: `block-size` is the deprecated
+    spelling of `block_size`, `word-bits` of `word_bits`, ...): a study written for
+    Timeloop v3 or timeloopfe spells them with `_`, dslc read only `-` and took the defaults.
+    Both spellings with different values are E805 (one would silently win)."""
+    attributes: dict[str, Any] = {}
+    for key, item in _mapping(value, path, f"`{name}` attributes").items():
+        spelled = str(key).replace("-", "_")
+        if spelled in attributes and attributes[spelled] != item:
+            raise _unreadable(path, f"`{name}`: `{key}` and `{spelled}` (the same attribute "
+                              "to timeloop-model) differ", help="keep one of them")
+        attributes[spelled] = item
+    return attributes
+
+
+_DEPTHS = ("depth", "memory_depth", "data_storage_depth")
+"""Attributes timeloop-model reads as a memory's depth in blocks, when `entries` is absent
+(src/model/buffer.cpp, `BufferLevel::ParseSpecs`)."""
+
+
+def _size_words(attrs: MappingType[str, Any], word: int, block: int, path: str,
+                name: str) -> int | None:
+    """A memory's size in words as BufferLevel::ParseSpecs reads it: `entries`, else a depth
+    in blocks, else `sizeKB` (KiB of words, rounded down); None (unbounded) without any.
+    dslc ignored `memory_depth`, `data_storage_depth` and `sizeKB` and took such a memory for
+    an unbounded one. A size below 1 is E302, whichever attribute states it (a depth of 0
+    was read as a memory of no words, or ignored beside `entries`)."""
+    given = {key: _whole(attrs[key], path, f"`{name}` `{key}`")
+             for key in ("entries", *_DEPTHS, "sizeKB") if attrs.get(key) is not None}
+    for key, value in given.items():
+        if value < 1:
+            raise _out_of_range(path, f"memory `{name}`: {key} = {value}: a memory holds at "
+                                      "least one word")
+    if "entries" in given:
+        return given["entries"]
+    depth = next((given[key] for key in _DEPTHS if key in given), None)
+    if depth is not None:
+        return depth * block
+    if "sizeKB" in given:
+        # a word of no bits is E302 where the memory is built
+        return given["sizeKB"] * 1024 * 8 // word if word > 0 else None
+    return None
 
 
 def _check_instances(path: str, name: str, full_name: str, attrs: MappingType[str, Any],
@@ -906,23 +991,64 @@ def _read_problem(path: str, data: dict[str, Any], name: str) -> Problem:
     return problem_value
 
 
-def _factors(text: Any, path: str, dims: tuple[str, ...], where: str) -> dict[str, int]:
+_FACTOR = re.compile(r"([A-Za-z]+)[ \t]*=*[ \t]*([0-9]+)(?:,([0-9]+))?")
+"""One factor as timeloop-model's `ParseUserFactors` (src/mapping/parser.cpp) matches it:
+letters, any `=` (none too: `K4`), digits, and an optional `,residual` (its imperfect
+factorisation)."""
+_FACTOR_SEPARATORS = " \t\r\n,"
+"""Between factors: blanks, and the commas with which timeloopfe joins a list of factors
+(its v4_to_v3 transpiler writes `K=4,C=1`)."""
+
+
+def _factors(text: Any, path: str, problem: Problem, where: str) -> dict[str, int]:
+    """The factors of one mapping entry, by dim, read as timeloop-model reads them
+    (src/mapping/parser.cpp, `ParseUserFactors`): `K=4`, `K4` and `K = 4` are K = 4,
+    anything from a `#` on is a comment, `K=0` is the whole bound of K ("Interpreting 0 to
+    mean full problem dimension"), and a list (timeloopfe's v4 form, which it joins before
+    timeloop-model sees it) is read as its items. What Timeloop would skip without a word
+    (`K<=4`, `C2=4` read as C = 2, stray text) is E805 rather than a silently different
+    mapping; a residual `K=4,3` (Timeloop's imperfect factorisation) is E806."""
     if isinstance(text, list):
         text = " ".join(str(t) for t in text)
     if not isinstance(text, str):
         raise _wrong(path, f"{where} `factors`", "`D=n ...`", text)
+    text = text.split("#", 1)[0]
+    dims = problem.dims
     found: dict[str, int] = {}
-    for part in text.split():
-        dim, _, value = part.partition("=")
-        if not re.fullmatch(r"-?[0-9]+", value):
-            raise _unreadable(path, f"{where}: bad factor `{part}`")
+    position = 0
+    while True:
+        while position < len(text) and text[position] in _FACTOR_SEPARATORS:
+            position += 1
+        if position == len(text):
+            return found
+        match = _FACTOR.match(text, position)
+        end = match.end() if match else position
+        if match is None or (end < len(text) and text[end] not in _FACTOR_SEPARATORS):
+            token = text[position:].split()[0][:40]
+            raise _unreadable(path, f"{where}: `{token}` is not a factor: timeloop-model "
+                              "reads letters, `=`, digits (`K=4`) and skips anything else, "
+                              "so it would not read this as written",
+                              help="write each factor as a dim's letters, `=` and a whole "
+                              "number (`K=4`); a bound such as `K<=4` belongs in a "
+                              "constraints file, not in a mapping")
+        dim, value, residual = match[1], int(match[2]), match[3]
+        position = end
+        if dim not in dims:
+            raise _unreadable(path, f"{where}: factor `{match[0]}` names {dim}, not a dim "
+                              f"of the problem ({', '.join(dims)})")
         if dim in found:
             raise _unreadable(path, f"{where}: two factors for {dim}")
-        found[dim] = int(value)
-        if found[dim] <= 0 or dim not in dims:
-            raise _unsupported(f"{path}: {where}: factor {dim}={value} (a residual or "
-                               "unknown dim) has no dslc counterpart")
-    return found
+        bound = problem.bounds[dims.index(dim)]
+        if value > MAX_DIM:
+            raise _out_of_range(path, f"{where}: factor {dim}={value} is outside 1 to "
+                                      f"{MAX_DIM:,}")
+        if residual is not None and int(residual) != (value or bound):
+            raise _unsupported(f"{path}: {where}: factor `{match[0]}` has a residual (the "
+                               "last iteration's factor, Timeloop's imperfect "
+                               "factorisation), which has no dslc counterpart",
+                               "use factors that divide the bounds")
+        # 0 is the dim's whole bound, as timeloop-model reads it (it warns, and goes on)
+        found[dim] = value or bound
 
 
 def _order(value: Any, dims: tuple[str, ...], path: str, where: str) -> list[str]:
@@ -947,7 +1073,34 @@ def _order(value: Any, dims: tuple[str, ...], path: str, where: str) -> list[str
     return order
 
 
-_ENTRY_KINDS = ("temporal", "spatial", "bypass")
+_ENTRY_KINDS = {"temporal": "temporal", "spatial": "spatial", "bypass": "bypass",
+                "datatype": "bypass", "dataspace": "bypass"}
+"""A mapping entry's `type` and what it is: timeloop-model's `datatype` and `bypass`
+(src/mapping/parser.cpp, `ParseAndConstruct`) and timeloopfe's `dataspace` (its v4_to_v3
+transpiler renames it `bypass`) all keep and bypass data spaces."""
+_ENTRY_FEATURES = ("no_temporal_reuse", "rmw_on_first_writeback", "no_link_transfer",
+                   "no_multicast_no_reduction", "passthrough", "no_reuse",
+                   "rmw_first_update", "no_coalesce")
+"""Per-entry options timeloop-model (`ParseAndConstruct`) or timeloopfe reads that change
+what a level counts and that dslc does not model: E806 when they name a data space, not
+counts silently other than Timeloop's."""
+
+
+def _target(entry: MappingType[str, Any], memories: list[MemorySpec], path: str) -> str:
+    """The memory a mapping entry targets: its name, or as in timeloop-model
+    (`FindTargetStorageLevel`) a storage level's number, 0 the innermost."""
+    target = entry.get("target")
+    names = [m.name for m in memories]
+    if isinstance(target, int) and not isinstance(target, bool):
+        if not 0 <= target < len(names):
+            raise _unreadable(path, f"a mapping entry targets storage level {target}; the "
+                              f"architecture has levels 0 to {len(names) - 1} (0 the "
+                              "innermost)")
+        return names[len(names) - 1 - target]
+    if not isinstance(target, str) or target not in names:
+        raise _unreadable(path, f"a mapping entry targets `{target}`, which is no "
+                          f"memory of the architecture ({', '.join(sorted(names))})")
+    return target
 
 
 def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: AcceleratorSpec
@@ -955,20 +1108,23 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
     dims = problem.dims
     entries = _list(_get(data, "mapping", path), path, "`mapping`")
     memories = [c for c in arch.hierarchy if isinstance(c, MemorySpec)]
-    known = {m.name for m in memories}
     tensor_names = {t.name for t in problem.tensors}
     by_level: dict[tuple[str, str], MappingType[str, Any]] = {}
     for entry in entries:
         entry = _mapping(entry, path, "a mapping entry")
-        kind = str(entry.get("type", ""))
-        kind = "bypass" if kind == "datatype" else kind
-        target = str(entry.get("target", ""))
-        if target not in known:
-            raise _unreadable(path, f"a mapping entry targets `{target}`, which is no "
-                              f"memory of the architecture ({', '.join(sorted(known))})")
-        if kind not in _ENTRY_KINDS:
+        target = _target(entry, memories, path)
+        kind = _ENTRY_KINDS.get(str(entry.get("type", "")), "")
+        if entry.get("type") == "skew":
+            raise _unsupported(f"{path}: `{target}`: a `skew` entry has no dslc "
+                               "counterpart", "remove it")
+        if not kind:
             raise _unreadable(path, f"`{target}`: entry type `{entry.get('type')}` is not "
-                              "temporal, spatial, datatype or bypass")
+                              "temporal, spatial, datatype, bypass or dataspace")
+        used = [key for key in _ENTRY_FEATURES if entry.get(key)]
+        if used:
+            raise _unsupported(f"{path}: `{target}`: `{used[0]}` has no dslc counterpart "
+                               "(dslc counts every reuse, multicast and write-back as "
+                               "Timeloop does by default)", f"remove `{used[0]}`")
         if (target, kind) in by_level:
             raise _unreadable(path, f"`{target}` has two {kind} entries")
         by_level[(target, kind)] = entry
@@ -983,7 +1139,7 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
     for memory in memories:
         where = f"`{memory.name}`"
         temporal_entry = by_level.get((memory.name, "temporal"), {})
-        factors = _factors(temporal_entry.get("factors", ""), path, dims, where)
+        factors = _factors(temporal_entry.get("factors", ""), path, problem, where)
         # innermost first; dims the permutation leaves out go outermost, in declaration
         # order, as Timeloop pads it ("padding with arbitrary order": appended)
         order = _order(temporal_entry.get("permutation"), dims, path, where)
@@ -997,7 +1153,7 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
             if fanout is None:
                 raise _unreadable(path, f"spatial loops at `{memory.name}`, which has no "
                                   "fanout below it")
-            unrolled = _factors(spatial_entry.get("factors", ""), path, dims,
+            unrolled = _factors(spatial_entry.get("factors", ""), path, problem,
                                 f"{where} spatial")
             permutation = _order(spatial_entry.get("permutation"), dims, path,
                                  f"{where} spatial")

@@ -196,7 +196,7 @@ def test_python_tags_are_not_constructed(tmp_path: Path) -> None:
     (MAP, "bypass: [Weights]", "bypass: [Weights, Inputs]", "E805",
      "`GLB` both keeps and bypasses input"),
     (MAP, "K=4 C=1", "K=4 K=4 C=1", "E805", "`DRAM`: two factors for K"),
-    (MAP, "K=4 C=1", "K=\u0664 C=1", "E805", "`DRAM`: bad factor `K=\u0664`"),
+    (MAP, "K=4 C=1", "K=\u0664 C=1", "E805", "`DRAM`: `K=\u0664` is not a factor"),
     (MAP, "permutation: QPKNCRS", "permutation: ZQPKNCRS", "E805",
      "`permutation` Z Q P K N C R S names unknown dims (Z)"),
     (MAP, "permutation: QPKNCRS", "permutation: QQPKNCRS", "E805", "names a dim twice"),
@@ -292,3 +292,45 @@ def test_keyword_dims_and_data_spaces_read_back(tmp_path: Path,
     assert result.exit_code == 0, result.output
     program = api.compile("study.cd")
     assert not program.errors, [d.message for d in program.errors]
+
+
+@pytest.mark.parametrize(("old", "new", "says"), [
+    # a depth beside `entries` was ignored, alone it was a memory of no words or of -5 x 4
+    ("        depth: 13824\n", "        depth: 0\n", "memory `GLB`: depth = 0: a memory holds"),
+    ("        depth: 13824\n", "        depth: -5\n", "memory `GLB`: depth = -5"),
+    ("        entries: 55296\n        depth: 13824\n", "        sizeKB: 0\n",
+     "memory `GLB`: sizeKB = 0"),
+    ("block-size: 4\n        entries: 55296", "block-size: 0\n        entries: 55296",
+     "memory `GLB`: block_size = 0: a block holds 1 to 2^60 words"),
+    ("block-size: 4\n        entries: 55296",
+     "block-size: 4611686018427387904\n        entries: 55296", "block_size = 4611686018427387904"),
+    ("        entries: 55296\n", "        entries: 4611686018427387904\n",
+     "memory `GLB`: size_bits = 73786976294838206464"),
+    ("dslc_clock_hz: 200000000.0", "dslc_clock_hz: 1.0e-300", "clock_hz = 1e-300"),
+    ("dslc_clock_hz: 200000000.0", "dslc_clock_hz: .nan", "clock_hz = nan"),
+    ("dslc_mesh: [14, 12]", "dslc_mesh: [4611686018427387904, 1]", "mesh_x = 4611686018427387904"),
+])
+def test_extreme_figures_are_e302_naming_file_and_field(old: str, new: str, says: str) -> None:
+    """dslc import-timeloop builds the spec models directly, not through elaboration: every
+    figure must still meet the language's limits (dslc/spec/limits.py), E302 with the file,
+    the component and a hint, never an internal error nor a NaN cost."""
+    files = _files()
+    assert old in files[ARCH], old
+    files[ARCH] = files[ARCH].replace(old, new, 1)
+    with pytest.raises(DiagnosticError) as caught:
+        read_study(files)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == "E302", diagnostic.message
+    assert diagnostic.message.startswith(f"{ARCH}: ") and says in diagnostic.message
+    assert "Limits" in diagnostic.help
+
+
+def test_two_to_the_62_instances_is_refused() -> None:
+    files = _files()
+    files[ARCH] = files[ARCH].replace("PE[0..167]", "PE[0..4611686018427387903]", 1)
+    with pytest.raises(DiagnosticError) as caught:
+        read_study(files)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == "E805" and diagnostic.message == (
+        f"{ARCH}: `PE[0..4611686018427387903]`: the range of instances is empty or larger "
+        "than 4,294,967,296")

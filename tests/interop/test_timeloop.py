@@ -180,12 +180,17 @@ def test_malformed_values_are_e805_not_a_traceback(tmp_path: Path) -> None:
     with pytest.raises(DiagnosticError) as caught:
         read_study(broken)
     assert caught.value.diagnostics[0].code == "E805"
-    residual = dict(files)
-    residual["map/layer1.0.a.map.yaml"] = files["map/layer1.0.a.map.yaml"].replace(
-        "K=4 C=1", "K=-4 C=1", 1)
-    with pytest.raises(DiagnosticError) as refused:
-        read_study(residual)
-    assert refused.value.diagnostics[0].code == "E806"
+    # a residual is `K=4,3` (src/mapping/parser.cpp, ParseUserFactors); `K=-4` is no factor
+    # timeloop-model reads (its pattern has no sign), so it is E805, not a residual
+    # (quoted: in YAML's flow style a bare comma ends the value)
+    for written, code in (("'N=1 K=4,3 C=1 P=4 Q=2 R=1 S=1'", "E806"),
+                          ("N=1 K=-4 C=1 P=4 Q=2 R=1 S=1", "E805")):
+        residual = dict(files)
+        residual["map/layer1.0.a.map.yaml"] = files["map/layer1.0.a.map.yaml"].replace(
+            "N=1 K=4 C=1 P=4 Q=2 R=1 S=1", written, 1)
+        with pytest.raises(DiagnosticError) as refused:
+            read_study(residual)
+        assert refused.value.diagnostics[0].code == code
     for relative, text in broken.items():
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text(text)
@@ -447,6 +452,11 @@ def test_subtree_ranges_count_per_instance_of_the_parent() -> None:
     ("class: regfile", "class: XY_NoC", "E806", "`RF` is a network-on-chip (class XY_NoC)"),
     ("class: regfile", "class: wire", "E806", "`RF` has class `wire`, neither storage"),
     ("class: regfile", "class: intmac", "E805", "two compute components, `RF` and `MAC`"),
+    # an adder is not Timeloop's arithmetic unit (topology.hpp computeClasses: mac, intmac,
+    # fpmac, compute); dslc took it for the MAC unit, a second one or the only one
+    ("class: regfile", "class: intadder", "E806",
+     "`RF` has class `intadder`: an adder is not the unit timeloop-model counts MACs on"),
+    ("class: intmac", "class: fpadder", "E806", "`MAC` has class `fpadder`: an adder is not"),
 ])
 def test_what_timeloop_reads_otherwise_is_refused(old: str, new: str, code: str,
                                                  says: str) -> None:
@@ -570,3 +580,172 @@ def test_a_best_mapping_with_a_dim_on_both_axes_is_searched_again_for_timeloop(
     notes = (Path("study") / "README.txt").read_text().split("\n\n")[-1].rstrip()
     assert notes.startswith("Mappings re-searched for Timeloop:\n- layer b2.d: ")
     assert result.stderr.endswith(notes + "\n")
+
+
+# ---- the forms timeloop-model and timeloopfe accept (src/mapping/parser.cpp,
+# ParseUserFactors / ParseAndConstruct / FindTargetStorageLevel; timeloopfe
+# common/version_transpilers/v4_to_v3.py) --------------------------------------------------
+
+_DRAM_FACTORS = "factors: N=1 K=4 C=1 P=4 Q=2 R=1 S=1,"
+
+
+@pytest.mark.parametrize("written", [
+    "factors: N1 K4 C1 P4 Q2 R1 S1,",            # no `=`: the pattern's `=*` takes none
+    "factors: 'K = 4, P=4 Q = 2',",              # blanks, commas (timeloopfe's join), 1s left out
+    "factors: [N=1, K=4, C=1, P=4, Q=2, R=1, S=1],",  # timeloopfe's v4 list
+    "factors: 'K=4 P=4 Q=2 # DRAM: K, then the rows',",  # `#` on is a comment
+    "factors: K=4 P=4 Q=2#tiles,",
+    "factors: 'N=1 K=4,4 C=1 P=4 Q=2',",         # a residual equal to the factor: perfect
+])
+def test_factor_forms_timeloop_reads_give_the_written_mapping(written: str) -> None:
+    """Each was E805 (`bad factor`, or a list's items as one) though timeloop-model reads
+    it as K = 4, P = 4, Q = 2 at DRAM: DRAM's loops outer to inner K 4, P 4, Q 2."""
+    files = _rs_conv3x3_files()
+    path = "map/layer1.0.a.map.yaml"
+    full = read_study(files).layers[0].mapping
+    assert _DRAM_FACTORS in files[path]
+    files[path] = files[path].replace(_DRAM_FACTORS, written, 1)
+    mapping = read_study(files).layers[0].mapping
+    assert [(loop.dim, loop.factor) for loop in mapping.levels[0].temporal] == [
+        (1, 4), (3, 4), (4, 2)]
+    assert mapping == full
+
+
+def test_a_zero_factor_is_the_whole_bound() -> None:
+    """timeloop-model reads `K=0` as K's whole bound ("Interpreting 0 to mean full problem
+    dimension instead of residue", ParseUserFactors); dslc refused it as a residual (E806).
+    K = 64: 0 at DRAM and 1 at psum_spad is the same mapping as 64 and 1."""
+    files = _rs_conv3x3_files()
+    path = "map/layer1.0.a.map.yaml"
+    files[path] = files[path].replace("N=1 K=16 C=1", "N=1 K=1 C=1", 1)
+    written = dict(files)
+    written[path] = files[path].replace("N=1 K=4 C=1", "N=1 K=64 C=1", 1)
+    files[path] = files[path].replace("N=1 K=4 C=1", "N=1 K=0 C=1", 1)
+    mapping = read_study(files).layers[0].mapping
+    assert [(loop.dim, loop.factor) for loop in mapping.levels[0].temporal] == [
+        (1, 64), (3, 4), (4, 2)]
+    assert [loop.factor for loop in mapping.levels[4].temporal] == []
+    assert mapping == read_study(written).layers[0].mapping
+
+
+@pytest.mark.parametrize(("written", "code", "says"), [
+    # a max-factor constraint: timeloop-model's mapping parser skips it (K stays 1)
+    ("N=1 K<=4 C=1", "E805", "`K<=4` is not a factor"),
+    # letters then digits: `C2=4` is C = 2 to timeloop-model, and `=4` is dropped
+    ("N=1 K=4 C2=4", "E805", "`C2=4` is not a factor"),
+    ("N=1 K=4 Z=1", "E805", "factor `Z=1` names Z, not a dim of the problem"),
+    ("N=1 K=4 C=1 K=4", "E805", "two factors for K"),
+    ("N=1 K=4 C=1 P=4 Q=2 R=1 S=1 junk", "E805", "`junk` is not a factor"),
+    # past a C int (timeloop-model's std::stoi throws)
+    ("N=1 K=1099511627776 C=1", "E302", "factor K=1099511627776 is outside 1 to 2,147,483,647"),
+])
+def test_factors_timeloop_would_misread_are_refused(written: str, code: str,
+                                                    says: str) -> None:
+    files = _rs_conv3x3_files()
+    path = "map/layer1.0.a.map.yaml"
+    files[path] = files[path].replace("N=1 K=4 C=1", written, 1)
+    with pytest.raises(DiagnosticError) as caught:
+        read_study(files)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == code, diagnostic.message
+    assert diagnostic.message.startswith(f"{path}: `DRAM`") and says in diagnostic.message
+    assert diagnostic.help
+
+
+def test_entry_types_and_numbered_targets_timeloop_reads() -> None:
+    """timeloopfe's `type: dataspace` (its transpiler writes `bypass`) and a target given as
+    a storage level's number (0 the innermost, FindTargetStorageLevel) were E805."""
+    files = _rs_conv3x3_files()
+    path = "map/layer1.0.a.map.yaml"
+    full = read_study(files).layers[0].mapping
+    files[path] = files[path].replace("type: datatype", "type: dataspace").replace(
+        "target: DRAM", "target: 4").replace("target: psum_spad", "target: 0")
+    assert read_study(files).layers[0].mapping == full
+    files[path] = files[path].replace("target: 4", "target: 5", 1)
+    with pytest.raises(DiagnosticError) as caught:
+        read_study(files)
+    assert caught.value.diagnostics[0].message == (
+        f"{path}: a mapping entry targets storage level 5; the architecture has levels 0 "
+        "to 4 (0 the innermost)")
+
+
+@pytest.mark.parametrize(("old", "new", "says"), [
+    ("permutation: QPKNCRS}", "permutation: QPKNCRS, no_temporal_reuse: [Weights]}",
+     "`DRAM`: `no_temporal_reuse` has no dslc counterpart"),
+    ("- target: DRAM\n  type: datatype\n", "- target: DRAM\n  type: datatype\n"
+     "  passthrough: [Inputs]\n", "`DRAM`: `passthrough` has no dslc counterpart"),
+    ("mapping:\n", "mapping:\n- {target: GLB, type: skew, modulo: 4, terms: []}\n",
+     "`GLB`: a `skew` entry has no dslc counterpart"),
+])
+def test_entry_options_dslc_does_not_model_are_e806(old: str, new: str, says: str) -> None:
+    """timeloop-model reads these (ParseAndConstruct) and counts otherwise; dslc ignored
+    them, and gave counts Timeloop does not."""
+    files = _rs_conv3x3_files()
+    path = "map/layer1.0.a.map.yaml"
+    assert old in files[path]
+    files[path] = files[path].replace(old, new, 1)
+    with pytest.raises(DiagnosticError) as caught:
+        read_study(files)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == "E806" and says in diagnostic.message, diagnostic.message
+
+
+# ---- memory attributes as timeloop-model reads them (src/model/buffer.cpp,
+# BufferLevel::ParseSpecs; src/compound-config/hyphens-to-underscores.cpp) -----------------
+
+_GLB_SIZE = "        entries: 55296\n        depth: 13824\n"
+
+
+def _glb_bits(files: dict[str, str]) -> int | None:
+    glb = next(c for c in read_study(files).accelerator.hierarchy if c.name == "GLB")
+    assert isinstance(glb, MemorySpec)
+    return glb.size_bits
+
+
+@pytest.mark.parametrize(("size", "spelled"), [
+    # Timeloop v3 and timeloopfe spell `block_size` (hyphens are its deprecated spelling):
+    # the depth is 13,824 blocks of 4 words, 55,296 words of 16 bits; read as blocks of 1
+    ("        depth: 13824\n", True),
+    ("        memory_depth: 13824\n", False),
+    ("        data_storage_depth: 13824\n", False),
+    # 108 KiB of 16-bit words: 108 x 1024 x 8 / 16 = 55,296 words; read as unbounded
+    ("        sizeKB: 108\n", False),
+])
+def test_memory_sizes_timeloop_reads(size: str, spelled: bool) -> None:
+    files = _rs_conv3x3_files()
+    path = "arch/eyeriss_like.arch.yaml"
+    assert _glb_bits(files) == 55296 * 16
+    assert _GLB_SIZE in files[path]
+    files[path] = files[path].replace(_GLB_SIZE, size, 1)
+    if spelled:
+        for old in ("word-bits", "block-size", "multiple-buffering", "vector-access-energy"):
+            files[path] = files[path].replace(old, old.replace("-", "_"))
+    assert _glb_bits(files) == 884736
+
+
+def test_underscore_spellings_give_the_same_accelerator() -> None:
+    files = _rs_conv3x3_files()
+    path = "arch/eyeriss_like.arch.yaml"
+    original = read_study(files).accelerator
+    for old in ("word-bits", "block-size", "multiple-buffering", "vector-access-energy"):
+        files[path] = files[path].replace(old, old.replace("-", "_"))
+    assert read_study(files).accelerator == original
+    files[path] = files[path].replace("block_size: 4", "block_size: 4\n        block-size: 2", 1)
+    with pytest.raises(DiagnosticError) as caught:
+        read_study(files)
+    assert caught.value.diagnostics[0].message == (
+        f"{path}: `DRAM`: `block-size` and `block_size` (the same attribute to "
+        "timeloop-model) differ")
+
+
+def test_a_v4_study_with_tags_names_its_form() -> None:
+    """timeloopfe's `!Component` tags were "not YAML" (E805); read as plain values, the
+    study reaches the diagnostic that says what to do."""
+    files = _rs_conv3x3_files()
+    path = "arch/eyeriss_like.arch.yaml"
+    files[path] = ("architecture:\n  version: 0.4\n  nodes:\n  - !Container {name: system}\n"
+                   "  - !Component {name: MAC, class: intmac}\n")
+    with pytest.raises(DiagnosticError) as caught:
+        read_study(files)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == "E806" and "the `nodes` form" in diagnostic.message
