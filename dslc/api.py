@@ -739,7 +739,9 @@ class ImportedModel:
     macs: int
     """MACs of one sample (batch 1)."""
     weights: int
-    """Multiplier weights (dslc's count: no biases or normalisation parameters)."""
+    """The model's multiplier weights (no biases or normalisation parameters), each
+    distinct weight once: a weight several layers share (tied) counts once, where dslc's
+    layers each hold their own (`dslc dump --stage layers` counts it per layer)."""
 
 
 def _needs(module: str, extra: str) -> None:
@@ -772,8 +774,8 @@ def _checked_import(imported: ImportedNetwork, source: str) -> ImportedModel:
             "bug in dslc's importer, please report it")])
     spec = network(program, imported.name)
     graph = build_graph(spec)
-    return ImportedModel(text, spec, imported.header, graph.total_macs(),
-                         graph.total_weights())
+    weights = graph.total_weights() if imported.weights is None else imported.weights
+    return ImportedModel(text, spec, imported.header, graph.total_macs(), weights)
 
 
 def _network_name(name: str | None, stem: str) -> str:

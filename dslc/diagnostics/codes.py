@@ -243,10 +243,15 @@ a request's count together), a factor above 1 where the dim may not have a loop 
 `allow`, `idle`, or an `order` without `...` that does not list it), factor bounds with no
 value between them, fixed spatial factors whose product exceeds the mesh axis or that the
 fanout's explicit dataflow does not unroll there, a tensor that must be both kept and
-bypassed at one memory, more forced keeps than the memory has words, or two loop orders
-that disagree. What depends on a layer (fixed factors whose product does not divide the
-layer's bound, the smallest tiles of forced keeps over capacity) is reported when the
-layer is mapped, by `dslc map` and `dslc run`, as an error naming the level and the dim.
+bypassed at one memory, more forced keeps than the memory has words, or dims whose fixed
+factors above 1 force loops at a memory where no order of those loops obeys every `order`
+written there (`order [K, ...]` and `order [C, ...]` with `factors [K 4, C 2]`: K and C
+cannot both be outermost). Orders alone never conflict: only loops of factor > 1 count,
+so `[K, ...]` and `[C, ...]` together allow every mapping in which K or C has no loop at
+that memory, and the mapper searches exactly those. What depends on a layer (fixed factors
+whose product does not divide the layer's bound, a whole-bound factor that forces a loop,
+the smallest tiles of forced keeps over capacity) is reported when the layer is mapped, by
+`dslc map` and `dslc run`, as an error naming the level and the dim.
 """),
     Code("E611", "keep or bypass the accelerator cannot do", """
 A `constraints` block makes a memory keep a tensor role that its `holds` does not include,

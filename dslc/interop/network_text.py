@@ -47,6 +47,9 @@ class ImportedNetwork:
     inputs: tuple[tuple[str, tuple[int, ...]], ...]
     layers: tuple[ImportedLayer, ...]
     header: tuple[str, ...]
+    weights: int | None = None
+    """The model's conv and dense weights, each distinct constant once (a weight tied
+    between layers counts once); None when the importer does not count them."""
 
 
 class Names:

@@ -86,6 +86,13 @@ class _Unsupported(Exception):
         self.hint = hint
 
 
+LAYOUT = frozenset({"Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity",
+                    "Cast"})
+"""Operators that rearrange a constant without changing its values or count: a constant
+they compute is the constant they read (an exporter may transpose a weight for each of the
+layers it feeds, and a tied weight must still count once)."""
+
+
 @dataclass
 class _Counts:
     weights: int = 0
@@ -98,6 +105,14 @@ class _Counts:
     skipped: list[str] = field(default_factory=list)
     after_lost: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    counted: set[str] = field(default_factory=set)
+    """Constants (their original names) already counted: a constant several layers read (a
+    tied weight, one initializer feeding two MatMuls) is one set of parameters."""
+    shared: dict[str, list[str]] = field(default_factory=dict)
+    """Per weight read by more than one layer, the layers (dslc names) that read it."""
+    per_layer: int = 0
+    """Weights counted once per layer that reads them (dslc's count: its layers each hold
+    their own weight)."""
 
 
 def _diagnostic(code: str, message: str, source: str, hint: str = "",
@@ -357,6 +372,9 @@ class _Reader:
         # axes): dslc needs shapes, and a tensor's data may name an external file.
         self.constants: dict[str, Any] = {t.name: t for t in graph.initializer}
         self.const_names: set[str] = set(self.constants)
+        self.origin: dict[str, str] = {}
+        """Per constant computed by a `LAYOUT` operator from one constant, the constant it
+        was computed from (followed to the first: `_original`)."""
         self.names = Names()
         self.tensor: dict[str, str] = {}      # ONNX activation name -> dslc tensor name
         self.inputs: list[tuple[str, Shape]] = []
@@ -435,6 +453,30 @@ class _Reader:
     def numel(self, onnx_name: str) -> int:
         return math.prod(self.const_shape(onnx_name)) if onnx_name else 0
 
+    def _original(self, onnx_name: str) -> str:
+        """The constant `onnx_name` is a rearrangement of (itself when it is not one)."""
+        return self.origin.get(onnx_name, onnx_name)
+
+    def parameters(self, onnx_name: str) -> int:
+        """The parameters of a constant operand, or 0 when another operand already counted
+        them (the same constant, or a rearrangement of it: parameters are counted once
+        however many layers read them, as PyTorch counts tied weights)."""
+        if not onnx_name:
+            return 0
+        count = self.numel(onnx_name)
+        original = self._original(onnx_name)
+        if original in self.counts.counted:
+            return 0
+        self.counts.counted.add(original)
+        return count
+
+    def weight_of(self, layer: str, onnx_name: str, count: int) -> None:
+        """Count a conv or dense layer's weight (`count` elements) once, and note which
+        layers share it."""
+        self.counts.per_layer += count
+        self.counts.shared.setdefault(self._original(onnx_name), []).append(layer)
+        self.counts.weights += self.parameters(onnx_name)
+
     def layer_name(self, node: Any, weight: str = "") -> str:
         if weight and weight in self.const_names and "." in weight:
             stem = weight.rsplit(".", 1)[0] if weight.endswith((".weight", ".bias")) else weight
@@ -496,6 +538,9 @@ class _Reader:
                 continue
             if not acts:  # shape arithmetic on constants: folded
                 self.const_names.update(node.output)
+                if node.op_type in LAYOUT and node.input and node.input[0] and \
+                        node.output and _known(node):
+                    self.origin[node.output[0]] = self._original(node.input[0])
                 self.counts.folded["constant computations"] += 1
                 continue
             if not _known(node):
@@ -527,7 +572,7 @@ class _Reader:
                 "the same way and are not listed"))
         self.check()
         return ImportedNetwork(self.network_name, tuple(self.inputs), tuple(self.layers),
-                               self.header())
+                               self.header(), self.counts.weights)
 
     def skip(self, node: Any, acts: Sequence[str]) -> None:
         """Leave a node out: each output is an activation input of its shape passed
@@ -595,9 +640,17 @@ class _Reader:
                 f"{n} {k}" for k, n in sorted(c.folded.items())) + ".")
         total = c.weights + c.biases + c.norms
         lines.append(
-            f"Parameters: {total:,} = {c.weights:,} weights of conv and dense layers "
-            f"(dslc's count) + {c.biases:,} biases and folded scales + {c.norms:,} "
-            f"normalisation scales and shifts (plus {c.buffers:,} running statistics).")
+            f"Parameters: {total:,} = {c.weights:,} weights of conv and dense layers + "
+            f"{c.biases:,} biases and folded scales + {c.norms:,} normalisation scales and "
+            f"shifts (plus {c.buffers:,} running statistics); each constant once, however "
+            "many layers read it.")
+        shared = {w: layers for w, layers in c.shared.items() if len(layers) > 1}
+        if shared:
+            lines.append(
+                f"Shared weights, {len(shared)}: " + "; ".join(
+                    f"{w} read by {', '.join(layers)}" for w, layers in sorted(shared.items()))
+                + f". Each counts once above; dslc's layers each hold their own, so its "
+                f"weight count (`dslc dump --stage layers`) is {c.per_layer:,}.")
         if c.fused_norms:
             lines.append(f"The exporter folded {c.fused_norms} batch normalisations into the "
                          "layers before them (their scale and shift are in those layers' "
@@ -637,10 +690,12 @@ class _Reader:
             self.alias(node, acts[0], op)
         elif op in ELEMENTWISE:
             if op == "BatchNormalization":
-                self.counts.norms += self.numel(node.input[1]) + self.numel(node.input[2])
-                self.counts.buffers += self.numel(node.input[3]) + self.numel(node.input[4])
+                self.counts.norms += self.parameters(node.input[1]) + \
+                    self.parameters(node.input[2])
+                self.counts.buffers += self.parameters(node.input[3]) + \
+                    self.parameters(node.input[4])
             elif op == "LayerNormalization":
-                self.counts.norms += sum(self.numel(i) for i in node.input[1:3])
+                self.counts.norms += sum(self.parameters(i) for i in node.input[1:3])
             self.shape(acts[0])
             self.emit(node, ELEMENTWISE[op], acts[:1])
         elif op == "Clip":
@@ -710,8 +765,7 @@ class _Reader:
                 f"a weight of shape {list(w_shape)} in {groups} groups does not take "
                 f"{channels} input channels to {out_shape[0]} output channels",
                 "the weight's shape is [out, in / group, kh, kw]")
-        self.counts.weights += math.prod(w_shape)
-        self.counts.biases += self.numel(node.input[2]) if len(node.input) > 2 else 0
+        self.counts.biases += self.parameters(node.input[2]) if len(node.input) > 2 else 0
         window: list[tuple[str, AttrValue]] = [("kernel", _scalar(kernel))]
         if stride != (1, 1):
             window.append(("stride", _scalar(stride)))
@@ -723,10 +777,12 @@ class _Reader:
             multiplier = out_channels // channels
             extra: list[tuple[str, AttrValue]] = (
                 [("multiplier", multiplier)] if multiplier > 1 else [])
-            self.emit(node, "dwconv", [x], [*window, *extra], weight)
-            return
-        grouped: list[tuple[str, AttrValue]] = [("groups", groups)] if groups > 1 else []
-        self.emit(node, "conv", [x], [("out", out_channels), *window, *grouped], weight)
+            name = self.emit(node, "dwconv", [x], [*window, *extra], weight)
+        else:
+            grouped: list[tuple[str, AttrValue]] = [("groups", groups)] if groups > 1 else []
+            name = self.emit(node, "conv", [x], [("out", out_channels), *window, *grouped],
+                             weight)
+        self.weight_of(name, weight, math.prod(w_shape))
 
     def matmul(self, node: Any, acts: list[str], attrs: dict[str, Any]) -> None:
         a, b = node.input[0], node.input[1]
@@ -743,7 +799,7 @@ class _Reader:
         if addend and self.is_act(addend):  # Y = A B + C with C an activation: a residual
             self.shape(addend)
         elif addend:
-            self.counts.biases += self.numel(addend)
+            self.counts.biases += self.parameters(addend)
         if self.is_act(b):
             a_shape, b_shape = self.shape(a), self.shape(b)
             if min(len(a_shape), len(b_shape)) < 2:
@@ -766,8 +822,8 @@ class _Reader:
             raise _Unsupported(f"a constant operand of rank {len(w_shape)}",
                                "dslc's dense layers have a [K, N] weight")
         out = w_shape[0] if trans_b else w_shape[1]
-        self.counts.weights += math.prod(w_shape)
         name = self.emit(node, "dense", [a], [("out", out)], b)
+        self.weight_of(name, b, math.prod(w_shape))
         if addend and self.is_act(addend):  # it was dropped, and the residual edge with it
             total = self.names.claim(f"{name}_add")
             self.layers.append(ImportedLayer(total, "add", (name, self.tensor[addend]), (),
@@ -831,7 +887,7 @@ class _Reader:
             if self.shape(acts[0]) != out_shape:
                 raise _Unsupported("a constant operand that broadcasts the activation to "
                                    "another shape")
-            self.counts.biases += self.numel(constant)
+            self.counts.biases += self.parameters(constant)
             self.alias(node, acts[0], f"constant {node.op_type}")
             return
         if node.op_type not in ("Add", "Mul"):

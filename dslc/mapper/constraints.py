@@ -25,6 +25,7 @@ by the map space, with `describe_rules` and `forced_keep_overflow`.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,10 +35,12 @@ from dslc.arch import ArchModel
 from dslc.lower.problem import Problem
 from dslc.mapper.errors import NoValidMappingError
 from dslc.mapping.constraints import (
+    Arrangement,
     KeepRequirement,
     OrderRequirement,
     OrderRule,
     RuleOp,
+    arrange,
     merge_orders,
     requirements,
 )
@@ -71,18 +74,23 @@ class Resolved:
     rules: tuple[tuple[Rule, ...], ...] = ()
     """Per dim, its factor rules, sorted."""
     orders: tuple[OrderRule | None, ...] = ()
-    """Per memory level, its loop-order rule."""
+    """Per memory level, the one loop-order rule that states all its order constraints
+    (None: no constraint, or no single rule states them: `conjunctions`)."""
     keep: tuple[frozenset[str], ...] = ()
     """Per memory level, tensors (by name) it must keep."""
     bypass: tuple[frozenset[str], ...] = ()
     """Per memory level, tensors (by name) that must bypass it."""
     sources: dict[tuple[int, int], list[str]] = field(default_factory=dict, compare=False)
     """Per (dim, slot), the constraints on it as written, with their origins (messages)."""
+    conjunctions: tuple[tuple[OrderRule, ...], ...] = ()
+    """Per memory level, its order rules when no single rule states them all (`[K, ...]`
+    and `[C, ...]`: K or C outermost, so not both with loops there); empty otherwise. The
+    map space searches such a level as a union of cases (`order_cases`)."""
 
     @property
     def empty(self) -> bool:
         return not (self.forbidden or any(self.rules) or any(self.orders) or any(self.keep)
-                    or any(self.bypass))
+                    or any(self.bypass) or any(self.conjunctions))
 
 
 def slot_name(arch: ArchModel, slot: SlotLike) -> str:
@@ -127,7 +135,7 @@ def resolve(problem: Problem, arch: ArchModel, constraints: MapConstraints,
             reasons.append(f"`{entry.target}` is a memory: spatial constraints belong to "
                            f"fanouts{where}")
     found = requirements(problem, arch, constraints)
-    orders, order_texts = _orders(arch, constraints, found.orders, reasons)
+    orders, conjunctions, order_texts = _orders(arch, constraints, found.orders, reasons)
     for req in found.factors:
         where = _origin(req.entry.origin)
         d, dim = req.dim, problem.dims[req.dim]
@@ -168,17 +176,25 @@ def resolve(problem: Problem, arch: ArchModel, constraints: MapConstraints,
     for d in range(ndims):
         _check_dim(problem, arch, slots, d, totals[d], rules[d], forbidden, sources, reasons)
     _check_meshes(problem, arch, slots, rules, reasons)
+    for level, rules_here in enumerate(conjunctions):
+        if rules_here:
+            _check_conjunction(problem, arch, temporal[level], rules_here, rules, forbidden,
+                               sources, order_texts[level], reasons)
     if reasons:
         raise NoValidMappingError(problem.name, arch.name, tuple(dict.fromkeys(reasons)))
     return Resolved(frozenset(forbidden), tuple(tuple(sorted(r)) for r in rules), orders,
-                    keep, bypass, sources)
+                    keep, bypass, sources, conjunctions)
 
 
 def _orders(arch: ArchModel, constraints: MapConstraints,
             found: Sequence[OrderRequirement], reasons: list[str]
-            ) -> tuple[tuple[OrderRule | None, ...], list[list[str]]]:
-    """Per level, the merged order rule (dims the problem lacks dropped), and the orders
-    written there (for messages)."""
+            ) -> tuple[tuple[OrderRule | None, ...], tuple[tuple[OrderRule, ...], ...],
+                       list[list[str]]]:
+    """Per level, the merged order rule (dims the problem lacks dropped), the rules when
+    no single one states them all (their conjunction), and the orders written there (for
+    messages). Orders alone never contradict each other (a level without loops obeys
+    every order); whether the loops the factors force there can be ordered is
+    `_check_conjunction`'s question."""
     levels = {level.name for level in arch.levels}
     fanouts = {fanout.name for fanout in arch.fanouts}
     for entry in constraints.orders:
@@ -186,24 +202,121 @@ def _orders(arch: ArchModel, constraints: MapConstraints,
             reasons.append(f"`{entry.target}` is a fanout: a loop order belongs to "
                            f"memories{_origin(entry.origin)}")
     merged: list[OrderRule | None] = [None] * len(arch.levels)
+    every: list[list[OrderRule]] = [[] for _ in arch.levels]
     texts: list[list[str]] = [[] for _ in arch.levels]
     for req in found:
         i, rule = req.level, req.rule
         texts[i].append(f"order {req.entry.text}{_origin(req.entry.origin)}")
-        current = merged[i]
-        combined: OrderRule | None = rule if current is None else _merge_orders(current, rule)
-        if combined is None:
-            reasons.append(f"the loop orders at `{req.target}` disagree: "
-                           + " and ".join(texts[i]))
-            continue
-        merged[i] = combined
-    return tuple(merged), texts
+        every[i].append(rule)
+    conjunctions: list[tuple[OrderRule, ...]] = [() for _ in arch.levels]
+    for i, rules in enumerate(every):
+        for rule in rules:
+            current = merged[i]
+            combined = rule if current is None else _merge_orders(current, rule)
+            if combined is None:  # no single order states them: searched by cases
+                merged[i], conjunctions[i] = None, tuple(rules)
+                break
+            merged[i] = combined
+    return tuple(merged), tuple(conjunctions), texts
 
 
 def _merge_orders(a: OrderRule, b: OrderRule) -> OrderRule | None:
     """Both order rules at once (`merge_orders`); None when they disagree."""
     merged = merge_orders((a.outer, a.inner, a.others), (b.outer, b.inner, b.others))
     return None if merged is None else OrderRule(*merged)
+
+
+def _check_conjunction(problem: Problem, arch: ArchModel, slot: int,
+                       conjunction: tuple[OrderRule, ...], rules: Sequence[set[Rule]],
+                       forbidden: set[tuple[int, int]],
+                       sources: dict[tuple[int, int], list[str]], written: list[str],
+                       reasons: list[str]) -> None:
+    """A reason when the dims whose factor rules force a loop at this memory (a fixed or
+    least factor above 1, or the whole bound above 1) have no order that obeys all its
+    order rules (`arrange`); it names the fewest such dims that conflict. Dims that may
+    not have a loop there are left out: that conflict has its own reason."""
+    forced = [d for d, dim_rules in enumerate(rules) if (d, slot) not in forbidden and any(
+        s == slot and ((op in ("=", ">=") and value > 1) or
+                       (op == "all" and problem.bounds[d] > 1))
+        for s, op, value in dim_rules)]
+    lists = [(rule.outer, rule.inner, rule.others) for rule in conjunction]
+    if arrange(lists, forced) is not None:
+        return
+    # Every subset of an allowed set is allowed: the smallest failing set names the
+    # conflict (two dims both outermost, or one both outermost and innermost with others).
+    for size in range(1, len(forced) + 1):
+        failing = next((c for c in itertools.combinations(forced, size)
+                        if arrange(lists, c) is None), None)
+        if failing is not None:
+            break
+    assert failing is not None
+    names = " and ".join(f"`{problem.dims[d]}`" for d in failing)
+    why = "; ".join(t for d in failing for t in sources.get((d, slot), []))
+    level = arch.levels[slot].name
+    reasons.append(f"{names} must have loops at `{level}` ({why}), but no order of them "
+                   f"obeys {' and '.join(written)} there")
+
+
+def order_cases(resolved: Resolved, dims: Sequence[str], levels: Sequence[str], *,
+                cover: bool) -> list[tuple[Resolved, str]]:
+    """A level whose order rules no single rule states (`Resolved.conjunctions`) as
+    constraints each single rule states, with a description of each case for messages.
+    With `cover`, a few cases whose union is exactly the space the rules allow (they may
+    overlap): per level, each largest set of its listed dims that `arrange` allows, the
+    others forbidden there, under that set's order (every subset of an allowed set is
+    allowed in the same order, so one rule holds for all of them; when the set's order
+    leaves no room for other dims, they are forbidden there too). Without `cover`, cases
+    that split the space exactly (each mapping in one: for counting): per level, each set
+    the rules allow as the exact set of its listed dims with loops there (`>= 2` for each
+    in it, `= 1` for the others). Temporal slot i is memory level i (`levels`: their
+    names, `dims` the problem's, for the descriptions). Dims the constraints already keep
+    from a level are not listed there."""
+    ndims = len(dims)
+    per_level: list[list[tuple[frozenset[int], Arrangement[int]]]] = []
+    ordered: list[int] = []
+    for i, conjunction in enumerate(resolved.conjunctions):
+        if not conjunction:
+            continue
+        lists = [(rule.outer, rule.inner, rule.others) for rule in conjunction]
+        listed = sorted({d for rule in conjunction for d in rule.listed
+                         if (d, i) not in resolved.forbidden})
+        allowed = []
+        for size in range(len(listed) + 1):
+            for present in itertools.combinations(listed, size):
+                found = arrange(lists, present)
+                if found is not None:
+                    allowed.append((frozenset(present), found))
+        if cover:  # drop the sets inside another whose case holds them
+            allowed = [(a, found) for a, found in allowed if not any(
+                a < b and (other[2] or not found[2]) for b, other in allowed)]
+        per_level.append(allowed)
+        ordered.append(i)
+    cases = []
+    for combo in itertools.product(*per_level):
+        forbidden = set(resolved.forbidden)
+        rules = [set(r) for r in resolved.rules] if resolved.rules else \
+            [set() for _ in range(ndims)]
+        orders = list(resolved.orders) or [None] * len(resolved.conjunctions)
+        described = []
+        for i, (with_loops, (first, last, others)) in zip(ordered, combo, strict=True):
+            named = {d for rule in resolved.conjunctions[i] for d in rule.listed}
+            for d in range(ndims):
+                if d not in with_loops and (d in named or not others):
+                    forbidden.add((d, i))
+                elif d in with_loops and not cover:
+                    rules[d].add((i, ">=", 2))
+            orders[i] = OrderRule(first, last, others)
+            order = [*(dims[d] for d in first), *(["..."] if others else []),
+                     *(dims[d] for d in last)]
+            absent = sorted(named - with_loops)
+            described.append(
+                f"`{levels[i]}` in order [{', '.join(order)}]"
+                + (f" without {' or '.join(f'`{dims[d]}`' for d in absent)} loops"
+                   if absent else ""))
+        cases.append((Resolved(frozenset(forbidden), tuple(tuple(sorted(r)) for r in rules),
+                               tuple(orders), resolved.keep, resolved.bypass,
+                               resolved.sources), "; ".join(described)))
+    return cases
 
 
 def _keeps(arch: ArchModel, constraints: MapConstraints, found: Sequence[KeepRequirement],

@@ -22,7 +22,9 @@ descending again and restarting from kicked copies of the elite or fresh seeds w
 stalls; it ends polishing the best with swap moves (two dims trade whole divisors between
 two slots) and re-splits (the loops two memories hold together split anew, all dims at
 once, with those levels' loop order swaps). `random` evaluates random samples only.
-`auto` is exhaustive when the space is within the budget, else heuristic. Every
+`auto` is exhaustive when the space is within the budget, else heuristic. A space that is
+a union of cases (order rules at one level that no single rule states, `MapSpace.parts`)
+is searched case by case, the budget shared among them (`_search_parts`). Every
 candidate's score is remembered by its key, so a candidate is evaluated once and the
 budget counts distinct candidates. With numba, the
 neighbourhoods, the random children, the filled seeds' cuts, each batch (mesh check,
@@ -281,12 +283,14 @@ def candidate_keys(space: MapSpace, factors: IntArray, orders: IntArray,
 class _Search:
     """One search: the map space, one evaluator per keep set, the budget and the best."""
 
-    def __init__(self, problem: Problem, arch: ArchModel, options: MapperOptions) -> None:
+    def __init__(self, problem: Problem, arch: ArchModel, options: MapperOptions,
+                 space: MapSpace | None = None) -> None:
         self.problem = problem
         self.arch = arch
         self.options = options
-        self.space = MapSpace(problem, arch, bypass=options.bypass,
-                              imperfect=options.imperfect, constraints=options.constraints)
+        self.space = space if space is not None else MapSpace(
+            problem, arch, bypass=options.bypass, imperfect=options.imperfect,
+            constraints=options.constraints)
         self.scores = options.scorers()
         self.rng = np.random.default_rng(options.seed)
         choices = self.space.keep_choices
@@ -1137,6 +1141,32 @@ def _explain_nothing_fits(problem: Problem, arch: ArchModel, space: MapSpace) ->
     return reasons or ("no candidate of the map space fits the memories",)
 
 
+def _search_parts(search: _Search, strategy: Search) -> None:
+    """The heuristic or random search of a union space (`MapSpace.parts`), part by part:
+    each part's own search with a share of the budget (the smallest parts first, each
+    exhaustive when it fits its share, so what it leaves goes to the others; every part
+    gets at least half an even share), the best of them kept. Each part is a space of
+    single rules, so the compiled pieces run on it as on any other."""
+    parts = sorted(search.space.parts, key=lambda part: part.count().upper)
+    budget = search.options.budget
+    left = budget
+    for position, part in enumerate(parts):
+        share = max(left // (len(parts) - position), budget // (2 * len(parts)), 1)
+        sub = _Search(search.problem, search.arch, replace(search.options, budget=share),
+                      space=part)
+        size = part.count()
+        if strategy == "random":
+            sub.random()
+        elif size.upper <= share and part.listed:
+            sub.exhaustive()
+        else:
+            sub.heuristic()
+        left = max(0, left - sub.evaluated)
+        search.evaluated += sub.evaluated
+        if sub.best.score < search.best.score:
+            search.best = sub.best
+
+
 def map_problem(problem: Problem, arch: ArchModel,
                 options: MapperOptions | None = None) -> MapResult:
     """The best mapping of `problem` on `arch` under `options` (see module doc)."""
@@ -1161,14 +1191,18 @@ def map_problem(problem: Problem, arch: ArchModel,
             "use the heuristic search",))
     if strategy == "exhaustive":
         search.exhaustive()
+    elif search.space.parts:
+        _search_parts(search, strategy)
     elif strategy == "random":
         search.random()
     else:
         search.heuristic()
     best = search.best
     if best.factors is None or best.orders is None:
+        # A union's own splits ignore its order rules: explain with its first case.
+        explained = search.space.parts[0] if search.space.parts else search.space
         raise NoValidMappingError(problem.name, arch.name,
-                                  _explain_nothing_fits(problem, arch, search.space))
+                                  _explain_nothing_fits(problem, arch, explained))
     mapping = search.space.to_mapping(best.factors, best.orders,
                                       search.space.keep_choices[best.keep])
     cost = evaluate(problem, arch, mapping)

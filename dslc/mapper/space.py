@@ -54,12 +54,13 @@ from dslc.mapper.constraints import (
     Rule,
     describe_rules,
     forced_keep_overflow,
+    order_cases,
     resolve,
     slot_name,
 )
 from dslc.mapper.errors import NoValidMappingError
 from dslc.mapping.check import allowed_dims
-from dslc.mapping.constraints import factor_holds, order_checks
+from dslc.mapping.constraints import arrange, factor_holds, order_checks
 from dslc.mapping.factors import (
     count_proper_splits,
     count_splits,
@@ -877,10 +878,19 @@ class MapSpace:
     place, and only the other loops' orders are counted and enumerated); forced keeps and
     bypasses filter the keep sets. The moves of the local search stay inside: a fixed
     factor's slot takes no move, a move that breaks a bound is undone, orders are repaired.
-    Raises NoValidMappingError when the constraints leave nothing for this problem."""
+    Raises NoValidMappingError when the constraints leave nothing for this problem.
+
+    Order rules at one level that no single rule states (`[K, ...]` and `[C, ...]`: K and C
+    cannot both have loops there) make the space a union (`parts` non-empty): the search
+    runs on each part (`order_cases` with `cover`: each a space of single rules, together
+    exactly the allowed mappings), and `count`, `enumerate`, `to_mapping`, `valid_factors`
+    and `valid_orders` answer for the union (the count and the enumeration over cases that
+    split it exactly, `cells`). Its own splits and moves are those of the factor rules
+    alone and are not searched."""
 
     def __init__(self, problem: Problem, arch: ArchModel, *, bypass: bool = True,
-                 imperfect: bool = False, constraints: MapConstraints | None = None) -> None:
+                 imperfect: bool = False, constraints: MapConstraints | None = None,
+                 resolved: Resolved | None = None) -> None:
         self.problem = problem
         self.imperfect = imperfect
         self.arch = arch
@@ -910,10 +920,13 @@ class MapSpace:
                     slots.append(Slot(fanout.owner, f, "x" if axis == "x" else "y", extent))
         self.slots = tuple(slots)
         self.constraints = constraints if constraints is not None else MapConstraints()
-        self.resolved = resolve(problem, arch, self.constraints, self.slots,
-                                [self.padded_totals(d) for d in range(self.ndims)]) \
-            if not self.constraints.empty else Resolved()
-        """The constraints in this space's terms (empty when there are none)."""
+        if resolved is None:
+            resolved = resolve(problem, arch, self.constraints, self.slots,
+                               [self.padded_totals(d) for d in range(self.ndims)]) \
+                if not self.constraints.empty else Resolved()
+        self.resolved = resolved
+        """The constraints in this space's terms (empty when there are none; given: one
+        case of a union's, `order_cases`)."""
         forbidden = self.resolved.forbidden
         allowed: list[tuple[int, ...]] = []
         for d, name in enumerate(problem.dims):
@@ -981,8 +994,47 @@ class MapSpace:
         self._outer_index: tuple[IntArray, ...] | None = None
         if not self.constraints.empty:
             self._check_feasible()
+        self._coupled = tuple((level, rules) for level, rules
+                              in enumerate(self.resolved.conjunctions) if rules)
+        """(level, rules) of every memory whose order rules no single rule states."""
+        self._bypass = bypass
+        self._cells: tuple[MapSpace, ...] | None = None
+        self.parts: tuple[MapSpace, ...] = ()
+        """The spaces the search runs on when this one is a union (see the class doc);
+        empty otherwise."""
+        if self._coupled:
+            self.parts = self._cases(cover=True)
+            self.listed = self.listed and all(part.listed for part in self.parts)
 
     # -- construction ------------------------------------------------------------------
+
+    def _cases(self, *, cover: bool) -> tuple[MapSpace, ...]:
+        """The spaces of `order_cases` that hold a mapping (with `cover`: raises
+        NoValidMappingError, naming each case and what leaves it empty, when none does)."""
+        found: list[MapSpace] = []
+        reasons: list[str] = []
+        for resolved, text in order_cases(self.resolved, self.problem.dims,
+                                          [level.name for level in self.arch.levels],
+                                          cover=cover):
+            try:
+                found.append(MapSpace(self.problem, self.arch, bypass=self._bypass,
+                                      imperfect=self.imperfect, constraints=self.constraints,
+                                      resolved=resolved))
+            except NoValidMappingError as exc:
+                reasons += [f"with {text}: {reason}" for reason in exc.reasons]
+        if cover and not found:
+            raise NoValidMappingError(self.problem.name, self.arch.name, tuple(reasons))
+        return tuple(found)
+
+    @property
+    def cells(self) -> tuple[MapSpace, ...]:
+        """A union's cases that split it exactly (each allowed mapping in one: `order_cases`
+        without `cover`), the non-empty ones; empty when this space is no union."""
+        if not self._coupled:
+            return ()
+        if self._cells is None:
+            self._cells = self._cases(cover=False)
+        return self._cells
 
     def _split_key(self, d: int) -> SplitKey:
         """What dim d's factorisations depend on (equal keys: equal splits, whichever layer
@@ -1114,7 +1166,14 @@ class MapSpace:
         bounds: the split counts come from formulas (`split_table`), and the programme's
         size is estimated before it runs."""
         if self._size is None:
-            self._size = self._count().scaled(len(self.keep_choices))
+            if self._coupled:  # a union: the sum over the cases that split it exactly
+                sizes = [cell._count() for cell in self.cells]
+                self.count_work = sum(cell.count_work for cell in self.cells)
+                self._size = SpaceSize(sum(size.lower for size in sizes),
+                                       sum(size.upper for size in sizes)
+                                       ).scaled(len(self.keep_choices))
+            else:
+                self._size = self._count().scaled(len(self.keep_choices))
         return self._size
 
     def size(self) -> int:
@@ -1268,7 +1327,9 @@ class MapSpace:
         ok = np.ones(factors.shape[-1], dtype=np.bool_)
         ranks = self.loop_ranks(factors, orders).reshape(self.nlevels - 1, self.ndims, -1) \
             if self.nlevels > 1 else np.zeros((0, self.ndims, factors.shape[-1]), np.int64)
-        for level, rule in self._order_rules:
+        rules = [(level, rule) for level, rule in self._order_rules] + \
+            [(level, rule) for level, conjunction in self._coupled for rule in conjunction]
+        for level, rule in rules:
             if level >= self.nlevels - 1:
                 continue  # the innermost order is irrelevant (and repaired when reported)
             rank = ranks[level]
@@ -1286,6 +1347,13 @@ class MapSpace:
                 ok &= factor_holds(op, value, factors[s, d], totals)
         for d, s in self.resolved.forbidden:
             ok &= factors[s, d] == 1
+        for level, conjunction in self._coupled:  # the loops there must have an order
+            lists = [(rule.outer, rule.inner, rule.others) for rule in conjunction]
+            real = factors[level] > 1  # [D, B]
+            sets, column_of = np.unique(real, axis=1, return_inverse=True)
+            allowed = np.array([arrange(lists, np.flatnonzero(sets[:, k]).tolist()) is not None
+                                for k in range(sets.shape[1])], dtype=np.bool_)
+            ok &= allowed[column_of.reshape(-1)] if allowed.size else ok
         return ok
 
     def _outer_rows(self) -> tuple[IntArray, ...]:
@@ -1701,6 +1769,10 @@ class MapSpace:
         if not self.listed:
             raise ValueError(f"the map space of `{self.problem.name}` holds {self.count()} "
                              "candidates: too many to enumerate")
+        if self._coupled:  # a union: each of the cases that split it exactly
+            for cell in self.cells:
+                yield from cell.enumerate(chunk, tilings)
+            return
         counts = [len(s) for s in self.splits]
         total = math.prod(counts)
         ordered = self.nlevels - 1
@@ -1748,6 +1820,12 @@ class MapSpace:
     def to_mapping(self, factors: IntArray, orders: IntArray,
                    keep: tuple[frozenset[str], ...]) -> Mapping:
         """The `Mapping` IR of one candidate (`factors [S, D]`, `orders [L, D]`)."""
+        if self._coupled:  # a union: as the case holding it orders it (the innermost too)
+            cell = next((cell for cell in self.cells
+                         if cell.valid_factors(factors[:, :, None])[0]), None)
+            if cell is None:
+                raise ValueError("the candidate is outside the order constraints")
+            return cell.to_mapping(factors, orders, keep)
         if self._order_rules:  # the innermost level's order too, as the constraints say
             orders = self.repair_orders(orders.copy()[:, :, None])[:, :, 0]
         levels = []

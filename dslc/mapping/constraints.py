@@ -19,7 +19,7 @@ Whether the constraints contradict each other is the mapper's business (it raise
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -174,7 +174,8 @@ def merge_orders(a: OrderLists[Name], b: OrderLists[Name]) -> OrderLists[Name] |
     then the only loops, and the other's outer dims among them must start it and its
     inner dims among them end it (`order [K, C]` and `order [..., C]` are `order [K, C]`;
     `[K, ...]` and `[..., K]` allow K only as the level's one loop: no single order).
-    dslc.sema (E610) and the mapper decide with this one merge."""
+    The mapper searches merged orders as one rule; orders with no single merge still hold
+    together on some sets of loops (`arrange`), and it searches those by cases."""
     def extends(x: tuple[Name, ...], y: tuple[Name, ...], *,
                 from_end: bool) -> tuple[Name, ...] | None:
         short, long = (x, y) if len(x) <= len(y) else (y, x)
@@ -195,6 +196,60 @@ def merge_orders(a: OrderLists[Name], b: OrderLists[Name]) -> OrderLists[Name] |
     if sequence[:len(first)] == first and sequence[len(sequence) - len(last):] == last:
         return sequence, (), False
     return None
+
+
+Arrangement = tuple[tuple[Name, ...], tuple[Name, ...], bool]
+"""Where order rules put a level's loops: (first, last, others) as `arrange` returns it."""
+
+
+def arrange(rules: Sequence[OrderLists[Name]], present: Collection[Name]
+            ) -> Arrangement[Name] | None:
+    """Where every rule at once puts the loops of `present` (the dims with a loop of
+    factor > 1 at the level), or None when no order of them obeys all the rules. A rule
+    holds when its outer dims among `present` start the order, in its order, and its inner
+    dims among them end it (`order_checks`); a closed rule (no `...`) also holds only when
+    every present dim is one it lists. Returns (first, last, others): the present dims'
+    order starts with `first` and ends with `last`, the present dims no rule lists go
+    between in any order, and `others` says whether there may be any (False when `first`
+    already ends with what `last` needs: a dim both outermost and innermost is the level's
+    one loop). Each outer list among `present` must then extend the others (and each inner
+    one, from its end), so `[K, ...]` and `[C, ...]` hold for K or C alone, not both, and
+    `[K, ...]` and `[..., K]` for K only as the level's one loop. Every subset of a set the
+    rules allow is allowed too, in the same relative order (restricting an order to fewer
+    dims keeps prefixes prefixes), so a set of loops is possible exactly when the loops
+    that must be there are. dslc.sema (E610) and the mapper decide with this."""
+    chosen = set(present)
+
+    def chain(lists: list[tuple[Name, ...]], *, from_end: bool) -> tuple[Name, ...] | None:
+        longest: tuple[Name, ...] = ()
+        for found in lists:
+            short, long = (found, longest) if len(found) <= len(longest) else (longest, found)
+            part = long[len(long) - len(short):] if from_end else long[:len(short)]
+            if part != short:
+                return None
+            longest = long
+        return longest
+
+    outers: list[tuple[Name, ...]] = []
+    inners: list[tuple[Name, ...]] = []
+    for outer, inner, others in rules:
+        if not others and not chosen <= set(outer) | set(inner):
+            return None  # a closed rule: only the dims it lists have loops
+        outers.append(tuple(d for d in outer if d in chosen))
+        inners.append(tuple(d for d in inner if d in chosen))
+    first = chain(outers, from_end=False)
+    last = chain(inners, from_end=True)
+    if first is None or last is None:
+        return None
+    if not set(first) & set(last):
+        return first, last, True
+    # A dim both first and last: the two overlap, and together are the whole order.
+    overlap = len(first) + len(last) - len(chosen)
+    whole = first + last[overlap:]
+    if overlap < 1 or first[len(first) - overlap:] != last[:overlap] or \
+            len(set(whole)) != len(whole) or set(whole) != chosen:
+        return None
+    return whole, (), False
 
 
 def factor_holds(op: RuleOp, value: int, factor: Any, total: Any) -> Any:

@@ -15,7 +15,8 @@ constraints already in force there (a request's on top of the accelerator's own)
 constraints that leave no mapping (two fixed factors of one dim, a fixed factor where the
 dim may not have a loop, bounds with no value between them, fixed spatial factors beyond
 the mesh or outside an explicit dataflow, a tensor both kept and bypassed, forced keeps
-that cannot fit a word each, orders that disagree) and E611 for keeps and bypasses the
+that cannot fit a word each, loops forced by fixed factors that no order obeying every
+order written there can hold) and E611 for keeps and bypasses the
 accelerator cannot do (a keep of a role the memory does not hold, a bypass of the backing
 store). What needs a layer's bounds is checked when the layer is mapped
 (dslc.mapper.constraints). `unknown_names` finds dims and tensors no layer of the given
@@ -25,6 +26,7 @@ problems has (W601). `constraints_from_text` reads a block's body given as text 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +41,7 @@ from dslc.diagnostics.diagnostic import (
     warning,
 )
 from dslc.diagnostics.span import SourceFile, Span
-from dslc.mapping.constraints import merge_orders
+from dslc.mapping.constraints import arrange
 from dslc.sema.evaluate import EvalContext, EvalError, Scope, Sym, as_int, evaluate, fail
 from dslc.spec.accelerator import AcceleratorSpec, FanoutSpec, MemorySpec
 from dslc.spec.constraints import (
@@ -513,20 +515,8 @@ class _Checker:
             if not mine:
                 continue
             span = self.spans.orders.get(target)
-            for a in entries:
-                for b in entries:
-                    if a is b or a.origin == b.origin:
-                        continue
-                    if merge_orders((a.outer, a.inner, a.others),
-                                    (b.outer, b.inner, b.others)) is None:
-                        self.report("E610", f"the loop orders at `{target}` disagree: "
-                                    f"{a.text}{self.source(a.origin)} and "
-                                    f"{b.text}{self.source(b.origin)}", span,
-                                    help="one order's first dims must extend the other's, "
-                                         "and likewise its last dims; a dim first in one "
-                                         "and last in the other needs an order without "
-                                         "`...` that has it there")
-                        return
+            if len(entries) > 1 and self.forced_loops_unordered(target, entries, span):
+                return
             # A closed order and a fixed factor above 1 of a dim it does not list.
             for entry in entries:
                 if entry.others:
@@ -543,6 +533,42 @@ class _Checker:
                                         "only the dims it lists have loops there",
                                         self.spans.rules.get((target, "", rule.dim), span),
                                         help=f"add `{rule.dim}` to the order, or `...`")
+
+
+    def forced_loops_unordered(self, target: str, entries: Sequence[OrderConstraint],
+                               span: Span | None) -> bool:
+        """E610 (and True) when the dims whose fixed or least factor above 1 at `target`
+        forces a loop there have no order that obeys every order written there
+        (dslc.mapping.constraints `arrange`, as the mapper decides). Orders alone never
+        conflict: a level without loops obeys them all, and `[K, ...]` with `[C, ...]`
+        holds whenever K or C has no loop there. A factor of `all` depends on the layer's
+        bound and is checked when it is mapped; a dim a closed order does not list has its
+        own E610 below."""
+        closed = [{*e.outer, *e.inner} for e in entries if not e.others]
+        forced: dict[str, str] = {}
+        for slot in (*self.context.slots, *self.own.slots):
+            if slot.target != target or slot.axis:
+                continue
+            for rule in slot.factors:
+                if rule.op in ("=", ">=") and rule.value is not None and rule.value > 1 \
+                        and all(rule.dim in listed for listed in closed):
+                    forced.setdefault(rule.dim, f"factors [{rule.text}]"
+                                                f"{self.source(slot.origin)}")
+        lists = [(e.outer, e.inner, e.others) for e in entries]
+        if arrange(lists, forced) is not None:
+            return False
+        # Every subset of an allowed set is allowed: name the fewest dims in conflict.
+        failing = next(c for size in range(1, len(forced) + 1)
+                       for c in itertools.combinations(forced, size)
+                       if arrange(lists, c) is None)
+        names = " and ".join(f"`{dim}`" for dim in failing)
+        orders = " and ".join(f"order {e.text}{self.source(e.origin)}" for e in entries)
+        self.report("E610", f"{names} must have loops at `{target}` ("
+                    + ", ".join(forced[dim] for dim in failing)
+                    + f"), but no order of them obeys {orders}", span,
+                    help="a dim first in one order and first or last in another can have a "
+                         "loop there only without the other's; drop a factor or an order")
+        return True
 
 
 def _slot_text(target: str, axis: str) -> str:

@@ -372,9 +372,12 @@ def test_objectives_are_named_or_lexicographic() -> None:
      "every tensor"),
     (MapConstraints(keeps=(KeepConstraint(target="BUF", keep=("input",), bypass=("input",)),)),
      "`input` must be both kept at `BUF` and bypass it"),
-    (MapConstraints(orders=(OrderConstraint(target="BUF", outer=("K",)),
+    (MapConstraints(slots=(SlotConstraint(target="BUF", factors=(
+        FactorRule(dim="K", value=2), FactorRule(dim="P", value=2))),),
+                    orders=(OrderConstraint(target="BUF", outer=("K",)),
                             OrderConstraint(target="BUF", outer=("P",)))),
-     "the loop orders at `BUF` disagree: order [K, ...] and order [P, ...]"),
+     "`K` and `P` must have loops at `BUF` (`BUF` [K 2]; `BUF` [P 2]), but no order of them "
+     "obeys order [K, ...] and order [P, ...] there"),
     (slot("RF", factors=(FactorRule(dim="P", op=">=", value=4), FactorRule(dim="K", value=2))),
      "`RF` must keep `output`, `weight`"),
 ])
@@ -451,17 +454,24 @@ def test_a_closed_order_and_an_open_one_that_agree_merge() -> None:
     assert MapSpace(PROBLEM, ARCH, constraints=constraints).size() == \
         MapSpace(PROBLEM, ARCH, constraints=alone).size()
     # `[K, ...]` and `[..., K]` allow K at BUF only as its one loop, and `[K, P]` and
-    # `[..., K]` only K or P alone: no single order, so they disagree (as `dslc lint`
-    # says, E610; the first pair was "K both first and last").
+    # `[..., K]` only K or P alone: no single order states them, but mappings obey both
+    # (they were refused, E610; tests/mapper/test_order_conjunction.py searches them
+    # against a brute force). Only loops a factor forces there can conflict.
     for first, second, text in (
             (OrderConstraint(target="BUF", outer=("K",)),
              OrderConstraint(target="BUF", inner=("K",)), "order [K, ...] and order [..., K]"),
             (OrderConstraint(target="BUF", inner=("K",)),
              OrderConstraint(target="BUF", outer=("K", "P"), others=False),
              "order [..., K] and order [K, P]")):
+        space = MapSpace(PROBLEM, ARCH, constraints=MapConstraints(orders=(first, second)))
+        assert space.parts and space.size() < MapSpace(PROBLEM, ARCH).size()
+        forced = MapConstraints(orders=(first, second), slots=(SlotConstraint(
+            target="BUF", factors=(FactorRule(dim="K", value=2), FactorRule(dim="P", value=2))),))
         with pytest.raises(NoValidMappingError) as raised:
-            MapSpace(PROBLEM, ARCH, constraints=MapConstraints(orders=(first, second)))
-        assert raised.value.reasons == (f"the loop orders at `BUF` disagree: {text}",)
+            MapSpace(PROBLEM, ARCH, constraints=forced)
+        assert raised.value.reasons == (
+            f"`K` and `P` must have loops at `BUF` (`BUF` [K 2]; `BUF` [P 2]), but no order "
+            f"of them obeys {text} there",)
     # Either written first, the closed order with the shared dim where both say is it.
     assert MapSpace(PROBLEM, ARCH, constraints=MapConstraints(orders=(
         OrderConstraint(target="BUF", inner=("P",)),

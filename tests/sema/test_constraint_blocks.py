@@ -386,18 +386,28 @@ def test_dslc_run_maps_with_the_requests_constraints(spec_file: Path) -> None:
     assert json.loads(result.stdout)["layers"][0]["mapspace_size"] == layer.result.mapspace_size
 
 
-def test_orders_of_a_request_and_its_accelerator_agree_as_the_mapper_merges_them() -> None:
-    # `dslc lint` and the mapper decide with one merge (dslc.mapping.constraints
-    # `merge_orders`): `[K, C]` and `[..., C]` agree (C is last in both) and map; `[K, ...]`
-    # and `[..., K]` lint clean before but the mapper found no mapping ("K both first and
-    # last"); now both say they disagree.
+def test_orders_of_a_request_and_its_accelerator_agree_as_the_mapper_decides() -> None:
+    # `dslc lint` and the mapper decide with one rule (dslc.mapping.constraints `arrange`):
+    # `[K, C]` and `[..., C]` agree (C is last in both) and map; `[K, ...]` and `[..., K]`
+    # hold together when K is GLB's one loop or has none there, so both lint clean and map
+    # (they were E610, "disagree"); only loops fixed factors force there can conflict.
     text = request("search = heuristic, budget = 300, constraints { GLB { order [..., C] } }",
                    "constraints { GLB { order [K, C] } }")
     assert found(text) == []
     (layer,) = api.run(program(text)).result.layers
     glb = layer.result.mapping.level("GLB")
     assert [loop.dim for loop in glb.temporal] in ([], [1], [2], [1, 2])  # K 1, C 2
-    clash = request("constraints { GLB { order [..., K] } }",
-                    "constraints { GLB { order [K, ...] } }")
-    assert found(clash) == [("E610", "the loop orders at `GLB` disagree: [K, ...] "
-                                     "(accelerator `tiny`) and [..., K]")]
+    both = request("search = heuristic, budget = 300, constraints { GLB { order [..., K] } }",
+                   "constraints { GLB { order [K, ...] } }")
+    assert found(both) == []
+    (layer,) = api.run(program(both)).result.layers
+    glb = [loop.dim for loop in layer.result.mapping.level("GLB").temporal]
+    assert 1 not in glb or glb == [1]  # K alone, or no K loop
+    clash = request("constraints { GLB { order [C, ...], factors [C 2] } }",
+                    "constraints { GLB { order [K, ...], factors [K 4] } }")
+    assert found(clash) == [("E610", "`K` and `C` must have loops at `GLB` (factors [K 4] "
+                                     "(accelerator `tiny`), factors [C 2]), but no order of "
+                                     "them obeys order [K, ...] (accelerator `tiny`) and order "
+                                     "[C, ...]")]
+    (diagnostic,) = program(clash).diagnostics
+    assert diagnostic.span is not None and diagnostic.help
