@@ -352,7 +352,11 @@ class BatchEvaluator:
 
     @staticmethod
     def _extent(terms: tuple[tuple[int, int], ...], spans: IntArray) -> IntArray:
-        """Extent of one tensor axis when dim d spans spans[..., d, :]."""
+        """Extent of one tensor axis when dim d spans spans[..., d, :] (1 for an axis no dim
+        indexes: an einsum's constant index, `W[k, 0]`)."""
+        if not terms:
+            ones: IntArray = np.ones_like(spans[..., 0, :])
+            return ones
         if len(terms) == 1 and abs(terms[0][1]) == 1:
             result: IntArray = spans[..., terms[0][0], :]
             return result
@@ -375,6 +379,8 @@ class BatchEvaluator:
             return self._distinct_enumerated(plan, factors, inner)
         count = np.ones(factors.shape[1], dtype=np.int64)
         for terms in plan.axes:
+            if not terms:
+                continue  # a constant axis: every child holds the same index
             if len(terms) == 1:
                 count = count * factors[terms[0][0]]
                 continue
@@ -483,6 +489,12 @@ class BatchEvaluator:
             extents[i] = extents[i + 1] * ft[i] * spatial[i]
         steps = spatial * extents[1:]
         compute_cycles = np.prod(ft.reshape(-1, size), axis=0)
+        # Per level, each dim's range one instance runs: the whole range over the spatial
+        # factors above the level (what `first_touches` needs).
+        ranges = np.empty((nlevels, ndims, size), dtype=np.int64)
+        ranges[0] = extents[0]
+        for i in range(1, nlevels):
+            ranges[i] = ranges[i - 1] // spatial[i - 1]
         block_units = np.prod(spatial, axis=1)
         utilized = np.ones((nlevels, size), dtype=np.int64)
         for i in range(1, nlevels):
@@ -557,6 +569,10 @@ class BatchEvaluator:
                     share = share * child // union
                 partition.append(share)
             output = plan.tensor.role == "output"
+            # First reads elided: at most the outputs an instance's operations touch
+            # (model.first_touches).
+            first = [np.minimum(partition[i], np.prod(ranges[i][plan.relevant], axis=0))
+                     for i in range(nlevels)] if output else partition
             # served[i]: what level i hands down if it keeps the tensor: the entries of the
             # next keeper below (or every MAC's operand), times the distinct children of
             # each fanout on the way.
@@ -579,10 +595,11 @@ class BatchEvaluator:
                     continue
                 refill = held[i] & above
                 if output:
-                    reads[i, t] = _pick(held[i], served[i] - partition[i], 0)
+                    reads[i, t] = _pick(held[i], served[i] - first[i], 0)
                     updates[i, t] = _pick(held[i], served[i], 0)
                     if refill is not False:
-                        fills[i, t] = _pick(refill, enter[i] - partition[i], 0)
+                        fills[i, t] = _pick(refill, np.maximum(enter[i] - partition[i], 0),
+                                            0)
                 else:
                     reads[i, t] = _pick(held[i], served[i], 0)
                     if refill is not False:

@@ -262,25 +262,60 @@ def _unrolling(problem: Problem, fanouts: tuple[FanoutShape, ...], levels: int,
 # ---- the bounds --------------------------------------------------------------------------
 
 
+def _axis_values(problem: Problem, terms: tuple[tuple[int, int], ...]) -> int:
+    """Distinct values one tensor axis takes over the whole loop nest."""
+    if not terms:
+        return 1
+    if len(terms) == 1:
+        return problem.bounds[terms[0][0]]
+    if len(terms) == 2:
+        (d1, c1), (d2, c2) = terms
+        f1, f2 = problem.bounds[d1], problem.bounds[d2]
+        w1, w2 = abs(c1), abs(c2)
+        g = math.gcd(w1, w2)
+        # Distinct sums i w1 + j w2: the equal sums form chains (as in the multicast count).
+        return f1 * f2 - max(0, f1 - w2 // g) * max(0, f2 - w1 // g)
+    values = {0}
+    for d, coef in terms:
+        values = {v + coef * i for v in values for i in range(problem.bounds[d])}
+    return len(values)
+
+
+TOUCHED_ENUMERATION_LIMIT = 1 << 16
+"""Most points `touched_words` enumerates for axes that share a dim (beyond it, a lower
+bound: the most values any one of those axes takes)."""
+
+
 def touched_words(problem: Problem, tensor: Tensor) -> int:
     """Distinct elements of a tensor the loop nest touches (a strided 1x1 convolution skips
-    rows of its input; the bounding box would count them)."""
-    words = 1
+    rows of its input; the bounding box would count them). Axes indexed by disjoint dims
+    vary independently (the product of their values); axes that share a dim (an einsum's
+    `X[p, p]` touches P elements, not P^2) are counted together, by enumeration, or (past
+    TOUCHED_ENUMERATION_LIMIT points) as the most values one of them takes: a lower bound
+    either way, which is what the bounds need."""
+    groups: list[tuple[set[int], list[tuple[tuple[int, int], ...]]]] = []
     for axis in tensor.axes:
-        if len(axis.terms) == 1:
-            words *= problem.bounds[axis.terms[0][0]]
-        elif len(axis.terms) == 2:
-            (d1, c1), (d2, c2) = axis.terms
-            f1, f2 = problem.bounds[d1], problem.bounds[d2]
-            w1, w2 = abs(c1), abs(c2)
-            g = math.gcd(w1, w2)
-            # Distinct sums i w1 + j w2: the equal sums form chains (as in the multicast count).
-            words *= f1 * f2 - max(0, f1 - w2 // g) * max(0, f2 - w1 // g)
-        else:
-            values = {0}
-            for d, coef in axis.terms:
-                values = {v + coef * i for v in values for i in range(problem.bounds[d])}
-            words *= len(values)
+        dims = {d for d, _ in axis.terms}
+        members = [axis.terms]
+        for group in [g for g in groups if g[0] & dims]:
+            groups.remove(group)
+            dims |= group[0]
+            members = group[1] + members
+        groups.append((dims, members))
+    words = 1
+    for dims, members in groups:
+        if len(members) == 1:
+            words *= _axis_values(problem, members[0])
+            continue
+        order = sorted(dims)
+        if math.prod(problem.bounds[d] for d in order) > TOUCHED_ENUMERATION_LIMIT:
+            words *= max(_axis_values(problem, terms) for terms in members)
+            continue
+        points = set()
+        for values in itertools.product(*(range(problem.bounds[d]) for d in order)):
+            at = dict(zip(order, values, strict=True))
+            points.add(tuple(sum(c * at[d] for d, c in terms) for terms in members))
+        words *= len(points)
     return words
 
 

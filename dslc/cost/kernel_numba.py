@@ -399,6 +399,14 @@ def counts(t: int, base: int, n: int, keep: IntArray, level_blocks: IntArray,
                 union = counter[bb]
                 if union != child[bb]:
                     partition[i, bb] = partition[i, bb] * child[bb] // union
+    # The dims that index the tensor: an output's first reads elided are at most the
+    # outputs an instance's operations touch, per such dim its whole range over the spatial
+    # factors above the level (model.first_touches), multiplied.
+    ndims = extents.shape[1]
+    indexes = np.zeros(ndims, dtype=np.bool_)
+    for a in range(naxes):
+        for kk in range(axis_terms[t, a]):
+            indexes[axis_dim[t, a, kk]] = True
     # served[i]: what level i hands down if it keeps the tensor.
     for bb in range(n):
         below[bb] = compute_cycles[bb]
@@ -413,6 +421,8 @@ def counts(t: int, base: int, n: int, keep: IntArray, level_blocks: IntArray,
             factors = spatial[i] if first == last else block_spatial[b]
             inner = extents[i + 1] if b == last else block_inner[b]
             for a in range(naxes):
+                if axis_terms[t, a] == 0:
+                    continue  # a constant axis (an einsum's `W[k, 0]`): one tile for all
                 if axis_terms[t, a] == 1:
                     d = axis_dim[t, a, 0]
                     for bb in range(n):
@@ -448,9 +458,18 @@ def counts(t: int, base: int, n: int, keep: IntArray, level_blocks: IntArray,
                 out_updates[i, t, b] = 0
                 continue
             if output:
-                out_reads[i, t, b] = served[i, bb] - partition[i, bb]
+                touched = 1
+                for d in range(ndims):
+                    if indexes[d]:
+                        run = extents[0, d, bb]
+                        for j in range(i):
+                            run //= spatial[j, d, bb]
+                        touched *= run
+                first = touched if touched < partition[i, bb] else partition[i, bb]
+                out_reads[i, t, b] = served[i, bb] - first
                 out_updates[i, t, b] = served[i, bb]
-                out_fills[i, t, b] = enter[i, bb] - partition[i, bb] if above_keeps else 0
+                refill = enter[i, bb] - partition[i, bb]
+                out_fills[i, t, b] = refill if above_keeps and refill > 0 else 0
             else:
                 out_reads[i, t, b] = served[i, bb]
                 out_updates[i, t, b] = 0

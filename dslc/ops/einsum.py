@@ -13,6 +13,7 @@ einsum declares N, or N0, N1, .. when it declares both.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -69,7 +70,57 @@ def _shape(layer: EinsumLayer, shapes: Sequence[Shape]) -> Shape | ShapeProblem:
                                 f"input `{tensor.name}` spans {show(expected)} but its "
                                 f"argument is {show(shape)}",
                                 "adjust the dim bounds to the argument's shape")
+    gaps = _gaps_and_collisions(outputs[0].indices, bounds)
+    if gaps:
+        return ShapeProblem(layer.name, outputs[0].name, gaps,
+                            "write the output so that distinct operations update distinct "
+                            "elements, or so that its index covers its range without gaps")
     return tuple(projection_span(index, bounds) for index in outputs[0].indices)
+
+
+COUNT_LIMIT = 1 << 16
+"""Most index points `_gaps_and_collisions` enumerates per group of axes sharing dims (a
+larger group is not checked)."""
+
+
+def _gaps_and_collisions(indices: Sequence[AffineIndex], bounds: dict[str, int]) -> str:
+    """Why the cost model cannot count an output with these indices ('' when it can): its
+    index leaves gaps in its bounding box (`O[2*p]`) and maps several operations to one
+    element (`O[p + r]`) at once (`O[2*p + 2*r]`). The first-touch counts (first-read
+    elision, docs/design/cost-model.md) are exact when the index is one-to-one or gap-free,
+    and would be neither for such an output."""
+    axes = []
+    for index in indices:
+        merged: dict[str, int] = {}
+        for term in index.terms:
+            merged[term.dim] = merged.get(term.dim, 0) + term.coefficient
+        axes.append({d: c for d, c in merged.items() if c})
+    groups: list[tuple[set[str], list[dict[str, int]]]] = []
+    for terms in axes:
+        dims = set(terms)
+        members = [terms]
+        for group in [g for g in groups if g[0] & dims]:
+            groups.remove(group)
+            dims |= group[0]
+            members = group[1] + members
+        groups.append((dims, members))
+    one_to_one = gap_free = True
+    for dims, members in groups:
+        order = sorted(dims)
+        count = math.prod(bounds[d] for d in order)
+        if count > COUNT_LIMIT:
+            continue
+        points = {tuple(sum(c * at[d] for d, c in terms.items()) for terms in members)
+                  for at in (dict(zip(order, values, strict=True)) for values in
+                             itertools.product(*(range(bounds[d]) for d in order)))}
+        box = math.prod(1 + sum(abs(c) * (bounds[d] - 1) for d, c in terms.items())
+                        for terms in members)
+        one_to_one &= len(points) == count
+        gap_free &= len(points) == box
+    if one_to_one or gap_free:
+        return ""
+    return ("the output index leaves gaps and maps several operations to one element: "
+            "the cost model cannot count its first touches")
 
 
 def _workload(layer: EinsumLayer, inputs: tuple[Shape, ...], output: Shape) -> Workload:

@@ -16,8 +16,10 @@ from test_properties import problems
 from dslc.arch import ArchModel, resolve_accelerator
 from dslc.cost.batched import BatchEvaluator
 from dslc.cost.bounds import arch_table, layer_bounds, touched_words
-from dslc.lower.problem import Problem
+from dslc.cost.model import evaluate
+from dslc.lower.problem import Problem, Projection, Tensor
 from dslc.mapper.space import MapSpace
+from dslc.mapping.mapping import LevelMapping, Loop, Mapping
 from dslc.spec.accelerator import DATAFLOW_PRESETS, FanoutSpec, MemorySpec, Role
 
 ROLE_SETS: list[tuple[Role, ...]] = [("input", "weight", "output"), ("weight",),
@@ -226,6 +228,37 @@ def test_touched_words_skip_strided_gaps() -> None:
         problem.tensors[2]), op="conv")
     assert touched_words(strided, strided.tensor("input")) == 4
     assert strided.tensor_size(strided.tensor("input")) == 7
+
+
+def test_touched_words_of_axes_sharing_a_dim() -> None:
+    # X[p, p] touches the 4 diagonal elements, not 4 x 4; X[p, p + r] (P 4, R 2) touches
+    # 4 x 2 = 8 of its 4 x 5 box; X[p, 0] touches 4. The product over axes counted 16 for
+    # X[p, p], above the 4 reads DRAM > RF [P 4 at DRAM] makes of it: the bound was above
+    # that mapping's cost (2109 pJ against 921).
+    dims, bounds = ("P", "R"), (4, 2)
+
+    def one(*axes: tuple[tuple[int, int], ...]) -> Problem:
+        return Problem("diag", dims, bounds, (
+            Tensor("X", "input", tuple(Projection(a) for a in axes)),
+            Tensor("W", "weight", (Projection(((1, 1),)),)),
+            Tensor("O", "output", (Projection(((0, 1),)),))), op="einsum")
+
+    p, p_plus_r, constant = ((0, 1),), ((0, 1), (1, 1)), ()
+    for axes, touched in (((p, p), 4), ((p, p_plus_r), 8), ((p, constant), 4)):
+        problem = one(*axes)
+        assert touched_words(problem, problem.tensor("X")) == touched
+    # DRAM (100 pJ an access) > RF, P 4 at DRAM and R 2 in the RF: the RF's X tile is one
+    # word moving along the diagonal, 4 entries: 4 DRAM reads of X (2 of W, which stays;
+    # 4 updates of O): 1000 pJ at DRAM alone. The bound stays below the cost.
+    problem = one(((0, 1),), ((0, 1),))
+    arch = resolve_accelerator(accelerator(memory("DRAM", read=100.0, write=100.0),
+                                           memory("RF", 64)))
+    mapped = Mapping((LevelMapping("DRAM", (Loop(0, 4),), (), frozenset({"X", "W", "O"})),
+                      LevelMapping("RF", (Loop(1, 2),), (), frozenset({"X", "W", "O"}))))
+    cost = evaluate(problem, arch, mapped)
+    assert [(t.name, t.reads_per_instance, t.updates_per_instance)
+            for t in cost.level("DRAM").tensors] == [("X", 4, 0), ("W", 2, 0), ("O", 0, 4)]
+    assert float(layer_bounds(problem, arch_table([arch])).energy_pj[0]) <= cost.energy_pj
 
 
 @pytest.mark.slow

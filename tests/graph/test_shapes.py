@@ -212,3 +212,21 @@ def test_einsum_problems() -> None:
 def test_shapes_must_follow_the_inputs() -> None:
     with pytest.raises(ValueError, match="2 inputs but 1 shapes"):
         infer_shape(spec.AddLayer(name="a", inputs=("x", "y")), [(4,)])
+
+
+def test_einsum_output_with_gaps_and_collisions_is_refused() -> None:
+    # O[2p + 2r] (P 4, R 2): several operations update one element (p + r equal) and the
+    # 9-wide box 0..8 holds 5 touched elements (the odd ones are gaps): the cost model
+    # cannot count its first touches (docs/design/cost-model.md, section 4).
+    def layer(*terms: tuple[str, int]) -> spec.EinsumLayer:
+        return spec.EinsumLayer(
+            name="e", inputs=(), dims=(("P", 4), ("R", 2)),
+            tensors=(tensor("O", "output", index(*terms)), tensor("W", "weight", index(("R", 1))),
+                     tensor("I", "weight", index(("P", 1)))))
+
+    refused = problem_of(layer(("P", 2), ("R", 2)), [])
+    assert refused.attribute == "O" and "gaps" in refused.message
+    # Gaps alone (O[2p], one-to-one) or collisions alone (O[p + r], gap-free) are counted.
+    assert infer_shape(layer(("P", 2)), []) == (7,)
+    assert infer_shape(layer(("P", 1), ("R", 1)), []) == (5,)
+    assert infer_shape(layer(("P", 2), ("R", 1)), []) == (8,)
