@@ -503,10 +503,12 @@ accelerator acc {
 
 
 def test_a_mapping_that_cannot_run_names_its_layer(tmp_path: Path) -> None:
-    """A study holds a mapping per layer; the error said only `the mapping cannot run`."""
+    """A study holds a mapping per layer; the error said only `the mapping cannot run`
+    (here psum_spad, 8 words, cannot keep its 16 outputs)."""
     files = _rs_conv3x3_files()
-    path = "map/layer1.0.a.map.yaml"
-    files[path] = files[path].replace("K=4 C=1", "K=2 C=1", 1)
+    path = "arch/eyeriss_like.arch.yaml"
+    assert files[path].count("entries: 24\n") == 1
+    files[path] = files[path].replace("entries: 24\n", "entries: 8\n")
     for relative, text in files.items():
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text(text)
@@ -514,7 +516,8 @@ def test_a_mapping_that_cannot_run_names_its_layer(tmp_path: Path) -> None:
         api.import_timeloop(tmp_path)
     assert str(caught.value) == (f"the mapping of layer layer1.0.a (layer1.0.a.map.yaml in "
                                  f"{tmp_path}) cannot run")
-    assert caught.value.reasons == ("the factors of `K` multiply to 32, but its bound is 64",)
+    assert caught.value.reasons == ("tiles kept at `psum_spad` need 16 words (output 16), it "
+                                    "holds 8: 8 words over",)
 
 
 def test_a_spatial_entry_without_split_puts_every_loop_on_x() -> None:
