@@ -705,7 +705,8 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
     hierarchy: list[MemorySpec | FanoutSpec] = []
     compute: ComputeSpec | None = None
     node: MappingType[str, Any] | None = top
-    instances = 1
+    instances = 1  # the product of the subtrees' ranges
+    placed = 1     # instances of the last component placed
     mesh_x_above = 1
     while node is not None:
         for component in _list(node.get("local") or [], path, "`local`"):
@@ -714,7 +715,16 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
             name = _name(_base_name(full_name), path, "a component's name")
             attrs = _attributes(component.get("attributes") or {}, path, name)
             kind = _component_class(component, name, path)
-            _check_instances(path, name, full_name, attrs, instances, mesh_x_above)
+            placed, mesh_x_above = _local_array(path, name, full_name, attrs, hierarchy,
+                                                instances, placed, mesh_x_above)
+            _check_instances(path, name, attrs, placed, mesh_x_above)
+            gated = attrs.get("power_gated_at")
+            if gated is not None and _base_name(str(gated)) != name:
+                raise _unsupported(
+                    f"{path}: `{name}` is power gated at `{gated}` (Timeloop gates its "
+                    "leakage with that level's use), which has no dslc counterpart",
+                    f"remove `power_gated_at` (or make it `{name}`, Timeloop's default); "
+                    "dslc_power_gated says whether a component leaks only while used")
             energies = ert.get(name, {})
             what = f"`{name}`"
             if kind == "compute":
@@ -773,6 +783,13 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
         count = _instances_of(str(child.get("name", "")), path) or 1
         if count > 1:
             fanout = _name(_base_name(str(child["name"])), path, "a subtree's name")
+            if placed != instances:
+                raise _unsupported(
+                    f"{path}: `{child.get('name')}` is a subtree below components that are "
+                    "arrays of their own (a local `X[1..N]`); dslc reads either form, not "
+                    "both in one tree", "write the fanouts as subtrees (`PE[0..15]` with "
+                    "its components inside), or every component in one `local` list named "
+                    "with its total instances (timeloopfe's flat form)")
             mesh = _list(attrs.get("dslc_mesh") or
                          _mesh_from_mesh_x(child, count, mesh_x_above, path),
                          path, f"`{fanout}` `dslc_mesh`")
@@ -791,6 +808,7 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
                 raise _unreadable(path, f"`{child.get('name')}`: a mesh of {mesh_x} x "
                                   f"{mesh_y} is not {count} instances per instance above")
             instances *= count
+            placed = instances
             mesh_x_above *= mesh_x
         node = child
     if compute is None:
@@ -950,22 +968,63 @@ def _size_words(attrs: MappingType[str, Any], word: int, block: int, path: str,
     return None
 
 
-def _check_instances(path: str, name: str, full_name: str, attrs: MappingType[str, Any],
-                     instances: int, mesh_x: int) -> None:
-    """E806 for a component that is an array inside its subtree (`RF[0..3]`: Timeloop
-    multiplies its instances, dslc's fanouts multiply everything below them); E805 when its
-    `instances` or `meshX` (which timeloop-model takes over the tree's) contradict the
-    tree's."""
+def _local_array(path: str, name: str, full_name: str, attrs: MappingType[str, Any],
+                 hierarchy: list[MemorySpec | FanoutSpec], multiplication: int, placed: int,
+                 mesh_x: int) -> tuple[int, int]:
+    """A component that is an array of its own (`RF[0..3]` inside a subtree, or every
+    component of timeloopfe's flat form, `PE_spad[1..168]` in one `local` list), read as
+    timeloop-model reads it: its instances are the subtrees' product times its own range
+    (Topology::ParseTreeSpecs, src/model/topology.cpp), and the fanout between two storage
+    levels is the ratio of their instances, meshX (else instances / meshY, else one row:
+    BufferLevel::ValidateTopology) wide. More instances than the component above make a
+    fanout there (`<name>_array`, or the subtree's fanout grown when no memory lies between);
+    dslc refused these (E806). The instances and mesh X after it are returned."""
     own = _instances_of(full_name, path) or 1
-    if own > 1:
-        raise _unsupported(f"{path}: `{full_name}`: {own} instances of one component inside "
-                           "its subtree; dslc's fanouts multiply every component below "
-                           "them", f"write `{name}` and the components below it in a "
-                           f"subtree `{name}_array[0..{own - 1}]`")
-    for key, tree in (("instances", instances), ("meshX", mesh_x)):
-        if key in attrs and _whole(attrs[key], path, f"`{name}` `{key}`") != tree:
+    total = multiplication * own
+    if total == placed:
+        return placed, mesh_x
+    if total < placed or total % placed:
+        raise _unreadable(path, f"`{full_name}`: {total:,} instances below a component of "
+                          f"{placed:,}; timeloop-model's fanout between them, {total:,} / "
+                          f"{placed:,}, is not a whole number",
+                          help="give each component a multiple of the instances of the one "
+                          "above it (timeloopfe's flat form names each with its total, "
+                          "`PE_spad[1..168]`)")
+    factor = total // placed
+    if attrs.get("meshX") is not None:
+        width = _whole(attrs["meshX"], path, f"`{name}` `meshX`")
+    elif attrs.get("meshY") is not None:
+        rows = _whole(attrs["meshY"], path, f"`{name}` `meshY`")
+        width = total // rows if rows > 0 and total % rows == 0 else 0
+    else:
+        width = total
+    if width < 1 or width % mesh_x or factor % (width // mesh_x):
+        raise _unreadable(path, f"`{full_name}`: a mesh {width} wide is no mesh of {factor} "
+                          f"instances per instance of the {mesh_x}-wide mesh above",
+                          help="make meshX a multiple of the meshX above that divides the "
+                          "instances (timeloopfe writes meshX and meshY for every component)")
+    x = width // mesh_x
+    previous = hierarchy[-1] if hierarchy else None
+    if isinstance(previous, FanoutSpec):  # no memory between: one fanout to Timeloop
+        hierarchy[-1] = _built(FanoutSpec, path, f"fanout `{previous.name}`",
+                               name=previous.name, mesh_x=previous.mesh_x * x,
+                               mesh_y=previous.mesh_y * (factor // x),
+                               dataflow=previous.dataflow, diagonal=previous.diagonal)
+    else:
+        hierarchy.append(_built(FanoutSpec, path, f"fanout `{name}_array`",
+                                name=f"{name}_array", mesh_x=x, mesh_y=factor // x))
+    return total, width
+
+
+def _check_instances(path: str, name: str, attrs: MappingType[str, Any], instances: int,
+                     mesh_x: int) -> None:
+    """E805 when a component's `instances`, `meshX` or `meshY` (which timeloop-model takes
+    over the tree's) contradict the tree's."""
+    tree = {"instances": instances, "meshX": mesh_x, "meshY": instances // mesh_x}
+    for key, value in tree.items():
+        if key in attrs and _whole(attrs[key], path, f"`{name}` `{key}`") != value:
             raise _unreadable(path, f"`{name}`: `{key}` = {attrs[key]!r}, but the tree of "
-                              f"subtrees gives {tree:,} (timeloop-model would use "
+                              f"subtrees gives {value:,} (timeloop-model would use "
                               f"{attrs[key]!r})", help="make the subtrees' ranges "
                               "(`PE[0..167]`) and dslc_mesh say what instances and meshX say")
 

@@ -441,13 +441,34 @@ def test_subtree_ranges_count_per_instance_of_the_parent() -> None:
     assert evaluate(study.layers[0].problem, arch, study.layers[0].mapping) == original
 
 
+def test_a_local_array_below_a_subtree_grows_its_fanout() -> None:
+    """Timeloop counts `RF[0..3]` inside `PE[0..3]` inside `cluster[0..3]` as 4 x 4 x 4 = 64
+    RFs (Topology::ParseTreeSpecs), 16 wide (meshX), below 16 LBs 4 wide: one fanout of 4 x
+    4, as the study written with `PE[0..15]`; it was E806. (Its sibling MAC needs its own
+    `[0..3]`: a range multiplies only its component.)"""
+    files, original = _nested_files()
+    path = "arch/nested.arch.yaml"
+    bare = "\n".join(line for line in files[path].splitlines()
+                     if "instances:" not in line and "dslc_mesh" not in line) + "\n"
+    assert "name: PE[0..15]" in bare and "- name: RF\n" in bare
+    bare = bare.replace("name: PE[0..15]", "name: PE[0..3]").replace(
+        "- name: RF\n", "- name: RF[0..3]\n").replace("- name: MAC\n", "- name: MAC[0..3]\n")
+    study = read_study({**files, path: bare})
+    fanouts = [c for c in study.accelerator.hierarchy if isinstance(c, FanoutSpec)]
+    assert [(f.name, f.mesh_x, f.mesh_y) for f in fanouts] == [("cluster", 4, 1), ("PE", 4, 4)]
+    arch = resolve_accelerator(study.accelerator)
+    assert evaluate(study.layers[0].problem, arch, study.layers[0].mapping) == original
+
+
 @pytest.mark.parametrize(("old", "new", "code", "says"), [
     # Timeloop takes `instances` over the tree's ranges
     ("instances: 64", "instances: 16", "E805",
      "`RF`: `instances` = 16, but the tree of subtrees gives 64"),
     ("meshX: 16", "meshX: 8", "E805", "`RF`: `meshX` = 8, but the tree of subtrees gives 16"),
-    # a local array: Timeloop multiplies that component alone
-    ("- name: RF\n", "- name: RF[0..1]\n", "E806", "`RF[0..1]`: 2 instances of one component"),
+    # a local array: Timeloop multiplies that component alone (2 x 64 RFs), and then takes
+    # the `instances` written over it
+    ("- name: RF\n", "- name: RF[0..1]\n", "E805",
+     "`RF`: `instances` = 64, but the tree of subtrees gives 128"),
     # a network was a memory level; a class Timeloop skips was one too
     ("class: regfile", "class: XY_NoC", "E806", "`RF` is a network-on-chip (class XY_NoC)"),
     ("class: regfile", "class: wire", "E806", "`RF` has class `wire`, neither storage"),

@@ -16,6 +16,8 @@ yaml = pytest.importorskip("yaml")
 from typer.testing import CliRunner  # noqa: E402
 
 from dslc import api, cli  # noqa: E402
+from dslc.arch import resolve_accelerator  # noqa: E402
+from dslc.cost.model import Cost, evaluate  # noqa: E402
 from dslc.diagnostics.diagnostic import DiagnosticError  # noqa: E402
 from dslc.interop.timeloop import read_study  # noqa: E402
 from dslc.spec.accelerator import MemorySpec  # noqa: E402
@@ -281,3 +283,119 @@ def test_the_conv1d_study_costs_what_it_should() -> None:
     and input from DRAM and updating its output there (no buffer between)."""
     study = read_study(_conv1d())
     assert study.layers[0].problem.macs == 192
+
+
+# ---- 5. timeloopfe's flat architecture --------------------------------------------------------
+
+
+def _flat(files: dict[str, str]) -> dict[str, str]:
+    """The rs_conv3x3 study as timeloopfe's v4_to_v3 transpiler writes it for
+    timeloop-model: every component in one `local` list named with its total instances
+    (`ifmap_spad[1..168]`), meshX and meshY on each, and before the components with a
+    fanout a dummy storage level `inter_PE_spatial` (class dummy_storage, width, depth and
+    datawidth 1) that keeps nothing and carries the fanout's spatial loops."""
+    tree = yaml.safe_load(files[ARCH])["architecture"]["subtree"][0]
+    pe = tree.pop("subtree")[0]
+    local = []
+    for component, total, mesh in [(c, 1, (1, 1)) for c in tree["local"]] + [
+            (c, 168, (14, 12)) for c in pe["local"]]:
+        attributes = {k: v for k, v in component["attributes"].items()
+                      if not k.startswith("dslc_") and k != "instances"}
+        attributes.update(meshX=mesh[0], meshY=mesh[1], power_gated_at=component["name"])
+        if component["name"] == "ifmap_spad":
+            local.append({"name": "inter_PE_spatial[1..1]", "class": "dummy_storage",
+                          "attributes": {"width": 1, "depth": 1, "datawidth": 1,
+                                         "technology": -1, "meshX": 1, "meshY": 1}})
+        local.append({"name": f"{component['name']}[1..{total}]",
+                      "class": component["class"], "attributes": attributes})
+    flat = {"architecture": {"version": "0.4", "subtree": [
+        {"name": "system_top_level", "attributes": tree["attributes"], "local": local}]}}
+    ert = yaml.safe_load(files[ERT])
+    for table in ert["ERT"]["tables"]:
+        table["name"] = table["name"].replace("system.PE[0..167].", "system_top_level.")
+    ert["ERT"]["tables"].append({"name": "system_top_level.inter_PE_spatial[1..1]",
+                                 "actions": [{"name": n, "energy": 0.0} for n in
+                                             ("read", "write", "update", "leak")]})
+    art = yaml.safe_load(files[ART])
+    art["ART"]["tables"].append({"name": "system_top_level.inter_PE_spatial[1..1]",
+                                 "area": 0.0})
+    entries = yaml.safe_load(files[MAP])["mapping"]
+    for entry in entries:
+        if entry["type"] == "spatial":
+            entry["target"] = "inter_PE_spatial"
+    entries += [{"target": "inter_PE_spatial", "type": "temporal",
+                 "factors": "N=1,K=1,C=1,P=1,Q=1,R=1,S=1", "permutation": "NKCPQRS"},
+                {"target": "inter_PE_spatial", "type": "bypass",
+                 "bypass": ["Weights", "Inputs", "Outputs"]}]
+    return {**files, ARCH: yaml.safe_dump(flat), ERT: yaml.safe_dump(ert),
+            ART: yaml.safe_dump(art), MAP: yaml.safe_dump({"mapping": entries})}
+
+
+def test_timeloopfe_flat_form_costs_what_the_tree_costs() -> None:
+    """Timeloop's instances of a local `X[1..N]` are N times the subtrees' product
+    (Topology::ParseTreeSpecs) and a fanout is the ratio of two levels' instances, so the
+    flat form is the tree's hierarchy with a dummy level above the fanout. The dummy is a
+    storage level to Timeloop (its class contains `storage`) that keeps nothing (timeloopfe's
+    dummy_constraints bypass every data space, factors 1), so it is read, and counted, as
+    such: no reads, fills or updates, and its table's figures (0 here). It was E806 ("an
+    array inside its subtree")."""
+    files = _files()
+
+    def cost(study_files: dict[str, str]) -> Cost:
+        study = read_study(study_files)
+        layer = study.layers[0]
+        return evaluate(layer.problem, resolve_accelerator(study.accelerator), layer.mapping)
+
+    nested, flat = cost(files), cost(_flat(files))
+    hierarchy = read_study(_flat(files)).accelerator.hierarchy
+    assert [(c.name, type(c).__name__) for c in hierarchy] == [
+        ("DRAM", "MemorySpec"), ("GLB", "MemorySpec"), ("inter_PE_spatial", "MemorySpec"),
+        ("ifmap_spad_array", "FanoutSpec"), ("ifmap_spad", "MemorySpec"),
+        ("weights_spad", "MemorySpec"), ("psum_spad", "MemorySpec")]
+    fanout = hierarchy[3]
+    assert (fanout.mesh_x, fanout.mesh_y) == (14, 12)
+    assert (flat.energy_pj, flat.cycles, flat.area_mm2, flat.macs) == (
+        nested.energy_pj, nested.cycles, nested.area_mm2, nested.macs)
+    # 1.348 mJ and 688,128 cycles, as the tree's (docs/interop.md, "Round trip")
+    assert (round(flat.energy_pj / 1e9, 3), flat.cycles) == (1.348, 688128)
+    levels = {level.name: level for level in flat.levels}
+    dummy = levels.pop("inter_PE_spatial")
+    assert dummy.energy_pj == 0
+    assert levels == {level.name: level for level in nested.levels}
+
+
+@pytest.mark.parametrize(("old", "new", "code", "says"), [
+    # fewer instances than the component above: no fanout Timeloop can have
+    ("name: psum_spad[1..168]", "name: psum_spad[1..84]", "E805",
+     "`psum_spad[1..84]`: 84 instances below a component of 168; timeloop-model's fanout "
+     "between them, 84 / 168, is not a whole number"),
+    # a mesh 5 wide holds no 168 instances in rows
+    ("meshX: 14", "meshX: 5", "E805",
+     "`ifmap_spad[1..168]`: a mesh 5 wide is no mesh of 168 instances per instance of the "
+     "1-wide mesh above"),
+    # BufferLevel::ValidateTopology asserts meshX x meshY = instances
+    ("meshY: 12", "meshY: 11", "E805",
+     "`ifmap_spad`: `meshY` = 11, but the tree of subtrees gives 12"),
+    # power gating at another level: Timeloop gates the leakage with that level's use
+    ("power_gated_at: psum_spad", "power_gated_at: GLB", "E806",
+     "`psum_spad` is power gated at `GLB`"),
+])
+def test_flat_forms_read_otherwise_are_refused(old: str, new: str, code: str,
+                                               says: str) -> None:
+    files = _flat(_files())
+    assert old in files[ARCH], files[ARCH]
+    files[ARCH] = files[ARCH].replace(old, new, 1)
+    assert _refused(files, code).startswith(f"{ARCH}: {says}")
+
+
+def test_a_local_array_above_a_subtree_names_the_forms_to_use() -> None:
+    """Arrays of their own followed by a subtree mix the two forms: E806 saying which to
+    write."""
+    files = _files()
+    files[ARCH] = "\n".join(line for line in files[ARCH].splitlines()
+                            if "instances:" not in line and "meshX:" not in line)
+    files[ARCH] = files[ARCH].replace("    - name: GLB\n", "    - name: GLB[0..1]\n", 1)
+    message = _refused(files, "E806")
+    assert message == (f"{ARCH}: `PE[0..167]` is a subtree below components that are arrays "
+                       "of their own (a local `X[1..N]`); dslc reads either form, not both "
+                       "in one tree")
