@@ -21,7 +21,10 @@ missing keys), E302 (a figure outside the language's limits, dslc/spec/limits.py
 spec models carry them, so an imported study is held to what a `.cd` file is) and E806 (a
 feature with no counterpart: more than one fanout below a memory,
 imperfect factors, a dim twice at one level; Timeloop-side features such as sparse
-optimisations, networks-on-chip or mapspace constraints on import). It does not evaluate
+optimisations, networks-on-chip, cluster sizes or problem shapes named by file on import).
+Everything read is read as timeloop-model reads it (NVlabs/timeloop, the functions cited
+where each is read), timeloopfe's flat architecture (components named `X[1..N]`, dummy
+`inter_*_spatial` levels) included. It does not evaluate
 costs (the API does) nor run Timeloop.
 """
 
