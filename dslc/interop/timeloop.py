@@ -744,8 +744,9 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
                     power_gated=_flag(attrs.get("dslc_power_gated", True), path,
                                       f"{what} `dslc_power_gated`"))
                 continue
-            word = _whole(attrs.get("word_bits", attrs.get("datawidth", 16)), path,
-                          f"{what} `word_bits`")
+            # BufferLevel::ParseSpecs: word-bits, else word_width, else datawidth
+            word = _whole(_first(attrs.get("word_bits"), attrs.get("word_width"),
+                                 attrs.get("datawidth"), 16), path, f"{what} `word_bits`")
             block = _block_words(attrs, word, path, name)
             entries = _size_words(attrs, word, block, path, name)
             # an action the ERT lacks costs `vector-access-energy` in Timeloop (its own

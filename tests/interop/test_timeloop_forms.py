@@ -107,6 +107,15 @@ def test_a_width_without_a_block_size_is_the_block() -> None:
     assert (_glb(files).size_bits, _glb(files).width_bits) == (55296 * 16, 64)
 
 
+def test_word_width_is_the_word() -> None:
+    """BufferLevel::ParseSpecs reads the word from `word-bits`, else `word_width`, else
+    `datawidth`; dslc read `word_width` not at all (16 bits)."""
+    files = _conv1d()
+    files["arch/a.arch.yaml"] = CONV1D_ARCH.replace("word_bits: 16", "word_width: 8")
+    dram = read_study(files).accelerator.hierarchy[0]
+    assert isinstance(dram, MemorySpec) and (dram.word_bits, dram.width_bits) == (8, 8)
+
+
 # ---- 2. factors that do not multiply up to a bound -------------------------------------------
 
 
