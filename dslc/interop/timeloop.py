@@ -1129,7 +1129,7 @@ def _read_problem(path: str, data: dict[str, Any], name: str) -> Problem:
     coefficients: dict[str, int] = {}
     for entry in _list(shape.get("coefficients") or [], path, "`coefficients`"):
         entry = _mapping(entry, path, "a coefficient")
-        coefficient = _name(_get(entry, "name", path), path, "a coefficient's name")
+        coefficient = str(_get(entry, "name", path))
         if "default" not in entry:  # an assert in Shape::Parse
             raise _unreadable(path, f"coefficient `{coefficient}` has no `default`, which "
                               "timeloop-model requires")
