@@ -332,11 +332,16 @@ over other axes than the spatial ones. `--skip-unknown` skips these nodes too.
 """),
     Code("E805", "Timeloop file cannot be read", """
 `dslc import-timeloop` could not read a study: a file is not YAML, a required key
-(`architecture`, `problem`, `shape`, `instance`, `mapping`, ...) is missing, a value has the
-wrong form (a fraction for a count, a string for a list or a flag, a name that is not an
-identifier, an unknown dim or data space, a mesh that does not match its instances), the
-path given is not a directory, or the directory lacks an architecture file (`*.arch.yaml`),
-problem files (`*.prob.yaml`) or the mapping file beside a problem (`<layer>.map.yaml`).
+(`architecture`, `problem`, `dimensions`, a dim's bound, `mapping`, ...) is missing, a value
+has the wrong form (a fraction for a count, a string for a list or a flag, a name that is
+not an identifier, an unknown dim or data space, a mesh that does not match its instances),
+or is one timeloop-model stops on or ignores: a mapping whose factors do not multiply to a
+dim's bound (named with the dim, the product and the bound), a memory width that is not a
+multiple of word bits x block size, a coefficient without `default`, a dim of more than one
+character, an `instance` key that is neither a dim nor a coefficient, a component with fewer
+instances than the one above it. Or the path given is not a directory, or the directory
+lacks an architecture file (`*.arch.yaml`), problem files (`*.prob.yaml`) or the mapping
+file beside a problem (`<layer>.map.yaml`).
 Files that are links out of the study's directory, FIFOs or devices are refused without
 being opened; files over 1 MiB, not UTF-8, or over 1,000,000 values once YAML aliases are
 expanded are refused too (docs/interop.md).
@@ -344,10 +349,15 @@ expanded are refused too (docs/interop.md).
     Code("E806", "Timeloop feature without a dslc counterpart", """
 Exporting: something Timeloop v3 cannot state, such as two fanouts directly below one
 memory, imperfect (padded) factors, or two loops over one dim at one level. Importing:
-something dslc cannot model, such as sparsity (densities, sparse optimisations), residual
-factors (`K=4,3`), `skew` entries and options such as `no_temporal_reuse`, an adder
-(`intadder`, which timeloop-model neglects) in the architecture, a branching architecture
-tree, or timeloopfe's `nodes` form. docs/interop.md lists them.
+something dslc cannot model, such as sparsity (densities, `commonDensity`, sparse
+optimisations), residual factors (`K=4,3`), `skew` entries and options such as
+`no_temporal_reuse`, an adder (`intadder`, which timeloop-model neglects) in the
+architecture, a memory's cluster size (a width of several blocks with `block_size` given,
+or `cluster_size`: Timeloop shares an access among a cluster's instances), a branching
+architecture tree, components that are arrays of their own above a subtree, `power_gated_at`
+naming another component, timeloopfe's `nodes` form, or a problem `shape` given by name
+(a file of Timeloop's problem-shape directories, outside the study: copy it in). The
+message names the file and the component; docs/interop.md lists them.
 """),
     Code("W201", "unused parameter", """
 A parameter is declared but never used: every value of it gives the same network or

@@ -21,7 +21,10 @@ missing keys), E302 (a figure outside the language's limits, dslc/spec/limits.py
 spec models carry them, so an imported study is held to what a `.cd` file is) and E806 (a
 feature with no counterpart: more than one fanout below a memory,
 imperfect factors, a dim twice at one level; Timeloop-side features such as sparse
-optimisations, networks-on-chip or mapspace constraints on import). It does not evaluate
+optimisations, networks-on-chip, cluster sizes or problem shapes named by file on import).
+Everything read is read as timeloop-model reads it (NVlabs/timeloop, the functions cited
+where each is read), timeloopfe's flat architecture (components named `X[1..N]`, dummy
+`inter_*_spatial` levels) included. It does not evaluate
 costs (the API does) nor run Timeloop.
 """
 
@@ -53,7 +56,9 @@ from dslc.spec.accelerator import (
     MemorySpec,
 )
 from dslc.spec.limits import (
+    MAX_AREA_UM2,
     MAX_DIM,
+    MAX_ENERGY_PJ,
     MAX_INSTANCES,
     MAX_LAYER_MACS,
     MAX_MEMORY_BITS,
@@ -95,7 +100,8 @@ class Study:
                      or (isinstance(c, ComputeSpec) and c.energy_pj is None))
 
 
-def _unsupported(message: str, hint: str = "") -> DiagnosticError:
+def _unsupported(message: str, hint: str = "docs/interop.md lists the Timeloop features "
+                 "dslc reads and those it refuses") -> DiagnosticError:
     return DiagnosticError([error("E806", message, None, help=hint)])
 
 
@@ -651,17 +657,31 @@ def _tables(files: MappingType[str, str], kind: str) -> dict[str, Any]:
                 for action in _list(table.get("actions", []), path, f"`{name}` actions"):
                     action = _mapping(action, path, f"an action of `{name}`")
                     action_name = str(_get(action, "name", path))
-                    energy = _number(_get(action, "energy", path), path, f"`{name}` energy")
+                    energy = _figure(_get(action, "energy", path), path,
+                                     f"`{name}` action `{action_name}` energy", "pJ")
                     # an action listed once per argument combination (Accelergy's
                     # `address_delta`, `data_delta`): Timeloop charges the most expensive
                     value[action_name] = max(energy, value.get(action_name, energy))
             else:
-                value = _number(table.get("area", 0.0), path, f"`{name}` area")
+                value = _figure(table.get("area", 0.0), path, f"`{name}` area", "um^2")
             if name in found and found[name] != value:
                 raise _unreadable(path, f"`{name}` has other figures in {origin[name]}",
                                   help="keep one table per component")
             found[name], origin[name] = value, path
     return found
+
+
+def _figure(value: Any, path: str, what: str, unit: str) -> float:
+    """An ERT energy or ART area: a number from 0 to the language's limit (an energy of 1 mJ
+    an action, an area of 1 m^2). A NaN, an infinity or a negative figure is E302 naming the
+    table's file, the component and the action; it was read as it stood and reported by the
+    architecture's file, as if that file held it."""
+    number = _number(value, path, what)
+    limit = MAX_ENERGY_PJ if unit == "pJ" else MAX_AREA_UM2
+    if not (math.isfinite(number) and 0 <= number <= limit):
+        raise _out_of_range(path, f"{what} = {number!r} {unit}: a figure from 0 to "
+                                  f"{limit:g} {unit}")
+    return number
 
 
 def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[str, Any]
@@ -688,7 +708,8 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
     hierarchy: list[MemorySpec | FanoutSpec] = []
     compute: ComputeSpec | None = None
     node: MappingType[str, Any] | None = top
-    instances = 1
+    instances = 1  # the product of the subtrees' ranges
+    placed = 1     # instances of the last component placed
     mesh_x_above = 1
     while node is not None:
         for component in _list(node.get("local") or [], path, "`local`"):
@@ -697,7 +718,16 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
             name = _name(_base_name(full_name), path, "a component's name")
             attrs = _attributes(component.get("attributes") or {}, path, name)
             kind = _component_class(component, name, path)
-            _check_instances(path, name, full_name, attrs, instances, mesh_x_above)
+            placed, mesh_x_above = _local_array(path, name, full_name, attrs, hierarchy,
+                                                instances, placed, mesh_x_above)
+            _check_instances(path, name, attrs, placed, mesh_x_above)
+            gated = attrs.get("power_gated_at")
+            if gated is not None and _base_name(str(gated)) != name:
+                raise _unsupported(
+                    f"{path}: `{name}` is power gated at `{gated}` (Timeloop gates its "
+                    "leakage with that level's use), which has no dslc counterpart",
+                    f"remove `power_gated_at` (or make it `{name}`, Timeloop's default); "
+                    "dslc_power_gated says whether a component leaks only while used")
             energies = ert.get(name, {})
             what = f"`{name}`"
             if kind == "compute":
@@ -714,12 +744,10 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
                     power_gated=_flag(attrs.get("dslc_power_gated", True), path,
                                       f"{what} `dslc_power_gated`"))
                 continue
-            word = _whole(attrs.get("word_bits", attrs.get("datawidth", 16)), path,
-                          f"{what} `word_bits`")
-            block = _whole(attrs.get("block_size", 1), path, f"{what} `block_size`")
-            if not 1 <= block <= MAX_MEMORY_BITS:
-                raise _out_of_range(path, f"memory `{name}`: block_size = {block}: a block "
-                                          f"holds 1 to 2^60 words")
+            # BufferLevel::ParseSpecs: word-bits, else word_width, else datawidth
+            word = _whole(_first(attrs.get("word_bits"), attrs.get("word_width"),
+                                 attrs.get("datawidth"), 16), path, f"{what} `word_bits`")
+            block = _block_words(attrs, word, path, name)
             entries = _size_words(attrs, word, block, path, name)
             # an action the ERT lacks costs `vector-access-energy` in Timeloop (its own
             # estimate when that is missing too, which dslc's estimator stands in for)
@@ -732,7 +760,7 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
             hierarchy.append(_built(
                 MemorySpec, path, f"memory `{name}`", name=name,
                 size_bits=None if entries is None else entries * word,
-                word_bits=word, width_bits=attrs.get("width", word * block),
+                word_bits=word, width_bits=word * block,
                 read_energy_pj=read, write_energy_pj=write,
                 update_energy_pj=update,
                 leakage_pj_per_cycle=attrs.get("dslc_leakage_pj_per_cycle",
@@ -759,6 +787,13 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
         count = _instances_of(str(child.get("name", "")), path) or 1
         if count > 1:
             fanout = _name(_base_name(str(child["name"])), path, "a subtree's name")
+            if placed != instances:
+                raise _unsupported(
+                    f"{path}: `{child.get('name')}` is a subtree below components that are "
+                    "arrays of their own (a local `X[1..N]`); dslc reads either form, not "
+                    "both in one tree", "write the fanouts as subtrees (`PE[0..15]` with "
+                    "its components inside), or every component in one `local` list named "
+                    "with its total instances (timeloopfe's flat form)")
             mesh = _list(attrs.get("dslc_mesh") or
                          _mesh_from_mesh_x(child, count, mesh_x_above, path),
                          path, f"`{fanout}` `dslc_mesh`")
@@ -777,6 +812,7 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
                 raise _unreadable(path, f"`{child.get('name')}`: a mesh of {mesh_x} x "
                                   f"{mesh_y} is not {count} instances per instance above")
             instances *= count
+            placed = instances
             mesh_x_above *= mesh_x
         node = child
     if compute is None:
@@ -842,6 +878,71 @@ def _attributes(value: Any, path: str, name: str) -> dict[str, Any]:
     return attributes
 
 
+_WIDTHS = ("width", "memory_width", "data_storage_width")
+"""Attributes timeloop-model reads as a memory's width in bits, the first given first
+(src/model/buffer.cpp, `BufferLevel::ParseSpecs`)."""
+
+
+def _block_words(attrs: MappingType[str, Any], word: int, path: str, name: str) -> int:
+    """A memory's block (the words one access moves) as BufferLevel::ParseSpecs reads its
+    `block_size` (or `n_words`), `cluster_size` and width (`width`, `memory_width`,
+    `data_storage_width`): a width that is not a multiple of word bits x block size stops
+    timeloop-model (an assert) and is E805; with a width and neither a block size nor a
+    cluster size, the block is width / word bits; with a block size, width / (word bits x
+    block size) is the cluster size; with a cluster size, the block is width / cluster size /
+    word bits. Timeloop divides an ERT action's energy by the cluster size and charges one
+    access per cluster (ParseAccelergyERT, src/model/topology.cpp; utilized clusters in
+    BufferLevel::ComputeAccesses, a cluster's energy spread over its instances in
+    FinalizeBufferEnergy), which dslc does not model: a cluster size other than 1 is
+    E806 naming the memory and the size, not read as a wider block (different energies and
+    counts) nor ignored."""
+    what = f"`{name}`"
+    block_key = next((k for k in ("block_size", "n_words") if attrs.get(k) is not None), "")
+    block = _whole(attrs[block_key], path, f"{what} `{block_key}`") if block_key else 1
+    if not 1 <= block <= MAX_MEMORY_BITS:
+        raise _out_of_range(path, f"memory `{name}`: {block_key} = {block}: a block holds 1 "
+                                  "to 2^60 words")
+    cluster: int | None = None
+    if attrs.get("cluster_size") is not None:
+        cluster = _whole(attrs["cluster_size"], path, f"{what} `cluster_size`")
+        if cluster < 1:
+            raise _out_of_range(path, f"memory `{name}`: cluster_size = {cluster}: a cluster "
+                                      "holds at least one instance")
+    width_key = next((k for k in _WIDTHS if attrs.get(k) is not None), "")
+    if width_key and word > 0:
+        width = _whole(attrs[width_key], path, f"{what} `{width_key}`")
+        if width < 1 or width % (word * block):
+            raise _unreadable(path, f"memory `{name}`: {width_key} = {width} bits is not a "
+                              f"multiple of word_bits x block_size = {word} x {block}; "
+                              "timeloop-model stops on it (an assert in "
+                              "BufferLevel::ParseSpecs)",
+                              help="make the width word_bits x block_size (x cluster_size)")
+        if block_key and cluster is not None:
+            if block * word * cluster != width:
+                raise _unreadable(path, f"memory `{name}`: block_size x word_bits x "
+                                  f"cluster_size = {block} x {word} x {cluster} is not the "
+                                  f"{width_key}, {width}; timeloop-model stops on it",
+                                  help="give two of the three, or make them agree")
+        elif cluster is not None:
+            block = width // cluster // word
+        elif block_key:
+            cluster = width // (word * block)
+        else:
+            block = width // word  # timeloop-model warns, and sets the cluster size to 1
+    if cluster is not None and cluster != 1:
+        shown = f"{width_key} = {attrs[width_key]}, word_bits = {word}, block_size = " \
+            f"{block}: " if width_key and "cluster_size" not in attrs else ""
+        raise _unsupported(
+            f"{path}: memory `{name}` has a cluster size of {cluster} ({shown}timeloop-model "
+            "reads width / (word_bits x block_size) as one); Timeloop shares an access "
+            "among the instances of a cluster (ParseAccelergyERT divides the ERT energies "
+            "by the cluster size), which dslc does not model",
+            "to read it as one memory whose access moves the whole width, set block_size "
+            "to width / word_bits and drop cluster_size (Timeloop's energies change with "
+            "it); or make the width word_bits x block_size")
+    return block
+
+
 _DEPTHS = ("depth", "memory_depth", "data_storage_depth")
 """Attributes timeloop-model reads as a memory's depth in blocks, when `entries` is absent
 (src/model/buffer.cpp, `BufferLevel::ParseSpecs`)."""
@@ -871,22 +972,63 @@ def _size_words(attrs: MappingType[str, Any], word: int, block: int, path: str,
     return None
 
 
-def _check_instances(path: str, name: str, full_name: str, attrs: MappingType[str, Any],
-                     instances: int, mesh_x: int) -> None:
-    """E806 for a component that is an array inside its subtree (`RF[0..3]`: Timeloop
-    multiplies its instances, dslc's fanouts multiply everything below them); E805 when its
-    `instances` or `meshX` (which timeloop-model takes over the tree's) contradict the
-    tree's."""
+def _local_array(path: str, name: str, full_name: str, attrs: MappingType[str, Any],
+                 hierarchy: list[MemorySpec | FanoutSpec], multiplication: int, placed: int,
+                 mesh_x: int) -> tuple[int, int]:
+    """A component that is an array of its own (`RF[0..3]` inside a subtree, or every
+    component of timeloopfe's flat form, `PE_spad[1..168]` in one `local` list), read as
+    timeloop-model reads it: its instances are the subtrees' product times its own range
+    (Topology::ParseTreeSpecs, src/model/topology.cpp), and the fanout between two storage
+    levels is the ratio of their instances, meshX (else instances / meshY, else one row:
+    BufferLevel::ValidateTopology) wide. More instances than the component above make a
+    fanout there (`<name>_array`, or the subtree's fanout grown when no memory lies between);
+    dslc refused these (E806). The instances and mesh X after it are returned."""
     own = _instances_of(full_name, path) or 1
-    if own > 1:
-        raise _unsupported(f"{path}: `{full_name}`: {own} instances of one component inside "
-                           "its subtree; dslc's fanouts multiply every component below "
-                           "them", f"write `{name}` and the components below it in a "
-                           f"subtree `{name}_array[0..{own - 1}]`")
-    for key, tree in (("instances", instances), ("meshX", mesh_x)):
-        if key in attrs and _whole(attrs[key], path, f"`{name}` `{key}`") != tree:
+    total = multiplication * own
+    if total == placed:
+        return placed, mesh_x
+    if total < placed or total % placed:
+        raise _unreadable(path, f"`{full_name}`: {total:,} instances below a component of "
+                          f"{placed:,}; timeloop-model's fanout between them, {total:,} / "
+                          f"{placed:,}, is not a whole number",
+                          help="give each component a multiple of the instances of the one "
+                          "above it (timeloopfe's flat form names each with its total, "
+                          "`PE_spad[1..168]`)")
+    factor = total // placed
+    if attrs.get("meshX") is not None:
+        width = _whole(attrs["meshX"], path, f"`{name}` `meshX`")
+    elif attrs.get("meshY") is not None:
+        rows = _whole(attrs["meshY"], path, f"`{name}` `meshY`")
+        width = total // rows if rows > 0 and total % rows == 0 else 0
+    else:
+        width = total
+    if width < 1 or width % mesh_x or factor % (width // mesh_x):
+        raise _unreadable(path, f"`{full_name}`: a mesh {width} wide is no mesh of {factor} "
+                          f"instances per instance of the {mesh_x}-wide mesh above",
+                          help="make meshX a multiple of the meshX above that divides the "
+                          "instances (timeloopfe writes meshX and meshY for every component)")
+    x = width // mesh_x
+    previous = hierarchy[-1] if hierarchy else None
+    if isinstance(previous, FanoutSpec):  # no memory between: one fanout to Timeloop
+        hierarchy[-1] = _built(FanoutSpec, path, f"fanout `{previous.name}`",
+                               name=previous.name, mesh_x=previous.mesh_x * x,
+                               mesh_y=previous.mesh_y * (factor // x),
+                               dataflow=previous.dataflow, diagonal=previous.diagonal)
+    else:
+        hierarchy.append(_built(FanoutSpec, path, f"fanout `{name}_array`",
+                                name=f"{name}_array", mesh_x=x, mesh_y=factor // x))
+    return total, width
+
+
+def _check_instances(path: str, name: str, attrs: MappingType[str, Any], instances: int,
+                     mesh_x: int) -> None:
+    """E805 when a component's `instances`, `meshX` or `meshY` (which timeloop-model takes
+    over the tree's) contradict the tree's."""
+    tree = {"instances": instances, "meshX": mesh_x, "meshY": instances // mesh_x}
+    for key, value in tree.items():
+        if key in attrs and _whole(attrs[key], path, f"`{name}` `{key}`") != value:
             raise _unreadable(path, f"`{name}`: `{key}` = {attrs[key]!r}, but the tree of "
-                              f"subtrees gives {tree:,} (timeloop-model would use "
+                              f"subtrees gives {value:,} (timeloop-model would use "
                               f"{attrs[key]!r})", help="make the subtrees' ranges "
                               "(`PE[0..167]`) and dslc_mesh say what instances and meshX say")
 
@@ -917,32 +1059,104 @@ def _file_name(stem: str) -> str:
     return f"t{text}" if text[0].isdigit() else text
 
 
+_SHAPE_HELP = ("copy the shape's file (its `shape:` mapping: dimensions, coefficients, "
+               "data_spaces) into the problem file in place of the name")
+
+
+def _shape(problem: MappingType[str, Any], path: str) -> MappingType[str, Any]:
+    """The problem's shape, which must be written in the file. timeloop-model reads a
+    `shape` given as a name (`shape: cnn-layer`), or no `shape` at all (cnn-layer then), from
+    its problem-shape directories (`ShapeFileName` and `ParseWorkload`,
+    src/workload/workload.cpp: TIMELOOP_PROBLEM_SHAPE_DIRS, then
+    $TIMELOOP_DIR/problem-shapes): files outside the study, which dslc does not read (E806,
+    rather than E805 "missing `shape`" or "expected a mapping")."""
+    shape = problem.get("shape")
+    if shape is None or isinstance(shape, str):
+        said = ("has no `shape`, so timeloop-model would read its own cnn-layer shape"
+                if shape is None else f"names its shape, `{shape}`, which timeloop-model "
+                "reads")
+        raise _unsupported(
+            f"{path}: the problem {said} from a file in its problem-shape directories "
+            "(TIMELOOP_PROBLEM_SHAPE_DIRS, $TIMELOOP_DIR/problem-shapes), outside the "
+            "study; dslc reads only the study's files", _SHAPE_HELP)
+    shape = _mapping(shape, path, "`problem.shape`")
+    if "flatten" in shape:
+        raise _unsupported(f"{path}: `flatten` (Timeloop's flattened dimensions) has no "
+                           "dslc counterpart", "write the problem with its factorized "
+                           "dimensions only")
+    return shape
+
+
+def _bounds_node(problem: MappingType[str, Any], path: str) -> MappingType[str, Any]:
+    """Where the bounds and coefficient values are: `instance` (the v0.4 layout) or, as
+    timeloop-model also reads them (ParseWorkload: "Bounds may be specified directly
+    (backwards-compat) or under a subkey"), `problem` itself (v0.3). dslc required
+    `instance`."""
+    if "instance" in problem:
+        return _mapping(problem["instance"], path, "`instance`")
+    return problem
+
+
+def _projection_axes(value: Any, path: str, space_name: str) -> list[Any]:
+    """A data space's axes: a list of axes, each a list of terms ([dim] or [dim,
+    coefficient]), or as timeloop-model also reads it (Shape::Parse,
+    src/workload/problem-shape.cpp) a list of dim names, one axis each (`[K, C, R, S]`)."""
+    axes = _list(value, path, f"`{space_name}` projection")
+    if axes and all(isinstance(axis, str) for axis in axes):
+        return [[[axis]] for axis in axes]
+    if any(isinstance(axis, str) for axis in axes):
+        raise _unreadable(path, f"`{space_name}` projection mixes dim names and lists of "
+                          "terms; timeloop-model reads either a list of dim names or a "
+                          "list of axes, each a list of [dim] or [dim, coefficient] terms")
+    return axes
+
+
 def _read_problem(path: str, data: dict[str, Any], name: str) -> Problem:
     problem = _mapping(_get(data, "problem", path), path, "`problem`")
-    shape = _mapping(_get(problem, "shape", path), path, "`problem.shape`")
+    shape = _shape(problem, path)
     dims = tuple(_name(d, path, "a dimension") for d in
                  _list(_get(shape, "dimensions", path), path, "`dimensions`"))
     if len(set(dims)) != len(dims):
         raise _unreadable(path, f"`dimensions` names a dim twice ({', '.join(dims)})")
-    instance = _mapping(_get(problem, "instance", path), path, "`instance`")
+    long = [d for d in dims if len(d) != 1]
+    if long:
+        # Shape::Parse (src/workload/problem-shape.cpp) exits on them: "dimension names can
+        # only be 1 character in length"
+        raise _unreadable(path, f"dims {', '.join(long)}: timeloop-model reads only dims "
+                          "named by one character (it stops on longer names)",
+                          help="name each dim by one letter")
+    instance = _bounds_node(problem, path)
     coefficients: dict[str, int] = {}
     for entry in _list(shape.get("coefficients") or [], path, "`coefficients`"):
         entry = _mapping(entry, path, "a coefficient")
-        coefficients[str(_get(entry, "name", path))] = _whole(
-            entry.get("default", 1), path, f"coefficient `{entry.get('name')}`")
+        coefficient = str(_get(entry, "name", path))
+        if "default" not in entry:  # an assert in Shape::Parse
+            raise _unreadable(path, f"coefficient `{coefficient}` has no `default`, which "
+                              "timeloop-model requires")
+        coefficients[coefficient] = _whole(entry["default"], path,
+                                           f"coefficient `{coefficient}`")
+    # a coefficient's value in the instance (a stride, a dilation) replaces its default, as
+    # in ParseWorkloadInstance
     coefficients.update({k: _whole(v, path, f"coefficient `{k}`")
                          for k, v in instance.items() if k in coefficients})
-    for key in ("densities", "sparse_optimizations"):
+    for key in ("densities", "commonDensity", "sparse_optimizations"):
         if key in problem or key in instance:
-            raise _unsupported(f"{path}: `{key}` (sparsity) has no dslc counterpart")
+            raise _unsupported(f"{path}: `{key}` (sparsity) has no dslc counterpart",
+                               "remove it: dslc models dense tensors (densities of 1)")
+    if instance is not problem:
+        stray = [str(k) for k in instance if k not in dims and k not in coefficients]
+        if stray:  # timeloop-model looks up the dims and the coefficients, nothing else
+            raise _unreadable(path, f"`instance` gives {', '.join(stray)}, neither a dim nor "
+                              "a coefficient of the shape: timeloop-model ignores it",
+                              help="declare the coefficient in the shape's `coefficients` "
+                              "(and use it in a projection), or remove it")
     tensors = []
     for space in _list(_get(shape, "data_spaces", path, "data-spaces"), path,
                        "`data_spaces`"):
         space = _mapping(space, path, "a data space")
         space_name = _name(_get(space, "name", path), path, "a data space's name")
         axes = []
-        for axis in _list(_get(space, "projection", path), path,
-                          f"`{space_name}` projection"):
+        for axis in _projection_axes(_get(space, "projection", path), path, space_name):
             terms = []
             for term in _list(axis, path, f"an axis of `{space_name}`"):
                 term = _list(term, path, f"a term of `{space_name}`")
@@ -972,7 +1186,8 @@ def _read_problem(path: str, data: dict[str, Any], name: str) -> Problem:
                            f"({', '.join(outputs) or 'none'}); dslc's layers have one output")
     missing = [d for d in dims if d not in instance]
     if missing:
-        raise _unreadable(path, f"`instance` has no bound for {', '.join(missing)}")
+        where = "`instance`" if instance is not problem else "`problem` (no `instance`)"
+        raise _unreadable(path, f"{where} has no bound for {', '.join(missing)}")
     bounds = tuple(_whole(instance[d], path, f"`instance` bound {d}") for d in dims)
     for dim, bound in zip(dims, bounds, strict=True):
         if not 1 <= bound <= MAX_DIM:
@@ -1188,7 +1403,36 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
             keep = frozenset(t.name for t in problem.tensors if t.name in lists["keep"] or (
                 t.name not in lists["bypass"] and t.role in memory.holds))
         levels.append(LevelMapping(memory.name, temporal, tuple(spatial), keep))
-    return Mapping(tuple(levels))
+    mapping = Mapping(tuple(levels))
+    _check_coverage(path, mapping, problem, memories[0].name if memories else "")
+    return mapping
+
+
+def _check_coverage(path: str, mapping: Mapping, problem: Problem, outermost: str) -> None:
+    """E805 for every dim whose factors, over all temporal and spatial entries, do not
+    multiply to its bound: timeloop-model refuses such a mapping before evaluating it
+    (ParseAndConstruct, src/mapping/parser.cpp: "product of all factors of dimension K is 32,
+    which is not equal to the dimension size of the workload 64", then exit). dslc read it
+    and reported that the mapping "cannot run", without a code."""
+    problems = []
+    for dim, bound, product in zip(problem.dims, problem.bounds,
+                                   mapping.factor_products(len(problem.dims)), strict=True):
+        if product == bound:
+            continue
+        if bound % product == 0:
+            hint = (f"multiply one of {dim}'s factors by {bound // product} (at "
+                    f"`{outermost}`, say)")
+        else:
+            hint = f"give {dim} factors whose product is its bound, {bound}"
+        problems.append(error(
+            "E805", f"{path}: the factors of {dim} multiply to {product}, but its bound in "
+            f"the problem is {bound}; timeloop-model refuses such a mapping (\"product of "
+            f"all factors of dimension {dim} is {product}, which is not equal to the "
+            f"dimension size of the workload {bound}\")", None,
+            help=hint + "; every dim's temporal and spatial factors, over all levels, "
+            "multiply to its bound"))
+    if problems:
+        raise DiagnosticError(problems)
 
 
 def read_study(files: MappingType[str, str]) -> Study:

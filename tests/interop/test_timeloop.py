@@ -441,13 +441,34 @@ def test_subtree_ranges_count_per_instance_of_the_parent() -> None:
     assert evaluate(study.layers[0].problem, arch, study.layers[0].mapping) == original
 
 
+def test_a_local_array_below_a_subtree_grows_its_fanout() -> None:
+    """Timeloop counts `RF[0..3]` inside `PE[0..3]` inside `cluster[0..3]` as 4 x 4 x 4 = 64
+    RFs (Topology::ParseTreeSpecs), 16 wide (meshX), below 16 LBs 4 wide: one fanout of 4 x
+    4, as the study written with `PE[0..15]`; it was E806. (Its sibling MAC needs its own
+    `[0..3]`: a range multiplies only its component.)"""
+    files, original = _nested_files()
+    path = "arch/nested.arch.yaml"
+    bare = "\n".join(line for line in files[path].splitlines()
+                     if "instances:" not in line and "dslc_mesh" not in line) + "\n"
+    assert "name: PE[0..15]" in bare and "- name: RF\n" in bare
+    bare = bare.replace("name: PE[0..15]", "name: PE[0..3]").replace(
+        "- name: RF\n", "- name: RF[0..3]\n").replace("- name: MAC\n", "- name: MAC[0..3]\n")
+    study = read_study({**files, path: bare})
+    fanouts = [c for c in study.accelerator.hierarchy if isinstance(c, FanoutSpec)]
+    assert [(f.name, f.mesh_x, f.mesh_y) for f in fanouts] == [("cluster", 4, 1), ("PE", 4, 4)]
+    arch = resolve_accelerator(study.accelerator)
+    assert evaluate(study.layers[0].problem, arch, study.layers[0].mapping) == original
+
+
 @pytest.mark.parametrize(("old", "new", "code", "says"), [
     # Timeloop takes `instances` over the tree's ranges
     ("instances: 64", "instances: 16", "E805",
      "`RF`: `instances` = 16, but the tree of subtrees gives 64"),
     ("meshX: 16", "meshX: 8", "E805", "`RF`: `meshX` = 8, but the tree of subtrees gives 16"),
-    # a local array: Timeloop multiplies that component alone
-    ("- name: RF\n", "- name: RF[0..1]\n", "E806", "`RF[0..1]`: 2 instances of one component"),
+    # a local array: Timeloop multiplies that component alone (2 x 64 RFs), and then takes
+    # the `instances` written over it
+    ("- name: RF\n", "- name: RF[0..1]\n", "E805",
+     "`RF`: `instances` = 64, but the tree of subtrees gives 128"),
     # a network was a memory level; a class Timeloop skips was one too
     ("class: regfile", "class: XY_NoC", "E806", "`RF` is a network-on-chip (class XY_NoC)"),
     ("class: regfile", "class: wire", "E806", "`RF` has class `wire`, neither storage"),
@@ -503,10 +524,12 @@ accelerator acc {
 
 
 def test_a_mapping_that_cannot_run_names_its_layer(tmp_path: Path) -> None:
-    """A study holds a mapping per layer; the error said only `the mapping cannot run`."""
+    """A study holds a mapping per layer; the error said only `the mapping cannot run`
+    (here psum_spad, 8 words, cannot keep its 16 outputs)."""
     files = _rs_conv3x3_files()
-    path = "map/layer1.0.a.map.yaml"
-    files[path] = files[path].replace("K=4 C=1", "K=2 C=1", 1)
+    path = "arch/eyeriss_like.arch.yaml"
+    assert files[path].count("entries: 24\n") == 1
+    files[path] = files[path].replace("entries: 24\n", "entries: 8\n")
     for relative, text in files.items():
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text(text)
@@ -514,7 +537,8 @@ def test_a_mapping_that_cannot_run_names_its_layer(tmp_path: Path) -> None:
         api.import_timeloop(tmp_path)
     assert str(caught.value) == (f"the mapping of layer layer1.0.a (layer1.0.a.map.yaml in "
                                  f"{tmp_path}) cannot run")
-    assert caught.value.reasons == ("the factors of `K` multiply to 32, but its bound is 64",)
+    assert caught.value.reasons == ("tiles kept at `psum_spad` need 16 words (output 16), it "
+                                    "holds 8: 8 words over",)
 
 
 def test_a_spatial_entry_without_split_puts_every_loop_on_x() -> None:
