@@ -201,13 +201,16 @@ def _multiply(a: _Shape, b: _Shape) -> _Shape:
                               for x, y in zip(a.directions, b.directions, strict=True)))
 
 
-def _shape(node: MetricRef | Constant | BinaryOp) -> _Shape:
+def _shape(node: MetricRef | Constant | BinaryOp,
+           tracked: tuple[str, ...] = BOUNDED) -> _Shape:
+    """The sign of an expression and its direction in each `tracked` metric (every metric
+    is never negative)."""
     if isinstance(node, MetricRef):
-        return _Shape("+", tuple("up" if m == node.name else "flat" for m in BOUNDED))
+        return _Shape("+", tuple("up" if m == node.name else "flat" for m in tracked))
     if isinstance(node, Constant):
         sign = "+" if node.value > 0 else "-" if node.value < 0 else "0"
-        return _Shape(sign, tuple("flat" for _ in BOUNDED))
-    left, right = _shape(node.left), _shape(node.right)
+        return _Shape(sign, tuple("flat" for _ in tracked))
+    left, right = _shape(node.left, tracked), _shape(node.right, tracked)
     if node.op == "+":
         return _add(left, right)
     if node.op == "-":
@@ -241,6 +244,17 @@ def objective_monotone(objective: ObjectiveSpec) -> tuple[bool, str]:
         return True, ""
     return False, (f"`{objective.sense} {objective.text}` can improve when "
                    f"{' or '.join(bad)} grows, so lower bounds on them do not bound it")
+
+
+def accuracy_direction(objective: ObjectiveSpec) -> Direction:
+    """How the value to minimise moves when accuracy grows, every other metric held: `up`,
+    `down`, `flat` or `any`. With `objective_monotone`, an accuracy known only to lie in
+    [0, 1] then bounds the objective at 0 (`up`) or 1 (`down`, `flat`); `any` bounds it
+    nowhere."""
+    shape = _shape(objective.expression, ("accuracy",))
+    if objective.sense == "maximize":
+        shape = _negate(shape)
+    return shape.directions[0]
 
 
 def _array_op(op: str, left: FloatArray, right: FloatArray) -> FloatArray:

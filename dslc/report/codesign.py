@@ -232,6 +232,8 @@ def render_outcome(outcome: Outcome, top: int = 10, *, reused: int = 0,
                                       "better)"),
     }[outcome.optimality]
     parts.append(Text(f"optimality: {verdict}", style="bold"))
+    if outcome.unproved is not None:
+        parts.append(Text(f"not proved: {outcome.unproved.text}", style="bold"))
     ranked = [pair for pair in outcome.ranked() if math.isfinite(outcome.scores[pair])]
     accuracy = _has_accuracy(outcome)
     designs = design_columns(outcome)
