@@ -358,14 +358,50 @@ def spearman(a: FloatArray, b: FloatArray) -> float:
 
 
 def kendall(a: FloatArray, b: FloatArray) -> float:
-    """Kendall's tau-b over every pair (the samples here are small)."""
-    sa = np.sign(a[:, None] - a[None, :])
-    sb = np.sign(b[:, None] - b[None, :])
-    upper = np.triu_indices(len(a), k=1)
-    sa, sb = sa[upper], sb[upper]
-    concordance = float(np.sum(sa * sb))
-    denominator = math.sqrt(float(np.sum(sa != 0)) * float(np.sum(sb != 0)))
-    return 1.0 if denominator == 0 else concordance / denominator
+    """Kendall's tau-b over every pair; 1.0 when either side is constant (as `spearman`),
+    NaN when a value is NaN. In n log n time and linear memory (`_discordant`): it formed
+    n x n sign matrices, 240 GB for the 10^5 held-out pairs `heldout_pairs` allows."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if np.isnan(a).any() or np.isnan(b).any():
+        return math.nan
+    n = len(a)
+    pairs = n * (n - 1) // 2
+    tied_a, tied_b = _tied_pairs(a), _tied_pairs(b)
+    tied_both = _tied_pairs(np.stack([a, b], axis=1))
+    discordant = _discordant(a, b)
+    concordance = (pairs - tied_a - tied_b + tied_both) - 2 * discordant  # C - D
+    denominator = math.sqrt(float(pairs - tied_a) * float(pairs - tied_b))
+    return 1.0 if denominator == 0 else float(concordance) / denominator
+
+
+def _tied_pairs(values: FloatArray) -> int:
+    """Pairs of equal values (rows, for a 2-D array)."""
+    if len(values) == 0:
+        return 0
+    _, counts = np.unique(values, axis=0, return_counts=True)
+    return int(np.sum(counts * (counts - 1) // 2))
+
+
+def _discordant(a: FloatArray, b: FloatArray) -> int:
+    """Pairs with a_i < a_j and b_i > b_j: inversions of b's ranks in (a, b) order (ties
+    in a sorted by b, so none of them counts), counted one bit of the rank at a time from
+    the highest: a pair is counted at the first bit where the ranks differ, within the
+    group of elements sharing the bits above it, as a 1 before a 0."""
+    if len(a) < 2:
+        return 0
+    order = np.lexsort((b, a))
+    ranks = np.unique(b, return_inverse=True)[1].reshape(-1)[order].astype(np.int64)
+    found = 0
+    for level in range(int(ranks.max()).bit_length() - 1, -1, -1):
+        group = ranks >> (level + 1)
+        bit = (ranks >> level) & 1
+        within = np.argsort(group, kind="stable")
+        g, ones = group[within], bit[within]
+        seen = np.cumsum(ones)
+        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        before = seen - np.repeat(seen[starts] - ones[starts], np.diff(np.r_[starts, len(g)]))
+        found += int(np.sum(before[ones == 0]))
+    return found
 
 
 def _front_of_three(rows: FloatArray) -> npt.NDArray[np.bool_]:

@@ -236,3 +236,21 @@ def test_the_proposals_keep_only_the_best_pairs_between_blocks(
     assert [(i, j) for i, j, _, _ in found] == [tuple(pairs[k]) for k in order[:7]]
     assert [p.objective for _, _, p, _ in found] == [values[k] for k in order[:7]]
     assert [f for _, _, _, f in found] == [bool(feasible[k]) for k in order[:7]]
+
+
+def test_a_constant_prediction_is_not_reported_as_a_perfect_ranking(
+        trained: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Spearman and Kendall are 1.0 "when a side is constant": an evaluator predicting one
+    # figure for every held-out pair, which the exact model tells apart, was reported with
+    # held-out Spearman 1.0000 and Kendall 1.0000. It is n/a (NaN) now.
+    model, space = trained
+    monkeypatch.setattr(type(model), "predict_pairs",
+                        lambda self, space_, pairs: np.ones((len(pairs), 3)))
+    pairs = _pairs(space)[:10]
+    samples = ev.Samples(pairs[:0], pairs, pairs[:0], ())
+    exact = np.column_stack([np.arange(1.0, 11.0), np.full(10, 2.0), np.full(10, 3.0)])
+    objective = ObjectiveSpec(expression=MetricRef(name="edp"), text="edp")
+    quality = ev.measure(model, space, objective, samples, exact, np.ones(10, dtype=bool),
+                         key="k", seconds=0.0, reused=False)
+    assert math.isnan(quality.spearman) and math.isnan(quality.kendall)
+    assert quality.mape_latency == pytest.approx(0.5)  # 1 against 2
