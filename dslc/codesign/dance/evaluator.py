@@ -865,8 +865,8 @@ def measure(trained: TrainedEvaluator, space: LearnedSpace, objective: Objective
         if finite.sum() >= 2 and np.ptp(a[finite]) == 0 and np.ptp(b[finite]) > 0:
             # One prediction for pairs the exact model tells apart ranks nothing: the
             # correlations' "1.0 when a side is constant" would call it perfect.
-            return (math.nan, math.nan, *(mape(predicted[:, k], measured[:, k])
-                                          for k in range(3)))
+            return (math.nan, math.nan, mape(predicted[:, 0], measured[:, 0]),
+                    mape(predicted[:, 1], measured[:, 1]), mape(predicted[:, 2], measured[:, 2]))
         return (spearman(a[finite], b[finite]), kendall(a[finite], b[finite]),
                 mape(predicted[:, 0], measured[:, 0]), mape(predicted[:, 1], measured[:, 1]),
                 mape(predicted[:, 2], measured[:, 2]))
