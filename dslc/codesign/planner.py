@@ -1059,9 +1059,21 @@ class Session:
                  if d in self.state.index_n})
 
     def finish(self, answer: Pair | None, learned: LearnedSearch, log: list[str]) -> Outcome:
-        """The outcome, its best the strategy's `answer` (an evaluated pair)."""
-        return _outcome(self.plan, self.run, self.state, (), None, "unverified", log,
-                        answer=answer, learned=learned)
+        """The outcome, its best the strategy's `answer` (an evaluated pair): `unverified`
+        with its gap, or `certified` when the gap is exactly 1 with nothing unproved: every
+        pair not evaluated is ruled out by a constraint or has an objective bound no better
+        than the answer, and the answer is the best evaluated pair (the planner's promise;
+        it read "unverified (the optimum may be up to 1x better)")."""
+        outcome = _outcome(self.plan, self.run, self.state, (), None, "unverified", log,
+                           answer=answer, learned=learned)
+        report = outcome.bounds
+        if outcome.gap == 1.0 and outcome.unproved is None and report is not None and \
+                dict(report.removed)["ranking"] == 0:
+            outcome.optimality = "certified"
+            outcome.gap = None
+            outcome.log.append("every pair not evaluated is ruled out by a constraint or has "
+                               "an objective bound no better than the answer: certified")
+        return outcome
 
 
 def session(plan: Plan, spec: CoDesignSpec, networks: Designs, accelerators: Designs,

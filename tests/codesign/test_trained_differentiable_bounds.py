@@ -273,7 +273,7 @@ def test_every_network_trained_and_every_pair_costed_proves_the_answer() -> None
     best = min(everything, key=running.score)
     outcome = _finish(running, best)
     assert outcome.unproved is None
-    assert outcome.gap == 1.0
+    assert outcome.optimality == "certified" and outcome.gap is None
     worse = max(everything, key=running.score)
     outcome = _finish(running, worse)
     assert outcome.gap == pytest.approx(running.score(worse) / running.score(best), rel=1e-12)
@@ -326,3 +326,40 @@ def test_the_plan_counts_the_refinement_rounds_and_promises_no_bound_stop() -> N
     console.print(render_plan(plan))
     shown = console.export_text()
     assert "evaluates at most 43 pairs" in shown and "no bound left" not in shown
+
+
+def test_a_gap_of_exactly_1_is_certified() -> None:
+    # A differentiable answer whose every unevaluated pair has an objective bound no better
+    # than it is as good as evaluating every pair: it said "unverified (the optimum may be
+    # up to 1x better)". Leave out one pair whose bound is below the answer and it is
+    # unverified again, with its gap.
+    text = TINY.read_text().replace("    accuracy     = trained(dataset = digits, epochs = 1, "
+                                    "seed = 1)\n", "").replace(
+        "objective    = minimize edp", "objective    = minimize energy")
+    request, instances, prepared = _prepared(text)
+    networks = request.network_designs.designs
+    accelerators = request.accelerator_designs.designs
+    everything = [(n, a) for n in networks for a in accelerators]
+    bound = {pair: float(prepared.bounds.objective[i, j])  # type: ignore[index]
+             for i, n in enumerate(networks) for j, a in enumerate(accelerators)
+             for pair in [(n, a)]}
+    _, probe = _running(request, instances, prepared)
+    probe.evaluate("all", everything)
+    best = min(everything, key=lambda pair: (probe.score(pair), everything.index(pair)))
+    below = [pair for pair in everything if bound[pair] < probe.score(best) and pair != best]
+    assert below and len(below) < len(everything) - 1
+
+    def finish(pairs: list) -> object:  # type: ignore[type-arg]
+        _, running = _running(request, instances, prepared)
+        running.evaluate("check", pairs)
+        quality = EvaluatorQuality(1, 0, 0, *(float("nan"),) * 9, 0.0, False, "k")
+        return running.finish(best, LearnedSearch(quality, "cost-only", 0.1, 0, (), (), best),
+                              [])
+
+    outcome = finish([best, *below])
+    assert outcome.optimality == "certified" and outcome.gap is None  # type: ignore[attr-defined]
+    assert dict(outcome.bounds.removed)["ranking"] == 0  # type: ignore[attr-defined]
+    left_out = min(below, key=lambda pair: bound[pair])
+    outcome = finish([best, *(p for p in below if p != left_out)])
+    assert outcome.optimality == "unverified"  # type: ignore[attr-defined]
+    assert outcome.gap == pytest.approx(probe.score(best) / bound[left_out], rel=1e-12)  # type: ignore[attr-defined]

@@ -6,7 +6,8 @@ every pair costed exactly (the evaluator's samples and the re-checked candidates
 `best` is the best re-checked candidate by the exact model (never the evaluator's word),
 and whose `learned` holds the evaluator's quality, the main search's trajectory and every
 candidate with what the evaluator predicted for it. The answer is `unverified` (with the
-gap to the pair bounds when the objective has them).
+gap to the pair bounds when the objective has them), or `certified` when that gap is exactly
+1 with nothing unproved (dslc.codesign.planner.Session.finish).
 
 One search per cost weight: the request's `cost_weight`, then each of `weights`; each
 proposes `candidates` pairs, and all of them are evaluated exactly. With `accuracy =
