@@ -418,6 +418,8 @@ def _unproved(spec: CoDesignSpec, bounds: PairBounds | None,
     elif in_objective:
         text += (f"; the gap takes it as {assumed:.0%}, the most favourable to "
                  f"`{spec.objective.sense} {spec.objective.text}`")
+        if limits:
+            text += f", and counts their pairs as meeting {', '.join(f'`{c}`' for c in limits)}"
     else:
         text += f"; the gap counts their pairs as meeting {', '.join(f'`{c}`' for c in limits)}"
     return Unproved(untrained, networks, assumed, text)

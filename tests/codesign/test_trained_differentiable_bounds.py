@@ -240,6 +240,19 @@ def test_maximize_accuracy_is_bounded_by_100_percent() -> None:
     assert outcome.unproved is not None and outcome.unproved.assumed == 1.0
 
 
+def test_an_accuracy_objective_and_constraint_say_both_assumptions() -> None:
+    # `edp / accuracy` under `accuracy >= 80%`: an untrained network is taken at 100% and
+    # counted as meeting the constraint, and the text says both.
+    _, _, _, running, answer = _accuracy_objective("minimize edp / accuracy",
+                                                   "accuracy >= 80%")
+    outcome = _finish(running, answer)
+    assert outcome.unproved is not None and outcome.unproved.assumed == 1.0
+    assert outcome.unproved.text.endswith(
+        "the gap takes it as 100%, the most favourable to `minimize edp / accuracy`, and "
+        "counts their pairs as meeting `accuracy >= 80%`")
+    assert outcome.gap is not None and outcome.gap > 1.0
+
+
 def test_an_objective_rising_with_accuracy_takes_it_at_0_and_has_no_gap() -> None:
     # `edp * accuracy` is least at accuracy 0: an untrained network's bound is 0, and a
     # ratio to 0 is no gap.
