@@ -594,6 +594,10 @@ def outcome_to_json(outcome: Outcome, top: int = 10, *, store_notes: Sequence[st
             "keep": check.keep, "passed": check.passed},
         "optimality": outcome.optimality,
         "gap": _finite_or_none(outcome.gap),
+        "unproved": None if outcome.unproved is None else {
+            "untrained_networks": outcome.unproved.untrained,
+            "networks": outcome.unproved.networks,
+            "gap_accuracy": outcome.unproved.assumed, "text": outcome.unproved.text},
         "bounds": bounds_json(outcome.bounds),
         "log": list(outcome.log),
         "store_notes": list(store_notes),

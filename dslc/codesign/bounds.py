@@ -26,7 +26,12 @@ import numpy.typing as npt
 
 from dslc.arch import ArchModel, resolve_accelerator
 from dslc.codesign.designs import Design, Instances
-from dslc.codesign.metrics import BOUNDED, objective_monotone, objective_values
+from dslc.codesign.metrics import (
+    BOUNDED,
+    accuracy_direction,
+    objective_monotone,
+    objective_values,
+)
 from dslc.codesign.request import Request
 from dslc.cost.bounds import arch_table, layer_bounds
 from dslc.lower.lower import LoweredNetwork, lower_network
@@ -65,6 +70,14 @@ class PairBounds:
     closest to meeting every constraint: the smallest worst ratio of bound to limit (`<=`)
     or limit to value (`>=`, exact metrics only), with the constraints its bounds break and
     that ratio; None without constraints or when every pair has a layer with no mapping."""
+    has_macs: BoolArray | None = None
+    """[network] whether it has a MAC layer (one without occupies no area); None: all do."""
+    assumed_accuracy: float | None = None
+    """The accuracy `objective` takes for a network whose accuracy is still to be trained
+    (`pending`): the value in [0, 1] most favourable to the objective, 1 when it falls as
+    accuracy grows (`edp / accuracy`, `maximize accuracy`), 0 when it rises; None when no
+    accuracy is assumed (none is pending, the objective does not use accuracy, or it is not
+    monotone in it: those pairs' bound is then NaN, no bound)."""
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -216,25 +229,56 @@ def pair_bounds(spec: CoDesignSpec, networks: Sequence[Design],
         feasible = feasible & ~breaks
     closest = None if pair_energy.size == 0 else _closest(spec, values, impossible, masks)
     monotone, note = objective_monotone(spec.objective)
+    assumed = _assumed_accuracy(spec) if pending and np.isnan(accuracy).any() else None
     objective = None
     if monotone:
-        # An accuracy still to be trained gives its pairs no objective bound (NaN): inf
-        # would say they cannot compete.
-        objective = np.broadcast_to(objective_values(spec.objective, values,
-                                                     unknown=math.nan if pending else math.inf),
-                                    pair_energy.shape).copy()
-        objective[~feasible] = np.inf
+        objective = _objective_bound(spec, values, accuracy, assumed, pending, feasible)
     return PairBounds(pair_energy, pair_cycles, latency, edp, area, accuracy, feasible,
-                      tuple(broken), objective, note, closest)
+                      tuple(broken), objective, note, closest, has_macs, assumed)
+
+
+def _assumed_accuracy(spec: CoDesignSpec) -> float | None:
+    """`PairBounds.assumed_accuracy` of a request whose accuracies are pending."""
+    if not _uses_accuracy(spec.objective.expression):
+        return None
+    direction = accuracy_direction(spec.objective)
+    return {"up": 0.0, "down": 1.0}.get(direction)
+
+
+def _uses_accuracy(node: object) -> bool:
+    from dslc.spec.codesign import BinaryOp, MetricRef
+
+    if isinstance(node, MetricRef):
+        return node.name == "accuracy"
+    if isinstance(node, BinaryOp):
+        return _uses_accuracy(node.left) or _uses_accuracy(node.right)
+    return False
+
+
+def _objective_bound(spec: CoDesignSpec, values: dict[str, FloatArray],
+                     accuracy: FloatArray, assumed: float | None, pending: bool,
+                     feasible: BoolArray) -> FloatArray:
+    """The objective at the bounds, inf where infeasible. An accuracy still to be trained
+    (`pending`, NaN) is taken at `assumed`, the value in [0, 1] most favourable to the
+    objective (a bound whatever training gives), or gives its pairs no bound (NaN) when
+    there is none: inf would say they cannot compete."""
+    if pending and assumed is not None:
+        values = {**values, "accuracy": np.where(np.isnan(accuracy), assumed,
+                                                 accuracy)[:, None]}
+    objective = np.broadcast_to(objective_values(spec.objective, values,
+                                                 unknown=math.nan if pending else math.inf),
+                                feasible.shape).copy()
+    objective[~feasible] = np.inf
+    return objective
 
 
 def with_accuracies(bounds: PairBounds, spec: CoDesignSpec,
                     accuracies: dict[int, float]) -> PairBounds:
     """`bounds` (computed with `pending` accuracies) once some networks' accuracies are
-    known (network index -> accuracy, e.g. trained stand-alone): their accuracy is set, and
-    the accuracy constraints rule out the pairs of those that break them. The objective's
-    bound is not recomputed: where it depends on an accuracy unknown when it was bounded it
-    stays NaN (no bound), which leaves any gap unclaimed."""
+    known (network index -> accuracy, e.g. trained stand-alone): their accuracy is set, the
+    accuracy constraints rule out the pairs of those that break them, and the objective's
+    bound of their pairs takes the accuracy now known (it was taken at `assumed_accuracy`,
+    or was NaN: no bound). The accuracies still unknown keep theirs."""
     accuracy = bounds.accuracy.copy()
     for row, value in accuracies.items():
         accuracy[row] = value
@@ -249,8 +293,11 @@ def with_accuracies(bounds: PairBounds, spec: CoDesignSpec,
         feasible &= ~breaks
     objective = None
     if bounds.objective is not None:
-        objective = bounds.objective.copy()
-        objective[~feasible] = np.inf
+        values = {**_metric_arrays(bounds), "accuracy": accuracy[:, None]}
+        if bounds.has_macs is not None:
+            values["area"] = np.where(bounds.has_macs[:, None], bounds.area_mm2[None, :], 0.0)
+        objective = _objective_bound(spec, values, accuracy, bounds.assumed_accuracy, True,
+                                     feasible)
     return dataclasses.replace(bounds, accuracy=accuracy, feasible=feasible,
                                broken_by=tuple(broken.items()), objective=objective)
 

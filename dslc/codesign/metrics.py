@@ -201,13 +201,16 @@ def _multiply(a: _Shape, b: _Shape) -> _Shape:
                               for x, y in zip(a.directions, b.directions, strict=True)))
 
 
-def _shape(node: MetricRef | Constant | BinaryOp) -> _Shape:
+def _shape(node: MetricRef | Constant | BinaryOp,
+           tracked: tuple[str, ...] = BOUNDED) -> _Shape:
+    """The sign of an expression and its direction in each `tracked` metric (every metric
+    is never negative)."""
     if isinstance(node, MetricRef):
-        return _Shape("+", tuple("up" if m == node.name else "flat" for m in BOUNDED))
+        return _Shape("+", tuple("up" if m == node.name else "flat" for m in tracked))
     if isinstance(node, Constant):
         sign = "+" if node.value > 0 else "-" if node.value < 0 else "0"
-        return _Shape(sign, tuple("flat" for _ in BOUNDED))
-    left, right = _shape(node.left), _shape(node.right)
+        return _Shape(sign, tuple("flat" for _ in tracked))
+    left, right = _shape(node.left, tracked), _shape(node.right, tracked)
     if node.op == "+":
         return _add(left, right)
     if node.op == "-":
@@ -241,6 +244,17 @@ def objective_monotone(objective: ObjectiveSpec) -> tuple[bool, str]:
         return True, ""
     return False, (f"`{objective.sense} {objective.text}` can improve when "
                    f"{' or '.join(bad)} grows, so lower bounds on them do not bound it")
+
+
+def accuracy_direction(objective: ObjectiveSpec) -> Direction:
+    """How the value to minimise moves when accuracy grows, every other metric held: `up`,
+    `down`, `flat` or `any`. With `objective_monotone`, an accuracy known only to lie in
+    [0, 1] then bounds the objective at 0 (`up`) or 1 (`down`, `flat`); `any` bounds it
+    nowhere."""
+    shape = _shape(objective.expression, ("accuracy",))
+    if objective.sense == "maximize":
+        shape = _negate(shape)
+    return shape.directions[0]
 
 
 def _array_op(op: str, left: FloatArray, right: FloatArray) -> FloatArray:
@@ -344,14 +358,50 @@ def spearman(a: FloatArray, b: FloatArray) -> float:
 
 
 def kendall(a: FloatArray, b: FloatArray) -> float:
-    """Kendall's tau-b over every pair (the samples here are small)."""
-    sa = np.sign(a[:, None] - a[None, :])
-    sb = np.sign(b[:, None] - b[None, :])
-    upper = np.triu_indices(len(a), k=1)
-    sa, sb = sa[upper], sb[upper]
-    concordance = float(np.sum(sa * sb))
-    denominator = math.sqrt(float(np.sum(sa != 0)) * float(np.sum(sb != 0)))
-    return 1.0 if denominator == 0 else concordance / denominator
+    """Kendall's tau-b over every pair; 1.0 when either side is constant (as `spearman`),
+    NaN when a value is NaN. In n log n time and linear memory (`_discordant`): it formed
+    n x n sign matrices, 240 GB for the 10^5 held-out pairs `heldout_pairs` allows."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if np.isnan(a).any() or np.isnan(b).any():
+        return math.nan
+    n = len(a)
+    pairs = n * (n - 1) // 2
+    tied_a, tied_b = _tied_pairs(a), _tied_pairs(b)
+    tied_both = _tied_pairs(np.stack([a, b], axis=1))
+    discordant = _discordant(a, b)
+    concordance = (pairs - tied_a - tied_b + tied_both) - 2 * discordant  # C - D
+    denominator = math.sqrt(float(pairs - tied_a) * float(pairs - tied_b))
+    return 1.0 if denominator == 0 else float(concordance) / denominator
+
+
+def _tied_pairs(values: FloatArray) -> int:
+    """Pairs of equal values (rows, for a 2-D array)."""
+    if len(values) == 0:
+        return 0
+    _, counts = np.unique(values, axis=0, return_counts=True)
+    return int(np.sum(counts * (counts - 1) // 2))
+
+
+def _discordant(a: FloatArray, b: FloatArray) -> int:
+    """Pairs with a_i < a_j and b_i > b_j: inversions of b's ranks in (a, b) order (ties
+    in a sorted by b, so none of them counts), counted one bit of the rank at a time from
+    the highest: a pair is counted at the first bit where the ranks differ, within the
+    group of elements sharing the bits above it, as a 1 before a 0."""
+    if len(a) < 2:
+        return 0
+    order = np.lexsort((b, a))
+    ranks = np.unique(b, return_inverse=True)[1].reshape(-1)[order].astype(np.int64)
+    found = 0
+    for level in range(int(ranks.max()).bit_length() - 1, -1, -1):
+        group = ranks >> (level + 1)
+        bit = (ranks >> level) & 1
+        within = np.argsort(group, kind="stable")
+        g, ones = group[within], bit[within]
+        seen = np.cumsum(ones)
+        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        before = seen - np.repeat(seen[starts] - ones[starts], np.diff(np.r_[starts, len(g)]))
+        found += int(np.sum(before[ones == 0]))
+    return found
 
 
 def _front_of_three(rows: FloatArray) -> npt.NDArray[np.bool_]:

@@ -372,6 +372,59 @@ class BoundsReport:
     the constraints its bounds break and its worst ratio of bound to limit."""
 
 
+@dataclass(frozen=True, slots=True)
+class Unproved:
+    """What an answer of the differentiable strategy with trained accuracy does not prove
+    (`Outcome.unproved`): the accuracy of the networks it never trained stand-alone. Their
+    accuracy is the supernet's estimate alone, which bounds nothing (weight sharing
+    underrates some networks by several points), so the optimum may lie among their pairs
+    whatever the estimates say. The exact model re-checked every cost the answer rests on;
+    the gap, when there is one, holds whatever those networks would train to: it takes
+    their accuracy at `assumed` (the value in [0, 1] most favourable to the objective) or,
+    when only a constraint needs accuracy, counts their pairs as meeting it."""
+
+    untrained: int
+    """Networks whose accuracy the request needs and that were never trained."""
+    networks: int
+    """Every network of the request."""
+    assumed: float | None
+    """The accuracy the gap takes for them (1.0: 100%), None when the objective does not
+    use accuracy or cannot be bounded in it."""
+    text: str
+    """The same in words (the report's `not proved:` line)."""
+
+
+def _unproved(spec: CoDesignSpec, bounds: PairBounds | None,
+              learned: LearnedSearch | None) -> Unproved | None:
+    """`Outcome.unproved`: None unless some network's accuracy, which the request's
+    objective or constraints need, was never trained (trained accuracy)."""
+    if learned is None or learned.mode != "trained accuracy" or bounds is None:
+        return None
+    limits = [" ".join(c.text.removeprefix("constraint").split())
+              for c in spec.constraints if c.metric == "accuracy"]
+    in_objective = "accuracy" in spec.objective.text
+    untrained = int(np.isnan(bounds.accuracy).sum())
+    if untrained == 0 or not (limits or in_objective):
+        return None
+    networks = len(bounds.accuracy)
+    text = (f"the accuracy of {untrained:,} of the {networks:,} networks, never trained "
+            "stand-alone (the supernet's estimate is not a bound)")
+    assumed = bounds.assumed_accuracy if in_objective else None
+    if in_objective and bounds.objective is None:
+        text += ": the objective has no bound, so there is no gap"
+    elif in_objective and assumed is None:
+        text += (f": `{spec.objective.sense} {spec.objective.text}` is not monotone in "
+                 "accuracy, so their pairs have no bound and there is no gap")
+    elif in_objective:
+        text += (f"; the gap takes it as {assumed:.0%}, the most favourable to "
+                 f"`{spec.objective.sense} {spec.objective.text}`")
+        if limits:
+            text += f", and counts their pairs as meeting {', '.join(f'`{c}`' for c in limits)}"
+    else:
+        text += f"; the gap counts their pairs as meeting {', '.join(f'`{c}`' for c in limits)}"
+    return Unproved(untrained, networks, assumed, text)
+
+
 @dataclass(slots=True)
 class Outcome:
     """What a plan found: every evaluated pair, the best feasible one, the Pareto front."""
@@ -396,6 +449,9 @@ class Outcome:
     learned: LearnedSearch | None = None
     """The differentiable strategy's report (its evaluator, trajectory and candidates);
     None for the other strategies."""
+    unproved: Unproved | None = None
+    """What the answer does not prove besides its gap (trained accuracy: the accuracy of
+    the networks never trained); None when nothing."""
 
     @property
     def pairs_evaluated(self) -> int:
@@ -923,16 +979,18 @@ def _outcome(plan: Plan, run: _Run, state: _State, kept: Sequence[Design],
             # figures are known but not whether they meet the accuracy the request asks
             # for, so only their bound says how good they may be.
             waiting = waiting | _open_accuracy(run, state, learned)
-        # NaN (an objective bound that needs an accuracy unknown when bounding) stays NaN
-        # and claims no gap.
+        # NaN (an objective bound that needs an accuracy unknown when bounding and cannot
+        # assume one: dslc.codesign.bounds.PairBounds.assumed_accuracy) stays NaN and
+        # claims no gap.
         left = float(bounds.objective[waiting].min()) if waiting.any() else math.inf
-        if learned is not None:
+        if learned is not None and not math.isnan(left):
             # The strategy's answer need not be the best evaluated pair (a sample of the
             # evaluator's may beat it): the optimum is no better than either.
             left = min(left, min(run.scores.values(), default=math.inf))
         gap = _gap(best_score, left) if waiting.any() or learned is not None else 1.0
     return Outcome(plan, run.results, run.scores, best, front, tuple(kept), check, optimality,
-                   gap, report, log, tuple(run.spec.constraints), learned)
+                   gap, report, log, tuple(run.spec.constraints), learned,
+                   _unproved(run.spec, bounds, learned))
 
 
 def _open_accuracy(run: _Run, state: _State, learned: LearnedSearch
@@ -1003,9 +1061,21 @@ class Session:
                  if d in self.state.index_n})
 
     def finish(self, answer: Pair | None, learned: LearnedSearch, log: list[str]) -> Outcome:
-        """The outcome, its best the strategy's `answer` (an evaluated pair)."""
-        return _outcome(self.plan, self.run, self.state, (), None, "unverified", log,
-                        answer=answer, learned=learned)
+        """The outcome, its best the strategy's `answer` (an evaluated pair): `unverified`
+        with its gap, or `certified` when the gap is exactly 1 with nothing unproved: every
+        pair not evaluated is ruled out by a constraint or has an objective bound no better
+        than the answer, and the answer is the best evaluated pair (the planner's promise;
+        it read "unverified (the optimum may be up to 1x better)")."""
+        outcome = _outcome(self.plan, self.run, self.state, (), None, "unverified", log,
+                           answer=answer, learned=learned)
+        report = outcome.bounds
+        if outcome.gap == 1.0 and outcome.unproved is None and report is not None and \
+                dict(report.removed)["ranking"] == 0:
+            outcome.optimality = "certified"
+            outcome.gap = None
+            outcome.log.append("every pair not evaluated is ruled out by a constraint or has "
+                               "an objective bound no better than the answer: certified")
+        return outcome
 
 
 def session(plan: Plan, spec: CoDesignSpec, networks: Designs, accelerators: Designs,

@@ -232,6 +232,8 @@ def render_outcome(outcome: Outcome, top: int = 10, *, reused: int = 0,
                                       "better)"),
     }[outcome.optimality]
     parts.append(Text(f"optimality: {verdict}", style="bold"))
+    if outcome.unproved is not None:
+        parts.append(Text(f"not proved: {outcome.unproved.text}", style="bold"))
     ranked = [pair for pair in outcome.ranked() if math.isfinite(outcome.scores[pair])]
     accuracy = _has_accuracy(outcome)
     designs = design_columns(outcome)
@@ -371,9 +373,19 @@ def trajectory_figure(outcome: Outcome) -> object:
     left.set_xlabel("step")
     left.set_ylabel("loss")
     left.set_title("loss")
-    right.plot(steps, [s.expected_cost for s in learned.trajectory], color="tab:orange",
-               label="expected objective (evaluator)")
-    right.set_yscale("log")
+    costs = [s.expected_cost for s in learned.trajectory]
+    right.plot(steps, costs, color="tab:orange", label="expected objective (evaluator)")
+    # The answer as the objective is written, as the expected cost is (scores are negated
+    # for a maximised objective: its line was drawn below zero, off the log axis, while the
+    # legend listed it).
+    best = outcome.best
+    answer = None if best is None else \
+        (-1.0 if outcome.plan.objective.startswith("maximize") else 1.0) * \
+        outcome.scores[(best.network, best.accelerator)]
+    shown_values = [v for v in [*costs, *([] if answer is None else [answer])]
+                    if math.isfinite(v)]
+    if shown_values and min(shown_values) > 0:
+        right.set_yscale("log")
     right.set_xlabel("step")
     right.set_ylabel(outcome.plan.objective)
     right.set_title("expected cost")
@@ -383,10 +395,8 @@ def trajectory_figure(outcome: Outcome) -> object:
     for k, step in enumerate(changes):
         right.axvline(step, color="grey", linewidth=0.6, linestyle=":",
                       label="choice changed" if k == 0 else None)
-    best = outcome.best
-    if best is not None:
-        right.axhline(outcome.scores[(best.network, best.accelerator)], color="tab:green",
-                      linestyle="--", label="answer (exact)")
+    if answer is not None and math.isfinite(answer):
+        right.axhline(answer, color="tab:green", linestyle="--", label="answer (exact)")
     right.legend(fontsize="small")
     last = learned.trajectory[-1] if learned.trajectory else None
     figure.suptitle(f"differentiable search ({learned.mode}, cost weight "

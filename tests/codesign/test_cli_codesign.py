@@ -46,6 +46,7 @@ def test_run_json_and_out_files(tmp_path: Path) -> None:
     # docs/cli.md, "Co-design over spaces": the JSON fields, and those of their parts.
     assert set(data) == {"strategy", "reason", "objective", "pairs_total", "pairs_evaluated",
                          "reduction", "reference", "kept", "rank_check", "optimality", "gap",
+                         "unproved",
                          "bounds", "log", "store_notes", "best", "top", "pareto",
                          "infeasibility"}
     pair = {"network", "accelerator", "objective", "energy_pj", "cycles", "latency_s", "edp",

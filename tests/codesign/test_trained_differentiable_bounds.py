@@ -25,8 +25,11 @@ from dslc.codesign.bounds import Prepared, pair_bounds, prepare, with_accuracies
 from dslc.codesign.designs import Instances
 from dslc.codesign.evaluate import PairEvaluator
 from dslc.codesign.learned import EvaluatorQuality, LearnedSearch
-from dslc.codesign.planner import Session, make_plan, session
+from dslc.codesign.planner import Session, Unproved, make_plan, session
 from dslc.codesign.request import Request
+from dslc.export import outcome_to_json
+from dslc.report.codesign import render_outcome
+from dslc.spec.codesign import ObjectiveSpec
 
 TINY = Path(__file__).parents[1] / "learn" / "tiny_trained.cd"
 
@@ -135,23 +138,158 @@ def test_the_gap_counts_pairs_of_networks_never_trained() -> None:
     assert lowest < best
     assert outcome.gap == pytest.approx(best / lowest, rel=1e-12)
     assert outcome.gap is not None and outcome.gap > 1.0
+    # what is not proved: the 3 untrained networks may meet the constraint
+    assert outcome.unproved is not None
+    assert (outcome.unproved.untrained, outcome.unproved.networks,
+            outcome.unproved.assumed) == (3, 4, None)
+    assert outcome.unproved.text.endswith("the gap counts their pairs as meeting "
+                                          "`accuracy >= 80%`")
 
 
-def test_the_gap_needs_an_accuracy_in_the_objective_known_and_claims_none() -> None:
-    text = _text().replace("objective    = minimize edp",
-                           "objective    = minimize edp / accuracy")
-    request, instances, prepared = _prepared(text)
+def _finish(running: Session, answer, estimates=()):  # type: ignore[no-untyped-def]
+    quality = EvaluatorQuality(1, 0, 0, *(float("nan"),) * 9, 0.0, False, "k")
+    learned = LearnedSearch(quality, "trained accuracy", 0.1, 0, (), (), answer,
+                            estimates=tuple(estimates))
+    return running.finish(answer, learned, [])
+
+
+def _free_bounds(request: Request, instances: Instances, evaluator: PairEvaluator):  # type: ignore[no-untyped-def]
+    """The EDP bound of every pair, independently of the strategy's bookkeeping: no
+    constraint, no accuracy."""
+    spec = request.spec
     networks = request.network_designs.designs
     accelerators = request.accelerator_designs.designs
-    _, running = _running(request, instances, prepared)
+    free = pair_bounds(spec.model_copy(update={"constraints": (), "objective": ObjectiveSpec()}),
+                       list(networks),
+                       [evaluator.lowered.get(d) or _lowered(d, instances, spec.batch)
+                        for d in networks], list(accelerators),
+                       [_arch(a, instances) for a in accelerators], {})
+    assert free.objective is not None
+    return free.objective
+
+
+def _accuracy_objective(objective: str, constraint: str | None = None):  # type: ignore[no-untyped-def]
+    text = TINY.read_text().replace("objective    = minimize edp", f"objective    = {objective}"
+                                    + (f"\n    constraint   {constraint}" if constraint else ""))
+    request, instances, prepared = _prepared(text)
+    evaluator, running = _running(request, instances, prepared)
+    networks = request.network_designs.designs
+    accelerators = request.accelerator_designs.designs
     answer = (networks[-1], accelerators[0])
-    running.evaluate("check", [answer])
+    running.evaluate("check", [answer, (networks[0], accelerators[1])])
     running.attach_accuracies({networks[-1]: 0.9})
-    quality = EvaluatorQuality(1, 0, 0, *(float("nan"),) * 9, 0.0, False, "k")
-    learned = LearnedSearch(quality, "trained accuracy", 0.1, 0, (), (), answer)
-    outcome = running.finish(answer, learned, [])
+    return request, instances, evaluator, running, answer
+
+
+def test_edp_over_accuracy_takes_the_untrained_networks_at_100_percent() -> None:
+    # Before: no network's objective bound was ever known (NaN, even once trained), so the
+    # gap was null and nothing said why. Now the 3 networks never trained are bounded at
+    # the accuracy most favourable to `edp / accuracy`, 100% (whatever training would give,
+    # their objective is at least their EDP bound), the trained one at its 90%.
+    request, instances, evaluator, running, answer = _accuracy_objective(
+        "minimize edp / accuracy")
+    networks = request.network_designs.designs
+    accelerators = request.accelerator_designs.designs
+    free = _free_bounds(request, instances, evaluator)
+    best = running.score(answer)
+    assert best == pytest.approx(running.run.results[answer].metrics.edp / 0.9)  # type: ignore[union-attr]
+    lowest = best
+    for i, network in enumerate(networks):
+        for j, accelerator in enumerate(accelerators):
+            pair = (network, accelerator)
+            if network == networks[-1]:  # trained: its exact score, else its bound at 90%
+                lowest = min(lowest, running.score(pair) if pair in running.run.results
+                             else float(free[i, j]) / 0.9)
+            else:  # never trained (evaluated or not): its bound at 100%
+                lowest = min(lowest, float(free[i, j]) / 1.0)
+    outcome = _finish(running, answer)
+    assert outcome.gap == pytest.approx(best / lowest, rel=1e-12)
+    assert outcome.gap > 1.0
+    # the claim is never tighter than what an untrained network could reach: one training
+    # to 100% at its EDP bound has objective free[i, j]
+    untrained_best = min(float(free[i, j]) for i in range(3) for j in range(len(accelerators)))
+    assert outcome.gap >= best / untrained_best * (1 - 1e-12)
+    assert outcome.unproved == Unproved(3, 4, 1.0, outcome.unproved.text)  # type: ignore[union-attr]
+    assert "3 of the 4 networks" in outcome.unproved.text  # type: ignore[union-attr]
+    assert "100%" in outcome.unproved.text  # type: ignore[union-attr]
+    # The supernet's estimates are not a bound: a pessimistic estimate (10% for every
+    # untrained network) would shrink their objective bound tenfold and claim a smaller
+    # gap. The gap does not move with them.
+    estimates = [(d, 0.1) for d in networks[:3]] + [(networks[-1], 0.9)]
+    again = _finish(running, answer, estimates)
+    assert again.gap == outcome.gap
+    # JSON and table say the same
+    data = outcome_to_json(outcome)
+    assert data["optimality"] == "unverified" and data["gap"] == pytest.approx(outcome.gap)
+    assert data["unproved"] == {"untrained_networks": 3, "networks": 4, "gap_accuracy": 1.0,
+                                "text": outcome.unproved.text}  # type: ignore[union-attr]
+    console = Console(width=400, record=True)
+    console.print(render_outcome(outcome))
+    shown = console.export_text()
+    assert f"optimality: unverified (the optimum may be up to {outcome.gap:.3g}x better)" in shown
+    assert "not proved: the accuracy of 3 of the 4 networks, never trained" in shown
+
+
+def test_maximize_accuracy_is_bounded_by_100_percent() -> None:
+    # The answer's network trains to 90%; any untrained network may reach 100%: the optimum
+    # may be 1 / 0.9 better, and no better.
+    _, _, _, running, answer = _accuracy_objective("maximize accuracy")
+    outcome = _finish(running, answer)
+    assert running.score(answer) == -0.9
+    assert outcome.gap == pytest.approx(1 / 0.9, rel=1e-12)
+    assert outcome.unproved is not None and outcome.unproved.assumed == 1.0
+
+
+def test_an_accuracy_objective_and_constraint_say_both_assumptions() -> None:
+    # `edp / accuracy` under `accuracy >= 80%`: an untrained network is taken at 100% and
+    # counted as meeting the constraint, and the text says both.
+    _, _, _, running, answer = _accuracy_objective("minimize edp / accuracy",
+                                                   "accuracy >= 80%")
+    outcome = _finish(running, answer)
+    assert outcome.unproved is not None and outcome.unproved.assumed == 1.0
+    assert outcome.unproved.text.endswith(
+        "the gap takes it as 100%, the most favourable to `minimize edp / accuracy`, and "
+        "counts their pairs as meeting `accuracy >= 80%`")
+    assert outcome.gap is not None and outcome.gap > 1.0
+
+
+def test_an_objective_rising_with_accuracy_takes_it_at_0_and_has_no_gap() -> None:
+    # `edp * accuracy` is least at accuracy 0: an untrained network's bound is 0, and a
+    # ratio to 0 is no gap.
+    _, _, _, running, answer = _accuracy_objective("minimize edp * accuracy")
+    outcome = _finish(running, answer)
+    assert outcome.gap is None
+    assert outcome.unproved is not None and outcome.unproved.assumed == 0.0
+    assert "0%" in outcome.unproved.text
+
+
+def test_an_objective_not_monotone_in_accuracy_claims_no_gap_and_says_why() -> None:
+    _, _, _, running, answer = _accuracy_objective("minimize edp + (accuracy - 0.5) ^ 2")
+    outcome = _finish(running, answer)
     assert outcome.best is not None
-    assert outcome.gap is None  # the other networks' objective has no bound
+    assert outcome.gap is None
+    assert outcome.unproved is not None and outcome.unproved.assumed is None
+    assert "not monotone in accuracy" in outcome.unproved.text
+    assert outcome_to_json(outcome)["unproved"]["gap_accuracy"] is None
+
+
+def test_every_network_trained_and_every_pair_costed_proves_the_answer() -> None:
+    # Nothing left to training's or the supernet's word: no `unproved`, and the gap is
+    # the answer over the best of every pair's exact score (1.0 when it is the best).
+    request, _, _, running, _ = _accuracy_objective("minimize edp / accuracy")
+    networks = request.network_designs.designs
+    accelerators = request.accelerator_designs.designs
+    everything = [(n, a) for n in networks for a in accelerators]
+    running.evaluate("check", everything)
+    running.attach_accuracies({d: a for d, a in zip(networks, (0.5, 0.6, 0.7, 0.9),
+                                                      strict=True)})
+    best = min(everything, key=running.score)
+    outcome = _finish(running, best)
+    assert outcome.unproved is None
+    assert outcome.optimality == "certified" and outcome.gap is None
+    worse = max(everything, key=running.score)
+    outcome = _finish(running, worse)
+    assert outcome.gap == pytest.approx(running.score(worse) / running.score(best), rel=1e-12)
 
 
 def test_dslc_plan_on_it_rules_nothing_out_and_writes_no_store(tmp_path: Path) -> None:
@@ -201,3 +339,40 @@ def test_the_plan_counts_the_refinement_rounds_and_promises_no_bound_stop() -> N
     console.print(render_plan(plan))
     shown = console.export_text()
     assert "evaluates at most 43 pairs" in shown and "no bound left" not in shown
+
+
+def test_a_gap_of_exactly_1_is_certified() -> None:
+    # A differentiable answer whose every unevaluated pair has an objective bound no better
+    # than it is as good as evaluating every pair: it said "unverified (the optimum may be
+    # up to 1x better)". Leave out one pair whose bound is below the answer and it is
+    # unverified again, with its gap.
+    text = TINY.read_text().replace("    accuracy     = trained(dataset = digits, epochs = 1, "
+                                    "seed = 1)\n", "").replace(
+        "objective    = minimize edp", "objective    = minimize energy")
+    request, instances, prepared = _prepared(text)
+    networks = request.network_designs.designs
+    accelerators = request.accelerator_designs.designs
+    everything = [(n, a) for n in networks for a in accelerators]
+    bound = {pair: float(prepared.bounds.objective[i, j])  # type: ignore[index]
+             for i, n in enumerate(networks) for j, a in enumerate(accelerators)
+             for pair in [(n, a)]}
+    _, probe = _running(request, instances, prepared)
+    probe.evaluate("all", everything)
+    best = min(everything, key=lambda pair: (probe.score(pair), everything.index(pair)))
+    below = [pair for pair in everything if bound[pair] < probe.score(best) and pair != best]
+    assert below and len(below) < len(everything) - 1
+
+    def finish(pairs: list) -> object:  # type: ignore[type-arg]
+        _, running = _running(request, instances, prepared)
+        running.evaluate("check", pairs)
+        quality = EvaluatorQuality(1, 0, 0, *(float("nan"),) * 9, 0.0, False, "k")
+        return running.finish(best, LearnedSearch(quality, "cost-only", 0.1, 0, (), (), best),
+                              [])
+
+    outcome = finish([best, *below])
+    assert outcome.optimality == "certified" and outcome.gap is None  # type: ignore[attr-defined]
+    assert dict(outcome.bounds.removed)["ranking"] == 0  # type: ignore[attr-defined]
+    left_out = min(below, key=lambda pair: bound[pair])
+    outcome = finish([best, *(p for p in below if p != left_out)])
+    assert outcome.optimality == "unverified"  # type: ignore[attr-defined]
+    assert outcome.gap == pytest.approx(probe.score(best) / bound[left_out], rel=1e-12)  # type: ignore[attr-defined]

@@ -127,7 +127,7 @@ def test_the_training_items_add_up_to_the_exact_pairs(small) -> None:
         assert result.metrics is not None
         energy = math.fsum(layer.energy_pj for layer in result.layers)
         assert energy == pytest.approx(result.metrics.energy_pj, rel=1e-12)
-        summed = samples.pair_counts[p] @ np.exp(samples.logs)
+        summed = samples.pair_counts.dense()[p] @ np.exp(samples.logs)
         assert summed[0] == pytest.approx(result.metrics.energy_pj, rel=1e-9)
         assert summed[1] == pytest.approx(result.metrics.latency_s, rel=1e-9)
         assert samples.pair_logs[p, 0] == pytest.approx(math.log(result.metrics.energy_pj))
@@ -163,8 +163,9 @@ def test_the_model_recovers_a_sum_of_layer_terms_on_unseen_accelerators(small) -
             counts[p, items.index((int(k), j))] = space.network_rows[i, k]
     logs = np.log(np.array([figures[j, k] for k, j in items]))
     samples = ev.LayerSamples(
-        np.array([k for k, _ in items]), np.array([j for _, j in items]), logs, counts,
-        np.log(counts @ np.exp(logs)), np.array(seen), np.log(area[seen]))
+        np.array([k for k, _ in items]), np.array([j for _, j in items]), logs,
+        ev.SparseCounts.from_dense(counts), np.log(counts @ np.exp(logs)), np.array(seen),
+        np.log(area[seen]))
     trained = ev.fit(space, samples, seed=1, steps=1500)
     pairs = np.array([(i, j) for i in range(len(space.networks)) for j in unseen])
     predicted = trained.predict_pairs(space, pairs)
@@ -223,7 +224,7 @@ def test_the_items_are_drawn_by_their_shares_of_their_pairs_figures() -> None:
     samples = ev.LayerSamples(
         layer=np.array([0, 1, 2]), accelerator=np.array([0, 0, 0]),
         logs=np.log(np.array([[1.0, 2.0], [3.0, 2.0], [6.0, 4.0]])),
-        pair_counts=np.array([[1.0, 1.0, 0.0], [0.0, 2.0, 1.0]]),
+        pair_counts=ev.SparseCounts.from_dense(np.array([[1.0, 1.0, 0.0], [0.0, 2.0, 1.0]])),
         pair_logs=np.log(np.array([[4.0, 4.0], [12.0, 8.0]])),
         area_accelerators=np.array([0]), area_logs=np.array([0.0]))
     assert ev.SHARE_DRAWS == 0.5

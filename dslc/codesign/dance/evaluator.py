@@ -101,6 +101,12 @@ TARGETS = ("energy_pj", "latency_s", "area_mm2")
 LAYER_TARGETS = ("energy_pj", "latency_s")
 """What the layer MLP predicts for a (layer, accelerator), each as its natural log (the
 latency is the layer's cycles over the accelerator's clock)."""
+GRID_CELLS = 1 << 24
+"""(network, accelerator, layer) cells above which `log_metrics_grid` (the search's step)
+sums layers by a matrix product (`_log_sum_product`) instead of forming every cell."""
+PREDICT_CELLS = 1 << 18
+"""(accelerator, layer) cells of one layer-MLP pass, and (row, layer) cells of one sum, in
+`TrainedEvaluator.predict` (its hidden activations then take 256 MB)."""
 MODEL_VERSION = 4
 """Bumped whenever the model or its training changes (part of a saved evaluator's key): 4
 draws half of each mini-batch by the items' shares of their pairs' energy and latency
@@ -393,25 +399,48 @@ class TrainedEvaluator:
         (accelerator row, distinct layer), the networks' sums a weighted reduction."""
         torch = needs_torch()
         layers = self.layer_log_metrics(accelerator_rows)  # [a, L, 2]
-        summed = _log_sum(torch, network_rows[:, None, :], layers[None])  # [n, a, 2]
+        cells = network_rows.shape[0] * layers.shape[0] * max(1, layers.shape[1])
+        if cells <= GRID_CELLS:
+            summed = _log_sum(torch, network_rows[:, None, :], layers[None])  # [n, a, 2]
+        else:
+            summed = _log_sum_product(torch, network_rows, layers)
         area = self.log_area(accelerator_rows)[None, :, None].expand(
             network_rows.shape[0], -1, -1)
         return torch.cat([summed, area], dim=-1)
 
     def predict(self, network_rows: FloatArray, accelerator_rows: FloatArray) -> FloatArray:
         """[rows, 3] energy (pJ), latency (s), area (mm2) of row-aligned rows (numpy), on
-        one thread (dslc.learn.train.deterministic), as the evaluator was fitted."""
+        one thread (dslc.learn.train.deterministic), as the evaluator was fitted.
+
+        One layer-MLP pass per distinct accelerator row and distinct layer (PREDICT_CELLS
+        of them at a time), then each row's count-weighted sum of its own accelerator's
+        layers, PREDICT_CELLS (row, layer) cells at a time: memory bounded whatever the
+        rows. (It summed every row with every distinct accelerator and kept the diagonal:
+        rows x accelerators x layers, 33.6 GB for the 200,000 pairs of
+        benchmarks/scale/dance_trained_200k.cd, an internal error; the figures are the
+        same, tests/learn/test_dance_memory.py.)"""
         torch = needs_torch()
         from dslc.learn.train import deterministic
 
         distinct, inverse = np.unique(accelerator_rows, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        width = max(1, self.network_width)
+        found: FloatArray = np.empty((len(network_rows), 3))
         with torch.no_grad(), deterministic():  # one thread: the same figures anywhere
-            grid = self.log_metrics_grid(torch.as_tensor(network_rows, dtype=torch.float32),
-                                         torch.as_tensor(distinct, dtype=torch.float32))
-        logs = grid.numpy().astype(np.float64)[np.arange(len(network_rows)),
-                                               inverse.reshape(-1)]
-        found: FloatArray = np.exp(logs)
-        return found
+            rows = torch.as_tensor(distinct, dtype=torch.float32)
+            step = max(1, PREDICT_CELLS // width)
+            layers = torch.cat([self.layer_log_metrics(rows[k:k + step])
+                                for k in range(0, len(rows), step)]) if len(rows) else \
+                torch.zeros((0, width, len(LAYER_TARGETS)))
+            area = self.log_area(rows)
+            for start in range(0, len(network_rows), step):
+                chosen = torch.as_tensor(inverse[start:start + step])
+                counts = torch.as_tensor(network_rows[start:start + step],
+                                         dtype=torch.float32)
+                summed = _log_sum(torch, counts, layers[chosen])  # [rows, 2]
+                found[start:start + step, :2] = summed.numpy()
+                found[start:start + step, 2] = area[chosen].numpy()
+        return np.exp(found)
 
     def predict_pairs(self, space: LearnedSpace, pairs: npt.NDArray[np.int64]) -> FloatArray:
         return self.predict(space.network_rows[pairs[:, 0]],
@@ -436,6 +465,22 @@ def _log_sum(torch: Any, counts: Any, logs: Any) -> Any:
     top = top.detach().clamp_min(-80.0)
     total = torch.sum(counts[..., None] * torch.exp(logs - top), dim=-2)
     return torch.log(total.clamp_min(1e-30)) + top[..., 0, :]
+
+
+def _log_sum_product(torch: Any, counts: Any, logs: Any) -> Any:
+    """[n, a, 2] `_log_sum` of counts [n, L] with logs [a, L, 2] as one matrix product in
+    float64, from each accelerator's and metric's largest layer, without the [n, a, L, 2]
+    cells `_log_sum` forms (memory n x a, not n x a x L: 10^5 networks of 420 distinct
+    layers with the search's 8 samples were 2.7 GB a temporary, several a step). A
+    network's sum is then relative to the space's largest layer rather than its own; in
+    float64 that loses nothing (layer figures span well under e^700). Differentiable in
+    both; float32 out, like `_log_sum`."""
+    top = logs.detach().amax(dim=1, keepdim=True)  # [a, 1, 2]
+    scaled = torch.exp((logs - top).double())  # [a, L, 2]
+    a, width = scaled.shape[0], scaled.shape[1]
+    total = counts.double() @ scaled.permute(1, 0, 2).reshape(width, a * 2)  # [n, a * 2]
+    total = total.reshape(-1, a, 2)
+    return (torch.log(total.clamp_min(1e-300)) + top[:, 0, :].double()[None]).float()
 
 
 def _mlp(width: int, hidden: int, layers: int, out: int) -> Any:
@@ -470,6 +515,31 @@ def _from_state(state: dict[str, Any]) -> TrainedEvaluator:
 
 
 @dataclass(frozen=True, slots=True)
+class SparseCounts:
+    """A [pairs, items] count matrix by its nonzero entries (row-major): a training pair
+    has a few items of the thousands of its draw, and the dense matrix of 3% of 10^6 pairs
+    would take tens of GB."""
+
+    rows: npt.NDArray[np.int64]
+    columns: npt.NDArray[np.int64]
+    counts: FloatArray
+    shape: tuple[int, int]
+
+    @staticmethod
+    def from_dense(matrix: FloatArray) -> SparseCounts:
+        rows, columns = np.nonzero(matrix)
+        return SparseCounts(rows.astype(np.int64), columns.astype(np.int64),
+                            np.asarray(matrix[rows, columns], dtype=np.float64),
+                            (int(matrix.shape[0]), int(matrix.shape[1])))
+
+    def dense(self) -> FloatArray:
+        """The dense matrix (small cases and tests)."""
+        found: FloatArray = np.zeros(self.shape)
+        found[self.rows, self.columns] = self.counts
+        return found
+
+
+@dataclass(frozen=True, slots=True)
 class LayerSamples:
     """What the evaluator trains on, from the exactly costed training pairs: every distinct
     (layer, accelerator) they mapped, with its figures, and each pair as a sum of them."""
@@ -480,7 +550,7 @@ class LayerSamples:
     """[items]: the accelerator (index in the space) of each item."""
     logs: FloatArray
     """[items, 2]: log energy (pJ) and log latency (cycles / clock, s) of each item."""
-    pair_counts: FloatArray
+    pair_counts: SparseCounts
     """[pairs, items]: how many layers of each pair are each item."""
     pair_logs: FloatArray
     """[pairs, 2]: each pair's exact log energy and log latency."""
@@ -517,10 +587,12 @@ def layer_samples(space: LearnedSpace, pairs: npt.NDArray[np.int64],
         areas[j] = math.log(metrics.area_mm2)
     order = sorted(items, key=lambda item: (item[1], item[0]))
     index = {item: k for k, item in enumerate(order)}
-    counts = np.zeros((len(pair_items), len(order)))
-    for p, mine in enumerate(pair_items):
-        for item, count in mine.items():
-            counts[p, index[item]] = count
+    entries = sorted((p, index[item], count) for p, mine in enumerate(pair_items)
+                     for item, count in mine.items())
+    counts = SparseCounts(np.array([e[0] for e in entries], dtype=np.int64),
+                          np.array([e[1] for e in entries], dtype=np.int64),
+                          np.array([e[2] for e in entries], dtype=np.float64),
+                          (len(pair_items), len(order)))
     chosen = sorted(areas)
     return LayerSamples(np.array([k for k, _ in order], dtype=np.int64).reshape(-1),
                         np.array([j for _, j in order], dtype=np.int64).reshape(-1),
@@ -605,11 +677,13 @@ def item_weights(samples: LayerSamples) -> FloatArray:
     much as one holding 10%), mixed with the uniform weight at SHARE_DRAWS."""
     logs = samples.logs
     counts = samples.pair_counts
+    pairs, items = counts.shape
     shares = np.zeros(len(logs))
     for metric in range(logs.shape[1]):
-        parts = counts * np.exp(logs[:, metric] - logs[:, metric].max())[None, :]
-        totals = parts.sum(axis=1, keepdims=True)
-        shares += (parts / np.where(totals > 0, totals, 1.0)).sum(axis=0)
+        parts = counts.counts * np.exp(logs[:, metric] - logs[:, metric].max())[counts.columns]
+        totals = np.bincount(counts.rows, weights=parts, minlength=pairs)[counts.rows]
+        shares += np.bincount(counts.columns, weights=parts / np.where(totals > 0, totals, 1.0),
+                              minlength=items)
     total = shares.sum()
     uniform = np.full(len(logs), 1.0 / max(len(logs), 1))
     if total <= 0:
@@ -788,6 +862,11 @@ def measure(trained: TrainedEvaluator, space: LearnedSpace, objective: Objective
         a = objective_of(objective, predicted, clock, accuracy)
         b = objective_of(objective, measured, clock, accuracy)
         finite = np.isfinite(a) & np.isfinite(b)
+        if finite.sum() >= 2 and np.ptp(a[finite]) == 0 and np.ptp(b[finite]) > 0:
+            # One prediction for pairs the exact model tells apart ranks nothing: the
+            # correlations' "1.0 when a side is constant" would call it perfect.
+            return (math.nan, math.nan, mape(predicted[:, 0], measured[:, 0]),
+                    mape(predicted[:, 1], measured[:, 1]), mape(predicted[:, 2], measured[:, 2]))
         return (spearman(a[finite], b[finite]), kendall(a[finite], b[finite]),
                 mape(predicted[:, 0], measured[:, 0]), mape(predicted[:, 1], measured[:, 1]),
                 mape(predicted[:, 2], measured[:, 2]))

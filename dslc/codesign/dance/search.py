@@ -57,6 +57,9 @@ from dslc.codesign.dance.evaluator import (
 )
 from dslc.codesign.learned import Prediction, TrajectoryStep
 from dslc.spec.codesign import Constant, ConstraintSpec, MetricRef, ObjectiveExpr, ObjectiveSpec
+from dslc.spec.limits import MAX_CANDIDATES
+
+FloatArray = npt.NDArray[np.float64]
 
 SAMPLES = 8
 """Gumbel-softmax hardware samples per step."""
@@ -72,6 +75,8 @@ PENALTY = 10.0
 PREDICT_ALL = 200_000
 """Trained accuracy: the front is predicted over every pair up to this many, else over the
 generator's most likely and visited accelerators."""
+COST_CELLS = 1 << 16
+"""(network, accelerator) pairs `network_costs` predicts at a time."""
 TOP_NETWORKS = 4
 TOP_ACCELERATORS = 16
 BOUNDED = ("energy", "latency", "edp", "area", "cycles")
@@ -247,21 +252,44 @@ def search(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveS
             proposals = _front_proposals(costs, accuracies, int(np.argmax(p)), count)
             return SearchResult(cost_weight, tuple(trajectory), proposals, p)
         nets = list(dict.fromkeys([*top_networks, *visited_networks]))
-        pairs = np.array([(i, j) for i in nets for j in accs], dtype=np.int64)
+        proposals = _best_pairs(trained, space, objective, constraints, nets, accs, count)
+        return SearchResult(cost_weight, tuple(trajectory), proposals, p)
+
+
+def _best_pairs(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveSpec,
+                constraints: tuple[ConstraintSpec, ...], nets: list[int], accs: list[int],
+                count: int) -> tuple[tuple[int, int, Prediction, bool], ...]:
+    """The `count` best of every pair of `nets` x `accs` by the evaluator (predicted feasible
+    first, then the objective, then the network's and the accelerator's index), the pairs
+    predicted COST_CELLS at a time and only the best `count` kept between them (the
+    networks and accelerators the trajectory visited grow with the steps: all pairs at
+    once could be 10^10)."""
+    best: dict[str, Any] | None = None
+    step = max(1, COST_CELLS // max(1, len(accs)))
+    columns = np.asarray(accs, dtype=np.int64)
+    for start in range(0, len(nets), step):
+        rows = np.asarray(nets[start:start + step], dtype=np.int64)
+        pairs = np.stack([np.repeat(rows, len(columns)), np.tile(columns, len(rows))], axis=1)
         predicted = trained.predict_pairs(space, pairs)
         accuracy_values = space.accuracies[pairs[:, 0]]
         clock_hz = space.clock_hz[pairs[:, 1]]
-        values = objective_of(objective, predicted, clock_hz, accuracy_values)
-        feasible = _feasible(constraints, predicted, clock_hz, accuracy_values)
-        order = sorted(range(len(pairs)), key=lambda k: (not feasible[k], values[k],
-                                                          int(pairs[k, 0]), int(pairs[k, 1])))
-        proposals = tuple(
-            (int(pairs[k, 0]), int(pairs[k, 1]),
-             Prediction(float(predicted[k, 0]), float(predicted[k, 1]), float(predicted[k, 2]),
-                        float(values[k]), None if math.isnan(accuracy_values[k])
-                        else float(accuracy_values[k])), bool(feasible[k]))
-            for k in order[:count])
-        return SearchResult(cost_weight, tuple(trajectory), proposals, p)
+        found = {"pairs": pairs, "predicted": predicted, "accuracy": accuracy_values,
+                 "values": objective_of(objective, predicted, clock_hz, accuracy_values),
+                 "feasible": _feasible(constraints, predicted, clock_hz, accuracy_values)}
+        if best is not None:
+            found = {key: np.concatenate([best[key], value]) for key, value in found.items()}
+        order = np.lexsort((found["pairs"][:, 1], found["pairs"][:, 0], found["values"],
+                            ~found["feasible"]))[:count]
+        best = {key: value[order] for key, value in found.items()}
+    if best is None:
+        return ()
+    return tuple(
+        (int(best["pairs"][k, 0]), int(best["pairs"][k, 1]),
+         Prediction(float(best["predicted"][k, 0]), float(best["predicted"][k, 1]),
+                    float(best["predicted"][k, 2]), float(best["values"][k]),
+                    None if math.isnan(best["accuracy"][k]) else float(best["accuracy"][k])),
+         bool(best["feasible"][k]))
+        for k in range(len(best["pairs"])))
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,22 +330,44 @@ class NetworkCosts:
 
 def network_costs(trained: TrainedEvaluator, space: LearnedSpace, objective: ObjectiveSpec,
                   constraints: tuple[ConstraintSpec, ...], accuracies: npt.NDArray[np.float64],
-                  accelerators: list[int]) -> NetworkCosts:
-    """Predict every network with each of `accelerators` (see `NetworkCosts`)."""
+                  accelerators: list[int], keep: int = MAX_CANDIDATES) -> NetworkCosts:
+    """Predict every network with each of `accelerators` and keep each network's `keep`
+    best rows (see `NetworkCosts`; the proposals and the refinement rounds take at most
+    `candidates` <= MAX_CANDIDATES rows of a network). Networks go COST_CELLS pairs at a
+    time, so memory is networks x `keep`, not networks x accelerators (which held every
+    pair and sorted them in Python: 10^5 networks with a few hundred accelerators the
+    search visited would have been 10^7 rows)."""
     others = tuple(c for c in constraints if c.metric != "accuracy")
-    n = len(space.networks)
-    pairs = np.array([(i, j) for i in range(n) for j in accelerators], dtype=np.int64)
-    predicted = trained.predict_pairs(space, pairs)
-    clock_hz = space.clock_hz[pairs[:, 1]]
-    accuracy = np.asarray(accuracies, dtype=np.float64)[pairs[:, 0]]
-    values = objective_of(objective, predicted, clock_hz, accuracy)
-    feasible = _feasible(others, predicted, clock_hz, accuracy)
-    ranked: dict[int, list[int]] = {}
-    for k in sorted(range(len(pairs)), key=lambda k: (not feasible[k], values[k],
-                                                      int(pairs[k, 1]))):
-        ranked.setdefault(int(pairs[k, 0]), []).append(k)
-    return NetworkCosts(pairs, predicted, values, feasible, accuracy,
-                        {i: tuple(rows) for i, rows in ranked.items()})
+    n, m = len(space.networks), len(accelerators)
+    keep = max(1, min(keep, m))
+    columns = np.asarray(accelerators, dtype=np.int64)
+    known = np.asarray(accuracies, dtype=np.float64)
+    parts: list[tuple[npt.NDArray[np.int64], FloatArray, FloatArray, npt.NDArray[np.bool_],
+                      FloatArray]] = []
+    step = max(1, COST_CELLS // max(1, m))
+    for start in range(0, n, step):
+        rows = np.arange(start, min(n, start + step), dtype=np.int64)
+        pairs = np.stack([np.repeat(rows, m), np.tile(columns, len(rows))], axis=1)
+        predicted = trained.predict_pairs(space, pairs)
+        clock_hz = space.clock_hz[pairs[:, 1]]
+        accuracy = known[pairs[:, 0]]
+        values = objective_of(objective, predicted, clock_hz, accuracy)
+        feasible = _feasible(others, predicted, clock_hz, accuracy)
+        # per network, predicted feasible first, then the objective, then the accelerator
+        shape = (len(rows), m)
+        order = np.lexsort((pairs[:, 1].reshape(shape), values.reshape(shape),
+                            ~feasible.reshape(shape)), axis=1)[:, :keep]
+        chosen = (order + (np.arange(len(rows)) * m)[:, None]).reshape(-1)
+        parts.append((pairs[chosen], predicted[chosen], values[chosen], feasible[chosen],
+                      accuracy[chosen]))
+    if not parts:
+        empty = np.zeros(0)
+        return NetworkCosts(np.zeros((0, 2), dtype=np.int64), np.zeros((0, 3)), empty,
+                            np.zeros(0, dtype=bool), empty, {})
+    pairs, predicted, values, feasible, accuracy = (np.concatenate(p) for p in zip(*parts,
+                                                                                  strict=True))
+    ranked = {i: tuple(range(i * keep, (i + 1) * keep)) for i in range(n)}
+    return NetworkCosts(pairs, predicted, values, feasible, accuracy, ranked)
 
 
 def _front_proposals(costs: NetworkCosts, accuracies: npt.NDArray[np.float64], choice: int,

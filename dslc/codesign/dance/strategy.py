@@ -6,7 +6,8 @@ every pair costed exactly (the evaluator's samples and the re-checked candidates
 `best` is the best re-checked candidate by the exact model (never the evaluator's word),
 and whose `learned` holds the evaluator's quality, the main search's trajectory and every
 candidate with what the evaluator predicted for it. The answer is `unverified` (with the
-gap to the pair bounds when the objective has them).
+gap to the pair bounds when the objective has them), or `certified` when that gap is exactly
+1 with nothing unproved (dslc.codesign.planner.Session.finish).
 
 One search per cost weight: the request's `cost_weight`, then each of `weights`; each
 proposes `candidates` pairs, and all of them are evaluated exactly. With `accuracy =
@@ -104,8 +105,9 @@ def _refine(running: Session, evaluator: PairEvaluator, source: TrainedAccuracy,
     `optimism`: the largest amount by which a network trained so far beat its estimate
     (0 when none did). A network not trained yet *may* meet the constraint when its
     estimate plus that optimism does, and *may* beat the answer so far when the
-    evaluator's cost on its best accelerator is below the answer's exact objective times
-    1 + EVALUATOR_SLACK. Each round proposes up to ceil(candidates / 2) such networks,
+    evaluator's cost on its best accelerator is below the answer's exact objective worsened
+    by EVALUATOR_SLACK of its size (`_slack`: x 1.1 for a positive objective, x 0.9 for a
+    maximised one's negated score). Each round proposes up to ceil(candidates / 2) such networks,
     cheapest predicted first: each one's best predicted accelerator, then each one's second
     best, ..., to `candidates` pairs; they are trained stand-alone and re-checked like the
     sweep's proposals, and the next round starts from the new answer and optimism. Stops
@@ -124,11 +126,11 @@ def _refine(running: Session, evaluator: PairEvaluator, source: TrainedAccuracy,
     for round_ in range(1, REFINE_ROUNDS + 1):
         optimism = max([0.0, *(accuracies[d] - float(estimates[index[d]])
                                for d in accuracies)])
-        bound = min((running.score(p) for p in pairs), default=math.inf)
+        limit = _slack(min((running.score(p) for p in pairs), default=math.inf))
         todo: list[int] = []
         for i in sorted(range(n), key=lambda i: (costs.cost(i), i)):
             cost = costs.cost(i)
-            if not math.isfinite(cost) or cost >= bound * (1 + EVALUATOR_SLACK):
+            if not math.isfinite(cost) or cost >= limit:
                 break
             if space.networks[i] in accuracies or not all(
                     _meets(limit, float(estimates[i]) + optimism) for limit in limits):
@@ -150,6 +152,18 @@ def _refine(running: Session, evaluator: PairEvaluator, source: TrainedAccuracy,
         log.append(f"refinement round {round_}: optimism {optimism:.1%}, "
                    f"{len(todo)} networks trained stand-alone, {len(fresh)} pairs re-checked")
     return found
+
+
+def _slack(best: float) -> float:
+    """The predicted cost a network must be below to be worth training in a refinement
+    round: the answer's exact objective `best` worsened by EVALUATOR_SLACK of its size, in
+    the objective's own sense (lower is better). A maximised objective's values are
+    negated: `best x (1 + slack)` was then *better* than the answer (-11 for -10), and
+    networks predicted to beat the answer by less than the slack were never tried. inf
+    (no answer yet) lets every network qualify; -inf none."""
+    if not math.isfinite(best):
+        return best
+    return best + abs(best) * EVALUATOR_SLACK
 
 
 def _meets(limit: ConstraintSpec, value: float) -> bool:
