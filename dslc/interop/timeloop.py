@@ -924,7 +924,11 @@ def _read_problem(path: str, data: dict[str, Any], name: str) -> Problem:
                  _list(_get(shape, "dimensions", path), path, "`dimensions`"))
     if len(set(dims)) != len(dims):
         raise _unreadable(path, f"`dimensions` names a dim twice ({', '.join(dims)})")
-    instance = _mapping(_get(problem, "instance", path), path, "`instance`")
+    # bounds under `instance`, or beside `shape` (the older form: timeloop-model's
+    # ParseWorkload reads them there "for backwards compatibility" when `instance` is absent)
+    instance = _mapping(problem["instance"] if "instance" in problem else
+                        {k: v for k, v in problem.items() if k != "shape"},
+                        path, "`instance`")
     coefficients: dict[str, int] = {}
     for entry in _list(shape.get("coefficients") or [], path, "`coefficients`"):
         entry = _mapping(entry, path, "a coefficient")
