@@ -716,7 +716,7 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
                 continue
             word = _whole(attrs.get("word_bits", attrs.get("datawidth", 16)), path,
                           f"{what} `word_bits`")
-            block = _whole(attrs.get("block_size", 1), path, f"{what} `block_size`")
+            block = _block_size(attrs, word, path, what)
             if not 1 <= block <= MAX_MEMORY_BITS:
                 raise _out_of_range(path, f"memory `{name}`: block_size = {block}: a block "
                                           f"holds 1 to 2^60 words")
@@ -845,6 +845,23 @@ def _attributes(value: Any, path: str, name: str) -> dict[str, Any]:
 _DEPTHS = ("depth", "memory_depth", "data_storage_depth")
 """Attributes timeloop-model reads as a memory's depth in blocks, when `entries` is absent
 (src/model/buffer.cpp, `BufferLevel::ParseSpecs`)."""
+
+
+def _block_size(attrs: MappingType[str, Any], word: int, path: str, what: str) -> int:
+    """Words a block, as BufferLevel::ParseSpecs (src/model/buffer.cpp) sets it: `block_size`
+    when given, else `width` / (`word_bits` x `cluster_size`) when a width is given (a 64-bit
+    wide memory of 8-bit words reads 8 words a block, and its `depth` counts such blocks),
+    else 1. dslc took 1 whenever `block_size` was missing, so a `depth` with a `width` gave a
+    memory width/word times too small."""
+    if attrs.get("block_size") is not None or attrs.get("width") is None:
+        return _whole(attrs.get("block_size", 1), path, f"{what} `block_size`")
+    width = _whole(attrs["width"], path, f"{what} `width`")
+    cluster = _whole(attrs.get("cluster_size", 1), path, f"{what} `cluster_size`")
+    if word < 1 or cluster < 1 or width < word * cluster or width % (word * cluster):
+        raise _unreadable(path, f"{what}: `width` = {width} is not a whole number of "
+                          f"{word}-bit words x cluster_size {cluster} (timeloop-model "
+                          "asserts it is)")
+    return width // (word * cluster)
 
 
 def _size_words(attrs: MappingType[str, Any], word: int, block: int, path: str,
