@@ -142,6 +142,18 @@ STATS: dict[str, Stats] = {
         "GlobalBuffer": (1, {"Weights": C(1536, 0, 96, 96, 5246.11),
                              "Inputs": C(1536, 0, 18, 18, 5040.38)}),
         "RegisterFile": (1, {"Outputs": C(1024, 1536, 512, 512, 1290.24)})}),
+    # exercises/timeloop/05-mapper-conv1d+oc-3level/ref-output/freebypass/
+    # timeloop-mapper.stats.txt at commit 0d5bb4886e07a28e01ec2428a9a281e050d41255 (the
+    # mapper's choice with bypass free: the global buffer keeps the inputs only)
+    "ex05_freebypass": Stats("05-mapper-conv1d+oc-3level/ref-output/freebypass @ 0d5bb48",
+                             1536, 1536, 1.00, 926.21, 45656.62, {
+        "MainMemory": (1, {"Weights": C(96, 0, 0, 96, 6144.00),
+                           "Inputs": C(18, 0, 0, 18, 2048.00),
+                           "Outputs": C(0, 512, 0, 512, 32768.00)}),
+        "GlobalBuffer": (1, {"Inputs": C(288, 0, 18, 18, 1028.65)}),
+        "RegisterFile": (1, {"Weights": C(1536, 0, 96, 96, 685.44),
+                             "Inputs": C(1536, 0, 288, 18, 766.08),
+                             "Outputs": C(1024, 1536, 512, 512, 1290.24)})}),
     # exercises/timeloop/04-model-conv1d+oc-3levelspatial/ref-output/kp/timeloop-model.stats.txt
     # at commit 0d5bb4886e07a28e01ec2428a9a281e050d41255 (K across 16 PEs)
     "ex04_kp": Stats("04-model-conv1d+oc-3levelspatial/ref-output/kp @ 0d5bb48", 49152, 3072,
