@@ -1,33 +1,38 @@
-"""dslc against real `timeloop-model` output: the reference outputs published with the
-Accelergy/Timeloop exercises (Accelergy-Project/timeloop-accelergy-exercises,
-exercises/timeloop/0*-model-*/ref-output/.../timeloop-model.stats.txt).
+"""dslc against real Timeloop output: the outputs published with the Accelergy/Timeloop
+exercises (Accelergy-Project/timeloop-accelergy-exercises: exercises/timeloop/00 to 06's
+ref-output/.../timeloop-{model,mapper}.stats.txt, and the eyeriss-like and simple
+output-stationary baselines' example_AlexNet_layer1_outputs/timeloop-mapper.stats.txt).
 
 Each case's study (architecture, ERT, problem, mapping) is restated in
-tests/interop/timeloop_outputs/CASE/ from what the stats file prints (its specs and loop
-nest per level) and the exercise's inputs, and read with `dslc import-timeloop`. The numbers
-below are read from the stats files (per instance, as Timeloop prints them), each case
-citing its file and commit.
+tests/interop/timeloop_outputs/CASE/ from what the stats file prints (its specs, energies
+and loop nest per level) and the exercise's inputs, and read with `dslc import-timeloop`.
+The numbers below are read from the stats files (per instance, as Timeloop prints them),
+each case citing its file and commit.
 
 What is compared, and the verdicts (docs/interop.md, "Against Timeloop's published
 outputs"):
 
-- equal: MACs, cycles, utilisation, utilised instances, every read and every update of
-  every level and data space, every fill of a read-only data space (weights, inputs), and
-  the MAC energy;
-- fills of outputs at a level below the outermost: these stats come from a Timeloop release
-  that counted every output tile entering a level as a fill (fills = the parent's share,
-  `parent_access_share`), the first one included. Current Timeloop
+- equal: MACs, every read and every update of every level and data space, every fill of a
+  read-only data space (weights, inputs), utilised instances, the MAC energy, and cycles
+  and utilisation but for exercise 06 (C below);
+- A, fills of outputs at a level below the outermost: these stats come from Timeloop
+  releases that counted every output tile entering a level as a fill (fills = the parent's
+  share, `parent_access_share`), the first one included. Current Timeloop
   (src/loop-analysis/tiling.cpp, `ComputeReadUpdateReductionAccesses_Legacy` with first-read
   elision, its default) subtracts the partition size, as dslc does: Timeloop's printed
   fills = dslc's fills + the printed partition size, asserted;
-- energy: that release charged every access of a level its "vector access energy" (the
-  level's read energy, its most expensive action in these ERTs), fills and updates
-  included, in whole blocks per action (ceil(count / block)). Current Timeloop charges
-  fills and updates their own ERT actions (`random_fill`, `random_update`, else `write`),
-  as dslc does. Where the two conventions give the same figure (equal counts, read energy =
-  write energy) dslc's energy equals Timeloop's to its printed precision (0.01 pJ); elsewhere
-  the energy of that release recomputed from dslc's counts equals Timeloop's printed energy
-  to its precision, per level and data space and in total, asserted.
+- B, energy: those releases charged every access of a level its "vector access energy"
+  (the level's most expensive ERT action, its read in these ERTs), fills and updates
+  included, and rounded a data space's accesses up to whole blocks together. Current
+  Timeloop charges fills and updates their own ERT actions (`random_fill`,
+  `random_update`, else `write`) and rounds each action separately, as dslc does. The
+  energy of that release recomputed from dslc's counts equals Timeloop's printed energy to
+  its precision (0.01 pJ), per level and data space and in total; where both conventions
+  give one figure, dslc's own energy does, asserted;
+- C, exercise 06's cycles: its release compared a level's bandwidth demand in bytes a cycle
+  with its bandwidth in words a cycle, and throttled the partial-sum register file (2-byte
+  words); counted in words, as current Timeloop does, nothing is throttled: dslc's cycles
+  are the compute cycles, and that release's rule on dslc's counts gives the printed ones.
 """
 
 from __future__ import annotations
@@ -47,7 +52,6 @@ from dslc.cost.model import Cost
 from dslc.interop.timeloop import read_study
 
 HERE = Path(__file__).resolve().parent / "timeloop_outputs"
-SOURCE = "Accelergy-Project/timeloop-accelergy-exercises"
 PRINTED = 0.005 + 2.0 ** -9
 """Timeloop prints pJ to 2 decimals; dslc rounds each energy part to 2^-10 pJ."""
 
