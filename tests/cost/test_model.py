@@ -427,8 +427,9 @@ def test_eyeriss_style_columns_then_pes_on_a_vgg_layer() -> None:
     # Inputs (axis q + s) at the GLB: per fanout, the columns' tiles are 14 distinct
     # translations and a column's PEs hold 3 (K does not index inputs): 14 x 3 = 42 GLB
     # reads per word entering an RF. As one diagonal block: q + s takes 14 + 3 - 1 = 16
-    # values: 16. Only the K multicast survives per fanout: 42 / 16 = 2.625x the reads,
-    # the gap Timeloop's reference outputs showed against the merged rule.
+    # values: 16. Only the K multicast survives per fanout: 42 / 16 = 2.625x the reads
+    # (issue 13's gap; exercise 06's published Timeloop output has the same shape and
+    # agrees with the per-fanout rule: tests/interop/test_timeloop_outputs.py).
     problem = conv2d(1, 256, 256, 56, 56, 3, 3)
     mapping_levels = (level("DRAM", ("K", 64), ("C", 64), ("P", 4)),
                       level("GLB", ("P", 14), ("Q", 4)), level("COL", x=(("Q", 14),)),
