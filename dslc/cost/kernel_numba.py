@@ -463,7 +463,11 @@ def counts(t: int, base: int, n: int, keep: IntArray, level_blocks: IntArray,
                     if indexes[d]:
                         run = extents[0, d, bb]
                         for j in range(i):
-                            run //= spatial[j, d, bb]
+                            # most spatial factors are 1: no division for them (the hot
+                            # path), and floor(floor(a / b) / c) = floor(a / (b c))
+                            factor = spatial[j, d, bb]
+                            if factor != 1:
+                                run //= factor
                         touched *= run
                 first = touched if touched < partition[i, bb] else partition[i, bb]
                 out_reads[i, t, b] = served[i, bb] - first
