@@ -505,3 +505,86 @@ def test_language_refuses_what_torch_refuses_sweep() -> None:
     wrong = {case.label: found for case in refusals(seed=1, count=2000)
              if (found := refused(case))}
     assert wrong == {}
+
+
+# --- einsum with any affine indices, against a brute-force loop -----------------------------
+
+def _affine(rng: random.Random, names: list[str]) -> str:
+    """An index like `2*p - r + 1`: one or two dims (repeats allowed), signs, an offset."""
+    text = ""
+    for position in range(rng.randint(1, 2)):
+        coefficient, dim = rng.choice([1, 1, 2, 3, -1, -2]), rng.choice(names)
+        sign = "-" if coefficient < 0 else ("+" if position else "")
+        magnitude = abs(coefficient)
+        text += f" {sign} " + (dim if magnitude == 1 else f"{magnitude}*{dim}")
+    return (text + rng.choice(["", "", " + 1", " - 2"])).strip()
+
+
+def _values(index: str, names: list[str], bounds: list[int]) -> list[int]:
+    """The index's value at every point of the nest, in `itertools.product` order."""
+    return [eval(index, {}, dict(zip(names, point, strict=True)))
+            for point in itertools.product(*(range(b) for b in bounds))]
+
+
+def compare_einsum(seed: int) -> list[str]:
+    """A random einsum: its shape, MACs and tensor boxes against a brute-force loop, and
+    the values the `learn` extra computes for it (skipped without it)."""
+    rng = random.Random(seed)
+    names = ["k", "c", "p", "r"][:rng.randint(2, 4)]
+    bounds = [rng.randint(1, 4) for _ in names]
+    roles = {"O": [_affine(rng, names) for _ in range(rng.randint(1, 2))],
+             "W": [_affine(rng, names) for _ in range(rng.randint(1, 2))],
+             "I": [_affine(rng, names) for _ in range(rng.randint(1, 2))]}
+    used = {name for indices in roles.values() for i in indices for name in names
+            if name in i.replace("*", " ").split()}
+    if used != set(names):
+        return []  # a dim that indexes no tensor is refused (E402), not compared
+    values = {t: [_values(i, names, bounds) for i in indices] for t, indices in roles.items()}
+    spans = {t: tuple(max(v) - min(v) + 1 for v in axes) for t, axes in values.items()}
+    dims = ", ".join(f"{n.upper()} = {b}" for n, b in zip(names, bounds, strict=True))
+    call = (f"einsum(x) {{ dims {dims} output O[{', '.join(roles['O'])}] "
+            f"weight W[{', '.join(roles['W'])}] input I[{', '.join(roles['I'])}] }}")
+    text = (f"network n {{\n    input x: [{', '.join(map(str, spans['I']))}]\n"
+            f"    layer y = {call}\n}}\n")
+    program = api.compile(text=text)
+    if program.errors:
+        if all(d.code == "E402" and "indexes no tensor" in d.message for d in program.errors):
+            return []  # terms that cancel (`c - c`) leave a dim indexing nothing: refused
+        return [f"{call}: refused: {d.code} {d.message}" for d in program.errors]
+    network = api.network(program, "n")
+    problem = lower_network(network, 1).problems[0]
+    wrong = []
+    if build_graph(network).shapes["y"] != spans["O"]:
+        wrong.append(f"{call}: output shape")
+    if problem.macs != math.prod(bounds):
+        wrong.append(f"{call}: MACs")
+    for name, span in spans.items():
+        if problem.tensor_size(problem.tensor(name)) != math.prod(span):
+            wrong.append(f"{call}: {name} box")
+    try:
+        from dslc.learn.modules import NetworkModule
+    except ImportError:
+        return wrong
+    module = NetworkModule(network).double()
+    x = torch.randn(1, *spans["I"], dtype=torch.float64)
+    weight = next(iter(module.layer_parameters("y").values())).detach()
+    expected = torch.zeros(spans["O"], dtype=torch.float64)
+    shifted = {t: [[v - min(axis) for v in axis] for axis in axes]
+               for t, axes in values.items()}
+    for point in range(math.prod(bounds)):
+        o, w, i = (tuple(axis[point] for axis in shifted[t]) for t in ("O", "W", "I"))
+        expected[o] += weight[w] * x[0][i]
+    if not torch.allclose(module(x)[0].detach(), expected):
+        wrong.append(f"{call}: values")
+    return wrong
+
+
+def test_einsum_matches_a_loop() -> None:
+    wrong = [line for seed in range(40) for line in compare_einsum(seed)]
+    assert wrong == []
+
+
+@pytest.mark.slow
+def test_einsum_matches_a_loop_sweep() -> None:
+    wrong = [line for seed in range(40, 1040) for line in compare_einsum(seed)]
+    assert wrong == []
