@@ -122,15 +122,17 @@ A quantity has the wrong dimension for its slot: a size where an energy is expec
 `ms`, `s`; areas `um2`, `mm2`; percentages `%`.
 """),
     Code("E302", "value out of range", """
-A value outside what its slot allows: a non-positive kernel, stride or channel count, a
-negative energy, a size that is not a whole number of bits, a mesh of zero PEs, a percentage
-above 100%, or a value past the stated limits (docs/language/guide.md, "Limits"): a
-dimension above 2^31-1, a layer of more than 2^44 MACs per sample, a mesh axis above
-65,536, a clock outside 1 Hz to 1 THz, an energy above 1 mJ per action, a batch above 2^16,
-a memory above 2^60 bits, a co-design over more than 100,000 network or accelerator designs
-or 10^7 pairs. The cost model counts in 64-bit integers and doubles; the limits
-keep every figure finite. `dslc import-timeloop` reports a figure of a study past these
-limits with the same code, naming the file, the component and the field.
+A value outside what its slot allows: a non-positive kernel, stride or channel count,
+`pad = same` for a kernel of even span (`dilation * (kernel - 1) + 1`: its padding cannot split
+evenly between the two sides, and dslc pads both alike), a negative energy, a size that is
+not a whole number of bits, a mesh of zero PEs, a percentage above 100%, or a value past the
+stated limits (docs/language/guide.md, "Limits"): a dimension above 2^31-1, a layer of more
+than 2^44 MACs per sample, a mesh axis above 65,536, a clock outside 1 Hz to 1 THz, an
+energy above 1 mJ per action, a batch above 2^16, a memory above 2^60 bits, a co-design over
+more than 100,000 network or accelerator designs or 10^7 pairs. The cost model counts in
+64-bit integers and doubles; the limits keep every figure finite. `dslc import-timeloop`
+reports a figure of a study past these limits with the same code, naming the file, the
+component and the field.
 """),
     Code("E303", "wrong type", """
 A value of the wrong type: a list where a number is expected, a string where a tensor is
@@ -142,8 +144,9 @@ multiplying two quantities, a negative or fractional exponent of a quantity.
 """),
     Code("E401", "shape mismatch", """
 The shapes inferred along the network do not fit an operator: an `add` of tensors of
-different shapes, a kernel larger than its padded input, channels not divisible by groups, a
-dense or matmul with mismatched inner sizes, a reshape that changes the element count. For a
+different shapes, a kernel larger than its padded input, a pool padded by more than half its
+kernel (PyTorch refuses it too), channels not divisible by groups, a dense or matmul with
+mismatched inner sizes, a reshape that changes the element count. For a
 network space, every point is checked where the space is small, and a seeded sample
 otherwise (a note says which).
 """),

@@ -151,13 +151,21 @@ def _batchnorm(x: torch.Tensor, params: Mapping[str, torch.Tensor],
 
 
 def _einsum_letters(layer: spec.EinsumLayer) -> dict[str, str] | None:
-    """A letter per dim when every index is one dim with coefficient 1 (torch.einsum)."""
+    """A letter per dim when every index is one dim with coefficient 1 and every dim of the
+    output indexes an operand too (torch.einsum refuses an output letter that no operand
+    has: `O[c] += W[k] * I[k]` repeats the sum along C, which the general path does)."""
     if len(layer.dims) > len(string.ascii_letters) - 1:
         return None
+    operand_dims: set[str] = set()
     for tensor in layer.tensors:
         for index in tensor.indices:
             if len(index.terms) != 1 or index.terms[0].coefficient != 1:
                 return None
+            if tensor.role != "output":
+                operand_dims.add(index.terms[0].dim)
+    output = next(t for t in layer.tensors if t.role == "output")
+    if any(index.terms[0].dim not in operand_dims for index in output.indices):
+        return None
     letters = [c for c in string.ascii_letters if c != "z"]
     return {dim: letters[i] for i, (dim, _) in enumerate(layer.dims)}
 

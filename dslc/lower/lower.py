@@ -44,7 +44,8 @@ class DataMovement:
     name: str
     op: str
     input_words: int
-    """Elements read, summed over the inputs."""
+    """Elements of the inputs, summed over them (all of each input, even where a pooling
+    window skips some: a 2x2 stride-2 pool of a 7x7 map reads 36 of its 49)."""
     output_words: int
     """Elements written."""
 

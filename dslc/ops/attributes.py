@@ -82,6 +82,7 @@ class AttributeReader(Protocol):
         """The error for a call that lacks something (for the binder to raise)."""
         ...
 
-    def invalid(self, attribute: Attribute, message: str) -> Exception:
-        """The error for an attribute whose value is out of range (for the binder to raise)."""
+    def invalid(self, attribute: Attribute, message: str, hint: str = "") -> Exception:
+        """The error for an attribute whose value is out of range (for the binder to raise),
+        with how to fix it when there is an obvious fix."""
         ...

@@ -21,6 +21,7 @@ def broadcast(layer: AddLayer | MulLayer, shapes: Sequence[Shape]) -> Shape | Sh
                 a != b and 1 not in (a, b) for a, b in zip(shape, result, strict=True)):
             return ShapeProblem(layer.name, str(index),
                                 f"cannot {layer.op} {show(shapes[0])} and {show(shape)}",
-                                "elementwise operands need equal shapes")
+                                "elementwise operands need equal ranks and, on each "
+                                "axis, equal sizes or a size of 1")
         result = tuple(max(a, b) for a, b in zip(shape, result, strict=True))
     return result

@@ -32,7 +32,7 @@ def _bind(called: str, name: str, inputs: tuple[str, ...], attrs: AttributeReade
     kernel, dilation = attrs.pair(window.KERNEL), attrs.pair(window.DILATION)
     return ConvLayer(name=name, inputs=inputs, out_channels=attrs.integer(OUT), kernel=kernel,
                      stride=attrs.pair(window.STRIDE),
-                     pad=window.padding(attrs.pad_pair(window.PAD), kernel, dilation),
+                     pad=window.bind_pad(attrs, window.PAD, kernel, dilation),
                      dilation=dilation, groups=attrs.integer(GROUPS))
 
 

@@ -29,7 +29,7 @@ def _bind(called: str, name: str, inputs: tuple[str, ...], attrs: AttributeReade
     kernel, dilation = attrs.pair(window.KERNEL), attrs.pair(window.DILATION)
     return DepthwiseConvLayer(
         name=name, inputs=inputs, kernel=kernel, stride=attrs.pair(window.STRIDE),
-        pad=window.padding(attrs.pad_pair(window.PAD), kernel, dilation), dilation=dilation,
+        pad=window.bind_pad(attrs, window.PAD, kernel, dilation), dilation=dilation,
         multiplier=attrs.integer(MULTIPLIER))
 
 

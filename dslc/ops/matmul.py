@@ -42,7 +42,9 @@ def _shape(layer: MatmulLayer, shapes: Sequence[Shape]) -> Shape | ShapeProblem:
     k_b, n = (b[-1], b[-2]) if layer.transpose_b else (b[-2], b[-1])
     if a[-1] != k_b:
         layout = "[.., N, K]" if layer.transpose_b else "[.., K, N]"
-        hint = ""
+        hint = ("the first operand's last axis must equal the second's "
+                + ("last axis (with `transpose_b`)" if layer.transpose_b else
+                   "second-to-last axis"))
         if not layer.transpose_b and a[-1] == b[-1]:
             hint = "set `transpose_b = true`: the second operand looks like [.., N, K]"
         elif layer.transpose_b and a[-1] == b[-2]:

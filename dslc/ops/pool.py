@@ -1,7 +1,8 @@
 """`maxpool` and `avgpool`: pooling over the last two axes; `global = true` pools to 1x1.
 
 Shape: [.., H, W] -> [.., P, Q] with P, Q from the sliding window (dslc.ops.window; the
-stride defaults to the kernel), or [.., 1, 1] when global. No MACs and no weights: pooling
+stride defaults to the kernel; the padding is at most half the kernel, as PyTorch requires),
+or [.., 1, 1] when global. No MACs and no weights: pooling
 only moves data (comparisons and additions are not modelled as MACs), so it has no loop nest.
 """
 
@@ -18,7 +19,8 @@ from dslc.spec.network import PoolLayer
 
 KERNEL = Attribute("kernel", "pair", "window (required unless global)", default=1)
 STRIDE = Attribute("stride", "pair", "stride (default: the kernel)")
-PAD = Attribute("pad", "pad_pair", "padding per side", default=0)
+PAD = Attribute("pad", "pad_pair", "padding per side (or `same`), at most half the kernel",
+                default=0)
 GLOBAL = Attribute("global", "bool", "pool the whole map to 1x1", default=False)
 
 
@@ -31,7 +33,7 @@ def _bind(called: str, name: str, inputs: tuple[str, ...], attrs: AttributeReade
     kernel = attrs.pair(KERNEL)
     stride = attrs.pair(STRIDE) if attrs.has(STRIDE) else kernel
     return PoolLayer(name=name, inputs=inputs, op=op, kernel=kernel, stride=stride,
-                     pad=window.padding(attrs.pad_pair(PAD), kernel, (1, 1)),
+                     pad=window.bind_pad(attrs, PAD, kernel, (1, 1)),
                      global_pool=is_global)
 
 
@@ -43,6 +45,15 @@ def _shape(layer: PoolLayer, shapes: Sequence[Shape]) -> Shape | ShapeProblem:
                             f"{show(shape)}", "reshape the input to [C, H, W] first")
     if layer.global_pool:
         return (*shape[:-2], 1, 1)
+    for axis in (0, 1):
+        if layer.pad[axis] > layer.kernel[axis] // 2:
+            # PyTorch refuses it too ("pad should be at most half of effective kernel
+            # size"): the outermost windows would hold padding only, no data.
+            return ShapeProblem(
+                layer.name, "pad",
+                f"padding {layer.pad[axis]} is more than half the kernel "
+                f"({layer.kernel[axis]}): the outermost windows would hold padding only",
+                f"use a padding of at most {layer.kernel[axis] // 2} (half the kernel)")
     size = window.output_size(layer.name, shape, layer.kernel, layer.stride, layer.pad)
     if isinstance(size, ShapeProblem):
         return size

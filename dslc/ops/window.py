@@ -1,31 +1,59 @@
 """The sliding window over the last two axes, shared by convolutions and pooling.
 
 Owns the window attributes of `conv` and `dwconv` (`kernel`, `stride`, `pad`, `dilation`),
-`same` padding, and the output-size rule with its problems: kernel, stride and dilation of at
+`same` padding (refused for a window of even span, whose padding cannot split evenly between
+the two sides), and the output-size rule with its problems: kernel, stride and dilation of at
 least 1, padding of at least 0, and a kernel that fits its padded input. Pooling declares its
 own attributes (their defaults differ) but uses the same rules.
 """
 
 from __future__ import annotations
 
-from dslc.ops.attributes import Attribute, Same
+from dslc.ops.attributes import Attribute, AttributeReader, Same
 from dslc.ops.shape import Shape, ShapeProblem
 
 Pair = tuple[int, int]
 
 KERNEL = Attribute("kernel", "pair", "filter height and width (an int or [h, w])", True)
 STRIDE = Attribute("stride", "pair", "stride (default 1)", default=1)
-PAD = Attribute("pad", "pad_pair", "zero padding per side, or `same` (default 0)", default=0)
+PAD = Attribute("pad", "pad_pair", "zero padding per side, or `same` (the size at stride 1; "
+                "a kernel of odd span only) (default 0)", default=0)
 DILATION = Attribute("dilation", "pair", "dilation (default 1)", default=1)
 ATTRIBUTES = (KERNEL, STRIDE, PAD, DILATION)
 """The window attributes of the convolutions, in the reference's order."""
 
 
 def padding(pad: Pair | Same, kernel: Pair, dilation: Pair) -> Pair:
-    """`pad` itself, or for `same` half the dilated kernel's reach (exact for odd kernels)."""
+    """`pad` itself, or for `same` half the dilated kernel's reach (exact for odd spans)."""
     if pad == "same":
         return (dilation[0] * (kernel[0] - 1) // 2, dilation[1] * (kernel[1] - 1) // 2)
     return pad
+
+
+def bind_pad(attrs: AttributeReader, attribute: Attribute, kernel: Pair, dilation: Pair
+             ) -> Pair:
+    """The padding per side a call gives, `same` resolved by `padding`.
+
+    `same` keeps the size at stride 1 only when the dilated kernel's span is odd: an even span
+    needs an odd number of padding rows, which PyTorch's `padding='same'` splits unevenly (the
+    extra row after) but dslc, which pads both sides alike, cannot. Half of it would lose a
+    row silently (a 2x2 `same` convolution of a 10x10 input gave 9x9), so it is refused.
+    """
+    pad = attrs.pad_pair(attribute)
+    if pad == "same":
+        for axis, name in enumerate(("height", "width")):
+            span = dilation[axis] * (kernel[axis] - 1) + 1
+            if span % 2 == 0:
+                raise attrs.invalid(
+                    attribute,
+                    f"`{attribute.name} = same` cannot keep the {name}: the kernel spans "
+                    f"{span} (kernel {kernel[axis]}, dilation {dilation[axis]}), so it needs "
+                    f"{span - 1} row(s) of padding, which do not split evenly between the two "
+                    "sides (dslc pads both sides alike)",
+                    f"write the padding per side (`{attribute.name} = {(span - 1) // 2}` "
+                    f"loses a row, `{attribute.name} = {span // 2}` adds one), or use a "
+                    "kernel of odd span")
+    return padding(pad, kernel, dilation)
 
 
 def output_size(layer: str, shape: Shape, kernel: Pair, stride: Pair, pad: Pair,

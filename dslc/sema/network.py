@@ -142,8 +142,8 @@ class _Attributes:
     def missing(self, message: str) -> EvalError:
         return fail("E209", message, self.call)
 
-    def invalid(self, attribute: Attribute, message: str) -> EvalError:
-        return fail("E302", message, self.values[attribute.name][1])
+    def invalid(self, attribute: Attribute, message: str, hint: str = "") -> EvalError:
+        return fail("E302", message, self.values[attribute.name][1], help=hint)
 
 
 class _Builder:
