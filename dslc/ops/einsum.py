@@ -91,6 +91,8 @@ def _axis_values(terms: dict[str, int], bounds: dict[str, int]) -> int | None:
     of an integer, each term's progression added by doubling (a term of coefficient c over
     n values shifts the set by 0, |c|, .., (n - 1)|c|; a negative c reflects the set, which
     keeps the count)."""
+    if len(terms) <= 1:  # one term's values are distinct (c is not 0)
+        return math.prod(bounds[d] for d in terms)
     box = 1 + sum(abs(c) * (bounds[d] - 1) for d, c in terms.items())
     if box > BOX_LIMIT:
         return None
