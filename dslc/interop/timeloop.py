@@ -1169,8 +1169,9 @@ def _read_problem(path: str, data: dict[str, Any], name: str) -> Problem:
                 d = dims.index(str(term[0]))
                 terms[d] = terms.get(d, 0) + (coefficients[str(term[1])] if len(term) == 2
                                               else 1)
-            if not terms:
-                raise _unreadable(path, f"`{space_name}`: an axis with no terms")
+            # An axis with no terms is a constant index (`W[k, 0]`, one value): Shape::Parse
+            # reads it as an empty expression, and dslc's export writes an einsum's constant
+            # index so (its import refused it, E805 on dslc's own files).
             # One term per dim with a non-zero coefficient, as Projection wants (and as
             # dslc.lower builds it): `[[P], [P]]` is 2P, a coefficient of 0 (a stride set to
             # 0) leaves its dim out. Kept apart, the repeated dim counted as two

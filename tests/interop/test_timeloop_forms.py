@@ -430,3 +430,26 @@ def test_a_local_array_above_a_subtree_names_the_forms_to_use() -> None:
     assert message == (f"{ARCH}: `PE[0..167]` is a subtree below components that are arrays "
                        "of their own (a local `X[1..N]`); dslc reads either form, not both "
                        "in one tree")
+
+
+def test_an_axis_with_no_terms_is_a_constant_index_and_round_trips() -> None:
+    """Shape::Parse reads an axis of no terms as an empty expression (one value), and dslc
+    exports an einsum's constant index (`W[k, c, 0]`) so; its import refused that axis
+    (E805 "an axis with no terms") on dslc's own export."""
+    program = api.compile(text='''
+import "std/accelerators/eyeriss_like.cd"
+network n {
+    input x: [4, 6]
+    layer y = einsum(x) { dims K = 8, C = 4, P = 6 output O[k, p] weight W[k, c, 0] input I[c, p] }
+}
+''')
+    assert not program.errors
+    from dslc.lower.lower import lower_network
+
+    [problem] = lower_network(api.network(program, "n"), 1).problems
+    files = api.export_timeloop(program, network_name="n", accelerator_name="eyeriss_like")
+    [written] = [text for path, text in files.items() if path.endswith(".prob.yaml")]
+    assert "      - []\n" in written
+    [layer] = read_study(dict(files)).layers
+    assert layer.problem.tensor("weight").axes == problem.tensor("W").axes
+    assert layer.problem.tensor("weight").axes[2].terms == ()
