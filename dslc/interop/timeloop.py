@@ -961,6 +961,13 @@ def _size_words(attrs: MappingType[str, Any], word: int, block: int, path: str,
         if value < 1:
             raise _out_of_range(path, f"memory `{name}`: {key} = {value}: a memory holds at "
                                       "least one word")
+    if "sizeKB" in given and given.keys() - {"sizeKB"}:
+        # BufferLevel::ParseSpecs asserts `!buffer.exists("sizeKB")` beside entries or a
+        # depth (dslc took the entries or depth and ignored sizeKB)
+        other = next(key for key in given if key != "sizeKB")
+        raise _unreadable(path, f"memory `{name}`: `{other}` and `sizeKB` both give its "
+                          "size; timeloop-model stops on it (an assert in "
+                          "BufferLevel::ParseSpecs)", help="give one of them")
     if "entries" in given:
         return given["entries"]
     depth = next((given[key] for key in _DEPTHS if key in given), None)
