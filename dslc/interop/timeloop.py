@@ -961,6 +961,13 @@ def _size_words(attrs: MappingType[str, Any], word: int, block: int, path: str,
         if value < 1:
             raise _out_of_range(path, f"memory `{name}`: {key} = {value}: a memory holds at "
                                       "least one word")
+    if "sizeKB" in given and given.keys() - {"sizeKB"}:
+        # BufferLevel::ParseSpecs asserts `!buffer.exists("sizeKB")` beside entries or a
+        # depth (dslc took the entries or depth and ignored sizeKB)
+        other = next(key for key in given if key != "sizeKB")
+        raise _unreadable(path, f"memory `{name}`: `{other}` and `sizeKB` both give its "
+                          "size; timeloop-model stops on it (an assert in "
+                          "BufferLevel::ParseSpecs)", help="give one of them")
     if "entries" in given:
         return given["entries"]
     depth = next((given[key] for key in _DEPTHS if key in given), None)
@@ -1157,7 +1164,7 @@ def _read_problem(path: str, data: dict[str, Any], name: str) -> Problem:
         space_name = _name(_get(space, "name", path), path, "a data space's name")
         axes = []
         for axis in _projection_axes(_get(space, "projection", path), path, space_name):
-            terms = []
+            terms: dict[int, int] = {}
             for term in _list(axis, path, f"an axis of `{space_name}`"):
                 term = _list(term, path, f"a term of `{space_name}`")
                 if not 1 <= len(term) <= 2 or str(term[0]) not in dims:
@@ -1166,11 +1173,18 @@ def _read_problem(path: str, data: dict[str, Any], name: str) -> Problem:
                 if len(term) == 2 and str(term[1]) not in coefficients:
                     raise _unreadable(path, f"`{space_name}`: coefficient `{term[1]}` is "
                                       "not declared in `coefficients`")
-                terms.append((dims.index(str(term[0])),
-                              coefficients[str(term[1])] if len(term) == 2 else 1))
-            if not terms:
-                raise _unreadable(path, f"`{space_name}`: an axis with no terms")
-            axes.append(Projection(tuple(sorted(terms))))
+                d = dims.index(str(term[0]))
+                terms[d] = terms.get(d, 0) + (coefficients[str(term[1])] if len(term) == 2
+                                              else 1)
+            # An axis with no terms is a constant index (`W[k, 0]`, one value): Shape::Parse
+            # reads it as an empty expression, and dslc's export writes an einsum's constant
+            # index so (its import refused it, E805 on dslc's own files).
+            # One term per dim with a non-zero coefficient, as Projection wants (and as
+            # dslc.lower builds it): `[[P], [P]]` is 2P, a coefficient of 0 (a stride set to
+            # 0) leaves its dim out. Kept apart, the repeated dim counted as two
+            # independent ones (touched_words: 2P - 1 values, not P, a lower bound above
+            # the cost) and a zero one made its dim index the tensor.
+            axes.append(Projection(tuple(sorted((d, c) for d, c in terms.items() if c))))
         role: Role = "input"
         if space.get("read_write") or space.get("read-write"):
             role = "output"

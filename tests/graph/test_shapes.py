@@ -230,3 +230,35 @@ def test_einsum_output_with_gaps_and_collisions_is_refused() -> None:
     assert infer_shape(layer(("P", 2)), []) == (7,)
     assert infer_shape(layer(("P", 1), ("R", 1)), []) == (5,)
     assert infer_shape(layer(("P", 2), ("R", 1)), []) == (8,)
+
+
+def test_einsum_output_with_gaps_and_collisions_is_refused_past_the_enumeration() -> None:
+    # P x R = 90,000 index points, past COUNT_LIMIT: O[2p + 2r] was let through (and its
+    # first touches miscounted); one axis is counted on its box instead of by enumeration.
+    def layer(*terms: tuple[str, int]) -> spec.EinsumLayer:
+        return spec.EinsumLayer(
+            name="e", inputs=(), dims=(("P", 300), ("R", 300)),
+            tensors=(tensor("O", "output", index(*terms)), tensor("W", "weight", index(("R", 1))),
+                     tensor("I", "weight", index(("P", 1)))))
+
+    refused = problem_of(layer(("P", 2), ("R", 2)), [])
+    assert refused.attribute == "O" and "gaps" in refused.message
+    refused = problem_of(layer(("P", 2), ("R", -2)), [])
+    assert refused.attribute == "O" and "gaps" in refused.message
+    assert infer_shape(layer(("P", 1), ("R", 1)), []) == (599,)  # collisions, no gaps
+    assert infer_shape(layer(("P", 2), ("R", 600)), []) == (2 * 299 + 600 * 299 + 1,)  # 1:1
+
+
+def test_axis_values_against_enumeration() -> None:
+    import itertools
+    import random
+
+    from dslc.ops.einsum import _axis_values
+
+    rng = random.Random(3)
+    for _ in range(300):
+        dims = {d: rng.randint(1, 7) for d in "PQR"[:rng.randint(0, 3)]}
+        terms = {d: rng.choice([-3, -2, -1, 1, 2, 3, 5]) for d in dims}
+        values = {sum(terms[d] * v for d, v in zip(dims, at, strict=True))
+                  for at in itertools.product(*(range(b) for b in dims.values()))}
+        assert _axis_values(terms, dims) == len(values), (terms, dims)

@@ -773,3 +773,19 @@ def test_a_v4_study_with_tags_names_its_form() -> None:
         read_study(files)
     [diagnostic] = caught.value.diagnostics
     assert diagnostic.code == "E806" and "the `nodes` form" in diagnostic.message
+
+
+@pytest.mark.parametrize("other", ["        entries: 55296\n", "        depth: 13824\n",
+                                   "        memory_depth: 13824\n"])
+def test_sizekb_beside_entries_or_a_depth_is_refused(other: str) -> None:
+    """BufferLevel::ParseSpecs asserts that `sizeKB` is absent beside `entries` or a depth
+    (timeloop-model stops); dslc took the entries or the depth and ignored `sizeKB`."""
+    files = _rs_conv3x3_files()
+    path = "arch/eyeriss_like.arch.yaml"
+    files[path] = files[path].replace(_GLB_SIZE, other + "        sizeKB: 64\n", 1)
+    with pytest.raises(DiagnosticError) as caught:
+        read_study(files)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == "E805" and diagnostic.help == "give one of them"
+    assert diagnostic.message.endswith("both give its size; timeloop-model stops on it (an "
+                                       "assert in BufferLevel::ParseSpecs)")

@@ -224,6 +224,28 @@ def test_strides_and_dilations_in_the_instance_replace_the_defaults() -> None:
         (((2, 1), (3, 1)), 20)
 
 
+def test_a_dim_twice_in_an_axis_is_one_term_and_a_zero_coefficient_none() -> None:
+    """A projection is a sum of terms: `[[P], [P]]` is 2P (Projection holds one term per dim,
+    as dslc.lower builds it), and a coefficient of 0 leaves its dim out of the axis (it
+    does not index the tensor). Kept as written, the repeated P counted as two independent
+    dims: touched_words took 2 x 8 - 1 = 15 values for an axis of 8 (0, 2, .., 14), a lower
+    bound on DRAM traffic above what a mapping costs, and a zero stride made P index the
+    input."""
+    from dslc.cost.bounds import touched_words
+
+    twice = CONV1D.replace("[[P, Wstride], [R, Wdilation]]", "[[P], [P]]")
+    assert _input_axis(twice)[0] == ((2, 2),)
+    layer = read_study(_conv1d(twice)).layers[0].problem
+    inputs = next(t for t in layer.tensors if t.name == "input")
+    assert touched_words(layer, inputs) == 2 * 8  # C x the 8 even rows 0..14
+    assert inputs.dims() == frozenset({1, 2})
+    zero = CONV1D.replace("Wstride: 2,", "Wstride: 0,")
+    assert _input_axis(zero)[0] == ((3, 3),)
+    inputs = next(t for t in read_study(_conv1d(zero)).layers[0].problem.tensors
+                  if t.name == "input")
+    assert inputs.dims() == frozenset({1, 3})  # C and R: P does not index it
+
+
 def test_bounds_written_directly_under_problem_are_read() -> None:
     """The v0.3 layout: ParseWorkload reads the bounds (and coefficients) from `problem`
     itself when there is no `instance` ("backwards-compat"). dslc required `instance`."""
@@ -408,3 +430,26 @@ def test_a_local_array_above_a_subtree_names_the_forms_to_use() -> None:
     assert message == (f"{ARCH}: `PE[0..167]` is a subtree below components that are arrays "
                        "of their own (a local `X[1..N]`); dslc reads either form, not both "
                        "in one tree")
+
+
+def test_an_axis_with_no_terms_is_a_constant_index_and_round_trips() -> None:
+    """Shape::Parse reads an axis of no terms as an empty expression (one value), and dslc
+    exports an einsum's constant index (`W[k, c, 0]`) so; its import refused that axis
+    (E805 "an axis with no terms") on dslc's own export."""
+    program = api.compile(text='''
+import "std/accelerators/eyeriss_like.cd"
+network n {
+    input x: [4, 6]
+    layer y = einsum(x) { dims K = 8, C = 4, P = 6 output O[k, p] weight W[k, c, 0] input I[c, p] }
+}
+''')
+    assert not program.errors
+    from dslc.lower.lower import lower_network
+
+    [problem] = lower_network(api.network(program, "n"), 1).problems
+    files = api.export_timeloop(program, network_name="n", accelerator_name="eyeriss_like")
+    [written] = [text for path, text in files.items() if path.endswith(".prob.yaml")]
+    assert "      - []\n" in written
+    [layer] = read_study(dict(files)).layers
+    assert layer.problem.tensor("weight").axes == problem.tensor("W").axes
+    assert layer.problem.tensor("weight").axes[2].terms == ()
