@@ -47,6 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dslc.arch import ArchModel, FanoutModel
+from dslc.cost.model import linked_groups
 from dslc.cost.result import ENERGY_QUANTUM_PJ
 from dslc.lower.problem import Problem, Tensor
 from dslc.mapping.check import allowed_dims
@@ -293,17 +294,9 @@ def touched_words(problem: Problem, tensor: Tensor) -> int:
     `X[p, p]` touches P elements, not P^2) are counted together, by enumeration, or (past
     TOUCHED_ENUMERATION_LIMIT points) as the most values one of them takes: a lower bound
     either way, which is what the bounds need."""
-    groups: list[tuple[set[int], list[tuple[tuple[int, int], ...]]]] = []
-    for axis in tensor.axes:
-        dims = {d for d, _ in axis.terms}
-        members = [axis.terms]
-        for group in [g for g in groups if g[0] & dims]:
-            groups.remove(group)
-            dims |= group[0]
-            members = group[1] + members
-        groups.append((dims, members))
     words = 1
-    for dims, members in groups:
+    for dims, members in linked_groups([({d for d, _ in axis.terms}, axis.terms)
+                                        for axis in tensor.axes]):
         if len(members) == 1:
             words *= _axis_values(problem, members[0])
             continue

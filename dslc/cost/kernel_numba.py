@@ -364,9 +364,9 @@ def box(t: int, n: int, axis_count: IntArray, axis_terms: IntArray, axis_dim: In
 @jit
 def counts(t: int, base: int, n: int, keep: IntArray, level_blocks: IntArray,
            axis_count: IntArray, axis_terms: IntArray, axis_dim: IntArray,
-           axis_coef: IntArray, tensor_flags: IntArray, kept: BoolArray, spatial: IntArray,
-           extents: IntArray, block_spatial: IntArray, block_inner: IntArray,
-           compute_cycles: IntArray,
+           axis_coef: IntArray, tensor_flags: IntArray, relevant: BoolArray, kept: BoolArray,
+           spatial: IntArray, extents: IntArray, block_spatial: IntArray,
+           block_inner: IntArray, compute_cycles: IntArray,
            tiles: IntArray, enter: IntArray, partition: IntArray, below: IntArray,
            served: IntArray, counter: IntArray, other: IntArray, child: IntArray,
            out_reads: IntArray, out_fills: IntArray, out_updates: IntArray) -> None:
@@ -399,14 +399,7 @@ def counts(t: int, base: int, n: int, keep: IntArray, level_blocks: IntArray,
                 union = counter[bb]
                 if union != child[bb]:
                     partition[i, bb] = partition[i, bb] * child[bb] // union
-    # The dims that index the tensor: an output's first reads elided are at most the
-    # outputs an instance's operations touch, per such dim its whole range over the spatial
-    # factors above the level (model.first_touches), multiplied.
     ndims = extents.shape[1]
-    indexes = np.zeros(ndims, dtype=np.bool_)
-    for a in range(naxes):
-        for kk in range(axis_terms[t, a]):
-            indexes[axis_dim[t, a, kk]] = True
     # served[i]: what level i hands down if it keeps the tensor.
     for bb in range(n):
         below[bb] = compute_cycles[bb]
@@ -458,9 +451,12 @@ def counts(t: int, base: int, n: int, keep: IntArray, level_blocks: IntArray,
                 out_updates[i, t, b] = 0
                 continue
             if output:
+                # First reads elided: at most the outputs an instance's operations touch,
+                # per dim indexing the tensor its whole range over the spatial factors above
+                # the level (model.first_touches), multiplied.
                 touched = 1
                 for d in range(ndims):
-                    if indexes[d]:
+                    if relevant[t, d]:
                         run = extents[0, d, bb]
                         for j in range(i):
                             # most spatial factors are 1: no division for them (the hot
@@ -734,7 +730,7 @@ def cost_block(ft: IntArray, order: IntArray, sx: IntArray, sy: IntArray, start:
             entries_plain(t, n, relevant, real_dim, real_cum, real_above, tiles,
                           enter)
         counts(t, base, n, keep, level_blocks, axis_count, axis_terms, axis_dim,
-               axis_coef, tensor_flags, kept, spatial, extents, block_spatial,
+               axis_coef, tensor_flags, relevant, kept, spatial, extents, block_spatial,
                block_inner, compute_cycles,
                tiles, enter, partition, below, served, counter, other, child, out_reads,
                out_fills, out_updates)

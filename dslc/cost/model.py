@@ -59,6 +59,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from dslc.arch import ArchModel, LevelModel
 from dslc.cost.result import ComputeCost, Cost, LevelCost, TensorCost, quantize_pj
@@ -148,6 +149,26 @@ def entries(tensor: Tensor, extents: Sequence[int], above: Sequence[NestLoop]) -
     return total
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def linked_groups(items: Sequence[tuple[set[K], V]]) -> list[tuple[set[K], list[V]]]:
+    """The items grouped by their keys: two items whose key sets share a key, directly or
+    through other items, are in one group; each group with the union of its keys. Counts
+    that multiply over independent parts (loops moving disjoint tensor axes, axes indexed
+    by disjoint dims) take one factor per group."""
+    groups: list[tuple[set[K], list[V]]] = []
+    for keys, item in items:
+        joined, members = set(keys), [item]
+        for group in [g for g in groups if g[0] & joined]:
+            groups.remove(group)
+            joined |= group[0]
+            members = group[1] + members
+        groups.append((joined, members))
+    return groups
+
+
 def distinct_children(tensor: Tensor, spatial: Sequence[NestLoop]) -> int:
     """How many distinct tiles (distinct translations) of the tensor the children of one
     block of spatial loops hold: the multicast (or spatial-reduction) divisor.
@@ -156,20 +177,14 @@ def distinct_children(tensor: Tensor, spatial: Sequence[NestLoop]) -> int:
     disjoint sets of tensor axes combine independently, so the count is the product, over
     groups of loops linked by a shared axis, of the distinct sums within the group (a
     128 x 128 array is then two sets of 128, not a set of 16,384)."""
-    groups: list[tuple[set[int], list[tuple[tuple[int, ...], int]]]] = []
+    moving = []
     for loop in spatial:
         move = translation(tensor, loop.dim, loop.step)
         axes = {a for a, shift in enumerate(move) if shift}
-        if not axes:
-            continue  # the loop does not move the tensor: its children share one tile
-        members = [(move, loop.factor)]
-        for group in [g for g in groups if g[0] & axes]:
-            groups.remove(group)
-            axes |= group[0]
-            members = group[1] + members
-        groups.append((axes, members))
+        if axes:  # a loop that does not move the tensor: its children share one tile
+            moving.append((axes, (move, loop.factor)))
     count = 1
-    for axes, members in groups:
+    for axes, members in linked_groups(moving):
         order = sorted(axes)
         offsets = {tuple(0 for _ in order)}
         for move, factor in members:
