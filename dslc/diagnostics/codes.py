@@ -348,6 +348,9 @@ file beside a problem (`<layer>.map.yaml`).
 Files that are links out of the study's directory, FIFOs or devices are refused without
 being opened; files over 1 MiB, not UTF-8, or over 1,000,000 values once YAML aliases are
 expanded are refused too (docs/interop.md).
+A refusal about the text of a file points at its line: where the YAML parser stopped, the
+value of the wrong form or out of range, the mapping that lacks a key, the entry or
+component refused (E302 and E806 for a study's files too).
 """),
     Code("E806", "Timeloop feature without a dslc counterpart", """
 Exporting: something Timeloop v3 cannot state, such as two fanouts directly below one

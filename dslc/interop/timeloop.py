@@ -46,6 +46,7 @@ from pydantic import BaseModel, ValidationError
 
 from dslc.arch import ArchModel, LevelModel
 from dslc.diagnostics.diagnostic import DiagnosticError, error
+from dslc.diagnostics.span import SourceFile, Span
 from dslc.lower.problem import Problem, Projection, Role, Tensor
 from dslc.mapping.mapping import LevelMapping, Loop, Mapping, SpatialLoop
 from dslc.spec.accelerator import (
@@ -101,8 +102,8 @@ class Study:
 
 
 def _unsupported(message: str, hint: str = "docs/interop.md lists the Timeloop features "
-                 "dslc reads and those it refuses") -> DiagnosticError:
-    return DiagnosticError([error("E806", message, None, help=hint)])
+                 "dslc reads and those it refuses", at: Any = None) -> DiagnosticError:
+    return DiagnosticError([error("E806", message, _span_of(at), help=hint)])
 
 
 _LIMITS_HELP = ("dslc holds imported studies to the limits of its language "
@@ -110,14 +111,17 @@ _LIMITS_HELP = ("dslc holds imported studies to the limits of its language "
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
-def _out_of_range(path: str, message: str) -> DiagnosticError:
-    return DiagnosticError([error("E302", f"{path}: {message}", None, help=_LIMITS_HELP)])
+def _out_of_range(path: str, message: str, at: Any = None) -> DiagnosticError:
+    return DiagnosticError([error("E302", f"{path}: {message}", _span_of(at),
+                                  help=_LIMITS_HELP)])
 
 
-def _built(model: type[_Model], path: str, what: str, **fields: Any) -> _Model:
+def _built(model: type[_Model], path: str, what: str, _near: Any = None,
+           **fields: Any) -> _Model:
     """`model(**fields)`, a value outside the spec's stated range being E302 naming the file,
     the component and the field (the spec models carry the language's limits), a value of
-    the wrong type (a string for a number, a fraction for a count) E805."""
+    the wrong type (a string for a number, a fraction for a count) E805; each pointing at
+    the value where the file wrote it, else at `_near` (the component it belongs to)."""
     try:
         return model(**fields)
     except ValidationError as exc:
@@ -127,9 +131,10 @@ def _built(model: type[_Model], path: str, what: str, **fields: Any) -> _Model:
         shown = repr(value)[:80] if isinstance(value, (bool, int, float, str)) else \
             _kind(value)
         message = f"{what}: {field} = {shown}: {first['msg'].lower()}"
+        at = value if isinstance(value, _Positioned) else _near
         if first["type"] in _RANGE_ERRORS:
-            raise _out_of_range(path, message) from None
-        raise _unreadable(path, message) from None
+            raise _out_of_range(path, message, at=at) from None
+        raise _unreadable(path, message, at=at) from None
 
 
 _RANGE_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than",
@@ -138,9 +143,62 @@ _RANGE_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than",
 
 
 def _unreadable(path: str, message: str,
-                help: str = "docs/interop.md describes the files dslc reads"
-                ) -> DiagnosticError:
-    return DiagnosticError([error("E805", f"{path}: {message}", None, help=help)])
+                help: str = "docs/interop.md describes the files dslc reads",
+                at: Any = None) -> DiagnosticError:
+    """E805 naming the file; pointing at `at` in it when `at` is a value read from the
+    file (`_Positioned`: a mapping, list, string or number of `_load`)."""
+    return DiagnosticError([error("E805", f"{path}: {message}", _span_of(at), help=help)])
+
+
+class _Positioned:
+    """A value read from a YAML file that knows where it was written (`span`), so that a
+    diagnostic about it shows the file's line. The subclasses compare, hash, print and
+    format as the plain values they extend."""
+
+    span: Span | None = None
+
+
+class _Map(dict[Any, Any], _Positioned):
+    pass
+
+
+class _Seq(list[Any], _Positioned):
+    pass
+
+
+class _Str(str, _Positioned):
+    pass
+
+
+class _Int(int, _Positioned):
+    pass
+
+
+class _Float(float, _Positioned):
+    pass
+
+
+def _span_of(value: Any) -> Span | None:
+    return value.span if isinstance(value, _Positioned) else None
+
+
+def _node_span(source: SourceFile, node: Any) -> Span:
+    """The span of a YAML node, by its marks' lines and columns (libyaml's and PyYAML's
+    character indices may differ on non-ASCII text). A block mapping or list ends where
+    its last value does: its own end mark is the next token's start, past the comments
+    and blank lines between."""
+    start = _mark_offset(source, node.start_mark)
+    last = node
+    while not getattr(last, "flow_style", True) and last.value:
+        item = last.value[-1]
+        last = item[1] if isinstance(item, tuple) else item
+    return Span(source, start, max(_mark_offset(source, last.end_mark), start + 1))
+
+
+def _mark_offset(source: SourceFile, mark: Any) -> int:
+    line = min(int(mark.line) + 1, source.line_count)
+    start, end = source.line_bounds(line)
+    return min(start + int(mark.column), end)
 
 
 def file_stem(name: str) -> str:
@@ -497,6 +555,36 @@ def _loader_class() -> type[Any]:
         return constructor.construct_scalar(node)
 
     loader.add_multi_constructor("!", untagged)
+
+    # Every mapping, list, string and number as a `_Positioned` value with its node's span
+    # (the loader's `source`), so that a diagnostic about it can point at its line. The
+    # mapping is yielded before it is filled, as PyYAML's own constructor does, so that an
+    # alias inside its anchor is refused by `_yaml_size` rather than recursing here.
+    def positioned_map(constructor: Any, node: Any) -> Iterator[_Map]:
+        data = _Map()
+        data.span = _node_span(constructor.source, node)
+        yield data
+        data.update(constructor.construct_mapping(node))
+
+    def positioned_seq(constructor: Any, node: Any) -> Iterator[_Seq]:
+        data = _Seq()
+        data.span = _node_span(constructor.source, node)
+        yield data
+        data.extend(constructor.construct_sequence(node))
+
+    def scalar(kind: type[_Str] | type[_Int] | type[_Float], plain: Any) -> Any:
+        def construct(constructor: Any, node: Any) -> Any:
+            value = kind(plain(constructor, node))
+            value.span = _node_span(constructor.source, node)
+            return value
+        return construct
+
+    loader.add_constructor("tag:yaml.org,2002:map", positioned_map)
+    loader.add_constructor("tag:yaml.org,2002:seq", positioned_seq)
+    loader.add_constructor("tag:yaml.org,2002:str", scalar(_Str, base.construct_yaml_str))
+    loader.add_constructor("tag:yaml.org,2002:int", scalar(_Int, base.construct_yaml_int))
+    loader.add_constructor("tag:yaml.org,2002:float",
+                           scalar(_Float, base.construct_yaml_float))
     return loader
 
 
@@ -504,39 +592,73 @@ def _load(path: str, text: str) -> dict[str, Any]:
     import yaml
 
     loader = _loader_class()(text)
+    loader.source = SourceFile.of(path, text)
     try:
         node = loader.get_single_node()
         if node is not None:
             _yaml_size(node, path)
         data = None if node is None else loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        raise _not_yaml(path, exc, loader.source) from None
     except yaml.YAMLError as exc:
         raise _unreadable(path, f"not YAML ({str(exc).splitlines()[0]})") from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
-        raise _unreadable(path, "expected a mapping at the top")
+        raise _unreadable(path, "expected a mapping at the top", at=data)
     return data
+
+
+def _not_yaml(path: str, exc: Any, source: SourceFile) -> DiagnosticError:
+    """E805 at the place the YAML parser stopped, saying what it found there and what it
+    was reading (`while parsing a flow mapping`, with that mapping's line)."""
+    mark = exc.problem_mark if exc.problem_mark is not None else exc.context_mark
+    span = None
+    if mark is not None:
+        offset = _mark_offset(source, mark)
+        span = Span(source, offset, min(offset + 1, len(source.text)) if source.text
+                    else offset)
+    problem = exc.problem or "not YAML"
+    context = ""
+    if exc.context:
+        context = f" {exc.context}"
+        if exc.context_mark is not None and exc.problem_mark is not None:
+            context += f" (line {exc.context_mark.line + 1})"
+    message = f"not YAML: {problem}{context}"
+    return DiagnosticError([error("E805", f"{path}: {message}", span,
+                                  help="docs/interop.md describes the files dslc reads")])
 
 
 def _get(data: MappingType[str, Any], key: str, path: str, *alternatives: str) -> Any:
     if not isinstance(data, MappingType):
         raise _unreadable(path, f"expected a mapping holding `{key}`, found "
-                          f"{_kind(data)}")
+                          f"{_kind(data)}", at=data)
     for name in (key, *alternatives):
         if name in data:
             return data[name]
-    raise _unreadable(path, f"missing `{key}`")
+    raise _unreadable(path, f"missing `{key}`", at=data)
 
 
 def _kind(value: Any) -> str:
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
-            list: "a list", dict: "a mapping", type(None): "nothing"}.get(
-                type(value), type(value).__name__)
+    for kind, name in ((bool, "a boolean"), (int, "a number"), (float, "a number"),
+                       (str, "a string"), (list, "a list"), (dict, "a mapping"),
+                       (type(None), "nothing")):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
 
 
 def _wrong(path: str, what: str, expected: str, value: Any) -> DiagnosticError:
-    shown = repr(value) if isinstance(value, (bool, int, float, str)) else _kind(value)
-    return _unreadable(path, f"{what}: expected {expected}, found {shown[:80]}")
+    shown = _shown(value) if isinstance(value, (bool, int, float, str)) else _kind(value)
+    return _unreadable(path, f"{what}: expected {expected}, found {shown[:80]}", at=value)
+
+
+def _shown(value: bool | int | float | str) -> str:
+    """`repr` of the plain value (a `_Positioned` one prints as the value it extends)."""
+    for kind in (bool, int, float, str):
+        if isinstance(value, kind):
+            return repr(kind(value))
+    return repr(value)  # pragma: no cover
 
 
 def _mapping(value: Any, path: str, what: str) -> MappingType[str, Any]:
@@ -626,7 +748,7 @@ def _instances_of(name: str, path: str) -> int | None:
     first, last = int(match[1]), int(match[2])
     if last < first or last - first >= MAX_INSTANCES:
         raise _unreadable(path, f"`{name}`: the range of instances is empty or larger "
-                          f"than {MAX_INSTANCES:,}")
+                          f"than {MAX_INSTANCES:,}", at=name)
     return last - first + 1
 
 
@@ -666,7 +788,7 @@ def _tables(files: MappingType[str, str], kind: str) -> dict[str, Any]:
                 value = _figure(table.get("area", 0.0), path, f"`{name}` area", "um^2")
             if name in found and found[name] != value:
                 raise _unreadable(path, f"`{name}` has other figures in {origin[name]}",
-                                  help="keep one table per component")
+                                  help="keep one table per component", at=table)
             found[name], origin[name] = value, path
     return found
 
@@ -680,7 +802,7 @@ def _figure(value: Any, path: str, what: str, unit: str) -> float:
     limit = MAX_ENERGY_PJ if unit == "pJ" else MAX_AREA_UM2
     if not (math.isfinite(number) and 0 <= number <= limit):
         raise _out_of_range(path, f"{what} = {number!r} {unit}: a figure from 0 to "
-                                  f"{limit:g} {unit}")
+                                  f"{limit:g} {unit}", at=value)
     return number
 
 
@@ -689,11 +811,11 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
     tree = _mapping(_get(data, "architecture", path), path, "`architecture`")
     if "nodes" in tree:
         raise _unsupported(f"{path}: the `nodes` form (timeloopfe's !Container/!Component) "
-                           "is not read; use the `subtree`/`local` form")
+                           "is not read; use the `subtree`/`local` form", at=tree)
     subtrees = _list(_get(tree, "subtree", path), path, "`architecture.subtree`")
     if len(subtrees) != 1:
         raise _unreadable(path, f"`architecture.subtree` has {len(subtrees)} entries; "
-                          "expected the one system node")
+                          "expected the one system node", at=subtrees)
     top = _mapping(subtrees[0], path, "the system node")
     attributes = _mapping(top.get("attributes") or {}, path, "the system's attributes")
     if attributes.get("dslc_clock_hz") is not None:
@@ -703,7 +825,8 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
                           "`global_cycle_seconds`")
         if not seconds > 0:
             raise _out_of_range(path, f"`global_cycle_seconds` = {seconds!r}: a clock "
-                                      "period must be positive")
+                                      "period must be positive",
+                                at=attributes.get("global_cycle_seconds"))
         clock = 1 / seconds
     hierarchy: list[MemorySpec | FanoutSpec] = []
     compute: ComputeSpec | None = None
@@ -727,15 +850,17 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
                     f"{path}: `{name}` is power gated at `{gated}` (Timeloop gates its "
                     "leakage with that level's use), which has no dslc counterpart",
                     f"remove `power_gated_at` (or make it `{name}`, Timeloop's default); "
-                    "dslc_power_gated says whether a component leaks only while used")
+                    "dslc_power_gated says whether a component leaks only while used",
+                    at=gated)
             energies = ert.get(name, {})
             what = f"`{name}`"
             if kind == "compute":
                 if compute is not None:
                     raise _unreadable(path, f"two compute components, `{compute.name}` and "
-                                      f"`{name}`; timeloop-model has one arithmetic level")
+                                      f"`{name}`; timeloop-model has one arithmetic level",
+                                      at=component)
                 compute = _built(
-                    ComputeSpec, path, f"compute `{name}`", name=name,
+                    ComputeSpec, path, f"compute `{name}`", component, name=name,
                     energy_pj=_energy(energies, "compute"),
                     word_bits=attrs.get("datawidth", attrs.get("word_bits", 16)),
                     area_um2=art.get(name),
@@ -758,7 +883,7 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
             holds = _list(attrs.get("dslc_holds", ["input", "weight", "output"]), path,
                           f"{what} `dslc_holds`")
             hierarchy.append(_built(
-                MemorySpec, path, f"memory `{name}`", name=name,
+                MemorySpec, path, f"memory `{name}`", component, name=name,
                 size_bits=None if entries is None else entries * word,
                 word_bits=word, width_bits=word * block,
                 read_energy_pj=read, write_energy_pj=write,
@@ -777,7 +902,7 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
         children = _list(node.get("subtree") or [], path, "`subtree`")
         if len(children) > 1:
             raise _unsupported(f"{path}: `{node.get('name')}` has {len(children)} subtrees; "
-                               "dslc's hierarchies are one chain")
+                               "dslc's hierarchies are one chain", at=children)
         if not children:
             break
         child = _mapping(children[0], path, "a subtree")
@@ -793,7 +918,7 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
                     "arrays of their own (a local `X[1..N]`); dslc reads either form, not "
                     "both in one tree", "write the fanouts as subtrees (`PE[0..15]` with "
                     "its components inside), or every component in one `local` list named "
-                    "with its total instances (timeloopfe's flat form)")
+                    "with its total instances (timeloopfe's flat form)", at=child)
             mesh = _list(attrs.get("dslc_mesh") or
                          _mesh_from_mesh_x(child, count, mesh_x_above, path),
                          path, f"`{fanout}` `dslc_mesh`")
@@ -803,25 +928,28 @@ def _read_arch(path: str, data: dict[str, Any], ert: dict[str, Any], art: dict[s
             mesh_y = _whole(mesh[1], path, f"`{fanout}` mesh Y")
             flow = _mapping(attrs.get("dslc_dataflow", {"preset": "free"}), path,
                             f"`{fanout}` `dslc_dataflow`")
-            dataflow = _built(DataflowSpec, path, f"fanout `{fanout}` dataflow", **flow)
-            hierarchy.append(_built(FanoutSpec, path, f"fanout `{fanout}`", name=fanout,
+            dataflow = _built(DataflowSpec, path, f"fanout `{fanout}` dataflow", flow,
+                              **flow)
+            hierarchy.append(_built(FanoutSpec, path, f"fanout `{fanout}`", child,
+                                    name=fanout,
                                     mesh_x=mesh_x, mesh_y=mesh_y, dataflow=dataflow,
                                     diagonal=_flag(attrs.get("dslc_diagonal", False), path,
                                                    f"`{fanout}` `dslc_diagonal`")))
             if mesh_x * mesh_y != count:
                 raise _unreadable(path, f"`{child.get('name')}`: a mesh of {mesh_x} x "
-                                  f"{mesh_y} is not {count} instances per instance above")
+                                  f"{mesh_y} is not {count} instances per instance above",
+                                  at=child)
             instances *= count
             placed = instances
             mesh_x_above *= mesh_x
         node = child
     if compute is None:
         raise _unreadable(path, "no compute component (a class containing mac, "
-                          "intmac, fpmac or compute)")
+                          "intmac, fpmac or compute)", at=top)
     stem = path.rsplit("/", 1)[-1].split(".")[0]
     name = (_name(attributes["dslc_accelerator"], path, "`dslc_accelerator`")
             if attributes.get("dslc_accelerator") else _file_name(stem))
-    return _built(AcceleratorSpec, path, f"accelerator `{name}`", name=name,
+    return _built(AcceleratorSpec, path, f"accelerator `{name}`", top, name=name,
                   word_bits=compute.word_bits, clock_hz=clock,
                   technology_nm=_technology(attributes.get("technology", "45nm"), path),
                   hierarchy=tuple(hierarchy), compute=compute)
@@ -851,15 +979,15 @@ def _component_class(component: MappingType[str, Any], name: str, path: str) -> 
             "counts MACs on (a class containing mac, intmac, fpmac or compute; "
             "src/model/topology.cpp neglects any other), so its study leaves it out",
             "remove it (timeloop-model's counts do not change), or give the unit every MAC "
-            "runs on the class intmac")
+            "runs on the class intmac", at=kind)
     if any(word in kind for word in _NETWORK_CLASSES):
         raise _unsupported(f"{path}: `{name}` is a network-on-chip (class {kind}), which "
                            "dslc does not model", "remove it; dslc counts the accesses a "
-                           "network carries at the memories on either side")
+                           "network carries at the memories on either side", at=kind)
     raise _unsupported(f"{path}: `{name}` has class `{kind}`, neither storage "
                        f"({', '.join(_STORAGE_CLASSES)}) nor compute (mac, intmac, fpmac, "
                        "compute); timeloop-model skips it",
-                       "remove it, or give it the class it stands for")
+                       "remove it, or give it the class it stands for", at=kind)
 
 
 def _attributes(value: Any, path: str, name: str) -> dict[str, Any]:
@@ -873,7 +1001,7 @@ def _attributes(value: Any, path: str, name: str) -> dict[str, Any]:
         spelled = str(key).replace("-", "_")
         if spelled in attributes and attributes[spelled] != item:
             raise _unreadable(path, f"`{name}`: `{key}` and `{spelled}` (the same attribute "
-                              "to timeloop-model) differ", help="keep one of them")
+                              "to timeloop-model) differ", help="keep one of them", at=key)
         attributes[spelled] = item
     return attributes
 
@@ -901,13 +1029,13 @@ def _block_words(attrs: MappingType[str, Any], word: int, path: str, name: str) 
     block = _whole(attrs[block_key], path, f"{what} `{block_key}`") if block_key else 1
     if not 1 <= block <= MAX_MEMORY_BITS:
         raise _out_of_range(path, f"memory `{name}`: {block_key} = {block}: a block holds 1 "
-                                  "to 2^60 words")
+                                  "to 2^60 words", at=attrs.get(block_key))
     cluster: int | None = None
     if attrs.get("cluster_size") is not None:
         cluster = _whole(attrs["cluster_size"], path, f"{what} `cluster_size`")
         if cluster < 1:
             raise _out_of_range(path, f"memory `{name}`: cluster_size = {cluster}: a cluster "
-                                      "holds at least one instance")
+                                      "holds at least one instance", at=attrs["cluster_size"])
     width_key = next((k for k in _WIDTHS if attrs.get(k) is not None), "")
     if width_key and word > 0:
         width = _whole(attrs[width_key], path, f"{what} `{width_key}`")
@@ -916,13 +1044,15 @@ def _block_words(attrs: MappingType[str, Any], word: int, path: str, name: str) 
                               f"multiple of word_bits x block_size = {word} x {block}; "
                               "timeloop-model stops on it (an assert in "
                               "BufferLevel::ParseSpecs)",
-                              help="make the width word_bits x block_size (x cluster_size)")
+                              help="make the width word_bits x block_size (x cluster_size)",
+                              at=attrs[width_key])
         if block_key and cluster is not None:
             if block * word * cluster != width:
                 raise _unreadable(path, f"memory `{name}`: block_size x word_bits x "
                                   f"cluster_size = {block} x {word} x {cluster} is not the "
                                   f"{width_key}, {width}; timeloop-model stops on it",
-                                  help="give two of the three, or make them agree")
+                                  help="give two of the three, or make them agree",
+                                  at=attrs[width_key])
         elif cluster is not None:
             block = width // cluster // word
         elif block_key:
@@ -939,7 +1069,8 @@ def _block_words(attrs: MappingType[str, Any], word: int, path: str, name: str) 
             "by the cluster size), which dslc does not model",
             "to read it as one memory whose access moves the whole width, set block_size "
             "to width / word_bits and drop cluster_size (Timeloop's energies change with "
-            "it); or make the width word_bits x block_size")
+            "it); or make the width word_bits x block_size",
+            at=attrs.get("cluster_size", attrs.get(width_key)))
     return block
 
 
@@ -960,14 +1091,15 @@ def _size_words(attrs: MappingType[str, Any], word: int, block: int, path: str,
     for key, value in given.items():
         if value < 1:
             raise _out_of_range(path, f"memory `{name}`: {key} = {value}: a memory holds at "
-                                      "least one word")
+                                      "least one word", at=attrs[key])
     if "sizeKB" in given and given.keys() - {"sizeKB"}:
         # BufferLevel::ParseSpecs asserts `!buffer.exists("sizeKB")` beside entries or a
         # depth (dslc took the entries or depth and ignored sizeKB)
         other = next(key for key in given if key != "sizeKB")
         raise _unreadable(path, f"memory `{name}`: `{other}` and `sizeKB` both give its "
                           "size; timeloop-model stops on it (an assert in "
-                          "BufferLevel::ParseSpecs)", help="give one of them")
+                          "BufferLevel::ParseSpecs)", help="give one of them",
+                          at=attrs["sizeKB"])
     if "entries" in given:
         return given["entries"]
     depth = next((given[key] for key in _DEPTHS if key in given), None)
@@ -1013,7 +1145,8 @@ def _local_array(path: str, name: str, full_name: str, attrs: MappingType[str, A
         raise _unreadable(path, f"`{full_name}`: a mesh {width} wide is no mesh of {factor} "
                           f"instances per instance of the {mesh_x}-wide mesh above",
                           help="make meshX a multiple of the meshX above that divides the "
-                          "instances (timeloopfe writes meshX and meshY for every component)")
+                          "instances (timeloopfe writes meshX and meshY for every component)",
+                          at=attrs.get("meshX", attrs.get("meshY")))
     x = width // mesh_x
     previous = hierarchy[-1] if hierarchy else None
     if isinstance(previous, FanoutSpec):  # no memory between: one fanout to Timeloop
@@ -1037,7 +1170,8 @@ def _check_instances(path: str, name: str, attrs: MappingType[str, Any], instanc
             raise _unreadable(path, f"`{name}`: `{key}` = {attrs[key]!r}, but the tree of "
                               f"subtrees gives {value:,} (timeloop-model would use "
                               f"{attrs[key]!r})", help="make the subtrees' ranges "
-                              "(`PE[0..167]`) and dslc_mesh say what instances and meshX say")
+                              "(`PE[0..167]`) and dslc_mesh say what instances and meshX say",
+                              at=attrs[key])
 
 
 def _mesh_from_mesh_x(child: MappingType[str, Any], per_instance: int, mesh_x_above: int,
@@ -1085,12 +1219,13 @@ def _shape(problem: MappingType[str, Any], path: str) -> MappingType[str, Any]:
         raise _unsupported(
             f"{path}: the problem {said} from a file in its problem-shape directories "
             "(TIMELOOP_PROBLEM_SHAPE_DIRS, $TIMELOOP_DIR/problem-shapes), outside the "
-            "study; dslc reads only the study's files", _SHAPE_HELP)
+            "study; dslc reads only the study's files", _SHAPE_HELP,
+            at=problem if shape is None else shape)
     shape = _mapping(shape, path, "`problem.shape`")
     if "flatten" in shape:
         raise _unsupported(f"{path}: `flatten` (Timeloop's flattened dimensions) has no "
                            "dslc counterpart", "write the problem with its factorized "
-                           "dimensions only")
+                           "dimensions only", at=shape)
     return shape
 
 
@@ -1114,24 +1249,26 @@ def _projection_axes(value: Any, path: str, space_name: str) -> list[Any]:
     if any(isinstance(axis, str) for axis in axes):
         raise _unreadable(path, f"`{space_name}` projection mixes dim names and lists of "
                           "terms; timeloop-model reads either a list of dim names or a "
-                          "list of axes, each a list of [dim] or [dim, coefficient] terms")
+                          "list of axes, each a list of [dim] or [dim, coefficient] terms",
+                          at=axes)
     return axes
 
 
 def _read_problem(path: str, data: dict[str, Any], name: str) -> Problem:
     problem = _mapping(_get(data, "problem", path), path, "`problem`")
     shape = _shape(problem, path)
-    dims = tuple(_name(d, path, "a dimension") for d in
-                 _list(_get(shape, "dimensions", path), path, "`dimensions`"))
+    dimensions = _list(_get(shape, "dimensions", path), path, "`dimensions`")
+    dims = tuple(_name(d, path, "a dimension") for d in dimensions)
     if len(set(dims)) != len(dims):
-        raise _unreadable(path, f"`dimensions` names a dim twice ({', '.join(dims)})")
+        raise _unreadable(path, f"`dimensions` names a dim twice ({', '.join(dims)})",
+                          at=dimensions)
     long = [d for d in dims if len(d) != 1]
     if long:
         # Shape::Parse (src/workload/problem-shape.cpp) exits on them: "dimension names can
         # only be 1 character in length"
         raise _unreadable(path, f"dims {', '.join(long)}: timeloop-model reads only dims "
                           "named by one character (it stops on longer names)",
-                          help="name each dim by one letter")
+                          help="name each dim by one letter", at=dimensions)
     instance = _bounds_node(problem, path)
     coefficients: dict[str, int] = {}
     for entry in _list(shape.get("coefficients") or [], path, "`coefficients`"):
@@ -1139,7 +1276,7 @@ def _read_problem(path: str, data: dict[str, Any], name: str) -> Problem:
         coefficient = str(_get(entry, "name", path))
         if "default" not in entry:  # an assert in Shape::Parse
             raise _unreadable(path, f"coefficient `{coefficient}` has no `default`, which "
-                              "timeloop-model requires")
+                              "timeloop-model requires", at=entry)
         coefficients[coefficient] = _whole(entry["default"], path,
                                            f"coefficient `{coefficient}`")
     # a coefficient's value in the instance (a stride, a dilation) replaces its default, as
@@ -1149,14 +1286,15 @@ def _read_problem(path: str, data: dict[str, Any], name: str) -> Problem:
     for key in ("densities", "commonDensity", "sparse_optimizations"):
         if key in problem or key in instance:
             raise _unsupported(f"{path}: `{key}` (sparsity) has no dslc counterpart",
-                               "remove it: dslc models dense tensors (densities of 1)")
+                               "remove it: dslc models dense tensors (densities of 1)",
+                               at=problem if key in problem else instance)
     if instance is not problem:
         stray = [str(k) for k in instance if k not in dims and k not in coefficients]
         if stray:  # timeloop-model looks up the dims and the coefficients, nothing else
             raise _unreadable(path, f"`instance` gives {', '.join(stray)}, neither a dim nor "
                               "a coefficient of the shape: timeloop-model ignores it",
                               help="declare the coefficient in the shape's `coefficients` "
-                              "(and use it in a projection), or remove it")
+                              "(and use it in a projection), or remove it", at=instance)
     tensors = []
     for space in _list(_get(shape, "data_spaces", path, "data-spaces"), path,
                        "`data_spaces`"):
@@ -1168,11 +1306,12 @@ def _read_problem(path: str, data: dict[str, Any], name: str) -> Problem:
             for term in _list(axis, path, f"an axis of `{space_name}`"):
                 term = _list(term, path, f"a term of `{space_name}`")
                 if not 1 <= len(term) <= 2 or str(term[0]) not in dims:
-                    raise _unreadable(path, f"`{space_name}`: the term {term!r} is not "
-                                      "[dim] or [dim, coefficient] of a declared dim")
+                    raise _unreadable(path, f"`{space_name}`: the term {list(term)!r} is "
+                                      "not [dim] or [dim, coefficient] of a declared dim",
+                                      at=term)
                 if len(term) == 2 and str(term[1]) not in coefficients:
                     raise _unreadable(path, f"`{space_name}`: coefficient `{term[1]}` is "
-                                      "not declared in `coefficients`")
+                                      "not declared in `coefficients`", at=term[1])
                 d = dims.index(str(term[0]))
                 terms[d] = terms.get(d, 0) + (coefficients[str(term[1])] if len(term) == 2
                                               else 1)
@@ -1193,30 +1332,34 @@ def _read_problem(path: str, data: dict[str, Any], name: str) -> Problem:
         tensors.append(Tensor(DSLC_NAMES.get(space_name, space_name), role, tuple(axes)))
     names = [t.name for t in tensors]
     if len(set(names)) != len(names):
-        raise _unreadable(path, f"two data spaces share a name ({', '.join(names)})")
+        raise _unreadable(path, f"two data spaces share a name ({', '.join(names)})",
+                          at=shape)
     outputs = [t.name for t in tensors if t.role == "output"]
     if len(outputs) != 1:
         raise _unsupported(f"{path}: {len(outputs)} data spaces are `read_write` "
-                           f"({', '.join(outputs) or 'none'}); dslc's layers have one output")
+                           f"({', '.join(outputs) or 'none'}); dslc's layers have one output",
+                           at=shape)
     missing = [d for d in dims if d not in instance]
     if missing:
         where = "`instance`" if instance is not problem else "`problem` (no `instance`)"
-        raise _unreadable(path, f"{where} has no bound for {', '.join(missing)}")
+        raise _unreadable(path, f"{where} has no bound for {', '.join(missing)}",
+                          at=instance)
     bounds = tuple(_whole(instance[d], path, f"`instance` bound {d}") for d in dims)
     for dim, bound in zip(dims, bounds, strict=True):
         if not 1 <= bound <= MAX_DIM:
             raise _out_of_range(path, f"`instance` bound {dim} = {bound} is outside 1 to "
-                                      f"{MAX_DIM:,}")
+                                      f"{MAX_DIM:,}", at=instance[dim])
     problem_value = Problem(name, dims, bounds, tuple(tensors),
                             op=str(shape.get("name", "einsum")))
     if problem_value.macs > MAX_LAYER_MACS:
         raise _out_of_range(path, f"{problem_value.macs:,} MACs, more than the limit of 2^44 "
-                                  f"({MAX_LAYER_MACS:,})")
+                                  f"({MAX_LAYER_MACS:,})", at=instance)
     for tensor in problem_value.tensors:
         elements = problem_value.tensor_size(tensor)
         if elements > MAX_TENSOR_ELEMENTS:
             raise _out_of_range(path, f"tensor {tensor.name} has {elements:,} elements, more "
-                                      f"than the limit of 2^44 ({MAX_TENSOR_ELEMENTS:,})")
+                                      f"than the limit of 2^44 ({MAX_TENSOR_ELEMENTS:,})",
+                                at=instance)
     return problem_value
 
 
@@ -1237,6 +1380,7 @@ def _factors(text: Any, path: str, problem: Problem, where: str) -> dict[str, in
     timeloop-model sees it) is read as its items. What Timeloop would skip without a word
     (`K<=4`, `C2=4` read as C = 2, stray text) is E805 rather than a silently different
     mapping; a residual `K=4,3` (Timeloop's imperfect factorisation) is E806."""
+    written = text
     if isinstance(text, list):
         text = " ".join(str(t) for t in text)
     if not isinstance(text, str):
@@ -1259,23 +1403,23 @@ def _factors(text: Any, path: str, problem: Problem, where: str) -> dict[str, in
                               "so it would not read this as written",
                               help="write each factor as a dim's letters, `=` and a whole "
                               "number (`K=4`); a bound such as `K<=4` belongs in a "
-                              "constraints file, not in a mapping")
+                              "constraints file, not in a mapping", at=written)
         dim, value, residual = match[1], int(match[2]), match[3]
         position = end
         if dim not in dims:
             raise _unreadable(path, f"{where}: factor `{match[0]}` names {dim}, not a dim "
-                              f"of the problem ({', '.join(dims)})")
+                              f"of the problem ({', '.join(dims)})", at=written)
         if dim in found:
-            raise _unreadable(path, f"{where}: two factors for {dim}")
+            raise _unreadable(path, f"{where}: two factors for {dim}", at=written)
         bound = problem.bounds[dims.index(dim)]
         if value > MAX_DIM:
             raise _out_of_range(path, f"{where}: factor {dim}={value} is outside 1 to "
-                                      f"{MAX_DIM:,}")
+                                      f"{MAX_DIM:,}", at=written)
         if residual is not None and int(residual) != (value or bound):
             raise _unsupported(f"{path}: {where}: factor `{match[0]}` has a residual (the "
                                "last iteration's factor, Timeloop's imperfect "
                                "factorisation), which has no dslc counterpart",
-                               "use factors that divide the bounds")
+                               "use factors that divide the bounds", at=written)
         # 0 is the dim's whole bound, as timeloop-model reads it (it warns, and goes on)
         found[dim] = value or bound
 
@@ -1286,7 +1430,8 @@ def _order(value: Any, dims: tuple[str, ...], path: str, where: str) -> list[str
         # list is not read, and the loops then come in an order of its own choosing
         raise _unreadable(path, f"{where}: `permutation` is a list; timeloop-model reads a "
                           "permutation only as a string of dims, innermost first, and "
-                          "ignores a list", help="write it as a string: `permutation: QPK`")
+                          "ignores a list", help="write it as a string: `permutation: QPK`",
+                          at=value)
     if value is None or isinstance(value, str):
         text = value or ""
         # one character a dim, blanks skipped, as timeloop-model reads it (`Q P K` is QPK)
@@ -1298,7 +1443,7 @@ def _order(value: Any, dims: tuple[str, ...], path: str, where: str) -> list[str
     if unknown or len(set(order)) != len(order):
         raise _unreadable(path, f"{where}: `permutation` {' '.join(order)} names "
                           + (f"unknown dims ({', '.join(unknown)})" if unknown
-                             else "a dim twice"))
+                             else "a dim twice"), at=value)
     return order
 
 
@@ -1324,11 +1469,12 @@ def _target(entry: MappingType[str, Any], memories: list[MemorySpec], path: str)
         if not 0 <= target < len(names):
             raise _unreadable(path, f"a mapping entry targets storage level {target}; the "
                               f"architecture has levels 0 to {len(names) - 1} (0 the "
-                              "innermost)")
+                              "innermost)", at=target)
         return names[len(names) - 1 - target]
     if not isinstance(target, str) or target not in names:
         raise _unreadable(path, f"a mapping entry targets `{target}`, which is no "
-                          f"memory of the architecture ({', '.join(sorted(names))})")
+                          f"memory of the architecture ({', '.join(sorted(names))})",
+                          at=target if isinstance(target, _Positioned) else entry)
     return target
 
 
@@ -1345,17 +1491,18 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
         kind = _ENTRY_KINDS.get(str(entry.get("type", "")), "")
         if entry.get("type") == "skew":
             raise _unsupported(f"{path}: `{target}`: a `skew` entry has no dslc "
-                               "counterpart", "remove it")
+                               "counterpart", "remove it", at=entry)
         if not kind:
             raise _unreadable(path, f"`{target}`: entry type `{entry.get('type')}` is not "
-                              "temporal, spatial, datatype, bypass or dataspace")
+                              "temporal, spatial, datatype, bypass or dataspace", at=entry)
         used = [key for key in _ENTRY_FEATURES if entry.get(key)]
         if used:
             raise _unsupported(f"{path}: `{target}`: `{used[0]}` has no dslc counterpart "
                                "(dslc counts every reuse, multicast and write-back as "
-                               "Timeloop does by default)", f"remove `{used[0]}`")
+                               "Timeloop does by default)", f"remove `{used[0]}`",
+                               at=entry)
         if (target, kind) in by_level:
-            raise _unreadable(path, f"`{target}` has two {kind} entries")
+            raise _unreadable(path, f"`{target}` has two {kind} entries", at=entry)
         by_level[(target, kind)] = entry
     fanouts_below: dict[str, str] = {}
     last = ""
@@ -1381,7 +1528,7 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
             fanout = fanouts_below.get(memory.name)
             if fanout is None:
                 raise _unreadable(path, f"spatial loops at `{memory.name}`, which has no "
-                                  "fanout below it")
+                                  "fanout below it", at=spatial_entry)
             unrolled = _factors(spatial_entry.get("factors", ""), path, problem,
                                 f"{where} spatial")
             permutation = _order(spatial_entry.get("permutation"), dims, path,
@@ -1391,7 +1538,7 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
                            f"{where} `split`")
             if not 0 <= split <= len(permutation):
                 raise _unreadable(path, f"{where}: `split` = {split} is outside 0 to "
-                                  f"{len(permutation)}")
+                                  f"{len(permutation)}", at=spatial_entry.get("split"))
             for axis, part in (("x", permutation[:split]), ("y", permutation[split:])):
                 for d in part[::-1]:
                     if unrolled.get(d, 1) > 1:
@@ -1408,21 +1555,23 @@ def _read_mapping(path: str, data: dict[str, Any], problem: Problem, arch: Accel
                 if named - tensor_names:
                     raise _unreadable(path, f"{where} `{key}` names "
                                       f"{', '.join(sorted(named - tensor_names))}, not a "
-                                      "data space of the problem")
+                                      "data space of the problem",
+                                      at=bypass_entry.get(key))
                 lists[key] = named
             both = lists["keep"] & lists["bypass"]
             if both:  # Timeloop applies `bypass` after `keep`: the last word would win
                 raise _unreadable(path, f"{where} both keeps and bypasses "
-                                  f"{', '.join(sorted(both))}")
+                                  f"{', '.join(sorted(both))}", at=bypass_entry)
             keep = frozenset(t.name for t in problem.tensors if t.name in lists["keep"] or (
                 t.name not in lists["bypass"] and t.role in memory.holds))
         levels.append(LevelMapping(memory.name, temporal, tuple(spatial), keep))
     mapping = Mapping(tuple(levels))
-    _check_coverage(path, mapping, problem, memories[0].name if memories else "")
+    _check_coverage(path, mapping, problem, memories[0].name if memories else "", entries)
     return mapping
 
 
-def _check_coverage(path: str, mapping: Mapping, problem: Problem, outermost: str) -> None:
+def _check_coverage(path: str, mapping: Mapping, problem: Problem, outermost: str,
+                    entries: Any) -> None:
     """E805 for every dim whose factors, over all temporal and spatial entries, do not
     multiply to its bound: timeloop-model refuses such a mapping before evaluating it
     (ParseAndConstruct, src/mapping/parser.cpp: "product of all factors of dimension K is 32,
@@ -1442,7 +1591,7 @@ def _check_coverage(path: str, mapping: Mapping, problem: Problem, outermost: st
             "E805", f"{path}: the factors of {dim} multiply to {product}, but its bound in "
             f"the problem is {bound}; timeloop-model refuses such a mapping (\"product of "
             f"all factors of dimension {dim} is {product}, which is not equal to the "
-            f"dimension size of the workload {bound}\")", None,
+            f"dimension size of the workload {bound}\")", _span_of(entries),
             help=hint + "; every dim's temporal and spatial factors, over all levels, "
             "multiply to its bound"))
     if problems:
