@@ -447,14 +447,6 @@ def split_table(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
     return SplitTable(rows, exact, tuple(table), closed_form)
 
 
-def factor_splits(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
-                  slots: tuple[Slot, ...], nest: tuple[int, ...],
-                  rules: tuple[Rule, ...] = ()) -> IntArray:
-    """[n, S] the rows of `split_table` (every split, or a seeded sample of a dim with more
-    than SPLIT_ROWS; shared, read-only)."""
-    return split_table(totals, bound, allowed, slots, nest, rules).rows
-
-
 Signature = tuple[tuple[Part, tuple[tuple[tuple[int, ...], int], ...]], ...]
 """((spatial part, ((counted-level loop mask, count), ...)), ...): a dim's splits counted."""
 
