@@ -1131,14 +1131,36 @@ def _keep_neighbours(choices: tuple[tuple[frozenset[str], ...], ...]) -> list[li
 def _explain_nothing_fits(problem: Problem, arch: ArchModel, space: MapSpace) -> tuple[str, ...]:
     """Why nothing runs: the reasons of the mapping with the smallest tiles (every factor
     at the outermost level, or as far out as the constraints let it; keeping what each
-    memory holds, less forced bypasses)."""
+    memory holds, less forced bypasses). A union's own splits ignore its order rules, so
+    each of its parts is explained: the reasons every part gives once, each other reason
+    after the parts that give it (one part may lack a buffer another has room in)."""
+    if not space.parts:
+        reasons = _smallest_tiles_reasons(problem, arch, space)
+        if reasons and not space.constraints.empty:
+            reasons = (*reasons, "(with the smallest tiles the map-space constraints allow)")
+        return reasons or ("no candidate of the map space fits the memories",)
+    per_part = [(part.case, _smallest_tiles_reasons(problem, arch, part)
+                 or ("no candidate of the map space fits the memories",))
+                for part in space.parts]
+    everywhere = [r for r in per_part[0][1] if all(r in reasons for _, reasons in per_part)]
+    cases_of: dict[str, list[str]] = {}
+    for case, reasons in per_part:
+        for reason in reasons:
+            if reason not in everywhere:
+                cases_of.setdefault(reason, []).append(case)
+    return (*everywhere,
+            *(f"with {' or with '.join(cases)}: {reason}" for reason, cases in cases_of.items()),
+            f"(in each of the {len(per_part)} cases of the order rules, with the smallest "
+            "tiles the map-space constraints allow: no case holds a mapping that fits)")
+
+
+def _smallest_tiles_reasons(problem: Problem, arch: ArchModel, space: MapSpace
+                            ) -> tuple[str, ...]:
+    """What the mapping with the smallest tiles of a space of single rules breaks."""
     factors = space.smallest_tiles()
     orders = np.tile(np.arange(space.ndims), (space.nlevels, 1))
     mapping = space.to_mapping(factors, orders, space.keep_choices[0])
-    reasons = tuple(issue.message for issue in mapping_issues(mapping, problem, arch))
-    if reasons and not space.constraints.empty:
-        reasons = (*reasons, "(with the smallest tiles the map-space constraints allow)")
-    return reasons or ("no candidate of the map space fits the memories",)
+    return tuple(issue.message for issue in mapping_issues(mapping, problem, arch))
 
 
 def _search_parts(search: _Search, strategy: Search) -> None:
@@ -1199,10 +1221,8 @@ def map_problem(problem: Problem, arch: ArchModel,
         search.heuristic()
     best = search.best
     if best.factors is None or best.orders is None:
-        # A union's own splits ignore its order rules: explain with its first case.
-        explained = search.space.parts[0] if search.space.parts else search.space
         raise NoValidMappingError(problem.name, arch.name,
-                                  _explain_nothing_fits(problem, arch, explained))
+                                  _explain_nothing_fits(problem, arch, search.space))
     mapping = search.space.to_mapping(best.factors, best.orders,
                                       search.space.keep_choices[best.keep])
     cost = evaluate(problem, arch, mapping)

@@ -882,8 +882,11 @@ class MapSpace:
 
     def __init__(self, problem: Problem, arch: ArchModel, *, bypass: bool = True,
                  imperfect: bool = False, constraints: MapConstraints | None = None,
-                 resolved: Resolved | None = None) -> None:
+                 resolved: Resolved | None = None, case: str = "") -> None:
         self.problem = problem
+        self.case = case
+        """How messages name this space when it is one case of a union's (`order_cases`'
+        description: "`BUF` in order [K, ...] without `P` loops"); '' otherwise."""
         self.imperfect = imperfect
         self.arch = arch
         too_large = [f"`{name}` has bound {bound:,}: the map space takes bounds below 2^62 "
@@ -1011,7 +1014,7 @@ class MapSpace:
             try:
                 found.append(MapSpace(self.problem, self.arch, bypass=self._bypass,
                                       imperfect=self.imperfect, constraints=self.constraints,
-                                      resolved=resolved))
+                                      resolved=resolved, case=text))
             except NoValidMappingError as exc:
                 reasons += [f"with {text}: {reason}" for reason in exc.reasons]
         if cover and not found:

@@ -270,3 +270,33 @@ def test_a_case_left_empty_by_other_constraints_is_dropped() -> None:
     best, count = brute_force(PROBLEM, rules, fixed)
     assert found.mapspace_size == count
     assert found.cost.energy_pj * found.cost.cycles == best
+
+
+def test_no_fit_explains_every_case() -> None:
+    # DRAM > 32-word BUF (inputs, outputs) > 6-word RF (weights, outputs), no bypass; K 4,
+    # P 8, R 2, K and P forbidden at DRAM, `[K, ...]` and `[P, ...]` at BUF: two cases.
+    # K loops at BUF, P not: P 8 must sit at RF, K 4 at BUF, R 2 at DRAM (the smallest
+    # tiles): RF holds weight K1 x R1 = 1 and output K1 x P8 = 8, 9 words in 6.
+    # P loops at BUF, K not: K 4 at RF: weight K4 x R1 = 4 and output K4 x P1 = 4, 8 words.
+    # In both, BUF holds input P8 + R1 - 1 = 8 and output K4 x P8 = 32, 40 words in 32:
+    # said once; each RF overflow after its case.
+    arch = accelerator(memory("DRAM", None, 200.0),
+                       memory("BUF", 32, 6.0, holds=("input", "output")),
+                       memory("RF", 6, 1.0, holds=("weight", "output")))
+    constraints = MapConstraints(slots=(SlotConstraint(target="DRAM", forbid=("K", "P")),),
+                                 orders=constraints_of({"BUF": CASES["two outermost"][0]["BUF"]})
+                                 .orders)
+    expected = (
+        "tiles kept at `BUF` need 40 words (input 8, output 32), it holds 32: 8 words over",
+        "with `BUF` in order [K, ...] without `P` loops: tiles kept at `RF` need 9 words "
+        "(weight 1, output 8), it holds 6: 3 words over",
+        "with `BUF` in order [P, ...] without `K` loops: tiles kept at `RF` need 8 words "
+        "(weight 4, output 4), it holds 6: 2 words over",
+        "(in each of the 2 cases of the order rules, with the smallest tiles the map-space "
+        "constraints allow: no case holds a mapping that fits)")
+    for search in ("auto", "heuristic", "random"):
+        with pytest.raises(NoValidMappingError) as raised:
+            map_problem(conv1d(4, 8, 2), arch, MapperOptions(
+                search=search, bypass=False, constraints=constraints))  # type: ignore[arg-type]
+        assert raised.value.reasons == expected, search
+
