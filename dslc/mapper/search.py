@@ -24,10 +24,10 @@ two slots) and re-splits (the loops two memories hold together split anew, all d
 once, with those levels' loop order swaps). `random` evaluates random samples only.
 `auto` is exhaustive when the space is within the budget, else heuristic. A space that is
 a union of cases (order rules at one level that no single rule states, `MapSpace.parts`)
-is searched case by case, the budget shared among them (`_search_parts`). Every
-candidate's score is remembered by its key, so a candidate is evaluated once and the
-budget counts distinct candidates. With numba, the
-neighbourhoods, the random children, the filled seeds' cuts, each batch (mesh check,
+is searched case by case, the budget shared among them and the remembered scores shared by
+all of them (`_search_parts`: cases may overlap). Every candidate's score is remembered by
+its key, so a candidate is evaluated once and the budget counts distinct candidates. With
+numba, the neighbourhoods, the random children, the filled seeds' cuts, each batch (mesh check,
 keys, remembered table, pruning, costing and scoring: `_compiled_batch`, one call), each
 group of descents (`_compiled_descend`, one call: neighbourhoods, their random orders drawn
 from the search's Generator as the Python loop draws them, batches, moves) and the rounds
@@ -284,7 +284,7 @@ class _Search:
     """One search: the map space, one evaluator per keep set, the budget and the best."""
 
     def __init__(self, problem: Problem, arch: ArchModel, options: MapperOptions,
-                 space: MapSpace | None = None) -> None:
+                 space: MapSpace | None = None, remembering: _Search | None = None) -> None:
         self.problem = problem
         self.arch = arch
         self.options = options
@@ -298,10 +298,13 @@ class _Search:
                                         imperfect=options.imperfect)
         self.evaluated = 0
         self.best = _Best()
-        self.seen = _Seen(options.budget)
+        self.seen: _Seen = _Seen(options.budget) if remembering is None \
+            else remembering.seen
         """The key (`candidate_keys`) of each candidate seen, to its column of
-        `seen_scores`."""
-        self.seen_scores = np.full((len(self.scores), 1024), np.inf)
+        `seen_scores`; with `remembering` (a union's search, for its parts), that search's,
+        so a candidate seen in one part is not evaluated again in another."""
+        self.seen_scores: FloatArray = np.full((len(self.scores), 1024), np.inf) \
+            if remembering is None else remembering.seen_scores
         """[K, >= len(seen)] the scores of the candidates seen (inf: did not fit, or
         invalid)."""
         self.keep_neighbours = _keep_neighbours(self.space.keep_choices)
@@ -433,7 +436,10 @@ class _Search:
             self.seen_scores[:, start:end] = scores
         return scores
 
-    def exhaustive(self) -> None:
+    def exhaustive(self, *, dedupe: bool = False) -> None:
+        """Every candidate of the space, each fitting one evaluated; with `dedupe`, those
+        not seen before only (a union's part: the parts may overlap, and the enumeration
+        alone holds each candidate once)."""
         space = self.space
         for keep in range(len(space.keep_choices)):
             def fits(factors: IntArray, keep: int = keep) -> BoolArray:
@@ -445,7 +451,7 @@ class _Search:
 
             for factors, orders in space.enumerate(tilings=fits):
                 self.run_batch(factors, orders, np.full(factors.shape[-1], keep, np.int64),
-                               dedupe=False)
+                               dedupe=dedupe)
 
     def random(self) -> None:
         budget = self.options.budget
@@ -1168,21 +1174,25 @@ def _search_parts(search: _Search, strategy: Search) -> None:
     each part's own search with a share of the budget (the smallest parts first, each
     exhaustive when it fits its share, so what it leaves goes to the others; every part
     gets at least half an even share), the best of them kept. Each part is a space of
-    single rules, so the compiled pieces run on it as on any other."""
+    single rules, so the compiled pieces run on it as on any other. The parts may overlap
+    (with `[K, ...]` and `[C, ...]` at a memory, a mapping with neither K nor C looping
+    there is in both), so all of them share `search`'s remembered candidates: a mapping is
+    evaluated once over the union, and `evaluated` and the shares count distinct ones."""
     parts = sorted(search.space.parts, key=lambda part: part.count().upper)
     budget = search.options.budget
     left = budget
     for position, part in enumerate(parts):
         share = max(left // (len(parts) - position), budget // (2 * len(parts)), 1)
         sub = _Search(search.problem, search.arch, replace(search.options, budget=share),
-                      space=part)
+                      space=part, remembering=search)
         size = part.count()
         if strategy == "random":
             sub.random()
         elif size.upper <= share and part.listed:
-            sub.exhaustive()
+            sub.exhaustive(dedupe=True)
         else:
             sub.heuristic()
+        search.seen_scores = sub.seen_scores  # grown (a new array) when it filled
         left = max(0, left - sub.evaluated)
         search.evaluated += sub.evaluated
         if sub.best.score < search.best.score:
