@@ -46,8 +46,8 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from dslc.affine import axis_values, linked_groups
 from dslc.arch import ArchModel, FanoutModel
-from dslc.cost.model import linked_groups
 from dslc.cost.result import ENERGY_QUANTUM_PJ
 from dslc.lower.problem import Problem, Tensor
 from dslc.mapping.check import allowed_dims
@@ -263,28 +263,15 @@ def _unrolling(problem: Problem, fanouts: tuple[FanoutShape, ...], levels: int,
 # ---- the bounds --------------------------------------------------------------------------
 
 
-def _axis_values(problem: Problem, terms: tuple[tuple[int, int], ...]) -> int:
-    """Distinct values one tensor axis takes over the whole loop nest."""
-    if not terms:
-        return 1
-    if len(terms) == 1:
-        return problem.bounds[terms[0][0]]
-    if len(terms) == 2:
-        (d1, c1), (d2, c2) = terms
-        f1, f2 = problem.bounds[d1], problem.bounds[d2]
-        w1, w2 = abs(c1), abs(c2)
-        g = math.gcd(w1, w2)
-        # Distinct sums i w1 + j w2: the equal sums form chains (as in the multicast count).
-        return f1 * f2 - max(0, f1 - w2 // g) * max(0, f2 - w1 // g)
-    values = {0}
-    for d, coef in terms:
-        values = {v + coef * i for v in values for i in range(problem.bounds[d])}
-    return len(values)
-
-
 TOUCHED_ENUMERATION_LIMIT = 1 << 16
 """Most points `touched_words` enumerates for axes that share a dim (beyond it, a lower
 bound: the most values any one of those axes takes)."""
+
+
+def _values(problem: Problem, terms: tuple[tuple[int, int], ...]) -> int:
+    """Distinct values one tensor axis takes over the whole loop nest (counted whatever its
+    box: the bounds need the number, and counting is linear in the box)."""
+    return axis_values([(c, problem.bounds[d]) for d, c in terms], limit=None)
 
 
 def touched_words(problem: Problem, tensor: Tensor) -> int:
@@ -298,11 +285,11 @@ def touched_words(problem: Problem, tensor: Tensor) -> int:
     for dims, members in linked_groups([({d for d, _ in axis.terms}, axis.terms)
                                         for axis in tensor.axes]):
         if len(members) == 1:
-            words *= _axis_values(problem, members[0])
+            words *= _values(problem, members[0])
             continue
         order = sorted(dims)
         if math.prod(problem.bounds[d] for d in order) > TOUCHED_ENUMERATION_LIMIT:
-            words *= max(_axis_values(problem, terms) for terms in members)
+            words *= max(_values(problem, terms) for terms in members)
             continue
         points = set()
         for values in itertools.product(*(range(problem.bounds[d]) for d in order)):

@@ -59,8 +59,8 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
+from dslc.affine import linked_groups
 from dslc.arch import ArchModel, LevelModel
 from dslc.cost.result import ComputeCost, Cost, LevelCost, TensorCost, quantize_pj
 from dslc.diagnostics.diagnostic import CannotRunError
@@ -147,26 +147,6 @@ def entries(tensor: Tensor, extents: Sequence[int], above: Sequence[NestLoop]) -
         total += iterations_before * (loop.factor - 1) * delta
         iterations_before *= loop.factor
     return total
-
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-def linked_groups(items: Sequence[tuple[set[K], V]]) -> list[tuple[set[K], list[V]]]:
-    """The items grouped by their keys: two items whose key sets share a key, directly or
-    through other items, are in one group; each group with the union of its keys. Counts
-    that multiply over independent parts (loops moving disjoint tensor axes, axes indexed
-    by disjoint dims) take one factor per group."""
-    groups: list[tuple[set[K], list[V]]] = []
-    for keys, item in items:
-        joined, members = set(keys), [item]
-        for group in [g for g in groups if g[0] & joined]:
-            groups.remove(group)
-            joined |= group[0]
-            members = group[1] + members
-        groups.append((joined, members))
-    return groups
 
 
 def distinct_children(tensor: Tensor, spatial: Sequence[NestLoop]) -> int:

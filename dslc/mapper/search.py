@@ -24,10 +24,10 @@ two slots) and re-splits (the loops two memories hold together split anew, all d
 once, with those levels' loop order swaps). `random` evaluates random samples only.
 `auto` is exhaustive when the space is within the budget, else heuristic. A space that is
 a union of cases (order rules at one level that no single rule states, `MapSpace.parts`)
-is searched case by case, the budget shared among them (`_search_parts`). Every
-candidate's score is remembered by its key, so a candidate is evaluated once and the
-budget counts distinct candidates. With numba, the
-neighbourhoods, the random children, the filled seeds' cuts, each batch (mesh check,
+is searched case by case, the budget shared among them and the remembered scores shared by
+all of them (`_search_parts`: cases may overlap). Every candidate's score is remembered by
+its key, so a candidate is evaluated once and the budget counts distinct candidates. With
+numba, the neighbourhoods, the random children, the filled seeds' cuts, each batch (mesh check,
 keys, remembered table, pruning, costing and scoring: `_compiled_batch`, one call), each
 group of descents (`_compiled_descend`, one call: neighbourhoods, their random orders drawn
 from the search's Generator as the Python loop draws them, batches, moves) and the rounds
@@ -284,7 +284,7 @@ class _Search:
     """One search: the map space, one evaluator per keep set, the budget and the best."""
 
     def __init__(self, problem: Problem, arch: ArchModel, options: MapperOptions,
-                 space: MapSpace | None = None) -> None:
+                 space: MapSpace | None = None, remembering: _Search | None = None) -> None:
         self.problem = problem
         self.arch = arch
         self.options = options
@@ -298,10 +298,13 @@ class _Search:
                                         imperfect=options.imperfect)
         self.evaluated = 0
         self.best = _Best()
-        self.seen = _Seen(options.budget)
+        self.seen: _Seen = _Seen(options.budget) if remembering is None \
+            else remembering.seen
         """The key (`candidate_keys`) of each candidate seen, to its column of
-        `seen_scores`."""
-        self.seen_scores = np.full((len(self.scores), 1024), np.inf)
+        `seen_scores`; with `remembering` (a union's search, for its parts), that search's,
+        so a candidate seen in one part is not evaluated again in another."""
+        self.seen_scores: FloatArray = np.full((len(self.scores), 1024), np.inf) \
+            if remembering is None else remembering.seen_scores
         """[K, >= len(seen)] the scores of the candidates seen (inf: did not fit, or
         invalid)."""
         self.keep_neighbours = _keep_neighbours(self.space.keep_choices)
@@ -433,7 +436,10 @@ class _Search:
             self.seen_scores[:, start:end] = scores
         return scores
 
-    def exhaustive(self) -> None:
+    def exhaustive(self, *, dedupe: bool = False) -> None:
+        """Every candidate of the space, each fitting one evaluated; with `dedupe`, those
+        not seen before only (a union's part: the parts may overlap, and the enumeration
+        alone holds each candidate once)."""
         space = self.space
         for keep in range(len(space.keep_choices)):
             def fits(factors: IntArray, keep: int = keep) -> BoolArray:
@@ -445,7 +451,7 @@ class _Search:
 
             for factors, orders in space.enumerate(tilings=fits):
                 self.run_batch(factors, orders, np.full(factors.shape[-1], keep, np.int64),
-                               dedupe=False)
+                               dedupe=dedupe)
 
     def random(self) -> None:
         budget = self.options.budget
@@ -1131,14 +1137,36 @@ def _keep_neighbours(choices: tuple[tuple[frozenset[str], ...], ...]) -> list[li
 def _explain_nothing_fits(problem: Problem, arch: ArchModel, space: MapSpace) -> tuple[str, ...]:
     """Why nothing runs: the reasons of the mapping with the smallest tiles (every factor
     at the outermost level, or as far out as the constraints let it; keeping what each
-    memory holds, less forced bypasses)."""
+    memory holds, less forced bypasses). A union's own splits ignore its order rules, so
+    each of its parts is explained: the reasons every part gives once, each other reason
+    after the parts that give it (one part may lack a buffer another has room in)."""
+    if not space.parts:
+        reasons = _smallest_tiles_reasons(problem, arch, space)
+        if reasons and not space.constraints.empty:
+            reasons = (*reasons, "(with the smallest tiles the map-space constraints allow)")
+        return reasons or ("no candidate of the map space fits the memories",)
+    per_part = [(part.case, _smallest_tiles_reasons(problem, arch, part)
+                 or ("no candidate of the map space fits the memories",))
+                for part in space.parts]
+    everywhere = [r for r in per_part[0][1] if all(r in reasons for _, reasons in per_part)]
+    cases_of: dict[str, list[str]] = {}
+    for case, reasons in per_part:
+        for reason in reasons:
+            if reason not in everywhere:
+                cases_of.setdefault(reason, []).append(case)
+    return (*everywhere,
+            *(f"with {' or with '.join(cases)}: {reason}" for reason, cases in cases_of.items()),
+            f"(in each of the {len(per_part)} cases of the order rules, with the smallest "
+            "tiles the map-space constraints allow: no case holds a mapping that fits)")
+
+
+def _smallest_tiles_reasons(problem: Problem, arch: ArchModel, space: MapSpace
+                            ) -> tuple[str, ...]:
+    """What the mapping with the smallest tiles of a space of single rules breaks."""
     factors = space.smallest_tiles()
     orders = np.tile(np.arange(space.ndims), (space.nlevels, 1))
     mapping = space.to_mapping(factors, orders, space.keep_choices[0])
-    reasons = tuple(issue.message for issue in mapping_issues(mapping, problem, arch))
-    if reasons and not space.constraints.empty:
-        reasons = (*reasons, "(with the smallest tiles the map-space constraints allow)")
-    return reasons or ("no candidate of the map space fits the memories",)
+    return tuple(issue.message for issue in mapping_issues(mapping, problem, arch))
 
 
 def _search_parts(search: _Search, strategy: Search) -> None:
@@ -1146,21 +1174,25 @@ def _search_parts(search: _Search, strategy: Search) -> None:
     each part's own search with a share of the budget (the smallest parts first, each
     exhaustive when it fits its share, so what it leaves goes to the others; every part
     gets at least half an even share), the best of them kept. Each part is a space of
-    single rules, so the compiled pieces run on it as on any other."""
+    single rules, so the compiled pieces run on it as on any other. The parts may overlap
+    (with `[K, ...]` and `[C, ...]` at a memory, a mapping with neither K nor C looping
+    there is in both), so all of them share `search`'s remembered candidates: a mapping is
+    evaluated once over the union, and `evaluated` and the shares count distinct ones."""
     parts = sorted(search.space.parts, key=lambda part: part.count().upper)
     budget = search.options.budget
     left = budget
     for position, part in enumerate(parts):
         share = max(left // (len(parts) - position), budget // (2 * len(parts)), 1)
         sub = _Search(search.problem, search.arch, replace(search.options, budget=share),
-                      space=part)
+                      space=part, remembering=search)
         size = part.count()
         if strategy == "random":
             sub.random()
         elif size.upper <= share and part.listed:
-            sub.exhaustive()
+            sub.exhaustive(dedupe=True)
         else:
             sub.heuristic()
+        search.seen_scores = sub.seen_scores  # grown (a new array) when it filled
         left = max(0, left - sub.evaluated)
         search.evaluated += sub.evaluated
         if sub.best.score < search.best.score:
@@ -1199,10 +1231,8 @@ def map_problem(problem: Problem, arch: ArchModel,
         search.heuristic()
     best = search.best
     if best.factors is None or best.orders is None:
-        # A union's own splits ignore its order rules: explain with its first case.
-        explained = search.space.parts[0] if search.space.parts else search.space
         raise NoValidMappingError(problem.name, arch.name,
-                                  _explain_nothing_fits(problem, arch, explained))
+                                  _explain_nothing_fits(problem, arch, search.space))
     mapping = search.space.to_mapping(best.factors, best.orders,
                                       search.space.keep_choices[best.keep])
     cost = evaluate(problem, arch, mapping)

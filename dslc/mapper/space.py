@@ -447,14 +447,6 @@ def split_table(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
     return SplitTable(rows, exact, tuple(table), closed_form)
 
 
-def factor_splits(totals: tuple[int, ...], bound: int, allowed: tuple[int, ...],
-                  slots: tuple[Slot, ...], nest: tuple[int, ...],
-                  rules: tuple[Rule, ...] = ()) -> IntArray:
-    """[n, S] the rows of `split_table` (every split, or a seeded sample of a dim with more
-    than SPLIT_ROWS; shared, read-only)."""
-    return split_table(totals, bound, allowed, slots, nest, rules).rows
-
-
 Signature = tuple[tuple[Part, tuple[tuple[tuple[int, ...], int], ...]], ...]
 """((spatial part, ((counted-level loop mask, count), ...)), ...): a dim's splits counted."""
 
@@ -890,8 +882,11 @@ class MapSpace:
 
     def __init__(self, problem: Problem, arch: ArchModel, *, bypass: bool = True,
                  imperfect: bool = False, constraints: MapConstraints | None = None,
-                 resolved: Resolved | None = None) -> None:
+                 resolved: Resolved | None = None, case: str = "") -> None:
         self.problem = problem
+        self.case = case
+        """How messages name this space when it is one case of a union's (`order_cases`'
+        description: "`BUF` in order [K, ...] without `P` loops"); '' otherwise."""
         self.imperfect = imperfect
         self.arch = arch
         too_large = [f"`{name}` has bound {bound:,}: the map space takes bounds below 2^62 "
@@ -1019,7 +1014,7 @@ class MapSpace:
             try:
                 found.append(MapSpace(self.problem, self.arch, bypass=self._bypass,
                                       imperfect=self.imperfect, constraints=self.constraints,
-                                      resolved=resolved))
+                                      resolved=resolved, case=text))
             except NoValidMappingError as exc:
                 reasons += [f"with {text}: {reason}" for reason in exc.reasons]
         if cover and not found:

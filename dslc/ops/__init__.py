@@ -15,7 +15,8 @@ protocol elaboration implements), `shape` (`Shape`, `ShapeProblem`, shared shape
 window shared by convolutions and pooling), `registry` (lookup by name and by spec class),
 and one module per operator.
 
-Layering: this package imports only dslc.spec and the standard library. Elaboration
+Layering: this package imports only dslc.spec, dslc.affine (counting affine index points,
+shared with the cost model) and the standard library. Elaboration
 (dslc.sema.network) reads attributes through `AttributeReader` and turns errors into
 diagnostics; dslc.graph runs the shape rules and counts; dslc.lower turns a `LoopNest` into
 its `Problem` IR. Nothing here produces diagnostics, knows spans, or builds graphs.

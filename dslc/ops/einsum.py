@@ -17,6 +17,7 @@ import itertools
 import math
 from collections.abc import Sequence
 
+from dslc.affine import axis_values, linked_groups
 from dslc.ops.loopnest import Axis, LoopNest, LoopTensor
 from dslc.ops.operator import Example, Operator, Spelling, Workload
 from dslc.ops.shape import Shape, ShapeProblem, show
@@ -80,35 +81,8 @@ def _shape(layer: EinsumLayer, shapes: Sequence[Shape]) -> Shape | ShapeProblem:
 
 COUNT_LIMIT = 1 << 16
 """Most index points `_gaps_and_collisions` enumerates per group of axes sharing dims (a
-larger group of one axis is counted on its box, `_axis_values`; a larger group of several
-axes is not checked)."""
-BOX_LIMIT = 1 << 26
-"""Widest box `_axis_values` counts the values of (bits of one integer)."""
-
-
-def _axis_values(terms: dict[str, int], bounds: dict[str, int]) -> int | None:
-    """How many distinct values one axis takes (None past BOX_LIMIT): its values as the bits
-    of an integer, each term's progression added by doubling (a term of coefficient c over
-    n values shifts the set by 0, |c|, .., (n - 1)|c|; a negative c reflects the set, which
-    keeps the count)."""
-    if len(terms) <= 1:  # one term's values are distinct (c is not 0)
-        return math.prod(bounds[d] for d in terms)
-    box = 1 + sum(abs(c) * (bounds[d] - 1) for d, c in terms.items())
-    if box > BOX_LIMIT:
-        return None
-    values = 1
-    for d, c in terms.items():
-        step, left = abs(c), bounds[d]
-        block, length, done, found = values, 1, 0, 0
-        while left:
-            if left & 1:
-                found |= block << (done * step)
-                done += length
-            block |= block << (length * step)
-            length *= 2
-            left >>= 1
-        values = found
-    return values.bit_count()
+larger group of one axis is counted by `dslc.affine.axis_values`, None past its box
+limit; a larger group of several axes is not checked)."""
 
 
 def _gaps_and_collisions(indices: Sequence[AffineIndex], bounds: dict[str, int]) -> str:
@@ -123,25 +97,18 @@ def _gaps_and_collisions(indices: Sequence[AffineIndex], bounds: dict[str, int])
         for term in index.terms:
             merged[term.dim] = merged.get(term.dim, 0) + term.coefficient
         axes.append({d: c for d, c in merged.items() if c})
-    groups: list[tuple[set[str], list[dict[str, int]]]] = []
-    for terms in axes:
-        dims = set(terms)
-        members = [terms]
-        for group in [g for g in groups if g[0] & dims]:
-            groups.remove(group)
-            dims |= group[0]
-            members = group[1] + members
-        groups.append((dims, members))
     one_to_one = gap_free = True
-    for dims, members in groups:
+    for dims, members in linked_groups([(set(terms), terms) for terms in axes]):
         order = sorted(dims)
         count = math.prod(bounds[d] for d in order)
         box = math.prod(1 + sum(abs(c) * (bounds[d] - 1) for d, c in terms.items())
                         for terms in members)
         if count > COUNT_LIMIT:
-            # One axis is counted on its box (`O[2p + 2r]` with P x R past the limit was
-            # let through and miscounted); several axes sharing dims are not checked.
-            found = _axis_values(members[0], bounds) if len(members) == 1 else None
+            # One axis is counted without enumerating its points (`O[2p + 2r]` with P x R
+            # past the limit was let through and miscounted); several axes sharing dims
+            # are not checked.
+            found = axis_values([(c, bounds[d]) for d, c in members[0].items()]) \
+                if len(members) == 1 else None
             if found is None:
                 continue
             distinct = found

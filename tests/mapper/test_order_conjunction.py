@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from dslc.cost import kernel
 from dslc.cost.model import evaluate
 from dslc.lower.problem import Problem
 from dslc.mapper import MapperOptions, NoValidMappingError, map_problem
@@ -270,3 +271,92 @@ def test_a_case_left_empty_by_other_constraints_is_dropped() -> None:
     best, count = brute_force(PROBLEM, rules, fixed)
     assert found.mapspace_size == count
     assert found.cost.energy_pj * found.cost.cycles == best
+
+
+def test_no_fit_explains_every_case() -> None:
+    # DRAM > 32-word BUF (inputs, outputs) > 6-word RF (weights, outputs), no bypass; K 4,
+    # P 8, R 2, K and P forbidden at DRAM, `[K, ...]` and `[P, ...]` at BUF: two cases.
+    # K loops at BUF, P not: P 8 must sit at RF, K 4 at BUF, R 2 at DRAM (the smallest
+    # tiles): RF holds weight K1 x R1 = 1 and output K1 x P8 = 8, 9 words in 6.
+    # P loops at BUF, K not: K 4 at RF: weight K4 x R1 = 4 and output K4 x P1 = 4, 8 words.
+    # In both, BUF holds input P8 + R1 - 1 = 8 and output K4 x P8 = 32, 40 words in 32:
+    # said once; each RF overflow after its case.
+    arch = accelerator(memory("DRAM", None, 200.0),
+                       memory("BUF", 32, 6.0, holds=("input", "output")),
+                       memory("RF", 6, 1.0, holds=("weight", "output")))
+    constraints = MapConstraints(slots=(SlotConstraint(target="DRAM", forbid=("K", "P")),),
+                                 orders=constraints_of({"BUF": CASES["two outermost"][0]["BUF"]})
+                                 .orders)
+    expected = (
+        "tiles kept at `BUF` need 40 words (input 8, output 32), it holds 32: 8 words over",
+        "with `BUF` in order [K, ...] without `P` loops: tiles kept at `RF` need 9 words "
+        "(weight 1, output 8), it holds 6: 3 words over",
+        "with `BUF` in order [P, ...] without `K` loops: tiles kept at `RF` need 8 words "
+        "(weight 4, output 4), it holds 6: 2 words over",
+        "(in each of the 2 cases of the order rules, with the smallest tiles the map-space "
+        "constraints allow: no case holds a mapping that fits)")
+    for search in ("auto", "heuristic", "random"):
+        with pytest.raises(NoValidMappingError) as raised:
+            map_problem(conv1d(4, 8, 2), arch, MapperOptions(
+                search=search, bypass=False, constraints=constraints))  # type: ignore[arg-type]
+        assert raised.value.reasons == expected, search
+
+
+def _key(factors: dict[tuple[str, str], int], orders: list[list[str]]) -> tuple[object, ...]:
+    """A candidate as its factor at each place and the order of its real loops at each
+    level above the innermost (whose order no count depends on)."""
+    return (tuple(sorted(factors.items())), tuple(tuple(order) for order in orders[:-1]))
+
+
+@pytest.mark.parametrize("case", ["two outermost", "first and last", "two levels"])
+@pytest.mark.parametrize("search", ["heuristic", "random"])
+def test_overlapping_cases_evaluate_each_mapping_once(case: str, search: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # The cases overlap (a mapping with neither K nor P looping at BUF is in both of "two
+    # outermost"'s): every candidate costed is recorded (numpy path: `_evaluate` costs
+    # them all) and checked against the union listed by brute force.
+    rules, _ = CASES[case]
+    union: set[tuple[object, ...]] = set()
+    fitting = 0
+    for mapping, first in mappings(PROBLEM, rules, {}):
+        factors = {(level.name, PROBLEM.dims[loop.dim]): loop.factor
+                   for level in mapping.levels for loop in level.temporal}
+        factors |= {(f"PE.{loop.axis}", PROBLEM.dims[loop.dim]): loop.factor
+                    for level in mapping.levels for loop in level.spatial}
+        orders = [[PROBLEM.dims[loop.dim] for loop in level.temporal]
+                  for level in mapping.levels]
+        key = _key({k: v for k, v in factors.items() if v > 1}, orders)
+        if first:
+            union.add(key)
+            fitting += check_mapping(mapping, PROBLEM, ARCH) == ()
+    monkeypatch.setenv(kernel.DISABLE_ENV, "1")
+    original = _Search._evaluate
+    costed: list[tuple[object, ...]] = []
+
+    def recording(self: _Search, factors: np.ndarray, orders: np.ndarray, keeps: np.ndarray,
+                  remember: bool) -> np.ndarray:
+        places = [LEVELS[s.level] if not s.spatial else f"PE.{s.axis}" for s in
+                  self.space.slots]
+        for b in range(factors.shape[-1]):
+            found = {(place, PROBLEM.dims[d]): int(factors[s, d, b])
+                     for s, place in enumerate(places) for d in range(len(PROBLEM.dims))
+                     if factors[s, d, b] > 1}
+            real = [[PROBLEM.dims[d] for d in orders[i, :, b] if factors[i, d, b] > 1]
+                    for i in range(len(LEVELS))]
+            costed.append(_key(found, real))
+        return original(self, factors, orders, keeps, remember)
+
+    monkeypatch.setattr(_Search, "_evaluate", recording)
+    constraints = constraints_of(rules)
+    # A budget every part fits: each part is enumerated, and the union once.
+    found = map_problem(PROBLEM, ARCH, MapperOptions(search=search, budget=10**6,  # type: ignore[arg-type]
+                                                     bypass=False, constraints=constraints))
+    assert len(costed) == len(set(costed)) and set(costed) <= union
+    if search == "heuristic":
+        assert found.evaluated == fitting
+    # A budget of the union's fitting candidates exactly: never more.
+    costed.clear()
+    found = map_problem(PROBLEM, ARCH, MapperOptions(search=search, budget=fitting,  # type: ignore[arg-type]
+                                                     bypass=False, constraints=constraints))
+    assert len(costed) == len(set(costed)) and set(costed) <= union
+    assert found.evaluated <= fitting
