@@ -324,7 +324,7 @@ importer understands.
 """),
     Code("E803", "operator used in a way dslc cannot express", """
 A known ONNX operator with attributes or shapes dslc cannot express: a 1-D or 3-D
-convolution, padding no symmetric padding reproduces (ceil_mode), a transpose or
+convolution, padding no symmetric padding reproduces, a transpose or
 concatenation that moves the batch axis, a clip that is neither relu nor relu6, a reduction
 over other axes than the spatial ones. `--skip-unknown` skips these nodes too.
 """),

@@ -38,6 +38,7 @@ from typing import Any
 
 from dslc.diagnostics.diagnostic import Diagnostic, DiagnosticError, error
 from dslc.interop.network_text import AttrValue, ImportedLayer, ImportedNetwork, Names
+from dslc.ops.window import extent
 from dslc.spec.limits import MAX_DIM
 
 Shape = tuple[int, ...]
@@ -323,9 +324,10 @@ def _explicit_pads(attrs: dict[str, Any]) -> list[int]:
 
 def _window_pad(in_hw: tuple[int, int], out_hw: tuple[int, int], kernel: tuple[int, int],
                 stride: tuple[int, int], dilation: tuple[int, int], pads: Sequence[int],
-                counts: _Counts, node_name: str) -> tuple[int, int]:
+                counts: _Counts, node_name: str, ceil: bool = False) -> tuple[int, int]:
     """dslc's symmetric pad per axis that gives the inferred output size: the ONNX pads
-    when symmetric, else the closest symmetric pad that keeps the output size (noted)."""
+    when symmetric, else the closest symmetric pad that keeps the output size (noted). With
+    `ceil` (a pool's `ceil_mode`) the sizes round up, as dslc's `ceil = true` does."""
     if pads and min(pads) < 0:
         raise _Unsupported(f"pads {list(pads)} crop the input (a negative pad)",
                            "dslc pads with zeros; crop with a Slice before the node")
@@ -342,14 +344,14 @@ def _window_pad(in_hw: tuple[int, int], out_hw: tuple[int, int], kernel: tuple[i
             needed = (out_hw[axis] - 1) * stride[axis] + span - in_hw[axis]
             candidates = [max(0, (needed + 1) // 2)]
         fit = [p for p in candidates
-               if (in_hw[axis] + 2 * p - span) // stride[axis] + 1 == out_hw[axis]
-               and in_hw[axis] + 2 * p >= span]
+               if extent(in_hw[axis], span, stride[axis], p, ceil) == out_hw[axis] >= 1]
         if not fit:
             given = f"padding {b} before and {e} after" if pads else "auto_pad"
             raise _Unsupported(
                 f"{given} on axis {axis} gives an output of {out_hw[axis]}, which no "
-                "symmetric padding gives (ceil_mode or asymmetric padding)",
-                "dslc pads symmetrically and rounds the output down")
+                "symmetric padding gives (asymmetric padding)",
+                "dslc pads symmetrically" + ("" if ceil else " and rounds the output down "
+                                              "(a pool's ceil_mode rounds it up)"))
         chosen.append(fit[0])
         noted = noted or b != e or not pads
     if noted:
@@ -842,14 +844,17 @@ class _Reader:
         if tuple(attrs.get("dilations", [1, 1])) != (1, 1):
             raise _Unsupported("dilated pooling", "dslc's pools are not dilated")
         pads = _explicit_pads(attrs)
+        ceil = bool(attrs.get("ceil_mode", 0))
         pad = _window_pad(_pair(in_shape[1:3], "the input"),
                           _pair(out_shape[1:3], "the output"), kernel, stride, (1, 1),
-                          pads, self.counts, node.name or node.output[0])
+                          pads, self.counts, node.name or node.output[0], ceil)
         op = "maxpool" if node.op_type == "MaxPool" else "avgpool"
         out: list[tuple[str, AttrValue]] = [("kernel", _scalar(kernel)),
                                             ("stride", _scalar(stride))]
         if pad != (0, 0):
             out.append(("pad", _scalar(pad)))
+        if ceil:
+            out.append(("ceil", True))
         self.emit(node, op, [x], out)
 
     def global_pool(self, node: Any, x: str, op: str) -> str:

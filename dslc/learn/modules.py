@@ -133,10 +133,11 @@ def _pool(layer: spec.PoolLayer, x: torch.Tensor) -> torch.Tensor:
     lead = x.shape[:-2]
     folded = x.reshape(lead[0], -1, *x.shape[-2:])  # leading axes as channels
     if layer.op == "maxpool":
-        out = F.max_pool2d(folded, layer.kernel, layer.stride, layer.pad)
+        out = F.max_pool2d(folded, layer.kernel, layer.stride, layer.pad,
+                           ceil_mode=layer.ceil)
     else:
         out = F.avg_pool2d(folded, layer.kernel, layer.stride, layer.pad,
-                           count_include_pad=True)
+                           ceil_mode=layer.ceil, count_include_pad=True)
     return out.reshape(*lead, *out.shape[-2:])
 
 

@@ -1,9 +1,10 @@
 """`maxpool` and `avgpool`: pooling over the last two axes; `global = true` pools to 1x1.
 
 Shape: [.., H, W] -> [.., P, Q] with P, Q from the sliding window (dslc.ops.window; the
-stride defaults to the kernel; the padding is at most half the kernel, as PyTorch requires),
-or [.., 1, 1] when global. No MACs and no weights: pooling
-only moves data (comparisons and additions are not modelled as MACs), so it has no loop nest.
+stride defaults to the kernel; the padding is at most half the kernel, as PyTorch requires;
+`ceil = true` rounds the size up as PyTorch's `ceil_mode`), or [.., 1, 1] when global. No
+MACs and no weights: pooling only moves data (comparisons and additions are not modelled as
+MACs), so it has no loop nest.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ STRIDE = Attribute("stride", "pair", "stride (default: the kernel)")
 PAD = Attribute("pad", "pad_pair", "padding per side (or `same`), at most half the kernel",
                 default=0)
 GLOBAL = Attribute("global", "bool", "pool the whole map to 1x1", default=False)
+CEIL = Attribute("ceil", "bool", "round the output size up, as PyTorch's `ceil_mode`",
+                 default=False)
 
 
 def _bind(called: str, name: str, inputs: tuple[str, ...], attrs: AttributeReader
@@ -34,7 +37,7 @@ def _bind(called: str, name: str, inputs: tuple[str, ...], attrs: AttributeReade
     stride = attrs.pair(STRIDE) if attrs.has(STRIDE) else kernel
     return PoolLayer(name=name, inputs=inputs, op=op, kernel=kernel, stride=stride,
                      pad=window.bind_pad(attrs, PAD, kernel, (1, 1)),
-                     global_pool=is_global)
+                     global_pool=is_global, ceil=attrs.flag(CEIL))
 
 
 def _shape(layer: PoolLayer, shapes: Sequence[Shape]) -> Shape | ShapeProblem:
@@ -54,7 +57,8 @@ def _shape(layer: PoolLayer, shapes: Sequence[Shape]) -> Shape | ShapeProblem:
                 f"padding {layer.pad[axis]} is more than half the kernel "
                 f"({layer.kernel[axis]}): the outermost windows would hold padding only",
                 f"use a padding of at most {layer.kernel[axis] // 2} (half the kernel)")
-    size = window.output_size(layer.name, shape, layer.kernel, layer.stride, layer.pad)
+    size = window.output_size(layer.name, shape, layer.kernel, layer.stride, layer.pad,
+                              ceil=layer.ceil)
     if isinstance(size, ShapeProblem):
         return size
     return (*shape[:-2], *size)
@@ -62,7 +66,8 @@ def _shape(layer: PoolLayer, shapes: Sequence[Shape]) -> Shape | ShapeProblem:
 
 OPERATOR = Operator(
     spellings=(Spelling("maxpool", "max pooling"), Spelling("avgpool", "average pooling")),
-    layer=PoolLayer, min_inputs=1, max_inputs=1, attributes=(KERNEL, STRIDE, PAD, GLOBAL),
+    layer=PoolLayer, min_inputs=1, max_inputs=1,
+    attributes=(KERNEL, STRIDE, PAD, GLOBAL, CEIL),
     bind=_bind, shape=_shape, workload=no_work, lower=None,
     example=Example("maxpool(x0, kernel = 3, stride = 2, pad = 1)", ((4, 8, 8),)),
 )

@@ -56,9 +56,24 @@ def bind_pad(attrs: AttributeReader, attribute: Attribute, kernel: Pair, dilatio
     return padding(pad, kernel, dilation)
 
 
+def extent(size: int, span: int, stride: int, pad: int, ceil: bool = False) -> int:
+    """Window positions along one axis: floor((size + 2 pad - span) / stride) + 1, as
+    PyTorch's convolutions and pools compute it; with `ceil` (a pool's `ceil_mode`) the
+    division rounds up, less a last window that would start past the input and its leading
+    padding (PyTorch's `pooling_output_shape`). Below 1 when no window fits."""
+    reach = size + 2 * pad - span
+    if not ceil:
+        return reach // stride + 1
+    positions = -(-reach // stride) + 1
+    if positions > 1 and (positions - 1) * stride >= size + pad:
+        positions -= 1
+    return positions
+
+
 def output_size(layer: str, shape: Shape, kernel: Pair, stride: Pair, pad: Pair,
-                dilation: Pair = (1, 1)) -> Pair | ShapeProblem:
-    """Output height and width: floor((H + 2*pad - dilation*(R-1) - 1) / stride) + 1."""
+                dilation: Pair = (1, 1), ceil: bool = False) -> Pair | ShapeProblem:
+    """Output height and width: floor((H + 2*pad - dilation*(R-1) - 1) / stride) + 1, or
+    with `ceil` rounded up (`extent`)."""
     # Elaboration already enforces these bounds for source programs; specs built in Python
     # reach here unchecked, and a zero stride would divide by zero below.
     checks = (("kernel", kernel, 1), ("stride", stride, 1), ("dilation", dilation, 1),
@@ -71,13 +86,13 @@ def output_size(layer: str, shape: Shape, kernel: Pair, stride: Pair, pad: Pair,
     for axis, size in enumerate(shape[-2:]):
         span = dilation[axis] * (kernel[axis] - 1) + 1
         padded = size + 2 * pad[axis]
-        extent = (padded - span) // stride[axis] + 1
-        if extent < 1:
+        positions = extent(size, span, stride[axis], pad[axis], ceil)
+        if positions < 1:
             # The wording is pinned by the golden test E401_kernel_larger_than_input.
             return ShapeProblem(
                 layer, "kernel",
                 f"kernel {kernel[axis]} (spanning {span}) is larger than the padded "
                 f"input ({size} + 2 x {pad[axis]} = {padded})",
                 "use a smaller kernel or more padding")
-        out.append(extent)
+        out.append(positions)
     return out[0], out[1]

@@ -96,6 +96,9 @@ class PoolLayer(_Layer):
     """Padding on each side."""
     global_pool: bool = False
     """Pool the whole feature map to 1x1."""
+    ceil: bool = False
+    """Round the output size up (PyTorch's `ceil_mode`): a last, partial window is kept
+    when it starts inside the input or its leading padding."""
 
 
 class AddLayer(_Layer):

@@ -136,3 +136,19 @@ def test_batchnorm_uses_running_statistics_in_evaluation() -> None:
     mean = x.mean(dim=(0, 2, 3))
     running = module.get_buffer("y__mean")
     assert torch.allclose(running, 0.1 * mean, atol=1e-5)
+
+
+@pytest.mark.parametrize(("call", "shape"), [
+    # 7 rows: ceil(5 / 2) + 1 = 4 windows of 2 (the 4th starts at row 6, inside the input)
+    ("maxpool(x0, kernel = 2, stride = 2, ceil = true)", (4, 4, 4)),
+    ("avgpool(x0, kernel = 2, stride = 2, ceil = true)", (4, 4, 4)),
+    ("maxpool(x0, kernel = 2, stride = 2)", (4, 3, 3)),
+])
+def test_ceil_pools_run_with_the_specs_shape(call: str, shape: tuple[int, ...]) -> None:
+    module, graph = _module(call, ((4, 7, 7),))
+    x = torch.arange(3 * 4 * 7 * 7, dtype=torch.float32).reshape(3, 4, 7, 7)
+    out = module(x)
+    assert graph.shape("y") == shape and tuple(out.shape) == (3, *shape)
+    if call.startswith("maxpool") and "ceil" in call:
+        # the 4th window of each row and column holds row or column 6 alone
+        assert float(out[0, 0, 3, 3]) == float(x[0, 0, 6, 6])

@@ -356,14 +356,16 @@ def pool_case(rng: random.Random) -> PoolCase | None:
         kernel = (kernel[0], kernel[0])
     stride = None if rng.random() < 0.4 else (rng.randint(1, 4), rng.randint(1, 4))
     pad = (rng.randint(0, kernel[0] // 2), rng.randint(0, kernel[1] // 2))
+    ceil = rng.random() < 0.3
     text = f"{kind}(x, kernel = {_pair(kernel)}" + \
         (f", stride = {_pair(stride)}" if stride else "") + \
-        (f", pad = {_pair(pad)}" if pad != (0, 0) or rng.random() < 0.3 else "") + ")"
+        (f", pad = {_pair(pad)}" if pad != (0, 0) or rng.random() < 0.3 else "") + \
+        (", ceil = true" if ceil else "") + ")"
     effective = stride or kernel
     if any(_out(shape[1 + a], kernel[a], effective[a], pad[a], 1) < 1 for a in (0, 1)):
         return None
     module = (torch.nn.MaxPool2d if kind == "maxpool" else torch.nn.AvgPool2d)(
-        kernel, stride=stride, padding=pad)
+        kernel, stride=stride, padding=pad, ceil_mode=ceil)
     return PoolCase(f"{text} on {list(shape)}", shape, text, module)
 
 
