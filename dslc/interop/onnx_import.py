@@ -345,6 +345,13 @@ def _window_pad(in_hw: tuple[int, int], out_hw: tuple[int, int], kernel: tuple[i
             candidates = [max(0, (needed + 1) // 2)]
         fit = [p for p in candidates
                if extent(in_hw[axis], span, stride[axis], p, ceil) == out_hw[axis] >= 1]
+        if not fit and ceil and b == e and \
+                -(-(in_hw[axis] + 2 * b - span) // stride[axis]) + 1 == out_hw[axis]:
+            raise _Unsupported(
+                f"ceil_mode on axis {axis} gives an output of {out_hw[axis]} by ONNX's "
+                "rule, whose last window starts in the trailing padding; PyTorch drops "
+                f"such a window (an output of {out_hw[axis] - 1}), as dslc's `ceil = true` "
+                "does", "pad less, or export the model from PyTorch again")
         if not fit:
             given = f"padding {b} before and {e} after" if pads else "auto_pad"
             raise _Unsupported(

@@ -11,6 +11,7 @@ import onnx_graphs as graphs
 from onnx import helper
 
 from dslc import api
+from dslc.diagnostics.diagnostic import DiagnosticError
 from dslc.graph.layer_graph import build_graph
 from dslc.spec.network import PoolLayer
 
@@ -45,3 +46,19 @@ def test_ceil_mode_pools_import_with_their_sizes() -> None:
     assert shapes["pool1"] == (8, 7, 7) and shapes["pool2"] == (8, 4, 4)
     assert model.macs == 8 * 4 * 4 * 10 == 1_280
     assert "ceil = true" in model.text
+
+
+def test_a_last_window_in_the_trailing_padding_is_refused_by_name() -> None:
+    # 5 rows, kernel 2, stride 2, pad 1, ceil_mode: ONNX's rule gives ceil(5 / 2) + 1 = 4
+    # windows, the 4th starting at padded row 6, in the trailing padding; PyTorch (and
+    # dslc) drop it and give 3. No symmetric pad gives 4, so the node is E803, saying why.
+    nodes = [helper.make_node("MaxPool", ["x"], ["y"], name="/pool/MaxPool",
+                              kernel_shape=[2, 2], strides=[2, 2], pads=[1, 1, 1, 1],
+                              ceil_mode=1)]
+    data = graphs.model(nodes, [("x", [1, 2, 5, 5])], [], ("y", [1, 2, 4, 4]), "corner")
+    with pytest.raises(DiagnosticError) as caught:
+        api.import_onnx(data, name="corner")
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == "E803"
+    assert "ceil_mode on axis 0 gives an output of 4 by ONNX's rule" in diagnostic.message
+    assert "an output of 3" in diagnostic.message
