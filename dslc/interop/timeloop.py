@@ -679,7 +679,7 @@ def _whole(value: Any, path: str, what: str) -> int:
     if isinstance(value, bool):
         raise _wrong(path, what, "a whole number", value)
     if isinstance(value, int):
-        return value
+        return int(value)  # a plain int: a read value (`_Int`) carries its file's text
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
     if isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value.strip()):

@@ -160,6 +160,13 @@ def test_values_read_print_as_plain_values() -> None:
     study = read_study(_files())
     memory = study.accelerator.hierarchy[0]
     assert memory.name == "MainMemory" and type(memory.name) is str
+    # nothing read keeps its file's text alive in what the study holds (pickled to workers)
+    [layer] = study.layers
+    assert layer.problem.bounds == (3, 16)
+    assert all(type(bound) is int for bound in layer.problem.bounds)
+    assert all(type(dim) is str for dim in layer.problem.dims)
+    assert all(type(loop.factor) is int for level in layer.mapping.levels
+               for loop in level.temporal)
     diagnostic = _refusal(_edited(MAP, "permutation: RP}\n- {target: Buffer",
                                   "permutation: RX}\n- {target: Buffer"))
     assert diagnostic.message == (f"{MAP}: `MainMemory`: `permutation` R X names unknown "
