@@ -369,3 +369,19 @@ def test_a_codesign_out_never_overwrites_files_without_force(
         plotted = ["pareto.png"]
     assert sorted(p.name for p in out.iterdir()) == sorted(
         ["result.json", "pairs.csv", "other.txt", *plotted])
+
+
+def test_force_never_makes_an_existing_file_a_directory(here: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """"`--out DIR` ... an existing file ... is a usage error": --force overwrites the
+    command's own files in a directory, never a file given as the directory."""
+    calls = _never_search(monkeypatch)
+    (here / "taken").write_text("mine")
+    for args in (["run", "design.cd"], ["run", "space.cd", "--cache", ":memory:"]):
+        result = runner.invoke(cli.app, [*args, "--out", "taken", "--force"])
+        assert result.exit_code == 2, result.output
+        assert "error: --out taken is an existing file, not a directory" in result.output
+    exported = runner.invoke(cli.app, [*EXPORT[:-1], "taken", "--force"])
+    assert exported.exit_code == 2, exported.output
+    assert calls == []
+    assert (here / "taken").read_text() == "mine"
