@@ -331,3 +331,54 @@ def test_spec_errors_under_json_are_lints_diagnostics(here: Path, command: list[
     assert result.exit_code == 1, result.output
     assert json.loads(result.stdout) == {"diagnostics": json.loads(lint.stdout)}
     assert "error[E201]: undefined name `y`" in result.stderr
+
+
+def test_the_error_documents_have_exactly_the_documented_shape(
+        here: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/cli.md, "Streams": the usage document is `{"error": {"kind": "usage",
+    "message", "reasons": [], "exit_code": 2}}` and the cannot-run one `{"error": {"kind":
+    "cannot_run", "message", "reasons": [...], "exit_code": 1}}`: these keys, no others."""
+    (here / "small.cd").write_text(SMALL)
+    usage = runner.invoke(cli.app, ["run", "small.cd", "-c", "nope", "-f", "json"])
+    assert usage.exit_code == 2
+    assert json.loads(usage.stdout) == {"error": {
+        "kind": "usage", "message": json.loads(usage.stdout)["error"]["message"],
+        "reasons": [], "exit_code": 2}}
+    # From option parsing (typer), the same shape.
+    code, out, _ = _main(["lint", "--format", "json", "--bogus", "x.cd"], monkeypatch, capsys)
+    assert code == 2
+    document = json.loads(out)
+    assert list(document) == ["error"]
+    assert (set(document["error"]), document["error"]["kind"], document["error"]["reasons"],
+            document["error"]["exit_code"]) == ({"kind", "message", "reasons", "exit_code"},
+                                                "usage", [], 2)
+    (here / "tight.cd").write_text(
+        "network n { input x: [4, 6, 6] layer a = conv(x, out = 4, kernel = 3) }\n"
+        "accelerator acc { word = 16b clock = 1GHz memory M { size = 8 words } "
+        "compute MAC { } }\n")
+    cannot = runner.invoke(cli.app, ["map", "tight.cd", "-n", "n", "-l", "a", "-a", "acc",
+                                     "-f", "json"])
+    assert cannot.exit_code == 1
+    error = json.loads(cannot.stdout)["error"]
+    assert list(json.loads(cannot.stdout)) == ["error"]
+    assert set(error) == {"kind", "message", "reasons", "exit_code"}
+    assert (error["kind"], error["exit_code"]) == ("cannot_run", 1)
+    assert error["reasons"] and all(isinstance(reason, str) for reason in error["reasons"])
+
+
+def test_json_output_never_holds_nan_or_infinity() -> None:
+    """docs/language/guide.md, "Limits": "JSON output never holds NaN or infinity (`null`
+    instead)": every result document goes through `export.to_json`."""
+    import math
+
+    from dslc import export
+
+    text = export.to_json({"a": math.nan, "b": [math.inf, 1.5, (-math.inf, 2)],
+                           "c": {"d": float("nan"), "e": "nan"}, "f": 0.0})
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in the JSON")
+
+    assert json.loads(text, parse_constant=refuse) == {
+        "a": None, "b": [None, 1.5, [None, 2]], "c": {"d": None, "e": "nan"}, "f": 0.0}

@@ -178,10 +178,12 @@ def make_plan(spec: CoDesignSpec, networks: Designs, accelerators: Designs,
                 "accelerator, co-optimise the best few with every accelerator, then "
                 "evaluate only the pairs whose bounds could still beat the best found")
         else:
+            # Nothing to rank: too few networks, or one accelerator (then any number of
+            # networks; "too few networks" was said of 65 networks on one accelerator).
+            why = "too few networks to rank" if a > 1 else "one accelerator, nothing to rank"
             strategy, reason = "semi_decoupled", (
-                f"{n} x {a} = {total} pairs, too few networks to rank: evaluate only the "
-                "pairs whose bounds could still beat the best found, in the order of the "
-                "bounds")
+                f"{n} x {a} = {total} pairs, {why}: evaluate only the pairs whose bounds "
+                "could still beat the best found, in the order of the bounds")
     else:
         reason = f"the request asks for `{strategy}`"
     common = dict(seed=seed, objective=objective, budget=budget, ruled_out=ruled_out,

@@ -467,3 +467,153 @@ def test_a_pair_of_infinite_objective_does_not_end_the_certification() -> None:
     assert best_pair(outcome) == (30, 3)
     assert outcome.optimality == "certified"
     assert outcome.pairs_evaluated < n * a
+
+
+def test_the_documented_planner_numbers() -> None:
+    """docs/design/codesign.md states these numbers in words; the tests above use the
+    constants, so pin the constants to the words (a change of either must change both)."""
+    from dslc.codesign import planner
+
+    assert planner.EXHAUSTIVE_PAIRS == 64  # "Auto is exhaustive up to 64 pairs"
+    assert planner.MIN_NETWORKS == 6  # "Below MIN_NETWORKS = 6 networks"
+    assert planner.CHECK_NETWORKS == 16 and planner.WINNER_MARGIN == 1.5
+    assert planner.SPEARMAN_FLOOR == 0.8 and planner.CERTIFY_STEP == 16
+    assert planner.CERTIFY_CHUNK == 4096 and planner.RANDOM_FRACTION == 0.1
+    assert (planner.KEEP_FRACTION, planner.MIN_KEPT) == (20, 3)  # "one in 20, at least 3"
+    assert planner.NEAR_TIE == 0.02 and planner.PARETO_LAYERS == 2  # "within 2%", "two"
+
+
+@pytest.mark.parametrize(("n", "a", "strategy", "phases"), [
+    (8, 8, "exhaustive", ["evaluate"]),  # 64 pairs: "exhaustive up to 64 pairs"
+    (1, 64, "exhaustive", ["evaluate"]),
+    (5, 13, "semi_decoupled", ["certify"]),  # 65 pairs, 5 networks: nothing to rank
+    (13, 5, "semi_decoupled", ["rank", "check", "co-optimise", "certify"]),  # 65 pairs
+    (6, 11, "semi_decoupled", ["rank", "check", "co-optimise", "certify"]),  # 6: ranked
+    (65, 1, "semi_decoupled", ["certify"]),  # one accelerator: nothing to rank
+])
+def test_auto_at_its_boundaries(n: int, a: int, strategy: str, phases: list[str]) -> None:
+    """docs/design/codesign.md: "Auto is exhaustive up to 64 pairs, semi-decoupled beyond";
+    "Below MIN_NETWORKS = 6 networks, or with one accelerator, there is nothing to rank: the
+    plan is step 4 alone"."""
+    networks, accelerators = spaces(n, a)
+    plan = make_plan(request("auto"), networks, accelerators, None, Budget())
+    assert plan.strategy == strategy
+    assert [phase.name for phase in plan.phases] == phases
+    ranked = phases == ["rank", "check", "co-optimise", "certify"]
+    assert (plan.reference is None) == (not ranked)
+    # `reason` says why (docs/cli.md: "why the planner chose it").
+    if strategy == "exhaustive":
+        assert plan.reason == f"{n} x {a} = {n * a} pairs is small (at most 64): every pair " \
+            "is evaluated"
+    elif ranked:
+        assert plan.reason.startswith(f"{n} x {a} = {n * a} pairs: rank the {n} networks ")
+    else:
+        why = "one accelerator, nothing to rank" if a == 1 else "too few networks to rank"
+        assert plan.reason.startswith(f"{n} x {a} = {n * a} pairs, {why}: ")
+
+
+@pytest.mark.parametrize(("n", "keep"), [(6, 3), (60, 3), (61, 4), (100, 5), (101, 6)])
+def test_the_default_keep_is_one_network_in_20_at_least_3(n: int, keep: int) -> None:
+    """docs/design/codesign.md: "The default is the request's `top_k`, else one network in
+    20, at least 3" (rounded up: 61 networks keep 4)."""
+    networks, accelerators = spaces(n, 4)
+    assert make_plan(request("semi_decoupled"), networks, accelerators, None,
+                     Budget()).keep == keep
+    assert make_plan(request("semi_decoupled", top_k=2), networks, accelerators, None,
+                     Budget()).keep == 2
+
+
+@pytest.mark.parametrize(("total", "sampled"), [(64, 7), (80, 8), (81, 9), (5, 1)])
+def test_random_samples_a_tenth_rounded_up(total: int, sampled: int) -> None:
+    """docs/design/codesign.md: "Random evaluates a seeded 10% sample of the pairs"."""
+    networks, accelerators = spaces(total, 1)
+    plan = make_plan(request("random"), networks, accelerators, None, Budget())
+    assert [phase.pairs for phase in plan.phases] == [sampled]
+
+
+def test_an_unbounded_objective_with_few_networks_evaluates_every_pair() -> None:
+    """docs/design/codesign.md, "Objectives without bounds": "With fewer than 6 networks it
+    evaluates every pair the constraints allow, which is a proof again (`certified`, or
+    `exhaustive` when nothing was ruled out)"."""
+    table = np.stack([np.arange(1.0, 101.0).reshape(5, 20)[::-1],
+                      np.full((5, 20), 1e-6)], axis=-1)
+    objective = ObjectiveSpec(sense="minimize", text="energy - latency",
+                              expression=BinaryOp(op="-", left=MetricRef(name="energy"),
+                                                  right=MetricRef(name="latency")))
+    outcome = run(table, "auto", spec=request("auto", objective=objective))
+    assert not outcome.plan.monotone
+    assert outcome.pairs_evaluated == 100
+    assert outcome.optimality in ("certified", "exhaustive")
+    assert outcome.gap is None
+    assert best_pair(outcome) == (4, 0)  # energy 1 pJ, the least
+
+
+def test_pairs_read_back_from_the_store_count_against_the_budget(tmp_path: Path) -> None:
+    """docs/design/codesign.md, "Budgets": "`max_pairs` ... cap the work: pairs read back
+    from the store count"."""
+    from dslc.codesign.store import ResultStore
+
+    table = np.stack([np.arange(1.0, 201.0).reshape(20, 10), np.full((20, 10), 1e-6)],
+                     axis=-1)
+    spec = request("exhaustive")
+    networks, accelerators = spaces(20, 10)
+    outcomes = []
+    for _ in range(2):
+        evaluator = TableEvaluator(table_request(spec, networks, accelerators),
+                                   store=ResultStore(tmp_path / "store.sqlite"))
+        evaluator.table = table
+        plan = make_plan(spec, networks, accelerators, None, Budget(max_pairs=7))
+        outcomes.append((execute(plan, spec, networks, accelerators, evaluator),
+                         evaluator.evaluated, evaluator.reused))
+        evaluator.store.close()
+    (first, computed, reused), (again, computed_again, reused_again) = outcomes
+    assert (first.pairs_evaluated, computed, reused) == (7, 7, 0)
+    # The rerun reads the 7 back and stops there: no pair beyond the budget is computed.
+    assert (again.pairs_evaluated, computed_again, reused_again) == (7, 0, 7)
+    assert again.optimality == "unverified"
+
+
+def test_the_command_lines_caps_override_the_requests(tmp_path: Path) -> None:
+    """docs/cli.md: "`--max-pairs` and `--time-limit` cap the work (overriding the
+    request's `max_pairs` and `time_limit`)"."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from dslc.cli import app
+
+    spec = tmp_path / "capped.cd"
+    spec.write_text(TINY.read_text().replace("objective", "max_pairs = 10 time_limit = 3600s\n"
+                                             "    objective", 1))
+    runner = CliRunner()
+    own = runner.invoke(app, ["plan", str(spec), "--format", "json"])
+    assert own.exit_code == 0, own.output
+    assert json.loads(own.stdout)["budget"] == {"max_pairs": 10, "time_limit_s": 3600.0}
+    given = runner.invoke(app, ["plan", str(spec), "--format", "json", "--max-pairs", "3",
+                                "--time-limit", "2.5"])
+    assert given.exit_code == 0, given.output
+    document = json.loads(given.stdout)
+    assert document["budget"] == {"max_pairs": 3, "time_limit_s": 2.5}
+    assert document["at_most"] == 3
+
+
+def test_the_json_nulls_are_where_the_docs_say() -> None:
+    """docs/cli.md, the co-design JSON: `reference` "or null", `rank_check` "null when not
+    run", `gap` "null otherwise" (not unverified), `unproved` null but with trained accuracy,
+    `bounds` "null for exhaustive runs without bounds"."""
+    table = np.stack([np.arange(1.0, 41.0).reshape(8, 5), np.full((8, 5), 1e-6)], axis=-1)
+    exhaustive = outcome_to_json(run(table, "exhaustive", bounded=False))
+    assert (exhaustive["optimality"], exhaustive["reference"], exhaustive["rank_check"],
+            exhaustive["gap"], exhaustive["unproved"], exhaustive["bounds"]) == (
+        "exhaustive", None, None, None, None, None)
+    assert exhaustive["pairs_evaluated"] == exhaustive["pairs_total"] == 40
+    assert exhaustive["reduction"] == 1.0
+    certified = outcome_to_json(run(table, "semi_decoupled"))
+    assert certified["optimality"] == "certified"
+    assert certified["gap"] is None and certified["unproved"] is None
+    assert certified["reference"] is not None and certified["rank_check"] is not None
+    assert certified["reduction"] == 40 / certified["pairs_evaluated"]
+    sampled = outcome_to_json(run(table, "random"))
+    assert sampled["optimality"] == "unverified" and sampled["gap"] >= 1.0
+    assert sampled["reference"] is None and sampled["rank_check"] is None
+    assert sampled["unproved"] is None

@@ -96,3 +96,24 @@ def test_every_code_has_a_fixture() -> None:
 def test_no_stale_expected_files() -> None:
     stale = [t.name for t in GOLDEN.glob("*.txt") if not t.with_suffix(".cd").exists()]
     assert stale == []
+
+
+@pytest.mark.parametrize("path", [p for p in FIXTURES if not padded(p)],
+                         ids=[p.stem for p in FIXTURES if not padded(p)])
+def test_lint_exits_1_on_an_error_and_0_on_a_warning_or_a_note(path: Path) -> None:
+    """README.md and docs/cli.md: `dslc lint` exits 0 clean, 1 when the input has errors;
+    a warning (W) or a note (N) alone is exit 0. Each fixture has one diagnostic, whose
+    severity its code's letter says; the JSON form lists it with that severity."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from dslc import cli
+
+    relative = path.relative_to(REPO).as_posix()
+    code = path.name[:4]
+    result = CliRunner().invoke(cli.app, ["lint", "-f", "json", relative])
+    assert result.exit_code == (1 if code.startswith("E") else 0), result.output
+    (diagnostic,) = json.loads(result.stdout)
+    assert diagnostic["code"] == code
+    assert diagnostic["severity"] == {"E": "error", "W": "warning", "N": "note"}[code[0]]

@@ -283,3 +283,105 @@ def test_control_characters_in_an_accuracy_tables_header_never_reach_the_termina
             result.output, args
     as_json = runner.invoke(cli.app, ["lint", "t.cd", "-f", "json"])
     assert "column `de\x07pth\x1b[31m`" in json.loads(as_json.stdout)[0]["message"]
+
+
+def test_options_at_the_ends_of_their_ranges_are_accepted(here: Path) -> None:
+    """docs/cli.md, "Options and limits": `--batch` from 1 to 65,536, `--budget` from 1 to
+    10^9, `--seed` from 0 to 2^63-1, `--jobs` from 1 to 1,024, `--max-pairs` at least 1,
+    `--time-limit` a positive number: the ends themselves are in range (the test above
+    checks one past them)."""
+    for batch, budget, seed in ((65536, 1, 2**63 - 1), (1, 1, 0)):
+        result = runner.invoke(cli.app, [*MAP, "--batch", str(batch), "--budget", str(budget),
+                                         "--seed", str(seed), "--search", "random",
+                                         "--format", "json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["macs"] == batch * 4 * 4 * 4 * 4 * 3 * 3
+    # The rest without running a billion-candidate search or 1,024 processes: the checks
+    # the commands call before any work.
+    api.mapper_settings(budget=10**9, seed=0)
+    api.mapper_settings(budget=1, seed=2**63 - 1)
+    api.check_search_options(jobs=1024, max_pairs=2**63 - 1, time_limit_s=1e-9)
+    api.check_search_options(jobs=1, max_pairs=1, time_limit_s=1e300)
+    for pairs in ("1", str(2**63 - 1)):
+        planned = runner.invoke(cli.app, ["plan", "space.cd", "--max-pairs", pairs,
+                                          "--format", "json"])
+        assert planned.exit_code == 0, planned.output
+        assert json.loads(planned.stdout)["budget"]["max_pairs"] == int(pairs)
+
+
+def test_an_unwritable_out_is_refused_before_the_search_even_as_root(
+        here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/cli.md, "Files written": "a directory that cannot be written is a usage error",
+    checked before the search. The test above skips as root (root writes anywhere), so here
+    the permission check itself answers no for that one directory."""
+    calls = _never_search(monkeypatch)
+    locked = (here / "locked").resolve()
+    locked.mkdir()
+    real_access = os.access
+
+    def access(path: object, mode: int, **kwargs: object) -> bool:
+        if Path(str(path)).resolve() == locked:
+            return False
+        return real_access(path, mode, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "access", access)
+    for spec in ("design.cd", "space.cd"):
+        result = runner.invoke(cli.app, ["run", spec, "--out", "locked/out", "--cache",
+                                         ":memory:"])
+        assert result.exit_code == 2, result.output
+        assert "error: --out locked/out: " in result.output
+        assert f"{locked} is not writable" in result.output
+    assert calls == []
+    assert list(locked.iterdir()) == []
+
+
+@pytest.mark.parametrize("taken", ["pairs.csv", "pareto.png", "result.json"])
+def test_a_codesign_out_never_overwrites_files_without_force(
+        here: Path, monkeypatch: pytest.MonkeyPatch, taken: str) -> None:
+    """docs/cli.md, "Files written": over spaces `dslc run --out DIR` writes `result.json`,
+    `pairs.csv` and `pareto.png`; if one of them exists it refuses (exit 2, before the
+    search) unless given --force, and other files in DIR are never touched."""
+    out = here / "out"
+    out.mkdir()
+    (out / taken).write_text("my notes")
+    (out / "other.txt").write_text("untouched")
+    with monkeypatch.context() as patched:
+        calls = _never_search(patched)
+        refused = runner.invoke(cli.app, ["run", "space.cd", "--out", "out", "--cache",
+                                          ":memory:"])
+        assert refused.exit_code == 2, refused.output
+        assert f"error: --out out already has {taken}; give --force to overwrite them" \
+            in refused.output
+        assert calls == []
+    assert (out / taken).read_text() == "my notes"
+    forced = runner.invoke(cli.app, ["run", "space.cd", "--out", "out", "--cache", ":memory:",
+                                     "--force", "-f", "json"])
+    assert forced.exit_code == 0, forced.output
+    assert json.loads((out / "result.json").read_text()) == json.loads(forced.stdout)
+    assert (out / "pairs.csv").read_text().startswith("network,accelerator,objective,")
+    assert (out / "other.txt").read_text() == "untouched"
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:  # no figure: a pareto.png of the user's stays as it was
+        plotted = ["pareto.png"] if taken == "pareto.png" else []
+    else:
+        assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+        plotted = ["pareto.png"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["result.json", "pairs.csv", "other.txt", *plotted])
+
+
+def test_force_never_makes_an_existing_file_a_directory(here: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """"`--out DIR` ... an existing file ... is a usage error": --force overwrites the
+    command's own files in a directory, never a file given as the directory."""
+    calls = _never_search(monkeypatch)
+    (here / "taken").write_text("mine")
+    for args in (["run", "design.cd"], ["run", "space.cd", "--cache", ":memory:"]):
+        result = runner.invoke(cli.app, [*args, "--out", "taken", "--force"])
+        assert result.exit_code == 2, result.output
+        assert "error: --out taken is an existing file, not a directory" in result.output
+    exported = runner.invoke(cli.app, [*EXPORT[:-1], "taken", "--force"])
+    assert exported.exit_code == 2, exported.output
+    assert calls == []
+    assert (here / "taken").read_text() == "mine"

@@ -114,6 +114,32 @@ CASES = {
                        differentiable("heldout_pairs = 10^12"), "E302"),
     "trained epochs": (trained("epochs = 10000"), trained("epochs = 10001"), "E302"),
     "trained seed": (trained(f"seed = {2**63 - 1}"), trained("seed = 10^30"), "E302"),
+    # The same slots and the rest of the table, one step past rather than far past.
+    "operator attribute, just past": (
+        network("[1, 1, 1]", f"conv(x, out = {2**31 - 1}, kernel = 1)"),
+        network("[1, 1, 1]", f"conv(x, out = {2**31}, kernel = 1)"), "E302"),
+    "mesh extent, just past": (accelerator(mesh="65536 x 1"), accelerator(mesh="65537 x 1"),
+                               "E302"),
+    "slow clock, just past": (accelerator(clock="1Hz"), accelerator(clock="0.5Hz"), "E302"),
+    "tiny bandwidth, just past": (accelerator(bandwidth="0.000000001"),
+                                  accelerator(bandwidth="0.0000000009"), "E302"),
+    "buffering": (accelerator(area="1mm2, buffering = 1024"),
+                  accelerator(area="1mm2, buffering = 1025"), "E302"),
+    "top_k": (codesign().replace("batch =", f"top_k = {2**63 - 1}\n    batch ="),
+              codesign().replace("batch =", f"top_k = {2**63}\n    batch ="), "E302"),
+    "max_pairs": (codesign().replace("batch =", f"max_pairs = {2**63 - 1}\n    batch ="),
+                  codesign().replace("batch =", f"max_pairs = {2**63}\n    batch ="), "E302"),
+    "differentiable candidates": (differentiable("candidates = 10"),
+                                  differentiable("candidates = 11"), "E302"),
+    "differentiable train fraction": (differentiable("train_fraction = 1"),
+                                      differentiable("train_fraction = 1.01"), "E302"),
+    "held-out pairs, just past": (differentiable(f"heldout_pairs = {10**7}"),
+                                  differentiable(f"heldout_pairs = {10**7 + 1}"), "E302"),
+    "differentiable seed, just past": (differentiable(f"seed = {2**63 - 1}"),
+                                       differentiable(f"seed = {2**63}"), "E302"),
+    "trained seed, just past": (trained(f"seed = {2**63 - 1}"), trained(f"seed = {2**63}"),
+                                "E302"),
+    "trained epochs, at least 1": (trained("epochs = 1"), trained("epochs = 0"), "E302"),
 }
 
 

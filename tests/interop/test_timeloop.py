@@ -789,3 +789,28 @@ def test_sizekb_beside_entries_or_a_depth_is_refused(other: str) -> None:
     assert diagnostic.code == "E805" and diagnostic.help == "give one of them"
     assert diagnostic.message.endswith("both give its size; timeloop-model stops on it (an "
                                        "assert in BufferLevel::ParseSpecs)")
+
+
+def test_import_timeloop_json_is_the_documented_document(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/cli.md: `--format json` prints `{"accelerator": <spec>, "layers": [{"name",
+    "cost": <dslc eval JSON>}], "estimated": [<component>]}`: these keys, and each cost is
+    `dslc eval`'s object for the same mapping, figure for figure (the round trip is exact)."""
+    monkeypatch.chdir(tmp_path)
+    spec = str(REPO / "examples" / "mapping.cd")
+    assert runner.invoke(cli.app, ["export", spec, "--to", "timeloop", "--mapping",
+                                   "rs_conv3x3", "-o", "study"]).exit_code == 0
+    back = runner.invoke(cli.app, ["import-timeloop", "study", "--format", "json"])
+    assert back.exit_code == 0, back.output
+    data = json.loads(back.stdout)
+    assert list(data) == ["accelerator", "layers", "estimated"]
+    assert isinstance(data["accelerator"], dict) and data["estimated"] == []
+    (layer,) = data["layers"]
+    assert list(layer) == ["name", "cost"]
+    evaluated = json.loads(runner.invoke(cli.app, ["eval", spec, "--mapping", "rs_conv3x3",
+                                                   "--format", "json"]).stdout)
+    assert list(layer["cost"]) == list(evaluated)
+    figures = ("macs", "cycles", "compute_cycles", "latency_s", "utilization", "energy_pj",
+               "area_mm2")
+    assert {key: layer["cost"][key] for key in figures} == {
+        key: evaluated[key] for key in figures}
