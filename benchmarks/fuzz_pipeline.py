@@ -18,11 +18,13 @@ quick; a case gets `--timeout` seconds in a worker process (killed and restarted
 under a 3 GiB address-space limit. Every `--cli-every`-th mutant that ran also goes through
 `dslc run --format json` as a subprocess.
 
-Recorded, by class: an E900 diagnostic or a Python exception other than a UserError
-(`bug:<type>@<innermost dslc frame>`), a timeout, a worker that died, a NaN, infinity or
-negative number among energies, cycles, latencies and areas of the output, a utilization
-above 1, and for the CLI sample an exit code of 3, a traceback, or stdout that is not one
-JSON document. Deterministic for a seed: case i is mutant i of the same list.
+Recorded, by class: a RuntimeWarning raised in dslc (an overflow, a cast of a value past
+int64), a lower bound above the cost it bounds, an E900 diagnostic or a Python exception
+other than a UserError (`bug:<type>@<innermost dslc frame>`), a timeout, a worker that
+died, a NaN, infinity or negative number among energies, cycles, latencies and areas of
+the output, a utilization above 1, and for the CLI sample an exit code of 3, a traceback,
+or stdout that is not one JSON document. Deterministic for a seed: case i is mutant i of
+the same list.
 """
 
 from __future__ import annotations
@@ -232,14 +234,15 @@ network h {
 
 accelerator slow {
     param bw in {1e-9, 0.001, 4}
-    param mesh in {1, 2, 65536}
+    param mesh in {1, 2, 4096}
     word  = 8b
-    clock = 1THz
+    clock = 1000GHz
     memory DRAM { width = 8b, read_bandwidth = bw, write_bandwidth = 1e-9, leakage = 1mW }
     memory GLB  { size = 1KiB, width = 64b, buffering = 1024, bandwidth = bw }
     fanout PE   { mesh = mesh x 1, dataflow = output_stationary }
     memory RF   { size = 2 words, holds = [output] }
     fanout SUB  { mesh = 1 x 2, dataflow { x = [], y = [K], stationary = output } }
+    memory R2   { size = 4 words, word = 16b }
     compute MAC { energy = 1e9pJ, leakage = 1e9pJ }
 }
 
@@ -455,8 +458,31 @@ def bug_class(exc: BaseException) -> str:
     return f"bug:{type(exc).__name__}@{at}"
 
 
+def check_bounds(data: dict[str, Any], found: list[str]) -> None:
+    """A layer's lower bounds never exceed its cost."""
+    for layer in data.get("layers", []):
+        if layer["bound_cycles"] > layer["cycles"]:
+            found.append("bound>cost:cycles")
+        if layer["bound_energy_pj"] > layer["energy_pj"] * (1 + 1e-9) + 1e-6:
+            found.append("bound>cost:energy")
+
+
 def run_case(path: str, text: str) -> dict[str, Any]:
-    from rich.console import Console
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = _run_case(path, text)
+    for warning in caught:
+        if issubclass(warning.category, RuntimeWarning | OverflowError) and \
+                "/dslc/" in warning.filename:
+            result["classes"] = sorted({*result["classes"], f"warning:{warning.category.__name__}"
+                                        f"@{Path(warning.filename).name}:{warning.lineno}"})
+    return result
+
+
+def _run_case(path: str, text: str) -> dict[str, Any]:
+    from rich.console import Console  # noqa: TID251 - renders reports as the CLI does
 
     from dslc import api, export
     from dslc.diagnostics.diagnostic import UserError
@@ -497,6 +523,7 @@ def run_case(path: str, text: str) -> dict[str, Any]:
                     data = export.network_result_to_json(design.result, design.problems,
                                                          objective=design.objective)
                     check_numbers(data, "run", problems)
+                    check_bounds(data, problems)
                     export.to_json(data)
                     console.print(render_run(design.result, design.problems,
                                              design.codesign, design.options.objective_text))
@@ -524,7 +551,7 @@ def run_case(path: str, text: str) -> dict[str, Any]:
     except (RecursionError, MemoryError) as exc:
         return {"classes": [bug_class(exc)], "stages": stages,
                 "trace": traceback.format_exc()[-3000:]}
-    except Exception as exc:  # noqa: BLE001 - what the campaign looks for
+    except Exception as exc:  # what the campaign looks for
         return {"classes": [bug_class(exc)], "stages": stages,
                 "trace": traceback.format_exc()[-3000:]}
     return {"classes": sorted(set(problems)), "stages": stages}
