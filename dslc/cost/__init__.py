@@ -9,11 +9,14 @@ twin for the mapper (`kernel` its compiled engine); `result.Cost` is what a mapp
 search. The rules and their limits are in docs/design/cost-model.md.
 """
 
-COST_MODEL_VERSION = 6
+COST_MODEL_VERSION = 7
 """The version of the figures a mapping gets. Bump it whenever a counting rule (here), an
 estimator table (dslc.arch) or the mapper's search (dslc.mapper) can change any figure of
 any mapping: co-design result stores key every pair by it (dslc.codesign.store), so results
 of an older model are never read back as this one's. 6: outputs' first reads elided are
 at most the outputs an instance touches and fills never negative (grouped convolutions),
 a constant einsum index no longer miscounted by the compiled kernel, and `touched_words`
-counts axes sharing a dim together (docs/design/cost-model.md, bounds.md)."""
+counts axes sharing a dim together (docs/design/cost-model.md, bounds.md). 7: bandwidth
+cycles past 2^63 saturate at 2^62 in the mapper's models instead of wrapping negative (the
+mapper took the slowest mappings for the fastest), and a union map space's parts share the
+remembered candidates (the best of a union may differ)."""

@@ -54,7 +54,7 @@ import numpy.typing as npt
 
 from dslc.arch import ArchModel
 from dslc.cost import kernel
-from dslc.cost.model import BANDWIDTH_SLACK
+from dslc.cost.model import BANDWIDTH_SLACK, CYCLE_CAP
 from dslc.cost.result import ENERGY_QUANTUM_PJ
 from dslc.lower.problem import Problem, Tensor
 from dslc.mapping.check import allowed_dims
@@ -165,7 +165,9 @@ def _blocks(words: IntArray, block: int) -> IntArray:
 def _ceil_bandwidth(words: IntArray, bandwidth: float | None) -> IntArray:
     if bandwidth is None:
         return np.zeros_like(words)
-    cycles = np.ceil(words / bandwidth * BANDWIDTH_SLACK).astype(np.int64)
+    # Saturated at CYCLE_CAP before the cast: a float past 2^63 casts to a negative int64.
+    cycles = np.minimum(np.ceil(words / bandwidth * BANDWIDTH_SLACK), CYCLE_CAP
+                        ).astype(np.int64)
     return np.where(words == 0, 0, cycles)
 
 
@@ -650,7 +652,8 @@ class BatchEvaluator:
                                                 * mac_leaking)
         out.energy_pj[part] = tensor_energy.sum(axis=(0, 1)) + leakage.sum(axis=0) \
             + compute_energy
-        out.utilization[part] = problem.macs / (cycles * compute.instances)
+        # In floats: cycles times instances can pass 2^63 (a cast would wrap it).
+        out.utilization[part] = problem.macs / (cycles.astype(np.float64) * compute.instances)
         out.valid[part] = valid
         out.cycles[part] = cycles
         out.compute_cycles[part] = compute_cycles

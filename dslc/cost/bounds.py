@@ -48,6 +48,7 @@ import numpy.typing as npt
 
 from dslc.affine import axis_values, linked_groups
 from dslc.arch import ArchModel, FanoutModel
+from dslc.cost.model import CYCLE_CAP
 from dslc.cost.result import ENERGY_QUANTUM_PJ
 from dslc.lower.problem import Problem, Tensor
 from dslc.mapping.check import allowed_dims
@@ -395,7 +396,8 @@ def layer_bounds(problem: Problem, table: ArchTable, *, imperfect: bool = False
     port = np.where(np.isfinite(table.read_bw), table.read_bw, table.write_bw)
     together = (per_instance_reads + per_instance_writes) / port
     transfer = np.where(table.shared_bw, together, separate).max(axis=1)
-    transfer_cycles = np.ceil(transfer * SLACK).astype(np.int64)
+    # Saturated before the cast (CYCLE_CAP): still a lower bound of the exact count.
+    transfer_cycles = np.minimum(np.ceil(transfer * SLACK), CYCLE_CAP).astype(np.int64)
     cycles = np.maximum(compute_cycles, transfer_cycles)
     energy = energy + _leakage(table, macs, cycles, parallelism)
     # The cost model rounds each energy part to ENERGY_QUANTUM_PJ (half to even), so a sum

@@ -63,11 +63,16 @@ def quantize(x: float, quantum: float) -> float:
     return float(np.rint(x / quantum) * quantum)
 
 
+CYCLE_CAP = 1 << 62
+"""dslc.cost.model.CYCLE_CAP (a test checks they agree; this module imports no dslc)."""
+
+
 @jit
 def ceil_bandwidth(words: int, bandwidth: float, slack: float) -> int:
     if np.isnan(bandwidth) or words == 0:
         return 0
-    return int(np.ceil(words / bandwidth * slack))
+    # Saturated before the cast, which wraps a float past 2^63 to a negative count.
+    return int(min(np.ceil(words / bandwidth * slack), float(CYCLE_CAP)))
 
 
 @jit
@@ -617,7 +622,8 @@ def cycles_energy(start: int, base: int, n: int, imperfect: bool, macs: int,
                 mac_leaking *= spatial[nlevels - 1, d, bb]
         compute_energy = mac_total + quantize(mac_leak * cycles[bb] * mac_leaking, quantum)
         out_energy[b] = energy_sum[bb] + leakage_sum + compute_energy
-        out_utilization[b] = macs / (cycles[bb] * compute_instances)
+        # In floats: cycles times instances can pass 2^63 (int64 would wrap).
+        out_utilization[b] = macs / (float(cycles[bb]) * compute_instances)
         out_valid[b] = valid[bb]
         out_cycles[b] = cycles[bb]
         out_compute_cycles[b] = compute_cycles[bb]

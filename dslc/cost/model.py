@@ -71,6 +71,13 @@ BANDWIDTH_SLACK = 1 - 1e-12
 """Words / bandwidth is shrunk by this factor before rounding up, so that 12 / 0.1 (which is
 120.00000000000001 in floating point) takes 120 cycles, not 121."""
 
+CYCLE_CAP = 1 << 62
+"""The most bandwidth-bound cycles the batched twin, the compiled kernel and the lower bounds
+count (they count in int64): words over a bandwidth far below one word per cycle can pass
+2^63, which a cast to int64 wraps to a negative count, and the mapper then took the slowest
+mappings for the fastest. Past the cap a candidate ranks at the cap (behind every mapping
+below it) and a bound stays a lower bound; `evaluate` (this module) counts exactly."""
+
 
 class InvalidMappingError(CannotRunError):
     """The mapping cannot run; `reasons` says why, one human-readable line each."""

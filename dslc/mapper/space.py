@@ -106,6 +106,11 @@ OBJECT_WORK = 1 << 21
 DENSE_PRIMES = 1 << 12
 """`MapSpace._primes` has a row per value up to the largest total when it is at most this
 (else a row per divisor of the totals)."""
+PADDED_COUNT_TOTALS = 256
+"""Most padded totals (over the dims) whose split tables `_padded_bounds` builds to tighten
+the bounds of an imperfect space; past it the looser bounds stand. A dim has up to the
+largest mesh extent of them (65,536): building them all took 38 s for a 16-MAC layer at
+batch 65,536 on a 65,536-wide mesh."""
 MAX_BOUND = (1 << 62) - 1
 """The largest bound (padded total) the map space takes: the cost model counts in int64."""
 
@@ -1266,7 +1271,8 @@ class MapSpace:
             return found
         fewest, most = tiling_bounds(tables, extents)
         loose = SpaceSize(fewest, most * orders_of_sizes(tuple(sizes)) ** ordered)
-        if self.imperfect and self.constraints.empty:
+        if self.imperfect and self.constraints.empty and \
+                sum(len(self.split_keys[d][0]) for d in dims) <= PADDED_COUNT_TOTALS:
             loose = self._padded_bounds(dims, kept, extents, loose)
         return loose
 
