@@ -145,8 +145,8 @@ _RANGE_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than",
 def _unreadable(path: str, message: str,
                 help: str = "docs/interop.md describes the files dslc reads",
                 at: Any = None) -> DiagnosticError:
-    """E805 naming the file; pointing at `at` in it when `at` is a value read from the
-    file (`_Positioned`: a mapping, list, string or number of `_load`)."""
+    """E805 naming the file; pointing at `at` in it (`_span_of`: a span, or a mapping,
+    list, string or number `_load` read)."""
     return DiagnosticError([error("E805", f"{path}: {message}", _span_of(at), help=help)])
 
 
@@ -178,8 +178,11 @@ class _Float(float, _Positioned):
     pass
 
 
-def _span_of(value: Any) -> Span | None:
-    return value.span if isinstance(value, _Positioned) else None
+def _span_of(at: Any) -> Span | None:
+    """Where `at` is: a span itself, or a value read from a file (`_Positioned`)."""
+    if isinstance(at, Span):
+        return at
+    return at.span if isinstance(at, _Positioned) else None
 
 
 def _node_span(source: SourceFile, node: Any) -> Span:
@@ -616,17 +619,14 @@ def _not_yaml(path: str, exc: Any, source: SourceFile) -> DiagnosticError:
     span = None
     if mark is not None:
         offset = _mark_offset(source, mark)
-        span = Span(source, offset, min(offset + 1, len(source.text)) if source.text
-                    else offset)
+        span = Span(source, offset, min(offset + 1, len(source.text)))
     problem = exc.problem or "not YAML"
     context = ""
     if exc.context:
         context = f" {exc.context}"
         if exc.context_mark is not None and exc.problem_mark is not None:
             context += f" (line {exc.context_mark.line + 1})"
-    message = f"not YAML: {problem}{context}"
-    return DiagnosticError([error("E805", f"{path}: {message}", span,
-                                  help="docs/interop.md describes the files dslc reads")])
+    return _unreadable(path, f"not YAML: {problem}{context}", at=span)
 
 
 def _get(data: MappingType[str, Any], key: str, path: str, *alternatives: str) -> Any:
@@ -649,16 +649,8 @@ def _kind(value: Any) -> str:
 
 
 def _wrong(path: str, what: str, expected: str, value: Any) -> DiagnosticError:
-    shown = _shown(value) if isinstance(value, (bool, int, float, str)) else _kind(value)
+    shown = repr(value) if isinstance(value, (bool, int, float, str)) else _kind(value)
     return _unreadable(path, f"{what}: expected {expected}, found {shown[:80]}", at=value)
-
-
-def _shown(value: bool | int | float | str) -> str:
-    """`repr` of the plain value (a `_Positioned` one prints as the value it extends)."""
-    for kind in (bool, int, float, str):
-        if isinstance(value, kind):
-            return repr(kind(value))
-    return repr(value)  # pragma: no cover
 
 
 def _mapping(value: Any, path: str, what: str) -> MappingType[str, Any]:
