@@ -36,7 +36,7 @@ from dslc.codesign.request import Request
 from dslc.codesign.store import STORE_WAY_OUT, Record, ResultStore, StoreError
 from dslc.diagnostics.diagnostic import CannotRunError, UsageError, interrupted
 from dslc.lower.lower import LoweredNetwork, lower_network
-from dslc.mapper import MapperOptions, NoValidMappingError, map_network
+from dslc.mapper import MapperOptions, NoValidMappingError, SearchLimitError, map_network
 from dslc.mapper.network import MapCache
 from dslc.mapper.processes import process_pool, sigint_blocked, stop_pool
 
@@ -204,6 +204,11 @@ class PairEvaluator:
                                  cache=self.map_cache)
         except NoValidMappingError as exc:
             return PairResult(network, accelerator, None, (), exc.one_line())
+        except SearchLimitError as exc:
+            # Not an infeasible pair (mappings may exist): counting it as one could make
+            # another pair the answer, with a proof, so the run stops here instead.
+            raise SearchLimitError(exc.problem, accelerator.label, exc.reasons,
+                                   network.label) from None
         metrics = Metrics(result.energy_pj, result.cycles, result.latency_s, result.area_mm2,
                           self.request.accuracies.get(network))
         layers = tuple(LayerFigure(layer.name, layer.problem_key, layer.energy_pj,

@@ -9,7 +9,7 @@ twin for the mapper (`kernel` its compiled engine); `result.Cost` is what a mapp
 search. The rules and their limits are in docs/design/cost-model.md.
 """
 
-COST_MODEL_VERSION = 7
+COST_MODEL_VERSION = 8
 """The version of the figures a mapping gets. Bump it whenever a counting rule (here), an
 estimator table (dslc.arch) or the mapper's search (dslc.mapper) can change any figure of
 any mapping: co-design result stores key every pair by it (dslc.codesign.store), so results
@@ -19,4 +19,7 @@ a constant einsum index no longer miscounted by the compiled kernel, and `touche
 counts axes sharing a dim together (docs/design/cost-model.md, bounds.md). 7: bandwidth
 cycles past 2^63 saturate at 2^62 in the mapper's models instead of wrapping negative (the
 mapper took the slowest mappings for the fastest), and a union map space's parts share the
-remembered candidates (the best of a union may differ)."""
+remembered candidates (the best of a union may differ). 8: a layer the mapper cannot search
+as asked (`SearchLimitError`: the exhaustive search on a space it cannot enumerate, a sample
+of splits none of which obeys the rules) no longer makes its pair infeasible: a store of 7
+may hold such pairs as infeasible."""

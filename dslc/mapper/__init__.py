@@ -10,7 +10,7 @@ network, each distinct problem once (a mapping's JSON, loop-nest and `.cd` forms
 dslc.export). docs/design/mapper.md explains the choices.
 """
 
-from dslc.mapper.errors import NoValidMappingError
+from dslc.mapper.errors import NoValidMappingError, SearchLimitError
 from dslc.mapper.network import (
     LayerMapResult,
     MapCache,
@@ -20,5 +20,5 @@ from dslc.mapper.network import (
 from dslc.mapper.search import MapperOptions, MapResult, map_problem
 
 __all__ = ["LayerMapResult", "MapCache", "MapResult", "MapperOptions",
-           "NetworkMapResult", "NoValidMappingError", "map_network",
-           "map_problem"]
+           "NetworkMapResult", "NoValidMappingError", "SearchLimitError",
+           "map_network", "map_problem"]

@@ -54,10 +54,11 @@ from dslc.cost.batched import BatchEvaluator
 from dslc.cost.model import evaluate
 from dslc.cost.result import Cost
 from dslc.lower.problem import Problem
-from dslc.mapper.errors import NoValidMappingError
+from dslc.mapper.errors import NoValidMappingError, SearchLimitError
 from dslc.mapper.space import BoolArray, IntArray, MapSpace, Neighbourhood, prime_factors
 from dslc.mapping.mapping import Mapping, mapping_issues
 from dslc.spec.constraints import NO_CONSTRAINTS, MapConstraints
+from dslc.spec.limits import MAX_BUDGET
 
 FloatArray = npt.NDArray[np.float64]
 Objective = Callable[[FloatArray, FloatArray], FloatArray]
@@ -1162,11 +1163,38 @@ def _explain_nothing_fits(problem: Problem, arch: ArchModel, space: MapSpace) ->
 
 def _smallest_tiles_reasons(problem: Problem, arch: ArchModel, space: MapSpace
                             ) -> tuple[str, ...]:
-    """What the mapping with the smallest tiles of a space of single rules breaks."""
+    """What the mapping with the smallest tiles and the least keeps of a space of single
+    rules breaks (what every mapping of the space breaks, `MapSpace.least_keep`)."""
     factors = space.smallest_tiles()
     orders = np.tile(np.arange(space.ndims), (space.nlevels, 1))
-    mapping = space.to_mapping(factors, orders, space.keep_choices[0])
+    mapping = space.to_mapping(factors, orders, space.keep_choices[space.least_keep])
     return tuple(issue.message for issue in mapping_issues(mapping, problem, arch))
+
+
+def _rescue(search: _Search, strategy: Search) -> None:
+    """When a heuristic or random search found nothing that fits: the smallest tiles (as
+    far out as the constraints let every factor go) with every keep choice, evaluated, and
+    for the heuristic a descent from those that fit, with one more budget. Whether a mapping
+    fits depends on the tiles and keeps alone, and the smallest tiles with the least keeps
+    fit whenever any mapping does, so after this "nothing fits" is a proof, not a search
+    that missed (a small budget's seeds keep what the memories hold, and random tilings
+    seldom fit small memories)."""
+    for part in search.space.parts or (search.space,):
+        sub = search if part is search.space else _Search(
+            search.problem, search.arch, search.options, space=part, remembering=search)
+        count = len(part.keep_choices)
+        factors = np.repeat(part.smallest_tiles()[:, :, None], count, axis=2)
+        orders = part.random_orders(sub.rng, count)
+        found = sub.run_batch(factors, orders, np.arange(count, dtype=np.int64))
+        if found.size and strategy == "heuristic":
+            sub.descend(found, budget=sub.evaluated + search.options.budget)
+        if sub is not search:
+            search.seen_scores = sub.seen_scores
+            search.evaluated += sub.evaluated
+            if sub.best.score < search.best.score:
+                search.best = sub.best
+        if search.best.factors is not None:
+            return
 
 
 def _search_parts(search: _Search, strategy: Search) -> None:
@@ -1199,6 +1227,12 @@ def _search_parts(search: _Search, strategy: Search) -> None:
             search.best = sub.best
 
 
+EXHAUSTIVE_LIMIT = MAX_BUDGET
+"""Most candidates (the map space's size, or its upper bound) the exhaustive search takes
+on: as many as the largest budget lets the heuristic evaluate, so that every search a user
+can ask for ends in bounded time (about 20-40 minutes at the rates of docs/performance.md)."""
+
+
 def map_problem(problem: Problem, arch: ArchModel,
                 options: MapperOptions | None = None) -> MapResult:
     """The best mapping of `problem` on `arch` under `options` (see module doc)."""
@@ -1207,7 +1241,7 @@ def map_problem(problem: Problem, arch: ArchModel,
     space = search.space
     columns = (len(space.slots) + space.nlevels - 1) * space.ndims + 1
     if columns > _KEY_MULTIPLIERS.size:  # a candidate's key has one multiplier per column
-        raise NoValidMappingError(problem.name, arch.name, (
+        raise SearchLimitError(problem.name, arch.name, (
             f"its map space has {len(space.slots)} loop slots ({space.nlevels} memory levels "
             f"and the fanouts' axes) over {space.ndims} dims: a candidate has {columns:,} "
             f"columns, more than the {_KEY_MULTIPLIERS.size:,} the mapper handles; use fewer "
@@ -1215,12 +1249,17 @@ def map_problem(problem: Problem, arch: ArchModel,
     size = search.space.count()
     strategy: Search = options.search
     if strategy == "auto":
-        strategy = "exhaustive" if size.upper <= options.budget and search.space.listed \
-            else "heuristic"
+        strategy = "exhaustive" if size.upper <= min(options.budget, EXHAUSTIVE_LIMIT) \
+            and search.space.listed else "heuristic"
     if strategy == "exhaustive" and not search.space.listed:
-        raise NoValidMappingError(problem.name, arch.name, (
-            f"the exhaustive search cannot enumerate a map space of {size} candidates; "
-            "use the heuristic search",))
+        raise SearchLimitError(problem.name, arch.name, (
+            f"the exhaustive search cannot enumerate a map space of {size} candidates (a "
+            "dim's factorisations are sampled, not listed); use the heuristic search",))
+    if strategy == "exhaustive" and size.upper > EXHAUSTIVE_LIMIT:
+        raise SearchLimitError(problem.name, arch.name, (
+            f"the exhaustive search enumerates at most {EXHAUSTIVE_LIMIT:,} candidates (as "
+            f"many as the largest budget), and this map space has {size} candidates; use the "
+            "heuristic search, or narrow the space with map-space constraints",))
     if strategy == "exhaustive":
         search.exhaustive()
     elif search.space.parts:
@@ -1229,10 +1268,22 @@ def map_problem(problem: Problem, arch: ArchModel,
         search.random()
     else:
         search.heuristic()
+    if search.best.factors is None and strategy != "exhaustive":
+        _rescue(search, strategy)
     best = search.best
     if best.factors is None or best.orders is None:
-        raise NoValidMappingError(problem.name, arch.name,
-                                  _explain_nothing_fits(problem, arch, search.space))
+        reasons = _explain_nothing_fits(problem, arch, search.space)
+        sampled = [f"`{problem.dims[d]}`" for part in search.space.parts or (search.space,)
+                   for d, table in enumerate(part.split_tables) if not table.exact]
+        if sampled and not search.space.constraints.empty:
+            # The smallest tiles the rules allow were found among sampled splits: a split
+            # the sample missed may have smaller ones.
+            raise SearchLimitError(problem.name, arch.name, (
+                "no mapping found fits", *reasons,
+                f"(among the sampled splits of {', '.join(dict.fromkeys(sampled))}; splits "
+                "the sample missed may fit: state the factors the rules allow (`K 4`, "
+                "`K all`) rather than bounds on them)"))
+        raise NoValidMappingError(problem.name, arch.name, reasons)
     mapping = search.space.to_mapping(best.factors, best.orders,
                                       search.space.keep_choices[best.keep])
     cost = evaluate(problem, arch, mapping)

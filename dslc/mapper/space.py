@@ -58,7 +58,7 @@ from dslc.mapper.constraints import (
     resolve,
     slot_name,
 )
-from dslc.mapper.errors import NoValidMappingError
+from dslc.mapper.errors import NoValidMappingError, SearchLimitError
 from dslc.mapping.check import allowed_dims
 from dslc.mapping.constraints import arrange, factor_holds, order_checks
 from dslc.mapping.factors import (
@@ -910,7 +910,7 @@ class MapSpace:
                              f"iterations{padded}: the cost model takes below 2^62 (it counts "
                              "in 64-bit integers)")
         if too_large:
-            raise NoValidMappingError(problem.name, arch.name, tuple(too_large))
+            raise SearchLimitError(problem.name, arch.name, tuple(too_large))
         self.nlevels = len(arch.levels)
         self.ndims = len(problem.dims)
         slots = [Slot(i, -1, "", 0) for i in range(self.nlevels)]
@@ -1048,17 +1048,24 @@ class MapSpace:
         """Raise NoValidMappingError, naming the level and dim, when the constraints leave
         a dim without a split, need more instances than a mesh axis has, or force keeps
         whose smallest tiles do not fit."""
-        reasons = []
+        reasons: list[str] = []
         problem, arch = self.problem, self.arch
+        unproved: list[str] = []
         for d, splits in enumerate(self.splits):
             if len(splits) == 0:
                 written = describe_rules(self.resolved, d)
                 table = self.split_tables[d]
                 sampled = "" if table.exact else \
                     f" among {SAMPLED_ROWS:,} sampled of its {table.most:,} splits"
-                reasons.append(f"no factorisation of `{problem.dims[d]}` (bound "
-                               f"{problem.bounds[d]}){sampled} satisfies the constraints"
-                               + (f": {written}" if written else ""))
+                (reasons if table.exact else unproved).append(
+                    f"no factorisation of `{problem.dims[d]}` (bound {problem.bounds[d]})"
+                    f"{sampled} satisfies the constraints" + (f": {written}" if written else ""))
+        if unproved and not reasons:
+            # A sample that misses every split the rules allow proves nothing about the
+            # rest: the layer may still have mappings, so this is no infeasibility.
+            raise SearchLimitError(problem.name, arch.name, (*unproved, (
+                "the rules leave too few of the splits for a sample to find one; state the "
+                "factors the rules allow (`K 4`, `K all`) rather than bounds on them")))
         if not reasons:
             for s in self.spatial_slots:
                 least = [int(splits[:, s].min()) for splits in self.splits]
@@ -1074,6 +1081,15 @@ class MapSpace:
                                               axis=1).min())
                                   for splits in self.splits] for i in range(self.nlevels)]
                 reasons += forced_keep_overflow(problem, arch, self.resolved, least_extents)
+        if reasons and not all(table.exact for table in self.split_tables):
+            # The least instances and tiles above are the least of a sample: a split the
+            # sample missed may be smaller, so they prove nothing.
+            raise SearchLimitError(problem.name, arch.name, (*reasons, (
+                "(among the sampled splits of "
+                + ", ".join(f"`{problem.dims[d]}`" for d, table in enumerate(self.split_tables)
+                            if not table.exact)
+                + "; splits the sample missed may fit: state the factors the rules allow "
+                "(`K 4`, `K all`) rather than bounds on them)")))
         if reasons:
             raise NoValidMappingError(problem.name, arch.name, tuple(reasons))
 
@@ -1130,9 +1146,23 @@ class MapSpace:
                     combo = tuple(k - {name} if j == i else k for j, k in enumerate(default))
                     if set().union(*combo) >= everything:
                         choices.append(combo)
+            # The least keeps (the outermost memory's alone, with the forced ones): the
+            # choice whose tiles fit if any do, so that "nothing fits" is a proof.
+            least = (default[0], *(default[i] & forced_in[i] for i in range(1, self.nlevels)))
+            if least not in choices:
+                choices.append(least)
         if default in choices:
             choices.remove(default)
         return (default, *choices)
+
+    @property
+    def least_keep(self) -> int:
+        """The keep choice keeping the least: the outermost memory keeps what it holds, the
+        others only what constraints force (with bypass off, the one choice). The outermost
+        memory holds every tensor (E501) and bypass only lowers what a memory needs, so when
+        the smallest tiles do not fit with this choice, no mapping of the space fits."""
+        sizes = [sum(len(kept) for kept in choice[1:]) for choice in self.keep_choices]
+        return sizes.index(min(sizes))
 
     def _prime_table(self) -> IntArray:
         """[V, P] the distinct primes (ascending, 0-padded) of each value a factor can take:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from dslc import api
-from dslc.mapper.errors import NoValidMappingError
+from dslc.mapper.errors import SearchLimitError
 
 
 def _deep(levels: int) -> str:
@@ -31,7 +31,7 @@ def test_a_hierarchy_past_the_keys_is_a_reason_not_an_internal_error() -> None:
     program = api.compile(text=_deep(400))
     assert not program.errors
     options = api.mapper_settings(search="heuristic", budget=50, seed=1)
-    with pytest.raises(NoValidMappingError) as caught:
+    with pytest.raises(SearchLimitError) as caught:
         api.map_layer(program, "n", "a", "deep", options=options)
     assert caught.value.reasons == (
         "its map space has 404 loop slots (402 memory levels and the fanouts' axes) over 7 "

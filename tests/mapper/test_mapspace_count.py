@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from dslc import cli
 from dslc.arch import ArchModel
 from dslc.lower.problem import Problem, Tensor
-from dslc.mapper import MapperOptions, NoValidMappingError, map_problem
+from dslc.mapper import MapperOptions, SearchLimitError, map_problem
 from dslc.mapper import space as space_module
 from dslc.mapper.space import (
     COUNT_WORK,
@@ -360,10 +360,10 @@ def test_auto_never_enumerates_a_sampled_space(monkeypatch: pytest.MonkeyPatch) 
 def test_bounds_beyond_the_cost_model_are_reasons() -> None:
     # A dim of 10^38 (or dims whose product passes 2^62) would overflow the cost model's
     # int64 counts: the map space says so before any work.
-    with pytest.raises(NoValidMappingError) as huge:
+    with pytest.raises(SearchLimitError) as huge:
         MapSpace(conv1d(10 ** 38, 1, 1), TWO_LEVEL)
     assert "below 2^62" in huge.value.reasons[0] and "`K`" in huge.value.reasons[0]
-    with pytest.raises(NoValidMappingError) as product:
+    with pytest.raises(SearchLimitError) as product:
         MapSpace(conv1d(2 ** 30, 2 ** 30, 2 ** 10), TWO_LEVEL)
     assert "multiply to" in product.value.reasons[0]
 
@@ -385,7 +385,7 @@ def test_many_dims_of_one_are_not_a_huge_product() -> None:
     assert result.mapspace_size == map_problem(base, THREE_LEVEL,
                                                MapperOptions(budget=500)).mapspace_size
     assert check_mapping(result.mapping, problem, THREE_LEVEL) == ()
-    with pytest.raises(NoValidMappingError) as padded:
+    with pytest.raises(SearchLimitError) as padded:
         MapSpace(problem, TWO_LEVEL, imperfect=True)
     assert padded.value.reasons == (
         "the bounds multiply to 512 iterations, padded factorisations (--imperfect) up to "
@@ -413,7 +413,7 @@ def test_deep_hierarchies_map_with_a_valid_mapping(levels: int) -> None:
 
 def test_exhaustive_refuses_a_sampled_space() -> None:
     arch = _chain(8, mesh=1)
-    with pytest.raises(NoValidMappingError) as refused:
+    with pytest.raises(SearchLimitError) as refused:
         map_problem(conv1d(2 ** 24, 1, 1), arch, MapperOptions(search="exhaustive"))
     assert "cannot enumerate" in refused.value.reasons[0]
 
