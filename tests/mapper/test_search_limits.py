@@ -12,6 +12,8 @@ only with bypasses got "no valid mapping" on one seed and a mapping on the next.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from dslc import api
@@ -109,6 +111,12 @@ def test_the_cli_says_why_and_exits_1(tmp_path: object) -> None:
     assert "the mapper cannot search the mappings of `fc` of `big` on `deep` as asked" \
         in result.output
     assert "optimality" not in result.output
+    as_json = CliRunner().invoke(cli.app, ["run", str(spec), "--cache", ":memory:",
+                                           "--format", "json"])
+    assert as_json.exit_code == 1
+    error = json.loads(as_json.stdout)["error"]
+    assert error["kind"] == "cannot_run" and error["exit_code"] == 1
+    assert error["reasons"][0].startswith("the exhaustive search cannot enumerate")
 
 
 def _program() -> Program:
