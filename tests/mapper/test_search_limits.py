@@ -172,6 +172,29 @@ def test_memories_that_fit_only_with_bypasses_still_map(seed: int, search: str) 
     assert len(glb.keep) <= 2 and len(rf.keep) <= 1
 
 
+@pytest.mark.parametrize("seed", range(1, 7))
+def test_a_union_of_order_rules_is_rescued_part_by_part(seed: int) -> None:
+    # tiny with `GLB { order [K, ...] }` and a request's `GLB { order [C, ...] }`: a union
+    # of two cases (MapSpace.parts). The random search at budget 16 finds nothing that fits
+    # in either; the smallest tiles with every keep choice, part by part, do.
+    program = api.compile(text=NETWORKS + ACCELERATORS.replace(
+        "memory RF   { size = 1 words }\n    compute MAC { energy = 1.5pJ }\n}",
+        "memory RF   { size = 1 words }\n    compute MAC { energy = 1.5pJ }\n"
+        "    constraints { GLB { order [K, ...] } }\n}"))
+    constraints = api.map_constraints(program, "GLB { order [C, ...] }", "tiny")
+    options = api.mapper_settings(search="random", budget=16, seed=seed,
+                                  constraints=constraints)
+    found = api.map_layer(program, "square", "fc", "tiny", options=options)
+    assert len(MapSpace(found.problem, found.arch,
+                        constraints=options.with_constraints(
+                            found.arch.spec.constraints).constraints).parts) == 2
+    assert check_mapping(found.result.mapping, found.problem, found.arch) == ()
+    assert len(found.result.mapping.levels[2].keep) <= 1
+    loops = [found.problem.dims[loop.dim] for loop in found.result.mapping.levels[1].temporal
+             if loop.factor > 1]
+    assert not loops or loops[0] in ("K", "C")  # the union: K or C outermost at GLB
+
+
 def test_nothing_fits_without_bypass_gives_the_smallest_tiles_reasons() -> None:
     # With bypass off every memory keeps all it holds: the smallest tiles (every factor in
     # DRAM) need one word of each tensor, 3 words, at GLB (2) and RF (1). Nothing fits, and
