@@ -15,13 +15,25 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dslc import api
-from dslc.mapper import MapperOptions, NoValidMappingError, SearchLimitError, map_problem
+from dslc.arch import ArchModel
+from dslc.lower.problem import Problem
+from dslc.mapper import (
+    MapperOptions,
+    MapResult,
+    NoValidMappingError,
+    SearchLimitError,
+    map_problem,
+)
 from dslc.mapper import search as search_module
 from dslc.mapper.space import MapSpace
 from dslc.mapping.mapping import check_mapping
 from dslc.sema.program import Program
+from dslc.spec.accelerator import DataflowSpec, FanoutSpec, MemorySpec
+from tests.mapper.test_mapper import accelerator, conv1d, matmul, memory
 
 ACCELERATORS = """
 accelerator deep {
@@ -245,3 +257,51 @@ def test_rules_no_sampled_split_obeys_are_a_search_limit() -> None:
         api.map_layer(program, "big", "fc", "deep", options=options)
     assert not isinstance(limited.value, NoValidMappingError)
     assert "among 4,096 sampled of its 93,750 splits" in limited.value.reasons[0]
+
+
+# -- property: "nothing fits" is the same answer from every strategy ---------------------
+
+_ROLES = ("input", "weight", "output")
+
+
+@st.composite
+def _tiny_cases(draw: st.DrawFn) -> tuple[Problem, ArchModel, bool]:
+    bounds = [draw(st.sampled_from((1, 2, 3, 4, 6))) for _ in range(3)]
+    problem = matmul(*bounds) if draw(st.booleans()) else conv1d(*bounds)
+    levels: list[MemorySpec | FanoutSpec] = [memory("DRAM", None, 100.0)]
+    inner = draw(st.integers(1, 3))
+    fanout_at = draw(st.integers(0, inner))  # a fanout below memory `fanout_at`, or none
+    for i in range(1, inner + 1):
+        holds = tuple(role for role in _ROLES if draw(st.booleans()))
+        levels.append(memory(f"L{i}", draw(st.integers(1, 8)), 1.0 + i,
+                             holds=holds or _ROLES))
+        if i == fanout_at:
+            levels.append(FanoutSpec(name=f"PE{i}", mesh_x=draw(st.sampled_from((1, 2, 3))),
+                                     mesh_y=draw(st.sampled_from((1, 2))),
+                                     dataflow=DataflowSpec(preset="free")))
+    return problem, accelerator(*levels), draw(st.booleans())
+
+
+def _outcome(problem: Problem, arch: ArchModel, options: MapperOptions) -> MapResult | None:
+    try:
+        return map_problem(problem, arch, options)
+    except NoValidMappingError:
+        return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=_tiny_cases(), budget=st.sampled_from((8, 16, 40)), seed=st.integers(0, 50))
+def test_every_strategy_agrees_whether_anything_fits(case: tuple[Problem, ArchModel, bool],
+                                                     budget: int, seed: int) -> None:
+    # Memories of 1-8 words holding random roles, bypass on or off, budgets far below the
+    # space: the exhaustive search decides whether a mapping fits; the heuristic and the
+    # random search, with any seed and budget, give a valid mapping exactly when it does
+    # (a heuristic at budget 200 once said "no valid mapping" where one fits).
+    problem, arch, bypass = case
+    truth = _outcome(problem, arch, MapperOptions(search="exhaustive", bypass=bypass))
+    for search in ("heuristic", "random"):
+        found = _outcome(problem, arch, MapperOptions(search=search, budget=budget,
+                                                      seed=seed, bypass=bypass))
+        assert (found is None) == (truth is None), (search, truth, found)
+        if found is not None:
+            assert check_mapping(found.mapping, problem, arch) == ()
