@@ -289,7 +289,7 @@ def _outcome(problem: Problem, arch: ArchModel, options: MapperOptions) -> MapRe
         return None
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(case=_tiny_cases(), budget=st.sampled_from((8, 16, 40)), seed=st.integers(0, 50))
 def test_every_strategy_agrees_whether_anything_fits(case: tuple[Problem, ArchModel, bool],
                                                      budget: int, seed: int) -> None:
