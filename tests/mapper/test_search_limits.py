@@ -33,6 +33,7 @@ from dslc.mapper.space import MapSpace
 from dslc.mapping.mapping import check_mapping
 from dslc.sema.program import Program
 from dslc.spec.accelerator import DataflowSpec, FanoutSpec, MemorySpec
+from dslc.spec.constraints import FactorRule, KeepConstraint, MapConstraints, SlotConstraint
 from tests.mapper.test_mapper import accelerator, conv1d, matmul, memory
 
 ACCELERATORS = """
@@ -265,7 +266,7 @@ _ROLES = ("input", "weight", "output")
 
 
 @st.composite
-def _tiny_cases(draw: st.DrawFn) -> tuple[Problem, ArchModel, bool]:
+def _tiny_cases(draw: st.DrawFn) -> tuple[Problem, ArchModel, bool, MapConstraints]:
     bounds = [draw(st.sampled_from((1, 2, 3, 4, 6))) for _ in range(3)]
     problem = matmul(*bounds) if draw(st.booleans()) else conv1d(*bounds)
     levels: list[MemorySpec | FanoutSpec] = [memory("DRAM", None, 100.0)]
@@ -279,7 +280,20 @@ def _tiny_cases(draw: st.DrawFn) -> tuple[Problem, ArchModel, bool]:
             levels.append(FanoutSpec(name=f"PE{i}", mesh_x=draw(st.sampled_from((1, 2, 3))),
                                      mesh_y=draw(st.sampled_from((1, 2))),
                                      dataflow=DataflowSpec(preset="free")))
-    return problem, accelerator(*levels), draw(st.booleans())
+    rules: list[SlotConstraint] = []
+    keeps: list[KeepConstraint] = []
+    for i in range(1, inner + 1):
+        if draw(st.integers(0, 3)) == 0:
+            rule = FactorRule(dim=draw(st.sampled_from(problem.dims)),
+                              op=draw(st.sampled_from(("<=", ">="))),
+                              value=draw(st.integers(1, 3)))
+            rules.append(SlotConstraint(target=f"L{i}", factors=(rule,)))
+        held = next(spec.holds for spec in levels
+                    if isinstance(spec, MemorySpec) and spec.name == f"L{i}")
+        if draw(st.integers(0, 3)) == 0:
+            keeps.append(KeepConstraint(target=f"L{i}", keep=(draw(st.sampled_from(held)),)))
+    constraints = MapConstraints(slots=tuple(rules), keeps=tuple(keeps))
+    return problem, accelerator(*levels), draw(st.booleans()), constraints
 
 
 def _outcome(problem: Problem, arch: ArchModel, options: MapperOptions) -> MapResult | None:
@@ -291,17 +305,20 @@ def _outcome(problem: Problem, arch: ArchModel, options: MapperOptions) -> MapRe
 
 @settings(max_examples=80, deadline=None)
 @given(case=_tiny_cases(), budget=st.sampled_from((8, 16, 40)), seed=st.integers(0, 50))
-def test_every_strategy_agrees_whether_anything_fits(case: tuple[Problem, ArchModel, bool],
-                                                     budget: int, seed: int) -> None:
-    # Memories of 1-8 words holding random roles, bypass on or off, budgets far below the
-    # space: the exhaustive search decides whether a mapping fits; the heuristic and the
-    # random search, with any seed and budget, give a valid mapping exactly when it does
-    # (a heuristic at budget 200 once said "no valid mapping" where one fits).
-    problem, arch, bypass = case
-    truth = _outcome(problem, arch, MapperOptions(search="exhaustive", bypass=bypass))
+def test_every_strategy_agrees_whether_anything_fits(
+        case: tuple[Problem, ArchModel, bool, MapConstraints], budget: int, seed: int) -> None:
+    # Memories of 1-8 words holding random roles, some with a factor rule or a forced keep,
+    # bypass on or off, budgets far below the space: the exhaustive search decides whether a
+    # mapping fits; the heuristic and the random search, with any seed and budget, give a
+    # valid mapping exactly when it does (a heuristic at budget 200 once said "no valid
+    # mapping" where one fits).
+    problem, arch, bypass, constraints = case
+    truth = _outcome(problem, arch, MapperOptions(search="exhaustive", bypass=bypass,
+                                                  constraints=constraints))
     for search in ("heuristic", "random"):
         found = _outcome(problem, arch, MapperOptions(search=search, budget=budget,
-                                                      seed=seed, bypass=bypass))
+                                                      seed=seed, bypass=bypass,
+                                                      constraints=constraints))
         assert (found is None) == (truth is None), (search, truth, found)
         if found is not None:
             assert check_mapping(found.mapping, problem, arch) == ()
