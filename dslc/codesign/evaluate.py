@@ -37,6 +37,7 @@ from dslc.codesign.store import STORE_WAY_OUT, Record, ResultStore, StoreError
 from dslc.diagnostics.diagnostic import CannotRunError, UsageError, interrupted
 from dslc.lower.lower import LoweredNetwork, lower_network
 from dslc.mapper import MapperOptions, NoValidMappingError, SearchLimitError, map_network
+from dslc.mapper.errors import DeadlinePassed
 from dslc.mapper.network import MapCache
 from dslc.mapper.processes import process_pool, sigint_blocked, stop_pool
 
@@ -45,6 +46,8 @@ __all__ = ["CHUNK_PAIRS", "LayerFigure", "Pair", "PairEvaluator", "PairProgress"
 
 CHUNK_PAIRS = 64
 """Most pairs sent to a worker at once."""
+DEADLINE_CHUNK_PAIRS = 2
+"""Most pairs sent to a worker at once under a time limit."""
 WAIT_SECONDS = 0.25
 """How often a run whose only pairs left are another run's looks for them in the store."""
 Pair = tuple[Design, Design]
@@ -187,8 +190,9 @@ class PairEvaluator:
                              f"{STORE_WAY_OUT}")
         return result
 
-    def compute(self, pair: Pair) -> PairResult:
-        """Map every layer of the pair (no store lookup)."""
+    def compute(self, pair: Pair, deadline: float | None = None) -> PairResult:
+        """Map every layer of the pair (no store lookup); DeadlinePassed when `deadline`
+        (a `time.monotonic()` value) passes first."""
         network, accelerator = pair
         lowered = self.lowered.get(network)
         if lowered is None:
@@ -201,7 +205,7 @@ class PairEvaluator:
         try:
             result = map_network(lowered, arch,
                                  self.request.options_for(self.built.accelerator(accelerator)),
-                                 cache=self.map_cache)
+                                 cache=self.map_cache, deadline=deadline)
         except NoValidMappingError as exc:
             return PairResult(network, accelerator, None, (), exc.one_line())
         except SearchLimitError as exc:
@@ -222,14 +226,16 @@ class PairEvaluator:
 
     def evaluate_many(self, pairs: Sequence[Pair], *, jobs: int = 1,
                       scheduler: str | None = None, progress: PairProgress | None = None,
-                      on_result: Callable[[Pair, PairResult], None] | None = None
-                      ) -> list[PairResult]:
+                      on_result: Callable[[Pair, PairResult], None] | None = None,
+                      deadline: float | None = None) -> list[PairResult]:
         """Every pair, in order; stored ones are read back, the rest computed (here, in
         `jobs` worker processes, or on the Dask cluster at `scheduler`) and stored as each
         finishes. The store is asked again right before each chunk is computed, so pairs
         another run finished meanwhile are read back and pairs it is computing are left to
         it. An interrupt (KeyboardInterrupt) stops the workers at once and propagates; what
-        finished is stored."""
+        finished is stored. So does a `deadline` (a `time.monotonic()` value: a time limit)
+        that passes, with DeadlinePassed: checked between pairs here and between a pair's
+        layer searches, and the workers' chunks are waited for no longer than it."""
         results: dict[int, PairResult] = {}
         done = 0
 
@@ -261,7 +267,7 @@ class PairEvaluator:
         if todo:
             workers = self._workers(jobs, scheduler)
             try:
-                self._schedule(pairs, keys, todo, workers, finish)
+                self._schedule(pairs, keys, todo, workers, finish, deadline)
             except BaseException:
                 # An interrupt or a failure: abandon the chunks in flight (what finished
                 # is stored) and start afresh if asked again.
@@ -291,17 +297,22 @@ class PairEvaluator:
             pool.close()
 
     def _schedule(self, pairs: Sequence[Pair], keys: Sequence[str], todo: list[int],
-                  workers: _Workers, finish: _Finish) -> None:
+                  workers: _Workers, finish: _Finish, deadline: float | None) -> None:
         """Claim chunks lazily (at most `workers.slots` in flight): each is checked against
         the store and leased right before it is sent, so an interrupt has nothing queued to
         cancel and pairs another run stores meanwhile are read back."""
         # A chunk is also the unit of a lease: runs sharing a store then split the work by
         # accelerator, and each keeps its layer cache warm.
         size = max(1, min(CHUNK_PAIRS, math.ceil(len(todo) / (4 * workers.count))))
+        if deadline is not None:
+            # At the deadline the chunks in flight are abandoned: small ones lose little.
+            size = min(size, DEADLINE_CHUNK_PAIRS)
         queue = deque(self._chunks(pairs, todo, size))
         running: dict[Hashable, list[int]] = {}
         waiting: list[int] = []
         while queue or running or waiting:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise DeadlinePassed  # the chunks in flight are abandoned, as on Ctrl-C
             while queue and len(running) < workers.slots:
                 chunk = queue.popleft()
                 claim = self.store.claim([keys[i] for i in chunk], self.request.key)
@@ -318,7 +329,8 @@ class PairEvaluator:
                 if mine:
                     running[workers.submit([pairs[i] for i in mine])] = mine
             if running:
-                for handle, results in workers.finished(list(running)):
+                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+                for handle, results in workers.finished(list(running), timeout, deadline):
                     chunk = running[handle]
                     arrived = chunk[:len(results)]
                     # What arrived is stored whole, even when Ctrl-C comes meanwhile.
@@ -368,9 +380,11 @@ class _Workers(Protocol):
 
     def submit(self, pairs: list[Pair]) -> Hashable: ...
 
-    def finished(self, handles: list[Hashable]) -> list[tuple[Hashable, list[PairResult]]]:
-        """Results of chunks of `handles` (of at least one), waiting for some if needed:
-        a chunk's pairs in order, all of them or the next few (it then stays in flight)."""
+    def finished(self, handles: list[Hashable], timeout: float | None,
+                 deadline: float | None) -> list[tuple[Hashable, list[PairResult]]]:
+        """Results of chunks of `handles` (of at least one), waiting for some if needed
+        (at most `timeout` seconds: then none): a chunk's pairs in order, all of them or the
+        next few (it then stays in flight). A pair computed here stops at `deadline`."""
         ...
 
     def stop(self) -> None:
@@ -399,11 +413,12 @@ class _InlineWorker:
         self.pending[self.submitted] = pairs
         return self.submitted
 
-    def finished(self, handles: list[Hashable]) -> list[tuple[Hashable, list[PairResult]]]:
+    def finished(self, handles: list[Hashable], timeout: float | None,
+                 deadline: float | None) -> list[tuple[Hashable, list[PairResult]]]:
         handle = min(self.pending)
         pairs = self.pending[handle]
         try:
-            result = self.evaluator.compute(pairs.pop(0))
+            result = self.evaluator.compute(pairs.pop(0), deadline)
         except Exception as exc:
             if interrupted(exc):  # Ctrl-C inside the compiled kernel: an interrupt still
                 raise KeyboardInterrupt from None
@@ -450,9 +465,12 @@ class _ProcessWorkers:
         except BrokenProcessPool as exc:
             raise _worker_lost() from exc
 
-    def finished(self, handles: list[Hashable]) -> list[tuple[Hashable, list[PairResult]]]:
+    def finished(self, handles: list[Hashable], timeout: float | None,
+                 deadline: float | None) -> list[tuple[Hashable, list[PairResult]]]:
         futures = [handle for handle in handles if isinstance(handle, Future)]
-        done, _ = wait(futures, return_when=FIRST_COMPLETED)
+        done, _ = wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
+        if not done:
+            return []
         good = [f for f in done if not f.cancelled() and f.exception() is None]
         if good:  # stored first; a failed chunk stays done, and the next call raises it
             return [(future, future.result()) for future in good]
@@ -498,10 +516,15 @@ class _DaskWorkers:
         self.futures.add(future)
         return future
 
-    def finished(self, handles: list[Hashable]) -> list[tuple[Hashable, list[PairResult]]]:
+    def finished(self, handles: list[Hashable], timeout: float | None,
+                 deadline: float | None) -> list[tuple[Hashable, list[PairResult]]]:
         from dask.distributed import wait as dask_wait
 
-        done = dask_wait(handles, return_when="FIRST_COMPLETED").done  # type: ignore[no-untyped-call]
+        try:
+            done = dask_wait(handles, timeout=timeout,  # type: ignore[no-untyped-call]
+                             return_when="FIRST_COMPLETED").done
+        except TimeoutError:
+            return []
         self.futures.difference_update(done)
         return [(future, future.result()) for future in done]
 

@@ -53,6 +53,7 @@ from dslc.codesign.metrics import (
     spearman,
     violations,
 )
+from dslc.mapper.errors import DeadlinePassed
 from dslc.spec.base import ParamValue
 from dslc.spec.codesign import CoDesignSpec, ConstraintSpec, Strategy, TrainedAccuracy
 
@@ -615,8 +616,15 @@ class _Run:
                 self.progress(phase, done, total, self.best)
 
         if fresh:
-            self.evaluator.evaluate_many(fresh, jobs=self.jobs, scheduler=self.scheduler,
-                                         progress=report, on_result=self.record)
+            limit = self.budget.time_limit_s
+            try:
+                self.evaluator.evaluate_many(
+                    fresh, jobs=self.jobs, scheduler=self.scheduler, progress=report,
+                    on_result=self.record,
+                    deadline=None if limit is None else self.started + limit)
+            except DeadlinePassed:
+                # The pairs finished are recorded (and stored); the one in progress is not.
+                raise _OutOfBudget from None
             report(len(fresh), len(fresh))
         if cut:
             raise _OutOfBudget

@@ -48,3 +48,9 @@ class SearchLimitError(CannotRunError):
     def __reduce__(self) -> tuple[type[SearchLimitError],
                                   tuple[str, str, tuple[str, ...], str]]:
         return type(self), (self.problem, self.accelerator, self.reasons, self.network)
+
+
+class DeadlinePassed(Exception):
+    """A search stopped at its deadline (a co-design's time limit) before it finished: what
+    it was computing is abandoned, nothing partial is returned. Not a user error: the caller
+    that set the deadline catches it."""

@@ -98,10 +98,12 @@ class NetworkMapResult:
 
 def map_network(lowered: LoweredNetwork, arch: ArchModel,
                 options: MapperOptions | None = None, *, cache: MapCache | None = None,
-                progress: Progress | None = None, jobs: int = 1) -> NetworkMapResult:
+                progress: Progress | None = None, jobs: int = 1,
+                deadline: float | None = None) -> NetworkMapResult:
     """Map every MAC layer of `lowered` (each distinct problem once, in `jobs` processes;
     see module doc). A layer that fits nowhere raises NoValidMappingError, the first such
-    layer in the network's order whatever `jobs`."""
+    layer in the network's order whatever `jobs`. With a `deadline` (a `time.monotonic()`
+    value; one process only), DeadlinePassed when it passes before the last search ends."""
     options = options or MapperOptions()
     cache = cache if cache is not None else MapCache()
     start = time.perf_counter()
@@ -129,7 +131,8 @@ def map_network(lowered: LoweredNetwork, arch: ArchModel,
                           arch, options, jobs, finished)
     else:
         for key, shared in distinct.items():
-            finished(key, map_problem(shared.problem, arch, options) if key in todo else None)
+            finished(key, map_problem(shared.problem, arch, options, deadline=deadline)
+                     if key in todo else None)
     results = {key: (cache.results[(key, arch.key, options)], shared.layers[0])
                for key, shared in distinct.items()}
     layers = []

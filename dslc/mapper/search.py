@@ -41,6 +41,7 @@ It does not map whole networks (dslc.mapper.network) nor print.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
@@ -54,7 +55,7 @@ from dslc.cost.batched import BatchEvaluator
 from dslc.cost.model import evaluate
 from dslc.cost.result import Cost
 from dslc.lower.problem import Problem
-from dslc.mapper.errors import NoValidMappingError, SearchLimitError
+from dslc.mapper.errors import DeadlinePassed, NoValidMappingError, SearchLimitError
 from dslc.mapper.space import BoolArray, IntArray, MapSpace, Neighbourhood, prime_factors
 from dslc.mapping.mapping import Mapping, mapping_issues
 from dslc.spec.constraints import NO_CONSTRAINTS, MapConstraints
@@ -299,6 +300,8 @@ class _Search:
                                         imperfect=options.imperfect)
         self.evaluated = 0
         self.best = _Best()
+        self.deadline: float | None = None
+        """A `time.monotonic()` value past which the search raises DeadlinePassed."""
         self.seen: _Seen = _Seen(options.budget) if remembering is None \
             else remembering.seen
         """The key (`candidate_keys`) of each candidate seen, to its column of
@@ -451,13 +454,20 @@ class _Search:
                                                        np.full(size, keep, dtype=np.int64)))
 
             for factors, orders in space.enumerate(tilings=fits):
+                self.check_deadline()
                 self.run_batch(factors, orders, np.full(factors.shape[-1], keep, np.int64),
                                dedupe=dedupe)
+
+    def check_deadline(self) -> None:
+        """Raise DeadlinePassed when the deadline has passed."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise DeadlinePassed
 
     def random(self) -> None:
         budget = self.options.budget
         stalls = 0
         while self.evaluated < budget and stalls < 50:
+            self.check_deadline()
             before = self.evaluated
             factors, orders = self.space.sample(self.rng, ROUND)
             self.run_batch(factors, orders, np.zeros(ROUND, dtype=np.int64))
@@ -468,6 +478,7 @@ class _Search:
         copies of the best found (a few random moves away) and, in turn, from fresh seeds,
         until the budget is spent or nothing new is evaluated."""
         budget = self.options.budget
+        self.check_deadline()
         outer, sampled = self._seed_pools(budget, every_unrolling=True)
         spatial = self._diverse(outer, UNROLLINGS, by_use=True)
         filled = self._filled(spatial)
@@ -488,6 +499,7 @@ class _Search:
         best = self.best.score
         stalls = restarts = idle = 0
         while self.evaluated < budget and idle < IDLE_ROUNDS:
+            self.check_deadline()
             kick = False
             if population.size == 0 or stalls >= STALLS:
                 self._descend_best()
@@ -1213,6 +1225,7 @@ def _search_parts(search: _Search, strategy: Search) -> None:
         share = max(left // (len(parts) - position), budget // (2 * len(parts)), 1)
         sub = _Search(search.problem, search.arch, replace(search.options, budget=share),
                       space=part, remembering=search)
+        sub.deadline = search.deadline
         size = part.count()
         if strategy == "random":
             sub.random()
@@ -1234,10 +1247,15 @@ can ask for ends in bounded time (about 20-40 minutes at the rates of docs/perfo
 
 
 def map_problem(problem: Problem, arch: ArchModel,
-                options: MapperOptions | None = None) -> MapResult:
-    """The best mapping of `problem` on `arch` under `options` (see module doc)."""
+                options: MapperOptions | None = None, *,
+                deadline: float | None = None) -> MapResult:
+    """The best mapping of `problem` on `arch` under `options` (see module doc). With a
+    `deadline` (a `time.monotonic()` value), DeadlinePassed when it passes first: checked
+    between the exhaustive search's chunks and the heuristic's rounds, so a search stops
+    within a chunk or a round of it (never a partial answer)."""
     options = options or MapperOptions()
     search = _Search(problem, arch, options)
+    search.deadline = deadline
     space = search.space
     columns = (len(space.slots) + space.nlevels - 1) * space.ndims + 1
     if columns > _KEY_MULTIPLIERS.size:  # a candidate's key has one multiplier per column
