@@ -313,11 +313,12 @@ def test_ctrl_c_inside_the_compiled_kernel_is_an_interrupt(
     compute = PairEvaluator.compute
     computed: list[Pair] = []
 
-    def compute_then_interrupt(self: PairEvaluator, pair: Pair) -> PairResult:
+    def compute_then_interrupt(self: PairEvaluator, pair: Pair,
+                               deadline: float | None = None) -> PairResult:
         if len(computed) == 2:
             raise _kernel_interrupted()
         computed.append(pair)
-        return compute(self, pair)
+        return compute(self, pair, deadline)
 
     monkeypatch.setattr(PairEvaluator, "compute", compute_then_interrupt)
     store = ResultStore(tmp_path / "store.sqlite")
