@@ -5,7 +5,11 @@ In: a `Problem`, the resolved accelerator (`ArchModel`, dslc.arch.resolve_accele
 map-space constraints). Out: the best valid mapping found, its cost from the scalar
 reference model, the (constrained) map space's size and how many candidates were evaluated;
 `NoValidMappingError` (a `CannotRunError`, with the reasons: the constraints that conflict,
-or the smallest tiles that do not fit) when nothing can run.
+or the smallest tiles that do not fit) when nothing can run, which is a proof: a search that
+found nothing tries the smallest tiles with every keep choice first (`_rescue`);
+`SearchLimitError` when the search cannot run as asked (the exhaustive search past
+EXHAUSTIVE_LIMIT or on a sampled space), which proves nothing; `DeadlinePassed` at a
+deadline.
 Candidates are pruned by the meshes and capacity (`BatchEvaluator.fits`) before they are
 evaluated, in batches (the compiled kernel, or numpy without numba).
 
