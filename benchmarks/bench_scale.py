@@ -45,7 +45,8 @@ class _Instant:
 
     def evaluate_many(self, pairs: Sequence[Pair], *, jobs: int, scheduler: str | None,
                       progress: Callable[[int, int], None],
-                      on_result: Callable[[Pair, PairResult], None]) -> None:
+                      on_result: Callable[[Pair, PairResult], None],
+                      deadline: float | None = None) -> None:
         self.steps.append(list(pairs))
         for pair in pairs:
             edp = float(self.scores[self.row[pair[0]], self.column[pair[1]]])

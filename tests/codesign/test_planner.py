@@ -56,7 +56,7 @@ class TableEvaluator(PairEvaluator):
     def key(self, pair: Pair) -> str:
         return f"{pair[0].index}/{pair[1].index}"
 
-    def compute(self, pair: Pair) -> PairResult:
+    def compute(self, pair: Pair, deadline: float | None = None) -> PairResult:
         energy, latency = self.table[pair[0].index, pair[1].index]
         if not math.isfinite(latency):
             return PairResult(pair[0], pair[1], None, (), "no valid mapping")

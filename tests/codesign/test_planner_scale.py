@@ -38,7 +38,8 @@ class _Instant:
 
     def evaluate_many(self, pairs: Sequence[Pair], *, jobs: int, scheduler: str | None,
                       progress: Callable[[int, int], None],
-                      on_result: Callable[[Pair, PairResult], None]) -> None:
+                      on_result: Callable[[Pair, PairResult], None],
+                      deadline: float | None = None) -> None:
         self.calls += 1
         self.steps.append(list(pairs))
         for done, pair in enumerate(pairs, 1):
