@@ -22,4 +22,6 @@ mapper took the slowest mappings for the fastest), and a union map space's parts
 remembered candidates (the best of a union may differ). 8: a layer the mapper cannot search
 as asked (`SearchLimitError`: the exhaustive search on a space it cannot enumerate, a sample
 of splits none of which obeys the rules) no longer makes its pair infeasible: a store of 7
-may hold such pairs as infeasible."""
+may hold such pairs as infeasible; past 64 keep combinations the least keeps are a choice;
+and a sampled split table lists the splits that bounds (`<=`, `>=`) leave when they are few
+(its samples under such bounds differ)."""

@@ -306,12 +306,68 @@ def _sampled_temporal(rng: np.random.Generator, m: int, t: int, size: int) -> In
     return rows
 
 
+RULED_ROWS = 16
+"""Under bounds (`<=`, `>=`) at temporal slots, a sampled table lists every split of a
+spatial part that obeys them when there are at most this many (or the part's share of the
+sample, if larger), instead of sampling: a rule few splits obey is then never missed."""
+RULED_NODES = 20_000
+"""Most partial splits the listing visits before it leaves the part to the sample."""
+
+
+def _ruled_splits(m: int, temporal: tuple[int, ...], rules: tuple[Rule, ...], limit: int
+                  ) -> IntArray | None:
+    """[n, t] every factorisation of m over the `temporal` slots whose factors obey the
+    rules at those slots (`=`, `<=`, `>=`), when there are at most `limit` and listing them
+    visits at most RULED_NODES partial splits; else None. Lexicographic, so deterministic."""
+    low = [1] * len(temporal)
+    high = [m] * len(temporal)
+    for slot, op, value in rules:
+        if slot not in temporal:
+            continue
+        i = temporal.index(slot)
+        if op in ("=", ">="):
+            low[i] = max(low[i], value)
+        if op in ("=", "<="):
+            high[i] = min(high[i], value)
+    if not temporal:
+        return np.ones((1 if m == 1 else 0, 0), dtype=np.int64)
+    # The least product the slots from i on must reach (their lower bounds).
+    least_after = [math.prod(low[i:]) for i in range(len(temporal) + 1)]
+    values = divisors(m)
+    found: list[tuple[int, ...]] = []
+    visited = 0
+    stack: list[tuple[int, int, tuple[int, ...]]] = [(0, m, ())]
+    while stack:
+        i, left, prefix = stack.pop()
+        visited += 1
+        if visited > RULED_NODES:
+            return None
+        if i == len(temporal) - 1:
+            if low[i] <= left <= high[i]:
+                found.append((*prefix, left))
+                if len(found) > limit:
+                    return None
+            continue
+        for value in reversed(values):  # popped ascending
+            if value > left or value > high[i]:
+                continue
+            if value >= low[i] and left % value == 0 and left // value >= least_after[i + 1]:
+                stack.append((i + 1, left // value, (*prefix, value)))
+    return np.array(sorted(found), dtype=np.int64).reshape(-1, len(temporal))
+
+
 def _sampled_rules(rng: np.random.Generator, m: int, temporal: tuple[int, ...],
                    rules: tuple[Rule, ...], size: int) -> IntArray:
     """[size, t] random factorisations of m over the `temporal` slots, uniform among those
     whose factors the rules fix (`=` a value, `all` the whole quotient at one slot) are in
     place: a rule that few splits obey still gets splits (the bounds `<=`, `>=` and the
-    spatial slots' rules are filtered afterwards)."""
+    spatial slots' rules are filtered afterwards). Under bounds at temporal slots, every
+    split that obeys them instead when they are few (`_ruled_splits`, RULED_ROWS)."""
+    if any(op in ("<=", ">=") and slot in temporal for slot, op, _ in rules) and \
+            not any(op == "all" and slot in temporal for slot, op, _ in rules):
+        listed = _ruled_splits(m, temporal, rules, max(size, RULED_ROWS))
+        if listed is not None:
+            return listed
     pinned = {slot: value for slot, op, value in rules if op == "=" and slot in temporal}
     whole = [slot for slot, op, _ in rules if op == "all" and slot in temporal]
     if whole:

@@ -29,6 +29,7 @@ from dslc.mapper import (
     map_problem,
 )
 from dslc.mapper import search as search_module
+from dslc.mapper import space as space_module
 from dslc.mapper.space import MapSpace
 from dslc.mapping.mapping import check_mapping
 from dslc.sema.program import Program
@@ -246,16 +247,39 @@ def test_past_64_keep_choices_the_least_keeps_are_a_choice() -> None:
     assert len(space.keep_choices) == 1 + 4 * 3 + 1  # holds, single bypasses, least
 
 
-def test_rules_no_sampled_split_obeys_are_a_search_limit() -> None:
-    # RF K >= 255255 and L1 K >= 2 leave K = 2 x 255255 at L1 and RF (one split and its
-    # spatial variants of 93,750); the sample of 4,096 misses it. That is no proof that
-    # nothing fits, so it is not NoValidMappingError.
+def test_rules_few_splits_obey_are_listed_not_sampled() -> None:
+    # RF K >= 255255 and L1 K >= 2 leave one split of K = 510510 over the five temporal
+    # slots: L1 2, RF 255255, the rest 1 (no spatial factor: 255255 is odd, and a spatial 2
+    # leaves 255255 to split, with RF >= 255255 and L1 >= 2 impossible). A sample of 4,096
+    # of the 93,750 splits missed it; the listing of what the bounds allow finds it.
     program = _program()
     constraints = api.map_constraints(
         program, "L1 { factors [K >= 2] } RF { factors [K >= 255255] }", "deep")
     options = api.mapper_settings(search="heuristic", budget=200, constraints=constraints)
-    with pytest.raises(SearchLimitError) as limited:
-        api.map_layer(program, "big", "fc", "deep", options=options)
+    found = api.map_layer(program, "big", "fc", "deep", options=options)
+    assert check_mapping(found.result.mapping, found.problem, found.arch) == ()
+    k = found.problem.dims.index("K")
+    factors = {level.name: [loop.factor for loop in level.temporal if loop.dim == k]
+               for level in found.result.mapping.levels}
+    assert factors["L1"] == [2] and factors["RF"] == [255255]
+    assert all(value in ([], [1]) for name, value in factors.items() if name not in ("L1", "RF"))
+
+
+def test_rules_no_sampled_split_obeys_are_a_search_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without the listing (RULED_NODES 0), the sample misses the one split: that is no proof
+    # that nothing fits, so it is a SearchLimitError, not NoValidMappingError.
+    monkeypatch.setattr(space_module, "RULED_NODES", 0)
+    space_module.split_table.cache_clear()
+    try:
+        program = _program()
+        constraints = api.map_constraints(
+            program, "L1 { factors [K >= 2] } RF { factors [K >= 255255] }", "deep")
+        options = api.mapper_settings(search="heuristic", budget=200, constraints=constraints)
+        with pytest.raises(SearchLimitError) as limited:
+            api.map_layer(program, "big", "fc", "deep", options=options)
+    finally:
+        space_module.split_table.cache_clear()
     assert not isinstance(limited.value, NoValidMappingError)
     assert "among 4,096 sampled of its 93,750 splits" in limited.value.reasons[0]
 
