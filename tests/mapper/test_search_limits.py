@@ -12,7 +12,9 @@ only with bypasses got "no valid mapping" on one seed and a mapping on the next.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 
 import pytest
 from hypothesis import given, settings
@@ -346,3 +348,34 @@ def test_every_strategy_agrees_whether_anything_fits(
         assert (found is None) == (truth is None), (search, truth, found)
         if found is not None:
             assert check_mapping(found.mapping, problem, arch) == ()
+
+
+@settings(max_examples=150, deadline=None)
+@given(m=st.sampled_from((1, 2, 12, 36, 60, 64, 210, 720)), slots=st.integers(1, 4),
+       data=st.data())
+def test_ruled_splits_are_every_split_the_bounds_allow(m: int, slots: int,
+                                                       data: st.DataObject) -> None:
+    # Against a brute force over every tuple of divisors: the listing is exactly the
+    # factorisations of m whose factors obey each slot's rule, in lexicographic order.
+    temporal = tuple(range(10, 10 + slots))
+    rules = tuple((slot, data.draw(st.sampled_from(("<=", ">=", "="))),
+                   data.draw(st.sampled_from((1, 2, 3, 4, 6, 8))))
+                  for slot in temporal if data.draw(st.booleans()))
+    listed = space_module._ruled_splits(m, temporal, rules, 10**6)
+    assert listed is not None
+
+    def obeys(split: tuple[int, ...]) -> bool:
+        for slot, op, value in rules:
+            factor = split[temporal.index(slot)]
+            if not (factor == value if op == "=" else
+                    factor <= value if op == "<=" else factor >= value):
+                return False
+        return True
+
+    divisors = [d for d in range(1, m + 1) if m % d == 0]
+    expected = [split for split in itertools.product(divisors, repeat=slots)
+                if math.prod(split) == m and obeys(split)]
+    assert [tuple(row) for row in listed.tolist()] == expected
+    # Past the limit it leaves the part to the sample.
+    if len(expected) > 1:
+        assert space_module._ruled_splits(m, temporal, rules, len(expected) - 1) is None
