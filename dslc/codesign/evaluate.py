@@ -47,7 +47,7 @@ __all__ = ["CHUNK_PAIRS", "LayerFigure", "Pair", "PairEvaluator", "PairProgress"
 CHUNK_PAIRS = 64
 """Most pairs sent to a worker at once."""
 DEADLINE_CHUNK_PAIRS = 2
-"""Most pairs sent to a worker at once under a time limit."""
+"""Most pairs sent to a worker process or Dask worker at once under a time limit."""
 WAIT_SECONDS = 0.25
 """How often a run whose only pairs left are another run's looks for them in the store."""
 Pair = tuple[Design, Design]
@@ -304,8 +304,9 @@ class PairEvaluator:
         # A chunk is also the unit of a lease: runs sharing a store then split the work by
         # accelerator, and each keeps its layer cache warm.
         size = max(1, min(CHUNK_PAIRS, math.ceil(len(todo) / (4 * workers.count))))
-        if deadline is not None:
+        if deadline is not None and not isinstance(workers, _InlineWorker):
             # At the deadline the chunks in flight are abandoned: small ones lose little.
+            # (Here, a chunk is computed a pair at a time, and the deadline checked between.)
             size = min(size, DEADLINE_CHUNK_PAIRS)
         queue = deque(self._chunks(pairs, todo, size))
         running: dict[Hashable, list[int]] = {}
