@@ -330,8 +330,7 @@ class PairEvaluator:
                 if mine:
                     running[workers.submit([pairs[i] for i in mine])] = mine
             if running:
-                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-                for handle, results in workers.finished(list(running), timeout, deadline):
+                for handle, results in workers.finished(list(running), deadline):
                     chunk = running[handle]
                     arrived = chunk[:len(results)]
                     # What arrived is stored whole, even when Ctrl-C comes meanwhile.
@@ -381,11 +380,12 @@ class _Workers(Protocol):
 
     def submit(self, pairs: list[Pair]) -> Hashable: ...
 
-    def finished(self, handles: list[Hashable], timeout: float | None,
-                 deadline: float | None) -> list[tuple[Hashable, list[PairResult]]]:
+    def finished(self, handles: list[Hashable], deadline: float | None
+                 ) -> list[tuple[Hashable, list[PairResult]]]:
         """Results of chunks of `handles` (of at least one), waiting for some if needed
-        (at most `timeout` seconds: then none): a chunk's pairs in order, all of them or the
-        next few (it then stays in flight). A pair computed here stops at `deadline`."""
+        (until `deadline`, a `time.monotonic()` value: then none): a chunk's pairs in order,
+        all of them or the next few (it then stays in flight). A pair computed here stops
+        at `deadline`."""
         ...
 
     def stop(self) -> None:
@@ -395,6 +395,11 @@ class _Workers(Protocol):
     def close(self) -> None:
         """End the workers once nothing is in flight."""
         ...
+
+
+def _seconds_left(deadline: float | None) -> float | None:
+    """How long a wait for workers may last: until `deadline` (None: no limit)."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 @dataclass(slots=True)
@@ -414,8 +419,8 @@ class _InlineWorker:
         self.pending[self.submitted] = pairs
         return self.submitted
 
-    def finished(self, handles: list[Hashable], timeout: float | None,
-                 deadline: float | None) -> list[tuple[Hashable, list[PairResult]]]:
+    def finished(self, handles: list[Hashable], deadline: float | None
+                 ) -> list[tuple[Hashable, list[PairResult]]]:
         handle = min(self.pending)
         pairs = self.pending[handle]
         try:
@@ -466,10 +471,10 @@ class _ProcessWorkers:
         except BrokenProcessPool as exc:
             raise _worker_lost() from exc
 
-    def finished(self, handles: list[Hashable], timeout: float | None,
-                 deadline: float | None) -> list[tuple[Hashable, list[PairResult]]]:
+    def finished(self, handles: list[Hashable], deadline: float | None
+                 ) -> list[tuple[Hashable, list[PairResult]]]:
         futures = [handle for handle in handles if isinstance(handle, Future)]
-        done, _ = wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
+        done, _ = wait(futures, timeout=_seconds_left(deadline), return_when=FIRST_COMPLETED)
         if not done:
             return []
         good = [f for f in done if not f.cancelled() and f.exception() is None]
@@ -517,12 +522,12 @@ class _DaskWorkers:
         self.futures.add(future)
         return future
 
-    def finished(self, handles: list[Hashable], timeout: float | None,
-                 deadline: float | None) -> list[tuple[Hashable, list[PairResult]]]:
+    def finished(self, handles: list[Hashable], deadline: float | None
+                 ) -> list[tuple[Hashable, list[PairResult]]]:
         from dask.distributed import wait as dask_wait
 
         try:
-            done = dask_wait(handles, timeout=timeout,  # type: ignore[no-untyped-call]
+            done = dask_wait(handles, timeout=_seconds_left(deadline),  # type: ignore[no-untyped-call]
                              return_when="FIRST_COMPLETED").done
         except TimeoutError:
             return []

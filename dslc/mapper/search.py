@@ -60,7 +60,14 @@ from dslc.cost.model import evaluate
 from dslc.cost.result import Cost
 from dslc.lower.problem import Problem
 from dslc.mapper.errors import DeadlinePassed, NoValidMappingError, SearchLimitError
-from dslc.mapper.space import BoolArray, IntArray, MapSpace, Neighbourhood, prime_factors
+from dslc.mapper.space import (
+    BoolArray,
+    IntArray,
+    MapSpace,
+    Neighbourhood,
+    prime_factors,
+    sampled_note,
+)
 from dslc.mapping.mapping import Mapping, mapping_issues
 from dslc.spec.constraints import NO_CONSTRAINTS, MapConstraints
 from dslc.spec.limits import MAX_BUDGET
@@ -1295,16 +1302,13 @@ def map_problem(problem: Problem, arch: ArchModel,
     best = search.best
     if best.factors is None or best.orders is None:
         reasons = _explain_nothing_fits(problem, arch, search.space)
-        sampled = [f"`{problem.dims[d]}`" for part in search.space.parts or (search.space,)
+        sampled = [problem.dims[d] for part in search.space.parts or (search.space,)
                    for d, table in enumerate(part.split_tables) if not table.exact]
         if sampled and not search.space.constraints.empty:
             # The smallest tiles the rules allow were found among sampled splits: a split
             # the sample missed may have smaller ones.
             raise SearchLimitError(problem.name, arch.name, (
-                "no mapping found fits", *reasons,
-                f"(among the sampled splits of {', '.join(dict.fromkeys(sampled))}; splits "
-                "the sample missed may fit: state the factors the rules allow (`K 4`, "
-                "`K all`) rather than bounds on them)"))
+                "no mapping found fits", *reasons, sampled_note(sampled)))
         raise NoValidMappingError(problem.name, arch.name, reasons)
     mapping = search.space.to_mapping(best.factors, best.orders,
                                       search.space.keep_choices[best.keep])

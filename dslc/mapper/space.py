@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any, Literal
@@ -304,6 +304,14 @@ def _sampled_temporal(rng: np.random.Generator, m: int, t: int, size: int) -> In
                                 np.full((size, 1), e + t - 1)], axis=1)
         rows *= p ** (np.diff(edges, axis=1) - 1)
     return rows
+
+
+def sampled_note(dims: Iterable[str]) -> str:
+    """The last reason of a SearchLimitError found among sampled splits: which dims' splits
+    were sampled, and the way out."""
+    names = ", ".join(f"`{dim}`" for dim in dict.fromkeys(dims))
+    return (f"(among the sampled splits of {names}; splits the sample missed may fit: state "
+            "the factors the rules allow (`K 4`, `K all`) rather than bounds on them)")
 
 
 RULED_ROWS = 16
@@ -1119,9 +1127,9 @@ class MapSpace:
         if unproved and not reasons:
             # A sample that misses every split the rules allow proves nothing about the
             # rest: the layer may still have mappings, so this is no infeasibility.
-            raise SearchLimitError(problem.name, arch.name, (*unproved, (
-                "the rules leave too few of the splits for a sample to find one; state the "
-                "factors the rules allow (`K 4`, `K all`) rather than bounds on them")))
+            raise SearchLimitError(problem.name, arch.name, (*unproved, sampled_note(
+                problem.dims[d] for d, table in enumerate(self.split_tables)
+                if not table.exact and len(self.splits[d]) == 0)))
         if not reasons:
             for s in self.spatial_slots:
                 least = [int(splits[:, s].min()) for splits in self.splits]
@@ -1140,12 +1148,9 @@ class MapSpace:
         if reasons and not all(table.exact for table in self.split_tables):
             # The least instances and tiles above are the least of a sample: a split the
             # sample missed may be smaller, so they prove nothing.
-            raise SearchLimitError(problem.name, arch.name, (*reasons, (
-                "(among the sampled splits of "
-                + ", ".join(f"`{problem.dims[d]}`" for d, table in enumerate(self.split_tables)
-                            if not table.exact)
-                + "; splits the sample missed may fit: state the factors the rules allow "
-                "(`K 4`, `K all`) rather than bounds on them)")))
+            raise SearchLimitError(problem.name, arch.name, (*reasons, sampled_note(
+                problem.dims[d] for d, table in enumerate(self.split_tables)
+                if not table.exact)))
         if reasons:
             raise NoValidMappingError(problem.name, arch.name, tuple(reasons))
 
